@@ -1,0 +1,477 @@
+/**
+ * Policies and their composition.
+ *
+ * A policy is a function from an Effect to an Effect, like `effect/RateLimiter`:
+ * `effect.pipe(policy)`, `policy(effect)` and `Policy.compose(a, b, c)` all work.
+ *
+ * # Order
+ *
+ * `compose(a, b, c)` applies `a` outermost: `compose(a, b, c)(effect)` is
+ * `a(b(c(effect)))`. A call enters `a` first and reaches the effect last.
+ * `pipeline` applies the recommended order whatever order its keys are written
+ * in: fallback → overall timeout → bulkhead → circuit breaker → retry →
+ * attempt timeout → call. See the README for the trade-offs.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { Timeout } from "./Timeout.js"
+import * as TimeoutModule from "./Timeout.js"
+import type * as Duration from "effect/Duration"
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const PolicyTypeId: unique symbol = Symbol.for("effect-resilience/Policy")
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type PolicyTypeId = typeof PolicyTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TransformTypeId: unique symbol = Symbol.for("effect-resilience/Transform")
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TransformTypeId = typeof TransformTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const DescriptorTypeId: unique symbol = Symbol.for("effect-resilience/Descriptor")
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type DescriptorTypeId = typeof DescriptorTypeId
+
+/**
+ * A policy: wraps an effect, may add the errors `E2` and the requirements
+ * `R2`, never changes the success type and never removes the effect's own
+ * errors.
+ *
+ * `In` constrains the errors of the effects it accepts (it is `unknown`, i.e.
+ * anything, unless the policy inspects errors with a typed predicate, as
+ * `Retry.policy({ while: (e: MyError) => … })` does).
+ *
+ * The phantom member `[PolicyTypeId]` lets TypeScript infer `E2` and `R2` for a
+ * callable value that also carries properties (without it, it infers
+ * `unknown`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Policy<out E2 = never, out R2 = never, in In = unknown> {
+  <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | R2>
+  readonly [PolicyTypeId]: Policy.Variance<E2, R2, In>
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Policy {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Variance<out E2, out R2, in In> {
+    readonly _E: (_: never) => E2
+    readonly _R: (_: never) => R2
+    readonly _In: (_: In) => void
+  }
+  /**
+   * Any policy.
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Any = Policy<any, any, any> | Transform<any, any, any, any>
+  /**
+   * The errors a policy or transform adds.
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Error<P> = P extends Policy<infer E, any, any> ? E
+    : P extends Transform<any, any, infer E, any> ? E
+    : never
+  /**
+   * The requirements a policy or transform adds.
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Context<P> = P extends Policy<any, infer R, any> ? R
+    : P extends Transform<any, any, any, infer R> ? R
+    : never
+}
+
+/**
+ * A transform: like a policy, but it may widen the success type with `A2`
+ * and handle (remove) the errors `Handled` — a fallback is one.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Transform<out A2, in out Handled, out E2 = never, out R2 = never> {
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>
+  readonly [TransformTypeId]: {
+    readonly _A: (_: never) => A2
+    readonly _H: (_: Handled) => Handled
+    readonly _E: (_: never) => E2
+    readonly _R: (_: never) => R2
+  }
+}
+
+/**
+ * What a policy is made of, for tests and diagnostics (Polly.Testing's
+ * pipeline descriptor is the model): its kind, name, options and, for a
+ * composition, the policies inside it, outermost first.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Descriptor {
+  readonly kind: string
+  readonly name?: string | undefined
+  readonly options: Readonly<Record<string, unknown>>
+  readonly children: ReadonlyArray<Descriptor>
+}
+
+const variance = {
+  _E: (_: never) => _,
+  _R: (_: never) => _,
+  _In: (_: unknown) => undefined
+}
+
+const transformVariance = {
+  _A: (_: never) => _,
+  _H: (_: unknown) => _,
+  _E: (_: never) => _,
+  _R: (_: never) => _
+}
+
+const attachDescriptor = (f: Function, descriptor: Descriptor | undefined): void => {
+  if (descriptor !== undefined) {
+    Object.defineProperty(f, DescriptorTypeId, { value: descriptor, enumerable: false })
+  }
+}
+
+/**
+ * Makes a policy from a function. The function must keep the effect's success
+ * type and errors; it may add `E2` and `R2`.
+ *
+ * @example
+ * ```ts
+ * import { Policy } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const logged = Policy.make((self) => Effect.tap(self, () => Effect.log("done")), { kind: "Logged" })
+ * const program = Effect.succeed(1).pipe(logged)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = <E2 = never, R2 = never, In = unknown>(
+  f: <A, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
+  descriptor?: Partial<Descriptor> & { readonly kind: string }
+): Policy<E2, R2, In> => {
+  const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In>
+  Object.defineProperty(policy, PolicyTypeId, { value: variance, enumerable: false })
+  attachDescriptor(policy, descriptor && normalize(descriptor))
+  return policy
+}
+
+/**
+ * Attaches the policy type id and a descriptor to an existing function
+ * (mutates it). Used by the modules to make callables with extra members.
+ * @internal
+ */
+export const unsafeMakeCallable = <P extends Function>(f: P, descriptor: Partial<Descriptor> & { readonly kind: string }): P => {
+  Object.defineProperty(f, PolicyTypeId, { value: variance, enumerable: false })
+  attachDescriptor(f, normalize(descriptor))
+  return f
+}
+
+/**
+ * Makes a transform (a policy that may change the success type or handle
+ * errors, such as a fallback) from a function.
+ *
+ * @example
+ * ```ts
+ * import { Policy } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const orZero = Policy.makeTransform<number, unknown>((self) => Effect.orElseSucceed(self, () => 0), { kind: "OrZero" })
+ * const n = Effect.fail("boom").pipe(orZero) // Effect<number, never>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeTransform = <A2, Handled, E2 = never, R2 = never>(
+  f: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>,
+  descriptor?: Partial<Descriptor> & { readonly kind: string }
+): Transform<A2, Handled, E2, R2> => {
+  const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2>
+  Object.defineProperty(t, TransformTypeId, { value: transformVariance, enumerable: false })
+  attachDescriptor(t, descriptor && normalize(descriptor))
+  return t
+}
+
+/** @internal */
+export const unsafeMakeTransformCallable = <P extends Function>(
+  f: P,
+  descriptor: Partial<Descriptor> & { readonly kind: string }
+): P => {
+  Object.defineProperty(f, TransformTypeId, { value: transformVariance, enumerable: false })
+  attachDescriptor(f, normalize(descriptor))
+  return f
+}
+
+const normalize = (d: Partial<Descriptor> & { readonly kind: string }): Descriptor => ({
+  kind: d.kind,
+  name: d.name,
+  options: d.options ?? {},
+  children: d.children ?? []
+})
+
+/**
+ * True for policies and transforms.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Timeout } from "effect-resilience"
+ *
+ * Policy.isPolicy(Timeout.make("1 second")) // true
+ * Policy.isPolicy((x: unknown) => x) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isPolicy = (u: unknown): u is Policy.Any =>
+  typeof u === "function" && (PolicyTypeId in u || TransformTypeId in u)
+
+/**
+ * Describes a policy: its kind, name, options and (for compositions) the
+ * policies inside it, outermost first. Plain functions are described as
+ * `{ kind: "Function" }`.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry, Timeout } from "effect-resilience"
+ *
+ * const p = Policy.compose(Timeout.make("5 seconds"), Retry.policy({ schedule: Retry.constant("100 millis") }))
+ * Policy.describe(p).children.map((c) => c.kind) // ["Timeout", "Retry"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const describe = (policy: Function): Descriptor => {
+  const d = (policy as any)[DescriptorTypeId] as Descriptor | undefined
+  return d ?? { kind: "Function", name: undefined, options: {}, children: [] }
+}
+
+/**
+ * The identity policy: runs the effect unchanged.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const identity: Policy = make((self) => self, { kind: "Identity" })
+
+type Parts = readonly [success: any, handled: any, error: any, context: any, input: any]
+
+type PartsOf<P> = P extends undefined ? readonly [never, never, never, never, unknown]
+  : P extends Policy<infer E, infer R, infer In> ? readonly [never, never, E, R, In]
+  : P extends Transform<infer A, infer H, infer E, infer R> ? readonly [A, H, E, R, unknown]
+  : never
+
+/** Applies `Outer` around the already composed `Inner`. */
+type Combine<Inner extends Parts, Outer extends Parts> = readonly [
+  Inner[0] | Outer[0],
+  Inner[1] | Outer[1],
+  Exclude<Inner[2], Outer[1]> | Outer[2],
+  Inner[3] | Outer[3],
+  Inner[4] & Outer[4]
+]
+
+type Fold<Ps extends ReadonlyArray<unknown>, Acc extends Parts> = Ps extends readonly [...infer Init, infer Last]
+  ? Fold<Init, Combine<Acc, PartsOf<Last>>>
+  : Acc
+
+type FromParts<P extends Parts> = [P[0]] extends [never] ? [P[1]] extends [never] ? Policy<P[2], P[3], P[4]>
+  : Transform<P[0], P[1], P[2], P[3]>
+  : Transform<P[0], P[1], P[2], P[3]>
+
+/**
+ * The policy (or transform) made by composing `Ps`, outermost first.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
+  Fold<Ps, readonly [never, never, never, never, unknown]>
+>
+
+/**
+ * Composes policies, the first outermost: `compose(a, b, c)(effect)` is
+ * `a(b(c(effect)))`. Accepts transforms (fallbacks) too; the result is a
+ * policy when every part is one, a transform otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry, Timeout } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const resilient = Policy.compose(
+ *   Timeout.make("10 seconds"), // overall
+ *   Retry.policy({ schedule: Retry.exponential({ base: "100 millis" }), times: 3 }),
+ *   Timeout.make("2 seconds") // per attempt
+ * )
+ * const program = Effect.succeed("ok").pipe(resilient)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const compose = <const Ps extends ReadonlyArray<Policy.Any>>(...policies: Ps): Composed<Ps> => {
+  const fs = policies as unknown as ReadonlyArray<(self: Effect.Effect<any, any, any>) => Effect.Effect<any, any, any>>
+  const run = (self: Effect.Effect<any, any, any>) => {
+    let current = self
+    for (let i = fs.length - 1; i >= 0; i--) current = fs[i]!(current)
+    return current
+  }
+  const descriptor = { kind: "Compose", children: policies.map(describe) }
+  const isTransform = policies.some((p) => TransformTypeId in p)
+  return (isTransform ? unsafeMakeTransformCallable(run, descriptor) : unsafeMakeCallable(run, descriptor)) as any
+}
+
+/**
+ * A policy provided by a Layer: the service under `tag` (any policy, e.g. a
+ * circuit breaker) is looked up when the effect runs. Lets a module-level
+ * `fetchCharge(id).pipe(paymentsPolicy)` work while the Layer decides the
+ * instance.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry } from "effect-resilience"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class PaymentsPolicy extends Context.Tag("app/PaymentsPolicy")<PaymentsPolicy, Policy.Policy>() {}
+ * const paymentsPolicy = Policy.fromTag(PaymentsPolicy)
+ *
+ * const charge = Effect.succeed("charged").pipe(paymentsPolicy) // requires PaymentsPolicy
+ * const live = Layer.succeed(PaymentsPolicy, Retry.policy({ schedule: Retry.constant("100 millis") }))
+ * const program = Effect.provide(charge, live)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromTag = <I, S extends Policy<any, any, any>>(
+  tag: Context.Tag<I, S>
+): Policy<Policy.Error<S>, Policy.Context<S> | I, S extends Policy<any, any, infer In> ? In : unknown> =>
+  make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
+    kind: "FromTag",
+    name: tag.key,
+    options: { tag: tag.key }
+  }) as any
+
+/**
+ * The parts of a {@link pipeline}. Each is optional; `timeout` and
+ * `attemptTimeout` also accept a duration.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface PipelineOptions {
+  readonly fallback?: Policy.Any | undefined
+  readonly timeout?: Timeout | Duration.DurationInput | undefined
+  readonly bulkhead?: Policy.Any | undefined
+  readonly circuitBreaker?: Policy.Any | undefined
+  readonly retry?: Policy.Any | undefined
+  readonly attemptTimeout?: Timeout | Duration.DurationInput | undefined
+}
+
+type AsPart<X> = X extends Policy.Any ? X : X extends undefined ? undefined : Timeout
+
+/**
+ * The policy made by {@link pipeline}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Pipeline<O extends PipelineOptions> = Composed<
+  [
+    AsPart<O["fallback"]>,
+    AsPart<O["timeout"]>,
+    AsPart<O["bulkhead"]>,
+    AsPart<O["circuitBreaker"]>,
+    AsPart<O["retry"]>,
+    AsPart<O["attemptTimeout"]>
+  ]
+>
+
+/**
+ * Builds the recommended pipeline whatever order the keys are written in:
+ * fallback → overall timeout → bulkhead → circuit breaker → retry → attempt
+ * timeout → call.
+ *
+ * - The overall timeout bounds everything, including time queued in the
+ *   bulkhead and sleeps between retries; its deadline propagates inward, so
+ *   retry never sleeps past it and an attempt timeout never outlives it.
+ * - The bulkhead holds one permit for the whole call, retries included.
+ * - The breaker sees one outcome per call: a half-open probe is the whole
+ *   retry sequence. Compose `Retry` outside the breaker instead (as Polly and
+ *   resilience4j users often do) when each attempt should count, and note
+ *   that Retry never retries the breaker's own rejections.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const policy = Policy.pipeline({
+ *   retry: Retry.policy({ schedule: Retry.exponential({ base: "50 millis" }), times: 2 }),
+ *   timeout: "5 seconds",
+ *   attemptTimeout: "1 second"
+ * })
+ * const program = Effect.succeed(42).pipe(policy)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<O> => {
+  const asTimeout = (
+    value: Timeout | Duration.DurationInput | undefined,
+    scope: "overall" | "attempt"
+  ): Policy.Any | undefined =>
+    value === undefined ? undefined : isPolicy(value) ? value : TimeoutModule.make(value, { scope })
+  const parts = [
+    options.fallback,
+    asTimeout(options.timeout, "overall"),
+    options.bulkhead,
+    options.circuitBreaker,
+    options.retry,
+    asTimeout(options.attemptTimeout, "attempt")
+  ].filter((p): p is Policy.Any => p !== undefined)
+  const composed = compose(...parts) as any
+  Object.defineProperty(composed, DescriptorTypeId, {
+    value: { kind: "Pipeline", name: undefined, options: {}, children: parts.map(describe) },
+    enumerable: false
+  })
+  return composed
+}

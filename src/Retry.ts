@@ -1,0 +1,623 @@
+/**
+ * Retries with backoff and jitter, typed classification, `retryAfter` and a
+ * shared retry budget.
+ *
+ * - Schedules: {@link exponential}, {@link linear}, {@link constant}, with
+ *   jitter drawn from Effect's `Random` (a seeded `Random` reproduces a run).
+ * - {@link policy} retries typed failures (never defects or interruption).
+ *   By default every typed failure is retried except the library's own
+ *   load-shedding rejections (`Errors.isRejection`: an open circuit, a full
+ *   bulkhead); `while`/`until` narrow it by the typed error.
+ * - An error's `retryAfter` is honoured: the next delay is the larger of the
+ *   backoff and `retryAfter`, capped by `maxRetryAfter`.
+ * - Inside a timeout, retry never starts a sleep that would end after the
+ *   enclosing deadline: it gives up at once with the last error.
+ * - A {@link Budget} shared across calls caps retries to a ratio of calls.
+ *
+ * The success path does no schedule work: the schedule is stepped only after
+ * the first failure.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleInterval from "effect/ScheduleInterval"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Stream from "effect/Stream"
+import { type InvalidOptionsError, isRejection, retryAfterOf } from "./Errors.js"
+import { currentDeadline } from "./internal/deadline.js"
+import * as EventHub from "./internal/events.js"
+import * as validate from "./internal/validate.js"
+import type { Policy } from "./Policy.js"
+import { unsafeMakeCallable } from "./Policy.js"
+
+/**
+ * The largest delay a schedule produces: 2^31 - 1 ms (~24.8 days), Node's
+ * timer limit. Larger delays (or overflowing backoff) are clamped to it, so
+ * a high attempt count never produces `Infinity`, `NaN` or a negative delay.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const MAX_DELAY_MILLIS = 2_147_483_647
+
+/**
+ * How random noise is added to a delay `d`:
+ * - `"none"`: `d`;
+ * - `"full"`: uniform in `[0, d]`;
+ * - `"equal"`: `d/2` + uniform in `[0, d/2]`;
+ * - `"decorrelated"` (exponential only): AWS's decorrelated jitter,
+ *   `min(max, uniform(base, previous * 3))`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Jitter = "none" | "full" | "equal" | "decorrelated"
+
+const JITTERS: ReadonlyArray<Jitter> = ["none", "full", "equal", "decorrelated"]
+
+const applyJitter = (jitter: Jitter, d: number, random: number): number => {
+  switch (jitter) {
+    case "full":
+      return random * d
+    case "equal":
+      return d / 2 + random * (d / 2)
+    default:
+      return d
+  }
+}
+
+const clampDelay = (d: number): number => (Number.isFinite(d) ? Math.min(Math.max(0, d), MAX_DELAY_MILLIS) : MAX_DELAY_MILLIS)
+
+const delaySchedule = <S>(
+  initial: S,
+  next: (state: S, random: number) => readonly [S, number],
+  needsRandom: boolean
+): Schedule.Schedule<Duration.Duration> =>
+  Schedule.makeWithState<S, unknown, Duration.Duration>(initial, (now, _input, state) => {
+    const step = (random: number) => {
+      const [nextState, raw] = next(state, random)
+      const delay = clampDelay(raw)
+      return [
+        nextState,
+        Duration.millis(delay),
+        ScheduleDecision.continueWith(ScheduleInterval.after(now + delay))
+      ] as const
+    }
+    return needsRandom ? Effect.map(Random.next, step) : Effect.succeed(step(0))
+  })
+
+/**
+ * Options of {@link exponential}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ExponentialOptions {
+  /** The first delay. */
+  readonly base: Duration.DurationInput
+  /** Growth factor per retry, `>= 1`. Defaults to 2. */
+  readonly factor?: number | undefined
+  /** Caps each delay (not the total). Defaults to {@link MAX_DELAY_MILLIS}. */
+  readonly max?: Duration.DurationInput | undefined
+  /** Defaults to `"none"`. */
+  readonly jitter?: Jitter | undefined
+}
+
+/**
+ * Exponential backoff: `base * factor^n` for the n-th retry (n from 0),
+ * capped by `max`, with optional jitter. Outputs the delay. Never overflows:
+ * past the cap every delay is the cap. Throws `InvalidOptionsError` for
+ * invalid options.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * // 100ms, 200ms, 400ms, … capped at 5s, each drawn uniformly from [0, d]
+ * const schedule = Retry.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const exponential = (options: ExponentialOptions): Schedule.Schedule<Duration.Duration> => {
+  const m = "Retry.exponential"
+  const base = Duration.toMillis(validate.duration(m, "base", options?.base))
+  const factor = validate.optionalNumber(m, "factor", options.factor, { min: 1 }) ?? 2
+  const max = options.max === undefined
+    ? MAX_DELAY_MILLIS
+    : Math.min(MAX_DELAY_MILLIS, Duration.toMillis(validate.duration(m, "max", options.max)))
+  if (max < base) throw validate.invalid(m, "max", options.max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
+  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, JITTERS)
+  if (jitter === "decorrelated") {
+    return delaySchedule<number>(base, (previous, random) => {
+      const upper = Math.min(max, Math.max(base, previous * 3))
+      const d = Math.min(max, base + random * (upper - base))
+      return [d, d] as const
+    }, true)
+  }
+  return delaySchedule<number>(0, (n, random) => {
+    const raw = base * Math.pow(factor, n)
+    const capped = Number.isFinite(raw) ? Math.min(raw, max) : max
+    // stop growing the exponent once capped: no overflow at any attempt count
+    const nextN = capped >= max ? n : n + 1
+    return [nextN, applyJitter(jitter, capped, random)] as const
+  }, jitter !== "none")
+}
+
+/**
+ * Options of {@link linear}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface LinearOptions {
+  /** The first delay. */
+  readonly base: Duration.DurationInput
+  /** Added per retry. Defaults to `base`. */
+  readonly step?: Duration.DurationInput | undefined
+  /** Caps each delay. */
+  readonly max?: Duration.DurationInput | undefined
+  /** `"none"`, `"full"` or `"equal"`. Defaults to `"none"`. */
+  readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined
+}
+
+/**
+ * Linear backoff: `base + n * step` for the n-th retry, capped by `max`.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * const schedule = Retry.linear({ base: "100 millis", step: "50 millis", max: "1 second" }) // 100, 150, 200, …
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const linear = (options: LinearOptions): Schedule.Schedule<Duration.Duration> => {
+  const m = "Retry.linear"
+  const base = Duration.toMillis(validate.duration(m, "base", options?.base))
+  const step = options.step === undefined
+    ? base
+    : Duration.toMillis(validate.duration(m, "step", options.step, { allowZero: true }))
+  const max = options.max === undefined
+    ? MAX_DELAY_MILLIS
+    : Math.min(MAX_DELAY_MILLIS, Duration.toMillis(validate.duration(m, "max", options.max)))
+  if (max < base) throw validate.invalid(m, "max", options.max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
+  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
+  return delaySchedule<number>(0, (n, random) => {
+    const capped = Math.min(max, base + n * step)
+    return [capped >= max ? n : n + 1, applyJitter(jitter, capped, random)] as const
+  }, jitter !== "none")
+}
+
+/**
+ * The same delay before every retry, with optional jitter.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * const schedule = Retry.constant("200 millis", { jitter: "equal" }) // each in [100ms, 200ms]
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const constant = (
+  delay: Duration.DurationInput,
+  options: { readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined } = {}
+): Schedule.Schedule<Duration.Duration> => {
+  const m = "Retry.constant"
+  const d = Duration.toMillis(validate.duration(m, "delay", delay, { allowZero: true }))
+  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
+  return delaySchedule<number>(0, (n, random) => [n, applyJitter(jitter, d, random)] as const, jitter !== "none")
+}
+
+/**
+ * A retry budget shared across calls: retries may add at most `ratio` of the
+ * calls made within the last `window`, plus a floor of `minRetriesPerSecond`
+ * (tower's and Finagle's retry budgets are the model). Every call through a
+ * policy that uses the budget deposits; every retry withdraws one. When the
+ * budget is empty the original error surfaces at once, so a fleet does not
+ * multiply its load on a failing dependency.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Budget {
+  /** Records a call (first attempt). */
+  readonly deposit: () => void
+  /** Takes one retry from the budget; false when it is empty. */
+  readonly tryWithdraw: () => boolean
+  /** Retries the budget allows right now. */
+  readonly available: () => number
+  readonly options: Budget.Options
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Budget {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options {
+    /** Retries allowed per call, in `[0, 1000]`; e.g. 0.2 = one retry per five calls. Defaults to 0.2. */
+    readonly ratio?: number | undefined
+    /** Retries always allowed per second, whatever the traffic. Defaults to 10. */
+    readonly minRetriesPerSecond?: number | undefined
+    /** How long a deposit counts. Defaults to 10 seconds. */
+    readonly window?: Duration.DurationInput | undefined
+  }
+}
+
+const BUDGET_SLOTS = 10
+
+/**
+ * Makes a retry {@link Budget}. Time is read from the `Clock` in scope when
+ * the budget is made (`TestClock` in tests). Fails with
+ * `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Retry.budget({ ratio: 0.1, minRetriesPerSecond: 5, window: "10 seconds" })
+ *   const retry = Retry.policy({ schedule: Retry.exponential({ base: "100 millis" }), budget })
+ *   return yield* Effect.succeed("ok").pipe(retry)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const budget = (options: Budget.Options = {}): Effect.Effect<Budget, InvalidOptionsError> =>
+  Effect.flatMap(
+    validate.validated(() => {
+      const m = "Retry.budget"
+      return {
+        ratio: validate.optionalNumber(m, "ratio", options.ratio, { min: 0, max: 1000 }) ?? 0.2,
+        minPerSecond: validate.optionalNumber(m, "minRetriesPerSecond", options.minRetriesPerSecond, { min: 0 }) ?? 10,
+        window: Duration.toMillis(
+          validate.optionalDuration(m, "window", options.window) ?? Duration.seconds(10)
+        )
+      }
+    }),
+    ({ minPerSecond, ratio, window }) =>
+      Effect.map(Effect.clock, (clock) => makeBudget(clock, ratio, minPerSecond, window, options))
+  )
+
+const makeBudget = (
+  clock: Clock.Clock,
+  ratio: number,
+  minPerSecond: number,
+  windowMillis: number,
+  options: Budget.Options
+): Budget => {
+  const slotMillis = windowMillis / BUDGET_SLOTS
+  const deposits = new Float64Array(BUDGET_SLOTS)
+  const withdrawals = new Float64Array(BUDGET_SLOTS)
+  const reserve = minPerSecond * (windowMillis / 1000)
+  let currentSlot = Math.floor(clock.unsafeCurrentTimeMillis() / slotMillis)
+  let depositSum = 0
+  let withdrawSum = 0
+  const rotate = () => {
+    const slot = Math.floor(clock.unsafeCurrentTimeMillis() / slotMillis)
+    if (slot === currentSlot) return
+    const steps = Math.min(slot - currentSlot, BUDGET_SLOTS)
+    for (let i = 1; i <= steps; i++) {
+      const idx = (currentSlot + i) % BUDGET_SLOTS
+      depositSum -= deposits[idx]!
+      withdrawSum -= withdrawals[idx]!
+      deposits[idx] = 0
+      withdrawals[idx] = 0
+    }
+    currentSlot = slot
+  }
+  const available = () => {
+    rotate()
+    return Math.max(0, Math.floor(reserve + depositSum * ratio - withdrawSum + 1e-9))
+  }
+  return {
+    options,
+    deposit: () => {
+      rotate()
+      deposits[currentSlot % BUDGET_SLOTS]! += 1
+      depositSum += 1
+    },
+    tryWithdraw: () => {
+      if (available() < 1) return false
+      withdrawals[currentSlot % BUDGET_SLOTS]! += 1
+      withdrawSum += 1
+      return true
+    },
+    available
+  }
+}
+
+/**
+ * Why a retry policy stopped retrying and surfaced the error.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type GiveUpReason = "Rejection" | "NotRetryable" | "Exhausted" | "ScheduleDone" | "Deadline" | "BudgetExhausted"
+
+/**
+ * What a retry policy did: the equivalent of Polly's `OnRetry`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type RetryEvent =
+  | {
+    readonly _tag: "RetryScheduled"
+    readonly policy: string
+    /** The attempt that failed, from 1. */
+    readonly attempt: number
+    readonly delay: Duration.Duration
+    readonly error: unknown
+  }
+  | {
+    readonly _tag: "GaveUp"
+    readonly policy: string
+    readonly attempt: number
+    readonly reason: GiveUpReason
+    readonly error: unknown
+  }
+
+/**
+ * Options of {@link policy}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options<EIn = unknown, R = never> {
+  /**
+   * The backoff. Its output is ignored; its delays are used. Defaults to
+   * `exponential({ base: "100 millis", max: "30 seconds", jitter: "full" })`.
+   */
+  readonly schedule?: Schedule.Schedule<unknown, EIn, R> | undefined
+  /** Retries (not attempts) at most. Defaults to 3. Ignored with `forever`. */
+  readonly times?: number | undefined
+  /** Retry without a count limit (the schedule, budget and deadline still apply). */
+  readonly forever?: boolean | undefined
+  /** Retry only errors for which this holds. */
+  readonly while?: ((error: EIn) => boolean) | undefined
+  /** Stop retrying at the first error for which this holds. */
+  readonly until?: ((error: EIn) => boolean) | undefined
+  /** Caps the wait a `retryAfter` may impose. Defaults to 1 minute. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** A budget shared across calls (see {@link budget}). */
+  readonly budget?: Budget | undefined
+  /** A name for metrics, events and descriptors. Defaults to `"retry"`. */
+  readonly name?: string | undefined
+  /** Runs before each retry's sleep (Polly's `OnRetry`). Its failures are ignored. */
+  readonly onRetry?: ((event: Extract<RetryEvent, { _tag: "RetryScheduled" }>) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * A retry policy.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
+  /** The policy's name (a callable's own `name` is read-only, so it is not used). */
+  readonly policyName: string
+  /** Everything the policy did, as a `Stream` (one buffer per subscriber). */
+  readonly events: Stream.Stream<RetryEvent>
+  /** Counts since creation. */
+  readonly stats: () => { readonly calls: number; readonly retries: number; readonly gaveUp: number }
+}
+
+const DEFAULT_TIMES = 3
+const DEFAULT_MAX_RETRY_AFTER = 60_000
+let defaultSchedule: Schedule.Schedule<Duration.Duration> | undefined
+
+const retriesCounter = Metric.counter("resilience_retry_retries", {
+  description: "Retries scheduled by a retry policy",
+  incremental: true
+})
+const gaveUpCounter = Metric.counter("resilience_retry_gave_up", {
+  description: "Calls on which a retry policy stopped retrying and surfaced the error",
+  incremental: true
+})
+
+/**
+ * Makes a retry policy. `times` counts retries, not attempts (default 3: up
+ * to 4 attempts). Unbounded retrying needs `forever: true`.
+ *
+ * Classification: rejections made by the library (`Errors.isRejection`) are
+ * never retried; then `while`/`until` decide. Defects and interruptions are
+ * never retried.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
+ *
+ * const retry = Retry.policy({
+ *   schedule: Retry.exponential({ base: "100 millis", jitter: "full" }),
+ *   times: 3,
+ *   while: (e: Unavailable | BadRequest) => e._tag === "Unavailable"
+ * })
+ * const call: Effect.Effect<string, Unavailable | BadRequest> = Effect.fail(new Unavailable())
+ * const program = call.pipe(retry)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}): Retry<EIn, R> => {
+  const m = "Retry.policy"
+  const forever = options.forever === true
+  const times = forever ? Infinity : (validate.optionalNumber(m, "times", options.times, { min: 0, integer: true }) ?? DEFAULT_TIMES)
+  const whilePredicate = validate.predicate<(e: EIn) => boolean>(m, "while", options.while)
+  const untilPredicate = validate.predicate<(e: EIn) => boolean>(m, "until", options.until)
+  const maxRetryAfter = options.maxRetryAfter === undefined
+    ? DEFAULT_MAX_RETRY_AFTER
+    : Duration.toMillis(validate.duration(m, "maxRetryAfter", options.maxRetryAfter, { allowZero: true }))
+  if (options.schedule !== undefined && !Schedule.isSchedule(options.schedule)) {
+    throw validate.invalid(m, "schedule", options.schedule, "a Schedule")
+  }
+  const schedule: Schedule.Schedule<unknown, EIn, R> = options.schedule ??
+    (defaultSchedule ??= exponential({ base: "100 millis", max: "30 seconds", jitter: "full" }))
+  const budget = options.budget
+  const name = options.name ?? "retry"
+  const onRetry = options.onRetry
+  const hub = EventHub.make<RetryEvent>()
+  const retries = retriesCounter.pipe(Metric.tagged("policy", name))
+  const gaveUp = gaveUpCounter.pipe(Metric.tagged("policy", name))
+  let calls = 0
+  let retryCount = 0
+  let gaveUpCount = 0
+
+  const giveUp = <E>(attempt: number, reason: GiveUpReason, error: E): Effect.Effect<never, E> => {
+    gaveUpCount++
+    if (hub.hasSubscribers()) hub.emit({ _tag: "GaveUp", policy: name, attempt, reason, error })
+    return Effect.zipRight(Metric.increment(gaveUp), Effect.fail(error))
+  }
+
+  const retryLoop = <A, E extends EIn, Rx>(
+    self: Effect.Effect<A, E, Rx>,
+    firstError: E
+  ): Effect.Effect<A, E, Rx | R> =>
+    Effect.clockWith((clock) =>
+      Effect.flatMap(FiberRef.get(currentDeadline), (deadline) => {
+        let state = schedule.initial
+        let attempt = 1
+        const loop = (error: E): Effect.Effect<A, E, Rx | R> => {
+          if (isRejection(error)) return giveUp(attempt, "Rejection", error)
+          if (whilePredicate !== undefined && !whilePredicate(error)) return giveUp(attempt, "NotRetryable", error)
+          if (untilPredicate !== undefined && untilPredicate(error)) return giveUp(attempt, "NotRetryable", error)
+          if (attempt > times) return giveUp(attempt, "Exhausted", error)
+          const now = clock.unsafeCurrentTimeMillis()
+          return Effect.flatMap(schedule.step(now, error, state), ([nextState, _out, decision]) => {
+            if (ScheduleDecision.isDone(decision)) return giveUp(attempt, "ScheduleDone", error)
+            state = nextState
+            let delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
+            const hinted = retryAfterOf(error)
+            if (Option.isSome(hinted)) delay = Math.max(delay, Math.min(Duration.toMillis(hinted.value), maxRetryAfter))
+            delay = clampDelay(delay)
+            if (deadline !== undefined && now + delay >= deadline.at) return giveUp(attempt, "Deadline", error)
+            if (budget !== undefined && !budget.tryWithdraw()) return giveUp(attempt, "BudgetExhausted", error)
+            retryCount++
+            const event = {
+              _tag: "RetryScheduled" as const,
+              policy: name,
+              attempt,
+              delay: Duration.millis(delay),
+              error
+            }
+            if (hub.hasSubscribers()) hub.emit(event)
+            attempt++
+            const hook = onRetry === undefined ? Effect.void : Effect.catchAllCause(onRetry(event), () => Effect.void)
+            return Effect.zipRight(
+              Effect.zipRight(Effect.zipRight(Metric.increment(retries), hook), Effect.sleep(Duration.millis(delay))),
+              Effect.flatMap(Effect.either(self), (result) =>
+                Either.isRight(result) ? Effect.succeed(result.right) : loop(result.left))
+            )
+          })
+        }
+        return loop(firstError)
+      })
+    )
+
+  const retry = <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => {
+    const run = Effect.catchAll(self, (e) => retryLoop(self, e))
+    return Effect.suspend(() => {
+      calls++
+      if (budget !== undefined) budget.deposit()
+      return run
+    })
+  }
+
+  const value = Object.assign(retry, {
+    policyName: name,
+    events: hub.stream,
+    stats: () => ({ calls, retries: retryCount, gaveUp: gaveUpCount })
+  })
+  return unsafeMakeCallable(value, {
+    kind: "Retry",
+    name,
+    options: {
+      times: forever ? "forever" : times,
+      maxRetryAfter: Duration.format(Duration.millis(maxRetryAfter)),
+      budget: budget === undefined ? undefined : budget.options,
+      while: whilePredicate !== undefined,
+      until: untilPredicate !== undefined
+    }
+  }) as unknown as Retry<EIn, R>
+}
+
+/**
+ * A predicate for `while`/`until` that matches errors by `_tag`.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * const retry = Retry.policy({ schedule: Retry.constant("1 second"), while: Retry.tags("Unavailable", "TimeoutError") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const tags = <const Tags extends ReadonlyArray<string>>(
+  ...tags: Tags
+): (error: unknown) => error is { readonly _tag: Tags[number] } => {
+  const set = new Set<string>(tags)
+  return (error): error is { readonly _tag: Tags[number] } =>
+    Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && set.has(error._tag)
+}
+
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504])
+
+/**
+ * An opt-in predicate for errors that are usually worth retrying: timeouts
+ * (anything carrying `Cause.TimeoutExceptionTypeId`, which includes this
+ * library's `TimeoutError`), errors carrying `retryAfter`, `@effect/platform`
+ * transport errors and responses with status 408, 429, 500, 502, 503 or 504.
+ * Rejections made by the library are never transient.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * const retry = Retry.policy({ schedule: Retry.exponential({ base: "50 millis" }), while: Retry.isTransient })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isTransient = (error: unknown): boolean => {
+  if (isRejection(error)) return false
+  if (Predicate.hasProperty(error, Cause.TimeoutExceptionTypeId)) return true
+  if (Option.isSome(retryAfterOf(error))) return true
+  if (Predicate.isTagged(error, "RequestError")) return (error as any).reason === "Transport"
+  if (Predicate.isTagged(error, "ResponseError")) {
+    const status = (error as any).response?.status
+    return typeof status === "number" && TRANSIENT_STATUS.has(status)
+  }
+  return false
+}

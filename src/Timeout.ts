@@ -1,0 +1,143 @@
+/**
+ * Timeouts as policies.
+ *
+ * `Timeout.make(duration)` fails with {@link TimeoutError} when the work takes
+ * longer than `duration`, and interrupts the work. Where it sits decides what
+ * it bounds: outside a retry it is an overall timeout, inside it a
+ * per-attempt one.
+ *
+ * A timeout's deadline propagates inward: an inner `Retry` never starts a
+ * sleep that would end after it, and an inner timeout never outlives it (it
+ * fires at the outer deadline, with the outer timeout's error).
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import { TimeoutError } from "./Errors.js"
+import { currentDeadline, type Deadline } from "./internal/deadline.js"
+import * as validate from "./internal/validate.js"
+import type { Policy } from "./Policy.js"
+import { unsafeMakeCallable } from "./Policy.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category Errors
+   */
+  TimeoutError
+} from "./Errors.js"
+
+/**
+ * A timeout policy.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Timeout extends Policy<TimeoutError> {
+  /** The configured duration. */
+  readonly duration: Duration.Duration
+  readonly options: Timeout.Options
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Timeout {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options {
+    /** A name for errors, metrics and descriptors. */
+    readonly name?: string | undefined
+    /**
+     * Return at the deadline without waiting for the interrupted work to
+     * finish (Effect's `disconnect`): the work is interrupted in the
+     * background. Use it for uninterruptible work you cannot wait for.
+     * Defaults to `false` (wait until the work has been interrupted).
+     */
+    readonly disconnect?: boolean | undefined
+    /** Marks the errors as an `"overall"` or `"attempt"` timeout. */
+    readonly scope?: "overall" | "attempt" | undefined
+  }
+}
+
+/**
+ * Bounds an effect by `duration`: after it, the effect is interrupted and the
+ * call fails with {@link TimeoutError}. `duration` is any `DurationInput`;
+ * invalid values (negative, NaN, infinite, zero) throw `InvalidOptionsError`.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const slow = Effect.sleep("10 seconds").pipe(Effect.as("done"))
+ * const bounded = slow.pipe(Timeout.make("1 second")) // Effect<string, TimeoutError>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (duration: Duration.DurationInput, options: Timeout.Options = {}): Timeout => {
+  const d = validate.duration("Timeout.make", "duration", duration)
+  const millis = Duration.toMillis(d)
+  const name = options.name
+  const disconnect = options.disconnect === true
+  const scope = options.scope
+  const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
+
+  const timeout = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
+    Effect.clockWith((clock) =>
+      Effect.flatMap(FiberRef.get(currentDeadline), (outer) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        let budget = millis
+        let onTimeout = ownError
+        if (outer !== undefined && outer.at - now < budget) {
+          budget = Math.max(0, outer.at - now)
+          onTimeout = () => new TimeoutError({ duration: outer.duration, policy: outer.policy, scope: "overall" })
+        }
+        const deadline: Deadline = outer !== undefined && outer.at <= now + millis
+          ? outer
+          : { at: now + millis, duration: d, policy: name }
+        const inner = Effect.locally(self, currentDeadline, deadline)
+        if (budget <= 0) return Effect.fail(onTimeout())
+        const bounded = disconnect ? Effect.disconnect(inner) : inner
+        return Effect.timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout })
+      })
+    )
+
+  const policy = Object.assign(timeout, { duration: d, options })
+  return unsafeMakeCallable(policy, {
+    kind: "Timeout",
+    name,
+    options: { duration: Duration.format(d), disconnect, ...(scope === undefined ? {} : { scope }) }
+  }) as unknown as Timeout
+}
+
+/**
+ * The time left before the deadline of the innermost enclosing timeout, if
+ * there is one. Useful to pass a deadline on to a remote call.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Timeout.remaining.pipe(Timeout.make("2 seconds")) // Some(2 seconds)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect.flatMap(
+  FiberRef.get(currentDeadline),
+  (deadline) =>
+    deadline === undefined
+      ? Effect.succeed(Option.none())
+      : Effect.map(Clock.currentTimeMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
+)

@@ -1,0 +1,33 @@
+/**
+ * effect-resilience: resilience policies for Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The errors the library produces and the guards that classify them.
+ *
+ * @since 0.1.0
+ */
+export * as Errors from "./Errors.js"
+
+/**
+ * Policies and their composition (`compose`, `pipeline`, `fromTag`).
+ *
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"
+
+/**
+ * Retries with backoff, jitter, typed classification and a retry budget.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * Timeouts that interrupt the work and propagate their deadline inward.
+ *
+ * @since 0.1.0
+ */
+export * as Timeout from "./Timeout.js"
