@@ -161,7 +161,7 @@ const transformVariance = {
 
 const attachDescriptor = (f: Function, descriptor: Descriptor | undefined): void => {
   if (descriptor !== undefined) {
-    Object.defineProperty(f, DescriptorTypeId, { value: descriptor, enumerable: false })
+    Object.defineProperty(f, DescriptorTypeId, { value: descriptor, enumerable: false, configurable: true })
   }
 }
 
@@ -471,7 +471,8 @@ export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<
   const composed = compose(...parts) as any
   Object.defineProperty(composed, DescriptorTypeId, {
     value: { kind: "Pipeline", name: undefined, options: {}, children: parts.map(describe) },
-    enumerable: false
+    enumerable: false,
+    configurable: true
   })
   return composed
 }
