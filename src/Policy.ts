@@ -97,21 +97,36 @@ export declare namespace Policy {
    */
   export type Any = Policy<any, any, any> | Transform<any, any, any, any>
   /**
+   * A policy or transform, as a constraint that does not steer the inference
+   * of generic constructors written inline (`retry: Retry.policy()`).
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Like =
+    | ((self: any) => any) & { readonly [PolicyTypeId]: unknown }
+    | ((self: any) => any) & { readonly [TransformTypeId]: unknown }
+  /**
    * The errors a policy or transform adds.
    * @since 0.1.0
    * @category Models
    */
-  export type Error<P> = P extends Policy<infer E, any, any> ? E
-    : P extends Transform<any, any, infer E, any> ? E
+  export type Error<P> = P extends { readonly [PolicyTypeId]: Variance<infer E, any, any> } ? E
+    : P extends { readonly [TransformTypeId]: { readonly _E: (_: never) => infer E } } ? E
     : never
   /**
    * The requirements a policy or transform adds.
    * @since 0.1.0
    * @category Models
    */
-  export type Context<P> = P extends Policy<any, infer R, any> ? R
-    : P extends Transform<any, any, any, infer R> ? R
+  export type Context<P> = P extends { readonly [PolicyTypeId]: Variance<any, infer R, any> } ? R
+    : P extends { readonly [TransformTypeId]: { readonly _R: (_: never) => infer R } } ? R
     : never
+  /**
+   * The error constraint of a policy's input (`unknown` unless it inspects errors).
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Input<P> = P extends { readonly [PolicyTypeId]: Variance<any, any, infer In> } ? In : unknown
 }
 
 /**
@@ -294,8 +309,15 @@ export const identity: Policy = make((self) => self, { kind: "Identity" })
 type Parts = readonly [success: any, handled: any, error: any, context: any, input: any]
 
 type PartsOf<P> = P extends undefined ? readonly [never, never, never, never, unknown]
-  : P extends Policy<infer E, infer R, infer In> ? readonly [never, never, E, R, In]
-  : P extends Transform<infer A, infer H, infer E, infer R> ? readonly [A, H, E, R, unknown]
+  : P extends { readonly [PolicyTypeId]: Policy.Variance<infer E, infer R, infer In> } ? readonly [never, never, E, R, In]
+  : P extends {
+    readonly [TransformTypeId]: {
+      readonly _A: (_: never) => infer A
+      readonly _H: (_: infer H) => any
+      readonly _E: (_: never) => infer E
+      readonly _R: (_: never) => infer R
+    }
+  } ? readonly [A, H, E, R, unknown]
   : never
 
 /** Applies `Outer` around the already composed `Inner`. */
@@ -346,7 +368,7 @@ export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
  * @since 0.1.0
  * @category Combinators
  */
-export const compose = <const Ps extends ReadonlyArray<Policy.Any>>(...policies: Ps): Composed<Ps> => {
+export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies: Ps): Composed<Ps> => {
   const fs = policies as unknown as ReadonlyArray<(self: Effect.Effect<any, any, any>) => Effect.Effect<any, any, any>>
   const run = (self: Effect.Effect<any, any, any>) => {
     let current = self
@@ -382,7 +404,7 @@ export const compose = <const Ps extends ReadonlyArray<Policy.Any>>(...policies:
  */
 export const fromTag = <I, S extends Policy<any, any, any>>(
   tag: Context.Tag<I, S>
-): Policy<Policy.Error<S>, Policy.Context<S> | I, S extends Policy<any, any, infer In> ? In : unknown> =>
+): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>> =>
   make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
     kind: "FromTag",
     name: tag.key,
@@ -397,15 +419,15 @@ export const fromTag = <I, S extends Policy<any, any, any>>(
  * @category Models
  */
 export interface PipelineOptions {
-  readonly fallback?: Policy.Any | undefined
+  readonly fallback?: Policy.Like | undefined
   readonly timeout?: Timeout | Duration.DurationInput | undefined
-  readonly bulkhead?: Policy.Any | undefined
-  readonly circuitBreaker?: Policy.Any | undefined
-  readonly retry?: Policy.Any | undefined
+  readonly bulkhead?: Policy.Like | undefined
+  readonly circuitBreaker?: Policy.Like | undefined
+  readonly retry?: Policy.Like | undefined
   readonly attemptTimeout?: Timeout | Duration.DurationInput | undefined
 }
 
-type AsPart<X> = X extends Policy.Any ? X : X extends undefined ? undefined : Timeout
+type AsPart<X> = X extends Policy.Like ? X : X extends undefined ? undefined : Timeout
 
 /**
  * The policy made by {@link pipeline}.
@@ -415,14 +437,16 @@ type AsPart<X> = X extends Policy.Any ? X : X extends undefined ? undefined : Ti
  */
 export type Pipeline<O extends PipelineOptions> = Composed<
   [
-    AsPart<O["fallback"]>,
-    AsPart<O["timeout"]>,
-    AsPart<O["bulkhead"]>,
-    AsPart<O["circuitBreaker"]>,
-    AsPart<O["retry"]>,
-    AsPart<O["attemptTimeout"]>
+    AsPart<Get<O, "fallback">>,
+    AsPart<Get<O, "timeout">>,
+    AsPart<Get<O, "bulkhead">>,
+    AsPart<Get<O, "circuitBreaker">>,
+    AsPart<Get<O, "retry">>,
+    AsPart<Get<O, "attemptTimeout">>
   ]
 >
+
+type Get<O, K extends string> = O extends { readonly [P in K]: infer V } ? V : undefined
 
 /**
  * Builds the recommended pipeline whatever order the keys are written in:
@@ -458,7 +482,7 @@ export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<
   const asTimeout = (
     value: Timeout | Duration.DurationInput | undefined,
     scope: "overall" | "attempt"
-  ): Policy.Any | undefined =>
+  ): Policy.Like | undefined =>
     value === undefined ? undefined : isPolicy(value) ? value : TimeoutModule.make(value, { scope })
   const parts = [
     options.fallback,
@@ -467,7 +491,7 @@ export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<
     options.circuitBreaker,
     options.retry,
     asTimeout(options.attemptTimeout, "attempt")
-  ].filter((p): p is Policy.Any => p !== undefined)
+  ].filter((p): p is Policy.Like => p !== undefined)
   const composed = compose(...parts) as any
   Object.defineProperty(composed, DescriptorTypeId, {
     value: { kind: "Pipeline", name: undefined, options: {}, children: parts.map(describe) },

@@ -34,7 +34,10 @@ export const duration = (
   let d: Duration.Duration
   try {
     if (value === undefined || value === null) throw new Error()
-    if (typeof value === "number" && !Number.isFinite(value) && value !== Infinity) throw new Error()
+    if (typeof value === "number" && (Number.isNaN(value) || value < 0)) throw new Error()
+    if (typeof value === "bigint" && value < BigInt(0)) throw new Error()
+    if (typeof value === "string" && value.trim().startsWith("-")) throw new Error()
+    if (Array.isArray(value) && value.some((x) => typeof x !== "number" || Number.isNaN(x) || x < 0)) throw new Error()
     d = Duration.decode(value as Duration.DurationInput)
   } catch {
     throw invalid(module, option, value, expected)

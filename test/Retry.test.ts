@@ -1,0 +1,410 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Chunk,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FastCheck as fc,
+  Random,
+  Ref,
+  Schedule,
+  Stream,
+  TestClock
+} from "effect"
+import { Errors, Retry, Timeout } from "effect-resilience"
+import { runWithClock } from "./utils/clock.js"
+
+class Unavailable extends Data.TaggedError("Unavailable")<{ readonly n?: number }> {}
+class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
+class TooMany extends Data.TaggedError("TooMany")<{ readonly retryAfter: Duration.Duration }> {}
+
+/** A dependency that fails `failures` times then succeeds, recording the (TestClock) time of every attempt. */
+const flaky = <E>(failures: number, error: (n: number) => E) =>
+  Effect.gen(function*() {
+    const times = yield* Ref.make<ReadonlyArray<number>>([])
+    const call = Effect.gen(function*() {
+      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      const seen = yield* Ref.updateAndGet(times, (ts) => [...ts, now])
+      if (seen.length <= failures) return yield* Effect.fail(error(seen.length))
+      return seen.length
+    })
+    return { call, times: Ref.get(times) }
+  })
+
+const relative = (times: ReadonlyArray<number>) => times.map((t) => t - times[0]!)
+
+/** Collects the delays a schedule produces for `n` steps. */
+const delaysOf = (schedule: Schedule.Schedule<Duration.Duration>, n: number) =>
+  Effect.gen(function*() {
+    const out: Array<number> = []
+    let state = schedule.initial
+    for (let i = 0; i < n; i++) {
+      const [next, delay] = yield* schedule.step(0, undefined, state)
+      state = next
+      out.push(Duration.toMillis(delay))
+    }
+    return out
+  })
+
+describe("Retry schedules", () => {
+  it.effect("exponential: base * factor^n, capped by max", () =>
+    Effect.gen(function*() {
+      const delays = yield* delaysOf(Retry.exponential({ base: "100 millis", factor: 2, max: "1 second" }), 6)
+      assert.deepStrictEqual(delays, [100, 200, 400, 800, 1000, 1000])
+    }))
+
+  it.effect("exponential: factor defaults to 2 and high attempt counts never overflow", () =>
+    Effect.gen(function*() {
+      const delays = yield* delaysOf(Retry.exponential({ base: "1 second" }), 2000)
+      assert.deepStrictEqual(delays.slice(0, 3), [1000, 2000, 4000])
+      for (const d of delays) {
+        assert.isTrue(Number.isFinite(d) && d >= 0 && d <= Retry.MAX_DELAY_MILLIS, `delay ${d}`)
+      }
+      assert.strictEqual(delays[1999], Retry.MAX_DELAY_MILLIS)
+    }))
+
+  it.effect("linear and constant", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        yield* delaysOf(Retry.linear({ base: "100 millis", step: "50 millis", max: "250 millis" }), 5),
+        [100, 150, 200, 250, 250]
+      )
+      assert.deepStrictEqual(yield* delaysOf(Retry.linear({ base: "100 millis" }), 3), [100, 200, 300])
+      assert.deepStrictEqual(yield* delaysOf(Retry.constant("30 millis"), 3), [30, 30, 30])
+    }))
+
+  it.effect("jitter is reproducible with a seeded Random", () =>
+    Effect.gen(function*() {
+      const schedule = Retry.exponential({ base: "100 millis", jitter: "full" })
+      const a = yield* delaysOf(schedule, 10).pipe(Effect.withRandom(Random.make(42)))
+      const b = yield* delaysOf(schedule, 10).pipe(Effect.withRandom(Random.make(42)))
+      const c = yield* delaysOf(schedule, 10).pipe(Effect.withRandom(Random.make(43)))
+      assert.deepStrictEqual(a, b)
+      assert.notDeepEqual(a, c)
+    }))
+
+  it.effect.prop(
+    "without jitter, delays are monotone and capped",
+    {
+      base: fc.integer({ min: 1, max: 10_000 }),
+      factor: fc.double({ min: 1, max: 10, noNaN: true }),
+      cap: fc.integer({ min: 10_000, max: 1_000_000 })
+    },
+    ({ base, cap, factor }) =>
+      Effect.gen(function*() {
+        const delays = yield* delaysOf(Retry.exponential({ base: Duration.millis(base), factor, max: Duration.millis(cap) }), 60)
+        for (let i = 0; i < delays.length; i++) {
+          assert.isTrue(delays[i]! <= cap)
+          if (i > 0) assert.isTrue(delays[i]! >= delays[i - 1]!)
+        }
+        assert.strictEqual(delays[0], base)
+      }),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect.prop(
+    "jittered delays stay within their bounds",
+    {
+      base: fc.integer({ min: 1, max: 5_000 }),
+      cap: fc.integer({ min: 5_000, max: 100_000 }),
+      seed: fc.integer()
+    },
+    ({ base, cap, seed }) =>
+      Effect.gen(function*() {
+        const n = 30
+        const plain = yield* delaysOf(Retry.exponential({ base: Duration.millis(base), max: Duration.millis(cap) }), n)
+        const full = yield* delaysOf(
+          Retry.exponential({ base: Duration.millis(base), max: Duration.millis(cap), jitter: "full" }),
+          n
+        )
+        const equal = yield* delaysOf(
+          Retry.exponential({ base: Duration.millis(base), max: Duration.millis(cap), jitter: "equal" }),
+          n
+        )
+        const decorrelated = yield* delaysOf(
+          Retry.exponential({ base: Duration.millis(base), max: Duration.millis(cap), jitter: "decorrelated" }),
+          n
+        )
+        for (let i = 0; i < n; i++) {
+          const d = plain[i]!
+          assert.isTrue(full[i]! >= 0 && full[i]! <= d, `full ${full[i]} in [0, ${d}]`)
+          assert.isTrue(equal[i]! >= d / 2 && equal[i]! <= d, `equal ${equal[i]} in [${d / 2}, ${d}]`)
+          assert.isTrue(decorrelated[i]! >= base && decorrelated[i]! <= cap, `decorrelated ${decorrelated[i]}`)
+          if (i > 0) assert.isTrue(decorrelated[i]! <= Math.max(base, decorrelated[i - 1]! * 3) + 1e-6)
+        }
+      }).pipe(Effect.withRandom(Random.make(seed))),
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it("invalid options throw InvalidOptionsError naming the option and range", () => {
+    const cases: Array<[() => unknown, string]> = [
+      [() => Retry.exponential({ base: "-1 second" }), "base"],
+      [() => Retry.exponential({ base: Duration.millis(NaN) }), "base"],
+      [() => Retry.exponential({ base: "1 second", factor: 0.5 }), "factor"],
+      [() => Retry.exponential({ base: "1 second", factor: NaN }), "factor"],
+      [() => Retry.exponential({ base: "1 second", max: "10 millis" }), "max"],
+      [() => Retry.exponential({ base: "1 second", jitter: "lots" as any }), "jitter"],
+      [() => Retry.linear({ base: Duration.infinity }), "base"],
+      [() => Retry.constant(-5), "delay"],
+      [() => Retry.policy({ times: -1 }), "times"],
+      [() => Retry.policy({ times: 1.5 }), "times"],
+      [() => Retry.policy({ maxRetryAfter: "-1 second" }), "maxRetryAfter"]
+    ]
+    for (const [f, option] of cases) {
+      try {
+        f()
+        assert.fail(`expected ${option} to be rejected`)
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
+        assert.include((e as Errors.InvalidOptionsError).message, option)
+        assert.include((e as Errors.InvalidOptionsError).message, "expected")
+      }
+    }
+  })
+})
+
+describe("Retry.policy", () => {
+  it.effect("retries at the exact backoff times and returns the first success", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(3, (n) => new Unavailable({ n }))
+      const retry = Retry.policy({ schedule: Retry.exponential({ base: "100 millis" }), times: 3 })
+      const exit = yield* runWithClock(dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.succeed(4))
+      assert.deepStrictEqual(yield* dep.times, [0, 100, 300, 700])
+    }))
+
+  it.effect("times counts retries, not attempts; the last error surfaces", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      const exit = yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Retry.constant("10 millis"), times: 2 })))
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({ n: 3 })))
+      assert.strictEqual((yield* dep.times).length, 3)
+    }))
+
+  it.effect("times: 0 never retries; the default is 3 retries", () =>
+    Effect.gen(function*() {
+      const none = yield* flaky(10, () => new Unavailable({}))
+      yield* runWithClock(none.call.pipe(Retry.policy({ times: 0 })))
+      assert.strictEqual((yield* none.times).length, 1)
+      const dflt = yield* flaky(10, () => new Unavailable({}))
+      yield* runWithClock(dflt.call.pipe(Retry.policy({ schedule: Retry.constant("1 millis") })))
+      assert.strictEqual((yield* dflt.times).length, 4)
+    }))
+
+  it.effect("forever retries until success", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(50, () => new Unavailable({}))
+      const exit = yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Retry.constant("1 millis"), forever: true })))
+      assert.deepStrictEqual(exit, Exit.succeed(51))
+    }))
+
+  it.effect("while narrows retries by the typed error", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky<Unavailable | BadRequest>(5, (n) => n === 2 ? new BadRequest() : new Unavailable({}))
+      const retry = Retry.policy({
+        schedule: Retry.constant("1 millis"),
+        while: (e: Unavailable | BadRequest) => e._tag === "Unavailable"
+      })
+      const exit = yield* runWithClock(dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.fail(new BadRequest()))
+      assert.strictEqual((yield* dep.times).length, 2)
+    }))
+
+  it.effect("until stops at the first matching error; tags() matches by _tag", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky<Unavailable | BadRequest>(5, (n) => n === 3 ? new BadRequest() : new Unavailable({}))
+      const exit = yield* runWithClock(
+        dep.call.pipe(Retry.policy({ schedule: Retry.constant("1 millis"), until: Retry.tags("BadRequest"), times: 10 }))
+      )
+      assert.deepStrictEqual(exit, Exit.fail(new BadRequest()))
+      assert.strictEqual((yield* dep.times).length, 3)
+      const dep2 = yield* flaky<Unavailable | BadRequest>(2, () => new Unavailable({}))
+      const ok = yield* runWithClock(
+        dep2.call.pipe(Retry.policy({ schedule: Retry.constant("1 millis"), while: Retry.tags("Unavailable") }))
+      )
+      assert.deepStrictEqual(ok, Exit.succeed(3))
+    }))
+
+  it.effect("rejections are never retried (by TypeId)", () =>
+    Effect.gen(function*() {
+      const full = Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })
+      const dep = yield* flaky(5, () => full)
+      const exit = yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Retry.constant("1 millis") })))
+      assert.deepStrictEqual(exit, Exit.fail(full))
+      assert.strictEqual((yield* dep.times).length, 1)
+    }))
+
+  it.effect("defects and interruptions are not retried", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const dies = Ref.update(count, (n) => n + 1).pipe(Effect.zipRight(Effect.die("boom")))
+      const exit = yield* runWithClock(dies.pipe(Retry.policy({ schedule: Retry.constant("1 millis") })))
+      assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Die")
+      assert.strictEqual(yield* Ref.get(count), 1)
+      const interrupted = Ref.update(count, (n) => n + 1).pipe(Effect.zipRight(Effect.interrupt))
+      yield* runWithClock(interrupted.pipe(Retry.policy({ schedule: Retry.constant("1 millis") })))
+      assert.strictEqual(yield* Ref.get(count), 2)
+    }))
+
+  it.effect("retryAfter is honoured: the next delay is max(backoff, retryAfter), capped", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(2, () => new TooMany({ retryAfter: Duration.seconds(5) }))
+      yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Retry.constant("100 millis") })))
+      assert.deepStrictEqual(yield* dep.times, [0, 5000, 10000])
+      const capped = yield* flaky(1, () => new TooMany({ retryAfter: Duration.hours(5) }))
+      yield* runWithClock(
+        capped.call.pipe(Retry.policy({ schedule: Retry.constant("100 millis"), maxRetryAfter: "2 seconds" }))
+      )
+      assert.deepStrictEqual(relative(yield* capped.times), [0, 2000])
+      const shorter = yield* flaky(1, () => new TooMany({ retryAfter: Duration.millis(10) }))
+      yield* runWithClock(shorter.call.pipe(Retry.policy({ schedule: Retry.constant("300 millis") })))
+      assert.deepStrictEqual(relative(yield* shorter.times), [0, 300])
+    }))
+
+  it.effect("a schedule that ends stops the retries", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(10, () => new Unavailable({}))
+      yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Schedule.spaced("1 millis").pipe(Schedule.upTo("2 millis")), forever: true })))
+      assert.strictEqual((yield* dep.times).length, 3)
+    }))
+
+  it.effect("events and stats report retries and the reason for giving up", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 2, name: "payments" })
+      const collected = yield* retry.events.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      yield* runWithClock(dep.call.pipe(retry))
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(events.map((e) => e._tag), ["RetryScheduled", "RetryScheduled", "GaveUp"])
+      const first = events[0]!
+      assert.isTrue(first._tag === "RetryScheduled" && first.attempt === 1 && Duration.toMillis(first.delay) === 10)
+      assert.strictEqual(first.policy, "payments")
+      const last = events[2]!
+      assert.isTrue(last._tag === "GaveUp" && last.reason === "Exhausted" && last.attempt === 3)
+      assert.deepStrictEqual(retry.stats(), { calls: 1, retries: 2, gaveUp: 1 })
+    }))
+
+  it.effect("onRetry runs before each sleep and its failures are ignored", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<ReadonlyArray<number>>([])
+      const retry = Retry.policy({
+        schedule: Retry.constant("10 millis"),
+        onRetry: (e) => Ref.update(seen, (xs) => [...xs, e.attempt]).pipe(Effect.zipRight(Effect.fail("ignored" as never)))
+      })
+      const dep = yield* flaky(2, () => new Unavailable({}))
+      const exit = yield* runWithClock(dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.succeed(3))
+      assert.deepStrictEqual(yield* Ref.get(seen), [1, 2])
+    }))
+
+  it.effect("the success path does not step the schedule", () =>
+    Effect.gen(function*() {
+      const steps = yield* Ref.make(0)
+      const counting = Schedule.makeWithState(0, (now, _in: unknown, s) =>
+        Effect.as(Ref.update(steps, (n) => n + 1), [s, s, { _tag: "Done" as const }] as const) as any
+      ) as Schedule.Schedule<unknown>
+      const retry = Retry.policy({ schedule: counting })
+      for (let i = 0; i < 100; i++) assert.strictEqual(yield* Effect.succeed(i).pipe(retry), i)
+      assert.strictEqual(yield* Ref.get(steps), 0)
+    }))
+})
+
+describe("Retry and deadlines", () => {
+  it.effect("retry never starts a sleep that ends after the enclosing deadline", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      const retry = Retry.policy({ schedule: Retry.constant("400 millis"), times: 10 })
+      const exit = yield* runWithClock(dep.call.pipe(retry, Timeout.make("1 second")))
+      // attempts at 0 and 400; the next sleep would end at 1200 > 1000: give up with the last error at once
+      assert.deepStrictEqual(yield* dep.times, [0, 400, 800])
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({ n: 3 })))
+    }))
+
+  it.effect("gives up at once, before the deadline fires, when the next retry cannot fit", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(10, () => new Unavailable({}))
+      const program = dep.call.pipe(Retry.policy({ schedule: Retry.constant("5 seconds") }), Timeout.make("1 second"))
+      const fiber = yield* Effect.fork(program)
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(fiber)
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({})))
+    }))
+})
+
+describe("Retry.budget", () => {
+  it.effect("caps retries to the ratio of calls plus the per-second floor", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 0.5, minRetriesPerSecond: 0, window: "10 seconds" })
+      assert.strictEqual(budget.available(), 0)
+      for (let i = 0; i < 10; i++) budget.deposit()
+      assert.strictEqual(budget.available(), 5)
+      let granted = 0
+      while (budget.tryWithdraw()) granted++
+      assert.strictEqual(granted, 5)
+    }))
+
+  it.effect("when empty, the original error surfaces at once", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 0, minRetriesPerSecond: 0.2, window: "10 seconds" }) // 2 retries in reserve
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), times: 5, budget })
+      const dep = yield* flaky(100, (n) => new Unavailable({ n }))
+      const exit = yield* runWithClock(dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({ n: 3 })))
+      assert.strictEqual((yield* dep.times).length, 3)
+      const again = yield* runWithClock(dep.call.pipe(retry))
+      assert.deepStrictEqual(again, Exit.fail(new Unavailable({ n: 4 })))
+    }))
+
+  it.effect("deposits expire after the window and the budget refills", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 1, minRetriesPerSecond: 0, window: "1 second" })
+      for (let i = 0; i < 4; i++) budget.deposit()
+      assert.isTrue(budget.tryWithdraw())
+      assert.strictEqual(budget.available(), 3)
+      yield* TestClock.adjust("1100 millis")
+      assert.strictEqual(budget.available(), 0)
+      budget.deposit()
+      assert.strictEqual(budget.available(), 1)
+    }))
+
+  it.effect("a storm of failing calls retries at most ratio * calls", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 0.1, minRetriesPerSecond: 0, window: "10 seconds" })
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), times: 3, budget })
+      const attempts = yield* Ref.make(0)
+      const call = Ref.update(attempts, (n) => n + 1).pipe(Effect.zipRight(Effect.fail(new Unavailable({}))))
+      const fiber = yield* Effect.fork(Effect.forEach(Array.from({ length: 200 }), () => Effect.either(call.pipe(retry)), { concurrency: 50 }))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      const total = yield* Ref.get(attempts)
+      assert.isTrue(total - 200 <= 20, `retries ${total - 200} <= 20`)
+      assert.isTrue(total > 200)
+    }))
+
+  it.effect("invalid budget options fail with InvalidOptionsError", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(Retry.budget({ ratio: -1 }))
+      assert.strictEqual(e.option, "ratio")
+      const w = yield* Effect.flip(Retry.budget({ window: "0 millis" }))
+      assert.strictEqual(w.option, "window")
+    }))
+})
+
+describe("Retry.isTransient", () => {
+  it("recognises timeouts, retryAfter and transient HTTP statuses, never rejections", () => {
+    assert.isTrue(Retry.isTransient(new Errors.TimeoutError({ duration: Duration.seconds(1) })))
+    assert.isTrue(Retry.isTransient(new TooMany({ retryAfter: Duration.seconds(1) })))
+    assert.isTrue(Retry.isTransient({ _tag: "RequestError", reason: "Transport" }))
+    assert.isFalse(Retry.isTransient({ _tag: "RequestError", reason: "Encode" }))
+    assert.isTrue(Retry.isTransient({ _tag: "ResponseError", response: { status: 503 } }))
+    assert.isFalse(Retry.isTransient({ _tag: "ResponseError", response: { status: 404 } }))
+    assert.isFalse(Retry.isTransient(new BadRequest()))
+    assert.isFalse(
+      Retry.isTransient(Errors.BulkheadFullError.make({ name: "x", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" }))
+    )
+  })
+})

@@ -1,0 +1,120 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Option, Predicate, Ref, TestClock } from "effect"
+import { Errors, Retry, Timeout } from "effect-resilience"
+import { runWithClock } from "./utils/clock.js"
+
+class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+
+describe("Timeout.make", () => {
+  it.effect("passes results and errors through when the work finishes in time", () =>
+    Effect.gen(function*() {
+      const t = Timeout.make("1 second")
+      assert.strictEqual(yield* Effect.succeed(1).pipe(t), 1)
+      const exit = yield* runWithClock(Effect.fail(new Unavailable()).pipe(Effect.delay("999 millis"), t))
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable()))
+    }))
+
+  it.effect("fails with TimeoutError naming the duration and interrupts the work", () =>
+    Effect.gen(function*() {
+      const interrupted = yield* Ref.make(false)
+      const work = Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))
+      const fiber = yield* Effect.fork(work.pipe(Timeout.make("2 seconds", { name: "db" })))
+      yield* TestClock.adjust("1999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<never, Errors.TimeoutError>).cause))
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(Duration.toMillis(error.duration), 2000)
+      assert.strictEqual(error.message, "Timed out after 2s (db)")
+      assert.isTrue(yield* Ref.get(interrupted))
+    }))
+
+  it("TimeoutError carries Cause.TimeoutExceptionTypeId and is a resilience error, not a rejection", () => {
+    const e = new Errors.TimeoutError({ duration: Duration.seconds(1) })
+    assert.isTrue(Predicate.hasProperty(e, Cause.TimeoutExceptionTypeId))
+    assert.isTrue(Errors.isResilienceError(e))
+    assert.isFalse(Errors.isRejection(e))
+    assert.isTrue(Retry.isTransient(e))
+  })
+
+  it.effect("waits for the interrupted work to finish unless disconnect is set", () =>
+    Effect.gen(function*() {
+      // uninterruptible work that takes 5 seconds
+      const work = Effect.sleep("5 seconds").pipe(Effect.uninterruptible)
+      const attached = yield* Effect.fork(work.pipe(Timeout.make("1 second")))
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(attached)), "waits for the uninterruptible work")
+      const disconnected = yield* Effect.fork(work.pipe(Timeout.make("1 second", { disconnect: true })))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(disconnected)
+      assert.isTrue(Exit.isFailure(exit), "returns at the deadline")
+      yield* TestClock.adjust("5 seconds")
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(attached)))
+    }))
+
+  it("rejects invalid durations with InvalidOptionsError", () => {
+    for (const bad of [-1, 0, NaN, Infinity, "-1 second", "soon", Duration.infinity] as const) {
+      try {
+        Timeout.make(bad as any)
+        assert.fail(`accepted ${String(bad)}`)
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, "duration")
+        assert.include((e as Errors.InvalidOptionsError).message, "Timeout.make")
+      }
+    }
+  })
+})
+
+describe("deadline propagation", () => {
+  it.effect("an inner timeout never outlives the outer deadline and fails with the outer's error", () =>
+    Effect.gen(function*() {
+      const program = Effect.gen(function*() {
+        yield* Effect.sleep("700 millis")
+        // 300ms left of the outer deadline: the inner 1s timeout is clipped to it
+        return yield* Effect.never.pipe(Timeout.make("1 second", { name: "attempt" }))
+      }).pipe(Timeout.make("1 second", { name: "overall" }))
+      const fiber = yield* Effect.fork(program)
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(fiber)
+      const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<never, Errors.TimeoutError>).cause))
+      assert.strictEqual(error.policy, "overall")
+      assert.strictEqual(Duration.toMillis(error.duration), 1000)
+    }))
+
+  it.effect("a shorter inner timeout fires with its own error", () =>
+    Effect.gen(function*() {
+      const program = Effect.never.pipe(Timeout.make("100 millis", { name: "attempt" }), Timeout.make("1 second", { name: "overall" }))
+      const exit = yield* runWithClock(program)
+      const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<never, Errors.TimeoutError>).cause))
+      assert.strictEqual(error.policy, "attempt")
+    }))
+
+  it.effect("remaining reports the time left before the innermost deadline", () =>
+    Effect.gen(function*() {
+      assert.isTrue(Option.isNone(yield* Timeout.remaining))
+      const inside = yield* Effect.gen(function*() {
+        yield* Effect.sleep("400 millis")
+        return yield* Timeout.remaining
+      }).pipe(Timeout.make("1 second"), runWithClock)
+      assert.deepStrictEqual(inside, Exit.succeed(Option.some(Duration.millis(600))))
+    }))
+
+  it.effect("per-attempt and overall timeouts with retry in between", () =>
+    Effect.gen(function*() {
+      const attempts = yield* Ref.make(0)
+      const hangs = Ref.update(attempts, (n) => n + 1).pipe(Effect.zipRight(Effect.never))
+      const program = hangs.pipe(
+        Timeout.make("300 millis", { scope: "attempt" }),
+        Retry.policy({ schedule: Retry.constant("100 millis"), times: 10 }),
+        Timeout.make("1 second", { scope: "overall" })
+      )
+      const exit = yield* runWithClock(program)
+      // attempts start at 0, 400, 800: the third is clipped to the deadline (200ms left)
+      assert.strictEqual(yield* Ref.get(attempts), 3)
+      const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<never, Errors.TimeoutError>).cause))
+      assert.strictEqual(error.scope, "overall")
+    }))
+})
