@@ -20,11 +20,15 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -621,3 +625,104 @@ export const isTransient = (error: unknown): boolean => {
   }
   return false
 }
+
+/**
+ * The options of a retry policy that can come from configuration (the
+ * environment): an exponential backoff and the counts.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  /** Retries at most. Defaults to 3. */
+  readonly times?: number | undefined
+  /** First delay of the exponential backoff. Defaults to 100 millis. */
+  readonly base?: Duration.DurationInput | undefined
+  /** Growth factor. Defaults to 2. */
+  readonly factor?: number | undefined
+  /** Caps each delay. Defaults to 30 seconds. */
+  readonly max?: Duration.DurationInput | undefined
+  /** Defaults to `"full"`. */
+  readonly jitter?: Jitter | undefined
+  /** Caps the wait a `retryAfter` may impose. Defaults to 1 minute. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  readonly name?: string | undefined
+}
+
+/**
+ * Makes a retry policy from {@link ConfigOptions} (exponential backoff).
+ * Throws `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * const retry = Retry.fromConfigOptions({ times: 5, base: "50 millis", jitter: "equal" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromConfigOptions = (options: ConfigOptions): Retry => {
+  const schedule = exponential({
+    base: options.base ?? "100 millis",
+    factor: options.factor,
+    max: options.max ?? "30 seconds",
+    jitter: options.jitter ?? "full"
+  })
+  return policy({ schedule, times: options.times, maxRetryAfter: options.maxRetryAfter, name: options.name })
+}
+
+/**
+ * Provides a retry policy under your own `Context.Tag` (see
+ * `Policy.fromTag`). Fails with `InvalidOptionsError` when the options are
+ * invalid.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry } from "effect-resilience"
+ * import { Context } from "effect"
+ *
+ * class ApiRetry extends Context.Tag("app/ApiRetry")<ApiRetry, Policy.Policy>() {}
+ * const live = Retry.layer(ApiRetry, { schedule: Retry.exponential({ base: "100 millis" }), times: 3 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = <I, S, EIn = unknown, R = never>(
+  tag: Context.Tag<I, S>,
+  options: Options<EIn, R> & ([Retry<EIn, R>] extends [S] ? unknown : never)
+): Layer.Layer<I, InvalidOptionsError> =>
+  Layer.effect(tag, validate.validated(() => policy(options) as unknown as S))
+
+/**
+ * Provides a retry policy under your own `Context.Tag` with its options read
+ * from `Config` (e.g. the environment). Invalid values fail the layer with
+ * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class ApiRetry extends Context.Tag("app/ApiRetry")<ApiRetry, Policy.Policy>() {}
+ * // API_RETRY_TIMES=5 API_RETRY_BASE="200 millis"
+ * const live = Retry.layerConfig(ApiRetry, {
+ *   times: Config.integer("API_RETRY_TIMES").pipe(Config.withDefault(3)),
+ *   base: Config.duration("API_RETRY_BASE").pipe(Config.withDefault("100 millis"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<ConfigOptions> & ([Retry] extends [S] ? unknown : never)
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(
+    tag,
+    Effect.flatMap(Config.unwrap(config as Config.Config.Wrap<ConfigOptions>), (options) =>
+      validate.validated(() => fromConfigOptions(options) as unknown as S))
+  )

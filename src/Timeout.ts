@@ -13,11 +13,15 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { TimeoutError } from "./Errors.js"
+import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
 import { currentDeadline, type Deadline } from "./internal/deadline.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
@@ -141,3 +145,52 @@ export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect
       ? Effect.succeed(Option.none())
       : Effect.map(Clock.currentTimeMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
 )
+
+/**
+ * Provides a timeout under your own `Context.Tag` (see `Policy.fromTag`).
+ * Fails with `InvalidOptionsError` for an invalid duration.
+ *
+ * @example
+ * ```ts
+ * import { Policy, Timeout } from "effect-resilience"
+ * import { Context } from "effect"
+ *
+ * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
+ * const live = Timeout.layer(DbTimeout, "2 seconds")
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = <I, S>(
+  tag: Context.Tag<I, S>,
+  duration: Duration.DurationInput & ([Timeout] extends [S] ? unknown : never),
+  options?: Timeout.Options
+): Layer.Layer<I, InvalidOptionsError> =>
+  Layer.effect(tag, validate.validated(() => make(duration, options) as unknown as S))
+
+/**
+ * Provides a timeout under your own `Context.Tag` with its duration read from
+ * `Config` (e.g. `Config.duration("DB_TIMEOUT")`).
+ *
+ * @example
+ * ```ts
+ * import { Policy, Timeout } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
+ * const live = Timeout.layerConfig(DbTimeout, Config.duration("DB_TIMEOUT").pipe(Config.withDefault("2 seconds")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  duration: Config.Config<Duration.DurationInput> & ([Timeout] extends [S] ? unknown : never),
+  options?: Timeout.Options
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(
+    tag,
+    Effect.flatMap(duration as Config.Config<Duration.DurationInput>, (d) => validate.validated(() => make(d, options) as unknown as S))
+  )
