@@ -1,66 +1,52 @@
 /**
- * `npm start`: until the full demo lands (a flaky upstream HTTP server, a naive
- * and a resilient client side by side), this shows retry with backoff, a
- * per-attempt timeout and an overall deadline on a flaky in-process effect.
+ * `npm start`: a flaky upstream HTTP server on 127.0.0.1 and the same workload
+ * through a naive client and through effect-resilience, side by side, with
+ * live progress, a summary table and an HTML report.
+ *
+ *   npm start -- --duration 20 --rate 30 --seed 7 --scenario outage --report reports/demo.html
  */
-import { Data, Duration, Effect, Random, Stream } from "effect"
-import { Policy, Retry, Timeout } from "effect-resilience"
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { scenarios } from "./upstream.js"
+import { runDemo } from "./run.js"
 
-class Unavailable extends Data.TaggedError("Unavailable")<{ readonly attempt: number }> {}
+const duration = Options.integer("duration").pipe(
+  Options.withDescription("length of the run in seconds"),
+  Options.withDefault(25)
+)
+const rate = Options.integer("rate").pipe(Options.withDescription("requests per second per client"), Options.withDefault(25))
+const seed = Options.integer("seed").pipe(Options.withDescription("seed of the upstream's chaos"), Options.withDefault(42))
+const report = Options.text("report").pipe(
+  Options.withDescription("where to write the HTML report"),
+  Options.withDefault("reports/demo-report.html")
+)
+const scenario = Options.choice("scenario", Object.keys(scenarios) as [string, ...Array<string>]).pipe(
+  Options.withDescription("which misbehaviour to show"),
+  Options.withDefault("tour")
+)
 
-const program = Effect.gen(function*() {
-  const started = Date.now()
-  let attempt = 0
-  // fails twice, hangs once, then answers
-  const flaky = Effect.suspend(() => {
-    attempt++
-    const n = attempt
-    console.log(`  attempt ${n} at +${Date.now() - started} ms`)
-    if (n <= 2) return Effect.fail(new Unavailable({ attempt: n }))
-    if (n === 3) return Effect.never
-    return Effect.succeed(`answer from attempt ${n}`)
-  })
+const command = Command.make("demo", { duration, rate, seed, report, scenario }, (o) =>
+  Effect.gen(function*() {
+    const live = process.stdout.isTTY === true && process.env.CI === undefined
+    const print = (text: string) => process.stdout.write(text)
+    print(
+      `effect-resilience demo: scenario "${o.scenario}", ${o.duration}s, ${o.rate} req/s per client, seed ${o.seed}\n\n`
+    )
+    yield* runDemo({
+      durationSeconds: o.duration,
+      rate: o.rate,
+      seed: o.seed,
+      scenario: o.scenario,
+      report: o.report,
+      live,
+      print
+    })
+  }))
 
-  const retry = Retry.policy({
-    schedule: Retry.exponential({ base: "20 millis", factor: 2, jitter: "equal" }),
-    times: 5,
-    name: "flaky"
-  })
-  // the equivalent of Polly's OnRetry, as a Stream of events
-  yield* retry.events.pipe(
-    Stream.runForEach((e) =>
-      Effect.sync(() =>
-        console.log(
-          e._tag === "RetryScheduled"
-            ? `  retry #${e.attempt} in ${Math.round(Duration.toMillis(e.delay))} ms after ${String((e.error as any)?._tag ?? e.error)}`
-            : `  gave up: ${e.reason}`
-        )
-      )
-    ),
-    Effect.forkScoped
-  )
-  yield* Effect.yieldNow()
+const cli = Command.run(command, { name: "effect-resilience demo", version: "0.1.0" })
 
-  const policy = Policy.pipeline({
-    timeout: "2 seconds", // overall deadline, propagated to the retry and the attempt timeout
-    retry,
-    attemptTimeout: "100 millis" // attempt 3 hangs: it is interrupted after 100 ms and retried
-  })
-  const result = yield* flaky.pipe(policy)
-  console.log(`result: ${result}`)
-  console.log(`stats: ${JSON.stringify(retry.stats())}`)
-
-  // a deadline the retries cannot fit into: retry gives up at once instead of sleeping past it
-  const tight = Effect.fail(new Unavailable({ attempt: 0 })).pipe(
-    Retry.policy({ schedule: Retry.constant("1 second") }),
-    Timeout.make("300 millis"),
-    Effect.either
-  )
-  const outcome = yield* tight
-  console.log(`within a 300 ms deadline and 1 s backoff: ${outcome._tag === "Left" ? outcome.left._tag : "ok"}`)
-})
-
-Effect.runPromise(program.pipe(Effect.scoped, Effect.withRandom(Random.make(7)))).catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+cli(process.argv).pipe(
+  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+  NodeRuntime.runMain
+)

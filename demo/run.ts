@@ -1,0 +1,183 @@
+/**
+ * The demo scenario: a flaky upstream, a steady workload through a naive and
+ * a resilient client side by side, live progress, a summary and an HTML report.
+ */
+import type { HttpClient } from "@effect/platform"
+import { Effect, FiberSet, Option } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { fetchQuote, makeResilientClient } from "./clients.js"
+import { renderReport } from "./report.js"
+import { type ClientName, type Outcome, Recorder } from "./stats.js"
+import { scenarios, startUpstream, timeline, UpstreamCounter } from "./upstream.js"
+
+export interface DemoOptions {
+  readonly durationSeconds: number
+  readonly rate: number
+  readonly seed: number
+  readonly scenario: string
+  readonly report: string
+  /** Redraw a live view (a terminal) or print plain periodic lines (CI, pipes). */
+  readonly live: boolean
+  readonly print: (text: string) => void
+}
+
+export interface DemoResult {
+  readonly naive: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
+  readonly resilient: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
+  readonly breakerStates: ReadonlyArray<string>
+  readonly retries: number
+  readonly reportPath: string
+}
+
+const pad = (s: string | number, n: number) => String(s).padStart(n)
+const bar = (fraction: number, width = 30) => {
+  const full = Math.round(Math.min(1, Math.max(0, fraction)) * width)
+  return "█".repeat(full) + "░".repeat(width - full)
+}
+
+export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown, HttpClient.HttpClient> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const phases = scenarios[options.scenario]
+      if (phases === undefined) {
+        return yield* Effect.fail(
+          new Error(`unknown scenario "${options.scenario}": one of ${Object.keys(scenarios).join(", ")}`)
+        )
+      }
+      const durationMillis = options.durationSeconds * 1000
+      const plan = timeline(phases, durationMillis)
+      const counter = new UpstreamCounter()
+      const recorder = new Recorder()
+      let startedAt = Date.now()
+      const base = yield* startUpstream({ timeline: plan, startedAt: () => startedAt, seed: options.seed, counter })
+      const resilient = yield* makeResilientClient(base)
+      const inflight = yield* FiberSet.make()
+      startedAt = Date.now()
+      const elapsed = () => Date.now() - startedAt
+
+      const measure = (client: ClientName, effect: Effect.Effect<Outcome, never, HttpClient.HttpClient>) =>
+        Effect.gen(function*() {
+          const at = elapsed()
+          const outcome = yield* effect
+          recorder.record({ client, at, latency: elapsed() - at, outcome })
+        })
+
+      const naiveCall = (id: number) =>
+        fetchQuote(base, "naive", id).pipe(
+          Effect.as<Outcome>("ok"),
+          Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
+        )
+      const resilientCall = (id: number) =>
+        resilient.get(id).pipe(
+          Effect.map((r): Outcome => (r.degraded ? "degraded" : "ok")),
+          Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
+        )
+
+      const render = Effect.gen(function*() {
+        const now = elapsed()
+        const state = yield* resilient.breakerState()
+        recorder.breakerStates.push({ at: now, state })
+        recorder.retries = resilient.retries()
+        const phase = plan.at(now)
+        const line = (client: ClientName) => {
+          const t = recorder.totals(client)
+          const r = recorder.recent(client, now, 2000)
+          return `${client.padEnd(9)} ok ${pad(t.ok, 5)}  degraded ${pad(t.degraded, 4)}  failed ${pad(t.failed, 5)}  ` +
+            `last 2s p50 ${pad(r.p50, 5)}ms p99 ${pad(r.p99, 5)}ms`
+        }
+        const lines = [
+          `${bar(now / durationMillis)} ${pad((now / 1000).toFixed(1), 5)}s / ${options.durationSeconds}s  phase: ${phase}`,
+          line("naive"),
+          line("resilient") + `  breaker ${state}  retries ${recorder.retries}`
+        ]
+        return lines
+      })
+
+      // live view: redraw three lines in a terminal, plain lines every 2 s otherwise
+      let drawn = false
+      const draw = Effect.flatMap(render, (lines) =>
+        Effect.sync(() => {
+          if (options.live) {
+            options.print((drawn ? "\x1b[3F" : "") + lines.map((l) => `\x1b[2K${l}`).join("\n") + "\n")
+            drawn = true
+          } else {
+            options.print(lines.join("\n   ") + "\n")
+          }
+        }))
+      yield* draw.pipe(
+        Effect.zipRight(Effect.sleep(options.live ? "200 millis" : "2 seconds")),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      // the workload: a steady rate, the same request through both clients
+      const total = Math.floor(options.durationSeconds * options.rate)
+      for (let i = 0; i < total; i++) {
+        const target = (i * 1000) / options.rate
+        const wait = target - elapsed()
+        if (wait > 0) yield* Effect.sleep(wait)
+        yield* FiberSet.run(inflight, measure("naive", naiveCall(i)))
+        yield* FiberSet.run(inflight, measure("resilient", resilientCall(i)))
+      }
+      // let in-flight requests finish (bounded), then interrupt the rest as failures
+      const drained = yield* Effect.timeoutOption(FiberSet.awaitEmpty(inflight), "3 seconds")
+      if (Option.isNone(drained)) yield* FiberSet.clear(inflight)
+      yield* draw
+
+      const seconds = Math.ceil(durationMillis / 1000)
+      const hits = (client: string) => (counter.perSecond.get(client) ?? []).slice(0, seconds)
+      const outage = plan.phases.find((p) => p.name === "outage")
+      const outageHits = (client: string) =>
+        outage === undefined
+          ? 0
+          : hits(client).slice(Math.floor(outage.start / 1000), Math.ceil(outage.end / 1000)).reduce((a, b) => a + b, 0)
+      const html = renderReport({
+        title: "effect-resilience demo",
+        scenario: options.scenario,
+        seed: options.seed,
+        rate: options.rate,
+        durationSeconds: seconds,
+        timeline: plan,
+        recorder,
+        upstream: new Map([["naive", hits("naive")], ["resilient", hits("resilient")]]),
+        policyDescription: resilient.description
+      })
+      mkdirSync(dirname(options.report), { recursive: true })
+      writeFileSync(options.report, html)
+
+      const summary = (client: ClientName) => ({
+        ...recorder.totals(client),
+        upstreamHits: hits(client).reduce((a, b) => a + b, 0),
+        outageHits: outageHits(client)
+      })
+      const result: DemoResult = {
+        naive: summary("naive"),
+        resilient: summary("resilient"),
+        breakerStates: [...new Set(recorder.breakerStates.map((s) => s.state))],
+        retries: recorder.retries,
+        reportPath: options.report
+      }
+      const row = (name: ClientName) => {
+        const t = result[name]
+        return `| ${name.padEnd(9)} | ${pad(t.requests, 8)} | ${pad(t.ok, 5)} | ${pad(t.degraded, 8)} | ${pad(t.failed, 6)} | ${
+          pad(((100 * (t.ok + t.degraded)) / Math.max(1, t.requests)).toFixed(1) + "%", 8)
+        } | ${pad(t.p50 + "ms", 6)} | ${pad(t.p99 + "ms", 7)} | ${pad(t.upstreamHits, 13)} | ${pad(t.outageHits, 12)} |`
+      }
+      options.print(
+        [
+          "",
+          "| client    | requests |    ok | degraded | failed | ok+degr. |    p50 |     p99 | upstream hits | during outage |",
+          "|-----------|----------|-------|----------|--------|----------|--------|---------|---------------|---------------|",
+          row("naive"),
+          row("resilient"),
+          "",
+          `resilient client: ${resilient.description}`,
+          `retries spent: ${result.retries}; breaker states seen: ${result.breakerStates.join(", ")}`,
+          `report: ${options.report}`,
+          ""
+        ].join("\n")
+      )
+      return result
+    })
+  )
