@@ -1,0 +1,38 @@
+/**
+ * A short real run of the demo (real upstream server on 127.0.0.1, real
+ * clients): the resilient client must serve more requests than the naive one
+ * and the report must be written. Margins are wide: the machine is noisy.
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { runDemo } from "../demo/run.js"
+
+describe("demo", () => {
+  it.live("the resilient client beats the naive one and the report is written", () =>
+    Effect.gen(function*() {
+      const report = "reports/test-demo-report.html"
+      rmSync(report, { force: true })
+      const output: Array<string> = []
+      const result = yield* runDemo({
+        durationSeconds: 6,
+        rate: 20,
+        seed: 42,
+        scenario: "tour",
+        report,
+        live: false,
+        print: (t) => output.push(t)
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+      const served = (t: typeof result.naive) => t.ok + t.degraded
+      assert.isTrue(result.naive.requests > 50 && result.resilient.requests === result.naive.requests)
+      assert.isTrue(served(result.resilient) > served(result.naive), JSON.stringify(result))
+      assert.isTrue(result.resilient.degraded > 0, "stale values were served during the outage")
+      assert.isTrue(existsSync(report))
+      const html = readFileSync(report, "utf8")
+      for (const id of ["chart-success", "chart-latency", "chart-breaker", "chart-upstream"]) {
+        assert.include(html, `id="${id}"`)
+      }
+      assert.include(output.join(""), "| resilient |")
+    }), { timeout: 60_000 })
+})
