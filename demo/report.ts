@@ -35,7 +35,7 @@ const STATE_COLORS: Record<string, string> = {
 
 const W = 860
 const H = 220
-const PAD = { left: 56, right: 16, top: 16, bottom: 28 }
+const PAD = { left: 56, right: 16, top: 34, bottom: 28 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;" })[c]!)
 
@@ -77,7 +77,7 @@ const lineChart = (
     }/>`
   }).join("")
   const legend = series.map((s, i) =>
-    `<g transform="translate(${PAD.left + 10 + i * 170},${PAD.top + 4})"><rect width="14" height="4" y="5" fill="${s.color}"/><text x="20" y="11" font-size="12">${
+    `<g transform="translate(${PAD.left + 10 + i * 170},6)"><rect width="14" height="4" y="5" fill="${s.color}"/><text x="20" y="11" font-size="12">${
       escape(s.name)
     }</text></g>`
   ).join("")
