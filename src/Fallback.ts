@@ -1,0 +1,1092 @@
+/**
+ * Fallbacks: when an effect fails with an error you chose, serve something
+ * else — a value, another effect (which receives the error), the first
+ * success of a chain of sources (primary → cache → secondary → default), or
+ * the last good value, marked as stale ({@link staleIfError}).
+ *
+ * - Only the typed errors you select are handled: every typed error with
+ *   {@link value}, {@link effect} and {@link chain}; some with a
+ *   {@link Selector} first — `Fallback.tags("NotFound").value(null)`,
+ *   `Fallback.instanceOf(Unavailable).effect(…)`, `Fallback.when(pred).chain(…)`.
+ *   Defects and interruptions are never swallowed unless asked with
+ *   `defects` / `interruptions`.
+ * - Those fallbacks are `Transform`s: the handled errors leave the error
+ *   channel (`Fallback.tags("NotFound")` removes exactly `{ _tag: "NotFound" }`
+ *   from `E`; a catch-all removes every typed error), and the fallback's
+ *   success type joins `A`. `Policy.compose`
+ *   and `Policy.pipeline({ fallback })` compute the resulting types.
+ * - {@link staleIfError} keeps the success type and the errors (a cold or
+ *   expired cache re-raises the error), so it is a plain `Policy`; its
+ *   `serve` method tells fresh from stale.
+ *
+ * Effect's `ExecutionPlan` (`Effect.withExecutionPlan`) covers the other kind
+ * of fallback — switching *providers* (one `Layer` after another, with
+ * retries per step). Use it for "OpenAI, then Anthropic"; use `Fallback` for
+ * values, caches and defaults, typically outside the plan (see the README).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Stream from "effect/Stream"
+import { type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
+import * as EventHub from "./internal/events.js"
+import { unsafeMakeMemoryStore } from "./internal/fallbackStore.js"
+import * as validate from "./internal/validate.js"
+import type { Policy, Transform } from "./Policy.js"
+import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/**
+ * A fallback: a `Transform` that handles the errors `Handled` (they leave the
+ * error channel), may succeed with `A2`, and may fail with `E2` (the error of
+ * its last source) and require `R2`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never>
+  extends Transform<A2, Handled, E2, R2>
+{
+  /** The policy's name (a callable's own `name` is read-only, so it is not used). */
+  readonly policyName: string
+  /** What the fallback did, as a `Stream` (one buffer per subscriber). */
+  readonly events: Stream.Stream<FallbackEvent>
+  /** Counts since creation. */
+  readonly stats: () => Fallback.Stats
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Fallback {
+  /**
+   * Counts kept by a fallback.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Calls that went through the fallback. */
+    readonly calls: number
+    /** Failures the fallback handled (the primary failed with a selected error). */
+    readonly handled: number
+    /** Calls answered by a fallback source. */
+    readonly served: number
+    /** Calls on which every fallback source failed too. */
+    readonly exhausted: number
+  }
+
+  /**
+   * A fallback source: an effect, or a function of the handled error that
+   * returns one.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Source<In> = Effect.Effect<any, any, any> | ((error: In) => Effect.Effect<any, any, any>)
+
+  /**
+   * What a fallback source receives: the handled error `P` (typed by the
+   * selector), or an {@link Unexpected} when the options `O` enable
+   * `defects` or `interruptions`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Input<P, O> = P | (true extends Flag<O, "defects"> | Flag<O, "interruptions"> ? Unexpected : never)
+
+  /**
+   * Whether the option `K` of `O` is set to something other than
+   * `false`/`undefined`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Flag<O, K extends string> = O extends { readonly [P in K]: infer X }
+    ? [X] extends [false | undefined] ? false : true
+    : false
+
+  /**
+   * The success types of a chain's sources.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type SuccessOf<S extends ReadonlyArray<unknown>> = {
+    [K in keyof S]: S[K] extends Effect.Effect<infer A, any, any> ? A
+      : S[K] extends (...args: any) => Effect.Effect<infer A, any, any> ? A
+      : never
+  }[number]
+
+  /**
+   * The requirements of a chain's sources.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type ContextOf<S extends ReadonlyArray<unknown>> = {
+    [K in keyof S]: S[K] extends Effect.Effect<any, any, infer R> ? R
+      : S[K] extends (...args: any) => Effect.Effect<any, any, infer R> ? R
+      : never
+  }[number]
+
+  /**
+   * The error of a chain: the error of its last source (the earlier sources'
+   * failures move on to the next source).
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type LastError<S extends ReadonlyArray<unknown>> = S extends readonly [...Array<unknown>, infer L]
+    ? L extends Effect.Effect<any, infer E, any> ? E
+    : L extends (...args: any) => Effect.Effect<any, infer E, any> ? E
+    : never
+    : never
+}
+
+/**
+ * What a fallback did — the equivalent of Polly's `OnFallback`.
+ *
+ * - `FallbackServed`: a source answered (`source` is its 1-based position
+ *   in the chain, or `"stale"` for {@link staleIfError}, with `key` and
+ *   `age`); `error` is what made the primary fail.
+ * - `FallbackExhausted`: every source failed; `error` is the last one's.
+ * - `StaleMiss`: {@link staleIfError} had nothing fresh enough to serve.
+ * - `StoreError`: the stale store failed (the call goes on without it).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type FallbackEvent =
+  | {
+    readonly _tag: "FallbackServed"
+    readonly policy: string
+    readonly source: number | "stale"
+    readonly error: unknown
+    readonly key?: string | undefined
+    readonly age?: Duration.Duration | undefined
+  }
+  | {
+    readonly _tag: "FallbackExhausted"
+    readonly policy: string
+    readonly sources: number
+    readonly error: unknown
+  }
+  | {
+    readonly _tag: "StaleMiss"
+    readonly policy: string
+    readonly key: string
+    readonly error: unknown
+  }
+  | {
+    readonly _tag: "StoreError"
+    readonly policy: string
+    readonly key: string
+    readonly error: StaleStoreError
+  }
+
+/**
+ * Options of {@link value}, {@link effect} and {@link chain} (and of the same
+ * methods on a {@link Selector}).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /**
+   * Also fall back on defects (all of them with `true`, or those matched by
+   * the predicate). The source then receives an {@link Unexpected}. Defaults
+   * to `false`: defects are never swallowed.
+   */
+  readonly defects?: boolean | ((defect: unknown) => boolean) | undefined
+  /**
+   * Also fall back when the effect failed with an interruption only (an inner
+   * fiber was interrupted, e.g. `Effect.interrupt`). The caller's own
+   * interruption can never be caught: an interrupted fiber runs no handlers.
+   * The source receives an {@link Unexpected}. Defaults to `false`.
+   */
+  readonly interruptions?: boolean | undefined
+  /** A name for metrics, events and descriptors. Defaults to `"fallback"`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * What a fallback source receives when it was asked (with `defects` or
+ * `interruptions`) to handle a defect or an interruption: the reason and the
+ * full `Cause`. Never surfaces in the error channel.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const safe = Fallback.effect(
+ *   (e) => Effect.succeed(e instanceof Fallback.Unexpected ? `crashed: ${e.reason}` : "failed"),
+ *   { defects: true }
+ * )
+ * const program = Effect.die("boom").pipe(safe) // succeeds with "crashed: Defect"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class Unexpected extends Data.TaggedError("Unexpected")<{
+  readonly reason: "Defect" | "Interrupted"
+  /** The defect (squashed from the cause) when `reason` is `"Defect"`. */
+  readonly defect?: unknown
+  readonly cause: Cause.Cause<unknown>
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    return this.reason === "Defect"
+      ? `Fallback handled a defect: ${Cause.pretty(this.cause).split("\n")[0] ?? ""}`
+      : "Fallback handled an interruption"
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Selectors
+// ---------------------------------------------------------------------------
+
+/**
+ * Selects the typed errors a fallback handles. It is a predicate (usable as
+ * `on` in {@link staleIfError}, or anywhere a predicate is expected) with the
+ * fallback constructors as methods:
+ *
+ * - `H` is what leaves the error channel (`Exclude<E, H>`): the refined type
+ *   for {@link tags}, {@link instanceOf} and a refinement given to
+ *   {@link when}; nothing (`never`) for a plain predicate, whose type cannot
+ *   say what it matches;
+ * - `P` is what the fallback source receives;
+ * - `In` is what the predicate accepts (`unknown` for {@link tags} and
+ *   {@link instanceOf}).
+ *
+ * The selector comes first so that TypeScript knows the error's type before
+ * it checks your source function.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Selector<H, P = H, In = unknown> {
+  (error: In): boolean
+  /** Falls back to a constant value. See {@link value}. */
+  readonly value: <A2, const O extends Options = {}>(value: A2, options?: O & Options) => Fallback<A2, H>
+  /** Falls back to another effect, which receives the error. See {@link effect}. */
+  readonly effect: <A2, E2 = never, R2 = never, const O extends Options = {}>(
+    fallback: Effect.Effect<A2, E2, R2> | ((error: Fallback.Input<P, O>) => Effect.Effect<A2, E2, R2>),
+    options?: O & Options
+  ) => Fallback<A2, H, E2, R2>
+  /** Falls back through sources in order, first success wins. See {@link chain}. */
+  readonly chain: <
+    const Sources extends readonly [Fallback.Source<Fallback.Input<P, O>>, ...Array<Fallback.Source<Fallback.Input<P, O>>>],
+    const O extends Options = {}
+  >(
+    sources: Sources,
+    options?: O & Options
+  ) => Fallback<Fallback.SuccessOf<Sources>, H, Fallback.LastError<Sources>, Fallback.ContextOf<Sources>>
+}
+
+const makeSelector = <H, P = H, In = unknown>(
+  test: ((error: any) => boolean) | undefined,
+  description: string
+): Selector<H, P, In> => {
+  const selector = (test === undefined ? () => true : (error: In) => test(error)) as Selector<H, P, In>
+  return Object.assign(selector, {
+    value: (value: unknown, options?: Options) =>
+      makeChain("Fallback.value", "value", [Effect.succeed(value)], options ?? {}, test, description),
+    effect: (fallback: unknown, options?: Options) =>
+      makeChain("Fallback.effect", "effect", [fallback], options ?? {}, test, description),
+    chain: (sources: ReadonlyArray<unknown>, options?: Options) =>
+      makeChain("Fallback.chain", "chain", sources, options ?? {}, test, description)
+  }) as any
+}
+
+/**
+ * Selects errors by `_tag`: `Fallback.tags("NotFound", "Gone").value(null)`
+ * removes exactly `{ _tag: "NotFound" | "Gone" }` from the error channel.
+ * The source receives `{ _tag }`; use {@link instanceOf} to receive the
+ * error class with its fields.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class NotFound extends Data.TaggedError("NotFound")<{}> {}
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ *
+ * const load: Effect.Effect<string, NotFound | Unavailable> = Effect.fail(new NotFound())
+ * const program = load.pipe(Fallback.tags("NotFound").value(null)) // Effect<string | null, Unavailable>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const tags = <const Tags extends readonly [string, ...Array<string>]>(
+  ...tags: Tags
+): Selector<{ readonly _tag: Tags[number] }> => {
+  validateStrings("Fallback.tags", tags)
+  const set = new Set<string>(tags)
+  return makeSelector(
+    (error: unknown) => Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && set.has(error._tag),
+    `tags(${tags.join(", ")})`
+  )
+}
+
+const validateStrings = (m: string, tags: ReadonlyArray<unknown>) => {
+  if (tags.length === 0) throw validate.invalid(m, "tags", tags, "at least one tag")
+  tags.forEach((t, i) => validate.nonEmptyString(m, `tags[${i}]`, t))
+}
+
+/**
+ * Selects errors that are instances of one of the classes: they leave the
+ * error channel, and the source receives the instance with its fields.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{ readonly region: string }> {}
+ *
+ * const fetchPrice: Effect.Effect<number, Unavailable> = Effect.fail(new Unavailable({ region: "eu" }))
+ * const fromOtherRegion = Fallback.instanceOf(Unavailable).effect((e) => Effect.succeed(e.region === "eu" ? 41 : 42))
+ * const program = fetchPrice.pipe(fromOtherRegion) // Effect<number>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const instanceOf = <const Ctors extends readonly [abstract new(...args: any) => any, ...Array<abstract new(...args: any) => any>]>(
+  ...ctors: Ctors
+): Selector<InstanceType<Ctors[number]>> => {
+  if (ctors.length === 0) throw validate.invalid("Fallback.instanceOf", "classes", ctors, "at least one class")
+  ctors.forEach((c, i) => {
+    if (typeof c !== "function") throw validate.invalid("Fallback.instanceOf", `classes[${i}]`, c, "a class")
+  })
+  return makeSelector((error: unknown) => {
+    for (let i = 0; i < ctors.length; i++) if (error instanceof ctors[i]!) return true
+    return false
+  }, `instanceOf(${ctors.map((c) => c.name).join(", ")})`)
+}
+
+/**
+ * Selects errors with a predicate. A refinement (`(e): e is NotFound => …`,
+ * or a predicate TypeScript infers as one) removes the refined type from the
+ * error channel; a plain predicate handles what it matches but removes
+ * nothing from the type. The source receives the refined type (or the
+ * predicate's parameter type).
+ *
+ * The predicate sees every typed error of the effect the fallback wraps; if
+ * you type its parameter narrowly, apply the fallback only to effects whose
+ * errors have that type.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class HttpError extends Data.TaggedError("HttpError")<{ readonly status: number }> {}
+ *
+ * const get: Effect.Effect<string, HttpError> = Effect.fail(new HttpError({ status: 503 }))
+ * const onServerErrors = Fallback.when((e: HttpError) => e.status >= 500).value("maintenance page")
+ * const program = get.pipe(onServerErrors) // Effect<string, HttpError>: 4xx still fail
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const when: {
+  <X, H extends X>(refinement: (error: X) => error is H): Selector<H, H, X>
+  <X>(predicate: (error: X) => boolean): Selector<never, X, X>
+} = ((predicate: (error: any) => boolean) => {
+  if (typeof predicate !== "function") throw validate.invalid("Fallback.when", "predicate", predicate, "a function")
+  return makeSelector(predicate, "predicate")
+}) as any
+
+const all: Selector<unknown, unknown> = makeSelector<unknown, unknown>(undefined, "all")
+
+// ---------------------------------------------------------------------------
+// Classification (shared by every fallback)
+// ---------------------------------------------------------------------------
+
+const NOT_HANDLED: unique symbol = Symbol.for("effect-resilience/Fallback/NotHandled")
+
+interface Classifier {
+  /** The source's input for a cause, or NOT_HANDLED. */
+  (cause: Cause.Cause<unknown>): unknown
+}
+
+const makeClassifier = (
+  m: string,
+  on: ((error: any) => boolean) | undefined,
+  options: {
+    readonly defects?: unknown
+    readonly interruptions?: unknown
+  }
+): Classifier => {
+  const defects = options.defects
+  if (defects !== undefined && typeof defects !== "boolean" && typeof defects !== "function") {
+    throw validate.invalid(m, "defects", defects, "a boolean or a predicate")
+  }
+  const defectFilter: ((defect: unknown) => boolean) | undefined = defects === true
+    ? () => true
+    : typeof defects === "function"
+    ? (defects as (defect: unknown) => boolean)
+    : undefined
+  const interruptions = options.interruptions
+  if (interruptions !== undefined && typeof interruptions !== "boolean") {
+    throw validate.invalid(m, "interruptions", interruptions, "a boolean")
+  }
+  return (cause) => {
+    if (Cause.isDie(cause)) {
+      if (defectFilter === undefined) return NOT_HANDLED
+      const defect = Cause.squash(cause)
+      return defectFilter(defect) ? new Unexpected({ reason: "Defect", defect, cause }) : NOT_HANDLED
+    }
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      return on === undefined || on(failure.value) ? failure.value : NOT_HANDLED
+    }
+    if (interruptions === true && Cause.isInterruptedOnly(cause)) {
+      return new Unexpected({ reason: "Interrupted", cause })
+    }
+    return NOT_HANDLED
+  }
+}
+
+const servedCounter = Metric.counter("resilience_fallback_served", {
+  description: "Calls answered by a fallback source (tagged with the source: its position in the chain, or \"stale\")",
+  incremental: true
+})
+const exhaustedCounter = Metric.counter("resilience_fallback_exhausted", {
+  description: "Calls on which every fallback source failed too",
+  incremental: true
+})
+
+// ---------------------------------------------------------------------------
+// value / effect / chain
+// ---------------------------------------------------------------------------
+
+/**
+ * Falls back through `sources` in order when the effect fails with a typed
+ * error; the first success wins (primary → cache → secondary → default).
+ * Each source is an effect, or a function that receives the primary's error
+ * and returns one. A source's typed failure moves on to the next source; the
+ * last source's failure is the caller's (its error type is the chain's
+ * `E2`). A source's defect or interruption is never swallowed.
+ *
+ * Handles every typed error (they all leave the error channel); select some
+ * with {@link tags}, {@link instanceOf} or {@link when}:
+ * `Fallback.tags("Unavailable").chain([...])`.
+ *
+ * The primary's success path costs one `catchAllCause` frame; nothing else
+ * runs until it fails.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * class CacheMiss extends Data.TaggedError("CacheMiss")<{}> {}
+ *
+ * const primary: Effect.Effect<number, Unavailable> = Effect.fail(new Unavailable())
+ * const cache: Effect.Effect<number, CacheMiss> = Effect.fail(new CacheMiss())
+ * const secondary: Effect.Effect<number, Unavailable> = Effect.succeed(41)
+ *
+ * const resilient = Fallback.tags("Unavailable").chain([cache, secondary, Effect.succeed(0)], { name: "prices" })
+ * const program = primary.pipe(resilient) // Effect<number>: 41
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const chain: Selector<unknown, unknown>["chain"] = all.chain
+
+/**
+ * Falls back to a constant value when the effect fails with a typed error
+ * (any; select some with {@link tags}, {@link instanceOf} or {@link when}:
+ * `Fallback.tags("NotFound").value(null)`).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class NotFound extends Data.TaggedError("NotFound")<{}> {}
+ * class Forbidden extends Data.TaggedError("Forbidden")<{}> {}
+ *
+ * const user: Effect.Effect<{ name: string }, NotFound | Forbidden> = Effect.fail(new NotFound())
+ * const program = user.pipe(Fallback.value({ name: "anonymous" })) // Effect<{ name: string }>
+ * const onlyNotFound = user.pipe(Fallback.tags("NotFound").value({ name: "anonymous" })) // Effect<…, Forbidden>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const value: Selector<unknown, unknown>["value"] = all.value
+
+/**
+ * Falls back to another effect when the effect fails with a typed error (any;
+ * select some with {@link tags}, {@link instanceOf} or {@link when}). A
+ * function receives the error. The fallback's own failure is the caller's.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{ readonly region: string }> {}
+ * declare const readReplica: (region: string) => Effect.Effect<string>
+ *
+ * const primary: Effect.Effect<string, Unavailable> = Effect.fail(new Unavailable({ region: "eu" }))
+ * const program = primary.pipe(Fallback.instanceOf(Unavailable).effect((e) => readReplica(e.region))) // Effect<string>
+ * const anyError = primary.pipe(Fallback.effect(readReplica("us")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const effect: Selector<unknown, unknown>["effect"] = all.effect
+
+const makeChain = (
+  m: string,
+  mode: string,
+  sources: ReadonlyArray<unknown>,
+  options: Options,
+  on: ((error: any) => boolean) | undefined,
+  selector: string
+): Fallback<unknown, unknown, unknown, unknown> => {
+  if (!Array.isArray(sources) || sources.length === 0) {
+    throw validate.invalid(m, "sources", sources, "a non-empty array of effects or functions returning effects")
+  }
+  sources.forEach((s, i) => {
+    if (!Effect.isEffect(s) && typeof s !== "function") {
+      throw validate.invalid(m, mode === "chain" ? `sources[${i}]` : "fallback", s, "an effect or a function returning an effect")
+    }
+  })
+  const classify = makeClassifier(m, on, options)
+  const name = options.name === undefined ? "fallback" : validate.nonEmptyString(m, "name", options.name)
+  const hub = EventHub.make<FallbackEvent>()
+  const counters = sources.map((_, i) =>
+    servedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("source", String(i + 1)))
+  )
+  const exhausted = exhaustedCounter.pipe(Metric.tagged("policy", name))
+  const runSource = (i: number, input: unknown): Effect.Effect<unknown, unknown, unknown> => {
+    const s = sources[i]
+    if (Effect.isEffect(s)) return s
+    return Effect.suspend(() => (s as (input: unknown) => Effect.Effect<unknown, unknown, unknown>)(input))
+  }
+  let calls = 0
+  let handled = 0
+  let served = 0
+  let exhaustedCount = 0
+
+  const fromSource = (i: number, input: unknown): Effect.Effect<unknown, unknown, unknown> =>
+    Effect.matchCauseEffect(runSource(i, input), {
+      onSuccess: (a) => {
+        served++
+        if (hub.hasSubscribers()) hub.emit({ _tag: "FallbackServed", policy: name, source: i + 1, error: input })
+        return Effect.as(Metric.increment(counters[i]!), a)
+      },
+      onFailure: (cause) => {
+        // a source's typed failure moves on; its defects and interruptions never do
+        const typed = !Cause.isDie(cause) && Option.isSome(Cause.failureOption(cause))
+        if (!typed) return Effect.failCause(cause)
+        if (i < sources.length - 1) return fromSource(i + 1, input)
+        exhaustedCount++
+        if (hub.hasSubscribers()) {
+          hub.emit({ _tag: "FallbackExhausted", policy: name, sources: sources.length, error: Cause.squash(cause) })
+        }
+        return Effect.zipRight(Metric.increment(exhausted), Effect.failCause(cause))
+      }
+    })
+
+  const run = (self: Effect.Effect<unknown, unknown, unknown>) =>
+    Effect.suspend(() => {
+      calls++
+      return Effect.catchAllCause(self, (cause) => {
+        const input = classify(cause)
+        if (input === NOT_HANDLED) return Effect.failCause(cause)
+        handled++
+        return fromSource(0, input)
+      })
+    })
+
+  const fallback = Object.assign(run, {
+    policyName: name,
+    events: hub.stream,
+    stats: (): Fallback.Stats => ({ calls, handled, served, exhausted: exhaustedCount })
+  })
+  return unsafeMakeTransformCallable(fallback, {
+    kind: "Fallback",
+    name,
+    options: {
+      mode,
+      on: selector,
+      sources: sources.length,
+      defects: options.defects === undefined || options.defects === false ? false : true,
+      interruptions: options.interruptions === true
+    }
+  }) as any
+}
+
+// ---------------------------------------------------------------------------
+// staleIfError
+// ---------------------------------------------------------------------------
+
+/**
+ * A stale store failed. Never reaches the caller: {@link staleIfError}
+ * reports it as a `StoreError` event and carries on without the store.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class StaleStoreError extends Data.TaggedError("StaleStoreError")<{
+  readonly operation: "get" | "set" | "delete"
+  readonly key: string
+  readonly cause: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    return `Stale store ${this.operation} failed for key ${this.key}`
+  }
+}
+
+/**
+ * One remembered value.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StaleEntry {
+  readonly value: unknown
+  /** Epoch millis (from the caller's `Clock`) at which the value was stored. */
+  readonly storedAt: number
+  /** Epoch millis after which it must not be served (`storedAt + ttl`). */
+  readonly expiresAt: number
+}
+
+/**
+ * Where {@link staleIfError} remembers good values. The default is a bounded
+ * in-memory LRU ({@link makeMemoryStore}); a shared store (Redis) implements
+ * the same three operations. Time is passed in from the caller's `Clock`
+ * (`now`, `storedAt`, `expiresAt`) so that `TestClock` drives every store;
+ * a store must not return an entry whose `expiresAt <= now`, and should
+ * expire entries on its own (e.g. Redis `PX expiresAt - storedAt`). Keys reach
+ * the store prefixed with the policy's name (`"<name>:<key>"`), so one store
+ * can serve several policies.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StaleStore {
+  readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry>, StaleStoreError>
+  readonly set: (key: string, entry: StaleEntry) => Effect.Effect<void, StaleStoreError>
+  readonly delete: (key: string) => Effect.Effect<void, StaleStoreError>
+}
+
+/**
+ * The answer of {@link StaleIfError.serve}: a fresh value, or a remembered
+ * one served because the source failed, with its age and the failure.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Served<A, E = unknown> =
+  | {
+    readonly _tag: "Fresh"
+    readonly value: A
+    readonly stale: false
+  }
+  | {
+    readonly _tag: "Stale"
+    readonly value: A
+    readonly stale: true
+    /** How old the value is (now − the time it was stored). */
+    readonly age: Duration.Duration
+    /** Epoch millis (from `Clock`) at which it was stored. */
+    readonly storedAt: number
+    /** Why the source failed. */
+    readonly cause: Cause.Cause<E>
+  }
+
+/**
+ * A stale-if-error policy: remembers the last good value per key for `ttl`
+ * and serves it when the source fails with a handled error. The callable form
+ * and {@link StaleIfError.execute} return the value (fresh or stale, as
+ * `A`); {@link StaleIfError.serve} says which.
+ *
+ * It is a `Policy`, not a `Transform`: the success type is unchanged and no
+ * error is removed from the type, because with nothing fresh enough to serve
+ * (a cold or expired key) the original failure surfaces.
+ *
+ * A key holds one type of value: use one policy per kind of value.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
+  /** The policy's name. */
+  readonly policyName: string
+  /** The key of the callable form. */
+  readonly key: string
+  /** Runs `self`; remembers its success under `key`, or serves the remembered value if it fails. */
+  readonly execute: <A, E extends In, R>(
+    self: Effect.Effect<A, E, R>,
+    options: { readonly key: string }
+  ) => Effect.Effect<A, E, R>
+  /** Like {@link execute}, but tells a fresh value from a stale one. */
+  readonly serve: <A, E extends In, R>(
+    self: Effect.Effect<A, E, R>,
+    options?: { readonly key?: string | undefined } | undefined
+  ) => Effect.Effect<Served<A, E>, E, R>
+  /** Forgets the value remembered under `key` (the callable form's key by default). */
+  readonly invalidate: (key?: string) => Effect.Effect<void>
+  /** What the policy did, as a `Stream`. */
+  readonly events: Stream.Stream<FallbackEvent>
+  /** Counts since creation. */
+  readonly stats: () => StaleIfError.Stats
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace StaleIfError {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options<In = unknown> {
+    /** How long after it was stored a value may still be served. A finite duration > 0. */
+    readonly ttl: Duration.DurationInput
+    /** Bounds the default memory store (least recently used evicted first). An integer >= 1. */
+    readonly maxEntries: number
+    /** The key of the callable form. Defaults to `"default"`. */
+    readonly key?: string | undefined
+    /** Which typed errors serve a stale value. Defaults to every typed error. */
+    readonly on?: ((error: In) => boolean) | undefined
+    /** Also serve a stale value on defects (see {@link Options.defects}). Defaults to `false`. */
+    readonly defects?: boolean | ((defect: unknown) => boolean) | undefined
+    /** Also serve a stale value on interruption-only failures. Defaults to `false`. */
+    readonly interruptions?: boolean | undefined
+    /** Where values are kept. Defaults to a memory store bounded by `maxEntries`. */
+    readonly store?: StaleStore | undefined
+    /** A name for metrics, events, descriptors and store keys. Defaults to `"stale-if-error"`. */
+    readonly name?: string | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    readonly calls: number
+    /** Successes remembered. */
+    readonly stored: number
+    /** Failures answered with a stale value. */
+    readonly served: number
+    /** Handled failures with nothing fresh enough to serve. */
+    readonly misses: number
+    /** Store operations that failed. */
+    readonly storeErrors: number
+  }
+}
+
+/**
+ * The default key of {@link staleIfError}'s callable form.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const DEFAULT_STALE_KEY = "default"
+
+/**
+ * A bounded in-memory {@link StaleStore}: least recently used entries are
+ * evicted beyond `maxEntries`, and expired entries are never returned (and
+ * dropped when read). Fails with `InvalidOptionsError` if `maxEntries` is not
+ * an integer >= 1.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Fallback.makeMemoryStore({ maxEntries: 10_000 })
+ *   const prices = yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, store, name: "prices" })
+ *   const users = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10_000, store, name: "users" })
+ *   return [prices, users] as const
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeMemoryStore = (options: { readonly maxEntries: number }): Effect.Effect<StaleStore, InvalidOptionsError> =>
+  Effect.map(
+    validate.validated(() =>
+      validate.number("Fallback.makeMemoryStore", "maxEntries", options?.maxEntries, { min: 1, integer: true })
+    ),
+    (maxEntries) => {
+      const store = unsafeMakeMemoryStore(maxEntries)
+      return { get: store.get, set: store.set, delete: store.delete }
+    }
+  )
+
+const storeServedCounter = servedCounter.pipe(Metric.tagged("source", "stale"))
+const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
+  description: "Handled failures for which stale-if-error had nothing fresh enough to serve",
+  incremental: true
+})
+
+/**
+ * Makes a stale-if-error policy (the "cache fallback"): every success is
+ * remembered under its key for `ttl`; when the source later fails with a
+ * handled error (every typed error by default), the remembered value is
+ * served instead, with its age (see {@link StaleIfError.serve}). With nothing
+ * fresh enough to serve, the failure surfaces unchanged. A failing store never
+ * fails a call: the error is reported as a `StoreError` event.
+ *
+ * Memory is bounded: the default store keeps at most `maxEntries` keys (LRU)
+ * and never serves an expired one. Fails with `InvalidOptionsError` for
+ * invalid options.
+ *
+ * Cost on the success path: one clock read and one store write per call.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * declare const fetchPrice: (sku: string) => Effect.Effect<number, Unavailable>
+ *
+ * const program = Effect.gen(function*() {
+ *   const prices = yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, name: "prices" })
+ *   const served = yield* prices.serve(fetchPrice("sku-1"), { key: "sku-1" })
+ *   if (served.stale) yield* Effect.log(`serving a price ${served.age.toString()} old`)
+ *   return served.value
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const staleIfError = <In = unknown>(
+  options: StaleIfError.Options<In>
+): Effect.Effect<StaleIfError<In>, InvalidOptionsError> =>
+  Effect.flatMap(
+    validate.validated(() => {
+      const m = "Fallback.staleIfError"
+      const ttl = validate.duration(m, "ttl", options?.ttl)
+      const maxEntries = validate.number(m, "maxEntries", options.maxEntries, { min: 1, integer: true })
+      const key = options.key === undefined ? DEFAULT_STALE_KEY : validate.nonEmptyString(m, "key", options.key)
+      const name = options.name === undefined ? "stale-if-error" : validate.nonEmptyString(m, "name", options.name)
+      const store = options.store
+      if (
+        store !== undefined &&
+        (typeof store !== "object" || store === null || typeof store.get !== "function" ||
+          typeof store.set !== "function" || typeof store.delete !== "function")
+      ) {
+        throw validate.invalid(m, "store", store, "a StaleStore (get, set, delete)")
+      }
+      const classify = makeClassifier(m, validate.predicate(m, "on", options.on), options)
+      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify }
+    }),
+    (config) => Effect.sync(() => makeStaleIfError<In>(config, options))
+  )
+
+const makeStaleIfError = <In>(
+  config: {
+    readonly ttl: number
+    readonly maxEntries: number
+    readonly key: string
+    readonly name: string
+    readonly store: StaleStore | undefined
+    readonly classify: Classifier
+  },
+  options: StaleIfError.Options<In>
+): StaleIfError<In> => {
+  const { classify, key: defaultKey, maxEntries, name, ttl } = config
+  const store: StaleStore = config.store ?? unsafeMakeMemoryStore(maxEntries)
+  const hub = EventHub.make<FallbackEvent>()
+  const served = storeServedCounter.pipe(Metric.tagged("policy", name))
+  const misses = staleMissCounter.pipe(Metric.tagged("policy", name))
+  let calls = 0
+  let stored = 0
+  let servedCount = 0
+  let missCount = 0
+  let storeErrors = 0
+
+  const storeKey = (key: string) => `${name}:${key}`
+  const onStoreError = (key: string) => (error: StaleStoreError) =>
+    Effect.sync(() => {
+      storeErrors++
+      if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
+    })
+
+  const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R> =>
+    Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        calls++
+        return Effect.matchCauseEffect(self, {
+          onSuccess: (value) => {
+            const now = clock.unsafeCurrentTimeMillis()
+            return Effect.as(
+              Effect.catchAll(
+                Effect.zipRight(
+                  store.set(storeKey(key), { value, storedAt: now, expiresAt: now + ttl }),
+                  Effect.sync(() => {
+                    stored++
+                  })
+                ),
+                onStoreError(key)
+              ),
+              { _tag: "Fresh", value, stale: false } as Served<A, E>
+            )
+          },
+          onFailure: (cause) => {
+            const input = classify(cause)
+            if (input === NOT_HANDLED) return Effect.failCause(cause)
+            const now = clock.unsafeCurrentTimeMillis()
+            return Effect.matchEffect(store.get(storeKey(key), now), {
+              onFailure: (error) => Effect.zipRight(onStoreError(key)(error), Effect.failCause(cause)),
+              onSuccess: (entry) => {
+                if (Option.isNone(entry) || entry.value.expiresAt <= now) {
+                  missCount++
+                  if (hub.hasSubscribers()) hub.emit({ _tag: "StaleMiss", policy: name, key, error: input })
+                  return Effect.zipRight(Metric.increment(misses), Effect.failCause(cause))
+                }
+                servedCount++
+                const age = Duration.millis(Math.max(0, now - entry.value.storedAt))
+                if (hub.hasSubscribers()) {
+                  hub.emit({ _tag: "FallbackServed", policy: name, source: "stale", error: input, key, age })
+                }
+                return Effect.as(Metric.increment(served), {
+                  _tag: "Stale",
+                  value: entry.value.value as A,
+                  stale: true,
+                  age,
+                  storedAt: entry.value.storedAt,
+                  cause
+                } as Served<A, E>)
+              }
+            })
+          }
+        })
+      })
+    )
+
+  const valueOf = <A, E>(s: Served<A, E>): A => s.value
+  const callable = <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.map(run(self, defaultKey), valueOf)
+
+  const policy = Object.assign(callable, {
+    policyName: name,
+    key: defaultKey,
+    execute: <A, E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) =>
+      Effect.map(run(self, opts.key), valueOf),
+    serve: <A, E extends In, R>(
+      self: Effect.Effect<A, E, R>,
+      opts?: { readonly key?: string | undefined } | undefined
+    ) => run(self, opts?.key ?? defaultKey),
+    invalidate: (key?: string) => Effect.catchAll(store.delete(storeKey(key ?? defaultKey)), onStoreError(key ?? defaultKey)),
+    events: hub.stream,
+    stats: (): StaleIfError.Stats => ({ calls, stored, served: servedCount, misses: missCount, storeErrors })
+  })
+  return unsafeMakeCallable(policy, {
+    kind: "StaleIfError",
+    name,
+    options: {
+      ttl: Duration.format(Duration.millis(ttl)),
+      maxEntries,
+      key: defaultKey,
+      store: config.store === undefined ? "memory" : "custom",
+      on: options.on === undefined ? "all" : "predicate",
+      defects: options.defects === undefined || options.defects === false ? false : true,
+      interruptions: options.interruptions === true
+    }
+  }) as unknown as StaleIfError<In>
+}
+
+/**
+ * A Layer that provides a {@link staleIfError} policy under your own tag.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Context } from "effect"
+ *
+ * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError>() {}
+ * const PriceCacheLive = Fallback.layerStaleIfError(PriceCache, { ttl: "10 minutes", maxEntries: 10_000 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStaleIfError = <I, In = unknown>(
+  tag: Context.Tag<I, StaleIfError<In>>,
+  options: StaleIfError.Options<In>
+): Layer.Layer<I, InvalidOptionsError> => Layer.effect(tag, staleIfError(options))
+
+/**
+ * A Layer that provides a {@link staleIfError} policy under your own tag,
+ * with options read from `Config` (e.g. the environment).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError>() {}
+ * const PriceCacheLive = Fallback.layerStaleIfErrorConfig(PriceCache, {
+ *   ttl: Config.duration("PRICE_CACHE_TTL"),
+ *   maxEntries: Config.integer("PRICE_CACHE_MAX_ENTRIES").pipe(Config.withDefault(10_000))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStaleIfErrorConfig = <I, In = unknown>(
+  tag: Context.Tag<I, StaleIfError<In>>,
+  config: Config.Config.Wrap<StaleIfError.Options<In>>
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(tag, Effect.flatMap(Config.unwrap(config), staleIfError))
+
+/**
+ * True when a {@link Served} value is stale.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   const served = yield* cache.serve(Effect.succeed(1))
+ *   return Fallback.isStale(served) // false
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isStale = <A, E>(served: Served<A, E>): served is Extract<Served<A, E>, { readonly stale: true }> =>
+  served.stale
+
