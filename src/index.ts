@@ -31,3 +31,11 @@ export * as Retry from "./Retry.js"
  * @since 0.1.0
  */
 export * as Timeout from "./Timeout.js"
+
+/**
+ * Fallbacks on chosen typed errors: a value, another effect, a chain of
+ * sources, or the last good value served stale (stale-if-error).
+ *
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
