@@ -4,7 +4,7 @@
  */
 import { HttpClient, type HttpClientError } from "@effect/platform"
 import { Data, Duration, Effect, Option } from "effect"
-import { Policy, Retry } from "effect-resilience"
+import { Fallback, Policy, Retry } from "effect-resilience"
 import { RetryAfter } from "effect-resilience/http"
 
 export class UpstreamError extends Data.TaggedError("UpstreamError")<{
@@ -59,16 +59,12 @@ export const makeResilientClient = (base: string) =>
       name: "quotes"
     })
     const policy = Policy.pipeline({ timeout: "1500 millis", retry, attemptTimeout: "400 millis" })
-    let lastGood: Quote | undefined
+    // stale-if-error: the last good quote per instrument, served (marked degraded) when the call fails
+    const stale = yield* Fallback.staleIfError({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" })
     const client: ResilientClient = {
       get: (id) =>
-        fetchQuote(base, "resilient", id).pipe(
-          policy,
-          Effect.tap((quote) => Effect.sync(() => (lastGood = quote))),
-          Effect.map((quote) => ({ quote, degraded: false })),
-          Effect.catchAll((error) =>
-            lastGood === undefined ? Effect.fail(error) : Effect.succeed({ quote: lastGood, degraded: true })
-          )
+        stale.serve(fetchQuote(base, "resilient", id).pipe(policy), { key: `instrument-${id % 10}` }).pipe(
+          Effect.map((served) => ({ quote: served.value, degraded: served.stale }))
         ),
       retries: () => retry.stats().retries,
       breakerState: () => Effect.succeed("n/a"),
