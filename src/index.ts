@@ -39,3 +39,13 @@ export * as Timeout from "./Timeout.js"
  * @since 0.1.0
  */
 export * as Fallback from "./Fallback.js"
+
+/**
+ * Health checks as services: timeouts, criticality, background monitoring on
+ * a `Schedule`, an aggregate healthy/degraded/unhealthy report, liveness and
+ * readiness views, circuit breakers as health sources, a registry of named
+ * policies.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.js"

@@ -1,0 +1,414 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Data, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Stream, TestClock } from "effect"
+import { Errors, Health } from "effect-resilience"
+import { describeError, errorMessage, sanitize } from "../src/internal/healthMessage.js"
+
+class Down extends Data.TaggedError("Down")<{ readonly reason: string }> {
+  override get message() {
+    return `down: ${this.reason}`
+  }
+}
+
+/** A check whose result the test switches: "up" | "down" | "degraded". */
+const switchable = (initial: "up" | "down" | "degraded") =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make(initial)
+    const runs = yield* Ref.make(0)
+    const check = Ref.update(runs, (n) => n + 1).pipe(
+      Effect.zipRight(Ref.get(state)),
+      Effect.flatMap((s) =>
+        s === "up"
+          ? Effect.void
+          : s === "degraded"
+          ? Effect.succeed(Health.degraded("slow replica"))
+          : Effect.fail(new Down({ reason: "connection refused" }))
+      )
+    )
+    return { state, runs, check }
+  })
+
+/** Re-reads `read` until `done` holds, yielding in between (no time passes). */
+const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const a = yield* read
+      if (done(a)) return a
+      yield* Effect.yieldNow()
+    }
+    return assert.fail("condition not reached")
+  })
+
+const byName = (report: Health.Report, name: string) => {
+  const c = report.checks.find((c) => c.name === name)
+  assert.isDefined(c, `check ${name} in report`)
+  return c!
+}
+
+describe("Health service", () => {
+  it.scoped("runs a check as soon as it is registered; report waits for the first run", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      const db = yield* switchable("up")
+      yield* health.register({ name: "db", check: db.check })
+      const report = yield* health.report
+      assert.strictEqual(report.status, "healthy")
+      const c = byName(report, "db")
+      assert.isFalse(c.pending)
+      assert.strictEqual(c.status, "healthy")
+      assert.isTrue(c.critical)
+      assert.strictEqual(c.consecutiveFailures, 0)
+      assert.strictEqual(c.lastCheckedAt, yield* TestClock.currentTimeMillis)
+      assert.strictEqual(yield* Ref.get(db.runs), 1)
+    }))
+
+  it.scoped("aggregates: critical failure → unhealthy, non-critical failure or degraded → degraded", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      const db = yield* switchable("up")
+      const cache = yield* switchable("down")
+      yield* health.register({ name: "db", check: db.check, critical: "critical" })
+      yield* health.register({ name: "cache", check: cache.check, critical: "non-critical" })
+      let report = yield* health.report
+      assert.strictEqual(report.status, "degraded")
+      assert.strictEqual(byName(report, "cache").status, "unhealthy")
+      assert.isFalse(byName(report, "cache").critical)
+      assert.strictEqual(byName(report, "cache").message, "Down: down: connection refused")
+
+      yield* Ref.set(db.state, "degraded")
+      yield* Ref.set(cache.state, "up")
+      report = yield* health.refresh()
+      assert.strictEqual(report.status, "degraded")
+      assert.strictEqual(byName(report, "db").status, "degraded")
+      assert.strictEqual(byName(report, "db").message, "slow replica")
+
+      yield* Ref.set(db.state, "down")
+      report = yield* health.refresh("db")
+      assert.strictEqual(report.status, "unhealthy")
+      assert.strictEqual(byName(report, "db").consecutiveFailures, 2, "degraded then down: two runs not healthy")
+    }))
+
+  it("aggregate is a pure function of the results", () => {
+    const r = (status: Health.Status, critical: boolean): Health.CheckResult => ({
+      name: `${status}-${critical}`,
+      status,
+      critical,
+      liveness: false,
+      readiness: true,
+      pending: false,
+      latencyMillis: 0,
+      lastCheckedAt: 0,
+      consecutiveFailures: 0,
+      message: undefined
+    })
+    assert.strictEqual(Health.aggregate([]), "healthy")
+    assert.strictEqual(Health.aggregate([r("healthy", true), r("healthy", false)]), "healthy")
+    assert.strictEqual(Health.aggregate([r("unhealthy", false)]), "degraded")
+    assert.strictEqual(Health.aggregate([r("degraded", true)]), "degraded")
+    assert.strictEqual(Health.aggregate([r("degraded", false), r("unhealthy", true)]), "unhealthy")
+  })
+
+  it.scoped("a run that exceeds its timeout is interrupted and reported unhealthy with its latency", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      const interrupted = yield* Ref.make(false)
+      const slow = Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true)))
+      yield* health.register({ name: "slow", check: slow, timeout: "1 second" })
+      const fiber = yield* Effect.fork(health.report)
+      yield* TestClock.adjust("999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "report waits for the first run")
+      yield* TestClock.adjust("1 millis")
+      const report = yield* Fiber.join(fiber)
+      const c = byName(report, "slow")
+      assert.strictEqual(report.status, "unhealthy")
+      assert.strictEqual(c.latencyMillis, 1000)
+      assert.strictEqual(c.message, "TimeoutError: Timed out after 1s (health:slow)")
+      assert.isTrue(yield* Ref.get(interrupted))
+    }))
+
+  it.scoped("the monitor re-runs each check on its interval; results, failures and times are cached", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "10 seconds" })
+      const db = yield* switchable("up")
+      const search = yield* switchable("up")
+      yield* health.register({ name: "db", check: db.check })
+      yield* health.register({ name: "search", check: search.check, interval: "3 seconds" })
+      yield* health.report
+      assert.strictEqual(yield* Ref.get(db.runs), 1)
+
+      yield* Ref.set(db.state, "down")
+      yield* TestClock.adjust("9 seconds")
+      assert.strictEqual(yield* Ref.get(db.runs), 1, "not before the layer's interval")
+      assert.strictEqual(yield* Ref.get(search.runs), 4, "search every 3 seconds: at 0, 3, 6, 9")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Ref.get(db.runs), 2)
+      let c = Option.getOrThrow(yield* health.result("db"))
+      assert.strictEqual(c.status, "unhealthy")
+      assert.strictEqual(c.consecutiveFailures, 1)
+      assert.strictEqual(c.lastCheckedAt, 10_000)
+
+      yield* TestClock.adjust("10 seconds")
+      c = Option.getOrThrow(yield* health.result("db"))
+      assert.strictEqual(c.consecutiveFailures, 2)
+      yield* Ref.set(db.state, "up")
+      yield* TestClock.adjust("10 seconds")
+      c = Option.getOrThrow(yield* health.result("db"))
+      assert.strictEqual(c.status, "healthy")
+      assert.strictEqual(c.consecutiveFailures, 0)
+      assert.strictEqual(c.lastCheckedAt, 30_000)
+    }))
+
+  it.scoped("an interval may be any Schedule", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      const db = yield* switchable("up")
+      // two more runs, 1 second apart, then stop
+      yield* health.register({ name: "db", check: db.check, interval: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2))) })
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* Ref.get(db.runs), 3)
+    }))
+
+  it.scoped("changes: the current report, then one per status change (not per run)", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 second" })
+      const db = yield* switchable("up")
+      const seen = yield* Queue.unbounded<Health.Report>()
+      yield* health.changes.pipe(Stream.runForEach((r) => Queue.offer(seen, r)), Effect.forkScoped)
+      const initial = yield* Queue.take(seen)
+      assert.strictEqual(initial.status, "healthy", "no checks yet")
+      yield* health.register({ name: "db", check: db.check })
+      yield* health.report
+      yield* TestClock.adjust("3 seconds") // three healthy runs: no change
+      yield* Ref.set(db.state, "down")
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("2 seconds") // still down: no change
+      yield* Ref.set(db.state, "up")
+      yield* TestClock.adjust("1 second")
+      const reports = Chunk.toReadonlyArray(yield* Queue.takeAll(seen))
+      const summary = reports.map((r) => `${r.status}:${r.checks.map((c) => `${c.name}=${c.pending ? "pending" : c.status}`).join(",")}`)
+      assert.deepStrictEqual(summary, [
+        "unhealthy:db=pending", // registered, not run yet
+        "healthy:db=healthy",
+        "unhealthy:db=unhealthy",
+        "healthy:db=healthy"
+      ])
+    }))
+
+  it.scoped("liveness and readiness are views of the same checks", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      const loop = yield* switchable("up")
+      const db = yield* switchable("down")
+      const warmup = yield* switchable("down")
+      yield* health.register({ name: "event-loop", check: loop.check, liveness: true })
+      yield* health.register({ name: "db", check: db.check })
+      yield* health.register({ name: "warmup", check: warmup.check, liveness: false, readiness: false, critical: false })
+      const live = yield* health.liveness
+      const ready = yield* health.readiness
+      const all = yield* health.report
+      assert.deepStrictEqual(live.checks.map((c) => c.name), ["event-loop"])
+      assert.strictEqual(live.status, "healthy", "a dependency down does not make the process not live")
+      assert.deepStrictEqual(ready.checks.map((c) => c.name), ["event-loop", "db"])
+      assert.strictEqual(ready.status, "unhealthy")
+      assert.strictEqual(all.checks.length, 3)
+      assert.strictEqual(yield* Ref.get(db.runs), 1, "views share one cached result per check")
+    }))
+
+  it.scoped("a trigger runs the check at once", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const db = yield* switchable("up")
+      const trigger = yield* Queue.unbounded<void>()
+      yield* health.register({ name: "db", check: db.check, trigger: Stream.fromQueue(trigger) })
+      yield* health.report
+      yield* Ref.set(db.state, "down")
+      yield* Queue.offer(trigger, undefined)
+      const result = yield* eventually(health.result("db"), (r) => Option.isSome(r) && r.value.status === "unhealthy")
+      assert.strictEqual(Option.getOrThrow(result).consecutiveFailures, 1)
+      assert.strictEqual(yield* Ref.get(db.runs), 2, "one run at registration, one for the trigger; no time passed")
+    }))
+
+  it.scoped("refresh during a run waits for a fresh run", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const runs = yield* Ref.make(0)
+      const check = Ref.update(runs, (n) => n + 1).pipe(Effect.zipRight(Effect.sleep("100 millis")))
+      yield* health.register({ name: "slow", check, timeout: "1 second" })
+      yield* Effect.yieldNow()
+      const a = yield* Effect.fork(health.refresh("slow"))
+      const b = yield* Effect.fork(health.refresh("slow"))
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(a)
+      yield* Fiber.join(b)
+      assert.strictEqual(yield* Ref.get(runs), 2, "the first run, then one queued run for both refreshes")
+    }))
+
+  it.effect("unregisters a check when its scope closes and stops monitoring when the service's scope closes", () =>
+    Effect.gen(function*() {
+      const db = yield* switchable("up")
+      const other = yield* switchable("up")
+      yield* Effect.gen(function*() {
+        const health = yield* Health.make({ interval: "1 second" })
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* health.register({ name: "db", check: db.check })
+          yield* health.report
+        }))
+        assert.deepStrictEqual(yield* health.names, [])
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* Ref.get(db.runs), 1, "no runs after unregistering")
+        yield* health.register({ name: "other", check: other.check })
+        yield* health.report
+      }).pipe(Effect.scoped)
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* Ref.get(other.runs), 1, "no runs after the service's scope closed")
+    }))
+
+  it.scoped("rejects duplicate names and invalid options with InvalidOptionsError", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      yield* health.register({ name: "db", check: Effect.void })
+      const errors = yield* Effect.all([
+        Effect.flip(health.register({ name: "db", check: Effect.void })),
+        Effect.flip(health.register({ name: "x", check: Effect.void, timeout: "-1 second" })),
+        Effect.flip(health.register({ name: "y", check: Effect.void, critical: "maybe" as any })),
+        Effect.flip(health.register({ name: "", check: Effect.void }))
+      ])
+      assert.deepStrictEqual(errors.map((e) => [e._tag, e.option]), [
+        ["InvalidOptionsError", "name"],
+        ["InvalidOptionsError", "timeout"],
+        ["InvalidOptionsError", "critical"],
+        ["InvalidOptionsError", "name"]
+      ])
+      assert.include(errors[0]!.message, "a name not already registered")
+      const badLayer = yield* Effect.flip(Health.make({ interval: "soon" as any }))
+      assert.strictEqual(badLayer.option, "interval")
+    }))
+
+  it.effect("Health.layer, layerCheck and the accessors", () =>
+    Effect.gen(function*() {
+      const live = Layer.mergeAll(
+        Health.layerCheck({ name: "db", check: Effect.void }),
+        Health.layerCheck({ name: "search", check: Effect.fail(new Down({ reason: "x" })), critical: false })
+      ).pipe(Layer.provideMerge(Health.layer()))
+      const [report, ready, liveness] = yield* Effect.all([Health.report, Health.readiness, Health.liveness]).pipe(
+        Effect.provide(live)
+      )
+      assert.strictEqual(report.status, "degraded")
+      assert.strictEqual(ready.status, "degraded")
+      assert.strictEqual(liveness.checks.length, 0)
+    }))
+
+  it.effect("toJson: ISO times, per-check fields, no details on request", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1))
+      const report = yield* Effect.scoped(Effect.gen(function*() {
+        const health = yield* Health.make()
+        yield* health.register({ name: "db", check: Effect.fail(new Down({ reason: "refused" })) })
+        return yield* health.report
+      }))
+      const json = Health.toJson(report)
+      assert.deepStrictEqual(json, {
+        status: "unhealthy",
+        checkedAt: "2024-01-01T00:00:00.000Z",
+        checks: {
+          db: {
+            status: "unhealthy",
+            critical: true,
+            latencyMs: 0,
+            lastCheckedAt: "2024-01-01T00:00:00.000Z",
+            consecutiveFailures: 1,
+            message: "Down: down: refused"
+          }
+        }
+      })
+      assert.deepStrictEqual(Health.toJson(report, { details: false }), { status: "unhealthy" })
+    }))
+})
+
+describe("Health messages", () => {
+  it.scoped("error messages are bounded and never contain request secrets", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ maxMessageLength: 120 })
+      const secret = "s3cr3t-value"
+      const leaky = new Error(
+        `GET https://alice:${secret}@api.example.com/v1/charges?api_key=${secret}&x=1 failed; ` +
+          `Authorization: Bearer ${secret}; cookie: session=${secret}; password=${secret} ` + "x".repeat(500)
+      )
+      yield* health.register({ name: "api", check: Effect.fail(leaky) })
+      const message = byName(yield* health.report, "api").message!
+      assert.notInclude(message, secret)
+      assert.include(message, "https://api.example.com/v1/charges?…")
+      assert.isAtMost(message.length, 120)
+      assert.isTrue(message.endsWith("…"))
+    }))
+
+  it("sanitize removes credentials, query strings, tokens and control characters", () => {
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["connect to redis://:hunter2@cache:6379/0 refused", "connect to redis://cache:6379/0 refused"],
+      ["GET http://h/p?token=abc#frag", "GET http://h/p?…"],
+      [`token ${jwt} expired`, "token [redacted] expired"],
+      ["Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [redacted]"],
+      ["x-api-key=abcdef, secret: \"quoted value\"", "x-api-key=[redacted], secret: [redacted]"],
+      ["line1\nline2\t\u0000end", "line1 line2 end"]
+    ]
+    for (const [input, expected] of cases) assert.strictEqual(sanitize(input), expected)
+    assert.strictEqual(sanitize("y".repeat(1_000_000), 50).length, 50)
+  })
+
+  it("describeError names tagged errors, causes and plain values", () => {
+    assert.strictEqual(describeError(new Down({ reason: "r" })), "Down: down: r")
+    assert.strictEqual(describeError("plain"), "plain")
+    assert.strictEqual(describeError({ _tag: "NoMessage" }), "NoMessage")
+    assert.strictEqual(describeError(42), "42")
+    assert.strictEqual(errorMessage(new Errors.InvalidOptionsError({ module: "M", option: "o", value: 1, expected: "e" })), "InvalidOptionsError: M: invalid option \"o\": expected e, got 1")
+  })
+})
+
+describe("PolicyRegistry", () => {
+  it.scoped("lists named policies, runs their controls and feeds the health report", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Health.layer())
+      const registry = yield* Effect.provide(Health.PolicyRegistry, ctx)
+      const health = yield* Effect.provide(Health.Health, ctx)
+      let size = 4
+      let state = "Closed"
+      yield* registry.register({
+        name: "payments",
+        kind: "Custom",
+        info: Effect.sync(() => ({ state, size })),
+        isolate: () => Effect.sync(() => {
+          state = "Isolated"
+        }),
+        resize: (n) => Effect.sync(() => {
+          size = n
+        }),
+        health: {
+          name: "policy:payments",
+          check: Effect.sync(() => state === "Closed" ? Health.healthy() : Health.degraded(`circuit ${state}`)),
+          interval: "1 hour"
+        }
+      })
+      const list = yield* registry.list
+      assert.deepStrictEqual(list, [{ state: "Closed", size: 4, name: "payments", kind: "Custom", controls: ["isolate", "resize"] }])
+      assert.strictEqual((yield* health.report).status, "healthy")
+
+      const isolated = yield* registry.isolate("payments")
+      assert.strictEqual(isolated.state, "Isolated")
+      assert.strictEqual((yield* health.refresh()).status, "degraded")
+
+      const resized = yield* registry.resize("payments", 8)
+      assert.strictEqual(resized.size, 8)
+
+      const unsupported = yield* Effect.flip(registry.reset("payments"))
+      assert.strictEqual(unsupported._tag, "PolicyRegistryError")
+      assert.strictEqual((unsupported as Health.PolicyRegistryError).reason, "Unsupported")
+      const missing = yield* Effect.flip(registry.get("nope"))
+      assert.strictEqual(missing.reason, "NotFound")
+      assert.isTrue(Errors.isResilienceError(missing))
+      const badSize = yield* Effect.flip(registry.resize("payments", -1))
+      assert.strictEqual(badSize._tag, "InvalidOptionsError")
+      const dup = yield* Effect.exit(registry.register({ name: "payments", kind: "Custom" }))
+      assert.isTrue(Exit.isFailure(dup))
+    }))
+})
