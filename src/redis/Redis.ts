@@ -1,0 +1,246 @@
+/**
+ * The Redis connection the stores of `effect-resilience/redis` share: an
+ * `ioredis` client as a scoped service (closed with its scope), with connect
+ * and command timeouts, from options or from `Config` (`REDIS_URL`).
+ *
+ * Commands never queue while Redis is unreachable (`enableOfflineQueue:
+ * false`) and never retry on their own: a store decides, through its
+ * `onStoreError` mode, whether to fail open or closed, and nothing hangs
+ * beyond the command timeout.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { Redis as IORedis, type RedisOptions } from "ioredis"
+import { type InvalidOptionsError, ResilienceErrorTypeId } from "../Errors.js"
+import * as validate from "../internal/validate.js"
+import { DEFAULT_KEY_PREFIX } from "./constants.js"
+
+/**
+ * A Redis command failed, timed out, or Redis was unreachable.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RedisError extends Data.TaggedError("RedisError")<{
+  /** What was being done, e.g. `"EVALSHA breaker.admit"`. */
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Redis ${this.operation} failed: ${reason}`
+  }
+}
+
+/**
+ * The shared connection.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RedisConnection {
+  /** The `ioredis` client. */
+  readonly client: IORedis
+  /** Prefix of every key the stores write (isolates applications sharing a Redis). */
+  readonly prefix: string
+  /** The command timeout in effect. */
+  readonly commandTimeout: Duration.Duration
+  /**
+   * Runs a command through the client, failing with {@link RedisError};
+   * bounded by the command timeout (enforced here too, so a paused server
+   * cannot hang a caller).
+   */
+  readonly use: <A>(operation: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A, RedisError>
+  /**
+   * Runs a Lua script atomically (EVALSHA, falling back to EVAL when the
+   * server does not have it cached, e.g. after a restart).
+   */
+  readonly eval: (
+    script: Script,
+    keys: ReadonlyArray<string>,
+    args: ReadonlyArray<string | number>
+  ) => Effect.Effect<unknown, RedisError>
+}
+
+/**
+ * A Lua script with its SHA1, loaded on demand.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Script {
+  readonly name: string
+  readonly source: string
+}
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export class Redis extends Context.Tag("effect-resilience/redis/Redis")<Redis, RedisConnection>() {}
+
+/**
+ * Options of the connection.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /** `redis://[user:password@]host:port[/db]`. Defaults to `redis://127.0.0.1:6379`. */
+  readonly url?: string | undefined
+  /** Extra `ioredis` options (they win over the ones derived here). */
+  readonly redis?: RedisOptions | undefined
+  /** Prefix of every key. Defaults to `"effect-resilience:"`. */
+  readonly prefix?: string | undefined
+  /** Connect timeout. Defaults to 2 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Timeout of every command. Defaults to 500 millis. */
+  readonly commandTimeout?: Duration.DurationInput | undefined
+}
+
+const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(2)
+const DEFAULT_COMMAND_TIMEOUT = Duration.millis(500)
+
+const sha1 = async (source: string): Promise<string> => {
+  const { createHash } = await import("node:crypto")
+  return createHash("sha1").update(source).digest("hex")
+}
+
+/**
+ * Makes a connection in a scope: connects (bounded by the connect timeout)
+ * and quits when the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const redis = yield* Redis.make({ url: "redis://127.0.0.1:6379" })
+ *   return yield* redis.use("PING", (client) => client.ping())
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<RedisConnection, InvalidOptionsError | RedisError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const m = "Redis.make"
+    const { commandTimeout, connectTimeout, prefix } = yield* validate.validated(() => ({
+      connectTimeout: validate.optionalDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
+      commandTimeout: validate.optionalDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
+      prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
+    }))
+    const commandMillis = Duration.toMillis(commandTimeout)
+    const redisOptions: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Duration.toMillis(connectTimeout),
+      commandTimeout: commandMillis,
+      // reconnect in the background with a capped backoff; commands fail fast meanwhile
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+      ...options.redis
+    }
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        options.url === undefined ? new IORedis(redisOptions) : new IORedis(options.url, redisOptions)
+      ),
+      (client) =>
+        Effect.promise(() => client.quit().then(() => undefined, () => undefined)).pipe(
+          Effect.timeout(commandTimeout),
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => client.disconnect()))
+        )
+    )
+    // errors are surfaced per command; an unhandled "error" event would crash the process
+    client.on("error", () => {})
+    yield* Effect.tryPromise({
+      try: () => client.connect(),
+      catch: (cause) => new RedisError({ operation: "CONNECT", cause })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: connectTimeout,
+        onTimeout: () => new RedisError({ operation: "CONNECT", cause: new Error("connect timeout") })
+      })
+    )
+    const use = <A>(operation: string, f: (client: IORedis) => Promise<A>): Effect.Effect<A, RedisError> =>
+      Effect.tryPromise({ try: () => f(client), catch: (cause) => new RedisError({ operation, cause }) }).pipe(
+        Effect.timeoutFail({
+          duration: commandTimeout,
+          onTimeout: () => new RedisError({ operation, cause: new Error(`command timeout (${Duration.format(commandTimeout)})`) })
+        })
+      )
+    const shas = new Map<string, string>()
+    const evalScript = (script: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+      use(`EVALSHA ${script.name}`, async (client) => {
+        let sha = shas.get(script.source)
+        if (sha === undefined) {
+          sha = await sha1(script.source)
+          shas.set(script.source, sha)
+        }
+        try {
+          return await client.evalsha(sha, keys.length, ...keys, ...args)
+        } catch (e) {
+          if (e instanceof Error && e.message.startsWith("NOSCRIPT")) {
+            return await client.eval(script.source, keys.length, ...keys, ...args)
+          }
+          throw e
+        }
+      })
+    return { client, prefix, commandTimeout, use, eval: evalScript }
+  })
+
+/**
+ * Provides the {@link Redis} service.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "effect-resilience/redis"
+ *
+ * const RedisLive = Redis.layer({ url: "redis://127.0.0.1:6379", prefix: "payments:" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Redis, InvalidOptionsError | RedisError> =>
+  Layer.scoped(Redis, make(options))
+
+/**
+ * Provides the {@link Redis} service from `Config`: `REDIS_URL` (required),
+ * `REDIS_PREFIX`, `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT` by default.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "effect-resilience/redis"
+ *
+ * const RedisLive = Redis.layerConfig() // REDIS_URL=redis://127.0.0.1:6379
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = {
+    url: Config.string("REDIS_URL"),
+    prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault(DEFAULT_KEY_PREFIX)),
+    connectTimeout: Config.duration("REDIS_CONNECT_TIMEOUT").pipe(Config.withDefault(DEFAULT_CONNECT_TIMEOUT)),
+    commandTimeout: Config.duration("REDIS_COMMAND_TIMEOUT").pipe(Config.withDefault(DEFAULT_COMMAND_TIMEOUT))
+  }
+): Layer.Layer<Redis, InvalidOptionsError | RedisError | ConfigError.ConfigError> =>
+  Layer.scoped(Redis, Effect.flatMap(Config.unwrap(config), make))
