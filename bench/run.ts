@@ -1,0 +1,612 @@
+/**
+ * The benchmark harness: `npm run bench` (`tsx bench/run.ts`).
+ *
+ *   npm run bench                       every case (about a minute)
+ *   npm run bench -- --filter retry     cases whose name, group or library match (regex, case-insensitive)
+ *   npm run bench -- --smoke            every case with tiny iteration counts (CI: must exit 0)
+ *   npm run bench -- --filter contention  the contention benchmark (bench/contention.ts), if present
+ *   npm run bench -- --json out.json    also write the figures as JSON
+ *
+ * Method (details in bench/README.md): each Effect case runs `ops` calls back
+ * to back in ONE fiber (`Effect.whileLoop`) inside one `Runtime.runPromise`;
+ * each Promise case runs `ops` awaited calls in one async function. mitata
+ * times that loop (one sample = one loop of `ops` calls, ~5 ms) and we report
+ * the median sample / `ops` as ns per call, the overhead over the bare
+ * baseline of the same kind (an `Effect.succeed(1)` step, or `await op()` for
+ * the Promise peers), and overhead ratios to the peers.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import { measure } from "mitata"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+import type { Case, EffectCall, Target } from "./cases/_lib.js"
+
+// ---------------------------------------------------------------------------
+// Options
+
+interface Options {
+  readonly filter: RegExp | undefined
+  readonly smoke: boolean
+  readonly json: string | undefined
+}
+
+const parseArgs = (argv: ReadonlyArray<string>): Options => {
+  let filter: RegExp | undefined
+  let smoke = false
+  let json: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
+    const value = () => {
+      const v = inline ?? argv[++i]
+      if (v === undefined) throw new Error(`${flag} needs a value`)
+      return v
+    }
+    switch (flag) {
+      case "--filter":
+        filter = new RegExp(value(), "i")
+        break
+      case "--smoke":
+        smoke = true
+        break
+      case "--json":
+        json = value()
+        break
+      case "--help":
+      case "-h":
+        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--json FILE]")
+        process.exit(0)
+        break
+      default:
+        throw new Error(`unknown argument: ${arg} (try --help)`)
+    }
+  }
+  return { filter, smoke, json }
+}
+
+// ---------------------------------------------------------------------------
+// Environment
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+const root = fileURLToPath(new URL("..", import.meta.url))
+
+const versionOf = (pkg: string): string => {
+  try {
+    return JSON.parse(readFileSync(`${root}/node_modules/${pkg}/package.json`, "utf8")).version
+  } catch {
+    return "?"
+  }
+}
+
+/** Manual GC between cases (mitata runs it after warm-up), without needing `node --expose-gc`. */
+const exposeGc = (): (() => void) | undefined => {
+  try {
+    v8.setFlagsFromString("--expose-gc")
+    return vm.runInNewContext("gc") as () => void
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cases
+
+interface Loaded {
+  readonly cases: ReadonlyArray<Case>
+  readonly errors: ReadonlyArray<{ readonly file: string; readonly error: unknown }>
+}
+
+/** Every `bench/cases/*.ts` except helpers (`_*.ts`) exports `cases`. */
+const loadCases = async (): Promise<Loaded> => {
+  const dir = `${here}cases`
+  const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.startsWith("_") && !f.endsWith(".d.ts")).sort()
+  const cases: Array<Case> = []
+  const errors: Array<{ file: string; error: unknown }> = []
+  // peers first, so that the table reads baseline → peers → ours within a group
+  files.sort((a, b) => (a === "peers.ts" ? -1 : b === "peers.ts" ? 1 : a.localeCompare(b)))
+  for (const file of files) {
+    try {
+      const mod = await import(pathToFileURL(`${dir}/${file}`).href)
+      if (!Array.isArray(mod.cases)) throw new Error("does not export `cases: ReadonlyArray<Case>`")
+      cases.push(...mod.cases)
+    } catch (error) {
+      errors.push({ file: `bench/cases/${file}`, error })
+    }
+  }
+  const seen = new Set<string>()
+  for (const c of cases) {
+    if (seen.has(c.name)) errors.push({ file: "bench/cases", error: new Error(`duplicate case name: ${c.name}`) })
+    seen.add(c.name)
+  }
+  return { cases, errors }
+}
+
+const GROUP_ORDER = ["baseline", "retry", "timeout", "circuit-breaker", "bulkhead", "rate-limiter", "pipeline"]
+const LIB_ORDER = ["baseline", "effect", "cockatiel", "opossum", "ours", "proto"]
+const rank = (order: ReadonlyArray<string>, x: string) => {
+  const i = order.indexOf(x)
+  return i === -1 ? order.length : i
+}
+
+const baselineKey = (c: Case) => `${c.kind}/${c.path === "async" && c.kind === "promise" ? "success" : c.path}`
+
+/** The cases matching the filter, plus the baselines and peers they are compared with. */
+const select = (all: ReadonlyArray<Case>, filter: RegExp | undefined): ReadonlyArray<Case> => {
+  const byName = new Map(all.map((c) => [c.name, c]))
+  const chosen = new Set<Case>(
+    filter === undefined ? all : all.filter((c) => filter.test(c.name) || filter.test(c.group) || filter.test(c.lib))
+  )
+  for (const c of [...chosen]) {
+    for (const ref of [...(c.peers ?? []), ...(c.targets ?? []).flatMap((t) => (t.kind === "ratio" ? [t.of] : []))]) {
+      const peer = byName.get(ref)
+      if (peer !== undefined) chosen.add(peer)
+    }
+  }
+  if (chosen.size > 0) {
+    const keys = new Set([...chosen].map(baselineKey))
+    for (const c of all) if (c.isBaseline === true && keys.has(baselineKey(c))) chosen.add(c)
+  }
+  return [...chosen].sort((a, b) =>
+    rank(GROUP_ORDER, a.group) - rank(GROUP_ORDER, b.group) ||
+    a.group.localeCompare(b.group) ||
+    rank(LIB_ORDER, a.lib) - rank(LIB_ORDER, b.lib) ||
+    all.indexOf(a) - all.indexOf(b)
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Running one case
+
+interface Prepared {
+  /** Runs `ops` calls; resolves when done. */
+  readonly runOps: (ops: number) => Promise<void>
+  /** Runs one call and reports whether it failed (to check the case's path). */
+  readonly probe: () => Promise<boolean>
+  readonly close: () => Promise<void>
+}
+
+const runtime = Runtime.defaultRuntime
+const runPromise = Runtime.runPromise(runtime)
+
+const prepare = async (c: Case): Promise<Prepared> => {
+  if (c.kind === "effect") {
+    const scope = await runPromise(Scope.make())
+    let call: EffectCall
+    try {
+      call = await runPromise(Scope.extend(c.make, scope) as Effect.Effect<EffectCall, unknown>)
+    } catch (error) {
+      await runPromise(Scope.close(scope, Exit.void))
+      throw error
+    }
+    const body: EffectCall = c.path === "failure" ? () => Effect.exit(call()) : call
+    const loops = new Map<number, Effect.Effect<void, unknown>>()
+    const loopOf = (ops: number) => {
+      let loop = loops.get(ops)
+      if (loop === undefined) {
+        loop = Effect.suspend(() => {
+          let i = 0
+          return Effect.whileLoop({ while: () => i < ops, body, step: () => { i++ } })
+        })
+        loops.set(ops, loop)
+      }
+      return loop
+    }
+    return {
+      runOps: (ops) => runPromise(loopOf(ops)),
+      probe: () => runPromise(Effect.map(Effect.exit(call()), Exit.isFailure)),
+      close: () => runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+  const runner = await c.make()
+  const call = runner.call
+  const runOps = c.path === "failure"
+    ? async (ops: number) => {
+      for (let i = 0; i < ops; i++) {
+        try {
+          await call()
+        } catch {
+          // the failure path: expected
+        }
+      }
+    }
+    : async (ops: number) => {
+      for (let i = 0; i < ops; i++) await call()
+    }
+  return {
+    runOps,
+    probe: () => call().then(() => false, () => true),
+    close: async () => {
+      await runner.close?.()
+    }
+  }
+}
+
+interface Result {
+  readonly case: Case
+  readonly ops: number
+  readonly samples: number
+  /** ns per call */
+  readonly p25: number
+  readonly p50: number
+  readonly p75: number
+}
+
+/** Sample length the harness aims for (full run). */
+const SAMPLE_NS = 5_000_000
+/** CPU time mitata spends per case (full run). */
+const CASE_NS = 500_000_000
+
+const calibrate = async (p: Prepared): Promise<number> => {
+  // run growing batches for ≥ 20 ms in total, then aim at SAMPLE_NS per sample
+  // (one slow batch — a GC, a scheduler timer — must not decide the size)
+  let ops = 1
+  let totalOps = 0
+  let totalNs = 0
+  while (totalNs < 20_000_000) {
+    const t0 = process.hrtime.bigint()
+    await p.runOps(ops)
+    totalNs += Number(process.hrtime.bigint() - t0)
+    totalOps += ops
+    ops = Math.min(ops * 2, 10_000)
+  }
+  return Math.max(1, Math.min(100_000, Math.round((SAMPLE_NS * totalOps) / totalNs)))
+}
+
+const measureCase = async (c: Case, options: Options, gc: (() => void) | undefined): Promise<Result> => {
+  const p = await prepare(c)
+  try {
+    const failed = await p.probe()
+    if (failed !== (c.path === "failure")) {
+      throw new Error(`expected the call to ${c.path === "failure" ? "fail" : "succeed"}, it did not`)
+    }
+    const ops = options.smoke ? (c.smokeOps ?? 3) : await calibrate(p)
+    const stats = await measure(() => p.runOps(ops), {
+      gc: options.smoke ? false : (gc ?? false),
+      batch_threshold: -1, // never let mitata batch: one sample is one loop of `ops` calls
+      ...(options.smoke
+        ? { min_samples: 1, max_samples: 1, min_cpu_time: 0, warmup_threshold: 0 }
+        : { min_samples: 12, min_cpu_time: CASE_NS, warmup_samples: 3 })
+    })
+    return {
+      case: c,
+      ops,
+      samples: stats.samples.length,
+      p25: stats.p25 / ops,
+      p50: stats.p50 / ops,
+      p75: stats.p75 / ops
+    }
+  } finally {
+    await p.close()
+  }
+}
+
+/**
+ * Runs every selected case briefly before measuring anything, so that the JIT
+ * sees every shape first: otherwise the cases measured first (the baselines)
+ * run on code that is still monomorphic, and every overhead is overstated.
+ */
+const warmAll = async (cases: ReadonlyArray<Case>): Promise<void> => {
+  for (const c of cases) {
+    try {
+      const p = await prepare(c)
+      try {
+        const deadline = process.hrtime.bigint() + 50_000_000n
+        let ops = 16
+        while (process.hrtime.bigint() < deadline) {
+          await p.runOps(ops)
+          ops = Math.min(ops * 2, 2048)
+        }
+      } finally {
+        await p.close()
+      }
+    } catch {
+      // reported when the case is measured
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+const fmtNs = (ns: number): string =>
+  ns >= 100 ? Math.round(ns).toLocaleString("en-US") : ns >= 10 ? ns.toFixed(1) : ns.toFixed(2)
+const fmtSigned = (ns: number): string => (ns >= 0 ? "+" : "−") + fmtNs(Math.abs(ns))
+const fmtRatio = (r: number): string =>
+  !Number.isFinite(r) ? "n/a" : r >= 100 ? `${Math.round(r)}×` : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`
+
+const fmtTargetMax = (max: number): string =>
+  Math.abs(max - 1 / 3) < 1e-9 ? "⅓" : Math.abs(max - 1 / 7) < 1e-9 ? "1/7" : Math.abs(max - 1 / 20) < 1e-9 ? "1/20" : String(max)
+
+interface Row {
+  readonly id: number
+  readonly case: Case
+  readonly result?: Result | undefined
+  readonly error?: unknown
+  overhead?: number | undefined
+}
+
+interface TargetCheck {
+  readonly row: Row
+  readonly target: Target
+  readonly text: string
+  readonly met: boolean | undefined
+}
+
+const pad = (s: string, n: number, right = false) => {
+  const len = [...s].length
+  return len >= n ? s : right ? " ".repeat(n - len) + s : s + " ".repeat(n - len)
+}
+
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, right: ReadonlySet<number>) => {
+  const widths = header.map((h, i) => Math.max([...h].length, ...rows.map((r) => [...(r[i] ?? "")].length)))
+  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => pad(c, widths[i]!, right.has(i))).join(" | ")} |`
+  return [
+    line(header),
+    `|${widths.map((w, i) => (right.has(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`,
+    ...rows.map(line)
+  ].join("\n")
+}
+
+const errorText = (e: unknown): string => {
+  if (e instanceof Error) return e.message.split("\n")[0]!
+  try {
+    return JSON.stringify(e) ?? String(e)
+  } catch {
+    return String(e)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Contention (bench/contention.ts, written with the Bulkhead)
+
+const runContentionIfAsked = async (options: Options): Promise<boolean> => {
+  if (options.smoke || options.filter === undefined || !options.filter.test("contention")) return true
+  const file = `${here}contention.ts`
+  if (!existsSync(file)) {
+    console.log("\ncontention: bench/contention.ts does not exist yet (written with the Bulkhead); skipped")
+    return true
+  }
+  console.log("\n## contention (bench/contention.ts)\n")
+  try {
+    const mod = await import(pathToFileURL(file).href)
+    if (typeof mod.runContention !== "function") throw new Error("bench/contention.ts does not export runContention")
+    const out = await mod.runContention({ print: (line: string) => console.log(line) })
+    if (Array.isArray(out) && out.length > 0 && typeof out[0] === "object") {
+      const keys = [...new Set(out.flatMap((r: object) => Object.keys(r)))]
+      console.log(table(keys, out.map((r: any) => keys.map((k) => String(r[k] ?? ""))), new Set()))
+    } else if (out !== undefined) {
+      console.log(typeof out === "string" ? out : JSON.stringify(out, null, 2))
+    }
+    return true
+  } catch (error) {
+    console.log(`contention failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+const main = async (): Promise<number> => {
+  const options = parseArgs(process.argv.slice(2))
+  const gc = exposeGc()
+  const started = Date.now()
+  const loaded = await loadCases()
+  const selected = select(loaded.cases, options.filter)
+
+  const cpus = os.cpus()
+  const commit = (() => {
+    try {
+      const head = readFileSync(`${root}/.git/HEAD`, "utf8").trim()
+      const ref = head.startsWith("ref: ") ? readFileSync(`${root}/.git/${head.slice(5)}`, "utf8").trim() : head
+      return ref.slice(0, 7)
+    } catch {
+      return "?"
+    }
+  })()
+  console.log(`# effect-resilience bench${options.smoke ? " (smoke: tiny iteration counts, figures meaningless)" : ""}`)
+  console.log("")
+  console.log(
+    `node ${process.version} · effect ${versionOf("effect")} · effect-resilience ${versionOf("..")}` +
+      ` (${commit}) · cockatiel ${versionOf("cockatiel")} · opossum ${versionOf("opossum")} · mitata ${versionOf("mitata")}`
+  )
+  console.log(
+    `${cpus[0]?.model.trim() ?? "?"} × ${cpus.length} · load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}` +
+      ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}`
+  )
+  console.log(
+    "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise);" +
+      " overhead = ns/op − the bare baseline of the same kind; vs peers = overhead ÷ the peer's overhead"
+  )
+  console.log("")
+
+  const rows: Array<Row> = []
+  let errors = 0
+  for (const e of loaded.errors) {
+    errors++
+    console.log(`error loading ${e.file}: ${e.error instanceof Error ? (e.error.stack ?? e.error.message) : String(e.error)}`)
+  }
+
+  const onlyContention = options.filter !== undefined && options.filter.test("contention") && selected.length === 0
+  if (!onlyContention) {
+    if (selected.length === 0) {
+      console.log(`no case matches ${String(options.filter)}`)
+      return 1
+    }
+    if (!options.smoke) await warmAll(selected)
+    let id = 0
+    for (const c of selected) {
+      id++
+      if (!options.smoke) process.stderr.write(`  ${c.name} …\n`)
+      try {
+        rows.push({ id, case: c, result: await measureCase(c, options, gc) })
+      } catch (error) {
+        errors++
+        rows.push({ id, case: c, error })
+      }
+    }
+
+    // baselines again, to show how much the machine drifted during the run
+    const drift: Array<string> = []
+    if (!options.smoke) {
+      for (const row of rows) {
+        if (row.case.isBaseline !== true || row.result === undefined) continue
+        try {
+          const again = await measureCase(row.case, options, gc)
+          drift.push(`${row.case.name}: ${fmtNs(row.result.p50)} → ${fmtNs(again.p50)} ns`)
+        } catch {
+          // reported above if it failed the first time
+        }
+      }
+    }
+
+    const baselines = new Map<string, Row>()
+    for (const row of rows) if (row.case.isBaseline === true) baselines.set(baselineKey(row.case), row)
+    for (const row of rows) {
+      const base = baselines.get(baselineKey(row.case))?.result
+      if (row.result !== undefined && base !== undefined) row.overhead = row.result.p50 - base.p50
+    }
+    const byName = new Map(rows.map((r) => [r.case.name, r]))
+
+    const checks: Array<TargetCheck> = []
+    for (const row of rows) {
+      for (const target of row.case.targets ?? []) {
+        const label = target.kind === "overhead"
+          ? `overhead ≤ ${fmtNs(target.max)} ns`
+          : `overhead ≤ ${fmtTargetMax(target.max)} × #${byName.get(target.of)?.id ?? "?"} (${target.of})`
+        const stretch = target.stretch === true ? " (stretch)" : ""
+        if (row.overhead === undefined) {
+          checks.push({ row, target, met: undefined, text: `${label}${stretch}: not measured` })
+          continue
+        }
+        if (target.kind === "overhead") {
+          const met = row.overhead <= target.max
+          checks.push({
+            row,
+            target,
+            met,
+            text: `${label}${stretch}: ${met ? "met" : "MISSED"} (${fmtSigned(row.overhead)} ns${
+              met ? "" : `, ${fmtNs(row.overhead - target.max)} ns over, ${fmtRatio(row.overhead / target.max)} the target`
+            })`
+          })
+        } else {
+          const peer = byName.get(target.of)?.overhead
+          if (peer === undefined) {
+            checks.push({ row, target, met: undefined, text: `${label}${stretch}: peer not measured` })
+            continue
+          }
+          const ratio = row.overhead / peer
+          const met = ratio <= target.max
+          checks.push({
+            row,
+            target,
+            met,
+            text: `${label}${stretch}: ${met ? "met" : "MISSED"} (${fmtRatio(ratio)} of ${fmtSigned(peer)} ns${
+              met ? "" : `, ${fmtRatio(ratio / target.max)} the target`
+            })`
+          })
+        }
+      }
+    }
+
+    const header = ["#", "case", "path", "ops", "ns/op (p50)", "p25–p75", "overhead", "× bare", "vs peers (overhead ratio)", "target"]
+    const body = rows.map((row) => {
+      const r = row.result
+      if (r === undefined) {
+        return [String(row.id), row.case.name, row.case.path, "", "ERROR", "", "", "", errorText(row.error), ""]
+      }
+      const base = baselines.get(baselineKey(row.case))?.result
+      const peers = (row.case.peers ?? []).map((name) => {
+        const peer = byName.get(name)
+        if (peer?.overhead === undefined || row.overhead === undefined || peer.overhead <= 0) return `n/a #${peer?.id ?? "?"}`
+        return `${row.overhead <= 0 ? "≈0×" : fmtRatio(row.overhead / peer.overhead)} #${peer.id}`
+      })
+      const own = checks.filter((c) => c.row === row && c.target.stretch !== true)
+      const target = own.length === 0
+        ? ""
+        : own.every((c) => c.met === true)
+        ? "met"
+        : own.some((c) => c.met === false)
+        ? `MISSED ${own.filter((c) => c.met === false).length}/${own.length}`
+        : "?"
+      return [
+        String(row.id),
+        row.case.name,
+        row.case.path,
+        String(r.ops),
+        fmtNs(r.p50),
+        `${fmtNs(r.p25)}–${fmtNs(r.p75)}`,
+        row.case.isBaseline === true ? "—" : row.overhead === undefined ? "" : fmtSigned(row.overhead),
+        base === undefined || row.case.isBaseline === true ? "—" : fmtRatio(r.p50 / base.p50),
+        peers.join(", "),
+        target
+      ]
+    })
+    console.log(table(header, body, new Set([0, 3, 4, 5, 6, 7])))
+
+    if (checks.length > 0 && options.smoke) {
+      console.log("\n(targets are not evaluated in a smoke run)")
+    } else if (checks.length > 0) {
+      console.log("\n## targets (issue 8)\n")
+      for (const c of checks) console.log(`- #${c.row.id} ${c.row.case.name}: ${c.text}`)
+    }
+    const notes = rows.filter((r) => r.case.note !== undefined)
+    if (notes.length > 0) {
+      console.log("\n## notes\n")
+      for (const r of notes) console.log(`- #${r.id}: ${r.case.note}`)
+    }
+    if (drift.length > 0) {
+      console.log("\n## baseline drift (first → last measurement; 2 shared cores: expect noise)\n")
+      for (const d of drift) console.log(`- ${d}`)
+    }
+    if (options.json !== undefined) {
+      writeFileSync(
+        options.json,
+        JSON.stringify(
+          {
+            node: process.version,
+            versions: Object.fromEntries(["effect", "cockatiel", "opossum", "mitata"].map((p) => [p, versionOf(p)])),
+            commit,
+            cpus: cpus.length,
+            date: new Date().toISOString(),
+            smoke: options.smoke,
+            rows: rows.map((r) => ({
+              id: r.id,
+              name: r.case.name,
+              group: r.case.group,
+              lib: r.case.lib,
+              path: r.case.path,
+              ...(r.result === undefined
+                ? { error: errorText(r.error) }
+                : { ops: r.result.ops, samples: r.result.samples, p25: r.result.p25, p50: r.result.p50, p75: r.result.p75 }),
+              overhead: r.overhead
+            })),
+            targets: checks.map((c) => ({ case: c.row.case.name, target: c.target, met: c.met, text: c.text })),
+            drift
+          },
+          null,
+          2
+        )
+      )
+    }
+  }
+
+  const contentionOk = await runContentionIfAsked(options)
+  if (!contentionOk) errors++
+  console.log(`\n${rows.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s${errors > 0 ? `, ${errors} errors` : ""}`)
+  return errors > 0 ? 1 : 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)
