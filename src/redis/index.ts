@@ -13,6 +13,13 @@
  */
 export * as Redis from "./Redis.js"
 
+/**
+ * A Redis store for `Fallback.staleIfError`: last good values shared by replicas.
+ *
+ * @since 0.1.0
+ */
+export * as StaleStore from "./StaleStore.js"
+
 export {
   /**
    * @since 0.1.0

@@ -1,0 +1,91 @@
+/**
+ * A Redis `Fallback.StaleStore`: the last good values of
+ * `Fallback.staleIfError`, shared by every replica.
+ *
+ * Each entry is one Redis string (`<prefix>stale:<policy>:<key>`) holding the
+ * encoded value with the caller's `storedAt`/`expiresAt`, written with a
+ * `PX` TTL so Redis drops it on its own. Reads never return an entry whose
+ * `expiresAt` has passed by the caller's clock.
+ *
+ * Values are encoded with a `Schema` when one is given (required for values
+ * that are not plain JSON: dates, class instances, bigints…), as JSON
+ * otherwise. A failing Redis never fails a call: `staleIfError` reports the
+ * store error as an event and carries on without the store (fail open).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { type StaleEntry, type StaleStore, StaleStoreError } from "../Fallback.js"
+import { Redis } from "./Redis.js"
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options<A = unknown, I = unknown> {
+  /** Encodes and decodes the values (to JSON). Defaults to plain JSON. */
+  readonly schema?: Schema.Schema<A, I> | undefined
+}
+
+const Envelope = Schema.Struct({ v: Schema.Unknown, s: Schema.Number, e: Schema.Number })
+const decodeEnvelope = Schema.decodeUnknownOption(Schema.parseJson(Envelope))
+
+/**
+ * Makes a Redis stale store on the {@link Redis} connection.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Redis, StaleStore } from "effect-resilience/redis"
+ * import { Effect, Schema } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* StaleStore.make({ schema: Schema.Number })
+ *   return yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, store, name: "prices" })
+ * }).pipe(Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = <A = unknown, I = unknown>(options: Options<A, I> = {}): Effect.Effect<StaleStore, never, Redis> =>
+  Effect.map(Redis, (redis) => {
+    const schema = options.schema
+    const encode = (value: unknown): Effect.Effect<unknown, unknown> =>
+      schema === undefined ? Effect.succeed(value) : Schema.encodeUnknown(schema)(value)
+    const decode = (value: unknown): Effect.Effect<unknown, unknown> =>
+      schema === undefined ? Effect.succeed(value) : Schema.decodeUnknown(schema)(value)
+    const redisKey = (key: string) => `${redis.prefix}stale:${key}`
+    const fail = (operation: "get" | "set" | "delete", key: string) => (cause: unknown) =>
+      new StaleStoreError({ operation, key, cause })
+    const store: StaleStore = {
+      get: (key, now) =>
+        redis.use("GET", (c) => c.get(redisKey(key))).pipe(
+          Effect.flatMap((raw): Effect.Effect<Option.Option<StaleEntry>, unknown> => {
+            if (raw === null) return Effect.succeed(Option.none())
+            const envelope = decodeEnvelope(raw)
+            if (Option.isNone(envelope) || envelope.value.e <= now) return Effect.succeed(Option.none())
+            const { e, s, v } = envelope.value
+            return Effect.map(decode(v), (value) => Option.some({ value, storedAt: s, expiresAt: e }))
+          }),
+          Effect.mapError(fail("get", key))
+        ),
+      set: (key, entry) =>
+        encode(entry.value).pipe(
+          Effect.flatMap((v) => {
+            const ttl = Math.max(1, Math.ceil(entry.expiresAt - entry.storedAt))
+            const payload = JSON.stringify({ v, s: entry.storedAt, e: entry.expiresAt })
+            return redis.use("SET", (c) => c.set(redisKey(key), payload, "PX", ttl))
+          }),
+          Effect.asVoid,
+          Effect.mapError(fail("set", key))
+        ),
+      delete: (key) =>
+        redis.use("DEL", (c) => c.del(redisKey(key))).pipe(Effect.asVoid, Effect.mapError(fail("delete", key)))
+    }
+    return store
+  })
