@@ -25,7 +25,8 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
       const value = { price: 42, at: new Date("2026-01-01T00:00:00Z") }
       const fresh = yield* a.policy.serve(Effect.succeed(value), { key: "sku-1" })
       assert.isFalse(fresh.stale)
-      const served = yield* b.policy.serve(Effect.fail(new Unavailable()), { key: "sku-1" })
+      const failing: Effect.Effect<typeof value, Unavailable> = Effect.fail(new Unavailable())
+      const served = yield* b.policy.serve(failing, { key: "sku-1" })
       assert.isTrue(served.stale)
       assert.deepStrictEqual(served.value, value)
       assert.instanceOf(served.value.at, Date)
