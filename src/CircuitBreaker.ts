@@ -1,0 +1,1220 @@
+/**
+ * Circuit breakers: stop calling a dependency that keeps failing, give it
+ * time to recover, then let a few probe calls test it before letting
+ * everything through again.
+ *
+ * - A breaker is a policy for one circuit (`effect.pipe(breaker)`) and has
+ *   `execute(effect, { key })` for one circuit per key (per host, per
+ *   tenant…). Idle keys expire; memory stays bounded.
+ * - Trip policies are values: {@link consecutive}, {@link rate} (the last N
+ *   calls), {@link timeRate} (a sliding time window). `slowCall` counts slow
+ *   calls too. Below `minimumCalls` a rate never trips.
+ * - `openDuration` is a duration or a `Schedule` whose delays grow across
+ *   consecutive openings, capped by `maxOpenDuration`; the count of openings
+ *   starts over only once the circuit has stayed closed for
+ *   `openDurationResetAfter`.
+ * - Half-open lets at most `halfOpen.probes` calls through at once; callers
+ *   beyond them fail fast with `CircuitHalfOpen` (they never queue). A probe
+ *   slot is a lease: a probe that is interrupted frees it at once, one that
+ *   hangs longer than `probeTimeout` loses it.
+ * - What counts is decided by `classify(exit)`, on the error channel, never
+ *   on messages. Interruptions and the library's own rejections (an inner
+ *   bulkhead, rate limiter or circuit: `Errors.isRejection`) are ignored
+ *   before `classify` is consulted.
+ * - Late results are fenced by generation numbers: a call admitted before
+ *   the circuit opened cannot extend the break or move the state.
+ * - The state lives behind the {@link CircuitBreakerStore} service, a
+ *   `Context.Reference` whose default is an in-memory store; the Redis store
+ *   of `effect-resilience/redis` swaps it.
+ *
+ * Time comes from the `Clock` in scope when the breaker is made (`TestClock`
+ * in tests); the move to half-open is computed from it, so {@link
+ * CircuitBreaker.state} reports it without waiting for a call.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { InvalidOptionsError } from "./Errors.js"
+import * as internal from "./internal/circuitBreaker/breaker.js"
+import * as classifiers from "./internal/circuitBreaker/classify.js"
+import * as errors from "./internal/circuitBreaker/errors.js"
+import * as memory from "./internal/circuitBreaker/memoryStore.js"
+import * as options_ from "./internal/circuitBreaker/options.js"
+import type { Policy } from "./Policy.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+// ---------------------------------------------------------------------------
+// Errors
+
+export {
+  /**
+   * The breaker rejected the call (it was not made); `reason` says why:
+   * `CircuitOpen` (with `retryAfter`, the time left in the break),
+   * `CircuitHalfOpen` (every probe slot taken) or `CircuitBreakerStoreError`
+   * (the store failed and `onStoreError` is `"fail"`). `CircuitOpen` and
+   * `CircuitHalfOpen` are load-shedding rejections (`Errors.isRejection`), so
+   * `Retry` never retries them and no other breaker counts them. Built
+   * without a stack trace.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+   *   return yield* Effect.succeed("ok").pipe(
+   *     breaker,
+   *     Effect.catchTag("CircuitBreakerError", (e) =>
+   *       Effect.succeed(e.reason._tag === "CircuitOpen" ? `open, retry after ${e.retryAfter}` : e.message))
+   *   )
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  CircuitBreakerError,
+  /**
+   * The store behind the breaker failed (e.g. Redis unreachable). Stores fail
+   * with it; the breaker then admits the call (`onStoreError: "allow"`) or
+   * rejects it with a {@link CircuitBreakerError} carrying it (`"fail"`).
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   *
+   * const e = new CircuitBreaker.CircuitBreakerStoreError({ operation: "admit", detail: "connection refused" })
+   * e.message // "Circuit breaker store failed on admit: connection refused"
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  CircuitBreakerStoreError,
+  /**
+   * The reason of a {@link CircuitBreakerError} when the circuit was open:
+   * `retryAfter` is the time left in the break (infinite while `isolated`).
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   * import { Duration } from "effect"
+   *
+   * const reason = new CircuitBreaker.CircuitOpen({ retryAfter: Duration.seconds(3), isolated: false })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  CircuitOpen,
+  /**
+   * The reason of a {@link CircuitBreakerError} when the circuit was
+   * half-open and all of its `probes` slots were taken.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   *
+   * const reason = new CircuitBreaker.CircuitHalfOpen({ probes: 1 })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  CircuitHalfOpen
+} from "./internal/circuitBreaker/errors.js"
+
+type CircuitBreakerError = errors.CircuitBreakerError
+type CircuitBreakerStoreError = errors.CircuitBreakerStoreError
+
+// ---------------------------------------------------------------------------
+// Models
+
+/**
+ * A circuit breaker. Callable for its own circuit (`effect.pipe(breaker)`),
+ * with {@link CircuitBreaker.execute} for one circuit per key. It adds
+ * exactly {@link CircuitBreakerError} to the errors of what it wraps and
+ * nothing to its requirements.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface CircuitBreaker extends Policy<CircuitBreakerError> {
+  readonly [TypeId]: TypeId
+  /** The breaker's name (a callable's own `name` is read-only, so it is not used). */
+  readonly policyName: string
+  /** The options the breaker was made with. */
+  readonly options: CircuitBreaker.Options
+  /**
+   * Runs `self` through the circuit of `key` (one circuit per key, created on
+   * first use, dropped after `idleTimeToLive` idle). `classify` overrides the
+   * breaker's classifier for this call. Data-first or data-last.
+   */
+  readonly execute: {
+    <A, E>(options: CircuitBreaker.ExecuteOptions<A, E>): <R>(
+      self: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | CircuitBreakerError, R>
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: CircuitBreaker.ExecuteOptions<A, E>
+    ): Effect.Effect<A, E | CircuitBreakerError, R>
+  }
+  /**
+   * The state of the circuit of `key` (the breaker's own circuit without a
+   * key), as of now on the breaker's `Clock`: an `Open` circuit whose break
+   * has elapsed reads as `HalfOpen` without waiting for a call.
+   */
+  readonly state: (key?: string) => Effect.Effect<State, CircuitBreakerError>
+  /** Forces the circuit of `key` open (state `Isolated`) until {@link CircuitBreaker.reset}. */
+  readonly isolate: (key?: string) => Effect.Effect<void, CircuitBreakerError>
+  /** Closes the circuit of `key` with empty windows and the open durations started over. */
+  readonly reset: (key?: string) => Effect.Effect<void, CircuitBreakerError>
+  /** Counts, rates, state and transition history of the circuit of `key`, and totals over every key. */
+  readonly metrics: (key?: string) => Effect.Effect<Metrics, CircuitBreakerError>
+  /** Every state transition of every key (one buffer per subscriber, oldest dropped when full). */
+  readonly transitions: Stream.Stream<Transition>
+  /** Everything the breaker did, transitions included (the equivalent of resilience4j's event publisher). */
+  readonly events: Stream.Stream<Event>
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace CircuitBreaker {
+  /**
+   * Options of {@link make}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options {
+    /** When the circuit opens: {@link consecutive}, {@link rate} or {@link timeRate}. */
+    readonly tripPolicy: TripPolicy
+    /**
+     * How long the circuit stays open before it lets probes through: a
+     * duration, or a `Schedule` whose successive delays are the breaks of
+     * the 1st, 2nd, … consecutive opening (e.g.
+     * `Schedule.exponential("5 seconds")`). The schedule is stepped at
+     * construction for up to 64 openings; later openings repeat the last
+     * break. A failure classified with `retryAfter` lengthens the break to
+     * at least that.
+     */
+    readonly openDuration: Duration.DurationInput | Schedule.Schedule<unknown>
+    /**
+     * Caps every break (growing schedules and `retryAfter` hints alike).
+     * Defaults to 10 minutes for a `Schedule`, and to `openDuration` itself
+     * for a fixed duration.
+     */
+    readonly maxOpenDuration?: Duration.DurationInput | undefined
+    /**
+     * How long the circuit must stay closed before the count of consecutive
+     * openings starts over (and the next break is the first one again).
+     * Until then, closing after a successful probe keeps the count, so a
+     * flapping dependency cannot escape a growing break. Defaults to
+     * `maxOpenDuration`.
+     */
+    readonly openDurationResetAfter?: Duration.DurationInput | undefined
+    /** Half-open probing. */
+    readonly halfOpen?: HalfOpenOptions | undefined
+    /**
+     * Calls slower than `duration` (successful or not) count as slow; the
+     * circuit trips when the slow-call rate in the trip policy's window
+     * reaches `threshold` (for `consecutive(n)`, over the last `n` calls). A
+     * slow probe counts as a failed probe.
+     */
+    readonly slowCall?: SlowCallOptions | undefined
+    /**
+     * Decides what a call's `Exit` counts as. Interruptions and the
+     * library's own rejections are ignored before it is consulted. Defaults
+     * to {@link defaultClassify}: typed failures and defects are failures.
+     */
+    readonly classify?: Classifier<unknown, unknown> | undefined
+    /**
+     * What to do when the store fails on admission: `"allow"` (fail open:
+     * run the call as if the circuit were closed) or `"fail"` (fail closed:
+     * reject with `CircuitBreakerStoreError`). A failure to record a result
+     * never changes the call's result. Defaults to `"allow"`.
+     */
+    readonly onStoreError?: "allow" | "fail" | undefined
+    /**
+     * The breaker's name: the `policy` label of its metrics, the namespace
+     * of its circuits in the store (breakers with the same name share
+     * circuits — that is how replicas share them through Redis — while
+     * unnamed breakers never share). Defaults to `"circuit-breaker"`.
+     */
+    readonly name?: string | undefined
+    /**
+     * Adds a `key` label to the failure-path metrics (failures, rejections,
+     * transitions). Off by default: keys are unbounded, labels must not be.
+     */
+    readonly labelMetricsByKey?: boolean | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface HalfOpenOptions {
+    /** Probe calls let through at once. Defaults to 1. */
+    readonly probes?: number | undefined
+    /** Successful probes needed to close the circuit (a failed probe reopens it). Defaults to 1. */
+    readonly successThreshold?: number | undefined
+    /**
+     * How long a probe may hold its slot: a probe still running after it
+     * loses the slot (another caller may probe; its late result is fenced),
+     * so a hung probe can never wedge the circuit in half-open. Defaults to
+     * 1 minute.
+     */
+    readonly probeTimeout?: Duration.DurationInput | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface SlowCallOptions {
+    /** Calls taking longer than this are slow. */
+    readonly duration: Duration.DurationInput
+    /** The slow-call rate, in (0, 1], at which the circuit trips. */
+    readonly threshold: number
+  }
+
+  /**
+   * Options of {@link CircuitBreaker.execute}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ExecuteOptions<A, E> {
+    /** The circuit's key, e.g. a host or a tenant. */
+    readonly key: string
+    /** Overrides the breaker's classifier for this call. */
+    readonly classify?: Classifier<A, E> | undefined
+  }
+}
+
+/**
+ * A trip policy: when a closed circuit opens.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type TripPolicy = TripPolicy.Consecutive | TripPolicy.Rate | TripPolicy.TimeRate
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace TripPolicy {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Consecutive {
+    readonly _tag: "Consecutive"
+    /** Failures in a row that open the circuit. */
+    readonly failures: number
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Rate {
+    readonly _tag: "Rate"
+    /** Failure rate in (0, 1] that opens the circuit. */
+    readonly threshold: number
+    /** The window: the last `size` calls. */
+    readonly size: number
+    /** Calls needed in the window before the rate is evaluated. */
+    readonly minimumCalls: number
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface TimeRate {
+    readonly _tag: "TimeRate"
+    /** Failure rate in (0, 1] that opens the circuit. */
+    readonly threshold: number
+    /** The window: the calls of the last `window`. */
+    readonly window: Duration.Duration
+    /** The window advances one bucket (`window / buckets`) at a time. */
+    readonly buckets: number
+    /** Calls needed in the window before the rate is evaluated. */
+    readonly minimumCalls: number
+  }
+}
+
+/**
+ * What a call counts as for the breaker.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Outcome = Outcome.Success | Outcome.Failure | Outcome.Ignored
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Outcome {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Success {
+    readonly _tag: "Success"
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Failure {
+    readonly _tag: "Failure"
+    /** If this failure opens the circuit, the break lasts at least this long (capped by `maxOpenDuration`). */
+    readonly retryAfter?: Duration.Duration | undefined
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Ignored {
+    readonly _tag: "Ignored"
+  }
+}
+
+/**
+ * The outcomes a classifier returns: `Outcome.success`,
+ * `Outcome.failure({ retryAfter? })` and `Outcome.ignored` (neither: the call
+ * says nothing about the dependency's health; a probe that is ignored frees
+ * its slot).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Exit } from "effect"
+ *
+ * const classify = (exit: Exit.Exit<unknown, unknown>) =>
+ *   Exit.isSuccess(exit) ? CircuitBreaker.Outcome.success : CircuitBreaker.Outcome.failure({ retryAfter: "10 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const Outcome: {
+  readonly success: Outcome.Success
+  readonly failure: (options?: { readonly retryAfter?: Duration.DurationInput | undefined }) => Outcome.Failure
+  readonly ignored: Outcome.Ignored
+} = classifiers.Outcome
+
+/**
+ * Decides what a call's `Exit` counts as, synchronously or with an effect.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Classifier<A, E> = (exit: Exit.Exit<A, E>) => Outcome | Effect.Effect<Outcome>
+
+/**
+ * A circuit's state. Times are epoch milliseconds from the breaker's `Clock`;
+ * `openings` counts consecutive openings (it picks the next break).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type State = State.Closed | State.Open | State.HalfOpen | State.Isolated
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace State {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Closed {
+    readonly _tag: "Closed"
+    readonly key: string
+    readonly since: number
+    readonly openings: number
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Open {
+    readonly _tag: "Open"
+    readonly key: string
+    readonly since: number
+    /** When the break ends and probes are let through. */
+    readonly until: number
+    /** The time left in the break. */
+    readonly retryAfter: Duration.Duration
+    readonly openings: number
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface HalfOpen {
+    readonly _tag: "HalfOpen"
+    readonly key: string
+    readonly since: number
+    /** Probes running now. */
+    readonly probes: number
+    /** Successful probes so far. */
+    readonly successes: number
+    readonly openings: number
+  }
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Isolated {
+    readonly _tag: "Isolated"
+    readonly key: string
+    readonly since: number
+    readonly openings: number
+  }
+}
+
+/**
+ * Why a circuit changed state.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type TransitionReason = "Tripped" | "OpenElapsed" | "ProbeFailed" | "ProbesSucceeded" | "Isolated" | "Reset"
+
+/**
+ * A state transition of one circuit. `at` is epoch milliseconds from the
+ * breaker's `Clock`: the move to half-open is published when the next call
+ * (or `isolate`/`reset`) observes it, stamped with the time the break ended.
+ * `generation` is the circuit's new generation.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Transition {
+  readonly key: string
+  readonly from: State["_tag"]
+  readonly to: State["_tag"]
+  readonly at: number
+  readonly generation: number
+  readonly reason: TransitionReason
+}
+
+/**
+ * What a breaker did, as published on {@link CircuitBreaker.events}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Event =
+  | { readonly _tag: "Transition"; readonly breaker: string; readonly transition: Transition }
+  | {
+    readonly _tag: "Rejected"
+    readonly breaker: string
+    readonly key: string
+    readonly reason: "CircuitOpen" | "CircuitHalfOpen" | "CircuitBreakerStoreError"
+    readonly retryAfter: Duration.Duration | undefined
+  }
+  | {
+    readonly _tag: "Failure"
+    readonly breaker: string
+    readonly key: string
+    readonly slow: boolean
+    readonly probe: boolean
+  }
+  | { readonly _tag: "SlowCall"; readonly breaker: string; readonly key: string; readonly duration: Duration.Duration }
+  | {
+    readonly _tag: "Fenced"
+    readonly breaker: string
+    readonly key: string
+    readonly outcome: "success" | "failure" | "ignored"
+  }
+  | {
+    readonly _tag: "StoreError"
+    readonly breaker: string
+    readonly key: string
+    readonly error: CircuitBreakerStoreError
+    readonly allowed: boolean
+  }
+
+/**
+ * Counts since a circuit was created (they are kept by the store, so with a
+ * shared store they cover every replica).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Counters {
+  readonly successes: number
+  readonly failures: number
+  /** Calls classified as ignored (and inner rejections); interrupted calls are not counted at all. */
+  readonly ignored: number
+  /** Calls the circuit rejected (open, half-open full, isolated). */
+  readonly rejections: number
+  readonly slowCalls: number
+  /** Results that arrived after the circuit had moved on (counted above, but they did not move the state). */
+  readonly fenced: number
+}
+
+/**
+ * What {@link CircuitBreaker.metrics} returns.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Metrics extends Counters {
+  readonly breaker: string
+  readonly key: string
+  /** The store in use (`"memory"`, `"redis"`, …): a forgotten Redis layer shows here. */
+  readonly store: string
+  readonly state: State
+  /** Calls in the trip policy's current window (closed circuits only). */
+  readonly windowCalls: number
+  /** Failure rate in the current window, `undefined` for `consecutive` or an empty window. */
+  readonly failureRate: number | undefined
+  /** Slow-call rate in the current window, `undefined` without `slowCall` or with an empty window. */
+  readonly slowCallRate: number | undefined
+  readonly consecutiveFailures: number
+  /** The latest transitions of this key seen by this breaker, oldest first (at most 100 per breaker). */
+  readonly transitions: ReadonlyArray<Transition>
+  /** Totals over every key of this breaker, in this process. */
+  readonly totals: Counters & { readonly storeErrors: number }
+}
+
+// ---------------------------------------------------------------------------
+// Store
+
+/**
+ * Where circuits live. Every operation gets the time (`now`, epoch
+ * milliseconds from the breaker's `Clock`) and the circuit's configuration
+ * as arguments, so each can be one atomic script on a remote store (a Redis
+ * Lua script) that reads no clock of its own and needs no prior setup; the
+ * store runs the trip policy itself.
+ *
+ * - `admit` admits a call (returning the circuit's generation and, for a
+ *   half-open probe, a lease) or rejects it; it moves an open circuit whose
+ *   break has elapsed to half-open.
+ * - `record` records an admitted call's result with its ticket; a ticket
+ *   from an older generation (or an expired lease) is fenced: counted, but
+ *   it cannot move the state.
+ * - `snapshot` reads a circuit without changing it; `isolate` and `reset`
+ *   are the manual controls.
+ * - `register` runs for the lifetime of each breaker using a namespace
+ *   (the memory store sweeps idle circuits and drops the namespace after the
+ *   last breaker leaves).
+ * - `unsafe`, for in-process stores only, is a synchronous twin of `admit`
+ *   and `record` that the breaker uses on its hot path; it must behave
+ *   exactly like them.
+ *
+ * Circuits are namespaced by breaker name, so breakers sharing a store never
+ * collide.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface CircuitBreakerStore {
+  /** What kind of store this is (`"memory"`, `"redis"`); reported by `metrics()`. */
+  readonly kind: string
+  readonly register: (namespace: string, config: CircuitBreakerStore.Config) => Effect.Effect<void, never, Scope.Scope>
+  readonly admit: (
+    namespace: string,
+    key: string,
+    config: CircuitBreakerStore.Config,
+    now: number
+  ) => Effect.Effect<CircuitBreakerStore.Admission, CircuitBreakerStoreError>
+  readonly record: (
+    namespace: string,
+    key: string,
+    config: CircuitBreakerStore.Config,
+    ticket: CircuitBreakerStore.Ticket,
+    result: CircuitBreakerStore.CallResult,
+    now: number
+  ) => Effect.Effect<CircuitBreakerStore.Recorded, CircuitBreakerStoreError>
+  readonly snapshot: (
+    namespace: string,
+    key: string,
+    config: CircuitBreakerStore.Config,
+    now: number
+  ) => Effect.Effect<CircuitBreakerStore.Snapshot, CircuitBreakerStoreError>
+  readonly isolate: (
+    namespace: string,
+    key: string,
+    config: CircuitBreakerStore.Config,
+    now: number
+  ) => Effect.Effect<ReadonlyArray<Transition>, CircuitBreakerStoreError>
+  readonly reset: (
+    namespace: string,
+    key: string,
+    config: CircuitBreakerStore.Config,
+    now: number
+  ) => Effect.Effect<ReadonlyArray<Transition>, CircuitBreakerStoreError>
+  readonly unsafe?: CircuitBreakerStore.Unsafe | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace CircuitBreakerStore {
+  /**
+   * A circuit's configuration as the store sees it: plain numbers (all
+   * durations in milliseconds), serializable, so a remote store can pass it
+   * to a script.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Config {
+    readonly trip:
+      | { readonly _tag: "Consecutive"; readonly failures: number }
+      | { readonly _tag: "Rate"; readonly threshold: number; readonly size: number; readonly minimumCalls: number }
+      | {
+        readonly _tag: "TimeRate"
+        readonly threshold: number
+        readonly window: number
+        readonly buckets: number
+        readonly minimumCalls: number
+      }
+    /** Slow-call rate that trips the circuit; `undefined` without `slowCall` (the caller flags slow calls). */
+    readonly slowCallThreshold: number | undefined
+    /** The break of the n-th consecutive opening is `openDurations[n - 1]` (the last repeats). */
+    readonly openDurations: ReadonlyArray<number>
+    readonly maxOpenDuration: number
+    readonly openDurationResetAfter: number
+    readonly probes: number
+    readonly successThreshold: number
+    readonly probeTimeout: number
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Ticket {
+    /** The circuit's generation when the call was admitted. */
+    readonly generation: number
+    /** The probe's lease id in half-open, 0 for a call admitted while closed. */
+    readonly lease: number
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Admitted extends Ticket {
+    readonly _tag: "Admitted"
+    /** Transitions the admission made (Open → HalfOpen). */
+    readonly transitions: ReadonlyArray<Transition>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Rejected {
+    readonly _tag: "Rejected"
+    readonly state: "Open" | "HalfOpen" | "Isolated"
+    /** Milliseconds until the break ends (Open) or the first probe lease expires (HalfOpen). */
+    readonly retryAfter: number | undefined
+    readonly transitions: ReadonlyArray<Transition>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Admission = Admitted | Rejected
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface CallResult {
+    readonly outcome: "success" | "failure" | "ignored"
+    /** Slower than `slowCall.duration` (decided by the breaker). */
+    readonly slow: boolean
+    /** A failure's `retryAfter`, in milliseconds. */
+    readonly retryAfter: number | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Recorded {
+    readonly transitions: ReadonlyArray<Transition>
+    /** The ticket was stale: the result was counted but did not move the state. */
+    readonly fenced: boolean
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Snapshot {
+    readonly state: State
+    readonly counters: Counters
+    readonly window: {
+      readonly calls: number
+      readonly failures: number
+      readonly slowCalls: number
+      readonly consecutiveFailures: number
+    }
+  }
+
+  /**
+   * The synchronous fast path of an in-process store.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Unsafe {
+    readonly namespace: (namespace: string) => UnsafeNamespace
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface UnsafeNamespace {
+    /**
+     * Like `admit`, but with `allowProbe` false it returns `undefined` and
+     * changes nothing when the call would take a probe slot (or move the
+     * circuit to half-open).
+     */
+    readonly admit: (key: string, config: Config, now: number, allowProbe: boolean) => Admission | undefined
+    readonly record: (key: string, config: Config, ticket: Ticket, result: CallResult, now: number) => Recorded
+  }
+
+  /**
+   * Options of {@link layerStoreMemory}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface MemoryOptions {
+    /** Circuits unused for this long are dropped (never isolated or still-open ones). Defaults to 1 hour. */
+    readonly idleTimeToLive?: Duration.DurationInput | undefined
+    /** At most this many circuits over every namespace; when full, the oldest is dropped. Defaults to 100,000. */
+    readonly maxKeys?: number | undefined
+  }
+}
+
+/**
+ * The store service, a `Context.Reference`: without a Layer every breaker
+ * uses one in-memory store per process (idle circuits expire after an hour,
+ * at most 100,000 circuits). {@link layerStoreMemory} configures it; the
+ * Redis layer of `effect-resilience/redis` replaces it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CircuitBreaker.CircuitBreakerStore
+ *   return store.kind // "memory"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const CircuitBreakerStore: Context.Reference<CircuitBreakerStore, CircuitBreakerStore> =
+  memory.CircuitBreakerStore
+
+/**
+ * An in-memory {@link CircuitBreakerStore}: one state value per circuit,
+ * replaced atomically on every transition; idle circuits are swept by the
+ * breakers using the store. Fails with `InvalidOptionsError` for invalid
+ * options.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const store = CircuitBreaker.makeStoreMemory({ idleTimeToLive: "10 minutes", maxKeys: 10_000 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeStoreMemory: (
+  options?: CircuitBreakerStore.MemoryOptions
+) => Effect.Effect<CircuitBreakerStore, InvalidOptionsError> = memory.makeEffect
+
+/**
+ * Provides an in-memory {@link CircuitBreakerStore} with its own options,
+ * for the breakers made under it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }).pipe(
+ *   Effect.provide(CircuitBreaker.layerStoreMemory({ idleTimeToLive: "15 minutes", maxKeys: 50_000 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreMemory: (
+  options?: CircuitBreakerStore.MemoryOptions
+) => Layer.Layer<CircuitBreakerStore, InvalidOptionsError> = memory.layer
+
+// ---------------------------------------------------------------------------
+// Trip policies
+
+/**
+ * Opens the circuit after `failures` failures in a row (a success resets the
+ * count). Polly's and cockatiel's `ConsecutiveBreaker`. Throws
+ * `InvalidOptionsError` unless `failures` is an integer >= 1.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const tripPolicy = CircuitBreaker.consecutive(5)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const consecutive: (failures: number) => TripPolicy.Consecutive = options_.consecutive
+
+/**
+ * Opens the circuit when the failure rate over the last `size` calls reaches
+ * `threshold` (in (0, 1]), once at least `minimumCalls` calls are in the
+ * window (defaults to `size`): a small sample never trips it.
+ * resilience4j's count-based sliding window.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * // open when half of the last 20 calls failed, judged from 10 calls on
+ * const tripPolicy = CircuitBreaker.rate({ threshold: 0.5, size: 20, minimumCalls: 10 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const rate: (options: {
+  readonly threshold: number
+  readonly size: number
+  readonly minimumCalls?: number | undefined
+}) => TripPolicy.Rate = options_.rate
+
+/**
+ * Opens the circuit when the failure rate over the calls of the last
+ * `window` reaches `threshold` (in (0, 1]), once at least `minimumCalls`
+ * (defaults to 100) are in the window. The window is split into `buckets`
+ * (defaults to 10) and advances one bucket at a time: O(1) work per call and
+ * memory bounded by the bucket count. Polly's `SamplingDuration` with
+ * `MinimumThroughput`, resilience4j's time-based window.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const tripPolicy = CircuitBreaker.timeRate({ threshold: 0.25, window: "30 seconds", minimumCalls: 20 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const timeRate: (options: {
+  readonly threshold: number
+  readonly window: Duration.DurationInput
+  readonly buckets?: number | undefined
+  readonly minimumCalls?: number | undefined
+}) => TripPolicy.TimeRate = options_.timeRate
+
+// ---------------------------------------------------------------------------
+// Classifiers
+
+/**
+ * The default classifier: success is a success; a typed failure or a defect
+ * is a failure (with the error's `retryAfter`, if it carries one).
+ * (Interruptions and library rejections never reach a classifier.)
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Exit } from "effect"
+ *
+ * CircuitBreaker.defaultClassify(Exit.fail("boom")) // Outcome.failure()
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const defaultClassify: (exit: Exit.Exit<unknown, unknown>) => Outcome = classifiers.defaultClassify
+
+/**
+ * A classifier from the failure's `Cause` (a success is a success), so you
+ * need not dig into the `Exit`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Cause } from "effect"
+ *
+ * // only defects count; typed failures mean the dependency answered
+ * const classify = CircuitBreaker.classifyCause((cause) =>
+ *   Cause.isDie(cause) ? CircuitBreaker.Outcome.failure() : CircuitBreaker.Outcome.success
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const classifyCause: <E>(
+  f: (cause: Cause.Cause<E>) => Outcome | Effect.Effect<Outcome>
+) => Classifier<unknown, E> = classifiers.classifyCause
+
+/**
+ * A classifier from the typed error: `f` decides for typed failures; a
+ * success is a success and a defect a failure.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * type ApiError = { readonly _tag: "ApiError"; readonly status: number }
+ * const classify = CircuitBreaker.classifyError((e: ApiError) =>
+ *   e.status >= 500 ? CircuitBreaker.Outcome.failure() : CircuitBreaker.Outcome.success
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const classifyError: <E>(
+  f: (error: E) => Outcome | Effect.Effect<Outcome>
+) => Classifier<unknown, E> = classifiers.classifyError
+
+/**
+ * Typed failures whose `_tag` is one of `tags` are ignored (neither success
+ * nor failure: e.g. a validation error says nothing about the dependency);
+ * everything else is classified by {@link defaultClassify}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const classify = CircuitBreaker.ignoreTags("NotFound", "BadRequest")
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const ignoreTags: (...tags: ReadonlyArray<string>) => Classifier<unknown, unknown> = classifiers.ignoreTags
+
+/**
+ * Only typed failures whose `_tag` is one of `tags` (and defects) count as
+ * failures; other typed failures count as successes — the dependency
+ * answered (resilience4j's `recordExceptions`).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const classify = CircuitBreaker.countTags("Unavailable", "TimeoutError")
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const countTags: (...tags: ReadonlyArray<string>) => Classifier<unknown, unknown> = classifiers.countTags
+
+/**
+ * Only defects count as failures; typed failures count as successes (the
+ * dependency answered, with an error the caller handles).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const options = { tripPolicy: CircuitBreaker.consecutive(3), openDuration: "10 seconds", classify: CircuitBreaker.onlyDefects }
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const onlyDefects: Classifier<unknown, unknown> = classifiers.onlyDefects
+
+// ---------------------------------------------------------------------------
+// Constructors
+
+/**
+ * Makes a circuit breaker in the current scope, with its state in the
+ * {@link CircuitBreakerStore} in context (in memory by default). Fails with
+ * `InvalidOptionsError` naming the option and the allowed range.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Effect, Schedule } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "payments",
+ *     tripPolicy: CircuitBreaker.rate({ threshold: 0.5, size: 20, minimumCalls: 10 }),
+ *     openDuration: Schedule.exponential("5 seconds"),
+ *     maxOpenDuration: "5 minutes",
+ *     halfOpen: { probes: 2, successThreshold: 2, probeTimeout: "10 seconds" },
+ *     slowCall: { duration: "2 seconds", threshold: 0.8 }
+ *   })
+ *   const charge = Effect.succeed("charged").pipe(breaker) // one circuit
+ *   const perHost = Effect.succeed("ok").pipe(breaker.execute({ key: "api.example.com" })) // one per key
+ *   return [yield* charge, yield* perHost]
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: (
+  options: CircuitBreaker.Options
+) => Effect.Effect<CircuitBreaker, InvalidOptionsError, Scope.Scope> = internal.make
+
+/**
+ * True for circuit breakers.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Timeout } from "effect-resilience"
+ *
+ * CircuitBreaker.isCircuitBreaker(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker = internal.isCircuitBreaker
+
+/**
+ * Provides a circuit breaker under your own `Context.Tag` (see
+ * `Policy.fromTag`); it lives as long as the layer. Fails with
+ * `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Policy } from "effect-resilience"
+ * import { Context } from "effect"
+ *
+ * class PaymentsBreaker extends Context.Tag("app/PaymentsBreaker")<PaymentsBreaker, CircuitBreaker.CircuitBreaker>() {}
+ * const live = CircuitBreaker.layer(PaymentsBreaker, { tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+ * const guarded = Policy.fromTag(PaymentsBreaker)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer: <I, S>(
+  tag: Context.Tag<I, S>,
+  options: CircuitBreaker.Options & ([CircuitBreaker] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
+
+/**
+ * The options of a breaker that can come from configuration (the
+ * environment). Defaults: `tripPolicy` `"consecutive"` with `failures` 5;
+ * `threshold` 0.5, `size` 100, `window` 30 seconds for the rate policies;
+ * `openDuration` 30 seconds, growing by `openDurationFactor` (default 1: a
+ * fixed break) up to `maxOpenDuration`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  readonly name?: string | undefined
+  readonly tripPolicy?: "consecutive" | "rate" | "timeRate" | undefined
+  readonly failures?: number | undefined
+  readonly threshold?: number | undefined
+  readonly size?: number | undefined
+  readonly window?: Duration.DurationInput | undefined
+  readonly buckets?: number | undefined
+  readonly minimumCalls?: number | undefined
+  readonly openDuration?: Duration.DurationInput | undefined
+  readonly openDurationFactor?: number | undefined
+  readonly maxOpenDuration?: Duration.DurationInput | undefined
+  readonly openDurationResetAfter?: Duration.DurationInput | undefined
+  readonly probes?: number | undefined
+  readonly successThreshold?: number | undefined
+  readonly probeTimeout?: Duration.DurationInput | undefined
+  readonly slowCallDuration?: Duration.DurationInput | undefined
+  readonly slowCallThreshold?: number | undefined
+  readonly onStoreError?: "allow" | "fail" | undefined
+}
+
+/**
+ * Turns {@link ConfigOptions} into {@link CircuitBreaker.Options}. Throws
+ * `InvalidOptionsError` for invalid values.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const options = CircuitBreaker.fromConfigOptions({ tripPolicy: "rate", threshold: 0.5, size: 50, openDuration: "10 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromConfigOptions: (options: ConfigOptions) => CircuitBreaker.Options = options_.fromConfigOptions
+
+/**
+ * Provides a circuit breaker under your own `Context.Tag` with its options
+ * read from `Config`. Invalid values fail the layer with
+ * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class ApiBreaker extends Context.Tag("app/ApiBreaker")<ApiBreaker, CircuitBreaker.CircuitBreaker>() {}
+ * // API_BREAKER_FAILURES=5 API_BREAKER_OPEN="30 seconds"
+ * const live = CircuitBreaker.layerConfig(ApiBreaker, {
+ *   name: Config.succeed("api"),
+ *   failures: Config.integer("API_BREAKER_FAILURES").pipe(Config.withDefault(5)),
+ *   openDuration: Config.duration("API_BREAKER_OPEN").pipe(Config.withDefault("30 seconds"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig: <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<ConfigOptions> & ([CircuitBreaker] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

@@ -1,0 +1,514 @@
+/**
+ * The circuit breaker: admission, the call, classification, recording, and
+ * what is published about it.
+ *
+ * Hot path (closed circuit, in-process store): one synchronous admission
+ * (no allocation: closed circuits hand out one shared ticket per
+ * generation), the call under one `matchCauseEffect`, one synchronous
+ * record. Counts are plain numbers; Effect `Metric`s are updated with
+ * `unsafeUpdate` on failure paths and in batches for successes. Probes run
+ * in an uninterruptible region (the effect itself stays interruptible), so
+ * an interrupted probe always frees its slot.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import type * as CircuitBreaker from "../../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../../Errors.js"
+import { unsafeMakeCallable } from "../../Policy.js"
+import * as EventHub from "../events.js"
+import * as validate from "../validate.js"
+import * as classifiers from "./classify.js"
+import { CircuitBreakerError, CircuitBreakerStoreError, CircuitHalfOpen, CircuitOpen, DEFAULT_KEY } from "./errors.js"
+import { CircuitBreakerStore } from "./memoryStore.js"
+import * as Options from "./options.js"
+
+type Store = CircuitBreaker.CircuitBreakerStore
+type StoreConfig = CircuitBreaker.CircuitBreakerStore.Config
+type Admission = CircuitBreaker.CircuitBreakerStore.Admission
+type Admitted = CircuitBreaker.CircuitBreakerStore.Admitted
+type Rejected = CircuitBreaker.CircuitBreakerStore.Rejected
+type CallResult = CircuitBreaker.CircuitBreakerStore.CallResult
+type Recorded = CircuitBreaker.CircuitBreakerStore.Recorded
+type Transition = CircuitBreaker.Transition
+type Outcome = CircuitBreaker.Outcome
+type Classifier = CircuitBreaker.Classifier<any, any>
+
+/** @internal */
+export const TypeId: CircuitBreaker.TypeId = Symbol.for("effect-resilience/CircuitBreaker") as CircuitBreaker.TypeId
+
+/** @internal */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker.CircuitBreaker =>
+  typeof u === "function" && Predicate.hasProperty(u, TypeId)
+
+// ---------------------------------------------------------------------------
+// Metrics (tagged per breaker; counts on the success path are batched)
+
+const callsCounter = Metric.counter("resilience_circuit_breaker_calls", {
+  description: "Calls a circuit breaker let through, by outcome (success, failure, ignored); published in batches",
+  incremental: true
+})
+const slowCallsCounter = Metric.counter("resilience_circuit_breaker_slow_calls", {
+  description: "Calls slower than the breaker's slowCall.duration",
+  incremental: true
+})
+const rejectionsCounter = Metric.counter("resilience_circuit_breaker_rejections", {
+  description: "Calls a circuit breaker rejected, by reason (CircuitOpen, CircuitHalfOpen, CircuitBreakerStoreError)",
+  incremental: true
+})
+const transitionsCounter = Metric.counter("resilience_circuit_breaker_transitions", {
+  description: "State transitions of a circuit breaker's circuits, by from and to state",
+  incremental: true
+})
+const fencedCounter = Metric.counter("resilience_circuit_breaker_fenced", {
+  description: "Results that arrived after their circuit had moved on (late results, fenced by generation)",
+  incremental: true
+})
+const storeErrorsCounter = Metric.counter("resilience_circuit_breaker_store_errors", {
+  description: "Failures of the circuit breaker's store",
+  incremental: true
+})
+const stateGauge = Metric.gauge("resilience_circuit_breaker_state", {
+  description: "State of the breaker's own circuit: 0 closed, 1 half-open, 2 open, 3 isolated"
+})
+
+const STATE_VALUE: Record<CircuitBreaker.State["_tag"], number> = { Closed: 0, HalfOpen: 1, Open: 2, Isolated: 3 }
+
+/** Publish batched counts after this many calls, or this long after the last publication. */
+const PUBLISH_EVERY_CALLS = 256
+const PUBLISH_EVERY_MILLIS = 1_000
+/** Transitions kept for `metrics().transitions`. */
+const HISTORY = 100
+
+const SUCCESS: CallResult = { outcome: "success", slow: false, retryAfter: undefined }
+const SUCCESS_SLOW: CallResult = { outcome: "success", slow: true, retryAfter: undefined }
+const FAILURE: CallResult = { outcome: "failure", slow: false, retryAfter: undefined }
+const FAILURE_SLOW: CallResult = { outcome: "failure", slow: true, retryAfter: undefined }
+const IGNORED: CallResult = { outcome: "ignored", slow: false, retryAfter: undefined }
+
+/** The ticket of a call let through because the store failed (`onStoreError: "allow"`): never recorded. */
+const UNTRACKED: Admitted = { _tag: "Admitted", generation: -1, lease: 0, transitions: [] }
+
+const NO_LABELS: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+let anonymous = 0
+
+/** @internal */
+export const make = (
+  options: CircuitBreaker.CircuitBreaker.Options
+): Effect.Effect<CircuitBreaker.CircuitBreaker, InvalidOptionsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const parsed = yield* validate.validated(() => Options.parse(options))
+    const config = yield* Options.toStoreConfig(parsed)
+    const store = yield* CircuitBreakerStore
+    const clock = yield* Effect.clock
+    const namespace = Options.namespaceOf(parsed, ++anonymous)
+    yield* store.register(namespace, config)
+    const breaker = makeBreaker(options, parsed, config, store, namespace, clock)
+    yield* Effect.addFinalizer(() => Effect.sync(breaker.publish))
+    return breaker.breaker
+  })
+
+const makeBreaker = (
+  options: CircuitBreaker.CircuitBreaker.Options,
+  parsed: Options.Parsed,
+  config: StoreConfig,
+  store: Store,
+  namespace: string,
+  clock: { readonly unsafeCurrentTimeMillis: () => number }
+) => {
+  const name = parsed.name
+  const defaultClassifier = parsed.classify
+  const slowMillis = parsed.slowCallDuration
+  const allowOnStoreError = parsed.onStoreError === "allow"
+  const labelKeys = parsed.labelMetricsByKey
+  const handle = store.unsafe?.namespace(namespace)
+
+  const tagged = <T, In, Out>(metric: Metric.Metric<T, In, Out>) => Metric.tagged(metric, "policy", name)
+  const successes = callsCounter.pipe(Metric.tagged("policy", name), Metric.tagged("outcome", "success"))
+  const failures = callsCounter.pipe(Metric.tagged("policy", name), Metric.tagged("outcome", "failure"))
+  const ignoredCalls = callsCounter.pipe(Metric.tagged("policy", name), Metric.tagged("outcome", "ignored"))
+  const slowCalls = tagged(slowCallsCounter)
+  const rejections = tagged(rejectionsCounter)
+  const transitionsMetric = tagged(transitionsCounter)
+  const fencedMetric = tagged(fencedCounter)
+  const storeErrorsMetric = tagged(storeErrorsCounter)
+  const state = tagged(stateGauge)
+  state.unsafeUpdate(0, NO_LABELS)
+
+  const events = EventHub.make<CircuitBreaker.Event>()
+  const transitionsHub = EventHub.make<Transition>()
+  const history: Array<Transition> = []
+
+  // plain counters (this process, every key)
+  const totals = { successes: 0, failures: 0, ignored: 0, rejections: 0, slowCalls: 0, fenced: 0, storeErrors: 0 }
+  // batched publication of the success-path counts
+  let publishedSuccesses = 0
+  let publishedIgnored = 0
+  let publishedSlow = 0
+  let sincePublish = 0
+  let nextPublishAt = 0
+
+  const publish = (): void => {
+    sincePublish = 0
+    nextPublishAt = clock.unsafeCurrentTimeMillis() + PUBLISH_EVERY_MILLIS
+    if (totals.successes !== publishedSuccesses) {
+      successes.unsafeUpdate(totals.successes - publishedSuccesses, NO_LABELS)
+      publishedSuccesses = totals.successes
+    }
+    if (totals.ignored !== publishedIgnored) {
+      ignoredCalls.unsafeUpdate(totals.ignored - publishedIgnored, NO_LABELS)
+      publishedIgnored = totals.ignored
+    }
+    if (totals.slowCalls !== publishedSlow) {
+      slowCalls.unsafeUpdate(totals.slowCalls - publishedSlow, NO_LABELS)
+      publishedSlow = totals.slowCalls
+    }
+  }
+
+  const keyLabels = (key: string): ReadonlyArray<MetricLabel.MetricLabel> =>
+    labelKeys ? [MetricLabel.make("key", key)] : NO_LABELS
+
+  const onTransitions = (transitions: ReadonlyArray<Transition>): void => {
+    for (let i = 0; i < transitions.length; i++) {
+      const t = transitions[i]!
+      history.push(t)
+      if (history.length > HISTORY) history.shift()
+      const labels = [MetricLabel.make("from", t.from), MetricLabel.make("to", t.to)]
+      transitionsMetric.unsafeUpdate(1, labelKeys ? [...labels, MetricLabel.make("key", t.key)] : labels)
+      if (t.key === DEFAULT_KEY) state.unsafeUpdate(STATE_VALUE[t.to], NO_LABELS)
+      transitionsHub.emit(t)
+      if (events.hasSubscribers()) events.emit({ _tag: "Transition", breaker: name, transition: t })
+    }
+  }
+
+  const onStoreFailure = (key: string, error: CircuitBreakerStoreError, allowed: boolean): void => {
+    totals.storeErrors++
+    storeErrorsMetric.unsafeUpdate(1, NO_LABELS)
+    if (events.hasSubscribers()) events.emit({ _tag: "StoreError", breaker: name, key, error, allowed })
+  }
+
+  const asStoreError = (operation: string, cause: Cause.Cause<unknown>): CircuitBreakerStoreError => {
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some" && failure.value instanceof CircuitBreakerStoreError) return failure.value
+    return new CircuitBreakerStoreError({ operation, cause: Cause.squash(cause) })
+  }
+
+  const storeErrorFor = (key: string, error: CircuitBreakerStoreError): CircuitBreakerError =>
+    new CircuitBreakerError({ breaker: name, key, reason: error })
+
+  /** Accounts for a recorded call (counts, metrics, events, transitions). */
+  const account = (key: string, result: CallResult, recorded: Recorded, probe: boolean, elapsed: number, now: number) => {
+    switch (result.outcome) {
+      case "success":
+        totals.successes++
+        break
+      case "failure":
+        totals.failures++
+        failures.unsafeUpdate(1, keyLabels(key))
+        if (events.hasSubscribers()) events.emit({ _tag: "Failure", breaker: name, key, slow: result.slow, probe })
+        break
+      default:
+        totals.ignored++
+    }
+    if (result.slow) {
+      totals.slowCalls++
+      if (events.hasSubscribers()) {
+        events.emit({ _tag: "SlowCall", breaker: name, key, duration: Duration.millis(elapsed) })
+      }
+    }
+    if (recorded.fenced) {
+      totals.fenced++
+      fencedMetric.unsafeUpdate(1, NO_LABELS)
+      if (events.hasSubscribers()) events.emit({ _tag: "Fenced", breaker: name, key, outcome: result.outcome })
+    }
+    if (recorded.transitions.length > 0) onTransitions(recorded.transitions)
+    if (++sincePublish >= PUBLISH_EVERY_CALLS || now >= nextPublishAt || result.outcome === "failure") publish()
+  }
+
+  const toResult = (outcome: Outcome, elapsed: number): CallResult => {
+    if (outcome._tag === "Ignored") return IGNORED
+    const slow = slowMillis !== undefined && elapsed > slowMillis
+    if (outcome._tag === "Success") return slow ? SUCCESS_SLOW : SUCCESS
+    if (outcome.retryAfter === undefined) return slow ? FAILURE_SLOW : FAILURE
+    return { outcome: "failure", slow, retryAfter: Duration.toMillis(outcome.retryAfter) }
+  }
+
+  /** Records synchronously (in-process store). */
+  const recordSync = (key: string, ticket: Admitted, outcome: Outcome, start: number): void => {
+    const now = clock.unsafeCurrentTimeMillis()
+    const result = toResult(outcome, now - start)
+    const recorded = ticket === UNTRACKED
+      ? UNTRACKED_RECORDED
+      : handle!.record(key, config, ticket, result, now)
+    account(key, result, recorded, ticket.lease !== 0, now - start, now)
+  }
+
+  /** Records through the store's effects (remote store); a failure to record never changes the call's result. */
+  const recordEffect = (key: string, ticket: Admitted, outcome: Outcome, start: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const result = toResult(outcome, now - start)
+      if (ticket === UNTRACKED) {
+        account(key, result, UNTRACKED_RECORDED, false, now - start, now)
+        return Effect.void
+      }
+      return Effect.matchCause(store.record(namespace, key, config, ticket, result, now), {
+        onFailure: (cause) => {
+          onStoreFailure(key, asStoreError("record", cause), true)
+          account(key, result, UNTRACKED_RECORDED, ticket.lease !== 0, now - start, now)
+        },
+        onSuccess: (recorded) => account(key, result, recorded, ticket.lease !== 0, now - start, now)
+      })
+    })
+
+  const classifyExit = (classify: Classifier | undefined, exit: Exit.Exit<unknown, unknown>): Outcome | Effect.Effect<Outcome> => {
+    if (classify === undefined) return classifiers.defaultClassify(exit)
+    try {
+      const outcome = classify(exit)
+      return Effect.isEffect(outcome)
+        ? Effect.catchAllCause(outcome, () => Effect.succeed(classifiers.defaultClassify(exit)))
+        : outcome
+    } catch {
+      return classifiers.defaultClassify(exit)
+    }
+  }
+
+  /**
+   * Runs an admitted call and records its result with `record` (sync or
+   * effectful). An interrupted call admitted while closed is not recorded at
+   * all; an interrupted probe is recorded as ignored (it frees its slot).
+   */
+  const runAdmitted = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string,
+    classify: Classifier | undefined,
+    ticket: Admitted,
+    start: number,
+    sync: boolean
+  ): Effect.Effect<A, E, R> => {
+    const settle = <X>(outcome: Outcome, then: Effect.Effect<X, any>): Effect.Effect<X, any> => {
+      if (sync) {
+        recordSync(key, ticket, outcome, start)
+        return then
+      }
+      return Effect.zipRight(recordEffect(key, ticket, outcome, start), then)
+    }
+    const settleWith = <X>(outcome: Outcome | Effect.Effect<Outcome>, then: Effect.Effect<X, any>) =>
+      Effect.isEffect(outcome) ? Effect.flatMap(outcome, (o) => settle(o, then)) : settle(outcome, then)
+    return Effect.matchCauseEffect(self, {
+      onSuccess: (a) =>
+        classify === undefined
+          ? settle(classifiers.Outcome.success, Effect.succeed(a))
+          : settleWith(classifyExit(classify, Exit.succeed(a)), Effect.succeed(a)),
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause)) {
+          return ticket.lease === 0 ? Effect.failCause(cause) : settle(classifiers.Outcome.ignored, Effect.failCause(cause))
+        }
+        if (classifiers.ignoredBeforeClassify(cause)) return settle(classifiers.Outcome.ignored, Effect.failCause(cause))
+        return settleWith(classifyExit(classify, Exit.failCause(cause)), Effect.failCause(cause))
+      }
+    }) as Effect.Effect<A, E, R>
+  }
+
+  const reject = (key: string, admission: Rejected): Effect.Effect<never, CircuitBreakerError> => {
+    totals.rejections++
+    let reason: CircuitOpen | CircuitHalfOpen
+    let retryAfter: Duration.Duration | undefined
+    if (admission.state === "HalfOpen") {
+      reason = new CircuitHalfOpen({ probes: config.probes })
+    } else if (admission.state === "Isolated") {
+      reason = new CircuitOpen({ retryAfter: Duration.infinity, isolated: true })
+    } else {
+      retryAfter = Duration.millis(Math.max(0, admission.retryAfter ?? 0))
+      reason = new CircuitOpen({ retryAfter, isolated: false })
+    }
+    rejections.unsafeUpdate(
+      1,
+      labelKeys
+        ? [MetricLabel.make("reason", reason._tag), MetricLabel.make("key", key)]
+        : reason._tag === "CircuitOpen"
+        ? OPEN_LABELS
+        : HALF_OPEN_LABELS
+    )
+    if (events.hasSubscribers()) {
+      events.emit({ _tag: "Rejected", breaker: name, key, reason: reason._tag, retryAfter })
+    }
+    return Effect.fail(CircuitBreakerError.make(name, key, reason))
+  }
+
+  const afterAdmission = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string,
+    classify: Classifier | undefined,
+    admission: Admission,
+    start: number,
+    sync: boolean
+  ): Effect.Effect<A, E | CircuitBreakerError, R> => {
+    if (admission.transitions.length > 0) onTransitions(admission.transitions)
+    if (admission._tag === "Rejected") return reject(key, admission)
+    return runAdmitted(self, key, classify, admission, start, sync)
+  }
+
+  /** Admission that may take a probe slot: uninterruptible from admission until the result is recorded. */
+  const guarded = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string,
+    classify: Classifier | undefined
+  ): Effect.Effect<A, E | CircuitBreakerError, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        const start = clock.unsafeCurrentTimeMillis()
+        if (handle !== undefined) {
+          return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true)
+        }
+        return Effect.matchCauseEffect(restore(store.admit(namespace, key, config, start)), {
+          onFailure: (cause): Effect.Effect<A, E | CircuitBreakerError, R> => {
+            if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+            const error = asStoreError("admit", cause)
+            onStoreFailure(key, error, allowOnStoreError)
+            if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false)
+            rejections.unsafeUpdate(1, STORE_LABELS)
+            totals.rejections++
+            return Effect.fail(storeErrorFor(key, error))
+          },
+          onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false)
+        })
+      })
+    )
+
+  const call = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string,
+    classify: Classifier | undefined
+  ): Effect.Effect<A, E | CircuitBreakerError, R> => {
+    if (handle === undefined) return guarded(self, key, classify)
+    return Effect.suspend(() => {
+      const start = clock.unsafeCurrentTimeMillis()
+      const admission = handle.admit(key, config, start, false)
+      // a probe (or the move to half-open) is admitted in a guarded region instead
+      if (admission === undefined) return guarded(self, key, classify)
+      if (admission._tag === "Rejected") return reject(key, admission)
+      return runAdmitted(self, key, classify, admission, start, true)
+    })
+  }
+
+  const policy = <A, E, R>(self: Effect.Effect<A, E, R>) => call(self, DEFAULT_KEY, defaultClassifier)
+
+  const execute = dual(
+    (args) => Effect.isEffect(args[0]),
+    <A, E, R>(self: Effect.Effect<A, E, R>, opts: CircuitBreaker.CircuitBreaker.ExecuteOptions<A, E>) =>
+      call(self, opts.key, (opts.classify as Classifier | undefined) ?? defaultClassifier)
+  )
+
+  const wrapStore = <A>(key: string, operation: string, effect: Effect.Effect<A, CircuitBreakerStoreError>) =>
+    Effect.catchAllCause(effect, (cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const error = asStoreError(operation, cause)
+      onStoreFailure(key, error, false)
+      return Effect.fail(storeErrorFor(key, error))
+    })
+
+  const now = () => clock.unsafeCurrentTimeMillis()
+
+  const snapshot = (key: string) =>
+    wrapStore(key, "snapshot", Effect.suspend(() => store.snapshot(namespace, key, config, now())))
+
+  const stateOf = (key: string = DEFAULT_KEY) => Effect.map(snapshot(key), (s) => s.state)
+
+  const isolate = (key: string = DEFAULT_KEY) =>
+    wrapStore(key, "isolate", Effect.suspend(() => store.isolate(namespace, key, config, now()))).pipe(
+      Effect.map(onTransitions)
+    )
+
+  const reset = (key: string = DEFAULT_KEY) =>
+    wrapStore(key, "reset", Effect.suspend(() => store.reset(namespace, key, config, now()))).pipe(
+      Effect.map(onTransitions)
+    )
+
+  const metrics = (key: string = DEFAULT_KEY): Effect.Effect<CircuitBreaker.Metrics, CircuitBreakerError> =>
+    Effect.map(snapshot(key), (s) => {
+      publish()
+      const w = s.window
+      const hasRate = config.trip._tag !== "Consecutive"
+      return {
+        breaker: name,
+        key,
+        store: store.kind,
+        state: s.state,
+        ...s.counters,
+        windowCalls: w.calls,
+        failureRate: hasRate && w.calls > 0 ? w.failures / w.calls : undefined,
+        slowCallRate: config.slowCallThreshold !== undefined && w.calls > 0 ? w.slowCalls / w.calls : undefined,
+        consecutiveFailures: w.consecutiveFailures,
+        transitions: history.filter((t) => t.key === key),
+        totals: { ...totals }
+      }
+    })
+
+  const members = {
+    [TypeId]: TypeId,
+    policyName: name,
+    options,
+    execute,
+    state: stateOf,
+    isolate,
+    reset,
+    metrics,
+    transitions: transitionsHub.stream,
+    events: events.stream
+  }
+  const breaker = unsafeMakeCallable(Object.assign(policy, members), {
+    kind: "CircuitBreaker",
+    name,
+    options: {
+      tripPolicy: config.trip,
+      openDurations: config.openDurations,
+      maxOpenDuration: config.maxOpenDuration,
+      openDurationResetAfter: config.openDurationResetAfter,
+      halfOpen: { probes: config.probes, successThreshold: config.successThreshold, probeTimeout: config.probeTimeout },
+      slowCall: slowMillis === undefined ? undefined : { duration: slowMillis, threshold: config.slowCallThreshold },
+      onStoreError: parsed.onStoreError,
+      store: store.kind
+    }
+  }) as unknown as CircuitBreaker.CircuitBreaker
+  return { breaker, publish }
+}
+
+const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
+const OPEN_LABELS = [MetricLabel.make("reason", "CircuitOpen")]
+const HALF_OPEN_LABELS = [MetricLabel.make("reason", "CircuitHalfOpen")]
+const STORE_LABELS = [MetricLabel.make("reason", "CircuitBreakerStoreError")]
+
+/** @internal */
+export const layer = <I, S>(
+  tag: Context.Tag<I, S>,
+  options: CircuitBreaker.CircuitBreaker.Options
+): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, make(options) as unknown as Effect.Effect<S, InvalidOptionsError, Scope.Scope>)
+
+/** @internal */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<CircuitBreaker.ConfigOptions>
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.scoped(
+    tag,
+    Effect.flatMap(Config.unwrap(config), (options) =>
+      Effect.flatMap(validate.validated(() => Options.fromConfigOptions(options)), make)) as unknown as Effect.Effect<
+        S,
+        InvalidOptionsError | ConfigError.ConfigError,
+        Scope.Scope
+      >
+  )

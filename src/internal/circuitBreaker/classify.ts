@@ -1,0 +1,114 @@
+/**
+ * Outcomes and classifiers.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as CircuitBreaker from "../../CircuitBreaker.js"
+import { isRejection, retryAfterOf } from "../../Errors.js"
+import * as validate from "../validate.js"
+
+type Outcome = CircuitBreaker.Outcome
+
+const success: CircuitBreaker.Outcome.Success = { _tag: "Success" }
+const ignored: CircuitBreaker.Outcome.Ignored = { _tag: "Ignored" }
+const plainFailure: CircuitBreaker.Outcome.Failure = { _tag: "Failure" }
+
+const failure = (
+  options?: { readonly retryAfter?: Duration.DurationInput | undefined }
+): CircuitBreaker.Outcome.Failure =>
+  options?.retryAfter === undefined
+    ? plainFailure
+    : {
+      _tag: "Failure",
+      retryAfter: validate.duration("CircuitBreaker.Outcome.failure", "retryAfter", options.retryAfter, {
+        allowZero: true
+      })
+    }
+
+/** @internal */
+export const Outcome = { success, failure, ignored } as const
+
+const failureFromError = (error: unknown): CircuitBreaker.Outcome.Failure => {
+  const hint = retryAfterOf(error)
+  return Option.isSome(hint) ? { _tag: "Failure", retryAfter: hint.value } : plainFailure
+}
+
+/** @internal */
+export const defaultClassify = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+  if (Exit.isSuccess(exit)) return success
+  const first = Cause.failureOption(exit.cause)
+  return Option.isSome(first) ? failureFromError(first.value) : plainFailure
+}
+
+/**
+ * True when the breaker must ignore a failed call before any classifier
+ * sees it: interrupted only, or every typed failure is one of the library's
+ * own rejections (and there is no defect).
+ * @internal
+ */
+export const ignoredBeforeClassify = (cause: Cause.Cause<unknown>): boolean => {
+  if (Cause.isInterruptedOnly(cause)) return true
+  const failures = Cause.failures(cause)
+  if (Chunk.isEmpty(failures)) return false
+  if (!Chunk.every(failures, isRejection)) return false
+  return Chunk.isEmpty(Cause.defects(cause))
+}
+
+/** @internal */
+export const classifyCause = <E>(
+  f: (cause: Cause.Cause<E>) => Outcome | Effect.Effect<Outcome>
+): CircuitBreaker.Classifier<unknown, E> =>
+(exit) => Exit.isSuccess(exit) ? success : f(exit.cause)
+
+/** @internal */
+export const classifyError = <E>(
+  f: (error: E) => Outcome | Effect.Effect<Outcome>
+): CircuitBreaker.Classifier<unknown, E> =>
+(exit) => {
+  if (Exit.isSuccess(exit)) return success
+  const first = Cause.failureOption(exit.cause)
+  return Option.isSome(first) ? f(first.value) : plainFailure
+}
+
+const tagOf = (error: unknown): string | undefined =>
+  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : undefined
+
+/** @internal */
+export const ignoreTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
+  const set = new Set(tags)
+  return (exit) => {
+    if (Exit.isSuccess(exit)) return success
+    const first = Cause.failureOption(exit.cause)
+    if (Option.isSome(first)) {
+      const tag = tagOf(first.value)
+      if (tag !== undefined && set.has(tag)) return ignored
+      return failureFromError(first.value)
+    }
+    return plainFailure
+  }
+}
+
+/** @internal */
+export const countTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
+  const set = new Set(tags)
+  return (exit) => {
+    if (Exit.isSuccess(exit)) return success
+    const first = Cause.failureOption(exit.cause)
+    if (Option.isSome(first)) {
+      const tag = tagOf(first.value)
+      return tag !== undefined && set.has(tag) ? failureFromError(first.value) : success
+    }
+    return plainFailure
+  }
+}
+
+/** @internal */
+export const onlyDefects: CircuitBreaker.Classifier<unknown, unknown> = (exit) =>
+  Exit.isSuccess(exit) ? success : Cause.isDie(exit.cause) ? plainFailure : success

@@ -1,0 +1,87 @@
+/**
+ * The circuit breaker's error and the reasons it carries.
+ *
+ * @internal
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import { RejectionTypeId, ResilienceErrorTypeId, withoutStack } from "../../Errors.js"
+
+/** @internal */
+export class CircuitOpen extends Data.TaggedClass("CircuitOpen")<{
+  readonly retryAfter: Duration.Duration
+  readonly isolated: boolean
+}> {}
+
+/** @internal */
+export class CircuitHalfOpen extends Data.TaggedClass("CircuitHalfOpen")<{
+  readonly probes: number
+}> {}
+
+/** @internal */
+export class CircuitBreakerStoreError extends Data.TaggedError("CircuitBreakerStoreError")<{
+  readonly operation: string
+  readonly cause?: unknown
+  readonly detail?: string | undefined
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    const detail = this.detail ??
+      (this.cause instanceof Error ? this.cause.message : this.cause === undefined ? "" : String(this.cause))
+    return `Circuit breaker store failed on ${this.operation}${detail === "" ? "" : `: ${detail}`}`
+  }
+}
+
+/** @internal */
+export type Reason = CircuitOpen | CircuitHalfOpen | CircuitBreakerStoreError
+
+/** The key of the breaker's own circuit (its callable form). @internal */
+export const DEFAULT_KEY = "default"
+
+/** @internal */
+export class CircuitBreakerError extends Data.TaggedError("CircuitBreakerError")<{
+  readonly breaker: string
+  readonly key: string
+  readonly reason: Reason
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  declare readonly [RejectionTypeId]?: RejectionTypeId
+
+  constructor(args: { readonly breaker: string; readonly key: string; readonly reason: Reason }) {
+    super(args)
+    // load-shedding rejections (open, half-open) carry RejectionTypeId, so Retry
+    // never retries them and no breaker counts them; a store failure does not
+    if (args.reason._tag !== "CircuitBreakerStoreError") {
+      ;(this as { [RejectionTypeId]?: RejectionTypeId })[RejectionTypeId] = RejectionTypeId
+    }
+  }
+
+  /** Creates the error without capturing a stack trace (cheap on hot paths). */
+  static make(breaker: string, key: string, reason: Reason): CircuitBreakerError {
+    return withoutStack(() => new CircuitBreakerError({ breaker, key, reason }))
+  }
+
+  /** The time left before the circuit lets a probe through (`CircuitOpen`, not isolated). */
+  get retryAfter(): Duration.Duration | undefined {
+    return this.reason._tag === "CircuitOpen" && Duration.isFinite(this.reason.retryAfter)
+      ? this.reason.retryAfter
+      : undefined
+  }
+
+  override get message(): string {
+    const where = this.key === DEFAULT_KEY ? this.breaker : `${this.breaker}[${this.key}]`
+    const reason = this.reason
+    switch (reason._tag) {
+      case "CircuitOpen":
+        return reason.isolated
+          ? `Circuit ${where} is isolated: calls are rejected until it is reset`
+          : `Circuit ${where} is open: retry after ${Duration.format(reason.retryAfter)}`
+      case "CircuitHalfOpen":
+        return `Circuit ${where} is half-open and its ${reason.probes} probe slot${
+          reason.probes === 1 ? " is" : "s are"
+        } taken`
+      case "CircuitBreakerStoreError":
+        return `Circuit ${where}: ${reason.message}`
+    }
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The in-memory `CircuitBreakerStore`: circuits in a `Map` per namespace,
+ * each holding one state value (see machine.ts) replaced atomically on every
+ * transition. Idle circuits are swept by a fiber that every breaker using
+ * the namespace runs in its scope; the number of circuits is bounded by
+ * `maxKeys` (the oldest is dropped when full).
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as CircuitBreaker from "../../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../../Errors.js"
+import * as validate from "../validate.js"
+import * as Machine from "./machine.js"
+
+type Store = CircuitBreaker.CircuitBreakerStore
+type Config = CircuitBreaker.CircuitBreakerStore.Config
+
+/** @internal */
+export const DEFAULT_IDLE_TIME_TO_LIVE = 60 * 60_000
+/** @internal */
+export const DEFAULT_MAX_KEYS = 100_000
+/** The sweeper never runs more often than this. @internal */
+export const MIN_SWEEP_INTERVAL = 1_000
+
+interface Namespace {
+  readonly circuits: Map<string, Machine.Circuit>
+  refs: number
+  handle: CircuitBreaker.CircuitBreakerStore.UnsafeNamespace | undefined
+}
+
+/** The memory store's internals, for tests and benchmarks. @internal */
+export interface MemoryStore extends Store {
+  readonly size: () => number
+  readonly namespaces: () => number
+  readonly evictions: () => number
+  readonly sweep: (namespace: string, now: number) => number
+  readonly idleTimeToLive: number
+  readonly maxKeys: number
+}
+
+/** @internal */
+export const unsafeMake = (options: CircuitBreaker.CircuitBreakerStore.MemoryOptions = {}): MemoryStore => {
+  const m = "CircuitBreaker.layerStoreMemory"
+  const idleTimeToLive = options.idleTimeToLive === undefined
+    ? DEFAULT_IDLE_TIME_TO_LIVE
+    : Duration.toMillis(validate.duration(m, "idleTimeToLive", options.idleTimeToLive))
+  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ?? DEFAULT_MAX_KEYS
+  const namespaces = new Map<string, Namespace>()
+  let size = 0
+  let evictions = 0
+  let generation = 0
+  const seq: Machine.Sequence = { next: () => ++generation }
+
+  const namespaceOf = (name: string): Namespace => {
+    let ns = namespaces.get(name)
+    if (ns === undefined) {
+      ns = { circuits: new Map(), refs: 0, handle: undefined }
+      namespaces.set(name, ns)
+    }
+    return ns
+  }
+
+  /** Makes room for one circuit: drops the oldest one that holds nothing worth keeping, else the oldest non-isolated. */
+  const makeRoom = (ns: Namespace, now: number): void => {
+    if (size < maxKeys) return
+    const victims = ns.circuits.size > 0 ? [ns] : [...namespaces.values()].filter((n) => n.circuits.size > 0)
+    for (const victim of victims) {
+      let fallback: string | undefined
+      let scanned = 0
+      for (const [key, circuit] of victim.circuits) {
+        if (Machine.evictable(circuit, now)) {
+          victim.circuits.delete(key)
+          size--
+          evictions++
+          return
+        }
+        if (fallback === undefined && circuit.state._tag !== "Isolated") fallback = key
+        if (++scanned >= 64 && fallback !== undefined) break
+      }
+      if (fallback !== undefined) {
+        victim.circuits.delete(fallback)
+        size--
+        evictions++
+        return
+      }
+    }
+  }
+
+  const circuitOf = (ns: Namespace, key: string, config: Config, now: number): Machine.Circuit => {
+    let circuit = ns.circuits.get(key)
+    if (circuit === undefined) {
+      makeRoom(ns, now)
+      circuit = Machine.make(key, config, seq, now)
+      ns.circuits.set(key, circuit)
+      size++
+    }
+    return circuit
+  }
+
+  const handleOf = (name: string): CircuitBreaker.CircuitBreakerStore.UnsafeNamespace => {
+    const ns = namespaceOf(name)
+    if (ns.handle !== undefined) return ns.handle
+    const handle: CircuitBreaker.CircuitBreakerStore.UnsafeNamespace = {
+      admit: (key, config, now, allowProbe) => Machine.admit(circuitOf(ns, key, config, now), config, seq, now, allowProbe),
+      record: (key, config, ticket, result, now) => {
+        const circuit = ns.circuits.get(key)
+        // the circuit was dropped (idle or store full) while the call ran: nothing to move
+        if (circuit === undefined) return Machine.FENCED
+        return Machine.record(circuit, config, seq, ticket, result, now)
+      }
+    }
+    ns.handle = handle
+    return handle
+  }
+
+  const sweep = (name: string, now: number): number => {
+    const ns = namespaces.get(name)
+    if (ns === undefined) return 0
+    let dropped = 0
+    for (const [key, circuit] of ns.circuits) {
+      if (now - circuit.lastUsed >= idleTimeToLive && Machine.evictable(circuit, now)) {
+        ns.circuits.delete(key)
+        dropped++
+      }
+    }
+    size -= dropped
+    evictions += dropped
+    return dropped
+  }
+
+  const sweepInterval = Math.max(MIN_SWEEP_INTERVAL, Math.floor(idleTimeToLive / 2))
+
+  const register = (name: string): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          namespaceOf(name).refs++
+        }),
+        () =>
+          Effect.sync(() => {
+            const ns = namespaces.get(name)
+            if (ns === undefined) return
+            ns.refs--
+            if (ns.refs <= 0) {
+              size -= ns.circuits.size
+              namespaces.delete(name)
+            }
+          })
+      )
+      yield* Effect.clockWith((clock) =>
+        Effect.sleep(sweepInterval).pipe(
+          Effect.zipRight(Effect.sync(() => sweep(name, clock.unsafeCurrentTimeMillis()))),
+          Effect.forever
+        )
+      ).pipe(Effect.interruptible, Effect.forkScoped)
+    })
+
+  const sync = <A>(f: () => A) => Effect.sync(f)
+
+  const store: MemoryStore = {
+    kind: "memory",
+    register,
+    admit: (name, key, config, now) => sync(() => handleOf(name).admit(key, config, now, true)!),
+    record: (name, key, config, ticket, result, now) => sync(() => handleOf(name).record(key, config, ticket, result, now)),
+    snapshot: (name, key, config, now) =>
+      sync(() => {
+        const circuit = namespaces.get(name)?.circuits.get(key)
+        return circuit === undefined
+          ? Machine.snapshot(Machine.make(key, config, { next: () => 0 }, now), config, now)
+          : Machine.snapshot(circuit, config, now)
+      }),
+    isolate: (name, key, config, now) => sync(() => Machine.isolate(circuitOf(namespaceOf(name), key, config, now), seq, now)),
+    reset: (name, key, config, now) =>
+      sync(() => {
+        const ns = namespaceOf(name)
+        const circuit = ns.circuits.get(key)
+        return circuit === undefined ? [] : Machine.reset(circuit, config, seq, now)
+      }),
+    unsafe: { namespace: handleOf },
+    size: () => size,
+    namespaces: () => namespaces.size,
+    evictions: () => evictions,
+    sweep,
+    idleTimeToLive,
+    maxKeys
+  }
+  return store
+}
+
+/** @internal */
+export const makeEffect = (
+  options?: CircuitBreaker.CircuitBreakerStore.MemoryOptions
+): Effect.Effect<Store, InvalidOptionsError> => validate.validated(() => unsafeMake(options))
+
+/** @internal */
+export const CircuitBreakerStore: Context.Reference<Store, Store> = Context.Reference<Store>()(
+  "effect-resilience/CircuitBreaker/CircuitBreakerStore",
+  { defaultValue: (): Store => unsafeMake() }
+)
+
+/** @internal */
+export const layer = (
+  options?: CircuitBreaker.CircuitBreakerStore.MemoryOptions
+): Layer.Layer<Store, InvalidOptionsError> => Layer.effect(CircuitBreakerStore, makeEffect(options))
