@@ -33,6 +33,16 @@ export * as Retry from "./Retry.js"
 export * as Timeout from "./Timeout.js"
 
 /**
+ * Circuit breakers: consecutive, count-window and time-window trip policies,
+ * slow calls, growing breaks, bounded half-open probing, keyed circuits that
+ * expire when idle, late results fenced by generation, state in a swappable
+ * `CircuitBreakerStore` (in memory by default).
+ *
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
  * Fallbacks on chosen typed errors: a value, another effect, a chain of
  * sources, or the last good value served stale (stale-if-error).
  *
