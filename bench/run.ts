@@ -5,6 +5,7 @@
  *   npm run bench -- --filter retry     cases whose name, group or library match (regex, case-insensitive)
  *   npm run bench -- --smoke            every case with tiny iteration counts (CI: must exit 0)
  *   npm run bench -- --filter contention  the contention benchmark (bench/contention.ts), if present
+ *   npm run bench -- --rounds 5         more rounds (default 3; a case's figure is its fastest round)
  *   npm run bench -- --json out.json    also write the figures as JSON
  *
  * Method (details in bench/README.md): each Effect case runs `ops` calls back
@@ -13,7 +14,9 @@
  * times that loop (one sample = one loop of `ops` calls, ~5 ms) and we report
  * the median sample / `ops` as ns per call, the overhead over the bare
  * baseline of the same kind (an `Effect.succeed(1)` step, or `await op()` for
- * the Promise peers), and overhead ratios to the peers.
+ * the Promise peers), and overhead ratios to the peers. All cases are measured
+ * in several rounds and each keeps its fastest round: on shared cores,
+ * interference only adds time.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -34,12 +37,14 @@ interface Options {
   readonly filter: RegExp | undefined
   readonly smoke: boolean
   readonly json: string | undefined
+  readonly rounds: number
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Options => {
   let filter: RegExp | undefined
   let smoke = false
   let json: string | undefined
+  let rounds: number | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -58,16 +63,20 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
       case "--json":
         json = value()
         break
+      case "--rounds":
+        rounds = Number(value())
+        if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds needs an integer ≥ 1")
+        break
       case "--help":
       case "-h":
-        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--json FILE]")
+        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--rounds N] [--json FILE]")
         process.exit(0)
         break
       default:
         throw new Error(`unknown argument: ${arg} (try --help)`)
     }
   }
-  return { filter, smoke, json }
+  return { filter, smoke, json, rounds: smoke ? 1 : (rounds ?? DEFAULT_ROUNDS) }
 }
 
 // ---------------------------------------------------------------------------
@@ -227,9 +236,7 @@ const prepare = async (c: Case): Promise<Prepared> => {
   }
 }
 
-interface Result {
-  readonly case: Case
-  readonly ops: number
+interface Stats {
   readonly samples: number
   /** ns per call */
   readonly p25: number
@@ -237,10 +244,18 @@ interface Result {
   readonly p75: number
 }
 
+interface Result extends Stats {
+  readonly ops: number
+  /** The median of each round, in ns per call; the reported figures are those of the fastest round. */
+  readonly rounds: ReadonlyArray<number>
+}
+
 /** Sample length the harness aims for (full run). */
 const SAMPLE_NS = 5_000_000
-/** CPU time mitata spends per case (full run). */
-const CASE_NS = 500_000_000
+/** CPU time mitata spends per case, over all rounds (full run). */
+const CASE_NS = 600_000_000
+/** Rounds over all cases (full run); a case's figure is its fastest round. */
+const DEFAULT_ROUNDS = 3
 
 const calibrate = async (p: Prepared): Promise<number> => {
   // run growing batches for ≥ 20 ms in total, then aim at SAMPLE_NS per sample
@@ -258,29 +273,28 @@ const calibrate = async (p: Prepared): Promise<number> => {
   return Math.max(1, Math.min(100_000, Math.round((SAMPLE_NS * totalOps) / totalNs)))
 }
 
-const measureCase = async (c: Case, options: Options, gc: (() => void) | undefined): Promise<Result> => {
+/** One round of one case: prepare, check the path, calibrate (first round only), measure, close. */
+const measureRound = async (
+  c: Case,
+  options: Options,
+  gc: (() => void) | undefined,
+  known: number | undefined
+): Promise<Stats & { readonly ops: number }> => {
   const p = await prepare(c)
   try {
     const failed = await p.probe()
     if (failed !== (c.path === "failure")) {
       throw new Error(`expected the call to ${c.path === "failure" ? "fail" : "succeed"}, it did not`)
     }
-    const ops = options.smoke ? (c.smokeOps ?? 3) : await calibrate(p)
+    const ops = options.smoke ? (c.smokeOps ?? 3) : (known ?? await calibrate(p))
     const stats = await measure(() => p.runOps(ops), {
       gc: options.smoke ? false : (gc ?? false),
       batch_threshold: -1, // never let mitata batch: one sample is one loop of `ops` calls
       ...(options.smoke
         ? { min_samples: 1, max_samples: 1, min_cpu_time: 0, warmup_threshold: 0 }
-        : { min_samples: 12, min_cpu_time: CASE_NS, warmup_samples: 3 })
+        : { min_samples: 8, min_cpu_time: CASE_NS / options.rounds, warmup_samples: 3 })
     })
-    return {
-      case: c,
-      ops,
-      samples: stats.samples.length,
-      p25: stats.p25 / ops,
-      p50: stats.p50 / ops,
-      p75: stats.p75 / ops
-    }
+    return { ops, samples: stats.samples.length, p25: stats.p25 / ops, p50: stats.p50 / ops, p75: stats.p75 / ops }
   } finally {
     await p.close()
   }
@@ -421,7 +435,8 @@ const main = async (): Promise<number> => {
       ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}`
   )
   console.log(
-    "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise);" +
+    "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise)," +
+      ` fastest of ${options.rounds} round(s) (spread = slowest ÷ fastest round);` +
       " overhead = ns/op − the bare baseline of the same kind; vs peers = overhead ÷ the peer's overhead"
   )
   console.log("")
@@ -440,29 +455,42 @@ const main = async (): Promise<number> => {
       return 1
     }
     if (!options.smoke) await warmAll(selected)
+    // rounds over all cases: on shared cores, interference only ever adds time,
+    // so each case keeps its fastest round (and the spread shows the noise)
+    const perCase = new Map<Case, { ops: number | undefined; rounds: Array<Stats>; error?: unknown }>()
+    for (const c of selected) perCase.set(c, { ops: undefined, rounds: [] })
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const c of selected) {
+        const state = perCase.get(c)!
+        if (state.error !== undefined) continue
+        if (!options.smoke) process.stderr.write(`  round ${round}/${options.rounds}: ${c.name} …\n`)
+        try {
+          const r = await measureRound(c, options, gc, state.ops)
+          state.ops = r.ops
+          state.rounds.push(r)
+        } catch (error) {
+          state.error = error ?? new Error("failed")
+        }
+      }
+    }
     let id = 0
     for (const c of selected) {
       id++
-      if (!options.smoke) process.stderr.write(`  ${c.name} …\n`)
-      try {
-        rows.push({ id, case: c, result: await measureCase(c, options, gc) })
-      } catch (error) {
+      const state = perCase.get(c)!
+      if (state.error !== undefined || state.rounds.length === 0) {
         errors++
-        rows.push({ id, case: c, error })
+        rows.push({ id, case: c, error: state.error })
+        continue
       }
+      const best = state.rounds.reduce((a, b) => (b.p50 < a.p50 ? b : a))
+      rows.push({ id, case: c, result: { ...best, ops: state.ops!, rounds: state.rounds.map((r) => r.p50) } })
     }
 
-    // baselines again, to show how much the machine drifted during the run
     const drift: Array<string> = []
-    if (!options.smoke) {
+    if (options.rounds > 1) {
       for (const row of rows) {
         if (row.case.isBaseline !== true || row.result === undefined) continue
-        try {
-          const again = await measureCase(row.case, options, gc)
-          drift.push(`${row.case.name}: ${fmtNs(row.result.p50)} → ${fmtNs(again.p50)} ns`)
-        } catch {
-          // reported above if it failed the first time
-        }
+        drift.push(`${row.case.name}: ${row.result.rounds.map(fmtNs).join(" → ")} ns`)
       }
     }
 
@@ -515,11 +543,11 @@ const main = async (): Promise<number> => {
       }
     }
 
-    const header = ["#", "case", "path", "ops", "ns/op (p50)", "p25–p75", "overhead", "× bare", "vs peers (overhead ratio)", "target"]
+    const header = ["#", "case", "path", "ops", "ns/op (p50)", "p25–p75", "spread", "overhead", "× bare", "vs peers (overhead ratio)", "target"]
     const body = rows.map((row) => {
       const r = row.result
       if (r === undefined) {
-        return [String(row.id), row.case.name, row.case.path, "", "ERROR", "", "", "", errorText(row.error), ""]
+        return [String(row.id), row.case.name, row.case.path, "", "ERROR", "", "", "", "", errorText(row.error), ""]
       }
       const base = baselines.get(baselineKey(row.case))?.result
       const peers = (row.case.peers ?? []).map((name) => {
@@ -542,13 +570,14 @@ const main = async (): Promise<number> => {
         String(r.ops),
         fmtNs(r.p50),
         `${fmtNs(r.p25)}–${fmtNs(r.p75)}`,
+        r.rounds.length < 2 ? "" : fmtRatio(Math.max(...r.rounds) / Math.min(...r.rounds)),
         row.case.isBaseline === true ? "—" : row.overhead === undefined ? "" : fmtSigned(row.overhead),
         base === undefined || row.case.isBaseline === true ? "—" : fmtRatio(r.p50 / base.p50),
         peers.join(", "),
         target
       ]
     })
-    console.log(table(header, body, new Set([0, 3, 4, 5, 6, 7])))
+    console.log(table(header, body, new Set([0, 3, 4, 5, 6, 7, 8])))
 
     if (checks.length > 0 && options.smoke) {
       console.log("\n(targets are not evaluated in a smoke run)")
@@ -562,7 +591,7 @@ const main = async (): Promise<number> => {
       for (const r of notes) console.log(`- #${r.id}: ${r.case.note}`)
     }
     if (drift.length > 0) {
-      console.log("\n## baseline drift (first → last measurement; 2 shared cores: expect noise)\n")
+      console.log("\n## baselines in each round (2 shared cores: expect noise)\n")
       for (const d of drift) console.log(`- ${d}`)
     }
     if (options.json !== undefined) {
@@ -584,7 +613,14 @@ const main = async (): Promise<number> => {
               path: r.case.path,
               ...(r.result === undefined
                 ? { error: errorText(r.error) }
-                : { ops: r.result.ops, samples: r.result.samples, p25: r.result.p25, p50: r.result.p50, p75: r.result.p75 }),
+                : {
+                  ops: r.result.ops,
+                  samples: r.result.samples,
+                  p25: r.result.p25,
+                  p50: r.result.p50,
+                  p75: r.result.p75,
+                  rounds: r.result.rounds
+                }),
               overhead: r.overhead
             })),
             targets: checks.map((c) => ({ case: c.row.case.name, target: c.target, met: c.met, text: c.text })),

@@ -38,8 +38,8 @@
  *    have run), like `Effect.timeout`; with `disconnect` it fails at once.
  * 4. If the caller is interrupted, the work fiber is interrupted and awaited.
  * 5. FiberRefs changed by the work are inherited on success (as
- *    `Effect.timeout` does), skipped when the work changed none (identity of
- *    the `FiberRefs`).
+ *    `Effect.timeout` does); the join (~4 µs) is skipped when the work changed
+ *    none (compared by value, see `unchanged`).
  *
  * The deadline of an enclosing timeout (`currentDeadline`) is honoured as
  * `Timeout.make` does, and set for the work in the new fiber's FiberRefs
@@ -212,6 +212,21 @@ class FiberTimer extends Deadlines {
   }
 }
 
+/**
+ * True when the work left every FiberRef as it found it (same value on top of
+ * each stack), so that joining its FiberRefs would change nothing. Compared by
+ * value because `getFiberRefs()` always returns a fresh `FiberRefs` (it
+ * records the runtime flags first). O(number of FiberRefs), no allocation.
+ */
+const unchanged = (initial: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
+  if (initial.locals.size !== final.locals.size) return false
+  for (const [ref, stack] of final.locals) {
+    const before = initial.locals.get(ref)
+    if (before === undefined || before[0][1] !== stack[0][1]) return false
+  }
+  return true
+}
+
 /** Options of the prototype. */
 export interface Options {
   readonly name?: string | undefined
@@ -267,7 +282,7 @@ export const make = (duration: Duration.DurationInput, options: Options = {}): P
       })
 
       const succeed = (value: A): Effect.Effect<A> =>
-        skipUnchanged && fiber.getFiberRefs() === initialRefs
+        skipUnchanged && unchanged(initialRefs!, fiber.getFiberRefs())
           ? Exit.succeed(value)
           // inherit what the work changed, but not the deadline it ran under
           : Effect.as(Effect.zipRight(fiber.inheritAll, FiberRef.set(currentDeadline, outer)), value)
