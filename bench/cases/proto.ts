@@ -6,7 +6,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { Policy, Retry } from "../../src/index.js"
 import * as ProtoTimeout from "../proto/timeout.js"
-import { async1, type Case, effectCase, succeed1, type Target } from "./_lib.js"
+import type * as Scope from "effect/Scope"
+import { async1, type Case, effectCase, type EffectCall, optionalModule, scopedCase, succeed1, type Target } from "./_lib.js"
 import { PEER } from "./peers.js"
 
 const timeoutTargets = (effectTimeout: string): ReadonlyArray<Target> => [
@@ -21,6 +22,38 @@ const protoAlwaysInherit = ProtoTimeout.make("1 second", { skipUnchangedRefs: fa
 
 const retry = () => Retry.policy({ schedule: Retry.exponential({ base: "100 millis" }), times: 3 })
 const protoPipeline = Policy.compose(ProtoTimeout.make("10 seconds"), retry(), ProtoTimeout.make("1 second"))
+
+const Bulkhead = await optionalModule("Bulkhead")
+const CircuitBreaker = await optionalModule("CircuitBreaker")
+
+const protoFullPipeline: ReadonlyArray<Case> = Bulkhead === undefined || CircuitBreaker === undefined ? [] : [false, true].map((isAsync) =>
+  scopedCase({
+    name: `proto: compose(timeout, bulkhead, breaker, retry, attemptTimeout) with the prototype${isAsync ? ", async work" : ""}`,
+    group: "pipeline",
+    lib: "proto",
+    path: isAsync ? "async" : "success",
+    peers: [PEER.cockatielWrap, isAsync ? PEER.effectPipelineAsync : PEER.effectPipeline],
+    targets: [
+      { kind: "ratio", of: PEER.cockatielWrap, max: 1 },
+      { kind: "ratio", of: PEER.cockatielWrap, max: 0.5, stretch: true }
+    ],
+    note: "the full pipeline of issue 8 with both timeouts replaced by the prototype",
+    make: Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 100 })
+      const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "10 seconds" })
+      // the order Policy.pipeline applies
+      const policy: (self: Effect.Effect<number>) => Effect.Effect<unknown, unknown> = Policy.compose(
+        ProtoTimeout.make("10 seconds"),
+        bulkhead,
+        breaker,
+        retry(),
+        ProtoTimeout.make("1 second")
+      ) as any
+      const work = isAsync ? async1 : succeed1
+      return () => policy(work)
+    }) as Effect.Effect<EffectCall, unknown, Scope.Scope>
+  })
+)
 
 // The success-path shapes of Retry.policy (the failure handler is never run here)
 const neverRun = (): Effect.Effect<never> => Effect.die("not on the success path")
@@ -94,6 +127,7 @@ export const cases: ReadonlyArray<Case> = [
       call: () => protoPipeline(isAsync ? async1 : succeed1)
     })
   ),
+  ...protoFullPipeline,
   ...shapes.map(([label, shape]) =>
     effectCase({
       name: `proto: retry shape, ${label}`,
