@@ -43,6 +43,14 @@ export * as Timeout from "./Timeout.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * Bulkheads on a herd-free FIFO semaphore: bounded concurrency and queue,
+ * `maxWait`, keyed partitions, rejections with `BulkheadFullError`.
+ *
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
  * Fallbacks on chosen typed errors: a value, another effect, a chain of
  * sources, or the last good value served stale (stale-if-error).
  *

@@ -215,7 +215,7 @@ describe("FifoSemaphore: Effect's Semaphore interface", () => {
     Effect.gen(function*() {
       const sem = unsafeMake(1)
       for (const bad of [-1, 1.5, NaN, Infinity]) {
-        const exits = [
+        const exits: Array<Exit.Exit<unknown>> = [
           yield* Effect.exit(sem.take(bad)),
           yield* Effect.exit(sem.release(bad)),
           yield* Effect.exit(sem.resize(bad)),

@@ -1,0 +1,670 @@
+/**
+ * Bulkheads: limit how many calls run at once, queue a bounded number of
+ * callers in FIFO order, and shed the rest with {@link BulkheadFullError}.
+ *
+ * A bulkhead is a semaphore — a herd-free FIFO one: a release hands the permit
+ * to exactly the caller at the head of the queue, in O(1), however many are
+ * waiting (Effect 3.22's own `Semaphore` wakes every waiter on each release,
+ * so thousands of queued callers take seconds and gigabytes).
+ *
+ * - Calls beyond `maxConcurrent` wait in a FIFO queue of at most `maxQueue`
+ *   callers (default 0: no queue, as in Polly, resilience4j and cockatiel);
+ *   beyond it they are rejected at once with reason `"QueueFull"`.
+ * - A queued caller waits at most `maxWait`, then is rejected with reason
+ *   `"MaxWaitExceeded"`.
+ * - Inside a timeout (an overall `Timeout` or `Policy.pipeline`'s `timeout`) a
+ *   queued caller never waits past the enclosing deadline: when the deadline
+ *   comes first, the bulkhead arms no `maxWait` timer and the outer timeout
+ *   fires, interrupting the wait (the caller leaves the queue) and failing with
+ *   the outer `TimeoutError`. The caller sees the real cause, and no timer of
+ *   the bulkhead races the outer one.
+ * - Permits are always released: on success, failure, defect and
+ *   interruption; a caller interrupted while queued leaves the queue, one
+ *   interrupted just after being handed a permit gives it back.
+ * - `execute(self, { key })` partitions the bulkhead: one queue and one set of
+ *   `maxConcurrent` permits per key (per host, per tenant). A partition exists
+ *   only while it has running or queued calls: it is dropped as soon as it
+ *   becomes idle, so memory is bounded by the calls in flight, whatever the
+ *   number of keys.
+ *
+ * @since 0.1.0
+ */
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { BulkheadRejectionReason, InvalidOptionsError } from "./Errors.js"
+import { BulkheadFullError } from "./Errors.js"
+import { currentDeadline } from "./internal/deadline.js"
+import * as EventHub from "./internal/events.js"
+import { FifoSemaphore, Waiter } from "./internal/semaphore.js"
+import * as validate from "./internal/validate.js"
+import type { Policy } from "./Policy.js"
+import { unsafeMakeCallable } from "./Policy.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category Errors
+   */
+  BulkheadFullError,
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  type BulkheadRejectionReason
+} from "./Errors.js"
+
+/**
+ * A bulkhead: a policy that runs at most `maxConcurrent` calls at once and
+ * adds {@link BulkheadFullError} to the error channel (nothing to the
+ * requirements).
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 10, maxQueue: 100, maxWait: "2 seconds" })
+ *   const user = yield* Effect.succeed({ id: 1 }).pipe(bulkhead) // Effect<{ id: number }, BulkheadFullError>
+ *   const perHost = yield* bulkhead.execute(Effect.succeed("ok"), { key: "api.example.com" })
+ *   return bulkhead.stats() // { active: 0, queued: 0, maxConcurrent: 10, maxQueue: 100 }
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Bulkhead extends Policy<BulkheadFullError> {
+  /** The policy's name (a callable's own `name` is read-only, so it is not used). */
+  readonly policyName: string
+  /** The options the bulkhead was made with. */
+  readonly options: Bulkhead.Options
+  /**
+   * Runs `self` in the partition of `key` (its own permits and queue, with the
+   * same limits); without a key, in the default partition the callable form
+   * uses.
+   */
+  readonly execute: <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options?: Bulkhead.ExecuteOptions | undefined
+  ) => Effect.Effect<A, E | BulkheadFullError, R>
+  /** Running and queued calls of a partition right now (the default one without a key). */
+  readonly stats: (key?: string | undefined) => Bulkhead.Stats
+  /** Running and queued calls across all partitions right now. */
+  readonly totals: () => Bulkhead.Totals
+  /**
+   * Sets `maxConcurrent` for every partition, present and future. Growing
+   * admits queued callers at once; shrinking never interrupts running calls:
+   * new callers wait until enough of them finish.
+   */
+  readonly resize: (maxConcurrent: number) => Effect.Effect<void, InvalidOptionsError>
+  /** What the bulkhead did, as a `Stream` (one bounded buffer per subscriber). */
+  readonly events: Stream.Stream<BulkheadEvent>
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Bulkhead {
+  /**
+   * Options of {@link make}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options {
+    /** Calls running at once (per partition), an integer >= 1. */
+    readonly maxConcurrent: number
+    /**
+     * Callers that may wait for a permit (per partition), an integer >= 0 or
+     * `Infinity`. Defaults to 0: no queue, a call that finds no free permit is
+     * rejected at once (as in Polly, resilience4j and cockatiel).
+     */
+    readonly maxQueue?: number | undefined
+    /**
+     * How long a queued caller waits for a permit before it is rejected with
+     * reason `"MaxWaitExceeded"`. Defaults to no limit (an enclosing timeout
+     * still bounds the wait).
+     */
+    readonly maxWait?: Duration.DurationInput | undefined
+    /** A name for errors, metrics, events and descriptors. Defaults to `"bulkhead"`. */
+    readonly name?: string | undefined
+    /**
+     * How often the `resilience_bulkhead_active` and `_queued` gauges are
+     * published (they are polled, so the call path pays nothing for them).
+     * Defaults to 1 second; `Duration.infinity` turns the gauges off.
+     */
+    readonly metricsInterval?: Duration.DurationInput | undefined
+  }
+
+  /**
+   * Options of `execute`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ExecuteOptions {
+    /** The partition: calls with different keys never share permits or queues. */
+    readonly key?: string | undefined
+  }
+
+  /**
+   * A partition's state.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Permits held: calls running (or admitted and about to run). */
+    readonly active: number
+    /** Callers waiting for a permit. */
+    readonly queued: number
+    readonly maxConcurrent: number
+    readonly maxQueue: number
+  }
+
+  /**
+   * The state of the whole bulkhead.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Totals {
+    readonly active: number
+    readonly queued: number
+    /** Keyed partitions alive (with running or queued calls), the default one excluded. */
+    readonly partitions: number
+  }
+}
+
+/**
+ * What a bulkhead did: admitted a call (`waited` is zero unless it queued),
+ * queued one, or rejected one.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type BulkheadEvent =
+  | {
+    readonly _tag: "Permitted"
+    readonly policy: string
+    readonly key: string | undefined
+    /** How long the call waited in the queue. */
+    readonly waited: Duration.Duration
+    readonly active: number
+    readonly queued: number
+  }
+  | {
+    readonly _tag: "Queued"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly active: number
+    /** Queue length including this caller. */
+    readonly queued: number
+  }
+  | {
+    readonly _tag: "Rejected"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly reason: BulkheadRejectionReason
+    readonly error: BulkheadFullError
+  }
+
+const DEFAULT_MAX_QUEUE = 0
+const DEFAULT_NAME = "bulkhead"
+const DEFAULT_METRICS_INTERVAL = Duration.seconds(1)
+
+const activeGauge = Metric.gauge("resilience_bulkhead_active", {
+  description: "Calls holding a permit of a bulkhead (all partitions), polled"
+})
+const queuedGauge = Metric.gauge("resilience_bulkhead_queued", {
+  description: "Callers waiting for a permit of a bulkhead (all partitions), polled"
+})
+const rejectionsCounter = Metric.counter("resilience_bulkhead_rejections", {
+  description: "Calls rejected by a bulkhead",
+  incremental: true
+})
+
+interface Releaser {
+  readonly onFailure: (cause: any) => Effect.Effect<never, any>
+  readonly onSuccess: (a: any) => Effect.Effect<any>
+}
+
+/** One partition: a semaphore and the handlers that release its permit. */
+class Partition {
+  readonly semaphore: FifoSemaphore
+  readonly releaser: Releaser
+  constructor(readonly key: string | undefined, permits: number, onRelease: (partition: Partition) => void) {
+    this.semaphore = new FifoSemaphore(permits)
+    this.releaser = {
+      onFailure: (cause) => {
+        onRelease(this)
+        return Exit.failCause(cause)
+      },
+      onSuccess: (a) => {
+        onRelease(this)
+        return Exit.succeed(a)
+      }
+    }
+  }
+}
+
+/** A queued caller; also linked into the bulkhead's list of timed waiters. */
+class BulkheadWaiter extends Waiter {
+  /** Links of the timed list (only when `timed`). */
+  tprev: BulkheadWaiter | undefined = undefined
+  tnext: BulkheadWaiter | undefined = undefined
+  constructor(
+    readonly partition: Partition,
+    readonly enqueuedAt: number,
+    /** When `maxWait` runs out (only meaningful when `timed`). */
+    readonly expiresAt: number,
+    readonly timed: boolean,
+    resume: (effect: Effect.Effect<Partition, BulkheadFullError>) => void,
+    private readonly granted: (waiter: BulkheadWaiter) => void
+  ) {
+    super(1, resume)
+  }
+  override onGrant(): void {
+    this.granted(this)
+  }
+}
+
+/**
+ * Makes a bulkhead in the current scope. Fails with `InvalidOptionsError`
+ * (naming the option and its range) for invalid options.
+ *
+ * The call path keeps plain counters: no `Metric` update, no fork, no
+ * `Deferred` and no timer when a permit is free. Queued callers share one
+ * timer fiber per bulkhead for `maxWait` (their deadlines expire in queue
+ * order), and the `active`/`queued` gauges are published by a polling fiber;
+ * both live in the scope. Rejections increment
+ * `resilience_bulkhead_rejections` (tagged `policy` and `reason`).
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 10, maxWait: "1 second", name: "db" })
+ *   const query = (id: number) => Effect.sleep("100 millis").pipe(Effect.as(id), bulkhead)
+ *   // 5 queries, at most 2 at a time; the rest wait in FIFO order
+ *   return yield* Effect.all([1, 2, 3, 4, 5].map(query), { concurrency: "unbounded" })
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (options: Bulkhead.Options): Effect.Effect<Bulkhead, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(
+    validate.validated(() => {
+      const m = "Bulkhead.make"
+      const maxConcurrent = validate.number(m, "maxConcurrent", options?.maxConcurrent, { integer: true, min: 1 })
+      const maxQueue = validate.optionalNumber(m, "maxQueue", options.maxQueue, {
+        integer: true,
+        min: 0,
+        allowInfinite: true
+      }) ?? DEFAULT_MAX_QUEUE
+      const maxWait = validate.optionalDuration(m, "maxWait", options.maxWait, { allowInfinite: true })
+      const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
+      const metricsInterval = validate.optionalDuration(m, "metricsInterval", options.metricsInterval, {
+        allowInfinite: true
+      }) ?? DEFAULT_METRICS_INTERVAL
+      return {
+        maxConcurrent,
+        maxQueue,
+        maxWait: maxWait !== undefined && Duration.isFinite(maxWait) ? maxWait : undefined,
+        name,
+        metricsInterval
+      }
+    }),
+    (resolved) => Effect.flatMap(Effect.clock, (clock) => makeWith(clock, resolved, options))
+  )
+
+interface Resolved {
+  readonly maxConcurrent: number
+  readonly maxQueue: number
+  readonly maxWait: Duration.Duration | undefined
+  readonly name: string
+  readonly metricsInterval: Duration.Duration
+}
+
+const makeWith = (
+  clock: Clock.Clock,
+  resolved: Resolved,
+  options: Bulkhead.Options
+): Effect.Effect<Bulkhead, never, Scope.Scope> => {
+  const { maxQueue, maxWait, metricsInterval, name } = resolved
+  let maxConcurrent = resolved.maxConcurrent
+  const maxWaitMillis = maxWait === undefined ? undefined : Duration.toMillis(maxWait)
+  const hub = EventHub.make<BulkheadEvent>()
+  const rejections = Metric.tagged(rejectionsCounter, "policy", name)
+  const rejectQueueFullMetric = Metric.increment(Metric.tagged(rejections, "reason", "QueueFull"))
+  const rejectMaxWaitMetric = Metric.increment(Metric.tagged(rejections, "reason", "MaxWaitExceeded"))
+  const active = activeGauge.pipe(Metric.tagged("policy", name))
+  const queued = queuedGauge.pipe(Metric.tagged("policy", name))
+
+  // --- partitions ------------------------------------------------------------
+
+  const partitions = new Map<string, Partition>()
+
+  /** Drops a keyed partition once nothing runs or waits in it. */
+  const evictIfIdle = (partition: Partition): void => {
+    if (
+      partition.key !== undefined && partition.semaphore.taken === 0 && partition.semaphore.waiters === 0 &&
+      partitions.get(partition.key) === partition
+    ) {
+      partitions.delete(partition.key)
+    }
+  }
+
+  const release = (partition: Partition): void => {
+    partition.semaphore.unsafeRelease(1)
+    if (partition.key !== undefined) evictIfIdle(partition)
+  }
+
+  const defaultPartition = new Partition(undefined, maxConcurrent, release)
+
+  const partitionOf = (key: string | undefined): Partition => {
+    if (key === undefined) return defaultPartition
+    let partition = partitions.get(key)
+    if (partition === undefined) {
+      partition = new Partition(key, maxConcurrent, release)
+      partitions.set(key, partition)
+    }
+    return partition
+  }
+
+  // --- events and rejections -------------------------------------------------
+
+  const emitPermitted = (partition: Partition, waited: number): void => {
+    hub.emit({
+      _tag: "Permitted",
+      policy: name,
+      key: partition.key,
+      waited: waited === 0 ? Duration.zero : Duration.millis(waited),
+      active: partition.semaphore.taken,
+      queued: partition.semaphore.waiters
+    })
+  }
+
+  const reject = (partition: Partition, reason: BulkheadRejectionReason): Effect.Effect<never, BulkheadFullError> => {
+    const error = BulkheadFullError.make({
+      name,
+      maxConcurrent: partition.semaphore.permits,
+      maxQueue,
+      reason,
+      ...(partition.key === undefined ? {} : { key: partition.key }),
+      ...(maxWait === undefined ? {} : { maxWait })
+    })
+    if (hub.hasSubscribers()) hub.emit({ _tag: "Rejected", policy: name, key: partition.key, reason, error })
+    return Effect.zipRight(reason === "QueueFull" ? rejectQueueFullMetric : rejectMaxWaitMetric, Exit.fail(error))
+  }
+
+  // --- timed waiters (maxWait) -------------------------------------------------
+  // Every timed waiter expires `maxWait` after it queued, so the list, kept in
+  // queue order, is also in expiry order: one timer fiber serves all of them,
+  // sleeping until the head expires.
+
+  let timedHead: BulkheadWaiter | undefined = undefined
+  let timedTail: BulkheadWaiter | undefined = undefined
+  let wakeTimer: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+
+  const linkTimed = (waiter: BulkheadWaiter): void => {
+    waiter.tprev = timedTail
+    if (timedTail === undefined) timedHead = waiter
+    else timedTail.tnext = waiter
+    timedTail = waiter
+    if (wakeTimer !== undefined) {
+      const wake = wakeTimer
+      wakeTimer = undefined
+      wake(Exit.void)
+    }
+  }
+
+  const unlinkTimed = (waiter: BulkheadWaiter): void => {
+    const { tnext, tprev } = waiter
+    if (tprev === undefined) {
+      if (timedHead !== waiter) return // not linked
+      timedHead = tnext
+    } else {
+      tprev.tnext = tnext
+    }
+    if (tnext === undefined) timedTail = tprev
+    else tnext.tprev = tprev
+    waiter.tprev = undefined
+    waiter.tnext = undefined
+  }
+
+  const expire = (waiter: BulkheadWaiter): void => {
+    unlinkTimed(waiter)
+    const partition = waiter.partition
+    if (partition.semaphore.unsafeRemove(waiter)) {
+      waiter.resume(reject(partition, "MaxWaitExceeded"))
+      evictIfIdle(partition)
+    }
+  }
+
+  const idle: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (timedHead !== undefined) {
+      resume(Exit.void)
+      return
+    }
+    wakeTimer = resume
+    return Effect.sync(() => {
+      wakeTimer = undefined
+    })
+  })
+
+  const timerLoop: Effect.Effect<void> = Effect.suspend(() => {
+    const now = clock.unsafeCurrentTimeMillis()
+    while (timedHead !== undefined && timedHead.expiresAt <= now) expire(timedHead)
+    if (timedHead === undefined) return Effect.zipRight(idle, timerLoop)
+    return Effect.zipRight(clock.sleep(Duration.millis(timedHead.expiresAt - now)), timerLoop)
+  })
+
+  // --- the call path -----------------------------------------------------------
+
+  const granted = (waiter: BulkheadWaiter): void => {
+    if (waiter.timed) unlinkTimed(waiter)
+    if (hub.hasSubscribers()) emitPermitted(waiter.partition, clock.unsafeCurrentTimeMillis() - waiter.enqueuedAt)
+    waiter.resume(Exit.succeed(waiter.partition))
+  }
+
+  const cancel = (waiter: BulkheadWaiter): void => {
+    if (waiter.timed) unlinkTimed(waiter)
+    waiter.partition.semaphore.unsafeCancel(waiter)
+    evictIfIdle(waiter.partition)
+  }
+
+  /**
+   * Waits for a permit of `key`'s partition and succeeds with the partition.
+   * Lookup, check and enqueue happen in one synchronous section (the register
+   * callback): nothing can free a permit or evict the partition in between.
+   */
+  const wait = (key: string | undefined): Effect.Effect<Partition, BulkheadFullError> =>
+    Effect.withFiberRuntime((fiber) => {
+      const deadline = fiber.getFiberRef(currentDeadline)
+      return Effect.async<Partition, BulkheadFullError>((resume) => {
+        const partition = partitionOf(key)
+        const semaphore = partition.semaphore
+        if (semaphore.unsafeTryTake(1)) {
+          if (hub.hasSubscribers()) emitPermitted(partition, 0)
+          resume(Exit.succeed(partition))
+          return
+        }
+        if (semaphore.waiters >= maxQueue) {
+          resume(reject(partition, "QueueFull"))
+          return
+        }
+        const now = clock.unsafeCurrentTimeMillis()
+        const expiresAt = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
+        // the enclosing deadline comes first: its timeout interrupts the wait
+        const timed = expiresAt !== Infinity && (deadline === undefined || expiresAt < deadline.at)
+        const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, resume, granted)
+        semaphore.unsafeEnqueue(waiter)
+        if (timed) linkTimed(waiter)
+        if (hub.hasSubscribers()) {
+          hub.emit({ _tag: "Queued", policy: name, key, active: semaphore.taken, queued: semaphore.waiters })
+        }
+        return Effect.sync(() => cancel(waiter))
+      })
+    })
+
+  const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError, R> =>
+    Effect.uninterruptibleMask((restore) => {
+      const partition = partitionOf(key)
+      if (partition.semaphore.unsafeTryTake(1)) {
+        if (hub.hasSubscribers()) emitPermitted(partition, 0)
+        return Effect.matchCauseEffect(restore(self), partition.releaser)
+      }
+      if (partition.semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
+      return Effect.flatMap(
+        restore(wait(key)),
+        (admitted) => Effect.matchCauseEffect(restore(self), admitted.releaser)
+      )
+    })
+
+  // --- accessors -----------------------------------------------------------------
+
+  const stats = (key?: string | undefined): Bulkhead.Stats => {
+    const partition = key === undefined ? defaultPartition : partitions.get(key)
+    return {
+      active: partition === undefined ? 0 : partition.semaphore.taken,
+      queued: partition === undefined ? 0 : partition.semaphore.waiters,
+      maxConcurrent,
+      maxQueue
+    }
+  }
+
+  const totals = (): Bulkhead.Totals => {
+    let activeCount = defaultPartition.semaphore.taken
+    let queuedCount = defaultPartition.semaphore.waiters
+    for (const partition of partitions.values()) {
+      activeCount += partition.semaphore.taken
+      queuedCount += partition.semaphore.waiters
+    }
+    return { active: activeCount, queued: queuedCount, partitions: partitions.size }
+  }
+
+  const resize = (permits: number): Effect.Effect<void, InvalidOptionsError> =>
+    Effect.flatMap(
+      validate.validated(() => validate.number("Bulkhead.resize", "maxConcurrent", permits, { integer: true, min: 1 })),
+      (n) =>
+        Effect.sync(() => {
+          maxConcurrent = n
+          defaultPartition.semaphore.unsafeResize(n)
+          for (const partition of partitions.values()) partition.semaphore.unsafeResize(n)
+        })
+    )
+
+  const publish: Effect.Effect<void> = Effect.suspend(() => {
+    const t = totals()
+    return Effect.zipRight(Metric.set(active, t.active), Metric.set(queued, t.queued))
+  })
+
+  const bulkhead = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFullError, R> =>
+    run(self, undefined)
+
+  const value = Object.assign(bulkhead, {
+    policyName: name,
+    options,
+    execute: <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      executeOptions?: Bulkhead.ExecuteOptions | undefined
+    ): Effect.Effect<A, E | BulkheadFullError, R> => run(self, executeOptions?.key),
+    stats,
+    totals,
+    resize,
+    events: hub.stream
+  })
+  const policy = unsafeMakeCallable(value, {
+    kind: "Bulkhead",
+    name,
+    options: {
+      maxConcurrent,
+      maxQueue,
+      ...(maxWait === undefined ? {} : { maxWait: Duration.format(maxWait) })
+    }
+  }) as unknown as Bulkhead
+
+  return Effect.gen(function*() {
+    if (maxWaitMillis !== undefined) yield* Effect.forkScoped(timerLoop)
+    if (Duration.isFinite(metricsInterval)) {
+      const publishLoop: Effect.Effect<void> = Effect.zipRight(
+        publish,
+        Effect.suspend(() => Effect.zipRight(clock.sleep(metricsInterval), publishLoop))
+      )
+      yield* Effect.forkScoped(publishLoop)
+      yield* Effect.addFinalizer(() => publish)
+    }
+    return policy
+  })
+}
+
+/**
+ * Provides a bulkhead under your own `Context.Tag`, made in the layer's scope.
+ * Use it with `Policy.fromTag` so that module-level code can write
+ * `effect.pipe(dbBulkhead)` and the Layer decides the instance.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Policy } from "effect-resilience"
+ * import { Context, Effect } from "effect"
+ *
+ * class DbBulkhead extends Context.Tag("app/DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead>() {}
+ * const dbBulkhead = Policy.fromTag(DbBulkhead)
+ *
+ * const query = Effect.succeed([1, 2, 3]).pipe(dbBulkhead) // requires DbBulkhead
+ * const program = query.pipe(Effect.provide(Bulkhead.layer(DbBulkhead, { maxConcurrent: 20, maxQueue: 200 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = <I>(
+  tag: Context.Tag<I, Bulkhead>,
+  options: Bulkhead.Options
+): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, make(options))
+
+/**
+ * Provides a bulkhead under your own `Context.Tag`, with options read from
+ * Effect `Config` (environment variables by default). Missing or malformed
+ * values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError`.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class DbBulkhead extends Context.Tag("app/DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead>() {}
+ *
+ * // DB_MAX_CONCURRENT=20 DB_MAX_QUEUE=200 DB_MAX_WAIT="2 seconds"
+ * const live = Bulkhead.layerConfig(DbBulkhead, {
+ *   maxConcurrent: Config.integer("DB_MAX_CONCURRENT"),
+ *   maxQueue: Config.integer("DB_MAX_QUEUE").pipe(Config.withDefault(0)),
+ *   maxWait: Config.duration("DB_MAX_WAIT"),
+ *   name: Config.succeed("db")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = <I>(
+  tag: Context.Tag<I, Bulkhead>,
+  config: Config.Config.Wrap<Bulkhead.Options>
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, Effect.flatMap(Config.unwrap(config), make))

@@ -1,0 +1,737 @@
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import {
+  Cause,
+  Chunk,
+  ConfigProvider,
+  Config,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Metric,
+  MetricState,
+  Option,
+  Random,
+  Ref,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
+import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
+import { runWithClock } from "./utils/clock.js"
+
+class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+class Dep extends Context.Tag("test/Dep")<Dep, { readonly n: number }>() {}
+
+/** Yields until `condition` holds (forked fibers reached a known point). */
+const until = (condition: () => boolean, label = "condition") =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      if (condition()) return
+      yield* Effect.yieldNow()
+    }
+    assert.fail(`timed out waiting for ${label}`)
+  })
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  return Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<A, E>).cause))
+}
+
+/** A call that holds its permit until `gate` opens. */
+const held = (gate: Deferred.Deferred<void>) => Deferred.await(gate)
+
+/** No polling fiber in tests that inspect `TestClock.sleeps()`. */
+const quiet = { metricsInterval: Duration.infinity } as const
+
+/** The value of a counter or gauge from the metric registry, by name and tags. */
+const metricValue = (name: string, tags: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
+      if (got !== wanted) continue
+      if (MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
+      if (MetricState.isGaugeState(pair.metricState)) return Number(pair.metricState.value)
+    }
+    return undefined
+  })
+
+let metricNames = 0
+const uniqueName = (prefix: string) => `${prefix}-${++metricNames}`
+
+describe("Bulkhead types", () => {
+  it.scoped("adds exactly BulkheadFullError to the error channel and nothing to the requirements", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      const call: Effect.Effect<number, Unavailable, Dep> = Effect.map(Dep, (dep) => dep.n)
+      expectTypeOf(call.pipe(bulkhead)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
+      expectTypeOf(bulkhead(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
+      expectTypeOf(bulkhead.execute(call, { key: "a" })).toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>
+      >()
+      expectTypeOf<Policy.Policy.Error<Bulkhead.Bulkhead>>().toEqualTypeOf<Errors.BulkheadFullError>()
+      expectTypeOf<Policy.Policy.Context<Bulkhead.Bulkhead>>().toEqualTypeOf<never>()
+      expectTypeOf(Bulkhead.make).returns.toEqualTypeOf<
+        Effect.Effect<Bulkhead.Bulkhead, Errors.InvalidOptionsError, Scope.Scope>
+      >()
+      assert.strictEqual(Bulkhead.BulkheadFullError, Errors.BulkheadFullError, "re-exported")
+      const result = yield* call.pipe(bulkhead, Effect.provideService(Dep, { n: 7 }))
+      assert.strictEqual(result, 7)
+    }))
+})
+
+describe("Bulkhead.make", () => {
+  it.scoped("runs at most maxConcurrent calls at once and queues the rest in FIFO order", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 10, ...quiet })
+      const starts = yield* Ref.make<ReadonlyArray<readonly [id: number, at: number]>>([])
+      const call = (id: number) =>
+        Effect.gen(function*() {
+          const now = yield* TestClock.currentTimeMillis
+          yield* Ref.update(starts, (xs) => [...xs, [id, now] as const])
+          yield* Effect.sleep("100 millis")
+          return id
+        }).pipe(bulkhead)
+      const fibers: Array<Fiber.RuntimeFiber<number, Errors.BulkheadFullError>> = []
+      for (let id = 0; id < 5; id++) {
+        fibers.push(yield* Effect.fork(call(id)))
+        yield* until(() => bulkhead.stats().active + bulkhead.stats().queued === id + 1)
+      }
+      assert.deepStrictEqual(bulkhead.stats(), { active: 2, queued: 3, maxConcurrent: 2, maxQueue: 10 })
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* Fiber.joinAll(fibers), [0, 1, 2, 3, 4])
+      assert.deepStrictEqual(yield* Ref.get(starts), [[0, 0], [1, 0], [2, 100], [3, 100], [4, 200]])
+      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 10 })
+    }))
+
+  it.scoped("rejects at once with BulkheadFullError (QueueFull) when the queue is full", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "db", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const queued = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      const ran = yield* Ref.make(false)
+      const exit = yield* Effect.exit(Ref.set(ran, true).pipe(bulkhead))
+      const error = failureOf(exit)
+      assert.instanceOf(error, Errors.BulkheadFullError)
+      assert.strictEqual(error._tag, "BulkheadFullError")
+      assert.strictEqual(error.reason, "QueueFull")
+      assert.strictEqual(error.name, "db")
+      assert.strictEqual(error.maxConcurrent, 1)
+      assert.strictEqual(error.maxQueue, 1)
+      assert.strictEqual(error.key, undefined)
+      assert.strictEqual(error.message, "Bulkhead db is full: 1 running, queue of 1 full")
+      assert.isTrue(Errors.isRejection(error))
+      assert.isFalse(yield* Ref.get(ran), "a rejected call never runs")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(queued)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("has no queue by default: the call beyond maxConcurrent is rejected", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const error = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead)))
+      assert.strictEqual(error.reason, "QueueFull")
+      assert.strictEqual(error.maxQueue, 0)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(yield* Effect.succeed("next").pipe(bulkhead), "next")
+    }))
+
+  it.scoped("a queued call waits at most maxWait, then fails with MaxWaitExceeded and leaves the queue", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const waiting = yield* Effect.fork(Effect.succeed("late").pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
+      yield* TestClock.adjust("1 millis")
+      const error = failureOf(yield* Fiber.await(waiting))
+      assert.strictEqual(error.reason, "MaxWaitExceeded")
+      assert.isTrue(Duration.equals(error.maxWait!, Duration.seconds(1)))
+      assert.strictEqual(error.message, "Bulkhead bulkhead is full: waited longer than 1s for one of 1 permits")
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.stats().active, 1, "the running call is unaffected")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(bulkhead.stats().active, 0)
+    }))
+
+  it.scoped("one timer serves all queued callers: each expires maxWait after it queued", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, maxWait: "500 millis", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const rejectedAt = yield* Ref.make<ReadonlyArray<number>>([])
+      const waiter = Effect.void.pipe(
+        bulkhead,
+        Effect.catchTag("BulkheadFullError", () =>
+          Effect.flatMap(TestClock.currentTimeMillis, (now) => Ref.update(rejectedAt, (xs) => [...xs, now])))
+      )
+      const fibers: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < 3; i++) {
+        fibers.push(yield* Effect.fork(waiter))
+        yield* until(() => bulkhead.stats().queued === i + 1)
+        yield* TestClock.adjust("100 millis")
+      }
+      // at most one bulkhead timer is pending, however many wait
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 1)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(yield* Ref.get(rejectedAt), [500, 600, 700])
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 0, "the timer idles without a sleep")
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("a queued caller admitted before maxWait is not rejected later", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const waiting = yield* Effect.fork(Effect.sleep("5 seconds").pipe(Effect.as("done"), bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("400 millis")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* Fiber.join(waiting), "done")
+    }))
+
+  it.scoped("permits are released on success, failure, defect and interruption of a running call", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      assert.strictEqual(yield* Effect.succeed(1).pipe(bulkhead), 1)
+      assert.deepStrictEqual(yield* Effect.exit(Effect.fail(new Unavailable()).pipe(bulkhead)), Exit.fail(new Unavailable()))
+      const died = yield* Effect.exit(Effect.die("boom").pipe(bulkhead))
+      assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+      const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      yield* Fiber.interrupt(running)
+      assert.strictEqual(bulkhead.stats().active, 0)
+      const self = yield* Effect.exit(Effect.interrupt.pipe(bulkhead))
+      assert.isTrue(Exit.isInterrupted(self))
+      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 0 })
+    }))
+
+  it.scoped("an interrupted waiter leaves the queue and the others keep their order", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 3, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const order = yield* Ref.make<ReadonlyArray<number>>([])
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const fibers: Array<Fiber.RuntimeFiber<void, Errors.BulkheadFullError>> = []
+      for (let i = 0; i < 3; i++) {
+        fibers.push(yield* Effect.fork(Ref.update(order, (xs) => [...xs, i]).pipe(bulkhead)))
+        yield* until(() => bulkhead.stats().queued === i + 1)
+      }
+      yield* Fiber.interrupt(fibers[0]!)
+      assert.strictEqual(bulkhead.stats().queued, 2)
+      // the freed queue slot is usable again
+      fibers.push(yield* Effect.fork(Ref.update(order, (xs) => [...xs, 3]).pipe(bulkhead)))
+      yield* until(() => bulkhead.stats().queued === 3)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      for (const fiber of fibers.slice(1)) yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* Ref.get(order), [1, 2, 3])
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("stats and totals report active and queued calls", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 2, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const fibers = []
+      for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
+      for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" })))
+      yield* until(() => bulkhead.totals().active === 4 && bulkhead.totals().queued === 1)
+      assert.deepStrictEqual(bulkhead.stats(), { active: 2, queued: 1, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.stats("k"), { active: 2, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.stats("unknown"), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.totals(), { active: 4, queued: 1, partitions: 1 })
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("resize: growing admits queued calls at once, shrinking lets running calls finish", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const fibers = []
+      for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
+      yield* until(() => bulkhead.stats().queued === 2)
+      yield* bulkhead.resize(3)
+      yield* until(() => bulkhead.stats().active === 3)
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.stats().maxConcurrent, 3)
+      yield* bulkhead.resize(1)
+      assert.strictEqual(bulkhead.stats().active, 3, "running calls are not interrupted")
+      const next = yield* Effect.fork(Effect.succeed("next").pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.joinAll(fibers)
+      assert.strictEqual(yield* Fiber.join(next), "next")
+      // new partitions use the new limit too
+      const keyed = yield* Effect.fork(bulkhead.execute(Effect.never, { key: "k" }))
+      yield* until(() => bulkhead.stats("k").active === 1)
+      const keyedSecond = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }))
+      yield* until(() => bulkhead.stats("k").queued === 1)
+      assert.strictEqual(bulkhead.stats("k").active, 1)
+      yield* Fiber.interrupt(keyed)
+      yield* Fiber.join(keyedSecond)
+      const invalid = failureOf(yield* Effect.exit(bulkhead.resize(0)))
+      assert.instanceOf(invalid, Errors.InvalidOptionsError)
+      assert.strictEqual(invalid.option, "maxConcurrent")
+    }))
+
+  it.scoped("keyed partitions have their own permits and queue, and are dropped when idle", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "hosts", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const a = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
+      const aQueued = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
+      yield* until(() => bulkhead.stats("a.example").queued === 1)
+      const rejected = failureOf(yield* Effect.exit(bulkhead.execute(Effect.void, { key: "a.example" })))
+      assert.strictEqual(rejected.key, "a.example")
+      assert.strictEqual(rejected.message, "Bulkhead hosts[a.example] is full: 1 running, queue of 1 full")
+      // another key and the default partition are unaffected
+      assert.strictEqual(yield* bulkhead.execute(Effect.succeed("b"), { key: "b.example" }), "b")
+      assert.strictEqual(yield* Effect.succeed("default").pipe(bulkhead), "default")
+      assert.strictEqual(yield* bulkhead.execute(Effect.succeed("default")), "default")
+      assert.strictEqual(bulkhead.totals().partitions, 1, "b.example was dropped once idle")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(a)
+      yield* Fiber.join(aQueued)
+      assert.strictEqual(bulkhead.totals().partitions, 0)
+    }))
+
+  it.scoped("memory stays bounded: 10,000 keys used one after another leave no partitions behind", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 2, maxWait: "1 second", ...quiet })
+      for (let i = 0; i < 10_000; i++) yield* bulkhead.execute(Effect.void, { key: `k${i}` })
+      // failures, interruptions and expiries drop partitions too
+      yield* Effect.exit(bulkhead.execute(Effect.fail("e"), { key: "failing" }))
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(bulkhead.execute(held(gate), { key: "x" }))
+      const holder2 = yield* Effect.fork(bulkhead.execute(held(gate), { key: "x" }))
+      const waiter = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "x" }))
+      yield* until(() => bulkhead.stats("x").queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(failureOf(yield* Fiber.await(waiter)).reason, "MaxWaitExceeded")
+      yield* Fiber.interrupt(holder)
+      yield* Fiber.interrupt(holder2)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("the callable and execute share the default partition", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      assert.strictEqual(failureOf(yield* Effect.exit(bulkhead.execute(Effect.void))).reason, "QueueFull")
+      yield* Fiber.interrupt(running)
+    }))
+})
+
+describe("Bulkhead and the enclosing deadline", () => {
+  it.scoped("a queued call never waits past an enclosing timeout: the timeout fires and the caller leaves the queue", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "5 seconds", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const ran = yield* Ref.make(false)
+      const call = Ref.set(ran, true).pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
+      const fiber = yield* Effect.fork(call)
+      yield* until(() => bulkhead.stats().queued === 1)
+      // only the timeout's timer: the bulkhead armed none, since the deadline comes first
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 1)
+      yield* TestClock.adjust("1 second")
+      const error = failureOf(yield* Fiber.await(fiber))
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual((error as Errors.TimeoutError).policy, "overall")
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.isFalse(yield* Ref.get(ran))
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 0)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(bulkhead.stats().active, 0)
+    }))
+
+  it.scoped("maxWait shorter than the deadline still rejects with MaxWaitExceeded", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "300 millis", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const rejectedAt = yield* Ref.make<number | undefined>(undefined)
+      const call = Effect.void.pipe(
+        bulkhead,
+        Effect.tapError(() => Effect.flatMap(TestClock.currentTimeMillis, (now) => Ref.set(rejectedAt, now))),
+        Timeout.make("1 second", { scope: "overall" })
+      )
+      const fiber = yield* Effect.fork(call)
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("299 millis")
+      assert.strictEqual(yield* Ref.get(rejectedAt), undefined)
+      yield* TestClock.adjust("1 millis")
+      yield* until(() => bulkhead.stats().queued === 0)
+      yield* TestClock.adjust("1 second")
+      const error = failureOf(yield* Fiber.await(fiber))
+      assert.strictEqual(error._tag, "BulkheadFullError")
+      assert.strictEqual((error as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      assert.strictEqual(yield* Ref.get(rejectedAt), 300)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("without maxWait, the pipeline's overall timeout bounds the wait", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: Infinity, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const policy = Policy.pipeline({ timeout: "2 seconds", bulkhead })
+      const exit = yield* runWithClock(Effect.void.pipe(policy))
+      assert.strictEqual(failureOf(exit)._tag, "TimeoutError")
+      assert.strictEqual(yield* TestClock.currentTimeMillis, 2000)
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+})
+
+describe("Bulkhead observability", () => {
+  it.scoped("events: Permitted, Queued and Rejected with the reason", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name: "ev", ...quiet })
+      const collected = yield* bulkhead.events.pipe(Stream.take(5), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* Effect.exit(Effect.void.pipe(bulkhead)) // QueueFull
+      yield* TestClock.adjust("250 millis")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(waiting)
+      const expiring = yield* Effect.fork(bulkhead.execute(Effect.never, { key: "k" }))
+      yield* until(() => bulkhead.stats("k").active === 1)
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(events.map((e) => e._tag), ["Permitted", "Queued", "Rejected", "Permitted", "Permitted"])
+      const queued = events[1]!
+      assert.isTrue(queued._tag === "Queued" && queued.queued === 1 && queued.active === 1 && queued.policy === "ev")
+      const rejected = events[2]!
+      assert.isTrue(rejected._tag === "Rejected" && rejected.reason === "QueueFull" && rejected.error.reason === "QueueFull")
+      const admitted = events[3]!
+      assert.isTrue(admitted._tag === "Permitted" && Duration.toMillis(admitted.waited) === 250)
+      const keyed = events[4]!
+      assert.isTrue(keyed._tag === "Permitted" && keyed.key === "k" && Duration.toMillis(keyed.waited) === 0)
+      yield* Fiber.interrupt(expiring)
+    }))
+
+  it.scoped("metrics: rejections are counted by reason, active and queued are published as gauges", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("metrics")
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "5 seconds", name })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      const waiting = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* Effect.exit(Effect.void.pipe(bulkhead))
+      yield* Effect.exit(Effect.void.pipe(bulkhead))
+      const rejections = (reason: string) => metricValue("resilience_bulkhead_rejections", { policy: name, reason })
+      assert.strictEqual(yield* rejections("QueueFull"), 2)
+      const gauge = (metric: string) => metricValue(metric, { policy: name })
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* gauge("resilience_bulkhead_active"), 1)
+      assert.strictEqual(yield* gauge("resilience_bulkhead_queued"), 1)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(waiting)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* gauge("resilience_bulkhead_active"), 0)
+      assert.strictEqual(yield* gauge("resilience_bulkhead_queued"), 0)
+      assert.strictEqual(yield* rejections("MaxWaitExceeded"), undefined, "no call waited too long")
+    }))
+
+  it.scoped("is described as a Bulkhead policy with its options", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 3, maxQueue: 7, maxWait: "2 seconds", name: "d", ...quiet })
+      assert.isTrue(Policy.isPolicy(bulkhead))
+      assert.deepStrictEqual(Policy.describe(bulkhead), {
+        kind: "Bulkhead",
+        name: "d",
+        options: { maxConcurrent: 3, maxQueue: 7, maxWait: "2s" },
+        children: []
+      })
+      assert.strictEqual(bulkhead.policyName, "d")
+    }))
+})
+
+describe("Bulkhead options and layers", () => {
+  it.effect("invalid options fail with InvalidOptionsError naming the option and the range", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Bulkhead.Bulkhead.Options, string]> = [
+        [{ maxConcurrent: 0 }, "maxConcurrent"],
+        [{ maxConcurrent: 1.5 }, "maxConcurrent"],
+        [{ maxConcurrent: Infinity }, "maxConcurrent"],
+        [{ maxConcurrent: NaN }, "maxConcurrent"],
+        [{ maxConcurrent: 1, maxQueue: -1 }, "maxQueue"],
+        [{ maxConcurrent: 1, maxQueue: 0.5 }, "maxQueue"],
+        [{ maxConcurrent: 1, maxWait: "-1 second" }, "maxWait"],
+        [{ maxConcurrent: 1, maxWait: 0 }, "maxWait"],
+        [{ maxConcurrent: 1, name: "" }, "name"],
+        [{ maxConcurrent: 1, metricsInterval: "soon" as Duration.DurationInput }, "metricsInterval"],
+        [undefined as unknown as Bulkhead.Bulkhead.Options, "maxConcurrent"]
+      ]
+      for (const [options, option] of cases) {
+        const error = failureOf(yield* Effect.exit(Effect.scoped(Bulkhead.make(options))))
+        assert.instanceOf(error, Errors.InvalidOptionsError)
+        assert.strictEqual(error.option, option)
+        assert.include(error.message, "Bulkhead.make")
+      }
+      const first = failureOf(yield* Effect.exit(Effect.scoped(Bulkhead.make({ maxConcurrent: 0 }))))
+      assert.strictEqual(first.message, "Bulkhead.make: invalid option \"maxConcurrent\": expected an integer >= 1, got 0")
+      // Infinity is a valid queue and maxWait (no limit)
+      const unbounded = yield* Effect.scoped(Bulkhead.make({ maxConcurrent: 1, maxQueue: Infinity, maxWait: Duration.infinity }))
+      assert.strictEqual(unbounded.stats().maxQueue, Infinity)
+    }))
+
+  it.effect("layer provides a bulkhead under the user's tag, used through Policy.fromTag", () =>
+    Effect.gen(function*() {
+      class DbBulkhead extends Context.Tag("test/DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead>() {}
+      const dbBulkhead = Policy.fromTag(DbBulkhead)
+      const query = Effect.succeed(42).pipe(dbBulkhead)
+      expectTypeOf(query).toEqualTypeOf<Effect.Effect<number, Errors.BulkheadFullError, DbBulkhead>>()
+      const result = yield* query.pipe(Effect.provide(Bulkhead.layer(DbBulkhead, { maxConcurrent: 2, ...quiet })))
+      assert.strictEqual(result, 42)
+      const invalid = yield* Effect.exit(query.pipe(Effect.provide(Bulkhead.layer(DbBulkhead, { maxConcurrent: -1 }))))
+      assert.instanceOf(failureOf(invalid), Errors.InvalidOptionsError)
+    }))
+
+  it.effect("layerConfig reads the options from Config", () =>
+    Effect.gen(function*() {
+      class ApiBulkhead extends Context.Tag("test/ApiBulkhead")<ApiBulkhead, Bulkhead.Bulkhead>() {}
+      const live = Bulkhead.layerConfig(ApiBulkhead, {
+        maxConcurrent: Config.integer("MAX_CONCURRENT"),
+        maxQueue: Config.integer("MAX_QUEUE"),
+        maxWait: Config.duration("MAX_WAIT"),
+        name: Config.string("NAME"),
+        metricsInterval: Config.succeed(Duration.infinity)
+      })
+      const provider = ConfigProvider.fromMap(
+        new Map([["MAX_CONCURRENT", "3"], ["MAX_QUEUE", "9"], ["MAX_WAIT", "2 seconds"], ["NAME", "api"]])
+      )
+      const bulkhead = yield* ApiBulkhead.pipe(Effect.provide(live), Effect.withConfigProvider(provider))
+      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 3, maxQueue: 9 })
+      assert.strictEqual(bulkhead.policyName, "api")
+      const missing = yield* Effect.exit(
+        ApiBulkhead.pipe(Effect.provide(live), Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+      )
+      assert.isTrue(Exit.isFailure(missing))
+      const outOfRange = yield* Effect.exit(
+        ApiBulkhead.pipe(
+          Effect.provide(live),
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(new Map([["MAX_CONCURRENT", "0"], ["MAX_QUEUE", "1"], ["MAX_WAIT", "1 second"], ["NAME", "x"]]))
+          )
+        )
+      )
+      assert.instanceOf(failureOf(outOfRange), Errors.InvalidOptionsError)
+      expectTypeOf(live).toEqualTypeOf<
+        Layer.Layer<ApiBulkhead, Errors.InvalidOptionsError | import("effect").ConfigError.ConfigError>
+      >()
+    }))
+})
+
+// -----------------------------------------------------------------------------
+// Property: random interleavings of completion, failure, defects and
+// interruption (of waiters and of running calls)
+// -----------------------------------------------------------------------------
+
+type Outcome = "succeed" | "fail" | "die" | "interruptSelf"
+
+interface CallSpec {
+  readonly start: number
+  readonly duration: number
+  readonly outcome: Outcome
+  /** Interrupt the caller this many millis after it started (waiting or running). */
+  readonly interruptAfter: number | null
+  readonly key: "a" | "b" | null
+}
+
+const callSpec: fc.Arbitrary<CallSpec> = fc.record({
+  start: fc.integer({ min: 0, max: 30 }),
+  duration: fc.integer({ min: 0, max: 20 }),
+  outcome: fc.constantFrom<Outcome>("succeed", "succeed", "fail", "die", "interruptSelf"),
+  interruptAfter: fc.option(fc.integer({ min: 0, max: 25 }), { nil: null }),
+  key: fc.constantFrom<"a" | "b" | null>(null, "a", "b")
+})
+
+const scenario = fc.record({
+  maxConcurrent: fc.integer({ min: 1, max: 4 }),
+  maxQueue: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constant(Infinity)),
+  maxWait: fc.option(fc.integer({ min: 1, max: 15 }), { nil: null }),
+  calls: fc.array(callSpec, { minLength: 1, maxLength: 25 })
+})
+
+describe("Bulkhead invariants under random interleavings", () => {
+  it.scoped.prop(
+    "never more than maxConcurrent running per partition, no permit lost or duplicated, ends empty",
+    [scenario],
+    ([{ calls, maxConcurrent, maxQueue, maxWait }]) =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Bulkhead.make({
+          maxConcurrent,
+          maxQueue,
+          ...(maxWait === null ? {} : { maxWait: Duration.millis(maxWait) }),
+          ...quiet
+        })
+        const running = new Map<string, number>()
+        let violations = 0
+        let executions = 0
+        const started = new Set<number>()
+        const keyOf = (key: CallSpec["key"]) => key ?? "default"
+        const body = (i: number, spec: CallSpec) =>
+          Effect.suspend(() => {
+            if (started.has(i)) violations++ // an execution duplicated
+            started.add(i)
+            executions++
+            const k = keyOf(spec.key)
+            const now = (running.get(k) ?? 0) + 1
+            running.set(k, now)
+            if (now > maxConcurrent) violations++
+            const finish = Effect.sync(() => running.set(k, running.get(k)! - 1))
+            const end = spec.outcome === "succeed"
+              ? Effect.succeed(i)
+              : spec.outcome === "fail"
+              ? Effect.fail(new Unavailable())
+              : spec.outcome === "die"
+              ? Effect.die("defect")
+              : Effect.interrupt
+            return Effect.ensuring(Effect.zipRight(Effect.sleep(Duration.millis(spec.duration)), end), finish)
+          })
+        const check = Effect.sync(() => {
+          for (const key of ["default", "a", "b"]) {
+            const stats = key === "default" ? bulkhead.stats() : bulkhead.stats(key)
+            if (stats.active > maxConcurrent) violations++
+            if (stats.queued > maxQueue) violations++
+            if ((running.get(key) ?? 0) > stats.active) violations++
+          }
+        })
+        const fibers = yield* Effect.forEach(calls, (spec, i) =>
+          Effect.gen(function*() {
+            const call = spec.key === null ? body(i, spec).pipe(bulkhead) : bulkhead.execute(body(i, spec), { key: spec.key })
+            const fiber = yield* Effect.fork(Effect.delay(call, Duration.millis(spec.start)))
+            if (spec.interruptAfter !== null) {
+              yield* Effect.fork(Effect.delay(Fiber.interrupt(fiber), Duration.millis(spec.start + spec.interruptAfter)))
+            }
+            return fiber
+          }))
+        const allDone = Effect.map(Effect.forEach(fibers, Fiber.poll), (polls) => polls.every(Option.isSome))
+        for (let t = 0; t < 5_000 && !(yield* allDone); t++) {
+          yield* TestClock.adjust("1 millis")
+          yield* Effect.yieldNow()
+          yield* check
+        }
+        // let the interrupters scheduled after the last call fire (they find it done)
+        yield* TestClock.adjust("100 millis")
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        // every call ended: ran to its outcome, was interrupted, or was rejected (and then never ran)
+        exits.forEach((exit, i) => {
+          if (Exit.isFailure(exit)) {
+            const failure = Cause.failureOption(exit.cause)
+            if (Option.isSome(failure) && Errors.isRejection(failure.value)) {
+              if (started.has(i)) violations++ // a rejected call ran
+            }
+          }
+        })
+        assert.strictEqual(violations, 0)
+        assert.isAtMost(executions, calls.length)
+        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+        // no permit lost or duplicated: exactly maxConcurrent calls are admitted again, per partition
+        for (const key of [undefined, "a"] as const) {
+          const gate = yield* Deferred.make<void>()
+          const holders = yield* Effect.forEach(
+            Array.from({ length: maxConcurrent }),
+            () => Effect.fork(bulkhead.execute(Deferred.await(gate), { key }))
+          )
+          yield* until(() => bulkhead.stats(key).active === maxConcurrent, "all permits")
+          const extra = yield* Effect.exit(
+            bulkhead.execute(Effect.void, { key }).pipe(Timeout.make("1 millis"), Effect.fork, Effect.flatMap((f) =>
+              Effect.zipRight(TestClock.adjust("1 millis"), Fiber.join(f))
+            ))
+          )
+          assert.isTrue(Exit.isFailure(extra), "a call beyond maxConcurrent does not run at once")
+          yield* Deferred.succeed(gate, void 0)
+          yield* Fiber.joinAll(holders)
+        }
+        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it.scoped("fast path and queued path give the same outcomes and release the same permits (seeded)", () =>
+    Effect.gen(function*() {
+      const outcomes: ReadonlyArray<Outcome> = ["succeed", "fail", "die", "interruptSelf"]
+      const shape = (exit: Exit.Exit<unknown, unknown>) =>
+        Exit.isSuccess(exit)
+          ? { success: exit.value }
+          : {
+            failures: [...Cause.failures(exit.cause)],
+            defects: [...Cause.defects(exit.cause)],
+            interrupted: Cause.isInterrupted(exit.cause)
+          }
+      for (let round = 0; round < 40; round++) {
+        const index = yield* Random.nextIntBetween(0, outcomes.length)
+        const outcome = outcomes[index]!
+        const effect = outcome === "succeed"
+          ? Effect.succeed(round)
+          : outcome === "fail"
+          ? Effect.fail(new Unavailable())
+          : outcome === "die"
+          ? Effect.die("defect")
+          : Effect.interrupt
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, ...quiet })
+        // fast path: the permit is free
+        const fast = yield* Effect.fork(bulkhead(effect)).pipe(Effect.flatMap(Fiber.await))
+        // queued path: the permit is held, the call waits, then is admitted
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(bulkhead(Deferred.await(gate)))
+        yield* until(() => bulkhead.stats().active === 1)
+        const queued = yield* Effect.fork(bulkhead(effect))
+        yield* until(() => bulkhead.stats().queued === 1)
+        yield* Deferred.succeed(gate, void 0)
+        yield* Fiber.join(holder)
+        const slow = yield* Fiber.await(queued)
+        // and bare, without the bulkhead
+        const bare = yield* Effect.fork(effect).pipe(Effect.flatMap(Fiber.await))
+        assert.deepStrictEqual(shape(fast), shape(slow), outcome)
+        assert.deepStrictEqual(shape(fast), shape(bare), outcome)
+        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      }
+    }).pipe(Effect.withRandom(Random.make("bulkhead-equivalence"))))
+})
