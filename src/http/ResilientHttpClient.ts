@@ -1,0 +1,799 @@
+/**
+ * A resilient `@effect/platform` `HttpClient`: the library's pipeline with
+ * HTTP-aware defaults, as a transform over any client and as a Layer that
+ * replaces the default client.
+ *
+ * Per call, outermost first: overall timeout → bulkhead (per origin) →
+ * circuit breaker (per origin) → retry → attempt timeout → attempt.
+ *
+ * - **Origins.** Breakers, bulkheads, stats and metrics are kept per origin
+ *   (scheme + host + port): one failing upstream never opens the circuit of
+ *   another.
+ * - **Retries** only for idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE,
+ *   TRACE); POST and PATCH only with an `Idempotency-Key` header or with
+ *   `retry.nonIdempotent: true`. Retried: transport errors, attempt
+ *   timeouts, and 408, 429, 500, 502, 503, 504 responses; never another 4xx.
+ * - **`Retry-After`** (seconds or HTTP-date) on a retried response sets the
+ *   next delay (the larger of it and the backoff). A hint longer than
+ *   `retry.maxRetryAfter` is not waited for: the response is returned at
+ *   once. Garbage values are ignored (the backoff applies).
+ * - **Breaker classification.** 5xx responses, transport errors and
+ *   timeouts count as failures of the origin; 4xx responses (408 and 429
+ *   included) as successes: a client error is not the server's fault.
+ * - **No socket leaks.** The body of a response that is discarded for a
+ *   retry is read (up to `drain.maxBytes`, within `drain.timeout`) or the
+ *   connection closed, before the next attempt.
+ * - When retries are exhausted on a retryable status, the last response is
+ *   returned (as the plain client would); errors are typed:
+ *   `TimeoutError`, `BulkheadFullError`, `CircuitBreakerError`.
+ *
+ * # Timeouts and the Node clients
+ *
+ * `@effect/platform` clients expose no connect, headers or body timeout of
+ * their own; `@effect/platform-node`'s undici client even sets undici's
+ * `headersTimeout` to one hour and `bodyTimeout` to none on every request
+ * ("leave timeouts to Effect"), so undici's own settings cannot be used for
+ * them. What each timeout maps to:
+ *
+ * - `attemptTimeout` is the **headers timeout**: it bounds connecting,
+ *   sending and receiving the response head of one attempt (with
+ *   `bufferBody`, the body too).
+ * - `bodyTimeout` is the **body timeout**: reading the body of the returned
+ *   response (whole reads; each chunk of `stream`).
+ * - The **connect timeout** is the only one the Node clients expose:
+ *   undici's `Agent({ connect: { timeout } })` (default 10 s), provided as
+ *   `NodeHttpClient.Dispatcher`. Node's `http.Agent` has none (its `timeout`
+ *   is an idle-socket timeout that aborts nothing); `attemptTimeout` bounds
+ *   connecting there.
+ * - `timeout` bounds the whole call (retries, backoff, queueing in the
+ *   bulkhead); its deadline propagates inward, so retry never sleeps past it.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import {
+  type BulkheadFullError,
+  type InvalidOptionsError,
+  isRejection,
+  ResilienceErrorTypeId,
+  TimeoutError
+} from "../Errors.js"
+import * as validate from "../internal/validate.js"
+import * as Retry from "../Retry.js"
+import * as Timeout from "../Timeout.js"
+import * as RetryAfter from "./RetryAfter.js"
+import { BodyTooLargeError, buffer, drain, TimedBodyResponse } from "./internal/response.js"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/**
+ * A policy with keyed partitions, such as a bulkhead or a circuit breaker:
+ * the client runs each call under `execute(self, { key: origin })`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface KeyedPolicy<E> {
+  readonly execute: <A, E1, R>(
+    self: Effect.Effect<A, E1, R>,
+    options: { readonly key: string }
+  ) => Effect.Effect<A, E1 | E, R>
+}
+
+/**
+ * The errors the resilient client adds to the client's own.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type ResilienceError = TimeoutError | BulkheadFullError
+
+/**
+ * A response with a status the pipeline treats as a failure (a retryable
+ * status or any 5xx), carried through retry and breaker as a typed error.
+ * The client never fails with it: when retrying stops, the response itself
+ * is returned. Seen in `Retry` events and by `onRetry`.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly status: number
+  readonly origin: string
+  /** From the response's `Retry-After` header, when it had a valid one. */
+  readonly retryAfter?: Duration.Duration | undefined
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    const hint = this.retryAfter === undefined ? "" : `, retry after ${Duration.format(this.retryAfter)}`
+    return `HTTP ${this.status} from ${this.origin} (${this.response.request.method} ${pathOf(this.response.request)}${hint})`
+  }
+}
+
+/**
+ * Per-origin counts kept by the client (plain counters: no cost on the
+ * success path).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface OriginStats {
+  readonly origin: string
+  /** Calls made (one per `execute`, whatever the attempts). */
+  readonly calls: number
+  /** Attempts sent (calls + retries). */
+  readonly attempts: number
+  /** Retries scheduled. */
+  readonly retries: number
+  /** Attempts counted as failures of the origin (5xx, transport, timeout). */
+  readonly failures: number
+  /** Calls rejected by the library (open circuit, full bulkhead). */
+  readonly rejections: number
+  /** Responses drained (or closed) before a retry. */
+  readonly drained: number
+}
+
+/**
+ * The resilient transform: applied to an `HttpClient` (`client.pipe(r)` or
+ * `r(client)`), it returns the resilient client. Its state (breakers,
+ * bulkheads, stats) is shared by every client it is applied to.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Resilience<EX = ResilienceError> {
+  <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | EX, R>
+  /** The name used in metrics, spans and the policy registry. */
+  readonly policyName: string
+  /** Counts per origin (the most recently used `maxOrigins`). */
+  readonly stats: () => ReadonlyArray<OriginStats>
+  /** The retry policy (undefined when retries are off). */
+  readonly retry: Retry.Retry | undefined
+  /**
+   * Runs one call through the pipeline: `effect` sends `request` once (an
+   * attempt) and is re-run for each retry. What `HttpClient.transform`
+   * receives; the transform itself is `HttpClient.transform(client, execute)`.
+   */
+  readonly execute: <E, R>(
+    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | EX, R>
+}
+
+/**
+ * Retry settings of the resilient client.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RetryOptions {
+  /** Retries at most (not attempts). Defaults to 2. */
+  readonly times?: number | undefined
+  /** The backoff. Defaults to `Retry.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })`. */
+  readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
+  /**
+   * The longest `Retry-After` waited for. A longer hint is not waited for:
+   * the response is returned at once. Defaults to 30 seconds.
+   */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** A retry budget shared across calls (see `Retry.budget`). */
+  readonly budget?: Retry.Budget | undefined
+  /** Methods retried. Defaults to GET, HEAD, OPTIONS, PUT, DELETE, TRACE. */
+  readonly methods?: ReadonlyArray<string> | undefined
+  /** Retry every method, POST and PATCH included, key or not. Defaults to false. */
+  readonly nonIdempotent?: boolean | undefined
+  /** The header that makes a POST/PATCH retryable. Defaults to `"idempotency-key"`. */
+  readonly idempotencyKeyHeader?: string | undefined
+  /** Statuses retried. Defaults to 408, 429, 500, 502, 503, 504. */
+  readonly statuses?: ReadonlyArray<number> | undefined
+}
+
+/**
+ * Options of the resilient client. Every part is optional; `false` turns a
+ * part off.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /** A name for metrics, spans and the policy registry. Defaults to `"http"`. */
+  readonly name?: string | undefined
+  /** Bounds the whole call (retries, backoff and queueing included). Defaults to 30 seconds. */
+  readonly timeout?: Duration.DurationInput | false | undefined
+  /** Bounds each attempt up to the response headers (the headers timeout). Defaults to 10 seconds. */
+  readonly attemptTimeout?: Duration.DurationInput | false | undefined
+  /** Bounds reading the body of the returned response. Off by default. */
+  readonly bodyTimeout?: Duration.DurationInput | false | undefined
+  /**
+   * Read the body inside the attempt, so that a slow or broken body is
+   * bounded by `attemptTimeout`, retried and counted by the breaker like any
+   * failed attempt. Bodies larger than `maxBufferBytes` fail. Off by default.
+   */
+  readonly bufferBody?: boolean | ((request: HttpClientRequest.HttpClientRequest) => boolean) | undefined
+  /** Largest body `bufferBody` reads. Defaults to 10 MiB. */
+  readonly maxBufferBytes?: number | undefined
+  /** Retry settings, or `false` for none. */
+  readonly retry?: RetryOptions | false | undefined
+  /** A keyed circuit breaker (one circuit per origin), or `false`. */
+  readonly circuitBreaker?: KeyedPolicy<any> | false | undefined
+  /** A keyed bulkhead (one partition per origin), or `false`. */
+  readonly bulkhead?: KeyedPolicy<any> | false | undefined
+  /** Discarded bodies: read at most `maxBytes` (default 64 KiB) within `timeout` (default 1 second), else close. */
+  readonly drain?: {
+    readonly maxBytes?: number | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+  } | undefined
+  /**
+   * Origins with their own metric label and stats; later ones share the
+   * label `"other"` (bounded cardinality). Defaults to 50.
+   */
+  readonly maxOrigins?: number | undefined
+  /** A span per attempt (`resilience.http.attempt`). Defaults to false. */
+  readonly spans?: boolean | undefined
+}
+
+// ---------------------------------------------------------------------------
+// Classification
+// ---------------------------------------------------------------------------
+
+/**
+ * The methods retried by default.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const IDEMPOTENT_METHODS: ReadonlyArray<string> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
+
+/**
+ * The statuses retried by default.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const RETRYABLE_STATUSES: ReadonlyArray<number> = [408, 429, 500, 502, 503, 504]
+
+/**
+ * The origin of a request, `scheme://host[:port]` (default ports omitted, as
+ * `URL.origin` does), or `"invalid"` for a URL that does not parse.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { HttpClientRequest } from "@effect/platform"
+ *
+ * ResilientHttpClient.originOf(HttpClientRequest.get("https://api.example.com:8443/v1?q=1")) // "https://api.example.com:8443"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const originOf = (request: HttpClientRequest.HttpClientRequest): string => {
+  try {
+    const origin = new URL(request.url).origin
+    return origin === "null" ? "invalid" : origin
+  } catch {
+    return "invalid"
+  }
+}
+
+const pathOf = (request: HttpClientRequest.HttpClientRequest): string => {
+  try {
+    return new URL(request.url).pathname
+  } catch {
+    return "?"
+  }
+}
+
+/**
+ * Whether an error (or a response turned into an `HttpStatusError`) counts
+ * as a failure of the origin for the circuit breaker: 5xx statuses,
+ * transport errors, timeouts and failures reading a buffered body do; 4xx
+ * statuses, invalid URLs, encoding errors and the library's rejections do
+ * not.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { HttpClientError, HttpClientRequest } from "@effect/platform"
+ *
+ * const request = HttpClientRequest.get("http://127.0.0.1:1/")
+ * ResilientHttpClient.isOriginFailure(new HttpClientError.RequestError({ request, reason: "Transport" })) // true
+ * ResilientHttpClient.isOriginFailure(new HttpClientError.RequestError({ request, reason: "InvalidUrl" })) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isOriginFailure = (error: unknown): boolean => {
+  if (error instanceof HttpStatusError) return error.status >= 500
+  if (isRejection(error)) return false
+  if (error instanceof TimeoutError) return true
+  if (HttpClientError.isHttpClientError(error)) {
+    if (error._tag === "RequestError") return error.reason === "Transport"
+    return error.reason === "Decode" && !(error.cause instanceof BodyTooLargeError)
+  }
+  return false
+}
+
+const IDEMPOTENCY_KEY = "idempotency-key"
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+const failuresCounter = Metric.counter("resilience_http_failures", {
+  description: "Attempts counted as failures of an origin (5xx, transport errors, timeouts)",
+  incremental: true
+})
+const retriesCounter = Metric.counter("resilience_http_retries", {
+  description: "Retries scheduled by the resilient HTTP client",
+  incremental: true
+})
+const rejectionsCounter = Metric.counter("resilience_http_rejections", {
+  description: "Calls rejected by the library (open circuit, full bulkhead) before reaching an origin",
+  incremental: true
+})
+const durationHistogram = Metric.histogram(
+  "resilience_http_duration_ms",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
+  "Duration of calls through the resilient HTTP client (retries included), in milliseconds"
+)
+
+const failureReason = (error: unknown): string => {
+  if (error instanceof HttpStatusError) return "status_5xx"
+  if (error instanceof TimeoutError) return "timeout"
+  if (HttpClientError.isHttpClientError(error)) return error._tag === "RequestError" ? "transport" : "body"
+  return "other"
+}
+
+// ---------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------
+
+interface MutableStats {
+  origin: string
+  label: string
+  calls: number
+  attempts: number
+  retries: number
+  failures: number
+  rejections: number
+  drained: number
+}
+
+let defaultSchedule: Schedule.Schedule<unknown, unknown> | undefined
+
+const DEFAULT_TIMEOUT = Duration.seconds(30)
+const DEFAULT_ATTEMPT_TIMEOUT = Duration.seconds(10)
+const DEFAULT_TIMES = 2
+const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(30)
+const DEFAULT_MAX_BUFFER_BYTES = 10 * 1024 * 1024
+const DEFAULT_DRAIN_BYTES = 64 * 1024
+const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(1)
+const DEFAULT_MAX_ORIGINS = 50
+
+const optionalTimeout = (
+  m: string,
+  option: string,
+  value: Duration.DurationInput | false | undefined,
+  fallback: Duration.Duration | undefined
+): Duration.Duration | undefined =>
+  value === false ? undefined : value === undefined ? fallback : validate.duration(m, option, value)
+
+const isKeyedPolicy = (u: unknown): u is KeyedPolicy<unknown> =>
+  Predicate.hasProperty(u, "execute") && typeof u.execute === "function"
+
+const PassedTypeId = Symbol.for("effect-resilience/http/Passed")
+interface Passed {
+  readonly [PassedTypeId]: typeof PassedTypeId
+  readonly error: unknown
+}
+const isPassed = (u: unknown): u is Passed => Predicate.hasProperty(u, PassedTypeId)
+
+/**
+ * Makes the resilient transform. Its breakers and bulkheads live in the
+ * scope. Fails with `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "5 seconds", attemptTimeout: "1 second" })
+ *   const client = (yield* HttpClient.HttpClient).pipe(resilience)
+ *   return yield* client.get("http://127.0.0.1:8080/health")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeTransform = (options: Options = {}): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => resolve(options)), (config) => Effect.sync(() => build(config)))
+
+interface Config {
+  readonly name: string
+  readonly timeout: Timeout.Timeout | undefined
+  readonly attemptTimeout: Timeout.Timeout | undefined
+  readonly bodyTimeout: Duration.Duration | undefined
+  readonly bufferBody: (request: HttpClientRequest.HttpClientRequest) => boolean
+  readonly maxBufferBytes: number
+  readonly retry: {
+    readonly times: number
+    readonly schedule: Schedule.Schedule<unknown, unknown>
+    readonly maxRetryAfter: Duration.Duration
+    readonly budget: Retry.Budget | undefined
+    readonly methods: ReadonlySet<string>
+    readonly nonIdempotent: boolean
+    readonly idempotencyKeyHeader: string
+    readonly statuses: ReadonlySet<number>
+    readonly maxRetryAfterMillis: number
+  } | undefined
+  readonly statuses: ReadonlySet<number>
+  readonly circuitBreaker: KeyedPolicy<any> | undefined
+  readonly bulkhead: KeyedPolicy<any> | undefined
+  readonly drainBytes: number
+  readonly drainTimeout: Duration.Duration
+  readonly maxOrigins: number
+  readonly spans: boolean
+}
+
+const resolve = (options: Options): Config => {
+  const m = "ResilientHttpClient"
+  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  const name = options.name === undefined ? "http" : validate.nonEmptyString(m, "name", options.name)
+  const timeout = optionalTimeout(m, "timeout", options.timeout, DEFAULT_TIMEOUT)
+  const attemptTimeout = optionalTimeout(m, "attemptTimeout", options.attemptTimeout, DEFAULT_ATTEMPT_TIMEOUT)
+  const bodyTimeout = optionalTimeout(m, "bodyTimeout", options.bodyTimeout, undefined)
+  const bufferOption = options.bufferBody
+  if (bufferOption !== undefined && typeof bufferOption !== "boolean" && typeof bufferOption !== "function") {
+    throw validate.invalid(m, "bufferBody", bufferOption, "a boolean or a predicate on the request")
+  }
+  const bufferBody = typeof bufferOption === "function" ? bufferOption : bufferOption === true ? () => true : () => false
+  const maxBufferBytes = validate.optionalNumber(m, "maxBufferBytes", options.maxBufferBytes, { min: 0, integer: true }) ??
+    DEFAULT_MAX_BUFFER_BYTES
+  const drainBytes = validate.optionalNumber(m, "drain.maxBytes", options.drain?.maxBytes, { min: 0, integer: true }) ??
+    DEFAULT_DRAIN_BYTES
+  const drainTimeout = validate.optionalDuration(m, "drain.timeout", options.drain?.timeout) ?? DEFAULT_DRAIN_TIMEOUT
+  const maxOrigins = validate.optionalNumber(m, "maxOrigins", options.maxOrigins, { min: 1, integer: true }) ??
+    DEFAULT_MAX_ORIGINS
+  for (const part of ["circuitBreaker", "bulkhead"] as const) {
+    const value = options[part]
+    if (value !== undefined && value !== false && !isKeyedPolicy(value)) {
+      throw validate.invalid(m, part, value, "a keyed policy (with execute(self, { key })) or false")
+    }
+  }
+
+  let retry: Config["retry"] = undefined
+  let statuses: ReadonlySet<number> = new Set(RETRYABLE_STATUSES)
+  if (options.retry !== false) {
+    const r = options.retry ?? {}
+    const times = validate.optionalNumber(m, "retry.times", r.times, { min: 0, integer: true }) ?? DEFAULT_TIMES
+    const maxRetryAfter = r.maxRetryAfter === undefined
+      ? DEFAULT_MAX_RETRY_AFTER
+      : validate.duration(m, "retry.maxRetryAfter", r.maxRetryAfter, { allowZero: true })
+    if (r.schedule !== undefined && !Schedule.isSchedule(r.schedule)) {
+      throw validate.invalid(m, "retry.schedule", r.schedule, "a Schedule")
+    }
+    if (r.methods !== undefined && (!Array.isArray(r.methods) || r.methods.some((x) => typeof x !== "string"))) {
+      throw validate.invalid(m, "retry.methods", r.methods, "an array of HTTP methods")
+    }
+    if (
+      r.statuses !== undefined &&
+      (!Array.isArray(r.statuses) || r.statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599))
+    ) {
+      throw validate.invalid(m, "retry.statuses", r.statuses, "an array of status codes in [100, 599]")
+    }
+    statuses = new Set(r.statuses ?? RETRYABLE_STATUSES)
+    retry = {
+      times,
+      schedule: r.schedule ?? (defaultSchedule ??= Retry.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })),
+      maxRetryAfter,
+      budget: r.budget,
+      methods: new Set((r.methods ?? IDEMPOTENT_METHODS).map((x) => x.toUpperCase())),
+      nonIdempotent: r.nonIdempotent === true,
+      idempotencyKeyHeader: (r.idempotencyKeyHeader ?? IDEMPOTENCY_KEY).toLowerCase(),
+      statuses,
+      maxRetryAfterMillis: Duration.toMillis(maxRetryAfter)
+    }
+  }
+  return {
+    name,
+    timeout: timeout === undefined ? undefined : Timeout.make(timeout, { name, scope: "overall" }),
+    attemptTimeout: attemptTimeout === undefined ? undefined : Timeout.make(attemptTimeout, { name, scope: "attempt" }),
+    bodyTimeout,
+    bufferBody,
+    maxBufferBytes,
+    retry,
+    statuses,
+    circuitBreaker: options.circuitBreaker === false ? undefined : options.circuitBreaker,
+    bulkhead: options.bulkhead === false ? undefined : options.bulkhead,
+    drainBytes,
+    drainTimeout,
+    maxOrigins,
+    spans: options.spans === true
+  }
+}
+
+const isRetryable = (error: unknown, statuses: ReadonlySet<number>, maxRetryAfterMillis: number): boolean => {
+  if (error instanceof HttpStatusError) {
+    if (!statuses.has(error.status)) return false
+    return error.retryAfter === undefined || Duration.toMillis(error.retryAfter) <= maxRetryAfterMillis
+  }
+  if (error instanceof TimeoutError) return error.scope !== "overall"
+  return isOriginFailure(error)
+}
+
+const build = (config: Config): Resilience => {
+  const origins = new Map<string, MutableStats>()
+  let labelled = 0
+  const statsFor = (origin: string): MutableStats => {
+    let stats = origins.get(origin)
+    if (stats !== undefined) {
+      // most recently used last
+      origins.delete(origin)
+      origins.set(origin, stats)
+      return stats
+    }
+    const label = labelled < config.maxOrigins ? (labelled++, origin) : "other"
+    stats = { origin, label, calls: 0, attempts: 0, retries: 0, failures: 0, rejections: 0, drained: 0 }
+    origins.set(origin, stats)
+    if (origins.size > config.maxOrigins) {
+      const oldest = origins.keys().next().value
+      if (oldest !== undefined) origins.delete(oldest)
+    }
+    return stats
+  }
+  // the call in flight, for `onRetry` (which only sees the error)
+  const currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)
+
+  // drains the discarded response and counts the retry; runs before the backoff sleep
+  const onRetry = (error: unknown): Effect.Effect<void> =>
+    Effect.flatMap(FiberRef.get(currentCall), (call) => {
+      if (call === undefined) return Effect.void
+      call.retries++
+      const count = Metric.increment(Metric.tagged(retriesCounter, "origin", call.label))
+      if (!(error instanceof HttpStatusError)) return count
+      call.drained++
+      return Effect.zipRight(count, drain(error.response, config.drainBytes, config.drainTimeout))
+    })
+
+  const r = config.retry
+  const retryPolicy = r === undefined ? undefined : Retry.policy<unknown>({
+    name: config.name,
+    times: r.times,
+    schedule: r.schedule,
+    maxRetryAfter: r.maxRetryAfter,
+    budget: r.budget,
+    while: (error) => isRetryable(error, r.statuses, r.maxRetryAfterMillis),
+    onRetry: (event) => onRetry(event.error)
+  })
+
+  const retryAllowed = (request: HttpClientRequest.HttpClientRequest): boolean => {
+    if (r === undefined) return false
+    if (r.nonIdempotent) return true
+    if (r.methods.has(request.method)) return true
+    return (request.method === "POST" || request.method === "PATCH") && request.headers[r.idempotencyKeyHeader] !== undefined
+  }
+
+  const toStatusError = (
+    response: HttpClientResponse.HttpClientResponse,
+    origin: string,
+    now: number
+  ): HttpStatusError => {
+    const retryAfter = RetryAfter.parse(response.headers["retry-after"], now)
+    return new HttpStatusError({
+      response,
+      status: response.status,
+      origin,
+      retryAfter: Option.getOrUndefined(retryAfter)
+    })
+  }
+
+  const execute = <E, R>(
+    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | ResilienceError, R> =>
+    Effect.suspend(() => {
+      const origin = originOf(request)
+      const stats = statsFor(origin)
+      stats.calls++
+      const bufferBody = config.bufferBody(request)
+      let attemptNumber = 0
+
+      const inspect = (response: HttpClientResponse.HttpClientResponse) =>
+        Effect.clockWith((clock): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpStatusError | HttpClientError.ResponseError> => {
+          if (response.status >= 500 || config.statuses.has(response.status)) {
+            return Effect.fail(toStatusError(response, origin, clock.unsafeCurrentTimeMillis()))
+          }
+          return bufferBody ? buffer(response, config.maxBufferBytes) : Effect.succeed(response)
+        })
+
+      let attempt: Effect.Effect<any, any, R> = Effect.suspend(() => {
+        attemptNumber++
+        stats.attempts++
+        return Effect.flatMap(effect, inspect)
+      }) as Effect.Effect<any, any, R>
+      if (config.attemptTimeout !== undefined) attempt = config.attemptTimeout(attempt)
+      attempt = Effect.tapError(attempt, (error) => {
+        if (!isOriginFailure(error)) return Effect.void
+        stats.failures++
+        return Metric.increment(
+          Metric.tagged(Metric.tagged(failuresCounter, "origin", stats.label), "reason", failureReason(error))
+        )
+      })
+      if (config.spans) {
+        const inner = attempt
+        attempt = Effect.suspend(() =>
+          Effect.withSpan(inner, "resilience.http.attempt", {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: {
+              "http.request.method": request.method,
+              "server.origin": stats.label,
+              "resilience.client": config.name,
+              "resilience.attempt": attemptNumber + 1
+            }
+          })
+        )
+      }
+
+      let call: Effect.Effect<any, any, R> = retryAllowed(request) ? retryPolicy!(attempt) : attempt
+
+      if (config.circuitBreaker !== undefined) {
+        // inside the breaker: 4xx statuses are successes, errors that are not
+        // the origin's fault pass through without counting
+        const counted = Effect.catchIf(call, (e) => !isOriginFailure(e), (e) =>
+          Effect.succeed(
+            e instanceof HttpStatusError ? e.response : ({ [PassedTypeId]: PassedTypeId, error: e } satisfies Passed)
+          ))
+        call = Effect.flatMap(
+          config.circuitBreaker.execute(counted, { key: origin }),
+          (r) => (isPassed(r) ? Effect.fail(r.error) : Effect.succeed(r))
+        )
+      }
+      if (config.bulkhead !== undefined) call = config.bulkhead.execute(call, { key: origin })
+      if (config.timeout !== undefined) call = config.timeout(call)
+
+      const final = call.pipe(
+        Effect.catchIf((e): e is HttpStatusError => e instanceof HttpStatusError, (e) => Effect.succeed(e.response)),
+        Effect.tapError((error) => {
+          if (!isRejection(error)) return Effect.void
+          stats.rejections++
+          return Metric.increment(
+            Metric.tagged(Metric.tagged(rejectionsCounter, "origin", stats.label), "reason", (error as any)._tag)
+          )
+        }),
+        Effect.map((response: HttpClientResponse.HttpClientResponse) =>
+          config.bodyTimeout === undefined || bufferBody
+            ? response
+            : new TimedBodyResponse(response, config.bodyTimeout, config.name)
+        ),
+        Metric.trackDurationWith(durationHistogram.pipe(Metric.tagged("origin", stats.label)), Duration.toMillis)
+      )
+      return Effect.locally(final, currentCall, stats)
+    })
+
+  const apply = <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | ResilienceError, R> =>
+    HttpClient.transform(client, execute)
+
+  return Object.assign(apply, {
+    policyName: config.name,
+    retry: retryPolicy,
+    execute,
+    stats: (): ReadonlyArray<OriginStats> =>
+      [...origins.values()].map(({ label: _label, ...stats }) => ({ ...stats }))
+  })
+}
+
+/**
+ * Makes the resilient client from the `HttpClient` in context.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* ResilientHttpClient.make({ attemptTimeout: "2 seconds", retry: { times: 3 } })
+ *   const response = yield* client.get("http://127.0.0.1:8080/items")
+ *   return yield* response.json
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
+  InvalidOptionsError,
+  HttpClient.HttpClient | Scope.Scope
+> => Effect.zipWith(HttpClient.HttpClient, makeTransform(options), (client, resilience) => resilience(client))
+
+/**
+ * The library error carried as the `cause` of a `RequestError` by the
+ * client of {@link layer}, if any.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = HttpClient.get("http://127.0.0.1:8080/").pipe(
+ *   Effect.catchAll((e) => Effect.succeed(Option.map(ResilientHttpClient.resilienceErrorOf(e), (r) => r._tag)))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const resilienceErrorOf = (error: unknown): Option.Option<ResilienceError> => {
+  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
+    const cause = error.cause
+    if (Predicate.hasProperty(cause, ResilienceErrorTypeId)) return Option.some(cause as ResilienceError)
+  }
+  return Option.none()
+}
+
+/**
+ * Replaces the `HttpClient` in context with the resilient one.
+ *
+ * The `HttpClient` Tag fixes the error type to `HttpClientError`, so the
+ * library's errors (timeouts, open circuits, full bulkheads) reach callers as
+ * a `RequestError` with reason `"Transport"` whose `cause` is the library's
+ * error (see {@link resilienceErrorOf}). Use {@link make} for a client with
+ * the library's errors in its type.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer } from "effect"
+ *
+ * const HttpLive = ResilientHttpClient.layer({ timeout: "10 seconds", attemptTimeout: "2 seconds" }).pipe(
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> =>
+  Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.zipWith(HttpClient.HttpClient, makeTransform(options), (client, resilience) =>
+      HttpClient.transform(client, (effect, request) =>
+        Effect.mapError(resilience.execute(effect, request), (error): HttpClientError.HttpClientError =>
+          HttpClientError.isHttpClientError(error)
+            ? error
+            : new HttpClientError.RequestError({
+              request,
+              reason: "Transport",
+              cause: error,
+              description: error.message
+            }))))
+  )

@@ -1,0 +1,341 @@
+import { assert, describe, it } from "@effect/vitest"
+import { HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
+import { Duration, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Errors, Retry } from "effect-resilience"
+import { ResilientHttpClient } from "effect-resilience/http"
+import { nodeKeepAlive, realSleep, resetConnection, script, serve, slowBody, undici } from "./server.js"
+
+/**
+ * A client whose next retry delay can be observed: `nextDelay` subscribes to
+ * the retry policy's events (call it before sending) and yields the delay of
+ * the first retry scheduled.
+ */
+const observedClient = (options: ResilientHttpClient.Options) =>
+  Effect.gen(function*() {
+    const resilience = yield* ResilientHttpClient.makeTransform({ timeout: false, attemptTimeout: false, ...options })
+    const client = (yield* HttpClient.HttpClient).pipe(resilience)
+    const nextDelay = Effect.gen(function*() {
+      const fiber = yield* resilience.retry!.events.pipe(
+        Stream.filter((e) => e._tag === "RetryScheduled"),
+        Stream.runHead,
+        Effect.fork
+      )
+      yield* realSleep(5) // the subscriber is registered once its fiber has started
+      return Effect.map(Fiber.join(fiber), (e) => Duration.toMillis(Option.getOrThrow(e).delay))
+    })
+    return { client, nextDelay }
+  })
+
+const fast = { schedule: Retry.constant("1 millis") }
+
+describe("ResilientHttpClient: retries", () => {
+  it.scopedLive("a flaky endpoint (503 twice, then 200) succeeds on the third attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 503, 200]))
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: fast })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      const response = yield* client.get(`${server.url}/flaky`)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(yield* response.text, "response 3 (200)")
+      assert.strictEqual(server.count("/flaky"), 3)
+      const [stats] = resilience.stats()
+      assert.deepStrictEqual(stats, {
+        origin: server.url,
+        calls: 1,
+        attempts: 3,
+        retries: 2,
+        failures: 2,
+        rejections: 0,
+        drained: 2
+      })
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("when retries run out, the last response is returned with its body", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503]))
+      const client = yield* ResilientHttpClient.make({ retry: { ...fast, times: 2 } })
+      const response = yield* client.get(`${server.url}/down`)
+      assert.strictEqual(response.status, 503)
+      assert.strictEqual(yield* response.text, "response 3 (503)")
+      assert.strictEqual(server.count("/down"), 3)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("never retries other 4xx", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => Effect.succeed(HttpServerResponse.text("no", { status: Number(request.path.slice(1)) })))
+      const client = yield* ResilientHttpClient.make({ retry: fast })
+      for (const status of [400, 401, 403, 404, 409, 422]) {
+        const response = yield* client.get(`${server.url}/${status}`)
+        assert.strictEqual(response.status, status)
+        assert.strictEqual(server.count(`/${status}`), 1, `${status} is not retried`)
+      }
+      for (const status of [408, 429, 500, 502, 503, 504]) {
+        yield* client.get(`${server.url}/${status}`)
+        assert.strictEqual(server.count(`/${status}`), 3, `${status} is retried`)
+      }
+      yield* client.get(`${server.url}/501`)
+      assert.strictEqual(server.count("/501"), 1, "a 5xx outside the list is not retried")
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("POST is not retried without an Idempotency-Key; with one, or with nonIdempotent, it is", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 200]))
+      const client = yield* ResilientHttpClient.make({ retry: fast })
+      const plain = yield* client.execute(HttpClientRequest.post(`${server.url}/plain`).pipe(HttpClientRequest.bodyText("x")))
+      assert.strictEqual(plain.status, 503)
+      assert.strictEqual(server.count("/plain"), 1)
+      const patch = yield* client.execute(HttpClientRequest.patch(`${server.url}/patch`))
+      assert.strictEqual(patch.status, 503)
+      assert.strictEqual(server.count("/patch"), 1)
+
+      const keyed = yield* client.execute(
+        HttpClientRequest.post(`${server.url}/keyed`).pipe(
+          HttpClientRequest.setHeader("Idempotency-Key", "order-42"),
+          HttpClientRequest.bodyText("x")
+        )
+      )
+      assert.strictEqual(keyed.status, 200)
+      assert.strictEqual(server.count("/keyed"), 2)
+      assert.deepStrictEqual(server.requests.filter((r) => r.path === "/keyed").map((r) => r.headers["idempotency-key"]), ["order-42", "order-42"])
+
+      const optIn = yield* ResilientHttpClient.make({ retry: { ...fast, nonIdempotent: true } })
+      const opted = yield* optIn.execute(HttpClientRequest.post(`${server.url}/opted`))
+      assert.strictEqual(opted.status, 200)
+      assert.strictEqual(server.count("/opted"), 2)
+
+      const put = yield* client.execute(HttpClientRequest.put(`${server.url}/put`))
+      assert.strictEqual(put.status, 200, "PUT is idempotent")
+      assert.strictEqual(server.count("/put"), 2)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("a connection reset is a transport error: retried, counted as a failure", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => request.n === 1 ? resetConnection : Effect.succeed(HttpServerResponse.text("ok")))
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: fast })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      const response = yield* client.get(`${server.url}/reset`)
+      assert.strictEqual(yield* response.text, "ok")
+      assert.strictEqual(server.count("/reset"), 2)
+      assert.strictEqual(resilience.stats()[0]!.failures, 1)
+
+      const noRetry = yield* ResilientHttpClient.make({ retry: false })
+      const error = yield* Effect.flip(noRetry.execute(HttpClientRequest.post(`${server.url}/reset-post`)))
+      assert.strictEqual(server.count("/reset-post"), 1)
+      assert.isTrue(error._tag === "RequestError" && error.reason === "Transport")
+    }).pipe(Effect.provide(nodeKeepAlive)))
+})
+
+describe("ResilientHttpClient: Retry-After", () => {
+  it.scoped("429 with Retry-After in seconds sets the next delay", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([429, 200], () => ({ "retry-after": "2" })))
+      const { client, nextDelay } = yield* observedClient({ retry: { schedule: Retry.constant("10 millis") } })
+      const delay = yield* nextDelay
+      const fiber = yield* Effect.fork(client.get(`${server.url}/limited`))
+      assert.strictEqual(yield* delay, 2000)
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(server.count("/limited"), 1)
+      yield* TestClock.adjust("1 millis")
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(server.count("/limited"), 2)
+    }).pipe(Effect.provide(undici)))
+
+  it.scoped("503 with Retry-After as an HTTP-date sets the next delay from the Clock", () =>
+    Effect.gen(function*() {
+      const now = Date.UTC(2030, 0, 1, 12, 0, 0)
+      yield* TestClock.setTime(now)
+      const at = new Date(now + 3000).toUTCString() // "Tue, 01 Jan 2030 12:00:03 GMT"
+      const server = yield* serve(script([503, 200], () => ({ "retry-after": at })))
+      const { client, nextDelay } = yield* observedClient({ retry: { schedule: Retry.constant("10 millis") } })
+      const delay = yield* nextDelay
+      const fiber = yield* Effect.fork(client.get(`${server.url}/date`))
+      assert.strictEqual(yield* delay, 3000)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+    }).pipe(Effect.provide(undici)))
+
+  it.scoped("garbage Retry-After values are ignored: the backoff applies", () =>
+    Effect.gen(function*() {
+      for (const garbage of ["soon", "-5", "1.5", "", "Tomorrow-ish 99:99"]) {
+        const path = `/garbage-${encodeURIComponent(garbage)}`
+        const server = yield* serve(script([503, 200], () => ({ "retry-after": garbage })))
+        const { client, nextDelay } = yield* observedClient({ retry: { schedule: Retry.constant("10 millis") } })
+        const delay = yield* nextDelay
+        const fiber = yield* Effect.fork(client.get(`${server.url}${path}`))
+        assert.strictEqual(yield* delay, 10, `Retry-After: ${JSON.stringify(garbage)}`)
+        yield* TestClock.adjust("10 millis")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      }
+    }).pipe(Effect.provide(undici)))
+
+  it.scoped("a Retry-After beyond maxRetryAfter (or far in the future) is not waited for: the response is returned", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => {
+        const path = request.path
+        const value = path === "/far-date" ? "Fri, 31 Dec 9999 23:59:59 GMT" : path === "/huge" ? "99999999999999999999" : "120"
+        return Effect.succeed(HttpServerResponse.text("busy", { status: 429, headers: { "retry-after": value } }))
+      })
+      yield* TestClock.setTime(Date.UTC(2030, 0, 1))
+      const client = yield* ResilientHttpClient.make({ retry: { maxRetryAfter: "1 minute" }, timeout: false, attemptTimeout: false })
+      for (const path of ["/two-minutes", "/far-date", "/huge"]) {
+        const response = yield* client.get(`${server.url}${path}`)
+        assert.strictEqual(response.status, 429)
+        assert.strictEqual(server.count(path), 1, path)
+      }
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient: timeouts", () => {
+  it.scopedLive("slow headers: the attempt times out and is retried", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) =>
+        request.n <= 2
+          ? Effect.sleep("2 seconds").pipe(Effect.as(HttpServerResponse.text("late")))
+          : Effect.succeed(HttpServerResponse.text("fast"))
+      )
+      // a loaded machine may time out a fast attempt too: allow spare retries, assert no timings
+      const resilience = yield* ResilientHttpClient.makeTransform({ attemptTimeout: "50 millis", retry: { ...fast, times: 6 } })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      const response = yield* client.get(`${server.url}/slow-headers`)
+      assert.strictEqual(yield* response.text, "fast")
+      assert.isAtLeast(server.count("/slow-headers"), 3)
+      assert.isAtLeast(resilience.stats()[0]!.failures, 2)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("the overall timeout bounds the call; its error is a typed TimeoutError", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => Effect.sleep("2 seconds").pipe(Effect.as(HttpServerResponse.text("late"))))
+      const client = yield* ResilientHttpClient.make({ timeout: "60 millis", attemptTimeout: "40 millis", retry: fast })
+      const error = yield* Effect.flip(client.get(`${server.url}/hang`))
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual((error as Errors.TimeoutError).scope, "overall")
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("slow body: bodyTimeout bounds reading the returned body", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => Effect.succeed(slowBody(2000)))
+      const client = yield* ResilientHttpClient.make({ bodyTimeout: "40 millis" })
+      const response = yield* client.get(`${server.url}/slow-body`)
+      assert.strictEqual(response.status, 200, "the head arrived")
+      const error = yield* Effect.flip(response.text)
+      assert.strictEqual(error.reason, "Decode")
+      assert.instanceOf(error.cause, Errors.TimeoutError)
+      const streamed = yield* Effect.flip((yield* client.get(`${server.url}/slow-body`)).stream.pipe(Stream.runDrain))
+      assert.instanceOf(streamed.cause, Errors.TimeoutError)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("slow body with bufferBody: read inside the attempt, so it times out and is retried", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) =>
+        Effect.succeed(request.n === 1 ? slowBody(2000) : HttpServerResponse.text("whole body"))
+      )
+      const resilience = yield* ResilientHttpClient.makeTransform({ bufferBody: true, attemptTimeout: "60 millis", retry: { ...fast, times: 6 } })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      const response = yield* client.get(`${server.url}/buffered`)
+      assert.strictEqual(yield* response.text, "whole body")
+      assert.strictEqual(yield* response.text, "whole body", "a buffered body can be read again")
+      assert.isAtLeast(server.count("/buffered"), 2)
+      assert.isAtLeast(resilience.stats()[0]!.failures, 1)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("bufferBody refuses bodies over maxBufferBytes without retrying", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => Effect.succeed(HttpServerResponse.text("x".repeat(4096))))
+      const client = yield* ResilientHttpClient.make({ bufferBody: true, maxBufferBytes: 1024, retry: fast })
+      const error = yield* Effect.flip(client.get(`${server.url}/big`))
+      assert.strictEqual(error._tag, "ResponseError")
+      assert.strictEqual(server.count("/big"), 1)
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient: connections", () => {
+  it.scopedLive("keep-alive: discarded bodies are drained, so every attempt reuses the connection", () =>
+    Effect.gen(function*() {
+      const body = "e".repeat(32 * 1024)
+      const server = yield* serve((request) =>
+        Effect.succeed(HttpServerResponse.text(request.n <= 2 ? body : "ok", { status: request.n <= 2 ? 503 : 200 }))
+      )
+      const raw = yield* HttpClient.HttpClient
+      // control: the plain client, discarding unread 503 bodies, needs a new connection each time
+      for (let i = 0; i < 3; i++) yield* raw.get(`${server.url}/control`)
+      const controlPorts = server.requests.filter((r) => r.path === "/control").map((r) => r.remotePort)
+      assert.strictEqual(new Set(controlPorts).size, 3, "an unread body holds its connection")
+
+      const client = raw.pipe(yield* ResilientHttpClient.makeTransform({ retry: fast }))
+      const response = yield* client.get(`${server.url}/drained`)
+      assert.strictEqual(yield* response.text, "ok")
+      const ports = server.requests.filter((r) => r.path === "/drained").map((r) => r.remotePort)
+      assert.strictEqual(ports.length, 3)
+      assert.strictEqual(new Set(ports).size, 1, "one connection for the three attempts")
+    }).pipe(Effect.provide(nodeKeepAlive)))
+
+  it.scopedLive("keep-alive with undici too", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 503, 200]))
+      const client = yield* ResilientHttpClient.make({ retry: fast })
+      yield* client.get(`${server.url}/u`)
+      const ports = server.requests.map((r) => r.remotePort)
+      assert.strictEqual(new Set(ports).size, 1)
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient.layer", () => {
+  it.scopedLive("replaces the default HttpClient; library errors arrive as RequestError causes", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) =>
+        request.path === "/hang"
+          ? Effect.sleep("2 seconds").pipe(Effect.as(HttpServerResponse.text("late")))
+          : script([503, 200])(request)
+      )
+      const live = ResilientHttpClient.layer({ retry: fast, timeout: "150 millis", attemptTimeout: "100 millis" }).pipe(
+        Layer.provide(undici)
+      )
+      const program = Effect.gen(function*() {
+        const ok = yield* HttpClient.get(`${server.url}/flaky`)
+        assert.strictEqual(ok.status, 200)
+        const error = yield* Effect.flip(HttpClient.get(`${server.url}/hang`))
+        assert.strictEqual(error._tag, "RequestError")
+        const cause = ResilientHttpClient.resilienceErrorOf(error)
+        assert.isTrue(Option.isSome(cause) && cause.value._tag === "TimeoutError")
+        assert.isTrue(Option.isNone(ResilientHttpClient.resilienceErrorOf(new HttpClientError.RequestError({ request: HttpClientRequest.get("/"), reason: "Transport" }))))
+      })
+      yield* Effect.provide(program, live)
+      assert.isAtLeast(server.count("/flaky"), 2)
+    }))
+
+  it.effect("invalid options fail with InvalidOptionsError naming the option", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ResilientHttpClient.Options, string]> = [
+        [{ timeout: "-1 second" }, "timeout"],
+        [{ attemptTimeout: 0 }, "attemptTimeout"],
+        [{ retry: { times: -1 } }, "retry.times"],
+        [{ retry: { statuses: [99] } }, "retry.statuses"],
+        [{ maxOrigins: 0 }, "maxOrigins"],
+        [{ bulkhead: {} as any }, "bulkhead"]
+      ]
+      for (const [options, option] of cases) {
+        const exit = yield* Effect.exit(Effect.scoped(ResilientHttpClient.makeTransform(options)))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = yield* Effect.flip(Effect.scoped(ResilientHttpClient.makeTransform(options)))
+        assert.strictEqual(error.option, option)
+      }
+    }))
+})
+
+describe("ResilientHttpClient: classification", () => {
+  it("originOf: scheme, host and port", () => {
+    assert.strictEqual(ResilientHttpClient.originOf(HttpClientRequest.get("http://127.0.0.1:8080/a?b=c")), "http://127.0.0.1:8080")
+    assert.strictEqual(ResilientHttpClient.originOf(HttpClientRequest.get("https://example.com/a")), "https://example.com")
+    assert.strictEqual(ResilientHttpClient.originOf(HttpClientRequest.get("https://example.com:8443/")), "https://example.com:8443")
+    assert.strictEqual(ResilientHttpClient.originOf(HttpClientRequest.get("/relative")), "invalid")
+  })
+
+  it("isOriginFailure: 5xx, transport errors and timeouts; not 4xx, bad URLs or rejections", () => {
+    const request = HttpClientRequest.get("http://127.0.0.1:1/")
+    assert.isTrue(ResilientHttpClient.isOriginFailure(new HttpClientError.RequestError({ request, reason: "Transport" })))
+    assert.isFalse(ResilientHttpClient.isOriginFailure(new HttpClientError.RequestError({ request, reason: "InvalidUrl" })))
+    assert.isTrue(ResilientHttpClient.isOriginFailure(new Errors.TimeoutError({ duration: Duration.seconds(1) })))
+    assert.isFalse(ResilientHttpClient.isOriginFailure(Errors.BulkheadFullError.make({ name: "b", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })))
+  })
+})
