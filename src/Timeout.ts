@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
 import { currentDeadline, type Deadline } from "./internal/deadline.js"
+import { isLiveClock, timeoutFast } from "./internal/timeout.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
 import { unsafeMakeCallable } from "./Policy.js"
@@ -67,6 +68,14 @@ export declare namespace Timeout {
     readonly disconnect?: boolean | undefined
     /** Marks the errors as an `"overall"` or `"attempt"` timeout. */
     readonly scope?: "overall" | "attempt" | undefined
+    /**
+     * Which implementation runs the deadline: `"fast"` (the default: one
+     * fork and a shared timer) or `"general"` (`Effect.timeoutFail`, two
+     * fibers per call). Both have the same semantics; the option exists so
+     * that tests can prove it.
+     * @internal
+     */
+    readonly implementation?: "fast" | "general" | undefined
   }
 }
 
@@ -93,6 +102,7 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
   const name = options.name
   const disconnect = options.disconnect === true
   const scope = options.scope
+  const general = options.implementation === "general"
   const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
 
   const timeout = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
@@ -110,6 +120,10 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
           : { at: now + millis, duration: d, policy: name }
         const inner = Effect.locally(self, currentDeadline, deadline)
         if (budget <= 0) return Effect.fail(onTimeout())
+        if (!general && (budget === millis || !isLiveClock(clock))) {
+          return timeoutFast(inner, clock, budget, onTimeout, disconnect)
+        }
+        // clipped by an outer deadline under the live clock: a one-off duration, not worth a timer list
         const bounded = disconnect ? Effect.disconnect(inner) : inner
         return Effect.timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout })
       })
