@@ -269,10 +269,9 @@ class BulkheadWaiter extends Waiter {
     /** When `maxWait` runs out (only meaningful when `timed`). */
     readonly expiresAt: number,
     readonly timed: boolean,
-    resume: (effect: Effect.Effect<Partition, BulkheadFullError>) => void,
     private readonly granted: (waiter: BulkheadWaiter) => void
   ) {
-    super(1, resume)
+    super(1)
   }
   override onGrant(): void {
     this.granted(this)
@@ -451,7 +450,7 @@ const makeWith = (
     unlinkTimed(waiter)
     const partition = waiter.partition
     if (partition.semaphore.unsafeRemove(waiter)) {
-      waiter.resume(reject(partition, "MaxWaitExceeded"))
+      waiter.settle(reject(partition, "MaxWaitExceeded"))
       evictIfIdle(partition)
     }
   }
@@ -479,7 +478,7 @@ const makeWith = (
   const granted = (waiter: BulkheadWaiter): void => {
     if (waiter.timed) unlinkTimed(waiter)
     if (hub.hasSubscribers()) emitPermitted(waiter.partition, clock.unsafeCurrentTimeMillis() - waiter.enqueuedAt)
-    waiter.resume(Exit.succeed(waiter.partition))
+    waiter.settle(Exit.succeed(waiter.partition))
   }
 
   const cancel = (waiter: BulkheadWaiter): void => {
@@ -488,52 +487,61 @@ const makeWith = (
     evictIfIdle(waiter.partition)
   }
 
+  type Restore = <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
+
+  const admit = <A, E, R>(partition: Partition, restore: Restore, self: Effect.Effect<A, E, R>) => {
+    if (hub.hasSubscribers()) emitPermitted(partition, 0)
+    return Effect.matchCauseEffect(restore(self), partition.releaser) as Effect.Effect<A, E, R>
+  }
+
   /**
-   * Waits for a permit of `key`'s partition and succeeds with the partition.
-   * Lookup, check and enqueue happen in one synchronous section (the register
-   * callback): nothing can free a permit or evict the partition in between.
+   * Queues the caller in `partition` and runs `self` once admitted. Called in
+   * the synchronous section that found no free permit and room in the queue,
+   * inside the caller's uninterruptible region: only the wait and `self` are
+   * interruptible. An interrupted wait leaves the queue, or gives back the
+   * permit it was just granted; no canceler effect per waiter.
    */
-  const wait = (key: string | undefined): Effect.Effect<Partition, BulkheadFullError> =>
-    Effect.withFiberRuntime((fiber) => {
-      const deadline = fiber.getFiberRef(currentDeadline)
-      return Effect.async<Partition, BulkheadFullError>((resume) => {
-        const partition = partitionOf(key)
-        const semaphore = partition.semaphore
-        if (semaphore.unsafeTryTake(1)) {
-          if (hub.hasSubscribers()) emitPermitted(partition, 0)
-          resume(Exit.succeed(partition))
-          return
-        }
-        if (semaphore.waiters >= maxQueue) {
-          resume(reject(partition, "QueueFull"))
-          return
-        }
-        const now = clock.unsafeCurrentTimeMillis()
-        const expiresAt = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
-        // the enclosing deadline comes first: its timeout interrupts the wait
-        const timed = expiresAt !== Infinity && (deadline === undefined || expiresAt < deadline.at)
-        const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, resume, granted)
-        semaphore.unsafeEnqueue(waiter)
-        if (timed) linkTimed(waiter)
-        if (hub.hasSubscribers()) {
-          hub.emit({ _tag: "Queued", policy: name, key, active: semaphore.taken, queued: semaphore.waiters })
-        }
-        return Effect.sync(() => cancel(waiter))
-      })
+  const enqueueThen = <A, E, R>(
+    partition: Partition,
+    deadlineAt: number | undefined,
+    restore: Restore,
+    self: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | BulkheadFullError, R> => {
+    const semaphore = partition.semaphore
+    const now = clock.unsafeCurrentTimeMillis()
+    const expiresAt = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
+    // when the enclosing deadline comes first, its timeout interrupts the wait
+    const timed = expiresAt !== Infinity && (deadlineAt === undefined || expiresAt < deadlineAt)
+    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, granted)
+    semaphore.unsafeEnqueue(waiter)
+    if (timed) linkTimed(waiter)
+    if (hub.hasSubscribers()) {
+      hub.emit({ _tag: "Queued", policy: name, key: partition.key, active: semaphore.taken, queued: semaphore.waiters })
+    }
+    return Effect.matchCauseEffect(restore(waiter.await<Partition, BulkheadFullError>()), {
+      onFailure: (cause) => {
+        cancel(waiter)
+        return Exit.failCause(cause)
+      },
+      onSuccess: () => Effect.matchCauseEffect(restore(self), partition.releaser)
     })
+  }
 
   const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError, R> =>
     Effect.uninterruptibleMask((restore) => {
       const partition = partitionOf(key)
-      if (partition.semaphore.unsafeTryTake(1)) {
-        if (hub.hasSubscribers()) emitPermitted(partition, 0)
-        return Effect.matchCauseEffect(restore(self), partition.releaser)
-      }
-      if (partition.semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
-      return Effect.flatMap(
-        restore(wait(key)),
-        (admitted) => Effect.matchCauseEffect(restore(self), admitted.releaser)
-      )
+      const semaphore = partition.semaphore
+      if (semaphore.unsafeTryTake(1)) return admit(partition, restore, self)
+      if (semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
+      if (maxWaitMillis === undefined) return enqueueThen(partition, undefined, restore, self)
+      // whether to arm maxWait depends on the enclosing deadline, read from the fiber;
+      // permits may have been freed (and the partition dropped) in between: check again
+      return Effect.withFiberRuntime<A, E | BulkheadFullError, R>((fiber) => {
+        const current = partitionOf(key)
+        if (current.semaphore.unsafeTryTake(1)) return admit(current, restore, self)
+        if (current.semaphore.waiters >= maxQueue) return reject(current, "QueueFull")
+        return enqueueThen(current, fiber.getFiberRef(currentDeadline)?.at, restore, self)
+      })
     })
 
   // --- accessors -----------------------------------------------------------------

@@ -151,7 +151,13 @@ describe("FifoSemaphore: Effect's Semaphore interface", () => {
       const sem = unsafeMake(1)
       sem.unsafeTryTake(1)
       const resumes: Array<unknown> = []
-      const waiter = new Waiter(1, (e) => resumes.push(e))
+      class Recording extends Waiter {
+        override settle(effect: Effect.Effect<any, any>) {
+          resumes.push(effect)
+          super.settle(effect)
+        }
+      }
+      const waiter = new Recording(1)
       sem.unsafeEnqueue(waiter)
       assert.strictEqual(waiter.state, PENDING)
       sem.unsafeRelease(1)
@@ -238,7 +244,7 @@ describe("FifoSemaphore: no thundering herd", () => {
       const grants = new Map<number, number>()
       class Counting extends Waiter {
         constructor(readonly id: number) {
-          super(1, () => {})
+          super(1)
         }
         override onGrant() {
           grants.set(this.id, (grants.get(this.id) ?? 0) + 1)

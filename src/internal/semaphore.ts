@@ -41,12 +41,20 @@ export const CANCELLED = 2
 export type WaiterState = typeof PENDING | typeof GRANTED | typeof CANCELLED
 
 /**
- * A queued request for `permits` permits. The semaphore calls
- * {@link Waiter.onGrant} exactly once, synchronously, when it hands the waiter
- * its permits (the permits are already counted as taken); the default resumes
- * the waiting fiber with `Exit.succeed(permits)`. Subclasses may override it to
- * do more (the bulkhead unlinks the waiter from its timer list), but must
- * resume the waiter.
+ * A queued request for `permits` permits.
+ *
+ * The semaphore calls {@link Waiter.onGrant} exactly once, synchronously, when
+ * it hands the waiter its permits (the permits are already counted as taken);
+ * the default settles the waiter with `Exit.succeed(permits)`. Subclasses may
+ * override it to do more (the bulkhead unlinks the waiter from its timer
+ * list), but must settle the waiter.
+ *
+ * The waiting fiber suspends in {@link Waiter.await}; {@link Waiter.settle}
+ * resumes it (or, if it has not suspended yet, hands it the outcome when it
+ * does). The waiter is enqueued in the same synchronous section that found no
+ * free permit, inside the caller's uninterruptible region, and the caller
+ * cancels it (`unsafeCancel`) from its own failure handler when the wait is
+ * interrupted — no canceler effect and no `onInterrupt` per waiter.
  *
  * @internal
  */
@@ -55,12 +63,32 @@ export class Waiter {
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
   state: WaiterState = PENDING
-  constructor(
-    readonly permits: number,
-    readonly resume: (effect: Effect.Effect<any, any>) => void
-  ) {}
+  private callback: ((effect: Effect.Effect<any, any>) => void) | undefined = undefined
+  private outcome: Effect.Effect<any, any> | undefined = undefined
+  constructor(readonly permits: number) {}
+
+  /** Resumes the waiting fiber with `effect` (once; later calls are ignored). */
+  settle(effect: Effect.Effect<any, any>): void {
+    const callback = this.callback
+    if (callback !== undefined) {
+      this.callback = undefined
+      callback(effect)
+    } else if (this.outcome === undefined) {
+      this.outcome = effect
+    }
+  }
+
+  /** Suspends until the waiter is settled. */
+  await<A, E>(): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      const outcome = this.outcome
+      if (outcome !== undefined) resume(outcome)
+      else this.callback = resume
+    })
+  }
+
   onGrant(): void {
-    this.resume(Exit.succeed(this.permits))
+    this.settle(Exit.succeed(this.permits))
   }
 }
 
@@ -236,19 +264,24 @@ export class FifoSemaphore implements Effect.Semaphore {
   readonly waiting: Effect.Effect<number> = Effect.sync(() => this.waiters)
 
   /**
-   * Waits in the queue for `n` permits. The check and the enqueue happen in
-   * one synchronous section (the register callback), so a permit freed in
-   * between cannot be missed.
+   * Waits for `n` permits in the queue, inside the caller's uninterruptible
+   * region: enqueues at once (no free permit was found in this same
+   * synchronous section), then suspends interruptibly. Interrupted, the waiter
+   * leaves the queue, or gives back the permits it was just granted.
    */
-  private wait(n: number): Effect.Effect<number> {
-    return Effect.async<number>((resume) => {
-      if (this.unsafeTryTake(n)) {
-        resume(Exit.succeed(n))
-        return
-      }
-      const waiter = new Waiter(n, resume as (effect: Effect.Effect<any, any>) => void)
-      this.unsafeEnqueue(waiter)
-      return Effect.sync(() => this.unsafeCancel(waiter))
+  private waitThen<A, E, R>(
+    n: number,
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    then: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> {
+    const waiter = new Waiter(n)
+    this.unsafeEnqueue(waiter)
+    return Effect.matchCauseEffect(restore(waiter.await<number, never>()), {
+      onFailure: (cause) => {
+        this.unsafeCancel(waiter)
+        return Exit.failCause(cause)
+      },
+      onSuccess: () => then
     })
   }
 
@@ -258,7 +291,10 @@ export class FifoSemaphore implements Effect.Semaphore {
    */
   take(n: number): Effect.Effect<number> {
     if (!isPermitCount(n)) return invalidPermits("take", n)
-    return Effect.suspend(() => (this.unsafeTryTake(n) ? Exit.succeed(n) : this.wait(n)))
+    const taken = Exit.succeed(n)
+    return Effect.uninterruptibleMask((restore) =>
+      this.unsafeTryTake(n) ? taken : this.waitThen(n, restore, taken)
+    )
   }
 
   /** Returns `n` permits; succeeds with the permits now available. */
@@ -296,8 +332,8 @@ export class FifoSemaphore implements Effect.Semaphore {
     const releaser = n === 1 ? this.releaseOne : makeReleaser(this, n)
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) => {
-        if (this.unsafeTryTake(n)) return Effect.matchCauseEffect(restore(self), releaser)
-        return Effect.zipRight(restore(this.wait(n)), Effect.matchCauseEffect(restore(self), releaser))
+        const run = Effect.matchCauseEffect(restore(self), releaser)
+        return this.unsafeTryTake(n) ? run : this.waitThen(n, restore, run)
       })
   }
 
