@@ -181,6 +181,8 @@ const configArb = fc.record({
   resetAfter: fc.constantFrom(0, 3000, 30_000)
 })
 
+type ConfigArb = typeof configArb extends fc.Arbitrary<infer T> ? T : never
+
 interface Running {
   readonly fiber: Fiber.RuntimeFiber<Decision, never>
   readonly gate: Deferred.Deferred<string, Boom | NotFound>
@@ -198,7 +200,7 @@ const decisionOf = (exit: Exit.Exit<unknown, unknown>): Decision => {
 }
 
 const runModel = (
-  cfg: fc.TypeOf<typeof configArb>,
+  cfg: ConfigArb,
   commands: ReadonlyArray<Command>,
   storeVariant: "fast" | "effect"
 ) =>
