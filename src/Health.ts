@@ -31,9 +31,13 @@ import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidOptionsError } from "./Errors.js"
+import type { Bulkhead } from "./Bulkhead.js"
+import type { CircuitBreaker, CircuitBreakerError } from "./CircuitBreaker.js"
+import type { InvalidOptionsError, ResilienceError } from "./Errors.js"
 import * as internal from "./internal/health.js"
 import * as registry from "./internal/healthRegistry.js"
+import * as sources from "./internal/healthSources.js"
+import { validated } from "./internal/validate.js"
 import { PolicyRegistryError } from "./internal/healthRegistry.js"
 
 export {
@@ -373,9 +377,9 @@ export interface PolicyEntry {
   readonly kind: string
   /** Its state and stats, JSON-serializable. */
   readonly info?: Effect.Effect<Readonly<Record<string, unknown>>> | undefined
-  readonly isolate?: ((key?: string) => Effect.Effect<void>) | undefined
-  readonly reset?: ((key?: string) => Effect.Effect<void>) | undefined
-  readonly resize?: ((size: number, key?: string) => Effect.Effect<void, InvalidOptionsError>) | undefined
+  readonly isolate?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
+  readonly reset?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
+  readonly resize?: ((size: number, key?: string) => Effect.Effect<void, ResilienceError>) | undefined
   /** A check registered with the {@link Health} service next to the entry. */
   readonly health?: Check<unknown> | undefined
 }
@@ -411,15 +415,15 @@ export declare namespace PolicyRegistry {
     readonly list: Effect.Effect<ReadonlyArray<PolicyInfo>>
     readonly get: (name: string) => Effect.Effect<PolicyInfo, PolicyRegistryError>
     /** Isolates (forces open) a breaker, or one of its keys. */
-    readonly isolate: (name: string, key?: string) => Effect.Effect<PolicyInfo, PolicyRegistryError | InvalidOptionsError>
+    readonly isolate: (name: string, key?: string) => Effect.Effect<PolicyInfo, PolicyRegistryError | ResilienceError>
     /** Resets (closes) a breaker, or one of its keys. */
-    readonly reset: (name: string, key?: string) => Effect.Effect<PolicyInfo, PolicyRegistryError | InvalidOptionsError>
-    /** Sets a bulkhead's `maxConcurrent` (a non-negative integer). */
+    readonly reset: (name: string, key?: string) => Effect.Effect<PolicyInfo, PolicyRegistryError | ResilienceError>
+    /** Sets a bulkhead's `maxConcurrent` (an integer >= 1; `InvalidOptionsError` otherwise). */
     readonly resize: (
       name: string,
       size: number,
       key?: string
-    ) => Effect.Effect<PolicyInfo, PolicyRegistryError | InvalidOptionsError>
+    ) => Effect.Effect<PolicyInfo, PolicyRegistryError | ResilienceError>
   }
 }
 
@@ -584,6 +588,135 @@ export const registerPolicy = (
   entry: PolicyEntry
 ): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
   Effect.flatMap(PolicyRegistry, (r) => r.register(entry))
+
+// ---------------------------------------------------------------------------
+// Circuit breakers and bulkheads
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link fromCircuitBreaker}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface CircuitBreakerCheckOptions {
+  /** What an open (or isolated) circuit makes the check. Defaults to `"degraded"`. A half-open one is always degraded. */
+  readonly whenOpen?: "degraded" | "unhealthy" | undefined
+  /** The check's name. Defaults to `"circuit:<breaker name>"`. */
+  readonly name?: string | undefined
+  /**
+   * The keyed circuits to watch, besides the breaker's own circuit and the
+   * keys seen in its transitions since the check was registered (e.g. the
+   * origins of an HTTP client).
+   */
+  readonly keys?: Iterable<string> | (() => Iterable<string>) | undefined
+  /** Defaults to `"critical"`: with `whenOpen: "degraded"` an open circuit degrades the report whatever the criticality. */
+  readonly critical?: boolean | Criticality | undefined
+  readonly interval?: Duration.DurationInput | Schedule.Schedule<unknown, unknown> | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly liveness?: boolean | undefined
+  readonly readiness?: boolean | undefined
+}
+
+/**
+ * A health check fed by a circuit breaker: closed → healthy, half-open →
+ * degraded, open or isolated → `whenOpen` (`"degraded"` or `"unhealthy"`,
+ * your choice per breaker). It watches the breaker's own circuit, the
+ * `keys` given and every key seen in the breaker's `transitions`, and runs
+ * again on each transition, so the report follows the breaker at once.
+ * Throws `InvalidOptionsError` for an invalid `whenOpen`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Health } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+ *   yield* Health.register(Health.fromCircuitBreaker(breaker, { whenOpen: "unhealthy" }))
+ *   return yield* Health.report
+ * }).pipe(Effect.scoped, Effect.provide(Health.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromCircuitBreaker: (
+  breaker: CircuitBreaker,
+  options?: CircuitBreakerCheckOptions
+) => Check<CircuitBreakerError> =
+  sources.fromCircuitBreaker
+
+/**
+ * Options of {@link registerCircuitBreaker}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RegisterCircuitBreakerOptions {
+  /** The name in the registry. Defaults to the breaker's name. */
+  readonly name?: string | undefined
+  /** Keyed circuits to list (and watch for health). */
+  readonly keys?: Iterable<string> | (() => Iterable<string>) | undefined
+  /** The health check registered with it (see {@link fromCircuitBreaker}), or `false` for none. */
+  readonly health?: Omit<CircuitBreakerCheckOptions, "keys"> | false | undefined
+}
+
+/**
+ * Registers a circuit breaker with the {@link PolicyRegistry} in context
+ * (listed with its state, circuits and counts; isolate and reset by key)
+ * and, when the registry feeds a {@link Health} service, its health check.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Health } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+ *   yield* Health.registerCircuitBreaker(breaker, { health: { whenOpen: "degraded" } })
+ *   const registry = yield* Health.PolicyRegistry
+ *   yield* registry.isolate("payments")
+ *   return (yield* Health.report).status // "degraded"
+ * }).pipe(Effect.scoped, Effect.provide(Health.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const registerCircuitBreaker = (
+  breaker: CircuitBreaker,
+  options?: RegisterCircuitBreakerOptions
+): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
+  Effect.flatMap(validateWith(() => sources.circuitBreakerEntry(breaker, options)), registerPolicy)
+
+/**
+ * Registers a bulkhead with the {@link PolicyRegistry} in context: listed
+ * with its limits and load, resizable.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Health } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "exports", maxConcurrent: 4 })
+ *   yield* Health.registerBulkhead(bulkhead)
+ *   const registry = yield* Health.PolicyRegistry
+ *   return yield* registry.resize("exports", 8)
+ * }).pipe(Effect.scoped, Effect.provide(Health.layerPolicyRegistry))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const registerBulkhead = (
+  bulkhead: Bulkhead,
+  options?: { readonly name?: string | undefined }
+): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
+  registerPolicy(sources.bulkheadEntry(bulkhead, options))
+
+const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => validated(f)
 
 /**
  * A report as plain JSON for an HTTP endpoint: status, time (ISO-8601) and

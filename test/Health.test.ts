@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Stream, TestClock } from "effect"
-import { Errors, Health } from "effect-resilience"
+import { Chunk, Context, Data, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Stream, TestClock } from "effect"
+import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { describeError, errorMessage, sanitize } from "../src/internal/healthMessage.js"
 
 class Down extends Data.TaggedError("Down")<{ readonly reason: string }> {
@@ -410,5 +410,96 @@ describe("PolicyRegistry", () => {
       assert.strictEqual(badSize._tag, "InvalidOptionsError")
       const dup = yield* Effect.exit(registry.register({ name: "payments", kind: "Custom" }))
       assert.isTrue(Exit.isFailure(dup))
+    }))
+})
+
+describe("Health and circuit breakers", () => {
+  const failing = Effect.fail(new Down({ reason: "upstream" }))
+
+  it.scoped("fromCircuitBreaker: closed → healthy, open → whenOpen, half-open → degraded; follows transitions at once", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(2), openDuration: "10 seconds" })
+      yield* health.register(Health.fromCircuitBreaker(breaker, { whenOpen: "unhealthy" }))
+      assert.strictEqual((yield* health.report).status, "healthy")
+      assert.strictEqual(byName(yield* health.report, "circuit:payments").status, "healthy")
+
+      yield* Effect.exit(breaker(failing))
+      yield* Effect.exit(breaker(failing))
+      // no time passes: the transition itself re-runs the check
+      const open = yield* eventually(health.result("circuit:payments"), (r) => Option.isSome(r) && r.value.status === "unhealthy")
+      assert.strictEqual(Option.getOrThrow(open).message, "circuit open: default (retry in 10s)")
+      assert.strictEqual((yield* health.report).status, "unhealthy")
+
+      yield* TestClock.adjust("10 seconds")
+      const halfOpen = yield* health.refresh("circuit:payments")
+      assert.strictEqual(byName(halfOpen, "circuit:payments").status, "degraded")
+      assert.strictEqual(byName(halfOpen, "circuit:payments").message, "circuit half-open: default")
+
+      yield* breaker(Effect.void)
+      const closed = yield* eventually(health.result("circuit:payments"), (r) => Option.isSome(r) && r.value.status === "healthy")
+      assert.isUndefined(Option.getOrThrow(closed).message)
+    }))
+
+  it.scoped("keyed circuits are watched through transitions and the keys given", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const breaker = yield* CircuitBreaker.make({ name: "per-host", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
+      yield* breaker.isolate("known-host")
+      yield* health.register(Health.fromCircuitBreaker(breaker, { keys: ["known-host"], whenOpen: "degraded", critical: true }))
+      let c = byName(yield* health.report, "circuit:per-host")
+      assert.strictEqual(c.status, "degraded")
+      assert.strictEqual(c.message, "circuit open: known-host (isolated)")
+
+      yield* Effect.yieldNow()
+      yield* Effect.exit(breaker.execute(failing, { key: "a.example" }))
+      c = Option.getOrThrow(yield* eventually(health.result("circuit:per-host"), (r) => Option.isSome(r) && (r.value.message ?? "").includes("a.example")))
+      assert.strictEqual(c.message, "circuit open: a.example (retry in 1m), known-host (isolated)")
+      assert.strictEqual((yield* health.report).status, "degraded", "whenOpen: degraded keeps the service up")
+
+      yield* breaker.reset("known-host")
+      yield* breaker.reset("a.example")
+      c = Option.getOrThrow(yield* eventually(health.result("circuit:per-host"), (r) => Option.isSome(r) && r.value.status === "healthy"))
+      assert.strictEqual(c.consecutiveFailures, 0)
+    }))
+
+  it("fromCircuitBreaker rejects an invalid whenOpen", () =>
+    Effect.runSync(Effect.scoped(Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" })
+      assert.throws(() => Health.fromCircuitBreaker(breaker, { whenOpen: "down" as any }), /whenOpen/)
+    }))))
+
+  it.scoped("registerCircuitBreaker and registerBulkhead: listed, controlled through the registry, feeding the report", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
+      const registry = Context.get(ctx, Health.PolicyRegistry)
+      const health = Context.get(ctx, Health.Health)
+      const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(3), openDuration: "30 seconds" })
+      const bulkhead = yield* Bulkhead.make({ name: "exports", maxConcurrent: 2, maxQueue: 5 })
+      yield* Health.registerCircuitBreaker(breaker, { health: { whenOpen: "unhealthy" } }).pipe(Effect.provide(ctx))
+      yield* Health.registerBulkhead(bulkhead).pipe(Effect.provide(ctx))
+      yield* breaker(Effect.void)
+
+      const list = yield* registry.list
+      assert.deepStrictEqual(list.map((p) => [p.name, p.kind, p.controls]), [
+        ["payments", "CircuitBreaker", ["isolate", "reset"]],
+        ["exports", "Bulkhead", ["resize"]]
+      ])
+      assert.strictEqual(list[0]!.state, "Closed")
+      assert.deepStrictEqual((list[0]!.stats as any).successes, 1)
+      assert.deepStrictEqual(list[1], { name: "exports", kind: "Bulkhead", controls: ["resize"], maxConcurrent: 2, maxQueue: 5, active: 0, queued: 0, partitions: 0 })
+      assert.strictEqual((yield* health.report).status, "healthy")
+
+      const isolated = yield* registry.isolate("payments")
+      assert.strictEqual(isolated.state, "Isolated")
+      yield* eventually(health.result("circuit:payments"), (r) => Option.isSome(r) && r.value.status === "unhealthy")
+      assert.strictEqual((yield* health.report).status, "unhealthy")
+      yield* registry.reset("payments")
+      yield* eventually(health.result("circuit:payments"), (r) => Option.isSome(r) && r.value.status === "healthy")
+
+      const resized = yield* registry.resize("exports", 6)
+      assert.strictEqual(resized.maxConcurrent, 6)
+      const invalid = yield* Effect.flip(registry.resize("exports", 0))
+      assert.strictEqual(invalid._tag, "InvalidOptionsError")
     }))
 })

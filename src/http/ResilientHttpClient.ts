@@ -54,9 +54,11 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -65,6 +67,8 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Bulkhead from "../Bulkhead.js"
+import * as CircuitBreaker from "../CircuitBreaker.js"
 import {
   type BulkheadFullError,
   type InvalidOptionsError,
@@ -72,6 +76,7 @@ import {
   ResilienceErrorTypeId,
   TimeoutError
 } from "../Errors.js"
+import * as Health from "../Health.js"
 import * as validate from "../internal/validate.js"
 import * as Retry from "../Retry.js"
 import * as Timeout from "../Timeout.js"
@@ -83,26 +88,12 @@ import { BodyTooLargeError, buffer, drain, TimedBodyResponse } from "./internal/
 // ---------------------------------------------------------------------------
 
 /**
- * A policy with keyed partitions, such as a bulkhead or a circuit breaker:
- * the client runs each call under `execute(self, { key: origin })`.
- *
- * @since 0.1.0
- * @category Models
- */
-export interface KeyedPolicy<E> {
-  readonly execute: <A, E1, R>(
-    self: Effect.Effect<A, E1, R>,
-    options: { readonly key: string }
-  ) => Effect.Effect<A, E1 | E, R>
-}
-
-/**
  * The errors the resilient client adds to the client's own.
  *
  * @since 0.1.0
  * @category Models
  */
-export type ResilienceError = TimeoutError | BulkheadFullError
+export type ResilienceError = TimeoutError | BulkheadFullError | CircuitBreaker.CircuitBreakerError
 
 /**
  * A response with a status the pipeline treats as a failure (a retryable
@@ -166,6 +157,10 @@ export interface Resilience<EX = ResilienceError> {
   readonly stats: () => ReadonlyArray<OriginStats>
   /** The retry policy (undefined when retries are off). */
   readonly retry: Retry.Retry | undefined
+  /** The circuit breaker, one circuit per origin (undefined when off). */
+  readonly circuitBreaker: CircuitBreaker.CircuitBreaker | undefined
+  /** The bulkhead, one partition per origin (undefined when off). */
+  readonly bulkhead: Bulkhead.Bulkhead | undefined
   /**
    * Runs one call through the pipeline: `effect` sends `request` once (an
    * attempt) and is re-run for each retry. What `HttpClient.transform`
@@ -231,10 +226,34 @@ export interface Options {
   readonly maxBufferBytes?: number | undefined
   /** Retry settings, or `false` for none. */
   readonly retry?: RetryOptions | false | undefined
-  /** A keyed circuit breaker (one circuit per origin), or `false`. */
-  readonly circuitBreaker?: KeyedPolicy<any> | false | undefined
-  /** A keyed bulkhead (one partition per origin), or `false`. */
-  readonly bulkhead?: KeyedPolicy<any> | false | undefined
+  /**
+   * The circuit breaker, one circuit per origin: a breaker to use (shared
+   * with whoever else uses it), options for a new one (merged over the
+   * defaults: `tripPolicy: CircuitBreaker.consecutive(5)`,
+   * `openDuration: "10 seconds"`, named after the client), or `false`.
+   * Its `classify` is replaced by the HTTP classification (see
+   * {@link isOriginFailure}).
+   */
+  readonly circuitBreaker?: CircuitBreaker.CircuitBreaker | Partial<CircuitBreaker.CircuitBreaker.Options> | false | undefined
+  /**
+   * The bulkhead, one partition per origin: a bulkhead to use, options for a
+   * new one (merged over the defaults: `maxConcurrent: 100`,
+   * `maxQueue: 1000`, named after the client), or `false`.
+   */
+  readonly bulkhead?: Bulkhead.Bulkhead | Partial<Bulkhead.Bulkhead.Options> | false | undefined
+  /**
+   * Register the client with the `Health.PolicyRegistry` in context, if
+   * there is one (listed with its origins; isolate/reset an origin's
+   * circuit; resize the bulkhead), and its health check with the `Health`
+   * service the registry feeds. Defaults to true.
+   */
+  readonly register?: boolean | undefined
+  /**
+   * The client's health check (`"http:<name>"`): an origin whose circuit is
+   * open makes it `whenOpen`. Defaults to `{ whenOpen: "degraded" }`;
+   * `false` for none.
+   */
+  readonly health?: Omit<Health.CircuitBreakerCheckOptions, "keys" | "name"> | false | undefined
   /** Discarded bodies: read at most `maxBytes` (default 64 KiB) within `timeout` (default 1 second), else close. */
   readonly drain?: {
     readonly maxBytes?: number | undefined
@@ -397,16 +416,6 @@ const optionalTimeout = (
 ): Duration.Duration | undefined =>
   value === false ? undefined : value === undefined ? fallback : validate.duration(m, option, value)
 
-const isKeyedPolicy = (u: unknown): u is KeyedPolicy<unknown> =>
-  Predicate.hasProperty(u, "execute") && typeof u.execute === "function"
-
-const PassedTypeId = Symbol.for("effect-resilience/http/Passed")
-interface Passed {
-  readonly [PassedTypeId]: typeof PassedTypeId
-  readonly error: unknown
-}
-const isPassed = (u: unknown): u is Passed => Predicate.hasProperty(u, PassedTypeId)
-
 /**
  * Makes the resilient transform. Its breakers and bulkheads live in the
  * scope. Fails with `InvalidOptionsError` for invalid options.
@@ -428,7 +437,31 @@ const isPassed = (u: unknown): u is Passed => Predicate.hasProperty(u, PassedTyp
  * @category Constructors
  */
 export const makeTransform = (options: Options = {}): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
-  Effect.flatMap(validate.validated(() => resolve(options)), (config) => Effect.sync(() => build(config)))
+  Effect.gen(function*() {
+    const config = yield* validate.validated(() => resolve(options))
+    const breaker = config.circuitBreaker === undefined
+      ? undefined
+      : CircuitBreaker.isCircuitBreaker(config.circuitBreaker)
+      ? config.circuitBreaker
+      : yield* CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker })
+    const bulkhead = config.bulkhead === undefined
+      ? undefined
+      : typeof config.bulkhead === "function"
+      ? config.bulkhead
+      : yield* Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead })
+    const resilience = build(config, breaker, bulkhead)
+    if (config.register) {
+      const registry = yield* Effect.serviceOption(Health.PolicyRegistry)
+      if (registry._tag === "Some") yield* registry.value.register(registryEntry(resilience, config))
+    }
+    return resilience
+  })
+
+const DEFAULT_BREAKER: CircuitBreaker.CircuitBreaker.Options = {
+  tripPolicy: CircuitBreaker.consecutive(5),
+  openDuration: "10 seconds"
+}
+const DEFAULT_BULKHEAD: Bulkhead.Bulkhead.Options = { maxConcurrent: 100, maxQueue: 1000 }
 
 interface Config {
   readonly name: string
@@ -449,8 +482,10 @@ interface Config {
     readonly maxRetryAfterMillis: number
   } | undefined
   readonly statuses: ReadonlySet<number>
-  readonly circuitBreaker: KeyedPolicy<any> | undefined
-  readonly bulkhead: KeyedPolicy<any> | undefined
+  readonly circuitBreaker: CircuitBreaker.CircuitBreaker | Partial<CircuitBreaker.CircuitBreaker.Options> | undefined
+  readonly bulkhead: Bulkhead.Bulkhead | Partial<Bulkhead.Bulkhead.Options> | undefined
+  readonly register: boolean
+  readonly health: Omit<Health.CircuitBreakerCheckOptions, "keys" | "name"> | undefined
   readonly drainBytes: number
   readonly drainTimeout: Duration.Duration
   readonly maxOrigins: number
@@ -476,10 +511,28 @@ const resolve = (options: Options): Config => {
   const drainTimeout = validate.optionalDuration(m, "drain.timeout", options.drain?.timeout) ?? DEFAULT_DRAIN_TIMEOUT
   const maxOrigins = validate.optionalNumber(m, "maxOrigins", options.maxOrigins, { min: 1, integer: true }) ??
     DEFAULT_MAX_ORIGINS
-  for (const part of ["circuitBreaker", "bulkhead"] as const) {
-    const value = options[part]
-    if (value !== undefined && value !== false && !isKeyedPolicy(value)) {
-      throw validate.invalid(m, part, value, "a keyed policy (with execute(self, { key })) or false")
+  const breakerOption = options.circuitBreaker
+  if (
+    breakerOption !== undefined && breakerOption !== false && !CircuitBreaker.isCircuitBreaker(breakerOption) &&
+    (breakerOption === null || typeof breakerOption !== "object")
+  ) {
+    throw validate.invalid(m, "circuitBreaker", breakerOption, "a CircuitBreaker, its options, or false")
+  }
+  const bulkheadOption = options.bulkhead
+  const isBulkhead = typeof bulkheadOption === "function" && Predicate.hasProperty(bulkheadOption, "execute") &&
+    Predicate.hasProperty(bulkheadOption, "resize")
+  if (
+    bulkheadOption !== undefined && bulkheadOption !== false && !isBulkhead &&
+    (bulkheadOption === null || typeof bulkheadOption !== "object")
+  ) {
+    throw validate.invalid(m, "bulkhead", bulkheadOption, "a Bulkhead, its options, or false")
+  }
+  if (options.health !== undefined && options.health !== false) {
+    if (options.health === null || typeof options.health !== "object") {
+      throw validate.invalid(m, "health", options.health, "health check options or false")
+    }
+    if (options.health.whenOpen !== undefined) {
+      validate.oneOf(m, "health.whenOpen", options.health.whenOpen, ["degraded", "unhealthy"])
     }
   }
 
@@ -525,8 +578,10 @@ const resolve = (options: Options): Config => {
     maxBufferBytes,
     retry,
     statuses,
-    circuitBreaker: options.circuitBreaker === false ? undefined : options.circuitBreaker,
-    bulkhead: options.bulkhead === false ? undefined : options.bulkhead,
+    circuitBreaker: breakerOption === false ? undefined : breakerOption ?? {},
+    bulkhead: bulkheadOption === false ? undefined : bulkheadOption ?? {},
+    register: options.register !== false,
+    health: options.health === false ? undefined : options.health ?? {},
     drainBytes,
     drainTimeout,
     maxOrigins,
@@ -543,9 +598,77 @@ const isRetryable = (error: unknown, statuses: ReadonlySet<number>, maxRetryAfte
   return isOriginFailure(error)
 }
 
-const build = (config: Config): Resilience => {
+/**
+ * What a call that went through the retries counts as for the breaker:
+ * failures of the origin (with the `Retry-After` of a 5xx, which lengthens
+ * the break if the circuit opens), or nothing (errors that are the
+ * caller's, such as an invalid URL).
+ */
+const classify = (exit: Exit.Exit<unknown, unknown>): CircuitBreaker.Outcome => {
+  if (Exit.isSuccess(exit)) return CircuitBreaker.Outcome.success
+  const failure = Cause.failureOption(exit.cause)
+  if (failure._tag === "None") return CircuitBreaker.Outcome.failure()
+  const error = failure.value
+  if (!isOriginFailure(error)) return CircuitBreaker.Outcome.ignored
+  return error instanceof HttpStatusError && error.retryAfter !== undefined
+    ? CircuitBreaker.Outcome.failure({ retryAfter: error.retryAfter })
+    : CircuitBreaker.Outcome.failure()
+}
+
+const registryEntry = (resilience: Resilience, config: Config): Health.PolicyEntry => {
+  const breaker = resilience.circuitBreaker
+  const bulkhead = resilience.bulkhead
+  const origins = () => resilience.stats().map((s) => s.origin)
+  const each = (f: (key: string) => Effect.Effect<void, CircuitBreaker.CircuitBreakerError>) => (key?: string) =>
+    Effect.forEach(key === undefined ? origins() : [key], f, { discard: true })
+  return {
+    name: config.name,
+    kind: "HttpClient",
+    info: Effect.gen(function*() {
+      const list: Array<Record<string, unknown>> = []
+      for (const stats of resilience.stats()) {
+        const circuit = breaker === undefined
+          ? undefined
+          : yield* Effect.orElseSucceed(Effect.map(breaker.state(stats.origin), (s) => s._tag), () => "Unknown")
+        const load = bulkhead === undefined ? undefined : bulkhead.stats(stats.origin)
+        list.push({
+          ...stats,
+          ...(circuit === undefined ? {} : { circuit }),
+          ...(load === undefined ? {} : { active: load.active, queued: load.queued })
+        })
+      }
+      return {
+        origins: list,
+        ...(bulkhead === undefined
+          ? {}
+          : { bulkhead: { maxConcurrent: bulkhead.stats().maxConcurrent, maxQueue: bulkhead.stats().maxQueue } })
+      }
+    }),
+    isolate: breaker === undefined ? undefined : each((key) => breaker.isolate(key)),
+    reset: breaker === undefined ? undefined : each((key) => breaker.reset(key)),
+    resize: bulkhead === undefined ? undefined : (size) => bulkhead.resize(size),
+    health: breaker === undefined || config.health === undefined
+      ? undefined
+      : Health.fromCircuitBreaker(breaker, { ...config.health, name: `http:${config.name}`, keys: origins })
+  }
+}
+
+const build = (
+  config: Config,
+  breaker: CircuitBreaker.CircuitBreaker | undefined,
+  bulkhead: Bulkhead.Bulkhead | undefined
+): Resilience => {
+  // metric labels: the first `maxOrigins` origins keep their own for good (bounded cardinality)
+  const labels = new Map<string, string>()
+  const labelFor = (origin: string): string => {
+    const label = labels.get(origin)
+    if (label !== undefined) return label
+    if (labels.size >= config.maxOrigins) return "other"
+    labels.set(origin, origin)
+    return origin
+  }
+  // stats: the `maxOrigins` most recently used origins
   const origins = new Map<string, MutableStats>()
-  let labelled = 0
   const statsFor = (origin: string): MutableStats => {
     let stats = origins.get(origin)
     if (stats !== undefined) {
@@ -554,8 +677,7 @@ const build = (config: Config): Resilience => {
       origins.set(origin, stats)
       return stats
     }
-    const label = labelled < config.maxOrigins ? (labelled++, origin) : "other"
-    stats = { origin, label, calls: 0, attempts: 0, retries: 0, failures: 0, rejections: 0, drained: 0 }
+    stats = { origin, label: labelFor(origin), calls: 0, attempts: 0, retries: 0, failures: 0, rejections: 0, drained: 0 }
     origins.set(origin, stats)
     if (origins.size > config.maxOrigins) {
       const oldest = origins.keys().next().value
@@ -659,19 +781,17 @@ const build = (config: Config): Resilience => {
 
       let call: Effect.Effect<any, any, R> = retryAllowed(request) ? retryPolicy!(attempt) : attempt
 
-      if (config.circuitBreaker !== undefined) {
-        // inside the breaker: 4xx statuses are successes, errors that are not
-        // the origin's fault pass through without counting
-        const counted = Effect.catchIf(call, (e) => !isOriginFailure(e), (e) =>
-          Effect.succeed(
-            e instanceof HttpStatusError ? e.response : ({ [PassedTypeId]: PassedTypeId, error: e } satisfies Passed)
-          ))
-        call = Effect.flatMap(
-          config.circuitBreaker.execute(counted, { key: origin }),
-          (r) => (isPassed(r) ? Effect.fail(r.error) : Effect.succeed(r))
+      if (breaker !== undefined) {
+        // a 4xx status that stopped the retries (408, 429) is a success for
+        // the breaker: a client error is not the server's fault
+        const counted = Effect.catchIf(
+          call,
+          (e): e is HttpStatusError => e instanceof HttpStatusError && e.status < 500,
+          (e) => Effect.succeed(e.response)
         )
+        call = breaker.execute(counted, { key: origin, classify })
       }
-      if (config.bulkhead !== undefined) call = config.bulkhead.execute(call, { key: origin })
+      if (bulkhead !== undefined) call = bulkhead.execute(call, { key: origin })
       if (config.timeout !== undefined) call = config.timeout(call)
 
       const final = call.pipe(
@@ -699,6 +819,8 @@ const build = (config: Config): Resilience => {
   return Object.assign(apply, {
     policyName: config.name,
     retry: retryPolicy,
+    circuitBreaker: breaker,
+    bulkhead,
     execute,
     stats: (): ReadonlyArray<OriginStats> =>
       [...origins.values()].map(({ label: _label, ...stats }) => ({ ...stats }))

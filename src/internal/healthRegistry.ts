@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { InvalidOptionsError } from "../Errors.js"
+import type { InvalidOptionsError, ResilienceError } from "../Errors.js"
 import * as Data from "effect/Data"
 import { ResilienceErrorTypeId } from "../Errors.js"
 import type * as Health from "../Health.js"
@@ -80,10 +80,10 @@ export const make = (health: Option.Option<Health.Service>): Effect.Effect<Healt
 
     const control = <A extends Array<any>>(
       operation: Health.PolicyControl,
-      run: (entry: Health.PolicyEntry, ...args: A) => Effect.Effect<void, InvalidOptionsError> | undefined
+      run: (entry: Health.PolicyEntry, ...args: A) => Effect.Effect<void, ResilienceError> | undefined
     ) =>
-    (name: string, ...args: A): Effect.Effect<Health.PolicyInfo, PolicyRegistryError | InvalidOptionsError> =>
-      Effect.flatMap(lookup(name, operation), (entry): Effect.Effect<Health.PolicyInfo, PolicyRegistryError | InvalidOptionsError> => {
+    (name: string, ...args: A): Effect.Effect<Health.PolicyInfo, PolicyRegistryError | ResilienceError> =>
+      Effect.flatMap(lookup(name, operation), (entry): Effect.Effect<Health.PolicyInfo, PolicyRegistryError | ResilienceError> => {
         const effect = run(entry, ...args)
         if (effect === undefined) {
           return Effect.fail(new PolicyRegistryError({ name, operation, reason: "Unsupported" }))
@@ -101,7 +101,7 @@ export const make = (health: Option.Option<Health.Service>): Effect.Effect<Healt
         if (entry.resize === undefined) return undefined
         return Effect.flatMap(
           validate.validated(() =>
-            validate.number("Health.PolicyRegistry.resize", "size", size, { min: 0, integer: true })
+            validate.number("Health.PolicyRegistry.resize", "size", size, { min: 1, integer: true })
           ),
           (n) => entry.resize!(n, key)
         )

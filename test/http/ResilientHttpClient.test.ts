@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
-import { Errors, Retry } from "effect-resilience"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { CircuitBreaker, Errors, Health, Retry } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { nodeKeepAlive, realSleep, resetConnection, script, serve, slowBody, undici } from "./server.js"
 
@@ -312,7 +312,9 @@ describe("ResilientHttpClient.layer", () => {
         [{ retry: { times: -1 } }, "retry.times"],
         [{ retry: { statuses: [99] } }, "retry.statuses"],
         [{ maxOrigins: 0 }, "maxOrigins"],
-        [{ bulkhead: {} as any }, "bulkhead"]
+        [{ bulkhead: 5 as any }, "bulkhead"],
+        [{ circuitBreaker: "on" as any }, "circuitBreaker"],
+        [{ health: { whenOpen: "down" as any } }, "health.whenOpen"]
       ]
       for (const [options, option] of cases) {
         const exit = yield* Effect.exit(Effect.scoped(ResilientHttpClient.makeTransform(options)))
@@ -339,3 +341,120 @@ describe("ResilientHttpClient: classification", () => {
     assert.isFalse(ResilientHttpClient.isOriginFailure(Errors.BulkheadFullError.make({ name: "b", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })))
   })
 })
+
+describe("ResilientHttpClient: circuit breaker and bulkhead per origin", () => {
+  it.scopedLive("per-origin isolation: one origin's circuit opens, the other keeps working", () =>
+    Effect.gen(function*() {
+      const down = yield* serve(() => Effect.succeed(HttpServerResponse.text("down", { status: 503 })))
+      const up = yield* serve(() => Effect.succeed(HttpServerResponse.text("up")))
+      const resilience = yield* ResilientHttpClient.makeTransform({
+        retry: false,
+        circuitBreaker: { tripPolicy: CircuitBreaker.consecutive(2), openDuration: "1 minute" }
+      })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      assert.strictEqual((yield* client.get(`${down.url}/x`)).status, 503)
+      assert.strictEqual((yield* client.get(`${down.url}/x`)).status, 503)
+      const rejected = yield* Effect.flip(client.get(`${down.url}/x`))
+      assert.strictEqual(rejected._tag, "CircuitBreakerError")
+      assert.isTrue(Errors.isRejection(rejected))
+      assert.strictEqual(down.count("/x"), 2, "the open circuit kept the call from the origin")
+
+      for (let i = 0; i < 5; i++) assert.strictEqual((yield* client.get(`${up.url}/y`)).status, 200)
+      const breaker = resilience.circuitBreaker!
+      assert.strictEqual((yield* breaker.state(down.url))._tag, "Open")
+      assert.strictEqual((yield* breaker.state(up.url))._tag, "Closed")
+      const stats = Object.fromEntries(resilience.stats().map((s) => [s.origin, s]))
+      assert.strictEqual(stats[down.url]!.rejections, 1)
+      assert.strictEqual(stats[up.url]!.rejections, 0)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("4xx responses (408 and 429 included) count as successes; retries never retry a rejection", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => Effect.succeed(HttpServerResponse.text("no", { status: Number(request.path.slice(1)) })))
+      const resilience = yield* ResilientHttpClient.makeTransform({
+        retry: fast,
+        circuitBreaker: { tripPolicy: CircuitBreaker.consecutive(2), openDuration: "1 minute" }
+      })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      for (const status of [404, 400, 429, 408, 404, 429]) assert.strictEqual((yield* client.get(`${server.url}/${status}`)).status, status)
+      const metrics = yield* resilience.circuitBreaker!.metrics(server.url)
+      assert.strictEqual(metrics.state._tag, "Closed")
+      assert.strictEqual(metrics.failures, 0)
+      assert.strictEqual(metrics.successes, 6)
+
+      yield* client.get(`${server.url}/500`)
+      yield* client.get(`${server.url}/502`)
+      assert.strictEqual((yield* resilience.circuitBreaker!.state(server.url))._tag, "Open")
+      const before = server.requests.length
+      const rejected = yield* Effect.flip(client.get(`${server.url}/503`))
+      assert.strictEqual(rejected._tag, "CircuitBreakerError")
+      assert.strictEqual(server.requests.length, before, "not retried, not sent")
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("a bulkhead partition per origin: a full origin rejects, another is unaffected", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const slow = yield* serve(() => Effect.as(Deferred.await(release), HttpServerResponse.text("slow")))
+      const fastOrigin = yield* serve(() => Effect.succeed(HttpServerResponse.text("fast")))
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: false, bulkhead: { maxConcurrent: 1, maxQueue: 0 } })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      const first = yield* Effect.fork(client.get(`${slow.url}/a`))
+      while (slow.count("/a") === 0) yield* realSleep(2)
+      const full = yield* Effect.flip(client.get(`${slow.url}/a`))
+      assert.strictEqual(full._tag, "BulkheadFullError")
+      assert.strictEqual(slow.count("/a"), 1)
+      assert.strictEqual(yield* (yield* client.get(`${fastOrigin.url}/b`)).text, "fast")
+      assert.deepStrictEqual(resilience.bulkhead!.stats(slow.url).active, 1)
+      yield* Deferred.succeed(release, undefined)
+      assert.strictEqual(yield* (yield* Fiber.join(first)).text, "slow")
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient: registry and health", () => {
+  it.scopedLive("registers with the policy registry and feeds the health report", () =>
+    Effect.gen(function*() {
+      const down = yield* serve(() => Effect.succeed(HttpServerResponse.text("down", { status: 503 })))
+      const up = yield* serve(() => Effect.succeed(HttpServerResponse.text("up")))
+      const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
+      const registry = Context.get(ctx, Health.PolicyRegistry)
+      const health = Context.get(ctx, Health.Health)
+      const resilience = yield* ResilientHttpClient.makeTransform({
+        name: "upstreams",
+        retry: false,
+        circuitBreaker: { tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" }
+      }).pipe(Effect.provide(ctx))
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      yield* client.get(`${up.url}/`)
+      assert.strictEqual((yield* health.report).status, "healthy")
+
+      yield* client.get(`${down.url}/`)
+      const result = yield* eventuallyReal(health.result("http:upstreams"), (r) => Option.isSome(r) && r.value.status === "degraded")
+      assert.match(Option.getOrThrow(result).message!, new RegExp(`^circuit open: ${down.url} \\(retry in `))
+      assert.strictEqual((yield* health.report).status, "degraded")
+
+      const info = yield* registry.get("upstreams")
+      assert.strictEqual(info.kind, "HttpClient")
+      assert.deepStrictEqual(info.controls, ["isolate", "reset", "resize"])
+      const origins = (info.origins as ReadonlyArray<any>).map((o) => [o.origin, o.circuit, o.calls])
+      assert.deepStrictEqual(origins, [[up.url, "Closed", 1], [down.url, "Open", 1]])
+
+      yield* registry.isolate("upstreams", up.url)
+      assert.strictEqual((yield* Effect.flip(client.get(`${up.url}/`)))._tag, "CircuitBreakerError")
+      yield* registry.reset("upstreams")
+      assert.strictEqual((yield* client.get(`${up.url}/`)).status, 200)
+      yield* eventuallyReal(health.result("http:upstreams"), (r) => Option.isSome(r) && r.value.status === "healthy")
+      yield* registry.resize("upstreams", 3)
+      assert.strictEqual(resilience.bulkhead!.stats().maxConcurrent, 3)
+    }).pipe(Effect.provide(undici)))
+})
+
+/** Re-reads `read` (real time between reads) until `done` holds. */
+const eventuallyReal = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const a = yield* read
+      if (done(a)) return a
+      yield* realSleep(2)
+    }
+    return assert.fail("condition not reached")
+  })

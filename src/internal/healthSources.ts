@@ -1,0 +1,158 @@
+/**
+ * Health sources and registry entries for the library's own policies:
+ * circuit breakers (open → degraded or unhealthy) and bulkheads.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type { Bulkhead } from "../Bulkhead.js"
+import type { CircuitBreaker, CircuitBreakerError, State } from "../CircuitBreaker.js"
+import type * as Health from "../Health.js"
+import { makeOutcome } from "./health.js"
+import * as validate from "./validate.js"
+
+/** Circuits remembered from transitions (beyond it, the oldest are forgotten). @internal */
+export const MAX_TRACKED_KEYS = 1000
+const MAX_KEYS_IN_MESSAGE = 3
+
+/** @internal */
+export interface CircuitTracker {
+  /** Keys seen in transitions that were not closed at the time. */
+  readonly keys: () => ReadonlyArray<string>
+  /** The transitions, recording keys as they pass. */
+  readonly stream: Stream.Stream<unknown>
+}
+
+/** @internal */
+export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
+  const open = new Map<string, true>()
+  return {
+    keys: () => [...open.keys()],
+    stream: Stream.tap(breaker.transitions, (t) =>
+      Effect.sync(() => {
+        open.delete(t.key)
+        if (t.to !== "Closed") {
+          open.set(t.key, true)
+          if (open.size > MAX_TRACKED_KEYS) {
+            const oldest = open.keys().next().value
+            if (oldest !== undefined) open.delete(oldest)
+          }
+        }
+      }))
+  }
+}
+
+const keysOf = (option: Health.CircuitBreakerCheckOptions["keys"]): ReadonlyArray<string> => {
+  if (option === undefined) return []
+  return [...(typeof option === "function" ? option() : option)]
+}
+
+/** @internal */
+export const fromCircuitBreaker = (
+  breaker: CircuitBreaker,
+  options: Health.CircuitBreakerCheckOptions = {}
+): Health.Check<CircuitBreakerError> => {
+  const m = "Health.fromCircuitBreaker"
+  const whenOpen = options.whenOpen === undefined ? "degraded" : validate.oneOf(m, "whenOpen", options.whenOpen, ["degraded", "unhealthy"])
+  const tracker = trackCircuits(breaker)
+  // the breaker's own circuit, then the keys given and the keys seen in transitions (sorted)
+  const check = Effect.flatMap(breaker.state(), (own) => {
+    const keys = new Set<string>([...keysOf(options.keys), ...tracker.keys()])
+    keys.delete(own.key)
+    return Effect.map(
+      Effect.forEach(
+        [...keys].sort(),
+        (key) => Effect.map(breaker.state(key), (state): readonly [string, State] => [key, state]),
+        { concurrency: 8 }
+      ),
+      (states) => [[own.key, own] as const, ...states]
+    )
+  }).pipe(
+    Effect.map((states) => {
+      const open = states.filter(([, s]) => s._tag === "Open" || s._tag === "Isolated")
+      const halfOpen = states.filter(([, s]) => s._tag === "HalfOpen")
+      const list = (xs: ReadonlyArray<readonly [string, State]>) => {
+        const shown = xs.slice(0, MAX_KEYS_IN_MESSAGE).map(([key, s]) =>
+          s._tag === "Open"
+            ? `${key} (retry in ${Duration.format(s.retryAfter)})`
+            : s._tag === "Isolated"
+            ? `${key} (isolated)`
+            : key
+        )
+        const more = xs.length > MAX_KEYS_IN_MESSAGE ? ` (+${xs.length - MAX_KEYS_IN_MESSAGE} more)` : ""
+        return shown.join(", ") + more
+      }
+      if (open.length > 0) return makeOutcome(whenOpen, `circuit open: ${list(open)}`)
+      if (halfOpen.length > 0) return makeOutcome("degraded", `circuit half-open: ${list(halfOpen)}`)
+      return makeOutcome("healthy")
+    })
+  )
+  return {
+    name: options.name ?? `circuit:${breaker.policyName}`,
+    check,
+    timeout: options.timeout,
+    critical: options.critical,
+    interval: options.interval,
+    liveness: options.liveness,
+    readiness: options.readiness,
+    trigger: tracker.stream
+  }
+}
+
+/** @internal */
+export const circuitBreakerEntry = (
+  breaker: CircuitBreaker,
+  options: Health.RegisterCircuitBreakerOptions = {}
+): Health.PolicyEntry => {
+  const name = options.name ?? breaker.policyName
+  const health = options.health === false
+    ? undefined
+    : fromCircuitBreaker(breaker, { name: `circuit:${name}`, keys: options.keys, ...options.health })
+  const keys = () => new Set<string>([...keysOf(options.keys)])
+  return {
+    name,
+    kind: "CircuitBreaker",
+    info: Effect.gen(function*() {
+      const metrics = yield* breaker.metrics()
+      const circuits: Record<string, unknown> = {}
+      for (const key of keys()) {
+        const state = yield* breaker.state(key)
+        circuits[key] = state._tag
+      }
+      return {
+        state: metrics.state._tag,
+        circuits,
+        stats: {
+          successes: metrics.totals.successes,
+          failures: metrics.totals.failures,
+          ignored: metrics.totals.ignored,
+          rejections: metrics.totals.rejections,
+          slowCalls: metrics.totals.slowCalls
+        }
+      }
+    }).pipe(Effect.orElseSucceed(() => ({ error: "store unavailable" }))),
+    isolate: (key) => breaker.isolate(key),
+    reset: (key) => breaker.reset(key),
+    health
+  }
+}
+
+/** @internal */
+export const bulkheadEntry = (bulkhead: Bulkhead, options: { readonly name?: string | undefined } = {}): Health.PolicyEntry => ({
+  name: options.name ?? bulkhead.policyName,
+  kind: "Bulkhead",
+  info: Effect.sync(() => {
+    const stats = bulkhead.stats()
+    const totals = bulkhead.totals()
+    return {
+      maxConcurrent: stats.maxConcurrent,
+      maxQueue: stats.maxQueue,
+      active: totals.active,
+      queued: totals.queued,
+      partitions: totals.partitions
+    }
+  }),
+  resize: (size) => bulkhead.resize(size)
+})
