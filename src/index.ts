@@ -67,3 +67,13 @@ export * as Fallback from "./Fallback.js"
  * @since 0.1.0
  */
 export * as Health from "./Health.js"
+
+/**
+ * Rate limits as policies on `@effect/experimental`'s `RateLimiterStore`
+ * (bounded memory store, or Redis): token bucket or fixed window, fail or
+ * delay within `maxDelay` and the enclosing deadline, never charging a
+ * rejected call; one limit per key with `execute(self, { key })`.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimiter from "./RateLimiter.js"

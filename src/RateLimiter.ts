@@ -1,0 +1,733 @@
+/**
+ * Rate limiting as a policy, on `@effect/experimental`'s `RateLimiterStore`
+ * interface — so the same limiter runs on this library's bounded memory store
+ * or on experimental's Redis store (and on ours when it lands), swapped by
+ * Layer.
+ *
+ * - `RateLimiter.make({ limit, window, algorithm?, onExceeded?, cost?, maxDelay?, name? })`
+ *   is callable (one limit) and has `execute(self, { key })` (one limit per key).
+ * - `onExceeded: "fail"` (the default) rejects a call over the limit with
+ *   {@link RateLimitExceededError}, which carries `retryAfter`;
+ *   `onExceeded: "delay"` reserves the call's slot and waits for it — but only
+ *   when the wait fits within `maxDelay` and before the deadline of an
+ *   enclosing `Timeout`; otherwise the call is rejected **without being
+ *   charged** (experimental's delay mode charges first and never refunds).
+ *   With the memory store, a waiting call that is interrupted gives its
+ *   tokens back (when no later call has reserved after it).
+ * - The memory store ({@link layerStoreMemory}) is bounded (`maxKeys`) and
+ *   forgets idle keys, so per-user or per-request keys do not grow memory
+ *   (experimental's memory store never deletes a key).
+ *
+ * # Algorithms
+ *
+ * The semantics are experimental's, identical in memory and in Redis:
+ *
+ * - `"token-bucket"` (the default): a bucket of `limit` tokens per key, refilled
+ *   one token every `window / limit`. `limit` is both the burst and the
+ *   refill per window: over any interval of length `T` at most
+ *   `limit + T / (window / limit)` tokens are admitted.
+ * - `"fixed-window"`: a counter per key that starts with the key's first call
+ *   and lasts `window / limit` per token taken; at most `limit` tokens are
+ *   admitted while it lasts (at most `window`). In `"delay"` mode the `n`-th
+ *   token of a counter waits for the start of window `⌊(n - 1) / limit⌋`
+ *   (counted from the counter's start); with the memory store a call of
+ *   several tokens never straddles two windows (it skips what is left of the
+ *   earlier one), with experimental's stores it may, and the later window
+ *   then takes up to `cost - 1` tokens more than `limit`.
+ *
+ * # Rejections and Retry
+ *
+ * {@link RateLimitExceededError} is one of the library's rejections
+ * (`Errors.isRejection`): a circuit breaker never counts it as a failure of
+ * the dependency, and `Retry` does not retry it. To wait for capacity, use
+ * `onExceeded: "delay"`: it reserves the slot, so the wait is exact even when
+ * many callers compete (retrying after `retryAfter` would send them all back
+ * at once to race for the same tokens). `retryAfter` is for callers that
+ * decide themselves — e.g. an HTTP handler answering `429` with `Retry-After`.
+ *
+ * @since 0.1.0
+ */
+import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import {
+  type InvalidOptionsError,
+  RejectionTypeId,
+  ResilienceErrorTypeId,
+  withoutStack
+} from "./Errors.js"
+import * as internal from "./internal/rateLimiter.js"
+import * as store from "./internal/rateLimiterStore.js"
+import type { Policy } from "./Policy.js"
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = Symbol.for("effect-resilience/RateLimiter")
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The key of the optional atomic extension of a store (see {@link AtomicStore}).
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const AtomicStoreTypeId: unique symbol = store.AtomicStoreTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type AtomicStoreTypeId = typeof AtomicStoreTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type MemoryStoreTypeId = typeof MemoryStoreTypeId
+
+/**
+ * `@effect/experimental`'s store service, re-exported: the limiter uses the
+ * store provided under this tag when there is one (experimental's
+ * `RateLimiter/Redis` `layerStore`, or this module's {@link layerStoreMemory}),
+ * and a private memory store of its own otherwise.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second", name: "api" })
+ *   return yield* Effect.succeed("ok").pipe(limiter)
+ * }).pipe(Effect.scoped, Effect.provide(RateLimiter.layerStoreMemory({ maxKeys: 50_000 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const RateLimiterStore: typeof RateLimiterExperimental.RateLimiterStore = RateLimiterExperimental.RateLimiterStore
+
+/**
+ * The service of {@link RateLimiterStore}: `fixedWindow` and `tokenBucket`,
+ * as `@effect/experimental` defines them.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type RateLimiterStore = Context.Tag.Service<typeof RateLimiterExperimental.RateLimiterStore>
+
+/**
+ * How a limiter counts: `"token-bucket"` or `"fixed-window"` (see the module
+ * documentation).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Algorithm = "token-bucket" | "fixed-window"
+
+/**
+ * What a limiter does with a call over the limit: `"fail"` rejects it at
+ * once; `"delay"` makes it wait for its slot (within `maxDelay` and the
+ * enclosing deadline).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type OnExceeded = "delay" | "fail"
+
+/**
+ * Why a call was rejected:
+ * - `"LimitExceeded"`: over the limit in `"fail"` mode;
+ * - `"MaxDelayExceeded"`: in `"delay"` mode, it would have waited longer than `maxDelay`;
+ * - `"Deadline"`: in `"delay"` mode, its wait would have reached the deadline
+ *   of an enclosing `Timeout`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type RejectionReason = "LimitExceeded" | "MaxDelayExceeded" | "Deadline"
+
+/**
+ * A call was over the rate limit and was not run (nor charged). A rejection
+ * (`Errors.isRejection`): breakers never count it, `Retry` does not retry it.
+ * Built without a stack trace (cheap on hot paths).
+ *
+ * `retryAfter` is how long until the same call would be admitted (within its
+ * allowed wait), if no other caller takes the capacity first, rounded up to
+ * whole milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+ *   yield* Effect.succeed(1).pipe(limiter)
+ *   return yield* Effect.succeed(2).pipe(
+ *     limiter,
+ *     Effect.catchTag("RateLimitExceededError", (e) => Effect.succeed(`retry after ${e.retryAfter}`))
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RateLimitExceededError extends Data.TaggedError("RateLimitExceededError")<{
+  /** The limiter's name. */
+  readonly policy: string
+  /** The key, for `execute(self, { key })`. */
+  readonly key?: string | undefined
+  readonly reason: RejectionReason
+  /** How long until the call would be admitted, if nobody else takes the capacity first. */
+  readonly retryAfter: Duration.Duration
+  readonly limit: number
+  readonly window: Duration.Duration
+  /** The tokens the call asked for. */
+  readonly cost: number
+  /** Tokens left when the call was rejected. */
+  readonly remaining: number
+  /** The limiter's `maxDelay`, in `"delay"` mode. */
+  readonly maxDelay?: Duration.Duration | undefined
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId
+  /** Creates the error without a stack trace (cheap on hot paths). */
+  static make(args: ConstructorParameters<typeof RateLimitExceededError>[0]): RateLimitExceededError {
+    return withoutStack(() => new RateLimitExceededError(args))
+  }
+  override get message(): string {
+    const where = this.key === undefined ? this.policy : `${this.policy}[${this.key}]`
+    const rate = `${this.limit} per ${Duration.format(this.window)}`
+    const after = `retry after ${Duration.format(this.retryAfter)}`
+    switch (this.reason) {
+      case "LimitExceeded":
+        return `Rate limit of ${where} exceeded (${rate}): ${after}`
+      case "MaxDelayExceeded":
+        return `Rate limit of ${where} exceeded (${rate}): the wait would exceed maxDelay ${
+          this.maxDelay === undefined ? "" : Duration.format(this.maxDelay)
+        }, ${after}`
+      case "Deadline":
+        return `Rate limit of ${where} exceeded (${rate}): the wait would outlast the enclosing deadline, ${after}`
+    }
+  }
+}
+
+/**
+ * The store failed (e.g. Redis unreachable) and the limiter was configured to
+ * fail closed (`onStoreError: "fail"`, the default): the call was not run. A
+ * rejection (`Errors.isRejection`): breakers never count it.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * const e = new RateLimiter.RateLimiterStoreError({ policy: "api", cause: new Error("ECONNREFUSED") })
+ * e.message // "Rate limiter api: store failed: ECONNREFUSED"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RateLimiterStoreError extends Data.TaggedError("RateLimiterStoreError")<{
+  readonly policy: string
+  readonly key?: string | undefined
+  readonly cause: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId
+  override get message(): string {
+    const where = this.key === undefined ? this.policy : `${this.policy}[${this.key}]`
+    const cause = Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)
+    return `Rate limiter ${where}: store failed: ${cause}`
+  }
+}
+
+/**
+ * True for {@link RateLimitExceededError}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * RateLimiter.isRateLimitExceededError(new Error("x")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isRateLimitExceededError = (u: unknown): u is RateLimitExceededError =>
+  Predicate.isTagged(u, "RateLimitExceededError") && Predicate.hasProperty(u, RejectionTypeId)
+
+/**
+ * What a limiter did: the equivalent of resilience4j's rate limiter events.
+ * Emitted only while someone subscribes to `events`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type RateLimiterEvent =
+  | {
+    readonly _tag: "Permitted"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly cost: number
+  }
+  | {
+    readonly _tag: "Delayed"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly cost: number
+    readonly delay: Duration.Duration
+  }
+  | {
+    readonly _tag: "Rejected"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly cost: number
+    readonly reason: RejectionReason
+    readonly retryAfter: Duration.Duration
+  }
+  | {
+    readonly _tag: "StoreError"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly error: unknown
+    /** True when the call was let through (`onStoreError: "allow"`). */
+    readonly allowed: boolean
+  }
+
+/**
+ * A rate limiter: a policy (callable, one limit) with `execute(self, { key })`
+ * (one limit per key).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RateLimiter extends Policy<RateLimitExceededError | RateLimiterStoreError> {
+  readonly [TypeId]: TypeId
+  /** The limiter's name (a callable's own `name` is read-only, so it is not used). */
+  readonly policyName: string
+  /** The options in effect, defaults applied. */
+  readonly options: RateLimiter.Resolved
+  /**
+   * Runs `self` under the limit of `key` (keys are independent; the store
+   * key is `"<name>:<key>"`). `cost` overrides the limiter's cost for this
+   * call. Data-first or data-last.
+   */
+  readonly execute: {
+    (options: RateLimiter.ExecuteOptions): <A, E, R>(
+      self: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: RateLimiter.ExecuteOptions
+    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
+  }
+  /** Everything the limiter did, as a `Stream` (one bounded buffer per subscriber). */
+  readonly events: Stream.Stream<RateLimiterEvent>
+  /** Counts since creation: calls run at once, run after a wait, rejected, store errors. */
+  readonly stats: () => RateLimiter.Stats
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace RateLimiter {
+  /**
+   * Options of {@link make}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options {
+    /** Tokens per `window`: an integer >= 1. With a token bucket it is also the burst. */
+    readonly limit: number
+    /** A finite duration > 0. */
+    readonly window: Duration.DurationInput
+    /** Defaults to `"token-bucket"`. */
+    readonly algorithm?: Algorithm | undefined
+    /** Defaults to `"fail"`. */
+    readonly onExceeded?: OnExceeded | undefined
+    /** Tokens each call takes: an integer in `[1, limit]`. Defaults to 1. */
+    readonly cost?: number | undefined
+    /**
+     * In `"delay"` mode, the longest a call may wait for its slot (>= 0, may
+     * be infinite); a call that would wait longer is rejected without being
+     * charged. The deadline of an enclosing `Timeout` also bounds the wait.
+     * Defaults to no bound other than that deadline. Only with `"delay"`.
+     */
+    readonly maxDelay?: Duration.DurationInput | undefined
+    /**
+     * When the store fails: `"fail"` rejects the call with
+     * {@link RateLimiterStoreError} (fail closed, the default); `"allow"` runs
+     * it (fail open).
+     */
+    readonly onStoreError?: "fail" | "allow" | undefined
+    /**
+     * Names the limiter in errors, metrics and events, and prefixes its store
+     * keys: limiters with the same name and key share their limit in a shared
+     * store (that is how replicas share it through Redis). Defaults to
+     * `"rate-limiter"`.
+     */
+    readonly name?: string | undefined
+  }
+
+  /**
+   * Options of {@link layerConfig}: {@link Options} with durations as
+   * `Duration`s (what `Config.duration` reads).
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ConfigOptions {
+    readonly limit: number
+    readonly window: Duration.Duration
+    readonly algorithm?: Algorithm | undefined
+    readonly onExceeded?: OnExceeded | undefined
+    readonly cost?: number | undefined
+    readonly maxDelay?: Duration.Duration | undefined
+    readonly onStoreError?: "fail" | "allow" | undefined
+    readonly name?: string | undefined
+  }
+
+  /**
+   * The options of a limiter, defaults applied.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Resolved {
+    readonly limit: number
+    readonly window: Duration.Duration
+    readonly algorithm: Algorithm
+    readonly onExceeded: OnExceeded
+    readonly cost: number
+    /** `Duration.infinity` when unbounded; zero in `"fail"` mode. */
+    readonly maxDelay: Duration.Duration
+    readonly onStoreError: "fail" | "allow"
+    readonly name: string
+  }
+
+  /**
+   * Options of `execute`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ExecuteOptions {
+    readonly key: string
+    /** Tokens this call takes, an integer in `[1, limit]`. Defaults to the limiter's `cost`. */
+    readonly cost?: number | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Calls run at once. */
+    readonly permitted: number
+    /** Calls run after waiting for their slot. */
+    readonly delayed: number
+    readonly rejected: number
+    readonly storeErrors: number
+  }
+}
+
+/**
+ * A request to reserve `tokens` for `key` (see {@link AtomicStore}).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ReserveRequest {
+  readonly key: string
+  readonly algorithm: Algorithm
+  readonly tokens: number
+  readonly limit: number
+  readonly windowMillis: number
+  /** The longest the call may wait: 0 admits only calls that can run at once; `Infinity` admits all. */
+  readonly maxDelayMillis: number
+}
+
+/**
+ * The answer to a {@link ReserveRequest}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Reservation {
+  /** True when the tokens were taken. A rejected request is never charged. */
+  readonly admitted: boolean
+  /** Admitted: how long to wait before running (0: at once). Rejected: how long it would have waited. */
+  readonly delayMillis: number
+  /** Rejected: how long until the request would be admitted within its `maxDelayMillis`. */
+  readonly retryAfterMillis: number
+  /** Tokens left (>= 0). */
+  readonly remaining: number
+  /** Admitted: identifies the charge, for `refund` (which only gives back the latest charge of a key). */
+  readonly generation?: number | undefined
+}
+
+/**
+ * The optional atomic extension of a `RateLimiterStore`. experimental's
+ * interface cannot take tokens *only if* the resulting wait fits a bound, so
+ * with a plain store the limiter's bounded `"delay"` mode takes several store
+ * calls (and under a race between replicas a call may end up waiting longer
+ * than `maxDelay`), an interrupted waiter's tokens are not given back, and a
+ * fixed-window call of several tokens may straddle two windows. A store that
+ * also implements this extension (this library's memory store; a Redis store
+ * as one Lua script) answers in one atomic step and has none of these limits.
+ *
+ * - `reserve` takes the tokens if the call is admitted within
+ *   `maxDelayMillis`, and nothing otherwise; a fixed-window call never
+ *   straddles two windows;
+ * - `refund` gives back the tokens of an admitted reservation whose caller
+ *   was interrupted while waiting, if it is still the latest charge of its
+ *   key (giving back an earlier one would let a newcomer start together with
+ *   a later reservation);
+ * - in-process stores may offer the synchronous `unsafeReserve`/`unsafeRefund`
+ *   (given the `Clock`'s time), which the limiter then uses on its hot path.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface AtomicStore {
+  readonly [AtomicStoreTypeId]: {
+    readonly reserve: (
+      request: ReserveRequest
+    ) => Effect.Effect<Reservation, RateLimiterExperimental.RateLimiterError>
+    readonly refund: (
+      request: ReserveRequest,
+      reservation: Reservation
+    ) => Effect.Effect<void, RateLimiterExperimental.RateLimiterError>
+    readonly unsafeReserve?: ((now: number, request: ReserveRequest) => Reservation) | undefined
+    readonly unsafeRefund?: ((now: number, request: ReserveRequest, reservation: Reservation) => void) | undefined
+  }
+}
+
+/**
+ * True for stores that implement the {@link AtomicStore} extension.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(RateLimiter.makeStoreMemory(), RateLimiter.isAtomicStore) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isAtomicStore = (u: unknown): u is AtomicStore => Predicate.hasProperty(u, AtomicStoreTypeId)
+
+/**
+ * Options of the memory store.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MemoryStoreOptions {
+  /**
+   * The most keys kept (an integer >= 1). When full, a new key evicts an old
+   * one (idle keys first, then roughly the least recently used); an evicted
+   * key that was still limiting starts afresh, which `stats().evicted`
+   * counts. Defaults to 100,000.
+   */
+  readonly maxKeys?: number | undefined
+  /**
+   * How often idle keys (refilled buckets, expired counters) are deleted.
+   * Forgetting an idle key changes nothing observable. Defaults to 1 minute;
+   * an infinite duration disables the sweep (the `maxKeys` bound still holds).
+   */
+  readonly sweepInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The memory store: experimental's `RateLimiterStore` interface (same
+ * results as experimental's memory store) with the {@link AtomicStore}
+ * extension, bounded memory and accessors.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MemoryStore extends RateLimiterStore, AtomicStore {
+  readonly [MemoryStoreTypeId]: MemoryStoreTypeId
+  /** Keys held now. */
+  readonly size: () => number
+  /** Deletes the idle keys now; returns how many. */
+  readonly sweep: Effect.Effect<number>
+  readonly stats: () => {
+    readonly keys: number
+    readonly maxKeys: number
+    /** Idle keys deleted. */
+    readonly expired: number
+    /** Keys still limiting that were evicted because the store was full. */
+    readonly evicted: number
+  }
+}
+
+/**
+ * Makes a rate limiter. Uses the `RateLimiterStore` in context when there is
+ * one, else a private memory store (default options) that lives as long as
+ * the scope. Fails with `InvalidOptionsError` for invalid options.
+ *
+ * Defaults: `algorithm: "token-bucket"`, `onExceeded: "fail"`, `cost: 1`,
+ * `maxDelay` unbounded (only with `"delay"`), `onStoreError: "fail"`,
+ * `name: "rate-limiter"`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   // 100 calls per second per user; a call waits at most 2 seconds for its slot
+ *   const limiter = yield* RateLimiter.make({
+ *     limit: 100,
+ *     window: "1 second",
+ *     onExceeded: "delay",
+ *     maxDelay: "2 seconds",
+ *     name: "api"
+ *   })
+ *   const call = Effect.succeed("ok")
+ *   yield* call.pipe(limiter) // one shared limit
+ *   return yield* call.pipe(limiter.execute({ key: "user-42" })) // one limit per key
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (options: RateLimiter.Options): Effect.Effect<RateLimiter, InvalidOptionsError, Scope.Scope> =>
+  internal.make(options)
+
+/**
+ * Makes a bounded memory store (see {@link MemoryStoreOptions}); its sweep
+ * fiber lives as long as the scope. Provide it with
+ * `Layer.succeed(RateLimiter.RateLimiterStore, store)` when you need its
+ * accessors, or use {@link layerStoreMemory}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiter.makeStoreMemory({ maxKeys: 10_000 })
+ *   const limiter = yield* RateLimiter.make({ limit: 5, window: "1 second" }).pipe(
+ *     Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+ *   )
+ *   yield* Effect.succeed(1).pipe(limiter.execute({ key: "a" }))
+ *   return store.size() // 1
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeStoreMemory = (
+  options?: MemoryStoreOptions
+): Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> => store.makeMemoryStore(options)
+
+/**
+ * Provides the bounded memory store as the `RateLimiterStore`: limiters made
+ * under it share it (a limiter's keys are prefixed by its name). Replaces
+ * experimental's `layerStoreMemory`, which never deletes a key.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 10, window: "1 minute", name: "login" })
+ *   return yield* Effect.succeed("signed in").pipe(limiter.execute({ key: "alice@example.com" }))
+ * }).pipe(Effect.scoped, Effect.provide(RateLimiter.layerStoreMemory({ maxKeys: 100_000, sweepInterval: "30 seconds" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreMemory = (
+  options?: MemoryStoreOptions
+): Layer.Layer<RateLimiterExperimental.RateLimiterStore, InvalidOptionsError> =>
+  Layer.scoped(RateLimiterExperimental.RateLimiterStore, store.makeMemoryStore(options))
+
+/**
+ * Provides a rate limiter under your own `Context.Tag` (see
+ * `Policy.fromTag`). The limiter uses the `RateLimiterStore` given to the
+ * layer, if any. Fails with `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { Policy, RateLimiter } from "effect-resilience"
+ * import { Context, Effect } from "effect"
+ *
+ * class ApiLimiter extends Context.Tag("app/ApiLimiter")<ApiLimiter, RateLimiter.RateLimiter>() {}
+ * const live = RateLimiter.layer(ApiLimiter, { limit: 50, window: "1 second", name: "api" })
+ *
+ * const apiLimit = Policy.fromTag(ApiLimiter)
+ * const program = Effect.succeed("ok").pipe(apiLimit, Effect.provide(live))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = <I, S>(
+  tag: Context.Tag<I, S>,
+  options: RateLimiter.Options & ([RateLimiter] extends [S] ? unknown : never)
+): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, internal.make(options) as Effect.Effect<any, InvalidOptionsError, Scope.Scope>)
+
+/**
+ * Provides a rate limiter under your own `Context.Tag` with its options read
+ * from `Config` (e.g. the environment). Invalid values fail the layer with
+ * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class ApiLimiter extends Context.Tag("app/ApiLimiter")<ApiLimiter, RateLimiter.RateLimiter>() {}
+ * // API_LIMIT=50 API_WINDOW="1 second"
+ * const live = RateLimiter.layerConfig(ApiLimiter, {
+ *   limit: Config.integer("API_LIMIT"),
+ *   window: Config.duration("API_WINDOW"),
+ *   onExceeded: Config.literal("fail", "delay")("API_ON_EXCEEDED").pipe(Config.withDefault("fail" as const)),
+ *   name: Config.succeed("api")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<RateLimiter.ConfigOptions> & ([RateLimiter] extends [S] ? unknown : never)
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, internal.makeFromConfig(config as Config.Config.Wrap<RateLimiter.ConfigOptions>) as any)

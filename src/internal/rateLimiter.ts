@@ -1,0 +1,380 @@
+/**
+ * The rate limiter policy.
+ *
+ * With a store that implements the atomic extension (our memory store), one
+ * `reserve` per call decides and charges; in-process stores are called
+ * synchronously on the hot path. With a plain experimental store (e.g.
+ * experimental's Redis store) the decision is a short protocol on
+ * `tokenBucket`/`fixedWindow` that never leaves a rejected call charged:
+ *
+ * - `"fail"`: one capped call (`allowOverflow: false` / `limit`), which the
+ *   store only charges when it admits;
+ * - `"delay"` without a bound: one uncapped call (experimental's own delay);
+ * - `"delay"` with a bound (`maxDelay` or a deadline), token bucket: a capped
+ *   take; if short, the wait is estimated and the call rejected uncharged when
+ *   it is too long; otherwise an overdraft take. If a concurrent caller took
+ *   capacity in between, the wait may come out longer than the bound: the
+ *   call then waits anyway (it was charged, so it runs) — refunding it would
+ *   leave a hole in the queue that the next caller cannot fill, letting it
+ *   start together with the last one;
+ * - `"delay"` with a bound, fixed window: a take capped at the count the
+ *   bound allows (conservatively, assuming the counter just started); if
+ *   refused, the exact wait is computed from the answer and, when it fits,
+ *   one more take capped by the exact count. A refused take charges nothing.
+ *
+ * Plain stores get no refunds (an interrupted waiter's slot is lost, never
+ * shared): the interface cannot tell whether a later call reserved after it.
+ *
+ * @internal
+ */
+import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { InvalidOptionsError } from "../Errors.js"
+import { unsafeMakeCallable } from "../Policy.js"
+import type * as RL from "../RateLimiter.js"
+import { RateLimiterStoreError, RateLimitExceededError, TypeId } from "../RateLimiter.js"
+import { currentDeadline, type Deadline } from "./deadline.js"
+import * as EventHub from "./events.js"
+import { AtomicStoreTypeId, makeMemoryStore, type PlainStore } from "./rateLimiterStore.js"
+import * as validate from "./validate.js"
+
+/** @internal */
+export const DEFAULT_NAME = "rate-limiter"
+
+/**
+ * A delayed call must start strictly before the enclosing deadline: one that
+ * would start within this margin of it (in ms) is rejected instead.
+ */
+const DEADLINE_MARGIN_MILLIS = 0.001
+
+const ALGORITHMS: ReadonlyArray<RL.Algorithm> = ["token-bucket", "fixed-window"]
+const ON_EXCEEDED: ReadonlyArray<RL.OnExceeded> = ["fail", "delay"]
+const ON_STORE_ERROR: ReadonlyArray<"fail" | "allow"> = ["fail", "allow"]
+
+const rejectedCounter = Metric.counter("resilience_rate_limiter_rejected", {
+  description: "Calls a rate limiter rejected",
+  incremental: true
+})
+const delayedCounter = Metric.counter("resilience_rate_limiter_delayed", {
+  description: "Calls a rate limiter made wait for their slot",
+  incremental: true
+})
+const storeErrorCounter = Metric.counter("resilience_rate_limiter_store_errors", {
+  description: "Rate limiter store failures",
+  incremental: true
+})
+
+/** @internal */
+export const resolve = (options: RL.RateLimiter.Options): RL.RateLimiter.Resolved => {
+  const m = "RateLimiter.make"
+  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  const limit = validate.number(m, "limit", options.limit, { min: 1, integer: true })
+  const window = validate.duration(m, "window", options.window)
+  const algorithm = options.algorithm === undefined
+    ? "token-bucket"
+    : validate.oneOf(m, "algorithm", options.algorithm, ALGORITHMS)
+  const onExceeded = options.onExceeded === undefined
+    ? "fail"
+    : validate.oneOf(m, "onExceeded", options.onExceeded, ON_EXCEEDED)
+  const cost = validate.optionalNumber(m, "cost", options.cost, { min: 1, max: limit, integer: true }) ?? 1
+  if (options.maxDelay !== undefined && onExceeded !== "delay") {
+    throw validate.invalid(m, "maxDelay", options.maxDelay, "no maxDelay unless onExceeded is \"delay\"")
+  }
+  const maxDelay = onExceeded === "fail"
+    ? Duration.zero
+    : options.maxDelay === undefined
+    ? Duration.infinity
+    : validate.duration(m, "maxDelay", options.maxDelay, { allowZero: true, allowInfinite: true })
+  const onStoreError = options.onStoreError === undefined
+    ? "fail"
+    : validate.oneOf(m, "onStoreError", options.onStoreError, ON_STORE_ERROR)
+  const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
+  return { limit, window, algorithm, onExceeded, cost, maxDelay, onStoreError, name }
+}
+
+const admitted = (delayMillis: number, remaining: number): RL.Reservation => ({
+  admitted: true,
+  delayMillis,
+  retryAfterMillis: 0,
+  remaining: Math.max(0, remaining)
+})
+
+const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RL.Reservation => ({
+  admitted: false,
+  delayMillis,
+  retryAfterMillis: Math.max(0, retryAfterMillis),
+  remaining: Math.max(0, remaining)
+})
+
+/**
+ * Reserves on a plain experimental store (see the module documentation).
+ * @internal
+ */
+export const plainReserve = (
+  store: PlainStore,
+  req: RL.ReserveRequest
+): Effect.Effect<RL.Reservation, RateLimiterExperimental.RateLimiterError> => {
+  const { key, limit, maxDelayMillis: maxDelay, tokens, windowMillis } = req
+  const refillMillis = windowMillis / limit
+  const refillRate = Duration.millis(refillMillis)
+  if (req.algorithm === "token-bucket") {
+    const take = (n: number, allowOverflow: boolean) =>
+      store.tokenBucket({ key, tokens: n, limit, refillRate, allowOverflow })
+    if (maxDelay === 0) {
+      return Effect.map(
+        take(tokens, false),
+        (r) => r >= 0 ? admitted(0, r) : rejected(-r * refillMillis, -r * refillMillis, r + tokens)
+      )
+    }
+    if (maxDelay === Infinity) {
+      return Effect.map(take(tokens, true), (r) => admitted(r >= 0 ? 0 : -r * refillMillis, r))
+    }
+    return Effect.flatMap(take(tokens, false), (r) => {
+      if (r >= 0) return Effect.succeed(admitted(0, r))
+      const estimate = -r * refillMillis
+      if (estimate > maxDelay) return Effect.succeed(rejected(estimate, estimate - maxDelay, r + tokens))
+      // charged from here on: the call runs, even if a concurrent caller made its wait longer than the bound
+      return Effect.map(take(tokens, true), (r2) => admitted(r2 >= 0 ? 0 : -r2 * refillMillis, r2))
+    })
+  }
+  const hit = (cap: number | undefined) => store.fixedWindow({ key, tokens, refillRate, limit: cap })
+  const windowOf = (count: number) => Math.floor((count - 1) / limit)
+  const delayOf = (count: number, ttl: number) => Math.max(0, windowOf(count) * windowMillis - (count * refillMillis - ttl))
+  const remainingOf = (count: number) => limit * (windowOf(count) + 1) - count
+  if (maxDelay === 0) {
+    return Effect.map(hit(limit), ([count, ttl]) =>
+      count <= limit ? admitted(0, limit - count) : rejected(ttl, ttl, limit - (count - tokens)))
+  }
+  if (maxDelay === Infinity) {
+    return Effect.map(hit(undefined), ([count, ttl]) => admitted(delayOf(count, ttl), remainingOf(count)))
+  }
+  // the largest count whose wait fits maxDelay, given how long the counter has run
+  const capFor = (elapsed: number) => limit * (Math.floor((maxDelay + elapsed) / windowMillis) + 1)
+  const attempt = (
+    cap: number,
+    again: boolean
+  ): Effect.Effect<RL.Reservation, RateLimiterExperimental.RateLimiterError> =>
+    Effect.flatMap(hit(cap), ([count, ttl]) => {
+      if (count <= cap) return Effect.succeed(admitted(delayOf(count, ttl), remainingOf(count)))
+      // refused, nothing taken: `count` includes this call's tokens, `ttl` is the counter's
+      const prior = count - tokens
+      const elapsed = prior * refillMillis - ttl
+      const delay = Math.max(0, windowOf(count) * windowMillis - elapsed)
+      if (again && delay <= maxDelay) return attempt(capFor(elapsed), false)
+      return Effect.succeed(rejected(delay, Math.min(ttl, delay - maxDelay), limit - prior))
+    })
+  return attempt(capFor(0), true)
+}
+
+const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter => {
+  const { algorithm, limit, name, onExceeded, onStoreError } = cfg
+  const windowMillis = Duration.toMillis(cfg.window)
+  const maxDelayMillis = Duration.toMillis(cfg.maxDelay) // 0 in "fail" mode, Infinity when unbounded
+  const atomic = AtomicStoreTypeId in store ? (store as unknown as RL.AtomicStore)[AtomicStoreTypeId] : undefined
+  const unsafeReserve = atomic?.unsafeReserve
+  const unsafeRefund = atomic?.unsafeRefund
+  const hub = EventHub.make<RL.RateLimiterEvent>()
+  const rejectedMetrics = {
+    LimitExceeded: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "LimitExceeded")),
+    MaxDelayExceeded: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "MaxDelayExceeded")),
+    Deadline: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "Deadline"))
+  }
+  const delayedMetric = delayedCounter.pipe(Metric.tagged("policy", name))
+  const storeErrorMetric = storeErrorCounter.pipe(Metric.tagged("policy", name))
+  let permitted = 0
+  let delayed = 0
+  let rejections = 0
+  let storeErrors = 0
+
+  const request = (key: string, tokens: number, maxDelay: number): RL.ReserveRequest => ({
+    key,
+    algorithm,
+    tokens,
+    limit,
+    windowMillis,
+    maxDelayMillis: maxDelay
+  })
+
+  const effectiveMaxDelay = (now: number, deadline: Deadline | undefined): number =>
+    deadline === undefined
+      ? maxDelayMillis
+      : Math.min(maxDelayMillis, Math.max(0, deadline.at - now - DEADLINE_MARGIN_MILLIS))
+
+  // plain stores get no refund (see the module documentation)
+  const refund = (req: RL.ReserveRequest, reservation: RL.Reservation): Effect.Effect<void> =>
+    unsafeRefund !== undefined
+      ? Effect.clockWith((clock) => Effect.sync(() => unsafeRefund(clock.unsafeCurrentTimeMillis(), req, reservation)))
+      : atomic !== undefined
+      ? Effect.catchAllCause(atomic.refund(req, reservation), () => Effect.void)
+      : Effect.void
+
+  const onReservation = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string | undefined,
+    req: RL.ReserveRequest,
+    reservation: RL.Reservation
+  ): Effect.Effect<A, E | RateLimitExceededError, R> => {
+    if (reservation.admitted) {
+      if (reservation.delayMillis <= 0) {
+        permitted++
+        if (hub.hasSubscribers()) hub.emit({ _tag: "Permitted", policy: name, key, cost: req.tokens })
+        return self
+      }
+      delayed++
+      const delay = Duration.millis(reservation.delayMillis)
+      if (hub.hasSubscribers()) hub.emit({ _tag: "Delayed", policy: name, key, cost: req.tokens, delay })
+      // interrupted while waiting: the slot is given back (when the store can do so safely)
+      const wait = atomic === undefined
+        ? Effect.sleep(delay)
+        : Effect.onInterrupt(Effect.sleep(delay), () => refund(req, reservation))
+      return Effect.zipRight(Effect.zipRight(Metric.increment(delayedMetric), wait), self)
+    }
+    rejections++
+    const reason: RL.RejectionReason = onExceeded === "fail"
+      ? "LimitExceeded"
+      : reservation.delayMillis > maxDelayMillis
+      ? "MaxDelayExceeded"
+      : "Deadline"
+    // whole milliseconds, rounded up (ignoring float noise such as 599.999999)
+    const retryAfter = Duration.millis(Math.max(0, Math.ceil(reservation.retryAfterMillis - 1e-6)))
+    const error = RateLimitExceededError.make({
+      policy: name,
+      key,
+      reason,
+      retryAfter,
+      limit,
+      window: cfg.window,
+      cost: req.tokens,
+      remaining: reservation.remaining,
+      maxDelay: onExceeded === "delay" ? cfg.maxDelay : undefined
+    })
+    if (hub.hasSubscribers()) {
+      hub.emit({ _tag: "Rejected", policy: name, key, cost: req.tokens, reason, retryAfter })
+    }
+    return Effect.zipRight(Metric.increment(rejectedMetrics[reason]), Effect.fail(error))
+  }
+
+  const onStoreFailure = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string | undefined,
+    error: unknown
+  ): Effect.Effect<A, E | RateLimiterStoreError, R> => {
+    storeErrors++
+    const allowed = onStoreError === "allow"
+    if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error, allowed })
+    const next: Effect.Effect<A, E | RateLimiterStoreError, R> = allowed
+      ? self
+      : Effect.fail(new RateLimiterStoreError({ policy: name, key, cause: error }))
+    return Effect.zipRight(Metric.increment(storeErrorMetric), next)
+  }
+
+  const reserveAndRun = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string | undefined,
+    req: RL.ReserveRequest
+  ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> =>
+    Effect.matchEffect(atomic !== undefined ? atomic.reserve(req) : plainReserve(store, req), {
+      onFailure: (error) => onStoreFailure(self, key, error),
+      onSuccess: (reservation) => onReservation(self, key, req, reservation)
+    })
+
+  const run = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string | undefined,
+    cost: number
+  ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
+    const storeKey = key === undefined ? name : `${name}:${key}`
+    if (unsafeReserve !== undefined) {
+      if (maxDelayMillis === 0) {
+        return Effect.clockWith((clock) => {
+          const req = request(storeKey, cost, 0)
+          return onReservation(self, key, req, unsafeReserve(clock.unsafeCurrentTimeMillis(), req))
+        })
+      }
+      return Effect.clockWith((clock) =>
+        FiberRef.getWith(currentDeadline, (deadline) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const req = request(storeKey, cost, effectiveMaxDelay(now, deadline))
+          return onReservation(self, key, req, unsafeReserve(now, req))
+        })
+      )
+    }
+    if (maxDelayMillis === 0) return Effect.suspend(() => reserveAndRun(self, key, request(storeKey, cost, 0)))
+    return Effect.clockWith((clock) =>
+      FiberRef.getWith(currentDeadline, (deadline) =>
+        reserveAndRun(self, key, request(storeKey, cost, effectiveMaxDelay(clock.unsafeCurrentTimeMillis(), deadline))))
+    )
+  }
+
+  const costOf = (cost: number | undefined): number | InvalidOptionsError => {
+    if (cost === undefined) return cfg.cost
+    if (typeof cost === "number" && Number.isInteger(cost) && cost >= 1 && cost <= limit) return cost
+    return validate.invalid("RateLimiter.execute", "cost", cost, `an integer >= 1 and <= ${limit} (the limit)`)
+  }
+
+  const execute: RL.RateLimiter["execute"] = dual<
+    (options: RL.RateLimiter.ExecuteOptions) => <A, E, R>(
+      self: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>,
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: RL.RateLimiter.ExecuteOptions
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
+  >(
+    (args) => Effect.isEffect(args[0]),
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: RL.RateLimiter.ExecuteOptions
+    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
+      const cost = costOf(options.cost)
+      // a cost no call can ever get is a programming error, not a rejection
+      return typeof cost === "number" ? run(self, options.key, cost) : Effect.die(cost)
+    }
+  )
+
+  const limiter = <A, E, R>(self: Effect.Effect<A, E, R>) => run(self, undefined, cfg.cost)
+  const value = Object.assign(limiter, {
+    [TypeId]: TypeId,
+    policyName: name,
+    options: cfg,
+    execute,
+    events: hub.stream,
+    stats: (): RL.RateLimiter.Stats => ({ permitted, delayed, rejected: rejections, storeErrors })
+  })
+  return unsafeMakeCallable(value, {
+    kind: "RateLimiter",
+    name,
+    options: {
+      limit,
+      window: Duration.format(cfg.window),
+      algorithm,
+      onExceeded,
+      cost: cfg.cost,
+      maxDelay: onExceeded === "delay" ? Duration.format(cfg.maxDelay) : undefined,
+      onStoreError,
+      store: atomic !== undefined ? "atomic" : "plain"
+    }
+  }) as unknown as RL.RateLimiter
+}
+
+/** @internal */
+export const make = (
+  options: RL.RateLimiter.Options
+): Effect.Effect<RL.RateLimiter, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => resolve(options)), (cfg) =>
+    Effect.flatMap(Effect.serviceOption(RateLimiterExperimental.RateLimiterStore), (provided) =>
+      Option.isSome(provided)
+        ? Effect.succeed(build(cfg, provided.value))
+        : Effect.map(makeMemoryStore(), (store) => build(cfg, store))))
+
+/** @internal */
+export const makeFromConfig = (
+  config: Config.Config.Wrap<RL.RateLimiter.ConfigOptions>
+) => Effect.flatMap(Config.unwrap(config), make)

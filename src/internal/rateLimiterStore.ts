@@ -1,0 +1,389 @@
+/**
+ * The bounded in-memory `RateLimiterStore`.
+ *
+ * It implements `@effect/experimental`'s `RateLimiterStore` interface with
+ * exactly the semantics of experimental's memory and Redis stores (same
+ * results for the same calls), so it is a drop-in replacement for
+ * `RateLimiter.layerStoreMemory` of `@effect/experimental`, and it adds:
+ *
+ * - bounded memory: at most `maxKeys` keys; a periodic sweep deletes idle keys
+ *   (a token bucket that has refilled, a fixed-window counter that expired:
+ *   deleting them changes nothing observable), and when the store is full a
+ *   new key evicts an old one (second-chance approximation of LRU; an evicted
+ *   key that was still limiting starts afresh, which is counted);
+ * - the atomic extension (`AtomicStoreTypeId`): `reserve` charges a call only
+ *   if it is admitted within its allowed delay, in one synchronous step (and
+ *   never lets a fixed-window call straddle two windows), and `refund` gives
+ *   back the tokens of a waiting call that was interrupted, when no later
+ *   call has reserved after it.
+ *
+ * Time is the caller's `Clock` (read per call), so `TestClock` drives it.
+ *
+ * @internal
+ */
+import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { InvalidOptionsError } from "../Errors.js"
+import type * as RateLimiter from "../RateLimiter.js"
+import * as validate from "./validate.js"
+
+/** @internal */
+export const AtomicStoreTypeId: RateLimiter.AtomicStoreTypeId = Symbol.for(
+  "effect-resilience/RateLimiter/AtomicStore"
+) as RateLimiter.AtomicStoreTypeId
+
+/** @internal */
+export const MemoryStoreTypeId: RateLimiter.MemoryStoreTypeId = Symbol.for(
+  "effect-resilience/RateLimiter/MemoryStore"
+) as RateLimiter.MemoryStoreTypeId
+
+/** @internal */
+export const DEFAULT_MAX_KEYS = 100_000
+
+/** @internal */
+export const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000
+
+/** How many front entries `makeRoom` examines before evicting one unconditionally. */
+const MAX_PROBES = 8
+
+class Bucket {
+  touched = true
+  /** The sequence number of the latest charge (0: none that can be refunded). */
+  lastCharge = 0
+  constructor(
+    public tokens: number,
+    public lastRefill: number,
+    /** When the bucket is full again (and can be forgotten). */
+    public idleAt: number
+  ) {}
+}
+
+class Counter {
+  touched = true
+  /** The sequence number of the latest charge (0: none that can be refunded). */
+  lastCharge = 0
+  /** What the latest charge added to `count` (its tokens, plus the slots it skipped). */
+  lastCharged = 0
+  constructor(
+    public count: number,
+    /** When the counter resets: `first + count * refill`. */
+    public expiresAt: number,
+    /** When the counter started (its first window starts then). */
+    public first: number
+  ) {}
+}
+
+const refillBucket = (b: Bucket, now: number, limit: number, refillMillis: number): void => {
+  const tokensToAdd = Math.floor((now - b.lastRefill) / refillMillis)
+  if (tokensToAdd > 0) {
+    b.tokens = Math.min(limit, b.tokens + tokensToAdd)
+    b.lastRefill += tokensToAdd * refillMillis
+  }
+}
+
+const admitted = (delayMillis: number, remaining: number, generation: number): RateLimiter.Reservation => ({
+  admitted: true,
+  delayMillis,
+  retryAfterMillis: 0,
+  remaining,
+  generation
+})
+
+const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RateLimiter.Reservation => ({
+  admitted: false,
+  delayMillis,
+  retryAfterMillis: Math.max(0, retryAfterMillis),
+  remaining
+})
+
+/**
+ * The synchronous state of a memory store. Every method takes `now` (epoch
+ * millis from the caller's `Clock`).
+ *
+ * @internal
+ */
+export class MemoryCore {
+  readonly buckets = new Map<string, Bucket>()
+  readonly counters = new Map<string, Counter>()
+  /** Idle keys deleted by sweeps or to make room. */
+  expired = 0
+  /** Keys that were still limiting, evicted because the store was full. */
+  evicted = 0
+  /** Numbers the charges made by `reserve`, so that only the latest charge of a key is refunded. */
+  private seq = 0
+
+  constructor(readonly maxKeys: number) {}
+
+  size(): number {
+    return this.buckets.size + this.counters.size
+  }
+
+  private insert<V extends Bucket | Counter>(map: Map<string, V>, key: string, value: V, now: number): void {
+    if (this.size() >= this.maxKeys) this.makeRoom(now)
+    map.set(key, value)
+  }
+
+  /** Frees one slot: an idle key if one is found near the front, else the least recently used (approximately). */
+  private makeRoom(now: number): void {
+    for (let probe = 0; probe < MAX_PROBES; probe++) {
+      const map: Map<string, Bucket | Counter> = this.buckets.size >= this.counters.size ? this.buckets : this.counters
+      const first = map.entries().next()
+      if (first.done) return
+      const [key, entry] = first.value
+      map.delete(key)
+      const idleAt = entry instanceof Bucket ? entry.idleAt : entry.expiresAt
+      if (idleAt <= now) {
+        this.expired++
+        return
+      }
+      if (entry.touched && probe < MAX_PROBES - 1) {
+        // second chance: used since it was last examined, move it to the back
+        entry.touched = false
+        map.set(key, entry)
+        continue
+      }
+      this.evicted++
+      return
+    }
+  }
+
+  /** Deletes every idle key; returns how many. */
+  sweep(now: number): number {
+    let removed = 0
+    for (const [key, b] of this.buckets) {
+      if (b.idleAt <= now) {
+        this.buckets.delete(key)
+        removed++
+      }
+    }
+    for (const [key, c] of this.counters) {
+      if (c.expiresAt <= now) {
+        this.counters.delete(key)
+        removed++
+      }
+    }
+    this.expired += removed
+    return removed
+  }
+
+  // --- @effect/experimental's interface, with the same results ---
+
+  tokenBucket(
+    now: number,
+    key: string,
+    tokens: number,
+    limit: number,
+    refillMillis: number,
+    allowOverflow: boolean
+  ): number {
+    let b = this.buckets.get(key)
+    if (b === undefined) {
+      b = new Bucket(limit, now, now)
+      this.insert(this.buckets, key, b, now)
+    } else {
+      b.touched = true
+      refillBucket(b, now, limit, refillMillis)
+    }
+    const next = b.tokens - tokens
+    if (allowOverflow || next >= 0) {
+      b.tokens = next
+      b.lastCharge = 0 // a charge made outside `reserve`: nothing before it can be refunded
+    }
+    b.idleAt = b.lastRefill + (limit - b.tokens) * refillMillis
+    return next
+  }
+
+  fixedWindow(
+    now: number,
+    key: string,
+    tokens: number,
+    refillMillis: number,
+    limit: number | undefined
+  ): readonly [count: number, ttl: number] {
+    let c = this.counters.get(key)
+    if (c !== undefined) c.touched = true
+    if (c === undefined || c.expiresAt <= now) {
+      if (limit && tokens > limit) return [tokens, 0] as const
+      if (c === undefined) {
+        c = new Counter(0, now, now)
+        this.insert(this.counters, key, c, now)
+      } else {
+        c.count = 0
+        c.expiresAt = now
+        c.first = now
+      }
+    }
+    if (limit && c.count + tokens > limit) return [c.count + tokens, c.expiresAt - now] as const
+    c.lastCharge = 0
+    c.count += tokens
+    c.expiresAt += refillMillis * tokens
+    return [c.count, c.expiresAt - now] as const
+  }
+
+  // --- the atomic extension ---
+
+  reserve(now: number, r: RateLimiter.ReserveRequest): RateLimiter.Reservation {
+    const refillMillis = r.windowMillis / r.limit
+    if (r.algorithm === "token-bucket") {
+      let b = this.buckets.get(r.key)
+      let fresh = false
+      if (b === undefined) {
+        b = new Bucket(r.limit, now, now)
+        fresh = true
+      } else {
+        b.touched = true
+        refillBucket(b, now, r.limit, refillMillis)
+      }
+      const available = b.tokens
+      // the tokens still missing arrive one per refill interval, counted from the last refill
+      const delay = available >= r.tokens ? 0 : b.lastRefill + (r.tokens - available) * refillMillis - now
+      if (delay > r.maxDelayMillis) return rejected(delay, delay - r.maxDelayMillis, Math.max(0, available))
+      b.tokens = available - r.tokens
+      b.idleAt = b.lastRefill + (r.limit - b.tokens) * refillMillis
+      b.lastCharge = ++this.seq
+      if (fresh) this.insert(this.buckets, r.key, b, now)
+      return admitted(delay, Math.max(0, b.tokens), b.lastCharge)
+    }
+    let c = this.counters.get(r.key)
+    let fresh = false
+    if (c !== undefined) c.touched = true
+    if (c === undefined || c.expiresAt <= now) {
+      if (c === undefined) {
+        c = new Counter(0, now, now)
+        fresh = true
+      } else {
+        c.count = 0
+        c.expiresAt = now
+        c.first = now
+      }
+    }
+    // the n-th token of a counter belongs to window floor((n - 1) / limit); a call never straddles
+    // two windows: when its tokens would, it skips what is left of the earlier one
+    const windowNumber = Math.floor((c.count + r.tokens - 1) / r.limit)
+    const count = Math.floor(c.count / r.limit) < windowNumber ? windowNumber * r.limit + r.tokens : c.count + r.tokens
+    const delay = Math.max(0, c.first + windowNumber * r.windowMillis - now)
+    if (delay > r.maxDelayMillis) {
+      // the counter resets when it expires; then the call is admitted at once
+      const retryAfter = Math.min(c.expiresAt - now, delay - r.maxDelayMillis)
+      return rejected(delay, retryAfter, Math.max(0, r.limit - c.count))
+    }
+    c.lastCharged = count - c.count
+    c.count = count
+    c.expiresAt += refillMillis * c.lastCharged
+    c.lastCharge = ++this.seq
+    if (fresh) this.insert(this.counters, r.key, c, now)
+    return admitted(delay, r.limit * (windowNumber + 1) - count, c.lastCharge)
+  }
+
+  /**
+   * Gives back an admitted reservation, if it is still the latest charge of
+   * its key: a later reservation keeps its place in the queue, so refunding
+   * an earlier one would let a newcomer start together with it.
+   */
+  refund(now: number, r: RateLimiter.ReserveRequest, reservation: RateLimiter.Reservation): void {
+    if (!reservation.admitted || reservation.generation === undefined) return
+    const refillMillis = r.windowMillis / r.limit
+    if (r.algorithm === "token-bucket") {
+      const b = this.buckets.get(r.key)
+      if (b === undefined || b.lastCharge !== reservation.generation) return
+      refillBucket(b, now, r.limit, refillMillis)
+      b.tokens = Math.min(r.limit, b.tokens + r.tokens)
+      b.idleAt = b.lastRefill + (r.limit - b.tokens) * refillMillis
+      b.lastCharge = 0
+      return
+    }
+    const c = this.counters.get(r.key)
+    if (c === undefined || c.lastCharge !== reservation.generation || c.expiresAt <= now) return
+    c.count -= c.lastCharged
+    c.expiresAt -= refillMillis * c.lastCharged
+    c.lastCharge = 0
+  }
+}
+
+/**
+ * Makes the store service: experimental's interface, the atomic extension and
+ * the memory-store accessors, over one {@link MemoryCore}.
+ *
+ * @internal
+ */
+export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
+  const reserve = (request: RateLimiter.ReserveRequest) =>
+    Effect.clockWith((clock) => Effect.sync(() => core.reserve(clock.unsafeCurrentTimeMillis(), request)))
+  const refund = (request: RateLimiter.ReserveRequest, reservation: RateLimiter.Reservation) =>
+    Effect.clockWith((clock) => Effect.sync(() => core.refund(clock.unsafeCurrentTimeMillis(), request, reservation)))
+  return {
+    fixedWindow: (options) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() =>
+          core.fixedWindow(
+            clock.unsafeCurrentTimeMillis(),
+            options.key,
+            options.tokens,
+            Duration.toMillis(options.refillRate),
+            options.limit
+          )
+        )
+      ),
+    tokenBucket: (options) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() =>
+          core.tokenBucket(
+            clock.unsafeCurrentTimeMillis(),
+            options.key,
+            options.tokens,
+            options.limit,
+            Duration.toMillis(options.refillRate),
+            options.allowOverflow
+          )
+        )
+      ),
+    [AtomicStoreTypeId]: {
+      reserve,
+      refund,
+      unsafeReserve: (now, request) => core.reserve(now, request),
+      unsafeRefund: (now, request, reservation) => core.refund(now, request, reservation)
+    },
+    [MemoryStoreTypeId]: MemoryStoreTypeId,
+    size: () => core.size(),
+    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(clock.unsafeCurrentTimeMillis()))),
+    stats: () => ({ keys: core.size(), expired: core.expired, evicted: core.evicted, maxKeys: core.maxKeys })
+  }
+}
+
+/** @internal */
+export const validateMemoryOptions = (options: RateLimiter.MemoryStoreOptions | undefined) => {
+  const m = "RateLimiter.makeStoreMemory"
+  const maxKeys = validate.optionalNumber(m, "maxKeys", options?.maxKeys, { min: 1, integer: true }) ??
+    DEFAULT_MAX_KEYS
+  const sweepInterval = options?.sweepInterval === undefined
+    ? DEFAULT_SWEEP_INTERVAL_MILLIS
+    : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
+  return { maxKeys, sweepInterval }
+}
+
+/**
+ * A memory store whose idle keys are swept every `sweepInterval` by a fiber
+ * that lives in the current scope.
+ *
+ * @internal
+ */
+export const makeMemoryStore = (
+  options?: RateLimiter.MemoryStoreOptions
+): Effect.Effect<RateLimiter.MemoryStore, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => validateMemoryOptions(options)), ({ maxKeys, sweepInterval }) => {
+    const core = new MemoryCore(maxKeys)
+    const service = makeService(core)
+    if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
+    const sweeper = Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(sweepInterval)), service.sweep))
+    return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)
+  })
+
+/**
+ * The experimental store interface, for implementations that have only it.
+ *
+ * @internal
+ */
+export type PlainStore = Context.Tag.Service<typeof RateLimiterExperimental.RateLimiterStore>

@@ -1,0 +1,788 @@
+import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import {
+  Chunk,
+  Config,
+  ConfigProvider,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Metric,
+  MetricState,
+  Option,
+  Ref,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
+import { Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
+
+type StoreVariant = {
+  readonly label: string
+  readonly layer: Layer.Layer<RateLimiterExperimental.RateLimiterStore, unknown>
+  /** Whether the store has the atomic extension (exact waits, refunds for both algorithms). */
+  readonly atomic: boolean
+}
+
+const stores: ReadonlyArray<StoreVariant> = [
+  { label: "our memory store (atomic)", layer: RateLimiter.layerStoreMemory(), atomic: true },
+  { label: "experimental's memory store (plain protocol)", layer: RateLimiterExperimental.layerStoreMemory, atomic: false }
+]
+
+/** The (TestClock) time at which an effect starts. */
+const now = Effect.clockWith((clock) => clock.currentTimeMillis)
+
+/** Forks `n` calls of `limited(now)` one after the other at the current time, then runs the clock until all are done. */
+const startTimes = <E>(
+  n: number,
+  limited: (self: Effect.Effect<number>) => Effect.Effect<number, E>,
+  advance: Duration.DurationInput = "1 hour"
+) =>
+  Effect.gen(function*() {
+    const fibers: Array<Fiber.RuntimeFiber<Either.Either<number, E>>> = []
+    for (let i = 0; i < n; i++) {
+      fibers.push(yield* Effect.fork(Effect.either(limited(now))))
+      yield* Effect.yieldNow()
+    }
+    yield* TestClock.adjust(advance)
+    const out: Array<Either.Either<number, E>> = []
+    for (const f of fibers) out.push(yield* Fiber.join(f))
+    return out
+  })
+
+/** Lets forked fibers (e.g. an event subscriber) get going. */
+const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+/** The value of a counter in the global registry, found by name and tags. */
+const counterValue = (name: string, tags: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      const pairTags = Object.fromEntries(pair.metricKey.tags.map((t) => [t.key, t.value]))
+      if (Object.entries(tags).every(([k, v]) => pairTags[k] === v) && MetricState.isCounterState(pair.metricState)) {
+        return Number(pair.metricState.count)
+      }
+    }
+    return 0
+  })
+
+const rights = <E>(results: ReadonlyArray<Either.Either<number, E>>) =>
+  results.map((r) => (Either.isRight(r) ? r.right : -1))
+
+const expectRejected = <A>(either: Either.Either<A, unknown>): RateLimiter.RateLimitExceededError => {
+  assert.isTrue(Either.isLeft(either), "expected a rejection")
+  const error = (either as Either.Left<unknown, A>).left
+  assert.isTrue(RateLimiter.isRateLimitExceededError(error), `expected RateLimitExceededError, got ${String(error)}`)
+  return error as RateLimiter.RateLimitExceededError
+}
+
+describe("RateLimiter options", () => {
+  it.scoped("applies and exposes the defaults", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second" })
+      assert.deepStrictEqual(limiter.options, {
+        limit: 10,
+        window: Duration.seconds(1),
+        algorithm: "token-bucket",
+        onExceeded: "fail",
+        cost: 1,
+        maxDelay: Duration.zero,
+        onStoreError: "fail",
+        name: "rate-limiter"
+      })
+      assert.strictEqual(limiter.policyName, "rate-limiter")
+      const delay = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+      assert.isTrue(Duration.equals(delay.options.maxDelay, Duration.infinity))
+      const described = Policy.describe(limiter)
+      assert.strictEqual(described.kind, "RateLimiter")
+      assert.strictEqual(described.options.store, "atomic")
+    }))
+
+  const invalid: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+    ["limit", { limit: 0, window: "1 second" }],
+    ["limit", { limit: 1.5, window: "1 second" }],
+    ["limit", { limit: Infinity, window: "1 second" }],
+    ["window", { limit: 1, window: 0 }],
+    ["window", { limit: 1, window: "-1 seconds" }],
+    ["window", { limit: 1, window: Duration.infinity }],
+    ["algorithm", { limit: 1, window: "1 second", algorithm: "sliding-log" }],
+    ["onExceeded", { limit: 1, window: "1 second", onExceeded: "queue" }],
+    ["cost", { limit: 2, window: "1 second", cost: 3 }],
+    ["cost", { limit: 2, window: "1 second", cost: 0 }],
+    ["cost", { limit: 2, window: "1 second", cost: 1.5 }],
+    ["maxDelay", { limit: 1, window: "1 second", maxDelay: "1 second" }],
+    ["maxDelay", { limit: 1, window: "1 second", onExceeded: "delay", maxDelay: "-1 seconds" }],
+    ["onStoreError", { limit: 1, window: "1 second", onStoreError: "ignore" }],
+    ["name", { limit: 1, window: "1 second", name: "" }]
+  ]
+  for (const [option, options] of invalid) {
+    it.scoped(`rejects an invalid ${option}: ${JSON.stringify(options)}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(RateLimiter.make(options as any))
+        assert.strictEqual(error._tag, "InvalidOptionsError")
+        assert.strictEqual(error.option, option)
+        assert.strictEqual(error.module, "RateLimiter.make")
+        assert.include(error.message, option)
+      }))
+  }
+
+  it.scoped("memory store options are validated", () =>
+    Effect.gen(function*() {
+      const e1 = yield* Effect.flip(RateLimiter.makeStoreMemory({ maxKeys: 0 }))
+      assert.strictEqual(e1.option, "maxKeys")
+      const e2 = yield* Effect.flip(RateLimiter.makeStoreMemory({ sweepInterval: "0 millis" }))
+      assert.strictEqual(e2.option, "sweepInterval")
+      const e3 = yield* Effect.flip(Layer.build(RateLimiter.layerStoreMemory({ maxKeys: -1 })))
+      assert.strictEqual(e3._tag, "InvalidOptionsError")
+    }))
+})
+
+for (const variant of stores) {
+  describe(`RateLimiter on ${variant.label}`, () => {
+    const withStore = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
+      effect.pipe(Effect.scoped, Effect.provide(variant.layer))
+
+    it.effect("fail + token bucket: admits the burst, then rejects with retryAfter until a token refills", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 3, window: "300 millis", name: "tb" })
+        for (let i = 0; i < 3; i++) assert.strictEqual(yield* Effect.succeed(i).pipe(limiter), i)
+        const error = expectRejected(yield* Effect.either(Effect.succeed(3).pipe(limiter)))
+        assert.strictEqual(error.reason, "LimitExceeded")
+        assert.strictEqual(Duration.toMillis(error.retryAfter), 100)
+        assert.strictEqual(error.limit, 3)
+        assert.strictEqual(error.remaining, 0)
+        assert.strictEqual(error.policy, "tb")
+        assert.isUndefined(error.key)
+        yield* TestClock.adjust("99 millis")
+        expectRejected(yield* Effect.either(Effect.succeed(3).pipe(limiter)))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* Effect.succeed(4).pipe(limiter), 4)
+        assert.deepStrictEqual(limiter.stats(), { permitted: 4, delayed: 0, rejected: 2, storeErrors: 0 })
+      })))
+
+    it.effect("fail + fixed window: at most limit per counter, retryAfter is the counter's remaining life", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 3, window: "1 second", algorithm: "fixed-window" })
+        for (let i = 0; i < 3; i++) yield* limiter(Effect.void)
+        yield* TestClock.adjust("400 millis")
+        const error = expectRejected(yield* Effect.either(limiter(Effect.void)))
+        assert.strictEqual(error.reason, "LimitExceeded")
+        assert.strictEqual(Duration.toMillis(error.retryAfter), 600)
+        yield* TestClock.adjust("600 millis")
+        for (let i = 0; i < 3; i++) yield* limiter(Effect.void)
+        expectRejected(yield* Effect.either(limiter(Effect.void)))
+      })))
+
+    it.effect("delay + token bucket: calls over the limit start one refill interval apart", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 2, window: "1 second", onExceeded: "delay" })
+        const results = yield* startTimes(5, limiter)
+        assert.deepStrictEqual(rights(results), [0, 0, 500, 1000, 1500])
+        assert.deepStrictEqual(limiter.stats(), { permitted: 2, delayed: 3, rejected: 0, storeErrors: 0 })
+      })))
+
+    it.effect("delay + fixed window: the n-th call waits for the start of window floor((n-1)/limit)", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({
+          limit: 2,
+          window: "1 second",
+          algorithm: "fixed-window",
+          onExceeded: "delay"
+        })
+        yield* TestClock.adjust("250 millis")
+        const results = yield* startTimes(5, limiter)
+        assert.deepStrictEqual(rights(results), [250, 250, 1250, 1250, 2250])
+      })))
+
+    for (const algorithm of ["token-bucket", "fixed-window"] as const) {
+      it.effect(`delay + ${algorithm}: a call that would wait longer than maxDelay is rejected and not charged`, () =>
+        withStore(Effect.gen(function*() {
+          const limiter = yield* RateLimiter.make({
+            limit: 2,
+            window: "1 second",
+            algorithm,
+            onExceeded: "delay",
+            maxDelay: "1200 millis"
+          })
+          // four calls at t=0: two at once, two waiting (token bucket: 500, 1000; fixed window: 1000, 1000)
+          const admitted: Array<Fiber.RuntimeFiber<number, unknown>> = []
+          for (let i = 0; i < 4; i++) {
+            admitted.push(yield* Effect.fork(limiter(now)))
+            yield* Effect.yieldNow()
+          }
+          // the fifth would wait 1.5 s (2 s): rejected, ten times over, and none of them takes a token
+          for (let i = 0; i < 10; i++) {
+            const error = expectRejected(yield* Effect.either(limiter(Effect.void)))
+            assert.strictEqual(error.reason, "MaxDelayExceeded")
+          }
+          assert.strictEqual(limiter.stats().rejected, 10)
+          // later, the next call gets exactly the slot it would have had without the rejected calls
+          yield* TestClock.adjust(algorithm === "token-bucket" ? "500 millis" : "1 second")
+          const next = yield* Effect.fork(limiter(now))
+          yield* Effect.yieldNow()
+          yield* TestClock.adjust("10 seconds")
+          assert.deepStrictEqual(
+            yield* Effect.forEach(admitted, Fiber.join),
+            algorithm === "token-bucket" ? [0, 0, 500, 1000] : [0, 0, 1000, 1000]
+          )
+          assert.strictEqual(yield* Fiber.join(next), algorithm === "token-bucket" ? 1500 : 2000)
+        })))
+    }
+
+    it.effect("rejections in delay mode name the reason, maxDelay and retryAfter", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          onExceeded: "delay",
+          maxDelay: "1500 millis",
+          name: "api"
+        })
+        yield* limiter(Effect.void) // t=0
+        const waiting = yield* Effect.fork(limiter(now)) // waits 1 s
+        yield* Effect.yieldNow()
+        const rejected = expectRejected(yield* Effect.either(limiter(Effect.void))) // would wait 2 s
+        assert.strictEqual(rejected.reason, "MaxDelayExceeded")
+        assert.strictEqual(Duration.toMillis(rejected.retryAfter), 500)
+        assert.isTrue(Duration.equals(rejected.maxDelay!, Duration.millis(1500)))
+        assert.include(rejected.message, "maxDelay")
+        assert.include(rejected.message, "api")
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Fiber.join(waiting), 1000)
+      })))
+
+    it.effect("inside a Timeout, delay mode never waits into the deadline: it rejects at once, uncharged", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+        yield* limiter(Effect.void)
+        const bounded = limiter(now).pipe(Timeout.make("700 millis"))
+        const error = expectRejected(yield* Effect.either(bounded))
+        assert.strictEqual(error.reason, "Deadline")
+        assert.include(error.message, "deadline")
+        // a deadline exactly at the slot is still too tight: the work would start as it fires
+        expectRejected(yield* Effect.either(limiter(now).pipe(Timeout.make("1 second"))))
+        // the rejections took nothing: the next call still gets the slot at 1 s
+        const ok = yield* Effect.fork(limiter(now).pipe(Timeout.make("1001 millis")))
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Fiber.join(ok), 1000)
+      })))
+
+    it.effect("a waiting call that is interrupted gives its tokens back (atomic store; a plain store keeps them)", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+        yield* limiter(Effect.void) // t=0, bucket empty
+        const ran = yield* Ref.make(false)
+        const waiting = yield* Effect.fork(limiter(Ref.set(ran, true))) // reserved for t=1000
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.interrupt(waiting)
+        assert.isFalse(yield* Ref.get(ran))
+        const next = yield* Effect.fork(limiter(now))
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("5 seconds")
+        // the interrupted call's slot is reused instead of queueing behind it (t=2000); on a plain
+        // store the slot is lost (and the wait is estimated from the call's own time, not the last refill)
+        assert.strictEqual(yield* Fiber.join(next), variant.atomic ? 1000 : 2100)
+      })))
+
+    it.effect("execute: one limit per key, per-call cost, data-first and data-last", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 3, window: "1 second", name: "users" })
+        yield* Effect.void.pipe(limiter.execute({ key: "alice", cost: 3 }))
+        const error = expectRejected(yield* Effect.either(limiter.execute(Effect.void, { key: "alice" })))
+        assert.strictEqual(error.key, "alice")
+        assert.strictEqual(error.cost, 1)
+        assert.include(error.message, "users[alice]")
+        // other keys and the unkeyed limit are independent
+        yield* limiter.execute(Effect.void, { key: "bob", cost: 2 })
+        yield* limiter.execute(Effect.void, { key: "bob" })
+        yield* limiter(Effect.void)
+        const tooBig = yield* Effect.exit(limiter.execute(Effect.void, { key: "carol", cost: 4 }))
+        assert.isTrue(Exit.isFailure(tooBig) && tooBig.cause._tag === "Die")
+      })))
+  })
+}
+
+describe("RateLimiter stores and sharing", () => {
+  it.effect("limiters with the same name share a provided store's limit; different names do not", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({ limit: 2, window: "1 second", name: "shared" })
+      const b = yield* RateLimiter.make({ limit: 2, window: "1 second", name: "shared" })
+      const c = yield* RateLimiter.make({ limit: 2, window: "1 second", name: "other" })
+      yield* a(Effect.void)
+      yield* b(Effect.void)
+      expectRejected(yield* Effect.either(a(Effect.void)))
+      yield* c(Effect.void)
+      yield* c(Effect.void)
+    }).pipe(Effect.scoped, Effect.provide(RateLimiter.layerStoreMemory())))
+
+  it.scoped("without a provided store each limiter has a private one", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      const b = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      yield* a(Effect.void)
+      yield* b(Effect.void)
+      expectRejected(yield* Effect.either(a(Effect.void)))
+    }))
+})
+
+describe("RateLimiter observability and errors", () => {
+  it.scoped("events: Permitted, Delayed, Rejected, in order", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        limit: 1,
+        window: "1 second",
+        onExceeded: "delay",
+        maxDelay: "1 second",
+        name: "ev"
+      })
+      const collected = yield* limiter.events.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* settle
+      yield* limiter.execute(Effect.void, { key: "k" })
+      const waiting = yield* Effect.fork(limiter.execute(Effect.void, { key: "k" }))
+      yield* Effect.yieldNow()
+      yield* Effect.either(limiter.execute(Effect.void, { key: "k" }))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiting)
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(events.map((e) => e._tag), ["Permitted", "Delayed", "Rejected"])
+      assert.deepStrictEqual(events[0], { _tag: "Permitted", policy: "ev", key: "k", cost: 1 })
+      const delayed = events[1]!
+      assert.isTrue(delayed._tag === "Delayed" && Duration.toMillis(delayed.delay) === 1000)
+      const rejected = events[2]!
+      assert.isTrue(
+        rejected._tag === "Rejected" && rejected.reason === "MaxDelayExceeded" &&
+          Duration.toMillis(rejected.retryAfter) === 1000
+      )
+      assert.deepStrictEqual(limiter.stats(), { permitted: 1, delayed: 1, rejected: 1, storeErrors: 0 })
+    }))
+
+  it.scoped("metrics: rejections by reason and delays, labelled with the limiter's name", () =>
+    Effect.gen(function*() {
+      const name = "metrics-test-limiter"
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", name })
+      yield* limiter(Effect.void)
+      yield* Effect.either(limiter(Effect.void))
+      yield* Effect.either(limiter(Effect.void))
+      assert.strictEqual(
+        yield* counterValue("resilience_rate_limiter_rejected", { policy: name, reason: "LimitExceeded" }),
+        2
+      )
+      const delayedName = "metrics-test-delay"
+      const delaying = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay", name: delayedName })
+      yield* delaying(Effect.void)
+      const f = yield* Effect.fork(delaying(Effect.void))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(f)
+      assert.strictEqual(yield* counterValue("resilience_rate_limiter_delayed", { policy: delayedName }), 1)
+    }))
+
+  it.scoped("the rejection is a library rejection with retryAfter, built without a stack trace", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "2 seconds" })
+      yield* limiter(Effect.void)
+      const error = expectRejected(yield* Effect.either(limiter(Effect.void)))
+      assert.isTrue(Errors.isRejection(error))
+      assert.isTrue(Errors.isResilienceError(error))
+      assert.deepStrictEqual(Errors.retryAfterOf(error), Option.some(Duration.seconds(2)))
+      assert.notInclude(error.stack ?? "", "\n    at ")
+      assert.strictEqual(error.message, "Rate limit of rate-limiter exceeded (1 per 2s): retry after 2s")
+      assert.isFalse(RateLimiter.isRateLimitExceededError(new Error("x")))
+      assert.isFalse(Retry.isTransient(error))
+    }))
+
+  const failingStore = Layer.succeed(RateLimiterExperimental.RateLimiterStore, {
+    fixedWindow: () => Effect.fail(new RateLimiterExperimental.RateLimitStoreError({ message: "connection refused" })),
+    tokenBucket: () => Effect.fail(new RateLimiterExperimental.RateLimitStoreError({ message: "connection refused" }))
+  })
+
+  it.effect("a failing store rejects the call with RateLimiterStoreError by default (fail closed)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 5, window: "1 second", name: "redis-backed" })
+      const ran = yield* Ref.make(false)
+      const error = yield* Effect.flip(limiter(Ref.set(ran, true)))
+      assert.strictEqual(error._tag, "RateLimiterStoreError")
+      assert.isTrue(Errors.isRejection(error))
+      assert.include(error.message, "connection refused")
+      assert.isFalse(yield* Ref.get(ran))
+      assert.strictEqual(limiter.stats().storeErrors, 1)
+      assert.strictEqual(Policy.describe(limiter).options.store, "plain")
+    }).pipe(Effect.scoped, Effect.provide(failingStore)))
+
+  it.effect("onStoreError: \"allow\" lets the call through (fail open) and reports it", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        limit: 5,
+        window: "1 second",
+        onExceeded: "delay",
+        maxDelay: "1 second",
+        onStoreError: "allow"
+      })
+      const events = yield* limiter.events.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* settle
+      assert.strictEqual(yield* limiter.execute(Effect.succeed("ran"), { key: "k" }), "ran")
+      const [event] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      assert.isTrue(event?._tag === "StoreError" && event.allowed && event.key === "k")
+    }).pipe(Effect.scoped, Effect.provide(failingStore)))
+})
+
+describe("RateLimiter composition", () => {
+  it.scoped("Retry does not retry a rate-limit rejection (it is a rejection)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 3 })
+      const calls = yield* Ref.make(0)
+      const call = Ref.update(calls, (n) => n + 1)
+      yield* call.pipe(limiter, retry)
+      const error = expectRejected(yield* Effect.either(call.pipe(limiter, retry)))
+      assert.strictEqual(error.reason, "LimitExceeded")
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      assert.deepStrictEqual(retry.stats(), { calls: 2, retries: 0, gaveUp: 1 })
+    }))
+
+  it.scoped("in delay mode retries of failed calls pass through the limiter and wait exactly for their slot", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+      const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 3 })
+      const attempts = yield* Ref.make<ReadonlyArray<number>>([])
+      const flaky = Effect.gen(function*() {
+        const t = yield* now
+        const seen = yield* Ref.updateAndGet(attempts, (ts) => [...ts, t])
+        if (seen.length < 3) return yield* Effect.fail("unavailable" as const)
+        return "ok"
+      })
+      const fiber = yield* Effect.fork(flaky.pipe(limiter, retry))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+      // each retry (after 10 ms of backoff) waits for the next token: one attempt per second
+      assert.deepStrictEqual(yield* Ref.get(attempts), [0, 1000, 2000])
+    }))
+
+  it.scoped("Timeout outside a delayed call bounds the wait and the work together", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+      yield* limiter(Effect.void)
+      const fiber = yield* Effect.fork(
+        Effect.either(limiter(Effect.sleep("1500 millis")).pipe(Timeout.make("2 seconds")))
+      )
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("2 seconds")
+      const result = yield* Fiber.join(fiber)
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "TimeoutError")
+    }))
+})
+
+describe("RateLimiter layers", () => {
+  class ApiLimiter extends Context.Tag("test/ApiLimiter")<ApiLimiter, RateLimiter.RateLimiter>() {}
+
+  it.effect("layer provides a limiter under a Tag, usable through Policy.fromTag", () =>
+    Effect.gen(function*() {
+      const limit = Policy.fromTag(ApiLimiter)
+      yield* Effect.void.pipe(limit)
+      const error = yield* Effect.flip(Effect.void.pipe(limit))
+      assert.strictEqual(error._tag, "RateLimitExceededError")
+      const limiter = yield* ApiLimiter
+      assert.strictEqual(limiter.policyName, "api")
+    }).pipe(Effect.provide(RateLimiter.layer(ApiLimiter, { limit: 1, window: "1 second", name: "api" }))))
+
+  it.effect("layer fails with InvalidOptionsError for invalid options", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Layer.build(RateLimiter.layer(ApiLimiter, { limit: -1, window: "1 second" })))
+      assert.strictEqual(error._tag, "InvalidOptionsError")
+    }).pipe(Effect.scoped))
+
+  const fromConfig = RateLimiter.layerConfig(ApiLimiter, {
+    limit: Config.integer("LIMIT"),
+    window: Config.duration("WINDOW"),
+    algorithm: Config.literal("token-bucket", "fixed-window")("ALGORITHM").pipe(
+      Config.withDefault("token-bucket" as const)
+    ),
+    name: Config.string("NAME").pipe(Config.withDefault("from-config"))
+  })
+  const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromJson(env))
+
+  it.effect("layerConfig reads the options from Config", () =>
+    Effect.gen(function*() {
+      const limiter = yield* ApiLimiter
+      assert.strictEqual(limiter.options.limit, 2)
+      assert.strictEqual(limiter.options.algorithm, "fixed-window")
+      assert.isTrue(Duration.equals(limiter.options.window, Duration.seconds(10)))
+      assert.strictEqual(limiter.policyName, "from-config")
+    }).pipe(
+      Effect.provide(fromConfig),
+      withEnv({ LIMIT: "2", WINDOW: "10 seconds", ALGORITHM: "fixed-window" })
+    ))
+
+  it.effect("layerConfig: invalid values fail with InvalidOptionsError, missing ones with ConfigError", () =>
+    Effect.gen(function*() {
+      const invalid = yield* Effect.flip(Layer.build(fromConfig).pipe(withEnv({ LIMIT: "0", WINDOW: "1 second" })))
+      assert.strictEqual(invalid._tag, "InvalidOptionsError")
+      const missing = yield* Effect.flip(Layer.build(fromConfig).pipe(withEnv({ LIMIT: "3" })))
+      assert.notStrictEqual(missing._tag, "InvalidOptionsError")
+    }).pipe(Effect.scoped))
+})
+
+/** One arrival of a property-test run: after `gap` ms, a call of `cost` tokens (interrupted at the next arrival when `cancel`). */
+interface Arrival {
+  readonly gap: number
+  readonly cost: number
+  readonly cancel?: boolean
+}
+
+/**
+ * Plays `arrivals` against `limiter` under the TestClock, each call forked at its arrival time;
+ * returns each call's start time (`undefined` when rejected).
+ */
+const play = (limiter: RateLimiter.RateLimiter, arrivals: ReadonlyArray<Arrival>) =>
+  Effect.gen(function*() {
+    const t0 = yield* now
+    const fibers: Array<Fiber.RuntimeFiber<Either.Either<number, unknown>>> = []
+    let toCancel: Fiber.RuntimeFiber<Either.Either<number, unknown>> | undefined
+    for (const arrival of arrivals) {
+      if (arrival.gap > 0) yield* TestClock.adjust(Duration.millis(arrival.gap))
+      if (toCancel !== undefined) yield* Fiber.interrupt(toCancel)
+      const fiber = yield* Effect.fork(Effect.either(limiter.execute(now, { key: "k", cost: arrival.cost })))
+      fibers.push(fiber)
+      toCancel = arrival.cancel === true ? fiber : undefined
+      yield* Effect.yieldNow()
+    }
+    yield* TestClock.adjust("1 day")
+    return yield* Effect.forEach(fibers, (f) =>
+      Effect.map(Fiber.await(f), (exit) =>
+        Exit.isSuccess(exit) && Either.isRight(exit.value) ? exit.value.right - t0 : undefined))
+  })
+
+const scenario = fc
+  .record({
+    limit: fc.integer({ min: 1, max: 5 }),
+    refill: fc.constantFrom(10, 20, 50, 100),
+    algorithm: fc.constantFrom("token-bucket" as const, "fixed-window" as const),
+    mode: fc.constantFrom("fail" as const, "delay" as const, "delay-bounded" as const),
+    maxDelayWindows: fc.double({ min: 0, max: 4, noNaN: true }),
+    atomic: fc.boolean(),
+    arrivals: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 1, max: 5 }) }), {
+      minLength: 1,
+      maxLength: 30
+    })
+  })
+  .map((s) => ({ ...s, arrivals: s.arrivals.map((a) => ({ gap: a.gap, cost: Math.min(a.cost, s.limit) })) }))
+
+/** The same, with some waiting calls interrupted (their slots given back by the atomic store). */
+const scenarioWithCancellations = fc
+  .tuple(scenario, fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }))
+  .map(([s, cancels]) => ({ ...s, arrivals: s.arrivals.map((a, i) => ({ ...a, cancel: cancels[i]! && i % 3 === 0 })) }))
+
+type Scenario = typeof scenario extends fc.Arbitrary<infer A> ? A : never
+
+const limiterFor = (s: Scenario) =>
+  RateLimiter.make({
+    limit: s.limit,
+    window: Duration.millis(s.limit * s.refill),
+    algorithm: s.algorithm,
+    onExceeded: s.mode === "fail" ? "fail" : "delay",
+    ...(s.mode === "delay-bounded" ? { maxDelay: Duration.millis(s.maxDelayWindows * s.limit * s.refill) } : {})
+  }).pipe(Effect.provide(s.atomic ? RateLimiter.layerStoreMemory() : RateLimiterExperimental.layerStoreMemory))
+
+describe("RateLimiter properties", () => {
+  it.effect.prop(
+    "never admits more than limit plus what refills: over any interval of length T, at most limit + ceil(T / (window / limit)) tokens start (so at most 2·limit per window, and limit at any instant), interruptions included",
+    [scenarioWithCancellations],
+    ([s]) =>
+      Effect.gen(function*() {
+        const limiter = yield* limiterFor(s)
+        const starts = yield* play(limiter, s.arrivals)
+        const admitted = starts
+          .map((t, i) => ({ t, cost: s.arrivals[i]!.cost }))
+          .filter((x): x is { t: number; cost: number } => x.t !== undefined)
+          .sort((a, b) => a.t - b.t)
+        for (let i = 0; i < admitted.length; i++) {
+          let tokens = 0
+          for (let j = i; j < admitted.length; j++) {
+            tokens += admitted[j]!.cost
+            const span = admitted[j]!.t - admitted[i]!.t
+            // experimental's stores let a fixed-window call of several tokens straddle two windows
+            const straddle = !s.atomic && s.algorithm === "fixed-window" && s.mode !== "fail"
+              ? Math.max(...s.arrivals.map((a) => a.cost)) - 1
+              : 0
+            const bound = s.limit + Math.ceil(span / s.refill - 1e-9) + straddle
+            assert.isAtMost(tokens, bound, `${tokens} tokens started within ${span} ms (bound ${bound})`)
+          }
+        }
+        // and in "fail" mode nothing waits
+        if (s.mode === "fail") {
+          let t = 0
+          starts.forEach((start, i) => {
+            t += s.arrivals[i]!.gap
+            if (start !== undefined) assert.strictEqual(start, t)
+          })
+        }
+      }).pipe(Effect.scoped),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect.prop(
+    "a rejected call never charges: replaying only the admitted calls gives each the same start time",
+    [scenario],
+    ([s]) =>
+      Effect.gen(function*() {
+        const all = yield* play(yield* limiterFor(s), s.arrivals)
+        // the admitted calls alone, at the same times (gaps of rejected calls carried over)
+        const replay: Array<Arrival> = []
+        let carried = 0
+        s.arrivals.forEach((a, i) => {
+          carried += a.gap
+          if (all[i] !== undefined) {
+            replay.push({ gap: carried, cost: a.cost })
+            carried = 0
+          }
+        })
+        const alone = yield* play(yield* limiterFor(s), replay)
+        assert.deepStrictEqual(alone, all.filter((t) => t !== undefined))
+      }).pipe(Effect.scoped),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect.prop(
+    "our memory store gives experimental's memory store's results for the same calls",
+    [
+      fc.array(
+        fc.record({
+          gap: fc.integer({ min: 0, max: 120 }),
+          key: fc.constantFrom("a", "b"),
+          op: fc.constantFrom("tokenBucket", "fixedWindow"),
+          tokens: fc.integer({ min: -2, max: 4 }),
+          overflow: fc.boolean(),
+          capped: fc.boolean()
+        }),
+        { minLength: 1, maxLength: 60 }
+      )
+    ],
+    ([ops]) =>
+      Effect.gen(function*() {
+        const ours = yield* RateLimiter.makeStoreMemory()
+        const theirs = yield* Effect.provide(RateLimiterExperimental.RateLimiterStore, RateLimiterExperimental.layerStoreMemory)
+        const refillRate = Duration.millis(25)
+        for (const op of ops) {
+          if (op.gap > 0) yield* TestClock.adjust(Duration.millis(op.gap))
+          if (op.op === "tokenBucket") {
+            if (op.tokens < 0 && !op.overflow) continue
+            const options = { key: op.key, tokens: op.tokens, limit: 3, refillRate, allowOverflow: op.overflow }
+            assert.strictEqual(yield* ours.tokenBucket(options), yield* theirs.tokenBucket(options))
+          } else {
+            if (op.tokens <= 0) continue
+            const options = { key: op.key, tokens: op.tokens, refillRate, limit: op.capped ? 3 : undefined }
+            assert.deepStrictEqual(yield* ours.fixedWindow(options), yield* theirs.fixedWindow(options))
+          }
+        }
+      }).pipe(Effect.scoped),
+    { fastCheck: { numRuns: 100 } }
+  )
+})
+
+describe("RateLimiter memory store", () => {
+  const limiterOn = (store: RateLimiter.MemoryStore, options: RateLimiter.RateLimiter.Options) =>
+    RateLimiter.make(options).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store)))
+
+  for (const algorithm of ["token-bucket", "fixed-window"] as const) {
+    it.scoped(`forgets idle keys: 100,000 per-call keys (${algorithm}) are swept once idle`, () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.makeStoreMemory({ sweepInterval: "1 minute" })
+        const limiter = yield* limiterOn(store, { limit: 5, window: "10 seconds", algorithm })
+        for (let i = 0; i < 100_000; i++) yield* limiter.execute(Effect.void, { key: `request-${i}` })
+        assert.strictEqual(store.size(), 100_000)
+        // idle after 2 s (one token refilled / the counter expired), swept at the next sweep
+        yield* TestClock.adjust("59 seconds")
+        assert.strictEqual(store.size(), 100_000)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(store.size(), 0)
+        assert.deepStrictEqual(store.stats(), { keys: 0, maxKeys: 100_000, expired: 100_000, evicted: 0 })
+      }))
+  }
+
+  it.scoped("keys that are still limiting are not swept", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimiter.makeStoreMemory({ sweepInterval: "1 second" })
+      const limiter = yield* limiterOn(store, { limit: 2, window: "1 minute" })
+      yield* limiter.execute(Effect.void, { key: "busy", cost: 2 })
+      yield* limiter.execute(Effect.void, { key: "light" })
+      yield* TestClock.adjust("31 seconds") // "light" refilled; "busy" still short of one token
+      assert.strictEqual(store.size(), 1)
+      expectRejected(yield* Effect.either(limiter.execute(Effect.void, { key: "busy", cost: 2 })))
+      assert.strictEqual(yield* store.sweep, 0)
+    }))
+
+  it.scoped("memory stays bounded by maxKeys with per-call keys; idle keys make room first", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimiter.makeStoreMemory({ maxKeys: 1_000, sweepInterval: Duration.infinity })
+      const limiter = yield* limiterOn(store, { limit: 5, window: "1 second" })
+      for (let i = 0; i < 1_000; i++) yield* limiter.execute(Effect.void, { key: `a-${i}` })
+      yield* TestClock.adjust("1 second") // all idle now
+      for (let i = 0; i < 1_000; i++) yield* limiter.execute(Effect.void, { key: `b-${i}` })
+      assert.deepStrictEqual(store.stats(), { keys: 1_000, maxKeys: 1_000, expired: 1_000, evicted: 0 })
+      // 10,000 more live keys at once: the oldest live keys are evicted (and counted)
+      for (let i = 0; i < 10_000; i++) yield* limiter.execute(Effect.void, { key: `c-${i}` })
+      assert.strictEqual(store.size(), 1_000)
+      assert.strictEqual(store.stats().evicted, 10_000)
+    }))
+
+  it.scoped("a recently used key gets a second chance over an untouched one when room is needed", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimiter.makeStoreMemory({ maxKeys: 3, sweepInterval: Duration.infinity })
+      const limiter = yield* limiterOn(store, { limit: 1, window: "1 minute" })
+      yield* limiter.execute(Effect.void, { key: "a" })
+      yield* limiter.execute(Effect.void, { key: "b" })
+      yield* limiter.execute(Effect.void, { key: "c" })
+      // a new key: every key has been used since it was inserted, so each gets a second chance in turn, and "a" goes
+      yield* limiter.execute(Effect.void, { key: "d" })
+      // "b" is used again; the next new key evicts "c", not "b"
+      yield* Effect.either(limiter.execute(Effect.void, { key: "b" }))
+      yield* limiter.execute(Effect.void, { key: "e" })
+      expectRejected(yield* Effect.either(limiter.execute(Effect.void, { key: "b" })))
+      assert.strictEqual(store.size(), 3)
+    }))
+})
+
+describe("RateLimiter types", () => {
+  class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+  class Db extends Context.Tag("test/Db")<Db, { readonly query: Effect.Effect<number> }>() {}
+  type Rejections = RateLimiter.RateLimitExceededError | RateLimiter.RateLimiterStoreError
+
+  it.scoped("keeps the effect's success, errors and requirements and adds its own errors", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      const call: Effect.Effect<number, Unavailable, Db> = Effect.flatMap(Db, (db) => db.query).pipe(
+        Effect.zipRight(Effect.fail(new Unavailable()))
+      )
+      expectTypeOf(limiter(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Rejections, Db>>()
+      expectTypeOf(call.pipe(limiter)).toEqualTypeOf<Effect.Effect<number, Unavailable | Rejections, Db>>()
+      expectTypeOf(call.pipe(limiter.execute({ key: "k" }))).toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Rejections, Db>
+      >()
+      expectTypeOf(limiter.execute(call, { key: "k", cost: 2 })).toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Rejections, Db>
+      >()
+      expectTypeOf<Policy.Policy.Error<typeof limiter>>().toEqualTypeOf<Rejections>()
+      expectTypeOf(Policy.compose(limiter, Timeout.make("1 second"))(call)).toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Rejections | Timeout.TimeoutError, Db>
+      >()
+      expectTypeOf(RateLimiter.make).returns.toEqualTypeOf<
+        Effect.Effect<RateLimiter.RateLimiter, Errors.InvalidOptionsError, Scope.Scope>
+      >()
+      expectTypeOf(RateLimiter.layerStoreMemory()).toEqualTypeOf<
+        Layer.Layer<RateLimiterExperimental.RateLimiterStore, Errors.InvalidOptionsError>
+      >()
+      // @ts-expect-error: the options are required
+      RateLimiter.make({ limit: 1 })
+      // @ts-expect-error: not an algorithm
+      RateLimiter.make({ limit: 1, window: "1 second", algorithm: "sliding" })
+    }))
+})
