@@ -14,6 +14,22 @@
 export * as ResilientHttpClient from "./ResilientHttpClient.js"
 
 /**
+ * Health endpoints for `@effect/platform` servers: `/health`, `/health/live`,
+ * `/health/ready` (200 or 503 with a JSON report).
+ *
+ * @since 0.1.0
+ */
+export * as HealthRoutes from "./HealthRoutes.js"
+
+/**
+ * Admin endpoints over the policy registry (list, isolate/reset, resize),
+ * mounted only explicitly and always behind a guard you supply.
+ *
+ * @since 0.1.0
+ */
+export * as AdminRoutes from "./AdminRoutes.js"
+
+/**
  * Parsing of the `Retry-After` header, in both of its forms.
  *
  * @since 0.1.0
