@@ -7,6 +7,7 @@
  *   npm run bench -- --filter contention  the contention benchmark (bench/contention.ts), if present
  *   npm run bench -- --rounds 5         more rounds (default 3; a case's figure is its fastest round)
  *   npm run bench -- --json out.json    also write the figures as JSON
+ *   npm run bench -- --tsx              measure the TypeScript sources as tsx runs them (see below)
  *
  * Method (details in bench/README.md): each Effect case runs `ops` calls back
  * to back in ONE fiber (`Effect.whileLoop`) inside one `Runtime.runPromise`;
@@ -17,13 +18,24 @@
  * the Promise peers), and overhead ratios to the peers. All cases are measured
  * in several rounds and each keeps its fastest round: on shared cores,
  * interference only adds time.
+ *
+ * A full run measures JavaScript, not tsx: tsx compiles with esbuild's
+ * `keepNames`, which wraps every named closure in a `__name(fn, "…")` call
+ * (an `Object.defineProperty` per closure creation) — in our code but not in
+ * the peers' published JS — and inflated some of our per-call costs by up to
+ * 3× (bench/README.md). So the harness first transpiles src/ and bench/ with
+ * TypeScript's `transpileModule` (the tsconfig has `isolatedModules`) into
+ * node_modules/.cache/effect-resilience-bench/ and re-runs itself there with
+ * plain `node`, as users run the built package. `--smoke` stays on tsx.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { measure } from "mitata"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
 import * as os from "node:os"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as v8 from "node:v8"
@@ -38,6 +50,7 @@ interface Options {
   readonly smoke: boolean
   readonly json: string | undefined
   readonly rounds: number
+  readonly tsx: boolean
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Options => {
@@ -45,6 +58,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
   let smoke = false
   let json: string | undefined
   let rounds: number | undefined
+  let tsx = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -60,6 +74,9 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
       case "--smoke":
         smoke = true
         break
+      case "--tsx":
+        tsx = true
+        break
       case "--json":
         json = value()
         break
@@ -69,21 +86,68 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
         break
       case "--help":
       case "-h":
-        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--rounds N] [--json FILE]")
+        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--rounds N] [--json FILE] [--tsx]")
         process.exit(0)
         break
       default:
         throw new Error(`unknown argument: ${arg} (try --help)`)
     }
   }
-  return { filter, smoke, json, rounds: smoke ? 1 : (rounds ?? DEFAULT_ROUNDS) }
+  return { filter, smoke, json, rounds: smoke ? 1 : (rounds ?? DEFAULT_ROUNDS), tsx }
 }
 
 // ---------------------------------------------------------------------------
 // Environment
 
+/** Set when this process runs the transpiled copy (see `runTranspiled`). */
+const transpiled = process.env.BENCH_TRANSPILED === "1"
 const here = fileURLToPath(new URL(".", import.meta.url))
-const root = fileURLToPath(new URL("..", import.meta.url))
+const root = (transpiled ? process.env.BENCH_ROOT! : fileURLToPath(new URL("..", import.meta.url))).replace(/\/$/, "")
+/** Extension of the case files this process imports. */
+const ext = transpiled ? ".js" : ".ts"
+const cacheDir = () => `${root}/node_modules/.cache/effect-resilience-bench`
+
+/**
+ * Transpiles src/ and bench/ to plain ESM JavaScript (TypeScript's
+ * `transpileModule`, no type check: `npm run typecheck` does that) and runs
+ * the harness again from there with plain node. Returns its exit code.
+ */
+const runTranspiled = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const ts = (await import("typescript")).default
+  const out = cacheDir()
+  rmSync(out, { recursive: true, force: true })
+  const walk = (dir: string): Array<string> =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? walk(`${dir}/${d.name}`) : d.name.endsWith(".ts") && !d.name.endsWith(".d.ts") ? [`${dir}/${d.name}`] : []
+    )
+  const started = Date.now()
+  let count = 0
+  for (const top of ["src", "bench"]) {
+    for (const file of walk(`${root}/${top}`)) {
+      const js = ts.transpileModule(readFileSync(file, "utf8"), {
+        fileName: file,
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          isolatedModules: true,
+          verbatimModuleSyntax: false,
+          sourceMap: false
+        }
+      }).outputText
+      const target = `${out}/${file.slice(root.length + 1).replace(/\.ts$/, ".js")}`
+      mkdirSync(dirname(target), { recursive: true })
+      writeFileSync(target, js)
+      count++
+    }
+  }
+  writeFileSync(`${out}/package.json`, JSON.stringify({ type: "module" }))
+  process.stderr.write(`transpiled ${count} files in ${Date.now() - started} ms to ${out}\n`)
+  const child = spawnSync(process.execPath, [`${out}/bench/run.js`, ...argv], {
+    stdio: "inherit",
+    env: { ...process.env, BENCH_TRANSPILED: "1", BENCH_ROOT: root }
+  })
+  return child.status ?? 1
+}
 
 const versionOf = (pkg: string): string => {
   try {
@@ -114,18 +178,18 @@ interface Loaded {
 /** Every `bench/cases/*.ts` except helpers (`_*.ts`) exports `cases`. */
 const loadCases = async (): Promise<Loaded> => {
   const dir = `${here}cases`
-  const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.startsWith("_") && !f.endsWith(".d.ts")).sort()
+  const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.startsWith("_") && !f.endsWith(".d.ts")).sort()
   const cases: Array<Case> = []
   const errors: Array<{ file: string; error: unknown }> = []
   // peers first, so that the table reads baseline → peers → ours within a group
-  files.sort((a, b) => (a === "peers.ts" ? -1 : b === "peers.ts" ? 1 : a.localeCompare(b)))
+  files.sort((a, b) => (a === `peers${ext}` ? -1 : b === `peers${ext}` ? 1 : a.localeCompare(b)))
   for (const file of files) {
     try {
       const mod = await import(pathToFileURL(`${dir}/${file}`).href)
       if (!Array.isArray(mod.cases)) throw new Error("does not export `cases: ReadonlyArray<Case>`")
       cases.push(...mod.cases)
     } catch (error) {
-      errors.push({ file: `bench/cases/${file}`, error })
+      errors.push({ file: `bench/cases/${file.replace(/\.js$/, ".ts")}`, error })
     }
   }
   const seen = new Set<string>()
@@ -381,7 +445,7 @@ const errorText = (e: unknown): string => {
 
 const runContentionIfAsked = async (options: Options): Promise<boolean> => {
   if (options.smoke || options.filter === undefined || !options.filter.test("contention")) return true
-  const file = `${here}contention.ts`
+  const file = `${here}contention${ext}`
   if (!existsSync(file)) {
     console.log("\ncontention: bench/contention.ts does not exist yet (written with the Bulkhead); skipped")
     return true
@@ -409,6 +473,7 @@ const runContentionIfAsked = async (options: Options): Promise<boolean> => {
 
 const main = async (): Promise<number> => {
   const options = parseArgs(process.argv.slice(2))
+  if (!options.smoke && !options.tsx && !transpiled) return runTranspiled(process.argv.slice(2))
   const gc = exposeGc()
   const started = Date.now()
   const loaded = await loadCases()
@@ -432,7 +497,8 @@ const main = async (): Promise<number> => {
   )
   console.log(
     `${cpus[0]?.model.trim() ?? "?"} × ${cpus.length} · load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}` +
-      ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}`
+      ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}` +
+      ` · ${transpiled ? "our code transpiled to JS, run by node" : "our code run by tsx (keepNames: inflates our closures)"}`
   )
   console.log(
     "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise)," +

@@ -59,6 +59,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import { TimeoutError } from "../../src/Errors.js"
 import { currentDeadline, type Deadline } from "../../src/internal/deadline.js"
 import { type Policy, unsafeMakeCallable } from "../../src/Policy.js"
@@ -216,16 +217,24 @@ class FiberTimer extends Deadlines {
  * True when the work left every FiberRef as it found it (same value on top of
  * each stack), so that joining its FiberRefs would change nothing. Compared by
  * value because `getFiberRefs()` always returns a fresh `FiberRefs` (it
- * records the runtime flags first). O(number of FiberRefs), no allocation.
+ * records the runtime flags first). The runtime flags are compared as
+ * `inheritAll` joins them: a finished fiber has `WindDown` set, and
+ * `Interruption` is never inherited. O(number of FiberRefs), no allocation.
  */
 const unchanged = (initial: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
   if (initial.locals.size !== final.locals.size) return false
   for (const [ref, stack] of final.locals) {
     const before = initial.locals.get(ref)
-    if (before === undefined || before[0][1] !== stack[0][1]) return false
+    if (before === undefined) return false
+    const a = before[0][1]
+    const b = stack[0][1]
+    if (a === b) continue
+    if (ref === FiberRef.currentRuntimeFlags && ((a ^ b) & ~IGNORED_FLAGS) === 0) continue
+    return false
   }
   return true
 }
+const IGNORED_FLAGS = RuntimeFlags.WindDown | RuntimeFlags.Interruption
 
 /** Options of the prototype. */
 export interface Options {
