@@ -594,7 +594,9 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
 /**
  * Makes a rate limiter. Uses the `RateLimiterStore` in context when there is
  * one, else a private memory store (default options) that lives as long as
- * the scope. Fails with `InvalidOptionsError` for invalid options.
+ * the scope. Time comes from the `Clock` in scope when the limiter is made
+ * (`TestClock` in tests), as for the library's other policies. Fails with
+ * `InvalidOptionsError` for invalid options.
  *
  * Defaults: `algorithm: "token-bucket"`, `onExceeded: "fail"`, `cost: 1`,
  * `maxDelay` unbounded (only with `"delay"`), `onStoreError: "fail"`,

@@ -28,11 +28,10 @@
  * @internal
  */
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -173,7 +172,7 @@ export const plainReserve = (
   return attempt(capFor(0), true)
 }
 
-const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter => {
+const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clock): RL.RateLimiter => {
   const { algorithm, limit, name, onExceeded, onStoreError } = cfg
   const windowMillis = Duration.toMillis(cfg.window)
   const maxDelayMillis = Duration.toMillis(cfg.maxDelay) // 0 in "fail" mode, Infinity when unbounded
@@ -210,7 +209,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter 
   // plain stores get no refund (see the module documentation)
   const refund = (req: RL.ReserveRequest, reservation: RL.Reservation): Effect.Effect<void> =>
     unsafeRefund !== undefined
-      ? Effect.clockWith((clock) => Effect.sync(() => unsafeRefund(clock.unsafeCurrentTimeMillis(), req, reservation)))
+      ? Effect.sync(() => unsafeRefund(clock.unsafeCurrentTimeMillis(), req, reservation))
       : atomic !== undefined
       ? Effect.catchAllCause(atomic.refund(req, reservation), () => Effect.void)
       : Effect.void
@@ -285,6 +284,9 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter 
       onSuccess: (reservation) => onReservation(self, key, req, reservation)
     })
 
+  // the unkeyed, default-cost request of "fail" mode never changes: made once
+  const defaultFailRequest = request(name, cfg.cost, 0)
+
   const run = <A, E, R>(
     self: Effect.Effect<A, E, R>,
     key: string | undefined,
@@ -292,24 +294,26 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter 
   ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
     const storeKey = key === undefined ? name : `${name}:${key}`
     if (unsafeReserve !== undefined) {
+      // in-process store: decide synchronously, with the limiter's clock
       if (maxDelayMillis === 0) {
-        return Effect.clockWith((clock) => {
-          const req = request(storeKey, cost, 0)
+        return Effect.suspend(() => {
+          const req = key === undefined && cost === cfg.cost ? defaultFailRequest : request(storeKey, cost, 0)
           return onReservation(self, key, req, unsafeReserve(clock.unsafeCurrentTimeMillis(), req))
         })
       }
-      return Effect.clockWith((clock) =>
-        FiberRef.getWith(currentDeadline, (deadline) => {
-          const now = clock.unsafeCurrentTimeMillis()
-          const req = request(storeKey, cost, effectiveMaxDelay(now, deadline))
-          return onReservation(self, key, req, unsafeReserve(now, req))
-        })
-      )
+      return Effect.withFiberRuntime((fiber) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const req = request(storeKey, cost, effectiveMaxDelay(now, fiber.getFiberRef(currentDeadline)))
+        return onReservation(self, key, req, unsafeReserve(now, req))
+      })
     }
     if (maxDelayMillis === 0) return Effect.suspend(() => reserveAndRun(self, key, request(storeKey, cost, 0)))
-    return Effect.clockWith((clock) =>
-      FiberRef.getWith(currentDeadline, (deadline) =>
-        reserveAndRun(self, key, request(storeKey, cost, effectiveMaxDelay(clock.unsafeCurrentTimeMillis(), deadline))))
+    return Effect.withFiberRuntime((fiber) =>
+      reserveAndRun(
+        self,
+        key,
+        request(storeKey, cost, effectiveMaxDelay(clock.unsafeCurrentTimeMillis(), fiber.getFiberRef(currentDeadline)))
+      )
     )
   }
 
@@ -319,25 +323,24 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore): RL.RateLimiter 
     return validate.invalid("RateLimiter.execute", "cost", cost, `an integer >= 1 and <= ${limit} (the limit)`)
   }
 
-  const execute: RL.RateLimiter["execute"] = dual<
-    (options: RL.RateLimiter.ExecuteOptions) => <A, E, R>(
-      self: Effect.Effect<A, E, R>
-    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>,
-    <A, E, R>(
-      self: Effect.Effect<A, E, R>,
-      options: RL.RateLimiter.ExecuteOptions
-    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
-  >(
-    (args) => Effect.isEffect(args[0]),
-    <A, E, R>(
-      self: Effect.Effect<A, E, R>,
-      options: RL.RateLimiter.ExecuteOptions
-    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
-      const cost = costOf(options.cost)
-      // a cost no call can ever get is a programming error, not a rejection
-      return typeof cost === "number" ? run(self, options.key, cost) : Effect.die(cost)
-    }
-  )
+  const runKeyed = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options: RL.RateLimiter.ExecuteOptions
+  ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
+    const cost = costOf(options.cost)
+    // a cost no call can ever get is a programming error, not a rejection
+    return typeof cost === "number" ? run(self, options.key, cost) : Effect.die(cost)
+  }
+
+  // data-first when given an effect, data-last otherwise (a hand-written `dual`: no `arguments` object)
+  const execute = (<A, E, R>(
+    selfOrOptions: Effect.Effect<A, E, R> | RL.RateLimiter.ExecuteOptions,
+    options?: RL.RateLimiter.ExecuteOptions
+  ) =>
+    options !== undefined
+      ? runKeyed(selfOrOptions as Effect.Effect<A, E, R>, options)
+      : <A2, E2, R2>(self: Effect.Effect<A2, E2, R2>) =>
+        runKeyed(self, selfOrOptions as RL.RateLimiter.ExecuteOptions)) as RL.RateLimiter["execute"]
 
   const limiter = <A, E, R>(self: Effect.Effect<A, E, R>) => run(self, undefined, cfg.cost)
   const value = Object.assign(limiter, {
@@ -369,10 +372,11 @@ export const make = (
   options: RL.RateLimiter.Options
 ): Effect.Effect<RL.RateLimiter, InvalidOptionsError, Scope.Scope> =>
   Effect.flatMap(validate.validated(() => resolve(options)), (cfg) =>
-    Effect.flatMap(Effect.serviceOption(RateLimiterExperimental.RateLimiterStore), (provided) =>
-      Option.isSome(provided)
-        ? Effect.succeed(build(cfg, provided.value))
-        : Effect.map(makeMemoryStore(), (store) => build(cfg, store))))
+    Effect.flatMap(Effect.clock, (clock) =>
+      Effect.flatMap(Effect.serviceOption(RateLimiterExperimental.RateLimiterStore), (provided) =>
+        Option.isSome(provided)
+          ? Effect.succeed(build(cfg, provided.value, clock))
+          : Effect.map(makeMemoryStore(), (store) => build(cfg, store, clock)))))
 
 /** @internal */
 export const makeFromConfig = (
