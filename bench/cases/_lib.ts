@@ -141,8 +141,9 @@ export const opFail = async (): Promise<number> => {
  * is an error (the harness reports it), not a silent skip.
  */
 export const optionalModule = async (name: string): Promise<any> => {
-  const file = fileURLToPath(new URL(`../../src/${name}.ts`, import.meta.url))
-  if (!existsSync(file)) return undefined
+  // `.ts` under tsx; `.js` when the harness runs its transpiled copy
+  const exists = [".ts", ".js"].some((ext) => existsSync(fileURLToPath(new URL(`../../src/${name}${ext}`, import.meta.url))))
+  if (!exists) return undefined
   const specifier = `../../src/${name}.js`
   return await import(specifier)
 }
