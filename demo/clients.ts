@@ -3,9 +3,9 @@
  * policies, and the same call through effect-resilience.
  */
 import { HttpClient, type HttpClientError } from "@effect/platform"
-import { Data, Duration, Effect, Option } from "effect"
-import { Fallback, Policy, Retry } from "effect-resilience"
-import { RetryAfter } from "effect-resilience/http"
+import { Data, Duration, Effect, Option, Stream } from "effect"
+import { CircuitBreaker, Fallback, Retry } from "effect-resilience"
+import { ResilientHttpClient, RetryAfter } from "effect-resilience/http"
 
 export class UpstreamError extends Data.TaggedError("UpstreamError")<{
   readonly status: number
@@ -22,53 +22,73 @@ export interface Quote {
 }
 
 /** One GET of a quote: 200 → the quote; anything else → a typed error carrying `Retry-After`. */
-export const fetchQuote = (base: string, client: string, id: number) =>
-  Effect.flatMap(HttpClient.HttpClient, (http) =>
-    http.get(`${base}/quote/${id}`, { headers: { "x-demo-client": client } }).pipe(
-      Effect.flatMap((response): Effect.Effect<Quote, UpstreamError | HttpClientError.HttpClientError> => {
-        if (response.status === 200) return response.json as Effect.Effect<Quote, HttpClientError.ResponseError>
-        const retryAfter = RetryAfter.parse(response.headers["retry-after"], Date.now())
-        // drain the body of a response we discard, so the socket goes back to the pool
-        return Effect.zipRight(
-          Effect.ignore(response.text),
-          Effect.fail(new UpstreamError({ status: response.status, retryAfter: Option.getOrUndefined(retryAfter) }))
-        )
-      })
-    ))
+export const fetchQuote = <E>(http: HttpClient.HttpClient.With<E>, base: string, client: string, id: number) =>
+  http.get(`${base}/quote/${id}`, { headers: { "x-demo-client": client } }).pipe(
+    Effect.flatMap((response): Effect.Effect<Quote, UpstreamError | HttpClientError.ResponseError> => {
+      if (response.status === 200) return response.json as Effect.Effect<Quote, HttpClientError.ResponseError>
+      const retryAfter = RetryAfter.parse(response.headers["retry-after"], Date.now())
+      // drain the body of a response we discard, so the socket goes back to the pool
+      return Effect.zipRight(
+        Effect.ignore(response.text),
+        Effect.fail(new UpstreamError({ status: response.status, retryAfter: Option.getOrUndefined(retryAfter) }))
+      )
+    })
+  )
 
 export interface ResilientClient {
-  readonly get: (id: number) => Effect.Effect<{ readonly quote: Quote; readonly degraded: boolean }, unknown, HttpClient.HttpClient>
+  readonly get: (id: number) => Effect.Effect<{ readonly quote: Quote; readonly degraded: boolean }, unknown>
   readonly retries: () => number
   readonly breakerState: () => Effect.Effect<string>
+  /** The breaker's state changes: `to` is the new state's tag. */
+  readonly transitions: Stream.Stream<{ readonly to: string }>
   readonly description: string
 }
 
 /**
- * The resilient client: overall timeout → bulkhead → circuit breaker → retry
- * with a budget → attempt timeout, with the last good quote served (marked
- * degraded) when everything else fails.
+ * The resilient client, from `effect-resilience/http` plus a stale-if-error
+ * fallback: fallback (last good quote, marked degraded) → overall timeout →
+ * bulkhead → circuit breaker → retry with a budget → attempt timeout.
  */
 export const makeResilientClient = (base: string) =>
   Effect.gen(function*() {
     const budget = yield* Retry.budget({ ratio: 0.2, minRetriesPerSecond: 2, window: "5 seconds" })
-    const retry = Retry.policy({
-      schedule: Retry.exponential({ base: "50 millis", max: "1 second", jitter: "full" }),
-      times: 2,
-      budget,
-      maxRetryAfter: "1 second",
-      name: "quotes"
+    const resilience = yield* ResilientHttpClient.makeTransform({
+      name: "quotes",
+      timeout: "1500 millis",
+      attemptTimeout: "400 millis",
+      retry: {
+        times: 2,
+        schedule: Retry.exponential({ base: "50 millis", max: "1 second", jitter: "full" }),
+        budget,
+        maxRetryAfter: "1 second"
+      },
+      circuitBreaker: {
+        tripPolicy: CircuitBreaker.timeRate({ threshold: 0.5, window: "2 seconds", minimumCalls: 10 }),
+        openDuration: "1500 millis",
+        halfOpen: { probes: 2, successThreshold: 2 }
+      },
+      bulkhead: { maxConcurrent: 20, maxQueue: 40, maxWait: "500 millis" }
     })
-    const policy = Policy.pipeline({ timeout: "1500 millis", retry, attemptTimeout: "400 millis" })
+    const http = resilience(yield* HttpClient.HttpClient)
     // stale-if-error: the last good quote per instrument, served (marked degraded) when the call fails
     const stale = yield* Fallback.staleIfError({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" })
+    const origin = new URL(base).origin
     const client: ResilientClient = {
       get: (id) =>
-        stale.serve(fetchQuote(base, "resilient", id).pipe(policy), { key: `instrument-${id % 10}` }).pipe(
-          Effect.map((served) => ({ quote: served.value, degraded: served.stale }))
-        ),
-      retries: () => retry.stats().retries,
-      breakerState: () => Effect.succeed("n/a"),
-      description: "fallback (stale) → timeout 1.5s → retry ×2 (budget 20%) → attempt timeout 400ms"
+        stale.serve(fetchQuote(http, base, "resilient", id), {
+          key: `instrument-${id % 10}`
+        }).pipe(Effect.map((served) => ({ quote: served.value, degraded: served.stale }))),
+      retries: () => resilience.retry?.stats().retries ?? 0,
+      breakerState: () =>
+        resilience.circuitBreaker === undefined
+          ? Effect.succeed("n/a")
+          : resilience.circuitBreaker.state(origin).pipe(
+            Effect.map((state) => state._tag),
+            Effect.orElseSucceed(() => "n/a")
+          ),
+      transitions: resilience.circuitBreaker === undefined ? Stream.empty : resilience.circuitBreaker.transitions,
+      description: "stale-if-error → timeout 1.5s → bulkhead 20 (+40 queued) → breaker (50% of 2s, ≥10 calls; open 1.5s) → " +
+        "retry ×2 (budget 20%) → attempt timeout 400ms"
     }
     return client
   })

@@ -2,8 +2,8 @@
  * The demo scenario: a flaky upstream, a steady workload through a naive and
  * a resilient client side by side, live progress, a summary and an HTML report.
  */
-import type { HttpClient } from "@effect/platform"
-import { Effect, FiberSet, Option } from "effect"
+import { HttpClient } from "@effect/platform"
+import { Effect, FiberSet, Option, Stream } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { fetchQuote, makeResilientClient } from "./clients.js"
@@ -63,8 +63,9 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           recorder.record({ client, at, latency: elapsed() - at, outcome })
         })
 
+      const naiveHttp = yield* HttpClient.HttpClient
       const naiveCall = (id: number) =>
-        fetchQuote(base, "naive", id).pipe(
+        fetchQuote(naiveHttp, base, "naive", id).pipe(
           Effect.as<Outcome>("ok"),
           Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
         )
@@ -74,10 +75,17 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
         )
 
+      // the breaker's state timeline, exactly: its initial state, then every transition
+      recorder.breakerStates.push({ at: 0, state: yield* resilient.breakerState() })
+      yield* resilient.transitions.pipe(
+        Stream.runForEach((t) => Effect.sync(() => recorder.breakerStates.push({ at: elapsed(), state: t.to }))),
+        Effect.forkScoped
+      )
+      yield* Effect.yieldNow()
+
       const render = Effect.gen(function*() {
         const now = elapsed()
         const state = yield* resilient.breakerState()
-        recorder.breakerStates.push({ at: now, state })
         recorder.retries = resilient.retries()
         const phase = plan.at(now)
         const line = (client: ClientName) => {
@@ -154,7 +162,7 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const result: DemoResult = {
         naive: summary("naive"),
         resilient: summary("resilient"),
-        breakerStates: [...new Set(recorder.breakerStates.map((s) => s.state))],
+        breakerStates: recorder.breakerStates.map((s) => s.state),
         retries: recorder.retries,
         reportPath: options.report
       }
@@ -173,7 +181,7 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           row("resilient"),
           "",
           `resilient client: ${resilient.description}`,
-          `retries spent: ${result.retries}; breaker states seen: ${result.breakerStates.join(", ")}`,
+          `retries spent: ${result.retries}; breaker: ${result.breakerStates.join(" → ")}`,
           `report: ${options.report}`,
           ""
         ].join("\n")

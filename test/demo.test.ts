@@ -1,7 +1,8 @@
 /**
  * A short real run of the demo (real upstream server on 127.0.0.1, real
- * clients): the resilient client must serve more requests than the naive one
- * and the report must be written. Margins are wide: the machine is noisy.
+ * clients): the resilient client must serve more requests than the naive one,
+ * shed load during the outage (its breaker opens, then closes again), and the
+ * report must be written. Margins are wide: the machine is noisy.
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -16,7 +17,7 @@ describe("demo", () => {
       rmSync(report, { force: true })
       const output: Array<string> = []
       const result = yield* runDemo({
-        durationSeconds: 6,
+        durationSeconds: 10,
         rate: 20,
         seed: 42,
         scenario: "tour",
@@ -28,6 +29,13 @@ describe("demo", () => {
       assert.isTrue(result.naive.requests > 50 && result.resilient.requests === result.naive.requests)
       assert.isTrue(served(result.resilient) > served(result.naive), JSON.stringify(result))
       assert.isTrue(result.resilient.degraded > 0, "stale values were served during the outage")
+      // the breaker sheds load: the upstream sees fewer requests from the resilient client during the outage
+      assert.isTrue(result.resilient.outageHits < result.naive.outageHits, JSON.stringify(result))
+      // …and it opened, then closed again once the upstream recovered
+      const states = result.breakerStates
+      const opened = states.indexOf("Open")
+      assert.isTrue(opened > 0, states.join(" → "))
+      assert.isTrue(states.slice(opened).includes("Closed"), states.join(" → "))
       assert.isTrue(existsSync(report))
       const html = readFileSync(report, "utf8")
       for (const id of ["chart-success", "chart-latency", "chart-breaker", "chart-upstream"]) {
