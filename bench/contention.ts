@@ -6,6 +6,7 @@
  *   npx tsx bench/contention.ts --callers 10000     one size
  *   npx tsx bench/contention.ts --deadline 15000    give up on a case after 15 s
  *   npx tsx bench/contention.ts --spawn runPromise  start Effect callers with runPromise, not fork
+ *   npx tsx bench/contention.ts --case "ours|fifo"  only the cases matching a regex
  *   npx tsx bench/contention.ts --in-process        no child processes (less isolation)
  *
  * Cases (all in the same run, each in its own child process by default, so
@@ -449,6 +450,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ContentionOptions => {
   let callers: Array<number> | undefined
   let deadlineMillis: number | undefined
   let spawnMode: Spawn | undefined
+  let cases: Array<CaseName> | undefined
   let isolate = true
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -456,9 +458,13 @@ const parseArgs = (argv: ReadonlyArray<string>): ContentionOptions => {
     else if (arg === "--deadline") deadlineMillis = Number(argv[++i])
     else if (arg === "--in-process") isolate = false
     else if (arg === "--spawn") spawnMode = argv[++i] === "runPromise" ? "runPromise" : "fork"
+    else if (arg === "--case") {
+      const pattern = new RegExp(argv[++i] ?? "", "i")
+      cases = CASES.filter((name) => pattern.test(name))
+    }
     else throw new Error(`unknown argument ${arg}`)
   }
-  return { callers, deadlineMillis, isolate, spawn: spawnMode }
+  return { callers, deadlineMillis, isolate, spawn: spawnMode, cases }
 }
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === thisFile

@@ -118,6 +118,18 @@ export declare namespace Bulkhead {
   /**
    * Options of {@link make}.
    *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "effect-resilience"
+   *
+   * const options: Bulkhead.Bulkhead.Options = {
+   *   maxConcurrent: 10, // required
+   *   maxQueue: 100, // default 0: no queue
+   *   maxWait: "2 seconds", // default: no limit
+   *   name: "payments" // default "bulkhead"
+   * }
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -149,6 +161,15 @@ export declare namespace Bulkhead {
   /**
    * Options of `execute`.
    *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const perHost = (bulkhead: Bulkhead.Bulkhead, host: string) =>
+   *   bulkhead.execute(Effect.succeed(`GET https://${host}/`), { key: host })
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -159,6 +180,13 @@ export declare namespace Bulkhead {
 
   /**
    * A partition's state.
+   *
+   * @example
+   * ```ts
+   * import type { Bulkhead } from "effect-resilience"
+   *
+   * const saturated = (stats: Bulkhead.Bulkhead.Stats) => stats.active >= stats.maxConcurrent && stats.queued > 0
+   * ```
    *
    * @since 0.1.0
    * @category Models
@@ -175,6 +203,13 @@ export declare namespace Bulkhead {
   /**
    * The state of the whole bulkhead.
    *
+   * @example
+   * ```ts
+   * import type { Bulkhead } from "effect-resilience"
+   *
+   * const describe = (t: Bulkhead.Bulkhead.Totals) => `${t.active} running, ${t.queued} queued, ${t.partitions} keys`
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -189,6 +224,21 @@ export declare namespace Bulkhead {
 /**
  * What a bulkhead did: admitted a call (`waited` is zero unless it queued),
  * queued one, or rejected one.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 5, maxQueue: 50 })
+ *   yield* bulkhead.events.pipe(
+ *     Stream.filter((e) => e._tag === "Rejected"),
+ *     Stream.runForEach((e) => Effect.logWarning(`shed a call: ${e._tag === "Rejected" ? e.reason : ""}`)),
+ *     Effect.forkScoped
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -286,7 +336,9 @@ class BulkheadWaiter extends Waiter {
  * `Deferred` and no timer when a permit is free. Queued callers share one
  * timer fiber per bulkhead for `maxWait` (their deadlines expire in queue
  * order), and the `active`/`queued` gauges are published by a polling fiber;
- * both live in the scope. Rejections increment
+ * both live in the scope: use the bulkhead within it (once the scope closes,
+ * calls still run and release their permits, but `maxWait` is no longer
+ * enforced and the gauges are no longer published). Rejections increment
  * `resilience_bulkhead_rejections` (tagged `policy` and `reason`).
  *
  * @example
