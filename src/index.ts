@@ -59,6 +59,14 @@ export * as Bulkhead from "./Bulkhead.js"
 export * as Fallback from "./Fallback.js"
 
 /**
+ * Hedged requests: start another attempt every `delay` while none has
+ * succeeded; the first success wins, the losers are interrupted and awaited.
+ *
+ * @since 0.1.0
+ */
+export * as Hedge from "./Hedge.js"
+
+/**
  * Health checks as services: timeouts, criticality, background monitoring on
  * a `Schedule`, an aggregate healthy/degraded/unhealthy report, liveness and
  * readiness views, circuit breakers as health sources, a registry of named

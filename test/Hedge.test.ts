@@ -1,0 +1,500 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Cause,
+  Chunk,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck,
+  Fiber,
+  Metric,
+  MetricState,
+  Option,
+  Ref,
+  Stream,
+  TestClock
+} from "effect"
+import { expectTypeOf } from "vitest"
+import { Errors, Hedge, Policy, Retry, Timeout } from "../src/index.js"
+
+class Unavailable extends Data.TaggedError("Unavailable")<{ readonly attempt: number }> {}
+class BadRequest extends Data.TaggedError("BadRequest")<{ readonly attempt: number }> {}
+
+type Outcome = "ok" | "unavailable" | "bad" | "die" | "never"
+interface Plan {
+  readonly latency: number
+  readonly outcome: Outcome
+}
+
+/**
+ * A fake dependency whose behaviour depends on the hedge attempt running it
+ * (read from `Hedge.currentAttempt`), so the script does not depend on fiber
+ * scheduling. Records starts, ends and interruptions.
+ */
+const makeFake = (plans: ReadonlyArray<Plan>) =>
+  Effect.gen(function*() {
+    const started = yield* Ref.make<Array<number>>([])
+    const latches = yield* Effect.forEach(Array.from({ length: 8 }), () => Deferred.make<void>())
+    const ended = yield* Ref.make<Array<number>>([])
+    const interrupted = yield* Ref.make<Array<number>>([])
+    const call: Effect.Effect<string, Unavailable | BadRequest> = Effect.gen(function*() {
+      const n = yield* Hedge.currentAttempt
+      const plan = plans[n - 1] ?? { latency: 0, outcome: "never" as const }
+      yield* Ref.update(started, (xs) => [...xs, n])
+      if (latches[n - 1] !== undefined) yield* Deferred.succeed(latches[n - 1]!, undefined)
+      if (plan.latency > 0) yield* Effect.sleep(plan.latency)
+      switch (plan.outcome) {
+        case "ok":
+          return `attempt ${n}`
+        case "unavailable":
+          return yield* Effect.fail(new Unavailable({ attempt: n }))
+        case "bad":
+          return yield* Effect.fail(new BadRequest({ attempt: n }))
+        case "die":
+          return yield* Effect.die(`attempt ${n} crashed`)
+        case "never":
+          return yield* Effect.never
+      }
+    }).pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Hedge.currentAttempt, (n) =>
+          Exit.isInterrupted(exit)
+            ? Ref.update(interrupted, (xs) => [...xs, n]).pipe(Effect.zipRight(Ref.update(ended, (xs) => [...xs, n])))
+            : Ref.update(ended, (xs) => [...xs, n]))
+      )
+    )
+    return {
+      call,
+      started: Ref.get(started),
+      /** Waits until attempt `n` has started (and registered its sleep). */
+      whenStarted: (n: number) => Deferred.await(latches[n - 1]!),
+      ended: Ref.get(ended),
+      interrupted: Ref.get(interrupted)
+    }
+  })
+
+const sorted = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)
+
+const collect = <A>(stream: Stream.Stream<A>, n: number) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
+    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
+  })
+
+const counterValue = (name: string, tags: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
+      if (got !== wanted) continue
+      if (MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
+    }
+    return 0
+  })
+
+const frequencyOf = (name: string, policy: string) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      if (!pair.metricKey.tags.some((t) => t.key === "policy" && t.value === policy)) continue
+      if (MetricState.isFrequencyState(pair.metricState)) return Object.fromEntries(pair.metricState.occurrences)
+    }
+    return {}
+  })
+
+describe("Hedge.make", () => {
+  it.effect("fast path: the first attempt finishes before delay, no hedge starts", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([{ latency: 50, outcome: "ok" }])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3 })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("50 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 1")
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* fake.started, [1])
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 })
+    }))
+
+  it.effect("starts another attempt every delay; the first success wins and losers are interrupted", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 1000, outcome: "ok" },
+        { latency: 1000, outcome: "ok" },
+        { latency: 50, outcome: "ok" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "search" })
+      const events = yield* collect(hedge.events, 3)
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* fake.started, [1, 2, 3])
+      yield* TestClock.adjust("50 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 3")
+      assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2])
+      assert.deepStrictEqual(sorted(yield* fake.ended), [1, 2, 3])
+      assert.deepStrictEqual(yield* events, [
+        { _tag: "HedgeStarted", policy: "search", attempt: 2, reason: "Delay" },
+        { _tag: "HedgeStarted", policy: "search", attempt: 3, reason: "Delay" },
+        { _tag: "HedgeWon", policy: "search", attempt: 3, started: 3 }
+      ])
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 2, wins: [0, 0, 1], failures: 0 })
+    }))
+
+  it.effect("never starts more than maxAttempts", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([])
+      const hedge = Hedge.make({ delay: "10 millis", maxAttempts: 4 })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(yield* fake.started, [1, 2, 3, 4])
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2, 3, 4])
+    }))
+
+  it.effect("a hedgeable failure starts the next attempt at once", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 0, outcome: "unavailable" },
+        { latency: 0, outcome: "ok" }
+      ])
+      const hedge = Hedge.make({ delay: "1 minute", maxAttempts: 2 })
+      const events = yield* collect(hedge.events, 1)
+      // no clock adjustment: attempt 2 starts because attempt 1 failed
+      assert.strictEqual(yield* fake.call.pipe(hedge), "attempt 2")
+      const [started] = yield* events
+      assert.deepStrictEqual(started, {
+        _tag: "HedgeStarted",
+        policy: "hedge",
+        attempt: 2,
+        reason: "Failure",
+        error: new Unavailable({ attempt: 1 })
+      })
+    }))
+
+  it.effect("the delay restarts from the latest attempt", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 60, outcome: "unavailable" },
+        { latency: 1000, outcome: "ok" },
+        { latency: 0, outcome: "ok" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3 })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("60 millis") // attempt 1 fails, attempt 2 starts at 60
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      yield* TestClock.adjust("50 millis") // 110: the first timer (due at 100) was replaced
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      yield* TestClock.adjust("50 millis") // 160: attempt 3
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 3")
+    }))
+
+  it.effect("a non-hedgeable failure is final and interrupts the other attempts", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 1000, outcome: "ok" },
+        { latency: 10, outcome: "bad" }
+      ])
+      const hedge = Hedge.make({
+        delay: "100 millis",
+        maxAttempts: 3,
+        while: (e: Unavailable | BadRequest) => e._tag === "Unavailable"
+      })
+      const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
+      yield* TestClock.adjust("110 millis")
+      const e = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(e, new BadRequest({ attempt: 2 }))
+      assert.deepStrictEqual(yield* fake.interrupted, [1])
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      assert.strictEqual(hedge.stats().failures, 1)
+    }))
+
+  it.effect("when every attempt fails, the caller gets the failure of the last one to fail", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 300, outcome: "unavailable" },
+        { latency: 10, outcome: "unavailable" },
+        { latency: 10, outcome: "unavailable" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "exhaust" })
+      const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), new Unavailable({ attempt: 1 }))
+      assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "exhaust" }), 1)
+    }))
+
+  it.effect("a defect in one attempt is final and never retried by hedging", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 1000, outcome: "ok" },
+        { latency: 0, outcome: "die" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3 })
+      const fiber = yield* Effect.fork(Effect.exit(fake.call.pipe(hedge)))
+      yield* TestClock.adjust("100 millis")
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      assert.deepStrictEqual(yield* fake.interrupted, [1])
+    }))
+
+  it.effect("the library's own rejections are not hedgeable by default", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const rejected = Effect.zipRight(
+        Ref.update(calls, (n) => n + 1),
+        Effect.fail(Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" }))
+      )
+      const e = yield* Effect.flip(rejected.pipe(Hedge.make({ delay: "10 millis", maxAttempts: 3 })))
+      assert.isTrue(Errors.isRejection(e))
+      assert.strictEqual(yield* Ref.get(calls), 1)
+    }))
+
+  it.effect("delay 0 starts every attempt at once", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 30, outcome: "ok" },
+        { latency: 20, outcome: "ok" },
+        { latency: 10, outcome: "ok" }
+      ])
+      const fiber = yield* Effect.fork(fake.call.pipe(Hedge.make({ delay: 0, maxAttempts: 3 })))
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 3")
+      assert.deepStrictEqual(sorted(yield* fake.started), [1, 2, 3])
+      assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2])
+    }))
+
+  it.effect("an infinite delay hedges only on failure", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 500, outcome: "unavailable" },
+        { latency: 10, outcome: "ok" }
+      ])
+      const hedge = Hedge.make({ delay: Duration.infinity, maxAttempts: 2 })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("499 millis")
+      assert.deepStrictEqual(yield* fake.started, [1])
+      yield* TestClock.adjust("11 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 2")
+    }))
+
+  it.effect("maxAttempts 1 runs the effect once", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([{ latency: 0, outcome: "unavailable" }])
+      const hedge = Hedge.make({ delay: "1 millis", maxAttempts: 1 })
+      const e = yield* Effect.flip(fake.call.pipe(hedge))
+      assert.deepStrictEqual(e, new Unavailable({ attempt: 1 }))
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0], failures: 1 })
+    }))
+})
+
+describe("interruption", () => {
+  // Losers clean up slowly (a 1-second finalizer under TestClock). What the
+  // caller's next step sees tells whether the hedge awaited them (a fiber's
+  // own exit would await its children anyway, so look from inside it).
+  const slowLoser = (cleaned: Ref.Ref<number>) =>
+    Effect.onInterrupt(Effect.never, () => Effect.zipRight(Effect.sleep("1 second"), Ref.update(cleaned, (n) => n + 1)))
+
+  it.effect("interrupting the caller interrupts and awaits every attempt", () =>
+    Effect.gen(function*() {
+      const cleaned = yield* Ref.make(0)
+      const seenOnInterrupt = yield* Ref.make(-1)
+      const fiber = yield* Effect.fork(
+        slowLoser(cleaned).pipe(
+          Hedge.make({ delay: "10 millis", maxAttempts: 3 }),
+          Effect.onInterrupt(() => Effect.flatMap(Ref.get(cleaned), (n) => Ref.set(seenOnInterrupt, n)))
+        )
+      )
+      yield* TestClock.adjust("20 millis")
+      const interrupter = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.join(interrupter)
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.strictEqual(yield* Ref.get(seenOnInterrupt), 3, "every attempt had finished when the hedge returned")
+    }))
+
+  it.effect("losers are awaited: the winner's result comes after their finalizers", () =>
+    Effect.gen(function*() {
+      const cleaned = yield* Ref.make(0)
+      const call = Effect.flatMap(Hedge.currentAttempt, (n) => n === 3 ? Effect.succeed("winner") : slowLoser(cleaned))
+      const fiber = yield* Effect.fork(
+        call.pipe(
+          Hedge.make({ delay: "10 millis", maxAttempts: 3 }),
+          Effect.flatMap((winner) => Effect.map(Ref.get(cleaned), (n) => [winner, n] as const))
+        )
+      )
+      yield* TestClock.adjust("20 millis") // attempt 3 has won; the losers are cleaning up
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "the result waits for the losers")
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), ["winner", 2])
+    }))
+
+  it.effect("a winner does not leave the timer or any fiber running", () =>
+    Effect.gen(function*() {
+      const running = yield* Ref.make(0)
+      const latch = yield* Deferred.make<void>()
+      const call = Effect.acquireUseRelease(
+        Ref.update(running, (n) => n + 1),
+        () => Effect.flatMap(Hedge.currentAttempt, (n) => n === 2 ? Effect.as(Deferred.await(latch), "2") : Effect.never),
+        () => Ref.update(running, (n) => n - 1)
+      )
+      const fiber = yield* Effect.fork(call.pipe(Hedge.make({ delay: "10 millis", maxAttempts: 2 })))
+      yield* TestClock.adjust("10 millis")
+      yield* Deferred.succeed(latch, undefined)
+      assert.strictEqual(yield* Fiber.join(fiber), "2")
+      assert.strictEqual(yield* Ref.get(running), 0)
+    }))
+})
+
+describe("composition", () => {
+  it.effect("inside a timeout: the timeout interrupts every attempt", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([])
+      const policy = Policy.compose(Timeout.make("1 second"), Hedge.make({ delay: "300 millis", maxAttempts: 3 }))
+      const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(policy)))
+      yield* TestClock.adjust("1 second")
+      const e = yield* Fiber.join(fiber)
+      assert.strictEqual(e._tag, "TimeoutError")
+      assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2, 3])
+    }))
+
+  it.effect("per-attempt timeouts inside a hedge make slow attempts hedgeable failures", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 10_000, outcome: "ok" },
+        { latency: 10, outcome: "ok" }
+      ])
+      const policy = Policy.compose(Hedge.make({ delay: Duration.infinity, maxAttempts: 2 }), Timeout.make("200 millis"))
+      const fiber = yield* Effect.fork(fake.call.pipe(policy))
+      yield* TestClock.adjust("200 millis") // attempt 1 times out: a hedgeable TimeoutError
+      yield* fake.whenStarted(2)
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 2")
+    }))
+
+  it.effect("retry outside a hedge retries an exhausted hedge", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const call = Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) =>
+        n <= 2 ? Effect.fail(new Unavailable({ attempt: n })) : Effect.succeed(`call ${n}`))
+      const policy = Policy.compose(
+        Retry.policy({ schedule: Retry.constant("1 second"), times: 2 }),
+        Hedge.make({ delay: "100 millis", maxAttempts: 2 })
+      )
+      const fiber = yield* Effect.fork(call.pipe(policy))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), "call 3")
+      assert.strictEqual(yield* Ref.get(calls), 3)
+    }))
+
+  it.effect("metrics: hedges started by reason, and which attempt won", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 0, outcome: "unavailable" },
+        { latency: 1000, outcome: "ok" },
+        { latency: 10, outcome: "ok" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "metrics" })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("110 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 3")
+      assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "metrics", reason: "failure" }), 1)
+      assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "metrics", reason: "delay" }), 1)
+      assert.deepStrictEqual(yield* frequencyOf("resilience_hedge_won", "metrics"), { "3": 1 })
+    }))
+
+  it("types: a hedge adds no error; while constrains the errors it accepts", () => {
+    const call = Effect.fail(new Unavailable({ attempt: 1 })) as Effect.Effect<number, Unavailable | BadRequest>
+    expectTypeOf(call.pipe(Hedge.make({ delay: "1 second", maxAttempts: 2 }))).toEqualTypeOf<
+      Effect.Effect<number, Unavailable | BadRequest>
+    >()
+    const typed = Hedge.make({ delay: "1 second", maxAttempts: 2, while: (e: Unavailable | BadRequest) => e._tag === "Unavailable" })
+    expectTypeOf(call.pipe(typed)).toEqualTypeOf<Effect.Effect<number, Unavailable | BadRequest>>()
+    // @ts-expect-error: the predicate reads `_tag`, so effects failing with strings are rejected
+    Effect.fail("boom").pipe(typed)
+    const composed = Policy.compose(Timeout.make("1 second"), typed)
+    expectTypeOf(call.pipe(composed)).toEqualTypeOf<Effect.Effect<number, Unavailable | BadRequest | Errors.TimeoutError>>()
+  })
+
+  it("describes itself for Policy.describe", () => {
+    assert.deepStrictEqual(Policy.describe(Hedge.make({ delay: "50 millis", maxAttempts: 3, name: "h" })), {
+      kind: "Hedge",
+      name: "h",
+      options: { delay: "50ms", maxAttempts: 3, while: false },
+      children: []
+    })
+  })
+})
+
+describe("validation", () => {
+  it("rejects invalid options, naming the option", () => {
+    const invalid = (options: any, option: string) => {
+      try {
+        Hedge.make(options)
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
+        return
+      }
+      assert.fail(`expected InvalidOptionsError for ${option}`)
+    }
+    invalid({ delay: "-1 second", maxAttempts: 2 }, "delay")
+    invalid({ delay: Number.NaN, maxAttempts: 2 }, "delay")
+    invalid({ maxAttempts: 2 }, "delay")
+    invalid({ delay: "1 second", maxAttempts: 0 }, "maxAttempts")
+    invalid({ delay: "1 second", maxAttempts: 2.5 }, "maxAttempts")
+    invalid({ delay: "1 second", maxAttempts: 101 }, "maxAttempts")
+    invalid({ delay: "1 second", maxAttempts: 2, while: "x" }, "while")
+    invalid({ delay: "1 second", maxAttempts: 2, name: "" }, "name")
+  })
+})
+
+describe("properties", () => {
+  const plan = FastCheck.record({
+    latency: FastCheck.integer({ min: 0, max: 500 }),
+    outcome: FastCheck.constantFrom<Outcome>("ok", "unavailable", "bad", "never")
+  })
+
+  it.effect.prop(
+    "never runs more than maxAttempts, and no attempt outlives the call",
+    [
+      FastCheck.array(plan, { minLength: 1, maxLength: 6 }),
+      FastCheck.integer({ min: 1, max: 6 }),
+      FastCheck.integer({ min: 0, max: 300 })
+    ],
+    ([plans, maxAttempts, delay]) =>
+      Effect.gen(function*() {
+        const fake = yield* makeFake(plans)
+        const hedge = Hedge.make({
+          delay,
+          maxAttempts,
+          while: (e: Unavailable | BadRequest) => e._tag === "Unavailable"
+        })
+        // read the log from inside the calling fiber, right after the hedge returns
+        const fiber = yield* Effect.fork(
+          Effect.flatMap(Effect.exit(fake.call.pipe(hedge)), (exit) => Effect.map(fake.ended, (ended) => ({ exit, ended })))
+        )
+        yield* TestClock.adjust("10 seconds")
+        const polled = yield* Fiber.poll(fiber)
+        if (Option.isNone(polled)) yield* Fiber.interrupt(fiber) // every attempt hangs: the caller gives up
+        const started = yield* fake.started
+        assert.isAtMost(started.length, maxAttempts)
+        assert.deepStrictEqual(sorted(started), Array.from({ length: started.length }, (_, i) => i + 1))
+        // every started attempt has ended (finished or interrupted) once the call is over
+        assert.deepStrictEqual(sorted(yield* fake.ended), sorted(started))
+        if (Option.isSome(polled) && Exit.isSuccess(polled.value)) {
+          const { ended, exit } = polled.value.value
+          assert.deepStrictEqual(sorted(ended), sorted(started), "attempts had ended when the hedge returned")
+          if (Exit.isSuccess(exit)) {
+            const winner = Number(exit.value.replace("attempt ", ""))
+            assert.strictEqual(plans[winner - 1]?.outcome, "ok")
+          }
+        }
+      }),
+    { fastCheck: { numRuns: 80, seed: 4242 } }
+  )
+})
