@@ -28,6 +28,8 @@
  * Promise callers are N calls of an async function started in one loop;
  * Effect callers are N fibers forked at once (`Effect.forEach` with
  * `concurrency: "unbounded"`), each running `limiter(Effect.sleep("1 millis"))`.
+ * Each measured run is preceded by a warm-up run of the same case with 2,000
+ * callers (not for Effect's semaphore, which would not finish it in time).
  * Heap is the peak `heapUsed` sampled every 20 ms in the case's process.
  *
  * `runContention(options)` is what `bench/run.ts` calls
@@ -169,6 +171,9 @@ interface Measured {
   readonly peakHeapMB: number
 }
 
+/** Callers of the warm-up run that precedes each measured run (skipped for Effect's semaphore). */
+const WARMUP_CALLERS = 2_000
+
 const heapMB = () => process.memoryUsage().heapUsed / 1024 / 1024
 
 const measureHere = async (
@@ -179,6 +184,8 @@ const measureHere = async (
   spawn: Spawn,
   onSample?: (peakHeapMB: number) => void
 ): Promise<Measured> => {
+  // warm up (JIT) with a smaller run of the same case, then measure
+  if (name !== EFFECT_SEMAPHORE) await runCase(name, Math.min(callers, WARMUP_CALLERS), permits, holdMillis, spawn)
   let peak = heapMB()
   const sampler = setInterval(() => {
     peak = Math.max(peak, heapMB())
