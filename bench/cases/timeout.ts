@@ -7,6 +7,9 @@ import { async1, type Case, effectCase, succeed1, type Target } from "./_lib.js"
 import { PEER } from "./peers.js"
 
 const timeout = Timeout.make("1 second")
+// the path Timeout.make took before its fast path (Effect.timeoutFail: two forked fibers per call);
+// `implementation` is an internal option of Timeout.make, ignored if it goes away
+const general = Timeout.make("1 second", { implementation: "general" } as Timeout.Timeout.Options)
 
 const targets = (effectTimeout: string): ReadonlyArray<Target> => [
   { kind: "ratio", of: effectTimeout, max: 1 / 3 },
@@ -32,5 +35,14 @@ export const cases: ReadonlyArray<Case> = [
     peers: [PEER.cockatielTimeoutCoop, PEER.effectTimeoutAsync],
     targets: targets(PEER.effectTimeoutAsync),
     call: () => timeout(async1)
+  }),
+  effectCase({
+    name: "ours: Timeout.make(\"1 second\"), general path (Effect.timeoutFail)",
+    group: "timeout",
+    lib: "ours",
+    path: "success",
+    peers: [PEER.cockatielTimeoutCoop, PEER.effectTimeout],
+    note: "`implementation: \"general\"`: what Timeout.make cost before its fast path (two forks per call)",
+    call: () => general(succeed1)
   })
 ]
