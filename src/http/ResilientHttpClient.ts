@@ -685,6 +685,12 @@ const build = (
     }
     return stats
   }
+  // every metric carries the client's name and the origin's label
+  const failures = Metric.tagged(failuresCounter, "client", config.name)
+  const retries = Metric.tagged(retriesCounter, "client", config.name)
+  const rejections = Metric.tagged(rejectionsCounter, "client", config.name)
+  const duration = Metric.tagged(durationHistogram, "client", config.name)
+
   // the call in flight, for `onRetry` (which only sees the error)
   const currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)
 
@@ -693,7 +699,7 @@ const build = (
     Effect.flatMap(FiberRef.get(currentCall), (call) => {
       if (call === undefined) return Effect.void
       call.retries++
-      const count = Metric.increment(Metric.tagged(retriesCounter, "origin", call.label))
+      const count = Metric.increment(Metric.tagged(retries, "origin", call.label))
       if (!(error instanceof HttpStatusError)) return count
       call.drained++
       return Effect.zipRight(count, drain(error.response, config.drainBytes, config.drainTimeout))
@@ -760,7 +766,7 @@ const build = (
         if (!isOriginFailure(error)) return Effect.void
         stats.failures++
         return Metric.increment(
-          Metric.tagged(Metric.tagged(failuresCounter, "origin", stats.label), "reason", failureReason(error))
+          Metric.tagged(Metric.tagged(failures, "origin", stats.label), "reason", failureReason(error))
         )
       })
       if (config.spans) {
@@ -800,7 +806,7 @@ const build = (
           if (!isRejection(error)) return Effect.void
           stats.rejections++
           return Metric.increment(
-            Metric.tagged(Metric.tagged(rejectionsCounter, "origin", stats.label), "reason", (error as any)._tag)
+            Metric.tagged(Metric.tagged(rejections, "origin", stats.label), "reason", (error as any)._tag)
           )
         }),
         Effect.map((response: HttpClientResponse.HttpClientResponse) =>
@@ -808,7 +814,7 @@ const build = (
             ? response
             : new TimedBodyResponse(response, config.bodyTimeout, config.name)
         ),
-        Metric.trackDurationWith(durationHistogram.pipe(Metric.tagged("origin", stats.label)), Duration.toMillis)
+        Metric.trackDurationWith(Metric.tagged(duration, "origin", stats.label), Duration.toMillis)
       )
       return Effect.locally(final, currentCall, stats)
     })

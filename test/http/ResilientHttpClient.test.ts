@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
-import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream, TestClock, Tracer } from "effect"
 import { CircuitBreaker, Errors, Health, Retry } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { nodeKeepAlive, realSleep, resetConnection, script, serve, slowBody, undici } from "./server.js"
@@ -458,3 +458,59 @@ const eventuallyReal = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
     }
     return assert.fail("condition not reached")
   })
+
+describe("ResilientHttpClient: observability", () => {
+  const counterValue = (name: string, tags: Record<string, string>) =>
+    Effect.map(Metric.snapshot, (pairs) => {
+      const pair = pairs.find((p) =>
+        p.metricKey.name === name &&
+        Object.entries(tags).every(([k, v]) => p.metricKey.tags.some((t) => t.key === k && t.value === v)) &&
+        p.metricKey.tags.length === Object.keys(tags).length
+      )
+      return pair === undefined ? 0 : Number((pair.metricState as any).count)
+    })
+
+  it.scopedLive("metrics per origin, with labels bounded by maxOrigins (later origins share \"other\")", () =>
+    Effect.gen(function*() {
+      const servers = yield* Effect.all([1, 2, 3].map(() => serve(() => Effect.succeed(HttpServerResponse.text("down", { status: 503 })))))
+      const resilience = yield* ResilientHttpClient.makeTransform({ name: "metrics-test", maxOrigins: 2, retry: fast, circuitBreaker: false })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      for (const server of servers) yield* client.get(`${server.url}/`)
+      const [a, b] = servers.map((s) => s.url)
+      for (const origin of [a!, b!]) {
+        assert.strictEqual(yield* counterValue("resilience_http_failures", { client: "metrics-test", origin, reason: "status_5xx" }), 3)
+        assert.strictEqual(yield* counterValue("resilience_http_retries", { client: "metrics-test", origin }), 2)
+      }
+      assert.strictEqual(yield* counterValue("resilience_http_failures", { client: "metrics-test", origin: "other", reason: "status_5xx" }), 3)
+      const durations = (yield* Metric.snapshot).filter((p) =>
+        p.metricKey.name === "resilience_http_duration_ms" && p.metricKey.tags.some((t) => t.key === "client" && t.value === "metrics-test")
+      )
+      assert.deepStrictEqual(durations.map((p) => p.metricKey.tags.find((t) => t.key === "origin")!.value).sort(), [a!, b!, "other"].sort())
+      assert.deepStrictEqual(resilience.stats().map((s) => s.origin), [b, servers[2]!.url], "stats keep the most recent maxOrigins origins")
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("spans per attempt, when asked for", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 503, 200]))
+      const recorded: Array<Tracer.Span> = []
+      const base = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          recorded.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      const traced = yield* ResilientHttpClient.make({ retry: fast, spans: true })
+      yield* traced.get(`${server.url}/a`).pipe(Effect.withTracer(tracer))
+      const attempts = recorded.filter((s) => s.name === "resilience.http.attempt")
+      assert.deepStrictEqual(attempts.map((s) => s.attributes.get("resilience.attempt")), [1, 2, 3])
+      assert.strictEqual(attempts[0]!.attributes.get("server.origin"), server.url)
+
+      recorded.length = 0
+      const untraced = yield* ResilientHttpClient.make({ retry: fast })
+      yield* untraced.get(`${server.url}/b`).pipe(Effect.withTracer(tracer))
+      assert.strictEqual(recorded.filter((s) => s.name === "resilience.http.attempt").length, 0, "off by default")
+    }).pipe(Effect.provide(undici)))
+})
