@@ -9,6 +9,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Equal,
   Exit,
   Fiber,
   Layer,
@@ -1124,6 +1125,46 @@ describe("CircuitBreaker: layers", () => {
     assert.deepStrictEqual(time.slowCall, { duration: "1 second", threshold: 1 })
     assert.throws(() => CircuitBreaker.fromConfigOptions({ slowCallThreshold: 0.5 }))
   })
+})
+
+describe("CircuitBreaker: errors", () => {
+  it.effect("a rejection built on the hot path is the same value as one built with new", () =>
+    Effect.gen(function*() {
+      const retryAfter = Duration.seconds(3)
+      const reason = new CircuitBreaker.CircuitOpen({ retryAfter, isolated: false })
+      const slow = new CircuitBreaker.CircuitBreakerError({ breaker: "b", key: "k", reason })
+      const fast = (CircuitBreaker.CircuitBreakerError as any).make("b", "k", (CircuitBreaker.CircuitOpen as any).make(retryAfter, false))
+      assert.isTrue(Equal.equals(fast.reason, reason))
+      assert.isTrue(Equal.equals(fast, slow))
+      assert.instanceOf(fast, CircuitBreaker.CircuitBreakerError)
+      assert.instanceOf(fast, Error)
+      assert.strictEqual(fast._tag, "CircuitBreakerError")
+      assert.strictEqual(fast.name, "CircuitBreakerError")
+      assert.strictEqual(fast.message, slow.message)
+      assert.strictEqual(fast.message, "Circuit b[k] is open: retry after 3s")
+      assert.strictEqual(fast.stack, "CircuitBreakerError: Circuit b[k] is open: retry after 3s")
+      assert.isTrue(Errors.isRejection(fast) && Errors.isRejection(slow))
+      assert.deepStrictEqual(Errors.retryAfterOf(fast), Option.some(retryAfter))
+      assert.include(Cause.pretty(Cause.fail(fast)), "is open: retry after 3s")
+      // yieldable, like any Data.TaggedError
+      const exit = yield* Effect.exit(Effect.gen(function*() {
+        return yield* fast
+      }))
+      assert.isTrue(Exit.isFailure(exit) && Equal.equals(Cause.failureOption(exit.cause), Option.some(slow)))
+    }))
+
+  it.effect("store errors are not rejections (Retry may retry them)", () =>
+    Effect.sync(() => {
+      const e = new CircuitBreaker.CircuitBreakerError({
+        breaker: "b",
+        key: "default",
+        reason: new CircuitBreaker.CircuitBreakerStoreError({ operation: "admit", cause: new Error("ECONNREFUSED") })
+      })
+      assert.isFalse(Errors.isRejection(e))
+      assert.isTrue(Errors.isResilienceError(e))
+      assert.strictEqual(e.message, "Circuit b: Circuit breaker store failed on admit: ECONNREFUSED")
+      assert.isTrue(Retry.isTransient(e) === false)
+    }))
 })
 
 describe("CircuitBreaker: composition", () => {

@@ -5,10 +5,11 @@
  * Hot path (closed circuit, in-process store): one synchronous admission
  * (no allocation: closed circuits hand out one shared ticket per
  * generation), the call under one `matchCauseEffect`, one synchronous
- * record. Counts are plain numbers; Effect `Metric`s are updated with
- * `unsafeUpdate` on failure paths and in batches for successes. Probes run
- * in an uninterruptible region (the effect itself stays interruptible), so
- * an interrupted probe always frees its slot.
+ * record. Counts are plain numbers, published to Effect `Metric`s in
+ * batches (see `publish`). An open circuit's rejection builds its error
+ * without the `Error` constructor (see `CircuitBreakerError.make`). Probes
+ * run in an uninterruptible region (the effect itself stays interruptible),
+ * so an interrupted probe always frees its slot.
  *
  * @internal
  */
@@ -142,7 +143,21 @@ const makeBreaker = (
   const ignoredCalls = callsCounter.pipe(Metric.tagged("policy", name), Metric.tagged("outcome", "ignored"))
   const slowCalls = tagged(slowCallsCounter)
   const rejections = tagged(rejectionsCounter)
+  const rejectedOpen = Metric.tagged(rejections, "reason", "CircuitOpen")
+  const rejectedHalfOpen = Metric.tagged(rejections, "reason", "CircuitHalfOpen")
+  const rejectedStore = Metric.tagged(rejections, "reason", "CircuitBreakerStoreError")
   const transitionsMetric = tagged(transitionsCounter)
+  // one tagged metric per (from, to): unsafeUpdate with extra labels costs microseconds
+  const transitionMetrics = new Map<string, typeof transitionsMetric>()
+  const transitionMetric = (from: string, to: string) => {
+    const id = `${from}>${to}`
+    let metric = transitionMetrics.get(id)
+    if (metric === undefined) {
+      metric = transitionsMetric.pipe(Metric.tagged("from", from), Metric.tagged("to", to))
+      transitionMetrics.set(id, metric)
+    }
+    return metric
+  }
   const fencedMetric = tagged(fencedCounter)
   const storeErrorsMetric = tagged(storeErrorsCounter)
   const state = tagged(stateGauge)
@@ -152,51 +167,72 @@ const makeBreaker = (
   const transitionsHub = EventHub.make<Transition>()
   const history: Array<Transition> = []
 
-  // plain counters (this process, every key)
-  const totals = { successes: 0, failures: 0, ignored: 0, rejections: 0, slowCalls: 0, fenced: 0, storeErrors: 0 }
-  // batched publication of the success-path counts
-  let publishedSuccesses = 0
-  let publishedIgnored = 0
-  let publishedSlow = 0
+  // Plain counters (this process, every key), published to the Effect metrics in
+  // batches: every PUBLISH_EVERY_CALLS calls, PUBLISH_EVERY_MILLIS after the last
+  // publication, on every transition, and when `metrics()` is read. (Updating a
+  // tagged Effect metric costs microseconds; a rejection must cost less.) With
+  // `labelMetricsByKey`, failures and rejections are published per call instead.
+  const counter = (metric: Metric.Metric.Counter<number>, keyed: boolean) => ({ count: 0, published: 0, metric, keyed })
+  const c = {
+    successes: counter(successes, false),
+    failures: counter(failures, labelKeys),
+    ignored: counter(ignoredCalls, false),
+    slowCalls: counter(slowCalls, false),
+    rejectedOpen: counter(rejectedOpen, labelKeys),
+    rejectedHalfOpen: counter(rejectedHalfOpen, labelKeys),
+    rejectedStore: counter(rejectedStore, labelKeys),
+    fenced: counter(fencedMetric, false),
+    storeErrors: counter(storeErrorsMetric, false)
+  }
+  const counters = Object.values(c)
   let sincePublish = 0
   let nextPublishAt = 0
 
   const publish = (): void => {
     sincePublish = 0
     nextPublishAt = clock.unsafeCurrentTimeMillis() + PUBLISH_EVERY_MILLIS
-    if (totals.successes !== publishedSuccesses) {
-      successes.unsafeUpdate(totals.successes - publishedSuccesses, NO_LABELS)
-      publishedSuccesses = totals.successes
-    }
-    if (totals.ignored !== publishedIgnored) {
-      ignoredCalls.unsafeUpdate(totals.ignored - publishedIgnored, NO_LABELS)
-      publishedIgnored = totals.ignored
-    }
-    if (totals.slowCalls !== publishedSlow) {
-      slowCalls.unsafeUpdate(totals.slowCalls - publishedSlow, NO_LABELS)
-      publishedSlow = totals.slowCalls
+    for (const counter of counters) {
+      if (counter.keyed || counter.count === counter.published) continue
+      counter.metric.unsafeUpdate(counter.count - counter.published, NO_LABELS)
+      counter.published = counter.count
     }
   }
 
-  const keyLabels = (key: string): ReadonlyArray<MetricLabel.MetricLabel> =>
-    labelKeys ? [MetricLabel.make("key", key)] : NO_LABELS
+  const tick = (now: number): void => {
+    if (++sincePublish >= PUBLISH_EVERY_CALLS || now >= nextPublishAt) publish()
+  }
+
+  /** Counts one event; with a key label (labelMetricsByKey) it is published at once. */
+  const count = (counter: (typeof counters)[number], key: string): void => {
+    counter.count++
+    if (counter.keyed) counter.metric.unsafeUpdate(1, [MetricLabel.make("key", key)])
+  }
+
+  const totals = () => ({
+    successes: c.successes.count,
+    failures: c.failures.count,
+    ignored: c.ignored.count,
+    rejections: c.rejectedOpen.count + c.rejectedHalfOpen.count + c.rejectedStore.count,
+    slowCalls: c.slowCalls.count,
+    fenced: c.fenced.count,
+    storeErrors: c.storeErrors.count
+  })
 
   const onTransitions = (transitions: ReadonlyArray<Transition>): void => {
     for (let i = 0; i < transitions.length; i++) {
       const t = transitions[i]!
       history.push(t)
       if (history.length > HISTORY) history.shift()
-      const labels = [MetricLabel.make("from", t.from), MetricLabel.make("to", t.to)]
-      transitionsMetric.unsafeUpdate(1, labelKeys ? [...labels, MetricLabel.make("key", t.key)] : labels)
+      transitionMetric(t.from, t.to).unsafeUpdate(1, labelKeys ? [MetricLabel.make("key", t.key)] : NO_LABELS)
       if (t.key === DEFAULT_KEY) state.unsafeUpdate(STATE_VALUE[t.to], NO_LABELS)
       transitionsHub.emit(t)
       if (events.hasSubscribers()) events.emit({ _tag: "Transition", breaker: name, transition: t })
     }
+    publish()
   }
 
   const onStoreFailure = (key: string, error: CircuitBreakerStoreError, allowed: boolean): void => {
-    totals.storeErrors++
-    storeErrorsMetric.unsafeUpdate(1, NO_LABELS)
+    c.storeErrors.count++
     if (events.hasSubscribers()) events.emit({ _tag: "StoreError", breaker: name, key, error, allowed })
   }
 
@@ -207,35 +243,33 @@ const makeBreaker = (
   }
 
   const storeErrorFor = (key: string, error: CircuitBreakerStoreError): CircuitBreakerError =>
-    new CircuitBreakerError({ breaker: name, key, reason: error })
+    CircuitBreakerError.make(name, key, error)
 
   /** Accounts for a recorded call (counts, metrics, events, transitions). */
   const account = (key: string, result: CallResult, recorded: Recorded, probe: boolean, elapsed: number, now: number) => {
     switch (result.outcome) {
       case "success":
-        totals.successes++
+        c.successes.count++
         break
       case "failure":
-        totals.failures++
-        failures.unsafeUpdate(1, keyLabels(key))
+        count(c.failures, key)
         if (events.hasSubscribers()) events.emit({ _tag: "Failure", breaker: name, key, slow: result.slow, probe })
         break
       default:
-        totals.ignored++
+        c.ignored.count++
     }
     if (result.slow) {
-      totals.slowCalls++
+      c.slowCalls.count++
       if (events.hasSubscribers()) {
         events.emit({ _tag: "SlowCall", breaker: name, key, duration: Duration.millis(elapsed) })
       }
     }
     if (recorded.fenced) {
-      totals.fenced++
-      fencedMetric.unsafeUpdate(1, NO_LABELS)
+      c.fenced.count++
       if (events.hasSubscribers()) events.emit({ _tag: "Fenced", breaker: name, key, outcome: result.outcome })
     }
     if (recorded.transitions.length > 0) onTransitions(recorded.transitions)
-    if (++sincePublish >= PUBLISH_EVERY_CALLS || now >= nextPublishAt || result.outcome === "failure") publish()
+    tick(now)
   }
 
   const toResult = (outcome: Outcome, elapsed: number): CallResult => {
@@ -323,26 +357,22 @@ const makeBreaker = (
     }) as Effect.Effect<A, E, R>
   }
 
-  const reject = (key: string, admission: Rejected): Effect.Effect<never, CircuitBreakerError> => {
-    totals.rejections++
+  const halfOpenReason = new CircuitHalfOpen({ probes: config.probes })
+  const isolatedReason = new CircuitOpen({ retryAfter: Duration.infinity, isolated: true })
+
+  const reject = (key: string, admission: Rejected, now: number): Effect.Effect<never, CircuitBreakerError> => {
     let reason: CircuitOpen | CircuitHalfOpen
     let retryAfter: Duration.Duration | undefined
     if (admission.state === "HalfOpen") {
-      reason = new CircuitHalfOpen({ probes: config.probes })
+      reason = halfOpenReason
     } else if (admission.state === "Isolated") {
-      reason = new CircuitOpen({ retryAfter: Duration.infinity, isolated: true })
+      reason = isolatedReason
     } else {
       retryAfter = Duration.millis(Math.max(0, admission.retryAfter ?? 0))
-      reason = new CircuitOpen({ retryAfter, isolated: false })
+      reason = CircuitOpen.make(retryAfter, false)
     }
-    rejections.unsafeUpdate(
-      1,
-      labelKeys
-        ? [MetricLabel.make("reason", reason._tag), MetricLabel.make("key", key)]
-        : reason._tag === "CircuitOpen"
-        ? OPEN_LABELS
-        : HALF_OPEN_LABELS
-    )
+    count(reason._tag === "CircuitOpen" ? c.rejectedOpen : c.rejectedHalfOpen, key)
+    tick(now)
     if (events.hasSubscribers()) {
       events.emit({ _tag: "Rejected", breaker: name, key, reason: reason._tag, retryAfter })
     }
@@ -358,7 +388,7 @@ const makeBreaker = (
     sync: boolean
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (admission.transitions.length > 0) onTransitions(admission.transitions)
-    if (admission._tag === "Rejected") return reject(key, admission)
+    if (admission._tag === "Rejected") return reject(key, admission, start)
     return runAdmitted(self, key, classify, admission, start, sync)
   }
 
@@ -380,8 +410,8 @@ const makeBreaker = (
             const error = asStoreError("admit", cause)
             onStoreFailure(key, error, allowOnStoreError)
             if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false)
-            rejections.unsafeUpdate(1, STORE_LABELS)
-            totals.rejections++
+            count(c.rejectedStore, key)
+            tick(start)
             return Effect.fail(storeErrorFor(key, error))
           },
           onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false)
@@ -400,7 +430,7 @@ const makeBreaker = (
       const admission = handle.admit(key, config, start, false)
       // a probe (or the move to half-open) is admitted in a guarded region instead
       if (admission === undefined) return guarded(self, key, classify)
-      if (admission._tag === "Rejected") return reject(key, admission)
+      if (admission._tag === "Rejected") return reject(key, admission, start)
       return runAdmitted(self, key, classify, admission, start, true)
     })
   }
@@ -454,7 +484,7 @@ const makeBreaker = (
         slowCallRate: config.slowCallThreshold !== undefined && w.calls > 0 ? w.slowCalls / w.calls : undefined,
         consecutiveFailures: w.consecutiveFailures,
         transitions: history.filter((t) => t.key === key),
-        totals: { ...totals }
+        totals: totals()
       }
     })
 
@@ -488,9 +518,6 @@ const makeBreaker = (
 }
 
 const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
-const OPEN_LABELS = [MetricLabel.make("reason", "CircuitOpen")]
-const HALF_OPEN_LABELS = [MetricLabel.make("reason", "CircuitHalfOpen")]
-const STORE_LABELS = [MetricLabel.make("reason", "CircuitBreakerStoreError")]
 
 /** @internal */
 export const layer = <I, S>(
