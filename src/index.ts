@@ -85,3 +85,12 @@ export * as Health from "./Health.js"
  * @since 0.1.0
  */
 export * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * Chaos engineering as policies: fault, latency, outcome and behaviour
+ * injection at a rate, reproducible with a seeded `Random`, switchable at run
+ * time.
+ *
+ * @since 0.1.0
+ */
+export * as Chaos from "./Chaos.js"

@@ -1,0 +1,348 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Chunk,
+  Clock,
+  ConfigProvider,
+  Config,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck,
+  Fiber,
+  FiberRef,
+  Metric,
+  MetricState,
+  Option,
+  Random,
+  Ref,
+  Stream,
+  TestClock
+} from "effect"
+import { expectTypeOf } from "vitest"
+import { Chaos, Errors, Policy, Retry, Timeout } from "../src/index.js"
+
+class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+
+const seeded = (seed: number) => Effect.withRandom(Random.make(seed))
+
+/** A dependency that counts its calls. */
+const makeDependency = <A>(value: A) =>
+  Effect.map(Ref.make(0), (calls) => ({
+    call: Effect.as(Ref.update(calls, (n) => n + 1), value),
+    calls: Ref.get(calls)
+  }))
+
+const collect = <A>(stream: Stream.Stream<A>, n: number) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
+    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
+  })
+
+const counterValue = (name: string, tags: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
+      if (got === wanted && MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
+    }
+    return 0
+  })
+
+/** Runs `effect` n times and returns which runs failed (true) or succeeded. */
+const pattern = <A, E>(effect: Effect.Effect<A, E>, n: number) =>
+  Effect.forEach(Array.from({ length: n }), () => Effect.map(Effect.either(effect), (e) => e._tag === "Left"))
+
+describe("Chaos.fault", () => {
+  it.effect("rate 1 always fails with the error and never calls the dependency", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency("ok")
+      const faults = Chaos.fault({ rate: 1, error: new Unavailable() })
+      const e = yield* Effect.flip(dep.call.pipe(faults))
+      assert.instanceOf(e, Unavailable)
+      assert.strictEqual(yield* dep.calls, 0)
+      assert.deepStrictEqual(faults.stats(), { calls: 1, injected: 1 })
+    }))
+
+  it.effect("rate 0 never injects", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency("ok")
+      const faults = Chaos.fault({ rate: 0, error: new Unavailable() })
+      const results = yield* pattern(dep.call.pipe(faults), 50)
+      assert.isTrue(results.every((failed) => !failed))
+      assert.strictEqual(yield* dep.calls, 50)
+    }))
+
+  it.effect("a function error is called per injection", () =>
+    Effect.gen(function*() {
+      let made = 0
+      const faults = Chaos.fault({
+        rate: 1,
+        error: () => {
+          made++
+          return new Unavailable()
+        }
+      })
+      yield* Effect.flip(Effect.void.pipe(faults))
+      yield* Effect.flip(Effect.void.pipe(faults))
+      assert.strictEqual(made, 2)
+    }))
+
+  it.effect("a seeded Random reproduces the same injections; another seed differs", () =>
+    Effect.gen(function*() {
+      const faults = Chaos.fault({ rate: 0.5, error: "boom" })
+      const call = Effect.succeed(1).pipe(faults)
+      const a = yield* seeded(7)(pattern(call, 40))
+      const b = yield* seeded(7)(pattern(call, 40))
+      const c = yield* seeded(8)(pattern(call, 40))
+      assert.deepStrictEqual(a, b)
+      assert.notDeepEqual(a, c)
+    }))
+
+  it.effect("emits ChaosInjected and counts resilience_chaos_injected", () =>
+    Effect.gen(function*() {
+      const faults = Chaos.fault({ rate: 1, error: "boom", name: "fault-metrics" })
+      const events = yield* collect(faults.events, 1)
+      yield* Effect.either(Effect.void.pipe(faults))
+      yield* Effect.either(Effect.void.pipe(faults))
+      assert.deepStrictEqual(yield* events, [{ _tag: "ChaosInjected", policy: "fault-metrics", kind: "Fault" }])
+      assert.strictEqual(yield* counterValue("resilience_chaos_injected", { policy: "fault-metrics", kind: "Fault" }), 2)
+    }))
+})
+
+describe("Chaos.latency", () => {
+  it.effect("delays the call by delay (TestClock)", () =>
+    Effect.gen(function*() {
+      const call = Effect.map(Clock.currentTimeMillis, (t) => t)
+      const fiber = yield* Effect.fork(call.pipe(Chaos.latency({ rate: 1, delay: "1 second" })))
+      yield* TestClock.adjust("999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), 1000)
+    }))
+
+  it.effect("a range draws each delay from Random, within [min, max]", () =>
+    Effect.gen(function*() {
+      const slow = Chaos.latency({ rate: 1, delay: { min: "100 millis", max: "300 millis" }, name: "range" })
+      const events = yield* collect(slow.events, 20)
+      const fiber = yield* Effect.fork(
+        seeded(3)(Effect.forEach(Array.from({ length: 20 }), () => Effect.void.pipe(slow), { concurrency: "unbounded" }))
+      )
+      yield* TestClock.adjust("300 millis")
+      yield* Fiber.join(fiber)
+      const delays = (yield* events).map((e) => Duration.toMillis(e.delay!))
+      assert.strictEqual(delays.length, 20)
+      assert.isTrue(delays.every((d) => d >= 100 && d <= 300))
+      assert.isAbove(new Set(delays).size, 10)
+    }))
+
+  it.effect("the injected wait is interruptible and the call then never runs", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency("ok")
+      const fiber = yield* Effect.fork(dep.call.pipe(Chaos.latency({ rate: 1, delay: "1 hour" })))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.strictEqual(yield* dep.calls, 0)
+    }))
+
+  it.effect("under a timeout, injected latency becomes a TimeoutError", () =>
+    Effect.gen(function*() {
+      const policy = Policy.compose(Timeout.make("500 millis"), Chaos.latency({ rate: 1, delay: "2 seconds" }))
+      const fiber = yield* Effect.fork(Effect.flip(Effect.succeed(1).pipe(policy)))
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "TimeoutError")
+    }))
+})
+
+describe("Chaos.outcome and Chaos.behavior", () => {
+  it.effect("outcome replaces the result without calling", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency(["a", "b"] as ReadonlyArray<string>)
+      const empty = Chaos.outcome({ rate: 1, value: [] as ReadonlyArray<string> })
+      assert.deepStrictEqual(yield* dep.call.pipe(empty), [])
+      assert.strictEqual(yield* dep.calls, 0)
+    }))
+
+  it.effect("behavior runs its effect before the call, and the call still runs", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<Array<string>>([])
+      const say = (s: string) => Ref.update(log, (l) => [...l, s])
+      const policy = Chaos.behavior({ rate: 1, effect: say("chaos") })
+      assert.strictEqual(yield* say("call").pipe(Effect.as(1), policy), 1)
+      assert.deepStrictEqual(yield* Ref.get(log), ["chaos", "call"])
+    }))
+
+  it.effect("a failing behavior surfaces and the call does not run", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency("ok")
+      const policy = Chaos.behavior({ rate: 1, effect: Effect.fail(new Unavailable()) })
+      assert.instanceOf(yield* Effect.flip(dep.call.pipe(policy)), Unavailable)
+      assert.strictEqual(yield* dep.calls, 0)
+    }))
+})
+
+describe("enabled", () => {
+  it.effect("a Switch turns injection on and off at run time", () =>
+    Effect.gen(function*() {
+      const chaos = yield* Chaos.makeSwitch(false)
+      const faults = Chaos.fault({ rate: 1, error: "boom", enabled: chaos })
+      assert.strictEqual(yield* Effect.succeed(1).pipe(faults), 1)
+      assert.isFalse(yield* faults.isEnabled)
+      yield* chaos.enable
+      assert.strictEqual(yield* Effect.flip(Effect.succeed(1).pipe(faults)), "boom")
+      yield* chaos.set(false)
+      assert.strictEqual(yield* Effect.succeed(1).pipe(faults), 1)
+      assert.deepStrictEqual(faults.stats(), { calls: 3, injected: 1 })
+    }))
+
+  it.effect("enabled: false never injects; an Effect<boolean> is read per call", () =>
+    Effect.gen(function*() {
+      const off = Chaos.fault({ rate: 1, error: "boom", enabled: false })
+      assert.strictEqual(yield* Effect.succeed(1).pipe(off), 1)
+      const flag = FiberRef.unsafeMake(false)
+      const byFiberRef = Chaos.fault({ rate: 1, error: "boom", enabled: FiberRef.get(flag) })
+      assert.strictEqual(yield* Effect.succeed(1).pipe(byFiberRef), 1)
+      assert.strictEqual(yield* Effect.flip(Effect.succeed(1).pipe(byFiberRef, Effect.locally(flag, true))), "boom")
+    }))
+
+  it.effect("a disabled policy draws nothing from Random", () =>
+    Effect.gen(function*() {
+      const chaos = Chaos.unsafeMakeSwitch(false)
+      const faults = Chaos.fault({ rate: 0.5, error: "boom", enabled: chaos })
+      const withChaosOff = yield* seeded(11)(Effect.zipRight(Effect.succeed(1).pipe(faults), Random.next))
+      const untouched = yield* seeded(11)(Random.next)
+      assert.strictEqual(withChaosOff, untouched)
+    }))
+
+  it.effect("switchFromConfig reads the initial state from Config", () =>
+    Effect.gen(function*() {
+      const fromEnv = yield* Chaos.switchFromConfig(Config.boolean("CHAOS_ENABLED")).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CHAOS_ENABLED", "true"]])))
+      )
+      assert.isTrue(yield* fromEnv.isEnabled)
+      assert.isTrue(Chaos.isSwitch(fromEnv))
+      const missing = yield* Effect.flip(
+        Chaos.switchFromConfig(Config.boolean("CHAOS_ENABLED")).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+        )
+      )
+      assert.strictEqual(missing._op, "MissingData")
+    }))
+})
+
+describe("composition", () => {
+  it.effect("innermost under a retry: injected faults are retried like real ones", () =>
+    Effect.gen(function*() {
+      const dep = yield* makeDependency("ok")
+      const faults = Chaos.fault({ rate: 0.5, error: new Unavailable() })
+      const policy = Policy.compose(Retry.policy({ schedule: Retry.constant("10 millis"), times: 10 }), faults)
+      const fiber = yield* Effect.fork(seeded(1)(Effect.forEach(Array.from({ length: 20 }), () => dep.call.pipe(policy))))
+      yield* TestClock.adjust("1 second")
+      const results = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(results, Array.from({ length: 20 }, () => "ok"))
+      assert.strictEqual(yield* dep.calls, 20)
+      assert.isAbove(faults.stats().injected, 0)
+    }))
+
+  it.effect("chaos innermost in a pipeline: the attempt timeout and retry handle injected latency", () =>
+    Effect.gen(function*() {
+      const pipeline = Policy.compose(
+        Policy.pipeline({
+          retry: Retry.policy({ schedule: Retry.constant("10 millis"), times: 5 }),
+          attemptTimeout: "100 millis"
+        }),
+        Chaos.latency({ rate: 0.5, delay: "1 second" })
+      )
+      const fiber = yield* Effect.fork(seeded(5)(Effect.succeed("ok").pipe(pipeline)))
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+    }))
+
+  it("types: each kind adds what it says", () => {
+    const call = Effect.succeed(1) as Effect.Effect<number, "E">
+    expectTypeOf(call.pipe(Chaos.fault({ rate: 0.1, error: new Unavailable() }))).toEqualTypeOf<
+      Effect.Effect<number, "E" | Unavailable>
+    >()
+    expectTypeOf(call.pipe(Chaos.fault({ rate: 0.1, error: () => new Unavailable() }))).toEqualTypeOf<
+      Effect.Effect<number, "E" | Unavailable>
+    >()
+    expectTypeOf(call.pipe(Chaos.latency({ rate: 0.1, delay: "1 second" }))).toEqualTypeOf<Effect.Effect<number, "E">>()
+    expectTypeOf(call.pipe(Chaos.outcome({ rate: 0.1, value: "fake" }))).toEqualTypeOf<Effect.Effect<number | string, "E">>()
+    class Cache extends Context.Tag("Cache")<Cache, { readonly clear: Effect.Effect<void> }>() {}
+    const dropCache = Chaos.behavior({ rate: 0.1, effect: Effect.flatMap(Cache, (c) => c.clear) })
+    expectTypeOf(call.pipe(dropCache)).toEqualTypeOf<Effect.Effect<number, "E", Cache>>()
+    const composed = Policy.compose(Timeout.make("1 second"), Chaos.fault({ rate: 0.1, error: new Unavailable() }))
+    expectTypeOf(call.pipe(composed)).toEqualTypeOf<Effect.Effect<number, "E" | Unavailable | Errors.TimeoutError>>()
+  })
+
+  it("describes itself for Policy.describe", () => {
+    assert.deepStrictEqual(Policy.describe(Chaos.latency({ rate: 0.25, delay: { min: 10, max: "1 second" }, name: "slow" })), {
+      kind: "Chaos",
+      name: "slow",
+      options: { kind: "Latency", rate: 0.25, enabled: true, delay: { min: "10ms", max: "1s" } },
+      children: []
+    })
+    assert.strictEqual(Policy.describe(Chaos.fault({ rate: 1, error: 1, enabled: Chaos.unsafeMakeSwitch() })).options.enabled, "switch")
+  })
+})
+
+describe("validation", () => {
+  it("rejects invalid options, naming the option", () => {
+    const invalid = (f: () => unknown, option: string) => {
+      try {
+        f()
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
+        return
+      }
+      assert.fail(`expected InvalidOptionsError for ${option}`)
+    }
+    invalid(() => Chaos.fault({ rate: -0.1, error: 1 }), "rate")
+    invalid(() => Chaos.fault({ rate: 1.5, error: 1 }), "rate")
+    invalid(() => Chaos.fault({ rate: Number.NaN, error: 1 }), "rate")
+    invalid(() => Chaos.fault({ rate: 0.5 } as any), "error")
+    invalid(() => Chaos.fault({ rate: 0.5, error: 1, enabled: "yes" as any }), "enabled")
+    invalid(() => Chaos.fault({ rate: 0.5, error: 1, name: "" }), "name")
+    invalid(() => Chaos.latency({ rate: 0.5, delay: "-1 second" }), "delay")
+    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: "2 seconds", max: "1 second" } }), "delay.max")
+    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: -1, max: "1 second" } }), "delay.min")
+    invalid(() => Chaos.outcome({ rate: 0.5 } as any), "value")
+    invalid(() => Chaos.behavior({ rate: 0.5, effect: "nope" as any }), "effect")
+  })
+})
+
+describe("properties", () => {
+  it.effect.prop(
+    "with a seeded Random, the injection rate stays within statistical bounds",
+    [FastCheck.integer({ min: 0, max: 1_000_000 }), FastCheck.double({ min: 0.01, max: 0.99, noNaN: true })],
+    ([seed, rate]) =>
+      Effect.gen(function*() {
+        const n = 2000
+        const faults = Chaos.fault({ rate, error: "boom" })
+        const results = yield* seeded(seed)(pattern(Effect.succeed(1).pipe(faults), n))
+        const injected = results.filter((failed) => failed).length
+        const sigma = Math.sqrt(n * rate * (1 - rate))
+        // 5 standard deviations: a false alarm has probability < 1e-6 per run
+        assert.isAtMost(Math.abs(injected - n * rate), 5 * sigma + 1)
+        assert.strictEqual(faults.stats().injected, injected)
+      }),
+    { fastCheck: { numRuns: 30, seed: 1234 } }
+  )
+
+  it.effect.prop(
+    "the same seed always gives the same injections",
+    [FastCheck.integer({ min: 0, max: 1_000_000 })],
+    ([seed]) =>
+      Effect.gen(function*() {
+        const faults = Chaos.fault({ rate: 0.3, error: "boom" })
+        const call = Effect.succeed(1).pipe(faults)
+        assert.deepStrictEqual(yield* seeded(seed)(pattern(call, 50)), yield* seeded(seed)(pattern(call, 50)))
+      }),
+    { fastCheck: { numRuns: 20, seed: 99 } }
+  )
+})
