@@ -50,7 +50,9 @@ const program = Effect.gen(function*() {
   })
   yield* Health.registerCircuitBreaker(breaker, { health: { whenOpen: "unhealthy" } })
 
-  console.log(`report:    ${summary(yield* Health.report)}`)
+  const first = yield* Health.report
+  yield* Effect.sleep("10 millis") // let the change printer catch up
+  console.log(`report:    ${summary(first)}`)
 
   console.log("-- the database goes down")
   dbUp = false
