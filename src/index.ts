@@ -94,3 +94,12 @@ export * as RateLimiter from "./RateLimiter.js"
  * @since 0.1.0
  */
 export * as Chaos from "./Chaos.js"
+
+/**
+ * Idempotent execution: an effect runs once per key, concurrent callers share
+ * that execution and later ones get its stored `Exit` for a TTL (memory store
+ * by default, Redis for many replicas).
+ *
+ * @since 0.1.0
+ */
+export * as Idempotency from "./Idempotency.js"

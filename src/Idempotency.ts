@@ -1,0 +1,536 @@
+/**
+ * Idempotent execution: an effect runs once per key, and every caller with
+ * that key gets the same `Exit`.
+ *
+ * `Idempotency.make({ ttl, success?, failure?, keepFailures?, name? })` gives
+ * `run(key, effect)` (also `execute(effect, { key })`):
+ *
+ * - **Once per key.** The first caller of a key starts the execution; callers
+ *   that arrive while it runs share it (1,000 concurrent callers, one
+ *   execution); callers that arrive later get the stored `Exit` until `ttl`
+ *   has passed.
+ * - **What is kept.** A success is kept for `ttl`. A typed failure is kept
+ *   only with `keepFailures` (`true`, or a predicate on the error), so a
+ *   transient failure can be retried with the same key; concurrent sharers get
+ *   it either way. Defects are never kept (they reach the sharers). An
+ *   interrupted execution keeps nothing.
+ * - **Interruption.** The execution runs detached from its callers, in the
+ *   scope of the `Idempotency` value: when the first caller (or any caller)
+ *   is interrupted, the execution **continues** for the others, and its
+ *   result is stored for the callers that retry with the same key — an
+ *   operation that may have had effects is never abandoned half-way and run
+ *   again. Only closing the `Idempotency`'s scope interrupts executions; a
+ *   caller waiting on an interrupted execution then stops too. If an
+ *   execution ends without a result (it interrupted itself, or — with a
+ *   distributed store — its replica died and its lease expired), the next
+ *   waiting caller takes over and runs its own effect. No caller hangs and no
+ *   result is lost.
+ * - **Deadlines.** A caller's `Timeout` bounds its own wait, not the shared
+ *   execution; bound the execution with a `Timeout` inside `run`.
+ *
+ * State lives behind an {@link IdempotencyStore} service: a bounded memory
+ * store by default ({@link layerStoreMemory}); a Redis store (in
+ * `effect-resilience/redis`) for many replicas, which needs the `success` and
+ * `failure` Schemas to store the `Exit`.
+ *
+ * `@effect/experimental`'s `Persistence`/`ResultPersistence` is not used: it
+ * stores results by `PrimaryKey` requests with no notion of an execution in
+ * flight (no lock, no waiting for it), which is the heart of this module.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import { type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
+import * as internal from "./internal/idempotency.js"
+import * as store from "./internal/idempotencyStore.js"
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = Symbol.for("effect-resilience/Idempotency")
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type MemoryStoreTypeId = typeof MemoryStoreTypeId
+
+/**
+ * Why an {@link IdempotencyError} happened: the store failed, or an `Exit`
+ * could not be encoded for it or decoded from it (with the `success` and
+ * `failure` Schemas).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type IdempotencyErrorReason = "StoreError" | "EncodeError" | "DecodeError"
+
+/**
+ * The store could not be used for a key (e.g. Redis unreachable, or a stored
+ * `Exit` that no longer decodes). It is not a rejection: the call may or may
+ * not have run elsewhere. The memory store never fails.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ *
+ * const e = new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") })
+ * e.message // "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
+  readonly key: string
+  readonly reason: IdempotencyErrorReason
+  readonly cause?: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    const cause = this.cause === undefined
+      ? ""
+      : `: ${Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)}`
+    return `Idempotency store failed for key ${this.key} (${this.reason})${cause}`
+  }
+}
+
+/**
+ * What an `acquire` found for a key:
+ * - `Completed`: a stored `Exit` (replay it);
+ * - `InFlight`: an execution is running; `await` gives its `Exit` when it
+ *   ends (`Some`), or `None` when it ended without one (interrupted, lease
+ *   expired): then acquire again;
+ * - `Acquired`: the caller runs the effect and calls `complete` with its
+ *   `Exit` and how long to keep it (`undefined`: hand it to the waiters but
+ *   keep nothing). Closing the acquisition's scope without completing
+ *   releases the key (waiters get `None`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Acquisition =
+  | { readonly _tag: "Completed"; readonly exit: Exit.Exit<unknown, unknown> }
+  | {
+    readonly _tag: "InFlight"
+    readonly await: Effect.Effect<Option.Option<Exit.Exit<unknown, unknown>>, IdempotencyError>
+  }
+  | {
+    readonly _tag: "Acquired"
+    readonly complete: (
+      exit: Exit.Exit<unknown, unknown>,
+      ttl: Duration.Duration | undefined
+    ) => Effect.Effect<void, IdempotencyError>
+  }
+
+/**
+ * Options of {@link IdempotencyStore} `acquire`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface AcquireOptions {
+  /**
+   * `Schema.Exit({ success, failure, defect: Schema.Defect })` built from the
+   * policy's Schemas, when it has them. Persisting stores encode and decode
+   * the `Exit` with it; the memory store keeps `Exit`s as they are.
+   */
+  readonly codec: Schema.Schema<Exit.Exit<any, any>, any> | undefined
+}
+
+/**
+ * Where executions and their `Exit`s live, designed so a Redis store can
+ * implement it (one Lua script per operation):
+ *
+ * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
+ *   flight, or makes the caller the key's executor (a lock/lease that lives
+ *   as long as the scope it is acquired in; a distributed store renews it and
+ *   lets it expire if its holder dies);
+ * - `invalidate(key)` forgets a stored `Exit`;
+ * - `persistent`: true when `Exit`s leave the process — the policy then
+ *   requires `success` and `failure` Schemas and passes their codec.
+ *
+ * The limiter finds the store under this tag; without one, each
+ * `Idempotency` gets a private memory store.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Idempotency.IdempotencyStore
+ *   return store.persistent // false
+ * }).pipe(Effect.provide(Idempotency.layerStoreMemory()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency/IdempotencyStore")<
+  IdempotencyStore,
+  {
+    readonly persistent: boolean
+    readonly acquire: (
+      key: string,
+      options: AcquireOptions
+    ) => Effect.Effect<Acquisition, IdempotencyError, Scope.Scope>
+    readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
+  }
+>() {}
+
+/**
+ * What an idempotency policy did. Emitted only while someone subscribes to
+ * `events`.
+ *
+ * - `Executed`: this caller started the execution of its key;
+ * - `Joined`: this caller shares an execution in flight;
+ * - `Replayed`: this caller got a stored `Exit`;
+ * - `Completed`: an execution ended (`kept`: its `Exit` is stored for `ttl`);
+ * - `StoreError`: the store failed.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type IdempotencyEvent =
+  | { readonly _tag: "Executed"; readonly policy: string; readonly key: string }
+  | { readonly _tag: "Joined"; readonly policy: string; readonly key: string }
+  | { readonly _tag: "Replayed"; readonly policy: string; readonly key: string }
+  | {
+    readonly _tag: "Completed"
+    readonly policy: string
+    readonly key: string
+    readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted"
+    readonly kept: boolean
+  }
+  | { readonly _tag: "StoreError"; readonly policy: string; readonly key: string; readonly error: IdempotencyError }
+
+/**
+ * An idempotency policy for effects that succeed with `A` and fail with `E`
+ * (anything, without Schemas).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Idempotency<in out A = unknown, in out E = unknown> {
+  readonly [TypeId]: TypeId
+  readonly policyName: string
+  /** The options in effect, defaults applied. */
+  readonly options: Idempotency.Resolved
+  /**
+   * Runs `effect` once for `key` (see the module documentation): the first
+   * caller executes it, concurrent callers share that execution, later ones
+   * get its stored `Exit` until `ttl` has passed.
+   */
+  readonly run: <A2 extends A, E2 extends E, R>(
+    key: string,
+    effect: Effect.Effect<A2, E2, R>
+  ) => Effect.Effect<A2, E2 | IdempotencyError, R>
+  /** `run` as a keyed policy: `execute(effect, { key })` or `effect.pipe(execute({ key }))`. */
+  readonly execute: {
+    (options: { readonly key: string }): <A2 extends A, E2 extends E, R>(
+      self: Effect.Effect<A2, E2, R>
+    ) => Effect.Effect<A2, E2 | IdempotencyError, R>
+    <A2 extends A, E2 extends E, R>(
+      self: Effect.Effect<A2, E2, R>,
+      options: { readonly key: string }
+    ): Effect.Effect<A2, E2 | IdempotencyError, R>
+  }
+  /** Forgets the stored `Exit` of `key` (an execution in flight is not affected). */
+  readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
+  /** Everything the policy did, as a `Stream` (one bounded buffer per subscriber). */
+  readonly events: Stream.Stream<IdempotencyEvent>
+  /** Counts since creation. */
+  readonly stats: () => Idempotency.Stats
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Idempotency {
+  /**
+   * Options of {@link make}.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Options<A = unknown, E = unknown> {
+    /** How long an `Exit` is kept: a finite duration > 0. */
+    readonly ttl: Duration.DurationInput
+    /** Encodes successes for persisting stores (required by them, optional in memory). */
+    readonly success?: Schema.Schema<A, any> | Schema.Schema<A, never> | undefined
+    /** Encodes typed failures for persisting stores (required by them, optional in memory). */
+    readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
+    /**
+     * Whether a typed failure is kept for `ttl` (`true`, or a predicate on
+     * the error: keep a `"CardDeclined"`, not a timeout). Defaults to
+     * `false`: the next call with the key runs the effect again.
+     */
+    readonly keepFailures?: boolean | ((error: E) => boolean) | undefined
+    /**
+     * Names the policy in events and metrics and prefixes its store keys:
+     * policies with the same name share executions in a shared store (that is
+     * how replicas share them). Defaults to `"idempotency"`.
+     */
+    readonly name?: string | undefined
+  }
+
+  /**
+   * Options of {@link layerConfig} that can come from `Config`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ConfigOptions {
+    readonly ttl: Duration.Duration
+    readonly keepFailures?: boolean | undefined
+    readonly name?: string | undefined
+  }
+
+  /**
+   * The options of a policy, defaults applied.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Resolved {
+    readonly ttl: Duration.Duration
+    readonly keepFailures: boolean | "predicate"
+    readonly hasSchemas: boolean
+    readonly name: string
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Executions started. */
+    readonly executions: number
+    /** Callers that shared an execution in flight. */
+    readonly joined: number
+    /** Callers served a stored `Exit`. */
+    readonly replayed: number
+    readonly storeErrors: number
+  }
+}
+
+/**
+ * Options of the memory store.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MemoryStoreOptions {
+  /**
+   * The most stored `Exit`s kept (an integer >= 1); when full, the oldest is
+   * dropped (its key runs again next time), which `stats().evicted` counts.
+   * Executions in flight are never dropped. Defaults to 100,000.
+   */
+  readonly maxKeys?: number | undefined
+  /**
+   * How often expired `Exit`s are deleted (they are ignored once expired
+   * anyway). Defaults to 1 minute; an infinite duration disables the sweep.
+   */
+  readonly sweepInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The memory store, with accessors.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
+  readonly [MemoryStoreTypeId]: MemoryStoreTypeId
+  /** Stored `Exit`s plus executions in flight. */
+  readonly size: () => number
+  /** Deletes the expired `Exit`s now; returns how many. */
+  readonly sweep: Effect.Effect<number>
+  readonly stats: () => {
+    readonly stored: number
+    readonly inFlight: number
+    readonly maxKeys: number
+    readonly expired: number
+    readonly evicted: number
+  }
+}
+
+/**
+ * Makes an idempotency policy. Uses the {@link IdempotencyStore} in context
+ * when there is one, else a private memory store. Executions run in the
+ * scope: closing it interrupts those still running. Fails with
+ * `InvalidOptionsError` for invalid options — including a persisting store
+ * without `success` and `failure` Schemas.
+ *
+ * Defaults: `keepFailures: false`, `name: "idempotency"`.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect, Schema } from "effect"
+ *
+ * class CardDeclined extends Schema.TaggedError<CardDeclined>()("CardDeclined", {}) {}
+ *
+ * const program = Effect.gen(function*() {
+ *   const payments = yield* Idempotency.make({
+ *     ttl: "24 hours",
+ *     success: Schema.Struct({ chargeId: Schema.String }),
+ *     failure: CardDeclined,
+ *     keepFailures: true,
+ *     name: "payments"
+ *   })
+ *   const charge = Effect.succeed({ chargeId: "ch_1" })
+ *   const first = yield* payments.run("order-42", charge)
+ *   const again = yield* payments.run("order-42", charge) // not charged twice: the stored result
+ *   return first.chargeId === again.chargeId
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = <A = unknown, E = unknown>(
+  options: Idempotency.Options<A, E>
+): Effect.Effect<Idempotency<A, E>, InvalidOptionsError, Scope.Scope> => internal.make(options)
+
+/**
+ * Makes a memory store (see {@link MemoryStoreOptions}); its sweep fiber
+ * lives as long as the scope. Provide it with
+ * `Layer.succeed(Idempotency.IdempotencyStore, store)` when you need its
+ * accessors, or use {@link layerStoreMemory}.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Idempotency.makeStoreMemory({ maxKeys: 10_000 })
+ *   const idem = yield* Idempotency.make({ ttl: "1 hour" }).pipe(
+ *     Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+ *   )
+ *   yield* idem.run("a", Effect.succeed(1))
+ *   return store.size() // 1
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeStoreMemory = (
+  options?: MemoryStoreOptions
+): Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> => store.makeMemoryStore(options)
+
+/**
+ * Provides a bounded memory store as the {@link IdempotencyStore}: policies
+ * made under it share it (their keys are prefixed by their names).
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const idem = yield* Idempotency.make({ ttl: "10 minutes", name: "emails" })
+ *   return yield* idem.run("welcome:alice", Effect.succeed("sent"))
+ * }).pipe(Effect.scoped, Effect.provide(Idempotency.layerStoreMemory({ maxKeys: 50_000 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreMemory = (
+  options?: MemoryStoreOptions
+): Layer.Layer<IdempotencyStore, InvalidOptionsError> => Layer.scoped(IdempotencyStore, store.makeMemoryStore(options))
+
+/**
+ * Provides an idempotency policy under your own `Context.Tag`. It uses the
+ * {@link IdempotencyStore} given to the layer, if any. Fails with
+ * `InvalidOptionsError` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Context, Effect } from "effect"
+ *
+ * class Payments extends Context.Tag("app/Payments")<Payments, Idempotency.Idempotency>() {}
+ * const live = Idempotency.layer(Payments, { ttl: "24 hours", name: "payments" })
+ *
+ * const charge = (orderId: string) =>
+ *   Effect.flatMap(Payments, (idem) => idem.run(orderId, Effect.succeed(`charged ${orderId}`)))
+ * const program = charge("order-1").pipe(Effect.provide(live))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = <I, S, A = unknown, E = unknown>(
+  tag: Context.Tag<I, S>,
+  options: Idempotency.Options<A, E> & ([Idempotency<A, E>] extends [S] ? unknown : never)
+): Layer.Layer<I, InvalidOptionsError> =>
+  Layer.scoped(tag, internal.make(options) as Effect.Effect<any, InvalidOptionsError, Scope.Scope>)
+
+/**
+ * Provides an idempotency policy under your own `Context.Tag` with `ttl`,
+ * `keepFailures` and `name` read from `Config`; Schemas, when needed, are
+ * given in code. Invalid values fail the layer with `InvalidOptionsError`,
+ * missing or malformed config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class Payments extends Context.Tag("app/Payments")<Payments, Idempotency.Idempotency>() {}
+ * // PAYMENTS_IDEMPOTENCY_TTL="24 hours"
+ * const live = Idempotency.layerConfig(Payments, {
+ *   ttl: Config.duration("PAYMENTS_IDEMPOTENCY_TTL"),
+ *   name: Config.succeed("payments")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = <I, S, A = unknown, E = unknown>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<Idempotency.ConfigOptions> & ([Idempotency<A, E>] extends [S] ? unknown : never),
+  schemas?: {
+    readonly success?: Schema.Schema<A, any> | Schema.Schema<A, never> | undefined
+    readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
+  }
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.scoped(
+    tag,
+    internal.makeFromConfig(config as Config.Config.Wrap<Idempotency.ConfigOptions>, schemas) as Effect.Effect<
+      any,
+      InvalidOptionsError | ConfigError.ConfigError,
+      Scope.Scope
+    >
+  )

@@ -1,0 +1,593 @@
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import {
+  Cause,
+  Chunk,
+  Config,
+  ConfigProvider,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Option,
+  Ref,
+  Schema,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
+import { Errors, Idempotency, Retry, Timeout } from "effect-resilience"
+
+class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
+class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+
+/** Lets forked fibers get going. */
+const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+/** A dependency that counts its executions and answers `answer(n)` after `latency`. */
+const counted = <A, E>(answer: (n: number) => Effect.Effect<A, E>, latency: Duration.DurationInput = "1 second") =>
+  Effect.gen(function*() {
+    const runs = yield* Ref.make(0)
+    const call = Effect.flatMap(Ref.updateAndGet(runs, (n) => n + 1), (n) =>
+      Effect.zipRight(Effect.sleep(latency), answer(n)))
+    return { call, runs: Ref.get(runs) }
+  })
+
+describe("Idempotency options", () => {
+  it.scoped("applies the defaults", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 hour" })
+      assert.deepStrictEqual(idem.options, {
+        ttl: Duration.hours(1),
+        keepFailures: false,
+        hasSchemas: false,
+        name: "idempotency"
+      })
+      assert.strictEqual(idem.policyName, "idempotency")
+      const withPredicate = yield* Idempotency.make({ ttl: "1 hour", keepFailures: (e: Declined) => e.reason === "x" })
+      assert.strictEqual(withPredicate.options.keepFailures, "predicate")
+    }))
+
+  const invalid: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+    ["ttl", {}],
+    ["ttl", { ttl: 0 }],
+    ["ttl", { ttl: "-1 seconds" }],
+    ["ttl", { ttl: Duration.infinity }],
+    ["keepFailures", { ttl: "1 hour", keepFailures: "yes" }],
+    ["success", { ttl: "1 hour", success: { not: "a schema" } }],
+    ["failure", { ttl: "1 hour", failure: 42 }],
+    ["name", { ttl: "1 hour", name: "" }]
+  ]
+  for (const [option, options] of invalid) {
+    it.scoped(`rejects an invalid ${option}: ${JSON.stringify(options)}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Idempotency.make(options as any))
+        assert.strictEqual(error._tag, "InvalidOptionsError")
+        assert.strictEqual(error.module, "Idempotency.make")
+        assert.strictEqual(error.option, option)
+      }))
+  }
+
+  it.scoped("memory store options are validated", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Idempotency.makeStoreMemory({ maxKeys: 0 }))
+      assert.strictEqual(error.option, "maxKeys")
+      const interval = yield* Effect.flip(Layer.build(Idempotency.layerStoreMemory({ sweepInterval: -5 })))
+      assert.strictEqual(interval.option, "sweepInterval")
+    }))
+})
+
+describe("Idempotency.run", () => {
+  it.scoped("runs the effect once per key and replays its Exit until ttl has passed", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => Effect.succeed(`result ${n}`), "0 millis")
+      assert.strictEqual(yield* idem.run("a", dep.call), "result 1")
+      assert.strictEqual(yield* idem.run("a", dep.call), "result 1")
+      assert.strictEqual(yield* idem.execute(dep.call, { key: "a" }), "result 1")
+      assert.strictEqual(yield* dep.call.pipe(idem.execute({ key: "a" })), "result 1")
+      assert.strictEqual(yield* dep.runs, 1)
+      // another key is another execution
+      assert.strictEqual(yield* idem.run("b", dep.call), "result 2")
+      yield* TestClock.adjust("59 seconds")
+      assert.strictEqual(yield* idem.run("a", dep.call), "result 1")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* idem.run("a", dep.call), "result 3")
+      assert.deepStrictEqual(idem.stats(), { executions: 3, joined: 0, replayed: 4, storeErrors: 0 })
+    }))
+
+  it.scoped("1,000 concurrent callers with the same key share one execution", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => Effect.succeed({ execution: n }))
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 1_000 }, (_, i) => i),
+        () => Effect.fork(idem.run("order-1", dep.call))
+      )
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(yield* dep.runs, 1)
+      // the very same value for everyone
+      assert.isTrue(results.every((r) => r === results[0]))
+      assert.deepStrictEqual(results[0], { execution: 1 })
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 999, replayed: 0, storeErrors: 0 })
+    }))
+
+  it.scoped("a typed failure reaches the sharers but is not kept by default", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => (n === 1 ? Effect.fail(new Unavailable()) : Effect.succeed(n)))
+      const a = yield* Effect.fork(Effect.either(idem.run("k", dep.call)))
+      const b = yield* Effect.fork(Effect.either(idem.run("k", dep.call)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Either.isLeft(yield* Fiber.join(a)))
+      const shared = yield* Fiber.join(b)
+      assert.isTrue(Either.isLeft(shared) && shared.left._tag === "Unavailable")
+      // the next call runs again
+      const next = yield* Effect.fork(idem.run("k", dep.call))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(next), 2)
+      assert.strictEqual(yield* dep.runs, 2)
+    }))
+
+  it.scoped("keepFailures: true keeps typed failures; a predicate keeps the ones it accepts", () =>
+    Effect.gen(function*() {
+      const keepAll = yield* Idempotency.make({ ttl: "1 minute", keepFailures: true, name: "all" })
+      const declined = yield* counted(() => Effect.fail(new Declined({ reason: "insufficient funds" })), "0 millis")
+      const first = yield* Effect.flip(keepAll.run("k", declined.call))
+      const again = yield* Effect.flip(keepAll.run("k", declined.call))
+      assert.strictEqual(first, again)
+      assert.strictEqual(yield* declined.runs, 1)
+
+      const keepDeclined = yield* Idempotency.make({
+        ttl: "1 minute",
+        keepFailures: (e: Declined | Unavailable) => e._tag === "Declined",
+        name: "some"
+      })
+      const mixed = yield* counted(
+        (n): Effect.Effect<never, Declined | Unavailable> =>
+          n === 1 ? Effect.fail(new Unavailable()) : Effect.fail(new Declined({ reason: "stolen card" })),
+        "0 millis"
+      )
+      assert.strictEqual((yield* Effect.flip(keepDeclined.run("k", mixed.call)))._tag, "Unavailable")
+      assert.strictEqual((yield* Effect.flip(keepDeclined.run("k", mixed.call)))._tag, "Declined")
+      assert.strictEqual((yield* Effect.flip(keepDeclined.run("k", mixed.call)))._tag, "Declined")
+      assert.strictEqual(yield* mixed.runs, 2)
+    }))
+
+  it.scoped("defects reach the sharers but are never kept", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute", keepFailures: true })
+      const dep = yield* counted((n) => (n === 1 ? Effect.die("boom") : Effect.succeed(n)))
+      const a = yield* Effect.fork(Effect.exit(idem.run("k", dep.call)))
+      const b = yield* Effect.fork(Effect.exit(idem.run("k", dep.call)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const exitA = yield* Fiber.join(a)
+      const exitB = yield* Fiber.join(b)
+      assert.isTrue(Exit.isFailure(exitA) && Cause.isDie(exitA.cause))
+      assert.isTrue(Exit.isFailure(exitB) && Cause.isDie(exitB.cause))
+      const next = yield* Effect.fork(idem.run("k", dep.call))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(next), 2)
+    }))
+
+  it.scoped("invalidate forgets a stored Exit", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 hour" })
+      const dep = yield* counted((n) => Effect.succeed(n), "0 millis")
+      yield* idem.run("k", dep.call)
+      yield* idem.invalidate("k")
+      assert.strictEqual(yield* idem.run("k", dep.call), 2)
+    }))
+})
+
+describe("Idempotency and interruption", () => {
+  it.scoped("the first caller interrupted: the execution continues for the others, and its result is kept", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => Effect.succeed(`charge ${n}`))
+      const first = yield* Effect.fork(idem.run("order", dep.call))
+      yield* settle
+      const second = yield* Effect.fork(idem.run("order", dep.call))
+      yield* settle
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(first)
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual(yield* Fiber.join(second), "charge 1")
+      assert.strictEqual(yield* idem.run("order", dep.call), "charge 1")
+      assert.strictEqual(yield* dep.runs, 1)
+    }))
+
+  it.scoped("every caller interrupted: the execution still completes once and a retry gets its result", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => Effect.succeed(n))
+      const callers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(idem.run("k", dep.call)))
+      yield* settle
+      yield* Effect.forEach(callers, Fiber.interrupt)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* idem.run("k", dep.call), 1)
+      assert.strictEqual(yield* dep.runs, 1)
+    }))
+
+  it.scoped("an execution that ends without a result (it interrupted itself): the next waiter takes over", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => (n === 1 ? Effect.interrupt : Effect.succeed(n)))
+      const owner = yield* Effect.fork(idem.run("k", dep.call))
+      yield* settle
+      const waiter = yield* Effect.fork(idem.run("k", dep.call))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const ownerExit = yield* Fiber.await(owner)
+      assert.isTrue(Exit.isInterrupted(ownerExit))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(waiter), 2)
+      assert.strictEqual(yield* idem.run("k", dep.call), 2)
+      assert.strictEqual(idem.stats().executions, 2)
+    }))
+
+  it.effect("closing the policy's scope interrupts executions in flight and their callers: nobody hangs", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const idem = yield* Idempotency.make({ ttl: "1 minute" }).pipe(Scope.extend(scope))
+      const started = yield* Deferred.make<void>()
+      const slow = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+      const owner = yield* Effect.fork(idem.run("k", slow))
+      yield* Deferred.await(started)
+      const waiters = yield* Effect.forEach([1, 2], () => Effect.fork(idem.run("k", slow)))
+      yield* settle
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(owner)))
+      for (const w of waiters) assert.isTrue(Exit.isInterrupted(yield* Fiber.await(w)))
+      // and a closed policy runs nothing
+      assert.isTrue(Exit.isInterrupted(yield* Effect.exit(idem.run("other", Effect.succeed(1)))))
+    }))
+
+  it.scoped("a caller's Timeout bounds its wait, not the shared execution (which sees no deadline)", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const seen = yield* Ref.make<Option.Option<Duration.Duration>>(Option.some(Duration.zero))
+      const work = Effect.zipRight(
+        Effect.flatMap(Timeout.remaining, (r) => Ref.set(seen, r)),
+        Effect.as(Effect.sleep("5 seconds"), "done")
+      )
+      const impatient = yield* Effect.fork(Effect.either(idem.run("k", work).pipe(Timeout.make("1 second"))))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const timedOut = yield* Fiber.join(impatient)
+      assert.isTrue(Either.isLeft(timedOut) && timedOut.left._tag === "TimeoutError")
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual(yield* idem.run("k", work), "done")
+      assert.isTrue(Option.isNone(yield* Ref.get(seen)))
+    }))
+
+  it.effect.prop(
+    "whatever the arrivals and interruptions, each key executes once and every caller that is not interrupted gets its result",
+    [
+      fc.array(
+        fc.record({
+          key: fc.constantFrom("a", "b", "c"),
+          gap: fc.integer({ min: 0, max: 400 }),
+          interruptAfter: fc.option(fc.integer({ min: 0, max: 1500 }), { nil: undefined })
+        }),
+        { minLength: 1, maxLength: 40 }
+      )
+    ],
+    ([calls]) =>
+      Effect.gen(function*() {
+        const idem = yield* Idempotency.make({ ttl: "1 hour" })
+        const runs = new Map<string, number>()
+        const work = (key: string) =>
+          Effect.suspend(() => {
+            const n = (runs.get(key) ?? 0) + 1
+            runs.set(key, n)
+            return Effect.as(Effect.sleep("1 second"), `${key}#${n}`)
+          })
+        const fibers: Array<{ key: string; fiber: Fiber.RuntimeFiber<string, Idempotency.IdempotencyError> }> = []
+        for (const call of calls) {
+          if (call.gap > 0) yield* TestClock.adjust(Duration.millis(call.gap))
+          const fiber = yield* Effect.fork(idem.run(call.key, work(call.key)))
+          fibers.push({ key: call.key, fiber })
+          if (call.interruptAfter !== undefined) {
+            yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(call.interruptAfter)), Fiber.interrupt(fiber)))
+          }
+          yield* Effect.yieldNow()
+        }
+        yield* TestClock.adjust("1 minute")
+        for (const { fiber, key } of fibers) {
+          const exit = yield* Fiber.await(fiber)
+          if (Exit.isSuccess(exit)) assert.strictEqual(exit.value, `${key}#1`)
+          else assert.isTrue(Exit.isInterrupted(exit))
+        }
+        for (const [key, n] of runs) assert.strictEqual(n, 1, `key ${key} executed ${n} times`)
+      }).pipe(Effect.scoped),
+    { fastCheck: { numRuns: 100 } }
+  )
+})
+
+describe("Idempotency composition", () => {
+  it.scoped("Retry around run: an unkept transient failure is retried as a new execution, then the success is kept", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const dep = yield* counted((n) => (n < 3 ? Effect.fail(new Unavailable()) : Effect.succeed(n)), "0 millis")
+      const retry = Retry.policy({ schedule: Retry.constant("100 millis"), times: 5 })
+      const fiber = yield* Effect.fork(idem.run("k", dep.call).pipe(retry))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), 3)
+      assert.strictEqual(yield* idem.run("k", dep.call), 3)
+      assert.strictEqual(yield* dep.runs, 3)
+    }))
+
+  it.scoped("Retry around run with a kept failure replays it instead of running again", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute", keepFailures: true })
+      const dep = yield* counted(() => Effect.fail(new Declined({ reason: "no" })), "0 millis")
+      const retry = Retry.policy({ schedule: Retry.constant("100 millis"), times: 2 })
+      const fiber = yield* Effect.fork(Effect.flip(idem.run("k", dep.call).pipe(retry)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "Declined")
+      assert.strictEqual(yield* dep.runs, 1)
+      assert.strictEqual(idem.stats().replayed, 2)
+    }))
+})
+
+describe("Idempotency stores", () => {
+  it.effect("policies with the same name share a provided store; other names and private stores do not", () =>
+    Effect.gen(function*() {
+      const a = yield* Idempotency.make({ ttl: "1 minute", name: "emails" })
+      const b = yield* Idempotency.make({ ttl: "1 minute", name: "emails" })
+      const c = yield* Idempotency.make({ ttl: "1 minute", name: "sms" })
+      assert.strictEqual(yield* a.run("k", Effect.succeed("a")), "a")
+      assert.strictEqual(yield* b.run("k", Effect.succeed("b")), "a")
+      assert.strictEqual(yield* c.run("k", Effect.succeed("c")), "c")
+      const store = yield* Idempotency.IdempotencyStore
+      assert.isFalse(store.persistent)
+    }).pipe(Effect.scoped, Effect.provide(Idempotency.layerStoreMemory())))
+
+  it.scoped("without a provided store each policy has a private one", () =>
+    Effect.gen(function*() {
+      const a = yield* Idempotency.make({ ttl: "1 minute" })
+      const b = yield* Idempotency.make({ ttl: "1 minute" })
+      yield* a.run("k", Effect.succeed("a"))
+      assert.strictEqual(yield* b.run("k", Effect.succeed("b")), "b")
+    }))
+
+  it.scoped("the memory store keeps at most maxKeys Exits and sweeps expired ones", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 100, sweepInterval: "1 minute" })
+      const idem = yield* Idempotency.make({ ttl: "30 seconds" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      for (let i = 0; i < 1_000; i++) yield* idem.run(`request-${i}`, Effect.succeed(i))
+      assert.strictEqual(store.size(), 100)
+      assert.strictEqual(store.stats().evicted, 900)
+      // the newest are kept
+      assert.strictEqual(yield* idem.run("request-999", Effect.succeed(-1)), 999)
+      assert.strictEqual(yield* idem.run("request-0", Effect.succeed(-1)), -1)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(store.size(), 0)
+      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901 })
+    }))
+
+  it.scoped("100,000 per-request keys: memory drains back to zero once their ttl has passed", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ sweepInterval: "10 seconds" })
+      const idem = yield* Idempotency.make({ ttl: "5 seconds" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      for (let i = 0; i < 100_000; i++) yield* idem.run(`request-${i}`, Effect.void)
+      assert.strictEqual(store.size(), 100_000)
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(store.size(), 0)
+    }))
+
+  /**
+   * A store that persists encoded Exits (as a Redis store would): the policy must give it the Schemas' codec,
+   * and an Exit goes through `Schema.encode` and back.
+   */
+  const persistingStore = Effect.gen(function*() {
+    const memory = yield* Idempotency.makeStoreMemory()
+    const encoded = new Map<string, unknown>()
+    const store: Context.Tag.Service<Idempotency.IdempotencyStore> = {
+      persistent: true,
+      invalidate: memory.invalidate,
+      acquire: (key, options) =>
+        Effect.gen(function*() {
+          const codec = options.codec!
+          const acquisition = yield* memory.acquire(key, options)
+          if (acquisition._tag === "Completed") {
+            const exit = yield* Schema.decodeUnknown(codec)(JSON.parse(JSON.stringify(encoded.get(key)))).pipe(
+              Effect.mapError((cause) => new Idempotency.IdempotencyError({ key, reason: "DecodeError", cause }))
+            )
+            return { _tag: "Completed" as const, exit }
+          }
+          if (acquisition._tag === "InFlight") return acquisition
+          return {
+            _tag: "Acquired" as const,
+            complete: (exit: Exit.Exit<unknown, unknown>, ttl: Duration.Duration | undefined) =>
+              Effect.gen(function*() {
+                if (ttl !== undefined) {
+                  encoded.set(
+                    key,
+                    yield* Schema.encode(codec)(exit).pipe(
+                      Effect.mapError((cause) => new Idempotency.IdempotencyError({ key, reason: "EncodeError", cause }))
+                    )
+                  )
+                }
+                yield* acquisition.complete(exit, ttl)
+              })
+          }
+        })
+    }
+    return { store, encoded }
+  })
+
+  it.scoped("a persisting store requires the success and failure Schemas", () =>
+    Effect.gen(function*() {
+      const { store } = yield* persistingStore
+      const provide = Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      const missing = yield* Effect.flip(Idempotency.make({ ttl: "1 minute" }).pipe(provide))
+      assert.strictEqual(missing.option, "success")
+      assert.include(missing.message, "Schema")
+      const missingFailure = yield* Effect.flip(
+        Idempotency.make({ ttl: "1 minute", success: Schema.Number }).pipe(provide)
+      )
+      assert.strictEqual(missingFailure.option, "failure")
+    }))
+
+  it.scoped("with Schemas, Exits are encoded for a persisting store and decoded when replayed", () =>
+    Effect.gen(function*() {
+      const { encoded, store } = yield* persistingStore
+      const Charge = Schema.Struct({ id: Schema.String, at: Schema.DateFromString })
+      const idem = yield* Idempotency.make({
+        ttl: "1 minute",
+        success: Charge,
+        failure: Declined,
+        keepFailures: true,
+        name: "payments"
+      }).pipe(Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store)))
+      assert.isTrue(idem.options.hasSchemas)
+      const at = new Date(0)
+      yield* idem.run("ok", Effect.succeed({ id: "ch_1", at }))
+      assert.deepStrictEqual(encoded.get("payments:ok"), { _tag: "Success", value: { id: "ch_1", at: at.toISOString() } })
+      const replayed = yield* idem.run("ok", Effect.succeed({ id: "other", at: new Date(1) }))
+      assert.strictEqual(replayed.id, "ch_1")
+      assert.isTrue(replayed.at instanceof Date && replayed.at.getTime() === 0)
+      yield* Effect.flip(idem.run("declined", Effect.fail(new Declined({ reason: "no" }))))
+      const again = yield* Effect.flip(idem.run("declined", Effect.succeed({ id: "x", at })))
+      assert.isTrue(again instanceof Declined)
+      assert.strictEqual((again as unknown as Declined).reason, "no")
+    }))
+
+  it.effect("store failures fail the call with IdempotencyError and are reported", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute", success: Schema.Number, failure: Schema.Never })
+      const events = yield* idem.events.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* settle
+      const error = yield* Effect.flip(idem.run("k", Effect.succeed(1)))
+      assert.strictEqual(error._tag, "IdempotencyError")
+      assert.strictEqual(error.reason, "StoreError")
+      assert.isTrue(Errors.isResilienceError(error))
+      assert.isFalse(Errors.isRejection(error))
+      assert.include(error.message, "connection refused")
+      const [event] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      assert.strictEqual(event?._tag, "StoreError")
+      assert.strictEqual(idem.stats().storeErrors, 1)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, {
+        persistent: true,
+        acquire: (key) =>
+          Effect.fail(new Idempotency.IdempotencyError({ key, reason: "StoreError", cause: new Error("connection refused") })),
+        invalidate: () => Effect.void
+      }))
+    ))
+})
+
+describe("Idempotency observability", () => {
+  it.scoped("events: Executed, Joined, Completed, Replayed", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute", name: "ev" })
+      const collected = yield* idem.events.pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+      yield* settle
+      const a = yield* Effect.fork(idem.run("k", Effect.as(Effect.sleep("1 second"), 1)))
+      yield* settle
+      const b = yield* Effect.fork(idem.run("k", Effect.succeed(2)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(a)
+      yield* Fiber.join(b)
+      yield* idem.run("k", Effect.succeed(3))
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      assert.deepStrictEqual(events, [
+        { _tag: "Executed", policy: "ev", key: "k" },
+        { _tag: "Joined", policy: "ev", key: "k" },
+        { _tag: "Completed", policy: "ev", key: "k", outcome: "Success", kept: true },
+        { _tag: "Replayed", policy: "ev", key: "k" }
+      ])
+    }))
+})
+
+describe("Idempotency layers", () => {
+  class Payments extends Context.Tag("test/Payments")<Payments, Idempotency.Idempotency>() {}
+
+  it.effect("layer provides a policy under a Tag", () =>
+    Effect.gen(function*() {
+      const idem = yield* Payments
+      assert.strictEqual(idem.policyName, "payments")
+      yield* idem.run("k", Effect.succeed(1))
+      assert.strictEqual(yield* idem.run("k", Effect.succeed(2)), 1)
+    }).pipe(Effect.provide(Idempotency.layer(Payments, { ttl: "1 minute", name: "payments" }))))
+
+  const fromConfig = Idempotency.layerConfig(Payments, {
+    ttl: Config.duration("TTL"),
+    keepFailures: Config.boolean("KEEP_FAILURES").pipe(Config.withDefault(false)),
+    name: Config.succeed("from-config")
+  })
+  const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromJson(env))
+
+  it.effect("layerConfig reads ttl and keepFailures from Config", () =>
+    Effect.gen(function*() {
+      const idem = yield* Payments
+      assert.isTrue(Duration.equals(idem.options.ttl, Duration.minutes(5)))
+      assert.strictEqual(idem.options.keepFailures, true)
+      assert.strictEqual(idem.policyName, "from-config")
+    }).pipe(Effect.provide(fromConfig), withEnv({ TTL: "5 minutes", KEEP_FAILURES: "true" })))
+
+  it.effect("layerConfig: an invalid ttl fails with InvalidOptionsError, a missing one with a ConfigError", () =>
+    Effect.gen(function*() {
+      const invalid = yield* Effect.flip(Layer.build(fromConfig).pipe(withEnv({ TTL: "0 seconds" })))
+      assert.strictEqual(invalid._tag, "InvalidOptionsError")
+      const missing = yield* Effect.flip(Layer.build(fromConfig).pipe(withEnv({})))
+      assert.notStrictEqual(missing._tag, "InvalidOptionsError")
+    }).pipe(Effect.scoped))
+})
+
+describe("Idempotency types", () => {
+  it.scoped("run keeps the effect's types and adds IdempotencyError; Schemas constrain what may run", () =>
+    Effect.gen(function*() {
+      class Db extends Context.Tag("test/Db")<Db, { readonly charge: Effect.Effect<{ readonly id: string }, Declined> }>() {}
+      const charge = Effect.flatMap(Db, (db) => db.charge)
+      const untyped = yield* Idempotency.make({ ttl: "1 minute" })
+      expectTypeOf(untyped.run("k", charge)).toEqualTypeOf<
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+      >()
+      expectTypeOf(charge.pipe(untyped.execute({ key: "k" }))).toEqualTypeOf<
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+      >()
+      expectTypeOf(untyped.execute(charge, { key: "k" })).toEqualTypeOf<
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+      >()
+
+      const typed = yield* Idempotency.make({
+        ttl: "1 minute",
+        success: Schema.Struct({ id: Schema.String }),
+        failure: Declined
+      })
+      expectTypeOf(typed).toEqualTypeOf<Idempotency.Idempotency<{ readonly id: string }, Declined>>()
+      expectTypeOf(typed.run("k", charge)).toEqualTypeOf<
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+      >()
+      // @ts-expect-error: the success must be what the Schema describes
+      typed.run("k", Effect.succeed(42))
+      // @ts-expect-error: so must the failure
+      typed.run("k", Effect.fail(new Unavailable()))
+      expectTypeOf(Idempotency.make<number, never>).returns.toEqualTypeOf<
+        Effect.Effect<Idempotency.Idempotency<number, never>, Errors.InvalidOptionsError, Scope.Scope>
+      >()
+    }))
+})
