@@ -1,18 +1,96 @@
 /**
- * Parsing of the HTTP `Retry-After` header, in both of its forms.
+ * Parsing of the HTTP `Retry-After` header, in both of its forms
+ * (RFC 9110 §10.2.3): a number of seconds, or an HTTP-date.
+ *
+ * Parsing is strict, because a lax parser turns garbage into dates
+ * (`Date.parse("abc 5")` is a date in 2001): seconds are digits only, and
+ * dates must be one of the three HTTP-date formats, in GMT. Anything else is
+ * ignored (`None`), and every value is capped, so a hostile or broken server
+ * cannot park a caller for days.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+const LONG_DAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+const MONTH = `(${MONTHS.join("|")})`
+const TIME = "(\\d{2}):(\\d{2}):(\\d{2})"
+// Sun, 06 Nov 1994 08:49:37 GMT
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`)
+// Sunday, 06-Nov-94 08:49:37 GMT
+const RFC_850 = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`)
+// Sun Nov  6 08:49:37 1994
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`)
+
+const utc = (
+  year: number,
+  month: string,
+  day: string,
+  hours: string,
+  minutes: string,
+  seconds: string
+): number | undefined => {
+  const m = MONTHS.indexOf(month)
+  const d = Number(day)
+  const h = Number(hours)
+  const min = Number(minutes)
+  const s = Number(seconds)
+  if (d < 1 || d > 31 || h > 23 || min > 59 || s > 60) return undefined
+  const at = Date.UTC(year, m, d, h, min, Math.min(s, 59))
+  // reject dates that roll over (31 Feb)
+  return new Date(at).getUTCDate() === d ? at : undefined
+}
+
+/**
+ * Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) to epoch
+ * milliseconds; `None` for anything else. A two-digit RFC 850 year more than
+ * 50 years after `now`'s is taken in the previous century (RFC 9110).
+ *
+ * @example
+ * ```ts
+ * import { RetryAfter } from "effect-resilience/http"
+ *
+ * RetryAfter.parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT", 0) // Some(784111777000)
+ * RetryAfter.parseHttpDate("Mon 2020", 0) // None
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const parseHttpDate = (value: string, now: number): Option.Option<number> => {
+  let match = IMF_FIXDATE.exec(value)
+  if (match !== null) {
+    const [, day, month, year, h, m, s] = match
+    return Option.fromNullable(utc(Number(year), month!, day!, h!, m!, s!))
+  }
+  match = RFC_850.exec(value)
+  if (match !== null) {
+    const [, day, month, yy, h, m, s] = match
+    const currentYear = new Date(now).getUTCFullYear()
+    let year = Math.floor(currentYear / 100) * 100 + Number(yy)
+    if (year > currentYear + 50) year -= 100
+    return Option.fromNullable(utc(year, month!, day!, h!, m!, s!))
+  }
+  match = ASCTIME.exec(value)
+  if (match !== null) {
+    const [, month, day, h, m, s, year] = match
+    return Option.fromNullable(utc(Number(year), month!, day!.trim(), h!, m!, s!))
+  }
+  return Option.none()
+}
 
 /**
  * Parses a `Retry-After` header value: either a number of seconds
  * (`"120"`) or an HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`), relative to
- * `now` (epoch millis, from `Clock`). Garbage (negative, fractional noise,
- * non-numeric, unparseable dates) gives `None`; dates in the past give zero;
- * everything is capped at `max` (default 1 hour), so a far-future value
- * cannot park a caller for days.
+ * `now` (epoch millis, from `Clock`). Garbage (negative or fractional
+ * numbers, other text, dates in another format or time zone) gives `None`;
+ * dates in the past give zero; everything is capped at `max` (default
+ * 1 hour), so a far-future value cannot park a caller for days.
  *
  * @example
  * ```ts
@@ -39,9 +117,29 @@ export const parse = (
     if (!Number.isSafeInteger(seconds)) return Option.some(Duration.millis(maxMillis))
     return Option.some(Duration.millis(Math.min(seconds * 1000, maxMillis)))
   }
-  // HTTP-date (IMF-fixdate, RFC 850 or asctime); must name a weekday or month to avoid numeric garbage
-  if (!/[A-Za-z]{3}/.test(trimmed)) return Option.none()
-  const at = Date.parse(trimmed)
-  if (Number.isNaN(at)) return Option.none()
-  return Option.some(Duration.millis(Math.min(Math.max(0, at - now), maxMillis)))
+  return Option.map(
+    parseHttpDate(trimmed, now),
+    (at) => Duration.millis(Math.min(Math.max(0, at - now), maxMillis))
+  )
 }
+
+/**
+ * Reads `Retry-After` from response headers (lower-cased keys, as
+ * `@effect/platform` gives them) relative to the `Clock`'s time.
+ *
+ * @example
+ * ```ts
+ * import { RetryAfter } from "effect-resilience/http"
+ * import { Effect } from "effect"
+ *
+ * const wait = RetryAfter.fromHeaders({ "retry-after": "2" }) // Effect<Option<Duration>>
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromHeaders = (
+  headers: Readonly<Record<string, string | undefined>>,
+  max?: Duration.DurationInput
+): Effect.Effect<Option.Option<Duration.Duration>> =>
+  Effect.map(Clock.currentTimeMillis, (now) => parse(headers["retry-after"], now, max))
