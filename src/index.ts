@@ -103,3 +103,11 @@ export * as Chaos from "./Chaos.js"
  * @since 0.1.0
  */
 export * as Idempotency from "./Idempotency.js"
+
+/**
+ * Testing helpers: a scripted fake dependency with a call log, pipeline
+ * descriptions (`render`, `kinds`) and a seeded `Random`.
+ *
+ * @since 0.1.0
+ */
+export * as Testing from "./Testing.js"
