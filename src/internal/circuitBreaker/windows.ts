@@ -88,36 +88,43 @@ class ConsecutiveWindow implements Window {
 const FAILURE_BIT = 1
 const SLOW_BIT = 2
 
-/** `rate`: the last `size` calls; trips once `minimumCalls` are in and a rate reaches its threshold. */
+/**
+ * `rate`: the last `size` calls; trips once `minimumCalls` are in and a rate
+ * reaches its threshold. The ring of outcomes is allocated on the first
+ * failure or slow call: until then every call in it was a plain success (a
+ * zero), so an idle or healthy circuit costs no ring.
+ */
 class CountWindow implements Window {
-  readonly ring: Uint8Array
+  ring: Uint8Array | undefined = undefined
   pos = 0
   count = 0
   failures = 0
   slows = 0
   consecutive = 0
   constructor(
-    size: number,
+    readonly size: number,
     readonly threshold: number,
     readonly minimumCalls: number,
     readonly slowThreshold: number | undefined
-  ) {
-    this.ring = new Uint8Array(size)
-  }
+  ) {}
   add(failure: boolean, slow: boolean, _now: number): boolean {
-    const ring = this.ring
-    if (this.count === ring.length) {
-      const old = ring[this.pos]!
-      if (old & FAILURE_BIT) this.failures--
-      if (old & SLOW_BIT) this.slows--
-    } else {
-      this.count++
+    const size = this.size
+    const bits = (failure ? FAILURE_BIT : 0) | (slow ? SLOW_BIT : 0)
+    let ring = this.ring
+    if (ring === undefined && bits !== 0) ring = this.ring = new Uint8Array(size)
+    if (ring !== undefined) {
+      if (this.count === size) {
+        const old = ring[this.pos]!
+        if (old & FAILURE_BIT) this.failures--
+        if (old & SLOW_BIT) this.slows--
+      }
+      ring[this.pos] = bits
     }
-    ring[this.pos] = (failure ? FAILURE_BIT : 0) | (slow ? SLOW_BIT : 0)
+    if (this.count < size) this.count++
     if (failure) this.failures++
     if (slow) this.slows++
     this.consecutive = failure ? this.consecutive + 1 : 0
-    this.pos = this.pos + 1 === ring.length ? 0 : this.pos + 1
+    this.pos = this.pos + 1 === size ? 0 : this.pos + 1
     if (this.count < this.minimumCalls) return false
     return reaches(this.failures, this.count, this.threshold) ||
       (this.slowThreshold !== undefined && reaches(this.slows, this.count, this.slowThreshold))
