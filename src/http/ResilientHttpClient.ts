@@ -13,6 +13,8 @@
  *   TRACE); POST and PATCH only with an `Idempotency-Key` header or with
  *   `retry.nonIdempotent: true`. Retried: transport errors, attempt
  *   timeouts, and 408, 429, 500, 502, 503, 504 responses; never another 4xx.
+ *   A request with a streamed body is never retried (the stream is consumed
+ *   by the first attempt).
  * - **`Retry-After`** (seconds or HTTP-date) on a retried response sets the
  *   next delay (the larger of it and the backoff). A hint longer than
  *   `retry.maxRetryAfter` is not waited for: the response is returned at
@@ -23,6 +25,10 @@
  * - **No socket leaks.** The body of a response that is discarded for a
  *   retry is read (up to `drain.maxBytes`, within `drain.timeout`) or the
  *   connection closed, before the next attempt.
+ * - Apply `HttpClient.filterStatusOk` *after* the transform
+ *   (`client.pipe(resilience, HttpClient.filterStatusOk)`): then `Retry-After`
+ *   is honoured. Applied before, the statuses it turns into errors are still
+ *   classified, retried and drained the same way, without `Retry-After`.
  * - When retries are exhausted on a retryable status, the last response is
  *   returned (as the plain client would); errors are typed:
  *   `TimeoutError`, `BulkheadFullError`, `CircuitBreakerError`.
@@ -346,9 +352,20 @@ export const isOriginFailure = (error: unknown): boolean => {
   if (error instanceof TimeoutError) return true
   if (HttpClientError.isHttpClientError(error)) {
     if (error._tag === "RequestError") return error.reason === "Transport"
+    // a status turned into an error by the client itself (`HttpClient.filterStatusOk` inside the transform)
+    if (error.reason === "StatusCode") return error.response.status >= 500
     return error.reason === "Decode" && !(error.cause instanceof BodyTooLargeError)
   }
   return false
+}
+
+/** The response a status error carries, ours or `@effect/platform`'s. */
+const statusResponse = (error: unknown): HttpClientResponse.HttpClientResponse | undefined => {
+  if (error instanceof HttpStatusError) return error.response
+  if (HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode") {
+    return error.response
+  }
+  return undefined
 }
 
 const IDEMPOTENCY_KEY = "idempotency-key"
@@ -376,7 +393,7 @@ const durationHistogram = Metric.histogram(
 )
 
 const failureReason = (error: unknown): string => {
-  if (error instanceof HttpStatusError) return "status_5xx"
+  if (statusResponse(error) !== undefined) return "status_5xx"
   if (error instanceof TimeoutError) return "timeout"
   if (HttpClientError.isHttpClientError(error)) return error._tag === "RequestError" ? "transport" : "body"
   return "other"
@@ -595,6 +612,9 @@ const isRetryable = (error: unknown, statuses: ReadonlySet<number>, maxRetryAfte
     return error.retryAfter === undefined || Duration.toMillis(error.retryAfter) <= maxRetryAfterMillis
   }
   if (error instanceof TimeoutError) return error.scope !== "overall"
+  if (HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode") {
+    return statuses.has(error.response.status)
+  }
   return isOriginFailure(error)
 }
 
@@ -700,9 +720,10 @@ const build = (
       if (call === undefined) return Effect.void
       call.retries++
       const count = Metric.increment(Metric.tagged(retries, "origin", call.label))
-      if (!(error instanceof HttpStatusError)) return count
+      const response = statusResponse(error)
+      if (response === undefined) return count
       call.drained++
-      return Effect.zipRight(count, drain(error.response, config.drainBytes, config.drainTimeout))
+      return Effect.zipRight(count, drain(response, config.drainBytes, config.drainTimeout))
     })
 
   const r = config.retry
@@ -718,6 +739,8 @@ const build = (
 
   const retryAllowed = (request: HttpClientRequest.HttpClientRequest): boolean => {
     if (r === undefined) return false
+    // a streamed body is consumed by the first attempt: it cannot be sent again
+    if (request.body._tag === "Stream") return false
     if (r.nonIdempotent) return true
     if (r.methods.has(request.method)) return true
     return (request.method === "POST" || request.method === "PATCH") && request.headers[r.idempotencyKeyHeader] !== undefined

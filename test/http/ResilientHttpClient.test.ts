@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
+import { HttpBody, HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
 import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream, TestClock, Tracer } from "effect"
 import { CircuitBreaker, Errors, Health, Retry } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
@@ -512,5 +512,37 @@ describe("ResilientHttpClient: observability", () => {
       const untraced = yield* ResilientHttpClient.make({ retry: fast })
       yield* untraced.get(`${server.url}/b`).pipe(Effect.withTracer(tracer))
       assert.strictEqual(recorded.filter((s) => s.name === "resilience.http.attempt").length, 0, "off by default")
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient: request and client shapes", () => {
+  it.scopedLive("statuses turned into errors by an inner filterStatusOk are classified, retried and drained alike", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 503, 200]))
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: fast })
+      const client = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk, resilience)
+      const response = yield* client.get(`${server.url}/inner`)
+      assert.strictEqual(yield* response.text, "response 3 (200)")
+      assert.deepStrictEqual(
+        [resilience.stats()[0]!.failures, resilience.stats()[0]!.retries, resilience.stats()[0]!.drained],
+        [2, 2, 2]
+      )
+      const notFound = yield* serve(() => Effect.succeed(HttpServerResponse.text("no", { status: 404 })))
+      const error = yield* Effect.flip(client.get(`${notFound.url}/missing`))
+      assert.strictEqual(error._tag, "ResponseError")
+      assert.strictEqual(notFound.count("/missing"), 1)
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("a request with a streamed body is never retried", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([503, 200]))
+      const client = yield* ResilientHttpClient.make({ retry: { ...fast, nonIdempotent: true } })
+      const body = HttpBody.stream(Stream.make(new TextEncoder().encode("chunk")), "text/plain")
+      const streamed = yield* client.execute(HttpClientRequest.put(`${server.url}/stream`).pipe(HttpClientRequest.setBody(body)))
+      assert.strictEqual(streamed.status, 503)
+      assert.strictEqual(server.count("/stream"), 1)
+      const buffered = yield* client.execute(HttpClientRequest.put(`${server.url}/buffered`).pipe(HttpClientRequest.bodyText("chunk")))
+      assert.strictEqual(buffered.status, 200)
+      assert.strictEqual(server.count("/buffered"), 2)
     }).pipe(Effect.provide(undici)))
 })
