@@ -21,7 +21,7 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
+import { Bulkhead, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
 
 type StoreVariant = {
   readonly label: string
@@ -784,5 +784,94 @@ describe("RateLimiter types", () => {
       RateLimiter.make({ limit: 1 })
       // @ts-expect-error: not an algorithm
       RateLimiter.make({ limit: 1, window: "1 second", algorithm: "sliding" })
+    }))
+})
+
+describe("Queue-based load leveling: the limiter's delay mode in front of a bulkhead", () => {
+  /**
+   * The recipe (docs/RateLimiter.md): `Policy.compose(limiter, bulkhead)`. The limiter in "delay" mode is
+   * the queue: a burst is admitted at a steady rate, each call reserving its slot, and what would wait
+   * longer than `maxDelay` is rejected at once, uncharged, with `retryAfter`; so at most
+   * `limit + maxDelay / (window / limit)` calls wait. The bulkhead bounds the calls running at once
+   * and queues a few when the dependency slows down, rejecting the rest.
+   */
+  const leveled = Effect.gen(function*() {
+    const limiter = yield* RateLimiter.make({
+      limit: 5,
+      window: "500 millis", // a burst of 5, then one call every 100 ms
+      onExceeded: "delay",
+      maxDelay: "2 seconds",
+      name: "ingest"
+    })
+    const bulkhead = yield* Bulkhead.make({ maxConcurrent: 5, maxQueue: 3, name: "ingest" })
+    return { limiter, bulkhead, policy: Policy.compose(limiter, bulkhead) }
+  })
+
+  /**
+   * Fires `n` calls at once through `policy`; records when each call's work starts, how many run at
+   * once, and how many calls are still in flight once the burst has been sorted out (before any time passes).
+   */
+  const burst = <E>(
+    n: number,
+    policy: (self: Effect.Effect<void>) => Effect.Effect<void, E>,
+    work: Duration.DurationInput
+  ) =>
+    Effect.gen(function*() {
+      let running = 0
+      let maxRunning = 0
+      const starts: Array<number> = []
+      const job = Effect.gen(function*() {
+        running++
+        maxRunning = Math.max(maxRunning, running)
+        starts.push(yield* now)
+        yield* Effect.sleep(work)
+        running--
+      })
+      const fibers = yield* Effect.forEach(Array.from({ length: n }), () => Effect.fork(Effect.either(policy(job))))
+      yield* settle
+      const inFlight = (yield* Effect.forEach(fibers, Fiber.poll)).filter(Option.isNone).length
+      yield* TestClock.adjust("1 minute")
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      return { results, starts, maxRunning, inFlight }
+    })
+
+  it.scoped("a burst of 100 drains at the steady rate; what would wait more than maxDelay is rejected at once", () =>
+    Effect.gen(function*() {
+      const { limiter, policy } = yield* leveled
+      const { inFlight, maxRunning, results, starts } = yield* burst(100, policy, "50 millis")
+      const ok = results.filter(Either.isRight).length
+      const rejected = results.filter(Either.isLeft).map((r) => r.left)
+      // the burst of 5, then one slot every 100 ms for 2 s
+      assert.strictEqual(ok, 25)
+      assert.deepStrictEqual(starts, [0, 0, 0, 0, 0, ...Array.from({ length: 20 }, (_, i) => (i + 1) * 100)])
+      assert.strictEqual(rejected.length, 75)
+      for (const error of rejected) {
+        assert.isTrue(RateLimiter.isRateLimitExceededError(error) && error.reason === "MaxDelayExceeded")
+      }
+      // bounded memory: of the 100 calls, only the 25 admitted ones stay (5 running, 20 waiting for their slot)
+      assert.strictEqual(inFlight, 25)
+      assert.isAtMost(maxRunning, 5)
+      assert.deepStrictEqual(limiter.stats(), { permitted: 5, delayed: 20, rejected: 75, storeErrors: 0 })
+      // the rejected calls took nothing: right after the drain, the bucket is where 25 calls left it
+      const next = yield* Effect.fork(limiter(now))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(next), 60_000)
+    }))
+
+  it.scoped("when the dependency slows down, the bulkhead bounds what runs and queues, and sheds the rest", () =>
+    Effect.gen(function*() {
+      const { bulkhead, policy } = yield* leveled
+      // each call takes 1 s: the limiter releases 10 calls per second, the bulkhead holds 5 running + 3 queued
+      const { maxRunning, results } = yield* burst(100, policy, "1 second")
+      const errors = results.filter(Either.isLeft).map((r) => r.left)
+      const full = errors.filter((e) => e._tag === "BulkheadFullError")
+      assert.isTrue(full.every((e) => e._tag === "BulkheadFullError" && e.reason === "QueueFull"))
+      const limited = errors.filter(RateLimiter.isRateLimitExceededError)
+      assert.strictEqual(maxRunning, 5)
+      assert.strictEqual(limited.length, 75)
+      assert.isAbove(full.length, 0)
+      assert.strictEqual(results.filter(Either.isRight).length + full.length, 25)
+      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 5, maxQueue: 3 })
     }))
 })
