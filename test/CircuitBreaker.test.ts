@@ -963,6 +963,32 @@ describe("CircuitBreaker: metrics", () => {
       assert.isAtLeast(yield* published, 256)
     }))
 
+  it.scoped("labelMetricsByKey adds a key label to failures, rejections and transitions (never to successes)", () =>
+    Effect.gen(function*() {
+      const name = "labelled"
+      const breaker = yield* CircuitBreaker.make({
+        name,
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: "1 second",
+        labelMetricsByKey: true
+      })
+      yield* breaker.execute(ok, { key: "tenant-1" })
+      yield* failTimes(breaker, 1, "tenant-1")
+      yield* Effect.exit(breaker.execute(ok, { key: "tenant-1" }))
+      yield* breaker.metrics("tenant-1")
+      assert.strictEqual(yield* readMetric("resilience_circuit_breaker_calls", { policy: name, outcome: "failure", key: "tenant-1" }), 1)
+      assert.strictEqual(
+        yield* readMetric("resilience_circuit_breaker_rejections", { policy: name, reason: "CircuitOpen", key: "tenant-1" }),
+        1
+      )
+      assert.strictEqual(
+        yield* readMetric("resilience_circuit_breaker_transitions", { policy: name, from: "Closed", to: "Open", key: "tenant-1" }),
+        1
+      )
+      assert.strictEqual(yield* readMetric("resilience_circuit_breaker_calls", { policy: name, outcome: "success" }), 1)
+      assert.strictEqual(yield* readMetric("resilience_circuit_breaker_calls", { policy: name, outcome: "failure" }), 0)
+    }))
+
   it.scoped("the state gauge follows the breaker's own circuit", () =>
     Effect.gen(function*() {
       const name = "gauge-test"
