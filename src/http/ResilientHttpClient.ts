@@ -705,11 +705,11 @@ const build = (
     }
     return stats
   }
-  // every metric carries the client's name and the origin's label
-  const failures = Metric.tagged(failuresCounter, "client", config.name)
-  const retries = Metric.tagged(retriesCounter, "client", config.name)
-  const rejections = Metric.tagged(rejectionsCounter, "client", config.name)
-  const duration = Metric.tagged(durationHistogram, "client", config.name)
+  // every metric carries the client's name (label `policy`) and the origin's label
+  const failures = Metric.tagged(failuresCounter, "policy", config.name)
+  const retries = Metric.tagged(retriesCounter, "policy", config.name)
+  const rejections = Metric.tagged(rejectionsCounter, "policy", config.name)
+  const duration = Metric.tagged(durationHistogram, "policy", config.name)
 
   // the call in flight, for `onRetry` (which only sees the error)
   const currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)

@@ -478,12 +478,12 @@ describe("ResilientHttpClient: observability", () => {
       for (const server of servers) yield* client.get(`${server.url}/`)
       const [a, b] = servers.map((s) => s.url)
       for (const origin of [a!, b!]) {
-        assert.strictEqual(yield* counterValue("resilience_http_failures", { client: "metrics-test", origin, reason: "status_5xx" }), 3)
-        assert.strictEqual(yield* counterValue("resilience_http_retries", { client: "metrics-test", origin }), 2)
+        assert.strictEqual(yield* counterValue("resilience_http_failures", { policy: "metrics-test", origin, reason: "status_5xx" }), 3)
+        assert.strictEqual(yield* counterValue("resilience_http_retries", { policy: "metrics-test", origin }), 2)
       }
-      assert.strictEqual(yield* counterValue("resilience_http_failures", { client: "metrics-test", origin: "other", reason: "status_5xx" }), 3)
+      assert.strictEqual(yield* counterValue("resilience_http_failures", { policy: "metrics-test", origin: "other", reason: "status_5xx" }), 3)
       const durations = (yield* Metric.snapshot).filter((p) =>
-        p.metricKey.name === "resilience_http_duration_ms" && p.metricKey.tags.some((t) => t.key === "client" && t.value === "metrics-test")
+        p.metricKey.name === "resilience_http_duration_ms" && p.metricKey.tags.some((t) => t.key === "policy" && t.value === "metrics-test")
       )
       assert.deepStrictEqual(durations.map((p) => p.metricKey.tags.find((t) => t.key === "origin")!.value).sort(), [a!, b!, "other"].sort())
       assert.deepStrictEqual(resilience.stats().map((s) => s.origin), [b, servers[2]!.url], "stats keep the most recent maxOrigins origins")
