@@ -915,7 +915,8 @@ export const resilienceErrorOf = (error: unknown): Option.Option<ResilienceError
  * library's errors (timeouts, open circuits, full bulkheads) reach callers as
  * a `RequestError` with reason `"Transport"` whose `cause` is the library's
  * error (see {@link resilienceErrorOf}). Use {@link make} for a client with
- * the library's errors in its type.
+ * the library's errors in its type. Do not add `HttpClient.retryTransient`
+ * on top: it would retry those rejections as transport errors.
  *
  * @example
  * ```ts
