@@ -500,11 +500,14 @@ const main = async (): Promise<number> => {
       ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}` +
       ` · ${transpiled ? "our code transpiled to JS, run by node" : "our code run by tsx (keepNames: inflates our closures)"}`
   )
-  console.log(
-    "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise)," +
-      ` fastest of ${options.rounds} round(s) (spread = slowest ÷ fastest round);` +
-      " overhead = ns/op − the bare baseline of the same kind; vs peers = overhead ÷ the peer's overhead"
-  )
+  const onlyContention = options.filter !== undefined && options.filter.test("contention") && selected.length === 0
+  if (!onlyContention) {
+    console.log(
+      "ns/op: median over samples of one loop of `ops` calls in one fiber (Effect) or one async function (Promise)," +
+        ` fastest of ${options.rounds} round(s) (spread = slowest ÷ fastest round);` +
+        " overhead = ns/op − the bare baseline of the same kind; vs peers = overhead ÷ the peer's overhead"
+    )
+  }
   console.log("")
 
   const rows: Array<Row> = []
@@ -514,7 +517,6 @@ const main = async (): Promise<number> => {
     console.log(`error loading ${e.file}: ${e.error instanceof Error ? (e.error.stack ?? e.error.message) : String(e.error)}`)
   }
 
-  const onlyContention = options.filter !== undefined && options.filter.test("contention") && selected.length === 0
   if (!onlyContention) {
     if (selected.length === 0) {
       console.log(`no case matches ${String(options.filter)}`)
