@@ -445,7 +445,7 @@ export const toTable = (rows: ReadonlyArray<ContentionRow>): string => {
     `| ${values.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join(" | ")} |`
   return [
     line(keys),
-    `|${widths.map((w, i) => (i === 0 ? `-${"-".repeat(w)}-` : `-${"-".repeat(w - 1)}:-`)).join("|")}|`,
+    `| ${widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`,
     ...cells.map(line)
   ].join("\n")
 }

@@ -691,7 +691,7 @@ describe("Bulkhead invariants under random interleavings", () => {
         }
         assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
       }),
-    { fastCheck: { numRuns: 50 } }
+    { fastCheck: { numRuns: 40 } }
   )
 
   it.scoped("fast path and queued path give the same outcomes and release the same permits (seeded)", () =>
