@@ -9,6 +9,10 @@
  *
  * - A hedgeable failure (every typed failure except the library's own
  *   rejections, or those matched by `while`) starts the next attempt at once.
+ * - An attempt rejected by the library itself (`Errors.isRejection`: a full
+ *   bulkhead, an open circuit, a rate limit) and not made hedgeable by
+ *   `while` is dropped: it starts no hedge and ends nothing while other
+ *   attempts run; when it was the last one running, the caller gets it.
  * - Anything else — a success, a non-hedgeable failure, a defect, an
  *   interruption coming from inside an attempt — is final: the caller gets it
  *   at once and the other attempts are interrupted (Polly's hedging treats
@@ -80,7 +84,8 @@ export declare namespace Hedge {
     /**
      * Which typed errors are hedgeable (start the next attempt at once).
      * Defaults to every typed error except the library's own rejections
-     * (`Errors.isRejection`). A non-hedgeable error is final.
+     * (`Errors.isRejection`), which are dropped while other attempts run. Any
+     * other non-hedgeable error is final.
      */
     readonly while?: ((error: EIn) => boolean) | undefined
     /** A name for metrics, events and descriptors. Defaults to `"hedge"`. */
@@ -111,8 +116,9 @@ export declare namespace Hedge {
  * - `HedgeWon`: attempt `attempt` succeeded first; `started` attempts had
  *   been started.
  * - `HedgeFailed`: the call failed, because every attempt failed
- *   (`"Exhausted"`) or one failed with a final error (`"NotHedgeable"`: a
- *   non-hedgeable typed error, a defect or an interruption).
+ *   (`"Exhausted"`), one failed with a final error (`"NotHedgeable"`: a
+ *   non-hedgeable typed error, a defect or an interruption), or the last
+ *   attempt left was rejected by the library (`"Rejected"`).
  *
  * @since 0.1.0
  * @category Models
@@ -136,7 +142,7 @@ export type HedgeEvent =
     readonly policy: string
     readonly attempt: number
     readonly started: number
-    readonly reason: "Exhausted" | "NotHedgeable"
+    readonly reason: "Exhausted" | "NotHedgeable" | "Rejected"
     readonly cause: Cause.Cause<unknown>
   }
 
@@ -333,7 +339,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
           return all
         })
 
-        const fail = (attemptNo: number, reason: "Exhausted" | "NotHedgeable", cause: Cause.Cause<E>) => {
+        const fail = (attemptNo: number, reason: "Exhausted" | "NotHedgeable" | "Rejected", cause: Cause.Cause<E>) => {
           failures++
           if (hub.hasSubscribers()) {
             hub.emit({ _tag: "HedgeFailed", policy: name, attempt: attemptNo, started, reason, cause })
@@ -357,7 +363,13 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
           }
           const cause = exit.cause
           const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
-          if (Option.isNone(failure) || !hedgeable(failure.value)) return fail(n, "NotHedgeable", cause)
+          if (Option.isNone(failure)) return fail(n, "NotHedgeable", cause)
+          if (!hedgeable(failure.value)) {
+            if (!isRejection(failure.value)) return fail(n, "NotHedgeable", cause)
+            // a rejected attempt is dropped: it neither starts a hedge nor ends the call
+            lastCause = cause
+            return running > 0 ? next : fail(n, "Rejected", cause)
+          }
           lastCause = cause
           if (started < maxAttempts) {
             return Effect.zipRight(Effect.zipRight(launch("Failure", failure.value), armTimer), next)

@@ -242,7 +242,7 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual(yield* fake.interrupted, [1])
     }))
 
-  it.effect("the library's own rejections are not hedgeable by default", () =>
+  it.effect("a rejection of the only running attempt is the caller's, without a hedge", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const rejected = Effect.zipRight(
@@ -252,6 +252,25 @@ describe("Hedge.make", () => {
       const e = yield* Effect.flip(rejected.pipe(Hedge.make({ delay: "10 millis", maxAttempts: 3 })))
       assert.isTrue(Errors.isRejection(e))
       assert.strictEqual(yield* Ref.get(calls), 1)
+    }))
+
+  it.effect("a rejected hedge is dropped: it neither hedges again nor interrupts the attempt in flight", () =>
+    Effect.gen(function*() {
+      const full = Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })
+      const started = yield* Ref.make<Array<number>>([])
+      const call = Effect.flatMap(Hedge.currentAttempt, (n) =>
+        Effect.zipRight(
+          Ref.update(started, (xs) => [...xs, n]),
+          n === 1 ? Effect.as(Effect.sleep("250 millis"), "attempt 1") : Effect.fail(full)
+        ))
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3 })
+      const fiber = yield* Effect.fork(call.pipe(hedge))
+      yield* TestClock.adjust("100 millis") // attempt 2 is rejected at once
+      assert.deepStrictEqual(yield* Ref.get(started), [1, 2])
+      yield* TestClock.adjust("100 millis") // attempt 3 waits for the timer, and is rejected too
+      assert.deepStrictEqual(yield* Ref.get(started), [1, 2, 3])
+      yield* TestClock.adjust("50 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 1")
     }))
 
   it.effect("delay 0 starts every attempt at once", () =>
