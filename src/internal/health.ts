@@ -277,7 +277,16 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
         const monitor = Effect.repeat(runOnce(entry), def.schedule)
         const fibers = [yield* Effect.forkIn(monitor, layerScope)]
         if (def.trigger !== undefined) {
-          fibers.push(yield* Effect.forkIn(Stream.runForEach(def.trigger, () => runOnce(entry)), layerScope))
+          const trigger = yield* Effect.forkIn(Stream.runForEach(def.trigger, () => runOnce(entry)), layerScope)
+          fibers.push(trigger)
+          // let the trigger's stream start and subscribe to its source (the fiber
+          // suspends waiting for the first element) before registering returns,
+          // so that nothing emitted after `register` is missed
+          for (let i = 0; i < 100; i++) {
+            const status = yield* Fiber.status(trigger)
+            if (status._tag !== "Running") break
+            yield* Effect.yieldNow()
+          }
         }
         yield* Effect.addFinalizer(() =>
           Effect.suspend(() => {
