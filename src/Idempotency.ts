@@ -57,24 +57,54 @@ import * as internal from "./internal/idempotency.js"
 import * as store from "./internal/idempotencyStore.js"
 
 /**
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(Idempotency.make({ ttl: "1 hour" }), (idem) => Idempotency.TypeId in idem).pipe(Effect.scoped) // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = Symbol.for("effect-resilience/Idempotency")
 
 /**
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ *
+ * type Id = Idempotency.Idempotency[Idempotency.TypeId]
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type TypeId = typeof TypeId
 
 /**
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect, Predicate } from "effect"
+ *
+ * const program = Effect.map(Idempotency.makeStoreMemory(), (store) => Predicate.hasProperty(store, Idempotency.MemoryStoreTypeId)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
 
 /**
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ *
+ * type Tagged = Idempotency.MemoryStore[Idempotency.MemoryStoreTypeId]
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -84,6 +114,13 @@ export type MemoryStoreTypeId = typeof MemoryStoreTypeId
  * Why an {@link IdempotencyError} happened: the store failed, or an `Exit`
  * could not be encoded for it or decoded from it (with the `success` and
  * `failure` Schemas).
+ *
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ *
+ * const retryable = (reason: Idempotency.IdempotencyErrorReason) => reason === "StoreError"
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -131,6 +168,20 @@ export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
  *   keep nothing). Closing the acquisition's scope without completing
  *   releases the key (waiters get `None`).
  *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect, Exit } from "effect"
+ *
+ * // what a store answers, seen from a caller (the policy does this for you)
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Idempotency.IdempotencyStore
+ *   const acquisition = yield* store.acquire("jobs:42", { codec: undefined })
+ *   if (acquisition._tag === "Acquired") yield* acquisition.complete(Exit.succeed("done"), undefined)
+ *   return acquisition._tag // "Acquired"
+ * }).pipe(Effect.scoped, Effect.provide(Idempotency.layerStoreMemory()))
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -150,6 +201,16 @@ export type Acquisition =
 
 /**
  * Options of {@link IdempotencyStore} `acquire`.
+ *
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ * import { Schema } from "effect"
+ *
+ * const options: Idempotency.AcquireOptions = {
+ *   codec: Schema.Exit({ success: Schema.Number, failure: Schema.String, defect: Schema.Defect })
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -214,6 +275,21 @@ export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency
  * - `Completed`: an execution ended (`kept`: its `Exit` is stored for `ttl`);
  * - `StoreError`: the store failed.
  *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const idem = yield* Idempotency.make({ ttl: "1 hour", name: "webhooks" })
+ *   yield* idem.events.pipe(
+ *     Stream.filter((e) => e._tag === "Replayed"),
+ *     Stream.runForEach((e) => Effect.log(`duplicate delivery of ${e.key}`)),
+ *     Effect.forkScoped
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -233,6 +309,20 @@ export type IdempotencyEvent =
 /**
  * An idempotency policy for effects that succeed with `A` and fail with `E`
  * (anything, without Schemas).
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const idem: Idempotency.Idempotency = yield* Idempotency.make({ ttl: "10 minutes" })
+ *   const send = Effect.succeed("sent")
+ *   yield* idem.run("message-1", send)
+ *   yield* send.pipe(idem.execute({ key: "message-1" })) // replayed: not sent twice
+ *   return idem.stats() // { executions: 1, joined: 0, replayed: 1, storeErrors: 0 }
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -270,11 +360,32 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
 }
 
 /**
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ *
+ * const options: Idempotency.Idempotency.Options = { ttl: "1 hour" }
+ * ```
+ *
  * @since 0.1.0
  */
 export declare namespace Idempotency {
   /**
    * Options of {@link make}.
+   *
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   * import { Schema } from "effect"
+   *
+   * const options: Idempotency.Idempotency.Options<number, string> = {
+   *   ttl: "24 hours", // required
+   *   success: Schema.Number, // optional in memory
+   *   failure: Schema.String, // optional in memory
+   *   keepFailures: (e) => e === "declined", // default false
+   *   name: "payments" // default "idempotency"
+   * }
+   * ```
    *
    * @since 0.1.0
    * @category Models
@@ -303,6 +414,17 @@ export declare namespace Idempotency {
   /**
    * Options of {@link layerConfig} that can come from `Config`.
    *
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   * import { Config } from "effect"
+   *
+   * const config: Config.Config.Wrap<Idempotency.Idempotency.ConfigOptions> = {
+   *   ttl: Config.duration("IDEMPOTENCY_TTL"),
+   *   keepFailures: Config.boolean("IDEMPOTENCY_KEEP_FAILURES").pipe(Config.withDefault(false))
+   * }
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -315,6 +437,14 @@ export declare namespace Idempotency {
   /**
    * The options of a policy, defaults applied.
    *
+   * @example
+   * ```ts
+   * import { Idempotency } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.map(Idempotency.make({ ttl: "1 hour" }), (idem) => idem.options.keepFailures).pipe(Effect.scoped) // false
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -326,6 +456,13 @@ export declare namespace Idempotency {
   }
 
   /**
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   *
+   * const duplicates = (stats: Idempotency.Idempotency.Stats) => stats.joined + stats.replayed
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -342,6 +479,14 @@ export declare namespace Idempotency {
 
 /**
  * Options of the memory store.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ *
+ * const options: Idempotency.MemoryStoreOptions = { maxKeys: 10_000, sweepInterval: "30 seconds" }
+ * const store = Idempotency.layerStoreMemory(options)
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -362,6 +507,17 @@ export interface MemoryStoreOptions {
 
 /**
  * The memory store, with accessors.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store: Idempotency.MemoryStore = yield* Idempotency.makeStoreMemory({ maxKeys: 1_000 })
+ *   return store.stats() // { stored: 0, inFlight: 0, maxKeys: 1000, expired: 0, evicted: 0 }
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category Models

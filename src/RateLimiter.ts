@@ -69,12 +69,27 @@ import * as store from "./internal/rateLimiterStore.js"
 import type { Policy } from "./Policy.js"
 
 /**
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(RateLimiter.make({ limit: 1, window: "1 second" }), (limiter) => RateLimiter.TypeId in limiter) // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = Symbol.for("effect-resilience/RateLimiter")
 
 /**
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * const hasId = (u: { readonly [RateLimiter.TypeId]?: unknown }) => u
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -83,24 +98,55 @@ export type TypeId = typeof TypeId
 /**
  * The key of the optional atomic extension of a store (see {@link AtomicStore}).
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(RateLimiter.makeStoreMemory(), (store) => RateLimiter.AtomicStoreTypeId in store) // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const AtomicStoreTypeId: unique symbol = store.AtomicStoreTypeId
 
 /**
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * type Methods = RateLimiter.AtomicStore[RateLimiter.AtomicStoreTypeId] // reserve, refund, …
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type AtomicStoreTypeId = typeof AtomicStoreTypeId
 
 /**
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect, Predicate } from "effect"
+ *
+ * const isMemoryStore = (store: RateLimiter.RateLimiterStore) => Predicate.hasProperty(store, RateLimiter.MemoryStoreTypeId)
+ * const program = Effect.map(RateLimiter.makeStoreMemory(), isMemoryStore) // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
 
 /**
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * type Tagged = RateLimiter.MemoryStore[RateLimiter.MemoryStoreTypeId]
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -132,6 +178,17 @@ export const RateLimiterStore: typeof RateLimiterExperimental.RateLimiterStore =
  * The service of {@link RateLimiterStore}: `fixedWindow` and `tokenBucket`,
  * as `@effect/experimental` defines them.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Duration, Effect } from "effect"
+ *
+ * // the interface experimental's stores implement (its Redis store, or this library's memory store)
+ * const take = (store: RateLimiter.RateLimiterStore) =>
+ *   store.tokenBucket({ key: "k", tokens: 1, limit: 10, refillRate: Duration.millis(100), allowOverflow: false })
+ * const program = Effect.flatMap(RateLimiter.RateLimiterStore, take).pipe(Effect.provide(RateLimiter.layerStoreMemory()))
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -140,6 +197,14 @@ export type RateLimiterStore = Context.Tag.Service<typeof RateLimiterExperimenta
 /**
  * How a limiter counts: `"token-bucket"` or `"fixed-window"` (see the module
  * documentation).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * const algorithm: RateLimiter.Algorithm = "fixed-window"
+ * const limiter = RateLimiter.make({ limit: 100, window: "1 minute", algorithm })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -150,6 +215,14 @@ export type Algorithm = "token-bucket" | "fixed-window"
  * What a limiter does with a call over the limit: `"fail"` rejects it at
  * once; `"delay"` makes it wait for its slot (within `maxDelay` and the
  * enclosing deadline).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * const onExceeded: RateLimiter.OnExceeded = "delay"
+ * const limiter = RateLimiter.make({ limit: 10, window: "1 second", onExceeded, maxDelay: "2 seconds" })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -162,6 +235,14 @@ export type OnExceeded = "delay" | "fail"
  * - `"MaxDelayExceeded"`: in `"delay"` mode, it would have waited longer than `maxDelay`;
  * - `"Deadline"`: in `"delay"` mode, its wait would have reached the deadline
  *   of an enclosing `Timeout`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * const describe = (e: RateLimiter.RateLimitExceededError) =>
+ *   e.reason === "Deadline" ? "no time left to wait" : e.reason === "MaxDelayExceeded" ? "queue too long" : "over the limit"
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -285,6 +366,21 @@ export const isRateLimitExceededError = (u: unknown): u is RateLimitExceededErro
  * What a limiter did: the equivalent of resilience4j's rate limiter events.
  * Emitted only while someone subscribes to `events`.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second" })
+ *   yield* limiter.events.pipe(
+ *     Stream.filter((e): e is Extract<RateLimiter.RateLimiterEvent, { _tag: "Rejected" }> => e._tag === "Rejected"),
+ *     Stream.runForEach((e) => Effect.log(`rejected ${e.key}: retry after ${e.retryAfter}`)),
+ *     Effect.forkScoped
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -323,6 +419,19 @@ export type RateLimiterEvent =
  * A rate limiter: a policy (callable, one limit) with `execute(self, { key })`
  * (one limit per key).
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter: RateLimiter.RateLimiter = yield* RateLimiter.make({ limit: 5, window: "1 second", name: "api" })
+ *   yield* Effect.succeed(1).pipe(limiter) // one limit
+ *   yield* Effect.succeed(2).pipe(limiter.execute({ key: "tenant-a" })) // one limit per key
+ *   return limiter.stats() // { permitted: 2, delayed: 0, rejected: 0, storeErrors: 0 }
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -353,11 +462,34 @@ export interface RateLimiter extends Policy<RateLimitExceededError | RateLimiter
 }
 
 /**
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * const options: RateLimiter.RateLimiter.Options = { limit: 10, window: "1 second" }
+ * ```
+ *
  * @since 0.1.0
  */
 export declare namespace RateLimiter {
   /**
    * Options of {@link make}.
+   *
+   * @example
+   * ```ts
+   * import type { RateLimiter } from "effect-resilience"
+   *
+   * const options: RateLimiter.RateLimiter.Options = {
+   *   limit: 100, // required
+   *   window: "1 minute", // required
+   *   algorithm: "token-bucket", // default
+   *   onExceeded: "delay", // default "fail"
+   *   maxDelay: "5 seconds", // default: unbounded ("delay" only)
+   *   cost: 1, // default
+   *   onStoreError: "fail", // default
+   *   name: "api" // default "rate-limiter"
+   * }
+   * ```
    *
    * @since 0.1.0
    * @category Models
@@ -399,6 +531,17 @@ export declare namespace RateLimiter {
    * Options of {@link layerConfig}: {@link Options} with durations as
    * `Duration`s (what `Config.duration` reads).
    *
+   * @example
+   * ```ts
+   * import { RateLimiter } from "effect-resilience"
+   * import { Config } from "effect"
+   *
+   * const config: Config.Config.Wrap<RateLimiter.RateLimiter.ConfigOptions> = {
+   *   limit: Config.integer("API_LIMIT"),
+   *   window: Config.duration("API_WINDOW")
+   * }
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -415,6 +558,14 @@ export declare namespace RateLimiter {
 
   /**
    * The options of a limiter, defaults applied.
+   *
+   * @example
+   * ```ts
+   * import { RateLimiter } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.map(RateLimiter.make({ limit: 10, window: "1 second" }), (l) => l.options.algorithm) // "token-bucket"
+   * ```
    *
    * @since 0.1.0
    * @category Models
@@ -434,6 +585,16 @@ export declare namespace RateLimiter {
   /**
    * Options of `execute`.
    *
+   * @example
+   * ```ts
+   * import { RateLimiter } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * // an LLM call costs as many tokens as it uses
+   * const complete = (limiter: RateLimiter.RateLimiter, tenant: string, tokens: number) =>
+   *   Effect.succeed("…").pipe(limiter.execute({ key: tenant, cost: tokens }))
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -444,6 +605,14 @@ export declare namespace RateLimiter {
   }
 
   /**
+   * @example
+   * ```ts
+   * import { RateLimiter } from "effect-resilience"
+   *
+   * const rejectionRate = (stats: RateLimiter.RateLimiter.Stats) =>
+   *   stats.rejected / Math.max(1, stats.permitted + stats.delayed + stats.rejected)
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -460,6 +629,20 @@ export declare namespace RateLimiter {
 /**
  * A request to reserve `tokens` for `key` (see {@link AtomicStore}).
  *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * const request: RateLimiter.ReserveRequest = {
+ *   key: "api:tenant-a",
+ *   algorithm: "token-bucket",
+ *   tokens: 1,
+ *   limit: 10,
+ *   windowMillis: 1_000,
+ *   maxDelayMillis: 500
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -475,6 +658,14 @@ export interface ReserveRequest {
 
 /**
  * The answer to a {@link ReserveRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * const explain = (r: RateLimiter.Reservation) =>
+ *   r.admitted ? `run in ${r.delayMillis} ms` : `rejected, retry in ${r.retryAfterMillis} ms`
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -512,6 +703,20 @@ export interface Reservation {
  * - in-process stores may offer the synchronous `unsafeReserve`/`unsafeRefund`
  *   (given the `Clock`'s time), which the limiter then uses on its hot path.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiter.makeStoreMemory()
+ *   const reservation = yield* store[RateLimiter.AtomicStoreTypeId].reserve({
+ *     key: "k", algorithm: "token-bucket", tokens: 1, limit: 1, windowMillis: 1_000, maxDelayMillis: 0
+ *   })
+ *   return reservation.admitted // true: the bucket was full
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -548,6 +753,14 @@ export const isAtomicStore = (u: unknown): u is AtomicStore => Predicate.hasProp
 /**
  * Options of the memory store.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ *
+ * const options: RateLimiter.MemoryStoreOptions = { maxKeys: 50_000, sweepInterval: "30 seconds" }
+ * const store = RateLimiter.layerStoreMemory(options)
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -571,6 +784,18 @@ export interface MemoryStoreOptions {
  * The memory store: experimental's `RateLimiterStore` interface (same
  * results as experimental's memory store) with the {@link AtomicStore}
  * extension, bounded memory and accessors.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store: RateLimiter.MemoryStore = yield* RateLimiter.makeStoreMemory({ maxKeys: 1_000 })
+ *   yield* store.sweep
+ *   return store.stats() // { keys: 0, maxKeys: 1000, expired: 0, evicted: 0 }
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category Models
