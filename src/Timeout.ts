@@ -15,7 +15,7 @@
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -23,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
 import { currentDeadline, type Deadline } from "./internal/deadline.js"
-import { isLiveClock, timeoutFast } from "./internal/timeout.js"
+import { makeFastTimeout } from "./internal/timeout.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
 import { unsafeMakeCallable } from "./Policy.js"
@@ -105,29 +105,28 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
   const general = options.implementation === "general"
   const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
 
+  const fast = makeFastTimeout()
+
   const timeout = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
-    Effect.clockWith((clock) =>
-      Effect.flatMap(FiberRef.get(currentDeadline), (outer) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        let budget = millis
-        let onTimeout = ownError
-        if (outer !== undefined && outer.at - now < budget) {
-          budget = Math.max(0, outer.at - now)
-          onTimeout = () => new TimeoutError({ duration: outer.duration, policy: outer.policy, scope: "overall" })
-        }
-        const deadline: Deadline = outer !== undefined && outer.at <= now + millis
-          ? outer
-          : { at: now + millis, duration: d, policy: name }
-        const inner = Effect.locally(self, currentDeadline, deadline)
-        if (budget <= 0) return Effect.fail(onTimeout())
-        if (!general && (budget === millis || !isLiveClock(clock))) {
-          return timeoutFast(inner, clock, budget, onTimeout, disconnect)
-        }
-        // clipped by an outer deadline under the live clock: a one-off duration, not worth a timer list
-        const bounded = disconnect ? Effect.disconnect(inner) : inner
-        return Effect.timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout })
-      })
-    )
+    Effect.withFiberRuntime((parent) => {
+      const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+      const outer = parent.getFiberRef(currentDeadline)
+      const now = clock.unsafeCurrentTimeMillis()
+      let budget = millis
+      let onTimeout = ownError
+      let deadline: Deadline = { at: now + millis, duration: d, policy: name }
+      // an enclosing deadline that comes first wins: fire at it, with its error
+      if (outer !== undefined && outer.at <= now + millis) {
+        budget = Math.max(0, outer.at - now)
+        deadline = outer
+        onTimeout = () => new TimeoutError({ duration: outer.duration, policy: outer.policy, scope: "overall" })
+      }
+      if (budget <= 0) return Effect.fail(onTimeout())
+      if (!general) return fast.run(self, { budget, deadline, outer, error: onTimeout, disconnect })
+      const inner = Effect.locally(self, currentDeadline, deadline)
+      const bounded = disconnect ? Effect.disconnect(inner) : inner
+      return Effect.timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout })
+    })
 
   const policy = Object.assign(timeout, { duration: d, options })
   return unsafeMakeCallable(policy, {

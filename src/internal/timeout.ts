@@ -1,180 +1,325 @@
 /**
- * The timeout's fast path.
+ * The timeout's fast path (adapted from the prototype measured in
+ * `bench/proto/timeout.ts`; see bench/README.md, "Fast path notes").
  *
- * `Effect.timeout` races two forked fibers (the work and a sleep) and costs
- * ~50 µs per successful call here. This path forks only the work and waits
- * for it with an observer; the deadline is a shared timer:
+ * `Effect.timeout` races two forked fibers (the work and a sleep), each
+ * started on a later scheduler tick, plus a `setTimeout` per call and a
+ * FiberRefs join: ~20–45 µs per successful call here. This path:
  *
- * - under the live `Clock`, one `setTimeout` per process armed for the
- *   earliest deadline, over FIFO lists of entries per duration (entries of one
- *   duration expire in insertion order), so adding and cancelling an entry is
- *   O(1) and no timer object is made per call. When no entry is pending the
- *   timer is `unref`'d, so it never keeps the process alive;
- * - under any other `Clock` (`TestClock`), a forked fiber sleeping on that
- *   clock, so tests drive it exactly as they drive `Effect.sleep`.
+ * 1. runs the work in ONE fiber started synchronously on the caller's stack
+ *    (`Runtime.runFork`, `immediate`), under the caller's context, FiberRefs
+ *    and interruptibility; if it completes without suspending, its `Exit` is
+ *    returned at once (no timer, no scheduler hop);
+ * 2. otherwise registers the call in the policy's deadline list (sorted,
+ *    doubly linked: O(1) append for one duration, O(1) removal) watched by
+ *    ONE timer per policy: under Effect's live `Clock` a Node timer re-armed
+ *    only when the earliest deadline moves earlier and `unref`'d while nothing
+ *    is pending (never keeps the process alive); under any other `Clock`
+ *    (`TestClock`) a daemon fiber sleeping on that clock, so `TestClock`
+ *    drives it exactly as it drives `Effect.timeout`;
+ * 3. at the deadline interrupts the work and fails the caller once the work
+ *    has stopped (at once with `disconnect`); a caller that is interrupted
+ *    interrupts the work (and awaits it unless disconnected);
+ * 4. on success inherits the work's FiberRefs, skipping the join when the
+ *    work changed none.
  *
- * Semantics are those of `Effect.timeoutFail` (tested side by side): on
- * success the work's FiberRefs are inherited; on timeout the work is
- * interrupted and awaited (or, with `disconnect`, interrupted in the
- * background); when the caller is interrupted the work is interrupted too.
+ * The semantics are `Effect.timeoutFail`'s: a property test runs random
+ * scenarios through both (test/Timeout.fastpath.test.ts).
  *
  * @internal
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import { currentDeadline, type Deadline } from "./deadline.js"
 
-const LiveClock = (Clock.make() as object).constructor
+/** Effect's live clock: when the fiber's clock is this one, a Node timer is equivalent to `clock.sleep`. */
+const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
-/** @internal */
-export const isLiveClock = (clock: Clock.Clock): boolean => (clock as object).constructor === LiveClock
-
+/** A pending call. */
 interface Entry {
-  readonly at: number
-  readonly fire: () => void
-  list: List | undefined
+  readonly deadline: number
+  readonly fiber: Fiber.RuntimeFiber<any, any>
+  /** Set by the timer when it interrupts the work. */
+  timedOut: boolean
+  /** Called by the timer, with `disconnect`, to fail the caller at once. */
+  onTimeout: (() => void) | undefined
   prev: Entry | undefined
   next: Entry | undefined
+  linked: boolean
 }
 
-interface List {
-  readonly duration: number
-  head: Entry | undefined
-  tail: Entry | undefined
+/** Pending calls sorted by deadline (a doubly linked list: O(1) removal, O(1) append in the common case). */
+abstract class Deadlines {
+  head: Entry | undefined = undefined
+  tail: Entry | undefined = undefined
+  constructor(readonly interruptor: FiberId.FiberId) {}
+
+  /** Inserts; true if the entry is the new head. */
+  protected link(e: Entry): boolean {
+    e.linked = true
+    let after = this.tail
+    while (after !== undefined && after.deadline > e.deadline) after = after.prev
+    e.prev = after
+    e.next = after === undefined ? this.head : after.next
+    if (e.next === undefined) this.tail = e
+    else e.next.prev = e
+    if (after === undefined) this.head = e
+    else after.next = e
+    return after === undefined
+  }
+
+  /** Removes; true if the list became empty. */
+  protected unlink(e: Entry): boolean {
+    if (!e.linked) return false
+    e.linked = false
+    if (e.prev === undefined) this.head = e.next
+    else e.prev.next = e.next
+    if (e.next === undefined) this.tail = e.prev
+    else e.next.prev = e.prev
+    e.prev = e.next = undefined
+    return this.head === undefined
+  }
+
+  /** Times out every entry whose deadline has passed. */
+  protected expire(now: number): void {
+    let e = this.head
+    while (e !== undefined && e.deadline <= now) {
+      const next = e.next
+      this.unlink(e)
+      e.timedOut = true
+      e.fiber.unsafeInterruptAsFork(this.interruptor)
+      e.onTimeout?.()
+      e = next
+    }
+  }
+
+  abstract add(e: Entry, now: number, runtime: () => Runtime.Runtime<never>): void
+  abstract remove(e: Entry): void
 }
 
-/** One process-wide wheel for the live clock. @internal */
-class LiveWheel {
-  private readonly lists = new Map<number, List>()
-  private timer: ReturnType<typeof setTimeout> | undefined
+/** With the live clock: one Node timer for the whole policy. */
+class NodeTimer extends Deadlines {
+  private handle: ReturnType<typeof setTimeout> | undefined = undefined
   private armedAt = Infinity
-  private pending = 0
+  private refed = false
 
-  add(duration: number, at: number, fire: () => void): Entry {
-    let list = this.lists.get(duration)
-    if (list === undefined) {
-      list = { duration, head: undefined, tail: undefined }
-      this.lists.set(duration, list)
+  add(e: Entry, now: number): void {
+    const first = this.head === undefined
+    this.link(e)
+    if (this.handle === undefined || e.deadline < this.armedAt) this.arm(e.deadline, now)
+    else if (first && !this.refed) {
+      this.handle.ref()
+      this.refed = true
     }
-    const entry: Entry = { at, fire, list, prev: list.tail, next: undefined }
-    if (list.tail === undefined) list.head = entry
-    else list.tail.next = entry
-    list.tail = entry
-    this.pending++
-    if (this.timer === undefined || at < this.armedAt) this.arm(at)
-    else if (this.pending === 1) this.timer.ref()
-    return entry
   }
 
-  remove(entry: Entry): void {
-    const list = entry.list
-    if (list === undefined) return
-    entry.list = undefined
-    if (entry.prev === undefined) list.head = entry.next
-    else entry.prev.next = entry.next
-    if (entry.next === undefined) list.tail = entry.prev
-    else entry.next.prev = entry.prev
-    entry.prev = entry.next = undefined
-    if (list.head === undefined) this.lists.delete(list.duration)
-    this.pending--
-    // nothing pending: let the process exit; the timer stays armed and fires harmlessly
-    if (this.pending === 0 && this.timer !== undefined) this.timer.unref()
+  remove(e: Entry): void {
+    if (this.unlink(e) && this.handle !== undefined && this.refed) {
+      // no call pending: the armed timer must not keep the process alive
+      this.handle.unref()
+      this.refed = false
+    }
   }
 
-  private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
+  private arm(at: number, now: number): void {
+    if (this.handle !== undefined) clearTimeout(this.handle)
     this.armedAt = at
-    this.timer = setTimeout(() => this.tick(), Math.max(0, at - Date.now()))
+    this.refed = true
+    this.handle = setTimeout(this.fire, Math.max(0, at - now))
   }
 
-  private tick(): void {
-    this.timer = undefined
+  private readonly fire = (): void => {
+    this.handle = undefined
     this.armedAt = Infinity
-    const now = Date.now()
-    let next = Infinity
-    for (const list of [...this.lists.values()]) {
-      while (list.head !== undefined && list.head.at <= now) {
-        const entry = list.head
-        this.remove(entry)
-        entry.fire()
-      }
-      if (list.head !== undefined && list.head.at < next) next = list.head.at
-    }
-    if (next !== Infinity) this.arm(next)
+    const now = liveClock.unsafeCurrentTimeMillis()
+    this.expire(now)
+    if (this.head !== undefined) this.arm(this.head.deadline, now)
   }
 }
 
-const wheel = new LiveWheel()
+/** With any other clock (TestClock): a daemon fiber sleeping on `clock.sleep` until the earliest deadline. */
+class FiberTimer extends Deadlines {
+  private fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  private sleepingUntil = Infinity
+  constructor(interruptor: FiberId.FiberId, readonly clock: Clock.Clock) {
+    super(interruptor)
+  }
 
-const TIMED_OUT = Symbol.for("effect-resilience/Timeout/TimedOut")
+  add(e: Entry, _now: number, runtime: () => Runtime.Runtime<never>): void {
+    this.link(e)
+    if (this.fiber === undefined || e.deadline < this.sleepingUntil) this.restart(runtime())
+  }
+
+  remove(e: Entry): void {
+    if (this.unlink(e) && this.fiber !== undefined) {
+      this.fiber.unsafeInterruptAsFork(this.interruptor)
+      this.fiber = undefined
+      this.sleepingUntil = Infinity
+    }
+  }
+
+  private restart(runtime: Runtime.Runtime<never>): void {
+    this.fiber?.unsafeInterruptAsFork(this.interruptor)
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const head = this.head
+      if (head === undefined) {
+        this.fiber = undefined
+        this.sleepingUntil = Infinity
+        return Effect.void
+      }
+      this.sleepingUntil = head.deadline
+      const now = this.clock.unsafeCurrentTimeMillis()
+      return Effect.zipRight(
+        // yield once after waking, so that work due at the same instant completes first
+        // (at a tie the work wins, as with Effect.timeout, whose work is registered first)
+        Effect.zipRight(this.clock.sleep(Duration.millis(Math.max(0, head.deadline - now))), Effect.yieldNow()),
+        Effect.suspend(() => {
+          this.expire(this.clock.unsafeCurrentTimeMillis())
+          return loop
+        })
+      )
+    })
+    this.fiber = Runtime.runFork(runtime)(loop)
+  }
+}
 
 /**
- * Runs `self` with a deadline `millis` from now on `clock`; on expiry fails
- * with `onTimeout()`.
- *
+ * True when the work left every FiberRef as it found it (same value on top of
+ * each stack), so that joining its FiberRefs would change nothing. Compared by
+ * value because `getFiberRefs()` always returns a fresh `FiberRefs` (it
+ * records the runtime flags first). The runtime flags are compared as
+ * `inheritAll` joins them: a finished fiber has `WindDown` set, and
+ * `Interruption` is never inherited. O(number of FiberRefs), no allocation.
+ */
+const unchanged = (initial: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
+  if (initial.locals.size !== final.locals.size) return false
+  for (const [ref, stack] of final.locals) {
+    const before = initial.locals.get(ref)
+    if (before === undefined) return false
+    const a = before[0][1]
+    const b = stack[0][1]
+    if (a === b) continue
+    if (ref === FiberRef.currentRuntimeFlags && ((a ^ b) & ~IGNORED_FLAGS) === 0) continue
+    return false
+  }
+  return true
+}
+const IGNORED_FLAGS = RuntimeFlags.WindDown | RuntimeFlags.Interruption
+
+
+/**
+ * The per-policy state of the fast path: its timers (one per clock).
  * @internal
  */
-export const timeoutFast = <A, E, R, E2>(
-  self: Effect.Effect<A, E, R>,
-  clock: Clock.Clock,
-  millis: number,
-  onTimeout: () => E2,
-  disconnect: boolean
-): Effect.Effect<A, E | E2, R> =>
-  Effect.flatten(Effect.uninterruptibleMask((restore) =>
-    // a daemon: its lifetime is managed here (interrupted on timeout and when the caller is
-    // interrupted), and with `disconnect` the caller must not wait for it on exit
-    Effect.flatMap(Effect.forkDaemon(restore(self)), (child) => {
-      // settled by whichever comes first: the work's exit or the deadline
-      let settled: Exit.Exit<A, E> | typeof TIMED_OUT | undefined
-      let resume: ((effect: Effect.Effect<Exit.Exit<A, E> | typeof TIMED_OUT>) => void) | undefined
-      const settle = (value: Exit.Exit<A, E> | typeof TIMED_OUT) => {
-        if (settled !== undefined) return
-        settled = value
-        if (resume !== undefined) resume(Effect.succeed(value))
-      }
-      const onExit = (exit: Exit.Exit<A, E>) => settle(exit)
-      const live = isLiveClock(clock)
-      const entry = live ? wheel.add(millis, clock.unsafeCurrentTimeMillis() + millis, () => settle(TIMED_OUT)) : undefined
-      const startTimer: Effect.Effect<Fiber.RuntimeFiber<void> | undefined> = live
-        ? Effect.succeed(undefined)
-        : Effect.forkDaemon(Effect.interruptible(Effect.zipRight(clock.sleep(Duration.millis(millis)), Effect.sync(() => settle(TIMED_OUT)))))
-      return Effect.flatMap(startTimer, (sleeper) => {
-        const cleanup: Effect.Effect<void> = Effect.suspend(() => {
-          if (entry !== undefined) wheel.remove(entry)
-          child.removeObserver(onExit)
-          return sleeper === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(sleeper))
-        })
-        child.addObserver(onExit)
-        const wait = Effect.async<Exit.Exit<A, E> | typeof TIMED_OUT>((cb) => {
-          if (settled !== undefined) return cb(Effect.succeed(settled))
-          resume = cb
-        })
-        // like Effect.timeoutTo: success and timeout are returned as effects and run after the
-        // uninterruptible region (so an interruption that arrived meanwhile wins), failures inside it
-        const onResult = (
-          result: Exit.Exit<A, E> | typeof TIMED_OUT
-        ): Effect.Effect<Effect.Effect<A, E2>, E> => {
-          if (result === TIMED_OUT) {
-            const stop = disconnect
-              ? Effect.asVoid(Effect.forkDaemon(Fiber.interrupt(child)))
-              : Effect.asVoid(Fiber.interrupt(child))
-            return Effect.as(Effect.zipRight(cleanup, stop), Effect.failSync(onTimeout))
-          }
-          if (Exit.isSuccess(result)) {
-            return Effect.as(Effect.zipRight(cleanup, Fiber.inheritAll(child)), Effect.succeed(result.value))
-          }
-          return Effect.zipRight(cleanup, Effect.map(result, (a) => Effect.succeed(a)))
+export interface FastTimeout {
+  readonly run: <A, E, R, E2>(
+    self: Effect.Effect<A, E, R>,
+    options: {
+      readonly budget: number
+      readonly deadline: Deadline
+      readonly outer: Deadline | undefined
+      readonly error: () => E2
+      readonly disconnect: boolean
+    }
+  ) => Effect.Effect<A, E | E2, R>
+}
+
+/** @internal */
+export const makeFastTimeout = (): FastTimeout => {
+  const interruptor = FiberId.make(-1, 0)
+  let nodeTimer: NodeTimer | undefined
+  const fiberTimers = new WeakMap<Clock.Clock, FiberTimer>()
+  const timerFor = (clock: Clock.Clock): Deadlines => {
+    if (clock === liveClock) return (nodeTimer ??= new NodeTimer(interruptor))
+    let t = fiberTimers.get(clock)
+    if (t === undefined) fiberTimers.set(clock, t = new FiberTimer(interruptor, clock))
+    return t
+  }
+
+  const run = <A, E, R, E2>(
+    self: Effect.Effect<A, E, R>,
+    { budget, deadline, disconnect, error, outer }: {
+      readonly budget: number
+      readonly deadline: Deadline
+      readonly outer: Deadline | undefined
+      readonly error: () => E2
+      readonly disconnect: boolean
+    }
+  ): Effect.Effect<A, E | E2, R> =>
+    Effect.withFiberRuntime<A, E | E2, R>((parent, status) => {
+      const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+      const now = clock.unsafeCurrentTimeMillis()
+      const context = parent.currentContext as Context.Context<R>
+      const runtime = Runtime.make({ context, runtimeFlags: status.runtimeFlags, fiberRefs: parent.getFiberRefs() })
+      let initialRefs: FiberRefs.FiberRefs | undefined
+      const fiber = Runtime.runFork(runtime)(self, {
+        updateRefs: (refs, fiberId) => {
+          const withDeadline = outer === deadline
+            ? refs
+            : FiberRefs.updateAs(refs, { fiberId, fiberRef: currentDeadline, value: deadline })
+          initialRefs = withDeadline
+          return withDeadline
         }
-        return Effect.flatMap(
-          Effect.onInterrupt(
-            restore(wait),
-            () => Effect.zipRight(cleanup, disconnect ? Fiber.interruptFork(child) : Effect.asVoid(Fiber.interrupt(child)))
-          ),
-          onResult
-        )
+      })
+
+      const succeed = (value: A): Effect.Effect<A> =>
+        unchanged(initialRefs!, fiber.getFiberRefs())
+          ? Exit.succeed(value)
+          // inherit what the work changed, but not the deadline it ran under
+          : Effect.as(Effect.zipRight(fiber.inheritAll, FiberRef.set(currentDeadline, outer)), value)
+
+      // 1. completed synchronously: no timer, no hop
+      const done = fiber.unsafePoll()
+      if (done !== null) return done._tag === "Success" ? succeed(done.value) : done
+
+      // 2. suspended: register with the policy's timer and wait for the work
+      const timer = timerFor(clock)
+      const entry: Entry = {
+        deadline: now + budget,
+        fiber,
+        timedOut: false,
+        onTimeout: undefined,
+        prev: undefined,
+        next: undefined,
+        linked: false
+      }
+      timer.add(entry, now, () => runtime as Runtime.Runtime<never>)
+      return Effect.async<A, E | E2>((resume) => {
+        let resumed = false
+        const finish = (effect: Effect.Effect<A, E | E2>) => {
+          if (!resumed) {
+            resumed = true
+            resume(effect)
+          }
+        }
+        if (disconnect) entry.onTimeout = () => finish(Effect.failSync(error))
+        fiber.addObserver((exit) => {
+          timer.remove(entry)
+          // 3. timed out: the caller fails once the work has stopped, whatever its exit
+          if (entry.timedOut) finish(Effect.failSync(error))
+          else if (exit._tag === "Success") finish(succeed(exit.value))
+          else finish(exit)
+        })
+        // 4. the caller is interrupted: interrupt the work (and wait for it, unless disconnected)
+        return Effect.suspend(() => {
+          timer.remove(entry)
+          if (disconnect) {
+            fiber.unsafeInterruptAsFork(parent.id())
+            return Effect.void
+          }
+          return Effect.asVoid(fiber.interruptAsFork(parent.id()).pipe(Effect.zipRight(fiber.await)))
+        })
       })
     })
-  ))
+  return { run }
+}
