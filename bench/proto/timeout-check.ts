@@ -18,6 +18,7 @@ import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { TimeoutError } from "../../src/Errors.js"
 import { currentDeadline } from "../../src/internal/deadline.js"
+import { Timeout } from "../../src/index.js"
 import * as ProtoTimeout from "./timeout.js"
 
 type TimeoutFn = (d: Duration.DurationInput, options?: { readonly disconnect?: boolean }) => <A, E, R>(
@@ -31,6 +32,8 @@ const reference: TimeoutFn = (d, options) => (self) => {
 }
 const proto: TimeoutFn = (d, options) => ProtoTimeout.make(d, options) as any
 const protoFiber: TimeoutFn = (d, options) => ProtoTimeout.make(d, { ...options, timer: "fiber" }) as any
+/** The library's own Timeout.make, checked by the same scenarios (its fast path landed in 7e5d3a1). */
+const library: TimeoutFn = (d, options) => Timeout.make(d, options) as any
 
 /** What the caller saw, plus the log of events, as a comparable string. */
 const show = (exit: Exit.Exit<unknown, unknown>, log: ReadonlyArray<string>): string => {
@@ -248,7 +251,7 @@ const runScenario = async (s: Scenario, timeout: TimeoutFn): Promise<string> => 
 let failures = 0
 for (const s of scenarios) {
   const expected = s.expected ?? await runScenario(s, reference)
-  for (const [label, t] of [["proto", proto], ["proto (timer fiber)", protoFiber]] as const) {
+  for (const [label, t] of [["proto", proto], ["proto (timer fiber)", protoFiber], ["Timeout.make", library]] as const) {
     const actual = await runScenario(s, t)
     const ok = actual === expected
     if (!ok) failures++
@@ -256,5 +259,5 @@ for (const s of scenarios) {
   }
   console.log(`     → ${expected}`)
 }
-console.log(failures === 0 ? "\nthe prototype behaves as Effect.timeout in every scenario" : `\n${failures} mismatches`)
+console.log(failures === 0 ? "\nthe prototype (and Timeout.make) behave as Effect.timeout in every scenario" : `\n${failures} mismatches`)
 process.exit(failures === 0 ? 0 : 1)
