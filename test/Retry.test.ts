@@ -285,7 +285,7 @@ describe("Retry.policy", () => {
       assert.strictEqual(first.policy, "payments")
       const last = events[2]!
       assert.isTrue(last._tag === "GaveUp" && last.reason === "Exhausted" && last.attempt === 3)
-      assert.deepStrictEqual(retry.stats(), { calls: 1, retries: 2, gaveUp: 1 })
+      assert.deepStrictEqual(retry.stats(), { failedCalls: 1, retries: 2, gaveUp: 1 })
     }))
 
   it.effect("onRetry runs before each sleep and its failures are ignored", () =>
