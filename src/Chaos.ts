@@ -40,12 +40,27 @@ import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
 // ---------------------------------------------------------------------------
 
 /**
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ *
+ * const s = Chaos.unsafeMakeSwitch()
+ * Chaos.SwitchTypeId in s // true
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const SwitchTypeId: unique symbol = Symbol.for("effect-resilience/Chaos/Switch")
 
 /**
+ * @example
+ * ```ts
+ * import type { Chaos } from "effect-resilience"
+ *
+ * type Id = Chaos.SwitchTypeId
+ * ```
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -54,6 +69,18 @@ export type SwitchTypeId = typeof SwitchTypeId
 /**
  * Turns chaos policies on and off at run time. One switch can drive many
  * policies (pass it as their `enabled`).
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const chaos: Chaos.Switch = yield* Chaos.makeSwitch(false)
+ *   yield* chaos.set(true)
+ *   return yield* chaos.isEnabled // true
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -157,6 +184,16 @@ export const isSwitch = (u: unknown): u is Switch => Predicate.hasProperty(u, Sw
  * What decides whether a chaos policy is on: a constant, a {@link Switch},
  * or an effect read on every call (a `Ref`, a `FiberRef`, …).
  *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { FiberRef } from "effect"
+ *
+ * const inChaosTest = FiberRef.unsafeMake(false)
+ * const enabled: Chaos.Enabled = FiberRef.get(inChaosTest)
+ * const faults = Chaos.fault({ rate: 0.5, error: "boom", enabled })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -165,6 +202,13 @@ export type Enabled = boolean | Switch | Effect.Effect<boolean>
 /**
  * The kinds of injection.
  *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ *
+ * const kind: Chaos.Kind = Chaos.latency({ rate: 0.1, delay: "1 second" }).kind // "Latency"
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -172,6 +216,17 @@ export type Kind = "Fault" | "Latency" | "Outcome" | "Behavior"
 
 /**
  * An injection, as seen on a policy's `events`.
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const slow = Chaos.latency({ rate: 0.1, delay: { min: "100 millis", max: "1 second" } })
+ * const logInjections = slow.events.pipe(
+ *   Stream.runForEach((e: Chaos.ChaosEvent) => Effect.log(`${e.kind} injected`, e.delay))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -186,6 +241,18 @@ export interface ChaosEvent {
 
 /**
  * What every chaos policy and transform offers besides being callable.
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const faults = Chaos.fault({ rate: 1, error: "boom", name: "always" })
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.either(Effect.void.pipe(faults))
+ *   return faults.stats() // { calls: 1, injected: 1 }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -206,6 +273,15 @@ export interface ChaosMembers {
 /**
  * A chaos policy: may add the errors `E2` and the requirements `R2`.
  *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { Data } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * const faults: Chaos.Chaos<Unavailable> = Chaos.fault({ rate: 0.1, error: new Unavailable() })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -213,6 +289,13 @@ export interface Chaos<out E2 = never, out R2 = never> extends Policy<E2, R2>, C
 
 /**
  * A chaos transform: may replace the call's result with an `A2`.
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ *
+ * const fake: Chaos.ChaosTransform<string> = Chaos.outcome({ rate: 0.1, value: "fake" })
+ * ```
  *
  * @since 0.1.0
  * @category Models

@@ -54,6 +54,18 @@ import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
  * error channel), may succeed with `A2`, and may fail with `E2` (the error of
  * its last source) and require `R2`.
  *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const orZero: Fallback.Fallback<number, unknown> = Fallback.value(0, { name: "orZero" })
+ * const program = Effect.gen(function*() {
+ *   const n = yield* Effect.fail("boom").pipe(orZero) // 0
+ *   return { n, stats: orZero.stats() } // { calls: 1, handled: 1, served: 1, exhausted: 0 }
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -167,6 +179,19 @@ export declare namespace Fallback {
  * - `StaleMiss`: {@link staleIfError} had nothing fresh enough to serve.
  * - `StoreError`: the stale store failed (the call goes on without it).
  *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const prices = Fallback.chain([Effect.fail("cache miss"), Effect.succeed(41)], { name: "prices" })
+ * const logEvents = prices.events.pipe(
+ *   Stream.runForEach((e: Fallback.FallbackEvent) =>
+ *     Effect.log(e._tag === "FallbackServed" ? `served by source ${e.source}` : e._tag)
+ *   )
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -201,6 +226,18 @@ export type FallbackEvent =
 /**
  * Options of {@link value}, {@link effect} and {@link chain} (and of the same
  * methods on a {@link Selector}).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ *
+ * const options: Fallback.Options = {
+ *   defects: (defect) => defect instanceof RangeError, // also these defects
+ *   interruptions: true, // and inner interruptions
+ *   name: "lenient"
+ * }
+ * const lenient = Fallback.value("default", options)
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -276,6 +313,15 @@ export class Unexpected extends Data.TaggedError("Unexpected")<{
  *
  * The selector comes first so that TypeScript knows the error's type before
  * it checks your source function.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ *
+ * const notFound: Fallback.Selector<{ readonly _tag: "NotFound" }> = Fallback.tags("NotFound")
+ * const orNull = notFound.value(null)
+ * const matches = notFound({ _tag: "NotFound" }) // true: a selector is also a predicate
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -653,6 +699,19 @@ const makeChain = (
  * A stale store failed. Never reaches the caller: {@link staleIfError}
  * reports it as a `StoreError` event and carries on without the store.
  *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const redisGet: (key: string) => Promise<string | null>
+ * const get = (key: string) =>
+ *   Effect.tryPromise({
+ *     try: () => redisGet(key),
+ *     catch: (cause) => new Fallback.StaleStoreError({ operation: "get", key, cause })
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category Errors
  */
@@ -669,6 +728,14 @@ export class StaleStoreError extends Data.TaggedError("StaleStoreError")<{
 
 /**
  * One remembered value.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ *
+ * const now = 1_700_000_000_000
+ * const entry: Fallback.StaleEntry = { value: { price: 42 }, storedAt: now, expiresAt: now + 60_000 }
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -691,6 +758,25 @@ export interface StaleEntry {
  * the store prefixed with the policy's name (`"<name>:<key>"`), so one store
  * can serve several policies.
  *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect, Option } from "effect"
+ *
+ * // a plain Map, for illustration (unbounded: bound a real store)
+ * const entries = new Map<string, Fallback.StaleEntry>()
+ * const store: Fallback.StaleStore = {
+ *   get: (key, now) =>
+ *     Effect.sync(() => {
+ *       const entry = entries.get(key)
+ *       return entry !== undefined && entry.expiresAt > now ? Option.some(entry) : Option.none()
+ *     }),
+ *   set: (key, entry) => Effect.sync(() => void entries.set(key, entry)),
+ *   delete: (key) => Effect.sync(() => void entries.delete(key))
+ * }
+ * const cache = Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100, store })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -703,6 +789,15 @@ export interface StaleStore {
 /**
  * The answer of {@link StaleIfError.serve}: a fresh value, or a remembered
  * one served because the source failed, with its age and the failure.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Duration } from "effect"
+ *
+ * const describe = (served: Fallback.Served<number>) =>
+ *   served._tag === "Fresh" ? `${served.value}` : `${served.value} (${Duration.format(served.age)} old)`
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -736,6 +831,18 @@ export type Served<A, E = unknown> =
  * (a cold or expired key) the original failure surfaces.
  *
  * A key holds one type of value: use one policy per kind of value.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache: Fallback.StaleIfError = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   yield* Effect.succeed(1).pipe(cache) // remembered under cache.key
+ *   return yield* Effect.fail("down").pipe(Effect.as(2), cache) // 1, served stale
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -809,6 +916,17 @@ export declare namespace StaleIfError {
 
 /**
  * The default key of {@link staleIfError}'s callable form.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   return cache.key === Fallback.DEFAULT_STALE_KEY // true
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models

@@ -48,6 +48,18 @@ import { unsafeMakeCallable } from "./Policy.js"
  * A hedging policy. It adds no error: if every attempt fails, the caller gets
  * the last attempt's failure.
  *
+ * @example
+ * ```ts
+ * import { Hedge } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const hedge: Hedge.Hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "search" })
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.succeed("results").pipe(hedge)
+ *   return hedge.stats() // { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 }
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -120,6 +132,18 @@ export declare namespace Hedge {
  *   non-hedgeable typed error, a defect or an interruption), or the last
  *   attempt left was rejected by the library (`"Rejected"`).
  *
+ * @example
+ * ```ts
+ * import { Hedge } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3 })
+ * const logHedges = hedge.events.pipe(
+ *   Stream.filter((e: Hedge.HedgeEvent) => e._tag === "HedgeStarted"),
+ *   Stream.runForEach((e) => Effect.log(`hedge ${e.attempt} started`))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -148,6 +172,13 @@ export type HedgeEvent =
 
 /**
  * The largest `maxAttempts` accepted.
+ *
+ * @example
+ * ```ts
+ * import { Hedge } from "effect-resilience"
+ *
+ * const widest = Hedge.make({ delay: "10 millis", maxAttempts: Hedge.MAX_ATTEMPTS })
+ * ```
  *
  * @since 0.1.0
  * @category Models

@@ -34,6 +34,14 @@ import { describe as describePolicy } from "./Policy.js"
  * One scripted call: what it does (`effect`), after how long (`delay`), and
  * a label for the call log.
  *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ *
+ * const step: Testing.Step<number, never> = Testing.delay("1 second", Testing.ok(1))
+ * step.label // "delay(1s, ok(1))"
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -181,6 +189,19 @@ const labelOf = (u: unknown): string => {
 /**
  * How a call ended (or `"Running"`).
  *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const dep = yield* Testing.scripted([Testing.ok(1)])
+ *   yield* dep.call
+ *   const statuses: ReadonlyArray<Testing.CallStatus> = (yield* dep.calls).map((c) => c.status) // ["Succeeded"]
+ *   return statuses
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -188,6 +209,19 @@ export type CallStatus = "Running" | "Succeeded" | "Failed" | "Died" | "Interrup
 
 /**
  * One entry of a scripted dependency's call log.
+ *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const dep = yield* Testing.scripted([Testing.ok("a")])
+ *   yield* dep.call
+ *   const [first]: ReadonlyArray<Testing.CallRecord> = yield* dep.calls
+ *   return first // { call: 1, step: 1, label: 'ok("a")', startedAt: 0, endedAt: 0, status: "Succeeded" }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -210,6 +244,14 @@ export interface CallRecord {
  * What to do when the script is played out: fail loudly (`"die"` with a
  * {@link ScriptExhaustedError} defect), repeat the last step, or start over.
  *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ *
+ * const after: Testing.AfterScript = "repeatLast"
+ * const alwaysUp = Testing.scripted([Testing.ok("up")], { after })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -217,6 +259,21 @@ export type AfterScript = "die" | "repeatLast" | "cycle"
 
 /**
  * A fake dependency that plays a script.
+ *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * const program = Effect.gen(function*() {
+ *   const dep: Testing.Scripted<string, Unavailable> = yield* Testing.scripted([
+ *     Testing.fail(new Unavailable()),
+ *     Testing.ok("ok")
+ *   ])
+ *   return yield* Effect.either(dep.call) // Left(Unavailable)
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -236,6 +293,18 @@ export interface Scripted<out A, out E> {
  * The script was played out and `after` is `"die"` (the default): the
  * dependency was called more often than the test expected.
  *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const dep = yield* Testing.scripted([Testing.ok(1)], { name: "payments" })
+ *   yield* dep.call
+ *   yield* dep.call // dies: Scripted dependency payments was called 2 times but scripted for 1
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category Errors
  */
@@ -252,6 +321,13 @@ export class ScriptExhaustedError extends Data.TaggedError("ScriptExhaustedError
 /**
  * The success type of a script.
  *
+ * @example
+ * ```ts
+ * import type { Testing } from "effect-resilience"
+ *
+ * type A = Testing.SuccessOf<[Testing.Step<number, never>, Testing.Step<string, Error>]> // number | string
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -259,6 +335,13 @@ export type SuccessOf<S extends ReadonlyArray<Step<any, any>>> = S[number] exten
 
 /**
  * The error type of a script.
+ *
+ * @example
+ * ```ts
+ * import type { Testing } from "effect-resilience"
+ *
+ * type E = Testing.ErrorOf<[Testing.Step<number, never>, Testing.Step<string, Error>]> // Error
+ * ```
  *
  * @since 0.1.0
  * @category Models
