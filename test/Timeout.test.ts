@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Duration, Effect, Exit, Fiber, Option, Predicate, Ref, TestClock } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
 import { Errors, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 
@@ -116,5 +116,20 @@ describe("deadline propagation", () => {
       assert.strictEqual(yield* Ref.get(attempts), 3)
       const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<never, Errors.TimeoutError>).cause))
       assert.strictEqual(error.scope, "overall")
+    }))
+})
+
+describe("deadline scoping", () => {
+  it.effect("a deadline never leaks out of the region its timeout wraps (even when FiberRefs are joined)", () =>
+    Effect.gen(function*() {
+      const marker = FiberRef.unsafeMake(0)
+      // the work changes a FiberRef, so its FiberRefs are joined back into the caller
+      yield* FiberRef.set(marker, 1).pipe(Timeout.make("1 second"))
+      assert.strictEqual(yield* FiberRef.get(marker), 1)
+      assert.isTrue(Option.isNone(yield* Timeout.remaining))
+      // same through a forked fiber joined by the caller
+      const fiber = yield* Effect.fork(Timeout.remaining.pipe(Timeout.make("1 second")))
+      assert.isTrue(Option.isSome(yield* Fiber.join(fiber)))
+      assert.isTrue(Option.isNone(yield* Timeout.remaining))
     }))
 })

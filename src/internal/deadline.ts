@@ -17,7 +17,14 @@ export interface Deadline {
   readonly policy: string | undefined
 }
 
-/** @internal */
+/**
+ * Joining a child's FiberRefs (`Fiber.join`, `inheritAll`) keeps the
+ * parent's deadline: a deadline is scoped to the region a timeout wraps and
+ * must never leak out of it into the caller.
+ *
+ * @internal
+ */
 export const currentDeadline: FiberRef.FiberRef<Deadline | undefined> = FiberRef.unsafeMake<Deadline | undefined>(
-  undefined
+  undefined,
+  { join: (parent) => parent }
 )

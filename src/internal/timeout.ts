@@ -275,8 +275,8 @@ export const makeFastTimeout = (): FastTimeout => {
       const succeed = (value: A): Effect.Effect<A> =>
         unchanged(initialRefs!, fiber.getFiberRefs())
           ? Exit.succeed(value)
-          // inherit what the work changed, but not the deadline it ran under
-          : Effect.as(Effect.zipRight(fiber.inheritAll, FiberRef.set(currentDeadline, outer)), value)
+          // inherit what the work changed (the deadline it ran under is never joined back: see deadline.ts)
+          : Effect.as(fiber.inheritAll, value)
 
       // 1. completed synchronously: no timer, no hop
       const done = fiber.unsafePoll()
