@@ -39,7 +39,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Stream from "effect/Stream"
-import { type InvalidOptionsError, isRejection, retryAfterOf } from "./Errors.js"
+import { type InvalidOptionsError, isRejection, type Rejection, retryAfterOf } from "./Errors.js"
 import { currentDeadline } from "./internal/deadline.js"
 import * as EventHub from "./internal/events.js"
 import * as validate from "./internal/validate.js"
@@ -409,6 +409,14 @@ export interface Options<EIn = unknown, R = never> {
   readonly until?: ((error: EIn) => boolean) | undefined
   /** Caps the wait a `retryAfter` may impose. Defaults to 1 minute. */
   readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /**
+   * The library's own rejections (`Errors.isRejection`: open circuit, full
+   * bulkhead, exceeded rate limit) are never retried, unless this predicate
+   * accepts them — e.g. `RateLimiter.isRateLimitExceededError`, so that a
+   * rate-limit rejection's `retryAfter` sets the next delay. Accepted
+   * rejections then go through `while`/`until` like any error.
+   */
+  readonly retryRejections?: ((rejection: Rejection) => boolean) | undefined
   /** A budget shared across calls (see {@link budget}). */
   readonly budget?: Budget | undefined
   /** A name for metrics, events and descriptors. Defaults to `"retry"`. */
@@ -494,6 +502,7 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
   const times = forever ? Infinity : (validate.optionalNumber(m, "times", options.times, { min: 0, integer: true }) ?? DEFAULT_TIMES)
   const whilePredicate = validate.predicate<(e: EIn) => boolean>(m, "while", options.while)
   const untilPredicate = validate.predicate<(e: EIn) => boolean>(m, "until", options.until)
+  const retryRejections = validate.predicate<(e: Rejection) => boolean>(m, "retryRejections", options.retryRejections)
   const maxRetryAfter = options.maxRetryAfter === undefined
     ? DEFAULT_MAX_RETRY_AFTER
     : Duration.toMillis(validate.duration(m, "maxRetryAfter", options.maxRetryAfter, { allowZero: true }))
@@ -527,7 +536,9 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
         let state = schedule.initial
         let attempt = 1
         const loop = (error: E): Effect.Effect<A, E, Rx | R> => {
-          if (isRejection(error)) return giveUp(attempt, "Rejection", error)
+          if (isRejection(error) && (retryRejections === undefined || !retryRejections(error))) {
+            return giveUp(attempt, "Rejection", error)
+          }
           if (whilePredicate !== undefined && !whilePredicate(error)) return giveUp(attempt, "NotRetryable", error)
           if (untilPredicate !== undefined && untilPredicate(error)) return giveUp(attempt, "NotRetryable", error)
           if (attempt > times) return giveUp(attempt, "Exhausted", error)

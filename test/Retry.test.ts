@@ -13,7 +13,7 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { Errors, Retry, Timeout } from "effect-resilience"
+import { Errors, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly n?: number }> {}
@@ -407,4 +407,29 @@ describe("Retry.isTransient", () => {
       Retry.isTransient(Errors.BulkheadFullError.make({ name: "x", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" }))
     )
   })
+})
+
+describe("Retry and rate-limit rejections", () => {
+  it.scoped("rejections are not retried unless retryRejections accepts them; then their retryAfter sets the delay", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "fail", algorithm: "fixed-window" })
+      const calls = yield* Ref.make<ReadonlyArray<number>>([])
+      const call = Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (now) =>
+        Ref.update(calls, (xs) => [...xs, now])).pipe(limiter)
+      // without the opt-in, the second call's rejection surfaces at once
+      yield* call
+      const rejected = yield* runWithClock(call.pipe(Retry.policy({ schedule: Retry.constant("10 millis") })))
+      assert.isTrue(Exit.isFailure(rejected))
+      assert.strictEqual((yield* Ref.get(calls)).length, 1)
+      // with it, the retry waits for the rejection's retryAfter (the next window), not the 10ms backoff
+      const retried = yield* runWithClock(
+        call.pipe(
+          Retry.policy({ schedule: Retry.constant("10 millis"), retryRejections: RateLimiter.isRateLimitExceededError })
+        )
+      )
+      assert.isTrue(Exit.isSuccess(retried))
+      const times = yield* Ref.get(calls)
+      assert.strictEqual(times.length, 2)
+      assert.isTrue(times[1]! - times[0]! >= 1000, `second call at +${times[1]! - times[0]!}ms`)
+    }))
 })
