@@ -487,6 +487,7 @@ export declare namespace RateLimiter {
    *   maxDelay: "5 seconds", // default: unbounded ("delay" only)
    *   cost: 1, // default
    *   onStoreError: "fail", // default
+   *   metricsInterval: "1 second", // default
    *   name: "api" // default "rate-limiter"
    * }
    * ```
@@ -518,6 +519,14 @@ export declare namespace RateLimiter {
      * it (fail open).
      */
     readonly onStoreError?: "fail" | "allow" | undefined
+    /**
+     * How often the `resilience_rate_limiter_permitted` counter is published:
+     * the success path only bumps a plain counter, and the first call
+     * permitted after each interval adds it to the metric (as does closing
+     * the limiter's scope); no fiber, no timer. Defaults to 1 second; an
+     * infinite duration turns it off.
+     */
+    readonly metricsInterval?: Duration.DurationInput | undefined
     /**
      * Names the limiter in errors, metrics and events, and prefixes its store
      * keys: limiters with the same name and key share their limit in a shared
@@ -554,6 +563,7 @@ export declare namespace RateLimiter {
     readonly maxDelay?: Duration.Duration | undefined
     readonly onStoreError?: "fail" | "allow" | undefined
     readonly name?: string | undefined
+    readonly metricsInterval?: Duration.Duration | undefined
   }
 
   /**
@@ -580,6 +590,7 @@ export declare namespace RateLimiter {
     readonly maxDelay: Duration.Duration
     readonly onStoreError: "fail" | "allow"
     readonly name: string
+    readonly metricsInterval: Duration.Duration
   }
 
   /**
@@ -825,7 +836,7 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
  *
  * Defaults: `algorithm: "token-bucket"`, `onExceeded: "fail"`, `cost: 1`,
  * `maxDelay` unbounded (only with `"delay"`), `onStoreError: "fail"`,
- * `name: "rate-limiter"`.
+ * `name: "rate-limiter"`, `metricsInterval: "1 second"`.
  *
  * @example
  * ```ts

@@ -47,6 +47,9 @@ import * as validate from "./validate.js"
 /** @internal */
 export const DEFAULT_NAME = "rate-limiter"
 
+/** @internal */
+export const DEFAULT_METRICS_INTERVAL = Duration.seconds(1)
+
 /**
  * A delayed call must start strictly before the enclosing deadline: one that
  * would start within this margin of it (in ms) is rejected instead.
@@ -63,6 +66,10 @@ const rejectedCounter = Metric.counter("resilience_rate_limiter_rejected", {
 })
 const delayedCounter = Metric.counter("resilience_rate_limiter_delayed", {
   description: "Calls a rate limiter made wait for their slot",
+  incremental: true
+})
+const permittedCounter = Metric.counter("resilience_rate_limiter_permitted", {
+  description: "Calls a rate limiter ran at once (published in batches, at most once per metricsInterval)",
   incremental: true
 })
 const storeErrorCounter = Metric.counter("resilience_rate_limiter_store_errors", {
@@ -95,7 +102,10 @@ export const resolve = (options: RL.RateLimiter.Options): RL.RateLimiter.Resolve
     ? "fail"
     : validate.oneOf(m, "onStoreError", options.onStoreError, ON_STORE_ERROR)
   const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-  return { limit, window, algorithm, onExceeded, cost, maxDelay, onStoreError, name }
+  const metricsInterval = options.metricsInterval === undefined
+    ? DEFAULT_METRICS_INTERVAL
+    : validate.duration(m, "metricsInterval", options.metricsInterval, { allowInfinite: true })
+  return { limit, window, algorithm, onExceeded, cost, maxDelay, onStoreError, name, metricsInterval }
 }
 
 const admitted = (delayMillis: number, remaining: number): RL.Reservation => ({
@@ -172,7 +182,13 @@ export const plainReserve = (
   return attempt(capFor(0), true)
 }
 
-const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clock): RL.RateLimiter => {
+interface Built {
+  readonly limiter: RL.RateLimiter
+  /** Adds the calls permitted since the last publication to the `permitted` counter. */
+  readonly publish: Effect.Effect<void>
+}
+
+const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clock): Built => {
   const { algorithm, limit, name, onExceeded, onStoreError } = cfg
   const windowMillis = Duration.toMillis(cfg.window)
   const maxDelayMillis = Duration.toMillis(cfg.maxDelay) // 0 in "fail" mode, Infinity when unbounded
@@ -187,7 +203,17 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
   }
   const delayedMetric = delayedCounter.pipe(Metric.tagged("policy", name))
   const storeErrorMetric = storeErrorCounter.pipe(Metric.tagged("policy", name))
+  const permittedMetric = permittedCounter.pipe(Metric.tagged("policy", name))
   let permitted = 0
+  let published = 0
+  const publish = Effect.suspend(() => {
+    const delta = permitted - published
+    published = permitted
+    return delta === 0 ? Effect.void : Metric.incrementBy(permittedMetric, delta)
+  })
+  // the count is published by the first call permitted after each interval (no fiber, no timer)
+  const publishEvery = Duration.toMillis(cfg.metricsInterval)
+  let nextPublishAt = clock.unsafeCurrentTimeMillis() + publishEvery
   let delayed = 0
   let rejections = 0
   let storeErrors = 0
@@ -224,6 +250,13 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       if (reservation.delayMillis <= 0) {
         permitted++
         if (hub.hasSubscribers()) hub.emit({ _tag: "Permitted", policy: name, key, cost: req.tokens })
+        if (publishEvery !== Infinity) {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (now >= nextPublishAt) {
+            nextPublishAt = now + publishEvery
+            return Effect.zipRight(publish, self)
+          }
+        }
         return self
       }
       delayed++
@@ -351,7 +384,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
     events: hub.stream,
     stats: (): RL.RateLimiter.Stats => ({ permitted, delayed, rejected: rejections, storeErrors })
   })
-  return unsafeMakeCallable(value, {
+  const limiterValue = unsafeMakeCallable(value, {
     kind: "RateLimiter",
     name,
     options: {
@@ -365,6 +398,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       store: atomic !== undefined ? "atomic" : "plain"
     }
   }) as unknown as RL.RateLimiter
+  return { limiter: limiterValue, publish }
 }
 
 /** @internal */
@@ -374,9 +408,14 @@ export const make = (
   Effect.flatMap(validate.validated(() => resolve(options)), (cfg) =>
     Effect.flatMap(Effect.clock, (clock) =>
       Effect.flatMap(Effect.serviceOption(RateLimiterExperimental.RateLimiterStore), (provided) =>
-        Option.isSome(provided)
-          ? Effect.succeed(build(cfg, provided.value, clock))
-          : Effect.map(makeMemoryStore(), (store) => build(cfg, store, clock)))))
+        Effect.flatMap(
+          Option.isSome(provided) ? Effect.succeed(provided.value) : makeMemoryStore(),
+          (store) => {
+            const built = build(cfg, store, clock)
+            // what is left to publish when the limiter goes away
+            return Effect.as(Effect.addFinalizer(() => built.publish), built.limiter)
+          }
+        ))))
 
 /** @internal */
 export const makeFromConfig = (
