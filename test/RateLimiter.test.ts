@@ -851,7 +851,8 @@ describe("Queue-based load leveling: the limiter's delay mode in front of a bulk
         running--
       })
       const fibers = yield* Effect.forEach(Array.from({ length: n }), () => Effect.fork(Effect.either(policy(job))))
-      yield* settle
+      // let every call reach its decision (run, wait for its slot, queue, or be rejected) before time moves
+      yield* Effect.repeatN(Effect.yieldNow(), 10 * n)
       const inFlight = (yield* Effect.forEach(fibers, Fiber.poll)).filter(Option.isNone).length
       yield* TestClock.adjust("1 minute")
       const results = yield* Effect.forEach(fibers, Fiber.join)
