@@ -512,7 +512,7 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
   const schedule: Schedule.Schedule<unknown, EIn, R> = options.schedule ??
     (defaultSchedule ??= exponential({ base: "100 millis", max: "30 seconds", jitter: "full" }))
   const budget = options.budget
-  const name = options.name ?? "retry"
+  const name = options.name === undefined ? "retry" : validate.nonEmptyString(m, "name", options.name)
   const onRetry = options.onRetry
   const hub = EventHub.make<RetryEvent>()
   const retries = retriesCounter(name)

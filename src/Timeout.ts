@@ -99,10 +99,18 @@ export declare namespace Timeout {
 export const make = (duration: Duration.DurationInput, options: Timeout.Options = {}): Timeout => {
   const d = validate.duration("Timeout.make", "duration", duration)
   const millis = Duration.toMillis(d)
-  const name = options.name
+  const m = "Timeout.make"
+  const name = options.name === undefined ? undefined : validate.nonEmptyString(m, "name", options.name)
+  if (options.disconnect !== undefined && typeof options.disconnect !== "boolean") {
+    throw validate.invalid(m, "disconnect", options.disconnect, "a boolean")
+  }
   const disconnect = options.disconnect === true
-  const scope = options.scope
-  const general = options.implementation === "general"
+  const scope = options.scope === undefined ? undefined : validate.oneOf(m, "scope", options.scope, ["overall", "attempt"])
+  const general =
+    (options.implementation === undefined ? "fast" : validate.oneOf(m, "implementation", options.implementation, [
+      "fast",
+      "general"
+    ])) === "general"
   const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
 
   const fast = makeFastTimeout()

@@ -84,6 +84,8 @@ const DUR = "duration"
 // The table
 
 const retryRows: ReadonlyArray<Row> = [
+  pure("Retry.policy name=''", "name", "non-empty string", () => Retry.policy({ name: "" })),
+  pure("Retry.policy name=42", "name", "non-empty string", () => Retry.policy({ name: any(42) })),
   ...[-1, 0, NaN, Infinity, "soon", undefined, null, [1, -1], "-5 seconds"].map((v) =>
     pure(`Retry.exponential base=${String(v)}`, "base", "finite duration > 0", () => Retry.exponential({ base: any(v) }))
   ),
@@ -154,6 +156,15 @@ const retryRows: ReadonlyArray<Row> = [
 const timeoutRows: ReadonlyArray<Row> = [
   ...[0, -1, NaN, Infinity, "soon", undefined, "0 millis", "-1 seconds"].map((v) =>
     pure(`Timeout.make duration=${String(v)}`, "duration", "finite duration > 0", () => Timeout.make(any(v)))
+  ),
+  pure("Timeout.make name=''", "name", "non-empty string", () => Timeout.make("1 second", { name: "" })),
+  pure("Timeout.make scope=global", "scope", "one of", () => Timeout.make("1 second", { scope: any("global") })),
+  pure("Timeout.make disconnect=yes", "disconnect", "a boolean", () => Timeout.make("1 second", { disconnect: any("yes") })),
+  pure(
+    "Timeout.make implementation=sometimes",
+    "implementation",
+    "one of",
+    () => Timeout.make("1 second", { implementation: any("sometimes") })
   ),
   layer("Timeout.layer duration=0", "duration", "> 0", () => Timeout.layer(AnyTag, 0)),
   layer(
@@ -537,15 +548,6 @@ const table: ReadonlyArray<Row> = [
  * the table above. See docs/Reliability.md, "Findings".
  */
 const accepted: ReadonlyArray<{ readonly name: string; readonly run: () => unknown }> = [
-  // FINDING: Retry.policy does not validate `name` (src/Retry.ts:515, `options.name ?? "retry"`):
-  // an empty name (or a number) becomes the metric label `policy=`.
-  { name: "Retry.policy name=''", run: () => Retry.policy({ name: "" }) },
-  { name: "Retry.policy name=42", run: () => Retry.policy({ name: any(42) }) },
-  // FINDING: Timeout.make validates only the duration (src/Timeout.ts:99-106): `name`, `scope` and
-  // `implementation` are taken as given ("sometimes" silently means "fast").
-  { name: "Timeout.make name=''", run: () => Timeout.make("1 second", { name: "" }) },
-  { name: "Timeout.make scope=global", run: () => Timeout.make("1 second", { scope: any("global") }) },
-  { name: "Timeout.make implementation=sometimes", run: () => Timeout.make("1 second", { implementation: any("sometimes") }) }
 ]
 
 // ---------------------------------------------------------------------------
