@@ -39,11 +39,14 @@
  *
  * {@link RateLimitExceededError} is one of the library's rejections
  * (`Errors.isRejection`): a circuit breaker never counts it as a failure of
- * the dependency, and `Retry` does not retry it. To wait for capacity, use
- * `onExceeded: "delay"`: it reserves the slot, so the wait is exact even when
- * many callers compete (retrying after `retryAfter` would send them all back
- * at once to race for the same tokens). `retryAfter` is for callers that
- * decide themselves — e.g. an HTTP handler answering `429` with `Retry-After`.
+ * the dependency, and `Retry` does not retry it by default. To wait for
+ * capacity, prefer `onExceeded: "delay"`: it reserves the slot, so the wait is
+ * exact even when many callers compete (retrying after `retryAfter` sends
+ * them all back at once to race for the same tokens). `retryAfter` is for
+ * callers that decide themselves — e.g. an HTTP handler answering `429` with
+ * `Retry-After` — and for `Retry.policy({ retryRejections:
+ * RateLimiter.isRateLimitExceededError })`, which opts in to retrying it and
+ * then waits at least `retryAfter`.
  *
  * @since 0.1.0
  */
@@ -251,8 +254,10 @@ export type RejectionReason = "LimitExceeded" | "MaxDelayExceeded" | "Deadline"
 
 /**
  * A call was over the rate limit and was not run (nor charged). A rejection
- * (`Errors.isRejection`): breakers never count it, `Retry` does not retry it.
- * Built without a stack trace (cheap on hot paths).
+ * (`Errors.isRejection`): breakers never count it, `Retry` does not retry it
+ * unless given `retryRejections: RateLimiter.isRateLimitExceededError` (then
+ * it waits at least `retryAfter`). Built without a stack trace (cheap on hot
+ * paths).
  *
  * `retryAfter` is how long until the same call would be admitted (within its
  * allowed wait), if no other caller takes the capacity first, rounded up to
@@ -347,13 +352,19 @@ export class RateLimiterStoreError extends Data.TaggedError("RateLimiterStoreErr
 }
 
 /**
- * True for {@link RateLimitExceededError}.
+ * True for {@link RateLimitExceededError}. Pass it to `Retry.policy`'s
+ * `retryRejections` to retry rate-limit rejections after their `retryAfter`.
  *
  * @example
  * ```ts
- * import { RateLimiter } from "effect-resilience"
+ * import { RateLimiter, Retry } from "effect-resilience"
  *
  * RateLimiter.isRateLimitExceededError(new Error("x")) // false
+ *
+ * const retry = Retry.policy({
+ *   schedule: Retry.constant("50 millis"),
+ *   retryRejections: RateLimiter.isRateLimitExceededError // waits max(50 ms, retryAfter)
+ * })
  * ```
  *
  * @since 0.1.0

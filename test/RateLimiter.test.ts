@@ -457,7 +457,7 @@ describe("RateLimiter observability and errors", () => {
 })
 
 describe("RateLimiter composition", () => {
-  it.scoped("Retry does not retry a rate-limit rejection (it is a rejection)", () =>
+  it.scoped("Retry does not retry a rate-limit rejection by default (it is a rejection)", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
       const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 3 })
@@ -469,6 +469,33 @@ describe("RateLimiter composition", () => {
       assert.strictEqual(yield* Ref.get(calls), 1)
       assert.strictEqual(retry.stats().retries, 0)
       assert.strictEqual(retry.stats().gaveUp, 1)
+    }))
+
+  it.scoped("with Retry's retryRejections opt-in, the rejection's retryAfter sets the next retry's delay exactly", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 2, window: "1 second" }) // one token every 500 ms
+      const retry = Retry.policy({
+        schedule: Retry.constant("10 millis"),
+        times: 3,
+        retryRejections: RateLimiter.isRateLimitExceededError
+      })
+      const delays = yield* retry.events.pipe(
+        Stream.filter((e) => e._tag === "RetryScheduled"),
+        Stream.map((e) => (e._tag === "RetryScheduled" ? Duration.toMillis(e.delay) : -1)),
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      yield* limiter(Effect.void)
+      yield* TestClock.adjust("200 millis")
+      yield* limiter(Effect.void) // the bucket is empty; the next token comes at t=500
+      const fiber = yield* Effect.fork(limiter(now).pipe(retry))
+      yield* settle
+      yield* TestClock.adjust("300 millis")
+      // rejected at t=200 with retryAfter 300 ms (not the 10 ms backoff), admitted at t=500
+      assert.strictEqual(yield* Fiber.join(fiber), 500)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(delays)), [300])
     }))
 
   it.scoped("in delay mode retries of failed calls pass through the limiter and wait exactly for their slot", () =>
