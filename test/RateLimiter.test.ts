@@ -21,7 +21,7 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { Bulkhead, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
+import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
 
 type StoreVariant = {
   readonly label: string
@@ -496,6 +496,18 @@ describe("RateLimiter composition", () => {
       // rejected at t=200 with retryAfter 300 ms (not the 10 ms backoff), admitted at t=500
       assert.strictEqual(yield* Fiber.join(fiber), 500)
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(delays)), [300])
+    }))
+
+  it.scoped("a circuit breaker around the limiter never counts its rejections as failures of the dependency", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 minute" })
+      const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(2), openDuration: "1 minute" })
+      yield* Effect.void.pipe(limiter, breaker)
+      for (let i = 0; i < 5; i++) {
+        const error = yield* Effect.flip(Effect.void.pipe(limiter, breaker))
+        assert.strictEqual(error._tag, "RateLimitExceededError")
+      }
+      assert.strictEqual((yield* breaker.state())._tag, "Closed")
     }))
 
   it.scoped("in delay mode retries of failed calls pass through the limiter and wait exactly for their slot", () =>
