@@ -1,4 +1,5 @@
 // @ts-check
+import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
@@ -14,6 +15,14 @@ export default tseslint.config(
       "@typescript-eslint/no-empty-object-type": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "error"
+    }
+  },
+  {
+    // library code imports Effect modules by subpath (effect/Effect), never from the barrel
+    files: ["src/**/*.ts"],
+    plugins: { "@effect": effect },
+    rules: {
+      "@effect/no-import-from-barrel-package": ["error", { packageNames: ["effect", "@effect/platform"] }]
     }
   },
   {
