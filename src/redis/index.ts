@@ -20,6 +20,23 @@ export * as Redis from "./Redis.js"
  */
 export * as StaleStore from "./StaleStore.js"
 
+/**
+ * A Redis `CircuitBreakerStore` for `CircuitBreaker`: circuits shared by
+ * replicas, one Lua script per operation, time from Redis `TIME`, probe
+ * leases, generation fencing, transitions published to every replica.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitBreakerStore from "./CircuitBreakerStore.js"
+
+/**
+ * A Redis `RateLimiterStore` for `RateLimiter`: limits shared by replicas,
+ * one Lua script per decision, time from Redis `TIME`, idle keys expire.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimiterStore from "./RateLimiterStore.js"
+
 export {
   /**
    * @since 0.1.0

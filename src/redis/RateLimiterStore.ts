@@ -1,0 +1,186 @@
+/**
+ * A Redis `RateLimiterStore` for `RateLimiter`: replicas that make a limiter
+ * with the same `name` share its limits.
+ *
+ * It implements `@effect/experimental`'s `RateLimiterStore` interface *and*
+ * the library's atomic extension (`RateLimiter.AtomicStore`): one Lua script
+ * per decision, the same algorithms as the memory store (same answers for the
+ * same calls at the same times). It replaces experimental's
+ * `RateLimiter/Redis` store, which
+ *
+ * - reads the replica's clock for its token buckets (`Date.now()` through the
+ *   `Clock`), so replicas with skewed clocks disagree about refills;
+ * - never expires a token bucket's keys (memory grows with every key ever
+ *   used);
+ * - cannot take tokens *only if* the resulting wait fits a bound, so the
+ *   limiter's `"delay"` mode needs several round trips and may overshoot its
+ *   `maxDelay` under races between replicas, and an interrupted waiter's
+ *   tokens are never given back.
+ *
+ * Here a rejected call is never charged, a `"delay"` call is admitted only
+ * if its wait fits `maxDelay` (and the caller's deadline) in one atomic step,
+ * an interrupted waiter gets its tokens back when no later call reserved
+ * after it, every key expires once it is idle (a refilled bucket, an expired
+ * counter), and time is Redis `TIME` — or the caller's `Clock`
+ * (`clock: "caller"`), which is how tests run it under `TestClock`.
+ *
+ * When Redis fails or a command times out, the store fails with
+ * experimental's `RateLimitStoreError` and the limiter applies its
+ * `onStoreError`: `"fail"` (the default) rejects the call with
+ * `RateLimiterStoreError`, `"allow"` runs it unlimited. Both count the
+ * failure (`stats().storeErrors` of the limiter and of the store,
+ * `resilience_rate_limiter_store_errors` and `resilience_redis_store_errors`).
+ *
+ * @since 0.1.0
+ */
+import type * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { InvalidOptionsError } from "../Errors.js"
+import * as RateLimiter from "../RateLimiter.js"
+import * as internal from "./internal/rateLimiter.js"
+import type { Redis } from "./Redis.js"
+
+/**
+ * @example
+ * ```ts
+ * import { RateLimiterStore } from "effect-resilience/redis"
+ * import { Predicate } from "effect"
+ *
+ * const isRedisStore = (u: unknown) => Predicate.hasProperty(u, RateLimiterStore.TypeId)
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = Symbol.for("effect-resilience/redis/RateLimiterStore")
+
+/**
+ * @example
+ * ```ts
+ * import type { RateLimiterStore } from "effect-resilience/redis"
+ *
+ * type Id = RateLimiterStore.TypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Options of {@link make}.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiterStore } from "effect-resilience/redis"
+ *
+ * const options: RateLimiterStore.Options = {
+ *   clock: "redis", // default: Redis TIME
+ *   timeout: "200 millis", // default: the connection's command timeout
+ *   prefix: "rl:" // default
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /**
+   * Where time comes from: `"redis"` (the default) reads Redis `TIME` inside
+   * each script, so every replica agrees whatever its own clock says;
+   * `"caller"` passes the caller's `Clock` (`TestClock` in tests — all
+   * replicas must then share one clock).
+   */
+  readonly clock?: "redis" | "caller" | undefined
+  /**
+   * Bound on each script call, below the connection's command timeout (which
+   * always applies). Defaults to the connection's.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Namespace of the store's keys, after the connection's prefix: a key is
+   * `<connection prefix><prefix>tb:<limiter name>:<key>` (`fw:` for fixed
+   * windows). Defaults to `"rl:"`.
+   */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * The store: experimental's interface, the atomic extension, and counters.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { RateLimiterStore } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store: RateLimiterStore.RedisRateLimiterStore = yield* RateLimiterStore.make()
+ *   return RateLimiter.isAtomicStore(store) // true
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RedisRateLimiterStore extends RateLimiter.RateLimiterStore, RateLimiter.AtomicStore {
+  readonly [TypeId]: TypeId
+  /** Where the store's time comes from. */
+  readonly clock: "redis" | "caller"
+  /** Failed or timed-out script calls since the store was made. */
+  readonly stats: () => { readonly storeErrors: number }
+}
+
+/**
+ * Makes the store on the {@link Redis} connection. Fails with
+ * `InvalidOptionsError` for invalid options; never touches Redis until used.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Redis, RateLimiterStore } from "effect-resilience/redis"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiterStore.make({ timeout: "200 millis" })
+ *   const limiter = yield* RateLimiter.make({ limit: 100, window: "1 minute", name: "api" }).pipe(
+ *     Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+ *   )
+ *   return yield* Effect.succeed("ok").pipe(limiter.execute({ key: "tenant-a" }))
+ * }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: (options?: Options) => Effect.Effect<RedisRateLimiterStore, InvalidOptionsError, Redis> =
+  internal.make
+
+/**
+ * Provides the store as the `RateLimiter.RateLimiterStore`: every limiter
+ * made under it keeps its limits in Redis (limiters with the same `name` on
+ * any replica share them).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Redis, RateLimiterStore } from "effect-resilience/redis"
+ * import { Effect, Layer } from "effect"
+ *
+ * const StoreLive = RateLimiterStore.layer().pipe(Layer.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second", onExceeded: "delay", maxDelay: "2 seconds", name: "llm" })
+ *   return yield* Effect.succeed("completion").pipe(limiter)
+ * }).pipe(Effect.scoped, Effect.provide(StoreLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = (
+  options?: Options
+): Layer.Layer<RateLimiterExperimental.RateLimiterStore, InvalidOptionsError, Redis> =>
+  Layer.effect(RateLimiter.RateLimiterStore, internal.make(options))

@@ -1,0 +1,296 @@
+/**
+ * The Redis `RateLimiterStore` against a real redis-server: the same answers
+ * as the memory store (model-based, under TestClock with the caller's clock),
+ * limits shared by replicas (Redis TIME), uncharged rejections and refunds in
+ * "delay" mode, keys that expire, and what happens when Redis is paused,
+ * killed and restarted.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
+import { RateLimiter } from "effect-resilience"
+import { RateLimiterStore, Redis } from "effect-resilience/redis"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { MemoryCore } from "../../src/internal/rateLimiterStore.js"
+import { hasRedis, redisServerBinary, startRedis } from "../utils/redis-server.js"
+
+// --- a redis-server that can be killed and restarted on the same port ----------------------
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const spawnRedis = (port: number) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn(redisServerBinary()!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("Ready to accept connections")) resolve(child)
+    })
+    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)))
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+/** A server on a fixed port: `kill` it, `restart` it empty (state lost); stopped with the scope. */
+const restartableRedis = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const port = await freePort()
+    let child = await spawnRedis(port)
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
+      kill: Effect.promise(() => stop(child)),
+      restart: Effect.promise(async () => {
+        await stop(child)
+        child = await spawnRedis(port)
+      }),
+      stopAll: () => stop(child)
+    }
+  }),
+  (server) => Effect.promise(() => server.stopAll())
+)
+
+let prefixes = 0
+const uniquePrefix = () => `rl-test-${process.pid}-${++prefixes}:`
+
+/** A connection that reconnects quickly (tests restart the server). */
+const connect = (url: string, prefix: string, commandTimeout: Duration.DurationInput = "1 second") =>
+  Redis.make({ url, prefix, commandTimeout, redis: { retryStrategy: () => 20 } })
+
+const tb = (key: string, tokens: number, limit: number, windowMillis: number, maxDelayMillis: number): RateLimiter.ReserveRequest => ({
+  key,
+  algorithm: "token-bucket",
+  tokens,
+  limit,
+  windowMillis,
+  maxDelayMillis
+})
+
+describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
+  it.scoped("gives the memory store's answers, call for call (model-based, caller's clock under TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      for (let seed = 1; seed <= 8; seed++) {
+        const redis = yield* connect(server.url, uniquePrefix())
+        const store = yield* RateLimiterStore.make({ clock: "caller" }).pipe(Effect.provideService(Redis.Redis, redis))
+        const atomic = store[RateLimiter.AtomicStoreTypeId]
+        const model = new MemoryCore(1_000)
+        const run = Effect.gen(function*() {
+          const limit = yield* Random.nextIntBetween(1, 6)
+          const windowMillis = (yield* Random.nextIntBetween(1, 4)) * 1_000 + (seed % 3 === 0 ? 1 : 0) // fractional refills too
+          const admitted: Array<[RateLimiter.ReserveRequest, RateLimiter.Reservation]> = []
+          for (let step = 0; step < 40; step++) {
+            yield* TestClock.adjust(Duration.millis(yield* Random.nextIntBetween(0, Math.ceil((2 * windowMillis) / limit))))
+            const now = yield* TestClock.currentTimeMillis
+            const key = (yield* Random.nextBoolean) ? "a" : "b"
+            const tokens = yield* Random.nextIntBetween(1, limit + 1)
+            const op = yield* Random.nextIntBetween(0, 10)
+            const refill = Duration.millis(windowMillis / limit)
+            if (op <= 5) {
+              const kind = yield* Random.nextIntBetween(0, 3)
+              const maxDelay = kind === 0 ? 0 : kind === 1 ? Infinity : yield* Random.nextIntBetween(0, 2 * windowMillis)
+              const algorithm = (yield* Random.nextBoolean) ? "token-bucket" : "fixed-window"
+              const request: RateLimiter.ReserveRequest = { ...tb(key, tokens, limit, windowMillis, maxDelay), algorithm }
+              const expected = model.reserve(now, request)
+              const actual = yield* atomic.reserve(request)
+              const { generation: _g1, ...e } = expected
+              const { generation: _g2, ...a } = actual
+              assert.deepStrictEqual(a, e, `seed ${seed} step ${step}: reserve ${JSON.stringify(request)}`)
+              if (actual.admitted) admitted.push([request, actual])
+              if (expected.admitted) admitted[admitted.length - 1]!.push(expected)
+            } else if (op === 6 && admitted.length > 0) {
+              // refund one of the admitted reservations: only the latest charge of its key is given back
+              const i = yield* Random.nextIntBetween(0, admitted.length)
+              const [request, actual, expected] = admitted[i] as unknown as [
+                RateLimiter.ReserveRequest,
+                RateLimiter.Reservation,
+                RateLimiter.Reservation
+              ]
+              model.refund(now, request, expected)
+              yield* atomic.refund(request, actual)
+            } else if (op <= 8) {
+              const allowOverflow = yield* Random.nextBoolean
+              const expected = model.tokenBucket(now, `tb-${key}`, tokens, limit, Duration.toMillis(refill), allowOverflow)
+              const actual = yield* store.tokenBucket({ key: `tb-${key}`, tokens, limit, refillRate: refill, allowOverflow })
+              assert.strictEqual(actual, expected, `seed ${seed} step ${step}: tokenBucket`)
+            } else {
+              const capped = yield* Random.nextBoolean
+              const expected = model.fixedWindow(now, `fw-${key}`, tokens, Duration.toMillis(refill), capped ? limit : undefined)
+              const actual = yield* store.fixedWindow({ key: `fw-${key}`, tokens, refillRate: refill, limit: capped ? limit : undefined })
+              assert.deepStrictEqual(actual, expected, `seed ${seed} step ${step}: fixedWindow`)
+            }
+          }
+        })
+        yield* Effect.withRandom(run, Random.make(seed))
+      }
+    }))
+
+  it.live("replicas share one limit (time from Redis TIME)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const replica = Effect.gen(function*() {
+        const redis = yield* connect(server.url, prefix)
+        const store = yield* RateLimiterStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+        return yield* RateLimiter.make({ limit: 5, window: "1 minute", name: "shared" }).pipe(
+          Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+        )
+      })
+      const a = yield* replica
+      const b = yield* replica
+      const calls = Array.from({ length: 16 }, (_, i) => Effect.either(Effect.succeed(i).pipe(i % 2 === 0 ? a : b)))
+      const results = yield* Effect.all(calls, { concurrency: "unbounded" })
+      const admitted = results.filter(Either.isRight).length
+      assert.strictEqual(admitted, 5)
+      for (const r of results) {
+        if (Either.isLeft(r)) {
+          assert.strictEqual(r.left._tag, "RateLimitExceededError")
+          if (r.left._tag === "RateLimitExceededError") assert.isTrue(Duration.toMillis(r.left.retryAfter) > 0)
+        }
+      }
+      // per key, across replicas, with the fixed-window algorithm too
+      const fw = (redisUrl: string) =>
+        Effect.gen(function*() {
+          const redis = yield* connect(redisUrl, prefix)
+          const store = yield* RateLimiterStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+          return yield* RateLimiter.make({ limit: 3, window: "1 minute", algorithm: "fixed-window", name: "fw" }).pipe(
+            Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+          )
+        })
+      const c = yield* fw(server.url)
+      const d = yield* fw(server.url)
+      const keyed = yield* Effect.all(
+        Array.from({ length: 10 }, (_, i) => Effect.either(Effect.succeed(i).pipe((i % 2 === 0 ? c : d).execute({ key: "tenant" })))),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(keyed.filter(Either.isRight).length, 3)
+      const other = yield* Effect.either(Effect.succeed(0).pipe(c.execute({ key: "other-tenant" })))
+      assert.isTrue(Either.isRight(other))
+    }).pipe(Effect.scoped))
+
+  it.scoped("\"delay\" mode: a rejected call is never charged, an interrupted waiter gets its tokens back", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url, uniquePrefix())
+      const store = yield* RateLimiterStore.make({ clock: "caller" }).pipe(Effect.provideService(Redis.Redis, redis))
+      const limiter = yield* RateLimiter.make({
+        limit: 2,
+        window: "1 second",
+        onExceeded: "delay",
+        maxDelay: "600 millis",
+        name: "delay"
+      }).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store)))
+      const bucket = `${redis.prefix}rl:tb:delay`
+      const tokens = redis.use("HGET", (c) => c.hget(bucket, "t"))
+      yield* limiter(Effect.void)
+      yield* limiter(Effect.void)
+      assert.strictEqual(yield* tokens, "0")
+      // the third call waits 500 ms for its token
+      const waiting = yield* Effect.fork(limiter(Effect.succeed("third")))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      assert.strictEqual(yield* tokens, "-1")
+      // a fourth would wait 1000 ms > maxDelay: rejected, and nothing taken
+      const fourth = yield* Effect.flip(limiter(Effect.succeed("fourth")))
+      assert.strictEqual(fourth._tag, "RateLimitExceededError")
+      if (fourth._tag === "RateLimitExceededError") {
+        assert.strictEqual(fourth.reason, "MaxDelayExceeded")
+        assert.strictEqual(Duration.toMillis(fourth.retryAfter), 400)
+      }
+      assert.strictEqual(yield* tokens, "-1")
+      // the waiter is interrupted: its token comes back
+      yield* Fiber.interrupt(waiting)
+      assert.strictEqual(yield* tokens, "0")
+      // a later waiter runs once its slot comes (TestClock drives the wait)
+      const later = yield* Effect.fork(limiter(Effect.succeed("later")))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual(yield* Fiber.join(later), "later")
+      assert.deepStrictEqual(limiter.stats(), { permitted: 2, delayed: 2, rejected: 1, storeErrors: 0 })
+    }))
+
+  it.live("every key expires once it is idle (bounded memory)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url, uniquePrefix())
+      const store = yield* RateLimiterStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+      const limiter = yield* RateLimiter.make({ limit: 10, window: "10 seconds", name: "ttl" }).pipe(
+        Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+      )
+      const fixed = yield* RateLimiter.make({ limit: 10, window: "10 seconds", algorithm: "fixed-window", name: "ttl" }).pipe(
+        Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+      )
+      yield* Effect.succeed(1).pipe(limiter.execute({ key: "k", cost: 3 }))
+      yield* Effect.succeed(1).pipe(fixed.execute({ key: "k", cost: 2 }))
+      yield* store.tokenBucket({ key: "plain", tokens: 1, limit: 10, refillRate: Duration.seconds(1), allowOverflow: false })
+      yield* store.fixedWindow({ key: "plain", tokens: 1, refillRate: Duration.seconds(1), limit: undefined })
+      const ttl = (key: string) => redis.use("PTTL", (c) => c.pttl(`${redis.prefix}rl:${key}`))
+      const tbTtl = yield* ttl("tb:ttl:k") // 3 tokens missing: full again in 3 s
+      assert.isTrue(tbTtl > 2_000 && tbTtl <= 3_000, `token bucket ttl ${tbTtl}`)
+      const fwTtl = yield* ttl("fw:ttl:k") // 2 tokens of 1 s each
+      assert.isTrue(fwTtl > 1_000 && fwTtl <= 2_000, `fixed window ttl ${fwTtl}`)
+      assert.isTrue((yield* ttl("tb:plain")) > 0)
+      assert.isTrue((yield* ttl("fw:plain")) > 0)
+      // nothing is written without an expiry
+      const keys = yield* redis.use("KEYS", (c) => c.keys(`${redis.prefix}*`))
+      for (const key of keys) {
+        const pttl = yield* redis.use("PTTL", (c) => c.pttl(key))
+        assert.isTrue(key.endsWith(":seq") || pttl > 0, `${key} has no expiry`)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("Redis paused, killed, restarted: no hang beyond the timeout, fail or allow as configured, then recovery", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      const redis = yield* connect(server.url, uniquePrefix(), "100 millis")
+      const store = yield* RateLimiterStore.make({ timeout: "80 millis" }).pipe(Effect.provideService(Redis.Redis, redis))
+      const provide = Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+      const closed = yield* RateLimiter.make({ limit: 2, window: "1 minute", name: "closed" }).pipe(provide)
+      const open = yield* RateLimiter.make({ limit: 2, window: "1 minute", name: "open", onStoreError: "allow" }).pipe(provide)
+      yield* closed(Effect.void)
+      yield* open(Effect.void)
+
+      // paused: commands hang; the timeout ends them
+      yield* server.pause
+      const pausedClosed = yield* Effect.flip(closed(Effect.succeed("ran")))
+      assert.strictEqual(pausedClosed._tag, "RateLimiterStoreError")
+      assert.strictEqual(yield* open(Effect.succeed("ran")), "ran")
+      yield* server.resume
+
+      // killed: commands fail fast
+      yield* server.kill
+      const killed = yield* Effect.exit(closed(Effect.succeed("ran")))
+      assert.isTrue(Exit.isFailure(killed))
+      assert.strictEqual(yield* open(Effect.succeed("ran anyway")), "ran anyway")
+
+      // restarted empty: once reconnected, limits apply again (from scratch: the state was lost)
+      yield* server.restart
+      const recovered = yield* closed(Effect.succeed("ok")).pipe(
+        Effect.retry({ while: (e) => e._tag === "RateLimiterStoreError", times: 200, schedule: Schedule.spaced("20 millis") })
+      )
+      assert.strictEqual(recovered, "ok")
+      yield* closed(Effect.void)
+      const over = yield* Effect.flip(closed(Effect.void))
+      assert.strictEqual(over._tag, "RateLimitExceededError")
+
+      assert.strictEqual(closed.stats().storeErrors >= 2, true)
+      assert.strictEqual(open.stats().storeErrors, 2)
+      assert.isTrue(store.stats().storeErrors >= 4)
+    }).pipe(Effect.scoped))
+})
