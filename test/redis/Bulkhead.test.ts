@@ -1,0 +1,342 @@
+/**
+ * The distributed bulkhead against a real redis-server: two replicas (two
+ * independent connections and bulkheads) in one process never run more than
+ * `maxConcurrent` calls together; rejections, queueing, releases on every
+ * exit; a crashed holder's lease expires (a killed child process, and under
+ * TestClock with the caller's clock); Redis paused, killed and restarted.
+ */
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Random, Schedule, TestClock } from "effect"
+import { Errors } from "effect-resilience"
+import { Bulkhead, Redis } from "effect-resilience/redis"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
+import { hasRedis, redisServerBinary, startRedis } from "../utils/redis-server.js"
+
+// --- a redis-server that can be killed and restarted on the same port ----------------------
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const spawnRedis = (port: number) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn(redisServerBinary()!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("Ready to accept connections")) resolve(child)
+    })
+    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)))
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+const restartableRedis = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const port = await freePort()
+    let child = await spawnRedis(port)
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
+      kill: Effect.promise(() => stop(child)),
+      restart: Effect.promise(async () => {
+        await stop(child)
+        child = await spawnRedis(port)
+      }),
+      stopAll: () => stop(child)
+    }
+  }),
+  (server) => Effect.promise(() => server.stopAll())
+)
+
+// --- helpers ------------------------------------------------------------------------------
+
+let prefixes = 0
+const uniquePrefix = () => `bh-test-${process.pid}-${++prefixes}:`
+
+const connect = (url: string, prefix: string, commandTimeout: Duration.DurationInput = "1 second") =>
+  Redis.make({ url, prefix, commandTimeout, redis: { retryStrategy: () => 20 } })
+
+/** A replica: its own connection and bulkhead. */
+const replica = <const O extends Bulkhead.Options>(url: string, prefix: string, options: O) =>
+  Effect.flatMap(connect(url, prefix), (redis) => Bulkhead.make(options).pipe(Effect.provideService(Redis.Redis, redis)))
+
+const realSleep = (millis: number) => Effect.promise(() => new Promise((r) => setTimeout(r, millis)))
+
+/** Waits (real time) until `check` holds, at most ~5 s. */
+const eventually = <E>(check: Effect.Effect<boolean, E>) =>
+  Effect.flatMap(
+    Effect.retry(
+      Effect.filterOrFail(check, (ok) => ok, () => "not yet" as const),
+      { times: 250, schedule: Schedule.spaced("20 millis") }
+    ),
+    () => Effect.void
+  )
+
+/** Starts a call that holds its permit until `release` completes; returns once it runs. */
+const holding = <E>(policy: (self: Effect.Effect<void>) => Effect.Effect<void, E>) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const fiber = yield* Effect.fork(policy(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))))
+    yield* Deferred.await(started)
+    return { fiber, release: Deferred.succeed(release, undefined) }
+  })
+
+const fixture = fileURLToPath(new URL("./fixtures/bulkhead-holder.ts", import.meta.url))
+
+describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
+  it.live("two replicas never run more than maxConcurrent calls together (random holds, seeded)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      for (const seed of [1, 2, 3]) {
+        const prefix = uniquePrefix()
+        const options = { maxConcurrent: 3, maxQueue: Infinity, name: "global", pollInterval: "10 millis" } as const
+        const a = yield* replica(server.url, prefix, options)
+        const b = yield* replica(server.url, prefix, options)
+        let running = 0
+        let max = 0
+        const call = (i: number, hold: number, onA: boolean) =>
+          Effect.sync(() => {
+            running++
+            max = Math.max(max, running)
+          }).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(hold))),
+            Effect.ensuring(Effect.sync(() => running--)),
+            Effect.as(i),
+            onA ? a : b
+          )
+        const calls = yield* Effect.withRandom(
+          Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+            Effect.map(Effect.zip(Random.nextIntBetween(0, 8), Random.nextBoolean), ([hold, onA]) => call(i, hold, onA))),
+          Random.make(seed)
+        )
+        const results = yield* Effect.all(calls, { concurrency: "unbounded" })
+        assert.deepStrictEqual(results, Array.from({ length: 40 }, (_, i) => i))
+        assert.isTrue(max <= 3, `seed ${seed}: ${max} calls ran at once`)
+        assert.strictEqual(max, 3)
+        assert.strictEqual(yield* a.held(), 0)
+        assert.deepStrictEqual([a.stats().active, a.stats().queued, b.stats().active, b.stats().queued], [0, 0, 0, 0])
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("the error channel follows onStoreError: BulkheadStoreError only when it may fail closed", () =>
+    Effect.gen(function*() {
+      class Unavailable {
+        readonly _tag = "Unavailable"
+      }
+      const call: Effect.Effect<number, Unavailable> = Effect.succeed(1)
+      const open = Bulkhead.make({ maxConcurrent: 1 })
+      const closed = Bulkhead.make({ maxConcurrent: 1, onStoreError: "fail" })
+      const options: Bulkhead.Options = { maxConcurrent: 1 }
+      const either = Bulkhead.make(options)
+      type Of<T> = T extends Effect.Effect<infer B, any, any> ? B : never
+      const useOpen = (b: Of<typeof open>) => call.pipe(b)
+      const useClosed = (b: Of<typeof closed>) => b.execute(call, { key: "k" })
+      const useEither = (b: Of<typeof either>) => b(call)
+      expectTypeOf(useOpen).returns.toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError>>()
+      expectTypeOf(useClosed).returns.toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>
+      >()
+      expectTypeOf(useEither).returns.toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>
+      >()
+      // invalid options fail at construction, naming the option
+      const invalid = yield* Effect.flip(Bulkhead.make({ maxConcurrent: 0 }).pipe(
+        Effect.provideService(Redis.Redis, {} as Redis.RedisConnection),
+        Effect.scoped
+      ))
+      assert.strictEqual(invalid.option, "maxConcurrent")
+    }))
+
+  it.live("a full bulkhead rejects at once without a queue, and per key", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix, { maxConcurrent: 2, name: "full" })
+      const b = yield* replica(server.url, prefix, { maxConcurrent: 2, name: "full" })
+      const h1 = yield* holding(a)
+      const h2 = yield* holding(b)
+      assert.strictEqual(yield* a.held(), 2)
+      const rejected = yield* Effect.flip(b(Effect.succeed("no")))
+      assert.strictEqual(rejected._tag, "BulkheadFullError")
+      assert.strictEqual(rejected.reason, "QueueFull")
+      assert.isTrue(Errors.isRejection(rejected))
+      // another key is another partition
+      assert.strictEqual(yield* b.execute(Effect.succeed("other key"), { key: "k2" }), "other key")
+      yield* h1.release
+      yield* Fiber.join(h1.fiber)
+      assert.strictEqual(yield* b(Effect.succeed("yes")), "yes")
+      yield* h2.release
+      yield* Fiber.join(h2.fiber)
+      assert.strictEqual(yield* a.held(), 0)
+      assert.strictEqual(yield* a.held("k2"), 0)
+    }).pipe(Effect.scoped))
+
+  it.live("queued callers wait for a permit freed on another replica, or give up after maxWait", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix, { maxConcurrent: 1, name: "queue" })
+      const impatient = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 5, maxWait: "50 millis", name: "queue" })
+      const patient = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 5, name: "queue", pollInterval: "20 millis" })
+      const h = yield* holding(a)
+      const gaveUp = yield* Effect.flip(impatient(Effect.succeed("no")))
+      assert.strictEqual(gaveUp.reason, "MaxWaitExceeded")
+      const order: Array<number> = []
+      const waiters = yield* Effect.forEach([1, 2, 3], (i) =>
+        Effect.fork(patient(Effect.sync(() => {
+          order.push(i)
+        }))))
+      yield* eventually(Effect.sync(() => patient.stats().queued === 3))
+      yield* h.release
+      yield* Effect.forEach(waiters, Fiber.join)
+      assert.deepStrictEqual(order, [1, 2, 3]) // FIFO within a replica
+      assert.strictEqual(yield* a.held(), 0)
+      assert.deepStrictEqual(patient.stats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 5 })
+    }).pipe(Effect.scoped))
+
+  it.live("leases are released on failure, defect and interruption (running or queued)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 10, name: "exits" })
+      const b = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 10, name: "exits" })
+      assert.strictEqual(yield* Effect.flip(a(Effect.fail("boom"))), "boom")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(a(Effect.die("defect")))))
+      const running = yield* holding(a)
+      // b's callers queue (one polls Redis), then are interrupted
+      const queued = yield* Effect.forEach([1, 2], () => Effect.fork(b(Effect.void)))
+      yield* eventually(Effect.sync(() => b.stats().queued === 2))
+      yield* Effect.forEach(queued, Fiber.interrupt)
+      yield* Fiber.interrupt(running.fiber)
+      assert.strictEqual(yield* a.held(), 0)
+      assert.deepStrictEqual([a.totals().active, a.totals().queued, b.totals().active, b.totals().queued], [0, 0, 0, 0])
+      // and the permit is free for anyone
+      assert.strictEqual(yield* b(Effect.succeed("free")), "free")
+    }).pipe(Effect.scoped))
+
+  it.live("a crashed replica's lease expires: renewed while it lives, free once it is killed", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const child = spawn(process.execPath, ["--import", "tsx", fixture, server.url, prefix, "crash", "300"], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => void child.kill("SIGKILL")))
+      yield* Effect.async<void, Error>((resume) => {
+        let out = ""
+        child.stdout!.on("data", (chunk: Buffer) => {
+          out += chunk.toString()
+          if (out.includes("holding")) resume(Effect.void)
+        })
+        child.once("exit", (code) => resume(Effect.fail(new Error(`holder exited (${code})`))))
+      })
+      const b = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 1, name: "crash", leaseTtl: 300 })
+      const noQueue = yield* replica(server.url, prefix, { maxConcurrent: 1, name: "crash" })
+      // longer than the lease: the holder renews it
+      yield* realSleep(450)
+      assert.strictEqual(yield* b.held(), 1)
+      assert.strictEqual((yield* Effect.flip(noQueue(Effect.void))).reason, "QueueFull")
+      child.kill("SIGKILL")
+      // the waiter is admitted once the dead holder's lease expires
+      assert.strictEqual(yield* b(Effect.succeed("after the crash")), "after the crash")
+      assert.strictEqual(yield* b.held(), 0)
+    }).pipe(Effect.scoped))
+
+  it.scoped("with the caller's clock (TestClock), an unrenewed lease expires after leaseTtl", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const redis = yield* connect(server.url, prefix)
+      const b = yield* Bulkhead.make({ maxConcurrent: 1, name: "ttl", clock: "caller", leaseTtl: "10 seconds" }).pipe(
+        Effect.provideService(Redis.Redis, redis)
+      )
+      // a holder that died right after taking its lease (never renews)
+      const now = yield* TestClock.currentTimeMillis
+      yield* redis.use("ZADD", (c) => c.zadd(`${prefix}bulkhead:ttl`, now + 10_000, "dead-replica:1"))
+      assert.strictEqual(yield* b.held(), 1)
+      assert.strictEqual((yield* Effect.flip(b(Effect.void))).reason, "QueueFull")
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual((yield* Effect.flip(b(Effect.void))).reason, "QueueFull")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* b.held(), 0)
+      assert.strictEqual(yield* b(Effect.succeed("ok")), "ok")
+    }))
+
+  it.live("Redis paused: fail closed with BulkheadStoreError or run within the local limit; no hang, no leaked lease", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      const prefix = uniquePrefix()
+      const redis = yield* connect(server.url, prefix, "100 millis")
+      const provide = Effect.provideService(Redis.Redis, redis)
+      const closed = yield* Bulkhead.make({ maxConcurrent: 2, name: "closed", onStoreError: "fail" }).pipe(provide)
+      const open = yield* Bulkhead.make({ maxConcurrent: 2, name: "open", localMaxConcurrent: 1 }).pipe(provide)
+      // a call holds a lease when Redis stops answering
+      const h = yield* holding(closed)
+      yield* server.pause
+      const error = yield* Effect.flip(closed(Effect.succeed("no")))
+      assert.strictEqual(error._tag, "BulkheadStoreError")
+      assert.isTrue(Errors.isRejection(error))
+      // fail open: runs without a lease, but never more than localMaxConcurrent at once on this replica
+      const o = yield* holding(open)
+      const local = yield* Effect.flip(open(Effect.succeed("no")))
+      assert.strictEqual(local._tag === "BulkheadFullError" && local.reason, "QueueFull")
+      yield* o.release
+      yield* Fiber.join(o.fiber)
+      // the holder finishes while Redis is paused: its release times out, the call still returns
+      yield* h.release
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(h.fiber)))
+      yield* server.resume
+      // the releases sent while paused run on resume (well before the 10 s lease would expire): nothing leaks
+      yield* eventually(Effect.map(closed.held(), (n) => n === 0))
+      assert.strictEqual(yield* closed(Effect.succeed("back")), "back")
+      const t = closed.totals()
+      assert.isTrue(t.storeErrors >= 2, `storeErrors ${t.storeErrors}`)
+      assert.strictEqual(open.totals().allowedWithoutLease, 1)
+    }).pipe(Effect.scoped))
+
+  it.live("Redis killed and restarted empty: fail fast meanwhile, running calls take their leases back, then recovery", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      const prefix = uniquePrefix()
+      const redis = yield* connect(server.url, prefix, "200 millis")
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, name: "restart", onStoreError: "fail", leaseTtl: 150 }).pipe(
+        Effect.provideService(Redis.Redis, redis)
+      )
+      const h = yield* holding(bulkhead)
+      yield* server.kill
+      const down = yield* Effect.flip(bulkhead(Effect.void))
+      assert.strictEqual(down._tag, "BulkheadStoreError")
+      yield* server.restart
+      // the running call's renewal takes its lease back in the new, empty Redis
+      yield* eventually(Effect.map(Effect.either(bulkhead.held()), (n) => Either.isRight(n) && n.right === 1))
+      assert.isTrue(bulkhead.totals().leasesRecovered >= 1)
+      // the limit holds again: one more call fits, a third does not
+      const h2 = yield* holding(bulkhead)
+      const full = yield* Effect.flip(bulkhead(Effect.void))
+      assert.strictEqual(full._tag === "BulkheadFullError" && full.reason, "QueueFull")
+      yield* Effect.all([h.release, h2.release])
+      yield* Fiber.join(h.fiber)
+      yield* Fiber.join(h2.fiber)
+      assert.strictEqual(yield* bulkhead.held(), 0)
+      assert.strictEqual(yield* bulkhead(Effect.succeed("recovered")), "recovered")
+    }).pipe(Effect.scoped))
+})
