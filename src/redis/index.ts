@@ -37,6 +37,14 @@ export * as CircuitBreakerStore from "./CircuitBreakerStore.js"
  */
 export * as RateLimiterStore from "./RateLimiterStore.js"
 
+/**
+ * A distributed bulkhead: a global concurrency limit across replicas, with
+ * leases that are renewed while a call runs and expire if its replica dies.
+ *
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
 export {
   /**
    * @since 0.1.0
