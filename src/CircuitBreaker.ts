@@ -632,6 +632,9 @@ export interface Metrics extends Counters {
  * - `unsafe`, for in-process stores only, is a synchronous twin of `admit`
  *   and `record` that the breaker uses on its hot path; it must behave
  *   exactly like them.
+ * - `subscribe`, for stores shared by processes (Redis), delivers the
+ *   transitions other replicas make, so every replica's `transitions` stream
+ *   sees them.
  *
  * Circuits are namespaced by breaker name, so breakers sharing a store never
  * collide.
@@ -676,6 +679,16 @@ export interface CircuitBreakerStore {
     now: number
   ) => Effect.Effect<ReadonlyArray<Transition>, CircuitBreakerStoreError>
   readonly unsafe?: CircuitBreakerStore.Unsafe | undefined
+  /**
+   * For shared stores: subscribes, in the scope, to the transitions of the
+   * circuits of `namespace` made by every user of the store (other replicas,
+   * other breakers, this one too); the subscription is active once the
+   * effect completes. Each breaker merges the stream into its `transitions`
+   * and `events`, skipping the transitions it made itself.
+   */
+  readonly subscribe?:
+    | ((namespace: string) => Effect.Effect<Stream.Stream<Transition>, never, Scope.Scope>)
+    | undefined
 }
 
 /**

@@ -26,6 +26,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { unsafeMakeCallable } from "../../Policy.js"
@@ -92,6 +93,8 @@ const PUBLISH_EVERY_CALLS = 256
 const PUBLISH_EVERY_MILLIS = 1_000
 /** Transitions kept for `metrics().transitions`. */
 const HISTORY = 100
+/** Transitions remembered to publish each once (shared stores deliver them twice). */
+const SEEN_TRANSITIONS = 4096
 
 const SUCCESS: CallResult = { outcome: "success", slow: false, retryAfter: undefined }
 const SUCCESS_SLOW: CallResult = { outcome: "success", slow: true, retryAfter: undefined }
@@ -119,6 +122,14 @@ export const make = (
     yield* store.register(namespace, config)
     const breaker = makeBreaker(options, parsed, config, store, namespace, clock)
     yield* Effect.addFinalizer(() => Effect.sync(breaker.publish))
+    if (store.subscribe !== undefined) {
+      // transitions made by other replicas (a shared store): active before make returns
+      const remote = yield* store.subscribe(namespace)
+      yield* Stream.runForEach(remote, (t) => Effect.sync(() => breaker.onRemoteTransition(t))).pipe(
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
     return breaker.breaker
   })
 
@@ -166,6 +177,22 @@ const makeBreaker = (
   const events = EventHub.make<CircuitBreaker.Event>()
   const transitionsHub = EventHub.make<Transition>()
   const history: Array<Transition> = []
+
+  // With a shared store (`subscribe`), a transition this breaker made reaches it
+  // twice: in the store's answer and through the subscription, in either order.
+  // The first sight is published, the second skipped.
+  const shared = store.subscribe !== undefined
+  const seen = new Map<string, true>()
+  const firstSight = (t: Transition): boolean => {
+    const id = `${t.generation}\u0000${t.to}\u0000${t.at}\u0000${t.key}`
+    if (seen.has(id)) {
+      seen.delete(id)
+      return false
+    }
+    seen.set(id, true)
+    if (seen.size > SEEN_TRANSITIONS) seen.delete(seen.keys().next().value!)
+    return true
+  }
 
   // Plain counters (this process, every key), published to the Effect metrics in
   // batches: every PUBLISH_EVERY_CALLS calls, PUBLISH_EVERY_MILLIS after the last
@@ -218,17 +245,28 @@ const makeBreaker = (
     storeErrors: c.storeErrors.count
   })
 
+  /** Publishes a transition (history, state gauge, `transitions`, `events`). */
+  const observe = (t: Transition): void => {
+    history.push(t)
+    if (history.length > HISTORY) history.shift()
+    if (t.key === DEFAULT_KEY) state.unsafeUpdate(STATE_VALUE[t.to], NO_LABELS)
+    transitionsHub.emit(t)
+    if (events.hasSubscribers()) events.emit({ _tag: "Transition", breaker: name, transition: t })
+  }
+
+  /** Transitions this breaker made: counted in the transitions metric (by the replica that made them only). */
   const onTransitions = (transitions: ReadonlyArray<Transition>): void => {
     for (let i = 0; i < transitions.length; i++) {
       const t = transitions[i]!
-      history.push(t)
-      if (history.length > HISTORY) history.shift()
       transitionMetric(t.from, t.to).unsafeUpdate(1, labelKeys ? [MetricLabel.make("key", t.key)] : NO_LABELS)
-      if (t.key === DEFAULT_KEY) state.unsafeUpdate(STATE_VALUE[t.to], NO_LABELS)
-      transitionsHub.emit(t)
-      if (events.hasSubscribers()) events.emit({ _tag: "Transition", breaker: name, transition: t })
+      if (!shared || firstSight(t)) observe(t)
     }
     publish()
+  }
+
+  /** A transition received from a shared store's subscription (made here or by another replica). */
+  const onRemoteTransition = (t: Transition): void => {
+    if (firstSight(t)) observe(t)
   }
 
   const onStoreFailure = (key: string, error: CircuitBreakerStoreError, allowed: boolean): void => {
@@ -404,7 +442,9 @@ const makeBreaker = (
         if (handle !== undefined) {
           return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true)
         }
-        return Effect.matchCauseEffect(restore(store.admit(namespace, key, config, start)), {
+        // not interruptible: an admission interrupted in flight could take a probe
+        // lease that nobody records (the store's own timeout bounds the wait)
+        return Effect.matchCauseEffect(store.admit(namespace, key, config, start), {
           onFailure: (cause): Effect.Effect<A, E | CircuitBreakerError, R> => {
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
             const error = asStoreError("admit", cause)
@@ -514,7 +554,7 @@ const makeBreaker = (
       store: store.kind
     }
   }) as unknown as CircuitBreaker.CircuitBreaker
-  return { breaker, publish }
+  return { breaker, publish, onRemoteTransition }
 }
 
 const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }

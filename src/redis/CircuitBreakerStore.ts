@@ -1,0 +1,180 @@
+/**
+ * A Redis `CircuitBreakerStore` for `CircuitBreaker`: replicas that make a
+ * breaker with the same `name` share its circuits — all of them open
+ * together, only `halfOpen.probes` calls probe at once across the fleet, and
+ * every replica's `transitions` stream sees every transition.
+ *
+ * - **Atomic.** Each store operation (admit, record, snapshot, isolate,
+ *   reset) is ONE Lua script: the state machine of the in-memory store —
+ *   the trip policies (`consecutive`, `rate`, `timeRate`, slow calls), the
+ *   growing open durations, the half-open probes — runs inside Redis.
+ * - **Time from Redis.** The scripts read Redis `TIME` (`clock: "redis"`,
+ *   the default), so replicas whose clocks drift still agree on when a break
+ *   ends; `clock: "caller"` passes the breaker's `Clock` instead (that is how
+ *   tests run the store under `TestClock`).
+ * - **Probe leases.** A half-open probe holds a lease that expires after
+ *   `halfOpen.probeTimeout`: a replica that dies while probing never wedges
+ *   the circuit.
+ * - **Fencing.** Every admission carries the circuit's generation; a late
+ *   result from an earlier period (another replica's call admitted before
+ *   the circuit opened) is counted but cannot move the state.
+ * - **Bounded.** Every write refreshes the circuit's TTL (`idleTimeToLive`);
+ *   an open circuit is kept at least until its break ends, an isolated one
+ *   until it is reset. Keys are `<prefix>cb:{<name length>:<name>:<key>}…`
+ *   under the connection's `prefix`.
+ * - **Transitions.** The scripts `PUBLISH` each transition in the same
+ *   atomic step; the store subscribes on a duplicate connection (scoped) and
+ *   hands them to the breakers of this process (pub/sub is at-most-once: a
+ *   transition published while a replica is disconnected does not reach its
+ *   stream, but its state is always read from Redis).
+ *
+ * When Redis fails or a command times out, the breaker applies its
+ * `onStoreError`: `"allow"` (the default) runs the call untracked, `"fail"`
+ * rejects it with `CircuitBreakerError` (reason `CircuitBreakerStoreError`);
+ * both count the failure (`metrics().totals.storeErrors`,
+ * `resilience_circuit_breaker_store_errors`).
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../Errors.js"
+import * as internal from "./internal/breakerStore.js"
+import type { Redis, RedisError } from "./Redis.js"
+
+/**
+ * Options of {@link make}.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreakerStore } from "effect-resilience/redis"
+ *
+ * const options: CircuitBreakerStore.Options = {
+ *   clock: "redis", // default: Redis TIME
+ *   idleTimeToLive: "1 hour", // default
+ *   timeout: "100 millis" // default: the connection's command timeout
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /**
+   * Where time comes from: `"redis"` (the default) reads Redis `TIME` inside
+   * each script, so every replica agrees whatever its own clock says (state
+   * and transition times are then Redis's); `"caller"` passes the breaker's
+   * `Clock` (`TestClock` in tests — all replicas must then share one clock).
+   */
+  readonly clock?: "redis" | "caller" | undefined
+  /**
+   * A circuit unused for this long is dropped by Redis (its keys expire;
+   * every write refreshes the TTL). Open circuits are kept until their
+   * break ends, isolated ones until reset. Defaults to 1 hour.
+   */
+  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  /**
+   * Bound on each script call, below the connection's command timeout
+   * (which always applies). Defaults to the connection's.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Makes the store on the {@link Redis} connection, with its subscriber
+ * connection for transitions (closed with the scope). Fails with
+ * `InvalidOptionsError` for invalid options, `RedisError` when the
+ * subscriber cannot connect.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CircuitBreakerStore.make({ idleTimeToLive: "10 minutes" })
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }).pipe(
+ *     Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+ *   )
+ *   return yield* Effect.succeed("charged").pipe(breaker)
+ * }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: (
+  options?: Options
+) => Effect.Effect<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError, Redis | Scope.Scope> =
+  internal.make
+
+/**
+ * Provides the store as the `CircuitBreaker.CircuitBreakerStore` (replacing
+ * the in-memory default): every breaker made under it keeps its circuits in
+ * Redis, and breakers with the same `name` on any replica share them.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+ * import { Effect, Layer } from "effect"
+ *
+ * const StoreLive = CircuitBreakerStore.layerStore().pipe(Layer.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "payments",
+ *     tripPolicy: CircuitBreaker.rate({ threshold: 0.5, size: 50, minimumCalls: 20 }),
+ *     openDuration: "30 seconds",
+ *     onStoreError: "allow"
+ *   })
+ *   return yield* Effect.succeed("charged").pipe(breaker.execute({ key: "eu-west" }))
+ * }).pipe(Effect.scoped, Effect.provide(StoreLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStore = (
+  options?: Options
+): Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError, Redis> =>
+  Layer.scoped(CircuitBreaker.CircuitBreakerStore, internal.make(options))
+
+/**
+ * Provides the store from `Config`; by default `CIRCUIT_BREAKER_STORE_CLOCK`
+ * (`redis` or `caller`, default `redis`), `CIRCUIT_BREAKER_STORE_IDLE_TTL`
+ * (default 1 hour) and `CIRCUIT_BREAKER_STORE_TIMEOUT` (optional).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL=redis://127.0.0.1:6379 CIRCUIT_BREAKER_STORE_IDLE_TTL="15 minutes"
+ * const StoreLive = CircuitBreakerStore.layerStoreConfig().pipe(Layer.provide(Redis.layerConfig()))
+ *
+ * // or with your own names
+ * const Custom = CircuitBreakerStore.layerStoreConfig({ idleTimeToLive: Config.duration("BREAKER_TTL") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreConfig = (
+  config: Config.Config.Wrap<Options> = {
+    clock: Config.literal("redis", "caller")("CIRCUIT_BREAKER_STORE_CLOCK").pipe(Config.withDefault("redis" as const)),
+    idleTimeToLive: Config.duration("CIRCUIT_BREAKER_STORE_IDLE_TTL").pipe(
+      Config.withDefault(internal.DEFAULT_IDLE_TIME_TO_LIVE)
+    ),
+    timeout: Config.option(Config.duration("CIRCUIT_BREAKER_STORE_TIMEOUT")).pipe(
+      Config.map((o) => (o._tag === "Some" ? o.value : undefined))
+    )
+  }
+): Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
+  Layer.scoped(CircuitBreaker.CircuitBreakerStore, Effect.flatMap(Config.unwrap(config), internal.make))

@@ -1,0 +1,446 @@
+/**
+ * The Lua scripts of the Redis `CircuitBreakerStore`. Each store operation
+ * is ONE script (one EVALSHA), so it runs atomically: no other client's
+ * command interleaves with it. The scripts are a port of the memory store's
+ * state machine (src/internal/circuitBreaker/machine.ts and windows.ts);
+ * test/redis/CircuitBreakerStore.test.ts runs both on the same random
+ * operations and compares every answer.
+ *
+ * Keys of one circuit (one hash slot: they share the `{…}` hash tag):
+ * - KEYS[1] the circuit (hash): state, generation, times, counters, window scalars
+ * - KEYS[2] the half-open probe leases (sorted set: lease id → expiry)
+ * - KEYS[3] the count ring of `rate` (and of `consecutive` with slow calls):
+ *   one byte per call (bit 1 failure, bit 2 slow), written only when it changes
+ * - KEYS[4] the buckets of `timeRate` (hash: c<i>, f<i>, s<i> = calls, failures, slow calls)
+ *
+ * ARGV (every script):
+ * - [1] now in epoch ms, or '' to read Redis `TIME` (the production default)
+ * - [2] idle time to live in ms (PEXPIRE on every write)
+ * - [3] the pub/sub channel transitions are published on ('' = none)
+ * - [4] the namespace (breaker name), [5] the circuit key (both for the published transitions)
+ * - [6] the circuit's configuration, JSON (see `encodeConfig` in breakerStore.ts)
+ * - [7] the window's fingerprint: a window made under another trip policy is started over
+ *
+ * Numbers are passed and returned as strings and formatted here with
+ * `%.17g` / `%d`: Lua's own `tostring` (and cjson) keep 14 digits only, and
+ * generations are 16-digit integers.
+ *
+ * @internal
+ */
+
+const COMMON = `
+local h, leasesKey, ringKey, bucketsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local ttl = tonumber(ARGV[2])
+local channel, namespace, key = ARGV[3], ARGV[4], ARGV[5]
+local cfg = cjson.decode(ARGV[6])
+local fingerprint = ARGV[7]
+local trip = cfg.w
+local slowThreshold = cfg.s
+local EPS = 1e-9
+
+local function fmt(n) return string.format('%.17g', n) end
+local function int(n) return string.format('%d', n) end
+
+-- the circuit, read once; writes are collected in c/dirty and flushed with one HSET
+local FIELDS = { 'state', 'gen', 'seq', 'since', 'openUntil', 'openings', 'hsucc',
+  'successes', 'failures', 'ignored', 'rejections', 'slowCalls', 'fenced',
+  'wcount', 'wfail', 'wslow', 'consec', 'wpos', 'wslot', 'wcfg' }
+local c = {}
+local exists
+do
+  local values = redis.call('HMGET', h, unpack(FIELDS))
+  exists = values[1] ~= false
+  for i, f in ipairs(FIELDS) do
+    local v = values[i]
+    if f == 'state' or f == 'wcfg' then
+      if v == false then c[f] = nil else c[f] = v end
+    else
+      c[f] = tonumber(v) or 0
+    end
+  end
+end
+local dirty = {}
+local function set(f, v) c[f] = v; dirty[f] = true end
+local function incr(f) set(f, c[f] + 1) end
+local function flush()
+  local args = {}
+  for f in pairs(dirty) do
+    args[#args + 1] = f
+    local v = c[f]
+    if type(v) == 'number' then
+      if f == 'gen' or f == 'seq' then args[#args + 1] = int(v) else args[#args + 1] = fmt(v) end
+    else
+      args[#args + 1] = v
+    end
+  end
+  if #args > 0 then redis.call('HSET', h, unpack(args)) end
+end
+
+-- generations and lease ids: one counter per circuit, seeded from Redis TIME in
+-- microseconds, so a circuit created again (after idle expiry or a Redis restart)
+-- never reuses a generation an in-flight call may still carry
+local function nextSeq() set('seq', c.seq + 1); return c.seq end
+
+-- every write refreshes the idle TTL; an open circuit is kept at least until its
+-- break ends, a half-open one while a probe lease lives, an isolated one forever
+local function touch()
+  local state = c.state
+  if state == 'Isolated' then
+    redis.call('PERSIST', h)
+    return
+  end
+  local keep = ttl
+  if state == 'Open' then
+    keep = math.max(ttl, c.openUntil - now)
+  elseif state == 'HalfOpen' then
+    local last = redis.call('ZRANGE', leasesKey, -1, -1, 'WITHSCORES')
+    if last[2] then keep = math.max(ttl, tonumber(last[2]) - now) end
+    redis.call('PEXPIRE', leasesKey, int(math.ceil(keep)))
+  elseif trip.k == 'T' then
+    redis.call('PEXPIRE', bucketsKey, int(math.ceil(keep)))
+  else
+    redis.call('PEXPIRE', ringKey, int(math.ceil(keep)))
+  end
+  redis.call('PEXPIRE', h, int(math.ceil(keep)))
+end
+
+local transitions = {}
+local function moved(from, to, at, gen, reason)
+  transitions[#transitions + 1] = { from, to, at, gen, reason }
+end
+
+-- appends the transitions to a reply, and publishes them (in the same atomic step)
+local function finish(reply)
+  if #transitions == 0 then return reply end
+  local parts = {}
+  for _, t in ipairs(transitions) do
+    reply[#reply + 1] = t[1]
+    reply[#reply + 1] = t[2]
+    reply[#reply + 1] = fmt(t[3])
+    reply[#reply + 1] = int(t[4])
+    reply[#reply + 1] = t[5]
+    parts[#parts + 1] = '[' .. cjson.encode(t[1]) .. ',' .. cjson.encode(t[2]) .. ',' .. fmt(t[3]) .. ',' ..
+      int(t[4]) .. ',' .. cjson.encode(t[5]) .. ']'
+  end
+  if channel ~= '' then
+    redis.call('PUBLISH', channel,
+      '{"n":' .. cjson.encode(namespace) .. ',"k":' .. cjson.encode(key) .. ',"t":[' .. table.concat(parts, ',') .. ']}')
+  end
+  return reply
+end
+
+local function resetWindow()
+  set('wcount', 0); set('wfail', 0); set('wslow', 0); set('consec', 0); set('wpos', 0); set('wslot', -1)
+  set('wcfg', fingerprint)
+  redis.call('DEL', ringKey, bucketsKey)
+end
+
+local function ensure()
+  if exists then return end
+  exists = true
+  local t = redis.call('TIME')
+  set('seq', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  set('state', 'Closed'); set('gen', c.seq); set('since', now); set('openings', 0); set('hsucc', 0)
+  resetWindow()
+end
+
+local function reaches(count, calls, threshold)
+  return count > 0 and count / calls + EPS >= threshold
+end
+
+local function ringAt(pos)
+  return string.byte(redis.call('GETRANGE', ringKey, pos, pos)) or 0
+end
+
+-- consecutive(n): n failures in a row; with slowCall, the slow-call rate of the last n calls
+local function addConsecutive(failure, slow)
+  if failure then set('consec', c.consec + 1) else set('consec', 0) end
+  local tripped = c.consec >= trip.n
+  if slowThreshold ~= nil then
+    local size, pos, old = trip.n, c.wpos, 0
+    if c.wcount == size then
+      old = ringAt(pos)
+      set('wslow', c.wslow - old)
+    else
+      set('wcount', c.wcount + 1)
+    end
+    local bit = slow and 1 or 0
+    if bit ~= old then redis.call('SETRANGE', ringKey, pos, string.char(bit)) end
+    set('wslow', c.wslow + bit)
+    set('wpos', (pos + 1) % size)
+    if c.wcount >= size and reaches(c.wslow, c.wcount, slowThreshold) then tripped = true end
+  end
+  return tripped
+end
+
+-- rate: the last \`size\` calls
+local function addCount(failure, slow)
+  local size, pos, old = trip.n, c.wpos, 0
+  local bits = (failure and 1 or 0) + (slow and 2 or 0)
+  if c.wcount == size then
+    old = ringAt(pos)
+    if old % 2 == 1 then set('wfail', c.wfail - 1) end
+    if old >= 2 then set('wslow', c.wslow - 1) end
+  else
+    set('wcount', c.wcount + 1)
+  end
+  if bits ~= old then redis.call('SETRANGE', ringKey, pos, string.char(bits)) end
+  if failure then set('wfail', c.wfail + 1) end
+  if slow then set('wslow', c.wslow + 1) end
+  if failure then set('consec', c.consec + 1) else set('consec', 0) end
+  set('wpos', (pos + 1) % size)
+  if c.wcount < trip.mc then return false end
+  return reaches(c.wfail, c.wcount, trip.th) or (slowThreshold ~= nil and reaches(c.wslow, c.wcount, slowThreshold))
+end
+
+-- timeRate: bucket slot % buckets holds time slot floor(now / width); the buckets of
+-- the slots time moved past are emptied (at most all of them). With mutate false,
+-- returns the window as of now without changing anything.
+local function advance(mutate)
+  local buckets = trip.b
+  local slot = math.floor(now / (trip.win / buckets))
+  local calls, fails, slows = c.wcount, c.wfail, c.wslow
+  if slot > c.wslot then
+    local steps = math.min(slot - c.wslot, buckets)
+    local fields = {}
+    for i = 0, steps - 1 do
+      local b = int((slot - i) % buckets)
+      fields[#fields + 1] = 'c' .. b
+      fields[#fields + 1] = 'f' .. b
+      fields[#fields + 1] = 's' .. b
+    end
+    local values = redis.call('HMGET', bucketsKey, unpack(fields))
+    for i = 1, #fields, 3 do
+      calls = calls - (tonumber(values[i]) or 0)
+      fails = fails - (tonumber(values[i + 1]) or 0)
+      slows = slows - (tonumber(values[i + 2]) or 0)
+    end
+    if mutate then
+      redis.call('HDEL', bucketsKey, unpack(fields))
+      set('wcount', calls); set('wfail', fails); set('wslow', slows); set('wslot', slot)
+    end
+  end
+  return calls, fails, slows
+end
+
+local function addTime(failure, slow)
+  advance(true)
+  local b = int(c.wslot % trip.b)
+  redis.call('HINCRBY', bucketsKey, 'c' .. b, 1)
+  set('wcount', c.wcount + 1)
+  if failure then
+    redis.call('HINCRBY', bucketsKey, 'f' .. b, 1)
+    set('wfail', c.wfail + 1)
+  end
+  if slow then
+    redis.call('HINCRBY', bucketsKey, 's' .. b, 1)
+    set('wslow', c.wslow + 1)
+  end
+  if failure then set('consec', c.consec + 1) else set('consec', 0) end
+  if c.wcount < trip.mc then return false end
+  return reaches(c.wfail, c.wcount, trip.th) or (slowThreshold ~= nil and reaches(c.wslow, c.wcount, slowThreshold))
+end
+
+local function addToWindow(failure, slow)
+  if c.wcfg ~= fingerprint then resetWindow() end
+  if trip.k == 'C' then return addConsecutive(failure, slow) end
+  if trip.k == 'R' then return addCount(failure, slow) end
+  return addTime(failure, slow)
+end
+
+-- the break of the n-th consecutive opening, at least retryAfter, capped
+local function openFor(openings, retryAfter)
+  local d = cfg.d
+  local base = d[math.min(openings, #d)] or d[#d]
+  local wanted = base
+  if retryAfter ~= nil and retryAfter > base then wanted = retryAfter end
+  return math.min(wanted, cfg.m)
+end
+
+local function open(openings, retryAfter, reason)
+  local from = c.state
+  local gen = nextSeq()
+  set('state', 'Open'); set('gen', gen); set('since', now); set('openUntil', now + openFor(openings, retryAfter))
+  set('openings', openings)
+  redis.call('DEL', leasesKey, ringKey, bucketsKey)
+  moved(from, 'Open', now, gen, reason)
+end
+
+local function close(openings, reason)
+  local from = c.state
+  local gen = nextSeq()
+  set('state', 'Closed'); set('gen', gen); set('since', now); set('openings', openings); set('hsucc', 0)
+  redis.call('DEL', leasesKey)
+  resetWindow()
+  if from ~= 'Closed' then moved(from, 'Closed', now, gen, reason) end
+end
+
+-- Open -> HalfOpen once the break has elapsed (stamped with the time it ended)
+local function materialize()
+  if c.state == 'Open' and now >= c.openUntil then
+    local gen = nextSeq()
+    local at = c.openUntil
+    set('state', 'HalfOpen'); set('gen', gen); set('since', at); set('hsucc', 0)
+    redis.call('DEL', leasesKey)
+    moved('Open', 'HalfOpen', at, gen, 'OpenElapsed')
+  end
+end
+`
+
+/**
+ * Admits a call: `{'A', generation, lease}` (lease '0' for a closed circuit)
+ * or `{'R', state, retryAfter}`, followed by the transitions it made (5
+ * strings each: from, to, at, generation, reason). Creates the circuit on
+ * first use; moves an open circuit whose break has elapsed to half-open; in
+ * half-open takes a probe lease (expiring after probeTimeout) if fewer than
+ * `probes` live.
+ * @internal
+ */
+export const ADMIT = `
+-- the hot path: a closed circuit admits with its generation, reading two fields
+local closed = redis.call('HMGET', KEYS[1], 'state', 'gen')
+if closed[1] == 'Closed' then return { 'A', closed[2], '0' } end
+` + COMMON + `
+ensure()
+materialize()
+local reply
+local state = c.state
+if state == 'Closed' then
+  reply = { 'A', int(c.gen), '0' }
+elseif state == 'Open' then
+  incr('rejections')
+  reply = { 'R', 'Open', fmt(c.openUntil - now) }
+elseif state == 'HalfOpen' then
+  redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', fmt(now))
+  if redis.call('ZCARD', leasesKey) < cfg.p then
+    local lease = nextSeq()
+    redis.call('ZADD', leasesKey, fmt(now + cfg.t), int(lease))
+    reply = { 'A', int(c.gen), int(lease) }
+  else
+    incr('rejections')
+    local first = redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')
+    reply = { 'R', 'HalfOpen', fmt(tonumber(first[2]) - now) }
+  end
+else
+  incr('rejections')
+  reply = { 'R', 'Isolated', '' }
+end
+if next(dirty) ~= nil then
+  flush()
+  touch()
+end
+return finish(reply)
+`
+
+/**
+ * Records an admitted call's result. ARGV[8] generation, [9] lease, [10]
+ * outcome (success, failure, ignored), [11] slow ('1'/'0'), [12] retryAfter
+ * ms or ''. Replies `{'F'}` (fenced: the ticket's generation is not the
+ * circuit's, or its lease expired; counted but nothing moved) or `{'U'}`,
+ * followed by the transitions.
+ * @internal
+ */
+export const RECORD = COMMON + `
+if not exists then return { 'F' } end
+local gen, lease, outcome = tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local counted = outcome ~= 'ignored'
+local slow = counted and ARGV[11] == '1'
+local retryAfter = tonumber(ARGV[12])
+if outcome == 'success' then incr('successes') elseif outcome == 'failure' then incr('failures') else incr('ignored') end
+if slow then incr('slowCalls') end
+local fenced = false
+local state = c.state
+if c.gen ~= gen then
+  fenced = true
+elseif state == 'Closed' then
+  if counted and lease == '0' then
+    if addToWindow(outcome == 'failure', slow) then
+      local openings = c.openings
+      if now - c.since >= cfg.r then openings = 0 end
+      open(openings + 1, retryAfter, 'Tripped')
+    end
+  end
+elseif state == 'HalfOpen' then
+  local expiry = tonumber(redis.call('ZSCORE', leasesKey, lease))
+  if expiry ~= nil then redis.call('ZREM', leasesKey, lease) end
+  if expiry == nil or expiry <= now then
+    -- the probe's lease expired (probeTimeout): its slot went to another caller
+    fenced = true
+  elseif counted then
+    if outcome == 'failure' or (slow and slowThreshold ~= nil) then
+      open(c.openings + 1, retryAfter, 'ProbeFailed')
+    else
+      incr('hsucc')
+      if c.hsucc >= cfg.k then close(c.openings, 'ProbesSucceeded') end
+    end
+  end
+else
+  fenced = true
+end
+if fenced then incr('fenced') end
+flush()
+touch()
+return finish({ fenced and 'F' or 'U' })
+`
+
+/**
+ * Reads a circuit without changing it: `{'0', now}` when it does not exist,
+ * else `{'1', now, state, since, openUntil, openings, hsucc, live probes,
+ * successes, failures, ignored, rejections, slowCalls, fenced, window calls,
+ * window failures, window slow calls, consecutive failures}` (the window as
+ * of now, for a closed circuit).
+ * @internal
+ */
+export const SNAPSHOT = COMMON + `
+if not exists then return { '0', fmt(now) } end
+local calls, fails, slows = c.wcount, c.wfail, c.wslow
+if c.state == 'Closed' and c.wcfg ~= fingerprint then
+  calls, fails, slows = 0, 0, 0
+elseif c.state == 'Closed' and trip.k == 'T' then
+  calls, fails, slows = advance(false)
+end
+local live = 0
+if c.state == 'HalfOpen' then live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now), '+inf') end
+return { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
+  fmt(c.successes), fmt(c.failures), fmt(c.ignored), fmt(c.rejections), fmt(c.slowCalls), fmt(c.fenced),
+  fmt(calls), fmt(fails), fmt(slows), fmt(c.consec) }
+`
+
+/**
+ * Forces the circuit open until reset (creating it if needed); replies with
+ * the transitions.
+ * @internal
+ */
+export const ISOLATE = COMMON + `
+ensure()
+if c.state ~= 'Isolated' then
+  materialize()
+  local from = c.state
+  local gen = nextSeq()
+  set('state', 'Isolated'); set('gen', gen); set('since', now)
+  redis.call('DEL', leasesKey, ringKey, bucketsKey)
+  moved(from, 'Isolated', now, gen, 'Isolated')
+end
+flush()
+touch()
+return finish({})
+`
+
+/**
+ * Closes the circuit with an empty window and no openings counted (a new
+ * generation, even when it was closed); replies with the transitions.
+ * @internal
+ */
+export const RESET = COMMON + `
+if not exists then return {} end
+materialize()
+close(0, 'Reset')
+flush()
+touch()
+return finish({})
+`

@@ -1,0 +1,370 @@
+/**
+ * The Redis `CircuitBreakerStore`: every operation is one Lua script (see
+ * breakerScripts.ts) run with EVALSHA through the shared {@link Redis}
+ * connection; transitions are published by the scripts themselves and
+ * received on a duplicate connection in subscriber mode.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Redis as IORedis } from "ioredis"
+import * as CircuitBreaker from "../../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../../Errors.js"
+import * as validate from "../../internal/validate.js"
+import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
+import * as Scripts from "./breakerScripts.js"
+
+type Store = CircuitBreaker.CircuitBreakerStore
+type Config = CircuitBreaker.CircuitBreakerStore.Config
+type Admission = CircuitBreaker.CircuitBreakerStore.Admission
+type Recorded = CircuitBreaker.CircuitBreakerStore.Recorded
+type Snapshot = CircuitBreaker.CircuitBreakerStore.Snapshot
+type Transition = CircuitBreaker.Transition
+
+/** @internal */
+export interface Options {
+  readonly clock?: "redis" | "caller" | undefined
+  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/** @internal */
+export const DEFAULT_IDLE_TIME_TO_LIVE = Duration.hours(1)
+/** Transitions buffered per subscriber (the oldest are dropped past it). @internal */
+export const SUBSCRIBER_BUFFER = 1024
+
+const script = (name: string, source: string): Script => ({ name, source })
+const ADMIT = script("breaker.admit", Scripts.ADMIT)
+const RECORD = script("breaker.record", Scripts.RECORD)
+const SNAPSHOT = script("breaker.snapshot", Scripts.SNAPSHOT)
+const ISOLATE = script("breaker.isolate", Scripts.ISOLATE)
+const RESET = script("breaker.reset", Scripts.RESET)
+
+interface Encoded {
+  readonly json: string
+  readonly fingerprint: string
+}
+
+const encodedConfigs = new WeakMap<Config, Encoded>()
+
+/**
+ * The configuration as the scripts read it (short names: it is sent with
+ * every call), and the fingerprint of the window's shape.
+ * @internal
+ */
+export const encodeConfig = (config: Config): Encoded => {
+  let encoded = encodedConfigs.get(config)
+  if (encoded !== undefined) return encoded
+  const t = config.trip
+  const w = t._tag === "Consecutive"
+    ? { k: "C", n: t.failures }
+    : t._tag === "Rate"
+    ? { k: "R", n: t.size, th: t.threshold, mc: t.minimumCalls }
+    : { k: "T", win: t.window, b: t.buckets, th: t.threshold, mc: t.minimumCalls }
+  const body: Record<string, unknown> = {
+    w,
+    d: config.openDurations,
+    m: config.maxOpenDuration,
+    r: config.openDurationResetAfter,
+    p: config.probes,
+    k: config.successThreshold,
+    t: config.probeTimeout
+  }
+  if (config.slowCallThreshold !== undefined) body.s = config.slowCallThreshold
+  const shape = t._tag === "Consecutive"
+    ? `C:${t.failures}:${config.slowCallThreshold === undefined ? 0 : 1}`
+    : t._tag === "Rate"
+    ? `R:${t.size}`
+    : `T:${t.window}:${t.buckets}`
+  encoded = { json: JSON.stringify(body), fingerprint: shape }
+  encodedConfigs.set(config, encoded)
+  return encoded
+}
+
+/**
+ * The keys of one circuit. The namespace is length-prefixed so that no
+ * (namespace, key) pair can collide with another; the `{…}` hash tag keeps
+ * the circuit's keys in one slot.
+ * @internal
+ */
+export const keysOf = (prefix: string, namespace: string, key: string): ReadonlyArray<string> => {
+  const base = `${prefix}cb:{${namespace.length}:${namespace}:${key}}`
+  return [base, `${base}:l`, `${base}:r`, `${base}:b`]
+}
+
+/** The pub/sub channel of the transitions of every breaker under a prefix. @internal */
+export const channelOf = (prefix: string): string => `${prefix}cb:transitions`
+
+const NO_TRANSITIONS: ReadonlyArray<Transition> = []
+
+const transitionsFrom = (key: string, reply: ReadonlyArray<string>, offset: number): ReadonlyArray<Transition> => {
+  if (reply.length <= offset) return NO_TRANSITIONS
+  const out: Array<Transition> = []
+  for (let i = offset; i + 4 < reply.length; i += 5) {
+    out.push({
+      key,
+      from: reply[i] as Transition["from"],
+      to: reply[i + 1] as Transition["to"],
+      at: Number(reply[i + 2]),
+      generation: Number(reply[i + 3]),
+      reason: reply[i + 4] as Transition["reason"]
+    })
+  }
+  return out
+}
+
+const FENCED: Recorded = { transitions: NO_TRANSITIONS, fenced: true }
+const UNCHANGED: Recorded = { transitions: NO_TRANSITIONS, fenced: false }
+
+const decodeAdmission = (key: string, reply: ReadonlyArray<string>): Admission => {
+  const transitions = transitionsFrom(key, reply, 3)
+  if (reply[0] === "A") {
+    return { _tag: "Admitted", generation: Number(reply[1]), lease: Number(reply[2]), transitions }
+  }
+  const retryAfter = reply[2] === "" || reply[2] === undefined ? undefined : Number(reply[2])
+  return { _tag: "Rejected", state: reply[1] as "Open" | "HalfOpen" | "Isolated", retryAfter, transitions }
+}
+
+const decodeRecorded = (key: string, reply: ReadonlyArray<string>): Recorded => {
+  const fenced = reply[0] === "F"
+  if (reply.length <= 1) return fenced ? FENCED : UNCHANGED
+  return { transitions: transitionsFrom(key, reply, 1), fenced }
+}
+
+const ZERO_COUNTERS = { successes: 0, failures: 0, ignored: 0, rejections: 0, slowCalls: 0, fenced: 0 }
+const EMPTY_WINDOW = { calls: 0, failures: 0, slowCalls: 0, consecutiveFailures: 0 }
+
+/** Mirrors `machine.view` and `machine.snapshot`. @internal */
+export const decodeSnapshot = (key: string, config: Config, reply: ReadonlyArray<string>): Snapshot => {
+  const n = (i: number) => Number(reply[i])
+  const now = n(1)
+  if (reply[0] !== "1") {
+    return { state: { _tag: "Closed", key, since: now, openings: 0 }, counters: ZERO_COUNTERS, window: EMPTY_WINDOW }
+  }
+  const tag = reply[2]
+  const since = n(3)
+  const until = n(4)
+  const openings = n(5)
+  let state: CircuitBreaker.State
+  switch (tag) {
+    case "Closed":
+      state = { _tag: "Closed", key, since, openings: now - since >= config.openDurationResetAfter ? 0 : openings }
+      break
+    case "Open":
+      state = now < until
+        ? { _tag: "Open", key, since, until, retryAfter: Duration.millis(until - now), openings }
+        : { _tag: "HalfOpen", key, since: until, probes: 0, successes: 0, openings }
+      break
+    case "HalfOpen":
+      state = { _tag: "HalfOpen", key, since, probes: n(7), successes: n(6), openings }
+      break
+    default:
+      state = { _tag: "Isolated", key, since, openings }
+  }
+  const counters = {
+    successes: n(8),
+    failures: n(9),
+    ignored: n(10),
+    rejections: n(11),
+    slowCalls: n(12),
+    fenced: n(13)
+  }
+  let window = EMPTY_WINDOW
+  if (tag === "Closed") {
+    const consecutive = n(17)
+    const trip = config.trip
+    window = trip._tag === "Consecutive"
+      ? {
+        calls: config.slowCallThreshold === undefined ? consecutive : n(14),
+        failures: consecutive,
+        slowCalls: n(16),
+        consecutiveFailures: consecutive
+      }
+      : { calls: n(14), failures: n(15), slowCalls: n(16), consecutiveFailures: consecutive }
+  }
+  return { state, counters, window }
+}
+
+type Listener = (namespace: string, transition: Transition) => void
+
+/** Parses a published message and hands its transitions to the listeners of its namespace. */
+const dispatch = (listeners: Map<string, Set<Listener>>, message: string): void => {
+  let payload: { n?: unknown; k?: unknown; t?: unknown }
+  try {
+    payload = JSON.parse(message)
+  } catch {
+    return
+  }
+  const namespace = payload.n
+  const key = payload.k
+  if (typeof namespace !== "string" || typeof key !== "string" || !Array.isArray(payload.t)) return
+  const set = listeners.get(namespace)
+  if (set === undefined) return
+  for (const t of payload.t) {
+    if (!Array.isArray(t) || t.length !== 5) continue
+    const transition: Transition = {
+      key,
+      from: t[0],
+      to: t[1],
+      at: Number(t[2]),
+      generation: Number(t[3]),
+      reason: t[4]
+    }
+    for (const listener of set) listener(namespace, transition)
+  }
+}
+
+/** A duplicate connection in subscriber mode, subscribed to `channel` (re-subscribed by ioredis after a reconnect). */
+const subscriber = (
+  redis: RedisConnection,
+  channel: string,
+  onMessage: (message: string) => void
+): Effect.Effect<IORedis, RedisError, Scope.Scope> => {
+  const timeout = redis.commandTimeout
+  return Effect.acquireRelease(
+    Effect.sync(() => {
+      const client = redis.client.duplicate({ lazyConnect: true })
+      // errors surface as reconnects; an unhandled "error" event would crash the process
+      client.on("error", () => {})
+      client.on("message", (ch: string, message: string) => {
+        if (ch === channel) onMessage(message)
+      })
+      return client
+    }),
+    (client) =>
+      Effect.promise(() => client.quit().then(() => undefined, () => undefined)).pipe(
+        Effect.timeout(timeout),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => client.disconnect()))
+      )
+  ).pipe(
+    Effect.tap((client) =>
+      Effect.tryPromise({
+        try: async () => {
+          await client.connect()
+          await client.subscribe(channel)
+        },
+        catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Duration.sum(Duration.millis(client.options.connectTimeout ?? 10_000), timeout),
+          onTimeout: () =>
+            new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("connect timeout") })
+        })
+      )
+    )
+  )
+}
+
+/** @internal */
+export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptionsError | RedisError, Redis | Scope.Scope> =>
+  Effect.gen(function*() {
+    const m = "CircuitBreakerStore.make"
+    const { clock, timeout, ttl } = yield* validate.validated(() => ({
+      timeout: validate.optionalDuration(m, "timeout", options.timeout),
+      clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
+      ttl: Math.max(
+        1,
+        Math.ceil(Duration.toMillis(validate.optionalDuration(m, "idleTimeToLive", options.idleTimeToLive) ?? DEFAULT_IDLE_TIME_TO_LIVE))
+      )
+    }))
+    const redis = yield* Redis
+    const prefix = redis.prefix
+    const channel = channelOf(prefix)
+    const ttlArg = String(ttl)
+    const useRedisTime = clock === "redis"
+
+    const listeners = new Map<string, Set<Listener>>()
+    yield* subscriber(redis, channel, (message) => dispatch(listeners, message))
+
+    const run = <A>(
+      operation: string,
+      s: Script,
+      namespace: string,
+      key: string,
+      config: Config,
+      now: number,
+      extra: ReadonlyArray<string>,
+      decode: (reply: ReadonlyArray<string>) => A
+    ): Effect.Effect<A, CircuitBreaker.CircuitBreakerStoreError> => {
+      const encoded = encodeConfig(config)
+      const args = [
+        useRedisTime ? "" : String(now),
+        ttlArg,
+        channel,
+        namespace,
+        key,
+        encoded.json,
+        encoded.fingerprint,
+        ...extra
+      ]
+      const call = redis.eval(s, keysOf(prefix, namespace, key), args)
+      const bounded = timeout === undefined ? call : Effect.timeoutFail(call, {
+        duration: timeout,
+        onTimeout: () =>
+          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
+      })
+      return Effect.matchEffect(bounded, {
+        onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
+        onSuccess: (reply) =>
+          Array.isArray(reply)
+            ? Effect.succeed(decode(reply as ReadonlyArray<string>))
+            : Effect.fail(
+              new CircuitBreaker.CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
+            )
+      })
+    }
+
+    const subscribe = (namespace: string): Effect.Effect<Stream.Stream<Transition>, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const queue = yield* Effect.acquireRelease(Queue.sliding<Transition>(SUBSCRIBER_BUFFER), Queue.shutdown)
+        const listener: Listener = (_, transition) => {
+          queue.unsafeOffer(transition)
+        }
+        yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            let set = listeners.get(namespace)
+            if (set === undefined) {
+              set = new Set()
+              listeners.set(namespace, set)
+            }
+            set.add(listener)
+          }),
+          () =>
+            Effect.sync(() => {
+              const set = listeners.get(namespace)
+              if (set === undefined) return
+              set.delete(listener)
+              if (set.size === 0) listeners.delete(namespace)
+            })
+        )
+        return Stream.fromQueue(queue)
+      })
+
+    const store: Store = {
+      kind: "redis",
+      register: () => Effect.void,
+      admit: (namespace, key, config, now) =>
+        run("admit", ADMIT, namespace, key, config, now, [], (reply) => decodeAdmission(key, reply)),
+      record: (namespace, key, config, ticket, result, now) =>
+        run("record", RECORD, namespace, key, config, now, [
+          String(ticket.generation),
+          String(ticket.lease),
+          result.outcome,
+          result.slow ? "1" : "0",
+          result.retryAfter === undefined ? "" : String(result.retryAfter)
+        ], (reply) => decodeRecorded(key, reply)),
+      snapshot: (namespace, key, config, now) =>
+        run("snapshot", SNAPSHOT, namespace, key, config, now, [], (reply) => decodeSnapshot(key, config, reply)),
+      isolate: (namespace, key, config, now) =>
+        run("isolate", ISOLATE, namespace, key, config, now, [], (reply) => transitionsFrom(key, reply, 0)),
+      reset: (namespace, key, config, now) =>
+        run("reset", RESET, namespace, key, config, now, [], (reply) => transitionsFrom(key, reply, 0)),
+      subscribe
+    }
+    return store
+  })
