@@ -613,6 +613,7 @@ describe("bad input", () => {
       )
       assert.isTrue(Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause)))
       assert.isTrue(table.length > 200, `table has ${table.length} rows`)
+      if (process.env.BAD_INPUT_VERBOSE) console.log(`bad input: ${table.length} rows`)
       // Schedules given as openDuration are accepted (not an invalid input).
       yield* Effect.scoped(cb({ openDuration: Schedule.exponential("1 second") }))
     }))
