@@ -49,10 +49,22 @@ export interface ResilientClient {
  * fallback: fallback (last good quote, marked degraded) → overall timeout →
  * bulkhead → circuit breaker → retry with a budget → attempt timeout.
  */
-export const makeResilientClient = (base: string) =>
+export const makeResilientClient = (
+  base: string,
+  options: {
+    /** Where the breaker keeps its circuits: in memory (default) or a shared store (Redis). */
+    readonly store?: CircuitBreaker.CircuitBreakerStore | undefined
+  } = {}
+) =>
   Effect.gen(function*() {
     const budget = yield* Retry.budget({ ratio: 0.2, minRetriesPerSecond: 2, window: "5 seconds" })
-    const resilience = yield* ResilientHttpClient.makeTransform({
+    const makeTransform = (o: ResilientHttpClient.Options) =>
+      options.store === undefined
+        ? ResilientHttpClient.makeTransform(o)
+        : ResilientHttpClient.makeTransform(o).pipe(
+          Effect.provideService(CircuitBreaker.CircuitBreakerStore, options.store)
+        )
+    const resilience = yield* makeTransform({
       name: "quotes",
       timeout: "1500 millis",
       attemptTimeout: "400 millis",

@@ -26,12 +26,19 @@ const scenario = Options.choice("scenario", Object.keys(scenarios) as [string, .
   Options.withDefault("tour")
 )
 
-const command = Command.make("demo", { duration, rate, seed, report, scenario }, (o) =>
+const replicas = Options.integer("replicas").pipe(
+  Options.withDescription("with REDIS_URL set: resilient client replicas sharing their breaker through Redis"),
+  Options.withDefault(3)
+)
+
+const command = Command.make("demo", { duration, rate, seed, report, scenario, replicas }, (o) =>
   Effect.gen(function*() {
     const live = process.stdout.isTTY === true && process.env.CI === undefined
     const print = (text: string) => process.stdout.write(text)
+    const redisUrl = process.env.REDIS_URL === undefined || process.env.REDIS_URL === "" ? undefined : process.env.REDIS_URL
     print(
-      `effect-resilience demo: scenario "${o.scenario}", ${o.duration}s, ${o.rate} req/s per client, seed ${o.seed}\n\n`
+      `effect-resilience demo: scenario "${o.scenario}", ${o.duration}s, ${o.rate} req/s per client, seed ${o.seed}` +
+        (redisUrl === undefined ? "" : `, ${o.replicas} replicas sharing state through Redis (${redisUrl})`) + "\n\n"
     )
     yield* runDemo({
       durationSeconds: o.duration,
@@ -40,7 +47,9 @@ const command = Command.make("demo", { duration, rate, seed, report, scenario },
       scenario: o.scenario,
       report: o.report,
       live,
-      print
+      print,
+      redisUrl,
+      replicas: o.replicas
     })
   }))
 

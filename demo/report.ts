@@ -88,19 +88,26 @@ const lineChart = (
 const stateChart = (input: ReportInput) => {
   const xMax = input.durationSeconds
   const sx = (x: number) => PAD.left + (x / xMax) * (W - PAD.left - PAD.right)
-  const samples = input.recorder.breakerStates
-  const rects = samples.map((s, i) => {
-    const next = samples[i + 1]?.at ?? xMax * 1000
-    return `<rect class="state" data-state="${s.state}" x="${sx(s.at / 1000)}" y="20" width="${
-      Math.max(0.5, sx(next / 1000) - sx(s.at / 1000))
-    }" height="40" fill="${STATE_COLORS[s.state] ?? "#adb5bd"}"><title>${s.state} at ${(s.at / 1000).toFixed(1)}s</title></rect>`
+  const replicas = [...new Set(input.recorder.breakerStates.map((s) => s.replica))]
+  const rowHeight = replicas.length > 1 ? 26 : 40
+  const rows = replicas.map((replica, row) => {
+    const samples = input.recorder.breakerStates.filter((s) => s.replica === replica)
+    const y = 12 + row * (rowHeight + 6)
+    const rects = samples.map((s, i) => {
+      const next = samples[i + 1]?.at ?? xMax * 1000
+      return `<rect class="state" data-state="${s.state}" x="${sx(s.at / 1000)}" y="${y}" width="${
+        Math.max(0.5, sx(next / 1000) - sx(s.at / 1000))
+      }" height="${rowHeight}" fill="${STATE_COLORS[s.state] ?? "#adb5bd"}"><title>${escape(replica)}: ${s.state} at ${
+        (s.at / 1000).toFixed(1)
+      }s</title></rect>`
+    }).join("")
+    return `<text x="${PAD.left - 6}" y="${y + rowHeight / 2 + 4}" text-anchor="end" font-size="11">${escape(replica)}</text>${rects}`
   }).join("")
+  const height = 12 + replicas.length * (rowHeight + 6) + 30
   const legend = Object.entries(STATE_COLORS).filter(([k]) => k !== "n/a").map(([k, c], i) =>
-    `<g transform="translate(${PAD.left + i * 120},76)"><rect width="12" height="12" fill="${c}"/><text x="18" y="10" font-size="12">${k}</text></g>`
+    `<g transform="translate(${PAD.left + i * 120},${height - 22})"><rect width="12" height="12" fill="${c}"/><text x="18" y="10" font-size="12">${k}</text></g>`
   ).join("")
-  return `<svg id="chart-breaker" class="chart" data-points="${samples.length}" viewBox="0 0 ${W} 100" width="100%" role="img"><text x="${
-    PAD.left - 6
-  }" y="44" text-anchor="end" font-size="11">breaker</text>${rects}${legend}</svg>`
+  return `<svg id="chart-breaker" class="chart" data-points="${input.recorder.breakerStates.length}" viewBox="0 0 ${W} ${height}" width="100%" role="img">${rows}${legend}</svg>`
 }
 
 export const renderReport = (input: ReportInput): string => {

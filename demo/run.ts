@@ -6,7 +6,8 @@ import { HttpClient } from "@effect/platform"
 import { Effect, FiberSet, Option, Stream } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
-import { fetchQuote, makeResilientClient } from "./clients.js"
+import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+import { fetchQuote, makeResilientClient, type ResilientClient } from "./clients.js"
 import { renderReport } from "./report.js"
 import { type ClientName, type Outcome, Recorder } from "./stats.js"
 import { scenarios, startUpstream, timeline, UpstreamCounter } from "./upstream.js"
@@ -20,12 +21,22 @@ export interface DemoOptions {
   /** Redraw a live view (a terminal) or print plain periodic lines (CI, pipes). */
   readonly live: boolean
   readonly print: (text: string) => void
+  /**
+   * With a Redis URL, the resilient client runs as `replicas` independent
+   * instances (the workload round-robins over them) whose circuit breakers
+   * share their state through Redis; without one, one instance in memory.
+   */
+  readonly redisUrl?: string | undefined
+  readonly replicas?: number | undefined
 }
 
 export interface DemoResult {
   readonly naive: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
   readonly resilient: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
+  /** The first replica's breaker states, in order. */
   readonly breakerStates: ReadonlyArray<string>
+  /** Every replica's breaker states, in order. */
+  readonly replicaStates: Readonly<Record<string, ReadonlyArray<string>>>
   readonly retries: number
   readonly reportPath: string
 }
@@ -51,7 +62,22 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const recorder = new Recorder()
       let startedAt = Date.now()
       const base = yield* startUpstream({ timeline: plan, startedAt: () => startedAt, seed: options.seed, counter })
-      const resilient = yield* makeResilientClient(base)
+      const replicaCount = options.redisUrl === undefined ? 1 : Math.max(1, options.replicas ?? 3)
+      const replicas: Array<{ readonly name: string; readonly client: ResilientClient }> = []
+      // one Redis prefix per run, so that runs never see each other's circuits
+      const prefix = `effect-resilience-demo:${Date.now().toString(36)}:`
+      for (let i = 0; i < replicaCount; i++) {
+        const name = replicaCount === 1 ? "resilient" : `replica ${i + 1}`
+        if (options.redisUrl === undefined) {
+          replicas.push({ name, client: yield* makeResilientClient(base) })
+        } else {
+          // each replica has its own connection and store, as separate processes would
+          const redis = yield* Redis.make({ url: options.redisUrl, prefix })
+          const store = yield* CircuitBreakerStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+          replicas.push({ name, client: yield* makeResilientClient(base, { store }) })
+        }
+      }
+      const resilient = replicas[0]!.client
       const inflight = yield* FiberSet.make()
       startedAt = Date.now()
       const elapsed = () => Date.now() - startedAt
@@ -70,23 +96,27 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
         )
       const resilientCall = (id: number) =>
-        resilient.get(id).pipe(
+        replicas[id % replicas.length]!.client.get(id).pipe(
           Effect.map((r): Outcome => (r.degraded ? "degraded" : "ok")),
           Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
         )
 
       // the breaker's state timeline, exactly: its initial state, then every transition
-      recorder.breakerStates.push({ at: 0, state: yield* resilient.breakerState() })
-      yield* resilient.transitions.pipe(
-        Stream.runForEach((t) => Effect.sync(() => recorder.breakerStates.push({ at: elapsed(), state: t.to }))),
-        Effect.forkScoped
-      )
+      for (const replica of replicas) {
+        recorder.breakerStates.push({ at: 0, state: yield* replica.client.breakerState(), replica: replica.name })
+        yield* replica.client.transitions.pipe(
+          Stream.runForEach((t) =>
+            Effect.sync(() => recorder.breakerStates.push({ at: elapsed(), state: t.to, replica: replica.name }))
+          ),
+          Effect.forkScoped
+        )
+      }
       yield* Effect.yieldNow()
 
       const render = Effect.gen(function*() {
         const now = elapsed()
         const state = yield* resilient.breakerState()
-        recorder.retries = resilient.retries()
+        recorder.retries = replicas.reduce((n, r) => n + r.client.retries(), 0)
         const phase = plan.at(now)
         const line = (client: ClientName) => {
           const t = recorder.totals(client)
@@ -149,7 +179,8 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         timeline: plan,
         recorder,
         upstream: new Map([["naive", hits("naive")], ["resilient", hits("resilient")]]),
-        policyDescription: resilient.description
+        policyDescription: resilient.description +
+          (replicas.length > 1 ? ` — ${replicas.length} replicas sharing their circuit breaker through Redis` : "")
       })
       mkdirSync(dirname(options.report), { recursive: true })
       writeFileSync(options.report, html)
@@ -162,7 +193,10 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const result: DemoResult = {
         naive: summary("naive"),
         resilient: summary("resilient"),
-        breakerStates: recorder.breakerStates.map((s) => s.state),
+        breakerStates: recorder.breakerStates.filter((s) => s.replica === replicas[0]!.name).map((s) => s.state),
+        replicaStates: Object.fromEntries(
+          replicas.map((r) => [r.name, recorder.breakerStates.filter((s) => s.replica === r.name).map((s) => s.state)])
+        ),
         retries: recorder.retries,
         reportPath: options.report
       }
@@ -181,7 +215,9 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           row("resilient"),
           "",
           `resilient client: ${resilient.description}`,
-          `retries spent: ${result.retries}; breaker: ${result.breakerStates.join(" → ")}`,
+          `retries spent: ${result.retries}`,
+          ...replicas.map((r) => `breaker (${r.name}): ${result.replicaStates[r.name]!.join(" → ")}`),
+          ...(options.redisUrl === undefined ? [] : [`${replicas.length} replicas sharing their breaker through Redis`]),
           `report: ${options.report}`,
           ""
         ].join("\n")

@@ -31,7 +31,8 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number => 
 
 export class Recorder {
   readonly samples: Array<Sample> = []
-  readonly breakerStates: Array<{ readonly at: number; readonly state: string }> = []
+  /** The breaker's state over time, per replica of the resilient client. */
+  readonly breakerStates: Array<{ readonly at: number; readonly state: string; readonly replica: string }> = []
   retries = 0
   record(sample: Sample) {
     this.samples.push(sample)
