@@ -8,7 +8,7 @@
  * random moment. Everything runs on the TestClock, driven one millisecond at
  * a time. The result holds what the invariants need.
  */
-import { Clock, Data, Duration, Effect, Exit, Fiber, FiberSet, Option, Random, Ref, Scope, Supervisor, TestClock } from "effect"
+import { Clock, Data, Duration, Effect, Exit, Fiber, FiberSet, Option, Random, Ref, Scheduler, Scope, Supervisor, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
 
 export class DependencyError extends Data.TaggedError("DependencyError")<{ readonly attempt: number }> {}
@@ -310,6 +310,11 @@ export const runStress = (options: StressOptions): Effect.Effect<StressResult, n
   }).pipe(
     Effect.orDie,
     Effect.withRandom(Random.make(options.seed)),
-    (self) => virtual === undefined ? self : Effect.withClock(self, virtual)
+    // on the virtual clock, fibers are resumed on microtasks only (never a `setTimeout`), so that
+    // the driver's `setImmediate` sees every runnable fiber done: the run is deterministic
+    (self) =>
+      virtual === undefined
+        ? self
+        : Effect.withScheduler(Effect.withClock(self, virtual), new Scheduler.MixedScheduler(Number.POSITIVE_INFINITY))
   )
 }
