@@ -45,6 +45,15 @@ export * as RateLimiterStore from "./RateLimiterStore.js"
  */
 export * as Bulkhead from "./Bulkhead.js"
 
+/**
+ * A Redis `IdempotencyStore` for `Idempotency`: a key executes once across
+ * replicas (a lock with a TTL, renewed while the effect runs); waiters on
+ * other replicas get the stored `Exit`.
+ *
+ * @since 0.1.0
+ */
+export * as IdempotencyStore from "./IdempotencyStore.js"
+
 export {
   /**
    * @since 0.1.0

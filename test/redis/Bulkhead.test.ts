@@ -143,14 +143,14 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
         readonly _tag = "Unavailable"
       }
       const call: Effect.Effect<number, Unavailable> = Effect.succeed(1)
-      const open = Bulkhead.make({ maxConcurrent: 1 })
-      const closed = Bulkhead.make({ maxConcurrent: 1, onStoreError: "fail" })
+      const _open = Bulkhead.make({ maxConcurrent: 1 })
+      const _closed = Bulkhead.make({ maxConcurrent: 1, onStoreError: "fail" })
       const options: Bulkhead.Options = { maxConcurrent: 1 }
-      const either = Bulkhead.make(options)
+      const _either = Bulkhead.make(options)
       type Of<T> = T extends Effect.Effect<infer B, any, any> ? B : never
-      const useOpen = (b: Of<typeof open>) => call.pipe(b)
-      const useClosed = (b: Of<typeof closed>) => b.execute(call, { key: "k" })
-      const useEither = (b: Of<typeof either>) => b(call)
+      const useOpen = (b: Of<typeof _open>) => call.pipe(b)
+      const useClosed = (b: Of<typeof _closed>) => b.execute(call, { key: "k" })
+      const useEither = (b: Of<typeof _either>) => b(call)
       expectTypeOf(useOpen).returns.toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError>>()
       expectTypeOf(useClosed).returns.toEqualTypeOf<
         Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>

@@ -1,0 +1,333 @@
+/**
+ * The Redis `IdempotencyStore` against a real redis-server: a key executes
+ * once across replicas (two layer stacks in one process, and two separate
+ * Node processes); waiters get the `Exit` (kept or handed off) decoded with
+ * the policy's Schemas; a dead executor's lock expires and a waiter takes
+ * over (a killed child process, and under TestClock with the caller's
+ * clock); Redis paused, killed and restarted.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Scope, TestClock } from "effect"
+import { Idempotency } from "effect-resilience"
+import { IdempotencyStore, Redis } from "effect-resilience/redis"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
+import { hasRedis, redisServerBinary, startRedis } from "../utils/redis-server.js"
+
+// --- a redis-server that can be killed and restarted on the same port ----------------------
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const spawnRedis = (port: number) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn(redisServerBinary()!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("Ready to accept connections")) resolve(child)
+    })
+    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)))
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+const restartableRedis = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const port = await freePort()
+    let child = await spawnRedis(port)
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
+      kill: Effect.promise(() => stop(child)),
+      restart: Effect.promise(async () => {
+        await stop(child)
+        child = await spawnRedis(port)
+      }),
+      stopAll: () => stop(child)
+    }
+  }),
+  (server) => Effect.promise(() => server.stopAll())
+)
+
+// --- helpers ------------------------------------------------------------------------------
+
+let prefixes = 0
+const uniquePrefix = () => `idem-test-${process.pid}-${++prefixes}:`
+
+const connect = (url: string, prefix: string, commandTimeout: Duration.DurationInput = "1 second") =>
+  Redis.make({ url, prefix, commandTimeout, redis: { retryStrategy: () => 20 } })
+
+class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
+class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
+
+const Charge = Schema.Struct({ id: Schema.String, at: Schema.Date })
+
+/** A replica: its own connection, store and policy. */
+const replica = (
+  url: string,
+  prefix: string,
+  storeOptions: IdempotencyStore.Options = {},
+  policyOptions: Partial<Idempotency.Idempotency.Options<typeof Charge.Type, Declined | Unavailable>> = {},
+  commandTimeout?: Duration.DurationInput
+) =>
+  Effect.gen(function*() {
+    const redis = yield* connect(url, prefix, commandTimeout)
+    const store = yield* IdempotencyStore.make({ pollInterval: "20 millis", ...storeOptions }).pipe(
+      Effect.provideService(Redis.Redis, redis)
+    )
+    const policy = yield* Idempotency.make({
+      ttl: "1 minute",
+      success: Charge,
+      failure: Schema.Union(Declined, Unavailable),
+      keepFailures: (e) => e._tag === "Declined",
+      name: "payments",
+      ...policyOptions
+    }).pipe(Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store)))
+    return { redis, store, policy }
+  })
+
+const realSleep = (millis: number) => Effect.promise(() => new Promise((r) => setTimeout(r, millis)))
+
+const eventually = <E>(check: Effect.Effect<boolean, E>) =>
+  Effect.asVoid(Effect.retry(Effect.filterOrFail(check, (ok) => ok, () => "not yet" as const), {
+    times: 250,
+    schedule: Schedule.spaced("20 millis")
+  }))
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+const spawnNode = (file: string, args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => spawn(process.execPath, ["--import", "tsx", file, ...args], { stdio: ["ignore", "pipe", "pipe"] })),
+    (child) => Effect.promise(() => stop(child))
+  )
+
+const outputOf = (child: ChildProcess, until?: string) =>
+  Effect.async<string, Error>((resume) => {
+    let out = ""
+    let err = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      if (until !== undefined && out.includes(until)) resume(Effect.succeed(out))
+    })
+    child.stderr!.on("data", (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    child.once("exit", (code) =>
+      resume(code === 0 ? Effect.succeed(out) : Effect.fail(new Error(`exited with ${code}: ${err}`))))
+  })
+
+describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
+  it.live("a key executes once across replicas; concurrent callers share it, later ones get the stored Exit", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix)
+      const b = yield* replica(server.url, prefix)
+      let executions = 0
+      const charge = (by: string) =>
+        Effect.sync(() => ++executions).pipe(
+          Effect.zipRight(Effect.sleep("30 millis")),
+          Effect.as({ id: `ch_${by}`, at: new Date("2026-01-02T03:04:05Z") })
+        )
+      const callers = Array.from({ length: 20 }, (_, i) =>
+        i % 2 === 0 ? a.policy.run("order-1", charge("a")) : b.policy.run("order-1", charge("b")))
+      const results = yield* Effect.all(callers, { concurrency: "unbounded" })
+      assert.strictEqual(executions, 1)
+      for (const r of results) {
+        assert.strictEqual(r.id, results[0]!.id)
+        assert.instanceOf(r.at, Date) // decoded with the Schemas on the other replica
+        assert.strictEqual(r.at.toISOString(), "2026-01-02T03:04:05.000Z")
+      }
+      // replayed later on both replicas; another key runs on its own
+      assert.strictEqual((yield* b.policy.run("order-1", charge("b"))).id, results[0]!.id)
+      assert.strictEqual((yield* a.policy.run("order-1", charge("a"))).id, results[0]!.id)
+      yield* a.policy.run("order-2", charge("a"))
+      assert.strictEqual(executions, 2)
+      const stats = [a.policy.stats(), b.policy.stats()]
+      assert.strictEqual(stats[0]!.executions + stats[1]!.executions, 2)
+      assert.strictEqual(stats[0]!.joined + stats[1]!.joined, 19)
+      assert.strictEqual(stats[0]!.replayed + stats[1]!.replayed, 2)
+      // invalidation is shared
+      yield* b.policy.invalidate("order-1")
+      yield* a.policy.run("order-1", charge("a"))
+      assert.strictEqual(executions, 3)
+      assert.strictEqual(a.store.stats().waiting + b.store.stats().waiting, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("failures: a kept one is replayed everywhere, an unkept one reaches the waiters and runs again later; defects too", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix)
+      const b = yield* replica(server.url, prefix)
+      let runs = 0
+      const failing = <E>(error: E) => Effect.sync(() => ++runs).pipe(Effect.zipRight(Effect.sleep("30 millis")), Effect.zipRight(Effect.fail(error)))
+      // kept (Declined): replayed on the other replica, with its class
+      const declined = yield* Effect.flip(a.policy.run("k1", failing(new Declined({ reason: "card" }))))
+      const replayed = yield* Effect.flip(b.policy.run("k1", failing(new Declined({ reason: "other" }))))
+      assert.instanceOf(replayed, Declined)
+      assert.deepStrictEqual(replayed, declined)
+      assert.strictEqual(runs, 1)
+      // not kept (Unavailable): a waiter on the other replica gets it, the next call runs again
+      const first = yield* Effect.fork(Effect.flip(a.policy.run("k2", failing(new Unavailable()))))
+      yield* eventually(Effect.sync(() => runs === 2))
+      const waiter = yield* Effect.flip(b.policy.run("k2", failing(new Unavailable())))
+      assert.instanceOf(waiter, Unavailable)
+      assert.instanceOf(yield* Fiber.join(first), Unavailable)
+      assert.strictEqual(runs, 2)
+      assert.strictEqual(b.policy.stats().joined, 1)
+      yield* Effect.flip(b.policy.run("k2", failing(new Unavailable())))
+      assert.strictEqual(runs, 3)
+      // a defect reaches the waiters, and is never kept
+      const dying = yield* Effect.fork(Effect.exit(a.policy.run("k3", Effect.zipRight(Effect.sleep("30 millis"), Effect.die(new Error("bug"))))))
+      yield* realSleep(5)
+      const waited = yield* Effect.exit(b.policy.run("k3", Effect.succeed({ id: "never", at: new Date(0) })))
+      assert.isTrue(Exit.isFailure(waited) && Cause.isDie(waited.cause))
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(dying)))
+      const after = yield* b.policy.run("k3", Effect.succeed({ id: "ran", at: new Date(0) }))
+      assert.strictEqual(after.id, "ran")
+    }).pipe(Effect.scoped))
+
+  it.live("once across two separate Node processes (executions counted in Redis)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const worker = fixture("idem-worker.ts")
+      const p1 = yield* spawnNode(worker, [server.url, prefix, "order-42", "200", "2"])
+      const p2 = yield* spawnNode(worker, [server.url, prefix, "order-42", "200", "2"])
+      const [out1, out2] = yield* Effect.all([outputOf(p1), outputOf(p2)], { concurrency: 2 })
+      const { did: did1, ...r1 } = JSON.parse(out1.trim())
+      const { did: did2, ...r2 } = JSON.parse(out2.trim())
+      assert.deepStrictEqual(r1, r2) // the same Exit: the executor's pid and time
+      assert.isTrue(r1.isDate)
+      // their calls overlapped (they met at a barrier first): one executed, the other waited for it
+      assert.deepStrictEqual([did1, did2].sort(), ["executed", "joined"])
+      const redis = yield* connect(server.url, prefix)
+      assert.strictEqual(yield* redis.use("GET", (c) => c.get(`${prefix}executions`)), "1")
+    }).pipe(Effect.scoped))
+
+  it.live("a dead executor's lock expires and a waiting caller takes over", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const child = yield* spawnNode(fixture("idem-crasher.ts"), [server.url, prefix, "job-7", "300"])
+      yield* outputOf(child, "executing")
+      const redis = yield* connect(server.url, prefix)
+      const store = yield* IdempotencyStore.make({ pollInterval: "20 millis" }).pipe(Effect.provideService(Redis.Redis, redis))
+      const policy = yield* Idempotency.make({ ttl: "1 minute", success: Schema.String, failure: Schema.String, name: "crash" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      // while the executor lives, its lock is renewed past its TTL
+      yield* realSleep(400)
+      assert.strictEqual(yield* redis.use("EXISTS", (c) => c.exists(`${prefix}idem:l:crash:job-7`)), 1)
+      const waiting = yield* Effect.fork(policy.run("job-7", Effect.succeed("taken over")))
+      yield* eventually(Effect.sync(() => policy.stats().joined === 1))
+      child.kill("SIGKILL")
+      assert.strictEqual(yield* Fiber.join(waiting), "taken over")
+      assert.deepStrictEqual(policy.stats(), { executions: 1, joined: 1, replayed: 0, storeErrors: 0 })
+    }).pipe(Effect.scoped))
+
+  it.scoped("with the caller's clock (TestClock): an unrenewed lock and a kept Exit expire by that clock", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const redis = yield* connect(server.url, prefix)
+      const store = yield* IdempotencyStore.make({ clock: "caller", lockTtl: "30 seconds" }).pipe(
+        Effect.provideService(Redis.Redis, redis)
+      )
+      const codec = Schema.Exit({ success: Schema.Number, failure: Schema.String, defect: Schema.Defect })
+      const acquire = (key: string) => Effect.scoped(store.acquire(key, { codec }))
+      // an executor that died right after taking the lock
+      const now = yield* TestClock.currentTimeMillis
+      yield* redis.use("SET", (c) => c.set(`${prefix}idem:l:k`, `${now + 30_000}|dead-replica:1`))
+      assert.strictEqual((yield* acquire("k"))._tag, "InFlight")
+      yield* TestClock.adjust("29999 millis")
+      assert.strictEqual((yield* acquire("k"))._tag, "InFlight")
+      yield* TestClock.adjust("1 millis")
+      // taken over; kept for a minute of that clock
+      const scope = yield* Scope.make()
+      const taken = yield* store.acquire("k", { codec }).pipe(Scope.extend(scope))
+      assert.strictEqual(taken._tag, "Acquired")
+      if (taken._tag === "Acquired") yield* taken.complete(Exit.succeed(7), Duration.minutes(1))
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("59999 millis")
+      const kept = yield* acquire("k")
+      assert.isTrue(kept._tag === "Completed" && Exit.isSuccess(kept.exit) && kept.exit.value === 7)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* acquire("k"))._tag, "Acquired")
+    }))
+
+  it.live("Redis paused: fail closed (IdempotencyError, nothing run) or open (run unprotected); an Exit completed meanwhile is still stored", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      const prefix = uniquePrefix()
+      const closed = yield* replica(server.url, prefix, {}, {}, "100 millis")
+      const open = yield* replica(server.url, prefix, { onStoreError: "allow" }, {}, "100 millis")
+      let runs = 0
+      const charge = (id: string) => Effect.sync(() => ++runs).pipe(Effect.as({ id, at: new Date(0) }))
+      // an execution holds its lock when Redis stops answering
+      const latch = yield* Deferred.make<void>()
+      const executing = yield* Effect.fork(closed.policy.run("held", Effect.zipRight(Deferred.await(latch), charge("held"))))
+      yield* eventually(Effect.sync(() => closed.policy.stats().executions === 1))
+      yield* server.pause
+      const error = yield* Effect.flip(closed.policy.run("new-key", charge("no")))
+      assert.strictEqual(error._tag === "IdempotencyError" && error.reason, "StoreError")
+      assert.strictEqual(runs, 0)
+      assert.strictEqual((yield* open.policy.run("new-key", charge("unprotected"))).id, "unprotected")
+      assert.strictEqual(runs, 1)
+      assert.strictEqual(open.store.stats().allowedWithoutLock, 1)
+      // a waiter on the other replica cannot poll: it fails (closed) instead of hanging
+      const waiter = yield* Effect.flip(closed.policy.run("held", charge("no")))
+      assert.strictEqual(waiter._tag, "IdempotencyError")
+      // the execution ends while Redis is paused: its caller gets the result; the write runs on resume
+      yield* Deferred.succeed(latch, undefined)
+      assert.strictEqual((yield* Fiber.join(executing)).id, "held")
+      yield* server.resume
+      const other = yield* replica(server.url, prefix)
+      yield* eventually(Effect.map(
+        Effect.either(other.policy.run("held", charge("again"))),
+        (r) => r._tag === "Right" && r.right.id === "held"
+      ))
+      assert.strictEqual(runs, 2)
+      assert.isTrue(closed.store.stats().storeErrors >= 2)
+      assert.isTrue(closed.policy.stats().storeErrors >= 2)
+    }).pipe(Effect.scoped))
+
+  it.live("Redis killed and restarted empty: fail fast meanwhile, then recovery (kept Exits were lost with the state)", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      const prefix = uniquePrefix()
+      const a = yield* replica(server.url, prefix, {}, {}, "200 millis")
+      let runs = 0
+      const charge = Effect.sync(() => ++runs).pipe(Effect.map((n) => ({ id: `run-${n}`, at: new Date(0) })))
+      assert.strictEqual((yield* a.policy.run("k", charge)).id, "run-1")
+      yield* server.kill
+      const down = yield* Effect.flip(a.policy.run("k", charge))
+      assert.strictEqual(down._tag === "IdempotencyError" && down.reason, "StoreError")
+      yield* server.restart
+      const again = yield* a.policy.run("k", charge).pipe(
+        Effect.retry({ while: (e) => e._tag === "IdempotencyError", times: 200, schedule: Schedule.spaced("20 millis") })
+      )
+      assert.strictEqual(again.id, "run-2") // the state was lost: the key ran again
+      assert.strictEqual((yield* a.policy.run("k", charge)).id, "run-2") // and is kept again
+    }).pipe(Effect.scoped))
+})
