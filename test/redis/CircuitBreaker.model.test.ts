@@ -327,6 +327,6 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store: model-based (real
     "agrees with the reference machine",
     [configArb, fc.array(commandArb, { minLength: 10, maxLength: 60, size: "max" })],
     ([cfg, commands]) => runModel(cfg, commands, env.get()),
-    { fastCheck: { numRuns: 40 } }
+    { fastCheck: { numRuns: 30 } }
   )
 })

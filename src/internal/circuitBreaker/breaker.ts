@@ -20,6 +20,7 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -337,7 +338,7 @@ const makeBreaker = (
         account(key, result, UNTRACKED_RECORDED, false, now - start, now)
         return Effect.void
       }
-      return Effect.matchCause(store.record(namespace, key, config, ticket, result, now), {
+      return Effect.matchCause(shielded(store.record(namespace, key, config, ticket, result, now)), {
         onFailure: (cause) => {
           onStoreFailure(key, asStoreError("record", cause), true)
           account(key, result, UNTRACKED_RECORDED, ticket.lease !== 0, now - start, now)
@@ -442,9 +443,9 @@ const makeBreaker = (
         if (handle !== undefined) {
           return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true)
         }
-        // not interruptible: an admission interrupted in flight could take a probe
-        // lease that nobody records (the store's own timeout bounds the wait)
-        return Effect.matchCauseEffect(store.admit(namespace, key, config, start), {
+        // shielded from the caller's interruption: an admission interrupted in flight
+        // could take a probe lease that nobody records (the store's timeout bounds it)
+        return Effect.matchCauseEffect(shielded(store.admit(namespace, key, config, start)), {
           onFailure: (cause): Effect.Effect<A, E | CircuitBreakerError, R> => {
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
             const error = asStoreError("admit", cause)
@@ -558,6 +559,16 @@ const makeBreaker = (
 }
 
 const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
+
+/**
+ * Runs a remote store's operation in its own interruptible fiber and waits
+ * for it: called from the breaker's uninterruptible region, the caller's
+ * interruption waits until the operation is done (an admission is always
+ * followed by its record), while the operation's own timeouts can still
+ * interrupt it (in an uninterruptible region `Effect.timeout` could not).
+ */
+const shielded = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.flatMap(Effect.fork(Effect.interruptible(operation)), Fiber.join)
 
 /** @internal */
 export const layer = <I, S>(
