@@ -12,7 +12,8 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    // VITEST_INCLUDE narrows the run (comma-separated globs), e.g. for a mutation run of one module
+    include: process.env.VITEST_INCLUDE ? process.env.VITEST_INCLUDE.split(",") : ["test/**/*.test.ts"],
     // 2 cores: keep parallelism modest so real-server tests are not starved.
     pool: "threads",
     poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
