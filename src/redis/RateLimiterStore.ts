@@ -91,7 +91,8 @@ export interface Options {
    * Where time comes from: `"redis"` (the default) reads Redis `TIME` inside
    * each script, so every replica agrees whatever its own clock says;
    * `"caller"` passes the caller's `Clock` (`TestClock` in tests — all
-   * replicas must then share one clock).
+   * replicas must then share one clock); idle keys are then kept at least a
+   * minute of Redis time, since that clock need not run at Redis's pace.
    */
   readonly clock?: "redis" | "caller" | undefined
   /**

@@ -5,6 +5,7 @@
  * "delay" mode, keys that expire, and what happens when Redis is paused,
  * killed and restarted.
  */
+import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
 import { RateLimiter } from "effect-resilience"
@@ -183,6 +184,32 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(keyed.filter(Either.isRight).length, 3)
       const other = yield* Effect.either(Effect.succeed(0).pipe(c.execute({ key: "other-tenant" })))
       assert.isTrue(Either.isRight(other))
+    }).pipe(Effect.scoped))
+
+  it.live("experimental's Redis store works under the policy too (plain protocol), but its token buckets never expire", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const port = Number(new URL(server.url).port)
+      // each replica: its own experimental store (own connection), open for the test's scope
+      const replica = Effect.flatMap(
+        RateLimiterRedis.make({ host: "127.0.0.1", port, prefix }),
+        (store) =>
+          RateLimiter.make({ limit: 3, window: "1 minute", name: "exp" }).pipe(
+            Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+          )
+      )
+      const a = yield* replica
+      const b = yield* replica
+      const results = yield* Effect.all(
+        Array.from({ length: 8 }, (_, i) => Effect.either((i % 2 === 0 ? a : b)(Effect.succeed(i)))),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(results.filter(Either.isRight).length, 3)
+      const redis = yield* connect(server.url, prefix)
+      // why this library has its own store: experimental's bucket (and its refill key) are kept forever
+      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}exp`)), -1)
+      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}exp:refill`)), -1)
     }).pipe(Effect.scoped))
 
   it.scoped("\"delay\" mode: a rejected call is never charged, an interrupted waiter gets its tokens back", () =>

@@ -15,7 +15,8 @@
  *   start, `c` latest charge, `d` what it added). Each expires (`PEXPIRE`)
  *   when it becomes idle: a refilled bucket, an expired counter — forgetting
  *   it then changes nothing observable, so memory is bounded by the active
- *   keys.
+ *   keys. With the caller's clock the expiry is at least a minute of Redis
+ *   time (that clock need not run at Redis's pace, e.g. `TestClock`).
  * - Charges are numbered by one counter key (`seq`, `INCR`), so a refund
  *   only gives back the latest charge of its key.
  *
