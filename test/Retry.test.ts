@@ -1,23 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   Chunk,
-  type Context,
   Data,
   Duration,
   Effect,
   Exit,
   Fiber,
   FastCheck as fc,
-  Option,
   Random,
   Ref,
   Schedule,
   Stream,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import { Errors, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
+import { recordingTracer } from "./utils/tracer.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly n?: number }> {}
 class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
@@ -440,15 +438,7 @@ describe("Retry and rate-limit rejections", () => {
 describe("Retry spans", () => {
   it.effect("with spans: true, one span per retry (attempt, delay, error); none on the success path", () =>
     Effect.gen(function*() {
-      const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind) => {
-          const span = new NativeSpanRecorder(name, parent, context, links, startTime, kind)
-          spans.push(span)
-          return span
-        },
-        context: (f) => f()
-      })
+      const { spans, tracer } = recordingTracer()
       const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 2, spans: true, name: "traced" })
       yield* Effect.succeed(1).pipe(retry, Effect.withTracer(tracer))
       assert.strictEqual(spans.length, 0)
@@ -461,31 +451,3 @@ describe("Retry spans", () => {
       assert.strictEqual(spans[0]!.attributes.get("policy"), "traced")
     }))
 })
-
-/** A minimal recording span for the tracer above. */
-class NativeSpanRecorder implements Tracer.Span {
-  readonly _tag = "Span"
-  readonly spanId = Math.random().toString(16).slice(2)
-  readonly traceId = "trace"
-  readonly sampled = true
-  readonly attributes = new Map<string, unknown>()
-  status: Tracer.SpanStatus
-  constructor(
-    readonly name: string,
-    readonly parent: Option.Option<Tracer.AnySpan>,
-    readonly context: Context.Context<never>,
-    readonly links: ReadonlyArray<Tracer.SpanLink>,
-    startTime: bigint,
-    readonly kind: Tracer.SpanKind
-  ) {
-    this.status = { _tag: "Started", startTime }
-  }
-  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
-    this.status = { _tag: "Ended", endTime, exit, startTime: this.status.startTime }
-  }
-  attribute(key: string, value: unknown) {
-    this.attributes.set(key, value)
-  }
-  event() {}
-  addLinks() {}
-}

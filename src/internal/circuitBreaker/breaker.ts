@@ -476,12 +476,27 @@ const makeBreaker = (
     })
   }
 
-  const policy = <A, E, R>(self: Effect.Effect<A, E, R>) => call(self, DEFAULT_KEY, defaultClassifier)
+  const traced = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: string,
+    classify: Classifier | undefined
+  ): Effect.Effect<A, E | CircuitBreakerError, R> =>
+    Effect.withSpan(
+      Effect.tapError(call(self, key, classify), (error) =>
+        error instanceof CircuitBreakerError
+          ? Effect.annotateCurrentSpan("rejected", error.reason._tag)
+          : Effect.void),
+      "resilience.circuit_breaker",
+      { attributes: { policy: name, key } }
+    )
+  const callWith = parsed.spans ? traced : call
+
+  const policy = <A, E, R>(self: Effect.Effect<A, E, R>) => callWith(self, DEFAULT_KEY, defaultClassifier)
 
   const execute = dual(
     (args) => Effect.isEffect(args[0]),
     <A, E, R>(self: Effect.Effect<A, E, R>, opts: CircuitBreaker.CircuitBreaker.ExecuteOptions<A, E>) =>
-      call(self, opts.key, (opts.classify as Classifier | undefined) ?? defaultClassifier)
+      callWith(self, opts.key, (opts.classify as Classifier | undefined) ?? defaultClassifier)
   )
 
   const wrapStore = <A>(key: string, operation: string, effect: Effect.Effect<A, CircuitBreakerStoreError>) =>

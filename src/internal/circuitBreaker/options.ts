@@ -123,6 +123,7 @@ export interface Parsed {
   readonly classify: CircuitBreaker.Classifier<unknown, unknown> | undefined
   readonly onStoreError: "allow" | "fail"
   readonly labelMetricsByKey: boolean
+  readonly spans: boolean
 }
 
 const millis = (d: Duration.Duration): number => Math.min(Duration.toMillis(d), MAX_DURATION)
@@ -184,7 +185,8 @@ export const parse = (options: Options): Parsed => {
     slowCallDuration,
     classify,
     onStoreError,
-    labelMetricsByKey: options.labelMetricsByKey === true
+    labelMetricsByKey: options.labelMetricsByKey === true,
+    spans: options.spans === true
   }
 }
 
