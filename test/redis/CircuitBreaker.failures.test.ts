@@ -177,7 +177,7 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store when Redis misbeha
       assert.strictEqual((yield* b.metrics(`k${key}`)).transitions[0]!.to, "Open")
     }).pipe(Effect.scoped))
 
-  it.live("no leaked lease: a probe whose record is lost, or whose admission runs after its timeout, holds its slot at most probeTimeout", () =>
+  it.live("no leaked lease: a lost record holds the probe slot at most probeTimeout; a timed-out admission's lease is removed", () =>
     Effect.gen(function*() {
       const redis = yield* restartableRedis
       const context = yield* replicaContext(redis.url, { redis: TIMEOUT })
@@ -197,14 +197,23 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store when Redis misbeha
       yield* eventually(halfOpenWithProbe) // the lease is still held…
       yield* eventually(Effect.map(Effect.flip(breaker(ok)), (e) => e.reason._tag === "CircuitHalfOpen"))
       yield* callUntil(breaker, ok, "Closed") // …until it expires; a new probe closes it
-      // 2. the admission times out on the client but runs once Redis resumes: a lease nobody holds
-      yield* callUntil(breaker, boom, "Open")
-      yield* eventually(Effect.map(breaker.state(), (s) => s._tag === "HalfOpen"))
+      // 2. the admission times out on the client but runs once Redis resumes: the store then removes
+      // the lease it took (a ZREM sent right after it), so the slot is free at once, not after probeTimeout
+      const patient = yield* breakerOn(context, {
+        name: "leases-late-admission",
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: "100 millis",
+        halfOpen: { probeTimeout: "1 minute" }
+      })
+      yield* callUntil(patient, boom, "Open")
+      yield* eventually(Effect.map(patient.state(), (s) => s._tag === "HalfOpen"))
       yield* redis.pause
-      assert.strictEqual(yield* breaker(ok), "ok") // allowed (untracked) after the timeout
+      assert.strictEqual(yield* patient(ok), "ok") // allowed (untracked) after the timeout
       yield* redis.resume
-      yield* eventually(halfOpenWithProbe) // the late admission took the slot…
-      yield* callUntil(breaker, ok, "Closed") // …for probeTimeout at most
-      assert.isAtLeast((yield* breaker.metrics()).totals.storeErrors, 2)
+      yield* eventually(reachable(patient))
+      const half = yield* patient.state()
+      assert.isTrue(half._tag === "HalfOpen" && half.probes === 0, JSON.stringify(half))
+      yield* callUntil(patient, ok, "Closed") // a probe gets the slot well within probeTimeout
+      assert.isAtLeast((yield* patient.metrics()).totals.storeErrors, 1)
     }).pipe(Effect.scoped))
 })

@@ -8,7 +8,7 @@
  *
  * Keys of one circuit (one hash slot: they share the `{…}` hash tag):
  * - KEYS[1] the circuit (hash): state, generation, times, counters, window scalars
- * - KEYS[2] the half-open probe leases (sorted set: lease id → expiry)
+ * - KEYS[2] the half-open probe leases (sorted set: the admission's token → expiry)
  * - KEYS[3] the count ring of `rate` (and of `consecutive` with slow calls):
  *   one byte per call (bit 1 failure, bit 2 slow), written only when it changes
  * - KEYS[4] the buckets of `timeRate` (hash: c<i>, f<i>, s<i> = calls, failures, slow calls)
@@ -298,7 +298,10 @@ end
  * strings each: from, to, at, generation, reason). Creates the circuit on
  * first use; moves an open circuit whose break has elapsed to half-open; in
  * half-open takes a probe lease (expiring after probeTimeout) if fewer than
- * `probes` live.
+ * `probes` live. ARGV[8] is the admission's token, unique per admission: the
+ * lease's member in the sorted set, so that the caller can remove it with a
+ * plain ZREM when it never got the answer (a timed-out admission still runs
+ * once a paused Redis resumes).
  * @internal
  */
 export const ADMIT = `
@@ -319,7 +322,7 @@ elseif state == 'HalfOpen' then
   redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', fmt(now))
   if redis.call('ZCARD', leasesKey) < cfg.p then
     local lease = nextSeq()
-    redis.call('ZADD', leasesKey, fmt(now + cfg.t), int(lease))
+    redis.call('ZADD', leasesKey, fmt(now + cfg.t), ARGV[8])
     reply = { 'A', int(c.gen), int(lease) }
   else
     incr('rejections')
@@ -338,7 +341,8 @@ return finish(reply)
 `
 
 /**
- * Records an admitted call's result. ARGV[8] generation, [9] lease, [10]
+ * Records an admitted call's result. ARGV[8] generation, [9] the probe's token
+ * ('0' for a call admitted while closed), [10]
  * outcome (success, failure, ignored), [11] slow ('1'/'0'), [12] retryAfter
  * ms or ''. Replies `{'F'}` (fenced: the ticket's generation is not the
  * circuit's, or its lease expired; counted but nothing moved) or `{'U'}`,

@@ -9,6 +9,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Redis as IORedis } from "ioredis"
@@ -120,10 +121,22 @@ const transitionsFrom = (key: string, reply: ReadonlyArray<string>, offset: numb
 const FENCED: Recorded = { transitions: NO_TRANSITIONS, fenced: true }
 const UNCHANGED: Recorded = { transitions: NO_TRANSITIONS, fenced: false }
 
-const decodeAdmission = (key: string, reply: ReadonlyArray<string>): Admission => {
+/** An admission of this store: the ticket carries the token of its probe lease. */
+interface RedisAdmitted extends CircuitBreaker.CircuitBreakerStore.Admitted {
+  readonly token: string
+}
+
+const decodeAdmission = (key: string, token: string, reply: ReadonlyArray<string>): Admission => {
   const transitions = transitionsFrom(key, reply, 3)
   if (reply[0] === "A") {
-    return { _tag: "Admitted", generation: Number(reply[1]), lease: Number(reply[2]), transitions }
+    const admitted: RedisAdmitted = {
+      _tag: "Admitted",
+      generation: Number(reply[1]),
+      lease: Number(reply[2]),
+      transitions,
+      token
+    }
+    return admitted
   }
   const retryAfter = reply[2] === "" || reply[2] === undefined ? undefined : Number(reply[2])
   return { _tag: "Rejected", state: reply[1] as "Open" | "HalfOpen" | "Isolated", retryAfter, transitions }
@@ -278,6 +291,12 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
     const ttlArg = String(ttl)
     const useRedisTime = clock === "redis"
 
+    // admission tokens: unique per admission across replicas (a random nonce per store, a counter)
+    const nonce = `${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}${
+      (yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)
+    }`
+    let admissions = 0
+
     const listeners = new Map<string, Set<Listener>>()
     yield* subscriber(redis, channel, (message) => dispatch(listeners, message))
 
@@ -319,6 +338,20 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       })
     }
 
+    /**
+     * After a failed admission: removes the probe lease it may have taken (it
+     * may still run, e.g. once a paused Redis resumes). A plain ZREM, sent in
+     * the background on the same connection, so Redis runs it after the
+     * admission; failures are ignored (the lease then expires after
+     * probeTimeout).
+     */
+    const release = (namespace: string, key: string, token: string): Effect.Effect<void> =>
+      redis.use("ZREM breaker.lease", (client) => client.zrem(keysOf(prefix, namespace, key)[1]!, token)).pipe(
+        Effect.ignore,
+        Effect.forkDaemon,
+        Effect.asVoid
+      )
+
     const subscribe = (namespace: string): Effect.Effect<Stream.Stream<Transition>, never, Scope.Scope> =>
       Effect.gen(function*() {
         const queue = yield* Effect.acquireRelease(Queue.sliding<Transition>(SUBSCRIBER_BUFFER), Queue.shutdown)
@@ -348,12 +381,16 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
     const store: Store = {
       kind: "redis",
       register: () => Effect.void,
-      admit: (namespace, key, config, now) =>
-        run("admit", ADMIT, namespace, key, config, now, [], (reply) => decodeAdmission(key, reply)),
+      admit: (namespace, key, config, now) => {
+        const token = `${nonce}:${++admissions}`
+        return run("admit", ADMIT, namespace, key, config, now, [token], (reply) => decodeAdmission(key, token, reply)).pipe(
+          Effect.onError(() => release(namespace, key, token))
+        )
+      },
       record: (namespace, key, config, ticket, result, now) =>
         run("record", RECORD, namespace, key, config, now, [
           String(ticket.generation),
-          String(ticket.lease),
+          ticket.lease === 0 ? "0" : (ticket as RedisAdmitted).token,
           result.outcome,
           result.slow ? "1" : "0",
           result.retryAfter === undefined ? "" : String(result.retryAfter)
