@@ -14,6 +14,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as validate from "../internal/validate.js"
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -90,7 +91,8 @@ export const parseHttpDate = (value: string, now: number): Option.Option<number>
  * `now` (epoch millis, from `Clock`). Garbage (negative or fractional
  * numbers, other text, dates in another format or time zone) gives `None`;
  * dates in the past give zero; everything is capped at `max` (default
- * 1 hour), so a far-future value cannot park a caller for days.
+ * 1 hour), so a far-future value cannot park a caller for days. An invalid
+ * `max` (negative, NaN, infinite) throws `InvalidOptionsError`.
  *
  * @example
  * ```ts
@@ -111,7 +113,7 @@ export const parse = (
   if (value === null || value === undefined) return Option.none()
   const trimmed = value.trim()
   if (trimmed.length === 0) return Option.none()
-  const maxMillis = Duration.toMillis(Duration.decode(max))
+  const maxMillis = Duration.toMillis(validate.duration("RetryAfter.parse", "max", max, { allowZero: true }))
   if (/^\d+$/.test(trimmed)) {
     const seconds = Number(trimmed)
     if (!Number.isSafeInteger(seconds)) return Option.some(Duration.millis(maxMillis))

@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
+import { Errors } from "effect-resilience"
 import { RetryAfter } from "effect-resilience/http"
 
 const NOW = Date.UTC(2026, 10, 23, 22, 0, 0)
@@ -38,12 +39,15 @@ describe("http bad input", () => {
     assert.isTrue(Option.isNone(RetryAfter.parse(undefined, NOW)))
   })
 
-  it("FINDING: an invalid `max` is not rejected: it silently turns every Retry-After into 0", () => {
-    // src/http/RetryAfter.ts `parse` decodes `max` without validation; -1000, NaN and "-5 seconds"
-    // give a negative/NaN cap that Duration.millis turns into zero. Asserting today's behaviour.
-    for (const max of [-1000, Number.NaN]) {
-      const r = RetryAfter.parse("120", NOW, max)
-      assert.strictEqual(Duration.toMillis(Option.getOrThrow(r)), 0, String(max))
+  it("an invalid `max` is rejected with InvalidOptionsError naming it (was a finding: it turned every Retry-After into 0)", () => {
+    for (const max of [-1000, Number.NaN, "-5 seconds", Infinity]) {
+      try {
+        RetryAfter.parse("120", NOW, max as any)
+        assert.fail(`max=${String(max)} accepted`)
+      } catch (e) {
+        assert.strictEqual((e as Errors.InvalidOptionsError)._tag, "InvalidOptionsError", String(max))
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, "max")
+      }
     }
   })
 })
