@@ -135,79 +135,116 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
     })
   )
 
+  /** Runs `ops` on the Redis store and on a memory store, comparing every answer and the snapshots. */
+  const compareStores = (config: Config, rates: { readonly failures: number; readonly slow: number }, ops: ReadonlyArray<Op>) =>
+    Effect.gen(function*() {
+      const redisStore = env.get().store
+      const memoryStore: Store = yield* CircuitBreaker.makeStoreMemory()
+      const namespace = `diff-${++namespaces}`
+      let now = 1_000_000
+      const pending: Array<{ readonly key: string; readonly redis: Ticket; readonly memory: Ticket }> = []
+      const both = <A>(f: (store: Store) => Effect.Effect<A, unknown>) =>
+        Effect.all([f(redisStore), f(memoryStore)])
+      const compareSnapshots = (key: string) =>
+        Effect.gen(function*() {
+          const [r, m] = yield* both((s) => s.snapshot(namespace, key, config, now))
+          assert.deepStrictEqual(normSnapshot(r), normSnapshot(m), `snapshot of ${key} at ${now}`)
+        })
+      const admit = (key: string) =>
+        Effect.gen(function*() {
+          const [r, m] = yield* both((s) => s.admit(namespace, key, config, now))
+          assert.deepStrictEqual(normAdmission(r), normAdmission(m), `admission at ${now}`)
+          yield* compareSnapshots(key)
+          if (r._tag !== "Admitted" || m._tag !== "Admitted") return undefined
+          return { key, redis: r, memory: m } as const
+        })
+      const record = (p: (typeof pending)[number], result: Result) =>
+        Effect.gen(function*() {
+          const r = yield* redisStore.record(namespace, p.key, config, p.redis, result, now)
+          const m = yield* memoryStore.record(namespace, p.key, config, p.memory, result, now)
+          assert.deepStrictEqual(
+            { fenced: r.fenced, transitions: normTransitions(r.transitions) },
+            { fenced: m.fenced, transitions: normTransitions(m.transitions) },
+            `record ${result.outcome} at ${now}`
+          )
+          yield* compareSnapshots(p.key)
+        })
+      for (const op of ops) {
+        switch (op._tag) {
+          case "Admit": {
+            const p = yield* admit(`k${op.key}`)
+            if (p !== undefined) pending.push(p)
+            break
+          }
+          case "Call": {
+            const p = yield* admit(`k${op.key}`)
+            if (p !== undefined) yield* record(p, resultOf(op.result, rates))
+            break
+          }
+          case "Record": {
+            if (pending.length === 0) break
+            const [p] = pending.splice(op.index % pending.length, 1)
+            yield* record(p!, resultOf(op.result, rates))
+            break
+          }
+          case "Advance":
+            now += op.millis
+            yield* compareSnapshots("k0")
+            break
+          case "Isolate":
+          case "Reset": {
+            const key = `k${op.key}`
+            const [r, m] = yield* both((s) =>
+              op._tag === "Isolate" ? s.isolate(namespace, key, config, now) : s.reset(namespace, key, config, now)
+            )
+            assert.deepStrictEqual(normTransitions(r), normTransitions(m), `${op._tag} at ${now}`)
+            yield* compareSnapshots(key)
+            break
+          }
+        }
+      }
+    })
+
   it.effect.prop(
     "gives the same answers as the in-memory store on random operations (every trip policy, slow calls, probes, fencing)",
     [configArb, rateArb, fc.array(opArb, { minLength: 10, maxLength: 80, size: "max" })],
-    ([config, rates, ops]) =>
-      Effect.gen(function*() {
-        const redisStore = env.get().store
-        const memoryStore: Store = yield* CircuitBreaker.makeStoreMemory()
-        const namespace = `diff-${++namespaces}`
-        let now = 1_000_000
-        const pending: Array<{ readonly key: string; readonly redis: Ticket; readonly memory: Ticket }> = []
-        const both = <A>(f: (store: Store) => Effect.Effect<A, unknown>) =>
-          Effect.all([f(redisStore), f(memoryStore)])
-        const compareSnapshots = (key: string) =>
-          Effect.gen(function*() {
-            const [r, m] = yield* both((s) => s.snapshot(namespace, key, config, now))
-            assert.deepStrictEqual(normSnapshot(r), normSnapshot(m), `snapshot of ${key} at ${now}`)
-          })
-        const admit = (key: string) =>
-          Effect.gen(function*() {
-            const [r, m] = yield* both((s) => s.admit(namespace, key, config, now))
-            assert.deepStrictEqual(normAdmission(r), normAdmission(m), `admission at ${now}`)
-            yield* compareSnapshots(key)
-            if (r._tag !== "Admitted" || m._tag !== "Admitted") return undefined
-            return { key, redis: r, memory: m } as const
-          })
-        const record = (p: (typeof pending)[number], result: Result) =>
-          Effect.gen(function*() {
-            const r = yield* redisStore.record(namespace, p.key, config, p.redis, result, now)
-            const m = yield* memoryStore.record(namespace, p.key, config, p.memory, result, now)
-            assert.deepStrictEqual(
-              { fenced: r.fenced, transitions: normTransitions(r.transitions) },
-              { fenced: m.fenced, transitions: normTransitions(m.transitions) },
-              `record ${result.outcome} at ${now}`
-            )
-            yield* compareSnapshots(p.key)
-          })
-        for (const op of ops) {
-          switch (op._tag) {
-            case "Admit": {
-              const p = yield* admit(`k${op.key}`)
-              if (p !== undefined) pending.push(p)
-              break
-            }
-            case "Call": {
-              const p = yield* admit(`k${op.key}`)
-              if (p !== undefined) yield* record(p, resultOf(op.result, rates))
-              break
-            }
-            case "Record": {
-              if (pending.length === 0) break
-              const [p] = pending.splice(op.index % pending.length, 1)
-              yield* record(p!, resultOf(op.result, rates))
-              break
-            }
-            case "Advance":
-              now += op.millis
-              yield* compareSnapshots("k0")
-              break
-            case "Isolate":
-            case "Reset": {
-              const key = `k${op.key}`
-              const [r, m] = yield* both((s) =>
-                op._tag === "Isolate" ? s.isolate(namespace, key, config, now) : s.reset(namespace, key, config, now)
-              )
-              assert.deepStrictEqual(normTransitions(r), normTransitions(m), `${op._tag} at ${now}`)
-              yield* compareSnapshots(key)
-              break
-            }
-          }
-        }
-      }),
+    ([config, rates, ops]) => compareStores(config, rates, ops),
     { fastCheck: { numRuns: 120 } }
   )
+
+  it.effect("agrees with the in-memory store on the boundaries: a lease expiring now, a closed period of exactly openDurationResetAfter", () =>
+    Effect.gen(function*() {
+      const base: Config = {
+        trip: { _tag: "Consecutive", failures: 1 },
+        slowCallThreshold: undefined,
+        openDurations: [1000, 2000, 4000],
+        maxOpenDuration: 4000,
+        openDurationResetAfter: 3000,
+        probes: 1,
+        successThreshold: 1,
+        probeTimeout: 1500
+      }
+      const rates = { failures: 0.5, slow: 0 }
+      const failure: Draw = { u: 0, v: 1, retryAfter: undefined }
+      const success: Draw = { u: 0.99, v: 1, retryAfter: undefined }
+      // the probe lease taken at t+1000 expires at t+2500: a caller at exactly t+2500 gets the slot
+      yield* compareStores(base, rates, [
+        { _tag: "Call", key: 0, result: failure },
+        { _tag: "Advance", millis: 1000 },
+        { _tag: "Admit", key: 0 },
+        { _tag: "Advance", millis: 1500 },
+        { _tag: "Admit", key: 0 },
+        { _tag: "Record", index: 1, result: success }
+      ])
+      // closed for exactly openDurationResetAfter: the next break is the first one again
+      yield* compareStores(base, rates, [
+        { _tag: "Call", key: 0, result: failure },
+        { _tag: "Advance", millis: 1000 },
+        { _tag: "Call", key: 0, result: success },
+        { _tag: "Advance", millis: 3000 },
+        { _tag: "Call", key: 0, result: failure }
+      ])
+    }))
 
   it.effect("every operation is one EVALSHA (atomic); the client sends nothing else", () =>
     Effect.gen(function*() {
