@@ -7,7 +7,7 @@
  * clock); Redis paused, killed and restarted.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Schedule, Schema, Scope, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Random, Schedule, Schema, Scope, TestClock } from "effect"
 import { Idempotency } from "effect-resilience"
 import { IdempotencyStore, Redis } from "effect-resilience/redis"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -184,6 +184,55 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       yield* a.policy.run("order-1", charge("a"))
       assert.strictEqual(executions, 3)
       assert.strictEqual(a.store.stats().waiting + b.store.stats().waiting, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("random callers on two replicas, some interrupted: every key runs once, every other caller gets its result (seeded)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      for (const seed of [1, 2, 3]) {
+        const run = Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const replicas = [yield* replica(server.url, prefix), yield* replica(server.url, prefix)]
+          const executions = new Map<string, number>()
+          const fibers: Array<[string, Fiber.RuntimeFiber<typeof Charge.Type, unknown>]> = []
+          const interrupted = new Set<number>()
+          for (let i = 0; i < 30; i++) {
+            const key = `key-${yield* Random.nextIntBetween(0, 3)}`
+            const hold = yield* Random.nextIntBetween(0, 20)
+            const on = replicas[yield* Random.nextIntBetween(0, 2)]!
+            const effect = Effect.sync(() => executions.set(key, (executions.get(key) ?? 0) + 1)).pipe(
+              Effect.zipRight(Effect.sleep(Duration.millis(hold))),
+              Effect.as({ id: `${key}@${i}`, at: new Date(i) })
+            )
+            fibers.push([key, yield* Effect.fork(on.policy.run(key, effect))])
+            if ((yield* Random.nextIntBetween(0, 4)) === 0) interrupted.add(i)
+            if ((yield* Random.nextIntBetween(0, 3)) === 0) yield* realSleep(yield* Random.nextIntBetween(0, 5))
+          }
+          yield* Effect.forEach([...interrupted], (i) => Fiber.interrupt(fibers[i]![1]), { concurrency: "unbounded" })
+          const exits = yield* Effect.forEach(fibers, ([, f]) => Fiber.await(f))
+          const results = new Map<string, string>()
+          exits.forEach((exit, i) => {
+            const key = fibers[i]![0]
+            if (interrupted.has(i)) return
+            assert.isTrue(Exit.isSuccess(exit), `seed ${seed}: caller ${i} of ${key}: ${String(exit)}`)
+            if (Exit.isSuccess(exit)) {
+              const seen = results.get(key)
+              if (seen === undefined) results.set(key, exit.value.id)
+              else assert.strictEqual(exit.value.id, seen, `seed ${seed}: ${key}`)
+            }
+          })
+          // interrupted callers never stop an execution: each key ran exactly once
+          yield* eventually(Effect.sync(() => [...executions.values()].every((n) => n === 1)))
+          for (const [key, n] of executions) assert.strictEqual(n, 1, `seed ${seed}: ${key} ran ${n} times`)
+          // no lock left in Redis, nobody waiting
+          yield* eventually(Effect.map(
+            replicas[0]!.redis.use("KEYS", (c) => c.keys(`${prefix}idem:l:*`)),
+            (keys) => keys.length === 0
+          ))
+          for (const r of replicas) assert.strictEqual(r.store.stats().waiting, 0)
+        })
+        yield* Effect.withRandom(run, Random.make(seed))
+      }
     }).pipe(Effect.scoped))
 
   it.live("failures: a kept one is replayed everywhere, an unkept one reaches the waiters and runs again later; defects too", () =>
