@@ -226,7 +226,8 @@ export interface FastTimeout {
     self: Effect.Effect<A, E, R>,
     options: {
       readonly budget: number
-      readonly deadline: Deadline
+      /** The deadline the work runs under (`undefined` with `outer` undefined: leave it unset). */
+      readonly deadline: Deadline | undefined
       readonly outer: Deadline | undefined
       readonly error: () => E2
       readonly disconnect: boolean
@@ -250,7 +251,8 @@ export const makeFastTimeout = (): FastTimeout => {
     self: Effect.Effect<A, E, R>,
     { budget, deadline, disconnect, error, outer }: {
       readonly budget: number
-      readonly deadline: Deadline
+      /** The deadline the work runs under (`undefined` with `outer` undefined: leave it unset). */
+      readonly deadline: Deadline | undefined
       readonly outer: Deadline | undefined
       readonly error: () => E2
       readonly disconnect: boolean

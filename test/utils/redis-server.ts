@@ -80,7 +80,8 @@ export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect
     Effect.promise(
       () =>
         new Promise<void>((resolve) => {
-          if (server.process.exitCode !== null) return resolve()
+          // already gone (exited, or killed by a signal: then exitCode stays null and signalCode is set)
+          if (server.process.exitCode !== null || server.process.signalCode !== null) return resolve()
           server.process.once("exit", () => resolve())
           server.process.kill("SIGCONT")
           server.process.kill("SIGKILL")
