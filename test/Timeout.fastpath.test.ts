@@ -12,21 +12,27 @@ type Work =
   | { readonly kind: "succeed" | "fail" | "die" | "uninterruptible"; readonly after: number }
   | { readonly kind: "never" }
 
+// Exact ties (the work ending at the very instant its deadline fires, or at the instant the caller
+// is interrupted, which happens on the 50 ms steps of the driver) are excluded: at a tie, which
+// wins depends on scheduling order in both implementations, and both outcomes are correct.
+const notOnStep = (n: number) => n % 50 !== 0
+
 const workArb: fc.Arbitrary<Work> = fc.oneof(
   fc.record({
     kind: fc.constantFrom("succeed" as const, "fail" as const, "die" as const, "uninterruptible" as const),
-    after: fc.integer({ min: 0, max: 1500 })
+    after: fc.integer({ min: 1, max: 1500 }).filter(notOnStep)
   }),
   fc.constant({ kind: "never" as const })
 )
 
+
 const scenarioArb = fc.record({
   work: workArb,
-  timeout: fc.integer({ min: 1, max: 1500 }),
+  timeout: fc.integer({ min: 1, max: 1500 }).filter(notOnStep),
   // from 1: a caller interrupted before it even started may or may not observe it before synchronous work ends
   interruptAt: fc.option(fc.integer({ min: 1, max: 2000 }), { nil: undefined }),
   disconnect: fc.boolean()
-})
+}).filter((s) => s.work.kind === "never" || s.work.after !== s.timeout)
 
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer A> ? A : never
 
@@ -99,7 +105,7 @@ describe("Timeout fast path", () => {
         const fast = yield* run(scenario, "fast")
         assert.deepStrictEqual(fast, general, JSON.stringify({ scenario, fast, general }))
       }),
-    { fastCheck: { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 100) } }
+    { fastCheck: { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 100), seed: Number(process.env.TIMEOUT_PROP_SEED ?? 20261123) } }
   )
 
   it.live("under the live clock: times out, interrupts the work, and leaves no pending timer behind", () =>
