@@ -14,6 +14,7 @@ export default defineConfig({
   test: {
     // VITEST_INCLUDE narrows the run (comma-separated globs), e.g. for a mutation run of one module
     include: process.env.VITEST_INCLUDE ? process.env.VITEST_INCLUDE.split(",") : ["test/**/*.test.ts"],
+    setupFiles: ["test/setup.ts"],
     // 2 cores: keep parallelism modest so real-server tests are not starved.
     pool: "threads",
     poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
