@@ -451,3 +451,128 @@ describe("Retry spans", () => {
       assert.strictEqual(spans[0]!.attributes.get("policy"), "traced")
     }))
 })
+
+// delays are Durations: kept to the nanosecond, hence the 1e-5 ms tolerance
+describe("Retry schedules: exact jitter formulas (seeded)", () => {
+  /** The first `n` draws of a Random seeded like the schedule's. */
+  const draws = (seed: number, n: number) =>
+    Effect.gen(function*() {
+      const out: Array<number> = []
+      for (let i = 0; i < n; i++) out.push(yield* Random.next)
+      return out
+    }).pipe(Effect.withRandom(Random.make(seed)))
+
+  it.effect("full, equal and decorrelated use the drawn numbers exactly as documented", () =>
+    Effect.gen(function*() {
+      const r = yield* draws(7, 6)
+      const full = yield* delaysOf(Retry.exponential({ base: "100 millis", jitter: "full" }), 6).pipe(
+        Effect.withRandom(Random.make(7))
+      )
+      const equal = yield* delaysOf(Retry.exponential({ base: "100 millis", jitter: "equal" }), 6).pipe(
+        Effect.withRandom(Random.make(7))
+      )
+      const decorrelated = yield* delaysOf(
+        Retry.exponential({ base: "100 millis", max: "10 seconds", jitter: "decorrelated" }),
+        6
+      ).pipe(Effect.withRandom(Random.make(7)))
+      let previous = 100
+      for (let i = 0; i < 6; i++) {
+        const d = 100 * 2 ** i
+        assert.closeTo(full[i]!, r[i]! * d, 1e-5)
+        assert.closeTo(equal[i]!, d / 2 + r[i]! * (d / 2), 1e-5)
+        const upper = Math.min(10_000, Math.max(100, previous * 3))
+        const expected = Math.min(10_000, 100 + r[i]! * (upper - 100))
+        assert.closeTo(decorrelated[i]!, expected, 1e-5)
+        previous = expected
+      }
+    }))
+
+  it.effect("linear and constant honour their jitter too", () =>
+    Effect.gen(function*() {
+      const r = yield* draws(11, 4)
+      const linear = yield* delaysOf(Retry.linear({ base: "100 millis", step: "100 millis", jitter: "full" }), 4).pipe(
+        Effect.withRandom(Random.make(11))
+      )
+      const constant = yield* delaysOf(Retry.constant("200 millis", { jitter: "equal" }), 4).pipe(
+        Effect.withRandom(Random.make(11))
+      )
+      for (let i = 0; i < 4; i++) {
+        assert.closeTo(linear[i]!, r[i]! * (100 + 100 * i), 1e-5)
+        assert.closeTo(constant[i]!, 100 + r[i]! * 100, 1e-5)
+      }
+      // without jitter nothing is drawn: the same seed gives the same plain delays
+      assert.deepStrictEqual(yield* delaysOf(Retry.linear({ base: "10 millis", max: "25 millis" }), 4), [10, 20, 25, 25])
+    }))
+
+  it("linear and constant reject decorrelated jitter and a max below base", () => {
+    for (const f of [
+      () => Retry.linear({ base: "1 second", max: "10 millis" }),
+      () => Retry.linear({ base: "1 second", jitter: "decorrelated" as any }),
+      () => Retry.constant("1 second", { jitter: "decorrelated" as any })
+    ]) {
+      try {
+        f()
+        assert.fail("accepted")
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+      }
+    }
+  })
+})
+
+describe("Retry.budget windows", () => {
+  it.effect("deposits expire slot by slot, not all at once", () =>
+    Effect.gen(function*() {
+      // 10 slots of 100 ms over a 1 s window
+      const budget = yield* Retry.budget({ ratio: 1, minRetriesPerSecond: 0, window: "1 second" })
+      budget.deposit() // slot 0
+      yield* TestClock.adjust("250 millis")
+      budget.deposit()
+      budget.deposit() // slot 2
+      assert.strictEqual(budget.available(), 3)
+      yield* TestClock.adjust("800 millis") // t = 1050: slot 0 has left the window, slot 2 has not
+      assert.strictEqual(budget.available(), 2)
+      yield* TestClock.adjust("200 millis") // t = 1250: slot 2 has left too
+      assert.strictEqual(budget.available(), 0)
+      // withdrawals expire with their slot as well
+      budget.deposit()
+      assert.isTrue(budget.tryWithdraw())
+      assert.strictEqual(budget.available(), 0)
+      budget.deposit()
+      assert.strictEqual(budget.available(), 1)
+      yield* TestClock.adjust("5 seconds") // far past the window: everything expires
+      assert.strictEqual(budget.available(), 0)
+    }))
+
+  it.effect("the per-second floor is available without traffic", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 0, minRetriesPerSecond: 2, window: "2 seconds" })
+      assert.strictEqual(budget.available(), 4)
+    }))
+})
+
+describe("Retry deadline boundary", () => {
+  it.effect("a retry whose sleep would end exactly at the deadline is not started", () =>
+    Effect.gen(function*() {
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      yield* runWithClock(dep.call.pipe(Retry.policy({ schedule: Retry.constant("500 millis"), times: 5 }), Timeout.make("1 second")))
+      // attempts at 0 and 500; a retry at 1000 would start with no time left
+      assert.deepStrictEqual(yield* dep.times, [0, 500])
+    }))
+})
+
+describe("Retry.tags and isTransient edge cases", () => {
+  it("tags needs a string _tag; isTransient needs a numeric transient status", () => {
+    const isA = Retry.tags("A")
+    assert.isTrue(isA({ _tag: "A" }))
+    assert.isFalse(isA({ _tag: "B" }))
+    assert.isFalse(isA({ _tag: 1 }))
+    assert.isFalse(isA({}))
+    assert.isFalse(isA(null))
+    assert.isFalse(Retry.isTransient({ _tag: "ResponseError" }))
+    assert.isFalse(Retry.isTransient({ _tag: "ResponseError", response: { status: "503" } }))
+    assert.isTrue(Retry.isTransient({ _tag: "ResponseError", response: { status: 429 } }))
+    assert.isFalse(Retry.isTransient({ _tag: "Other", reason: "Transport" }))
+    assert.isFalse(Retry.isTransient(undefined))
+  })
+})
