@@ -218,10 +218,14 @@ export class BulkheadFullError extends Data.TaggedError("BulkheadFullError")<{
  * ```ts
  * import { Retry, Errors } from "effect-resilience"
  *
- * try {
- *   Retry.exponential({ base: "-1 second" })
- * } catch (e) {
- *   if (e instanceof Errors.InvalidOptionsError) console.log(e.message)
+ * const describe = (): string => {
+ *   try {
+ *     Retry.exponential({ base: "-1 second" })
+ *     return "accepted"
+ *   } catch (e) {
+ *     // Retry.exponential: invalid option "base": expected a finite duration > 0, got "-1 second"
+ *     return e instanceof Errors.InvalidOptionsError ? e.message : String(e)
+ *   }
  * }
  * ```
  *
