@@ -11,61 +11,8 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Random, 
 import { Idempotency } from "effect-resilience"
 import { IdempotencyStore, Redis } from "effect-resilience/redis"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
-import { hasRedis, redisServerBinary, startRedis } from "../utils/redis-server.js"
-
-// --- a redis-server that can be killed and restarted on the same port ----------------------
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-const spawnRedis = (port: number) =>
-  new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(redisServerBinary()!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let output = ""
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes("Ready to accept connections")) resolve(child)
-    })
-    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)))
-  })
-
-const stop = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    child.kill("SIGCONT")
-    child.kill("SIGKILL")
-  })
-
-const restartableRedis = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const port = await freePort()
-    let child = await spawnRedis(port)
-    return {
-      url: `redis://127.0.0.1:${port}`,
-      pause: Effect.sync(() => void child.kill("SIGSTOP")),
-      resume: Effect.sync(() => void child.kill("SIGCONT")),
-      kill: Effect.promise(() => stop(child)),
-      restart: Effect.promise(async () => {
-        await stop(child)
-        child = await spawnRedis(port)
-      }),
-      stopAll: () => stop(child)
-    }
-  }),
-  (server) => Effect.promise(() => server.stopAll())
-)
+import { hasRedis, restartableRedis, startRedis, stopProcess } from "../utils/redis-server.js"
 
 // --- helpers ------------------------------------------------------------------------------
 
@@ -130,7 +77,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 const spawnNode = (file: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => spawn(process.execPath, ["--import", "tsx", file, ...args], { stdio: ["ignore", "pipe", "pipe"] })),
-    (child) => Effect.promise(() => stop(child))
+    (child) => Effect.promise(() => stopProcess(child))
   )
 
 const outputOf = (child: ChildProcess, until?: string) =>

@@ -88,3 +88,44 @@ export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect
         })
     )
 )
+
+const spawnOnPort = async (port: number): Promise<ChildProcess> => {
+  const child = spawn(
+    redisServerBinary()!,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] }
+  )
+  await waitForReady(child)
+  return child
+}
+
+export const stopProcess = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+/**
+ * A server on a fixed port that can be paused, killed and restarted empty
+ * (state lost), for the failure-mode tests; stopped with the scope.
+ */
+export const restartableRedis = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const port = await freePort()
+    let child = await spawnOnPort(port)
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
+      kill: Effect.promise(() => stopProcess(child)),
+      restart: Effect.promise(async () => {
+        await stopProcess(child)
+        child = await spawnOnPort(port)
+      }),
+      stopAll: () => stopProcess(child)
+    }
+  }),
+  (server) => Effect.promise(() => server.stopAll())
+)
