@@ -1,6 +1,6 @@
 /**
  * The timeout's fast path (adapted from the prototype measured in
- * `bench/proto/timeout.ts`; see bench/README.md, "Fast path notes").
+ * `bench/proto/timeout.ts`, since removed; see bench/README.md, "Fast path notes").
  *
  * `Effect.timeout` races two forked fibers (the work and a sleep), each
  * started on a later scheduler tick, plus a `setTimeout` per call and a
