@@ -174,7 +174,8 @@ const run = (name: string) => {
     incremental: true,
     incrementalFile: `reports/stryker-incremental/${name}.json`,
     concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
-    timeoutMS: 60000,
+    // a mutant that hangs (an effect that never completes) costs this much of a worker
+    timeoutMS: Number(process.env.STRYKER_TIMEOUT_MS ?? 15000),
     thresholds: { high: 90, low: 80, break: null },
     reporters: ["clear-text", "progress", "json"],
     jsonReporter: { fileName: reportOf(name) },
