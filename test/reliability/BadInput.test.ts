@@ -40,6 +40,8 @@ interface Row {
   /** A fragment of the allowed range the message must contain. */
   readonly range: string
   readonly run: () => unknown
+  /** The constructor the error must name, when it is not the first word of `name`. */
+  readonly module?: string
 }
 
 const any = (u: unknown): any => u
@@ -568,6 +570,11 @@ const check = (row: Row, error: unknown): Verdict => {
     return { ok: false, why: `allowed range "${error.expected}" does not mention "${row.range}"` }
   }
   if (!error.module.includes(".")) return { ok: false, why: `module "${error.module}" is not Module.constructor` }
+  // a layer names the constructor it delegates to; everything else names itself
+  const constructor = row.module ?? row.name.split(/[ (]/)[0]!
+  const layerOf = /^(\w+)\.layer/.exec(constructor)
+  if (layerOf !== null ? !error.module.startsWith(`${layerOf[1]}.`) : error.module !== constructor) return { ok: false, why: `module is "${error.module}", expected "${constructor}"` }
+  if (!error.message.startsWith(`${error.module}: `)) return { ok: false, why: `message does not start with the constructor: ${error.message}` }
   return { ok: true }
 }
 

@@ -44,8 +44,10 @@ export interface MemoryStore extends Store {
 }
 
 /** @internal */
-export const unsafeMake = (options: CircuitBreaker.CircuitBreakerStore.MemoryOptions = {}): MemoryStore => {
-  const m = "CircuitBreaker.layerStoreMemory"
+export const unsafeMake = (
+  options: CircuitBreaker.CircuitBreakerStore.MemoryOptions = {},
+  m = "CircuitBreaker.makeStoreMemory"
+): MemoryStore => {
   const idleTimeToLive = options.idleTimeToLive === undefined
     ? DEFAULT_IDLE_TIME_TO_LIVE
     : Duration.toMillis(validate.duration(m, "idleTimeToLive", options.idleTimeToLive))
@@ -194,8 +196,9 @@ export const unsafeMake = (options: CircuitBreaker.CircuitBreakerStore.MemoryOpt
 
 /** @internal */
 export const makeEffect = (
-  options?: CircuitBreaker.CircuitBreakerStore.MemoryOptions
-): Effect.Effect<Store, InvalidOptionsError> => validate.validated(() => unsafeMake(options))
+  options?: CircuitBreaker.CircuitBreakerStore.MemoryOptions,
+  m?: string
+): Effect.Effect<Store, InvalidOptionsError> => validate.validated(() => unsafeMake(options, m))
 
 /** @internal */
 export const CircuitBreakerStore: Context.Reference<Store, Store> = Context.Reference<Store>()(
@@ -206,4 +209,4 @@ export const CircuitBreakerStore: Context.Reference<Store, Store> = Context.Refe
 /** @internal */
 export const layer = (
   options?: CircuitBreaker.CircuitBreakerStore.MemoryOptions
-): Layer.Layer<Store, InvalidOptionsError> => Layer.effect(CircuitBreakerStore, makeEffect(options))
+): Layer.Layer<Store, InvalidOptionsError> => Layer.effect(CircuitBreakerStore, makeEffect(options, "CircuitBreaker.layerStoreMemory"))
