@@ -553,6 +553,77 @@ const accepted: ReadonlyArray<{ readonly name: string; readonly run: () => unkno
 ]
 
 // ---------------------------------------------------------------------------
+// The other side of every range: the edge values themselves are valid and must be accepted
+// (an off-by-one in a bound, `<` for `<=`, would reject them).
+
+interface Edge {
+  readonly name: string
+  readonly run: () => unknown
+}
+
+const edge = (name: string, run: () => unknown): Edge => ({ name, run })
+
+const edges: ReadonlyArray<Edge> = [
+  edge("Retry.exponential base=1ms factor=1 max=base", () => Retry.exponential({ base: 1, factor: 1, max: 1 })),
+  ...["none", "full", "equal", "decorrelated"].map((j) =>
+    edge(`Retry.exponential jitter=${j}`, () => Retry.exponential({ base: 10, jitter: any(j) }))
+  ),
+  edge("Retry.linear step=0 max=base", () => Retry.linear({ base: 10, step: 0, max: 10 })),
+  ...["none", "full", "equal"].map((j) => edge(`Retry.linear jitter=${j}`, () => Retry.linear({ base: 10, jitter: any(j) }))),
+  edge("Retry.constant delay=0", () => Retry.constant(0)),
+  ...["none", "full", "equal"].map((j) => edge(`Retry.constant jitter=${j}`, () => Retry.constant(0, { jitter: any(j) }))),
+  edge("Retry.policy times=0 maxRetryAfter=0", () => Retry.policy({ times: 0, maxRetryAfter: 0 })),
+  edge("Retry.policy schedule=Schedule", () => Retry.policy({ schedule: Schedule.spaced("1 second") })),
+  edge("Retry.budget ratio=0 minRetriesPerSecond=0", () => Retry.budget({ ratio: 0, minRetriesPerSecond: 0 })),
+  edge("Retry.budget ratio=1000", () => Retry.budget({ ratio: 1000 })),
+  edge("Timeout.make duration=1ms", () => Timeout.make(1)),
+  edge("Bulkhead.make maxConcurrent=1 maxQueue=0", () => Bulkhead.make({ maxConcurrent: 1, maxQueue: 0 })),
+  edge("Bulkhead.make maxWait=Infinity", () => Bulkhead.make({ maxConcurrent: 1, maxWait: Infinity })),
+  edge("Bulkhead.resize 1", () => Effect.flatMap(Bulkhead.make({ maxConcurrent: 3 }), (b) => b.resize(1))),
+  edge("CircuitBreaker.consecutive(1)", () => CircuitBreaker.consecutive(1)),
+  edge("CircuitBreaker.consecutive(100000)", () => CircuitBreaker.consecutive(100_000)),
+  edge("CircuitBreaker.rate threshold=1 size=1 minimumCalls=1", () => CircuitBreaker.rate({ threshold: 1, size: 1, minimumCalls: 1 })),
+  edge("CircuitBreaker.timeRate buckets=1", () => CircuitBreaker.timeRate({ threshold: 1, window: 1, buckets: 1, minimumCalls: 1 })),
+  edge("CircuitBreaker.timeRate buckets=1000 window=1000ms", () =>
+    CircuitBreaker.timeRate({ threshold: 0.5, window: 1000, buckets: 1000 })),
+  edge("CircuitBreaker.make maxOpenDuration=openDuration openDurationResetAfter=0", () =>
+    cb({ openDuration: "1 second", maxOpenDuration: "1 second", openDurationResetAfter: 0 })),
+  edge("CircuitBreaker.make halfOpen.probes=1 successThreshold=1", () => cb({ halfOpen: { probes: 1, successThreshold: 1 } })),
+  edge("CircuitBreaker.make halfOpen.probes=10000", () => cb({ halfOpen: { probes: 10_000 } })),
+  edge("CircuitBreaker.make slowCall.threshold=1", () => cb({ slowCall: { duration: 1, threshold: 1 } })),
+  edge("CircuitBreaker.makeStoreMemory maxKeys=1", () => CircuitBreaker.makeStoreMemory({ maxKeys: 1 })),
+  edge("RateLimiter.make limit=1 cost=1", () => rl({ limit: 1, cost: 1 })),
+  edge("RateLimiter.make cost=limit", () => rl({ limit: 10, cost: 10 })),
+  edge("RateLimiter.make onExceeded=delay maxDelay=0", () => rl({ onExceeded: "delay", maxDelay: 0 })),
+  edge("RateLimiter.make onExceeded=delay maxDelay=Infinity", () => rl({ onExceeded: "delay", maxDelay: Infinity })),
+  edge("RateLimiter.makeStoreMemory maxKeys=1", () => RateLimiter.makeStoreMemory({ maxKeys: 1 })),
+  edge("Hedge.make delay=0 maxAttempts=1", () => Hedge.make({ delay: 0, maxAttempts: 1 })),
+  edge("Hedge.make delay=Infinity maxAttempts=MAX", () => Hedge.make({ delay: Infinity, maxAttempts: Hedge.MAX_ATTEMPTS })),
+  edge("Fallback.makeMemoryStore maxEntries=1", () => Fallback.makeMemoryStore({ maxEntries: 1 })),
+  edge("Fallback.staleIfError maxEntries=1", () => Fallback.staleIfError({ ttl: 1, maxEntries: 1 })),
+  edge("Idempotency.makeStoreMemory maxKeys=1", () => Idempotency.makeStoreMemory({ maxKeys: 1 })),
+  edge("Chaos.fault rate=0", () => Chaos.fault({ rate: 0, error: "e" })),
+  edge("Chaos.fault rate=1", () => Chaos.fault({ rate: 1, error: "e" })),
+  edge("Chaos.latency delay=0", () => Chaos.latency({ rate: 1, delay: 0 })),
+  edge("Chaos.latency delay.min=delay.max=0", () => Chaos.latency({ rate: 1, delay: { min: 0, max: 0 } })),
+  edge("Chaos.latency delay.min=delay.max=10", () => Chaos.latency({ rate: 1, delay: { min: 10, max: 10 } })),
+  edge("Health.make maxMessageLength=16", () => Health.make({ maxMessageLength: 16 }))
+]
+
+const runEdge = (e: Edge): Effect.Effect<string | undefined> =>
+  Effect.gen(function*() {
+    let result: unknown
+    try {
+      result = e.run()
+    } catch (error) {
+      return `${e.name}: rejected (${String(error)})`
+    }
+    if (!Effect.isEffect(result)) return undefined
+    const exit = yield* Effect.exit(Effect.scoped(result as Effect.Effect<unknown, unknown, Scope.Scope>))
+    return Exit.isSuccess(exit) ? undefined : `${e.name}: rejected (${Cause.pretty(exit.cause)})`
+  })
+
+// ---------------------------------------------------------------------------
 
 type Verdict = { readonly ok: true } | { readonly ok: false; readonly why: string }
 
@@ -596,6 +667,16 @@ const runRow = (row: Row): Effect.Effect<Verdict> =>
   })
 
 describe("bad input", () => {
+  it.effect("every constructor accepts the edges of every allowed range", () =>
+    Effect.gen(function*() {
+      const failures: Array<string> = []
+      for (const e of edges) {
+        const failure = yield* runEdge(e)
+        if (failure !== undefined) failures.push(failure)
+      }
+      assert.deepStrictEqual(failures, [], failures.join("\n"))
+    }))
+
   it.effect("every constructor rejects every invalid option with a typed InvalidOptionsError naming it and its range", () =>
     Effect.gen(function*() {
       const failures: Array<string> = []
