@@ -18,9 +18,9 @@ export default defineConfig({
     // 2 cores: keep parallelism modest so real-server tests are not starved.
     pool: "threads",
     poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
-    // mutation runs (scripts/mutate.ts) set a short one: a mutant that makes a test hang is caught
+    // under Stryker (npm run mutate) a short one: a mutant that makes a test hang is caught
     // by the test's own timeout instead of costing Stryker a worker restart
-    testTimeout: Number(process.env.VITEST_TEST_TIMEOUT ?? 60_000),
+    testTimeout: Number(process.env.VITEST_TEST_TIMEOUT ?? (process.env.STRYKER_MUTATOR_WORKER === undefined ? 60_000 : 5_000)),
     hookTimeout: 60_000
   }
 })

@@ -191,7 +191,7 @@ const run = (name: string) => {
   console.log(`\n=== ${name}: ${module.mutate.join(" ")} (tests: ${tests})`)
   const result = spawnSync("npx", ["stryker", "run", file], {
     stdio: "inherit",
-    env: { VITEST_TEST_TIMEOUT: "5000", ...process.env, VITEST_INCLUDE: tests }
+    env: { ...process.env, VITEST_INCLUDE: tests }
   })
   if (result.status !== 0) console.error(`stryker failed for ${name} (exit ${result.status})`)
 }
