@@ -220,7 +220,12 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | false | undefined
   /** Bounds each attempt up to the response headers (the headers timeout). Defaults to 10 seconds. */
   readonly attemptTimeout?: Duration.DurationInput | false | undefined
-  /** Bounds reading the body of the returned response. Off by default. */
+  /**
+   * Bounds reading the body of the returned response. Off by default. With
+   * `node:http`, it is also the only guard against a body cut before the
+   * caller starts reading it (a whole read would otherwise never complete;
+   * see docs/Http.md).
+   */
   readonly bodyTimeout?: Duration.DurationInput | false | undefined
   /**
    * Read the body inside the attempt, so that a slow or broken body is
