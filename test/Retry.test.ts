@@ -1,12 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
+  Clock,
   Data,
   Duration,
   Effect,
   Exit,
   Fiber,
   FastCheck as fc,
+  Metric,
+  type MetricKeyType,
+  type MetricState,
+  Option,
   Random,
   Ref,
   Schedule,
@@ -574,5 +580,320 @@ describe("Retry.tags and isTransient edge cases", () => {
     assert.isTrue(Retry.isTransient({ _tag: "ResponseError", response: { status: 429 } }))
     assert.isFalse(Retry.isTransient({ _tag: "Other", reason: "Transport" }))
     assert.isFalse(Retry.isTransient(undefined))
+  })
+})
+
+// ---------------------------------------------------------------------------
+// What the mutation run (npm run mutate) showed untested: defaults, metric keys, event payloads,
+// span labels, budget slots and the schedules' use of Random and Clock.
+
+/** Subscribes to a policy's events, runs `program` with the TestClock driven, returns the events up to GaveUp. */
+const eventsDuring = <EIn, R, A, E, Rx>(retry: Retry.Retry<EIn, R>, program: Effect.Effect<A, E, Rx>) =>
+  Effect.gen(function*() {
+    const collected = yield* retry.events.pipe(
+      Stream.takeUntil((e) => e._tag === "GaveUp"),
+      Stream.runCollect,
+      Effect.fork
+    )
+    yield* Effect.yieldNow()
+    const exit = yield* runWithClock(program)
+    // a defect ends the call without a GaveUp: do not wait for one
+    if (Exit.isFailure(exit) && !Cause.isFailType(exit.cause)) {
+      yield* Fiber.interrupt(collected)
+      return { exit, events: [] as ReadonlyArray<Retry.RetryEvent> }
+    }
+    return { exit, events: Chunk.toReadonlyArray(yield* Fiber.join(collected)) }
+  })
+
+const scheduledDelays = (events: ReadonlyArray<Retry.RetryEvent>) =>
+  events.flatMap((e) => e._tag === "RetryScheduled" ? [Duration.toMillis(e.delay)] : [])
+
+/** The first `n` draws of `Random.make(seed)`. */
+const drawsOf = (seed: number, n: number) =>
+  Effect.gen(function*() {
+    const out: Array<number> = []
+    for (let i = 0; i < n; i++) out.push(yield* Random.next)
+    return out
+  }).pipe(Effect.withRandom(Random.make(seed)))
+
+describe("Retry defaults", () => {
+  it.effect("policy() without a schedule: exponential from 100 ms, capped at 30 s, full jitter", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ times: 10 })
+      const dep = yield* flaky(100, (n) => new Unavailable({ n }))
+      const { events, exit } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({ n: 11 })))
+      const r = yield* drawsOf(3, 10)
+      const delays = scheduledDelays(events)
+      assert.strictEqual(delays.length, 10)
+      for (let i = 0; i < 10; i++) {
+        // 100, 200, …, 25 600, then 51 200 capped at 30 000; each drawn uniformly from [0, d]
+        assert.closeTo(delays[i]!, r[i]! * Math.min(100 * 2 ** i, 30_000), 1e-5)
+      }
+    }).pipe(Effect.withRandom(Random.make(3))))
+
+  it.effect("the default name is \"retry\": in policyName and in events", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), times: 0 })
+      assert.strictEqual(retry.policyName, "retry")
+      const dep = yield* flaky(1, () => new Unavailable({}))
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(events.map((e) => e.policy), ["retry"])
+    }))
+
+  it.effect("fromConfigOptions: 100 ms base, 30 s max and full jitter when omitted", () =>
+    Effect.gen(function*() {
+      const retry = Retry.fromConfigOptions({ times: 10 })
+      const dep = yield* flaky(100, () => new Unavailable({}))
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      const r = yield* drawsOf(5, 10)
+      const delays = scheduledDelays(events)
+      assert.strictEqual(delays.length, 10)
+      for (let i = 0; i < 10; i++) assert.closeTo(delays[i]!, r[i]! * Math.min(100 * 2 ** i, 30_000), 1e-5)
+    }).pipe(Effect.withRandom(Random.make(5))))
+
+  it.effect("fromConfigOptions: the max and jitter given are the ones used", () =>
+    Effect.gen(function*() {
+      const retry = Retry.fromConfigOptions({ times: 6, base: "100 millis", factor: 3, max: "1 second", jitter: "none" })
+      const dep = yield* flaky(100, () => new Unavailable({}))
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(scheduledDelays(events), [100, 300, 900, 1000, 1000, 1000])
+    }).pipe(Effect.withRandom(Random.make(5))))
+})
+
+describe("Retry metrics", () => {
+  it.effect("resilience_retry_retries and resilience_retry_gave_up: names, descriptions, policy tag, counts", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), times: 2, name: "metrics-probe" })
+      const dep = yield* flaky(100, () => new Unavailable({}))
+      yield* runWithClock(dep.call.pipe(retry))
+      const pairs = (yield* Metric.snapshot).filter((p) =>
+        p.metricKey.tags.some((t) => t.key === "policy" && t.value === "metrics-probe")
+      )
+      const seen = pairs
+        .map((p) => ({
+          name: p.metricKey.name,
+          description: Option.getOrUndefined(p.metricKey.description),
+          tags: p.metricKey.tags.map((t) => [t.key, t.value]),
+          incremental: (p.metricKey.keyType as MetricKeyType.MetricKeyType.Counter<number>).incremental,
+          count: (p.metricState as MetricState.MetricState.Counter<number>).count
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name))
+      assert.deepStrictEqual(seen, [
+        {
+          name: "resilience_retry_gave_up",
+          description: "Calls on which a retry policy stopped retrying and surfaced the error",
+          tags: [["policy", "metrics-probe"]],
+          incremental: true,
+          count: 1
+        },
+        {
+          name: "resilience_retry_retries",
+          description: "Retries scheduled by a retry policy",
+          tags: [["policy", "metrics-probe"]],
+          incremental: true,
+          count: 2
+        }
+      ])
+    }))
+})
+
+describe("Retry GaveUp events name the reason", () => {
+  const gaveUp = (events: ReadonlyArray<Retry.RetryEvent>) => events.filter((e) => e._tag === "GaveUp")
+
+  it.effect("Rejection: a library rejection surfaces on the first attempt", () =>
+    Effect.gen(function*() {
+      const full = Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), name: "r" })
+      const dep = yield* flaky(5, () => full)
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(events, [{ _tag: "GaveUp", policy: "r", attempt: 1, reason: "Rejection", error: full }])
+    }))
+
+  it.effect("NotRetryable: while rejects the error, or until accepts it", () =>
+    Effect.gen(function*() {
+      const bad = new BadRequest()
+      const byWhile = Retry.policy({ schedule: Retry.constant("1 millis"), name: "w", while: Retry.tags("Unavailable") })
+      const dep = yield* flaky<Unavailable | BadRequest>(5, (n) => n === 2 ? bad : new Unavailable({ n }))
+      const w = yield* eventsDuring(byWhile, dep.call.pipe(byWhile))
+      assert.deepStrictEqual(gaveUp(w.events), [{ _tag: "GaveUp", policy: "w", attempt: 2, reason: "NotRetryable", error: bad }])
+      const byUntil = Retry.policy({ schedule: Retry.constant("1 millis"), name: "u", until: Retry.tags("BadRequest") })
+      const dep2 = yield* flaky<Unavailable | BadRequest>(5, (n) => n === 3 ? bad : new Unavailable({ n }))
+      const u = yield* eventsDuring(byUntil, dep2.call.pipe(byUntil))
+      assert.deepStrictEqual(gaveUp(u.events), [{ _tag: "GaveUp", policy: "u", attempt: 3, reason: "NotRetryable", error: bad }])
+    }))
+
+  it.effect("ScheduleDone: a schedule that ends surfaces the last error as a failure", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({
+        schedule: Retry.constant("10 millis").pipe(Schedule.intersect(Schedule.recurs(1))),
+        forever: true,
+        name: "s"
+      })
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      const { events, exit } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(exit, Exit.fail(new Unavailable({ n: 2 })))
+      assert.deepStrictEqual(gaveUp(events), [
+        { _tag: "GaveUp", policy: "s", attempt: 2, reason: "ScheduleDone", error: new Unavailable({ n: 2 }) }
+      ])
+      assert.deepStrictEqual(yield* dep.times, [0, 10])
+    }))
+
+  it.effect("Deadline: the next sleep would outlast the enclosing timeout", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ schedule: Retry.constant("600 millis"), times: 5, name: "d" })
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry, Timeout.make("1 second")))
+      assert.deepStrictEqual(gaveUp(events), [
+        { _tag: "GaveUp", policy: "d", attempt: 2, reason: "Deadline", error: new Unavailable({ n: 2 }) }
+      ])
+    }))
+
+  it.effect("BudgetExhausted: the shared budget has no retry left", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 0, minRetriesPerSecond: 0 })
+      const retry = Retry.policy({ schedule: Retry.constant("1 millis"), budget, name: "b" })
+      const dep = yield* flaky(10, (n) => new Unavailable({ n }))
+      const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
+      assert.deepStrictEqual(events, [
+        { _tag: "GaveUp", policy: "b", attempt: 1, reason: "BudgetExhausted", error: new Unavailable({ n: 1 }) }
+      ])
+    }))
+})
+
+describe("Retry span error labels", () => {
+  it.effect("the error attribute is the _tag when it is a string, else the error's typeof", () =>
+    Effect.gen(function*() {
+      const labelOf = (error: unknown) =>
+        Effect.gen(function*() {
+          const { spans, tracer } = recordingTracer()
+          const dep = yield* flaky(1, () => error)
+          const retry = Retry.policy({ schedule: Retry.constant("1 millis"), spans: true })
+          yield* runWithClock(dep.call.pipe(retry, Effect.withTracer(tracer)))
+          assert.strictEqual(spans.length, 1)
+          return spans[0]!.attributes.get("error")
+        })
+      assert.strictEqual(yield* labelOf(new Unavailable({})), "Unavailable")
+      assert.strictEqual(yield* labelOf("boom"), "string")
+      assert.strictEqual(yield* labelOf({ _tag: 42 }), "object")
+      assert.strictEqual(yield* labelOf(new Error("plain")), "object")
+      assert.strictEqual(yield* labelOf(null), "object")
+    }))
+})
+
+describe("Retry.budget slots", () => {
+  it.effect("a withdrawal is released when its slot leaves the window, not before", () =>
+    Effect.gen(function*() {
+      // a reserve of one retry per second; 10 slots of 100 ms
+      const budget = yield* Retry.budget({ ratio: 0, minRetriesPerSecond: 1, window: "1 second" })
+      yield* TestClock.adjust("150 millis") // slot 1
+      assert.isTrue(budget.tryWithdraw())
+      assert.isFalse(budget.tryWithdraw())
+      yield* TestClock.adjust("900 millis") // t = 1050: slot 1 is still in the window
+      assert.strictEqual(budget.available(), 0)
+      yield* TestClock.adjust("100 millis") // t = 1150: it has left
+      assert.strictEqual(budget.available(), 1)
+    }))
+})
+
+describe("Retry.isTransient: rejections", () => {
+  it("a rejection carrying retryAfter is still not transient", () => {
+    const exceeded = RateLimiter.RateLimitExceededError.make({
+      policy: "api",
+      reason: "LimitExceeded",
+      retryAfter: Duration.seconds(1),
+      limit: 1,
+      window: Duration.seconds(1),
+      cost: 1,
+      remaining: 0
+    })
+    assert.isTrue(Errors.isRejection(exceeded))
+    assert.isFalse(Retry.isTransient(exceeded))
+  })
+})
+
+describe("Retry schedules and Random / Clock", () => {
+  it.effect("schedules without jitter draw nothing from Random", () =>
+    Effect.gen(function*() {
+      const first = (yield* drawsOf(9, 1))[0]!
+      for (
+        const schedule of [
+          Retry.exponential({ base: "100 millis" }),
+          Retry.exponential({ base: "100 millis", jitter: "none" }),
+          Retry.linear({ base: "100 millis" }),
+          Retry.linear({ base: "100 millis", jitter: "none" }),
+          Retry.constant("100 millis"),
+          Retry.constant("100 millis", { jitter: "none" })
+        ]
+      ) {
+        const next = yield* Effect.gen(function*() {
+          yield* delaysOf(schedule, 5)
+          return yield* Random.next
+        }).pipe(Effect.withRandom(Random.make(9)))
+        assert.strictEqual(next, first)
+      }
+    }))
+
+  it.effect("past the cap the exponential schedule's state stops changing (no growing exponent)", () =>
+    Effect.gen(function*() {
+      const schedule = Retry.exponential({ base: "100 millis", max: "1 second" })
+      const steps: Array<{ readonly delay: number; readonly moved: boolean }> = []
+      let state = schedule.initial
+      for (let i = 0; i < 8; i++) {
+        const [next, delay] = yield* schedule.step(0, undefined, state)
+        steps.push({ delay: Duration.toMillis(delay), moved: next !== state })
+        state = next
+      }
+      assert.deepStrictEqual(steps, [
+        { delay: 100, moved: true },
+        { delay: 200, moved: true },
+        { delay: 400, moved: true },
+        { delay: 800, moved: true },
+        { delay: 1000, moved: false },
+        { delay: 1000, moved: false },
+        { delay: 1000, moved: false },
+        { delay: 1000, moved: false }
+      ])
+    }))
+
+  it.effect("a zero delay does not ask the Clock for a timer (a zero sleep is >= 1 ms under the live clock)", () =>
+    Effect.gen(function*() {
+      const inner = yield* Effect.clock
+      const sleeps: Array<number> = []
+      const recording: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => inner.unsafeCurrentTimeMillis(),
+        unsafeCurrentTimeNanos: () => inner.unsafeCurrentTimeNanos(),
+        currentTimeMillis: inner.currentTimeMillis,
+        currentTimeNanos: inner.currentTimeNanos,
+        sleep: (d) => {
+          sleeps.push(Duration.toMillis(d))
+          return inner.sleep(d)
+        }
+      }
+      const zero = yield* flaky(2, () => new Unavailable({}))
+      const ok = yield* runWithClock(zero.call.pipe(Retry.policy({ schedule: Retry.constant(0) }), Effect.withClock(recording)))
+      assert.deepStrictEqual(ok, Exit.succeed(3))
+      assert.deepStrictEqual(sleeps, [])
+      const some = yield* flaky(2, () => new Unavailable({}))
+      yield* runWithClock(some.call.pipe(Retry.policy({ schedule: Retry.constant("5 millis") }), Effect.withClock(recording)))
+      assert.deepStrictEqual(sleeps, [5, 5])
+    }))
+
+  it("exponential and linear called without options throw InvalidOptionsError naming base", () => {
+    const cases: Array<[() => unknown, string]> = [
+      [() => Retry.exponential(undefined as any), "Retry.exponential"],
+      [() => Retry.linear(undefined as any), "Retry.linear"]
+    ]
+    for (const [f, module] of cases) {
+      try {
+        f()
+        assert.fail(`${module} accepted no options`)
+      } catch (e) {
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual((e as Errors.InvalidOptionsError).module, module)
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, "base")
+      }
+    }
   })
 })
