@@ -1,0 +1,165 @@
+/**
+ * The error contract every module shares: the guards (by TypeId, not by class), the
+ * `retryAfter` convention, cheap stack-free rejections and the exact messages users read in logs.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Data, Duration, Effect, Option } from "effect"
+import { Errors } from "effect-resilience"
+
+class Unrelated extends Data.TaggedError("Unrelated")<{ readonly retryAfter?: unknown }> {}
+
+const timeout = (policy?: string) => new Errors.TimeoutError({ duration: Duration.millis(1500), policy })
+
+const bulkhead = (args: Partial<ConstructorParameters<typeof Errors.BulkheadFullError>[0]> = {}) =>
+  Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 4, maxQueue: 10, reason: "QueueFull", ...args })
+
+describe("Errors", () => {
+  describe("guards", () => {
+    it("isResilienceError and isRejection go by TypeId", () => {
+      const invalid = new Errors.InvalidOptionsError({ module: "X.make", option: "o", value: 1, expected: "e" })
+      assert.isTrue(Errors.isResilienceError(timeout()))
+      assert.isTrue(Errors.isResilienceError(bulkhead()))
+      assert.isTrue(Errors.isResilienceError(invalid))
+      // a timeout is not a rejection: the call ran; a full bulkhead is: it never ran
+      assert.isFalse(Errors.isRejection(timeout()))
+      assert.isFalse(Errors.isRejection(invalid))
+      assert.isTrue(Errors.isRejection(bulkhead()))
+      // structural: any value carrying the ids is recognised, classes from another copy included
+      assert.isTrue(Errors.isRejection({ [Errors.RejectionTypeId]: Errors.RejectionTypeId }))
+      assert.isTrue(Errors.isResilienceError({ [Errors.ResilienceErrorTypeId]: Errors.ResilienceErrorTypeId }))
+      for (const u of [new Unrelated(), new Error("x"), "TimeoutError", null, undefined, 42, { _tag: "TimeoutError" }]) {
+        assert.isFalse(Errors.isResilienceError(u), String(u))
+        assert.isFalse(Errors.isRejection(u), String(u))
+      }
+    })
+
+    it("the ids are global symbols (shared by every copy of the library)", () => {
+      assert.strictEqual(Errors.ResilienceErrorTypeId, Symbol.for("effect-resilience/ResilienceError"))
+      assert.strictEqual(Errors.RejectionTypeId, Symbol.for("effect-resilience/Rejection"))
+    })
+  })
+
+  describe("retryAfterOf", () => {
+    it("reads a finite Duration or a non-negative number of milliseconds", () => {
+      assert.deepStrictEqual(Errors.retryAfterOf(new Unrelated({ retryAfter: Duration.seconds(2) })), Option.some(Duration.seconds(2)))
+      assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: Duration.zero }), Option.some(Duration.zero))
+      assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: 250 }), Option.some(Duration.millis(250)))
+      assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: 0 }), Option.some(Duration.millis(0)))
+    })
+
+    it("ignores anything else: missing, infinite, negative, NaN, strings", () => {
+      for (
+        const u of [
+          {},
+          new Error("x"),
+          null,
+          undefined,
+          "retryAfter",
+          { retryAfter: Duration.infinity },
+          { retryAfter: -1 },
+          { retryAfter: NaN },
+          { retryAfter: Infinity },
+          { retryAfter: "2 seconds" },
+          { retryAfter: undefined }
+        ]
+      ) {
+        assert.isTrue(Option.isNone(Errors.retryAfterOf(u)), JSON.stringify(u))
+      }
+    })
+  })
+
+  describe("withoutStack", () => {
+    it("builds without stack frames and restores the limit, also when the builder throws", () => {
+      const before = Error.stackTraceLimit
+      const e = Errors.withoutStack(() => new Error("cheap"))
+      assert.strictEqual(e.stack?.split("\n").filter((l) => l.trim().startsWith("at ")).length, 0)
+      assert.strictEqual(Error.stackTraceLimit, before)
+      assert.throws(() =>
+        Errors.withoutStack(() => {
+          throw new Error("boom")
+        }), /boom/)
+      assert.strictEqual(Error.stackTraceLimit, before)
+      // with the limit restored, ordinary errors have frames again
+      assert.isAbove(new Error("x").stack!.split("\n").filter((l) => l.trim().startsWith("at ")).length, 0)
+    })
+
+    it("BulkheadFullError.make captures no frames", () => {
+      assert.isFalse((bulkhead().stack ?? "").includes("\n    at "))
+    })
+  })
+
+  describe("TimeoutError", () => {
+    it("is a TimeoutException for Effect (Cause.isTimeoutException) and names its policy", () => {
+      const e = timeout("db")
+      assert.strictEqual(e._tag, "TimeoutError")
+      assert.isTrue(Cause.isTimeoutException(e))
+      assert.strictEqual(e.message, "Timed out after 1s 500ms (db)")
+      assert.strictEqual(timeout().message, "Timed out after 1s 500ms")
+    })
+
+    it.effect("fails like any tagged error (catchTag)", () =>
+      Effect.gen(function*() {
+        const tag = yield* Effect.fail(timeout("x")).pipe(Effect.catchTag("TimeoutError", (e) => Effect.succeed(e.policy)))
+        assert.strictEqual(tag, "x")
+      }))
+  })
+
+  describe("BulkheadFullError", () => {
+    it("says which bulkhead (and key) is full and why", () => {
+      assert.strictEqual(bulkhead().message, "Bulkhead db is full: 4 running, queue of 10 full")
+      assert.strictEqual(bulkhead({ key: "tenant-1" }).message, "Bulkhead db[tenant-1] is full: 4 running, queue of 10 full")
+      assert.strictEqual(
+        bulkhead({ reason: "MaxWaitExceeded", maxWait: Duration.millis(250) }).message,
+        "Bulkhead db is full: waited longer than 250ms for one of 4 permits"
+      )
+      assert.strictEqual(
+        bulkhead({ reason: "MaxWaitExceeded", key: "k" }).message,
+        "Bulkhead db[k] is full: waited longer than maxWait for one of 4 permits"
+      )
+      assert.strictEqual(bulkhead()._tag, "BulkheadFullError")
+    })
+  })
+
+  describe("InvalidOptionsError", () => {
+    it("names the constructor, the option, the allowed range and the value", () => {
+      const e = new Errors.InvalidOptionsError({ module: "Retry.exponential", option: "base", value: -1, expected: "a finite duration > 0" })
+      assert.strictEqual(e.message, "Retry.exponential: invalid option \"base\": expected a finite duration > 0, got -1")
+      assert.strictEqual(e._tag, "InvalidOptionsError")
+    })
+  })
+
+  describe("showValue", () => {
+    it("shows every kind of value readably", () => {
+      const circular: Record<string, unknown> = {}
+      circular.self = circular
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        ["soon", "\"soon\""],
+        ["", "\"\""],
+        [1.5, "1.5"],
+        [NaN, "NaN"],
+        [-Infinity, "-Infinity"],
+        [BigInt(7), "7"],
+        [true, "true"],
+        [false, "false"],
+        [undefined, "undefined"],
+        [null, "null"],
+        [Duration.seconds(3), "3s"],
+        [[1, -1], "[1,-1]"],
+        [{ a: 1 }, "{\"a\":1}"],
+        [() => 1, "() => 1"],
+        [circular, "[object Object]"]
+      ]
+      for (const [value, shown] of cases) assert.strictEqual(Errors.showValue(value), shown)
+    })
+
+    it("cuts long values at 200 characters", () => {
+      // {"s":"…"} around 192 characters is exactly 200: shown whole; one more and it is cut
+      assert.strictEqual(JSON.stringify({ s: "y".repeat(192) }).length, 200)
+      assert.strictEqual(Errors.showValue({ s: "y".repeat(192) }), JSON.stringify({ s: "y".repeat(192) }))
+      assert.strictEqual(Errors.showValue({ s: "y".repeat(193) }), JSON.stringify({ s: "y".repeat(193) }).slice(0, 200) + "…")
+      const long = { s: "z".repeat(500) }
+      assert.strictEqual(Errors.showValue(long), JSON.stringify(long).slice(0, 200) + "…")
+      assert.strictEqual(Errors.showValue(long).length, 201)
+    })
+  })
+})
