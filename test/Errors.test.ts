@@ -27,7 +27,7 @@ describe("Errors", () => {
       // structural: any value carrying the ids is recognised, classes from another copy included
       assert.isTrue(Errors.isRejection({ [Errors.RejectionTypeId]: Errors.RejectionTypeId }))
       assert.isTrue(Errors.isResilienceError({ [Errors.ResilienceErrorTypeId]: Errors.ResilienceErrorTypeId }))
-      for (const u of [new Unrelated(), new Error("x"), "TimeoutError", null, undefined, 42, { _tag: "TimeoutError" }]) {
+      for (const u of [new Unrelated({}), new Error("x"), "TimeoutError", null, undefined, 42, { _tag: "TimeoutError" }]) {
         assert.isFalse(Errors.isResilienceError(u), String(u))
         assert.isFalse(Errors.isRejection(u), String(u))
       }
