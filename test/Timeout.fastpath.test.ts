@@ -5,7 +5,19 @@
  * whether the caller is interrupted and whether `disconnect` is set.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, FastCheck as fc, Fiber, FiberRef, Option, Ref, TestClock } from "effect"
+import {
+  Cause,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  FiberRef,
+  Option,
+  Ref,
+  RuntimeFlags,
+  RuntimeFlagsPatch,
+  TestClock
+} from "effect"
 import { Timeout } from "effect-resilience"
 
 type Work =
@@ -122,5 +134,62 @@ describe("Timeout fast path", () => {
       // FiberRef changes made by the work are kept, as with Effect.timeout
       const value = yield* FiberRef.set(ref, 3).pipe(Timeout.make("1 second"), Effect.zipRight(FiberRef.get(ref)))
       assert.strictEqual(value, 3)
+    }))
+})
+
+// FiberRefs as the caller finds them after a successful call: joined back from the work as
+// Effect.timeout joins them (`inheritAll`), whatever the work did to them
+const setByCaller = FiberRef.unsafeMake("a0")
+const newToCaller = FiberRef.unsafeMake("b0")
+// a child fiber starts with n + 1: joining it back gives the caller n + 1 even if the work never touches it
+const forked = FiberRef.unsafeMake(0, { fork: (n) => n + 1 })
+const summed = FiberRef.unsafeMake(0, { join: (parent, child) => parent + child })
+const refOps = {
+  suspend: Effect.yieldNow(),
+  set: FiberRef.set(setByCaller, "a1"),
+  setBack: FiberRef.set(setByCaller, "a0"),
+  delete: FiberRef.delete(setByCaller),
+  setNew: FiberRef.set(newToCaller, "b1"),
+  add: FiberRef.update(summed, (n) => n + 5),
+  // a runtime flag changed for the rest of the fiber is inherited too
+  noYielding: Effect.patchRuntimeFlags(RuntimeFlagsPatch.disable(RuntimeFlags.CooperativeYielding))
+}
+type RefOp = keyof typeof refOps
+
+const refsAfter = (work: ReadonlyArray<RefOp>, implementation: "fast" | "general") =>
+  Effect.gen(function*() {
+    yield* FiberRef.set(setByCaller, "a0")
+    yield* FiberRef.set(forked, 0)
+    yield* FiberRef.set(summed, 1)
+    yield* Effect.forEach(work, (op) => refOps[op], { discard: true }).pipe(Timeout.make("1 minute", { implementation }))
+    return {
+      setByCaller: yield* FiberRef.get(setByCaller),
+      newToCaller: yield* FiberRef.get(newToCaller),
+      forked: yield* FiberRef.get(forked),
+      summed: yield* FiberRef.get(summed),
+      cooperativeYielding: RuntimeFlags.cooperativeYielding(yield* Effect.getRuntimeFlags),
+      deadline: Option.isSome(yield* Timeout.remaining)
+    }
+  }).pipe(Effect.fork, Effect.flatMap(Fiber.join))
+
+describe("Timeout fast path: FiberRefs", () => {
+  it.effect.prop(
+    "the caller inherits the work's FiberRefs exactly as with Effect.timeoutFail (set, deleted, forked, joined, runtime flags)",
+    [fc.array(fc.constantFrom(...Object.keys(refOps) as Array<RefOp>), { maxLength: 6 })],
+    ([work]) =>
+      Effect.gen(function*() {
+        const general = yield* refsAfter(work, "general")
+        const fast = yield* refsAfter(work, "fast")
+        assert.deepStrictEqual(fast, general, JSON.stringify(work))
+      }),
+    { fastCheck: { numRuns: 200 } }
+  )
+
+  it.effect("a FiberRef with a fork function comes back forked even when the work changes nothing", () =>
+    Effect.gen(function*() {
+      // as after Effect.fork + Fiber.join, or Effect.timeout: the join brings the forked value back
+      assert.deepStrictEqual(yield* refsAfter([], "fast"), yield* refsAfter([], "general"))
+      assert.strictEqual((yield* refsAfter([], "fast")).forked, 1)
+      assert.strictEqual((yield* refsAfter(["suspend"], "fast")).forked, 1)
     }))
 })

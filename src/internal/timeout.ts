@@ -194,17 +194,22 @@ class FiberTimer extends Deadlines {
 }
 
 /**
- * True when the work left every FiberRef as it found it (same value on top of
- * each stack), so that joining its FiberRefs would change nothing. Compared by
- * value because `getFiberRefs()` always returns a fresh `FiberRefs` (it
- * records the runtime flags first). The runtime flags are compared as
- * `inheritAll` joins them: a finished fiber has `WindDown` set, and
- * `Interruption` is never inherited. O(number of FiberRefs), no allocation.
+ * True when the work's FiberRefs hold the caller's values (same value on top
+ * of each stack), so that joining them would change nothing. Compared with the
+ * caller's FiberRefs, not the work's initial ones: a FiberRef with a `fork`
+ * function starts the work with a forked value, which `inheritAll` joins back
+ * (as `Effect.timeout` does) even when the work never touches it. The deadline
+ * the work ran under is skipped (never joined back: see deadline.ts); a
+ * FiberRef the work deleted is not (joining never deletes). Compared by value
+ * because `getFiberRefs()` always returns a fresh `FiberRefs` (it records the
+ * runtime flags first). The runtime flags are compared as `inheritAll` joins
+ * them: a finished fiber has `WindDown` set, and `Interruption` is never
+ * inherited. O(number of FiberRefs), no allocation.
  */
-const unchanged = (initial: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
-  if (initial.locals.size !== final.locals.size) return false
+const unchanged = (caller: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
   for (const [ref, stack] of final.locals) {
-    const before = initial.locals.get(ref)
+    if (ref === currentDeadline) continue
+    const before = caller.locals.get(ref)
     if (before === undefined) return false
     const a = before[0][1]
     const b = stack[0][1]
@@ -262,20 +267,15 @@ export const makeFastTimeout = (): FastTimeout => {
       const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
       const now = clock.unsafeCurrentTimeMillis()
       const context = parent.currentContext as Context.Context<R>
-      const runtime = Runtime.make({ context, runtimeFlags: status.runtimeFlags, fiberRefs: parent.getFiberRefs() })
-      let initialRefs: FiberRefs.FiberRefs | undefined
+      const callerRefs = parent.getFiberRefs()
+      const runtime = Runtime.make({ context, runtimeFlags: status.runtimeFlags, fiberRefs: callerRefs })
       const fiber = Runtime.runFork(runtime)(self, {
-        updateRefs: (refs, fiberId) => {
-          const withDeadline = outer === deadline
-            ? refs
-            : FiberRefs.updateAs(refs, { fiberId, fiberRef: currentDeadline, value: deadline })
-          initialRefs = withDeadline
-          return withDeadline
-        }
+        updateRefs: (refs, fiberId) =>
+          outer === deadline ? refs : FiberRefs.updateAs(refs, { fiberId, fiberRef: currentDeadline, value: deadline })
       })
 
       const succeed = (value: A): Effect.Effect<A> =>
-        unchanged(initialRefs!, fiber.getFiberRefs())
+        unchanged(callerRefs, fiber.getFiberRefs())
           ? Exit.succeed(value)
           // inherit what the work changed (the deadline it ran under is never joined back: see deadline.ts)
           : Effect.as(fiber.inheritAll, value)
