@@ -111,6 +111,27 @@ describe("Chaos.fault", () => {
       assert.deepStrictEqual(yield* events, [{ _tag: "ChaosInjected", policy: "fault-metrics", kind: "Fault" }])
       assert.strictEqual(yield* counterValue("resilience_chaos_injected", { policy: "fault-metrics", kind: "Fault" }), 2)
     }))
+
+  it.effect("rate 1 and rate 0 decide without drawing from Random", () =>
+    Effect.gen(function*() {
+      for (const rate of [0, 1]) {
+        const faults = Chaos.fault({ rate, error: "boom" })
+        const afterCall = yield* seeded(5)(Effect.zipRight(Effect.either(Effect.succeed(1).pipe(faults)), Random.next))
+        assert.strictEqual(afterCall, yield* seeded(5)(Random.next), `rate ${rate}`)
+        assert.strictEqual(faults.stats().injected, rate)
+      }
+    }))
+
+  it.effect("a call is injected only when its random draw is strictly below the rate", () =>
+    Effect.gen(function*() {
+      // the draw this seed gives the first call, used as the rate itself: [0, rate) has measure rate
+      const draw = yield* seeded(21)(Random.next)
+      assert.isTrue(draw > 0 && draw < 1)
+      const atDraw = Chaos.fault({ rate: draw, error: "boom" })
+      assert.strictEqual(yield* seeded(21)(Effect.succeed(1).pipe(atDraw)), 1)
+      const aboveDraw = Chaos.fault({ rate: Math.min(1, draw + 1e-9), error: "boom" })
+      assert.strictEqual(yield* seeded(21)(Effect.flip(Effect.succeed(1).pipe(aboveDraw))), "boom")
+    }))
 })
 
 describe("Chaos.latency", () => {
@@ -137,6 +158,29 @@ describe("Chaos.latency", () => {
       assert.strictEqual(delays.length, 20)
       assert.isTrue(delays.every((d) => d >= 100 && d <= 300))
       assert.isAbove(new Set(delays).size, 10)
+    }))
+
+  it.effect("emits ChaosInjected with the injected delay and counts the injection", () =>
+    Effect.gen(function*() {
+      const slow = Chaos.latency({ rate: 1, delay: "1 second", name: "latency-events" })
+      const events = yield* collect(slow.events, 1)
+      const fiber = yield* Effect.fork(Effect.void.pipe(slow))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* events, [
+        { _tag: "ChaosInjected", policy: "latency-events", kind: "Latency", delay: Duration.seconds(1) }
+      ])
+      assert.strictEqual(yield* counterValue("resilience_chaos_injected", { policy: "latency-events", kind: "Latency" }), 1)
+    }))
+
+  it.effect("a range with min = max waits exactly that long and draws nothing from Random", () =>
+    Effect.gen(function*() {
+      const slow = Chaos.latency({ rate: 1, delay: { min: "250 millis", max: "250 millis" } })
+      const fiber = yield* Effect.fork(seeded(9)(Effect.zipRight(Effect.void.pipe(slow), Random.next)))
+      yield* TestClock.adjust("249 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), yield* seeded(9)(Random.next))
     }))
 
   it.effect("the injected wait is interruptible and the call then never runs", () =>
@@ -218,6 +262,19 @@ describe("enabled", () => {
       assert.strictEqual(withChaosOff, untouched)
     }))
 
+  it.effect("a switch starts on unless told otherwise", () =>
+    Effect.gen(function*() {
+      const made = yield* Chaos.makeSwitch()
+      assert.isTrue(yield* made.isEnabled)
+      const unsafe = Chaos.unsafeMakeSwitch()
+      assert.isTrue(yield* unsafe.isEnabled)
+      yield* unsafe.disable
+      assert.isFalse(yield* unsafe.isEnabled)
+      assert.isFalse(yield* Chaos.unsafeMakeSwitch(false).isEnabled)
+      const faults = Chaos.fault({ rate: 1, error: "boom", enabled: Chaos.unsafeMakeSwitch() })
+      assert.strictEqual(yield* Effect.flip(Effect.succeed(1).pipe(faults)), "boom")
+    }))
+
   it.effect("switchFromConfig reads the initial state from Config", () =>
     Effect.gen(function*() {
       const fromEnv = yield* Chaos.switchFromConfig(Config.boolean("CHAOS_ENABLED")).pipe(
@@ -287,6 +344,43 @@ describe("composition", () => {
       children: []
     })
     assert.strictEqual(Policy.describe(Chaos.fault({ rate: 1, error: 1, enabled: Chaos.unsafeMakeSwitch() })).options.enabled, "switch")
+    assert.strictEqual(Policy.describe(Chaos.fault({ rate: 1, error: 1, enabled: Effect.succeed(true) })).options.enabled, "effect")
+    assert.strictEqual(Policy.describe(Chaos.fault({ rate: 1, error: 1, enabled: false })).options.enabled, false)
+  })
+
+  it.effect("defaults: named \"chaos\" and enabled", () =>
+    Effect.gen(function*() {
+      const faults = Chaos.fault({ rate: 1, error: "boom" })
+      assert.strictEqual(faults.policyName, "chaos")
+      assert.isTrue(yield* faults.isEnabled)
+      assert.deepStrictEqual(Policy.describe(faults), {
+        kind: "Chaos",
+        name: "chaos",
+        options: { kind: "Fault", rate: 1, enabled: true },
+        children: []
+      })
+      const events = yield* collect(faults.events, 1)
+      yield* Effect.either(Effect.void.pipe(faults))
+      assert.deepStrictEqual(yield* events, [{ _tag: "ChaosInjected", policy: "chaos", kind: "Fault" }])
+    }))
+
+  it("fault, latency and behavior are policies; outcome is a transform", () => {
+    const policies = [
+      Chaos.fault({ rate: 0.5, error: "boom" }),
+      Chaos.latency({ rate: 0.5, delay: "1 second" }),
+      Chaos.behavior({ rate: 0.5, effect: Effect.void })
+    ]
+    assert.deepStrictEqual(policies.map((p) => p.kind), ["Fault", "Latency", "Behavior"])
+    for (const p of policies) {
+      assert.isTrue(Policy.PolicyTypeId in p, p.kind)
+      assert.isFalse(Policy.TransformTypeId in p, p.kind)
+      assert.strictEqual(Policy.describe(p).options.kind, p.kind)
+    }
+    const fake = Chaos.outcome({ rate: 0.5, value: "fake" })
+    assert.strictEqual(fake.kind, "Outcome")
+    assert.strictEqual(Policy.describe(fake).options.kind, "Outcome")
+    assert.isTrue(Policy.TransformTypeId in fake)
+    assert.isFalse(Policy.PolicyTypeId in fake)
   })
 })
 
@@ -313,6 +407,29 @@ describe("validation", () => {
     invalid(() => Chaos.latency({ rate: 0.5, delay: { min: -1, max: "1 second" } }), "delay.min")
     invalid(() => Chaos.outcome({ rate: 0.5 } as any), "value")
     invalid(() => Chaos.behavior({ rate: 0.5, effect: "nope" as any }), "effect")
+    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: "1 second", max: "-1 second" } }), "delay.max")
+  })
+
+  it("without options, each constructor names its required option", () => {
+    const cases: ReadonlyArray<readonly [() => unknown, string]> = [
+      [() => Chaos.fault(undefined as any), "Chaos.fault: invalid option \"error\": expected an error or a function returning one, got undefined"],
+      [() => Chaos.latency(undefined as any), "Chaos.latency: invalid option \"delay\": expected a finite duration >= 0, got undefined"],
+      [() => Chaos.outcome(undefined as any), "Chaos.outcome: invalid option \"value\": expected a value, got undefined"],
+      [() => Chaos.behavior(undefined as any), "Chaos.behavior: invalid option \"effect\": expected an Effect, got undefined"]
+    ]
+    for (const [f, message] of cases) {
+      assert.throws(f, Errors.InvalidOptionsError, message)
+    }
+  })
+
+  it("a behavior without an Effect names the module, the option and what is allowed", () => {
+    try {
+      Chaos.behavior({ rate: 0.5, effect: "nope" as any })
+      assert.fail("expected InvalidOptionsError")
+    } catch (e) {
+      assert.instanceOf(e, Errors.InvalidOptionsError)
+      assert.strictEqual((e as Errors.InvalidOptionsError).message, "Chaos.behavior: invalid option \"effect\": expected an Effect, got \"nope\"")
+    }
   })
 })
 
