@@ -44,7 +44,10 @@ export const modules: Record<string, Module> = {
       "test/CircuitBreaker.keys.test.ts",
       "test/CircuitBreaker.model.test.ts",
       "test/CircuitBreaker.spans.test.ts",
-      "test/CircuitBreaker.windows.test.ts"
+      "test/CircuitBreaker.windows.test.ts",
+      "test/CircuitBreaker.api.test.ts",
+      "test/CircuitBreaker.machine.test.ts",
+      "test/CircuitBreaker.options.test.ts"
     ]
   },
   RateLimiter: {
