@@ -6,6 +6,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Equal,
   Exit,
   FastCheck,
   Fiber,
@@ -84,6 +85,15 @@ const collect = <A>(stream: Stream.Stream<A>, n: number) =>
     return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
   })
 
+/** Subscribes to `stream`; the returned effect reads, without blocking, the events received so far. */
+const record = <A>(stream: Stream.Stream<A>) =>
+  Effect.gen(function*() {
+    const seen = yield* Ref.make<ReadonlyArray<A>>([])
+    yield* Effect.fork(Stream.runForEach(stream, (a) => Ref.update(seen, (xs) => [...xs, a])))
+    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+    return Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 9), Ref.get(seen))
+  })
+
 const counterValue = (name: string, tags: Record<string, string>) =>
   Effect.map(Metric.snapshot, (pairs) => {
     const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
@@ -105,6 +115,23 @@ const frequencyOf = (name: string, policy: string) =>
     }
     return {}
   })
+
+/** What failed in a `HedgeFailed` event's cause, comparable (errors are compared by name and message only). */
+const failedWith = (cause: Cause.Cause<unknown>): string => {
+  const e = Cause.squash(cause)
+  if (e instanceof Unavailable || e instanceof BadRequest) return `${e._tag} ${e.attempt}`
+  return Errors.isRejection(e) ? (e as { readonly _tag: string })._tag : String(e)
+}
+
+const comparable = (events: ReadonlyArray<Hedge.HedgeEvent>) =>
+  events.map((e) => e._tag === "HedgeFailed" ? { ...e, cause: failedWith(e.cause) } : e)
+
+/** Runs `self`, then reports its exit and the fibers it left running in the calling fiber. */
+const leftBehind = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.exit(self), (exit) =>
+    Effect.map(Effect.withFiberRuntime<Array<Fiber.RuntimeFiber<unknown, unknown>>>(Fiber.children), (children) => ({ exit, children: children.length })))
+
+const full = Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })
 
 describe("Hedge.make", () => {
   it.effect("fast path: the first attempt finishes before delay, no hedge starts", () =>
@@ -154,6 +181,35 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual(yield* fake.started, [1, 2, 3, 4])
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2, 3, 4])
+    }))
+
+  it.effect("a timer that fires after the last attempt has started starts nothing", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 10, outcome: "unavailable" },
+        { latency: 0, outcome: "never" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 2 })
+      const fiber = yield* Effect.fork(fake.call.pipe(hedge))
+      yield* TestClock.adjust("10 millis") // attempt 1 fails: attempt 2, the last, starts at once
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      yield* TestClock.adjust("1 second") // the delay armed for attempt 1 elapses at 100
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 1, wins: [0, 0], failures: 0 })
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a hedgeable failure of the last attempt to start waits for the attempts still running", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 300, outcome: "ok" },
+        { latency: 10, outcome: "unavailable" }
+      ])
+      const fiber = yield* Effect.fork(fake.call.pipe(Hedge.make({ delay: "100 millis", maxAttempts: 2 })))
+      yield* TestClock.adjust("110 millis") // attempt 2 has failed; attempt 1 still runs
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("190 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "attempt 1")
     }))
 
   it.effect("a hedgeable failure starts the next attempt at once", () =>
@@ -207,7 +263,7 @@ describe("Hedge.make", () => {
       const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
       yield* TestClock.adjust("110 millis")
       const e = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(e, new BadRequest({ attempt: 2 }))
+      assert.deepStrictEqual([e._tag, e.attempt], ["BadRequest", 2])
       assert.deepStrictEqual(yield* fake.interrupted, [1])
       assert.deepStrictEqual(yield* fake.started, [1, 2])
       assert.strictEqual(hedge.stats().failures, 1)
@@ -223,7 +279,8 @@ describe("Hedge.make", () => {
       const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "exhaust" })
       const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
       yield* TestClock.adjust("1 second")
-      assert.deepStrictEqual(yield* Fiber.join(fiber), new Unavailable({ attempt: 1 }))
+      const e = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([e._tag, e.attempt], ["Unavailable", 1])
       assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "exhaust" }), 1)
     }))
 
@@ -256,7 +313,6 @@ describe("Hedge.make", () => {
 
   it.effect("a rejected hedge is dropped: it neither hedges again nor interrupts the attempt in flight", () =>
     Effect.gen(function*() {
-      const full = Errors.BulkheadFullError.make({ name: "db", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" })
       const started = yield* Ref.make<Array<number>>([])
       const call = Effect.flatMap(Hedge.currentAttempt, (n) =>
         Effect.zipRight(
@@ -287,6 +343,22 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual(sorted(yield* fake.interrupted), [1, 2])
     }))
 
+  it.effect("delay 0 starts every attempt even when the first succeeds at once", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([{ latency: 0, outcome: "ok" }])
+      const hedge = Hedge.make({ delay: 0, maxAttempts: 3, name: "all-at-once" })
+      const events = yield* record(hedge.events)
+      assert.strictEqual(yield* fake.call.pipe(hedge), "attempt 1")
+      assert.deepStrictEqual(yield* events, [
+        { _tag: "HedgeStarted", policy: "all-at-once", attempt: 2, reason: "Delay" },
+        { _tag: "HedgeStarted", policy: "all-at-once", attempt: 3, reason: "Delay" },
+        { _tag: "HedgeWon", policy: "all-at-once", attempt: 1, started: 3 }
+      ])
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 2, wins: [1, 0, 0], failures: 0 })
+      assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "all-at-once", reason: "delay" }), 2)
+      assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "all-at-once", reason: "failure" }), 0)
+    }))
+
   it.effect("an infinite delay hedges only on failure", () =>
     Effect.gen(function*() {
       const fake = yield* makeFake([
@@ -301,6 +373,26 @@ describe("Hedge.make", () => {
       assert.strictEqual(yield* Fiber.join(fiber), "attempt 2")
     }))
 
+  it.effect("maxAttempts 1 counts a success as a win of attempt 1; stats() returns snapshots", () =>
+    Effect.gen(function*() {
+      const hedge = Hedge.make({ delay: "1 millis", maxAttempts: 1 })
+      assert.strictEqual(yield* Effect.succeed("ok").pipe(hedge), "ok")
+      const first = hedge.stats()
+      assert.deepStrictEqual(first, { calls: 1, hedges: 0, wins: [1], failures: 0 })
+      yield* Effect.succeed("ok").pipe(hedge)
+      assert.deepStrictEqual(hedge.stats(), { calls: 2, hedges: 0, wins: [2], failures: 0 })
+      assert.deepStrictEqual(first.wins, [1], "an earlier snapshot does not change")
+    }))
+
+  it.effect("maxAttempts 1 runs the effect in the caller's fiber (no fork)", () =>
+    Effect.gen(function*() {
+      const caller = yield* Effect.fiberId
+      const inside = yield* Effect.fiberId.pipe(Hedge.make({ delay: "1 millis", maxAttempts: 1 }))
+      assert.isTrue(Equal.equals(inside, caller))
+      const forked = yield* Effect.fiberId.pipe(Hedge.make({ delay: "1 millis", maxAttempts: 2 }))
+      assert.isFalse(Equal.equals(forked, caller))
+    }))
+
   it.effect("maxAttempts 1 runs the effect once", () =>
     Effect.gen(function*() {
       const fake = yield* makeFake([{ latency: 0, outcome: "unavailable" }])
@@ -308,6 +400,162 @@ describe("Hedge.make", () => {
       const e = yield* Effect.flip(fake.call.pipe(hedge))
       assert.deepStrictEqual(e, new Unavailable({ attempt: 1 }))
       assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0], failures: 1 })
+    }))
+})
+
+describe("events and metrics", () => {
+  it.effect("HedgeFailed Exhausted: every attempt failed; the event names the last one to fail", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([
+        { latency: 300, outcome: "unavailable" },
+        { latency: 10, outcome: "unavailable" }
+      ])
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 2, name: "exhausted" })
+      const events = yield* record(hedge.events)
+      const fiber = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
+      yield* TestClock.adjust("300 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).attempt, 1)
+      assert.deepStrictEqual(comparable(yield* events), [
+        { _tag: "HedgeStarted", policy: "exhausted", attempt: 2, reason: "Delay" },
+        { _tag: "HedgeFailed", policy: "exhausted", attempt: 1, started: 2, reason: "Exhausted", cause: "Unavailable 1" }
+      ])
+      assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "exhausted" }), 1)
+    }))
+
+  it.effect("HedgeFailed NotHedgeable: a non-hedgeable typed error or a defect ends the call", () =>
+    Effect.gen(function*() {
+      for (const outcome of ["bad", "die"] as const) {
+        const fake = yield* makeFake([{ latency: 1000, outcome: "ok" }, { latency: 10, outcome }])
+        const hedge = Hedge.make({
+          delay: "100 millis",
+          maxAttempts: 3,
+          name: `final-${outcome}`,
+          while: (e: Unavailable | BadRequest) => e._tag === "Unavailable"
+        })
+        const events = yield* record(hedge.events)
+        const fiber = yield* Effect.fork(Effect.exit(fake.call.pipe(hedge)))
+        yield* TestClock.adjust("110 millis")
+        assert.isTrue(Exit.isFailure(yield* Fiber.join(fiber)))
+        assert.deepStrictEqual(comparable(yield* events), [
+          { _tag: "HedgeStarted", policy: `final-${outcome}`, attempt: 2, reason: "Delay" },
+          {
+            _tag: "HedgeFailed",
+            policy: `final-${outcome}`,
+            attempt: 2,
+            started: 2,
+            reason: "NotHedgeable",
+            cause: outcome === "bad" ? "BadRequest 2" : "attempt 2 crashed"
+          }
+        ])
+        assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: `final-${outcome}` }), 1)
+      }
+    }))
+
+  it.effect("HedgeFailed Rejected: the last attempt running was rejected by the library", () =>
+    Effect.gen(function*() {
+      // attempt 1 fails (hedgeable), attempt 2 starts at once and is rejected: nothing else runs
+      const call = Effect.flatMap(
+        Hedge.currentAttempt,
+        (n): Effect.Effect<never, Unavailable | Errors.BulkheadFullError> =>
+          n === 1 ? Effect.fail(new Unavailable({ attempt: 1 })) : Effect.fail(full)
+      )
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "rejected" })
+      const events = yield* record(hedge.events)
+      const e = yield* Effect.flip(call.pipe(hedge))
+      assert.strictEqual(e._tag, "BulkheadFullError")
+      assert.deepStrictEqual(comparable(yield* events).slice(1), [
+        { _tag: "HedgeFailed", policy: "rejected", attempt: 2, started: 2, reason: "Rejected", cause: "BulkheadFullError" }
+      ])
+      assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "rejected" }), 1)
+    }))
+
+  it.effect("a call that started no hedge reports its failure as an event but updates no metric", () =>
+    Effect.gen(function*() {
+      const hedge = Hedge.make({
+        delay: "100 millis",
+        maxAttempts: 3,
+        name: "quiet",
+        while: (e: Unavailable | BadRequest | Errors.BulkheadFullError) => e._tag === "Unavailable"
+      })
+      const events = yield* record(hedge.events)
+      const fake = yield* makeFake([{ latency: 10, outcome: "bad" }])
+      const bad = yield* Effect.fork(Effect.flip(fake.call.pipe(hedge)))
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual((yield* Fiber.join(bad))._tag, "BadRequest")
+      assert.strictEqual((yield* Effect.flip(Effect.fail(full).pipe(hedge)))._tag, "BulkheadFullError")
+      assert.strictEqual(yield* Effect.succeed("fast").pipe(hedge), "fast")
+      assert.deepStrictEqual(comparable(yield* events), [
+        { _tag: "HedgeFailed", policy: "quiet", attempt: 1, started: 1, reason: "NotHedgeable", cause: "BadRequest 1" },
+        { _tag: "HedgeFailed", policy: "quiet", attempt: 1, started: 1, reason: "Rejected", cause: "BulkheadFullError" },
+        { _tag: "HedgeWon", policy: "quiet", attempt: 1, started: 1 }
+      ])
+      assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "quiet" }), 0)
+      assert.deepStrictEqual(yield* frequencyOf("resilience_hedge_won", "quiet"), {})
+      assert.deepStrictEqual(hedge.stats(), { calls: 3, hedges: 0, wins: [1, 0, 0], failures: 2 })
+    }))
+})
+
+describe("timers and fibers", () => {
+  it.effect("no timer is armed once the last attempt has started", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([])
+      const fiber = yield* Effect.fork(fake.call.pipe(Hedge.make({ delay: "100 millis", maxAttempts: 2 })))
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* fake.started, [1, 2])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("an infinite delay arms no timer", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFake([])
+      const fiber = yield* Effect.fork(fake.call.pipe(Hedge.make({ delay: Duration.infinity, maxAttempts: 3 })))
+      yield* fake.whenStarted(1)
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* fake.started, [1])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a call leaves no fiber running: attempts, the timer and timers it replaced are stopped", () =>
+    Effect.gen(function*() {
+      // the first attempt wins before the delay: the pending timer is stopped
+      const fast = yield* makeFake([{ latency: 50, outcome: "ok" }])
+      const first = yield* Effect.fork(leftBehind(fast.call.pipe(Hedge.make({ delay: "100 millis", maxAttempts: 3 }))))
+      yield* TestClock.adjust("50 millis")
+      assert.deepStrictEqual(yield* Fiber.join(first), { exit: Exit.succeed("attempt 1"), children: 0 })
+      // attempt 1 fails at 10 and replaces the timer due at 100; attempt 2 wins at 20
+      const failover = yield* makeFake([{ latency: 10, outcome: "unavailable" }, { latency: 10, outcome: "ok" }])
+      const second = yield* Effect.fork(leftBehind(failover.call.pipe(Hedge.make({ delay: "100 millis", maxAttempts: 3 }))))
+      yield* TestClock.adjust("20 millis")
+      assert.deepStrictEqual(yield* Fiber.join(second), { exit: Exit.succeed("attempt 2"), children: 0 })
+    }))
+
+  it.effect("a call completes wherever its fiber yields (an attempt may post while it registers as a waiter)", () =>
+    Effect.gen(function*() {
+      // Effect.withMaxOpsBeforeYield(n): the hedging fiber yields every n operations, so across n
+      // it yields at every point of a call, e.g. between checking its mailbox and waiting on it
+      // (below 12 the runtime itself makes no progress)
+      for (let maxOps = 12; maxOps <= 64; maxOps++) {
+        for (const delay of [0, Infinity]) {
+          for (const failures of [0, 1]) {
+            const call = Effect.flatMap(Hedge.currentAttempt, (n) =>
+              n <= failures ? Effect.fail(new Unavailable({ attempt: n })) : Effect.succeed(n))
+            const hedge = Hedge.make({ delay, maxAttempts: 3 })
+            const fiber = yield* Effect.fork(Effect.withMaxOpsBeforeYield(call.pipe(hedge), maxOps))
+            let polled = yield* Fiber.poll(fiber)
+            for (let i = 0; i < 100 && Option.isNone(polled); i++) {
+              yield* Effect.yieldNow()
+              polled = yield* Fiber.poll(fiber)
+            }
+            const outcome = Option.isSome(polled) && Exit.isSuccess(polled.value) ? polled.value.value : "pending"
+            if (outcome === "pending") yield* Fiber.interruptFork(fiber)
+            const scenario = `maxOps ${maxOps}, delay ${delay}, ${failures} failures`
+            assert.notStrictEqual(outcome, "pending", scenario)
+            assert.isAbove(Number(outcome), failures, scenario)
+          }
+        }
+      }
     }))
 })
 
@@ -464,6 +712,7 @@ describe("validation", () => {
     invalid({ delay: "-1 second", maxAttempts: 2 }, "delay")
     invalid({ delay: Number.NaN, maxAttempts: 2 }, "delay")
     invalid({ maxAttempts: 2 }, "delay")
+    invalid(undefined, "delay")
     invalid({ delay: "1 second", maxAttempts: 0 }, "maxAttempts")
     invalid({ delay: "1 second", maxAttempts: 2.5 }, "maxAttempts")
     invalid({ delay: "1 second", maxAttempts: 101 }, "maxAttempts")
