@@ -20,7 +20,7 @@ export default defineConfig({
     poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
     // under Stryker (npm run mutate) a short one: a mutant that makes a test hang is caught
     // by the test's own timeout instead of costing Stryker a worker restart
-    testTimeout: Number(process.env.VITEST_TEST_TIMEOUT ?? (process.env.STRYKER_MUTATOR_WORKER === undefined ? 60_000 : 5_000)),
+    testTimeout: Number(process.env.VITEST_TEST_TIMEOUT ?? (process.env.STRYKER_MUTATOR_WORKER === undefined ? 60_000 : 30_000)),
     hookTimeout: 60_000
   }
 })
