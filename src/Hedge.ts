@@ -263,7 +263,9 @@ const makeMailbox = <A>() => {
 /**
  * Makes a hedging policy. Throws `InvalidOptionsError` for invalid options.
  *
- * Cost: with `maxAttempts: 1` a hedge only counts the call (about 1 µs).
+ * Cost: with `maxAttempts: 1` a hedge runs the effect in the caller's fiber
+ * and only counts the call (about 1 µs; its `HedgeWon`/`HedgeFailed` event is
+ * built only when someone listens).
  * Otherwise every call forks its first attempt and a timer fiber, even when
  * the first attempt finishes before `delay`: the fast path costs about what
  * `Effect.race` or `Effect.timeout` cost (they fork two fibers too) — measured
@@ -417,6 +419,14 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
       })
     )
 
+  // maxAttempts 1: why the call failed, as the general path says when its only attempt fails
+  const onlyAttemptFailed = (cause: Cause.Cause<unknown>): "Exhausted" | "NotHedgeable" | "Rejected" => {
+    const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
+    if (Option.isNone(failure)) return "NotHedgeable"
+    if (hedgeable(failure.value)) return "Exhausted"
+    return isRejection(failure.value) ? "Rejected" : "NotHedgeable"
+  }
+
   const hedge = <A, E extends EIn, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     maxAttempts === 1
       ? Effect.suspend(() => {
@@ -424,10 +434,15 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         return Effect.matchCauseEffect(self, {
           onSuccess: (a) => {
             wins[0]!++
+            if (hub.hasSubscribers()) hub.emit({ _tag: "HedgeWon", policy: name, attempt: 1, started: 1 })
             return Effect.succeed(a)
           },
           onFailure: (cause) => {
             failures++
+            if (hub.hasSubscribers()) {
+              const reason = onlyAttemptFailed(cause)
+              hub.emit({ _tag: "HedgeFailed", policy: name, attempt: 1, started: 1, reason, cause })
+            }
             return Effect.failCause(cause)
           }
         })

@@ -118,6 +118,7 @@ const frequencyOf = (name: string, policy: string) =>
 
 /** What failed in a `HedgeFailed` event's cause, comparable (errors are compared by name and message only). */
 const failedWith = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return "interrupted"
   const e = Cause.squash(cause)
   if (e instanceof Unavailable || e instanceof BadRequest) return `${e._tag} ${e.attempt}`
   return Errors.isRejection(e) ? (e as { readonly _tag: string })._tag : String(e)
@@ -451,6 +452,27 @@ describe("events and metrics", () => {
       }
     }))
 
+  it.effect("a hedgeable failure that comes with a defect (its finalizer died) is final", () =>
+    Effect.gen(function*() {
+      const call = Effect.flatMap(Hedge.currentAttempt, (n) =>
+        Effect.fail(new Unavailable({ attempt: n })).pipe(Effect.ensuring(Effect.die(`attempt ${n} cleanup crashed`))))
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "crashed-cleanup" })
+      const events = yield* record(hedge.events)
+      const exit = yield* Effect.exit(call.pipe(hedge))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.deepStrictEqual(comparable(yield* events), [
+        {
+          _tag: "HedgeFailed",
+          policy: "crashed-cleanup",
+          attempt: 1,
+          started: 1,
+          reason: "NotHedgeable",
+          cause: "Unavailable 1" // and the defect
+        }
+      ])
+      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0, 0, 0], failures: 1 })
+    }))
+
   it.effect("HedgeFailed Rejected: the last attempt running was rejected by the library", () =>
     Effect.gen(function*() {
       // attempt 1 fails (hedgeable), attempt 2 starts at once and is rejected: nothing else runs
@@ -492,6 +514,36 @@ describe("events and metrics", () => {
       assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "quiet" }), 0)
       assert.deepStrictEqual(yield* frequencyOf("resilience_hedge_won", "quiet"), {})
       assert.deepStrictEqual(hedge.stats(), { calls: 3, hedges: 0, wins: [1, 0, 0], failures: 2 })
+    }))
+
+  it.effect("maxAttempts 1 reports the call's outcome as events, as a hedge whose only attempt ended does", () =>
+    Effect.gen(function*() {
+      const hedge = Hedge.make({
+        delay: "100 millis",
+        maxAttempts: 1,
+        name: "single",
+        while: (e: Unavailable | BadRequest | Errors.BulkheadFullError) => e._tag === "Unavailable"
+      })
+      const events = yield* record(hedge.events)
+      const outcomes = ["ok", "unavailable", "bad", "die"] as const
+      for (const outcome of outcomes) {
+        const fake = yield* makeFake([{ latency: 0, outcome }])
+        yield* Effect.exit(fake.call.pipe(hedge))
+      }
+      yield* Effect.exit(Effect.fail(full).pipe(hedge))
+      yield* Effect.exit(Effect.interrupt.pipe(hedge))
+      yield* Effect.exit(Effect.fail(new Unavailable({ attempt: 1 })).pipe(Effect.ensuring(Effect.die("cleanup crashed")), hedge))
+      const failed = { _tag: "HedgeFailed", policy: "single", attempt: 1, started: 1 } as const
+      assert.deepStrictEqual(comparable(yield* events), [
+        { _tag: "HedgeWon", policy: "single", attempt: 1, started: 1 },
+        { ...failed, reason: "Exhausted", cause: "Unavailable 1" },
+        { ...failed, reason: "NotHedgeable", cause: "BadRequest 1" },
+        { ...failed, reason: "NotHedgeable", cause: "attempt 1 crashed" },
+        { ...failed, reason: "Rejected", cause: "BulkheadFullError" },
+        { ...failed, reason: "NotHedgeable", cause: "interrupted" },
+        { ...failed, reason: "NotHedgeable", cause: "Unavailable 1" } // and a defect
+      ])
+      assert.deepStrictEqual(hedge.stats(), { calls: 7, hedges: 0, wins: [1], failures: 6 })
     }))
 })
 
