@@ -242,6 +242,7 @@ const makeMailbox = <A>() => {
   const wait = Effect.async<A>((resume) => {
     if (pending.length > 0) return resume(Effect.succeed(pending.shift()!))
     waiter = resume
+    // Stryker disable next-line BlockStatement: equivalent: the take is interrupted only when the caller is, and then the call ends without another take; the interrupted wait ignores a late resume
     return Effect.sync(() => {
       waiter = undefined
     })
@@ -256,6 +257,7 @@ const makeMailbox = <A>() => {
       waiter = undefined
       resume(Effect.succeed(a))
     },
+    // Stryker disable next-line ConditionalExpression: equivalent: a fast path; `wait` checks `pending` first too
     take: Effect.suspend(() => (pending.length > 0 ? Effect.succeed(pending.shift()!) : wait))
   }
 }
@@ -331,11 +333,13 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         const sleep = Effect.interruptible(Effect.sleep(delayMillis))
         const armTimer: Effect.Effect<void> = Effect.suspend(() => {
           if (started >= maxAttempts || delayMillis === Infinity) return Effect.void
+          // Stryker disable next-line UpdateOperator: equivalent: generations are only compared for equality with the latest one, so decreasing values serve as well
           const gen = ++generation
           const previous = timer
           const arm = Effect.map(Effect.fork(sleep), (fiber) => {
             timer = fiber
             fiber.addObserver((exit) => {
+              // Stryker disable next-line ConditionalExpression: equivalent: a timer is interrupted only when replaced (after `generation` moved on, so its tick is stale and ignored) or when the call is over
               if (Exit.isSuccess(exit)) box.offer({ _tag: "Tick", generation: gen })
             })
           })
@@ -350,11 +354,13 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
               Effect.fork(Effect.zipRight(FiberRef.set(attemptRef, n), restore(self))),
               (fiber) => {
                 fibers.push(fiber)
+                // Stryker disable next-line StringLiteral: equivalent: signals are told apart by `_tag === "Tick"` only
                 fiber.addObserver((exit) => box.offer({ _tag: "Done", attempt: n, fiber, exit }))
               }
             )
             if (n === 1) return start
             hedges++
+            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
             if (hub.hasSubscribers()) {
               hub.emit(
                 reason === "Delay"
@@ -367,6 +373,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
 
         const launchAll: Effect.Effect<void, never, R> = Effect.suspend(() => {
           // delay 0: every attempt starts at once
+          // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
           let all: Effect.Effect<void, never, R> = launch("Delay", undefined)
           for (let n = 2; n <= maxAttempts; n++) all = Effect.zipRight(all, launch("Delay", undefined))
           return all
@@ -374,6 +381,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
 
         const fail = (attemptNo: number, reason: "Exhausted" | "NotHedgeable" | "Rejected", cause: Cause.Cause<E>) => {
           failures++
+          // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
           if (hub.hasSubscribers()) {
             hub.emit({ _tag: "HedgeFailed", policy: name, attempt: attemptNo, started, reason, cause })
           }
@@ -389,6 +397,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
           const { attempt: n, exit, fiber } = signal
           if (Exit.isSuccess(exit)) {
             wins[n - 1]!++
+            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
             if (hub.hasSubscribers()) hub.emit({ _tag: "HedgeWon", policy: name, attempt: n, started })
             // like Effect.race: the winner's FiberRef changes are kept
             const value = Effect.as(fiber.inheritAll, exit.value)
@@ -414,6 +423,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         const cleanup = Effect.suspend(() =>
           timer === undefined ? Fiber.interruptAll(fibers) : Fiber.interruptAll([...fibers, timer])
         )
+        // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
         const start = delayMillis === 0 ? launchAll : Effect.zipRight(launch("Delay", undefined), armTimer)
         return Effect.ensuring(Effect.zipRight(start, next), cleanup)
       })
@@ -434,6 +444,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         return Effect.matchCauseEffect(self, {
           onSuccess: (a) => {
             wins[0]!++
+            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
             if (hub.hasSubscribers()) hub.emit({ _tag: "HedgeWon", policy: name, attempt: 1, started: 1 })
             return Effect.succeed(a)
           },

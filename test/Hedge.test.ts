@@ -385,6 +385,25 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual(first.wins, [1], "an earlier snapshot does not change")
     }))
 
+  it.effect("maxAttempts 1 consults `while` only to report a failure to a listener", () =>
+    Effect.gen(function*() {
+      let consulted = 0
+      const hedge = Hedge.make({
+        delay: "1 millis",
+        maxAttempts: 1,
+        while: (e: Unavailable) => {
+          consulted++
+          return e.attempt > 0
+        }
+      })
+      yield* Effect.flip(Effect.fail(new Unavailable({ attempt: 1 })).pipe(hedge))
+      assert.strictEqual(consulted, 0, "nobody listens: the failure is passed on as is")
+      const events = yield* record(hedge.events)
+      yield* Effect.flip(Effect.fail(new Unavailable({ attempt: 1 })).pipe(hedge))
+      assert.strictEqual((yield* events).length, 1)
+      assert.strictEqual(consulted, 1)
+    }))
+
   it.effect("maxAttempts 1 runs the effect in the caller's fiber (no fork)", () =>
     Effect.gen(function*() {
       const caller = yield* Effect.fiberId
