@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Data, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Stream, TestClock } from "effect"
+import { Cause, Chunk, Context, Data, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Ref, Schedule, Scope, Stream, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { describeError, errorMessage, sanitize } from "../src/internal/healthMessage.js"
 
@@ -502,4 +502,97 @@ describe("Health and circuit breakers", () => {
       const invalid = yield* Effect.flip(registry.resize("exports", 0))
       assert.strictEqual(invalid._tag, "InvalidOptionsError")
     }))
+})
+
+describe("Health outcomes and toJson", () => {
+  it.scoped("a check may return healthy, degraded or unhealthy outcomes; an unknown status counts as unhealthy", () =>
+    Effect.gen(function*() {
+      assert.deepInclude(Health.unhealthy("disk full"), { status: "unhealthy", message: "disk full" })
+      assert.deepInclude(Health.healthy(), { status: "healthy", message: undefined })
+      const health = yield* Health.make()
+      yield* health.register({ name: "disk", check: Effect.succeed(Health.unhealthy("disk full")), critical: true })
+      yield* health.register({ name: "odd", check: Effect.succeed({ ...Health.healthy(), status: "bogus" as any }), critical: false })
+      const report = yield* health.report
+      assert.deepInclude(byName(report, "disk"), { status: "unhealthy", critical: true, message: "disk full", consecutiveFailures: 1 })
+      assert.deepInclude(byName(report, "odd"), { status: "unhealthy", critical: false, message: undefined })
+      assert.strictEqual(report.status, "unhealthy", "critical: true makes an unhealthy check fail the aggregate")
+    }))
+
+  it.scoped("a check not run yet is pending: unhealthy, 'not checked yet', shown as pending with no last-check time", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1))
+      const health = yield* Health.make()
+      yield* health.register({ name: "slow", check: Effect.never, timeout: "1 hour" })
+      yield* health.register({ name: "fast", check: Effect.void })
+      yield* eventually(health.result("fast"), (r) => Option.isSome(r) && !r.value.pending)
+      const pending = Option.getOrThrow(yield* health.result("slow"))
+      assert.deepStrictEqual(pending, {
+        name: "slow",
+        status: "unhealthy",
+        critical: true,
+        liveness: false,
+        readiness: true,
+        pending: true,
+        latencyMillis: 0,
+        lastCheckedAt: undefined,
+        consecutiveFailures: 0,
+        message: "not checked yet"
+      })
+      const json = Health.toJson({ status: "unhealthy", checkedAt: Date.UTC(2024, 0, 1), checks: [pending, Option.getOrThrow(yield* health.result("fast"))] })
+      assert.deepStrictEqual(json, {
+        status: "unhealthy",
+        checkedAt: "2024-01-01T00:00:00.000Z",
+        checks: {
+          slow: {
+            status: "unhealthy",
+            critical: true,
+            pending: true,
+            latencyMs: 0,
+            lastCheckedAt: null,
+            consecutiveFailures: 0,
+            message: "not checked yet"
+          },
+          fast: {
+            status: "healthy",
+            critical: true,
+            latencyMs: 0,
+            lastCheckedAt: "2024-01-01T00:00:00.000Z",
+            consecutiveFailures: 0
+          }
+        }
+      })
+      assert.notProperty((json.checks as any).fast, "message", "no message key for a check without one")
+      assert.notProperty((json.checks as any).fast, "pending")
+    }))
+})
+
+describe("Health messages: describeError and sanitize", () => {
+  it("describeError: tag and message of errors, interruptions, plain values", () => {
+    assert.strictEqual(describeError(Cause.interrupt(FiberId.none)), "interrupted")
+    assert.strictEqual(describeError(Cause.fail(new Down({ reason: "r" }))), "Down: down: r")
+    assert.strictEqual(describeError(null), "null")
+    assert.strictEqual(describeError(undefined), "undefined")
+    assert.strictEqual(describeError(new Error("boom")), "boom", "no tag: the message alone")
+    assert.strictEqual(describeError(new TypeError("")), "TypeError", "no message: the error's name")
+    assert.strictEqual(describeError({}), "error")
+    assert.strictEqual(describeError({ _tag: 7 }), "error", "a tag that is not a string is ignored")
+    assert.strictEqual(describeError({ _tag: 7, message: "boom" }), "boom")
+    assert.strictEqual(describeError({ _tag: "X", message: ["boom"] }), "X", "a message that is not a string is ignored")
+    assert.strictEqual(describeError({ message: ["boom"] }), "error")
+    assert.strictEqual(describeError({ _tag: "X", message: "" }), "X", "an empty message: the tag")
+    assert.strictEqual(describeError({ _tag: "Down", message: "Down: refused" }), "Down: refused", "the tag is not repeated")
+    assert.strictEqual(describeError({ _tag: "X", message: "failed X" }), "X: failed X")
+  })
+
+  it("sanitize: cookies redacted, whitespace collapsed and trimmed, bounded at exactly maxLength", () => {
+    assert.strictEqual(sanitize("sent cookie: theme=dark; lang=en"), "sent cookie: [redacted]")
+    assert.strictEqual(sanitize("a    b"), "a b")
+    assert.strictEqual(sanitize("\n  boom  \n"), "boom")
+    assert.strictEqual(sanitize("x".repeat(50), 50), "x".repeat(50), "a message of exactly maxLength is kept whole")
+    assert.strictEqual(sanitize("x".repeat(51), 50), "x".repeat(49) + "…")
+    // only the first 8 × maxLength characters are looked at
+    assert.strictEqual(sanitize(" ".repeat(400) + "tail", 50), "")
+    assert.strictEqual(sanitize(" ".repeat(396) + "tail", 50), "tail")
+    assert.strictEqual(sanitize(" ".repeat(397) + "tail", 50), "tai")
+  })
 })
