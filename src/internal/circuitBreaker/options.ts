@@ -140,6 +140,7 @@ export const parse = (options: Options): Parsed => {
   const maxOpenDuration = options.maxOpenDuration === undefined
     ? undefined
     : millis(validate.duration(m, "maxOpenDuration", options.maxOpenDuration))
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: the first two checks only narrow the types; `<` with an undefined maxOpenDuration or a Schedule openDuration is false anyway
   if (maxOpenDuration !== undefined && typeof openDuration === "number" && maxOpenDuration < openDuration) {
     throw validate.invalid(
       m,
