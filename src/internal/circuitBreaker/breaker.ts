@@ -164,6 +164,7 @@ const makeBreaker = (
   const transitionMetric = (from: string, to: string) => {
     const id = `${from}>${to}`
     let metric = transitionMetrics.get(id)
+    // Stryker disable next-line ConditionalExpression: equivalent as `true`: a cache; a metric built again with the same tags updates the same registry entry
     if (metric === undefined) {
       metric = transitionsMetric.pipe(Metric.tagged("from", from), Metric.tagged("to", to))
       transitionMetrics.set(id, metric)
@@ -177,11 +178,13 @@ const makeBreaker = (
 
   const events = EventHub.make<CircuitBreaker.Event>()
   const transitionsHub = EventHub.make<Transition>()
+  // Stryker disable next-line ArrayDeclaration: equivalent: a stray first element has no `key` (metrics(key) filters it out) and is the first shifted out at HISTORY
   const history: Array<Transition> = []
 
   // With a shared store (`subscribe`), a transition this breaker made reaches it
   // twice: in the store's answer and through the subscription, in either order.
   // The first sight is published, the second skipped.
+  // Stryker disable next-line ConditionalExpression: equivalent as `true`: generations are unique in a store, so without a subscription no transition comes twice; the dedup would only keep its bounded bookkeeping
   const shared = store.subscribe !== undefined
   const seen = new Map<string, true>()
   const firstSight = (t: Transition): boolean => {
@@ -190,6 +193,7 @@ const makeBreaker = (
       seen.delete(id)
       return false
     }
+    // Stryker disable next-line BooleanLiteral: equivalent: only the key's presence is read (`seen.has`), never the value
     seen.set(id, true)
     if (seen.size > SEEN_TRANSITIONS) seen.delete(seen.keys().next().value!)
     return true
@@ -252,6 +256,7 @@ const makeBreaker = (
     if (history.length > HISTORY) history.shift()
     if (t.key === DEFAULT_KEY) state.unsafeUpdate(STATE_VALUE[t.to], NO_LABELS)
     transitionsHub.emit(t)
+    // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
     if (events.hasSubscribers()) events.emit({ _tag: "Transition", breaker: name, transition: t })
   }
 
@@ -272,11 +277,13 @@ const makeBreaker = (
 
   const onStoreFailure = (key: string, error: CircuitBreakerStoreError, allowed: boolean): void => {
     c.storeErrors.count++
+    // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
     if (events.hasSubscribers()) events.emit({ _tag: "StoreError", breaker: name, key, error, allowed })
   }
 
   const asStoreError = (operation: string, cause: Cause.Cause<unknown>): CircuitBreakerStoreError => {
     const failure = Cause.failureOption(cause)
+    // Stryker disable next-line ConditionalExpression: `failure._tag === "Some"` as `true` is equivalent: a None has no `value`, and `undefined instanceof` is false
     if (failure._tag === "Some" && failure.value instanceof CircuitBreakerStoreError) return failure.value
     return new CircuitBreakerStoreError({ operation, cause: Cause.squash(cause) })
   }
@@ -292,6 +299,7 @@ const makeBreaker = (
         break
       case "failure":
         count(c.failures, key)
+        // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
         if (events.hasSubscribers()) events.emit({ _tag: "Failure", breaker: name, key, slow: result.slow, probe })
         break
       default:
@@ -299,6 +307,7 @@ const makeBreaker = (
     }
     if (result.slow) {
       c.slowCalls.count++
+      // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
       if (events.hasSubscribers()) {
         events.emit({ _tag: "SlowCall", breaker: name, key, duration: Duration.millis(elapsed) })
       }
@@ -323,6 +332,7 @@ const makeBreaker = (
   const recordSync = (key: string, ticket: Admitted, outcome: Outcome, start: number): void => {
     const now = clock.unsafeCurrentTimeMillis()
     const result = toResult(outcome, now - start)
+    // Stryker disable next-line ConditionalExpression: equivalent as `false`: recordSync never gets UNTRACKED (untracked calls run with sync = false)
     const recorded = ticket === UNTRACKED
       ? UNTRACKED_RECORDED
       : handle!.record(key, config, ticket, result, now)
@@ -348,6 +358,7 @@ const makeBreaker = (
     })
 
   const classifyExit = (classify: Classifier | undefined, exit: Exit.Exit<unknown, unknown>): Outcome | Effect.Effect<Outcome> => {
+    // Stryker disable next-line ConditionalExpression: equivalent as `false`: calling an undefined classify throws, and the catch below returns the same defaultClassify(exit)
     if (classify === undefined) return classifiers.defaultClassify(exit)
     try {
       const outcome = classify(exit)
@@ -412,6 +423,7 @@ const makeBreaker = (
     }
     count(reason._tag === "CircuitOpen" ? c.rejectedOpen : c.rejectedHalfOpen, key)
     tick(now)
+    // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
     if (events.hasSubscribers()) {
       events.emit({ _tag: "Rejected", breaker: name, key, reason: reason._tag, retryAfter })
     }
@@ -450,6 +462,7 @@ const makeBreaker = (
             if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
             const error = asStoreError("admit", cause)
             onStoreFailure(key, error, allowOnStoreError)
+            // Stryker disable next-line BooleanLiteral: equivalent: an UNTRACKED ticket is accounted the same way by recordSync and recordEffect (never recorded, never a probe)
             if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false)
             count(c.rejectedStore, key)
             tick(start)
