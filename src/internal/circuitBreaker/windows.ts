@@ -111,8 +111,10 @@ class CountWindow implements Window {
     const size = this.size
     const bits = (failure ? FAILURE_BIT : 0) | (slow ? SLOW_BIT : 0)
     let ring = this.ring
+    // Stryker disable next-line ConditionalExpression: equivalent: allocating the ring before the first failure or slow call only stores zeros, which is what plain successes are
     if (ring === undefined && bits !== 0) ring = this.ring = new Uint8Array(size)
     if (ring !== undefined) {
+      // Stryker disable next-line ConditionalExpression: equivalent: until the ring is full, the slot at pos was never written (pos === count), so it holds 0 and nothing is taken out
       if (this.count === size) {
         const old = ring[this.pos]!
         if (old & FAILURE_BIT) this.failures--
@@ -127,6 +129,7 @@ class CountWindow implements Window {
     this.pos = this.pos + 1 === size ? 0 : this.pos + 1
     if (this.count < this.minimumCalls) return false
     return reaches(this.failures, this.count, this.threshold) ||
+      // Stryker disable next-line ConditionalExpression: equivalent: without slowCall, reaches(…, undefined) is false anyway (n >= undefined is false)
       (this.slowThreshold !== undefined && reaches(this.slows, this.count, this.slowThreshold))
   }
   stats(): WindowStats {
@@ -162,6 +165,7 @@ class TimeWindow implements Window {
   }
   advance(now: number): void {
     const slot = Math.floor(now / this.width)
+    // Stryker disable next-line EqualityOperator: equivalent: at slot === current the loop clears min(0, buckets) = 0 buckets and current stays the same
     if (slot <= this.current) return
     const buckets = this.buckets
     // the buckets of slots current+1 … slot (at most all of them) start empty
@@ -195,6 +199,7 @@ class TimeWindow implements Window {
     this.consecutive = failure ? this.consecutive + 1 : 0
     if (this.calls < this.minimumCalls) return false
     return reaches(this.failures, this.calls, this.threshold) ||
+      // Stryker disable next-line ConditionalExpression: equivalent: without slowCall, reaches(…, undefined) is false anyway (n >= undefined is false)
       (this.slowThreshold !== undefined && reaches(this.slows, this.calls, this.slowThreshold))
   }
   stats(now: number): WindowStats {
