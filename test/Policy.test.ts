@@ -127,3 +127,88 @@ describe("Policy.isPolicy and identity", () => {
       assert.strictEqual(Policy.describe(() => 1).kind, "Function")
     }))
 })
+
+describe("Policy brands and descriptors", () => {
+  const brandOf = (f: Function, id: symbol) => Object.getOwnPropertyDescriptor(f, id)
+
+  it("a policy carries its brand (with its variance) and its descriptor as hidden properties only", () => {
+    const withDescriptor = Policy.make((self) => self, { kind: "Mine", name: "m" })
+    const bare = Policy.make((self) => self)
+    const callable = Policy.unsafeMakeCallable((self: Effect.Effect<unknown>) => self, { kind: "Callable" })
+    for (const p of [withDescriptor, bare, callable]) {
+      const brand = brandOf(p, Policy.PolicyTypeId)
+      assert.isDefined(brand)
+      assert.isFalse(brand!.enumerable)
+      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_E", "_In", "_R"])
+      // nothing shows up when a policy is spread, logged or serialised
+      assert.deepStrictEqual(Object.keys(p), [])
+      assert.isFalse(Policy.TransformTypeId in p)
+    }
+    // a policy made without a descriptor carries only its brand
+    assert.deepStrictEqual(Object.getOwnPropertySymbols(bare), [Policy.PolicyTypeId])
+    assert.deepStrictEqual(Policy.describe(bare), { kind: "Function", name: undefined, options: {}, children: [] })
+    const descriptor = brandOf(withDescriptor, Policy.DescriptorTypeId)!
+    assert.isFalse(descriptor.enumerable)
+    assert.isTrue(descriptor.configurable)
+    assert.deepStrictEqual(Policy.describe(withDescriptor), { kind: "Mine", name: "m", options: {}, children: [] })
+    assert.deepStrictEqual(Policy.describe(callable), { kind: "Callable", name: undefined, options: {}, children: [] })
+  })
+
+  it("a transform carries the transform brand, normalised descriptor or none", () => {
+    const described = Policy.makeTransform<never, never>((self) => self, { kind: "Recover", options: { n: 1 } })
+    const bare = Policy.makeTransform<never, never>((self) => self)
+    const callable = Policy.unsafeMakeTransformCallable((self: Effect.Effect<unknown>) => self, { kind: "T" })
+    for (const t of [described, bare, callable]) {
+      const brand = brandOf(t, Policy.TransformTypeId)
+      assert.isDefined(brand)
+      assert.isFalse(brand!.enumerable)
+      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_A", "_E", "_H", "_R"])
+      assert.deepStrictEqual(Object.keys(t), [])
+      assert.isTrue(Policy.isPolicy(t))
+    }
+    assert.deepStrictEqual(Policy.describe(described), { kind: "Recover", name: undefined, options: { n: 1 }, children: [] })
+    assert.deepStrictEqual(Object.getOwnPropertySymbols(bare), [Policy.TransformTypeId])
+    assert.strictEqual(Policy.describe(bare).kind, "Function")
+    assert.deepStrictEqual(Policy.describe(callable), { kind: "T", name: undefined, options: {}, children: [] })
+  })
+
+  it("compose is a transform as soon as one part is, and describes itself as Compose", () => {
+    const p = Policy.make((self) => self, { kind: "P" })
+    const t = Policy.makeTransform<never, never>((self) => self, { kind: "T" })
+    const policies = Policy.compose(p, p)
+    assert.isTrue(Policy.PolicyTypeId in policies)
+    assert.isFalse(Policy.TransformTypeId in policies)
+    for (const mixed of [Policy.compose(p, t), Policy.compose(t, p), Policy.compose(t, t)]) {
+      assert.isTrue(Policy.TransformTypeId in mixed)
+      assert.isFalse(Policy.PolicyTypeId in mixed)
+    }
+    const d = Policy.describe(Policy.compose(p, t))
+    assert.strictEqual(d.kind, "Compose")
+    assert.deepStrictEqual(d.children.map((c) => c.kind), ["P", "T"])
+    assert.deepStrictEqual(Object.keys(Policy.compose(p, t)), [])
+  })
+
+  it("pipeline's own descriptor is hidden and can be replaced, like every descriptor", () => {
+    const p = Policy.pipeline({ timeout: "1 second" })
+    const descriptor = brandOf(p, Policy.DescriptorTypeId)!
+    assert.isFalse(descriptor.enumerable)
+    assert.isTrue(descriptor.configurable)
+    assert.deepStrictEqual(Object.keys(p), [])
+  })
+
+  it.effect("pipeline's durations become timeouts scoped overall and per attempt", () =>
+    Effect.gen(function*() {
+      const p = Policy.pipeline({ timeout: "1 second", attemptTimeout: "100 millis" })
+      assert.deepStrictEqual(Policy.describe(p).children.map((c) => c.options.scope), ["overall", "attempt"])
+      const attempt = yield* runWithClock(Effect.never.pipe(Policy.pipeline({ attemptTimeout: "100 millis" })))
+      const overall = yield* runWithClock(Effect.never.pipe(Policy.pipeline({ timeout: "100 millis" })))
+      for (const [exit, scope] of [[attempt, "attempt"], [overall, "overall"]] as const) {
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          assert.instanceOf(error, Errors.TimeoutError)
+          assert.strictEqual((error as Errors.TimeoutError).scope, scope)
+        }
+      }
+    }))
+})
