@@ -596,3 +596,102 @@ describe("Health messages: describeError and sanitize", () => {
     assert.strictEqual(sanitize(" ".repeat(397) + "tail", 50), "tai")
   })
 })
+
+describe("Health.register validation", () => {
+  it.scoped("names the module, option and allowed range for every invalid check", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      yield* health.register({ name: "db", check: Effect.void })
+      const messages = yield* Effect.forEach([
+        null,
+        "db",
+        { name: "db", check: Effect.void },
+        { name: "x", check: Effect.void, interval: "-1 second" },
+        { name: "y", check: Effect.void, critical: "maybe" },
+        { name: "z", check: Effect.void, trigger: [1, 2] }
+      ], (check) => Effect.map(Effect.flip(health.register(check as unknown as Health.Check)), (e) => e.message))
+      assert.deepStrictEqual(messages, [
+        "Health.register: invalid option \"check\": expected a check object, got null",
+        "Health.register: invalid option \"check\": expected a check object, got \"db\"",
+        "Health.register: invalid option \"name\": expected a name not already registered, got \"db\"",
+        "Health.register: invalid option \"interval\": expected a finite duration > 0, got \"-1 second\"",
+        "Health.register: invalid option \"critical\": expected a boolean, \"critical\" or \"non-critical\", got \"maybe\"",
+        "Health.register: invalid option \"trigger\": expected a Stream, got [1,2]"
+      ])
+    }))
+
+  it.effect("registering with a service whose scope has closed fails", () =>
+    Effect.gen(function*() {
+      const health = yield* Effect.scoped(Health.make())
+      const error = yield* Effect.flip(Effect.scoped(health.register({ name: "db", check: Effect.void })))
+      assert.strictEqual(error.message, "Health.register: invalid option \"name\": expected a live Health service (it was closed), got \"db\"")
+      assert.deepStrictEqual(yield* health.names, [])
+    }))
+})
+
+describe("PolicyRegistry details", () => {
+  it.scoped("errors name the policy and the operation; entries without a control are Unsupported for it", () =>
+    Effect.gen(function*() {
+      const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
+      yield* registry.register({ name: "plain", kind: "Custom" })
+      const errors = yield* Effect.all([
+        Effect.flip(registry.get("nope")),
+        Effect.flip(registry.isolate("plain")),
+        Effect.flip(registry.reset("plain", "k")),
+        Effect.flip(registry.resize("plain", 2))
+      ])
+      assert.deepStrictEqual(errors.map((e) => [e._tag, (e as Health.PolicyRegistryError).operation, (e as Health.PolicyRegistryError).reason, e.message]), [
+        ["PolicyRegistryError", "get", "NotFound", "No policy named \"nope\" is registered"],
+        ["PolicyRegistryError", "isolate", "Unsupported", "Policy \"plain\" does not support isolate"],
+        ["PolicyRegistryError", "reset", "Unsupported", "Policy \"plain\" does not support reset"],
+        ["PolicyRegistryError", "resize", "Unsupported", "Policy \"plain\" does not support resize"]
+      ])
+    }))
+
+  it.scoped("info: none gives only name, kind and controls; a failing info shows as unavailable", () =>
+    Effect.gen(function*() {
+      const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
+      yield* registry.register({ name: "plain", kind: "Custom" })
+      yield* registry.register({ name: "failing", kind: "Custom", info: Effect.fail("store down") as any, reset: () => Effect.void })
+      assert.deepStrictEqual(yield* registry.list, [
+        { name: "plain", kind: "Custom", controls: [] },
+        { error: "unavailable", name: "failing", kind: "Custom", controls: ["reset"] }
+      ])
+    }))
+
+  it.scoped("register validates name and kind, rejects duplicates, and unregisters when its scope closes", () =>
+    Effect.gen(function*() {
+      const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
+      const messages = yield* Effect.forEach(
+        [undefined, { name: "", kind: "Custom" }, { name: "p", kind: "" }],
+        (entry) => Effect.map(Effect.flip(registry.register(entry as any)), (e) => e.message)
+      )
+      assert.deepStrictEqual(messages, [
+        "Health.PolicyRegistry.register: invalid option \"name\": expected a non-empty string, got undefined",
+        "Health.PolicyRegistry.register: invalid option \"name\": expected a non-empty string, got \"\"",
+        "Health.PolicyRegistry.register: invalid option \"kind\": expected a non-empty string, got \"\""
+      ])
+      const scope = yield* Scope.make()
+      yield* registry.register({ name: "p", kind: "Custom" }).pipe(Scope.extend(scope))
+      const dup = yield* Effect.flip(registry.register({ name: "p", kind: "Custom" }))
+      assert.strictEqual(dup.message, "Health.PolicyRegistry.register: invalid option \"name\": expected a name not already registered, got \"p\"")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* registry.list, [])
+      yield* registry.register({ name: "p", kind: "Other" })
+      assert.deepStrictEqual(yield* registry.get("p"), { name: "p", kind: "Other", controls: [] })
+    }))
+
+  it.scoped("resize takes an integer >= 1 and passes the key", () =>
+    Effect.gen(function*() {
+      const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
+      const calls: Array<unknown> = []
+      yield* registry.register({ name: "pool", kind: "Custom", resize: (n, key) => Effect.sync(() => calls.push([n, key])) })
+      const errors = yield* Effect.forEach([2.5, 0], (n) => Effect.map(Effect.flip(registry.resize("pool", n)), (e) => e.message))
+      assert.deepStrictEqual(errors, [
+        "Health.PolicyRegistry.resize: invalid option \"size\": expected an integer >= 1, got 2.5",
+        "Health.PolicyRegistry.resize: invalid option \"size\": expected an integer >= 1, got 0"
+      ])
+      yield* registry.resize("pool", 1, "tenant-a")
+      assert.deepStrictEqual(calls, [[1, "tenant-a"]])
+    }))
+})
