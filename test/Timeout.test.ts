@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
 import { Errors, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 
@@ -132,4 +132,76 @@ describe("deadline scoping", () => {
       assert.isTrue(Option.isSome(yield* Fiber.join(fiber)))
       assert.isTrue(Option.isNone(yield* Timeout.remaining))
     }))
+})
+
+describe("deadline propagation into uninterruptible regions", () => {
+  // An acquire runs uninterruptibly: the outer timeout cannot interrupt it, so a timeout inside it
+  // (with `disconnect`, since the work it bounds is uninterruptible too) must itself end at the
+  // outer deadline, with the outer timeout's error. (Daemon fibers: a fiber stuck in an acquire
+  // cannot be interrupted, so a failing test must not wait for it.)
+  const request = Timeout.make("1 second", { name: "request", scope: "overall" })
+  const withinAcquire = <A, E>(acquire: Effect.Effect<A, E>) =>
+    Effect.scoped(Effect.acquireRelease(acquire, () => Effect.void)).pipe(request)
+  const failure = <A>(exit: Exit.Exit<A, Errors.TimeoutError>) =>
+    Option.getOrThrow(Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none())
+
+  it.effect("a timeout inside an acquire ends at the enclosing deadline, with the enclosing timeout's error", () =>
+    Effect.gen(function*() {
+      const connect = Effect.sleep("5 seconds").pipe(Timeout.make("3 seconds", { name: "connect", disconnect: true }))
+      const inner = yield* Deferred.make<Exit.Exit<void, Errors.TimeoutError>>()
+      const fiber = yield* Effect.forkDaemon(
+        withinAcquire(Effect.sleep("400 millis").pipe(Effect.zipRight(connect), Effect.onExit((exit) => Deferred.succeed(inner, exit))))
+      )
+      yield* TestClock.adjust("999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      // the inner timeout fired at the outer deadline (not at its own, 3.4 s), with the outer's error
+      const exit = yield* Fiber.poll(fiber)
+      assert.isTrue(Option.isSome(exit), "ended at the outer deadline")
+      assert.strictEqual(failure(Option.getOrThrow(exit)).policy, "request")
+      const error = failure(yield* Deferred.await(inner))
+      assert.deepStrictEqual([error.policy, Duration.toMillis(error.duration), error.scope], ["request", 1000, "overall"])
+    }))
+
+  it.effect("an inner deadline exactly at the enclosing one: the enclosing timeout's error wins", () =>
+    Effect.gen(function*() {
+      const connect = Effect.sleep("5 seconds").pipe(Timeout.make("1 second", { name: "connect", disconnect: true }))
+      const inner = yield* Deferred.make<Exit.Exit<void, Errors.TimeoutError>>()
+      const fiber = yield* Effect.forkDaemon(withinAcquire(connect.pipe(Effect.onExit((exit) => Deferred.succeed(inner, exit)))))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(failure(yield* Deferred.await(inner)).policy, "request")
+      assert.strictEqual(failure(yield* Fiber.await(fiber)).policy, "request")
+    }))
+
+  it.effect("with no time left before the enclosing deadline, a timeout fails at once without starting the work", () =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make(false)
+      const connect = Ref.set(started, true).pipe(Timeout.make("1 second", { name: "connect" }))
+      const inner = yield* Deferred.make<Exit.Exit<void, Errors.TimeoutError>>()
+      const left = yield* Deferred.make<Option.Option<Duration.Duration>>()
+      // the acquire overruns the deadline (1.5 s), then starts a call under a timeout
+      const acquire = Effect.sleep("1500 millis").pipe(
+        Effect.zipRight(Effect.flatMap(Timeout.remaining, (r) => Deferred.succeed(left, r))),
+        Effect.zipRight(Effect.exit(connect)),
+        Effect.flatMap((exit) => Deferred.succeed(inner, exit))
+      )
+      const fiber = yield* Effect.forkDaemon(withinAcquire(acquire))
+      yield* TestClock.adjust("1500 millis")
+      assert.deepStrictEqual(yield* Deferred.await(left), Option.some(Duration.zero))
+      const error = failure(yield* Deferred.await(inner))
+      assert.deepStrictEqual([error.policy, Duration.toMillis(error.duration), error.scope], ["request", 1000, "overall"])
+      assert.isFalse(yield* Ref.get(started), "the work never started")
+      assert.strictEqual(failure(yield* Fiber.await(fiber)).policy, "request")
+    }))
+})
+
+describe("Timeout.make: the policy value", () => {
+  it("exposes its duration and the options it was made with", () => {
+    const options = { name: "db", disconnect: true, scope: "attempt" } as const
+    const t = Timeout.make("2 seconds", options)
+    assert.isTrue(Duration.equals(t.duration, Duration.seconds(2)))
+    assert.strictEqual(t.options, options)
+    assert.deepStrictEqual(Timeout.make(1500).options, {})
+    assert.isTrue(Duration.equals(Timeout.make(1500).duration, Duration.millis(1500)))
+  })
 })
