@@ -75,6 +75,7 @@ abstract class Deadlines {
     else e.next.prev = e
     if (after === undefined) this.head = e
     else after.next = e
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: no caller reads the result (add() compares deadlines itself)
     return after === undefined
   }
 
@@ -111,12 +112,14 @@ abstract class Deadlines {
 class NodeTimer extends Deadlines {
   private handle: ReturnType<typeof setTimeout> | undefined = undefined
   private armedAt = Infinity
+  // Stryker disable next-line BooleanLiteral: equivalent: read only while a handle exists, and arm() sets it when it creates one
   private refed = false
 
   add(e: Entry, now: number): void {
     const first = this.head === undefined
     this.link(e)
     if (this.handle === undefined || e.deadline < this.armedAt) this.arm(e.deadline, now)
+    // Stryker disable next-line LogicalOperator: equivalent: the timer is unref'd only while no call is pending, so `!this.refed` implies `first`
     else if (first && !this.refed) {
       this.handle.ref()
       this.refed = true
@@ -206,6 +209,7 @@ class FiberTimer extends Deadlines {
  * them: a finished fiber has `WindDown` set, and `Interruption` is never
  * inherited. O(number of FiberRefs), no allocation.
  */
+// Stryker disable next-line BlockStatement: equivalent: returning undefined only makes every call join the work's FiberRefs, a no-op when they did not change
 const unchanged = (caller: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boolean => {
   for (const [ref, stack] of final.locals) {
     if (ref === currentDeadline) continue
@@ -214,9 +218,11 @@ const unchanged = (caller: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boo
     const a = before[0][1]
     const b = stack[0][1]
     if (a === b) continue
+    // Stryker disable next-line UnaryOperator: equivalent: with the mask inverted the runtime flags always differ (WindDown), so every call joins the work's FiberRefs: the same result, without the shortcut
     if (ref === FiberRef.currentRuntimeFlags && ((a ^ b) & ~IGNORED_FLAGS) === 0) continue
     return false
   }
+  // Stryker disable next-line BooleanLiteral: equivalent: false only makes every call join the work's FiberRefs, a no-op when they did not change
   return true
 }
 const IGNORED_FLAGS = RuntimeFlags.WindDown | RuntimeFlags.Interruption
@@ -242,6 +248,7 @@ export interface FastTimeout {
 
 /** @internal */
 export const makeFastTimeout = (): FastTimeout => {
+  // Stryker disable next-line UnaryOperator: equivalent: any id no fiber has will do: (1, 0) is as synthetic as (-1, 0) (real fibers have a start time)
   const interruptor = FiberId.make(-1, 0)
   let nodeTimer: NodeTimer | undefined
   const fiberTimers = new WeakMap<Clock.Clock, FiberTimer>()
@@ -293,6 +300,7 @@ export const makeFastTimeout = (): FastTimeout => {
         onTimeout: undefined,
         prev: undefined,
         next: undefined,
+        // Stryker disable next-line BooleanLiteral: equivalent: link() sets it before anything reads it
         linked: false
       }
       timer.add(entry, now, () => runtime as Runtime.Runtime<never>)
@@ -300,6 +308,7 @@ export const makeFastTimeout = (): FastTimeout => {
         let resumed = false
         const finish = (effect: Effect.Effect<A, E | E2>) => {
           if (!resumed) {
+            // Stryker disable next-line BooleanLiteral: equivalent: Effect's async resume already ignores every call after the first
             resumed = true
             resume(effect)
           }
