@@ -12,6 +12,7 @@ import {
   Exit,
   FastCheck,
   Fiber,
+  FiberId,
   Layer,
   Metric,
   MetricState,
@@ -84,6 +85,34 @@ describe("Fallback.value", () => {
     }))
 })
 
+describe("selectors", () => {
+  it.effect("tags(...) passes errors without a _tag through untouched (null, strings)", () =>
+    Effect.gen(function*() {
+      const orZero = Fallback.tags("NotFound").value(0)
+      assert.isNull(yield* Effect.flip((Effect.fail(null) as Effect.Effect<number, null>).pipe(orZero)))
+      assert.strictEqual(yield* Effect.flip((Effect.fail("NotFound") as Effect.Effect<number, string>).pipe(orZero)), "NotFound")
+      assert.deepStrictEqual(orZero.stats(), { calls: 2, handled: 0, served: 0, exhausted: 0 })
+    }))
+
+  it.effect("instanceOf(...) handles an instance of any of its classes and passes the rest through", () =>
+    Effect.gen(function*() {
+      const fallback = Fallback.instanceOf(NotFound, Unavailable).effect((e) => Effect.succeed(e._tag))
+      assert.strictEqual(yield* failWith(notFound).pipe(fallback), "NotFound")
+      assert.strictEqual(yield* failWith(unavailable).pipe(fallback), "Unavailable")
+      const miss = new CacheMiss()
+      assert.strictEqual(yield* Effect.flip((failWith(miss) as Effect.Effect<string, CacheMiss>).pipe(fallback)), miss)
+      assert.deepStrictEqual(fallback.stats(), { calls: 3, handled: 2, served: 2, exhausted: 0 })
+    }))
+
+  it("Policy.describe names the selector: its tags, its classes, or a predicate", () => {
+    const on = (f: Fallback.Fallback<any, any, any, any>) => Policy.describe(f).options.on
+    assert.strictEqual(on(Fallback.tags("NotFound", "Unavailable").value(0)), "tags(NotFound, Unavailable)")
+    assert.strictEqual(on(Fallback.instanceOf(NotFound, Unavailable).value(0)), "instanceOf(NotFound, Unavailable)")
+    assert.strictEqual(on(Fallback.when((e: unknown) => e === 1).value(0)), "predicate")
+    assert.strictEqual(on(Fallback.value(0)), "all")
+  })
+})
+
 describe("Fallback.effect", () => {
   it.effect("the fallback receives the error, typed by the selector", () =>
     Effect.gen(function*() {
@@ -150,6 +179,25 @@ describe("Fallback.chain", () => {
       assert.isFalse(yield* Ref.get(next))
     }))
 
+  it.effect("a source's interruption is not passed on to the next source", () =>
+    Effect.gen(function*() {
+      const next = yield* Ref.make(false)
+      const chain = Fallback.chain([Effect.interrupt, Effect.as(Ref.set(next, true), "x")])
+      const exit = yield* Effect.exit(failWith(notFound).pipe(chain))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))
+      assert.isFalse(yield* Ref.get(next))
+      assert.deepStrictEqual(chain.stats(), { calls: 1, handled: 1, served: 0, exhausted: 0 })
+    }))
+
+  it.effect("counts resilience_fallback_exhausted under the policy's name", () =>
+    Effect.gen(function*() {
+      const chain = Fallback.chain([Effect.fail(new CacheMiss()), Effect.fail(unavailable)], { name: "exhausted-metric" })
+      yield* Effect.flip(failWith(notFound).pipe(chain))
+      yield* Effect.flip(failWith(notFound).pipe(chain))
+      assert.strictEqual(yield* counterValue("resilience_fallback_exhausted", { policy: "exhausted-metric" }), 2)
+      assert.strictEqual(chain.stats().exhausted, 2)
+    }))
+
   it.effect("emits FallbackServed with the source position and counts resilience_fallback_served", () =>
     Effect.gen(function*() {
       const chain = Fallback.chain([Effect.fail(new CacheMiss()), Effect.succeed(1)], { name: "served-metric" })
@@ -178,6 +226,25 @@ describe("defects and interruption", () => {
       assert.isFalse(yield* Ref.get(ran))
       assert.strictEqual(fallback.stats().handled, 0)
     }))
+
+  it.effect("an unhandled defect surfaces unchanged (defects omitted or false)", () =>
+    Effect.gen(function*() {
+      for (const fallback of [Fallback.value("x"), Fallback.value("x", { defects: false })]) {
+        const exit = yield* Effect.exit(Effect.die("boom").pipe(fallback))
+        assert.deepStrictEqual(exit, Exit.die("boom"))
+        assert.strictEqual(fallback.stats().handled, 0)
+      }
+    }))
+
+  it("Unexpected reads well: the defect's first line, or the interruption", () => {
+    const defect = new Fallback.Unexpected({ reason: "Defect", defect: "boom", cause: Cause.die("boom") })
+    assert.strictEqual(defect.message, "Fallback handled a defect: Error: boom")
+    const error = new Error("disk on fire")
+    const multiline = new Fallback.Unexpected({ reason: "Defect", defect: error, cause: Cause.die(error) })
+    assert.strictEqual(multiline.message, "Fallback handled a defect: Error: disk on fire")
+    const interrupted = new Fallback.Unexpected({ reason: "Interrupted", cause: Cause.interrupt(FiberId.none) })
+    assert.strictEqual(interrupted.message, "Fallback handled an interruption")
+  })
 
   it.effect("a typed failure mixed with a defect is not swallowed either", () =>
     Effect.gen(function*() {
@@ -347,6 +414,49 @@ describe("validation", () => {
     invalid(() => Fallback.when(42 as any), "predicate")
   })
 
+  it("messages name the constructor, the option and the allowed range", () => {
+    const message = (f: () => unknown) => {
+      try {
+        f()
+      } catch (e) {
+        return (e as Errors.InvalidOptionsError).message
+      }
+      return assert.fail("expected InvalidOptionsError")
+    }
+    assert.strictEqual(
+      message(() => Fallback.value(1, { defects: "yes" as any })),
+      "Fallback.value: invalid option \"defects\": expected a boolean or a predicate, got \"yes\""
+    )
+    assert.strictEqual(
+      message(() => Fallback.value(1, { interruptions: 1 as any })),
+      "Fallback.value: invalid option \"interruptions\": expected a boolean, got 1"
+    )
+  })
+
+  it.effect("staleIfError and makeMemoryStore fail with InvalidOptionsError when options are missing", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(Fallback.staleIfError(undefined as any))
+      assert.instanceOf(missing, Errors.InvalidOptionsError)
+      assert.strictEqual(missing.option, "ttl")
+      const store = yield* Effect.flip(Fallback.makeMemoryStore(undefined as any))
+      assert.instanceOf(store, Errors.InvalidOptionsError)
+      assert.strictEqual(store.message, "Fallback.makeMemoryStore: invalid option \"maxEntries\": expected an integer >= 1, got undefined")
+    }))
+
+  it.effect("staleIfError accepts only a StaleStore object with get, set and delete", () =>
+    Effect.gen(function*() {
+      const fn = () => Effect.void
+      const storeLike = Object.assign(() => undefined, { get: fn, set: fn, delete: fn })
+      for (const store of [null, 42, storeLike, { set: fn, delete: fn }, { get: fn, delete: fn }, { get: fn, set: fn }]) {
+        const e = yield* Effect.flip(Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store: store as any }))
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.strictEqual(e.option, "store")
+        assert.strictEqual(e.expected, "a StaleStore (get, set, delete)")
+      }
+      const named = yield* Effect.flip(Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, name: "" }))
+      assert.strictEqual(named.message, "Fallback.staleIfError: invalid option \"name\": expected a non-empty string, got \"\"")
+    }))
+
   it.effect("staleIfError fails with InvalidOptionsError for invalid options", () =>
     Effect.gen(function*() {
       const check = (options: any, option: string) =>
@@ -380,8 +490,28 @@ describe("Fallback.staleIfError", () => {
       assert.strictEqual(served.value, 41)
       assert.isTrue(Duration.equals(served.age, Duration.minutes(3)))
       assert.strictEqual(served.storedAt, 0)
-      assert.deepStrictEqual(Cause.failureOption(served.cause), Option.some(unavailable))
+      assert.strictEqual(Option.getOrUndefined(Cause.failureOption(served.cause)), unavailable)
       assert.deepStrictEqual(cache.stats(), { calls: 2, stored: 1, served: 1, misses: 0, storeErrors: 0 })
+    }))
+
+  it.effect("defaults: named stale-if-error, default key, memory store, every typed error", () =>
+    Effect.gen(function*() {
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10 })
+      assert.strictEqual(cache.policyName, "stale-if-error")
+      assert.deepStrictEqual(Policy.describe(cache), {
+        kind: "StaleIfError",
+        name: "stale-if-error",
+        options: {
+          ttl: "1m",
+          maxEntries: 10,
+          key: "default",
+          store: "memory",
+          on: "all",
+          defects: false,
+          interruptions: false
+        },
+        children: []
+      })
     }))
 
   it.effect("the callable form and execute return the plain value", () =>
@@ -462,6 +592,33 @@ describe("Fallback.staleIfError", () => {
       assert.strictEqual(yield* Effect.flip(failWith(unavailable).pipe(cache)), unavailable)
     }))
 
+  it.effect("invalidate(key) forgets that key only", () =>
+    Effect.gen(function*() {
+      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10 })
+      yield* Effect.succeed("default").pipe(cache)
+      yield* cache.execute(Effect.succeed("a"), { key: "a" })
+      yield* cache.invalidate("a")
+      assert.strictEqual(yield* Effect.flip(cache.execute(failWith(unavailable), { key: "a" })), unavailable)
+      assert.strictEqual(yield* failWith(unavailable).pipe(cache), "default")
+    }))
+
+  it.effect("never serves an entry at or past its expiresAt, even from a store that returns it", () =>
+    Effect.gen(function*() {
+      const entries = new Map<string, Fallback.StaleEntry>()
+      const naive: Fallback.StaleStore = {
+        get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
+        set: (key, entry) => Effect.sync(() => void entries.set(key, entry)),
+        delete: (key) => Effect.sync(() => void entries.delete(key))
+      }
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store: naive, name: "naive" })
+      yield* Effect.succeed("v").pipe(cache)
+      yield* TestClock.adjust(Duration.millis(59_999))
+      assert.strictEqual(yield* failWith(unavailable).pipe(cache), "v")
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.strictEqual(yield* Effect.flip(failWith(unavailable).pipe(cache)), unavailable)
+      assert.deepStrictEqual(cache.stats(), { calls: 3, stored: 1, served: 1, misses: 1, storeErrors: 0 })
+    }))
+
   it.effect("a failing store never fails a call; it is reported as StoreError", () =>
     Effect.gen(function*() {
       const broken: Fallback.StaleStore = {
@@ -477,6 +634,54 @@ describe("Fallback.staleIfError", () => {
       assert.strictEqual(set?._tag, "StoreError")
       assert.strictEqual(get?._tag === "StoreError" && get.error.operation, "get")
       assert.strictEqual(cache.stats().storeErrors, 2)
+    }))
+
+  it.effect("store failures are reported with the key and operation, and read well", () =>
+    Effect.gen(function*() {
+      const broken: Fallback.StaleStore = {
+        get: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "get", key, cause: "down" })),
+        set: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "set", key, cause: "down" })),
+        delete: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "delete", key, cause: "down" }))
+      }
+      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 2, store: broken, name: "broken" })
+      const events = yield* collect(cache.events, 2)
+      yield* cache.invalidate("sku-1")
+      yield* cache.invalidate()
+      const [one, other] = yield* events
+      if (one?._tag !== "StoreError" || other?._tag !== "StoreError") return assert.fail("expected StoreError events")
+      assert.strictEqual(one.key, "sku-1")
+      assert.strictEqual(one.error.message, "Stale store delete failed for key broken:sku-1")
+      assert.strictEqual(other.key, "default")
+      assert.strictEqual(other.error.message, "Stale store delete failed for key broken:default")
+      assert.strictEqual(cache.stats().storeErrors, 2)
+    }))
+
+  it.effect("makeMemoryStore: a bounded LRU store that policies can share under their own names", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeMemoryStore({ maxEntries: 2 })
+      const prices = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "prices" })
+      const users = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "users" })
+      assert.strictEqual(Policy.describe(prices).options.store, "custom")
+      yield* prices.execute(Effect.succeed("p"), { key: "k" })
+      yield* users.execute(Effect.succeed("u"), { key: "k" })
+      assert.strictEqual(yield* prices.execute(failWith(unavailable), { key: "k" }), "p")
+      assert.strictEqual(yield* users.execute(failWith(unavailable), { key: "k" }), "u")
+      // a third key evicts the least recently used one ("prices:k" was read first)
+      yield* users.execute(Effect.succeed("u2"), { key: "k2" })
+      assert.strictEqual(yield* Effect.flip(prices.execute(failWith(unavailable), { key: "k" })), unavailable)
+      assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("users:k", 0)), { value: "u", storedAt: 0, expiresAt: 60_000 })
+      yield* store.delete("users:k")
+      assert.isTrue(Option.isNone(yield* store.get("users:k", 0)))
+    }))
+
+  it.effect("the memory store expires an entry exactly at expiresAt", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeMemoryStore({ maxEntries: 1 })
+      const entry = { value: "v", storedAt: 0, expiresAt: 1_000 }
+      yield* store.set("k", entry)
+      assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("k", 999)), entry)
+      assert.isTrue(Option.isNone(yield* store.get("k", 1_000)))
+      assert.isTrue(Option.isNone(yield* store.get("k", 999)))
     }))
 
   it.effect("a custom store receives prefixed keys and the caller's clock", () =>
