@@ -646,6 +646,7 @@ const makeChain = (
     Effect.matchCauseEffect(runSource(i, input), {
       onSuccess: (a) => {
         served++
+        // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
         if (hub.hasSubscribers()) hub.emit({ _tag: "FallbackServed", policy: name, source: i + 1, error: input })
         return Effect.as(Metric.increment(counters[i]!), a)
       },
@@ -655,6 +656,7 @@ const makeChain = (
         if (!typed) return Effect.failCause(cause)
         if (i < sources.length - 1) return fromSource(i + 1, input)
         exhaustedCount++
+        // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
         if (hub.hasSubscribers()) {
           hub.emit({ _tag: "FallbackExhausted", policy: name, sources: sources.length, error: Cause.squash(cause) })
         }
@@ -1055,6 +1057,7 @@ const makeStaleIfError = <In>(
   const onStoreError = (key: string) => (error: StaleStoreError) =>
     Effect.sync(() => {
       storeErrors++
+      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
       if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
     })
 
@@ -1087,11 +1090,13 @@ const makeStaleIfError = <In>(
               onSuccess: (entry) => {
                 if (Option.isNone(entry) || entry.value.expiresAt <= now) {
                   missCount++
+                  // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                   if (hub.hasSubscribers()) hub.emit({ _tag: "StaleMiss", policy: name, key, error: input })
                   return Effect.zipRight(Metric.increment(misses), Effect.failCause(cause))
                 }
                 servedCount++
                 const age = Duration.millis(Math.max(0, now - entry.value.storedAt))
+                // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                 if (hub.hasSubscribers()) {
                   hub.emit({ _tag: "FallbackServed", policy: name, source: "stale", error: input, key, age })
                 }

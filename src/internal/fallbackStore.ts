@@ -42,6 +42,7 @@ export const unsafeMakeMemoryStore = (maxEntries: number): MemoryStore => {
     entries.set(key, entry)
     while (entries.size > maxEntries) {
       const oldest = entries.keys().next()
+      // Stryker disable next-line ConditionalExpression: equivalent: unreachable, the map is non-empty while its size exceeds maxEntries (validated >= 1)
       if (oldest.done === true) break
       entries.delete(oldest.value)
     }
