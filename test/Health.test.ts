@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Context, Data, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Ref, Schedule, Scope, Stream, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { describeError, errorMessage, sanitize } from "../src/internal/healthMessage.js"
+import { MAX_TRACKED_KEYS, trackCircuits } from "../src/internal/healthSources.js"
 
 class Down extends Data.TaggedError("Down")<{ readonly reason: string }> {
   override get message() {
@@ -693,5 +694,198 @@ describe("PolicyRegistry details", () => {
       ])
       yield* registry.resize("pool", 1, "tenant-a")
       assert.deepStrictEqual(calls, [[1, "tenant-a"]])
+    }))
+})
+
+describe("Health service details", () => {
+  it.scoped("changes: a check's own status change is published even when the aggregate stays the same", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const db = yield* switchable("down")
+      const cache = yield* switchable("up")
+      yield* health.register({ name: "db", check: db.check })
+      yield* health.register({ name: "cache", check: cache.check, critical: false })
+      yield* health.report
+      const seen = yield* Queue.unbounded<Health.Report>()
+      yield* health.changes.pipe(Stream.runForEach((r) => Queue.offer(seen, r)), Effect.forkScoped)
+      assert.strictEqual((yield* Queue.take(seen)).status, "unhealthy")
+      yield* Ref.set(cache.state, "down")
+      yield* health.refresh("cache")
+      const next = yield* Queue.take(seen)
+      assert.strictEqual(next.status, "unhealthy")
+      assert.strictEqual(byName(next, "cache").status, "unhealthy")
+    }))
+
+  it.scoped("names lists the registered checks in registration order", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      yield* health.register({ name: "db", check: Effect.void })
+      yield* health.register({ name: "cache", check: Effect.void })
+      assert.deepStrictEqual(yield* health.names, ["db", "cache"])
+    }))
+
+  it.scoped("refresh(name) runs only that check; refresh() runs all of them at once", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const runs = { a: 0, b: 0 }
+      const slow = (k: "a" | "b") => Effect.zipRight(Effect.sync(() => runs[k]++), Effect.sleep("1 second"))
+      yield* health.register({ name: "a", check: slow("a"), timeout: "1 minute" })
+      yield* health.register({ name: "b", check: slow("b"), timeout: "1 minute" })
+      yield* TestClock.adjust("1 second")
+      yield* health.report
+      assert.deepStrictEqual(runs, { a: 1, b: 1 })
+
+      const one = yield* Effect.fork(health.refresh("a"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(one)
+      assert.deepStrictEqual(runs, { a: 2, b: 1 })
+
+      const all = yield* Effect.fork(health.refresh())
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Option.isSome(yield* Fiber.poll(all)), "both checks ran concurrently: done after one second")
+      assert.deepStrictEqual(runs, { a: 3, b: 2 })
+    }))
+
+  it.scoped("liveness does not wait for the first run of a check that is not a liveness check", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      yield* health.register({ name: "loop", check: Effect.void, liveness: true })
+      yield* health.register({ name: "warmup", check: Effect.sleep("1 minute"), timeout: "1 hour" })
+      const live = yield* Effect.fork(health.liveness)
+      yield* Effect.yieldNow()
+      const report = yield* Fiber.join(live)
+      assert.deepStrictEqual(report.checks.map((c) => [c.name, c.status]), [["loop", "healthy"]])
+      assert.isTrue(Option.getOrThrow(yield* health.result("warmup")).pending)
+    }))
+
+  it.effect("a run queued behind a refresh is dropped when the check is unregistered meanwhile", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const runs = yield* Ref.make(0)
+      const check = Ref.update(runs, (n) => n + 1).pipe(Effect.zipRight(Effect.sleep("100 millis")))
+      const scope = yield* Scope.make()
+      yield* health.register({ name: "slow", check, timeout: "1 second" }).pipe(Scope.extend(scope))
+      yield* TestClock.adjust("100 millis") // the first run
+      const running = yield* Effect.fork(health.refresh("slow"))
+      yield* Effect.yieldNow()
+      const queued = yield* Effect.fork(health.refresh("slow"))
+      yield* Effect.yieldNow()
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(running)
+      yield* Fiber.join(queued)
+      assert.strictEqual(yield* Ref.get(runs), 2, "the first run and the refresh in flight; not the queued one")
+      assert.deepStrictEqual(yield* health.names, [])
+    }).pipe(Effect.scoped))
+
+  it.effect("closing the service releases a report waiting for a check's first run", () =>
+    Effect.gen(function*() {
+      const outer = yield* Scope.make()
+      const inner = yield* Scope.make()
+      const health = yield* Health.make().pipe(Scope.extend(inner))
+      yield* health.register({ name: "stuck", check: Effect.never, timeout: "1 hour" }).pipe(Scope.extend(outer))
+      const waiting = yield* Effect.fork(health.report)
+      yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
+      yield* Scope.close(inner, Exit.void)
+      const report = yield* eventually(Fiber.poll(waiting), Option.isSome)
+      assert.isTrue(Exit.isSuccess(Option.getOrThrow(report)))
+      yield* Scope.close(outer, Exit.void)
+    }))
+})
+
+describe("Health sources for circuit breakers", () => {
+  const storeError = new CircuitBreaker.CircuitBreakerStoreError({ operation: "snapshot", detail: "store down" })
+  /** The memory store without its synchronous path; `snapshot` replaced. */
+  const storeWith = (snapshot: (base: CircuitBreaker.CircuitBreakerStore) => CircuitBreaker.CircuitBreakerStore["snapshot"]) =>
+    Effect.map(CircuitBreaker.makeStoreMemory(), (base): CircuitBreaker.CircuitBreakerStore => ({ ...base, unsafe: undefined, snapshot: snapshot(base) }))
+
+  it.scoped("fromCircuitBreaker defaults: named circuit:<breaker>, an open circuit is degraded; the invalid whenOpen is named", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const breaker = yield* CircuitBreaker.make({ name: "orders", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
+      yield* health.register(Health.fromCircuitBreaker(breaker))
+      yield* breaker.isolate()
+      const c = yield* eventually(health.result("circuit:orders"), (r) => Option.isSome(r) && r.value.status !== "healthy")
+      assert.deepInclude(Option.getOrThrow(c), { status: "degraded", message: "circuit open: default (isolated)" })
+      assert.throws(
+        () => Health.fromCircuitBreaker(breaker, { whenOpen: "down" as any }),
+        "Health.fromCircuitBreaker: invalid option \"whenOpen\": expected one of \"degraded\", \"unhealthy\", got \"down\""
+      )
+    }))
+
+  it.scoped("the message lists three circuits and counts the others", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make({ interval: "1 hour" })
+      const breaker = yield* CircuitBreaker.make({ name: "hosts", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
+      const keys = ["a", "b", "c", "d"]
+      yield* health.register(Health.fromCircuitBreaker(breaker, { keys }))
+      yield* Effect.forEach(["a", "b", "c"], (k) => breaker.isolate(k))
+      let report = yield* health.refresh()
+      assert.strictEqual(byName(report, "circuit:hosts").message, "circuit open: a (isolated), b (isolated), c (isolated)")
+      yield* breaker.isolate("d")
+      report = yield* health.refresh()
+      assert.strictEqual(byName(report, "circuit:hosts").message, "circuit open: a (isolated), b (isolated), c (isolated) (+1 more)")
+    }))
+
+  it.scoped("the circuits' states are read concurrently", () =>
+    Effect.gen(function*() {
+      const store = yield* storeWith((base) => (ns, key, config, now) => Effect.zipRight(Effect.sleep("1 second"), base.snapshot(ns, key, config, now)))
+      const breaker = yield* CircuitBreaker.make({ name: "slow-store", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" }).pipe(
+        Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+      )
+      const health = yield* Health.make({ interval: "1 hour" })
+      yield* health.register(Health.fromCircuitBreaker(breaker, { keys: ["a", "b", "c"], timeout: "1 minute" }))
+      const report = yield* Effect.fork(health.report)
+      yield* TestClock.adjust("2 seconds")
+      const c = byName(yield* Fiber.join(report), "circuit:slow-store")
+      assert.deepInclude(c, { status: "healthy", latencyMillis: 2000 }, "its own circuit, then the three keys at once")
+    }))
+
+  it.scoped("registerCircuitBreaker: the keys given (a list or a function) are shown in the registry; health: false registers no check", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
+      const registry = Context.get(ctx, Health.PolicyRegistry)
+      const health = Context.get(ctx, Health.Health)
+      const breaker = yield* CircuitBreaker.make({ name: "b", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
+      yield* breaker.isolate("x")
+      yield* Health.registerCircuitBreaker(breaker, { name: "plain" }).pipe(Effect.provide(ctx))
+      yield* Health.registerCircuitBreaker(breaker, { name: "listed", keys: ["x", "y"] }).pipe(Effect.provide(ctx))
+      yield* Health.registerCircuitBreaker(breaker, { name: "computed", keys: () => ["x"], health: false }).pipe(Effect.provide(ctx))
+      const list = yield* registry.list
+      assert.deepStrictEqual(list.map((p) => [p.name, p.circuits]), [
+        ["plain", {}],
+        ["listed", { x: "Isolated", y: "Closed" }],
+        ["computed", { x: "Isolated" }]
+      ])
+      assert.deepStrictEqual(yield* health.names, ["circuit:plain", "circuit:listed"])
+      assert.strictEqual(byName(yield* health.report, "circuit:listed").message, "circuit open: x (isolated)")
+    }))
+
+  it.scoped("registerCircuitBreaker: a store that fails shows as unavailable in the registry", () =>
+    Effect.gen(function*() {
+      const store = yield* storeWith(() => () => Effect.fail(storeError))
+      const breaker = yield* CircuitBreaker.make({ name: "remote", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" }).pipe(
+        Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+      )
+      const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
+      yield* Health.registerCircuitBreaker(breaker).pipe(Effect.provideService(Health.PolicyRegistry, registry))
+      assert.deepStrictEqual(yield* registry.get("remote"), { error: "store unavailable", name: "remote", kind: "CircuitBreaker", controls: ["isolate", "reset"] })
+    }))
+
+  it.effect("the circuit tracker forgets closed circuits and remembers at most MAX_TRACKED_KEYS open ones, dropping the oldest", () =>
+    Effect.gen(function*() {
+      const t = (key: string, to: CircuitBreaker.State["_tag"]): CircuitBreaker.Transition => ({ key, from: "Closed", to, at: 0, generation: 1, reason: "Isolated" })
+      const others = Array.from({ length: MAX_TRACKED_KEYS }, (_, i) => `k${i}`)
+      // a circuit opened first, then many that open and close again: it is still tracked
+      const churn = trackCircuits({ transitions: Stream.fromIterable([t("stuck", "Open"), ...others.flatMap((k) => [t(k, "Open"), t(k, "Closed")])]) } as any)
+      yield* Stream.runDrain(churn.stream)
+      assert.deepStrictEqual(churn.keys(), ["stuck"])
+      // more open circuits than the bound: the oldest is forgotten
+      const flood = trackCircuits({ transitions: Stream.fromIterable([t("first", "Isolated"), ...others.map((k) => t(k, "HalfOpen"))]) } as any)
+      yield* Stream.runDrain(flood.stream)
+      assert.strictEqual(flood.keys().length, MAX_TRACKED_KEYS)
+      assert.deepStrictEqual(flood.keys().slice(0, 2), ["k0", "k1"])
     }))
 })
