@@ -282,6 +282,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
           // let the trigger's stream start and subscribe to its source (the fiber
           // suspends waiting for the first element) before registering returns,
           // so that nothing emitted after `register` is missed
+          // Stryker disable next-line UpdateOperator: equivalent: the loop always ends at the break (the trigger fiber stops being Running as soon as it has run once, even for a stream that never waits); the bound of 100 is a defensive cap never reached
           for (let i = 0; i < 100; i++) {
             const status = yield* Fiber.status(trigger)
             if (status._tag !== "Running") break
@@ -303,6 +304,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
       Effect.suspend(() => {
         const waits: Array<Effect.Effect<void>> = []
         for (const e of entries.values()) if (e.result.pending && filter(e.result)) waits.push(Deferred.await(e.first))
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: the result of Effect.all is discarded by the zipRight in view either way
         return waits.length === 0 ? Effect.void : Effect.all(waits, { discard: true })
       })
 
@@ -313,6 +315,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
       Effect.suspend(() => {
         const targets = [...entries.values()].filter((e) => name === undefined || e.def.name === name)
         return Effect.zipRight(
+          // Stryker disable next-line BooleanLiteral: equivalent: the result of forEach is discarded by the zipRight
           Effect.forEach(targets, runOnce, { concurrency: "unbounded", discard: true }),
           Effect.sync(() => snapshot(all))
         )
@@ -323,6 +326,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
         closed = true
         const firsts = [...entries.values()].map((e) => Deferred.succeed(e.first, undefined))
         entries.clear()
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: a finalizer's result is discarded
         return Effect.all(firsts, { discard: true })
       })
     )

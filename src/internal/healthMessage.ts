@@ -56,6 +56,7 @@ export const describeError = (u: unknown): string => {
     if (Cause.isInterruptedOnly(u)) return "interrupted"
     return describeError(Cause.squash(u))
   }
+  // Stryker disable next-line StringLiteral: equivalent: without this fast path a string reaches `typeof u !== "object"` below and String(u) returns it unchanged
   if (typeof u === "string") return u
   if (u === null || u === undefined) return String(u)
   if (typeof u !== "object") return String(u)

@@ -34,6 +34,7 @@ export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
       Effect.sync(() => {
         open.delete(t.key)
         if (t.to !== "Closed") {
+          // Stryker disable next-line BooleanLiteral: equivalent: the map is an insertion-ordered set; its values are never read
           open.set(t.key, true)
           if (open.size > MAX_TRACKED_KEYS) {
             const oldest = open.keys().next().value
