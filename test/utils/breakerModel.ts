@@ -4,8 +4,9 @@
  * with its command and config generators: written independently of the
  * implementation, shared by the in-memory and the Redis runs.
  */
-import { Cause, Data, type Deferred, Exit, FastCheck as fc, type Fiber, Option } from "effect"
-import type { CircuitBreaker } from "effect-resilience"
+import { assert } from "@effect/vitest"
+import { Cause, Data, Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Option, Schedule, type Scope, TestClock } from "effect"
+import { CircuitBreaker } from "effect-resilience"
 
 export class Boom extends Data.TaggedError("Boom")<{}> {}
 export class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -191,3 +192,120 @@ export const decisionOf = (exit: Exit.Exit<unknown, unknown>): Decision => {
   }
   return "admitted"
 }
+
+/**
+ * Runs one generated scenario against a breaker (made by `make` from the scenario's options) and
+ * the reference model; after every command the breaker must agree with the model and half-open
+ * must never run more than `probes` probes. `awaitAdmission` waits until a started call reached
+ * its admission (it either started or ended): the stores answer in different numbers of steps.
+ */
+export const runModel = (
+  cfg: ConfigArb,
+  commands: ReadonlyArray<Command>,
+  make: (options: CircuitBreaker.CircuitBreaker.Options) => Effect.Effect<CircuitBreaker.CircuitBreaker, unknown, Scope.Scope>,
+  awaitAdmission: (started: Deferred.Deferred<void>, fiber: Fiber.Fiber<Decision>) => Effect.Effect<void>
+) =>
+  Effect.gen(function*() {
+    const durations = cfg.growing ? [1000, 2000, 4000, 8000] : [3000]
+    const breaker = yield* make({
+      tripPolicy: CircuitBreaker.consecutive(cfg.failures),
+      openDuration: cfg.growing ? Schedule.exponential("1 second") : "3 seconds",
+      maxOpenDuration: cfg.growing ? "8 seconds" : undefined,
+      openDurationResetAfter: Duration.millis(cfg.resetAfter),
+      halfOpen: { probes: cfg.probes, successThreshold: cfg.successThreshold, probeTimeout: Duration.millis(cfg.probeTimeout) },
+      classify: CircuitBreaker.ignoreTags("NotFound")
+    })
+    const model = new Model({
+      failures: cfg.failures,
+      durations,
+      cap: cfg.growing ? 8000 : 3000,
+      resetAfter: cfg.resetAfter,
+      probes: cfg.probes,
+      successThreshold: cfg.successThreshold,
+      probeTimeout: cfg.probeTimeout
+    }, yield* TestClock.currentTimeMillis)
+    const running: Array<Running> = []
+    const now = TestClock.currentTimeMillis
+
+    const start = Effect.gen(function*() {
+      const gate = yield* Deferred.make<string, Boom | NotFound>()
+      const started = yield* Deferred.make<void>()
+      const call = Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate))
+      const fiber = yield* Effect.fork(Effect.map(Effect.exit(breaker(call)), decisionOf))
+      yield* awaitAdmission(started, fiber)
+      const [expected, ticket] = model.admit(yield* now)
+      const admitted = yield* Deferred.isDone(started)
+      const actual: Decision = admitted ? "admitted" : yield* Fiber.join(fiber)
+      assert.strictEqual(actual, expected, "admission")
+      if (!admitted) return undefined
+      const r: Running = { fiber, gate, ticket: ticket!, probe: ticket!.lease !== 0 }
+      running.push(r)
+      return r
+    })
+
+    const complete = (r: Running, result: Result) =>
+      Effect.gen(function*() {
+        if (result === "interrupt") yield* Fiber.interrupt(r.fiber)
+        else if (result === "success") yield* Deferred.succeed(r.gate, "ok")
+        else yield* Deferred.fail(r.gate, result === "failure" ? new Boom() : new NotFound())
+        yield* Fiber.await(r.fiber)
+        model.record(r.ticket, result, yield* now)
+      })
+
+    const check = Effect.gen(function*() {
+      const t = yield* now
+      const expected = model.view(t)
+      const state = yield* breaker.state()
+      assert.strictEqual(state._tag, expected.tag, "state")
+      if (state._tag === "Open") assert.strictEqual(state.until, expected.until, "until")
+      if (state._tag === "HalfOpen") {
+        assert.strictEqual(state.probes, expected.probes, "probes in flight")
+        assert.isAtMost(state.probes, cfg.probes)
+        // probes actually running and still holding a live lease
+        const s = model.state
+        const live = running.filter((r) =>
+          r.probe && s._tag === "HalfOpen" && (s.leases.get(r.ticket.lease) ?? -Infinity) > t
+        ).length
+        assert.isAtMost(live, cfg.probes, "half-open never admits more than probes")
+      }
+    })
+
+    for (const command of commands) {
+      switch (command._tag) {
+        case "Start":
+          yield* start
+          break
+        case "Call": {
+          const r = yield* start
+          if (r !== undefined) {
+            running.splice(running.indexOf(r), 1)
+            yield* complete(r, command.result)
+          }
+          break
+        }
+        case "Complete": {
+          if (running.length === 0) break
+          const [r] = running.splice(command.index % running.length, 1)
+          yield* complete(r!, command.result)
+          break
+        }
+        case "Advance":
+          yield* TestClock.adjust(Duration.millis(command.millis))
+          break
+        case "Isolate":
+          yield* breaker.isolate()
+          model.isolate(yield* now)
+          break
+        case "Reset":
+          yield* breaker.reset()
+          model.reset(yield* now)
+          break
+      }
+      yield* check
+    }
+    // drain: every remaining call completes, the model still agrees
+    while (running.length > 0) {
+      yield* complete(running.shift()!, "success")
+      yield* check
+    }
+  }).pipe(Effect.scoped)
