@@ -250,17 +250,18 @@ export class InvalidOptionsError extends Data.TaggedError("InvalidOptionsError")
 
 /** @internal */
 export const showValue = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
-  if (value === undefined) return "undefined"
-  if (value === null) return "null"
+  // NaN and ±Infinity, which JSON would show as null
+  if (typeof value === "number") return String(value)
   if (Duration.isDuration(value)) return Duration.format(value)
+  let json: string | undefined
   try {
-    const json = JSON.stringify(value)
-    return json === undefined ? String(value) : json.length > 200 ? json.slice(0, 200) + "…" : json
+    json = JSON.stringify(value)
   } catch {
-    return String(value)
+    return String(value) // bigint, circular structures
   }
+  // undefined, functions and symbols have no JSON
+  if (json === undefined) return String(value)
+  return json.length > 200 ? json.slice(0, 200) + "…" : json
 }
 
 /**

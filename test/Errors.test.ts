@@ -147,6 +147,7 @@ describe("Errors", () => {
         [[1, -1], "[1,-1]"],
         [{ a: 1 }, "{\"a\":1}"],
         [() => 1, "() => 1"],
+        [Symbol("s"), "Symbol(s)"],
         [circular, "[object Object]"]
       ]
       for (const [value, shown] of cases) assert.strictEqual(Errors.showValue(value), shown)
@@ -160,6 +161,8 @@ describe("Errors", () => {
       const long = { s: "z".repeat(500) }
       assert.strictEqual(Errors.showValue(long), JSON.stringify(long).slice(0, 200) + "…")
       assert.strictEqual(Errors.showValue(long).length, 201)
+      // strings too: an option given a megabyte of text does not put it in every message
+      assert.strictEqual(Errors.showValue("q".repeat(300)), `"${"q".repeat(199)}…`)
     })
   })
 })
