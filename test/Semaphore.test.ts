@@ -231,7 +231,95 @@ describe("FifoSemaphore: Effect's Semaphore interface", () => {
         for (const exit of exits) assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(bad))
       }
       assert.strictEqual(sem.unsafeAvailable(), 1)
-      assert.throws(() => unsafeMake(-1), RangeError)
+      assert.throws(() => unsafeMake(-1), RangeError, "Semaphore: permits must be a non-negative integer, got -1")
+    }))
+
+  it.effect("an invalid permit count dies with a message naming the operation and the value", () =>
+    Effect.gen(function*() {
+      const sem = unsafeMake(1)
+      const defect = (exit: Exit.Exit<unknown>) => {
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), "expected a defect")
+        const [die] = Cause.defects((exit as Exit.Failure<unknown, unknown>).cause)
+        return (die as Error).message
+      }
+      const message = (operation: string, n: number) =>
+        `Semaphore.${operation}: permits must be a non-negative integer, got ${n}`
+      assert.strictEqual(defect(yield* Effect.exit(sem.take(-1))), message("take", -1))
+      assert.strictEqual(defect(yield* Effect.exit(sem.release(1.5))), message("release", 1.5))
+      assert.strictEqual(defect(yield* Effect.exit(sem.resize(NaN))), message("resize", NaN))
+      assert.strictEqual(defect(yield* Effect.exit(sem.withPermits(-2)(Effect.void))), message("withPermits", -2))
+      assert.strictEqual(
+        defect(yield* Effect.exit(sem.withPermitsIfAvailable(Infinity)(Effect.void))),
+        message("withPermitsIfAvailable", Infinity)
+      )
+    }))
+
+  it.effect("releaseAll admits the queued waiters and succeeds with the permits still free after them", () =>
+    Effect.gen(function*() {
+      const sem = unsafeMake(2)
+      yield* sem.take(2)
+      const waiter = yield* Effect.fork(sem.take(1))
+      yield* until(() => sem.waiters === 1)
+      assert.strictEqual(yield* sem.releaseAll, 1, "one of the two freed permits went to the waiter")
+      assert.strictEqual(yield* Fiber.join(waiter), 1)
+      assert.strictEqual(sem.unsafeAvailable(), 1)
+    }))
+})
+
+describe("FifoSemaphore: the low-level interface", () => {
+  it.effect("unsafeWaiting counts the queued waiters", () =>
+    Effect.gen(function*() {
+      const sem = unsafeMake(0)
+      assert.strictEqual(sem.unsafeWaiting(), 0)
+      const first = new Waiter(1)
+      sem.unsafeEnqueue(first)
+      sem.unsafeEnqueue(new Waiter(1))
+      assert.strictEqual(sem.unsafeWaiting(), 2)
+      assert.isTrue(sem.unsafeRemove(first))
+      assert.strictEqual(sem.unsafeWaiting(), 1)
+    }))
+
+  it.effect("unsafeRemove of a waiter no longer queued returns false and changes nothing", () =>
+    Effect.gen(function*() {
+      const sem = unsafeMake(1)
+      sem.unsafeTryTake(1)
+      const granted = new Waiter(1)
+      const behind = new Waiter(1)
+      sem.unsafeEnqueue(granted)
+      sem.unsafeEnqueue(behind)
+      sem.unsafeRelease(1)
+      assert.strictEqual(granted.state, GRANTED)
+      assert.isFalse(sem.unsafeRemove(granted), "granted: not queued any more")
+      assert.strictEqual(granted.state, GRANTED)
+      assert.strictEqual(sem.waiters, 1, "the waiter behind it is still queued")
+      assert.strictEqual(sem.waitingPermits, 1)
+      assert.isTrue(sem.unsafeRemove(behind))
+      assert.isFalse(sem.unsafeRemove(behind), "removed twice: the second time is a no-op")
+      assert.strictEqual(sem.waiters, 0)
+      assert.strictEqual(sem.waitingPermits, 0)
+      assert.strictEqual(sem.unsafeAvailable(), 0, "the granted waiter still holds its permit")
+    }))
+
+  it.effect("a waiter settled before it awaits resumes at once with the first outcome", () =>
+    Effect.gen(function*() {
+      const waiter = new Waiter(1)
+      waiter.settle(Exit.succeed("first"))
+      waiter.settle(Exit.succeed("second"))
+      assert.strictEqual(yield* waiter.await<string, never>(), "first")
+      const failed = new Waiter(1)
+      failed.settle(Exit.fail("rejected"))
+      failed.settle(Exit.succeed("late grant"))
+      assert.deepStrictEqual(yield* Effect.exit(failed.await<string, string>()), Exit.fail("rejected"))
+    }))
+
+  it.effect("a waiter settled while it awaits resumes with that outcome; later settles are ignored", () =>
+    Effect.gen(function*() {
+      const waiter = new Waiter(1)
+      const fiber = yield* Effect.fork(waiter.await<string, never>())
+      yield* Effect.yieldNow()
+      waiter.settle(Exit.succeed("granted"))
+      waiter.settle(Exit.succeed("again"))
+      assert.strictEqual(yield* Fiber.join(fiber), "granted")
     }))
 })
 

@@ -329,6 +329,7 @@ export class FifoSemaphore implements Effect.Semaphore {
    */
   withPermits(n: number): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> {
     if (!isPermitCount(n)) return () => invalidPermits("withPermits", n)
+    // Stryker disable next-line ConditionalExpression: equivalent: releaseOne is makeReleaser(this, 1), shared to save an allocation per call
     const releaser = n === 1 ? this.releaseOne : makeReleaser(this, n)
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) => {
