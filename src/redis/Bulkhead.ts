@@ -40,7 +40,8 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { BulkheadFullError, BulkheadRejectionReason } from "../Errors.js"
+import type * as Local from "../Bulkhead.js"
+import type { BulkheadFullError } from "../Errors.js"
 import { type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId, withoutStack } from "../Errors.js"
 import type { Policy } from "../Policy.js"
 import * as internal from "./internal/bulkhead.js"
@@ -176,13 +177,12 @@ export interface Options {
  * @since 0.1.0
  * @category Models
  */
-export interface ExecuteOptions {
-  /** The partition: calls with different keys never share permits or queues. */
-  readonly key?: string | undefined
-}
+export type ExecuteOptions = Local.Bulkhead.ExecuteOptions
 
 /**
- * This replica's view of a partition.
+ * This replica's view of a partition (the local bulkhead's `Stats`):
+ * `active` counts its calls running (with a lease, or without one after a
+ * store error), `queued` its callers waiting for a permit.
  *
  * @example
  * ```ts
@@ -194,14 +194,7 @@ export interface ExecuteOptions {
  * @since 0.1.0
  * @category Models
  */
-export interface Stats {
-  /** Calls of this replica running (with a lease, or without one after a store error). */
-  readonly active: number
-  /** Callers of this replica waiting for a permit. */
-  readonly queued: number
-  readonly maxConcurrent: number
-  readonly maxQueue: number
-}
+export type Stats = Local.Bulkhead.Stats
 
 /**
  * This replica's counters, across partitions.
@@ -216,11 +209,7 @@ export interface Stats {
  * @since 0.1.0
  * @category Models
  */
-export interface Totals {
-  readonly active: number
-  readonly queued: number
-  /** Keyed partitions alive on this replica (the default one excluded). */
-  readonly partitions: number
+export interface Totals extends Local.Bulkhead.Totals {
   /** Failed or timed-out Redis calls (acquire, renew, release). */
   readonly storeErrors: number
   /** Calls run without a lease because Redis failed (`onStoreError: "allow"`). */
@@ -256,13 +245,7 @@ export type Event =
     readonly leased: boolean
   }
   | { readonly _tag: "Queued"; readonly policy: string; readonly key: string | undefined; readonly queued: number }
-  | {
-    readonly _tag: "Rejected"
-    readonly policy: string
-    readonly key: string | undefined
-    readonly reason: BulkheadRejectionReason
-    readonly error: BulkheadFullError
-  }
+  | Extract<Local.BulkheadEvent, { readonly _tag: "Rejected" }>
   | {
     readonly _tag: "StoreError"
     readonly policy: string
