@@ -20,6 +20,7 @@ import {
   Ref,
   Scope,
   Stream,
+  Supervisor,
   TestClock
 } from "effect"
 import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
@@ -488,6 +489,223 @@ describe("Bulkhead observability", () => {
         children: []
       })
       assert.strictEqual(bulkhead.policyName, "d")
+    }))
+})
+
+describe("Bulkhead details", () => {
+  it.scoped("a rejection carries the key and maxWait only when they apply", () =>
+    Effect.gen(function*() {
+      const plain = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      const running = yield* Effect.fork(Effect.never.pipe(plain))
+      yield* until(() => plain.stats().active === 1)
+      const error = failureOf(yield* Effect.exit(Effect.void.pipe(plain)))
+      assert.notProperty(error, "key", "the default partition has no key")
+      assert.notProperty(error, "maxWait", "no maxWait was configured")
+      assert.deepStrictEqual(
+        { ...error },
+        { ...Errors.BulkheadFullError.make({ name: "bulkhead", maxConcurrent: 1, maxQueue: 0, reason: "QueueFull" }) }
+      )
+      yield* Fiber.interrupt(running)
+      const timed = yield* Bulkhead.make({ maxConcurrent: 1, maxWait: "3 seconds", ...quiet })
+      const keyed = yield* Effect.fork(timed.execute(Effect.never, { key: "k" }))
+      yield* until(() => timed.stats("k").active === 1)
+      const keyedError = failureOf(yield* Effect.exit(timed.execute(Effect.void, { key: "k" })))
+      assert.strictEqual(keyedError.key, "k")
+      assert.isTrue(Duration.equals(keyedError.maxWait!, Duration.seconds(3)))
+      yield* Fiber.interrupt(keyed)
+    }))
+
+  it.scoped("maxWait: Duration.infinity is no limit: not described, not on errors, no timer fiber", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxWait: Duration.infinity, name: "inf", ...quiet })
+      assert.deepStrictEqual(Policy.describe(bulkhead).options, { maxConcurrent: 1, maxQueue: 0 })
+      const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const error = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead)))
+      assert.notProperty(error, "maxWait")
+      yield* Fiber.interrupt(running)
+    }))
+
+  it.scoped("make forks a timer fiber only for a finite maxWait (and none when the gauges are off)", () =>
+    Effect.gen(function*() {
+      const fibersForkedBy = (options: Bulkhead.Bulkhead.Options) =>
+        Effect.gen(function*() {
+          const supervisor = yield* Supervisor.track
+          yield* Bulkhead.make(options).pipe(Effect.supervised(supervisor))
+          return (yield* supervisor.value).length
+        })
+      assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, ...quiet }), 0)
+      assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, maxWait: Duration.infinity, ...quiet }), 0)
+      assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet }), 1)
+    }))
+
+  it.scoped("totals add the queued callers of every keyed partition", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 2, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const fibers = []
+      for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
+      for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "a" })))
+      for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "b" })))
+      yield* until(() => bulkhead.totals().active === 3 && bulkhead.totals().queued === 4)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 3, queued: 4, partitions: 2 })
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("a waiter that left the queue no longer wakes the timer; the waiters around it expire on time", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const rejectedAt = yield* Ref.make<ReadonlyArray<readonly [string, number]>>([])
+      const waiter = (id: string) =>
+        Effect.void.pipe(
+          bulkhead,
+          Effect.catchTag("BulkheadFullError", () =>
+            Effect.flatMap(TestClock.currentTimeMillis, (now) => Ref.update(rejectedAt, (xs) => [...xs, [id, now] as const])))
+        )
+      const a = yield* Effect.fork(waiter("a"))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("100 millis")
+      const b = yield* Effect.fork(waiter("b"))
+      yield* until(() => bulkhead.stats().queued === 2)
+      yield* TestClock.adjust("100 millis")
+      const c = yield* Effect.fork(waiter("c"))
+      yield* until(() => bulkhead.stats().queued === 3)
+      yield* Fiber.interrupt(b)
+      assert.strictEqual(bulkhead.stats().queued, 2)
+      yield* TestClock.adjust("800 millis")
+      yield* Fiber.join(a)
+      // the timer now sleeps until c expires, not until the interrupted b would have
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [1200])
+      yield* TestClock.adjust("200 millis")
+      yield* Fiber.join(c)
+      assert.deepStrictEqual(yield* Ref.get(rejectedAt), [["a", 1000], ["c", 1200]])
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("maxWait ending exactly at the enclosing deadline: the enclosing timeout fires, the bulkhead arms no timer", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      yield* TestClock.adjust("50 millis")
+      const fiber = yield* Effect.fork(
+        Effect.void.pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
+      )
+      yield* until(() => bulkhead.stats().queued === 1)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [1050], "only the timeout's timer")
+      yield* TestClock.adjust("1 second")
+      const error = failureOf(yield* Fiber.await(fiber))
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(bulkhead.stats().queued, 0)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("Permitted reports how long the caller waited since it queued", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, ...quiet })
+      const collected = yield* bulkhead.events.pipe(
+        Stream.filter((e) => e._tag === "Permitted"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("100 millis")
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("250 millis")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(waiting)
+      const waited = Chunk.toReadonlyArray(yield* Fiber.join(collected)).map((e) =>
+        e._tag === "Permitted" ? Duration.toMillis(e.waited) : -1
+      )
+      assert.deepStrictEqual(waited, [0, 250])
+    }))
+
+  it.scoped("metrics: a maxWait expiry is counted under reason MaxWaitExceeded, not QueueFull", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("expiry")
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
+      const rejections = (reason: string) => metricValue("resilience_bulkhead_rejections", { policy: name, reason })
+      assert.strictEqual(yield* rejections("MaxWaitExceeded"), 1)
+      assert.strictEqual(yield* rejections("QueueFull"), undefined)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+})
+
+// Effect preempts a fiber after 2048 operations (the scheduler's op budget), so
+// a caller can be suspended between any two steps of the bulkhead, e.g. between
+// finding no free permit and joining the queue (where it reads the enclosing
+// deadline). A caller that first runs `busy(n)` reaches the bulkhead with n
+// operations of its budget spent; scanning n moves the preemption point across
+// the bulkhead's steps.
+const busy = (n: number): Effect.Effect<void> => {
+  let effect: Effect.Effect<void> = Effect.void
+  for (let i = 0; i < n; i++) effect = Effect.zipRight(Effect.void, effect)
+  return effect
+}
+const preemptionPoints = Array.from({ length: 40 }, (_, i) => 1000 + i).flatMap((n) => [
+  { n, call: <A, E>(effect: Effect.Effect<A, E>) => Effect.zipRight(busy(n), effect) },
+  { n, call: <A, E>(effect: Effect.Effect<A, E>) => Effect.zipRight(busy(n), Effect.suspend(() => effect)) }
+])
+
+describe("Bulkhead under preemption", () => {
+  it.scoped("two callers racing for the last queue slot: one queues, the other is rejected with QueueFull", () =>
+    Effect.gen(function*() {
+      for (const { call, n } of preemptionPoints) {
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
+        yield* until(() => bulkhead.stats().active === 1)
+        const first = yield* Effect.fork(call(Effect.succeed("first").pipe(bulkhead)))
+        const second = yield* Effect.fork(Effect.succeed("second").pipe(bulkhead))
+        let rejected: Exit.Exit<string, Errors.BulkheadFullError> | undefined
+        yield* until(() => {
+          rejected = [first, second].map((fiber) => fiber.unsafePoll()).find((exit) => exit !== null)
+          return rejected !== undefined
+        }, `one caller done (n=${n})`)
+        assert.strictEqual(failureOf(rejected!).reason, "QueueFull", `n=${n}`)
+        yield* until(() => bulkhead.stats().queued > 0, `the other queued (n=${n})`)
+        assert.deepStrictEqual(bulkhead.stats(), { active: 1, queued: 1, maxConcurrent: 1, maxQueue: 1 }, `n=${n}`)
+        yield* Deferred.succeed(gate, void 0)
+        yield* Fiber.join(holder)
+        const exits = [yield* Fiber.await(first), yield* Fiber.await(second)]
+        assert.deepStrictEqual(exits.filter(Exit.isSuccess).length, 1, `the queued caller ran (n=${n})`)
+      }
+    }))
+
+  it.scoped("a caller preempted before it queues takes the permit freed meanwhile instead of waiting", () =>
+    Effect.gen(function*() {
+      for (const { call, n } of preemptionPoints) {
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
+        yield* until(() => bulkhead.stats().active === 1)
+        const caller = yield* Effect.fork(call(Effect.succeed("ran").pipe(bulkhead)))
+        yield* Deferred.succeed(gate, void 0)
+        yield* Fiber.join(holder)
+        // no clock advance: the caller must not sit in the queue next to a free permit
+        yield* until(() => bulkhead.stats().queued === 0 && bulkhead.stats().active === 0, `caller admitted (n=${n})`)
+        assert.strictEqual(yield* Fiber.join(caller), "ran")
+      }
     }))
 })
 
