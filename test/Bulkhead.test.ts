@@ -588,6 +588,44 @@ describe("Bulkhead details", () => {
       yield* Deferred.succeed(gate, void 0)
     }))
 
+  it.scoped("a caller admitted before the timer fiber saw it leaves no maxWait timer armed", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      // the caller queues (waking the idle timer fiber), and the holder, resumed
+      // just after it, frees the permit before the timer fiber runs
+      const caller = yield* Effect.fork(Effect.succeed("ran").pipe(bulkhead))
+      yield* Deferred.succeed(gate, void 0)
+      assert.strictEqual(yield* Fiber.join(caller), "ran")
+      yield* Fiber.join(holder)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 0, "no timer for a caller no longer queued")
+    }))
+
+  it.scoped("a caller whose maxWait ran out has left the queue by the time its fiber resumes", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.fork(held(gate).pipe(bulkhead))
+      yield* until(() => bulkhead.stats().active === 1)
+      const queuedOnResume: Array<number> = []
+      class OnResume extends Supervisor.AbstractSupervisor<void> {
+        value = Effect.void
+        override onResume() {
+          queuedOnResume.push(bulkhead.stats().queued)
+        }
+      }
+      const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead, Effect.supervised(new OnResume())))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
+      // the resume that delivers the rejection
+      assert.deepStrictEqual(queuedOnResume, [0], "out of the queue as soon as it was rejected")
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
   it.scoped("maxWait ending exactly at the enclosing deadline: the enclosing timeout fires, the bulkhead arms no timer", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
