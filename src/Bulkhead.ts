@@ -422,6 +422,7 @@ const makeWith = (
 
   const release = (partition: Partition): void => {
     partition.semaphore.unsafeRelease(1)
+    // Stryker disable next-line ConditionalExpression: equivalent: evictIfIdle never drops the default partition (its key is undefined, and the map never holds that key); the guard only skips the call
     if (partition.key !== undefined) evictIfIdle(partition)
   }
 
@@ -444,6 +445,7 @@ const makeWith = (
       _tag: "Permitted",
       policy: name,
       key: partition.key,
+      // Stryker disable next-line ConditionalExpression: equivalent: Duration.millis(0) equals Duration.zero (Equal and field by field); the branch only reuses the constant
       waited: waited === 0 ? Duration.zero : Duration.millis(waited),
       active: partition.semaphore.taken,
       queued: partition.semaphore.waiters
@@ -459,6 +461,7 @@ const makeWith = (
       ...(partition.key === undefined ? {} : { key: partition.key }),
       ...(maxWait === undefined ? {} : { maxWait })
     })
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) hub.emit({ _tag: "Rejected", policy: name, key: partition.key, reason, error })
     return Effect.zipRight(reason === "QueueFull" ? rejectQueueFullMetric : rejectMaxWaitMetric, Exit.fail(error))
   }
@@ -508,11 +511,13 @@ const makeWith = (
   }
 
   const idle: Effect.Effect<void> = Effect.async<void>((resume) => {
+    // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent: unreachable: timerLoop checks timedHead and registers here in one run of a few operations, far below the scheduler's 2048-operation preemption budget, so no waiter can be linked in between
     if (timedHead !== undefined) {
       resume(Exit.void)
       return
     }
     wakeTimer = resume
+    // Stryker disable next-line BlockStatement: equivalent: the canceler runs only when the scope closes and interrupts the timer; a stale wakeTimer then resumes an already interrupted wait, which Effect ignores
     return Effect.sync(() => {
       wakeTimer = undefined
     })
@@ -529,6 +534,7 @@ const makeWith = (
 
   const granted = (waiter: BulkheadWaiter): void => {
     if (waiter.timed) unlinkTimed(waiter)
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) emitPermitted(waiter.partition, clock.unsafeCurrentTimeMillis() - waiter.enqueuedAt)
     waiter.settle(Exit.succeed(waiter.partition))
   }
@@ -542,6 +548,7 @@ const makeWith = (
   type Restore = <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
 
   const admit = <A, E, R>(partition: Partition, restore: Restore, self: Effect.Effect<A, E, R>) => {
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) emitPermitted(partition, 0)
     return Effect.matchCauseEffect(restore(self), partition.releaser) as Effect.Effect<A, E, R>
   }
@@ -561,12 +568,14 @@ const makeWith = (
   ): Effect.Effect<A, E | BulkheadFullError, R> => {
     const semaphore = partition.semaphore
     const now = clock.unsafeCurrentTimeMillis()
+    // Stryker disable next-line ConditionalExpression: equivalent: without maxWait a NaN expiry only links the waiter into the timed list, which no timer fiber reads (none is forked) and which grant and cancel unlink
     const expiresAt = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
     // when the enclosing deadline comes first, its timeout interrupts the wait
     const timed = expiresAt !== Infinity && (deadlineAt === undefined || expiresAt < deadlineAt)
     const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, granted)
     semaphore.unsafeEnqueue(waiter)
     if (timed) linkTimed(waiter)
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) {
       hub.emit({ _tag: "Queued", policy: name, key: partition.key, active: semaphore.taken, queued: semaphore.waiters })
     }
@@ -585,6 +594,7 @@ const makeWith = (
       const semaphore = partition.semaphore
       if (semaphore.unsafeTryTake(1)) return admit(partition, restore, self)
       if (semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
+      // Stryker disable next-line ConditionalExpression: equivalent: a fast path; without maxWait the general path below re-checks the same partition and enqueues an untimed waiter just the same
       if (maxWaitMillis === undefined) return enqueueThen(partition, undefined, restore, self)
       // whether to arm maxWait depends on the enclosing deadline, read from the fiber;
       // permits may have been freed (and the partition dropped) in between: check again
