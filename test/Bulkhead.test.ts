@@ -18,6 +18,7 @@ import {
   Option,
   Random,
   Ref,
+  Scheduler,
   Scope,
   Stream,
   Supervisor,
@@ -624,6 +625,43 @@ describe("Bulkhead details", () => {
       // the resume that delivers the rejection
       assert.deepStrictEqual(queuedOnResume, [0], "out of the queue as soon as it was rejected")
       yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("an expired caller does not drop the partition re-created for its key before its fiber resumed", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
+      // the holder and the newcomer run on a scheduler the test flushes by hand,
+      // so that both run between the expiry and the expired caller's resumption
+      const manual = new Scheduler.SyncScheduler()
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }).pipe(Effect.withScheduler(manual)))
+      yield* until(() => bulkhead.stats("k").active === 1)
+      const newcomer = yield* Effect.fork(
+        held(gate).pipe(Effect.zipRight(bulkhead.execute(Effect.never, { key: "k" })), Effect.withScheduler(manual))
+      )
+      yield* Effect.yieldNow()
+      let resumed = false
+      class OnResume extends Supervisor.AbstractSupervisor<void> {
+        value = Effect.void
+        override onResume() {
+          if (resumed) return
+          resumed = true
+          // the holder finishes (its partition, now idle, is dropped) and the
+          // newcomer starts a new partition for the same key
+          Deferred.unsafeDone(gate, Exit.void)
+          manual.flush()
+        }
+      }
+      const waiting = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }).pipe(Effect.supervised(new OnResume())))
+      yield* until(() => bulkhead.stats("k").queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
+      assert.isTrue(resumed)
+      yield* Fiber.join(holder)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 1, queued: 0, partitions: 1 }, "the newcomer's partition is kept")
+      assert.deepStrictEqual(bulkhead.stats("k"), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+      yield* Fiber.interrupt(newcomer)
+      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("maxWait ending exactly at the enclosing deadline: the enclosing timeout fires, the bulkhead arms no timer", () =>
