@@ -70,6 +70,16 @@ describe("validate", () => {
       }
     })
 
+    it("rejects negative and NaN input also where zero is allowed (Duration.decode would clamp it to zero)", () => {
+      for (const value of [-1, NaN, "-5 seconds", BigInt(-1), [1, -1], [-1, 0], [1, NaN], [NaN, 0]]) {
+        for (const bounds of [{ allowZero: true }, { allowZero: true, allowInfinite: true }]) {
+          const e = rejection(() => validate.duration("M.f", "d", value, bounds))
+          assert.strictEqual(e.option, "d", String(value))
+        }
+      }
+      same(validate.duration("M.f", "d", [0, 0], { allowZero: true, allowInfinite: true }), Duration.zero)
+    })
+
     it("states the range it was given", () => {
       assert.strictEqual(rejection(() => validate.duration("M", "d", -1, { allowZero: true })).expected, "a finite duration >= 0")
       assert.strictEqual(rejection(() => validate.duration("M", "d", 0, { allowInfinite: true })).expected, "a duration > 0")
@@ -110,6 +120,9 @@ describe("validate", () => {
       rejection(() => validate.number("M", "n", 10.001, { max: 10 }))
       assert.strictEqual(validate.number("M", "n", 0.001, { gt: 0 }), 0.001)
       rejection(() => validate.number("M", "n", 0, { gt: 0 }))
+      assert.strictEqual(validate.number("M", "n", 1.5, { gt: 1 }), 1.5)
+      rejection(() => validate.number("M", "n", 1, { gt: 1 }))
+      rejection(() => validate.number("M", "n", -3, { min: -2 }))
       assert.strictEqual(validate.number("M", "n", -5), -5)
       assert.strictEqual(validate.number("M", "n", 2.5), 2.5)
       assert.strictEqual(validate.number("M", "n", 3, { integer: true }), 3)

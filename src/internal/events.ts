@@ -23,7 +23,6 @@ export const DEFAULT_EVENT_BUFFER = 1024
 export const make = <A>(bufferSize: number = DEFAULT_EVENT_BUFFER): EventHub<A> => {
   const listeners: Array<(a: A) => void> = []
   const emit = (event: A) => {
-    if (listeners.length === 0) return
     for (let i = 0; i < listeners.length; i++) listeners[i]!(event)
   }
   const stream = Stream.asyncScoped<A>(

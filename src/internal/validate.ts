@@ -33,11 +33,10 @@ export const duration = (
   const expected = `a ${bounds.allowInfinite ? "" : "finite "}duration ${bounds.allowZero ? ">= 0" : "> 0"}`
   let d: Duration.Duration
   try {
-    if (value === undefined || value === null) throw new Error()
     if (typeof value === "number" && (Number.isNaN(value) || value < 0)) throw new Error()
     if (typeof value === "bigint" && value < BigInt(0)) throw new Error()
-    if (typeof value === "string" && value.trim().startsWith("-")) throw new Error()
-    if (Array.isArray(value) && value.some((x) => typeof x !== "number" || Number.isNaN(x) || x < 0)) throw new Error()
+    if (typeof value === "string" && value.startsWith("-")) throw new Error()
+    if (Array.isArray(value) && value.some((x) => !(x >= 0))) throw new Error()
     d = Duration.decode(value as Duration.DurationInput)
   } catch {
     throw invalid(module, option, value, expected)
@@ -47,7 +46,7 @@ export const duration = (
     throw invalid(module, option, value, expected)
   }
   const ms = Duration.toMillis(d)
-  if (Number.isNaN(ms) || ms < 0 || (!bounds.allowZero && ms === 0)) throw invalid(module, option, value, expected)
+  if (!bounds.allowZero && ms === 0) throw invalid(module, option, value, expected)
   return d
 }
 
@@ -81,14 +80,14 @@ const describeNumber = (b: NumberBounds): string => {
 /** @internal */
 export const number = (module: string, option: string, value: unknown, bounds: NumberBounds = {}): number => {
   const expected = describeNumber(bounds)
-  if (typeof value !== "number" || Number.isNaN(value)) throw invalid(module, option, value, expected)
+  if (typeof value !== "number") throw invalid(module, option, value, expected)
   if (!Number.isFinite(value) && !(bounds.allowInfinite && value === Infinity)) {
     throw invalid(module, option, value, expected)
   }
   if (bounds.integer && Number.isFinite(value) && !Number.isInteger(value)) throw invalid(module, option, value, expected)
-  if (bounds.min !== undefined && value < bounds.min) throw invalid(module, option, value, expected)
-  if (bounds.max !== undefined && value > bounds.max) throw invalid(module, option, value, expected)
-  if (bounds.gt !== undefined && value <= bounds.gt) throw invalid(module, option, value, expected)
+  if (value < (bounds.min ?? -Infinity)) throw invalid(module, option, value, expected)
+  if (value > (bounds.max ?? Infinity)) throw invalid(module, option, value, expected)
+  if (value <= (bounds.gt ?? -Infinity)) throw invalid(module, option, value, expected)
   return value
 }
 
@@ -107,7 +106,7 @@ export const oneOf = <const A extends string>(
   value: unknown,
   allowed: ReadonlyArray<A>
 ): A => {
-  if (typeof value === "string" && (allowed as ReadonlyArray<string>).includes(value)) return value as A
+  if ((allowed as ReadonlyArray<unknown>).includes(value)) return value as A
   throw invalid(module, option, value, `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`)
 }
 
