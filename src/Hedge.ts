@@ -441,7 +441,8 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
     maxAttempts === 1
       ? Effect.suspend(() => {
         calls++
-        return Effect.matchCauseEffect(self, {
+        // attempt 1 of this hedge, also inside an attempt of an outer one (as the general path sets it)
+        return Effect.matchCauseEffect(Effect.locally(self, attemptRef, 1), {
           onSuccess: (a) => {
             wins[0]!++
             // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event

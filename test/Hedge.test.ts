@@ -492,6 +492,26 @@ describe("events and metrics", () => {
       assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0, 0, 0], failures: 1 })
     }))
 
+  it.effect("currentAttempt inside a nested hedge is the inner hedge's attempt, with one attempt or more", () =>
+    Effect.gen(function*() {
+      // the outer hedge's attempt 1 fails, its attempt 2 runs the inner hedge: inside it, the attempt is the inner one's
+      for (const maxAttempts of [1, 2]) {
+        const inner = Hedge.make({ delay: "100 millis", maxAttempts, name: "inner" })
+        const outer = Hedge.make({ delay: "100 millis", maxAttempts: 2, name: "outer" })
+        const seen: Array<readonly [number, number]> = []
+        const call = Effect.flatMap(Hedge.currentAttempt, (outerAttempt) =>
+          outerAttempt === 1
+            ? Effect.fail(new Unavailable({ attempt: 1 }))
+            : Effect.flatMap(Hedge.currentAttempt, (innerAttempt) => {
+              seen.push([outerAttempt, innerAttempt])
+              return Effect.succeed(innerAttempt)
+            }).pipe(inner, Effect.zipLeft(Effect.flatMap(Hedge.currentAttempt, (after) => Effect.sync(() => seen.push([outerAttempt, after]))))))
+        assert.strictEqual(yield* call.pipe(outer), 1, `maxAttempts ${maxAttempts}`)
+        // inside the inner hedge: its attempt 1; after it: the outer attempt again
+        assert.deepStrictEqual(seen, [[2, 1], [2, 2]], `maxAttempts ${maxAttempts}`)
+      }
+    }))
+
   it.effect("HedgeFailed Rejected: the last attempt running was rejected by the library", () =>
     Effect.gen(function*() {
       // attempt 1 fails (hedgeable), attempt 2 starts at once and is rejected: nothing else runs
