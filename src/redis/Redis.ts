@@ -58,9 +58,14 @@ export interface RedisConnection {
   /**
    * Runs a command through the client, failing with {@link RedisError};
    * bounded by the command timeout (enforced here too, so a paused server
-   * cannot hang a caller).
+   * cannot hang a caller). `signal` is aborted when the caller gives up
+   * (timeout or interruption): a function chaining several commands checks
+   * it before sending the next one.
    */
-  readonly use: <A>(operation: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A, RedisError>
+  readonly use: <A>(
+    operation: string,
+    f: (client: IORedis, signal: AbortSignal) => Promise<A>
+  ) => Effect.Effect<A, RedisError>
   /**
    * Runs a Lua script atomically (EVALSHA, falling back to EVAL when the
    * server does not have it cached, e.g. after a restart).
@@ -183,10 +188,13 @@ export const make = (
     // function that chains several commands, on the library's cheap timeout path (one fiber, a shared
     // timer) rather than Effect.timeoutFail (two fibers and a timer per command, ~0.6 ms here)
     const guard = makeFastTimeout()
-    const use = <A>(operation: string, f: (client: IORedis) => Promise<A>): Effect.Effect<A, RedisError> =>
+    const use = <A>(
+      operation: string,
+      f: (client: IORedis, signal: AbortSignal) => Promise<A>
+    ): Effect.Effect<A, RedisError> =>
       Effect.suspend(() =>
         guard.run(
-          Effect.tryPromise({ try: () => f(client), catch: (cause) => new RedisError({ operation, cause }) }),
+          Effect.tryPromise({ try: (signal) => f(client, signal), catch: (cause) => new RedisError({ operation, cause }) }),
           {
             budget: commandMillis,
             // a Promise inside: no enclosing deadline to propagate to it
@@ -200,7 +208,7 @@ export const make = (
       )
     const shas = new Map<string, string>()
     const evalScript = (script: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
-      use(`EVALSHA ${script.name}`, async (client) => {
+      use(`EVALSHA ${script.name}`, async (client, signal) => {
         let sha = shas.get(script.source)
         if (sha === undefined) {
           sha = await sha1(script.source)
@@ -209,7 +217,9 @@ export const make = (
         try {
           return await client.evalsha(sha, keys.length, ...keys, ...args)
         } catch (e) {
-          if (e instanceof Error && e.message.startsWith("NOSCRIPT")) {
+          // a caller that gave up (timeout, interruption) while EVALSHA was on its way sends no EVAL:
+          // the script would run after the caller was told it failed
+          if (e instanceof Error && e.message.startsWith("NOSCRIPT") && !signal.aborted) {
             return await client.eval(script.source, keys.length, ...keys, ...args)
           }
           throw e

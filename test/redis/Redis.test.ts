@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Fiber, FiberStatus } from "effect"
 import { Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
 
@@ -24,6 +24,29 @@ describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
         client.once("end", () => resume(Effect.void))
       })
       assert.strictEqual(client.status, "end")
+    }).pipe(Effect.scoped))
+
+  it.live("a caller interrupted while EVALSHA is on its way sends no EVAL when the script is missing (it would run after the caller gave up)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* Redis.make({ url: server.url })
+      const script = { name: "count", source: "return redis.call('INCR', KEYS[1])" }
+      assert.strictEqual(yield* redis.eval(script, ["runs"], []), 1) // caches the script's sha on this side
+      yield* redis.use("SCRIPT FLUSH", (c) => c.script("FLUSH"))
+      const fiber = yield* Effect.fork(redis.eval(script, ["runs"], []))
+      // the fiber suspends once EVALSHA is written to the socket
+      while (!FiberStatus.isSuspended(yield* Fiber.status(fiber))) {
+        yield* Effect.yieldNow()
+      }
+      yield* Fiber.interrupt(fiber)
+      // replies come in order on the connection: the NOSCRIPT reply (and any EVAL it led to) before this GET's
+      yield* redis.use("PING", (c) => c.ping())
+      assert.strictEqual(yield* redis.use("GET", (c) => c.get("runs")), "1")
+      const stats = yield* redis.use("INFO", (c) => c.info("commandstats"))
+      assert.match(stats, /cmdstat_evalsha:calls=2,/)
+      assert.match(stats, /cmdstat_eval:calls=1,/) // the first call's fallback only
+      // the next caller runs it again, through EVAL once
+      assert.strictEqual(yield* redis.eval(script, ["runs"], []), 2)
     }).pipe(Effect.scoped))
 
   it.live("a paused server makes commands fail after the command timeout instead of hanging", () =>
