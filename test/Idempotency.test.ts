@@ -53,23 +53,46 @@ describe("Idempotency options", () => {
       assert.strictEqual(withPredicate.options.keepFailures, "predicate")
     }))
 
-  const invalid: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
-    ["ttl", {}],
-    ["ttl", { ttl: 0 }],
-    ["ttl", { ttl: "-1 seconds" }],
-    ["ttl", { ttl: Duration.infinity }],
-    ["keepFailures", { ttl: "1 hour", keepFailures: "yes" }],
-    ["success", { ttl: "1 hour", success: { not: "a schema" } }],
-    ["failure", { ttl: "1 hour", failure: 42 }],
-    ["name", { ttl: "1 hour", name: "" }]
+  it.scoped("keepFailures: false is accepted and keeps no failure, as the default does", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 hour", keepFailures: false })
+      assert.strictEqual(idem.options.keepFailures, false)
+      const dep = yield* counted(() => Effect.fail(new Declined({ reason: "no" })), "0 millis")
+      yield* Effect.flip(idem.run("k", dep.call))
+      yield* Effect.flip(idem.run("k", dep.call))
+      assert.strictEqual(yield* dep.runs, 2)
+    }))
+
+  it.scoped("hasSchemas needs both Schemas", () =>
+    Effect.gen(function*() {
+      const successOnly = yield* Idempotency.make({ ttl: "1 hour", success: Schema.Number })
+      assert.isFalse(successOnly.options.hasSchemas)
+      const failureOnly = yield* Idempotency.make({ ttl: "1 hour", failure: Schema.String })
+      assert.isFalse(failureOnly.options.hasSchemas)
+      const both = yield* Idempotency.make({ ttl: "1 hour", success: Schema.Number, failure: Schema.String })
+      assert.isTrue(both.options.hasSchemas)
+    }))
+
+  const invalid: ReadonlyArray<readonly [string, string, unknown]> = [
+    ["options", "an object", null],
+    ["options", "an object", 42],
+    ["ttl", "a finite duration > 0", {}],
+    ["ttl", "a finite duration > 0", { ttl: 0 }],
+    ["ttl", "a finite duration > 0", { ttl: "-1 seconds" }],
+    ["ttl", "a finite duration > 0", { ttl: Duration.infinity }],
+    ["keepFailures", "a boolean or a predicate on the error", { ttl: "1 hour", keepFailures: "yes" }],
+    ["success", "a Schema", { ttl: "1 hour", success: { not: "a schema" } }],
+    ["failure", "a Schema", { ttl: "1 hour", failure: 42 }],
+    ["name", "a non-empty string", { ttl: "1 hour", name: "" }]
   ]
-  for (const [option, options] of invalid) {
+  for (const [option, expected, options] of invalid) {
     it.scoped(`rejects an invalid ${option}: ${JSON.stringify(options)}`, () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(Idempotency.make(options as any))
         assert.strictEqual(error._tag, "InvalidOptionsError")
         assert.strictEqual(error.module, "Idempotency.make")
         assert.strictEqual(error.option, option)
+        assert.strictEqual(error.expected, expected)
       }))
   }
 
@@ -77,9 +100,36 @@ describe("Idempotency options", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Idempotency.makeStoreMemory({ maxKeys: 0 }))
       assert.strictEqual(error.option, "maxKeys")
+      const fractional = yield* Effect.flip(Idempotency.makeStoreMemory({ maxKeys: 1.5 }))
+      assert.strictEqual(fractional.option, "maxKeys")
+      assert.strictEqual(fractional.expected, "an integer >= 1")
       const interval = yield* Effect.flip(Layer.build(Idempotency.layerStoreMemory({ sweepInterval: -5 })))
       assert.strictEqual(interval.option, "sweepInterval")
+      assert.strictEqual(interval.expected, "a duration > 0")
     }))
+
+  it.scoped("an infinite sweepInterval is accepted and starts no sweeper", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ sweepInterval: Duration.infinity })
+      yield* settle
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [])
+      assert.strictEqual(store.stats().maxKeys, 100_000)
+    }))
+
+  it("IdempotencyError's message names the key, the reason and the cause", () => {
+    assert.strictEqual(
+      new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError" }).message,
+      "Idempotency store failed for key order-1 (StoreError)"
+    )
+    assert.strictEqual(
+      new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") }).message,
+      "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
+    )
+    assert.strictEqual(
+      new Idempotency.IdempotencyError({ key: "k", reason: "DecodeError", cause: "bad json" }).message,
+      "Idempotency store failed for key k (DecodeError): bad json"
+    )
+  })
 })
 
 describe("Idempotency.run", () => {
@@ -381,6 +431,71 @@ describe("Idempotency stores", () => {
       yield* TestClock.adjust("1 minute")
       assert.strictEqual(store.size(), 0)
       assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901 })
+    }))
+
+  it.scoped("a stored Exit is replayed until exactly ttl has passed, then the key runs again", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "1 minute" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      const dep = yield* counted((n) => Effect.succeed(n), "0 millis")
+      yield* idem.run("k", dep.call)
+      yield* TestClock.adjust(Duration.millis(59_999))
+      assert.strictEqual(yield* idem.run("k", dep.call), 1)
+      yield* TestClock.adjust("1 millis")
+      // expired on lookup (no sweep ran): dropped and counted
+      assert.strictEqual(yield* idem.run("k", dep.call), 2)
+      assert.deepStrictEqual(store.stats(), { stored: 1, inFlight: 0, maxKeys: 100_000, expired: 1, evicted: 0 })
+    }))
+
+  it.scoped("each insertion drops up to 4 expired Exits from the front, expired at exactly their ttl", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "10 seconds" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      for (let i = 0; i < 10; i++) yield* idem.run(`old-${i}`, Effect.succeed(i))
+      yield* TestClock.adjust("5 seconds")
+      yield* idem.run("fresh", Effect.succeed(-1))
+      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [11, 0])
+      yield* TestClock.adjust("5 seconds")
+      yield* idem.run("new-1", Effect.succeed(1))
+      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [8, 4])
+      yield* idem.run("new-2", Effect.succeed(2))
+      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [5, 8])
+      // the last two expired ones, then "fresh" (not expired) stops the drop
+      yield* idem.run("new-3", Effect.succeed(3))
+      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [4, 10])
+      assert.strictEqual(yield* idem.run("fresh", Effect.succeed(-2)), -1)
+    }))
+
+  it.scoped("the sweep removes the Exits expired by now (at exactly their ttl) and keeps the others", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "10 seconds" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      yield* idem.run("a", Effect.succeed(1))
+      yield* TestClock.adjust("5 seconds")
+      yield* idem.run("b", Effect.succeed(2))
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* store.sweep, 1)
+      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [1, 1])
+      assert.strictEqual(yield* idem.run("b", Effect.succeed(-1)), 2)
+    }))
+
+  it.scoped("complete after the acquisition's scope has closed is ignored: the key was released", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory()
+      const lease = yield* Scope.make()
+      const acquisition = yield* store.acquire("k", { codec: undefined }).pipe(Scope.extend(lease))
+      assert.strictEqual(acquisition._tag, "Acquired")
+      yield* Scope.close(lease, Exit.void)
+      if (acquisition._tag === "Acquired") yield* acquisition.complete(Exit.succeed("late"), Duration.minutes(1))
+      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100_000, expired: 0, evicted: 0 })
+      const next = yield* store.acquire("k", { codec: undefined }).pipe(Effect.scoped)
+      assert.strictEqual(next._tag, "Acquired")
     }))
 
   it.scoped("100,000 per-request keys: memory drains back to zero once their ttl has passed", () =>
