@@ -103,5 +103,8 @@ describe("CircuitBreaker: many keys", () => {
       yield* Scope.close(scope2, Exit.void)
       assert.strictEqual(store.size(), 0)
       assert.strictEqual(store.namespaces(), 0)
+      // resetting a circuit of the closed breaker is a no-op that leaves no namespace behind
+      yield* a.reset("x")
+      assert.strictEqual(store.namespaces(), 0)
     }))
 })

@@ -181,8 +181,8 @@ export const unsafeMake = (
     isolate: (name, key, config, now) => sync(() => Machine.isolate(circuitOf(namespaceOf(name), key, config, now), seq, now)),
     reset: (name, key, config, now) =>
       sync(() => {
-        const ns = namespaceOf(name)
-        const circuit = ns.circuits.get(key)
+        // a circuit that does not exist is closed already: nothing to reset, no namespace to create
+        const circuit = namespaces.get(name)?.circuits.get(key)
         return circuit === undefined ? [] : Machine.reset(circuit, config, seq, now)
       }),
     unsafe: { namespace: handleOf },
