@@ -14,6 +14,8 @@ import {
   FastCheck as fc,
   Fiber,
   Layer,
+  Metric,
+  MetricState,
   Option,
   Ref,
   Schema,
@@ -303,6 +305,8 @@ describe("Idempotency and interruption", () => {
       for (const w of waiters) assert.isTrue(Exit.isInterrupted(yield* Fiber.await(w)))
       // and a closed policy runs nothing
       assert.isTrue(Exit.isInterrupted(yield* Effect.exit(idem.run("other", Effect.succeed(1)))))
+      // the waiters stopped instead of taking over, and "other" never started an execution
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 2, replayed: 0, storeErrors: 0 })
     }))
 
   it.scoped("a caller's Timeout bounds its wait, not the shared execution (which sees no deadline)", () =>
@@ -562,6 +566,103 @@ describe("Idempotency stores", () => {
         Idempotency.make({ ttl: "1 minute", success: Schema.Number }).pipe(provide)
       )
       assert.strictEqual(missingFailure.option, "failure")
+      const missingSuccess = yield* Effect.flip(
+        Idempotency.make({ ttl: "1 minute", failure: Schema.String }).pipe(provide)
+      )
+      assert.strictEqual(missingSuccess.module, "Idempotency.make")
+      assert.strictEqual(missingSuccess.option, "success")
+    }))
+
+  /** A memory store that is not persistent and records the codec each `acquire` is given. */
+  const recordingStore = Effect.gen(function*() {
+    const memory = yield* Idempotency.makeStoreMemory()
+    const codecs: Array<Idempotency.AcquireOptions["codec"]> = []
+    const store: Context.Tag.Service<Idempotency.IdempotencyStore> = {
+      persistent: false,
+      invalidate: memory.invalidate,
+      acquire: (key, options) => Effect.suspend(() => {
+        codecs.push(options.codec)
+        return memory.acquire(key, options)
+      })
+    }
+    return { store, codecs }
+  })
+
+  it.scoped("the store is given the Exit codec of the Schemas there are (Unknown for a missing one), none without", () =>
+    Effect.gen(function*() {
+      const { codecs, store } = yield* recordingStore
+      const provide = Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      const none = yield* Idempotency.make({ ttl: "1 minute", name: "none" }).pipe(provide)
+      yield* none.run("k", Effect.succeed(1))
+      assert.isUndefined(codecs[0])
+
+      const successOnly = yield* Idempotency.make({ ttl: "1 minute", name: "success", success: Schema.NumberFromString })
+        .pipe(provide)
+      yield* successOnly.run("k", Effect.succeed(1))
+      const successCodec = codecs[1]!
+      assert.deepStrictEqual(yield* Schema.encode(successCodec)(Exit.succeed(1)), { _tag: "Success", value: "1" })
+      assert.deepStrictEqual(yield* Schema.encode(successCodec)(Exit.fail({ any: "thing" })), {
+        _tag: "Failure",
+        cause: { _tag: "Fail", error: { any: "thing" } }
+      })
+
+      const failureOnly = yield* Idempotency.make({ ttl: "1 minute", name: "failure", failure: Schema.NumberFromString })
+        .pipe(provide)
+      yield* failureOnly.run("k", Effect.succeed(1))
+      const failureCodec = codecs[2]!
+      assert.deepStrictEqual(yield* Schema.encode(failureCodec)(Exit.fail(2)), {
+        _tag: "Failure",
+        cause: { _tag: "Fail", error: "2" }
+      })
+      assert.deepStrictEqual(yield* Schema.encode(failureCodec)(Exit.succeed(true)), { _tag: "Success", value: true })
+    }))
+
+  it.effect("a store that cannot save the Exit: the callers still get it, the failure is reported, nothing is kept", () =>
+    Effect.gen(function*() {
+      const memory = yield* Idempotency.makeStoreMemory()
+      const store: Context.Tag.Service<Idempotency.IdempotencyStore> = {
+        persistent: false,
+        invalidate: memory.invalidate,
+        acquire: (key, options) =>
+          Effect.map(memory.acquire(key, options), (acquisition) =>
+            acquisition._tag === "Acquired"
+              ? {
+                _tag: "Acquired" as const,
+                complete: () => Effect.fail(new Idempotency.IdempotencyError({ key, reason: "EncodeError" }))
+              }
+              : acquisition)
+      }
+      const idem = yield* Idempotency.make({ ttl: "1 minute", name: "unsaved" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      const events = yield* idem.events.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* settle
+      assert.strictEqual(yield* idem.run("k", Effect.succeed("charged")), "charged")
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(events)), [
+        { _tag: "Executed", policy: "unsaved", key: "k" },
+        { _tag: "Completed", policy: "unsaved", key: "k", outcome: "Success", kept: true },
+        {
+          _tag: "StoreError",
+          policy: "unsaved",
+          key: "unsaved:k",
+          error: new Idempotency.IdempotencyError({ key: "unsaved:k", reason: "EncodeError" })
+        }
+      ])
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1 })
+    }).pipe(Effect.scoped))
+
+  it.scoped("a store that dies in acquire: the caller gets that defect, and it is not counted as a store error", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, {
+          persistent: false,
+          acquire: () => Effect.die("store bug"),
+          invalidate: () => Effect.void
+        }))
+      )
+      const exit = yield* Effect.exit(idem.run("k", Effect.succeed(1)))
+      assert.deepStrictEqual(exit, Exit.die("store bug"))
+      assert.deepStrictEqual(idem.stats(), { executions: 0, joined: 0, replayed: 0, storeErrors: 0 })
     }))
 
   it.scoped("with Schemas, Exits are encoded for a persisting store and decoded when replayed", () =>
@@ -635,6 +736,114 @@ describe("Idempotency observability", () => {
         { _tag: "Replayed", policy: "ev", key: "k" }
       ])
     }))
+})
+
+describe("Idempotency outcomes", () => {
+  it.scoped("Completed reports each execution's outcome and whether its Exit was kept", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({
+        ttl: "1 minute",
+        keepFailures: (e: Declined | Unavailable) => e._tag === "Declined",
+        name: "outcomes"
+      })
+      const collected: Array<Idempotency.IdempotencyEvent> = []
+      yield* idem.events.pipe(
+        Stream.runForEach((e) => Effect.sync(() => e._tag === "Executed" || collected.push(e))),
+        Effect.forkScoped
+      )
+      yield* settle
+      const declined = new Declined({ reason: "no" })
+      yield* idem.run("ok", Effect.succeed(1))
+      yield* Effect.flip(idem.run("declined", Effect.fail(declined)))
+      yield* Effect.flip(idem.run("unavailable", Effect.fail(new Unavailable())))
+      yield* Effect.exit(idem.run("defect", Effect.die("boom")))
+      const interrupted = yield* Effect.fork(idem.run("interrupted", Effect.interrupt))
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(interrupted)))
+      // a failure whose cleanup died carries a defect: not kept, even though the predicate accepts it
+      const cleanupDied = Effect.fail(declined).pipe(Effect.ensuring(Effect.die("cleanup failed")))
+      yield* Effect.exit(idem.run("cleanup", cleanupDied))
+      const completed = (
+        key: string,
+        outcome: "Success" | "Failure" | "Defect" | "Interrupted",
+        kept: boolean
+      ): Idempotency.IdempotencyEvent => ({
+        _tag: "Completed",
+        policy: "outcomes",
+        key,
+        outcome,
+        kept
+      })
+      yield* settle
+      assert.deepStrictEqual(collected, [
+        completed("ok", "Success", true),
+        completed("declined", "Failure", true),
+        completed("unavailable", "Failure", false),
+        completed("defect", "Defect", false),
+        completed("interrupted", "Interrupted", false),
+        completed("cleanup", "Failure", false)
+      ])
+      const ran = yield* Ref.make(0)
+      const again = Effect.zipRight(Ref.update(ran, (n) => n + 1), Effect.succeed(2))
+      for (const key of ["ok", "declined", "unavailable", "defect", "interrupted", "cleanup"]) {
+        yield* Effect.exit(idem.run(key, again))
+      }
+      // only the kept ones are replayed
+      assert.strictEqual(yield* Ref.get(ran), 4)
+      assert.deepStrictEqual(idem.stats(), { executions: 10, joined: 0, replayed: 2, storeErrors: 0 })
+    }))
+})
+
+describe("Idempotency metrics", () => {
+  /** The counters of the registry tagged policy=`policy`, by name: `[description, count]`. */
+  const countersOf = (policy: string) =>
+    Effect.map(Metric.snapshot, (pairs) => {
+      const out: Record<string, readonly [string | undefined, number]> = {}
+      for (const pair of pairs) {
+        const tags = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`)
+        if (tags.length !== 1 || tags[0] !== `policy=${policy}`) continue
+        if (!MetricState.isCounterState(pair.metricState)) continue
+        out[pair.metricKey.name] = [Option.getOrUndefined(pair.metricKey.description), Number(pair.metricState.count)]
+      }
+      return out
+    })
+
+  it.effect("counts executions, joined and replayed callers and store errors, tagged with the policy", () =>
+    Effect.gen(function*() {
+      const memory = yield* Idempotency.makeStoreMemory()
+      const store: Context.Tag.Service<Idempotency.IdempotencyStore> = {
+        persistent: false,
+        invalidate: memory.invalidate,
+        acquire: (key, options) =>
+          key.endsWith(":broken")
+            ? Effect.fail(new Idempotency.IdempotencyError({ key, reason: "StoreError" }))
+            : memory.acquire(key, options)
+      }
+      // the registry is global: compare with what it held before
+      const before = yield* countersOf("metered")
+      const idem = yield* Idempotency.make({ ttl: "1 minute", name: "metered" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      const a = yield* Effect.fork(idem.run("k", Effect.as(Effect.sleep("1 second"), 1)))
+      yield* settle
+      const b = yield* Effect.fork(idem.run("k", Effect.succeed(2)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(a)
+      yield* Fiber.join(b)
+      yield* idem.run("k", Effect.succeed(3))
+      yield* idem.run("k", Effect.succeed(3))
+      yield* Effect.flip(idem.run("broken", Effect.succeed(4)))
+      const after = yield* countersOf("metered")
+      const added = Object.fromEntries(
+        Object.entries(after).map(([name, [description, count]]) => [name, [description, count - (before[name]?.[1] ?? 0)]])
+      )
+      assert.deepStrictEqual(added, {
+        resilience_idempotency_executions: ["Executions started by an idempotency policy", 1],
+        resilience_idempotency_joined: ["Callers that shared an execution in flight", 1],
+        resilience_idempotency_replayed: ["Callers served a stored Exit", 2],
+        resilience_idempotency_store_errors: ["Idempotency store failures", 1]
+      })
+    }).pipe(Effect.scoped))
 })
 
 describe("Idempotency layers", () => {
