@@ -62,6 +62,7 @@ const resolve = <A, E>(options: I.Idempotency.Options<A, E>): Config<A, E> => {
   const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
   const keepFailures = options.keepFailures
   let keep: (error: E) => boolean
+  // Stryker disable next-line ArrowFunction: equivalent: keep's result is only read as a condition, where undefined is false too
   if (keepFailures === undefined || keepFailures === false) keep = () => false
   else if (keepFailures === true) keep = () => true
   else if (typeof keepFailures === "function") keep = keepFailures
@@ -119,6 +120,7 @@ const build = <A, E>(
 
   const onStoreError = (key: string, error: IdempotencyError): Effect.Effect<void> => {
     storeErrors++
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
     return Metric.increment(storeErrorMetric)
   }
@@ -147,10 +149,12 @@ const build = <A, E>(
             const outcome = outcomeOf(exit)
             if (outcome === "Interrupted") {
               // no result: closing the lease releases the key, and a waiter takes over
+              // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
               if (hub.hasSubscribers()) hub.emit({ _tag: "Completed", policy: name, key, outcome, kept: false })
               return Effect.succeed(exit)
             }
             const keepFor = ttlFor(exit)
+            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
             if (hub.hasSubscribers()) {
               hub.emit({ _tag: "Completed", policy: name, key, outcome, kept: keepFor !== undefined })
             }
@@ -188,6 +192,7 @@ const build = <A, E>(
             switch (acquisition._tag) {
               case "Completed": {
                 replayed++
+                // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                 if (hub.hasSubscribers()) hub.emit({ _tag: "Replayed", policy: name, key })
                 return Effect.zipRight(
                   Effect.zipRight(Scope.close(lease, Exit.void), Metric.increment(replayedMetric)),
@@ -196,6 +201,7 @@ const build = <A, E>(
               }
               case "InFlight": {
                 joined++
+                // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                 if (hub.hasSubscribers()) hub.emit({ _tag: "Joined", policy: name, key })
                 return Effect.zipRight(
                   Effect.zipRight(Scope.close(lease, Exit.void), Metric.increment(joinedMetric)),
@@ -206,6 +212,7 @@ const build = <A, E>(
               }
               case "Acquired": {
                 executions++
+                // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                 if (hub.hasSubscribers()) hub.emit({ _tag: "Executed", policy: name, key })
                 const execution = execute(key, storeKey, effect, lease, acquisition.complete)
                 return Effect.zipRight(
