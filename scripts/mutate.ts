@@ -52,7 +52,7 @@ export const modules: Record<string, Module> = {
   },
   RateLimiter: {
     mutate: ["src/RateLimiter.ts", "src/internal/rateLimiter.ts", "src/internal/rateLimiterStore.ts"],
-    tests: ["test/RateLimiter.test.ts"]
+    tests: ["test/RateLimiter.test.ts", "test/RateLimiter.store.test.ts"]
   },
   Fallback: { mutate: ["src/Fallback.ts", "src/internal/fallbackStore.ts"], tests: ["test/Fallback.test.ts"] },
   Hedge: { mutate: ["src/Hedge.ts"], tests: ["test/Hedge.test.ts"] },
