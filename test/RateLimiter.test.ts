@@ -30,8 +30,22 @@ type StoreVariant = {
   readonly atomic: boolean
 }
 
+/** An atomic store with only the effectful `reserve`/`refund` (as a remote store has), over our memory store. */
+const asyncAtomicStore: Layer.Layer<RateLimiterExperimental.RateLimiterStore, unknown> = Layer.scoped(
+  RateLimiterExperimental.RateLimiterStore,
+  Effect.map(RateLimiter.makeStoreMemory(), (inner): RateLimiter.RateLimiterStore & RateLimiter.AtomicStore => ({
+    tokenBucket: inner.tokenBucket,
+    fixedWindow: inner.fixedWindow,
+    [RateLimiter.AtomicStoreTypeId]: {
+      reserve: inner[RateLimiter.AtomicStoreTypeId].reserve,
+      refund: inner[RateLimiter.AtomicStoreTypeId].refund
+    }
+  }))
+)
+
 const stores: ReadonlyArray<StoreVariant> = [
   { label: "our memory store (atomic)", layer: RateLimiter.layerStoreMemory(), atomic: true },
+  { label: "an atomic store without the synchronous methods", layer: asyncAtomicStore, atomic: true },
   { label: "experimental's memory store (plain protocol)", layer: RateLimiterExperimental.layerStoreMemory, atomic: false }
 ]
 
@@ -936,5 +950,118 @@ describe("Queue-based load leveling: the limiter's delay mode in front of a bulk
       assert.isAbove(full.length, 0)
       assert.strictEqual(results.filter(Either.isRight).length + full.length, 25)
       assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 5, maxQueue: 3 })
+    }))
+})
+
+describe("RateLimiter error messages", () => {
+  it("a MaxDelayExceeded rejection names the key and maxDelay; without maxDelay it leaves it blank", () => {
+    const args = {
+      policy: "api",
+      reason: "MaxDelayExceeded" as const,
+      retryAfter: Duration.millis(500),
+      limit: 1,
+      window: Duration.seconds(1),
+      cost: 1,
+      remaining: 0
+    }
+    assert.strictEqual(
+      RateLimiter.RateLimitExceededError.make({ ...args, key: "k", maxDelay: Duration.millis(1500) }).message,
+      "Rate limit of api[k] exceeded (1 per 1s): the wait would exceed maxDelay 1s 500ms, retry after 500ms"
+    )
+    assert.strictEqual(
+      RateLimiter.RateLimitExceededError.make(args).message,
+      "Rate limit of api exceeded (1 per 1s): the wait would exceed maxDelay , retry after 500ms"
+    )
+    assert.strictEqual(
+      RateLimiter.RateLimitExceededError.make({ ...args, reason: "Deadline" }).message,
+      "Rate limit of api exceeded (1 per 1s): the wait would outlast the enclosing deadline, retry after 500ms"
+    )
+  })
+
+  it("a store error names the key and the cause's message (or the cause itself)", () => {
+    assert.strictEqual(
+      new RateLimiter.RateLimiterStoreError({ policy: "api", key: "k", cause: new Error("ECONNREFUSED") }).message,
+      "Rate limiter api[k]: store failed: ECONNREFUSED"
+    )
+    assert.strictEqual(
+      new RateLimiter.RateLimiterStoreError({ policy: "api", cause: "timeout" }).message,
+      "Rate limiter api: store failed: timeout"
+    )
+  })
+})
+
+describe("RateLimiter options and costs", () => {
+  it.scoped("options that are not an object are rejected with InvalidOptionsError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(RateLimiter.make(null as any))
+      assert.strictEqual(error._tag, "InvalidOptionsError")
+      assert.strictEqual(error.option, "options")
+      assert.strictEqual(error.module, "RateLimiter.make")
+    }))
+
+  it.effect("metricsInterval may be infinite: the permitted count is published only when the scope closes", () =>
+    Effect.gen(function*() {
+      const name = "metrics-test-infinite-interval"
+      const permitted = counterValue("resilience_rate_limiter_permitted", { policy: name })
+      const scope = yield* Scope.make()
+      const limiter = yield* RateLimiter.make({
+        limit: 100,
+        window: "1 second",
+        name,
+        metricsInterval: Duration.infinity
+      }).pipe(Scope.extend(scope))
+      assert.isTrue(Duration.equals(limiter.options.metricsInterval, Duration.infinity))
+      yield* limiter(Effect.void)
+      yield* TestClock.adjust("10 minutes")
+      yield* limiter(Effect.void)
+      assert.strictEqual(yield* permitted, 0)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* permitted, 2)
+    }))
+
+  it.effect("a limiter that never ran a call at once publishes no permitted series", () =>
+    Effect.gen(function*() {
+      const name = "metrics-test-never-permitted"
+      // another limiter of the same name (never closed, never publishing) takes the only token
+      const other = yield* RateLimiter.make({ limit: 1, window: "1 second", name, metricsInterval: Duration.infinity })
+      yield* other(Effect.void)
+      const scope = yield* Scope.make()
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay", name }).pipe(
+        Scope.extend(scope)
+      )
+      const waiting = yield* Effect.fork(limiter(Effect.void))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiting)
+      assert.deepStrictEqual(limiter.stats(), { permitted: 0, delayed: 1, rejected: 0, storeErrors: 0 })
+      yield* Scope.close(scope, Exit.void)
+      const series = (yield* Metric.snapshot).filter((pair) =>
+        pair.metricKey.name === "resilience_rate_limiter_permitted" &&
+        pair.metricKey.tags.some((t) => t.key === "policy" && t.value === name)
+      )
+      assert.deepStrictEqual(series.length, 0)
+    }).pipe(Effect.scoped, Effect.provide(RateLimiter.layerStoreMemory())))
+
+  it.scoped("execute's cost: an integer from 1 to the limit, else the call dies with InvalidOptionsError", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 3, window: "1 second", name: "costs" })
+      for (const cost of [0, 1.5, 4, -1, Number.NaN, "2" as unknown as number]) {
+        const exit = yield* Effect.exit(limiter.execute(Effect.void, { key: `k${String(cost)}`, cost }))
+        assert.isTrue(Exit.isFailure(exit), `cost ${String(cost)} accepted`)
+        const defect = Exit.isFailure(exit) && exit.cause._tag === "Die" ? exit.cause.defect : undefined
+        assert.isTrue(defect instanceof Errors.InvalidOptionsError, `cost ${String(cost)}: ${String(defect)}`)
+        const error = defect as Errors.InvalidOptionsError
+        assert.strictEqual(error.module, "RateLimiter.execute")
+        assert.strictEqual(error.option, "cost")
+        assert.strictEqual(error.expected, "an integer >= 1 and <= 3 (the limit)")
+      }
+      // the edges are accepted, and an unkeyed call of another cost than the default is charged its own cost
+      yield* limiter.execute(Effect.void, { key: "one", cost: 1 })
+      yield* limiter.execute(Effect.void, { key: "three", cost: 3 })
+      yield* limiter.execute(Effect.void, { cost: 2 })
+      yield* limiter(Effect.void)
+      const error = expectRejected(yield* Effect.either(limiter(Effect.void)))
+      assert.strictEqual(error.remaining, 0)
+      assert.strictEqual(error.cost, 1)
     }))
 })
