@@ -236,6 +236,9 @@ for (const variant of stores) {
           for (let i = 0; i < 10; i++) {
             const error = expectRejected(yield* Effect.either(limiter(Effect.void)))
             assert.strictEqual(error.reason, "MaxDelayExceeded")
+            // it fits maxDelay once the wait is 1.2 s: in 300 ms (token bucket), 800 ms (fixed window)
+            assert.strictEqual(Duration.toMillis(error.retryAfter), algorithm === "token-bucket" ? 300 : 800)
+            assert.strictEqual(error.remaining, 0)
           }
           assert.strictEqual(limiter.stats().rejected, 10)
           // later, the next call gets exactly the slot it would have had without the rejected calls
@@ -306,6 +309,83 @@ for (const variant of stores) {
         // the interrupted call's slot is reused instead of queueing behind it (t=2000); on a plain
         // store the slot is lost (and the wait is estimated from the call's own time, not the last refill)
         assert.strictEqual(yield* Fiber.join(next), variant.atomic ? 1000 : 2100)
+      })))
+
+    for (const algorithm of ["token-bucket", "fixed-window"] as const) {
+      it.effect(`${algorithm}: a rejection reports the tokens left, and maxDelay only in delay mode`, () =>
+        withStore(Effect.gen(function*() {
+          const failing = yield* RateLimiter.make({ limit: 3, window: "3 seconds", algorithm, name: "left-fail" })
+          yield* failing(Effect.void)
+          const failed = expectRejected(yield* Effect.either(failing.execute(Effect.void, { cost: 3 })))
+          assert.strictEqual(failed.reason, "LimitExceeded")
+          assert.strictEqual(failed.cost, 3)
+          assert.strictEqual(failed.remaining, 2)
+          assert.isUndefined(failed.maxDelay)
+          yield* failing.execute(Effect.void, { key: "k" })
+          const keyed = expectRejected(yield* Effect.either(failing.execute(Effect.void, { key: "k", cost: 3 })))
+          assert.strictEqual(keyed.remaining, 2)
+          assert.strictEqual(Duration.toMillis(keyed.retryAfter), 1000)
+          const delaying = yield* RateLimiter.make({
+            limit: 3,
+            window: "3 seconds",
+            algorithm,
+            onExceeded: "delay",
+            maxDelay: "500 millis",
+            name: "left-delay"
+          })
+          yield* delaying(Effect.void)
+          const delayed = expectRejected(yield* Effect.either(delaying.execute(Effect.void, { cost: 3 })))
+          assert.strictEqual(delayed.reason, "MaxDelayExceeded")
+          assert.strictEqual(delayed.remaining, 2)
+          assert.isTrue(Duration.equals(delayed.maxDelay!, Duration.millis(500)))
+        })))
+    }
+
+    it.effect("token-bucket: a wait of exactly maxDelay is admitted", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay", maxDelay: "1 second" })
+        assert.deepStrictEqual(rights(yield* startTimes(3, limiter)), [0, 1000, -1])
+      })))
+
+    it.effect("fixed-window: a wait of exactly maxDelay is admitted, also once the counter has run a while", () =>
+      withStore(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          algorithm: "fixed-window",
+          onExceeded: "delay",
+          maxDelay: "1500 millis"
+        })
+        yield* limiter(Effect.void) // t=0
+        yield* TestClock.adjust("500 millis")
+        // at t=500 the next two windows start in 500 ms and 1500 ms; the third in 2500 ms is too far
+        assert.deepStrictEqual(rights(yield* startTimes(3, limiter)), [1000, 2000, -1])
+      })))
+
+    it.effect("a wait of exactly maxDelay that reaches the enclosing deadline is rejected for the deadline", () =>
+      withStore(Effect.gen(function*() {
+        const name = `deadline-reason ${variant.label}`
+        const rejections = (reason: string) => counterValue("resilience_rate_limiter_rejected", { policy: name, reason })
+        yield* TestClock.adjust("10 seconds")
+        const limiter = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          onExceeded: "delay",
+          maxDelay: "1 second",
+          name
+        })
+        yield* limiter(Effect.void)
+        const error = expectRejected(yield* Effect.either(limiter(Effect.void).pipe(Timeout.make("1 second"))))
+        assert.strictEqual(error.reason, "Deadline")
+        assert.strictEqual(yield* rejections("Deadline"), 1)
+        // a deadline far enough lets it wait (the bound is the deadline's distance from now, not the instant)
+        const ok = yield* Effect.fork(limiter(now).pipe(Timeout.make("1500 millis")))
+        yield* Effect.yieldNow()
+        const tooFar = expectRejected(yield* Effect.either(limiter(Effect.void).pipe(Timeout.make("1 minute"))))
+        assert.strictEqual(tooFar.reason, "MaxDelayExceeded")
+        assert.strictEqual(yield* rejections("MaxDelayExceeded"), 1)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Fiber.join(ok), 11_000)
       })))
 
     it.effect("execute: one limit per key, per-call cost, data-first and data-last", () =>
@@ -450,6 +530,7 @@ describe("RateLimiter observability and errors", () => {
       assert.include(error.message, "connection refused")
       assert.isFalse(yield* Ref.get(ran))
       assert.strictEqual(limiter.stats().storeErrors, 1)
+      assert.strictEqual(yield* counterValue("resilience_rate_limiter_store_errors", { policy: "redis-backed" }), 1)
       assert.strictEqual(Policy.describe(limiter).options.store, "plain")
     }).pipe(Effect.scoped, Effect.provide(failingStore)))
 
