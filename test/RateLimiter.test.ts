@@ -1146,3 +1146,157 @@ describe("RateLimiter options and costs", () => {
       assert.strictEqual(error.cost, 1)
     }))
 })
+
+describe("RateLimiter store protocol", () => {
+  /** experimental's memory store, logging each call a limiter makes (key, tokens, overdraft or cap). */
+  const recordingPlainStore = (log: Array<string>) =>
+    Layer.effect(
+      RateLimiterExperimental.RateLimiterStore,
+      Effect.map(
+        Effect.provide(RateLimiterExperimental.RateLimiterStore, RateLimiterExperimental.layerStoreMemory),
+        (inner): RateLimiter.RateLimiterStore => ({
+          tokenBucket: (o) =>
+            Effect.suspend(() => {
+              log.push(`tokenBucket ${o.key} ${o.tokens}${o.allowOverflow ? " overdraft" : ""}`)
+              return inner.tokenBucket(o)
+            }),
+          fixedWindow: (o) =>
+            Effect.suspend(() => {
+              log.push(`fixedWindow ${o.key} ${o.tokens} cap ${o.limit}`)
+              return inner.fixedWindow(o)
+            })
+        })
+      )
+    )
+
+  /** Our memory store, logging the atomic calls; without the synchronous methods unless `sync`. */
+  const recordingAtomicStore = (log: Array<string>, sync: boolean) =>
+    Layer.scoped(
+      RateLimiterExperimental.RateLimiterStore,
+      Effect.map(RateLimiter.makeStoreMemory(), (inner): RateLimiter.RateLimiterStore & RateLimiter.AtomicStore => {
+        const atomic = inner[RateLimiter.AtomicStoreTypeId]
+        const unsafeReserve = atomic.unsafeReserve!
+        const unsafeRefund = atomic.unsafeRefund!
+        return {
+          tokenBucket: (o) => Effect.suspend(() => (log.push("tokenBucket"), inner.tokenBucket(o))),
+          fixedWindow: (o) => Effect.suspend(() => (log.push("fixedWindow"), inner.fixedWindow(o))),
+          [RateLimiter.AtomicStoreTypeId]: {
+            reserve: (req) => Effect.suspend(() => (log.push(`reserve ${req.key} ${req.maxDelayMillis}`), atomic.reserve(req))),
+            refund: (req, r) => Effect.suspend(() => (log.push(`refund ${req.key}`), atomic.refund(req, r))),
+            ...(sync
+              ? {
+                unsafeReserve: (now: number, req: RateLimiter.ReserveRequest) => (
+                  log.push(`unsafeReserve ${req.key} ${req.maxDelayMillis}`), unsafeReserve(now, req)
+                ),
+                unsafeRefund: (now: number, req: RateLimiter.ReserveRequest, r: RateLimiter.Reservation) => (
+                  log.push(`unsafeRefund ${req.key}`), unsafeRefund(now, req, r)
+                )
+              }
+              : {})
+          }
+        }
+      })
+    )
+
+  it.effect("plain store, token bucket: one capped take in fail mode, one overdraft take when unbounded, a capped take then an overdraft one when bounded", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      yield* Effect.gen(function*() {
+        const failing = yield* RateLimiter.make({ limit: 1, window: "1 second", name: "f" })
+        yield* failing(Effect.void)
+        yield* Effect.either(failing.execute(Effect.void, { key: "k" }))
+        const unbounded = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay", name: "u" })
+        yield* startTimes(2, unbounded)
+        const bounded = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          onExceeded: "delay",
+          maxDelay: "1 second",
+          name: "b"
+        })
+        const t0 = yield* now
+        assert.deepStrictEqual(rights(yield* startTimes(3, bounded)).map((t) => t - t0), [0, 1000, -1 - t0])
+      }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log)))
+      assert.deepStrictEqual(log, [
+        "tokenBucket f 1",
+        "tokenBucket f:k 1",
+        "tokenBucket u 1 overdraft",
+        "tokenBucket u 1 overdraft",
+        "tokenBucket b 1",
+        "tokenBucket b 1",
+        "tokenBucket b 1 overdraft",
+        "tokenBucket b 1" // would wait 2 s: rejected after the capped take, uncharged
+      ])
+    }))
+
+  it.effect("plain store, fixed window: capped at the limit in fail mode, uncapped when unbounded, at most two capped takes when bounded", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      yield* Effect.gen(function*() {
+        const failing = yield* RateLimiter.make({ limit: 1, window: "1 second", algorithm: "fixed-window", name: "f" })
+        yield* failing(Effect.void)
+        const unbounded = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          algorithm: "fixed-window",
+          onExceeded: "delay",
+          name: "u"
+        })
+        yield* unbounded(Effect.void)
+        const bounded = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          algorithm: "fixed-window",
+          onExceeded: "delay",
+          maxDelay: "1500 millis",
+          name: "b"
+        })
+        yield* bounded(Effect.void)
+        yield* TestClock.adjust("500 millis")
+        // waits 500 ms (first take, capped for a counter just started), 1500 ms (a second take, capped by the
+        // counter's age), and 2500 ms (too long: rejected after one take, however many the cap would allow)
+        const t0 = yield* now
+        assert.deepStrictEqual(rights(yield* startTimes(3, bounded)).map((t) => t - t0), [500, 1500, -1 - t0])
+      }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log)))
+      assert.deepStrictEqual(log, [
+        "fixedWindow f 1 cap 1",
+        "fixedWindow u 1 cap undefined",
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 3",
+        "fixedWindow b 1 cap 2"
+      ])
+    }))
+
+  for (const sync of [true, false]) {
+    it.effect(`an atomic store is asked through ${sync ? "unsafeReserve/unsafeRefund when it offers them" : "reserve/refund when it has no synchronous methods"}, never through the plain methods`, () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const [reserve, refund] = sync ? ["unsafeReserve", "unsafeRefund"] : ["reserve", "refund"]
+        yield* Effect.gen(function*() {
+          const failing = yield* RateLimiter.make({ limit: 1, window: "1 second", name: "f" })
+          yield* failing(Effect.void)
+          yield* Effect.either(failing.execute(Effect.void, { key: "k" }))
+          const delaying = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay", name: "d" })
+          yield* delaying(Effect.void)
+          const waiting = yield* Effect.fork(delaying(Effect.void))
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(waiting)
+          // the refund gave the slot back: the next call gets it
+          const next = yield* Effect.fork(delaying(now))
+          yield* Effect.yieldNow()
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(yield* Fiber.join(next), 1000)
+        }).pipe(Effect.scoped, Effect.provide(recordingAtomicStore(log, sync)))
+        assert.deepStrictEqual(log, [
+          `${reserve} f 0`,
+          `${reserve} f:k 0`,
+          `${reserve} d Infinity`,
+          `${reserve} d Infinity`,
+          `${refund} d`,
+          `${reserve} d Infinity`
+        ])
+      }))
+  }
+})
