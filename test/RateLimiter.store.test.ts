@@ -173,7 +173,7 @@ describe("RateLimiter memory store: refund", () => {
       yield* reserve(store, window("f", 1))
       yield* refund(store, window("f", 1), earlierWindow)
       assert.deepStrictEqual(
-        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: "500 millis", limit: 2 }),
+        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: Duration.millis(500), limit: 2 }),
         [3, 1_000]
       )
     }))
@@ -197,7 +197,7 @@ describe("RateLimiter memory store: refund", () => {
       assert.strictEqual(latest.delayMillis, 1_000)
       yield* refund(store, window("f", 2, Infinity), latest)
       assert.deepStrictEqual(
-        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: "500 millis", limit: 2 }),
+        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: Duration.millis(500), limit: 2 }),
         [2, 1_000]
       )
     }))
@@ -225,12 +225,12 @@ describe("RateLimiter memory store: refund", () => {
       yield* reserve(store, bucket("t", 1))
       const counted = yield* reserve(store, window("f", 1))
       assert.deepStrictEqual(
-        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: "500 millis", limit: 2 }),
+        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: Duration.millis(500), limit: 2 }),
         [2, 1_000]
       )
       yield* refund(store, window("f", 1), counted)
       assert.deepStrictEqual(
-        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: "500 millis", limit: 2 }),
+        yield* store.fixedWindow({ key: "f", tokens: 1, refillRate: Duration.millis(500), limit: 2 }),
         [3, 1_000]
       )
     }))
@@ -240,7 +240,7 @@ describe("RateLimiter memory store: refund", () => {
       const store = yield* makeStore()
       yield* reserve(store, window("f", 1))
       const taken = yield* reserve(store, bucket("t", 1))
-      const options = { key: "t", tokens: 1, limit: 3, refillRate: "100 millis", allowOverflow: false } as const
+      const options = { key: "t", tokens: 1, limit: 3, refillRate: Duration.millis(100), allowOverflow: false } as const
       assert.strictEqual(yield* store.tokenBucket(options), 1)
       yield* refund(store, bucket("t", 1), taken)
       assert.strictEqual(yield* store.tokenBucket(options), 0)
@@ -286,7 +286,7 @@ describe("RateLimiter memory store: experimental's interface", () => {
   it.scoped("a fixed-window counter that expires exactly now starts afresh", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      const options = { key: "f", tokens: 1, refillRate: "500 millis", limit: undefined } as const
+      const options = { key: "f", tokens: 1, refillRate: Duration.millis(500), limit: undefined } as const
       assert.deepStrictEqual(yield* store.fixedWindow(options), [1, 500])
       yield* at(500)
       assert.deepStrictEqual(yield* store.fixedWindow(options), [1, 500])
@@ -295,7 +295,7 @@ describe("RateLimiter memory store: experimental's interface", () => {
   it.scoped("a fixed-window call of more tokens than the limit is refused without creating a key", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      assert.deepStrictEqual(yield* store.fixedWindow({ key: "f", tokens: 3, refillRate: "500 millis", limit: 2 }), [3, 0])
+      assert.deepStrictEqual(yield* store.fixedWindow({ key: "f", tokens: 3, refillRate: Duration.millis(500), limit: 2 }), [3, 0])
       assert.strictEqual(store.size(), 0)
     }))
 })
@@ -304,7 +304,7 @@ describe("RateLimiter memory store: sweep", () => {
   it.scoped("a token bucket is swept exactly when it has refilled", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      const options = { key: "t", tokens: 2, limit: 3, refillRate: "100 millis", allowOverflow: false } as const
+      const options = { key: "t", tokens: 2, limit: 3, refillRate: Duration.millis(100), allowOverflow: false } as const
       assert.strictEqual(yield* store.tokenBucket(options), 1)
       yield* at(199)
       assert.strictEqual(yield* store.sweep, 0)
@@ -316,7 +316,7 @@ describe("RateLimiter memory store: sweep", () => {
   it.scoped("a fixed-window counter is swept exactly when it expires", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      assert.deepStrictEqual(yield* store.fixedWindow({ key: "f", tokens: 2, refillRate: "100 millis", limit: 3 }), [2, 200])
+      assert.deepStrictEqual(yield* store.fixedWindow({ key: "f", tokens: 2, refillRate: Duration.millis(100), limit: 3 }), [2, 200])
       yield* at(199)
       assert.strictEqual(yield* store.sweep, 0)
       yield* at(200)
@@ -355,14 +355,14 @@ const takes: ReadonlyArray<readonly [string, Take]> = [
     "tokenBucket",
     (store, key) =>
       Effect.map(
-        store.tokenBucket({ key, tokens: 1, limit: 1, refillRate: "1 minute", allowOverflow: false }),
+        store.tokenBucket({ key, tokens: 1, limit: 1, refillRate: Duration.minutes(1), allowOverflow: false }),
         (left) => left >= 0
       )
   ],
   [
     "fixedWindow",
     (store, key) =>
-      Effect.map(store.fixedWindow({ key, tokens: 1, refillRate: "1 minute", limit: 1 }), ([count]) => count <= 1)
+      Effect.map(store.fixedWindow({ key, tokens: 1, refillRate: Duration.minutes(1), limit: 1 }), ([count]) => count <= 1)
   ]
 ]
 
