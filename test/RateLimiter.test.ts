@@ -1,6 +1,7 @@
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
   Config,
   ConfigProvider,
@@ -22,6 +23,7 @@ import {
   TestClock
 } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
+import { plainReserve } from "../src/internal/rateLimiter.js"
 
 type StoreVariant = {
   readonly label: string
@@ -1263,6 +1265,35 @@ describe("RateLimiter store protocol", () => {
       ])
     }))
 
+  it.effect("a refund the store fails is ignored: the interrupted call just ends interrupted", () =>
+    Effect.gen(function*() {
+      const failingRefund = Layer.scoped(
+        RateLimiterExperimental.RateLimiterStore,
+        Effect.map(RateLimiter.makeStoreMemory(), (inner): RateLimiter.RateLimiterStore & RateLimiter.AtomicStore => ({
+          tokenBucket: inner.tokenBucket,
+          fixedWindow: inner.fixedWindow,
+          [RateLimiter.AtomicStoreTypeId]: {
+            reserve: inner[RateLimiter.AtomicStoreTypeId].reserve,
+            refund: () => Effect.fail(new RateLimiterExperimental.RateLimitStoreError({ message: "connection reset" }))
+          }
+        }))
+      )
+      yield* Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
+        yield* limiter(Effect.void)
+        const waiting = yield* Effect.fork(limiter(Effect.void))
+        yield* Effect.yieldNow()
+        const exit = yield* Fiber.interrupt(waiting)
+        assert.isTrue(Exit.isInterrupted(exit))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause), String(exit))
+        // the slot was not given back: the next call queues behind it
+        const next = yield* Effect.fork(limiter(now))
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* Fiber.join(next), 2000)
+      }).pipe(Effect.scoped, Effect.provide(failingRefund))
+    }))
+
   for (const sync of [true, false]) {
     it.effect(`an atomic store is asked through ${sync ? "unsafeReserve/unsafeRefund when it offers them" : "reserve/refund when it has no synchronous methods"}, never through the plain methods`, () =>
       Effect.gen(function*() {
@@ -1293,4 +1324,50 @@ describe("RateLimiter store protocol", () => {
         ])
       }))
   }
+})
+
+describe("RateLimiter plain protocol reservations", () => {
+  const reserveOn = (requests: ReadonlyArray<Partial<RateLimiter.ReserveRequest>>) =>
+    Effect.gen(function*() {
+      const store = yield* Effect.provide(RateLimiterExperimental.RateLimiterStore, RateLimiterExperimental.layerStoreMemory)
+      const out: Array<RateLimiter.Reservation> = []
+      for (const r of requests) {
+        out.push(
+          yield* plainReserve(store, {
+            key: "k",
+            algorithm: "token-bucket",
+            tokens: 1,
+            limit: 3,
+            windowMillis: 3000,
+            maxDelayMillis: 0,
+            ...r
+          })
+        )
+      }
+      return out.map((r) => [r.admitted, r.delayMillis, r.remaining])
+    })
+
+  it.effect("an admitted reservation reports the tokens left (never below 0)", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* reserveOn([{}, { tokens: 2 }, { maxDelayMillis: Infinity }]), [
+        [true, 0, 2],
+        [true, 0, 0],
+        [true, 1000, 0]
+      ])
+      for (const maxDelayMillis of [0, Infinity, 5000]) {
+        const fixed = { algorithm: "fixed-window" as const, maxDelayMillis }
+        assert.deepStrictEqual(
+          yield* reserveOn([fixed, { ...fixed, tokens: 2 }]),
+          [[true, 0, 2], [true, 0, 0]],
+          `maxDelayMillis ${maxDelayMillis}`
+        )
+      }
+      // the next window's calls: what is left of it
+      const fixed = { algorithm: "fixed-window" as const, maxDelayMillis: Infinity }
+      assert.deepStrictEqual(yield* reserveOn([{ ...fixed, tokens: 3 }, fixed, fixed]), [
+        [true, 0, 0],
+        [true, 3000, 2],
+        [true, 3000, 1]
+      ])
+    }))
 })
