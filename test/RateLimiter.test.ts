@@ -1344,16 +1344,20 @@ describe("RateLimiter plain protocol reservations", () => {
           })
         )
       }
-      return out.map((r) => [r.admitted, r.delayMillis, r.remaining])
+      return out.map((r) =>
+        r.admitted ? [r.admitted, r.delayMillis, r.remaining] : [r.admitted, r.delayMillis, r.retryAfterMillis, r.remaining]
+      )
     })
 
-  it.effect("an admitted reservation reports the tokens left (never below 0)", () =>
+  it.effect("an admitted reservation reports the tokens left (never below 0) and its wait (0: at once)", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* reserveOn([{}, { tokens: 2 }, { maxDelayMillis: Infinity }]), [
         [true, 0, 2],
         [true, 0, 0],
         [true, 1000, 0]
       ])
+      const unbounded = { maxDelayMillis: Infinity }
+      assert.deepStrictEqual(yield* reserveOn([unbounded, { ...unbounded, tokens: 2 }]), [[true, 0, 2], [true, 0, 0]])
       for (const maxDelayMillis of [0, Infinity, 5000]) {
         const fixed = { algorithm: "fixed-window" as const, maxDelayMillis }
         assert.deepStrictEqual(
@@ -1369,5 +1373,14 @@ describe("RateLimiter plain protocol reservations", () => {
         [true, 3000, 2],
         [true, 3000, 1]
       ])
+    }))
+
+  it.effect("a rejected reservation reports how long the call would have waited, when to retry, and the tokens left", () =>
+    Effect.gen(function*() {
+      // token bucket, fail: one token short, refilled in 1 s
+      assert.deepStrictEqual(yield* reserveOn([{ tokens: 3 }, {}]), [[true, 0, 0], [false, 1000, 1000, 0]])
+      // fixed window, fail: the counter (one token old) lives 1 s more
+      const fixed = { algorithm: "fixed-window" as const }
+      assert.deepStrictEqual(yield* reserveOn([fixed, { ...fixed, tokens: 3 }]), [[true, 0, 2], [false, 1000, 1000, 2]])
     }))
 })
