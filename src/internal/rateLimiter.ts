@@ -136,6 +136,7 @@ export const plainReserve = (
   if (req.algorithm === "token-bucket") {
     const take = (n: number, allowOverflow: boolean) =>
       store.tokenBucket({ key, tokens: n, limit, refillRate, allowOverflow })
+    // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent: without this fast path maxDelay 0 takes the bounded path below, which makes the same single capped take and, since every estimate is > 0, rejects with the same delay, retryAfter and remaining
     if (maxDelay === 0) {
       return Effect.map(
         take(tokens, false),
@@ -150,6 +151,7 @@ export const plainReserve = (
       const estimate = -r * refillMillis
       if (estimate > maxDelay) return Effect.succeed(rejected(estimate, estimate - maxDelay, r + tokens))
       // charged from here on: the call runs, even if a concurrent caller made its wait longer than the bound
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: the limiter runs any admitted reservation whose delay is <= 0 at once, and -r2 * refillMillis <= 0 exactly when r2 >= 0
       return Effect.map(take(tokens, true), (r2) => admitted(r2 >= 0 ? 0 : -r2 * refillMillis, r2))
     })
   }
@@ -176,6 +178,7 @@ export const plainReserve = (
       const prior = count - tokens
       const elapsed = prior * refillMillis - ttl
       const delay = Math.max(0, windowOf(count) * windowMillis - elapsed)
+      // Stryker disable next-line BooleanLiteral: equivalent: a take refused at capFor(elapsed) (the largest count whose wait fits maxDelay) always waits longer than maxDelay, so a third attempt is never made
       if (again && delay <= maxDelay) return attempt(capFor(elapsed), false)
       return Effect.succeed(rejected(delay, Math.min(ttl, delay - maxDelay), limit - prior))
     })
@@ -249,7 +252,9 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
     if (reservation.admitted) {
       if (reservation.delayMillis <= 0) {
         permitted++
+        // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
         if (hub.hasSubscribers()) hub.emit({ _tag: "Permitted", policy: name, key, cost: req.tokens })
+        // Stryker disable next-line ConditionalExpression: equivalent: with an infinite interval nextPublishAt is Infinity, which no clock reaches; the guard only skips reading the clock
         if (publishEvery !== Infinity) {
           const now = clock.unsafeCurrentTimeMillis()
           if (now >= nextPublishAt) {
@@ -261,8 +266,10 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       }
       delayed++
       const delay = Duration.millis(reservation.delayMillis)
+      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
       if (hub.hasSubscribers()) hub.emit({ _tag: "Delayed", policy: name, key, cost: req.tokens, delay })
       // interrupted while waiting: the slot is given back (when the store can do so safely)
+      // Stryker disable next-line ConditionalExpression: equivalent: a plain store's refund is Effect.void, so onInterrupt would add nothing
       const wait = atomic === undefined
         ? Effect.sleep(delay)
         : Effect.onInterrupt(Effect.sleep(delay), () => refund(req, reservation))
@@ -287,6 +294,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       remaining: reservation.remaining,
       maxDelay: onExceeded === "delay" ? cfg.maxDelay : undefined
     })
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) {
       hub.emit({ _tag: "Rejected", policy: name, key, cost: req.tokens, reason, retryAfter })
     }
@@ -300,6 +308,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
   ): Effect.Effect<A, E | RateLimiterStoreError, R> => {
     storeErrors++
     const allowed = onStoreError === "allow"
+    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error, allowed })
     const next: Effect.Effect<A, E | RateLimiterStoreError, R> = allowed
       ? self
@@ -328,8 +337,10 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
     const storeKey = key === undefined ? name : `${name}:${key}`
     if (unsafeReserve !== undefined) {
       // in-process store: decide synchronously, with the limiter's clock
+      // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent: the general path below asks with effectiveMaxDelay, min(0, ...) = 0 in fail mode, at the same clock time: the same request
       if (maxDelayMillis === 0) {
         return Effect.suspend(() => {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: an unkeyed call always has the default cost (execute requires a key), and request(storeKey, cost, 0) equals defaultFailRequest field by field; the branch only reuses the object
           const req = key === undefined && cost === cfg.cost ? defaultFailRequest : request(storeKey, cost, 0)
           return onReservation(self, key, req, unsafeReserve(clock.unsafeCurrentTimeMillis(), req))
         })
@@ -340,6 +351,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
         return onReservation(self, key, req, unsafeReserve(now, req))
       })
     }
+    // Stryker disable next-line ConditionalExpression: equivalent: the general path below asks with effectiveMaxDelay, min(0, ...) = 0 in fail mode: the same request
     if (maxDelayMillis === 0) return Effect.suspend(() => reserveAndRun(self, key, request(storeKey, cost, 0)))
     return Effect.withFiberRuntime((fiber) =>
       reserveAndRun(
