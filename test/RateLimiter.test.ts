@@ -1144,26 +1144,79 @@ describe("RateLimiter options and costs", () => {
 })
 
 describe("RateLimiter store protocol", () => {
-  /** experimental's memory store, logging each call a limiter makes (key, tokens, overdraft or cap). */
-  const recordingPlainStore = (log: Array<string>) =>
+  /**
+   * experimental's memory store, logging each call a limiter makes (key, tokens, overdraft or cap);
+   * `before` runs before the n-th fixed-window call (1-based), e.g. as another replica and some latency.
+   */
+  const recordingPlainStore = (
+    log: Array<string>,
+    before?: (inner: RateLimiter.RateLimiterStore, n: number) => Effect.Effect<unknown, unknown>
+  ) =>
     Layer.effect(
       RateLimiterExperimental.RateLimiterStore,
       Effect.map(
         Effect.provide(RateLimiterExperimental.RateLimiterStore, RateLimiterExperimental.layerStoreMemory),
-        (inner): RateLimiter.RateLimiterStore => ({
-          tokenBucket: (o) =>
-            Effect.suspend(() => {
-              log.push(`tokenBucket ${o.key} ${o.tokens}${o.allowOverflow ? " overdraft" : ""}`)
-              return inner.tokenBucket(o)
-            }),
-          fixedWindow: (o) =>
-            Effect.suspend(() => {
-              log.push(`fixedWindow ${o.key} ${o.tokens} cap ${o.limit}`)
-              return inner.fixedWindow(o)
-            })
-        })
+        (inner): RateLimiter.RateLimiterStore => {
+          let fixedWindowCalls = 0
+          return {
+            tokenBucket: (o) =>
+              Effect.suspend(() => {
+                log.push(`tokenBucket ${o.key} ${o.tokens}${o.allowOverflow ? " overdraft" : ""}`)
+                return inner.tokenBucket(o)
+              }),
+            fixedWindow: (o) =>
+              Effect.suspend(() => {
+                const hook = before === undefined ? Effect.void : Effect.orDie(before(inner, ++fixedWindowCalls))
+                return Effect.zipRight(
+                  hook,
+                  Effect.suspend(() => {
+                    log.push(`fixedWindow ${o.key} ${o.tokens} cap ${o.limit}`)
+                    return inner.fixedWindow(o)
+                  })
+                )
+              })
+          }
+        }
       )
     )
+
+  it.effect("plain store, fixed window: a bounded call makes at most two takes, even when another replica and store latency make a third look worthwhile", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      // before the 4th take (the rejected call's second one), another replica takes a token and 1 s goes by
+      const race = (inner: RateLimiter.RateLimiterStore, n: number) =>
+        n === 4
+          ? Effect.zipRight(
+            inner.fixedWindow({ key: "b", tokens: 1, refillRate: Duration.seconds(1), limit: undefined }),
+            TestClock.adjust("1 second")
+          )
+          : Effect.void
+      yield* Effect.gen(function*() {
+        const bounded = yield* RateLimiter.make({
+          limit: 1,
+          window: "1 second",
+          algorithm: "fixed-window",
+          onExceeded: "delay",
+          maxDelay: "1500 millis",
+          name: "b"
+        })
+        yield* bounded(Effect.void) // t=0
+        yield* TestClock.adjust("500 millis")
+        const second = yield* Effect.fork(bounded(Effect.void)) // waits until t=1000
+        yield* Effect.yieldNow()
+        // at t=500 it would wait 1500 ms: a second take, capped by the counter's age; the replica got there first,
+        // and by the time it answers (t=1500) the next free window would again be 1500 ms away: rejected anyway
+        const error = expectRejected(yield* Effect.either(bounded(Effect.void)))
+        assert.strictEqual(error.reason, "MaxDelayExceeded")
+        yield* Fiber.join(second)
+      }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log, race)))
+      assert.deepStrictEqual(log, [
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 2",
+        "fixedWindow b 1 cap 3"
+      ])
+    }))
 
   /** Our memory store, logging the atomic calls; without the synchronous methods unless `sync`. */
   const recordingAtomicStore = (log: Array<string>, sync: boolean) =>

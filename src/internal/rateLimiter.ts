@@ -178,7 +178,6 @@ export const plainReserve = (
       const prior = count - tokens
       const elapsed = prior * refillMillis - ttl
       const delay = Math.max(0, windowOf(count) * windowMillis - elapsed)
-      // Stryker disable next-line BooleanLiteral: equivalent: a take refused at capFor(elapsed) (the largest count whose wait fits maxDelay) always waits longer than maxDelay, so a third attempt is never made
       if (again && delay <= maxDelay) return attempt(capFor(elapsed), false)
       return Effect.succeed(rejected(delay, Math.min(ttl, delay - maxDelay), limit - prior))
     })
@@ -278,7 +277,9 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
     rejections++
     const reason: RL.RejectionReason = onExceeded === "fail"
       ? "LimitExceeded"
-      : reservation.delayMillis > maxDelayMillis
+      // a plain store's second take may be refused for a wait that fits maxDelay, when others took the slot
+      // meanwhile: that is still maxDelay's rejection unless a deadline tightened the bound
+      : reservation.delayMillis > maxDelayMillis || req.maxDelayMillis === maxDelayMillis
       ? "MaxDelayExceeded"
       : "Deadline"
     // whole milliseconds, rounded up (ignoring float noise such as 599.999999)
