@@ -796,7 +796,9 @@ export interface MemoryStoreOptions {
   readonly maxKeys?: number | undefined
   /**
    * How often idle keys (refilled buckets, expired counters) are deleted.
-   * Forgetting an idle key changes nothing observable. Defaults to 1 minute;
+   * Forgetting one changes only the phase of a bucket's refill: used again,
+   * it refills from that use, so its next token may come up to one refill
+   * interval later than if it had been kept (never sooner). Defaults to 1 minute;
    * an infinite duration disables the sweep (the `maxKeys` bound still holds).
    */
   readonly sweepInterval?: Duration.DurationInput | undefined

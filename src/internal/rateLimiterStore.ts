@@ -8,7 +8,9 @@
  *
  * - bounded memory: at most `maxKeys` keys; a periodic sweep deletes idle keys
  *   (a token bucket that has refilled, a fixed-window counter that expired:
- *   deleting them changes nothing observable), and when the store is full a
+ *   deleting a counter changes nothing observable; deleting a bucket only
+ *   restarts its refill phase at its next use, so a token may come up to one
+ *   refill interval later, never sooner), and when the store is full a
  *   new key evicts an old one (second-chance approximation of LRU; an evicted
  *   key that was still limiting starts afresh, which is counted);
  * - the atomic extension (`AtomicStoreTypeId`): `reserve` charges a call only
