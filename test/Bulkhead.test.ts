@@ -48,6 +48,15 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 /** A call that holds its permit until `gate` opens. */
 const held = (gate: Deferred.Deferred<void>) => Deferred.await(gate)
 
+/** Takes a bulkhead's only permit with a call held until `gate` opens, once that call runs. */
+const occupy = (bulkhead: Bulkhead.Bulkhead) =>
+  Effect.gen(function*() {
+    const gate = yield* Deferred.make<void>()
+    const running = yield* Effect.fork(held(gate).pipe(bulkhead))
+    yield* until(() => bulkhead.stats().active === 1)
+    return { gate, running }
+  })
+
 /** No polling fiber in tests that inspect `TestClock.sleeps()`. */
 const quiet = { metricsInterval: Duration.infinity } as const
 
@@ -118,9 +127,7 @@ describe("Bulkhead.make", () => {
   it.scoped("rejects at once with BulkheadFullError (QueueFull) when the queue is full", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "db", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const queued = yield* Effect.fork(held(gate).pipe(bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       const ran = yield* Ref.make(false)
@@ -145,9 +152,7 @@ describe("Bulkhead.make", () => {
   it.scoped("has no queue by default: the call beyond maxConcurrent is rejected", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const error = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead)))
       assert.strictEqual(error.reason, "QueueFull")
       assert.strictEqual(error.maxQueue, 0)
@@ -159,9 +164,7 @@ describe("Bulkhead.make", () => {
   it.scoped("a queued call waits at most maxWait, then fails with MaxWaitExceeded and leaves the queue", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.succeed("late").pipe(bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       yield* TestClock.adjust("999 millis")
@@ -181,9 +184,7 @@ describe("Bulkhead.make", () => {
   it.scoped("one timer serves all queued callers: each expires maxWait after it queued", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, maxWait: "500 millis", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const rejectedAt = yield* Ref.make<ReadonlyArray<number>>([])
       const waiter = Effect.void.pipe(
         bulkhead,
@@ -208,9 +209,7 @@ describe("Bulkhead.make", () => {
   it.scoped("a queued caller admitted before maxWait is not rejected later", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.sleep("5 seconds").pipe(Effect.as("done"), bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       yield* TestClock.adjust("400 millis")
@@ -361,9 +360,7 @@ describe("Bulkhead and the enclosing deadline", () => {
   it.scoped("a queued call never waits past an enclosing timeout: the timeout fires and the caller leaves the queue", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "5 seconds", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const ran = yield* Ref.make(false)
       const call = Ref.set(ran, true).pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
       const fiber = yield* Effect.fork(call)
@@ -385,9 +382,7 @@ describe("Bulkhead and the enclosing deadline", () => {
   it.scoped("maxWait shorter than the deadline still rejects with MaxWaitExceeded", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "300 millis", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const rejectedAt = yield* Ref.make<number | undefined>(undefined)
       const call = Effect.void.pipe(
         bulkhead,
@@ -411,9 +406,7 @@ describe("Bulkhead and the enclosing deadline", () => {
   it.scoped("without maxWait, the pipeline's overall timeout bounds the wait", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: Infinity, ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const policy = Policy.pipeline({ timeout: "2 seconds", bulkhead })
       const exit = yield* runWithClock(Effect.void.pipe(policy))
       assert.strictEqual(failureOf(exit)._tag, "TimeoutError")
@@ -429,9 +422,7 @@ describe("Bulkhead observability", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name: "ev", ...quiet })
       const collected = yield* bulkhead.events.pipe(Stream.take(5), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow()
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       yield* Effect.exit(Effect.void.pipe(bulkhead)) // QueueFull
@@ -558,9 +549,7 @@ describe("Bulkhead details", () => {
   it.scoped("a waiter that left the queue no longer wakes the timer; the waiters around it expire on time", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const rejectedAt = yield* Ref.make<ReadonlyArray<readonly [string, number]>>([])
       const waiter = (id: string) =>
         Effect.void.pipe(
@@ -608,9 +597,7 @@ describe("Bulkhead details", () => {
   it.scoped("a caller whose maxWait ran out has left the queue by the time its fiber resumes", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const queuedOnResume: Array<number> = []
       class OnResume extends Supervisor.AbstractSupervisor<void> {
         value = Effect.void
@@ -667,9 +654,7 @@ describe("Bulkhead details", () => {
   it.scoped("maxWait ending exactly at the enclosing deadline: the enclosing timeout fires, the bulkhead arms no timer", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       yield* TestClock.adjust("50 millis")
       const fiber = yield* Effect.fork(
         Effect.void.pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
@@ -694,9 +679,7 @@ describe("Bulkhead details", () => {
       )
       yield* Effect.yieldNow()
       yield* TestClock.adjust("100 millis")
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       yield* TestClock.adjust("250 millis")
@@ -713,9 +696,7 @@ describe("Bulkhead details", () => {
     Effect.gen(function*() {
       const name = uniqueName("expiry")
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name, ...quiet })
-      const gate = yield* Deferred.make<void>()
-      yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      const { gate } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
       yield* until(() => bulkhead.stats().queued === 1)
       yield* TestClock.adjust("1 second")
