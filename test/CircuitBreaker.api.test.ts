@@ -90,6 +90,11 @@ interface TestStore {
   readonly store: CircuitBreaker.CircuitBreakerStore
   /** An operation with a fault fails (or dies, or is interrupted) with it instead of running. */
   readonly faults: { [K in Operation]?: Effect.Effect<never, unknown> }
+  /** Runs `effect` with `operation` failing with `fault`, and takes the fault away afterwards. */
+  readonly withFault: (
+    operation: Operation,
+    fault: Effect.Effect<never, unknown>
+  ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** The namespaces breakers registered, in order. */
   readonly registered: Array<string>
   /** Transitions made through the store, in order. */
@@ -149,7 +154,13 @@ const testStore = (options: { readonly shared?: boolean; readonly echo?: boolean
           )
         : undefined
     }
-    return { store, faults, registered, made, deliver } satisfies TestStore
+    const withFault: TestStore["withFault"] = (operation, fault) => (effect) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => (faults[operation] = fault)),
+        () => effect,
+        () => Effect.sync(() => delete faults[operation])
+      )
+    return { store, faults, withFault, registered, made, deliver } satisfies TestStore
   })
 
 const withStore = (t: TestStore) => Effect.provideService(CircuitBreaker.CircuitBreakerStore, t.store)
@@ -258,10 +269,8 @@ describe("CircuitBreaker API: published metrics and totals", () => {
       assert.strictEqual(halfOpen.message, `Circuit ${name} is half-open and its 1 probe slot is taken`)
       // the store's own error is the rejection's reason, as it is
       const down = new CircuitBreaker.CircuitBreakerStoreError({ operation: "admit", detail: "store down" })
-      t.faults.admit = Effect.fail(down)
-      const storeFailed = yield* Effect.flip(breaker(ok))
+      const storeFailed = yield* Effect.flip(breaker(ok)).pipe(t.withFault("admit", Effect.fail(down)))
       assert.strictEqual(storeFailed.reason, down)
-      delete t.faults.admit
       yield* Deferred.succeed(probe.gate, "fine")
       yield* Fiber.join(probeFiber)
       const m = yield* breaker.metrics()
@@ -394,14 +403,11 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
       }).pipe(withStore(t))
       yield* TestClock.adjust("5 seconds")
       const events = yield* recordEvents(breaker)
-      t.faults.record = Effect.die(new Error("ECONNRESET"))
-      yield* during("2 seconds", breaker(slow("2 seconds", fail)))
-      delete t.faults.record
+      const recordFails = t.withFault("record", Effect.die(new Error("ECONNRESET")))
+      yield* during("2 seconds", breaker(slow("2 seconds", fail))).pipe(recordFails)
       yield* Effect.exit(breaker(fail))
       yield* TestClock.adjust("1 second")
-      t.faults.record = Effect.die(new Error("ECONNRESET"))
-      yield* Effect.exit(breaker(fail)) // the probe
-      delete t.faults.record
+      yield* Effect.exit(breaker(fail)).pipe(recordFails) // the probe
       const storeError = {
         _tag: "StoreError" as const,
         breaker: "api-record-fault",
@@ -436,10 +442,8 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
       yield* TestClock.adjust("5 seconds") // the break is over: a tracked call would be a probe
       const events = yield* recordEvents(breaker)
       const down = new CircuitBreaker.CircuitBreakerStoreError({ operation: "admit", detail: "store down" })
-      t.faults.admit = Effect.fail(down)
-      const exit = yield* during("2 seconds", breaker(slow("2 seconds", fail)))
+      const exit = yield* during("2 seconds", breaker(slow("2 seconds", fail))).pipe(t.withFault("admit", Effect.fail(down)))
       assert.deepStrictEqual(exit, Exit.fail(new Boom()))
-      delete t.faults.admit
       const published = yield* events.take
       assert.deepStrictEqual(published, [
         { _tag: "StoreError", breaker: "api-admit-fault", key: "default", error: "admit: Circuit breaker store failed on admit: store down", allowed: true },
@@ -464,22 +468,17 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
       }).pipe(withStore(t))
       const events = yield* recordEvents(breaker)
       const reset = new Error("ECONNRESET")
-      t.faults.admit = Effect.die(reset)
-      const died = yield* Effect.flip(breaker(ok))
+      const died = yield* Effect.flip(breaker(ok)).pipe(t.withFault("admit", Effect.die(reset)))
       assert.instanceOf(died.reason, CircuitBreaker.CircuitBreakerStoreError)
       assert.strictEqual(died.reason._tag === "CircuitBreakerStoreError" && died.reason.operation, "admit")
       assert.strictEqual(died.reason._tag === "CircuitBreakerStoreError" && died.reason.cause, reset)
       assert.strictEqual(died.message, `Circuit ${name}: Circuit breaker store failed on admit: ECONNRESET`)
       const untyped = new Error("not a store error")
-      t.faults.admit = Effect.fail(untyped)
-      const failed = yield* Effect.flip(breaker(ok))
+      const failed = yield* Effect.flip(breaker(ok)).pipe(t.withFault("admit", Effect.fail(untyped)))
       assert.instanceOf(failed.reason, CircuitBreaker.CircuitBreakerStoreError)
       assert.strictEqual(failed.reason._tag === "CircuitBreakerStoreError" && failed.reason.cause, untyped)
-      delete t.faults.admit
-      t.faults.snapshot = Effect.die("gone")
-      const snapshot = yield* Effect.flip(breaker.state())
+      const snapshot = yield* Effect.flip(breaker.state()).pipe(t.withFault("snapshot", Effect.die("gone")))
       assert.strictEqual(snapshot.message, `Circuit ${name}: Circuit breaker store failed on snapshot: gone`)
-      delete t.faults.snapshot
       assert.deepStrictEqual(yield* events.take, [
         { _tag: "StoreError", breaker: name, key: "default", error: "admit: Circuit breaker store failed on admit: ECONNRESET", allowed: false },
         { _tag: "StoreError", breaker: name, key: "default", error: "admit: Circuit breaker store failed on admit: not a store error", allowed: false },
@@ -495,14 +494,10 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
         withStore(t)
       )
       const ran = yield* Ref.make(0)
-      t.faults.admit = Effect.interrupt
-      const call = yield* Effect.exit(breaker(Ref.update(ran, (n) => n + 1)))
+      const call = yield* Effect.exit(breaker(Ref.update(ran, (n) => n + 1))).pipe(t.withFault("admit", Effect.interrupt))
       assert.isTrue(Exit.isInterrupted(call))
       assert.strictEqual(yield* Ref.get(ran), 0)
-      delete t.faults.admit
-      t.faults.snapshot = Effect.interrupt
-      assert.isTrue(Exit.isInterrupted(yield* Effect.exit(breaker.state())))
-      delete t.faults.snapshot
+      assert.isTrue(Exit.isInterrupted(yield* Effect.exit(breaker.state()).pipe(t.withFault("snapshot", Effect.interrupt))))
       assert.strictEqual((yield* breaker.metrics()).totals.storeErrors, 0)
     }))
 })
