@@ -3,12 +3,12 @@
  * circuit counts, the window figures `metrics()` reports, probes at their
  * timeout, the reasons transitions carry, what the memory store's `admit`
  * and `record` answer (the contract a remote store follows), and which idle
- * circuits the store may drop.
+ * circuits the store may drop. The windows' own counts (with slow calls too)
+ * are checked against references in CircuitBreaker.windows.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, FastCheck as fc, Fiber, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Fiber, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
-import * as Windows from "../src/internal/circuitBreaker/windows.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -497,98 +497,4 @@ describe("CircuitBreaker machine: which idle circuits the store drops", () => {
       yield* TestClock.adjust("1 second") // the sweep at 90 s
       assert.strictEqual(store.size(), 0)
     }))
-})
-
-// ---------------------------------------------------------------------------
-// The windows, against references that keep every call
-
-interface Call {
-  readonly failure: boolean
-  readonly slow: boolean
-  readonly at: number
-}
-
-const EPSILON = 1e-9
-const reaches = (n: number, calls: number, threshold: number) => n > 0 && n / calls + EPSILON >= threshold
-
-const callArb = fc.record({
-  failure: fc.boolean(),
-  slow: fc.boolean(),
-  advance: fc.constantFrom(0, 0, 1, 7, 99, 100, 250, 999, 5000)
-})
-
-const inARow = (seen: ReadonlyArray<Call>) => {
-  let run = 0
-  for (let i = seen.length - 1; i >= 0 && seen[i]!.failure; i--) run++
-  return run
-}
-
-describe("CircuitBreaker machine: windows with slow calls", () => {
-  it.effect.prop(
-    "timeRate with slowCall: calls, failures, slow calls and failures in a row of the last window; both rates trip",
-    [
-      fc.constantFrom(100, 1000, 3000),
-      fc.constantFrom(1, 2, 5, 10),
-      fc.integer({ min: 1, max: 8 }),
-      fc.constantFrom(0.25, 0.5, 1),
-      fc.option(fc.constantFrom(0.3, 0.5, 1), { nil: undefined }),
-      fc.array(callArb, { maxLength: 80 })
-    ],
-    ([windowMillis, buckets, minimumCalls, threshold, slowThreshold, calls]) =>
-      Effect.sync(() => {
-        const window = Windows.make({
-          trip: { _tag: "TimeRate", threshold, window: windowMillis, buckets, minimumCalls },
-          slowCallThreshold: slowThreshold
-        })
-        const width = windowMillis / buckets
-        const seen: Array<Call> = []
-        let now = 0
-        for (const call of calls) {
-          now += call.advance
-          seen.push({ ...call, at: now })
-          const tripped = window.add(call.failure, call.slow, now)
-          const slot = Math.floor(now / width)
-          const inWindow = seen.filter((c) => Math.floor(c.at / width) > slot - buckets)
-          const failures = inWindow.filter((c) => c.failure).length
-          const slows = inWindow.filter((c) => c.slow).length
-          const expected = inWindow.length >= minimumCalls &&
-            (reaches(failures, inWindow.length, threshold) ||
-              (slowThreshold !== undefined && reaches(slows, inWindow.length, slowThreshold)))
-          assert.strictEqual(tripped, expected)
-          const stats = window.stats(now)
-          assert.strictEqual(
-            `${stats.calls} ${stats.failures} ${stats.slowCalls} ${stats.consecutiveFailures}`,
-            `${inWindow.length} ${failures} ${slows} ${inARow(seen)}`
-          )
-        }
-      }),
-    { fastCheck: { numRuns: 50 } }
-  )
-
-  it.effect.prop(
-    "rate and consecutive: the failures in a row and, for consecutive, the calls it measures",
-    [fc.integer({ min: 1, max: 6 }), fc.option(fc.constantFrom(0.5, 1), { nil: undefined }), fc.array(callArb, { maxLength: 40 })],
-    ([n, slowThreshold, calls]) =>
-      Effect.sync(() => {
-        const rate = Windows.make({ trip: { _tag: "Rate", threshold: 1, size: n, minimumCalls: n }, slowCallThreshold: slowThreshold })
-        const consecutive = Windows.make({ trip: { _tag: "Consecutive", failures: n }, slowCallThreshold: slowThreshold })
-        const seen: Array<Call> = []
-        for (const call of calls) {
-          seen.push({ ...call, at: 0 })
-          rate.add(call.failure, call.slow, 0)
-          consecutive.add(call.failure, call.slow, 0)
-          const run = inARow(seen)
-          const last = seen.slice(-n)
-          assert.strictEqual(rate.stats(0).consecutiveFailures, run)
-          const stats = consecutive.stats(0)
-          // without slowCall the window is the run of failures; with it, the last n calls
-          assert.strictEqual(
-            `${stats.calls} ${stats.failures} ${stats.consecutiveFailures}`,
-            `${slowThreshold === undefined ? run : last.length} ${run} ${run}`
-          )
-          if (slowThreshold !== undefined) assert.strictEqual(stats.slowCalls, last.filter((c) => c.slow).length)
-        }
-      }),
-    { fastCheck: { numRuns: 50 } }
-  )
 })

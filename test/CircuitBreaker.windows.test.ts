@@ -22,6 +22,13 @@ const callArb = fc.record({
   advance: fc.constantFrom(0, 0, 1, 7, 99, 100, 250, 999, 5000)
 })
 
+/** The failures in a row at the end of `seen`. */
+const inARow = (seen: ReadonlyArray<Call>) => {
+  let run = 0
+  for (let i = seen.length - 1; i >= 0 && seen[i]!.failure; i--) run++
+  return run
+}
+
 describe("CircuitBreaker windows", () => {
   it.effect.prop(
     "rate: the last `size` calls, evaluated from minimumCalls on",
@@ -57,19 +64,20 @@ describe("CircuitBreaker windows", () => {
   )
 
   it.effect.prop(
-    "timeRate: the calls of the last window, advanced one bucket (window / buckets) at a time",
+    "timeRate with slowCall: calls, failures, slow calls and failures in a row of the last window; both rates trip",
     [
       fc.constantFrom(100, 1000, 3000),
       fc.constantFrom(1, 2, 5, 10),
       fc.integer({ min: 1, max: 8 }),
       fc.constantFrom(0.25, 0.5, 1),
+      fc.option(fc.constantFrom(0.3, 0.5, 1), { nil: undefined, freq: 2 }) // without slowCall in half the runs,
       fc.array(callArb, { maxLength: 80 })
     ],
-    ([windowMillis, buckets, minimumCalls, threshold, calls]) =>
+    ([windowMillis, buckets, minimumCalls, threshold, slowThreshold, calls]) =>
       Effect.sync(() => {
         const window = Windows.make({
           trip: { _tag: "TimeRate", threshold, window: windowMillis, buckets, minimumCalls },
-          slowCallThreshold: undefined
+          slowCallThreshold: slowThreshold
         })
         const width = windowMillis / buckets
         const seen: Array<Call> = []
@@ -78,13 +86,19 @@ describe("CircuitBreaker windows", () => {
           now += call.advance
           seen.push({ ...call, at: now })
           const tripped = window.add(call.failure, call.slow, now)
-          // a call counts while its bucket is one of the last `buckets` slots
           const slot = Math.floor(now / width)
           const inWindow = seen.filter((c) => Math.floor(c.at / width) > slot - buckets)
           const failures = inWindow.filter((c) => c.failure).length
-          const expected = inWindow.length >= minimumCalls && reaches(failures, inWindow.length, threshold)
+          const slows = inWindow.filter((c) => c.slow).length
+          const expected = inWindow.length >= minimumCalls &&
+            (reaches(failures, inWindow.length, threshold) ||
+              (slowThreshold !== undefined && reaches(slows, inWindow.length, slowThreshold)))
           assert.strictEqual(tripped, expected)
-          assert.strictEqual(window.stats(now).calls, inWindow.length)
+          const stats = window.stats(now)
+          assert.strictEqual(
+            `${stats.calls} ${stats.failures} ${stats.slowCalls} ${stats.consecutiveFailures}`,
+            `${inWindow.length} ${failures} ${slows} ${inARow(seen)}`
+          )
         }
       }),
     { fastCheck: { numRuns: 200 } }
@@ -108,5 +122,32 @@ describe("CircuitBreaker windows", () => {
         }
       }),
     { fastCheck: { numRuns: 200 } }
+  )
+
+  it.effect.prop(
+    "rate and consecutive: the failures in a row and, for consecutive, the calls it measures",
+    [fc.integer({ min: 1, max: 6 }), fc.option(fc.constantFrom(0.5, 1), { nil: undefined }), fc.array(callArb, { maxLength: 40 })],
+    ([n, slowThreshold, calls]) =>
+      Effect.sync(() => {
+        const rate = Windows.make({ trip: { _tag: "Rate", threshold: 1, size: n, minimumCalls: n }, slowCallThreshold: slowThreshold })
+        const consecutive = Windows.make({ trip: { _tag: "Consecutive", failures: n }, slowCallThreshold: slowThreshold })
+        const seen: Array<Call> = []
+        for (const call of calls) {
+          seen.push({ ...call, at: 0 })
+          rate.add(call.failure, call.slow, 0)
+          consecutive.add(call.failure, call.slow, 0)
+          const run = inARow(seen)
+          const last = seen.slice(-n)
+          assert.strictEqual(rate.stats(0).consecutiveFailures, run)
+          const stats = consecutive.stats(0)
+          // without slowCall the window is the run of failures; with it, the last n calls
+          assert.strictEqual(
+            `${stats.calls} ${stats.failures} ${stats.consecutiveFailures}`,
+            `${slowThreshold === undefined ? run : last.length} ${run} ${run}`
+          )
+          if (slowThreshold !== undefined) assert.strictEqual(stats.slowCalls, last.filter((c) => c.slow).length)
+        }
+      }),
+    { fastCheck: { numRuns: 50 } }
   )
 })
