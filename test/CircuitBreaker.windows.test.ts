@@ -70,7 +70,8 @@ describe("CircuitBreaker windows", () => {
       fc.constantFrom(1, 2, 5, 10),
       fc.integer({ min: 1, max: 8 }),
       fc.constantFrom(0.25, 0.5, 1),
-      fc.option(fc.constantFrom(0.3, 0.5, 1), { nil: undefined, freq: 2 }) // without slowCall in half the runs,
+      // without slowCall in half the runs
+      fc.option(fc.constantFrom(0.3, 0.5, 1), { nil: undefined, freq: 2 }),
       fc.array(callArb, { maxLength: 80 })
     ],
     ([windowMillis, buckets, minimumCalls, threshold, slowThreshold, calls]) =>
