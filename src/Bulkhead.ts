@@ -25,7 +25,11 @@
  *   `maxConcurrent` permits per key (per host, per tenant). A partition exists
  *   only while it has running or queued calls: it is dropped as soon as it
  *   becomes idle, so memory is bounded by the calls in flight, whatever the
- *   number of keys.
+ *   number of keys (key strings: at most calls in flight × `maxKeyLength` ×
+ *   2 bytes). A key must be a well-formed string of at most `maxKeyLength`
+ *   UTF-16 code units (1,024 by default); any other key fails with
+ *   `InvalidKeyError` before a permit is taken. A keyed partition is never
+ *   the default one, whatever its key.
  *
  * @since 0.1.0
  */
@@ -40,10 +44,12 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { BulkheadRejectionReason, InvalidOptionsError } from "./Errors.js"
+import type { BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "./Errors.js"
 import { BulkheadFullError } from "./Errors.js"
-import { currentDeadline } from "./internal/deadline.js"
+import { active as activeDeadline, currentDeadline, type Deadline } from "./internal/deadline.js"
+import { monotonicMillis, sleepOn } from "./internal/time.js"
 import * as EventHub from "./internal/events.js"
+import * as Keys from "./internal/keys.js"
 import { FifoSemaphore, Waiter } from "./internal/semaphore.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
@@ -59,7 +65,15 @@ export {
    * @since 0.1.0
    * @category Models
    */
-  type BulkheadRejectionReason
+  type BulkheadRejectionReason,
+  /**
+   * A partition key the bulkhead refused (see `Errors.InvalidKeyError`):
+   * raised before any permit is taken.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
 } from "./Errors.js"
 
 /**
@@ -90,13 +104,18 @@ export interface Bulkhead extends Policy<BulkheadFullError> {
   readonly options: Bulkhead.Options
   /**
    * Runs `self` in the partition of `key` (its own permits and queue, with the
-   * same limits); without a key, in the default partition the callable form
-   * uses.
+   * same limits); without a key (or with `key: undefined`), in the default
+   * partition the callable form uses. A key the bulkhead refuses (not a
+   * well-formed string of at most `maxKeyLength` code units) fails with
+   * `InvalidKeyError` before any permit is taken.
    */
-  readonly execute: <A, E, R>(
-    self: Effect.Effect<A, E, R>,
-    options?: Bulkhead.ExecuteOptions | undefined
-  ) => Effect.Effect<A, E | BulkheadFullError, R>
+  readonly execute: {
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFullError, R>
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: Bulkhead.ExecuteOptions | undefined
+    ): Effect.Effect<A, E | BulkheadFullError | InvalidKeyError, R>
+  }
   /** Running and queued calls of a partition right now (the default one without a key). */
   readonly stats: (key?: string | undefined) => Bulkhead.Stats
   /** Running and queued calls across all partitions right now. */
@@ -156,6 +175,11 @@ export declare namespace Bulkhead {
      * Defaults to 1 second; `Duration.infinity` turns the gauges off.
      */
     readonly metricsInterval?: Duration.DurationInput | undefined
+    /**
+     * The longest partition key accepted, in UTF-16 code units: an integer in
+     * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`.
+     */
+    readonly maxKeyLength?: number | undefined
   }
 
   /**
@@ -174,7 +198,11 @@ export declare namespace Bulkhead {
    * @category Models
    */
   export interface ExecuteOptions {
-    /** The partition: calls with different keys never share permits or queues. */
+    /**
+     * The partition: calls with different keys never share permits or queues,
+     * nor with the default partition. A well-formed string of at most
+     * `maxKeyLength` code units; `undefined` is the default partition.
+     */
     readonly key?: string | undefined
   }
 
@@ -316,9 +344,11 @@ class BulkheadWaiter extends Waiter {
   constructor(
     readonly partition: Partition,
     readonly enqueuedAt: number,
-    /** When `maxWait` runs out (only meaningful when `timed`). */
+    /** When the wait runs out, in monotonic millis (only meaningful when `timed`). */
     readonly expiresAt: number,
     readonly timed: boolean,
+    /** The enclosing deadline, when it runs out before `maxWait` (the wait then fails with its error). */
+    readonly deadline: Deadline | undefined,
     private readonly granted: (waiter: BulkheadWaiter) => void
   ) {
     super(1)
@@ -361,7 +391,8 @@ export const make = (options: Bulkhead.Options): Effect.Effect<Bulkhead, Invalid
   Effect.flatMap(
     validate.validated(() => {
       const m = "Bulkhead.make"
-      const maxConcurrent = validate.number(m, "maxConcurrent", options?.maxConcurrent, { integer: true, min: 1 })
+      options = validate.options(m, options)
+      const maxConcurrent = validate.number(m, "maxConcurrent", options.maxConcurrent, { integer: true, min: 1 })
       const maxQueue = validate.optionalNumber(m, "maxQueue", options.maxQueue, {
         integer: true,
         min: 0,
@@ -377,7 +408,8 @@ export const make = (options: Bulkhead.Options): Effect.Effect<Bulkhead, Invalid
         maxQueue,
         maxWait: maxWait !== undefined && Duration.isFinite(maxWait) ? maxWait : undefined,
         name,
-        metricsInterval
+        metricsInterval,
+        maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
       }
     }),
     (resolved) => Effect.flatMap(Effect.clock, (clock) => makeWith(clock, resolved, options))
@@ -389,6 +421,7 @@ interface Resolved {
   readonly maxWait: Duration.Duration | undefined
   readonly name: string
   readonly metricsInterval: Duration.Duration
+  readonly maxKeyLength: number
 }
 
 const makeWith = (
@@ -397,6 +430,7 @@ const makeWith = (
   options: Bulkhead.Options
 ): Effect.Effect<Bulkhead, never, Scope.Scope> => {
   const { maxQueue, maxWait, metricsInterval, name } = resolved
+  const keyPolicy: Keys.KeyPolicy = { kind: "Bulkhead", name, maxKeyLength: resolved.maxKeyLength }
   let maxConcurrent = resolved.maxConcurrent
   const maxWaitMillis = maxWait === undefined ? undefined : Duration.toMillis(maxWait)
   const hub = EventHub.make<BulkheadEvent>()
@@ -466,21 +500,28 @@ const makeWith = (
     return Effect.zipRight(reason === "QueueFull" ? rejectQueueFullMetric : rejectMaxWaitMetric, Exit.fail(error))
   }
 
-  // --- timed waiters (maxWait) -------------------------------------------------
-  // Every timed waiter expires `maxWait` after it queued, so the list, kept in
-  // queue order, is also in expiry order: one timer fiber serves all of them,
-  // sleeping until the head expires.
+  // --- timed waiters (maxWait and deadlines) ------------------------------------
+  // A timed waiter expires at the earlier of `maxWait` after it queued and the
+  // enclosing deadline. The list is kept in expiry order: an insertion walks
+  // back from the tail, O(1) when expiries come in queue order (as with
+  // maxWait alone). One timer fiber serves all of them, sleeping until the
+  // head expires, woken early when a new waiter becomes the head.
 
   let timedHead: BulkheadWaiter | undefined = undefined
   let timedTail: BulkheadWaiter | undefined = undefined
   let wakeTimer: ((effect: Effect.Effect<void>) => void) | undefined = undefined
 
   const linkTimed = (waiter: BulkheadWaiter): void => {
-    waiter.tprev = timedTail
-    if (timedTail === undefined) timedHead = waiter
-    else timedTail.tnext = waiter
-    timedTail = waiter
-    if (wakeTimer !== undefined) {
+    let after = timedTail
+    while (after !== undefined && after.expiresAt > waiter.expiresAt) after = after.tprev
+    waiter.tprev = after
+    waiter.tnext = after === undefined ? timedHead : after.tnext
+    if (waiter.tnext === undefined) timedTail = waiter
+    else waiter.tnext.tprev = waiter
+    if (after === undefined) timedHead = waiter
+    else after.tnext = waiter
+    // a new head: the timer (idle, or sleeping until a later expiry) must look again
+    if (after === undefined && wakeTimer !== undefined) {
       const wake = wakeTimer
       wakeTimer = undefined
       wake(Exit.void)
@@ -505,7 +546,8 @@ const makeWith = (
     unlinkTimed(waiter)
     const partition = waiter.partition
     if (partition.semaphore.unsafeRemove(waiter)) {
-      waiter.settle(reject(partition, "MaxWaitExceeded"))
+      // the deadline came first: fail with its own error (no maxWait rejection: the bulkhead rejected nothing)
+      waiter.settle(waiter.deadline === undefined ? reject(partition, "MaxWaitExceeded") : Exit.fail(waiter.deadline.error()))
       evictIfIdle(partition)
     }
   }
@@ -523,11 +565,26 @@ const makeWith = (
     })
   })
 
+  let timerStarted = false
+  let timerScope: Scope.Scope | undefined = undefined
+  const startTimer = (): Effect.Effect<void> => {
+    timerStarted = true
+    return Effect.asVoid(Effect.forkIn(Effect.interruptible(timerLoop), timerScope!))
+  }
+
+  /** Resumed by linkTimed when a new waiter becomes the head. */
+  const woken: Effect.Effect<void> = Effect.async<void>((resume) => {
+    wakeTimer = resume
+    return Effect.sync(() => {
+      wakeTimer = undefined
+    })
+  })
+
   const timerLoop: Effect.Effect<void> = Effect.suspend(() => {
-    const now = clock.unsafeCurrentTimeMillis()
+    const now = monotonicMillis(clock)
     while (timedHead !== undefined && timedHead.expiresAt <= now) expire(timedHead)
     if (timedHead === undefined) return Effect.zipRight(idle, timerLoop)
-    return Effect.zipRight(clock.sleep(Duration.millis(timedHead.expiresAt - now)), timerLoop)
+    return Effect.zipRight(Effect.raceFirst(sleepOn(clock, timedHead.expiresAt - now), woken), timerLoop)
   })
 
   // --- the call path -----------------------------------------------------------
@@ -535,7 +592,7 @@ const makeWith = (
   const granted = (waiter: BulkheadWaiter): void => {
     if (waiter.timed) unlinkTimed(waiter)
     // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-    if (hub.hasSubscribers()) emitPermitted(waiter.partition, clock.unsafeCurrentTimeMillis() - waiter.enqueuedAt)
+    if (hub.hasSubscribers()) emitPermitted(waiter.partition, monotonicMillis(clock) - waiter.enqueuedAt)
     waiter.settle(Exit.succeed(waiter.partition))
   }
 
@@ -562,30 +619,36 @@ const makeWith = (
    */
   const enqueueThen = <A, E, R>(
     partition: Partition,
-    deadlineAt: number | undefined,
+    deadline: Deadline | undefined,
     restore: Restore,
     self: Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | BulkheadFullError, R> => {
     const semaphore = partition.semaphore
-    const now = clock.unsafeCurrentTimeMillis()
-    // Stryker disable next-line ConditionalExpression: equivalent: without maxWait a NaN expiry only links the waiter into the timed list, which no timer fiber reads (none is forked) and which grant and cancel unlink
-    const expiresAt = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
-    // when the enclosing deadline comes first, its timeout interrupts the wait
-    const timed = expiresAt !== Infinity && (deadlineAt === undefined || expiresAt < deadlineAt)
-    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, granted)
+    const now = monotonicMillis(clock)
+    const ownExpiry = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
+    // the wait is bounded by the earlier of maxWait and the enclosing deadline, and never relies
+    // on the deadline's timeout interrupting it (the caller may be in an uninterruptible region)
+    // (at a tie the deadline's error: the call was cut by its timeout, not rejected by the bulkhead)
+    const byDeadline = deadline !== undefined && deadline.at <= ownExpiry
+    const expiresAt = byDeadline ? deadline.at : ownExpiry
+    const timed = expiresAt !== Infinity
+    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, byDeadline ? deadline : undefined, granted)
     semaphore.unsafeEnqueue(waiter)
     if (timed) linkTimed(waiter)
+    // without a finite maxWait the timer starts with the first wait a deadline bounds
+    const start = timed && !timerStarted ? startTimer() : undefined
     // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) {
       hub.emit({ _tag: "Queued", policy: name, key: partition.key, active: semaphore.taken, queued: semaphore.waiters })
     }
-    return Effect.matchCauseEffect(restore(waiter.await<Partition, BulkheadFullError>()), {
+    const waited = Effect.matchCauseEffect(restore(waiter.await<Partition, BulkheadFullError>()), {
       onFailure: (cause) => {
         cancel(waiter)
         return Exit.failCause(cause)
       },
       onSuccess: () => Effect.matchCauseEffect(restore(self), partition.releaser)
     })
+    return start === undefined ? waited : Effect.zipRight(start, waited)
   }
 
   const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError, R> =>
@@ -594,15 +657,13 @@ const makeWith = (
       const semaphore = partition.semaphore
       if (semaphore.unsafeTryTake(1)) return admit(partition, restore, self)
       if (semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
-      // Stryker disable next-line ConditionalExpression: equivalent: a fast path; without maxWait the general path below re-checks the same partition and enqueues an untimed waiter just the same
-      if (maxWaitMillis === undefined) return enqueueThen(partition, undefined, restore, self)
-      // whether to arm maxWait depends on the enclosing deadline, read from the fiber;
+      // the wait's bound depends on the enclosing deadline, read from the fiber;
       // permits may have been freed (and the partition dropped) in between: check again
       return Effect.withFiberRuntime<A, E | BulkheadFullError, R>((fiber) => {
         const current = partitionOf(key)
         if (current.semaphore.unsafeTryTake(1)) return admit(current, restore, self)
         if (current.semaphore.waiters >= maxQueue) return reject(current, "QueueFull")
-        return enqueueThen(current, fiber.getFiberRef(currentDeadline)?.at, restore, self)
+        return enqueueThen(current, activeDeadline(fiber.getFiberRef(currentDeadline)), restore, self)
       })
     })
 
@@ -653,7 +714,12 @@ const makeWith = (
     execute: <A, E, R>(
       self: Effect.Effect<A, E, R>,
       executeOptions?: Bulkhead.ExecuteOptions | undefined
-    ): Effect.Effect<A, E | BulkheadFullError, R> => run(self, executeOptions?.key),
+    ): Effect.Effect<A, E | BulkheadFullError | InvalidKeyError, R> => {
+      const key: unknown = executeOptions?.key
+      // refused before a permit is taken
+      if (key !== undefined && !Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
+      return run(self, key as string | undefined)
+    },
     stats,
     totals,
     resize,
@@ -670,11 +736,13 @@ const makeWith = (
   }) as unknown as Bulkhead
 
   return Effect.gen(function*() {
-    if (maxWaitMillis !== undefined) yield* Effect.forkScoped(timerLoop)
+    // the timer serves maxWait and enclosing deadlines alike (it idles while no waiter is timed)
+    timerScope = yield* Effect.scope
+    if (maxWaitMillis !== undefined) yield* startTimer()
     if (Duration.isFinite(metricsInterval)) {
       const publishLoop: Effect.Effect<void> = Effect.zipRight(
         publish,
-        Effect.suspend(() => Effect.zipRight(clock.sleep(metricsInterval), publishLoop))
+        Effect.suspend(() => Effect.zipRight(sleepOn(clock, Duration.toMillis(metricsInterval)), publishLoop))
       )
       yield* Effect.forkScoped(publishLoop)
       yield* Effect.addFinalizer(() => publish)
@@ -737,4 +805,4 @@ export const layerConfig = <I>(
   tag: Context.Tag<I, Bulkhead>,
   config: Config.Config.Wrap<Bulkhead.Options>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(Config.unwrap(config), make))
+  Layer.scoped(tag, Effect.flatMap(validate.fromConfig("Bulkhead.layerConfig", config), make))

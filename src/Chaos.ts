@@ -31,9 +31,11 @@ import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import type * as Stream from "effect/Stream"
 import * as EventHub from "./internal/events.js"
+import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy, Transform } from "./Policy.js"
 import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
+import { sleep } from "./internal/time.js"
 
 // ---------------------------------------------------------------------------
 // Switch
@@ -182,7 +184,10 @@ export const isSwitch = (u: unknown): u is Switch => Predicate.hasProperty(u, Sw
 
 /**
  * What decides whether a chaos policy is on: a constant, a {@link Switch},
- * or an effect read on every call (a `Ref`, a `FiberRef`, …).
+ * or an effect read on every call (a `Ref`, a `FiberRef`, …). An effect that
+ * fails, dies, answers anything but a boolean or runs longer than 1 second
+ * means "off" for that call (reported; see "User code" in the docs). An
+ * effect costs a fiber per call: prefer a {@link Switch} on hot paths.
  *
  * @example
  * ```ts
@@ -347,10 +352,9 @@ interface Core {
 }
 
 const makeCore = (m: string, options: Chaos.Options): Core => {
-  // Stryker disable next-line OptionalChaining: equivalent: every constructor reads its own required option from `options` first and throws when it is missing, so `options` is never nullish here
-  const rate = validate.number(m, "rate", options?.rate, { min: 0, max: 1 })
+  const rate = validate.number(m, "rate", options.rate, { min: 0, max: 1 })
   const name = options.name === undefined ? "chaos" : validate.nonEmptyString(m, "name", options.name)
-  const enabled = options.enabled ?? true
+  const enabled = options.enabled === undefined ? true : options.enabled
   let isEnabled: Effect.Effect<boolean>
   let descriptorEnabled: string | boolean
   if (typeof enabled === "boolean") {
@@ -360,7 +364,16 @@ const makeCore = (m: string, options: Chaos.Options): Core => {
     isEnabled = enabled.isEnabled
     descriptorEnabled = "switch"
   } else if (Effect.isEffect(enabled)) {
-    isEnabled = enabled
+    // user code: an `enabled` Effect that fails, dies, answers a non-boolean or runs past
+    // DEFAULT_HOOK_TIMEOUT_MILLIS is reported and answers false (nothing injected)
+    const enabledSite = userCode.site("Chaos", name, "enabled", "nothing injected")
+    isEnabled = userCode.awaitHook(
+      enabledSite,
+      enabled,
+      userCode.DEFAULT_HOOK_TIMEOUT_MILLIS,
+      Predicate.isBoolean,
+      () => false
+    )
     descriptorEnabled = "effect"
   } else {
     throw validate.invalid(m, "enabled", enabled, "a boolean, a Chaos.Switch or an Effect<boolean>")
@@ -385,7 +398,8 @@ const build = (
   describe: Readonly<Record<string, unknown>>,
   inject: (
     self: Effect.Effect<any, any, any>,
-    report: (delay?: Duration.Duration) => Effect.Effect<void>
+    report: (delay?: Duration.Duration) => Effect.Effect<void>,
+    name: string
   ) => Effect.Effect<any, any, any>,
   transform: boolean
 ): any => {
@@ -411,7 +425,7 @@ const build = (
   const run = (self: Effect.Effect<any, any, any>) =>
     Effect.flatMap(core.roll, (yes) => {
       calls++
-      return yes ? inject(self, report) : self
+      return yes ? inject(self, report, core.name) : self
     })
   const members = Object.assign(run, {
     policyName: core.name,
@@ -436,6 +450,8 @@ const build = (
 /**
  * Fault injection: a `rate` of the calls fail with `error` (a value, or a
  * function called per injection) instead of running. Adds the error's type.
+ * A function that throws injects nothing: the call runs (reported; see "User
+ * code" in the docs).
  * Throws `InvalidOptionsError` for invalid options.
  *
  * @example
@@ -459,11 +475,25 @@ export const fault = <E2>(
   options: Chaos.Options & { readonly error: E2 | (() => E2) }
 ): Chaos<E2> => {
   const m = "Chaos.fault"
-  if (options === undefined || !("error" in options)) throw validate.invalid(m, "error", undefined, "an error or a function returning one")
+  options = validate.options(m, options)
+  if (!("error" in options)) throw validate.invalid(m, "error", undefined, "an error or a function returning one")
   const error = options.error
-  const make = typeof error === "function" ? (error as () => E2) : () => error
-  return build(m, "Fault", options, {}, (_self, report) => Effect.zipRight(report(), Effect.failSync(make)), false)
+  if (typeof error !== "function") {
+    return build(m, "Fault", options, {}, (_self, report) => Effect.zipRight(report(), Effect.fail(error)), false)
+  }
+  // user code: an error factory that throws is reported and nothing is injected (the call runs)
+  let errorSite: userCode.Site | undefined
+  return build(m, "Fault", options, {}, (self, report, name) =>
+    Effect.suspend(() => {
+      errorSite ??= userCode.site("Chaos", name, "error", "nothing injected (the call runs)")
+      const made = userCode.call(errorSite, error as () => unknown, undefined, isAnything, noFault)
+      return made === NO_FAULT ? self : Effect.zipRight(report(), Effect.fail(made as E2))
+    }), false)
 }
+
+const NO_FAULT: unique symbol = Symbol.for("effect-resilience/Chaos/NoFault")
+const noFault = (): typeof NO_FAULT => NO_FAULT
+const isAnything = (_: unknown): _ is unknown => true
 
 /**
  * Latency injection: a `rate` of the calls wait `delay` (or a uniformly
@@ -490,13 +520,16 @@ export const latency = (
   options: Chaos.Options & { readonly delay: Duration.DurationInput | Chaos.Range }
 ): Chaos => {
   const m = "Chaos.latency"
-  const delay = options?.delay
+  options = validate.options(m, options)
+  const delay = options.delay
   let draw: Effect.Effect<Duration.Duration>
   let described: unknown
-  if (Predicate.isObject(delay) && "min" in delay && "max" in delay && !Duration.isDuration(delay)) {
-    const min = Duration.toMillis(validate.duration(m, "delay.min", delay.min, { allowZero: true }))
-    const max = Duration.toMillis(validate.duration(m, "delay.max", delay.max, { allowZero: true }))
-    if (max < min) throw validate.invalid(m, "delay.max", delay.max, `a duration >= delay.min (${Duration.format(Duration.millis(min))})`)
+  // a range: { min, max } (either missing is named as missing)
+  if (Predicate.isObject(delay) && ("min" in delay || "max" in delay) && !Duration.isDuration(delay)) {
+    const range = delay as Partial<Chaos.Range>
+    const min = Duration.toMillis(validate.duration(m, "delay.min", range.min, { allowZero: true }))
+    const max = Duration.toMillis(validate.duration(m, "delay.max", range.max, { allowZero: true }))
+    if (max < min) throw validate.invalid(m, "delay.max", range.max, `a duration >= delay.min (${Duration.format(Duration.millis(min))})`)
     draw = max === min
       ? Effect.succeed(Duration.millis(min))
       : Effect.map(Random.nextRange(min, max), (ms) => Duration.millis(ms))
@@ -511,7 +544,7 @@ export const latency = (
     "Latency",
     options,
     { delay: described },
-    (self, report) => Effect.flatMap(draw, (d) => Effect.zipRight(Effect.zipRight(report(d), Effect.sleep(d)), self)),
+    (self, report) => Effect.flatMap(draw, (d) => Effect.zipRight(Effect.zipRight(report(d), sleep(d)), self)),
     false
   )
 }
@@ -537,7 +570,8 @@ export const latency = (
  */
 export const outcome = <A2>(options: Chaos.Options & { readonly value: A2 }): ChaosTransform<A2> => {
   const m = "Chaos.outcome"
-  if (options === undefined || !("value" in options)) throw validate.invalid(m, "value", undefined, "a value")
+  options = validate.options(m, options)
+  if (!("value" in options)) throw validate.invalid(m, "value", undefined, "a value")
   const value = options.value
   return build(m, "Outcome", options, {}, (_self, report) => Effect.as(report(), value), true)
 }
@@ -567,7 +601,8 @@ export const behavior = <E2 = never, R2 = never>(
   options: Chaos.Options & { readonly effect: Effect.Effect<unknown, E2, R2> }
 ): Chaos<E2, R2> => {
   const m = "Chaos.behavior"
-  const effect = options?.effect
+  options = validate.options(m, options)
+  const effect = options.effect
   if (!Effect.isEffect(effect)) throw validate.invalid(m, "effect", effect, "an Effect")
   return build(m, "Behavior", options, {}, (self, report) => Effect.zipRight(Effect.zipRight(report(), effect), self), false)
 }

@@ -44,7 +44,7 @@ import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidOptionsError } from "./Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "./Errors.js"
 import * as internal from "./internal/circuitBreaker/breaker.js"
 import * as classifiers from "./internal/circuitBreaker/classify.js"
 import * as errors from "./internal/circuitBreaker/errors.js"
@@ -149,6 +149,33 @@ export {
   CircuitHalfOpen
 } from "./internal/circuitBreaker/errors.js"
 
+export {
+  /**
+   * A key the breaker refused (`execute`, `state`, `isolate`, `reset`,
+   * `metrics`): not a string, not well-formed Unicode, or longer than
+   * `maxKeyLength`. Raised before admission: the breaker never counts it.
+   * Not a rejection; `Retry` never retries it. See `Errors.InvalidKeyError`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+   *   return yield* Effect.succeed("ok").pipe(
+   *     breaker.execute({ key: "x".repeat(2_000) }),
+   *     Effect.catchTag("InvalidKeyError", (e) => Effect.succeed(e.reason)) // "TooLong"
+   *   )
+   * }).pipe(Effect.scoped)
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
+} from "./Errors.js"
+
 type CircuitBreakerError = errors.CircuitBreakerError
 type CircuitBreakerStoreError = errors.CircuitBreakerStoreError
 
@@ -174,28 +201,48 @@ export interface CircuitBreaker extends Policy<CircuitBreakerError> {
    * Runs `self` through the circuit of `key` (one circuit per key, created on
    * first use, dropped after `idleTimeToLive` idle). `classify` overrides the
    * breaker's classifier for this call. Data-first or data-last.
+   *
+   * The key must be a well-formed string of at most `maxKeyLength` UTF-16
+   * code units (1,024 by default); any other key fails with
+   * `InvalidKeyError` before admission (never counted). A keyed circuit is
+   * never the breaker's own circuit, whatever its key (see "Keys" in the
+   * docs).
    */
   readonly execute: {
     <A, E>(options: CircuitBreaker.ExecuteOptions<A, E>): <R>(
       self: Effect.Effect<A, E, R>
-    ) => Effect.Effect<A, E | CircuitBreakerError, R>
+    ) => Effect.Effect<A, E | CircuitBreakerError | InvalidKeyError, R>
     <A, E, R>(
       self: Effect.Effect<A, E, R>,
       options: CircuitBreaker.ExecuteOptions<A, E>
-    ): Effect.Effect<A, E | CircuitBreakerError, R>
+    ): Effect.Effect<A, E | CircuitBreakerError | InvalidKeyError, R>
   }
   /**
    * The state of the circuit of `key` (the breaker's own circuit without a
-   * key), as of now on the breaker's `Clock`: an `Open` circuit whose break
-   * has elapsed reads as `HalfOpen` without waiting for a call.
+   * key, or with `undefined`), as of now on the breaker's `Clock`: an `Open`
+   * circuit whose break has elapsed reads as `HalfOpen` without waiting for a
+   * call. A key the breaker refuses fails with `InvalidKeyError`, as for
+   * `isolate`, `reset` and `metrics`.
    */
-  readonly state: (key?: string) => Effect.Effect<State, CircuitBreakerError>
+  readonly state: {
+    (): Effect.Effect<State, CircuitBreakerError>
+    (key: string | undefined): Effect.Effect<State, CircuitBreakerError | InvalidKeyError>
+  }
   /** Forces the circuit of `key` open (state `Isolated`) until {@link CircuitBreaker.reset}. */
-  readonly isolate: (key?: string) => Effect.Effect<void, CircuitBreakerError>
+  readonly isolate: {
+    (): Effect.Effect<void, CircuitBreakerError>
+    (key: string | undefined): Effect.Effect<void, CircuitBreakerError | InvalidKeyError>
+  }
   /** Closes the circuit of `key` with empty windows and the open durations started over. */
-  readonly reset: (key?: string) => Effect.Effect<void, CircuitBreakerError>
+  readonly reset: {
+    (): Effect.Effect<void, CircuitBreakerError>
+    (key: string | undefined): Effect.Effect<void, CircuitBreakerError | InvalidKeyError>
+  }
   /** Counts, rates, state and transition history of the circuit of `key`, and totals over every key. */
-  readonly metrics: (key?: string) => Effect.Effect<Metrics, CircuitBreakerError>
+  readonly metrics: {
+    (): Effect.Effect<Metrics, CircuitBreakerError>
+    (key: string | undefined): Effect.Effect<Metrics, CircuitBreakerError | InvalidKeyError>
+  }
   /** Every state transition of every key (one buffer per subscriber, oldest dropped when full). */
   readonly transitions: Stream.Stream<Transition>
   /** Everything the breaker did, transitions included (the equivalent of resilience4j's event publisher). */
@@ -279,6 +326,12 @@ export declare namespace CircuitBreaker {
      * a span costs 9–14 µs, far more than the breaker itself.
      */
     readonly spans?: boolean | undefined
+    /**
+     * The longest key accepted, in UTF-16 code units: an integer in
+     * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`
+     * (they are refused, never digested).
+     */
+    readonly maxKeyLength?: number | undefined
   }
 
   /**
@@ -317,7 +370,11 @@ export declare namespace CircuitBreaker {
    * @category Models
    */
   export interface ExecuteOptions<A, E> {
-    /** The circuit's key, e.g. a host or a tenant. */
+    /**
+     * The circuit's key, e.g. a host or a tenant: a well-formed string of at
+     * most `maxKeyLength` code units, else the call fails with
+     * `InvalidKeyError`.
+     */
     readonly key: string
     /** Overrides the breaker's classifier for this call. */
     readonly classify?: Classifier<A, E> | undefined
@@ -643,7 +700,14 @@ export interface Metrics extends Counters {
  *   sees them.
  *
  * Circuits are namespaced by breaker name, so breakers sharing a store never
- * collide.
+ * collide. Within a namespace, `key` is the circuit's key, or `undefined`
+ * for the breaker's own circuit (its callable form): the two never share a
+ * circuit, whatever the key — a store that serialises keys keeps them apart
+ * (the Redis store stores the own circuit under the namespace alone,
+ * `<namespace.length>:<namespace>`, and a keyed one under
+ * `<namespace.length>:<namespace>:<key>`). Transitions and states report the
+ * own circuit under the key `"default"`. Keys reach the store validated
+ * (well-formed strings of at most the breaker's `maxKeyLength`).
  *
  * @since 0.1.0
  * @category Models
@@ -651,16 +715,24 @@ export interface Metrics extends Counters {
 export interface CircuitBreakerStore {
   /** What kind of store this is (`"memory"`, `"redis"`); reported by `metrics()`. */
   readonly kind: string
+  /**
+   * Which time the store is given as `now`: `"monotonic"` for an in-process
+   * store (never steps with the system clock; the breaker shows the instants
+   * it reports — `at`, `since`, `until` — in wall time), `"wall"` (the
+   * default) for a shared store, whose instants are compared across
+   * processes (the Redis store reads Redis `TIME` instead, by default).
+   */
+  readonly time?: "monotonic" | "wall" | undefined
   readonly register: (namespace: string, config: CircuitBreakerStore.Config) => Effect.Effect<void, never, Scope.Scope>
   readonly admit: (
     namespace: string,
-    key: string,
+    key: string | undefined,
     config: CircuitBreakerStore.Config,
     now: number
   ) => Effect.Effect<CircuitBreakerStore.Admission, CircuitBreakerStoreError>
   readonly record: (
     namespace: string,
-    key: string,
+    key: string | undefined,
     config: CircuitBreakerStore.Config,
     ticket: CircuitBreakerStore.Ticket,
     result: CircuitBreakerStore.CallResult,
@@ -668,19 +740,19 @@ export interface CircuitBreakerStore {
   ) => Effect.Effect<CircuitBreakerStore.Recorded, CircuitBreakerStoreError>
   readonly snapshot: (
     namespace: string,
-    key: string,
+    key: string | undefined,
     config: CircuitBreakerStore.Config,
     now: number
   ) => Effect.Effect<CircuitBreakerStore.Snapshot, CircuitBreakerStoreError>
   readonly isolate: (
     namespace: string,
-    key: string,
+    key: string | undefined,
     config: CircuitBreakerStore.Config,
     now: number
   ) => Effect.Effect<ReadonlyArray<Transition>, CircuitBreakerStoreError>
   readonly reset: (
     namespace: string,
-    key: string,
+    key: string | undefined,
     config: CircuitBreakerStore.Config,
     now: number
   ) => Effect.Effect<ReadonlyArray<Transition>, CircuitBreakerStoreError>
@@ -827,8 +899,8 @@ export declare namespace CircuitBreakerStore {
      * changes nothing when the call would take a probe slot (or move the
      * circuit to half-open).
      */
-    readonly admit: (key: string, config: Config, now: number, allowProbe: boolean) => Admission | undefined
-    readonly record: (key: string, config: Config, ticket: Ticket, result: CallResult, now: number) => Recorded
+    readonly admit: (key: string | undefined, config: Config, now: number, allowProbe: boolean) => Admission | undefined
+    readonly record: (key: string | undefined, config: Config, ticket: Ticket, result: CallResult, now: number) => Recorded
   }
 
   /**
@@ -840,7 +912,13 @@ export declare namespace CircuitBreakerStore {
   export interface MemoryOptions {
     /** Circuits unused for this long are dropped (never isolated or still-open ones). Defaults to 1 hour. */
     readonly idleTimeToLive?: Duration.DurationInput | undefined
-    /** At most this many circuits over every namespace; when full, the oldest is dropped. Defaults to 100,000. */
+    /**
+     * At most this many circuits over every namespace; when full, the oldest
+     * is dropped. Defaults to 100,000. With keys of at most `maxKeyLength`
+     * code units, the key strings held take at most
+     * `maxKeys × maxKeyLength × 2` bytes: 204.8 MB at the defaults
+     * (100,000 × 1,024 × 2 B), besides ~0.4–0.6 KB of state per circuit.
+     */
     readonly maxKeys?: number | undefined
   }
 }

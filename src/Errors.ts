@@ -248,6 +248,102 @@ export class InvalidOptionsError extends Data.TaggedError("InvalidOptionsError")
   }
 }
 
+/**
+ * Why a key was refused (see {@link InvalidKeyError}):
+ * - `"NotAString"`: the key is not a string (`undefined`, `null`, a number,
+ *   an object…);
+ * - `"NotWellFormed"`: the string is not well-formed Unicode (it holds a lone
+ *   surrogate), so it would not survive UTF-8 on the wire: two such keys
+ *   could become one;
+ * - `"TooLong"`: longer than the policy's `maxKeyLength` (UTF-16 code units).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type InvalidKeyReason = "NotAString" | "NotWellFormed" | "TooLong"
+
+/**
+ * A keyed API was given a key it refuses: not a string, not well-formed
+ * Unicode, or longer than the policy's `maxKeyLength` (1,024 UTF-16 code
+ * units by default). Every keyed API fails with it — keyed circuit breakers,
+ * bulkheads and rate limiters, idempotency and stale-if-error keys — before
+ * the policy admits the call: a breaker never counts it, a bulkhead never
+ * takes a permit, a limiter never charges, nothing is stored.
+ *
+ * It is the caller's bug, not a load-shedding rejection (`isRejection` is
+ * false); `Retry` never retries it, and circuit breakers ignore it when it
+ * comes out of an inner policy. Built without a stack trace. `preview` shows
+ * at most the first 40 code units of a string key (the type for anything
+ * else), so logging the error never logs a huge or hostile key.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "effect-resilience"
+ *
+ * const e = Errors.InvalidKeyError.make({
+ *   policy: { kind: "Idempotency", name: "payments" },
+ *   reason: "NotAString",
+ *   preview: "undefined",
+ *   maxKeyLength: 1024
+ * })
+ * e.message // 'Idempotency "payments" refused a key: expected a string, got undefined'
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidKeyError extends Data.TaggedError("InvalidKeyError")<{
+  /** The keyed policy that refused the key: its kind (`"CircuitBreaker"`, `"Bulkhead"`, …) and name. */
+  readonly policy: { readonly kind: string; readonly name: string }
+  readonly reason: InvalidKeyReason
+  /**
+   * A short, safe view of the key: its type for a non-string (`"undefined"`,
+   * `"null"`, `"number"`, `"object"`, `"array"`…), else its first 40 UTF-16
+   * code units (lone surrogates shown as U+FFFD).
+   */
+  readonly preview: string
+  /** The key's length in UTF-16 code units (string keys only). */
+  readonly length?: number | undefined
+  /** The longest key the policy accepts, in UTF-16 code units. */
+  readonly maxKeyLength: number
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  /** Creates the error without a stack trace. */
+  static make(args: ConstructorParameters<typeof InvalidKeyError>[0]): InvalidKeyError {
+    return withoutStack(() => new InvalidKeyError(args))
+  }
+  override get message(): string {
+    const who = `${this.policy.kind} ${JSON.stringify(this.policy.name)} refused a key`
+    switch (this.reason) {
+      case "NotAString":
+        return `${who}: expected a string, got ${this.preview}`
+      case "NotWellFormed":
+        return `${who}: not well-formed Unicode (a lone surrogate), got ${JSON.stringify(this.preview)}${
+          this.length !== undefined && this.length > this.preview.length ? "…" : ""
+        }`
+      case "TooLong":
+        return `${who}: longer than ${this.maxKeyLength} UTF-16 code units (${this.length}), got ${
+          JSON.stringify(this.preview)
+        }…`
+    }
+  }
+}
+
+/**
+ * True for {@link InvalidKeyError}.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "effect-resilience"
+ *
+ * Errors.isInvalidKeyError(new Error("x")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isInvalidKeyError = (u: unknown): u is InvalidKeyError => u instanceof InvalidKeyError
+
 /** @internal */
 export const showValue = (value: unknown): string => {
   // NaN and ±Infinity, which JSON would show as null

@@ -31,6 +31,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -38,9 +39,12 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Stream from "effect/Stream"
-import { type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
+import { type InvalidKeyError, type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
 import * as EventHub from "./internal/events.js"
+import * as Keys from "./internal/keys.js"
+import * as userCode from "./internal/userCode.js"
 import { unsafeMakeMemoryStore } from "./internal/fallbackStore.js"
+import { monotonicMillis } from "./internal/time.js"
 import * as validate from "./internal/validate.js"
 import type { Policy, Transform } from "./Policy.js"
 import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
@@ -246,7 +250,9 @@ export interface Options {
   /**
    * Also fall back on defects (all of them with `true`, or those matched by
    * the predicate). The source then receives an {@link Unexpected}. Defaults
-   * to `false`: defects are never swallowed.
+   * to `false`: defects are never swallowed. A predicate that throws or
+   * answers anything but a boolean does not handle the defect (reported; see
+   * "User code" in the docs).
    */
   readonly defects?: boolean | ((defect: unknown) => boolean) | undefined
   /**
@@ -352,11 +358,11 @@ const makeSelector = <H, P = H, In = unknown>(
   const selector = (test === undefined ? () => true : (error: In) => test(error)) as Selector<H, P, In>
   return Object.assign(selector, {
     value: (value: unknown, options?: Options) =>
-      makeChain("Fallback.value", "value", [Effect.succeed(value)], options ?? {}, test, description),
+      makeChain("Fallback.value", "value", [Effect.succeed(value)], options, test, description),
     effect: (fallback: unknown, options?: Options) =>
-      makeChain("Fallback.effect", "effect", [fallback], options ?? {}, test, description),
+      makeChain("Fallback.effect", "effect", [fallback], options, test, description),
     chain: (sources: ReadonlyArray<unknown>, options?: Options) =>
-      makeChain("Fallback.chain", "chain", sources, options ?? {}, test, description)
+      makeChain("Fallback.chain", "chain", sources, options, test, description)
   }) as any
 }
 
@@ -438,7 +444,9 @@ export const instanceOf = <const Ctors extends readonly [abstract new(...args: a
  *
  * The predicate sees every typed error of the effect the fallback wraps; if
  * you type its parameter narrowly, apply the fallback only to effects whose
- * errors have that type.
+ * errors have that type. A predicate that throws or answers anything but a
+ * boolean does not handle the error (the failure surfaces; reported, see
+ * "User code" in the docs).
  *
  * @example
  * ```ts
@@ -482,7 +490,8 @@ const makeClassifier = (
   options: {
     readonly defects?: unknown
     readonly interruptions?: unknown
-  }
+  },
+  where: { readonly module: string; readonly name: string; readonly on: string }
 ): Classifier => {
   const defects = options.defects
   if (defects !== undefined && typeof defects !== "boolean" && typeof defects !== "function") {
@@ -497,15 +506,21 @@ const makeClassifier = (
   if (interruptions !== undefined && typeof interruptions !== "boolean") {
     throw validate.invalid(m, "interruptions", interruptions, "a boolean")
   }
+  // user code: a selector or `defects` predicate that throws or answers a non-boolean is
+  // reported and answers false (not handled: the original failure surfaces)
+  const onSite = userCode.site(where.module, where.name, where.on, "not handled (the failure surfaces)")
+  const defectsSite = userCode.site(where.module, where.name, "defects", "not handled (the defect surfaces)")
   return (cause) => {
     if (Cause.isDie(cause)) {
       if (defectFilter === undefined) return NOT_HANDLED
       const defect = Cause.squash(cause)
-      return defectFilter(defect) ? new Unexpected({ reason: "Defect", defect, cause }) : NOT_HANDLED
+      return userCode.predicate(defectsSite, defectFilter, defect, false)
+        ? new Unexpected({ reason: "Defect", defect, cause })
+        : NOT_HANDLED
     }
     const failure = Cause.failureOption(cause)
     if (Option.isSome(failure)) {
-      return on === undefined || on(failure.value) ? failure.value : NOT_HANDLED
+      return on === undefined || userCode.predicate(onSite, on, failure.value, false) ? failure.value : NOT_HANDLED
     }
     if (interruptions === true && Cause.isInterruptedOnly(cause)) {
       return new Unexpected({ reason: "Interrupted", cause })
@@ -613,10 +628,11 @@ const makeChain = (
   m: string,
   mode: string,
   sources: ReadonlyArray<unknown>,
-  options: Options,
+  options: Options | undefined,
   on: ((error: any) => boolean) | undefined,
   selector: string
 ): Fallback<unknown, unknown, unknown, unknown> => {
+  options = validate.options(m, options)
   if (!Array.isArray(sources) || sources.length === 0) {
     throw validate.invalid(m, "sources", sources, "a non-empty array of effects or functions returning effects")
   }
@@ -625,8 +641,8 @@ const makeChain = (
       throw validate.invalid(m, mode === "chain" ? `sources[${i}]` : "fallback", s, "an effect or a function returning an effect")
     }
   })
-  const classify = makeClassifier(m, on, options)
   const name = options.name === undefined ? "fallback" : validate.nonEmptyString(m, "name", options.name)
+  const classify = makeClassifier(m, on, options, { module: "Fallback", name, on: "when" })
   const hub = EventHub.make<FallbackEvent>()
   const counters = sources.map((_, i) =>
     servedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("source", String(i + 1)))
@@ -697,6 +713,18 @@ const makeChain = (
 // staleIfError
 // ---------------------------------------------------------------------------
 
+export {
+  /**
+   * A key `staleIfError`'s `execute`, `serve` or `invalidate` refused (see
+   * `Errors.InvalidKeyError`): the source does not run, nothing is stored or
+   * served.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
+} from "./Errors.js"
+
 /**
  * A stale store failed. Never reaches the caller: {@link staleIfError}
  * reports it as a `StoreError` event and carries on without the store.
@@ -757,8 +785,10 @@ export interface StaleEntry {
  * (`now`, `storedAt`, `expiresAt`) so that `TestClock` drives every store;
  * a store must not return an entry whose `expiresAt <= now`, and should
  * expire entries on its own (e.g. Redis `PX expiresAt - storedAt`). Keys reach
- * the store prefixed with the policy's name (`"<name>:<key>"`), so one store
- * can serve several policies.
+ * the store validated (well-formed, at most the policy's `maxKeyLength` code
+ * units) and namespaced by the policy's name, length-prefixed
+ * (`<name.length>:<name>:<key>`), so one store can serve several policies
+ * without two of them ever sharing an entry.
  *
  * @example
  * ```ts
@@ -783,6 +813,13 @@ export interface StaleEntry {
  * @category Models
  */
 export interface StaleStore {
+  /**
+   * Which time the policy stamps entries with and passes as `now`:
+   * `"monotonic"` for an in-process store (never steps with the system
+   * clock; `storedAt` is shown in wall time), `"wall"` (the default) for a
+   * store shared between processes.
+   */
+  readonly time?: "monotonic" | "wall" | undefined
   readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry>, StaleStoreError>
   readonly set: (key: string, entry: StaleEntry) => Effect.Effect<void, StaleStoreError>
   readonly delete: (key: string) => Effect.Effect<void, StaleStoreError>
@@ -854,18 +891,32 @@ export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
   readonly policyName: string
   /** The key of the callable form. */
   readonly key: string
-  /** Runs `self`; remembers its success under `key`, or serves the remembered value if it fails. */
+  /**
+   * Runs `self`; remembers its success under `key`, or serves the remembered
+   * value if it fails. A key that is not a well-formed string of at most
+   * `maxKeyLength` code units fails with `InvalidKeyError` (`self` does not
+   * run, nothing is stored or served).
+   */
   readonly execute: <A, E extends In, R>(
     self: Effect.Effect<A, E, R>,
     options: { readonly key: string }
-  ) => Effect.Effect<A, E, R>
-  /** Like {@link execute}, but tells a fresh value from a stale one. */
-  readonly serve: <A, E extends In, R>(
-    self: Effect.Effect<A, E, R>,
-    options?: { readonly key?: string | undefined } | undefined
-  ) => Effect.Effect<Served<A, E>, E, R>
+  ) => Effect.Effect<A, E | InvalidKeyError, R>
+  /**
+   * Like {@link execute}, but tells a fresh value from a stale one. Without a
+   * key (or with `key: undefined`), the callable form's key.
+   */
+  readonly serve: {
+    <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Served<A, E>, E, R>
+    <A, E extends In, R>(
+      self: Effect.Effect<A, E, R>,
+      options: { readonly key?: string | undefined } | undefined
+    ): Effect.Effect<Served<A, E>, E | InvalidKeyError, R>
+  }
   /** Forgets the value remembered under `key` (the callable form's key by default). */
-  readonly invalidate: (key?: string) => Effect.Effect<void>
+  readonly invalidate: {
+    (): Effect.Effect<void>
+    (key: string | undefined): Effect.Effect<void, InvalidKeyError>
+  }
   /** What the policy did, as a `Stream`. */
   readonly events: Stream.Stream<FallbackEvent>
   /** Counts since creation. */
@@ -883,11 +934,30 @@ export declare namespace StaleIfError {
   export interface Options<In = unknown> {
     /** How long after it was stored a value may still be served. A finite duration > 0. */
     readonly ttl: Duration.DurationInput
-    /** Bounds the default memory store (least recently used evicted first). An integer >= 1. */
+    /**
+     * Bounds the default memory store (least recently used evicted first, in
+     * O(1)). An integer >= 1. Its key strings take at most
+     * `maxEntries × (maxKeyLength + name) × 2` bytes (20.5 MB for 10,000
+     * entries at the default 1,024); values are kept as they are: their size
+     * is yours.
+     */
     readonly maxEntries: number
-    /** The key of the callable form. Defaults to `"default"`. */
+    /**
+     * The key of the callable form. Defaults to `"default"`. A key like any
+     * other (`serve(self, { key: "default" })` is the callable form's entry):
+     * a well-formed string of at most `maxKeyLength` code units.
+     */
     readonly key?: string | undefined
-    /** Which typed errors serve a stale value. Defaults to every typed error. */
+    /**
+     * The longest key accepted, in UTF-16 code units: an integer in
+     * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`.
+     */
+    readonly maxKeyLength?: number | undefined
+    /**
+     * Which typed errors serve a stale value. Defaults to every typed error.
+     * A predicate that throws or answers anything but a boolean serves
+     * nothing (the failure surfaces; reported).
+     */
     readonly on?: ((error: In) => boolean) | undefined
     /** Also serve a stale value on defects (see {@link Options.defects}). Defaults to `false`. */
     readonly defects?: boolean | ((defect: unknown) => boolean) | undefined
@@ -960,11 +1030,16 @@ export const DEFAULT_STALE_KEY = "default"
 export const makeMemoryStore = (options: { readonly maxEntries: number }): Effect.Effect<StaleStore, InvalidOptionsError> =>
   Effect.map(
     validate.validated(() =>
-      validate.number("Fallback.makeMemoryStore", "maxEntries", options?.maxEntries, { min: 1, integer: true })
+      validate.number(
+        "Fallback.makeMemoryStore",
+        "maxEntries",
+        validate.options("Fallback.makeMemoryStore", options).maxEntries,
+        { min: 1, integer: true }
+      )
     ),
     (maxEntries) => {
       const store = unsafeMakeMemoryStore(maxEntries)
-      return { get: store.get, set: store.set, delete: store.delete }
+      return { time: "monotonic", get: store.get, set: store.set, delete: store.delete }
     }
   )
 
@@ -1013,10 +1088,15 @@ export const staleIfError = <In = unknown>(
   Effect.flatMap(
     validate.validated(() => {
       const m = "Fallback.staleIfError"
-      const ttl = validate.duration(m, "ttl", options?.ttl)
+      options = validate.options(m, options)
+      const ttl = validate.duration(m, "ttl", options.ttl)
       const maxEntries = validate.number(m, "maxEntries", options.maxEntries, { min: 1, integer: true })
-      const key = options.key === undefined ? DEFAULT_STALE_KEY : validate.nonEmptyString(m, "key", options.key)
       const name = options.name === undefined ? "stale-if-error" : validate.nonEmptyString(m, "name", options.name)
+      const maxKeyLength = Keys.maxKeyLengthOption(m, options.maxKeyLength)
+      const key = options.key === undefined ? DEFAULT_STALE_KEY : validate.nonEmptyString(m, "key", options.key)
+      if (!Keys.isValid({ kind: "StaleIfError", name, maxKeyLength }, key)) {
+        throw validate.invalid(m, "key", key, `a well-formed string of at most ${maxKeyLength} UTF-16 code units (maxKeyLength)`)
+      }
       const store = options.store
       if (
         store !== undefined &&
@@ -1025,8 +1105,12 @@ export const staleIfError = <In = unknown>(
       ) {
         throw validate.invalid(m, "store", store, "a StaleStore (get, set, delete)")
       }
-      const classify = makeClassifier(m, validate.predicate(m, "on", options.on), options)
-      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify }
+      const classify = makeClassifier(m, validate.predicate(m, "on", options.on), options, {
+        module: "StaleIfError",
+        name,
+        on: "on"
+      })
+      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify, maxKeyLength }
     }),
     (config) => Effect.sync(() => makeStaleIfError<In>(config, options))
   )
@@ -1039,11 +1123,15 @@ const makeStaleIfError = <In>(
     readonly name: string
     readonly store: StaleStore | undefined
     readonly classify: Classifier
+    readonly maxKeyLength: number
   },
   options: StaleIfError.Options<In>
 ): StaleIfError<In> => {
   const { classify, key: defaultKey, maxEntries, name, ttl } = config
-  const store: StaleStore = config.store ?? unsafeMakeMemoryStore(maxEntries)
+  const store: StaleStore = config.store ?? { time: "monotonic", ...unsafeMakeMemoryStore(maxEntries) }
+  // an in-process store is stamped on monotonic time (time.ts); a shared one on wall time
+  const monotonic = store.time === "monotonic"
+  const nowOf = (clock: Clock.Clock) => monotonic ? monotonicMillis(clock) : clock.unsafeCurrentTimeMillis()
   const hub = EventHub.make<FallbackEvent>()
   const served = storeServedCounter.pipe(Metric.tagged("policy", name))
   const misses = staleMissCounter.pipe(Metric.tagged("policy", name))
@@ -1053,7 +1141,10 @@ const makeStaleIfError = <In>(
   let missCount = 0
   let storeErrors = 0
 
-  const storeKey = (key: string) => `${name}:${key}`
+  // `<name.length>:<name>:<key>`: policies sharing a store never share an entry by accident
+  const storeKey = (key: string) => Keys.namespaced(name, key)
+  const keyPolicy: Keys.KeyPolicy = { kind: "StaleIfError", name, maxKeyLength: config.maxKeyLength }
+  const refused = (key: unknown) => Effect.fail(Keys.refuse(keyPolicy, key))
   const onStoreError = (key: string) => (error: StaleStoreError) =>
     Effect.sync(() => {
       storeErrors++
@@ -1067,7 +1158,7 @@ const makeStaleIfError = <In>(
         calls++
         return Effect.matchCauseEffect(self, {
           onSuccess: (value) => {
-            const now = clock.unsafeCurrentTimeMillis()
+            const now = nowOf(clock)
             return Effect.as(
               Effect.catchAll(
                 Effect.zipRight(
@@ -1084,7 +1175,7 @@ const makeStaleIfError = <In>(
           onFailure: (cause) => {
             const input = classify(cause)
             if (input === NOT_HANDLED) return Effect.failCause(cause)
-            const now = clock.unsafeCurrentTimeMillis()
+            const now = nowOf(clock)
             return Effect.matchEffect(store.get(storeKey(key), now), {
               onFailure: (error) => Effect.zipRight(onStoreError(key)(error), Effect.failCause(cause)),
               onSuccess: (entry) => {
@@ -1105,7 +1196,8 @@ const makeStaleIfError = <In>(
                   value: entry.value.value as A,
                   stale: true,
                   age,
-                  storedAt: entry.value.storedAt,
+                  // shown in wall time
+                  storedAt: monotonic ? entry.value.storedAt + clock.unsafeCurrentTimeMillis() - now : entry.value.storedAt,
                   cause
                 } as Served<A, E>)
               }
@@ -1122,13 +1214,24 @@ const makeStaleIfError = <In>(
   const policy = Object.assign(callable, {
     policyName: name,
     key: defaultKey,
-    execute: <A, E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) =>
-      Effect.map(run(self, opts.key), valueOf),
+    execute: <A, E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) => {
+      const key: unknown = opts?.key
+      // refused before `self` runs: nothing stored, nothing served
+      return Keys.isValid(keyPolicy, key) ? Effect.map(run(self, key), valueOf) : refused(key)
+    },
     serve: <A, E extends In, R>(
       self: Effect.Effect<A, E, R>,
       opts?: { readonly key?: string | undefined } | undefined
-    ) => run(self, opts?.key ?? defaultKey),
-    invalidate: (key?: string) => Effect.catchAll(store.delete(storeKey(key ?? defaultKey)), onStoreError(key ?? defaultKey)),
+    ) => {
+      const key: unknown = opts?.key ?? defaultKey
+      return Keys.isValid(keyPolicy, key) ? run(self, key) : refused(key)
+    },
+    invalidate: (k?: string) => {
+      const key: unknown = k ?? defaultKey
+      return Keys.isValid(keyPolicy, key)
+        ? Effect.catchAll(store.delete(storeKey(key)), onStoreError(key))
+        : refused(key)
+    },
     events: hub.stream,
     stats: (): StaleIfError.Stats => ({ calls, stored, served: servedCount, misses: missCount, storeErrors })
   })
@@ -1190,7 +1293,7 @@ export const layerStaleIfErrorConfig = <I, In = unknown>(
   tag: Context.Tag<I, StaleIfError<In>>,
   config: Config.Config.Wrap<StaleIfError.Options<In>>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(tag, Effect.flatMap(Config.unwrap(config), staleIfError))
+  Layer.effect(tag, Effect.flatMap(validate.fromConfig("Fallback.layerStaleIfErrorConfig", config), staleIfError))
 
 /**
  * True when a {@link Served} value is stale.

@@ -33,11 +33,11 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Bulkhead } from "./Bulkhead.js"
 import type { CircuitBreaker, CircuitBreakerError } from "./CircuitBreaker.js"
-import type { InvalidOptionsError, ResilienceError } from "./Errors.js"
+import type { InvalidKeyError, InvalidOptionsError, ResilienceError } from "./Errors.js"
 import * as internal from "./internal/health.js"
 import * as registry from "./internal/healthRegistry.js"
 import * as sources from "./internal/healthSources.js"
-import { validated } from "./internal/validate.js"
+import * as validate from "./internal/validate.js"
 import { PolicyRegistryError } from "./internal/healthRegistry.js"
 
 export {
@@ -375,7 +375,12 @@ export interface PolicyEntry {
   readonly name: string
   /** `"CircuitBreaker"`, `"Bulkhead"`, … */
   readonly kind: string
-  /** Its state and stats, JSON-serializable. */
+  /**
+   * Its state and stats, JSON-serializable. If it fails, dies, answers
+   * something that is not an object or runs longer than 1 second, the policy
+   * is listed with `{ error: "unavailable" }` (reported; see "User code" in the
+   * docs).
+   */
   readonly info?: Effect.Effect<Readonly<Record<string, unknown>>> | undefined
   readonly isolate?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
   readonly reset?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
@@ -607,7 +612,9 @@ export interface CircuitBreakerCheckOptions {
   /**
    * The keyed circuits to watch, besides the breaker's own circuit and the
    * keys seen in its transitions since the check was registered (e.g. the
-   * origins of an HTTP client).
+   * origins of an HTTP client). Read at each check: a function that throws, or
+   * an answer that is not an iterable of strings, adds no keys (reported; see
+   * "User code" in the docs).
    */
   readonly keys?: Iterable<string> | (() => Iterable<string>) | undefined
   /** Defaults to `"critical"`: with `whenOpen: "degraded"` an open circuit degrades the report whatever the criticality. */
@@ -644,7 +651,7 @@ export interface CircuitBreakerCheckOptions {
 export const fromCircuitBreaker: (
   breaker: CircuitBreaker,
   options?: CircuitBreakerCheckOptions
-) => Check<CircuitBreakerError> =
+) => Check<CircuitBreakerError | InvalidKeyError> =
   sources.fromCircuitBreaker
 
 /**
@@ -656,7 +663,7 @@ export const fromCircuitBreaker: (
 export interface RegisterCircuitBreakerOptions {
   /** The name in the registry. Defaults to the breaker's name. */
   readonly name?: string | undefined
-  /** Keyed circuits to list (and watch for health). */
+  /** Keyed circuits to list (and watch for health). See {@link CircuitBreakerCheckOptions.keys}. */
   readonly keys?: Iterable<string> | (() => Iterable<string>) | undefined
   /** The health check registered with it (see {@link fromCircuitBreaker}), or `false` for none. */
   readonly health?: Omit<CircuitBreakerCheckOptions, "keys"> | false | undefined
@@ -714,9 +721,9 @@ export const registerBulkhead = (
   bulkhead: Bulkhead,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
-  registerPolicy(sources.bulkheadEntry(bulkhead, options))
+  Effect.flatMap(validateWith(() => sources.bulkheadEntry(bulkhead, options)), registerPolicy)
 
-const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => validated(f)
+const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => validate.validated(f)
 
 /**
  * A report as plain JSON for an HTTP endpoint: status, time (ISO-8601) and
@@ -735,7 +742,8 @@ const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => v
  * @category Accessors
  */
 export const toJson = (report: Report, options: { readonly details?: boolean | undefined } = {}): Record<string, unknown> => {
-  if (options.details === false) return { status: report.status }
+  options = validate.options("Health.toJson", options)
+  if (validate.optionalBoolean("Health.toJson", "details", options.details) === false) return { status: report.status }
   const checks: Record<string, unknown> = {}
   for (const c of report.checks) {
     checks[c.name] = {

@@ -40,9 +40,12 @@ import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import { isRejection } from "./Errors.js"
 import * as EventHub from "./internal/events.js"
+import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
 import { unsafeMakeCallable } from "./Policy.js"
+import { waitWithin } from "./internal/deadline.js"
+import { sleep as sleepFor } from "./internal/time.js"
 
 /**
  * A hedging policy. It adds no error: if every attempt fails, the caller gets
@@ -97,7 +100,9 @@ export declare namespace Hedge {
      * Which typed errors are hedgeable (start the next attempt at once).
      * Defaults to every typed error except the library's own rejections
      * (`Errors.isRejection`), which are dropped while other attempts run. Any
-     * other non-hedgeable error is final.
+     * other non-hedgeable error is final. If it throws or answers anything but
+     * a boolean, the error is not hedgeable (reported; see "User code" in the
+     * docs).
      */
     readonly while?: ((error: EIn) => boolean) | undefined
     /** A name for metrics, events and descriptors. Defaults to `"hedge"`. */
@@ -300,13 +305,16 @@ const makeMailbox = <A>() => {
  */
 export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => {
   const m = "Hedge.make"
-  const delay = validate.duration(m, "delay", options?.delay, { allowZero: true, allowInfinite: true })
+  options = validate.options(m, options)
+  const delay = validate.duration(m, "delay", options.delay, { allowZero: true, allowInfinite: true })
   const maxAttempts = validate.number(m, "maxAttempts", options.maxAttempts, { min: 1, max: MAX_ATTEMPTS, integer: true })
   const whilePredicate = validate.predicate<(error: EIn) => boolean>(m, "while", options.while)
   const name = options.name === undefined ? "hedge" : validate.nonEmptyString(m, "name", options.name)
   const delayMillis = Duration.isFinite(delay) ? Duration.toMillis(delay) : Infinity
+  // user code: a `while` that throws or answers a non-boolean is reported and answers false
+  const whileSite = userCode.site("Hedge", name, "while", "not hedgeable")
   const hedgeable = (error: unknown): boolean =>
-    whilePredicate === undefined ? !isRejection(error) : whilePredicate(error as EIn)
+    whilePredicate === undefined ? !isRejection(error) : userCode.predicate(whileSite, whilePredicate, error as EIn, false)
 
   const hub = EventHub.make<HedgeEvent>()
   const startedOnDelay = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "delay"))
@@ -330,7 +338,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         let running = 0
         let lastCause: Cause.Cause<E> | undefined
 
-        const sleep = Effect.interruptible(Effect.sleep(delayMillis))
+        const sleep = Effect.interruptible(sleepFor(delayMillis))
         const armTimer: Effect.Effect<void> = Effect.suspend(() => {
           if (started >= maxAttempts || delayMillis === Infinity) return Effect.void
           // Stryker disable next-line UpdateOperator: equivalent: generations are only compared for equality with the latest one, so decreasing values serve as well
@@ -388,7 +396,8 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
           return started > 1 ? Effect.zipRight(Metric.increment(failed), Effect.failCause(cause)) : Effect.failCause(cause)
         }
 
-        const next: Effect.Effect<A, E, R> = Effect.flatMap(restore(box.take), (signal) => {
+        // bounded by the caller's deadline, whatever its interruptibility (the attempts are interrupted on the way out)
+        const next: Effect.Effect<A, E, R> = Effect.flatMap(waitWithin(restore(box.take)), (signal) => {
           if (signal._tag === "Tick") {
             if (signal.generation !== generation || started >= maxAttempts) return next
             return Effect.zipRight(Effect.zipRight(launch("Delay", undefined), armTimer), next)

@@ -27,6 +27,12 @@
  *   result is lost.
  * - **Deadlines.** A caller's `Timeout` bounds its own wait, not the shared
  *   execution; bound the execution with a `Timeout` inside `run`.
+ * - **Keys.** A key is a well-formed string of at most `maxKeyLength` UTF-16
+ *   code units (1,024 by default). Anything else — `undefined` from a missing
+ *   header, an object, a lone surrogate, a longer string — fails with
+ *   `InvalidKeyError` before the store is asked: it never shares an entry
+ *   with another caller. Store keys are `<name.length>:<name>:<key>`, so
+ *   policies sharing a store never share an entry by accident.
  *
  * State lives behind an {@link IdempotencyStore} service: a bounded memory
  * store by default ({@link layerStoreMemory}); a Redis store (in
@@ -52,9 +58,21 @@ import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
+import { type InvalidKeyError, type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
 import * as internal from "./internal/idempotency.js"
 import * as store from "./internal/idempotencyStore.js"
+
+export {
+  /**
+   * A key `run`, `execute` or `invalidate` refused (see
+   * `Errors.InvalidKeyError`): raised before the store is asked, so nothing
+   * runs and nothing is stored or shared.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
+} from "./Errors.js"
 
 /**
  * @example
@@ -335,24 +353,26 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
   /**
    * Runs `effect` once for `key` (see the module documentation): the first
    * caller executes it, concurrent callers share that execution, later ones
-   * get its stored `Exit` until `ttl` has passed.
+   * get its stored `Exit` until `ttl` has passed. A key that is not a
+   * well-formed string of at most `maxKeyLength` code units fails with
+   * `InvalidKeyError` (the effect does not run).
    */
   readonly run: <A2 extends A, E2 extends E, R>(
     key: string,
     effect: Effect.Effect<A2, E2, R>
-  ) => Effect.Effect<A2, E2 | IdempotencyError, R>
+  ) => Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R>
   /** `run` as a keyed policy: `execute(effect, { key })` or `effect.pipe(execute({ key }))`. */
   readonly execute: {
     (options: { readonly key: string }): <A2 extends A, E2 extends E, R>(
       self: Effect.Effect<A2, E2, R>
-    ) => Effect.Effect<A2, E2 | IdempotencyError, R>
+    ) => Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R>
     <A2 extends A, E2 extends E, R>(
       self: Effect.Effect<A2, E2, R>,
       options: { readonly key: string }
-    ): Effect.Effect<A2, E2 | IdempotencyError, R>
+    ): Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R>
   }
   /** Forgets the stored `Exit` of `key` (an execution in flight is not affected). */
-  readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
+  readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError | InvalidKeyError>
   /** Everything the policy did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<IdempotencyEvent>
   /** Counts since creation. */
@@ -400,7 +420,9 @@ export declare namespace Idempotency {
     /**
      * Whether a typed failure is kept for `ttl` (`true`, or a predicate on
      * the error: keep a `"CardDeclined"`, not a timeout). Defaults to
-     * `false`: the next call with the key runs the effect again.
+     * `false`: the next call with the key runs the effect again. A predicate
+     * that throws or answers anything but a boolean keeps nothing (the callers
+     * still get the failure; reported, see "User code" in the docs).
      */
     readonly keepFailures?: boolean | ((error: E) => boolean) | undefined
     /**
@@ -409,6 +431,12 @@ export declare namespace Idempotency {
      * how replicas share them). Defaults to `"idempotency"`.
      */
     readonly name?: string | undefined
+    /**
+     * The longest key accepted, in UTF-16 code units: an integer in
+     * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`
+     * (they are refused, never digested).
+     */
+    readonly maxKeyLength?: number | undefined
   }
 
   /**
@@ -453,6 +481,7 @@ export declare namespace Idempotency {
     readonly keepFailures: boolean | "predicate"
     readonly hasSchemas: boolean
     readonly name: string
+    readonly maxKeyLength: number
   }
 
   /**
@@ -495,7 +524,12 @@ export interface MemoryStoreOptions {
   /**
    * The most stored `Exit`s kept (an integer >= 1); when full, the oldest is
    * dropped (its key runs again next time), which `stats().evicted` counts.
-   * Executions in flight are never dropped. Defaults to 100,000.
+   * Executions in flight are never dropped. Defaults to 100,000. Keys are
+   * at most `maxKeyLength` code units plus the policy's name, so the key
+   * strings held take at most about `maxKeys × maxKeyLength × 2` bytes:
+   * 204.8 MB at the defaults (100,000 × 1,024 × 2 B). The `Exit`s are kept
+   * as they are: their size is yours (keep results small, or store a
+   * reference).
    */
   readonly maxKeys?: number | undefined
   /**

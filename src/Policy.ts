@@ -14,11 +14,13 @@
  *
  * @since 0.1.0
  */
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { Timeout } from "./Timeout.js"
 import * as TimeoutModule from "./Timeout.js"
 import type * as Duration from "effect/Duration"
+import { InvalidOptionsError } from "./Errors.js"
+import * as validate from "./internal/validate.js"
 
 /**
  * @since 0.1.0
@@ -200,6 +202,7 @@ export const make = <E2 = never, R2 = never, In = unknown>(
   f: <A, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
 ): Policy<E2, R2, In> => {
+  checkMake("Policy.make", f, descriptor)
   const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In>
   Object.defineProperty(policy, PolicyTypeId, { value: variance, enumerable: false })
   attachDescriptor(policy, descriptor && normalize(descriptor))
@@ -237,6 +240,7 @@ export const makeTransform = <A2, Handled, E2 = never, R2 = never>(
   f: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
 ): Transform<A2, Handled, E2, R2> => {
+  checkMake("Policy.makeTransform", f, descriptor)
   const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2>
   Object.defineProperty(t, TransformTypeId, { value: transformVariance, enumerable: false })
   attachDescriptor(t, descriptor && normalize(descriptor))
@@ -251,6 +255,19 @@ export const unsafeMakeTransformCallable = <P extends Function>(
   Object.defineProperty(f, TransformTypeId, { value: transformVariance, enumerable: false })
   attachDescriptor(f, normalize(descriptor))
   return f
+}
+
+/** Checks the arguments of {@link make} and {@link makeTransform}; throws `InvalidOptionsError`. */
+const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
+  if (typeof f !== "function") throw validate.invalid(m, "f", f, "a function from Effect to Effect")
+  if (descriptor === undefined) return
+  const d = validate.options<Partial<Descriptor>>(m, descriptor as Partial<Descriptor>, "descriptor")
+  validate.nonEmptyString(m, "descriptor.kind", d.kind)
+  if (d.name !== undefined) validate.nonEmptyString(m, "descriptor.name", d.name)
+  validate.optionalOptions(m, "descriptor.options", d.options)
+  if (d.children !== undefined && !Array.isArray(d.children)) {
+    throw validate.invalid(m, "descriptor.children", d.children, "an array of descriptors")
+  }
 }
 
 const normalize = (d: Partial<Descriptor> & { readonly kind: string }): Descriptor => ({
@@ -350,7 +367,8 @@ export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
 /**
  * Composes policies, the first outermost: `compose(a, b, c)(effect)` is
  * `a(b(c(effect)))`. Accepts transforms (fallbacks) too; the result is a
- * policy when every part is one, a transform otherwise.
+ * policy when every part is one, a transform otherwise. A part that is not a
+ * function throws `InvalidOptionsError` naming its position (`policies[i]`).
  *
  * @example
  * ```ts
@@ -369,6 +387,7 @@ export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
  * @category Combinators
  */
 export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies: Ps): Composed<Ps> => {
+  policies.forEach((p, i) => validate.policy("Policy.compose", `policies[${i}]`, p))
   const fs = policies as unknown as ReadonlyArray<(self: Effect.Effect<any, any, any>) => Effect.Effect<any, any, any>>
   const run = (self: Effect.Effect<any, any, any>) => {
     let current = self
@@ -404,12 +423,14 @@ export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies
  */
 export const fromTag = <I, S extends Policy<any, any, any>>(
   tag: Context.Tag<I, S>
-): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>> =>
-  make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
+): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>> => {
+  if (!Context.isTag(tag)) throw validate.invalid("Policy.fromTag", "tag", tag, "a Context.Tag")
+  return make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
     kind: "FromTag",
     name: tag.key,
     options: { tag: tag.key }
   }) as any
+}
 
 /**
  * The parts of a {@link pipeline}. Each is optional; `timeout` and
@@ -451,7 +472,8 @@ type Get<O, K extends string> = O extends { readonly [P in K]: infer V } ? V : u
 /**
  * Builds the recommended pipeline whatever order the keys are written in:
  * fallback → overall timeout → bulkhead → circuit breaker → retry → attempt
- * timeout → call.
+ * timeout → call. A part that is not a policy (or, for the timeouts, a
+ * Timeout or a valid duration) throws `InvalidOptionsError` naming its key.
  *
  * - The overall timeout bounds everything, including time queued in the
  *   bulkhead and sleeps between retries; its deadline propagates inward, so
@@ -479,18 +501,29 @@ type Get<O, K extends string> = O extends { readonly [P in K]: infer V } ? V : u
  * @category Combinators
  */
 export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<O> => {
-  const asTimeout = (
-    value: Timeout | Duration.DurationInput | undefined,
-    scope: "overall" | "attempt"
-  ): Policy.Like | undefined =>
-    value === undefined ? undefined : isPolicy(value) ? value : TimeoutModule.make(value, { scope })
+  const m = "Policy.pipeline"
+  const o: PipelineOptions = validate.options<PipelineOptions>(m, options)
+  const part = (key: "fallback" | "bulkhead" | "circuitBreaker" | "retry"): Policy.Like | undefined =>
+    o[key] === undefined ? undefined : validate.policy<Policy.Like>(m, key, o[key])
+  const asTimeout = (key: "timeout" | "attemptTimeout", scope: "overall" | "attempt"): Policy.Like | undefined => {
+    const value = o[key]
+    if (value === undefined) return undefined
+    if (isPolicy(value)) return value
+    try {
+      return TimeoutModule.make(value as Duration.DurationInput, { scope })
+    } catch (e) {
+      // name the pipeline's option, not the duration Timeout.make was handed
+      if (e instanceof InvalidOptionsError) throw validate.invalid(m, key, value, `a Timeout or ${e.expected}`)
+      throw e
+    }
+  }
   const parts = [
-    options.fallback,
-    asTimeout(options.timeout, "overall"),
-    options.bulkhead,
-    options.circuitBreaker,
-    options.retry,
-    asTimeout(options.attemptTimeout, "attempt")
+    part("fallback"),
+    asTimeout("timeout", "overall"),
+    part("bulkhead"),
+    part("circuitBreaker"),
+    part("retry"),
+    asTimeout("attemptTimeout", "attempt")
   ].filter((p): p is Policy.Like => p !== undefined)
   const composed = compose(...parts) as any
   Object.defineProperty(composed, DescriptorTypeId, {

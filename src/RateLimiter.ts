@@ -17,6 +17,12 @@
  * - The memory store ({@link layerStoreMemory}) is bounded (`maxKeys`) and
  *   forgets idle keys, so per-user or per-request keys do not grow memory
  *   (experimental's memory store never deletes a key).
+ * - Keys: `execute(self, { key })` takes a well-formed string of at most
+ *   `maxKeyLength` UTF-16 code units (1,024 by default); any other key fails
+ *   with `InvalidKeyError` before the store is asked (nothing charged). The
+ *   store key is `<name.length>:<name>:<key>`, and `<name.length>:<name>` for
+ *   the callable form: no two limiters' keys, keyed or not, ever share a
+ *   limit by accident.
  *
  * # Algorithms
  *
@@ -62,6 +68,7 @@ import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import {
+  type InvalidKeyError,
   type InvalidOptionsError,
   RejectionTypeId,
   ResilienceErrorTypeId,
@@ -70,6 +77,17 @@ import {
 import * as internal from "./internal/rateLimiter.js"
 import * as store from "./internal/rateLimiterStore.js"
 import type { Policy } from "./Policy.js"
+
+export {
+  /**
+   * A key `execute` refused (see `Errors.InvalidKeyError`): raised before the
+   * store is asked, so nothing is charged.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
+} from "./Errors.js"
 
 /**
  * @example
@@ -453,18 +471,21 @@ export interface RateLimiter extends Policy<RateLimitExceededError | RateLimiter
   /** The options in effect, defaults applied. */
   readonly options: RateLimiter.Resolved
   /**
-   * Runs `self` under the limit of `key` (keys are independent; the store
-   * key is `"<name>:<key>"`). `cost` overrides the limiter's cost for this
-   * call. Data-first or data-last.
+   * Runs `self` under the limit of `key` (keys are independent, and
+   * independent of the callable form's limit; the store key is
+   * `<name.length>:<name>:<key>`). `cost` overrides the limiter's cost for
+   * this call. Data-first or data-last. A key that is not a well-formed
+   * string of at most `maxKeyLength` code units fails with `InvalidKeyError`
+   * before the store is asked: nothing is charged.
    */
   readonly execute: {
     (options: RateLimiter.ExecuteOptions): <A, E, R>(
       self: Effect.Effect<A, E, R>
-    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError | InvalidKeyError, R>
     <A, E, R>(
       self: Effect.Effect<A, E, R>,
       options: RateLimiter.ExecuteOptions
-    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R>
+    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError | InvalidKeyError, R>
   }
   /** Everything the limiter did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<RateLimiterEvent>
@@ -545,6 +566,11 @@ export declare namespace RateLimiter {
      * `"rate-limiter"`.
      */
     readonly name?: string | undefined
+    /**
+     * The longest key `execute` accepts, in UTF-16 code units: an integer in
+     * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`.
+     */
+    readonly maxKeyLength?: number | undefined
   }
 
   /**
@@ -602,6 +628,7 @@ export declare namespace RateLimiter {
     readonly onStoreError: "fail" | "allow"
     readonly name: string
     readonly metricsInterval: Duration.Duration
+    readonly maxKeyLength: number
   }
 
   /**
@@ -621,6 +648,7 @@ export declare namespace RateLimiter {
    * @category Models
    */
   export interface ExecuteOptions {
+    /** The limit's key: a well-formed string of at most `maxKeyLength` code units. */
     readonly key: string
     /** Tokens this call takes, an integer in `[1, limit]`. Defaults to the limiter's `cost`. */
     readonly cost?: number | undefined
@@ -656,7 +684,7 @@ export declare namespace RateLimiter {
  * import type { RateLimiter } from "effect-resilience"
  *
  * const request: RateLimiter.ReserveRequest = {
- *   key: "api:tenant-a",
+ *   key: "3:api:tenant-a",
  *   algorithm: "token-bucket",
  *   tokens: 1,
  *   limit: 10,
@@ -789,9 +817,12 @@ export const isAtomicStore = (u: unknown): u is AtomicStore => Predicate.hasProp
 export interface MemoryStoreOptions {
   /**
    * The most keys kept (an integer >= 1). When full, a new key evicts an old
-   * one (idle keys first, then roughly the least recently used); an evicted
-   * key that was still limiting starts afresh, which `stats().evicted`
-   * counts. Defaults to 100,000.
+   * one (idle keys first, then roughly the least recently used), in O(1)
+   * whatever the number held; an evicted key that was still limiting starts
+   * afresh, which `stats().evicted` counts. Defaults to 100,000. Keys are at
+   * most `maxKeyLength` code units plus the limiter's name, so key strings
+   * take at most about `maxKeys × maxKeyLength × 2` bytes: 204.8 MB at the
+   * defaults (100,000 × 1,024 × 2 B), besides ~100 B of state per key.
    */
   readonly maxKeys?: number | undefined
   /**

@@ -39,9 +39,11 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Stream from "effect/Stream"
-import { type InvalidOptionsError, isRejection, type Rejection, retryAfterOf } from "./Errors.js"
-import { currentDeadline } from "./internal/deadline.js"
+import { type InvalidOptionsError, isInvalidKeyError, isRejection, type Rejection, retryAfterOf } from "./Errors.js"
+import { active, currentDeadline } from "./internal/deadline.js"
+import { monotonicMillis, sleepOn } from "./internal/time.js"
 import * as EventHub from "./internal/events.js"
+import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
 import { unsafeMakeCallable } from "./Policy.js"
@@ -103,6 +105,18 @@ const delaySchedule = <S>(
   })
 
 /**
+ * The cap of each delay: `max` (which must be >= `base`, both compared as
+ * given), else {@link MAX_DELAY_MILLIS}; never more than MAX_DELAY_MILLIS,
+ * and never less than `base` (a `base` beyond it is clamped like every delay).
+ */
+const cappedMax = (m: string, base: number, max: unknown): number => {
+  if (max === undefined) return Math.max(base, MAX_DELAY_MILLIS)
+  const given = Duration.toMillis(validate.duration(m, "max", max))
+  if (given < base) throw validate.invalid(m, "max", max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
+  return given
+}
+
+/**
  * Options of {@link exponential}.
  *
  * @since 0.1.0
@@ -138,12 +152,10 @@ export interface ExponentialOptions {
  */
 export const exponential = (options: ExponentialOptions): Schedule.Schedule<Duration.Duration> => {
   const m = "Retry.exponential"
-  const base = Duration.toMillis(validate.duration(m, "base", options?.base))
+  options = validate.options(m, options)
+  const base = Duration.toMillis(validate.duration(m, "base", options.base))
   const factor = validate.optionalNumber(m, "factor", options.factor, { min: 1 }) ?? 2
-  const max = options.max === undefined
-    ? MAX_DELAY_MILLIS
-    : Math.min(MAX_DELAY_MILLIS, Duration.toMillis(validate.duration(m, "max", options.max)))
-  if (max < base) throw validate.invalid(m, "max", options.max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
+  const max = cappedMax(m, base, options.max)
   const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, JITTERS)
   if (jitter === "decorrelated") {
     return delaySchedule<number>(base, (previous, random) => {
@@ -193,14 +205,12 @@ export interface LinearOptions {
  */
 export const linear = (options: LinearOptions): Schedule.Schedule<Duration.Duration> => {
   const m = "Retry.linear"
-  const base = Duration.toMillis(validate.duration(m, "base", options?.base))
+  options = validate.options(m, options)
+  const base = Duration.toMillis(validate.duration(m, "base", options.base))
   const step = options.step === undefined
     ? base
     : Duration.toMillis(validate.duration(m, "step", options.step, { allowZero: true }))
-  const max = options.max === undefined
-    ? MAX_DELAY_MILLIS
-    : Math.min(MAX_DELAY_MILLIS, Duration.toMillis(validate.duration(m, "max", options.max)))
-  if (max < base) throw validate.invalid(m, "max", options.max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
+  const max = cappedMax(m, base, options.max)
   const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
   return delaySchedule<number>(0, (n, random) => {
     const capped = Math.min(max, base + n * step)
@@ -227,6 +237,7 @@ export const constant = (
 ): Schedule.Schedule<Duration.Duration> => {
   const m = "Retry.constant"
   const d = Duration.toMillis(validate.duration(m, "delay", delay, { allowZero: true }))
+  options = validate.options(m, options)
   const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
   return delaySchedule<number>(0, (n, random) => [n, applyJitter(jitter, d, random)] as const, jitter !== "none")
 }
@@ -296,6 +307,7 @@ export const budget = (options: Budget.Options = {}): Effect.Effect<Budget, Inva
   Effect.flatMap(
     validate.validated(() => {
       const m = "Retry.budget"
+      options = validate.options(m, options)
       return {
         ratio: validate.optionalNumber(m, "ratio", options.ratio, { min: 0, max: 1000 }) ?? 0.2,
         minPerSecond: validate.optionalNumber(m, "minRetriesPerSecond", options.minRetriesPerSecond, { min: 0 }) ?? 10,
@@ -320,11 +332,11 @@ const makeBudget = (
   const withdrawals = new Float64Array(BUDGET_SLOTS)
   const reserve = minPerSecond * (windowMillis / 1000)
   // Stryker disable next-line ArithmeticOperator: equivalent: every deposit/withdraw/read rotates first, and a wrong start slot only makes that first rotate clear slots that are all still zero
-  let currentSlot = Math.floor(clock.unsafeCurrentTimeMillis() / slotMillis)
+  let currentSlot = Math.floor(monotonicMillis(clock) / slotMillis)
   let depositSum = 0
   let withdrawSum = 0
   const rotate = () => {
-    const slot = Math.floor(clock.unsafeCurrentTimeMillis() / slotMillis)
+    const slot = Math.floor(monotonicMillis(clock) / slotMillis)
     if (slot === currentSlot) return
     const steps = Math.min(slot - currentSlot, BUDGET_SLOTS)
     for (let i = 1; i <= steps; i++) {
@@ -404,9 +416,17 @@ export interface Options<EIn = unknown, R = never> {
   readonly times?: number | undefined
   /** Retry without a count limit (the schedule, budget and deadline still apply). */
   readonly forever?: boolean | undefined
-  /** Retry only errors for which this holds. */
+  /**
+   * Retry only errors for which this holds. If it throws or answers anything
+   * but a boolean, the error is not retried (it propagates, reason
+   * `"NotRetryable"`); the failure is reported (see "User code" in the docs).
+   */
   readonly while?: ((error: EIn) => boolean) | undefined
-  /** Stop retrying at the first error for which this holds. */
+  /**
+   * Stop retrying at the first error for which this holds. If it throws or
+   * answers anything but a boolean, retrying stops (the error propagates,
+   * reason `"NotRetryable"`); the failure is reported.
+   */
   readonly until?: ((error: EIn) => boolean) | undefined
   /** Caps the wait a `retryAfter` may impose. Defaults to 1 minute. */
   readonly maxRetryAfter?: Duration.DurationInput | undefined
@@ -415,7 +435,8 @@ export interface Options<EIn = unknown, R = never> {
    * bulkhead, exceeded rate limit) are never retried, unless this predicate
    * accepts them — e.g. `RateLimiter.isRateLimitExceededError`, so that a
    * rate-limit rejection's `retryAfter` sets the next delay. Accepted
-   * rejections then go through `while`/`until` like any error.
+   * rejections then go through `while`/`until` like any error. If it throws
+   * or answers anything but a boolean, the rejection is not retried (reported).
    */
   readonly retryRejections?: ((rejection: Rejection) => boolean) | undefined
   /** A budget shared across calls (see {@link budget}). */
@@ -428,8 +449,22 @@ export interface Options<EIn = unknown, R = never> {
    * default; never on the success path (a span costs 9–14 µs here).
    */
   readonly spans?: boolean | undefined
-  /** Runs before each retry's sleep (Polly's `OnRetry`). Its failures are ignored. */
+  /**
+   * Runs at each retry (Polly's `OnRetry`), alongside the backoff sleep: the
+   * next attempt starts when both the sleep and the hook have ended. The hook
+   * cannot break the call: a synchronous throw, an answer that is not an
+   * Effect, a failure or a defect of its Effect is reported and ignored (the
+   * retry proceeds), and an Effect still running after `onRetryTimeout` is
+   * interrupted (in the background: it never holds the retry) and reported.
+   */
   readonly onRetry?: ((event: Extract<RetryEvent, { _tag: "RetryScheduled" }>) => Effect.Effect<void>) | undefined
+  /**
+   * How long the next attempt waits for `onRetry` (from the moment it
+   * starts, concurrently with the backoff): a duration > 0, or infinite to
+   * wait for the hook however long it runs. Never past an enclosing
+   * `Timeout`'s deadline. Defaults to 1 second.
+   */
+  readonly onRetryTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -459,6 +494,7 @@ const spanErrorLabel = (error: unknown): string =>
 
 const DEFAULT_TIMES = 3
 const DEFAULT_MAX_RETRY_AFTER = 60_000
+const DEFAULT_ON_RETRY_TIMEOUT = 1_000
 let defaultSchedule: Schedule.Schedule<Duration.Duration> | undefined
 
 // the policy's name is put in the metric key itself: a `Metric.tagged` wrapper re-derives its key
@@ -483,8 +519,9 @@ const gaveUpCounter = (policy: string) =>
  * to 4 attempts). Unbounded retrying needs `forever: true`.
  *
  * Classification: rejections made by the library (`Errors.isRejection`) are
- * never retried; then `while`/`until` decide. Defects and interruptions are
- * never retried.
+ * never retried, nor is `Errors.InvalidKeyError` (a key a keyed policy
+ * refused: the caller's bug); then `while`/`until` decide. Defects and
+ * interruptions are never retried.
  *
  * @example
  * ```ts
@@ -508,7 +545,8 @@ const gaveUpCounter = (policy: string) =>
  */
 export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}): Retry<EIn, R> => {
   const m = "Retry.policy"
-  const forever = options.forever === true
+  options = validate.options(m, options)
+  const forever = validate.optionalBoolean(m, "forever", options.forever) === true
   const times = forever ? Infinity : (validate.optionalNumber(m, "times", options.times, { min: 0, integer: true }) ?? DEFAULT_TIMES)
   const whilePredicate = validate.predicate<(e: EIn) => boolean>(m, "while", options.while)
   const untilPredicate = validate.predicate<(e: EIn) => boolean>(m, "until", options.until)
@@ -522,9 +560,23 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
   const schedule: Schedule.Schedule<unknown, EIn, R> = options.schedule ??
     (defaultSchedule ??= exponential({ base: "100 millis", max: "30 seconds", jitter: "full" }))
   const budget = options.budget
+  if (
+    budget !== undefined &&
+    (!Predicate.isObject(budget) || typeof budget.deposit !== "function" || typeof budget.tryWithdraw !== "function")
+  ) {
+    throw validate.invalid(m, "budget", budget, "a Retry.budget")
+  }
   const name = options.name === undefined ? "retry" : validate.nonEmptyString(m, "name", options.name)
-  const onRetry = options.onRetry
-  const spans = options.spans === true
+  const onRetry = validate.predicate<NonNullable<Options<EIn, R>["onRetry"]>>(m, "onRetry", options.onRetry)
+  const onRetryTimeout = options.onRetryTimeout === undefined
+    ? DEFAULT_ON_RETRY_TIMEOUT
+    : Duration.toMillis(validate.duration(m, "onRetryTimeout", options.onRetryTimeout, { allowInfinite: true }))
+  // user code: a throw or a non-boolean answer is reported and answered by the safe default
+  const whileSite = userCode.site("Retry", name, "while", "not retried")
+  const untilSite = userCode.site("Retry", name, "until", "not retried")
+  const rejectionsSite = userCode.site("Retry", name, "retryRejections", "the rejection is not retried")
+  const onRetrySite = userCode.site("Retry", name, "onRetry", "ignored, the retry proceeds")
+  const spans = validate.optionalBoolean(m, "spans", options.spans) === true
   const hub = EventHub.make<RetryEvent>()
   const retries = retriesCounter(name)
   const gaveUp = gaveUpCounter(name)
@@ -543,24 +595,37 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
     firstError: E
   ): Effect.Effect<A, E, Rx | R> =>
     Effect.clockWith((clock) =>
-      Effect.flatMap(FiberRef.get(currentDeadline), (deadline) => {
+      Effect.flatMap(FiberRef.get(currentDeadline), (inherited) => {
         let state = schedule.initial
         let attempt = 1
         const loop = (error: E): Effect.Effect<A, E, Rx | R> => {
-          if (isRejection(error) && (retryRejections === undefined || !retryRejections(error))) {
+          if (
+            isRejection(error) &&
+            (retryRejections === undefined || !userCode.predicate(rejectionsSite, retryRejections, error, false))
+          ) {
             return giveUp(attempt, "Rejection", error)
           }
-          if (whilePredicate !== undefined && !whilePredicate(error)) return giveUp(attempt, "NotRetryable", error)
-          if (untilPredicate !== undefined && untilPredicate(error)) return giveUp(attempt, "NotRetryable", error)
+          // a key the policy refused is the caller's bug: retrying cannot fix it
+          if (isInvalidKeyError(error)) return giveUp(attempt, "NotRetryable", error)
+          if (whilePredicate !== undefined && !userCode.predicate(whileSite, whilePredicate, error, false)) {
+            return giveUp(attempt, "NotRetryable", error)
+          }
+          if (untilPredicate !== undefined && userCode.predicate(untilSite, untilPredicate, error, true)) {
+            return giveUp(attempt, "NotRetryable", error)
+          }
           if (attempt > times) return giveUp(attempt, "Exhausted", error)
-          const now = clock.unsafeCurrentTimeMillis()
+          // monotonic: a step of the wall clock neither lengthens nor shortens a backoff (time.ts)
+          const now = monotonicMillis(clock)
+          // read at each step: the deadline ends with its timeout's region (a daemon outliving it sees none)
+          const deadline = active(inherited)
           return Effect.flatMap(schedule.step(now, error, state), ([nextState, _out, decision]) => {
             if (ScheduleDecision.isDone(decision)) return giveUp(attempt, "ScheduleDone", error)
             state = nextState
             let delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
             const hinted = retryAfterOf(error)
             if (Option.isSome(hinted)) delay = Math.max(delay, Math.min(Duration.toMillis(hinted.value), maxRetryAfter))
-            delay = clampDelay(delay)
+            // any finite delay is slept (in chunks past the timer cap); a non-finite one is capped
+            if (!Number.isFinite(delay)) delay = MAX_DELAY_MILLIS
             if (deadline !== undefined && now + delay >= deadline.at) return giveUp(attempt, "Deadline", error)
             if (budget !== undefined && !budget.tryWithdraw()) return giveUp(attempt, "BudgetExhausted", error)
             retryCount++
@@ -573,12 +638,14 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
             }
             if (hub.hasSubscribers()) hub.emit(event)
             attempt++
-            const hook = onRetry === undefined ? Effect.void : Effect.catchAllCause(onRetry(event), () => Effect.void)
+            // a zero delay only yields: a zero sleep is a timer (≥ 1 ms under the live clock)
+            const wait = delay <= 0 ? Effect.yieldNow() : sleepOn(clock, delay)
+            // onRetry runs alongside the sleep, given at most onRetryTimeout and never past the deadline
+            const hookBound = deadline === undefined ? onRetryTimeout : Math.min(onRetryTimeout, deadline.at - now)
             const again = Effect.zipRight(
               Effect.zipRight(
-                Effect.zipRight(Metric.increment(retries), hook),
-                // a zero delay only yields: a zero sleep is a timer (≥ 1 ms under the live clock)
-                delay <= 0 ? Effect.yieldNow() : Effect.sleep(Duration.millis(delay))
+                Metric.increment(retries),
+                onRetry === undefined ? wait : userCode.alongside(onRetrySite, () => onRetry(event), hookBound, wait)
               ),
               Effect.either(self)
             )
@@ -650,6 +717,7 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
 export const tags = <const Tags extends ReadonlyArray<string>>(
   ...tags: Tags
 ): (error: unknown) => error is { readonly _tag: Tags[number] } => {
+  tags.forEach((tag, i) => validate.nonEmptyString("Retry.tags", `tags[${i}]`, tag))
   const set = new Set<string>(tags)
   return (error): error is { readonly _tag: Tags[number] } =>
     Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && set.has(error._tag)
@@ -700,7 +768,7 @@ export interface ConfigOptions {
   readonly base?: Duration.DurationInput | undefined
   /** Growth factor. Defaults to 2. */
   readonly factor?: number | undefined
-  /** Caps each delay. Defaults to 30 seconds. */
+  /** Caps each delay. Defaults to 30 seconds (or `base`, when longer). */
   readonly max?: Duration.DurationInput | undefined
   /** Defaults to `"full"`. */
   readonly jitter?: Jitter | undefined
@@ -724,13 +792,21 @@ export interface ConfigOptions {
  * @category Constructors
  */
 export const fromConfigOptions = (options: ConfigOptions): Retry => {
-  const schedule = exponential({
-    base: options.base ?? "100 millis",
-    factor: options.factor,
-    max: options.max ?? "30 seconds",
-    jitter: options.jitter ?? "full"
+  const m = "Retry.fromConfigOptions"
+  options = validate.options(m, options)
+  // errors name this constructor and the option as the caller wrote it
+  return validate.nested(m, (option) => option, () => {
+    // (`=== undefined`, not `??`: a null from JSON or Config is a wrong value, not a missing one)
+    const base = validate.duration(m, "base", options.base === undefined ? "100 millis" : options.base)
+    const schedule = exponential({
+      base,
+      factor: options.factor,
+      // the default cap never undercuts the base the caller gave
+      max: options.max === undefined ? Duration.max(base, Duration.seconds(30)) : options.max,
+      jitter: options.jitter === undefined ? "full" : options.jitter
+    })
+    return policy({ schedule, times: options.times, maxRetryAfter: options.maxRetryAfter, name: options.name })
   })
-  return policy({ schedule, times: options.times, maxRetryAfter: options.maxRetryAfter, name: options.name })
 }
 
 /**
@@ -783,6 +859,6 @@ export const layerConfig = <I, S>(
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.effect(
     tag,
-    Effect.flatMap(Config.unwrap(config as Config.Config.Wrap<ConfigOptions>), (options) =>
+    Effect.flatMap(validate.fromConfig("Retry.layerConfig", config as Config.Config.Wrap<ConfigOptions>), (options) =>
       validate.validated(() => fromConfigOptions(options) as unknown as S))
   )

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,6 +26,7 @@ import { type InvalidOptionsError, showValue } from "./Errors.js"
 import * as validate from "./internal/validate.js"
 import type { Descriptor } from "./Policy.js"
 import { describe as describePolicy } from "./Policy.js"
+import { sleep } from "./internal/time.js"
 
 // ---------------------------------------------------------------------------
 // Steps
@@ -152,6 +154,7 @@ export const interrupt: Step<never, never> = step("Interrupt", Effect.interrupt,
  */
 export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effect"): Step<A, E> => {
   if (!Effect.isEffect(effect)) throw validate.invalid("Testing.effect", "effect", effect, "an Effect")
+  validate.nonEmptyString("Testing.effect", "label", label)
   return step("Effect", effect, label)
 }
 
@@ -171,6 +174,9 @@ export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effec
  */
 export const delay = <A, E>(duration: Duration.DurationInput, step: Step<A, E>): Step<A, E> => {
   const d = validate.duration("Testing.delay", "duration", duration, { allowZero: true })
+  if (typeof step !== "object" || step === null || !Effect.isEffect((step as Step<unknown, unknown>).effect)) {
+    throw validate.invalid("Testing.delay", "step", step, "a step (Testing.ok, Testing.fail, …)")
+  }
   return { ...step, delay: Duration.sum(step.delay, d), label: `delay(${Duration.format(d)}, ${step.label})` }
 }
 
@@ -386,6 +392,7 @@ export const scripted = <const Steps extends readonly [Step<any, any>, ...Array<
   Effect.map(
     validate.validated(() => {
       const m = "Testing.scripted"
+      options = validate.options(m, options)
       if (!Array.isArray(steps) || steps.length === 0) throw validate.invalid(m, "steps", steps, "a non-empty array of steps")
       steps.forEach((s, i) => {
         if (typeof s !== "object" || s === null || !Effect.isEffect((s as Step<unknown, unknown>).effect)) {
@@ -449,7 +456,7 @@ const makeScripted = (
         status: "Running"
       }
       records.push(record)
-      const run = Duration.toMillis(s.delay) > 0 ? Effect.zipRight(Effect.sleep(s.delay), s.effect) : s.effect
+      const run = Duration.toMillis(s.delay) > 0 ? Effect.zipRight(sleep(s.delay), s.effect) : s.effect
       return Effect.onExit(run, (exit) =>
         Effect.sync(() => {
           record.endedAt = clock.unsafeCurrentTimeMillis()
@@ -589,3 +596,85 @@ export const render = (policy: Function | Descriptor): string => {
  */
 export const withSeed = (seed: unknown) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.suspend(() => Effect.withRandom(self, Random.make(seed)))
+
+// ---------------------------------------------------------------------------
+// A wall clock that steps
+// ---------------------------------------------------------------------------
+
+/**
+ * Control over the stepping wall clock of {@link withSteppedWallClock}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface WallClockSteps {
+  /** Steps the wall clock back by `duration` (as NTP or a manual change of the system time may). */
+  readonly back: (duration: Duration.DurationInput) => Effect.Effect<void>
+  /** Steps the wall clock forward by `duration` (as a VM resumed after a pause, or NTP, may). */
+  readonly forward: (duration: Duration.DurationInput) => Effect.Effect<void>
+  /** The wall clock's current offset from the clock it wraps, in milliseconds. */
+  readonly offset: Effect.Effect<number>
+  /** The stepping clock itself (provided to the effect already). */
+  readonly clock: Clock.Clock
+}
+
+/** A clock whose wall time is the wrapped clock's plus an offset; nanos and sleeps are the wrapped clock's. */
+class SteppedClock implements Clock.Clock {
+  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
+  offset = 0
+  constructor(readonly base: Clock.Clock) {}
+  unsafeCurrentTimeMillis(): number {
+    return this.base.unsafeCurrentTimeMillis() + this.offset
+  }
+  unsafeCurrentTimeNanos(): bigint {
+    return this.base.unsafeCurrentTimeNanos()
+  }
+  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
+  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
+  sleep(duration: Duration.Duration): Effect.Effect<void> {
+    return this.base.sleep(duration)
+  }
+}
+
+/**
+ * Runs `f` under a clock whose wall time (`Clock.currentTimeMillis`,
+ * `Date`-like instants) can be stepped back and forward, while its monotonic
+ * time (`Clock.currentTimeNanos`) and its sleeps stay those of the clock it
+ * wraps (`TestClock` in tests, which `TestClock.adjust` still drives). Use it
+ * to check that a bound holds when the system clock steps — NTP corrections,
+ * a VM resumed after a pause, a manual change: every bound of this library
+ * is measured on monotonic time, so stepping the wall clock an hour either way
+ * changes none of them.
+ *
+ * @example
+ * ```ts
+ * import { Testing, Timeout } from "effect-resilience"
+ * import { Effect, Fiber, TestClock } from "effect"
+ *
+ * const test = Testing.withSteppedWallClock((wall) =>
+ *   Effect.gen(function*() {
+ *     const call = yield* Effect.fork(Effect.never.pipe(Timeout.make("1 second")))
+ *     yield* wall.back("1 hour") // the timeout still fires after one second
+ *     yield* TestClock.adjust("1 second")
+ *     return yield* Fiber.await(call)
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const withSteppedWallClock = <A, E, R>(
+  f: (wall: WallClockSteps) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.clockWith((base) => {
+    const clock = new SteppedClock(base)
+    const step = (sign: 1 | -1) => (duration: Duration.DurationInput) =>
+      Effect.sync(() => {
+        clock.offset += sign * Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
+      })
+    return Effect.withClock(
+      Effect.suspend(() => f({ back: step(-1), forward: step(1), offset: Effect.sync(() => clock.offset), clock })),
+      clock
+    )
+  })

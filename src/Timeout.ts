@@ -14,15 +14,17 @@
  */
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
-import { currentDeadline, type Deadline } from "./internal/deadline.js"
+import { active, currentDeadline, type Deadline } from "./internal/deadline.js"
+import { currentMonotonicMillis, monotonicMillis, timeoutFail } from "./internal/time.js"
 import { makeFastTimeout } from "./internal/timeout.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
@@ -82,7 +84,15 @@ export declare namespace Timeout {
 /**
  * Bounds an effect by `duration`: after it, the effect is interrupted and the
  * call fails with {@link TimeoutError}. `duration` is any `DurationInput`;
- * invalid values (negative, NaN, infinite, zero) throw `InvalidOptionsError`.
+ * invalid values (negative, NaN, zero) throw `InvalidOptionsError`. An infinite
+ * duration (`Duration.infinity`, `Infinity`, `"Infinity"`) is no timeout: the
+ * work runs as it would without it (an enclosing deadline still applies). Any
+ * finite duration works, past Node's 2^31−1 ms timer cap too.
+ *
+ * The deadline is measured on monotonic time (the fiber's `Clock` nanos), so a
+ * step of the system's wall clock neither lengthens nor shortens it. It lives
+ * as long as the work it wraps: fibers forked inside that outlive the work
+ * (daemons) no longer see it.
  *
  * @example
  * ```ts
@@ -97,9 +107,10 @@ export declare namespace Timeout {
  * @category Constructors
  */
 export const make = (duration: Duration.DurationInput, options: Timeout.Options = {}): Timeout => {
-  const d = validate.duration("Timeout.make", "duration", duration)
+  const d = validate.duration("Timeout.make", "duration", duration, { allowInfinite: true })
   const millis = Duration.toMillis(d)
   const m = "Timeout.make"
+  options = validate.options(m, options)
   const name = options.name === undefined ? undefined : validate.nonEmptyString(m, "name", options.name)
   if (options.disconnect !== undefined && typeof options.disconnect !== "boolean") {
     throw validate.invalid(m, "disconnect", options.disconnect, "a boolean")
@@ -112,29 +123,43 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
       "general"
     ])) === "general"
   const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
+  // what an inner policy fails with when this deadline comes first (as an inner timeout always did)
+  const deadlineError = () => new TimeoutError({ duration: d, policy: name, scope: "overall" })
 
   const fast = makeFastTimeout()
 
   const timeout = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
     Effect.withFiberRuntime((parent) => {
       const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
-      const outer = parent.getFiberRef(currentDeadline)
-      const now = clock.unsafeCurrentTimeMillis()
-      let budget = millis
-      let onTimeout = ownError
-      let deadline: Deadline = { at: now + millis, duration: d, policy: name }
+      const outer = active(parent.getFiberRef(currentDeadline))
+      const now = monotonicMillis(clock)
       // an enclosing deadline that comes first wins: fire at it, with its error
       if (outer !== undefined && outer.at <= now + millis) {
-        budget = Math.max(0, outer.at - now)
-        deadline = outer
-        onTimeout = () => new TimeoutError({ duration: outer.duration, policy: outer.policy, scope: "overall" })
+        const budget = Math.max(0, outer.at - now)
+        if (budget <= 0) return Effect.fail(outer.error())
+        return run(self, budget, outer, outer, outer.error)
       }
-      if (budget <= 0) return Effect.fail(onTimeout())
-      if (!general) return fast.run(self, { budget, deadline, outer, error: onTimeout, disconnect })
-      const inner = Effect.locally(self, currentDeadline, deadline)
-      const bounded = disconnect ? Effect.disconnect(inner) : inner
-      return Effect.timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout })
+      // an infinite timeout is none: the work runs as it would without it
+      if (millis === Infinity) return self
+      const deadline: Deadline = { at: now + millis, duration: d, policy: name, error: deadlineError, active: true }
+      return run(self, millis, deadline, outer, ownError)
     })
+
+  /** Runs the work under `deadline` for at most `budget` ms; the deadline ends with the region if it is ours. */
+  const run = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    budget: number,
+    deadline: Deadline,
+    outer: Deadline | undefined,
+    error: () => TimeoutError
+  ): Effect.Effect<A, E | TimeoutError, R> => {
+    const own = deadline !== outer
+    if (!general) return fast.run(self, { budget, deadline, outer, error, disconnect })
+    const inner = Effect.locally(self, currentDeadline, deadline)
+    const bounded = disconnect ? Effect.disconnect(inner) : inner
+    const timed = timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout: error })
+    return own ? Effect.ensuring(timed, Effect.sync(() => { deadline.active = false })) : timed
+  }
 
   const policy = Object.assign(timeout, { duration: d, options })
   return unsafeMakeCallable(policy, {
@@ -160,11 +185,11 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
  * @category Accessors
  */
 export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect.flatMap(
-  FiberRef.get(currentDeadline),
+  Effect.map(FiberRef.get(currentDeadline), active),
   (deadline) =>
     deadline === undefined
       ? Effect.succeed(Option.none())
-      : Effect.map(Clock.currentTimeMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
+      : Effect.map(currentMonotonicMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
 )
 
 /**
@@ -191,8 +216,40 @@ export const layer = <I, S>(
   Layer.effect(tag, validate.validated(() => make(duration, options) as unknown as S))
 
 /**
+ * A duration read from `Config` that may also be `"Infinity"` (any case): an
+ * infinite timeout-like option means "off" throughout the library, and
+ * `Config.duration` itself rejects that spelling. Other values are read as
+ * `Config.duration` reads them (`"2 seconds"`, `"500 millis"`).
+ *
+ * @example
+ * ```ts
+ * import { Policy, Timeout } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
+ * // DB_TIMEOUT=Infinity turns the timeout off
+ * const live = Timeout.layerConfig(DbTimeout, Timeout.durationConfig("DB_TIMEOUT").pipe(Config.withDefault("2 seconds")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const durationConfig = (name?: string): Config.Config<Duration.Duration> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) =>
+      /^\s*infinity\s*$/i.test(text)
+        ? Either.right(Duration.infinity)
+        : Option.match(Duration.decodeUnknown(text.trim()), {
+          onNone: () => Either.left(ConfigError.InvalidData([], `Expected a duration or "Infinity" but received ${text}`)),
+          onSome: Either.right
+        })
+    )
+  )
+
+/**
  * Provides a timeout under your own `Context.Tag` with its duration read from
- * `Config` (e.g. `Config.duration("DB_TIMEOUT")`).
+ * `Config` (e.g. `Config.duration("DB_TIMEOUT")`, or {@link durationConfig},
+ * which also reads `"Infinity"`: no timeout).
  *
  * @example
  * ```ts

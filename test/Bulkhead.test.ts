@@ -84,9 +84,11 @@ describe("Bulkhead types", () => {
       const call: Effect.Effect<number, Unavailable, Dep> = Effect.map(Dep, (dep) => dep.n)
       expectTypeOf(call.pipe(bulkhead)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
       expectTypeOf(bulkhead(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
+      // a keyed call may also refuse its key
       expectTypeOf(bulkhead.execute(call, { key: "a" })).toEqualTypeOf<
-        Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Errors.InvalidKeyError, Dep>
       >()
+      expectTypeOf(bulkhead.execute(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
       expectTypeOf<Policy.Policy.Error<Bulkhead.Bulkhead>>().toEqualTypeOf<Errors.BulkheadFullError>()
       expectTypeOf<Policy.Policy.Context<Bulkhead.Bulkhead>>().toEqualTypeOf<never>()
       expectTypeOf(Bulkhead.make).returns.toEqualTypeOf<
@@ -314,7 +316,7 @@ describe("Bulkhead.make", () => {
       const a = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
       const aQueued = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
       yield* until(() => bulkhead.stats("a.example").queued === 1)
-      const rejected = failureOf(yield* Effect.exit(bulkhead.execute(Effect.void, { key: "a.example" })))
+      const rejected = failureOf(yield* Effect.exit(bulkhead.execute(Effect.void, { key: "a.example" }))) as Errors.BulkheadFullError
       assert.strictEqual(rejected.key, "a.example")
       assert.strictEqual(rejected.message, "Bulkhead hosts[a.example] is full: 1 running, queue of 1 full")
       // another key and the default partition are unaffected
@@ -501,7 +503,7 @@ describe("Bulkhead details", () => {
       const timed = yield* Bulkhead.make({ maxConcurrent: 1, maxWait: "3 seconds", ...quiet })
       const keyed = yield* Effect.fork(timed.execute(Effect.never, { key: "k" }))
       yield* until(() => timed.stats("k").active === 1)
-      const keyedError = failureOf(yield* Effect.exit(timed.execute(Effect.void, { key: "k" })))
+      const keyedError = failureOf(yield* Effect.exit(timed.execute(Effect.void, { key: "k" }))) as Errors.BulkheadFullError
       assert.strictEqual(keyedError.key, "k")
       assert.isTrue(Duration.equals(keyedError.maxWait!, Duration.seconds(3)))
       yield* Fiber.interrupt(keyed)
@@ -651,7 +653,7 @@ describe("Bulkhead details", () => {
       assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
-  it.scoped("maxWait ending exactly at the enclosing deadline: the enclosing timeout fires, the bulkhead arms no timer", () =>
+  it.scoped("maxWait ending exactly at the enclosing deadline: the call fails with the deadline's TimeoutError, not a rejection", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
       const { gate } = yield* occupy(bulkhead)
@@ -660,10 +662,10 @@ describe("Bulkhead details", () => {
         Effect.void.pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
       )
       yield* until(() => bulkhead.stats().queued === 1)
-      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [1050], "only the timeout's timer")
       yield* TestClock.adjust("1 second")
       const error = failureOf(yield* Fiber.await(fiber))
       assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual((error as Errors.TimeoutError).policy, "overall")
       assert.strictEqual(bulkhead.stats().queued, 0)
       yield* Deferred.succeed(gate, void 0)
     }))

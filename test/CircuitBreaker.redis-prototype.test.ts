@@ -232,10 +232,12 @@ const list = <A>(u: unknown): ReadonlyArray<A> => (Array.isArray(u) ? u : [])
 /** The prototype store: each operation is exactly one EVAL; `evals` counts them. */
 const prototypeStore = (redis: Redis, prefix: string) => {
   let evals = 0
-  const run = <A>(operation: string, script: string, namespace: string, key: string, config: unknown, now: number, extra: ReadonlyArray<string | number>) =>
+  // the breaker's own circuit has no key (undefined): the prototype keeps it under "default"
+  const run = <A>(operation: string, script: string, namespace: string, circuit: string | undefined, config: unknown, now: number, extra: ReadonlyArray<string | number>) =>
     Effect.tryPromise({
       try: async () => {
         evals++
+        const key = circuit ?? "default"
         const base = `${prefix}{${namespace}}:${key}`
         const raw = await redis.eval(
           script,
@@ -274,8 +276,9 @@ const prototypeStore = (redis: Redis, prefix: string) => {
         ]),
         (r) => ({ fenced: r.fenced === true, transitions: list(r.transitions) })
       ),
-    snapshot: (namespace, key, config, now) =>
-      Effect.map(run<any>("snapshot", SNAPSHOT, namespace, key, config, now, []), (s): CircuitBreaker.CircuitBreakerStore.Snapshot => {
+    snapshot: (namespace, circuit, config, now) =>
+      Effect.map(run<any>("snapshot", SNAPSHOT, namespace, circuit, config, now, []), (s): CircuitBreaker.CircuitBreakerStore.Snapshot => {
+        const key = circuit ?? "default"
         const n = (f: string) => Number(s[f] ?? 0)
         const counters = {
           successes: n("successes"),

@@ -824,7 +824,7 @@ describe("CircuitBreaker: manual control", () => {
 })
 
 describe("CircuitBreaker: keys and namespaces", () => {
-  it.scoped("one circuit per key; the callable is the key \"default\"", () =>
+  it.scoped("one circuit per key; the callable's own circuit is none of them (not even the key \"default\")", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" })
       yield* failTimes(breaker, 1, "host-a")
@@ -832,10 +832,16 @@ describe("CircuitBreaker: keys and namespaces", () => {
       assert.strictEqual(yield* tagOf(breaker, "host-b"), "Closed")
       assert.strictEqual(yield* tagOf(breaker), "Closed")
       const e = yield* Effect.flip(breaker.execute(ok, { key: "host-a" }))
-      assert.strictEqual(e.key, "host-a")
+      assert.strictEqual(e._tag, "CircuitBreakerError")
+      assert.strictEqual((e as CircuitBreaker.CircuitBreakerError).key, "host-a")
       assert.include(e.message, "circuit-breaker[host-a]")
+      // issue 17: a keyed call never shares the own circuit (it is reported as "default")
       yield* failTimes(breaker, 1, "default")
+      assert.strictEqual(yield* tagOf(breaker, "default"), "Open")
+      assert.strictEqual(yield* tagOf(breaker), "Closed")
+      yield* failTimes(breaker, 1)
       assert.strictEqual(yield* tagOf(breaker), "Open")
+      assert.strictEqual((yield* breaker.state()).key, "default")
     }))
 
   it.scoped("breakers sharing a store never collide: unnamed breakers get their own namespace; same name shares", () =>
@@ -1218,10 +1224,15 @@ describe("CircuitBreaker: types", () => {
       const query = Effect.flatMap(Db, (db) => db.query)
       const guarded = query.pipe(breaker)
       expectTypeOf(guarded).toEqualTypeOf<Effect.Effect<number, Boom | CircuitBreaker.CircuitBreakerError, Db>>()
+      // the keyed form may also refuse its key
       const keyed = breaker.execute(query, { key: "k" })
-      expectTypeOf(keyed).toEqualTypeOf<Effect.Effect<number, Boom | CircuitBreaker.CircuitBreakerError, Db>>()
+      expectTypeOf(keyed).toEqualTypeOf<
+        Effect.Effect<number, Boom | CircuitBreaker.CircuitBreakerError | Errors.InvalidKeyError, Db>
+      >()
       const piped = query.pipe(breaker.execute({ key: "k" }))
-      expectTypeOf(piped).toEqualTypeOf<Effect.Effect<number, Boom | CircuitBreaker.CircuitBreakerError, Db>>()
+      expectTypeOf(piped).toEqualTypeOf<
+        Effect.Effect<number, Boom | CircuitBreaker.CircuitBreakerError | Errors.InvalidKeyError, Db>
+      >()
       expectTypeOf(breaker(Effect.succeed(1))).toEqualTypeOf<Effect.Effect<number, CircuitBreaker.CircuitBreakerError>>()
       expectTypeOf<Policy.Policy.Error<typeof breaker>>().toEqualTypeOf<CircuitBreaker.CircuitBreakerError>()
       expectTypeOf<Policy.Policy.Context<typeof breaker>>().toEqualTypeOf<never>()

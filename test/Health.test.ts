@@ -668,7 +668,7 @@ describe("PolicyRegistry details", () => {
         (entry) => Effect.map(Effect.flip(registry.register(entry as any)), (e) => e.message)
       )
       assert.deepStrictEqual(messages, [
-        "Health.PolicyRegistry.register: invalid option \"name\": expected a non-empty string, got undefined",
+        "Health.PolicyRegistry.register: invalid option \"entry\": expected a policy entry ({ name, kind, … }), got undefined",
         "Health.PolicyRegistry.register: invalid option \"name\": expected a non-empty string, got \"\"",
         "Health.PolicyRegistry.register: invalid option \"kind\": expected a non-empty string, got \"\""
       ])

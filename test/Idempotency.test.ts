@@ -48,7 +48,8 @@ describe("Idempotency options", () => {
         ttl: Duration.hours(1),
         keepFailures: false,
         hasSchemas: false,
-        name: "idempotency"
+        name: "idempotency",
+        maxKeyLength: 1024
       })
       assert.strictEqual(idem.policyName, "idempotency")
       const withPredicate = yield* Idempotency.make({ ttl: "1 hour", keepFailures: (e: Declined) => e.reason === "x" })
@@ -349,7 +350,9 @@ describe("Idempotency and interruption", () => {
             runs.set(key, n)
             return Effect.as(Effect.sleep("1 second"), `${key}#${n}`)
           })
-        const fibers: Array<{ key: string; fiber: Fiber.RuntimeFiber<string, Idempotency.IdempotencyError> }> = []
+        const fibers: Array<
+          { key: string; fiber: Fiber.RuntimeFiber<string, Idempotency.IdempotencyError | Errors.InvalidKeyError> }
+        > = []
         for (const call of calls) {
           if (call.gap > 0) yield* TestClock.adjust(Duration.millis(call.gap))
           const fiber = yield* Effect.fork(idem.run(call.key, work(call.key)))
@@ -882,19 +885,19 @@ describe("Idempotency layers", () => {
 })
 
 describe("Idempotency types", () => {
-  it.scoped("run keeps the effect's types and adds IdempotencyError; Schemas constrain what may run", () =>
+  it.scoped("run keeps the effect's types and adds IdempotencyError (and InvalidKeyError); Schemas constrain what may run", () =>
     Effect.gen(function*() {
       class Db extends Context.Tag("test/Db")<Db, { readonly charge: Effect.Effect<{ readonly id: string }, Declined> }>() {}
       const charge = Effect.flatMap(Db, (db) => db.charge)
       const untyped = yield* Idempotency.make({ ttl: "1 minute" })
       expectTypeOf(untyped.run("k", charge)).toEqualTypeOf<
-        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError | Errors.InvalidKeyError, Db>
       >()
       expectTypeOf(charge.pipe(untyped.execute({ key: "k" }))).toEqualTypeOf<
-        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError | Errors.InvalidKeyError, Db>
       >()
       expectTypeOf(untyped.execute(charge, { key: "k" })).toEqualTypeOf<
-        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError | Errors.InvalidKeyError, Db>
       >()
 
       const typed = yield* Idempotency.make({
@@ -904,7 +907,7 @@ describe("Idempotency types", () => {
       })
       expectTypeOf(typed).toEqualTypeOf<Idempotency.Idempotency<{ readonly id: string }, Declined>>()
       expectTypeOf(typed.run("k", charge)).toEqualTypeOf<
-        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError, Db>
+        Effect.Effect<{ readonly id: string }, Declined | Idempotency.IdempotencyError | Errors.InvalidKeyError, Db>
       >()
       // @ts-expect-error: the success must be what the Schema describes
       typed.run("k", Effect.succeed(42))

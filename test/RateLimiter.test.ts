@@ -111,7 +111,8 @@ describe("RateLimiter options", () => {
         maxDelay: Duration.zero,
         onStoreError: "fail",
         name: "rate-limiter",
-        metricsInterval: Duration.seconds(1)
+        metricsInterval: Duration.seconds(1),
+        maxKeyLength: 1024
       })
       assert.strictEqual(limiter.policyName, "rate-limiter")
       const delay = yield* RateLimiter.make({ limit: 1, window: "1 second", onExceeded: "delay" })
@@ -924,11 +925,12 @@ describe("RateLimiter types", () => {
       )
       expectTypeOf(limiter(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Rejections, Db>>()
       expectTypeOf(call.pipe(limiter)).toEqualTypeOf<Effect.Effect<number, Unavailable | Rejections, Db>>()
+      // a keyed call may also refuse its key
       expectTypeOf(call.pipe(limiter.execute({ key: "k" }))).toEqualTypeOf<
-        Effect.Effect<number, Unavailable | Rejections, Db>
+        Effect.Effect<number, Unavailable | Rejections | Errors.InvalidKeyError, Db>
       >()
       expectTypeOf(limiter.execute(call, { key: "k", cost: 2 })).toEqualTypeOf<
-        Effect.Effect<number, Unavailable | Rejections, Db>
+        Effect.Effect<number, Unavailable | Rejections | Errors.InvalidKeyError, Db>
       >()
       expectTypeOf<Policy.Policy.Error<typeof limiter>>().toEqualTypeOf<Rejections>()
       expectTypeOf(Policy.compose(limiter, Timeout.make("1 second"))(call)).toEqualTypeOf<
@@ -1191,7 +1193,8 @@ describe("RateLimiter store protocol", () => {
       const race = (inner: RateLimiter.RateLimiterStore, n: number) =>
         n === 4
           ? Effect.zipRight(
-            inner.fixedWindow({ key: "b", tokens: 1, refillRate: Duration.seconds(1), limit: undefined }),
+            // the limiter's store key for "b": Keys.namespaced("b", undefined)
+            inner.fixedWindow({ key: "1:b", tokens: 1, refillRate: Duration.seconds(1), limit: undefined }),
             TestClock.adjust("1 second")
           )
           : Effect.void
@@ -1215,10 +1218,10 @@ describe("RateLimiter store protocol", () => {
         yield* Fiber.join(second)
       }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log, race)))
       assert.deepStrictEqual(log, [
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 3"
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 3"
       ])
     }))
 
@@ -1271,14 +1274,14 @@ describe("RateLimiter store protocol", () => {
         assert.deepStrictEqual(rights(yield* startTimes(3, bounded)).map((t) => t - t0), [0, 1000, -1 - t0])
       }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log)))
       assert.deepStrictEqual(log, [
-        "tokenBucket f 1",
-        "tokenBucket f:k 1",
-        "tokenBucket u 1 overdraft",
-        "tokenBucket u 1 overdraft",
-        "tokenBucket b 1",
-        "tokenBucket b 1",
-        "tokenBucket b 1 overdraft",
-        "tokenBucket b 1" // would wait 2 s: rejected after the capped take, uncharged
+        "tokenBucket 1:f 1",
+        "tokenBucket 1:f:k 1",
+        "tokenBucket 1:u 1 overdraft",
+        "tokenBucket 1:u 1 overdraft",
+        "tokenBucket 1:b 1",
+        "tokenBucket 1:b 1",
+        "tokenBucket 1:b 1 overdraft",
+        "tokenBucket 1:b 1" // would wait 2 s: rejected after the capped take, uncharged
       ])
     }))
 
@@ -1312,13 +1315,13 @@ describe("RateLimiter store protocol", () => {
         assert.deepStrictEqual(rights(yield* startTimes(3, bounded)).map((t) => t - t0), [500, 1500, -1 - t0])
       }).pipe(Effect.scoped, Effect.provide(recordingPlainStore(log)))
       assert.deepStrictEqual(log, [
-        "fixedWindow f 1 cap 1",
-        "fixedWindow u 1 cap undefined",
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 2",
-        "fixedWindow b 1 cap 3",
-        "fixedWindow b 1 cap 2"
+        "fixedWindow 1:f 1 cap 1",
+        "fixedWindow 1:u 1 cap undefined",
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 2",
+        "fixedWindow 1:b 1 cap 3",
+        "fixedWindow 1:b 1 cap 2"
       ])
     }))
 
@@ -1372,12 +1375,13 @@ describe("RateLimiter store protocol", () => {
           assert.strictEqual(yield* Fiber.join(next), 1000)
         }).pipe(Effect.scoped, Effect.provide(recordingAtomicStore(log, sync)))
         assert.deepStrictEqual(log, [
-          `${reserve} f 0`,
-          `${reserve} f:k 0`,
-          `${reserve} d Infinity`,
-          `${reserve} d Infinity`,
-          `${refund} d`,
-          `${reserve} d Infinity`
+          // store keys are Keys.namespaced(name, key): length-prefixed
+          `${reserve} 1:f 0`,
+          `${reserve} 1:f:k 0`,
+          `${reserve} 1:d Infinity`,
+          `${reserve} 1:d Infinity`,
+          `${refund} 1:d`,
+          `${reserve} 1:d Infinity`
         ])
       }))
   }

@@ -159,7 +159,7 @@ const onFakeTimers = async (calls: ReadonlyArray<Call>, bound: Bound) => {
 }
 /** Fake timers starting far from 0, so that a deadline computed from the wrong instant cannot pass for the right one. */
 const withFakeTimers = async <A>(f: () => Promise<A>): Promise<A> => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 1_000_000 })
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"], now: 1_000_000 })
   try {
     return await f()
   } finally {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
+import { Cause, ConfigProvider, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
 import { Errors, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 
@@ -55,7 +55,7 @@ describe("Timeout.make", () => {
     }))
 
   it("rejects invalid durations with InvalidOptionsError", () => {
-    for (const bad of [-1, 0, NaN, Infinity, "-1 second", "soon", Duration.infinity] as const) {
+    for (const bad of [-1, 0, NaN, -Infinity, "-1 second", "soon", "Infinityy"] as const) {
       try {
         Timeout.make(bad as any)
         assert.fail(`accepted ${String(bad)}`)
@@ -66,6 +66,79 @@ describe("Timeout.make", () => {
       }
     }
   })
+})
+
+describe("issue 15: infinite and long timeouts", () => {
+  it.effect("an infinite duration (Duration.infinity, Infinity, \"Infinity\") is no timeout: the work runs as without it", () =>
+    Effect.gen(function*() {
+      for (const infinite of [Duration.infinity, Infinity, "Infinity", "infinity"] as const) {
+        const timeout = Timeout.make(infinite as Duration.DurationInput)
+        assert.isFalse(Duration.isFinite(timeout.duration))
+        const fiber = yield* Effect.fork(Effect.sleep("400 days").pipe(Effect.as("done"), timeout))
+        yield* TestClock.adjust("400 days")
+        assert.strictEqual(yield* Fiber.join(fiber), "done")
+        // and it sets no deadline of its own
+        assert.isTrue(Option.isNone(yield* Timeout.remaining.pipe(timeout)))
+      }
+    }))
+
+  it.effect("an infinite timeout inside a finite one: the enclosing deadline still applies", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(
+        Effect.never.pipe(Timeout.make(Duration.infinity), Timeout.make("1 second", { name: "outer" }))
+      )
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(error.policy, "outer")
+    }))
+
+  it.effect("a duration past Node's 2^31-1 ms timer cap fires exactly at it (fast and general paths)", () =>
+    Effect.gen(function*() {
+      for (const implementation of ["fast", "general"] as const) {
+        const fiber = yield* Effect.fork(Effect.never.pipe(Timeout.make("30 days", { implementation })))
+        yield* TestClock.adjust(Duration.subtract(Duration.days(30), Duration.millis(1)))
+        assert.isNull(fiber.unsafePoll(), implementation)
+        yield* TestClock.adjust("1 millis")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "TimeoutError")
+      }
+    }))
+
+  it("durationConfig reads \"Infinity\" (Config.duration does not) and any duration", () => {
+    const read = (value: string) =>
+      Effect.runSync(
+        Effect.either(
+          Effect.withConfigProvider(Timeout.durationConfig("T"), ConfigProvider.fromMap(new Map([["T", value]])))
+        )
+      )
+    const infinite = read("Infinity")
+    assert.isTrue(infinite._tag === "Right" && !Duration.isFinite(infinite.right))
+    const two = read("2 seconds")
+    assert.isTrue(two._tag === "Right" && Duration.toMillis(two.right) === 2000)
+    assert.strictEqual(read("soon")._tag, "Left")
+  })
+})
+
+describe("issue 15: a deadline lives as long as its timeout's region", () => {
+  it.effect("a daemon forked inside a timeout sees the deadline while the region runs, and none after it", () =>
+    Effect.gen(function*() {
+      for (const implementation of ["fast", "general"] as const) {
+        const inside = yield* Deferred.make<Option.Option<Duration.Duration>>()
+        const after = yield* Deferred.make<Option.Option<Duration.Duration>>()
+        const regionDone = yield* Deferred.make<void>()
+        yield* Effect.gen(function*() {
+          yield* Effect.forkDaemon(Effect.gen(function*() {
+            yield* Deferred.succeed(inside, yield* Timeout.remaining)
+            yield* Deferred.await(regionDone)
+            yield* Deferred.succeed(after, yield* Timeout.remaining)
+          }))
+          yield* Deferred.await(inside)
+        }).pipe(Timeout.make("10 seconds", { implementation }))
+        yield* Deferred.succeed(regionDone, void 0)
+        assert.deepStrictEqual(yield* Deferred.await(inside), Option.some(Duration.seconds(10)), implementation)
+        assert.isTrue(Option.isNone(yield* Deferred.await(after)), implementation)
+      }
+    }))
 })
 
 describe("deadline propagation", () => {

@@ -30,6 +30,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { ResilienceError } from "../Errors.js"
 import * as Health from "../Health.js"
+import * as userCode from "../internal/userCode.js"
 import * as validate from "../internal/validate.js"
 import { errorMessage } from "../internal/healthMessage.js"
 
@@ -59,7 +60,10 @@ export interface Options<E, R> {
 
 /**
  * A guard from a predicate on the request: requests for which it is false
- * are answered with `status` (default 403) and never reach the route.
+ * are answered with `status` (default 403) and never reach the route. It
+ * fails closed: a predicate that throws, dies, or answers anything but `true`
+ * refuses the request too (reported; see "User code" in the docs). Its typed
+ * failures are the route's.
  *
  * @example
  * ```ts
@@ -76,11 +80,42 @@ export const guard = <E = never, R = never>(
   authorized: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<boolean, E, R>,
   options: { readonly status?: 401 | 403 | undefined } = {}
 ): Guard<E, R> => {
+  const m = "AdminRoutes.guard"
+  if (typeof authorized !== "function") throw validate.invalid(m, "authorized", authorized, "a function from the request to Effect<boolean>")
+  options = validate.options(m, options)
+  if (options.status !== undefined && options.status !== 401 && options.status !== 403) {
+    throw validate.invalid(m, "status", options.status, "401 or 403")
+  }
   const status = options.status ?? 403
+  const refused = Effect.sync(() => errorResponse(status, status === 401 ? "unauthorized" : "forbidden"))
+  // user code: fails closed — a throw, a defect, or an answer other than `true` refuses the request
+  const site = userCode.site("AdminRoutes", "admin", "guard", `the request is refused (${status})`)
+  const onDefect = (defect: unknown) => {
+    userCode.report(site, "throw", defect)
+    return Effect.succeed(false)
+  }
   return <E0, R0>(app: HttpApp.Default<E0, R0>): HttpApp.Default<E0 | E, R0 | R> =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.flatMap(authorized(request), (ok): HttpApp.Default<E0 | E, R0 | R> =>
-        ok ? app : Effect.succeed(errorResponse(status, status === 401 ? "unauthorized" : "forbidden"))))
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): HttpApp.Default<E0 | E, R0 | R> => {
+      let check: unknown
+      try {
+        check = authorized(request)
+      } catch (e) {
+        userCode.report(site, "throw", e)
+        return refused
+      }
+      if (!Effect.isEffect(check)) {
+        userCode.report(site, "malformed", check)
+        return refused
+      }
+      return Effect.flatMap(
+        Effect.catchAllDefect(check as Effect.Effect<unknown, E, R>, onDefect),
+        (ok): HttpApp.Default<E0 | E, R0 | R> => {
+          if (ok === true) return app
+          if (ok !== false) userCode.report(site, "malformed", ok)
+          return refused
+        }
+      )
+    })
 }
 
 /**
@@ -99,8 +134,12 @@ export const guard = <E = never, R = never>(
  * @category Constructors
  */
 export const bearerToken = (token: Redacted.Redacted<string>): Guard => {
+  const m = "AdminRoutes.bearerToken"
+  if (!Redacted.isRedacted(token)) throw validate.invalid(m, "token", typeof token, "a Redacted non-empty string")
   const expected = Redacted.value(token)
-  if (expected.length === 0) throw validate.invalid("AdminRoutes.bearerToken", "token", "", "a non-empty token")
+  if (typeof expected !== "string" || expected.length === 0) {
+    throw validate.invalid(m, "token", typeof expected === "string" ? "" : typeof expected, "a Redacted non-empty string")
+  }
   return guard((request) => {
     const header = request.headers["authorization"] ?? ""
     const match = /^Bearer\s+(.+)$/i.exec(header)
@@ -176,10 +215,11 @@ const sizeParam = Effect.gen(function*() {
  */
 export const router = <E, R>(options: Options<E, R>): HttpRouter.HttpRouter<E, R | Health.PolicyRegistry> => {
   const m = "AdminRoutes.router"
-  if (options === null || typeof options !== "object" || typeof options.guard !== "function") {
-    throw validate.invalid(m, "guard", options?.guard, "a guard middleware (the admin routes are never unguarded)")
+  options = validate.options(m, options)
+  if (typeof options.guard !== "function") {
+    throw validate.invalid(m, "guard", options.guard, "a guard middleware (the admin routes are never unguarded)")
   }
-  const path = options.path ?? "/admin/resilience"
+  const path = options.path === undefined ? "/admin/resilience" : options.path
   if (typeof path !== "string" || !path.startsWith("/") || path.length < 2 || path.endsWith("/")) {
     throw validate.invalid(m, "path", path, `a path like "/admin/resilience" (starts with "/", does not end with "/")`)
   }

@@ -97,7 +97,9 @@ export const respond = (
  */
 export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Health.Health> => {
   const m = "HealthRoutes.router"
-  const path = options.path ?? "/health"
+  options = validate.options(m, options)
+  validate.optionalBoolean(m, "details", options.details)
+  const path = options.path === undefined ? "/health" : options.path
   if (typeof path !== "string" || !path.startsWith("/") || path.length < 2 || path.endsWith("/")) {
     throw validate.invalid(m, "path", path, `a path like "/health" (starts with "/", does not end with "/")`)
   }

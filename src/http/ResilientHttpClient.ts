@@ -77,12 +77,14 @@ import * as Bulkhead from "../Bulkhead.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import {
   type BulkheadFullError,
+  type InvalidKeyError,
   type InvalidOptionsError,
   isRejection,
   ResilienceErrorTypeId,
   TimeoutError
 } from "../Errors.js"
 import * as Health from "../Health.js"
+import * as userCode from "../internal/userCode.js"
 import * as validate from "../internal/validate.js"
 import * as Retry from "../Retry.js"
 import * as Timeout from "../Timeout.js"
@@ -216,9 +218,16 @@ export interface RetryOptions {
 export interface Options {
   /** A name for metrics, spans and the policy registry. Defaults to `"http"`. */
   readonly name?: string | undefined
-  /** Bounds the whole call (retries, backoff and queueing included). Defaults to 30 seconds. */
+  /**
+   * Bounds the whole call (retries, backoff and queueing included). Defaults
+   * to 30 seconds. `false` or an infinite duration (`"Infinity"` from
+   * `Config`): none. Measured on monotonic time.
+   */
   readonly timeout?: Duration.DurationInput | false | undefined
-  /** Bounds each attempt up to the response headers (the headers timeout). Defaults to 10 seconds. */
+  /**
+   * Bounds each attempt up to the response headers (the headers timeout).
+   * Defaults to 10 seconds. `false` or an infinite duration: none.
+   */
   readonly attemptTimeout?: Duration.DurationInput | false | undefined
   /**
    * Bounds reading the body of the returned response. Off by default. With
@@ -231,6 +240,8 @@ export interface Options {
    * Read the body inside the attempt, so that a slow or broken body is
    * bounded by `attemptTimeout`, retried and counted by the breaker like any
    * failed attempt. Bodies larger than `maxBufferBytes` fail. Off by default.
+   * A predicate that throws or answers anything but a boolean does not buffer
+   * (reported; see "User code" in the docs).
    */
   readonly bufferBody?: boolean | ((request: HttpClientRequest.HttpClientRequest) => boolean) | undefined
   /** Largest body `bufferBody` reads. Defaults to 10 MiB. */
@@ -435,8 +446,13 @@ const optionalTimeout = (
   option: string,
   value: Duration.DurationInput | false | undefined,
   fallback: Duration.Duration | undefined
-): Duration.Duration | undefined =>
-  value === false ? undefined : value === undefined ? fallback : validate.duration(m, option, value)
+): Duration.Duration | undefined => {
+  if (value === false) return undefined
+  if (value === undefined) return fallback
+  // an infinite timeout is none, as `false` (the spelling that works through Config)
+  const d = validate.duration(m, option, value, { allowInfinite: true })
+  return Duration.isFinite(d) ? d : undefined
+}
 
 /**
  * Makes the resilient transform. Its breakers and bulkheads live in the
@@ -459,18 +475,31 @@ const optionalTimeout = (
  * @category Constructors
  */
 export const makeTransform = (options: Options = {}): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
+  transformAs("ResilientHttpClient.makeTransform", options)
+
+/** An error of the breaker's or bulkhead's constructor, named as the client's option the caller wrote. */
+const asOption = (m: string, group: string) => (e: InvalidOptionsError): InvalidOptionsError =>
+  validate.invalid(m, `${group}.${e.option}`, e.value, e.expected)
+
+const transformAs = (m: string, options: Options | undefined): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* validate.validated(() => resolve(options))
+    const config = yield* validate.validated(() => resolve(options, m))
     const breaker = config.circuitBreaker === undefined
       ? undefined
       : CircuitBreaker.isCircuitBreaker(config.circuitBreaker)
       ? config.circuitBreaker
-      : yield* CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker })
+      : yield* Effect.mapError(
+        CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker }),
+        asOption(m, "circuitBreaker")
+      )
     const bulkhead = config.bulkhead === undefined
       ? undefined
       : typeof config.bulkhead === "function"
       ? config.bulkhead
-      : yield* Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead })
+      : yield* Effect.mapError(
+        Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead }),
+        asOption(m, "bulkhead")
+      )
     const resilience = build(config, breaker, bulkhead)
     if (config.register) {
       const registry = yield* Effect.serviceOption(Health.PolicyRegistry)
@@ -514,9 +543,8 @@ interface Config {
   readonly spans: boolean
 }
 
-const resolve = (options: Options): Config => {
-  const m = "ResilientHttpClient"
-  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+const resolve = (options: Options | undefined, m: string): Config => {
+  options = validate.options(m, options)
   const name = options.name === undefined ? "http" : validate.nonEmptyString(m, "name", options.name)
   const timeout = optionalTimeout(m, "timeout", options.timeout, DEFAULT_TIMEOUT)
   const attemptTimeout = optionalTimeout(m, "attemptTimeout", options.attemptTimeout, DEFAULT_ATTEMPT_TIMEOUT)
@@ -525,18 +553,25 @@ const resolve = (options: Options): Config => {
   if (bufferOption !== undefined && typeof bufferOption !== "boolean" && typeof bufferOption !== "function") {
     throw validate.invalid(m, "bufferBody", bufferOption, "a boolean or a predicate on the request")
   }
-  const bufferBody = typeof bufferOption === "function" ? bufferOption : bufferOption === true ? () => true : () => false
+  // user code: a predicate that throws or answers a non-boolean is reported and answers false (not buffered)
+  const bufferSite = userCode.site("ResilientHttpClient", name, "bufferBody", "the body is not buffered")
+  const bufferBody = typeof bufferOption === "function"
+    ? (request: HttpClientRequest.HttpClientRequest) => userCode.predicate(bufferSite, bufferOption, request, false)
+    : bufferOption === true
+    ? () => true
+    : () => false
   const maxBufferBytes = validate.optionalNumber(m, "maxBufferBytes", options.maxBufferBytes, { min: 0, integer: true }) ??
     DEFAULT_MAX_BUFFER_BYTES
-  const drainBytes = validate.optionalNumber(m, "drain.maxBytes", options.drain?.maxBytes, { min: 0, integer: true }) ??
+  const drain = validate.options(m, options.drain, "drain")
+  const drainBytes = validate.optionalNumber(m, "drain.maxBytes", drain.maxBytes, { min: 0, integer: true }) ??
     DEFAULT_DRAIN_BYTES
-  const drainTimeout = validate.optionalDuration(m, "drain.timeout", options.drain?.timeout) ?? DEFAULT_DRAIN_TIMEOUT
+  const drainTimeout = validate.optionalDuration(m, "drain.timeout", drain.timeout) ?? DEFAULT_DRAIN_TIMEOUT
   const maxOrigins = validate.optionalNumber(m, "maxOrigins", options.maxOrigins, { min: 1, integer: true }) ??
     DEFAULT_MAX_ORIGINS
   const breakerOption = options.circuitBreaker
   if (
     breakerOption !== undefined && breakerOption !== false && !CircuitBreaker.isCircuitBreaker(breakerOption) &&
-    (breakerOption === null || typeof breakerOption !== "object")
+    (breakerOption === null || typeof breakerOption !== "object" || Array.isArray(breakerOption))
   ) {
     throw validate.invalid(m, "circuitBreaker", breakerOption, "a CircuitBreaker, its options, or false")
   }
@@ -545,12 +580,12 @@ const resolve = (options: Options): Config => {
     Predicate.hasProperty(bulkheadOption, "resize")
   if (
     bulkheadOption !== undefined && bulkheadOption !== false && !isBulkhead &&
-    (bulkheadOption === null || typeof bulkheadOption !== "object")
+    (bulkheadOption === null || typeof bulkheadOption !== "object" || Array.isArray(bulkheadOption))
   ) {
     throw validate.invalid(m, "bulkhead", bulkheadOption, "a Bulkhead, its options, or false")
   }
   if (options.health !== undefined && options.health !== false) {
-    if (options.health === null || typeof options.health !== "object") {
+    if (options.health === null || typeof options.health !== "object" || Array.isArray(options.health)) {
       throw validate.invalid(m, "health", options.health, "health check options or false")
     }
     if (options.health.whenOpen !== undefined) {
@@ -561,7 +596,7 @@ const resolve = (options: Options): Config => {
   let retry: Config["retry"] = undefined
   let statuses: ReadonlySet<number> = new Set(RETRYABLE_STATUSES)
   if (options.retry !== false) {
-    const r = options.retry ?? {}
+    const r = validate.options<RetryOptions>(m, options.retry, "retry")
     const times = validate.optionalNumber(m, "retry.times", r.times, { min: 0, integer: true }) ?? DEFAULT_TIMES
     const maxRetryAfter = r.maxRetryAfter === undefined
       ? DEFAULT_MAX_RETRY_AFTER
@@ -578,6 +613,15 @@ const resolve = (options: Options): Config => {
     ) {
       throw validate.invalid(m, "retry.statuses", r.statuses, "an array of status codes in [100, 599]")
     }
+    if (
+      r.budget !== undefined &&
+      (!Predicate.isObject(r.budget) || typeof r.budget.deposit !== "function" ||
+        typeof r.budget.tryWithdraw !== "function")
+    ) {
+      throw validate.invalid(m, "retry.budget", r.budget, "a Retry.budget")
+    }
+    validate.optionalBoolean(m, "retry.nonIdempotent", r.nonIdempotent)
+    if (r.idempotencyKeyHeader !== undefined) validate.nonEmptyString(m, "retry.idempotencyKeyHeader", r.idempotencyKeyHeader)
     statuses = new Set(r.statuses ?? RETRYABLE_STATUSES)
     retry = {
       times,
@@ -602,12 +646,12 @@ const resolve = (options: Options): Config => {
     statuses,
     circuitBreaker: breakerOption === false ? undefined : breakerOption ?? {},
     bulkhead: bulkheadOption === false ? undefined : bulkheadOption ?? {},
-    register: options.register !== false,
+    register: validate.optionalBoolean(m, "register", options.register) !== false,
     health: options.health === false ? undefined : options.health ?? {},
     drainBytes,
     drainTimeout,
     maxOrigins,
-    spans: options.spans === true
+    spans: validate.optionalBoolean(m, "spans", options.spans) === true
   }
 }
 
@@ -644,7 +688,7 @@ const registryEntry = (resilience: Resilience, config: Config): Health.PolicyEnt
   const breaker = resilience.circuitBreaker
   const bulkhead = resilience.bulkhead
   const origins = () => resilience.stats().map((s) => s.origin)
-  const each = (f: (key: string) => Effect.Effect<void, CircuitBreaker.CircuitBreakerError>) => (key?: string) =>
+  const each = (f: (key: string) => Effect.Effect<void, CircuitBreaker.CircuitBreakerError | InvalidKeyError>) => (key?: string) =>
     Effect.forEach(key === undefined ? origins() : [key], f, { discard: true })
   return {
     name: config.name,
@@ -885,7 +929,12 @@ export const make = (
   HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
   InvalidOptionsError,
   HttpClient.HttpClient | Scope.Scope
-> => Effect.zipWith(HttpClient.HttpClient, makeTransform(options), (client, resilience) => resilience(client))
+> =>
+  Effect.zipWith(
+    HttpClient.HttpClient,
+    transformAs("ResilientHttpClient.make", options),
+    (client, resilience) => resilience(client)
+  )
 
 /**
  * The library error carried as the `cause` of a `RequestError` by the
@@ -942,7 +991,7 @@ export const layer = (
 ): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
-    Effect.zipWith(HttpClient.HttpClient, makeTransform(options), (client, resilience) =>
+    Effect.zipWith(HttpClient.HttpClient, transformAs("ResilientHttpClient.layer", options), (client, resilience) =>
       HttpClient.transform(client, (effect, request) =>
         Effect.mapError(resilience.execute(effect, request), (error): HttpClientError.HttpClientError =>
           HttpClientError.isHttpClientError(error)

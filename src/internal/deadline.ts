@@ -1,20 +1,38 @@
 /**
  * The deadline of the innermost enclosing timeout, propagated to inner
- * policies through a FiberRef: retry never sleeps past it, and an attempt
- * timeout never outlives it.
+ * policies through a FiberRef: retry never sleeps past it, an attempt timeout
+ * never outlives it, and every consumer that waits (bulkhead queue, rate
+ * limiter delay, idempotency join, …) bounds its wait by the smaller of its
+ * own bound and the deadline, failing with the deadline's own error when the
+ * deadline comes first — so no bound depends on being interrupted (a caller
+ * inside `Effect.uninterruptible` is bounded too).
+ *
+ * A deadline lives as long as its timeout's region: the timeout clears
+ * `active` when the work it wraps ends, so fibers forked inside the region
+ * that outlive it (daemons, forks into another scope) see no deadline
+ * ({@link active}).
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import type { TimeoutError } from "../Errors.js"
+import { monotonicMillis, timeoutFail } from "./time.js"
 
 /** @internal */
 export interface Deadline {
-  /** Epoch millis (from `Clock`) at which the enclosing timeout fires. */
+  /** Monotonic millis (see time.ts) at which the enclosing timeout fires. */
   readonly at: number
   /** The enclosing timeout's configured duration (for its error). */
   readonly duration: Duration.Duration
   readonly policy: string | undefined
+  /** The error a consumer fails with when the deadline comes first. */
+  readonly error: () => TimeoutError
+  /** False once the timeout's region has ended. */
+  active: boolean
 }
 
 /**
@@ -28,3 +46,33 @@ export const currentDeadline: FiberRef.FiberRef<Deadline | undefined> = FiberRef
   undefined,
   { join: (parent) => parent }
 )
+
+/**
+ * The deadline a fiber runs under, if its region is still running.
+ *
+ * @internal
+ */
+export const active = (deadline: Deadline | undefined): Deadline | undefined =>
+  deadline !== undefined && deadline.active ? deadline : undefined
+
+/**
+ * Bounds a wait that is safe to interrupt (a join, a `Deferred`, a poll) by
+ * the fiber's active deadline: when the deadline comes first the wait is
+ * interrupted and the caller fails with the deadline's error — inside an
+ * uninterruptible region too (the wait itself is made interruptible), so the
+ * bound never depends on the enclosing timeout interrupting the caller.
+ * Without a deadline, `wait` as it is.
+ *
+ * The error type is the wait's: the deadline's `TimeoutError` is carried by
+ * the enclosing timeout's type.
+ *
+ * @internal
+ */
+export const waitWithin = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const deadline = active(fiber.getFiberRef(currentDeadline))
+    if (deadline === undefined) return wait
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const left = Math.max(0, deadline.at - monotonicMillis(clock))
+    return timeoutFail(Effect.interruptible(wait), { duration: left, onTimeout: deadline.error }) as Effect.Effect<A, E, R>
+  })

@@ -23,6 +23,7 @@ import type * as Health from "../Health.js"
 import * as TimeoutModule from "../Timeout.js"
 import { DEFAULT_MAX_MESSAGE_LENGTH, errorMessage, sanitize } from "./healthMessage.js"
 import * as validate from "./validate.js"
+import { monotonicMillis, withLongSleeps } from "./time.js"
 
 /** @internal */
 export const OutcomeTypeId: Health.OutcomeTypeId = Symbol.for("effect-resilience/Health/Outcome") as Health.OutcomeTypeId
@@ -114,10 +115,12 @@ const validateCheck = <E, R>(
 ) =>
   validate.validated(() => {
     const m = "Health.register"
-    if (check === null || typeof check !== "object") throw validate.invalid(m, "check", check, "a check object")
+    if (check === null || typeof check !== "object" || Array.isArray(check)) {
+      throw validate.invalid(m, "check", check, "a check object")
+    }
     const name = validate.nonEmptyString(m, "name", check.name)
     if (!Effect.isEffect(check.check)) throw validate.invalid(m, "check", check.check, "an Effect")
-    const timeout = check.timeout === undefined ? defaults.timeout : validate.duration(m, "timeout", check.timeout)
+    const timeout = check.timeout === undefined ? defaults.timeout : validate.duration(m, "timeout", check.timeout, { allowInfinite: true })
     let schedule = defaults.interval
     if (check.interval !== undefined) {
       schedule = Schedule.isSchedule(check.interval)
@@ -133,12 +136,14 @@ const validateCheck = <E, R>(
     if (check.trigger !== undefined && !Predicate.hasProperty(check.trigger, Stream.StreamTypeId)) {
       throw validate.invalid(m, "trigger", check.trigger, "a Stream")
     }
+    const liveness = validate.optionalBoolean(m, "liveness", check.liveness)
+    const readiness = validate.optionalBoolean(m, "readiness", check.readiness)
     return {
       name,
       timeout: TimeoutModule.make(timeout, { name: `health:${name}` }),
       critical: isCritical(check.critical),
-      liveness: check.liveness === true,
-      readiness: check.readiness !== false,
+      liveness: liveness === true,
+      readiness: readiness !== false,
       schedule,
       trigger: check.trigger as Stream.Stream<unknown> | undefined
     }
@@ -149,6 +154,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
   Effect.gen(function*() {
     const defaults = yield* validate.validated(() => {
       const m = "Health.make"
+      options = validate.options(m, options)
       const interval = options.interval === undefined
         ? Schedule.spaced(Duration.millis(DEFAULT_INTERVAL_MILLIS))
         : Schedule.isSchedule(options.interval)
@@ -156,7 +162,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
         : Schedule.spaced(validate.duration(m, "interval", options.interval))
       const timeout = options.timeout === undefined
         ? Duration.millis(DEFAULT_TIMEOUT_MILLIS)
-        : validate.duration(m, "timeout", options.timeout)
+        : validate.duration(m, "timeout", options.timeout, { allowInfinite: true })
       const maxMessageLength =
         validate.optionalNumber(m, "maxMessageLength", options.maxMessageLength, { min: 16, integer: true }) ??
           DEFAULT_MAX_MESSAGE_LENGTH
@@ -186,7 +192,8 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
 
     const record = (entry: Entry, exit: Exit.Exit<unknown, unknown>, started: number) =>
       Effect.suspend(() => {
-        const finished = clock.unsafeCurrentTimeMillis()
+        // latency on monotonic time; the check's instant in wall time (shown to people)
+        const finished = monotonicMillis(clock)
         let status: Health.Status
         let message: string | undefined
         if (Exit.isSuccess(exit)) {
@@ -210,7 +217,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
           readiness: entry.def.readiness,
           pending: false,
           latencyMillis: Math.max(0, finished - started),
-          lastCheckedAt: finished,
+          lastCheckedAt: clock.unsafeCurrentTimeMillis(),
           consecutiveFailures: status === "healthy" ? 0 : previous.consecutiveFailures + 1,
           message
         }
@@ -223,7 +230,7 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
     const execute = (entry: Entry, done: Deferred.Deferred<void>): Effect.Effect<void> =>
       Effect.suspend(() => {
         entry.current = done
-        const started = clock.unsafeCurrentTimeMillis()
+        const started = monotonicMillis(clock)
         return entry.def.run.pipe(
           entry.def.timeout,
           Effect.exit,
@@ -274,7 +281,8 @@ export const make = (options: Health.Options = {}): Effect.Effect<Health.Service
         }
         entries.set(def.name, entry)
         yield* publish
-        const monitor = Effect.repeat(runOnce(entry), def.schedule)
+        // a schedule's sleeps of any length (Effect's live sleep never fires past 2^31-1 ms): see time.ts
+        const monitor = withLongSleeps(clock, Effect.repeat(Effect.withClock(runOnce(entry), clock), def.schedule))
         const fibers = [yield* Effect.forkIn(monitor, layerScope)]
         if (def.trigger !== undefined) {
           const trigger = yield* Effect.forkIn(Stream.runForEach(def.trigger, () => runOnce(entry)), layerScope)

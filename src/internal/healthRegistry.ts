@@ -11,6 +11,7 @@ import type { InvalidOptionsError, ResilienceError } from "../Errors.js"
 import * as Data from "effect/Data"
 import { ResilienceErrorTypeId } from "../Errors.js"
 import type * as Health from "../Health.js"
+import * as userCode from "./userCode.js"
 import * as validate from "./validate.js"
 
 /**
@@ -32,6 +33,9 @@ export class PolicyRegistryError extends Data.TaggedError("PolicyRegistryError")
   }
 }
 
+const isInfo = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null && !Array.isArray(u)
+const unavailable = (): Readonly<Record<string, unknown>> => ({ error: "unavailable" })
+
 /** @internal */
 export const CONTROLS: ReadonlyArray<Health.PolicyControl> = ["isolate", "reset", "resize"]
 
@@ -42,7 +46,15 @@ export const make = (health: Option.Option<Health.Service>): Effect.Effect<Healt
 
     const describe = (entry: Health.PolicyEntry): Effect.Effect<Health.PolicyInfo> =>
       Effect.map(
-        entry.info === undefined ? Effect.succeed({}) : Effect.orElseSucceed(entry.info, () => ({ error: "unavailable" })),
+        // user code: an info that fails, dies, answers a non-object or runs past
+        // DEFAULT_HOOK_TIMEOUT_MILLIS is reported and described as unavailable
+        entry.info === undefined ? Effect.succeed({}) : userCode.awaitHook(
+          userCode.site("Health", entry.name, "info", "described as unavailable"),
+          entry.info,
+          userCode.DEFAULT_HOOK_TIMEOUT_MILLIS,
+          isInfo,
+          unavailable
+        ),
         (info) => ({
           ...info,
           name: entry.name,
@@ -54,7 +66,16 @@ export const make = (health: Option.Option<Health.Service>): Effect.Effect<Healt
     const register = (entry: Health.PolicyEntry): Effect.Effect<void, InvalidOptionsError, Scope.Scope> =>
       Effect.gen(function*() {
         const m = "Health.PolicyRegistry.register"
-        const name = yield* validate.validated(() => validate.nonEmptyString(m, "name", entry?.name))
+        const name = yield* validate.validated(() => {
+          if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+            throw validate.invalid(m, "entry", entry, "a policy entry ({ name, kind, … })")
+          }
+          for (const c of CONTROLS) {
+            if (entry[c] !== undefined && typeof entry[c] !== "function") throw validate.invalid(m, c, entry[c], "a function")
+          }
+          if (entry.info !== undefined && !Effect.isEffect(entry.info)) throw validate.invalid(m, "info", entry.info, "an Effect")
+          return validate.nonEmptyString(m, "name", entry.name)
+        })
         yield* validate.validated(() => validate.nonEmptyString(m, "kind", entry.kind))
         if (entries.has(name)) {
           return yield* Effect.fail(validate.invalid(m, "name", name, "a name not already registered"))

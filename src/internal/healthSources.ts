@@ -6,11 +6,14 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type { Bulkhead } from "../Bulkhead.js"
 import type { CircuitBreaker, CircuitBreakerError, State } from "../CircuitBreaker.js"
+import type { InvalidKeyError } from "../Errors.js"
 import type * as Health from "../Health.js"
 import { makeOutcome } from "./health.js"
+import * as userCode from "./userCode.js"
 import * as validate from "./validate.js"
 
 /** Circuits remembered from transitions (beyond it, the oldest are forgotten). @internal */
@@ -45,22 +48,52 @@ export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
   }
 }
 
-const keysOf = (option: Health.CircuitBreakerCheckOptions["keys"]): ReadonlyArray<string> => {
+const isBreaker = (u: unknown): u is CircuitBreaker =>
+  typeof u === "function" && typeof (u as any).state === "function" && (u as any).transitions !== undefined
+
+const checkKeys = (m: string, keys: unknown): void => {
+  if (keys !== undefined && typeof keys !== "function" && !(Predicate.isIterable(keys) && typeof keys !== "string")) {
+    throw validate.invalid(m, "keys", keys, "an iterable of keys or a function returning one")
+  }
+}
+
+const readKeys = (option: Iterable<string> | (() => Iterable<string>)): ReadonlyArray<unknown> => [
+  ...(typeof option === "function" ? option() : option)
+]
+const isKeys = (u: unknown): u is ReadonlyArray<string> => Array.isArray(u) && u.every((k) => typeof k === "string")
+const noKeys = (): ReadonlyArray<string> => []
+
+const keysSites = new WeakMap<CircuitBreaker, userCode.Site>()
+
+/** The keys option, read now (user code: a throw, a non-iterable or a non-string key is reported and means no keys). */
+const keysOf = (
+  option: Health.CircuitBreakerCheckOptions["keys"],
+  breaker: CircuitBreaker
+): ReadonlyArray<string> => {
   if (option === undefined) return []
-  return [...(typeof option === "function" ? option() : option)]
+  let site = keysSites.get(breaker)
+  if (site === undefined) {
+    site = userCode.site("Health", breaker.policyName, "keys", "no extra keys")
+    keysSites.set(breaker, site)
+  }
+  return userCode.call(site, readKeys, option, isKeys, noKeys)
 }
 
 /** @internal */
 export const fromCircuitBreaker = (
   breaker: CircuitBreaker,
   options: Health.CircuitBreakerCheckOptions = {}
-): Health.Check<CircuitBreakerError> => {
+): Health.Check<CircuitBreakerError | InvalidKeyError> => {
   const m = "Health.fromCircuitBreaker"
+  if (!isBreaker(breaker)) throw validate.invalid(m, "breaker", breaker, "a CircuitBreaker")
+  options = validate.options(m, options)
+  checkKeys(m, options.keys)
+  if (options.name !== undefined) validate.nonEmptyString(m, "name", options.name)
   const whenOpen = options.whenOpen === undefined ? "degraded" : validate.oneOf(m, "whenOpen", options.whenOpen, ["degraded", "unhealthy"])
   const tracker = trackCircuits(breaker)
   // the breaker's own circuit, then the keys given and the keys seen in transitions (sorted)
   const check = Effect.flatMap(breaker.state(), (own) => {
-    const keys = new Set<string>([...keysOf(options.keys), ...tracker.keys()])
+    const keys = new Set<string>([...keysOf(options.keys, breaker), ...tracker.keys()])
     keys.delete(own.key)
     return Effect.map(
       Effect.forEach(
@@ -107,11 +140,19 @@ export const circuitBreakerEntry = (
   breaker: CircuitBreaker,
   options: Health.RegisterCircuitBreakerOptions = {}
 ): Health.PolicyEntry => {
-  const name = options.name ?? breaker.policyName
-  const health = options.health === false
+  const m = "Health.registerCircuitBreaker"
+  if (!isBreaker(breaker)) throw validate.invalid(m, "breaker", breaker, "a CircuitBreaker")
+  options = validate.options(m, options)
+  checkKeys(m, options.keys)
+  const name = options.name === undefined ? breaker.policyName : validate.nonEmptyString(m, "name", options.name)
+  const healthOptions = options.health === false
     ? undefined
-    : fromCircuitBreaker(breaker, { name: `circuit:${name}`, keys: options.keys, ...options.health })
-  const keys = () => new Set<string>([...keysOf(options.keys)])
+    : validate.options<object>(m, options.health as object | undefined, "health")
+  const health = healthOptions === undefined
+    ? undefined
+    : validate.nested(m, (option) => `health.${option}`, () =>
+      fromCircuitBreaker(breaker, { name: `circuit:${name}`, keys: options.keys, ...healthOptions }))
+  const keys = () => new Set<string>([...keysOf(options.keys, breaker)])
   return {
     name,
     kind: "CircuitBreaker",
@@ -141,8 +182,17 @@ export const circuitBreakerEntry = (
 }
 
 /** @internal */
-export const bulkheadEntry = (bulkhead: Bulkhead, options: { readonly name?: string | undefined } = {}): Health.PolicyEntry => ({
-  name: options.name ?? bulkhead.policyName,
+export const bulkheadEntry = (bulkhead: Bulkhead, options: { readonly name?: string | undefined } = {}): Health.PolicyEntry => {
+  const m = "Health.registerBulkhead"
+  if (typeof bulkhead !== "function" || typeof (bulkhead as any).stats !== "function" || typeof (bulkhead as any).resize !== "function") {
+    throw validate.invalid(m, "bulkhead", bulkhead, "a Bulkhead")
+  }
+  options = validate.options(m, options)
+  return bulkheadEntryOf(bulkhead, options.name === undefined ? bulkhead.policyName : validate.nonEmptyString(m, "name", options.name))
+}
+
+const bulkheadEntryOf = (bulkhead: Bulkhead, name: string): Health.PolicyEntry => ({
+  name,
   kind: "Bulkhead",
   info: Effect.sync(() => {
     const stats = bulkhead.stats()

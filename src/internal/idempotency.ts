@@ -21,12 +21,14 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import type { InvalidOptionsError } from "../Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "../Errors.js"
 import type * as I from "../Idempotency.js"
 import { IdempotencyError, IdempotencyStore, TypeId } from "../Idempotency.js"
-import { currentDeadline } from "./deadline.js"
+import { currentDeadline, waitWithin } from "./deadline.js"
 import * as EventHub from "./events.js"
+import * as Keys from "./keys.js"
 import { makeMemoryStore } from "./idempotencyStore.js"
+import * as userCode from "./userCode.js"
 import * as validate from "./validate.js"
 
 /** @internal */
@@ -57,7 +59,7 @@ interface Config<A, E> {
 
 const resolve = <A, E>(options: I.Idempotency.Options<A, E>): Config<A, E> => {
   const m = "Idempotency.make"
-  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  options = validate.options(m, options)
   const ttl = validate.duration(m, "ttl", options.ttl)
   const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
   const keepFailures = options.keepFailures
@@ -85,7 +87,8 @@ const resolve = <A, E>(options: I.Idempotency.Options<A, E>): Config<A, E> => {
       ttl,
       keepFailures: typeof keepFailures === "function" ? "predicate" : keepFailures === true,
       hasSchemas: options.success !== undefined && options.failure !== undefined,
-      name
+      name,
+      maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
     },
     keep,
     codec
@@ -107,6 +110,7 @@ const build = <A, E>(
   isClosed: () => boolean
 ): I.Idempotency<A, E> => {
   const { name, ttl } = config.resolved
+  const keyPolicy: Keys.KeyPolicy = { kind: "Idempotency", name, maxKeyLength: config.resolved.maxKeyLength }
   const acquireOptions: I.AcquireOptions = { codec: config.codec }
   const hub = EventHub.make<I.IdempotencyEvent>()
   const executionsMetric = executionsCounter.pipe(Metric.tagged("policy", name))
@@ -125,12 +129,17 @@ const build = <A, E>(
     return Metric.increment(storeErrorMetric)
   }
 
+  // user code: a keepFailures predicate that throws or answers a non-boolean is reported and answers false
+  const keepSite = userCode.site("Idempotency", name, "keepFailures", "the failure is not kept")
+
   /** How long to keep an `Exit`: `undefined` to hand it to the waiters only. */
   const ttlFor = (exit: Exit.Exit<A, E>): Duration.Duration | undefined => {
     if (Exit.isSuccess(exit)) return ttl
     const failure = Cause.failureOption(exit.cause)
     // typed failures only when asked; defects never (they reach the sharers, but the next call runs again)
-    return Option.isSome(failure) && !Cause.isDie(exit.cause) && config.keep(failure.value) ? ttl : undefined
+    return Option.isSome(failure) && !Cause.isDie(exit.cause) && userCode.predicate(keepSite, config.keep, failure.value, false)
+      ? ttl
+      : undefined
   }
 
   const execute = <A2 extends A, E2 extends E, R>(
@@ -171,8 +180,10 @@ const build = <A, E>(
   const run = <A2 extends A, E2 extends E, R>(
     key: string,
     effect: Effect.Effect<A2, E2, R>
-  ): Effect.Effect<A2, E2 | IdempotencyError, R> => {
-    const storeKey = `${name}:${key}`
+  ): Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R> => {
+    // refused before the store is asked: an undefined or object key never shares an entry
+    if (!Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
+    const storeKey = Keys.namespaced(name, key)
     const attempt: Effect.Effect<A2, E2 | IdempotencyError, R> = Effect.uninterruptibleMask((restore) => {
       if (isClosed()) return Effect.interrupt
       return Effect.flatMap(Scope.make(), (lease) =>
@@ -205,7 +216,8 @@ const build = <A, E>(
                 if (hub.hasSubscribers()) hub.emit({ _tag: "Joined", policy: name, key })
                 return Effect.zipRight(
                   Effect.zipRight(Scope.close(lease, Exit.void), Metric.increment(joinedMetric)),
-                  Effect.flatMap(restore(acquisition.await), (result) =>
+                  // bounded by the caller's deadline, whatever its interruptibility
+                  Effect.flatMap(waitWithin(restore(acquisition.await)), (result) =>
                     // None: the execution ended without a result; try again (and maybe take over)
                     Option.isSome(result) ? (result.value as Exit.Exit<A2, E2>) : attempt)
                 )
@@ -219,7 +231,8 @@ const build = <A, E>(
                   Metric.increment(executionsMetric),
                   Effect.flatMap(
                     Effect.forkIn(execution, executionScope),
-                    (fiber) => Effect.flatten(restore(Fiber.join(fiber)))
+                    // the caller's wait is bounded by its deadline; the execution goes on, detached
+                    (fiber) => Effect.flatten(waitWithin(restore(Fiber.join(fiber))))
                   )
                 )
               }
@@ -237,7 +250,7 @@ const build = <A, E>(
     options !== undefined
       ? run(options.key, selfOrOptions as Effect.Effect<A2, E2, R>)
       : <A3 extends A, E3 extends E, R3>(self: Effect.Effect<A3, E3, R3>) =>
-        run((selfOrOptions as { readonly key: string }).key, self)) as I.Idempotency<A, E>["execute"]
+        run((selfOrOptions as { readonly key: string } | undefined)?.key as string, self)) as I.Idempotency<A, E>["execute"]
 
   return {
     [TypeId]: TypeId,
@@ -245,7 +258,8 @@ const build = <A, E>(
     options: config.resolved,
     run,
     execute: execute_,
-    invalidate: (key) => store.invalidate(`${name}:${key}`),
+    invalidate: (key) =>
+      Keys.isValid(keyPolicy, key) ? store.invalidate(Keys.namespaced(name, key)) : Effect.fail(Keys.refuse(keyPolicy, key)),
     events: hub.stream,
     stats: () => ({ executions, joined, replayed, storeErrors })
   }
@@ -293,5 +307,7 @@ export const makeFromConfig = <A, E>(
     readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
   }
 ) =>
-  Effect.flatMap(Config.unwrap(config), (options) =>
-    make<A, E>({ ...options, success: schemas?.success, failure: schemas?.failure }))
+  Effect.flatMap(
+    validate.validated(() => validate.options("Idempotency.layerConfig", schemas, "schemas")),
+    (s) => Effect.flatMap(validate.fromConfig("Idempotency.layerConfig", config), (options) => make<A, E>({ ...options, success: s.success, failure: s.failure }))
+  )

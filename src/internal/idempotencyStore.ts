@@ -9,7 +9,10 @@
  *   front as new ones arrive, and a periodic sweep removes the rest; at most
  *   `maxKeys` are kept (the oldest is dropped first). Executions in flight
  *   are never dropped.
- * - `Exit`s are kept as they are (no encoding); time is the caller's `Clock`.
+ * - `Exit`s are kept as they are (no encoding): their size is the user's;
+ *   keys are validated by the policy (at most `maxKeyLength` code units), so
+ *   key strings take at most `maxKeys × (maxKeyLength + name) × 2` bytes.
+ *   Time is the caller's `Clock`.
  *
  * @internal
  */
@@ -22,6 +25,8 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../Errors.js"
 import type * as Idempotency from "../Idempotency.js"
+import { LinkedMap } from "./linkedMap.js"
+import { monotonicMillis, sleep } from "./time.js"
 import * as validate from "./validate.js"
 
 /** @internal */
@@ -50,7 +55,9 @@ class Stored {
 /** @internal */
 export class MemoryCore {
   readonly running = new Map<string, Running>()
-  readonly stored = new Map<string, Stored>()
+  // a LinkedMap: its oldest entry is O(1) to reach whatever was deleted (a plain Map's
+  // iterator walks the holes its deletions leave at the front: O(keys held) per insert)
+  readonly stored = new LinkedMap<string, Stored>()
   expired = 0
   evicted = 0
 
@@ -119,7 +126,7 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
   const acquire = (key: string): Effect.Effect<Idempotency.Acquisition, never, Scope.Scope> =>
     Effect.clockWith((clock) =>
       Effect.suspend((): Effect.Effect<Idempotency.Acquisition, never, Scope.Scope> => {
-        const now = clock.unsafeCurrentTimeMillis()
+        const now = monotonicMillis(clock)
         const stored = core.lookup(now, key)
         if (stored !== undefined) return Effect.succeed({ _tag: "Completed", exit: stored.exit })
         const running = core.running.get(key)
@@ -134,7 +141,7 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
             Effect.clockWith((clock) =>
               Effect.sync(() => {
                 if (entry.settled) return
-                if (ttl !== undefined) core.store(clock.unsafeCurrentTimeMillis(), key, exit, Duration.toMillis(ttl))
+                if (ttl !== undefined) core.store(monotonicMillis(clock), key, exit, Duration.toMillis(ttl))
                 core.settle(key, entry, Option.some(exit))
               })
             )
@@ -152,7 +159,7 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
       }),
     [MemoryStoreTypeId]: MemoryStoreTypeId,
     size: () => core.size(),
-    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(clock.unsafeCurrentTimeMillis()))),
+    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock)))),
     stats: () => ({
       stored: core.stored.size,
       inFlight: core.running.size,
@@ -170,9 +177,10 @@ export const makeMemoryStore = (
   Effect.flatMap(
     validate.validated(() => {
       const m = "Idempotency.makeStoreMemory"
-      const maxKeys = validate.optionalNumber(m, "maxKeys", options?.maxKeys, { min: 1, integer: true }) ??
+      options = validate.options(m, options)
+      const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
         DEFAULT_MAX_KEYS
-      const sweepInterval = options?.sweepInterval === undefined
+      const sweepInterval = options.sweepInterval === undefined
         ? DEFAULT_SWEEP_INTERVAL_MILLIS
         : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
       return { maxKeys, sweepInterval }
@@ -180,7 +188,7 @@ export const makeMemoryStore = (
     ({ maxKeys, sweepInterval }) => {
       const service = makeService(new MemoryCore(maxKeys))
       if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
-      const sweeper = Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(sweepInterval)), service.sweep))
+      const sweeper = Effect.forever(Effect.zipRight(sleep(sweepInterval), service.sweep))
       return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)
     }
   )

@@ -35,12 +35,14 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { InvalidOptionsError } from "../Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "../Errors.js"
 import { unsafeMakeCallable } from "../Policy.js"
 import type * as RL from "../RateLimiter.js"
 import { RateLimiterStoreError, RateLimitExceededError, TypeId } from "../RateLimiter.js"
-import { currentDeadline, type Deadline } from "./deadline.js"
+import { active, currentDeadline, type Deadline } from "./deadline.js"
+import { monotonicMillis, sleepOn } from "./time.js"
 import * as EventHub from "./events.js"
+import * as Keys from "./keys.js"
 import { AtomicStoreTypeId, makeMemoryStore, type PlainStore } from "./rateLimiterStore.js"
 import * as validate from "./validate.js"
 
@@ -80,7 +82,7 @@ const storeErrorCounter = Metric.counter("resilience_rate_limiter_store_errors",
 /** @internal */
 export const resolve = (options: RL.RateLimiter.Options): RL.RateLimiter.Resolved => {
   const m = "RateLimiter.make"
-  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  options = validate.options(m, options)
   const limit = validate.number(m, "limit", options.limit, { min: 1, integer: true })
   const window = validate.duration(m, "window", options.window)
   const algorithm = options.algorithm === undefined
@@ -105,7 +107,8 @@ export const resolve = (options: RL.RateLimiter.Options): RL.RateLimiter.Resolve
   const metricsInterval = options.metricsInterval === undefined
     ? DEFAULT_METRICS_INTERVAL
     : validate.duration(m, "metricsInterval", options.metricsInterval, { allowInfinite: true })
-  return { limit, window, algorithm, onExceeded, cost, maxDelay, onStoreError, name, metricsInterval }
+  const maxKeyLength = Keys.maxKeyLengthOption(m, options.maxKeyLength)
+  return { limit, window, algorithm, onExceeded, cost, maxDelay, onStoreError, name, metricsInterval, maxKeyLength }
 }
 
 const admitted = (delayMillis: number, remaining: number): RL.Reservation => ({
@@ -215,7 +218,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
   })
   // the count is published by the first call permitted after each interval (no fiber, no timer)
   const publishEvery = Duration.toMillis(cfg.metricsInterval)
-  let nextPublishAt = clock.unsafeCurrentTimeMillis() + publishEvery
+  let nextPublishAt = monotonicMillis(clock) + publishEvery
   let delayed = 0
   let rejections = 0
   let storeErrors = 0
@@ -237,7 +240,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
   // plain stores get no refund (see the module documentation)
   const refund = (req: RL.ReserveRequest, reservation: RL.Reservation): Effect.Effect<void> =>
     unsafeRefund !== undefined
-      ? Effect.sync(() => unsafeRefund(clock.unsafeCurrentTimeMillis(), req, reservation))
+      ? Effect.sync(() => unsafeRefund(monotonicMillis(clock), req, reservation))
       : atomic !== undefined
       ? Effect.catchAllCause(atomic.refund(req, reservation), () => Effect.void)
       : Effect.void
@@ -255,7 +258,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
         if (hub.hasSubscribers()) hub.emit({ _tag: "Permitted", policy: name, key, cost: req.tokens })
         // Stryker disable next-line ConditionalExpression: equivalent: with an infinite interval nextPublishAt is Infinity, which no clock reaches; the guard only skips reading the clock
         if (publishEvery !== Infinity) {
-          const now = clock.unsafeCurrentTimeMillis()
+          const now = monotonicMillis(clock)
           if (now >= nextPublishAt) {
             nextPublishAt = now + publishEvery
             return Effect.zipRight(publish, self)
@@ -270,8 +273,8 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       // interrupted while waiting: the slot is given back (when the store can do so safely)
       // Stryker disable next-line ConditionalExpression: equivalent: a plain store's refund is Effect.void, so onInterrupt would add nothing
       const wait = atomic === undefined
-        ? Effect.sleep(delay)
-        : Effect.onInterrupt(Effect.sleep(delay), () => refund(req, reservation))
+        ? sleepOn(clock, reservation.delayMillis)
+        : Effect.onInterrupt(sleepOn(clock, reservation.delayMillis), () => refund(req, reservation))
       return Effect.zipRight(Effect.zipRight(Metric.increment(delayedMetric), wait), self)
     }
     rejections++
@@ -327,15 +330,18 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       onSuccess: (reservation) => onReservation(self, key, req, reservation)
     })
 
+  // store keys: `Keys.namespaced(name, key)`, the limiter's own limit (no key) never a keyed one
+  const ownKey = Keys.namespaced(name, undefined)
+  const keyPolicy: Keys.KeyPolicy = { kind: "RateLimiter", name, maxKeyLength: cfg.maxKeyLength }
   // the unkeyed, default-cost request of "fail" mode never changes: made once
-  const defaultFailRequest = request(name, cfg.cost, 0)
+  const defaultFailRequest = request(ownKey, cfg.cost, 0)
 
   const run = <A, E, R>(
     self: Effect.Effect<A, E, R>,
     key: string | undefined,
     cost: number
   ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
-    const storeKey = key === undefined ? name : `${name}:${key}`
+    const storeKey = key === undefined ? ownKey : Keys.namespaced(name, key)
     if (unsafeReserve !== undefined) {
       // in-process store: decide synchronously, with the limiter's clock
       // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent: the general path below asks with effectiveMaxDelay, min(0, ...) = 0 in fail mode, at the same clock time: the same request
@@ -343,12 +349,12 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
         return Effect.suspend(() => {
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: an unkeyed call always has the default cost (execute requires a key), and request(storeKey, cost, 0) equals defaultFailRequest field by field; the branch only reuses the object
           const req = key === undefined && cost === cfg.cost ? defaultFailRequest : request(storeKey, cost, 0)
-          return onReservation(self, key, req, unsafeReserve(clock.unsafeCurrentTimeMillis(), req))
+          return onReservation(self, key, req, unsafeReserve(monotonicMillis(clock), req))
         })
       }
       return Effect.withFiberRuntime((fiber) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const req = request(storeKey, cost, effectiveMaxDelay(now, fiber.getFiberRef(currentDeadline)))
+        const now = monotonicMillis(clock)
+        const req = request(storeKey, cost, effectiveMaxDelay(now, active(fiber.getFiberRef(currentDeadline))))
         return onReservation(self, key, req, unsafeReserve(now, req))
       })
     }
@@ -358,7 +364,7 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
       reserveAndRun(
         self,
         key,
-        request(storeKey, cost, effectiveMaxDelay(clock.unsafeCurrentTimeMillis(), fiber.getFiberRef(currentDeadline)))
+        request(storeKey, cost, effectiveMaxDelay(monotonicMillis(clock), active(fiber.getFiberRef(currentDeadline))))
       )
     )
   }
@@ -372,10 +378,13 @@ const build = (cfg: RL.RateLimiter.Resolved, store: PlainStore, clock: Clock.Clo
   const runKeyed = <A, E, R>(
     self: Effect.Effect<A, E, R>,
     options: RL.RateLimiter.ExecuteOptions
-  ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError, R> => {
+  ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterStoreError | InvalidKeyError, R> => {
+    const key: unknown = options?.key
+    // refused before the store is asked: nothing charged, nothing stored
+    if (!Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
     const cost = costOf(options.cost)
     // a cost no call can ever get is a programming error, not a rejection
-    return typeof cost === "number" ? run(self, options.key, cost) : Effect.die(cost)
+    return typeof cost === "number" ? run(self, key, cost) : Effect.die(cost)
   }
 
   // data-first when given an effect, data-last otherwise (a hand-written `dual`: no `arguments` object)
@@ -433,4 +442,4 @@ export const make = (
 /** @internal */
 export const makeFromConfig = (
   config: Config.Config.Wrap<RL.RateLimiter.ConfigOptions>
-) => Effect.flatMap(Config.unwrap(config), make)
+) => Effect.flatMap(validate.fromConfig("RateLimiter.layerConfig", config), make)

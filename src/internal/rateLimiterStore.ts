@@ -12,7 +12,11 @@
  *   restarts its refill phase at its next use, so a token may come up to one
  *   refill interval later, never sooner), and when the store is full a
  *   new key evicts an old one (second-chance approximation of LRU; an evicted
- *   key that was still limiting starts afresh, which is counted);
+ *   key that was still limiting starts afresh, which is counted), in O(1)
+ *   whatever the number of keys (the maps are `LinkedMap`s: a plain `Map`'s
+ *   oldest entry costs O(deleted entries) to reach); keys are validated by
+ *   the limiter (at most `maxKeyLength` code units), so the key strings
+ *   held take at most `maxKeys × (maxKeyLength + name) × 2` bytes;
  * - the atomic extension (`AtomicStoreTypeId`): `reserve` charges a call only
  *   if it is admitted within its allowed delay, in one synchronous step (and
  *   never lets a fixed-window call straddle two windows), and `refund` gives
@@ -30,6 +34,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../Errors.js"
 import type * as RateLimiter from "../RateLimiter.js"
+import { LinkedMap } from "./linkedMap.js"
+import { monotonicMillis, sleep } from "./time.js"
 import * as validate from "./validate.js"
 
 /** @internal */
@@ -108,8 +114,8 @@ const rejected = (delayMillis: number, retryAfterMillis: number, remaining: numb
  * @internal
  */
 export class MemoryCore {
-  readonly buckets = new Map<string, Bucket>()
-  readonly counters = new Map<string, Counter>()
+  readonly buckets = new LinkedMap<string, Bucket>()
+  readonly counters = new LinkedMap<string, Counter>()
   /** Idle keys deleted by sweeps or to make room. */
   expired = 0
   /** Keys that were still limiting, evicted because the store was full. */
@@ -123,7 +129,7 @@ export class MemoryCore {
     return this.buckets.size + this.counters.size
   }
 
-  private insert<V extends Bucket | Counter>(map: Map<string, V>, key: string, value: V, now: number): void {
+  private insert<V extends Bucket | Counter>(map: LinkedMap<string, V>, key: string, value: V, now: number): void {
     if (this.size() >= this.maxKeys) this.makeRoom(now)
     map.set(key, value)
   }
@@ -132,23 +138,25 @@ export class MemoryCore {
   private makeRoom(now: number): void {
     // Stryker disable next-line EqualityOperator: equivalent: every pass returns by probe MAX_PROBES - 1 (which evicts unconditionally), so the bound is never reached
     for (let probe = 0; probe < MAX_PROBES; probe++) {
-      const map: Map<string, Bucket | Counter> = this.buckets.size >= this.counters.size ? this.buckets : this.counters
-      const first = map.entries().next()
+      const map: LinkedMap<string, Bucket | Counter> = this.buckets.size >= this.counters.size ? this.buckets : this.counters
+      // O(1): the oldest entry of a LinkedMap, whatever was deleted before
+      const entry = map.firstValue()
       // Stryker disable next-line ConditionalExpression: equivalent: unreachable: makeRoom runs only when size >= maxKeys >= 1, and the larger map is taken, so it is never empty
-      if (first.done) return
-      const [key, entry] = first.value
-      map.delete(key)
+      if (entry === undefined) return
+      const key = map.firstKey()!
       const idleAt = entry instanceof Bucket ? entry.idleAt : entry.expiresAt
       if (idleAt <= now) {
+        map.delete(key)
         this.expired++
         return
       }
       if (entry.touched && probe < MAX_PROBES - 1) {
         // second chance: used since it was last examined, move it to the back
         entry.touched = false
-        map.set(key, entry)
+        map.moveToBack(key)
         continue
       }
+      map.delete(key)
       this.evicted++
       return
     }
@@ -315,15 +323,15 @@ export class MemoryCore {
  */
 export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
   const reserve = (request: RateLimiter.ReserveRequest) =>
-    Effect.clockWith((clock) => Effect.sync(() => core.reserve(clock.unsafeCurrentTimeMillis(), request)))
+    Effect.clockWith((clock) => Effect.sync(() => core.reserve(monotonicMillis(clock), request)))
   const refund = (request: RateLimiter.ReserveRequest, reservation: RateLimiter.Reservation) =>
-    Effect.clockWith((clock) => Effect.sync(() => core.refund(clock.unsafeCurrentTimeMillis(), request, reservation)))
+    Effect.clockWith((clock) => Effect.sync(() => core.refund(monotonicMillis(clock), request, reservation)))
   return {
     fixedWindow: (options) =>
       Effect.clockWith((clock) =>
         Effect.sync(() =>
           core.fixedWindow(
-            clock.unsafeCurrentTimeMillis(),
+            monotonicMillis(clock),
             options.key,
             options.tokens,
             Duration.toMillis(options.refillRate),
@@ -335,7 +343,7 @@ export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
       Effect.clockWith((clock) =>
         Effect.sync(() =>
           core.tokenBucket(
-            clock.unsafeCurrentTimeMillis(),
+            monotonicMillis(clock),
             options.key,
             options.tokens,
             options.limit,
@@ -352,7 +360,7 @@ export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
     },
     [MemoryStoreTypeId]: MemoryStoreTypeId,
     size: () => core.size(),
-    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(clock.unsafeCurrentTimeMillis()))),
+    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock)))),
     stats: () => ({ keys: core.size(), expired: core.expired, evicted: core.evicted, maxKeys: core.maxKeys })
   }
 }
@@ -360,9 +368,10 @@ export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
 /** @internal */
 export const validateMemoryOptions = (options: RateLimiter.MemoryStoreOptions | undefined) => {
   const m = "RateLimiter.makeStoreMemory"
-  const maxKeys = validate.optionalNumber(m, "maxKeys", options?.maxKeys, { min: 1, integer: true }) ??
+  options = validate.options(m, options)
+  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
     DEFAULT_MAX_KEYS
-  const sweepInterval = options?.sweepInterval === undefined
+  const sweepInterval = options.sweepInterval === undefined
     ? DEFAULT_SWEEP_INTERVAL_MILLIS
     : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
   return { maxKeys, sweepInterval }
@@ -381,7 +390,7 @@ export const makeMemoryStore = (
     const core = new MemoryCore(maxKeys)
     const service = makeService(core)
     if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
-    const sweeper = Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(sweepInterval)), service.sweep))
+    const sweeper = Effect.forever(Effect.zipRight(sleep(sweepInterval), service.sweep))
     return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)
   })
 

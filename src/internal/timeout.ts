@@ -30,8 +30,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -41,9 +39,9 @@ import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import { currentDeadline, type Deadline } from "./deadline.js"
+// when the fiber's clock is Effect's live clock, a Node timer is equivalent to `clock.sleep`
+import { liveClock, MAX_TIMER_MILLIS, monotonicMillis, sleepOn } from "./time.js"
 
-/** Effect's live clock: when the fiber's clock is this one, a Node timer is equivalent to `clock.sleep`. */
-const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
 /** A pending call. */
 interface Entry {
@@ -138,13 +136,14 @@ class NodeTimer extends Deadlines {
     if (this.handle !== undefined) clearTimeout(this.handle)
     this.armedAt = at
     this.refed = true
-    this.handle = setTimeout(this.fire, Math.max(0, at - now))
+    // a deadline past Node's timer cap is reached in steps: fire() re-arms while it is not due
+    this.handle = setTimeout(this.fire, Math.min(MAX_TIMER_MILLIS, Math.max(0, at - now)))
   }
 
   private readonly fire = (): void => {
     this.handle = undefined
     this.armedAt = Infinity
-    const now = liveClock.unsafeCurrentTimeMillis()
+    const now = monotonicMillis(liveClock)
     this.expire(now)
     if (this.head !== undefined) this.arm(this.head.deadline, now)
   }
@@ -181,13 +180,13 @@ class FiberTimer extends Deadlines {
         return Effect.void
       }
       this.sleepingUntil = head.deadline
-      const now = this.clock.unsafeCurrentTimeMillis()
+      const now = monotonicMillis(this.clock)
       return Effect.zipRight(
         // yield once after waking, so that work due at the same instant completes first
         // (at a tie the work wins, as with Effect.timeout, whose work is registered first)
-        Effect.zipRight(this.clock.sleep(Duration.millis(Math.max(0, head.deadline - now))), Effect.yieldNow()),
+        Effect.zipRight(sleepOn(this.clock, head.deadline - now), Effect.yieldNow()),
         Effect.suspend(() => {
-          this.expire(this.clock.unsafeCurrentTimeMillis())
+          this.expire(monotonicMillis(this.clock))
           return loop
         })
       )
@@ -272,7 +271,7 @@ export const makeFastTimeout = (): FastTimeout => {
   ): Effect.Effect<A, E | E2, R> =>
     Effect.withFiberRuntime<A, E | E2, R>((parent, status) => {
       const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = monotonicMillis(clock)
       const context = parent.currentContext as Context.Context<R>
       const callerRefs = parent.getFiberRefs()
       const runtime = Runtime.make({ context, runtimeFlags: status.runtimeFlags, fiberRefs: callerRefs })
@@ -281,6 +280,8 @@ export const makeFastTimeout = (): FastTimeout => {
           outer === deadline ? refs : FiberRefs.updateAs(refs, { fiberId, fiberRef: currentDeadline, value: deadline })
       })
 
+      // the deadline ends with the work it bounds (forks that outlive the work see none): see deadline.ts
+      const end = deadline === undefined || deadline === outer ? undefined : deadline
       const succeed = (value: A): Effect.Effect<A> =>
         unchanged(callerRefs, fiber.getFiberRefs())
           ? Exit.succeed(value)
@@ -289,7 +290,10 @@ export const makeFastTimeout = (): FastTimeout => {
 
       // 1. completed synchronously: no timer, no hop
       const done = fiber.unsafePoll()
-      if (done !== null) return done._tag === "Success" ? succeed(done.value) : done
+      if (done !== null) {
+        if (end !== undefined) end.active = false
+        return done._tag === "Success" ? succeed(done.value) : done
+      }
 
       // 2. suspended: register with the policy's timer and wait for the work
       const timer = timerFor(clock)
@@ -315,6 +319,7 @@ export const makeFastTimeout = (): FastTimeout => {
         }
         if (disconnect) entry.onTimeout = () => finish(Effect.failSync(error))
         fiber.addObserver((exit) => {
+          if (end !== undefined) end.active = false
           timer.remove(entry)
           // 3. timed out: the caller fails once the work has stopped, whatever its exit
           if (entry.timedOut) finish(Effect.failSync(error))

@@ -4,6 +4,8 @@
  *
  * @internal
  */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { InvalidOptionsError } from "../Errors.js"
@@ -19,6 +21,9 @@ export interface DurationBounds {
   /** Allow an infinite duration (default false). */
   readonly allowInfinite?: boolean
 }
+
+/** The spelling of an infinite duration in a string (from `Config` or JSON): `"Infinity"`, any case. */
+const INFINITY = /^\s*infinity\s*$/i
 
 /**
  * Decodes a `DurationInput` and checks it; throws `InvalidOptionsError`.
@@ -37,7 +42,7 @@ export const duration = (
     if (typeof value === "bigint" && value < BigInt(0)) throw new Error()
     if (typeof value === "string" && value.startsWith("-")) throw new Error()
     if (Array.isArray(value) && value.some((x) => !(x >= 0))) throw new Error()
-    d = Duration.decode(value as Duration.DurationInput)
+    d = typeof value === "string" && INFINITY.test(value) ? Duration.infinity : Duration.decode(value as Duration.DurationInput)
   } catch {
     throw invalid(module, option, value, expected)
   }
@@ -88,6 +93,10 @@ export const number = (module: string, option: string, value: unknown, bounds: N
   if (value < (bounds.min ?? -Infinity)) throw invalid(module, option, value, expected)
   if (value > (bounds.max ?? Infinity)) throw invalid(module, option, value, expected)
   if (value <= (bounds.gt ?? -Infinity)) throw invalid(module, option, value, expected)
+  // an integer past 2^53 - 1 is no longer exact (n + 1 === n): a count that large is a mistake
+  if (bounds.integer && Number.isFinite(value) && !Number.isSafeInteger(value)) {
+    throw invalid(module, option, value, describeNumber({ ...bounds, max: Number.MAX_SAFE_INTEGER }))
+  }
   return value
 }
 
@@ -136,4 +145,85 @@ export const validated = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> 
       if (e instanceof InvalidOptionsError) return Effect.fail(e)
       return Effect.die(e)
     }
+  })
+
+const isOptionsObject = (value: unknown): value is object =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && !Duration.isDuration(value) &&
+  !Effect.isEffect(value)
+
+/**
+ * An options argument, or a group of options inside one (`halfOpen`,
+ * `retry`, …). `undefined` is `{}` (every option takes its default); an
+ * object is itself; anything else — `null` (what JSON and `Config` give for
+ * an absent value), a number, a string, a boolean, an array, a function, a
+ * `Duration` or an `Effect` — throws `InvalidOptionsError` naming the
+ * constructor, the argument (`option`, `"options"` by default) and the value
+ * received. Every public constructor that takes options calls it first.
+ * @internal
+ */
+export const options = <A extends object>(module: string, value: A | null | undefined, option: string = "options"): A => {
+  if (value === undefined) return {} as A
+  if (isOptionsObject(value)) return value as A
+  throw invalid(module, option, value, "an object")
+}
+
+/**
+ * An optional group of options: `undefined` stays `undefined`; otherwise as
+ * {@link options}.
+ * @internal
+ */
+export const optionalOptions = <A extends object>(module: string, option: string, value: A | null | undefined): A | undefined =>
+  value === undefined ? undefined : options(module, value, option)
+
+/** @internal */
+export const optionalBoolean = (module: string, option: string, value: unknown): boolean | undefined => {
+  if (value === undefined || typeof value === "boolean") return value
+  throw invalid(module, option, value, "a boolean")
+}
+
+/**
+ * A policy argument (of `Policy.compose`, `Policy.pipeline`, …): a policy, a
+ * transform or a plain function from Effect to Effect.
+ * @internal
+ */
+export const policy = <A>(module: string, option: string, value: unknown): A => {
+  if (typeof value === "function") return value as A
+  throw invalid(module, option, value, "a policy (a function from Effect to Effect)")
+}
+
+/**
+ * Runs `f`, renaming an `InvalidOptionsError` it throws as one of `module`'s
+ * own options: `prefix` + the option (e.g. `"timeout"` for the duration a
+ * pipeline hands to `Timeout.make`, `"circuitBreaker.halfOpen.probes"` for
+ * the options a client hands to `CircuitBreaker.make`), so the error names
+ * what the caller wrote.
+ * @internal
+ */
+export const nested = <A>(module: string, rename: (option: string) => string, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof InvalidOptionsError) throw invalid(module, rename(e.option), e.value, e.expected)
+    throw e
+  }
+}
+
+/**
+ * The options a `layerConfig` reads: `Config.unwrap` of the record of
+ * Configs, suspended (nothing is read until the layer is built). Also for an
+ * empty record (every option at its default), on which effect 3.22's
+ * `Config.unwrap` throws a `TypeError`; anything but a record of Configs (or
+ * a Config of the whole options) fails with `InvalidOptionsError` naming the
+ * argument `config`.
+ * @internal
+ */
+export const fromConfig = <A>(
+  module: string,
+  config: Config.Config.Wrap<A>
+): Effect.Effect<A, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.suspend((): Effect.Effect<A, InvalidOptionsError | ConfigError.ConfigError> => {
+    if (Config.isConfig(config)) return config as Config.Config<A>
+    if (!isOptionsObject(config)) return Effect.fail(invalid(module, "config", config, "a record of Configs"))
+    if (Object.keys(config).length === 0) return Effect.succeed({} as A)
+    return Config.unwrap(config)
   })

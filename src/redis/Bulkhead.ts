@@ -42,7 +42,13 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Local from "../Bulkhead.js"
 import type { BulkheadFullError } from "../Errors.js"
-import { type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId, withoutStack } from "../Errors.js"
+import {
+  type InvalidKeyError,
+  type InvalidOptionsError,
+  RejectionTypeId,
+  ResilienceErrorTypeId,
+  withoutStack
+} from "../Errors.js"
 import type { Policy } from "../Policy.js"
 import * as internal from "./internal/bulkhead.js"
 import type { Redis } from "./Redis.js"
@@ -130,7 +136,8 @@ export interface Options {
   /**
    * How long a lease lives without renewal: the time after which the permits
    * of a replica that died are free again. Renewed every third of it while
-   * the call runs. Defaults to 10 seconds.
+   * the call runs. Finite, at most 2^53 − 1 ms (its expiry must stay an exact
+   * integer in Redis). Defaults to 10 seconds.
    */
   readonly leaseTtl?: Duration.DurationInput | undefined
   /**
@@ -156,6 +163,12 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Namespace of the keys after the connection's prefix. Defaults to `"bulkhead:"`. */
   readonly prefix?: string | undefined
+  /**
+   * The longest partition key accepted, in UTF-16 code units: an integer in
+   * [1, 16,383]. Defaults to 1,024. Other keys (not strings, not well-formed
+   * Unicode, longer) fail with `InvalidKeyError` before anything is taken.
+   */
+  readonly maxKeyLength?: number | undefined
   /**
    * How often the `resilience_bulkhead_active` and `_queued` gauges (this
    * replica's calls) are published. Defaults to 1 second; an infinite
@@ -279,17 +292,27 @@ export type Event =
 export interface DistributedBulkhead<E = never> extends Policy<BulkheadFullError | E> {
   readonly policyName: string
   readonly options: Options
-  /** Runs `self` in the partition of `key` (the default partition without one). */
-  readonly execute: <A, E2, R>(
-    self: Effect.Effect<A, E2, R>,
-    options?: ExecuteOptions | undefined
-  ) => Effect.Effect<A, E2 | BulkheadFullError | E, R>
+  /**
+   * Runs `self` in the partition of `key` (the default partition without one,
+   * or with `key: undefined`). A key the bulkhead refuses fails with
+   * `InvalidKeyError` before a local permit or a lease is taken.
+   */
+  readonly execute: {
+    <A, E2, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | BulkheadFullError | E, R>
+    <A, E2, R>(
+      self: Effect.Effect<A, E2, R>,
+      options: ExecuteOptions | undefined
+    ): Effect.Effect<A, E2 | BulkheadFullError | E | InvalidKeyError, R>
+  }
   /** This replica's running and queued calls in a partition. */
   readonly stats: (key?: string | undefined) => Stats
   /** This replica's counters. */
   readonly totals: () => Totals
   /** Leases held in Redis right now for a partition, by every replica (expired ones excluded). */
-  readonly held: (key?: string | undefined) => Effect.Effect<number, BulkheadStoreError>
+  readonly held: {
+    (): Effect.Effect<number, BulkheadStoreError>
+    (key: string | undefined): Effect.Effect<number, BulkheadStoreError | InvalidKeyError>
+  }
   /** What the bulkhead did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<Event>
 }

@@ -44,6 +44,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../Errors.js"
+import * as validate from "../internal/validate.js"
 import * as internal from "./internal/breakerStore.js"
 import type { Redis, RedisError } from "./Redis.js"
 
@@ -177,4 +178,4 @@ export const layerStoreConfig = (
     )
   }
 ): Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
-  Layer.scoped(CircuitBreaker.CircuitBreakerStore, Effect.flatMap(Config.unwrap(config), internal.make))
+  Layer.scoped(CircuitBreaker.CircuitBreakerStore, Effect.flatMap(validate.fromConfig("CircuitBreakerStore.layerStoreConfig", config), internal.make))

@@ -109,10 +109,21 @@ export interface Options {
   readonly redis?: RedisOptions | undefined
   /** Prefix of every key. Defaults to `"effect-resilience:"`. */
   readonly prefix?: string | undefined
-  /** Connect timeout. Defaults to 2 seconds. */
+  /** Connect timeout, finite and at most 2^31 − 1 ms (ioredis arms a Node timer with it). Defaults to 2 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
-  /** Timeout of every command. Defaults to 500 millis. */
+  /** Timeout of every command, finite and at most 2^31 − 1 ms (as `connectTimeout`). Defaults to 500 millis. */
   readonly commandTimeout?: Duration.DurationInput | undefined
+}
+
+/** Node's timer cap: ioredis arms its connect and command timers with `setTimeout`, which fires at once past it. */
+const MAX_TIMER_MILLIS = 2_147_483_647
+
+const timerDuration = (m: string, option: string, value: unknown): Duration.Duration | undefined => {
+  const d = validate.optionalDuration(m, option, value)
+  if (d !== undefined && Duration.toMillis(d) > MAX_TIMER_MILLIS) {
+    throw validate.invalid(m, option, value, `a finite duration > 0 and <= ${MAX_TIMER_MILLIS} millis (Node's timer cap)`)
+  }
+  return d
 }
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(2)
@@ -146,11 +157,16 @@ export const make = (
 ): Effect.Effect<RedisConnection, InvalidOptionsError | RedisError, Scope.Scope> =>
   Effect.gen(function*() {
     const m = "Redis.make"
-    const { commandTimeout, connectTimeout, prefix } = yield* validate.validated(() => ({
-      connectTimeout: validate.optionalDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
-      commandTimeout: validate.optionalDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
-      prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
-    }))
+    options = yield* validate.validated(() => validate.options(m, options))
+    const { commandTimeout, connectTimeout, prefix } = yield* validate.validated(() => {
+      if (options.url !== undefined) validate.nonEmptyString(m, "url", options.url)
+      validate.optionalOptions(m, "redis", options.redis)
+      return {
+        connectTimeout: timerDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
+        commandTimeout: timerDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
+        prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
+      }
+    })
     const commandMillis = Duration.toMillis(commandTimeout)
     const redisOptions: RedisOptions = {
       lazyConnect: true,
@@ -266,4 +282,4 @@ export const layerConfig = (
     commandTimeout: Config.duration("REDIS_COMMAND_TIMEOUT").pipe(Config.withDefault(DEFAULT_COMMAND_TIMEOUT))
   }
 ): Layer.Layer<Redis, InvalidOptionsError | RedisError | ConfigError.ConfigError> =>
-  Layer.scoped(Redis, Effect.flatMap(Config.unwrap(config), make))
+  Layer.scoped(Redis, Effect.flatMap(validate.fromConfig("Redis.layerConfig", config), make))

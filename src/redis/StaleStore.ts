@@ -17,7 +17,9 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type { InvalidOptionsError } from "../Errors.js"
 import { type StaleEntry, type StaleStore, StaleStoreError } from "../Fallback.js"
+import * as validate from "../internal/validate.js"
 import { Redis } from "./Redis.js"
 
 /**
@@ -35,7 +37,8 @@ const Envelope = Schema.Struct({ v: Schema.Unknown, s: Schema.Number, e: Schema.
 const decodeEnvelope = Schema.decodeUnknownOption(Schema.parseJson(Envelope))
 
 /**
- * Makes a Redis stale store on the {@link Redis} connection.
+ * Makes a Redis stale store on the {@link Redis} connection. Fails with
+ * `InvalidOptionsError` for invalid options.
  *
  * @example
  * ```ts
@@ -52,9 +55,15 @@ const decodeEnvelope = Schema.decodeUnknownOption(Schema.parseJson(Envelope))
  * @since 0.1.0
  * @category Constructors
  */
-export const make = <A = unknown, I = unknown>(options: Options<A, I> = {}): Effect.Effect<StaleStore, never, Redis> =>
-  Effect.map(Redis, (redis) => {
-    const schema = options.schema
+export const make = <A = unknown, I = unknown>(
+  options: Options<A, I> = {}
+): Effect.Effect<StaleStore, InvalidOptionsError, Redis> =>
+  Effect.zipWith(validate.validated(() => {
+    const m = "StaleStore.make"
+    const schema = validate.options(m, options).schema
+    if (schema !== undefined && !Schema.isSchema(schema)) throw validate.invalid(m, "schema", schema, "a Schema")
+    return schema
+  }), Redis, (schema, redis) => {
     const encode = (value: unknown): Effect.Effect<unknown, unknown> =>
       schema === undefined ? Effect.succeed(value) : Schema.encodeUnknown(schema)(value)
     const decode = (value: unknown): Effect.Effect<unknown, unknown> =>

@@ -129,8 +129,9 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const useClosed = (b: Of<typeof _closed>) => b.execute(call, { key: "k" })
       const useEither = (b: Of<typeof _either>) => b(call)
       expectTypeOf(useOpen).returns.toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError>>()
+      // a keyed call may also refuse its key
       expectTypeOf(useClosed).returns.toEqualTypeOf<
-        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError | Errors.InvalidKeyError>
       >()
       expectTypeOf(useEither).returns.toEqualTypeOf<
         Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>

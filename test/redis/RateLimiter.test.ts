@@ -182,7 +182,7 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
         maxDelay: "600 millis",
         name: "delay"
       }).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store)))
-      const bucket = `${redis.prefix}rl:tb:delay`
+      const bucket = `${redis.prefix}rl:tb:5:delay`
       const tokens = redis.use("HGET", (c) => c.hget(bucket, "t"))
       yield* limiter(Effect.void)
       yield* limiter(Effect.void)

@@ -13,8 +13,9 @@
  * input that is accepted today (reported in docs/Reliability.md), so that
  * the suite stays green and the row flips the day src/ is fixed.
  */
+import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
+import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Scope } from "effect"
 import {
   Bulkhead,
   Chaos,
@@ -24,10 +25,22 @@ import {
   Health,
   Hedge,
   Idempotency,
+  Policy,
   RateLimiter,
   Retry,
+  Testing,
   Timeout
 } from "effect-resilience"
+import { AdminRoutes, HealthRoutes, ResilientHttpClient } from "effect-resilience/http"
+import {
+  Bulkhead as RedisBulkhead,
+  CircuitBreakerStore,
+  IdempotencyStore,
+  RateLimiterStore,
+  Redis as RedisModule,
+  StaleStore
+} from "effect-resilience/redis"
+import { hasRedis, startRedis } from "../utils/redis.js"
 
 type Mode = "throw" | "fail"
 
@@ -156,8 +169,9 @@ const retryRows: ReadonlyArray<Row> = [
 ]
 
 const timeoutRows: ReadonlyArray<Row> = [
-  ...[0, -1, NaN, Infinity, "soon", undefined, "0 millis", "-1 seconds"].map((v) =>
-    pure(`Timeout.make duration=${String(v)}`, "duration", "finite duration > 0", () => Timeout.make(any(v)))
+  // an infinite duration is no timeout (issue 15 §3): see the edges
+  ...[0, -1, NaN, -Infinity, "soon", undefined, "0 millis", "-1 seconds"].map((v) =>
+    pure(`Timeout.make duration=${String(v)}`, "duration", "duration > 0", () => Timeout.make(any(v)))
   ),
   pure("Timeout.make name=''", "name", "non-empty string", () => Timeout.make("1 second", { name: "" })),
   pure("Timeout.make scope=global", "scope", "one of", () => Timeout.make("1 second", { scope: any("global") })),
@@ -339,7 +353,7 @@ const breakerRows: ReadonlyArray<Row> = [
   ),
   layer(
     "CircuitBreaker.layerConfig CB_PROBES=0",
-    "halfOpen.probes",
+    "probes",
     ">= 1",
     () => CircuitBreaker.layerConfig(AnyTag, { probes: Config.number("CB_PROBES") }),
     { CB_PROBES: "0" }
@@ -577,6 +591,7 @@ const edges: ReadonlyArray<Edge> = [
   edge("Retry.budget ratio=0 minRetriesPerSecond=0", () => Retry.budget({ ratio: 0, minRetriesPerSecond: 0 })),
   edge("Retry.budget ratio=1000", () => Retry.budget({ ratio: 1000 })),
   edge("Timeout.make duration=1ms", () => Timeout.make(1)),
+  edge("Timeout.make duration=Infinity (no timeout)", () => Timeout.make(Infinity)),
   edge("Bulkhead.make maxConcurrent=1 maxQueue=0", () => Bulkhead.make({ maxConcurrent: 1, maxQueue: 0 })),
   edge("Bulkhead.make maxWait=Infinity", () => Bulkhead.make({ maxConcurrent: 1, maxWait: Infinity })),
   edge("Bulkhead.resize 1", () => Effect.flatMap(Bulkhead.make({ maxConcurrent: 3 }), (b) => b.resize(1))),
@@ -705,4 +720,1112 @@ describe("bad input", () => {
       // Schedules given as openDuration are accepted (not an invalid input).
       yield* Effect.scoped(cb({ openDuration: Schedule.exponential("1 second") }))
     }))
+})
+
+// ---------------------------------------------------------------------------
+// Issue 15 §5, every constructor × every kind of wrong value. Options come from JSON and `Config` as
+// well as from code, so each option of each public constructor is given each kind of wrong value:
+// null, undefined, a value of the wrong type, NaN, ±Infinity, a negative number, 0, a huge number, a
+// fraction, the empty string. Each is either accepted with a documented meaning (a default for
+// undefined; "no timeout" for an infinite user-facing timeout; any finite duration, however long)
+// or rejected with an InvalidOptionsError naming the constructor and the option the caller got
+// wrong. The rows are generated: one builder per kind of option says what each value must do.
+
+type Wrong = "null" | "undefined" | "wrong type" | "NaN" | "Infinity" | "-Infinity" | "negative" | "0" | "huge" | "fraction" | "''"
+
+/** What a value must do: be accepted, or be rejected with a range that mentions the fragment. */
+type Expect = "accept" | { readonly reject: string }
+
+/** The kind of an option: the value of each kind of wrong value, and what it must do. */
+type Kind = { readonly [W in Wrong]?: readonly [value: unknown, expect: Expect] }
+
+const reject = (range: string): Expect => ({ reject: range })
+
+/** Every wrong value rejected with `range`, except undefined (optional options take their default). */
+const rejectAll = (range: string, wrongType: unknown, required = false): Kind => ({
+  "null": [null, reject(range)],
+  "undefined": [undefined, required ? reject(range) : "accept"],
+  "wrong type": [wrongType, reject(range)],
+  "NaN": [NaN, reject(range)],
+  "Infinity": [Infinity, reject(range)],
+  "-Infinity": [-Infinity, reject(range)],
+  "negative": [-1, reject(range)],
+  "0": [0, reject(range)],
+  "huge": [1e300, reject(range)],
+  "fraction": [1.5, reject(range)],
+  "''": ["", reject(range)]
+})
+
+const kinds = {
+  /**
+   * A duration. `infinite`: "off" for a user-facing timeout-like option (no timeout / no limit),
+   * "reject" for a safety bound or a period. Any finite duration, however long, is accepted
+   * unless `maxMillis` bounds it.
+   */
+  duration: (o: {
+    readonly required?: boolean
+    readonly zero?: boolean
+    readonly infinite: "off" | "reject"
+    readonly maxMillis?: number
+    readonly fraction?: Expect
+  }): Kind => ({
+    ...rejectAll("duration", true, o.required),
+    "Infinity": [Infinity, o.infinite === "off" ? "accept" : reject("finite")],
+    "0": [0, o.zero === true ? "accept" : reject("> 0")],
+    "huge": [1e300, o.maxMillis === undefined ? "accept" : reject(`<= ${o.maxMillis}`)],
+    "fraction": [1.5, o.fraction ?? "accept"]
+  }),
+  /** An integer in [min, max] (max: at most 2^53 - 1 anyway); `infinite`: Infinity means unbounded. */
+  integer: (o: { readonly required?: boolean; readonly min: number; readonly max?: number; readonly infinite?: boolean }): Kind => ({
+    ...rejectAll("integer", "3", o.required),
+    "Infinity": [Infinity, o.infinite === true ? "accept" : reject("integer")],
+    "0": [0, o.min <= 0 ? "accept" : reject(`>= ${o.min}`)],
+    "huge": [Number.MAX_SAFE_INTEGER + 2, reject(`<= ${o.max ?? Number.MAX_SAFE_INTEGER}`)]
+  }),
+  /** A number in a range: [min, max] or (gt, max]. */
+  number: (o: { readonly required?: boolean; readonly min?: number; readonly gt?: number; readonly max?: number }): Kind => {
+    const inRange = (x: number) =>
+      (o.min === undefined || x >= o.min) && (o.gt === undefined || x > o.gt) && (o.max === undefined || x <= o.max)
+    const at = (x: number): Expect => (inRange(x) ? "accept" : reject("number"))
+    const { fraction: _, ...kind } = rejectAll("number", "0.5", o.required)
+    return { ...kind, "negative": [-1, at(-1)], "0": [0, at(0)], "huge": [1e300, at(1e300)] }
+  },
+  oneOf: (required = false): Kind => rejectAll("one of", 42, required),
+  string: (required = false): Kind => rejectAll("non-empty string", 42, required),
+  function: (required = false): Kind => rejectAll("function", "x", required),
+  boolean: (): Kind => rejectAll("boolean", "yes"),
+  /** A group of options (or the options argument itself). */
+  object: (): Kind => rejectAll("an object", 42),
+  /** Anything else (a Schedule, a Schema, a Stream…): every wrong value rejected with `range`. */
+  other: (range: string, required = false): Kind => rejectAll(range, 42, required)
+}
+
+const OFF = { infinite: "off" } as const
+const FINITE = { infinite: "reject" } as const
+
+/** A public constructor and the kind of each of its options. */
+interface Constructor {
+  /** The constructor the errors must name (a layer may name the one it delegates to). */
+  readonly name: string
+  readonly mode: Mode
+  /** Valid options, which each row changes in one place. */
+  readonly base: Record<string, unknown>
+  readonly make: (options: any) => unknown
+  /** The options argument itself given a wrong value (false: the constructor takes no options object). */
+  readonly whole?: false | ((options: unknown) => unknown)
+  /** The option named when the options argument is missing altogether (undefined: all are optional). */
+  readonly required?: string
+  readonly options: Readonly<Record<string, Kind>>
+  /** The constructor the errors name, when it is not `name` (`Bulkhead.make (redis)`). */
+  readonly module?: string
+  /** What the options argument is called in errors, and the range they give (default "options", "an object"). */
+  readonly wholeOption?: string
+  readonly wholeRange?: string
+  /** Accepted means only "not rejected as invalid options" (the constructor connects: it may fail otherwise). */
+  readonly validationOnly?: boolean
+}
+
+/** One generated row: a constructor given one value. */
+interface Generated {
+  readonly name: string
+  readonly expect: Expect
+  readonly row: Row
+  readonly validationOnly: boolean
+}
+
+const withValue = (base: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> => {
+  const [head, ...rest] = path.split(".")
+  const copy: Record<string, unknown> = { ...base }
+  if (rest.length > 0) copy[head!] = withValue((base[head!] ?? {}) as Record<string, unknown>, rest.join("."), value)
+  else if (value === undefined) delete copy[head!]
+  else copy[head!] = value
+  return copy
+}
+
+const show = (value: unknown): string => typeof value === "function" ? "a function" : typeof value === "string" ? JSON.stringify(value) : String(value)
+
+const wholeValues: ReadonlyArray<unknown> = [null, 42, "x", true, [], () => {}]
+
+const generate = (c: Constructor): ReadonlyArray<Generated> => {
+  const rows: Array<Generated> = []
+  const add = (name: string, option: string, expect: Expect, run: () => unknown) =>
+    rows.push({
+      name,
+      expect,
+      validationOnly: c.validationOnly === true,
+      row: {
+        name,
+        mode: c.mode,
+        option,
+        range: expect === "accept" ? "" : expect.reject,
+        run,
+        module: c.module ?? c.name.split(" ")[0]!
+      }
+    })
+  const whole = c.whole === undefined ? c.make : c.whole
+  if (whole !== false) {
+    const option = c.wholeOption ?? "options"
+    for (const value of wholeValues) {
+      add(`${c.name} ${option}=${show(value)}`, option, reject(c.wholeRange ?? "an object"), () => whole(value))
+    }
+    add(
+      `${c.name} ${option}=undefined`,
+      c.required ?? option,
+      c.required === undefined ? "accept" : reject(""),
+      () => whole(undefined)
+    )
+  }
+  for (const [path, kind] of Object.entries(c.options)) {
+    for (const [wrong, entry] of Object.entries(kind) as Array<[Wrong, readonly [unknown, Expect]]>) {
+      const [value, expect] = entry
+      add(`${c.name} ${path}=${show(value)} (${wrong})`, path, expect, () => c.make(withValue(c.base, path, value)))
+    }
+  }
+  return rows
+}
+
+/** Runs a row: undefined when it did what it must, else why not. */
+const runGenerated = (g: Generated): Effect.Effect<string | undefined> =>
+  g.expect !== "accept"
+    ? Effect.map(runRow(g.row), (verdict) => (verdict.ok ? undefined : `${g.name}: ${verdict.why}`))
+    : g.validationOnly
+    ? Effect.map(rejectedAsInvalid(g.row.run), (rejected) => (rejected ? `${g.name}: rejected as invalid` : undefined))
+    : runEdge({ name: g.name, run: g.row.run })
+
+/** True when the constructor throws or fails with InvalidOptionsError (any other outcome is not a rejection of the options). */
+const rejectedAsInvalid = (run: () => unknown): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    let result: unknown
+    try {
+      result = run()
+    } catch (e) {
+      return e instanceof Errors.InvalidOptionsError
+    }
+    if (!Effect.isEffect(result)) return false
+    const exit = yield* Effect.exit(Effect.scoped(result as Effect.Effect<unknown, unknown, Scope.Scope>))
+    return Exit.isFailure(exit) &&
+      Option.exists(Cause.failureOption(exit.cause), (e) => e instanceof Errors.InvalidOptionsError)
+  })
+
+/** Options given through `Config` (what `layerConfig` reads): each value as `Config.succeed(value)`. */
+const viaConfig = (options: Record<string, unknown>): any =>
+  Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Config.succeed(v)]))
+
+const layerOf = (layer: Layer.Layer<any, unknown, any>) => Layer.build(layer)
+
+/** The `config` argument of a `layerConfig` itself given a wrong value (it is required). */
+const configArgument = (f: (config: any) => unknown) =>
+  ({ whole: f, wholeOption: "config", wholeRange: "a record of Configs", required: "config" }) as const
+
+/** A pure constructor run inside an Effect (so it can follow an effectful setup): its throw is its failure. */
+const attempt = (f: () => unknown): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (e) {
+      return Effect.fail(e)
+    }
+  })
+
+const breakerBase = { tripPolicy: CircuitBreaker.consecutive(3), openDuration: 1 }
+const healthyCheck = { name: "db", check: Effect.succeed(Health.healthy()) }
+
+const retryPolicyOptions: Record<string, Kind> = {
+  schedule: kinds.other("a Schedule"),
+  times: kinds.integer({ min: 0 }),
+  forever: kinds.boolean(),
+  while: kinds.function(),
+  until: kinds.function(),
+  retryRejections: kinds.function(),
+  maxRetryAfter: kinds.duration({ ...FINITE, zero: true }),
+  budget: kinds.other("Retry.budget"),
+  name: kinds.string(),
+  spans: kinds.boolean(),
+  onRetry: kinds.function()
+}
+const retryConfigOptions: Record<string, Kind> = {
+  times: kinds.integer({ min: 0 }),
+  base: kinds.duration(FINITE),
+  factor: kinds.number({ min: 1 }),
+  // the default base is 100 millis: a smaller max is the caller's mistake, named as such
+  max: kinds.duration({ ...FINITE, fraction: reject(">= base") }),
+  jitter: kinds.oneOf(),
+  maxRetryAfter: kinds.duration({ ...FINITE, zero: true }),
+  name: kinds.string()
+}
+const timeoutOptions: Record<string, Kind> = {
+  duration: kinds.duration({ ...OFF, required: true }),
+  name: kinds.string(),
+  disconnect: kinds.boolean(),
+  scope: kinds.oneOf(),
+  implementation: kinds.oneOf()
+}
+const breakerOptions: Record<string, Kind> = {
+  tripPolicy: kinds.other("consecutive", true),
+  openDuration: kinds.duration({ ...FINITE, required: true }),
+  maxOpenDuration: kinds.duration(FINITE),
+  openDurationResetAfter: kinds.duration({ ...FINITE, zero: true }),
+  halfOpen: kinds.object(),
+  "halfOpen.probes": kinds.integer({ min: 1, max: 10_000 }),
+  "halfOpen.successThreshold": kinds.integer({ min: 1, max: 10_000 }),
+  // a safety bound: an infinite one would wedge a half-open circuit
+  "halfOpen.probeTimeout": kinds.duration(FINITE),
+  slowCall: kinds.other("duration, threshold"),
+  "slowCall.duration": kinds.duration({ ...FINITE, required: true }),
+  "slowCall.threshold": kinds.number({ required: true, gt: 0, max: 1 }),
+  classify: kinds.function(),
+  onStoreError: kinds.oneOf(),
+  name: kinds.string(),
+  labelMetricsByKey: kinds.boolean(),
+  spans: kinds.boolean()
+}
+const breakerConfigOptions: Record<string, Kind> = {
+  name: kinds.string(),
+  tripPolicy: kinds.oneOf(),
+  failures: kinds.integer({ min: 1, max: 100_000 }),
+  threshold: kinds.number({ gt: 0, max: 1 }),
+  size: kinds.integer({ min: 1, max: 100_000 }),
+  window: kinds.duration(FINITE),
+  buckets: kinds.integer({ min: 1, max: 1000 }),
+  minimumCalls: kinds.integer({ min: 1 }),
+  openDuration: kinds.duration(FINITE),
+  openDurationFactor: kinds.number({ min: 1, max: 100 }),
+  // the default openDuration is 30 seconds: a shorter cap is the caller's mistake, named as such
+  maxOpenDuration: kinds.duration({ ...FINITE, fraction: reject(">= openDuration") }),
+  openDurationResetAfter: kinds.duration({ ...FINITE, zero: true }),
+  probes: kinds.integer({ min: 1, max: 10_000 }),
+  successThreshold: kinds.integer({ min: 1, max: 10_000 }),
+  probeTimeout: kinds.duration(FINITE),
+  slowCallDuration: kinds.duration(FINITE),
+  slowCallThreshold: kinds.number({ gt: 0, max: 1 }),
+  onStoreError: kinds.oneOf()
+}
+const bulkheadOptions: Record<string, Kind> = {
+  maxConcurrent: kinds.integer({ required: true, min: 1 }),
+  maxQueue: kinds.integer({ min: 0, infinite: true }),
+  maxWait: kinds.duration(OFF),
+  name: kinds.string(),
+  metricsInterval: kinds.duration(OFF)
+}
+const rateLimiterOptions: Record<string, Kind> = {
+  limit: kinds.integer({ required: true, min: 1 }),
+  window: kinds.duration({ ...FINITE, required: true }),
+  algorithm: kinds.oneOf(),
+  onExceeded: kinds.oneOf(),
+  cost: kinds.integer({ min: 1, max: 10 }),
+  onStoreError: kinds.oneOf(),
+  name: kinds.string(),
+  metricsInterval: kinds.duration(OFF)
+}
+const memoryStoreOptions: Record<string, Kind> = {
+  maxKeys: kinds.integer({ min: 1 }),
+  sweepInterval: kinds.duration(OFF)
+}
+const staleOptions: Record<string, Kind> = {
+  ttl: kinds.duration({ ...FINITE, required: true }),
+  maxEntries: kinds.integer({ required: true, min: 1 }),
+  key: kinds.string(),
+  on: kinds.function(),
+  defects: kinds.other("a boolean or a predicate"),
+  interruptions: kinds.boolean(),
+  store: kinds.other("StaleStore"),
+  name: kinds.string()
+}
+const fallbackOptions: Record<string, Kind> = {
+  name: kinds.string(),
+  defects: kinds.other("a boolean or a predicate"),
+  interruptions: kinds.boolean()
+}
+const idempotencyOptions: Record<string, Kind> = {
+  ttl: kinds.duration({ ...FINITE, required: true }),
+  name: kinds.string(),
+  keepFailures: kinds.other("a boolean or a predicate"),
+  success: kinds.other("a Schema"),
+  failure: kinds.other("a Schema")
+}
+const chaosOptions: Record<string, Kind> = {
+  rate: kinds.number({ required: true, min: 0, max: 1 }),
+  enabled: kinds.other("a boolean, a Chaos.Switch"),
+  name: kinds.string()
+}
+const healthCheckOptions: Record<string, Kind> = {
+  name: kinds.string(true),
+  check: kinds.other("an Effect", true),
+  // a user-facing timeout: infinite is no timeout (issue 15 §3)
+  timeout: kinds.duration(OFF),
+  interval: kinds.duration(FINITE),
+  critical: kinds.other("critical"),
+  liveness: kinds.boolean(),
+  readiness: kinds.boolean(),
+  trigger: kinds.other("a Stream")
+}
+const httpOptions: Record<string, Kind> = {
+  name: kinds.string(),
+  // user-facing timeouts: infinite is no timeout (issue 15 §3)
+  timeout: kinds.duration(OFF),
+  attemptTimeout: kinds.duration(OFF),
+  bodyTimeout: kinds.duration(OFF),
+  bufferBody: kinds.other("a boolean or a predicate"),
+  maxBufferBytes: kinds.integer({ min: 0 }),
+  retry: kinds.object(),
+  "retry.times": kinds.integer({ min: 0 }),
+  "retry.schedule": kinds.other("a Schedule"),
+  "retry.maxRetryAfter": kinds.duration({ ...FINITE, zero: true }),
+  "retry.budget": kinds.other("Retry.budget"),
+  "retry.methods": kinds.other("HTTP methods"),
+  "retry.nonIdempotent": kinds.boolean(),
+  "retry.idempotencyKeyHeader": kinds.string(),
+  "retry.statuses": kinds.other("status codes"),
+  circuitBreaker: kinds.other("a CircuitBreaker, its options, or false"),
+  "circuitBreaker.openDuration": kinds.duration(FINITE),
+  "circuitBreaker.halfOpen.probes": kinds.integer({ min: 1, max: 10_000 }),
+  "circuitBreaker.halfOpen.probeTimeout": kinds.duration(FINITE),
+  bulkhead: kinds.other("a Bulkhead, its options, or false"),
+  "bulkhead.maxConcurrent": kinds.integer({ min: 1 }),
+  "bulkhead.maxWait": kinds.duration(OFF),
+  register: kinds.boolean(),
+  health: kinds.other("health check options or false"),
+  "health.whenOpen": kinds.oneOf(),
+  drain: kinds.object(),
+  "drain.maxBytes": kinds.integer({ min: 0 }),
+  "drain.timeout": kinds.duration(FINITE),
+  maxOrigins: kinds.integer({ min: 1 }),
+  spans: kinds.boolean()
+}
+
+class NoHttp extends Error {}
+const noHttpClient = Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die(new NoHttp())))
+
+const constructors: ReadonlyArray<Constructor> = [
+  // --- Retry
+  {
+    name: "Retry.exponential",
+    mode: "throw",
+    base: { base: 1 },
+    make: (o) => Retry.exponential(o),
+    required: "base",
+    options: {
+      base: kinds.duration({ ...FINITE, required: true }),
+      factor: kinds.number({ min: 1 }),
+      max: kinds.duration(FINITE),
+      jitter: kinds.oneOf()
+    }
+  },
+  {
+    name: "Retry.linear",
+    mode: "throw",
+    base: { base: 1 },
+    make: (o) => Retry.linear(o),
+    required: "base",
+    options: {
+      base: kinds.duration({ ...FINITE, required: true }),
+      step: kinds.duration({ ...FINITE, zero: true }),
+      max: kinds.duration(FINITE),
+      jitter: kinds.oneOf()
+    }
+  },
+  {
+    name: "Retry.constant",
+    mode: "throw",
+    base: { delay: 10 },
+    make: ({ delay, ...o }) => Retry.constant(delay, o),
+    whole: (o) => Retry.constant(10, any(o)),
+    options: { delay: kinds.duration({ ...FINITE, required: true, zero: true }), jitter: kinds.oneOf() }
+  },
+  {
+    name: "Retry.budget",
+    mode: "fail",
+    base: {},
+    make: (o) => Retry.budget(o),
+    options: {
+      ratio: kinds.number({ min: 0, max: 1000 }),
+      minRetriesPerSecond: kinds.number({ min: 0 }),
+      window: kinds.duration(FINITE)
+    }
+  },
+  { name: "Retry.policy", mode: "throw", base: {}, make: (o) => Retry.policy(o), options: retryPolicyOptions },
+  { name: "Retry.layer", mode: "fail", base: {}, make: (o) => layerOf(Retry.layer(AnyTag, o)), options: retryPolicyOptions },
+  {
+    name: "Retry.fromConfigOptions",
+    mode: "throw",
+    base: {},
+    make: (o) => Retry.fromConfigOptions(o),
+    options: retryConfigOptions
+  },
+  {
+    name: "Retry.layerConfig",
+    mode: "fail",
+    base: {},
+    make: (o) => layerOf(Retry.layerConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(Retry.layerConfig(AnyTag, c))),
+    options: retryConfigOptions
+  },
+  {
+    name: "Retry.tags",
+    mode: "throw",
+    base: { "tags[0]": "Unavailable" },
+    make: (o) => Retry.tags(o["tags[0]"]),
+    whole: false,
+    options: { "tags[0]": kinds.string(true) }
+  },
+  // --- Timeout
+  {
+    name: "Timeout.make",
+    mode: "throw",
+    base: { duration: 1000 },
+    make: ({ duration, ...o }) => Timeout.make(duration, o),
+    whole: (o) => Timeout.make(1000, any(o)),
+    options: timeoutOptions
+  },
+  {
+    name: "Timeout.layer",
+    mode: "fail",
+    base: { duration: 1000 },
+    make: ({ duration, ...o }) => layerOf(Timeout.layer(AnyTag, duration, o)),
+    whole: (o) => layerOf(Timeout.layer(AnyTag, 1000, any(o))),
+    options: timeoutOptions
+  },
+  {
+    name: "Timeout.layerConfig",
+    mode: "fail",
+    base: { duration: 1000 },
+    make: ({ duration, ...o }) => layerOf(Timeout.layerConfig(AnyTag, Config.succeed(duration), o)),
+    whole: (o) => layerOf(Timeout.layerConfig(AnyTag, Config.succeed(1000), any(o))),
+    options: timeoutOptions
+  },
+  // --- Policy
+  {
+    name: "Policy.pipeline",
+    mode: "throw",
+    base: {},
+    make: (o) => Policy.pipeline(o),
+    options: {
+      fallback: kinds.other("policy"),
+      timeout: kinds.duration(OFF),
+      bulkhead: kinds.other("policy"),
+      circuitBreaker: kinds.other("policy"),
+      retry: kinds.other("policy"),
+      attemptTimeout: kinds.duration(OFF)
+    }
+  },
+  {
+    name: "Policy.compose",
+    mode: "throw",
+    base: { "policies[0]": Policy.identity, "policies[1]": Policy.identity },
+    make: (o) => any(Policy.compose)(o["policies[0]"], o["policies[1]"]),
+    whole: false,
+    options: { "policies[0]": kinds.other("policy", true), "policies[1]": kinds.other("policy", true) }
+  },
+  ...(["make", "makeTransform"] as const).map((f): Constructor => ({
+    name: `Policy.${f}`,
+    mode: "throw",
+    base: { f: (self: unknown) => self, descriptor: { kind: "Custom" } },
+    make: (o) => any(Policy[f])(o.f, o.descriptor),
+    whole: false,
+    options: {
+      f: kinds.other("function", true),
+      descriptor: kinds.object(),
+      "descriptor.kind": kinds.string(true),
+      "descriptor.name": kinds.string()
+    }
+  })),
+  {
+    name: "Policy.fromTag",
+    mode: "throw",
+    base: { tag: AnyTag },
+    make: (o) => Policy.fromTag(o.tag),
+    whole: false,
+    options: { tag: kinds.other("Context.Tag", true) }
+  },
+  // --- CircuitBreaker
+  {
+    name: "CircuitBreaker.consecutive",
+    mode: "throw",
+    base: { failures: 3 },
+    make: (o) => CircuitBreaker.consecutive(o.failures),
+    whole: false,
+    options: { failures: kinds.integer({ required: true, min: 1, max: 100_000 }) }
+  },
+  {
+    name: "CircuitBreaker.rate",
+    mode: "throw",
+    base: { threshold: 0.5, size: 10 },
+    make: (o) => CircuitBreaker.rate(o),
+    required: "threshold",
+    options: {
+      threshold: kinds.number({ required: true, gt: 0, max: 1 }),
+      size: kinds.integer({ required: true, min: 1, max: 100_000 }),
+      minimumCalls: kinds.integer({ min: 1, max: 10 })
+    }
+  },
+  {
+    name: "CircuitBreaker.timeRate",
+    mode: "throw",
+    base: { threshold: 0.5, window: "10 seconds" },
+    make: (o) => CircuitBreaker.timeRate(o),
+    required: "threshold",
+    options: {
+      threshold: kinds.number({ required: true, gt: 0, max: 1 }),
+      // at least 1 millisecond per bucket (10 by default)
+      window: kinds.duration({ ...FINITE, required: true, fraction: reject("per bucket") }),
+      buckets: kinds.integer({ min: 1, max: 1000 }),
+      minimumCalls: kinds.integer({ min: 1 })
+    }
+  },
+  {
+    name: "CircuitBreaker.make",
+    mode: "fail",
+    base: { ...breakerBase, slowCall: { duration: 1000, threshold: 0.5 } },
+    make: (o) => CircuitBreaker.make(o),
+    required: "tripPolicy",
+    options: breakerOptions
+  },
+  {
+    name: "CircuitBreaker.layer",
+    mode: "fail",
+    base: { ...breakerBase, slowCall: { duration: 1000, threshold: 0.5 } },
+    make: (o) => layerOf(CircuitBreaker.layer(AnyTag, o)),
+    required: "tripPolicy",
+    options: breakerOptions
+  },
+  {
+    name: "CircuitBreaker.fromConfigOptions",
+    mode: "throw",
+    base: { slowCallDuration: 1000 },
+    make: (o) => CircuitBreaker.fromConfigOptions(o),
+    options: breakerConfigOptions
+  },
+  {
+    name: "CircuitBreaker.layerConfig",
+    mode: "fail",
+    base: { slowCallDuration: 1000 },
+    make: (o) => layerOf(CircuitBreaker.layerConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(CircuitBreaker.layerConfig(AnyTag, c))),
+    options: breakerConfigOptions
+  },
+  ...(["makeStoreMemory", "layerStoreMemory"] as const).map((f): Constructor => ({
+    name: `CircuitBreaker.${f}`,
+    mode: "fail",
+    base: {},
+    make: (o) => f === "makeStoreMemory" ? CircuitBreaker.makeStoreMemory(o) : layerOf(CircuitBreaker.layerStoreMemory(o)),
+    options: { idleTimeToLive: kinds.duration(FINITE), maxKeys: kinds.integer({ min: 1 }) }
+  })),
+  {
+    name: "CircuitBreaker.Outcome.failure",
+    mode: "throw",
+    base: {},
+    make: (o) => CircuitBreaker.Outcome.failure(o),
+    options: { retryAfter: kinds.duration({ ...FINITE, zero: true }) }
+  },
+  ...(["classifyCause", "classifyError"] as const).map((f): Constructor => ({
+    name: `CircuitBreaker.${f}`,
+    mode: "throw",
+    base: { f: () => CircuitBreaker.Outcome.success },
+    make: (o) => any(CircuitBreaker[f])(o.f),
+    whole: false,
+    options: { f: kinds.function(true) }
+  })),
+  ...(["ignoreTags", "countTags"] as const).map((f): Constructor => ({
+    name: `CircuitBreaker.${f}`,
+    mode: "throw",
+    base: { "tags[0]": "NotFound" },
+    make: (o) => CircuitBreaker[f](o["tags[0]"]),
+    whole: false,
+    options: { "tags[0]": kinds.string(true) }
+  })),
+  // --- Bulkhead
+  { name: "Bulkhead.make", mode: "fail", base: { maxConcurrent: 1 }, make: (o) => Bulkhead.make(o), required: "maxConcurrent", options: bulkheadOptions },
+  {
+    name: "Bulkhead.layer",
+    mode: "fail",
+    base: { maxConcurrent: 1 },
+    make: (o) => layerOf(Bulkhead.layer(AnyTag, o)),
+    required: "maxConcurrent",
+    options: bulkheadOptions
+  },
+  {
+    name: "Bulkhead.layerConfig",
+    mode: "fail",
+    base: { maxConcurrent: 1 },
+    make: (o) => layerOf(Bulkhead.layerConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(Bulkhead.layerConfig(AnyTag, c))),
+    options: bulkheadOptions
+  },
+  {
+    name: "Bulkhead.resize",
+    mode: "fail",
+    base: { maxConcurrent: 2 },
+    make: (o) => Effect.flatMap(Bulkhead.make({ maxConcurrent: 1 }), (b) => b.resize(o.maxConcurrent)),
+    whole: false,
+    options: { maxConcurrent: kinds.integer({ required: true, min: 1 }) }
+  },
+  // --- RateLimiter
+  {
+    name: "RateLimiter.make",
+    mode: "fail",
+    base: { limit: 10, window: "1 second" },
+    make: (o) => RateLimiter.make(o),
+    required: "limit",
+    options: rateLimiterOptions
+  },
+  {
+    name: "RateLimiter.make (delay)",
+    mode: "fail",
+    base: { limit: 10, window: "1 second", onExceeded: "delay" },
+    make: (o) => RateLimiter.make(o),
+    whole: false,
+    // a user-facing bound on a wait: infinite is no bound
+    options: { maxDelay: kinds.duration({ ...OFF, zero: true }) }
+  },
+  {
+    name: "RateLimiter.layer",
+    mode: "fail",
+    base: { limit: 10, window: "1 second" },
+    make: (o) => layerOf(RateLimiter.layer(AnyTag, o)),
+    required: "limit",
+    options: rateLimiterOptions
+  },
+  {
+    name: "RateLimiter.layerConfig",
+    mode: "fail",
+    base: { limit: 10, window: "1 second" },
+    make: (o) => layerOf(RateLimiter.layerConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(RateLimiter.layerConfig(AnyTag, c))),
+    options: rateLimiterOptions
+  },
+  ...(["makeStoreMemory", "layerStoreMemory"] as const).map((f): Constructor => ({
+    name: `RateLimiter.${f}`,
+    mode: "fail",
+    base: {},
+    make: (o) => f === "makeStoreMemory" ? RateLimiter.makeStoreMemory(o) : layerOf(RateLimiter.layerStoreMemory(o)),
+    options: memoryStoreOptions
+  })),
+  // --- Fallback
+  ...(["value", "effect", "chain"] as const).map((f): Constructor => ({
+    name: `Fallback.${f}`,
+    mode: "throw",
+    base: {},
+    make: (o) =>
+      f === "value"
+        ? Fallback.value(1, o)
+        : f === "effect"
+        ? Fallback.effect(Effect.succeed(1), o)
+        : Fallback.chain([Effect.succeed(1)], o),
+    options: fallbackOptions
+  })),
+  {
+    name: "Fallback.tags",
+    mode: "throw",
+    base: { "tags[0]": "NotFound" },
+    make: (o) => Fallback.tags(o["tags[0]"]),
+    whole: false,
+    options: { "tags[0]": kinds.string(true) }
+  },
+  {
+    name: "Fallback.instanceOf",
+    mode: "throw",
+    base: { "classes[0]": Error },
+    make: (o) => any(Fallback.instanceOf)(o["classes[0]"]),
+    whole: false,
+    options: { "classes[0]": kinds.other("a class", true) }
+  },
+  {
+    name: "Fallback.when",
+    mode: "throw",
+    base: { predicate: () => true },
+    make: (o) => any(Fallback.when)(o.predicate),
+    whole: false,
+    options: { predicate: kinds.function(true) }
+  },
+  {
+    name: "Fallback.makeMemoryStore",
+    mode: "fail",
+    base: { maxEntries: 1 },
+    make: (o) => Fallback.makeMemoryStore(o),
+    required: "maxEntries",
+    options: { maxEntries: kinds.integer({ required: true, min: 1 }) }
+  },
+  {
+    name: "Fallback.staleIfError",
+    mode: "fail",
+    base: { ttl: "1 minute", maxEntries: 10 },
+    make: (o) => Fallback.staleIfError(o),
+    required: "ttl",
+    options: staleOptions
+  },
+  {
+    name: "Fallback.layerStaleIfError",
+    mode: "fail",
+    base: { ttl: "1 minute", maxEntries: 10 },
+    make: (o) => layerOf(Fallback.layerStaleIfError(AnyTag, o)),
+    required: "ttl",
+    options: staleOptions,
+    module: "Fallback.layerStaleIfError"
+  },
+  {
+    name: "Fallback.layerStaleIfErrorConfig",
+    mode: "fail",
+    base: { ttl: "1 minute", maxEntries: 10 },
+    make: (o) => layerOf(Fallback.layerStaleIfErrorConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(Fallback.layerStaleIfErrorConfig(AnyTag, c))),
+    options: staleOptions
+  },
+  // --- Hedge
+  {
+    name: "Hedge.make",
+    mode: "throw",
+    base: { delay: 10, maxAttempts: 2 },
+    make: (o) => Hedge.make(o),
+    required: "delay",
+    options: {
+      delay: kinds.duration({ ...OFF, required: true, zero: true }),
+      maxAttempts: kinds.integer({ required: true, min: 1, max: Hedge.MAX_ATTEMPTS }),
+      while: kinds.function(),
+      name: kinds.string()
+    }
+  },
+  // --- Health
+  ...(["make", "layer"] as const).map((f): Constructor => ({
+    name: `Health.${f}`,
+    mode: "fail",
+    base: {},
+    make: (o) => f === "make" ? Health.make(o) : layerOf(Health.layer(o)),
+    options: {
+      interval: kinds.duration(FINITE),
+      // the default timeout of the checks: user-facing, infinite is no timeout (issue 15 §3)
+      timeout: kinds.duration(OFF),
+      maxMessageLength: kinds.integer({ min: 16 })
+    }
+  })),
+  {
+    name: "Health.register",
+    mode: "fail",
+    base: healthyCheck,
+    make: (o) => Effect.flatMap(Health.make(), (h) => h.register(o)),
+    wholeOption: "check",
+    wholeRange: "a check object",
+    required: "check",
+    options: healthCheckOptions
+  },
+  {
+    name: "Health.fromCircuitBreaker",
+    mode: "fail",
+    base: {},
+    make: (o) => Effect.flatMap(CircuitBreaker.make(breakerBase), (b) => attempt(() => Health.fromCircuitBreaker(b, o))),
+    options: { whenOpen: kinds.oneOf(), name: kinds.string(), keys: kinds.other("iterable") }
+  },
+  {
+    name: "Health.registerCircuitBreaker",
+    mode: "fail",
+    base: {},
+    make: (o) =>
+      Effect.flatMap(CircuitBreaker.make(breakerBase), (b) => Health.registerCircuitBreaker(b, o)).pipe(
+        Effect.provide(Health.layerPolicyRegistry)
+      ),
+    options: {
+      name: kinds.string(),
+      keys: kinds.other("iterable"),
+      health: kinds.object(),
+      "health.whenOpen": kinds.oneOf()
+    }
+  },
+  {
+    name: "Health.registerBulkhead",
+    mode: "fail",
+    base: {},
+    make: (o) =>
+      Effect.flatMap(Bulkhead.make({ maxConcurrent: 1 }), (b) => Health.registerBulkhead(b, o)).pipe(
+        Effect.provide(Health.layerPolicyRegistry)
+      ),
+    options: { name: kinds.string() }
+  },
+  {
+    name: "Health.toJson",
+    mode: "throw",
+    base: {},
+    make: (o) => Health.toJson({ status: "healthy", checkedAt: 0, checks: [] }, o),
+    options: { details: kinds.boolean() }
+  },
+  // --- Idempotency
+  ...(["make", "layer"] as const).map((f): Constructor => ({
+    name: `Idempotency.${f}`,
+    mode: "fail",
+    base: { ttl: 1000 },
+    make: (o) => f === "make" ? Idempotency.make(o) : layerOf(Idempotency.layer(AnyTag, o)),
+    required: "ttl",
+    options: idempotencyOptions
+  })),
+  {
+    name: "Idempotency.layerConfig",
+    mode: "fail",
+    base: { ttl: 1000 },
+    make: (o) => layerOf(Idempotency.layerConfig(AnyTag, viaConfig(o))),
+    whole: (o) => layerOf(Idempotency.layerConfig(AnyTag, viaConfig({ ttl: 1000 }), any(o))),
+    wholeOption: "schemas",
+    options: {
+      ttl: kinds.duration({ ...FINITE, required: true }),
+      name: kinds.string(),
+      keepFailures: kinds.other("a boolean or a predicate")
+    }
+  },
+  ...(["makeStoreMemory", "layerStoreMemory"] as const).map((f): Constructor => ({
+    name: `Idempotency.${f}`,
+    mode: "fail",
+    base: {},
+    make: (o) => f === "makeStoreMemory" ? Idempotency.makeStoreMemory(o) : layerOf(Idempotency.layerStoreMemory(o)),
+    options: memoryStoreOptions
+  })),
+  // --- Chaos
+  {
+    name: "Chaos.fault",
+    mode: "throw",
+    base: { rate: 0.5, error: "boom" },
+    make: (o) => Chaos.fault(o),
+    required: "error",
+    options: chaosOptions
+  },
+  {
+    name: "Chaos.latency",
+    mode: "throw",
+    base: { rate: 0.5, delay: 10 },
+    make: (o) => Chaos.latency(o),
+    required: "delay",
+    options: { ...chaosOptions, delay: kinds.duration({ ...FINITE, required: true, zero: true }) }
+  },
+  {
+    name: "Chaos.latency (range)",
+    mode: "throw",
+    base: { rate: 0.5, delay: { min: 0, max: 1e301 } },
+    make: (o) => Chaos.latency(o),
+    whole: false,
+    options: {
+      "delay.min": kinds.duration({ ...FINITE, required: true, zero: true }),
+      "delay.max": kinds.duration({ ...FINITE, required: true, zero: true })
+    }
+  },
+  { name: "Chaos.outcome", mode: "throw", base: { rate: 0.5, value: 1 }, make: (o) => Chaos.outcome(o), required: "value", options: chaosOptions },
+  {
+    name: "Chaos.behavior",
+    mode: "throw",
+    base: { rate: 0.5, effect: Effect.void },
+    make: (o) => Chaos.behavior(o),
+    required: "effect",
+    options: { ...chaosOptions, effect: kinds.other("an Effect", true) }
+  },
+  // --- Testing
+  {
+    name: "Testing.scripted",
+    mode: "fail",
+    base: {},
+    make: (o) => Testing.scripted([Testing.ok(1)], o),
+    options: { after: kinds.oneOf(), name: kinds.string() }
+  },
+  {
+    name: "Testing.delay",
+    mode: "throw",
+    base: { duration: 10, step: Testing.ok(1) },
+    make: (o) => Testing.delay(o.duration, o.step),
+    whole: false,
+    options: { duration: kinds.duration({ ...FINITE, required: true, zero: true }), step: kinds.other("a step", true) }
+  },
+  {
+    name: "Testing.effect",
+    mode: "throw",
+    base: { effect: Effect.void },
+    make: (o) => Testing.effect(o.effect, o.label),
+    whole: false,
+    options: { effect: kinds.other("an Effect", true), label: kinds.string() }
+  },
+  // --- effect-resilience/http
+  ...(["makeTransform", "make", "layer"] as const).map((f): Constructor => ({
+    name: `ResilientHttpClient.${f}`,
+    mode: "fail",
+    base: {},
+    make: (o) =>
+      f === "makeTransform"
+        ? ResilientHttpClient.makeTransform(o)
+        : f === "make"
+        ? Effect.provide(ResilientHttpClient.make(o), noHttpClient)
+        : layerOf(ResilientHttpClient.layer(o).pipe(Layer.provide(noHttpClient))),
+    options: httpOptions
+  })),
+  {
+    name: "HealthRoutes.router",
+    mode: "throw",
+    base: {},
+    // a router is an Effect (the app): not run here
+    make: (o) => ({ router: HealthRoutes.router(o) }),
+    options: { path: kinds.other("a path"), details: kinds.boolean(), degradedStatus: kinds.other("200 or 503") }
+  },
+  {
+    name: "AdminRoutes.router",
+    mode: "throw",
+    base: { guard: AdminRoutes.guard(() => Effect.succeed(true)) },
+    make: (o) => ({ router: AdminRoutes.router(o) }),
+    required: "guard",
+    options: { guard: kinds.other("guard", true), path: kinds.other("a path") }
+  },
+  {
+    name: "AdminRoutes.guard",
+    mode: "throw",
+    base: { authorized: () => Effect.succeed(true) },
+    make: ({ authorized, ...o }) => AdminRoutes.guard(authorized, o),
+    whole: (o) => AdminRoutes.guard(() => Effect.succeed(true), any(o)),
+    options: { authorized: kinds.function(true), status: kinds.other("401 or 403") }
+  },
+  {
+    name: "AdminRoutes.bearerToken",
+    mode: "throw",
+    base: { token: Redacted.make("secret") },
+    make: (o) => AdminRoutes.bearerToken(o.token),
+    whole: false,
+    options: { token: kinds.other("Redacted", true) }
+  }
+]
+
+/** The Redis stores and layers, on a real `redis-server` (the options are checked before any command). */
+const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
+  const redis = RedisModule.layer({ url })
+  const withRedis = (effect: Effect.Effect<unknown, unknown, any>) => Effect.provide(effect, redis)
+  const storeTimeouts = {
+    // safety bounds: a store operation never waits without bound
+    timeout: kinds.duration(FINITE),
+    clock: kinds.oneOf(),
+    prefix: kinds.string()
+  }
+  const redisBulkhead: Record<string, Kind> = {
+    ...bulkheadOptions,
+    // a lease that never expired would outlive a dead holder; its expiry must stay an exact integer
+    leaseTtl: kinds.duration({ ...FINITE, maxMillis: Number.MAX_SAFE_INTEGER }),
+    pollInterval: kinds.duration(FINITE),
+    localMaxConcurrent: kinds.integer({ min: 1 }),
+    onStoreError: kinds.oneOf(),
+    ...storeTimeouts
+  }
+  // Node's timer cap, past which ioredis's own connect and command timers fire at once
+  const timer = kinds.duration({ ...FINITE, maxMillis: 2_147_483_647 })
+  const redisOptions: Record<string, Kind> = {
+    url: kinds.string(),
+    redis: kinds.object(),
+    prefix: kinds.string(),
+    connectTimeout: timer,
+    commandTimeout: timer
+  }
+  return [
+    {
+      name: "Redis.make",
+      mode: "fail",
+      base: { url },
+      make: (o) => RedisModule.make(o),
+      whole: false,
+      validationOnly: true,
+      options: redisOptions
+    },
+    {
+      name: "Redis.layer",
+      mode: "fail",
+      base: { url },
+      make: (o) => layerOf(RedisModule.layer(o)),
+      whole: false,
+      validationOnly: true,
+      options: redisOptions
+    },
+    {
+      name: "Redis.layerConfig",
+      mode: "fail",
+      base: { url },
+      make: (o) => layerOf(RedisModule.layerConfig(viaConfig(o))),
+      whole: false,
+      validationOnly: true,
+      options: redisOptions
+    },
+    {
+      name: "StaleStore.make",
+      mode: "fail",
+      base: {},
+      make: (o) => withRedis(StaleStore.make(o)),
+      options: { schema: kinds.other("a Schema") }
+    },
+    ...(["make", "layerStore", "layerStoreConfig"] as const).map((f): Constructor => ({
+      name: `CircuitBreakerStore.${f}`,
+      mode: "fail",
+      base: {},
+      make: (o) =>
+        f === "make"
+          ? withRedis(CircuitBreakerStore.make(o))
+          : layerOf(
+            (f === "layerStore" ? CircuitBreakerStore.layerStore(o) : CircuitBreakerStore.layerStoreConfig(viaConfig(o))).pipe(
+              Layer.provide(redis)
+            )
+          ),
+      ...(f === "layerStoreConfig" ? { whole: false } : {}),
+      options: { idleTimeToLive: kinds.duration(FINITE), timeout: kinds.duration(FINITE), clock: kinds.oneOf() }
+    })),
+    ...(["make", "layer"] as const).map((f): Constructor => ({
+      name: `IdempotencyStore.${f}`,
+      mode: "fail",
+      base: {},
+      make: (o) => withRedis(f === "make" ? IdempotencyStore.make(o) : layerOf(IdempotencyStore.layer(o))),
+      options: {
+        // a lock that never expired would outlive a dead holder
+        lockTtl: kinds.duration(FINITE),
+        pollInterval: kinds.duration(FINITE),
+        onStoreError: kinds.oneOf(),
+        ...storeTimeouts
+      }
+    })),
+    ...(["make", "layer"] as const).map((f): Constructor => ({
+      name: `RateLimiterStore.${f}`,
+      mode: "fail",
+      base: {},
+      make: (o) => withRedis(f === "make" ? RateLimiterStore.make(o) : layerOf(RateLimiterStore.layer(o))),
+      options: storeTimeouts
+    })),
+    {
+      name: "Bulkhead.make (redis)",
+      mode: "fail",
+      base: { maxConcurrent: 1 },
+      make: (o) => withRedis(RedisBulkhead.make(o)),
+      required: "maxConcurrent",
+      options: redisBulkhead,
+      module: "Bulkhead.make (redis)"
+    },
+    {
+      name: "Bulkhead.layer (redis)",
+      mode: "fail",
+      base: { maxConcurrent: 1 },
+      make: (o) => withRedis(layerOf(RedisBulkhead.layer(AnyTag, o))),
+      required: "maxConcurrent",
+      options: redisBulkhead,
+      module: "Bulkhead.layer"
+    }
+  ]
+}
+
+const runAll = (rows: ReadonlyArray<Generated>) =>
+  Effect.gen(function*() {
+    const failures: Array<string> = []
+    for (const g of rows) {
+      const failure = yield* runGenerated(g)
+      if (failure !== undefined) failures.push(failure)
+    }
+    return failures
+  })
+
+describe("bad input: every constructor × every kind of wrong value (issue 15 §5)", () => {
+  it.effect("each value is accepted with its documented meaning or rejected naming the constructor and the option", () =>
+    Effect.gen(function*() {
+      const rows = constructors.flatMap(generate)
+      const failures = yield* runAll(rows)
+      assert.deepStrictEqual(failures, [], failures.join("\n"))
+      if (process.env.BAD_INPUT_VERBOSE) console.log(`bad input (generated): ${rows.length} rows`)
+    }), 120_000)
+
+  it.live.skipIf(!hasRedis)("the Redis stores and layers too", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const rows = redisConstructors(server.url).flatMap(generate)
+      const failures = yield* runAll(rows)
+      assert.deepStrictEqual(failures, [], failures.join("\n"))
+    }).pipe(Effect.scoped), 120_000)
 })

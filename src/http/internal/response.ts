@@ -19,6 +19,7 @@ import * as Inspectable from "effect/Inspectable"
 import type * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ResilienceErrorTypeId, TimeoutError } from "../../Errors.js"
+import { timeoutFail } from "../../internal/time.js"
 
 /**
  * Reads and discards what is left of a response body, so that the connection
@@ -203,7 +204,7 @@ export class TimedBodyResponse extends DelegatingResponse {
     )
   }
   private bound<A>(effect: Effect.Effect<A, HttpClientError.ResponseError>): Effect.Effect<A, HttpClientError.ResponseError> {
-    return Effect.timeoutFail(effect, { duration: this.timeout, onTimeout: () => this.timeoutError() })
+    return timeoutFail(effect, { duration: this.timeout, onTimeout: () => this.timeoutError() })
   }
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
     return this.bound(this.original.text)

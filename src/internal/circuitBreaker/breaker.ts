@@ -14,6 +14,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
@@ -29,9 +30,12 @@ import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import type { InvalidOptionsError } from "../../Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import { unsafeMakeCallable } from "../../Policy.js"
 import * as EventHub from "../events.js"
+import * as Keys from "../keys.js"
+import { monotonicMillis } from "../time.js"
+import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as classifiers from "./classify.js"
 import { CircuitBreakerError, CircuitBreakerStoreError, CircuitHalfOpen, CircuitOpen, DEFAULT_KEY } from "./errors.js"
@@ -55,6 +59,17 @@ export const TypeId: CircuitBreaker.TypeId = Symbol.for("effect-resilience/Circu
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker.CircuitBreaker =>
   typeof u === "function" && Predicate.hasProperty(u, TypeId)
+
+/** An `Outcome` the breaker can record (a `Failure`'s `retryAfter`, if any, a finite `Duration`). */
+const isOutcome = (u: unknown): u is Outcome => {
+  if (!Predicate.hasProperty(u, "_tag")) return false
+  if (u._tag === "Success" || u._tag === "Ignored") return true
+  if (u._tag !== "Failure") return false
+  const retryAfter = (u as { readonly retryAfter?: unknown }).retryAfter
+  return retryAfter === undefined || (Duration.isDuration(retryAfter) && Duration.isFinite(retryAfter))
+}
+
+const isOutcomeOrEffect = (u: unknown): u is Outcome | Effect.Effect<unknown> => Effect.isEffect(u) || isOutcome(u)
 
 // ---------------------------------------------------------------------------
 // Metrics (tagged per breaker; counts on the success path are batched)
@@ -140,14 +155,21 @@ const makeBreaker = (
   config: StoreConfig,
   store: Store,
   namespace: string,
-  clock: { readonly unsafeCurrentTimeMillis: () => number }
+  clock: Clock.Clock
 ) => {
+  // An in-process store runs on monotonic time (time.ts: breaks, windows and leases never follow a
+  // step of the wall clock); the instants it reports (a transition's `at`, a state's `since`/`until`)
+  // are shown in wall time. A shared store is given wall time (an instant shared between processes).
+  const monotonic = store.time === "monotonic"
+  const nowMillis = monotonic ? () => monotonicMillis(clock) : () => clock.unsafeCurrentTimeMillis()
+  const toWall = monotonic ? wallOf(clock) : undefined
   const name = parsed.name
   const defaultClassifier = parsed.classify
   const slowMillis = parsed.slowCallDuration
   const allowOnStoreError = parsed.onStoreError === "allow"
   const labelKeys = parsed.labelMetricsByKey
   const handle = store.unsafe?.namespace(namespace)
+  const keyPolicy: Keys.KeyPolicy = { kind: "CircuitBreaker", name, maxKeyLength: parsed.maxKeyLength }
 
   const tagged = <T, In, Out>(metric: Metric.Metric<T, In, Out>) => Metric.tagged(metric, "policy", name)
   const successes = callsCounter.pipe(Metric.tagged("policy", name), Metric.tagged("outcome", "success"))
@@ -222,7 +244,7 @@ const makeBreaker = (
 
   const publish = (): void => {
     sincePublish = 0
-    nextPublishAt = clock.unsafeCurrentTimeMillis() + PUBLISH_EVERY_MILLIS
+    nextPublishAt = nowMillis() + PUBLISH_EVERY_MILLIS
     for (const counter of counters) {
       if (counter.keyed || counter.count === counter.published) continue
       counter.metric.unsafeUpdate(counter.count - counter.published, NO_LABELS)
@@ -235,9 +257,9 @@ const makeBreaker = (
   }
 
   /** Counts one event; with a key label (labelMetricsByKey) it is published at once. */
-  const count = (counter: (typeof counters)[number], key: string): void => {
+  const count = (counter: (typeof counters)[number], key: string | undefined): void => {
     counter.count++
-    if (counter.keyed) counter.metric.unsafeUpdate(1, [MetricLabel.make("key", key)])
+    if (counter.keyed) counter.metric.unsafeUpdate(1, [MetricLabel.make("key", key ?? DEFAULT_KEY)])
   }
 
   const totals = () => ({
@@ -263,7 +285,7 @@ const makeBreaker = (
   /** Transitions this breaker made: counted in the transitions metric (by the replica that made them only). */
   const onTransitions = (transitions: ReadonlyArray<Transition>): void => {
     for (let i = 0; i < transitions.length; i++) {
-      const t = transitions[i]!
+      const t = toWall === undefined ? transitions[i]! : { ...transitions[i]!, at: toWall(transitions[i]!.at) }
       transitionMetric(t.from, t.to).unsafeUpdate(1, labelKeys ? [MetricLabel.make("key", t.key)] : NO_LABELS)
       if (!shared || firstSight(t)) observe(t)
     }
@@ -275,10 +297,12 @@ const makeBreaker = (
     if (firstSight(t)) observe(t)
   }
 
-  const onStoreFailure = (key: string, error: CircuitBreakerStoreError, allowed: boolean): void => {
+  // `key` below is the circuit's key in the store: undefined for the breaker's own
+  // circuit (never the same circuit as a keyed one), shown as DEFAULT_KEY
+  const onStoreFailure = (key: string | undefined, error: CircuitBreakerStoreError, allowed: boolean): void => {
     c.storeErrors.count++
     // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
-    if (events.hasSubscribers()) events.emit({ _tag: "StoreError", breaker: name, key, error, allowed })
+    if (events.hasSubscribers()) events.emit({ _tag: "StoreError", breaker: name, key: key ?? DEFAULT_KEY, error, allowed })
   }
 
   const asStoreError = (operation: string, cause: Cause.Cause<unknown>): CircuitBreakerStoreError => {
@@ -288,11 +312,18 @@ const makeBreaker = (
     return new CircuitBreakerStoreError({ operation, cause: Cause.squash(cause) })
   }
 
-  const storeErrorFor = (key: string, error: CircuitBreakerStoreError): CircuitBreakerError =>
-    CircuitBreakerError.make(name, key, error)
+  const storeErrorFor = (key: string | undefined, error: CircuitBreakerStoreError): CircuitBreakerError =>
+    CircuitBreakerError.make(name, key ?? DEFAULT_KEY, error)
 
   /** Accounts for a recorded call (counts, metrics, events, transitions). */
-  const account = (key: string, result: CallResult, recorded: Recorded, probe: boolean, elapsed: number, now: number) => {
+  const account = (
+    key: string | undefined,
+    result: CallResult,
+    recorded: Recorded,
+    probe: boolean,
+    elapsed: number,
+    now: number
+  ) => {
     switch (result.outcome) {
       case "success":
         c.successes.count++
@@ -300,7 +331,9 @@ const makeBreaker = (
       case "failure":
         count(c.failures, key)
         // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
-        if (events.hasSubscribers()) events.emit({ _tag: "Failure", breaker: name, key, slow: result.slow, probe })
+        if (events.hasSubscribers()) {
+          events.emit({ _tag: "Failure", breaker: name, key: key ?? DEFAULT_KEY, slow: result.slow, probe })
+        }
         break
       default:
         c.ignored.count++
@@ -309,12 +342,14 @@ const makeBreaker = (
       c.slowCalls.count++
       // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
       if (events.hasSubscribers()) {
-        events.emit({ _tag: "SlowCall", breaker: name, key, duration: Duration.millis(elapsed) })
+        events.emit({ _tag: "SlowCall", breaker: name, key: key ?? DEFAULT_KEY, duration: Duration.millis(elapsed) })
       }
     }
     if (recorded.fenced) {
       c.fenced.count++
-      if (events.hasSubscribers()) events.emit({ _tag: "Fenced", breaker: name, key, outcome: result.outcome })
+      if (events.hasSubscribers()) {
+        events.emit({ _tag: "Fenced", breaker: name, key: key ?? DEFAULT_KEY, outcome: result.outcome })
+      }
     }
     if (recorded.transitions.length > 0) onTransitions(recorded.transitions)
     tick(now)
@@ -329,8 +364,8 @@ const makeBreaker = (
   }
 
   /** Records synchronously (in-process store). */
-  const recordSync = (key: string, ticket: Admitted, outcome: Outcome, start: number): void => {
-    const now = clock.unsafeCurrentTimeMillis()
+  const recordSync = (key: string | undefined, ticket: Admitted, outcome: Outcome, start: number): void => {
+    const now = nowMillis()
     const result = toResult(outcome, now - start)
     // Stryker disable next-line ConditionalExpression: equivalent as `false`: recordSync never gets UNTRACKED (untracked calls run with sync = false)
     const recorded = ticket === UNTRACKED
@@ -340,9 +375,9 @@ const makeBreaker = (
   }
 
   /** Records through the store's effects (remote store); a failure to record never changes the call's result. */
-  const recordEffect = (key: string, ticket: Admitted, outcome: Outcome, start: number): Effect.Effect<void> =>
+  const recordEffect = (key: string | undefined, ticket: Admitted, outcome: Outcome, start: number): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = nowMillis()
       const result = toResult(outcome, now - start)
       if (ticket === UNTRACKED) {
         account(key, result, UNTRACKED_RECORDED, false, now - start, now)
@@ -357,17 +392,22 @@ const makeBreaker = (
       })
     })
 
+  // user code: a classify that throws, answers something that is not an Outcome, fails, dies or
+  // runs past DEFAULT_HOOK_TIMEOUT_MILLIS is reported and the call classified as the default
+  // classifier would (so a probe always settles: its slot is never held until probeTimeout)
+  const classifySite = userCode.site("CircuitBreaker", name, "classify", "classified by the default classifier")
   const classifyExit = (classify: Classifier | undefined, exit: Exit.Exit<unknown, unknown>): Outcome | Effect.Effect<Outcome> => {
-    // Stryker disable next-line ConditionalExpression: equivalent as `false`: calling an undefined classify throws, and the catch below returns the same defaultClassify(exit)
     if (classify === undefined) return classifiers.defaultClassify(exit)
-    try {
-      const outcome = classify(exit)
-      return Effect.isEffect(outcome)
-        ? Effect.catchAllCause(outcome, () => Effect.succeed(classifiers.defaultClassify(exit)))
-        : outcome
-    } catch {
-      return classifiers.defaultClassify(exit)
-    }
+    const outcome = userCode.call(classifySite, classify, exit, isOutcomeOrEffect, classifiers.defaultClassify)
+    return Effect.isEffect(outcome)
+      ? userCode.awaitHook(
+        classifySite,
+        outcome,
+        userCode.DEFAULT_HOOK_TIMEOUT_MILLIS,
+        isOutcome,
+        () => classifiers.defaultClassify(exit)
+      )
+      : outcome
   }
 
   /**
@@ -377,7 +417,7 @@ const makeBreaker = (
    */
   const runAdmitted = <A, E, R>(
     self: Effect.Effect<A, E, R>,
-    key: string,
+    key: string | undefined,
     classify: Classifier | undefined,
     ticket: Admitted,
     start: number,
@@ -410,7 +450,7 @@ const makeBreaker = (
   const halfOpenReason = new CircuitHalfOpen({ probes: config.probes })
   const isolatedReason = new CircuitOpen({ retryAfter: Duration.infinity, isolated: true })
 
-  const reject = (key: string, admission: Rejected, now: number): Effect.Effect<never, CircuitBreakerError> => {
+  const reject = (key: string | undefined, admission: Rejected, now: number): Effect.Effect<never, CircuitBreakerError> => {
     let reason: CircuitOpen | CircuitHalfOpen
     let retryAfter: Duration.Duration | undefined
     if (admission.state === "HalfOpen") {
@@ -425,14 +465,14 @@ const makeBreaker = (
     tick(now)
     // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
     if (events.hasSubscribers()) {
-      events.emit({ _tag: "Rejected", breaker: name, key, reason: reason._tag, retryAfter })
+      events.emit({ _tag: "Rejected", breaker: name, key: key ?? DEFAULT_KEY, reason: reason._tag, retryAfter })
     }
-    return Effect.fail(CircuitBreakerError.make(name, key, reason))
+    return Effect.fail(CircuitBreakerError.make(name, key ?? DEFAULT_KEY, reason))
   }
 
   const afterAdmission = <A, E, R>(
     self: Effect.Effect<A, E, R>,
-    key: string,
+    key: string | undefined,
     classify: Classifier | undefined,
     admission: Admission,
     start: number,
@@ -446,12 +486,12 @@ const makeBreaker = (
   /** Admission that may take a probe slot: uninterruptible from admission until the result is recorded. */
   const guarded = <A, E, R>(
     self: Effect.Effect<A, E, R>,
-    key: string,
+    key: string | undefined,
     classify: Classifier | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
-        const start = clock.unsafeCurrentTimeMillis()
+        const start = nowMillis()
         if (handle !== undefined) {
           return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true)
         }
@@ -475,12 +515,12 @@ const makeBreaker = (
 
   const call = <A, E, R>(
     self: Effect.Effect<A, E, R>,
-    key: string,
+    key: string | undefined,
     classify: Classifier | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (handle === undefined) return guarded(self, key, classify)
     return Effect.suspend(() => {
-      const start = clock.unsafeCurrentTimeMillis()
+      const start = nowMillis()
       const admission = handle.admit(key, config, start, false)
       // a probe (or the move to half-open) is admitted in a guarded region instead
       if (admission === undefined) return guarded(self, key, classify)
@@ -491,7 +531,7 @@ const makeBreaker = (
 
   const traced = <A, E, R>(
     self: Effect.Effect<A, E, R>,
-    key: string,
+    key: string | undefined,
     classify: Classifier | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> =>
     Effect.withSpan(
@@ -500,19 +540,34 @@ const makeBreaker = (
           ? Effect.annotateCurrentSpan("rejected", error.reason._tag)
           : Effect.void),
       "resilience.circuit_breaker",
-      { attributes: { policy: name, key } }
+      { attributes: { policy: name, key: key ?? DEFAULT_KEY } }
     )
   const callWith = parsed.spans ? traced : call
 
-  const policy = <A, E, R>(self: Effect.Effect<A, E, R>) => callWith(self, DEFAULT_KEY, defaultClassifier)
+  // the breaker's own circuit: no key (see Keys.namespaced), never a keyed circuit
+  const policy = <A, E, R>(self: Effect.Effect<A, E, R>) => callWith(self, undefined, defaultClassifier)
 
   const execute = dual(
     (args) => Effect.isEffect(args[0]),
-    <A, E, R>(self: Effect.Effect<A, E, R>, opts: CircuitBreaker.CircuitBreaker.ExecuteOptions<A, E>) =>
-      callWith(self, opts.key, (opts.classify as Classifier | undefined) ?? defaultClassifier)
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      opts: CircuitBreaker.CircuitBreaker.ExecuteOptions<A, E>
+    ): Effect.Effect<A, E | CircuitBreakerError | InvalidKeyError, R> => {
+      const key: unknown = opts?.key
+      // refused before admission: never counted, nothing created in the store
+      if (!Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
+      return callWith(self, key, (opts.classify as Classifier | undefined) ?? defaultClassifier)
+    }
   )
 
-  const wrapStore = <A>(key: string, operation: string, effect: Effect.Effect<A, CircuitBreakerStoreError>) =>
+  /** Runs `f` with a valid key (`undefined`: the own circuit), or fails with `InvalidKeyError`. */
+  const withKey = <A, E>(
+    key: unknown,
+    f: (key: string | undefined) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | InvalidKeyError> =>
+    key === undefined || Keys.isValid(keyPolicy, key) ? f(key) : Effect.fail(Keys.refuse(keyPolicy, key))
+
+  const wrapStore = <A>(key: string | undefined, operation: string, effect: Effect.Effect<A, CircuitBreakerStoreError>) =>
     Effect.catchAllCause(effect, (cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const error = asStoreError(operation, cause)
@@ -520,25 +575,32 @@ const makeBreaker = (
       return Effect.fail(storeErrorFor(key, error))
     })
 
-  const now = () => clock.unsafeCurrentTimeMillis()
+  const now = nowMillis
 
-  const snapshot = (key: string) =>
-    wrapStore(key, "snapshot", Effect.suspend(() => store.snapshot(namespace, key, config, now())))
-
-  const stateOf = (key: string = DEFAULT_KEY) => Effect.map(snapshot(key), (s) => s.state)
-
-  const isolate = (key: string = DEFAULT_KEY) =>
-    wrapStore(key, "isolate", Effect.suspend(() => store.isolate(namespace, key, config, now()))).pipe(
-      Effect.map(onTransitions)
+  const snapshot = (key: string | undefined) =>
+    wrapStore(key, "snapshot", Effect.suspend(() => store.snapshot(namespace, key, config, now()))).pipe(
+      Effect.map((s) => toWall === undefined ? s : { ...s, state: stateInWallTime(s.state, toWall) })
     )
 
-  const reset = (key: string = DEFAULT_KEY) =>
-    wrapStore(key, "reset", Effect.suspend(() => store.reset(namespace, key, config, now()))).pipe(
-      Effect.map(onTransitions)
-    )
+  const stateOf = (key?: string) => withKey(key, (k) => Effect.map(snapshot(k), (s) => s.state))
 
-  const metrics = (key: string = DEFAULT_KEY): Effect.Effect<CircuitBreaker.Metrics, CircuitBreakerError> =>
-    Effect.map(snapshot(key), (s) => {
+  const isolate = (key?: string) =>
+    withKey(key, (k) =>
+      wrapStore(k, "isolate", Effect.suspend(() => store.isolate(namespace, k, config, now()))).pipe(
+        Effect.map(onTransitions)
+      ))
+
+  const reset = (key?: string) =>
+    withKey(key, (k) =>
+      wrapStore(k, "reset", Effect.suspend(() => store.reset(namespace, k, config, now()))).pipe(
+        Effect.map(onTransitions)
+      ))
+
+  const metrics = (key?: string): Effect.Effect<CircuitBreaker.Metrics, CircuitBreakerError | InvalidKeyError> =>
+    withKey(key, (k) => metricsOf(k, k ?? DEFAULT_KEY))
+
+  const metricsOf = (storeKey: string | undefined, key: string): Effect.Effect<CircuitBreaker.Metrics, CircuitBreakerError> =>
+    Effect.map(snapshot(storeKey), (s) => {
       publish()
       const w = s.window
       const hasRate = config.trip._tag !== "Consecutive"
@@ -611,10 +673,20 @@ export const layerConfig = <I, S>(
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.scoped(
     tag,
-    Effect.flatMap(Config.unwrap(config), (options) =>
+    Effect.flatMap(validate.fromConfig("CircuitBreaker.layerConfig", config), (options) =>
       Effect.flatMap(validate.validated(() => Options.fromConfigOptions(options)), make)) as unknown as Effect.Effect<
         S,
         InvalidOptionsError | ConfigError.ConfigError,
         Scope.Scope
       >
   )
+
+/** Maps a monotonic instant of `clock` to the wall-clock instant it is now shown as. */
+const wallOf = (clock: Clock.Clock) => (at: number): number =>
+  at + clock.unsafeCurrentTimeMillis() - monotonicMillis(clock)
+
+/** A state's instants in wall time. */
+const stateInWallTime = (state: CircuitBreaker.State, toWall: (at: number) => number): CircuitBreaker.State =>
+  state._tag === "Open"
+    ? { ...state, since: toWall(state.since), until: toWall(state.until) }
+    : { ...state, since: toWall(state.since) }

@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import { isRejection, retryAfterOf } from "../../Errors.js"
+import { isInvalidKeyError, isRejection, retryAfterOf } from "../../Errors.js"
 import * as validate from "../validate.js"
 
 type Outcome = CircuitBreaker.Outcome
@@ -22,15 +22,13 @@ const plainFailure: CircuitBreaker.Outcome.Failure = { _tag: "Failure" }
 
 const failure = (
   options?: { readonly retryAfter?: Duration.DurationInput | undefined }
-): CircuitBreaker.Outcome.Failure =>
-  options?.retryAfter === undefined
+): CircuitBreaker.Outcome.Failure => {
+  const m = "CircuitBreaker.Outcome.failure"
+  const retryAfter = validate.options(m, options).retryAfter
+  return retryAfter === undefined
     ? plainFailure
-    : {
-      _tag: "Failure",
-      retryAfter: validate.duration("CircuitBreaker.Outcome.failure", "retryAfter", options.retryAfter, {
-        allowZero: true
-      })
-    }
+    : { _tag: "Failure", retryAfter: validate.duration(m, "retryAfter", retryAfter, { allowZero: true }) }
+}
 
 /** @internal */
 export const Outcome = { success, failure, ignored } as const
@@ -47,10 +45,13 @@ export const defaultClassify = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   return Option.isSome(first) ? failureFromError(first.value) : plainFailure
 }
 
+const notTheDependency = (error: unknown): boolean => isRejection(error) || isInvalidKeyError(error)
+
 /**
  * True when the breaker must ignore a failed call before any classifier
  * sees it: interrupted only, or every typed failure is one of the library's
- * own rejections (and there is no defect).
+ * own rejections or a key an inner keyed policy refused (`InvalidKeyError`:
+ * the dependency was never called), and there is no defect.
  * @internal
  */
 export const ignoredBeforeClassify = (cause: Cause.Cause<unknown>): boolean => {
@@ -58,24 +59,28 @@ export const ignoredBeforeClassify = (cause: Cause.Cause<unknown>): boolean => {
   const failures = Cause.failures(cause)
   // Stryker disable next-line ConditionalExpression: equivalent: reached only with a cause that is not interrupted-only, so without typed failures it holds a defect and the lines below return false too
   if (Chunk.isEmpty(failures)) return false
-  if (!Chunk.every(failures, isRejection)) return false
+  if (!Chunk.every(failures, notTheDependency)) return false
   return Chunk.isEmpty(Cause.defects(cause))
 }
 
 /** @internal */
 export const classifyCause = <E>(
   f: (cause: Cause.Cause<E>) => Outcome | Effect.Effect<Outcome>
-): CircuitBreaker.Classifier<unknown, E> =>
-(exit) => Exit.isSuccess(exit) ? success : f(exit.cause)
+): CircuitBreaker.Classifier<unknown, E> => {
+  if (typeof f !== "function") throw validate.invalid("CircuitBreaker.classifyCause", "f", f, "a function")
+  return (exit) => Exit.isSuccess(exit) ? success : f(exit.cause)
+}
 
 /** @internal */
 export const classifyError = <E>(
   f: (error: E) => Outcome | Effect.Effect<Outcome>
-): CircuitBreaker.Classifier<unknown, E> =>
-(exit) => {
-  if (Exit.isSuccess(exit)) return success
-  const first = Cause.failureOption(exit.cause)
-  return Option.isSome(first) ? f(first.value) : plainFailure
+): CircuitBreaker.Classifier<unknown, E> => {
+  if (typeof f !== "function") throw validate.invalid("CircuitBreaker.classifyError", "f", f, "a function")
+  return (exit) => {
+    if (Exit.isSuccess(exit)) return success
+    const first = Cause.failureOption(exit.cause)
+    return Option.isSome(first) ? f(first.value) : plainFailure
+  }
 }
 
 const tagOf = (error: unknown): string | undefined =>
@@ -83,6 +88,7 @@ const tagOf = (error: unknown): string | undefined =>
 
 /** @internal */
 export const ignoreTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
+  tags.forEach((tag, i) => validate.nonEmptyString("CircuitBreaker.ignoreTags", `tags[${i}]`, tag))
   const set = new Set(tags)
   return (exit) => {
     if (Exit.isSuccess(exit)) return success
@@ -98,6 +104,7 @@ export const ignoreTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Class
 
 /** @internal */
 export const countTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
+  tags.forEach((tag, i) => validate.nonEmptyString("CircuitBreaker.countTags", `tags[${i}]`, tag))
   const set = new Set(tags)
   return (exit) => {
     if (Exit.isSuccess(exit)) return success

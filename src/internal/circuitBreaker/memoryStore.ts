@@ -14,8 +14,11 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
+import { LinkedMap } from "../linkedMap.js"
 import * as validate from "../validate.js"
+import { DEFAULT_KEY } from "./errors.js"
 import * as Machine from "./machine.js"
+import { monotonicMillis, sleep } from "../time.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
 type Config = CircuitBreaker.CircuitBreakerStore.Config
@@ -28,7 +31,8 @@ export const DEFAULT_MAX_KEYS = 100_000
 export const MIN_SWEEP_INTERVAL = 1_000
 
 interface Namespace {
-  readonly circuits: Map<string, Machine.Circuit>
+  /** By key; `undefined` is the breaker's own circuit. Oldest first, O(1) to reach whatever was deleted (see LinkedMap). */
+  readonly circuits: LinkedMap<string | undefined, Machine.Circuit>
   refs: number
   handle: CircuitBreaker.CircuitBreakerStore.UnsafeNamespace | undefined
 }
@@ -48,6 +52,7 @@ export const unsafeMake = (
   options: CircuitBreaker.CircuitBreakerStore.MemoryOptions = {},
   m = "CircuitBreaker.makeStoreMemory"
 ): MemoryStore => {
+  options = validate.options(m, options)
   const idleTimeToLive = options.idleTimeToLive === undefined
     ? DEFAULT_IDLE_TIME_TO_LIVE
     : Duration.toMillis(validate.duration(m, "idleTimeToLive", options.idleTimeToLive))
@@ -61,7 +66,7 @@ export const unsafeMake = (
   const namespaceOf = (name: string): Namespace => {
     let ns = namespaces.get(name)
     if (ns === undefined) {
-      ns = { circuits: new Map(), refs: 0, handle: undefined }
+      ns = { circuits: new LinkedMap(), refs: 0, handle: undefined }
       namespaces.set(name, ns)
     }
     return ns
@@ -73,20 +78,26 @@ export const unsafeMake = (
     // Stryker disable next-line MethodExpression: equivalent: the filter only skips empty namespaces, which the loop below passes over without dropping anything
     const victims = ns.circuits.size > 0 ? [ns] : [...namespaces.values()].filter((n) => n.circuits.size > 0)
     for (const victim of victims) {
-      let fallback: string | undefined
+      let found = false
+      let victimKey: string | undefined
+      let fallback: { readonly key: string | undefined } | undefined
       let scanned = 0
-      for (const [key, circuit] of victim.circuits) {
+      // oldest first: O(scanned), whatever was evicted before (a plain Map's iterator walks its holes)
+      victim.circuits.some((circuit, key) => {
         if (Machine.evictable(circuit, now)) {
-          victim.circuits.delete(key)
-          size--
-          evictions++
-          return
+          found = true
+          victimKey = key
+          return true
         }
-        if (fallback === undefined && circuit.state._tag !== "Isolated") fallback = key
-        if (++scanned >= 64 && fallback !== undefined) break
+        if (fallback === undefined && circuit.state._tag !== "Isolated") fallback = { key }
+        return ++scanned >= 64 && fallback !== undefined
+      })
+      if (!found && fallback !== undefined) {
+        found = true
+        victimKey = fallback.key
       }
-      if (fallback !== undefined) {
-        victim.circuits.delete(fallback)
+      if (found) {
+        victim.circuits.delete(victimKey)
         size--
         evictions++
         return
@@ -94,11 +105,12 @@ export const unsafeMake = (
     }
   }
 
-  const circuitOf = (ns: Namespace, key: string, config: Config, now: number): Machine.Circuit => {
+  const circuitOf = (ns: Namespace, key: string | undefined, config: Config, now: number): Machine.Circuit => {
     let circuit = ns.circuits.get(key)
     if (circuit === undefined) {
       makeRoom(ns, now)
-      circuit = Machine.make(key, config, seq, now)
+      // the own circuit (no key) is reported as DEFAULT_KEY, but is never the circuit of the key "default"
+      circuit = Machine.make(key ?? DEFAULT_KEY, config, seq, now)
       ns.circuits.set(key, circuit)
       size++
     }
@@ -157,8 +169,8 @@ export const unsafeMake = (
           })
       )
       yield* Effect.clockWith((clock) =>
-        Effect.sleep(sweepInterval).pipe(
-          Effect.zipRight(Effect.sync(() => sweep(name, clock.unsafeCurrentTimeMillis()))),
+        sleep(sweepInterval).pipe(
+          Effect.zipRight(Effect.sync(() => sweep(name, monotonicMillis(clock)))),
           Effect.forever
         )
       ).pipe(Effect.interruptible, Effect.forkScoped)
@@ -168,6 +180,8 @@ export const unsafeMake = (
 
   const store: MemoryStore = {
     kind: "memory",
+    // the breaker gives it monotonic time (never steps with the system clock)
+    time: "monotonic",
     register,
     admit: (name, key, config, now) => sync(() => handleOf(name).admit(key, config, now, true)!),
     record: (name, key, config, ticket, result, now) => sync(() => handleOf(name).record(key, config, ticket, result, now)),
@@ -175,7 +189,7 @@ export const unsafeMake = (
       sync(() => {
         const circuit = namespaces.get(name)?.circuits.get(key)
         return circuit === undefined
-          ? Machine.snapshot(Machine.make(key, config, { next: () => 0 }, now), config, now)
+          ? Machine.snapshot(Machine.make(key ?? DEFAULT_KEY, config, { next: () => 0 }, now), config, now)
           : Machine.snapshot(circuit, config, now)
       }),
     isolate: (name, key, config, now) => sync(() => Machine.isolate(circuitOf(namespaceOf(name), key, config, now), seq, now)),

@@ -11,6 +11,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
+import * as Keys from "../keys.js"
 import * as validate from "../validate.js"
 import { DEFAULT_KEY } from "./errors.js"
 
@@ -57,7 +58,8 @@ export const rate = (options: {
   readonly minimumCalls?: number | undefined
 }): CircuitBreaker.TripPolicy.Rate => {
   const m = "CircuitBreaker.rate"
-  const threshold = validate.number(m, "threshold", options?.threshold, THRESHOLD)
+  options = validate.options(m, options)
+  const threshold = validate.number(m, "threshold", options.threshold, THRESHOLD)
   const size = validate.number(m, "size", options.size, { min: 1, max: MAX_WINDOW_SIZE, integer: true })
   const minimumCalls = validate.optionalNumber(m, "minimumCalls", options.minimumCalls, {
     min: 1,
@@ -75,7 +77,8 @@ export const timeRate = (options: {
   readonly minimumCalls?: number | undefined
 }): CircuitBreaker.TripPolicy.TimeRate => {
   const m = "CircuitBreaker.timeRate"
-  const threshold = validate.number(m, "threshold", options?.threshold, THRESHOLD)
+  options = validate.options(m, options)
+  const threshold = validate.number(m, "threshold", options.threshold, THRESHOLD)
   const window = validate.duration(m, "window", options.window)
   const buckets = validate.optionalNumber(m, "buckets", options.buckets, { min: 1, max: 1000, integer: true }) ??
     DEFAULT_TIME_RATE_BUCKETS
@@ -124,6 +127,8 @@ export interface Parsed {
   readonly onStoreError: "allow" | "fail"
   readonly labelMetricsByKey: boolean
   readonly spans: boolean
+  /** The longest key `execute`, `state`, `isolate`, `reset` and `metrics` accept. */
+  readonly maxKeyLength: number
 }
 
 const millis = (d: Duration.Duration): number => Math.min(Duration.toMillis(d), MAX_DURATION)
@@ -131,7 +136,7 @@ const millis = (d: Duration.Duration): number => Math.min(Duration.toMillis(d), 
 /** Throws `InvalidOptionsError`. @internal */
 export const parse = (options: Options): Parsed => {
   const m = "CircuitBreaker.make"
-  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  options = validate.options(m, options)
   const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
   const trip = tripToStore(m, options.tripPolicy)
   const openDuration = Schedule.isSchedule(options.openDuration)
@@ -152,7 +157,7 @@ export const parse = (options: Options): Parsed => {
   const openDurationResetAfter = options.openDurationResetAfter === undefined
     ? undefined
     : millis(validate.duration(m, "openDurationResetAfter", options.openDurationResetAfter, { allowZero: true }))
-  const halfOpen = options.halfOpen ?? {}
+  const halfOpen = validate.options(m, options.halfOpen, "halfOpen")
   const probes = validate.optionalNumber(m, "halfOpen.probes", halfOpen.probes, { min: 1, max: 10_000, integer: true }) ??
     DEFAULT_PROBES
   const successThreshold = validate.optionalNumber(m, "halfOpen.successThreshold", halfOpen.successThreshold, {
@@ -166,7 +171,7 @@ export const parse = (options: Options): Parsed => {
   let slowCallDuration: number | undefined
   let slowCallThreshold: number | undefined
   if (options.slowCall !== undefined) {
-    if (options.slowCall === null || typeof options.slowCall !== "object") {
+    if (options.slowCall === null || typeof options.slowCall !== "object" || Array.isArray(options.slowCall)) {
       throw validate.invalid(m, "slowCall", options.slowCall, "{ duration, threshold }")
     }
     slowCallDuration = millis(validate.duration(m, "slowCall.duration", options.slowCall.duration))
@@ -186,8 +191,9 @@ export const parse = (options: Options): Parsed => {
     slowCallDuration,
     classify,
     onStoreError,
-    labelMetricsByKey: options.labelMetricsByKey === true,
-    spans: options.spans === true
+    labelMetricsByKey: validate.optionalBoolean(m, "labelMetricsByKey", options.labelMetricsByKey) === true,
+    spans: validate.optionalBoolean(m, "spans", options.spans) === true,
+    maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
   }
 }
 
@@ -240,9 +246,39 @@ export const toStoreConfig = (parsed: Parsed): Effect.Effect<StoreConfig, Invali
   }))
 }
 
-/** @internal */
+/** The config key of each breaker option it sets, for errors. */
+const CONFIG_KEYS: Readonly<Record<string, string>> = {
+  "halfOpen.probes": "probes",
+  "halfOpen.successThreshold": "successThreshold",
+  "halfOpen.probeTimeout": "probeTimeout",
+  "slowCall.duration": "slowCallDuration",
+  "slowCall.threshold": "slowCallThreshold"
+}
+
+/**
+ * Validates every option given, even one the trip policy chosen does not use
+ * (a wrong value in the environment is a mistake whatever it is for), then
+ * the breaker options made from them; errors name this constructor and the
+ * config key.
+ * @internal
+ */
 export const fromConfigOptions = (options: CircuitBreaker.ConfigOptions): Options => {
   const m = "CircuitBreaker.fromConfigOptions"
+  options = validate.options(m, options)
+  return validate.nested(m, (option) => CONFIG_KEYS[option] ?? option, () => {
+    if (options.failures !== undefined) consecutive(options.failures)
+    if (options.threshold !== undefined) validate.number(m, "threshold", options.threshold, THRESHOLD)
+    if (options.size !== undefined) validate.number(m, "size", options.size, { min: 1, max: MAX_WINDOW_SIZE, integer: true })
+    if (options.window !== undefined) validate.duration(m, "window", options.window)
+    if (options.buckets !== undefined) validate.number(m, "buckets", options.buckets, { min: 1, max: 1000, integer: true })
+    if (options.minimumCalls !== undefined) validate.number(m, "minimumCalls", options.minimumCalls, { min: 1, integer: true })
+    const result = fromConfigOptionsUnchecked(m, options)
+    parse(result)
+    return result
+  })
+}
+
+const fromConfigOptionsUnchecked = (m: string, options: CircuitBreaker.ConfigOptions): Options => {
   const kind = options.tripPolicy === undefined
     ? "consecutive"
     : validate.oneOf(m, "tripPolicy", options.tripPolicy, ["consecutive", "rate", "timeRate"])
@@ -256,7 +292,7 @@ export const fromConfigOptions = (options: CircuitBreaker.ConfigOptions): Option
       buckets: options.buckets,
       minimumCalls: options.minimumCalls
     })
-  const base = validate.duration(m, "openDuration", options.openDuration ?? "30 seconds")
+  const base = validate.duration(m, "openDuration", options.openDuration === undefined ? "30 seconds" : options.openDuration)
   const factor = validate.optionalNumber(m, "openDurationFactor", options.openDurationFactor, { min: 1, max: 100 }) ?? 1
   const openDuration = factor === 1 ? base : Schedule.exponential(base, factor)
   let slowCall: CircuitBreaker.CircuitBreaker.SlowCallOptions | undefined
@@ -264,7 +300,10 @@ export const fromConfigOptions = (options: CircuitBreaker.ConfigOptions): Option
     if (options.slowCallDuration === undefined) {
       throw validate.invalid(m, "slowCallDuration", undefined, "a duration > 0 when slowCallThreshold is set")
     }
-    slowCall = { duration: options.slowCallDuration, threshold: options.slowCallThreshold ?? 1 }
+    slowCall = {
+      duration: options.slowCallDuration,
+      threshold: options.slowCallThreshold === undefined ? 1 : options.slowCallThreshold
+    }
   }
   return {
     tripPolicy,

@@ -17,7 +17,8 @@
  * - [1] now in epoch ms, or '' to read Redis `TIME` (the production default)
  * - [2] idle time to live in ms (PEXPIRE on every write)
  * - [3] the pub/sub channel transitions are published on ('' = none)
- * - [4] the namespace (breaker name), [5] the circuit key (both for the published transitions)
+ * - [4] the namespace (breaker name), [5] the circuit key as JSON, `null` for the breaker's own
+ *   circuit (both for the published transitions; the circuit itself is named by KEYS)
  * - [6] the circuit's configuration, JSON (see `encodeConfig` in breakerStore.ts)
  * - [7] the window's fingerprint: a window made under another trip policy is started over
  *
@@ -129,7 +130,7 @@ local function finish(reply)
   end
   if channel ~= '' then
     redis.call('PUBLISH', channel,
-      '{"n":' .. cjson.encode(namespace) .. ',"k":' .. cjson.encode(key) .. ',"t":[' .. table.concat(parts, ',') .. ']}')
+      '{"n":' .. cjson.encode(namespace) .. ',"k":' .. key .. ',"t":[' .. table.concat(parts, ',') .. ']}')
   end
   return reply
 end

@@ -15,9 +15,12 @@ import * as Stream from "effect/Stream"
 import type { Redis as IORedis } from "ioredis"
 import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
+import { DEFAULT_KEY } from "../../internal/circuitBreaker/errors.js"
+import { namespaced } from "../../internal/keys.js"
 import * as validate from "../../internal/validate.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import * as Scripts from "./breakerScripts.js"
+import { timeoutFail } from "../../internal/time.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
 type Config = CircuitBreaker.CircuitBreakerStore.Config
@@ -87,15 +90,19 @@ export const encodeConfig = (config: Config): Encoded => {
 }
 
 /**
- * The keys of one circuit. The namespace is length-prefixed so that no
- * (namespace, key) pair can collide with another; the `{…}` hash tag keeps
- * the circuit's keys in one slot.
+ * The keys of one circuit: `Keys.namespaced(namespace, key)`, length-prefixed
+ * so that no (namespace, key) pair can collide with another, and the
+ * breaker's own circuit (`key` undefined, `<length>:<namespace>`) with no
+ * keyed circuit; the `{…}` hash tag keeps the circuit's keys in one slot.
  * @internal
  */
-export const keysOf = (prefix: string, namespace: string, key: string): ReadonlyArray<string> => {
-  const base = `${prefix}cb:{${namespace.length}:${namespace}:${key}}`
+export const keysOf = (prefix: string, namespace: string, key: string | undefined): ReadonlyArray<string> => {
+  const base = `${prefix}cb:{${namespaced(namespace, key)}}`
   return [base, `${base}:l`, `${base}:r`, `${base}:b`]
 }
+
+/** How a circuit's key is shown in its transitions and states: the own circuit as `"default"`. */
+const shown = (key: string | undefined): string => key ?? DEFAULT_KEY
 
 /** The pub/sub channel of the transitions of every breaker under a prefix. @internal */
 export const channelOf = (prefix: string): string => `${prefix}cb:transitions`
@@ -213,7 +220,8 @@ const dispatch = (listeners: Map<string, Set<Listener>>, message: string): void 
     return
   }
   const namespace = payload.n
-  const key = payload.k
+  // null: the breaker's own circuit
+  const key = payload.k === null ? DEFAULT_KEY : payload.k
   if (typeof namespace !== "string" || typeof key !== "string" || !Array.isArray(payload.t)) return
   const set = listeners.get(namespace)
   if (set === undefined) return
@@ -277,6 +285,7 @@ const subscriber = (
 export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptionsError | RedisError, Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const m = "CircuitBreakerStore.make"
+    options = yield* validate.validated(() => validate.options(m, options))
     const { clock, timeout, ttl } = yield* validate.validated(() => ({
       timeout: validate.optionalDuration(m, "timeout", options.timeout),
       clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
@@ -304,7 +313,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       operation: string,
       s: Script,
       namespace: string,
-      key: string,
+      key: string | undefined,
       config: Config,
       now: number,
       extra: ReadonlyArray<string>,
@@ -316,13 +325,14 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
         ttlArg,
         channel,
         namespace,
-        key,
+        // JSON for the published transitions: null for the own circuit
+        key === undefined ? "null" : JSON.stringify(key),
         encoded.json,
         encoded.fingerprint,
         ...extra
       ]
       const call = redis.eval(s, keysOf(prefix, namespace, key), args)
-      const bounded = timeout === undefined ? call : Effect.timeoutFail(call, {
+      const bounded = timeout === undefined ? call : timeoutFail(call, {
         duration: timeout,
         onTimeout: () =>
           new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
@@ -345,7 +355,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
      * admission; failures are ignored (the lease then expires after
      * probeTimeout).
      */
-    const release = (namespace: string, key: string, token: string): Effect.Effect<void> =>
+    const release = (namespace: string, key: string | undefined, token: string): Effect.Effect<void> =>
       redis.use("ZREM breaker.lease", (client) => client.zrem(keysOf(prefix, namespace, key)[1]!, token)).pipe(
         Effect.ignore,
         Effect.forkDaemon,
@@ -383,7 +393,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       register: () => Effect.void,
       admit: (namespace, key, config, now) => {
         const token = `${nonce}:${++admissions}`
-        return run("admit", ADMIT, namespace, key, config, now, [token], (reply) => decodeAdmission(key, token, reply)).pipe(
+        return run("admit", ADMIT, namespace, key, config, now, [token], (reply) => decodeAdmission(shown(key), token, reply)).pipe(
           Effect.onError(() => release(namespace, key, token))
         )
       },
@@ -394,13 +404,13 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
           result.outcome,
           result.slow ? "1" : "0",
           result.retryAfter === undefined ? "" : String(result.retryAfter)
-        ], (reply) => decodeRecorded(key, reply)),
+        ], (reply) => decodeRecorded(shown(key), reply)),
       snapshot: (namespace, key, config, now) =>
-        run("snapshot", SNAPSHOT, namespace, key, config, now, [], (reply) => decodeSnapshot(key, config, reply)),
+        run("snapshot", SNAPSHOT, namespace, key, config, now, [], (reply) => decodeSnapshot(shown(key), config, reply)),
       isolate: (namespace, key, config, now) =>
-        run("isolate", ISOLATE, namespace, key, config, now, [], (reply) => transitionsFrom(key, reply, 0)),
+        run("isolate", ISOLATE, namespace, key, config, now, [], (reply) => transitionsFrom(shown(key), reply, 0)),
       reset: (namespace, key, config, now) =>
-        run("reset", RESET, namespace, key, config, now, [], (reply) => transitionsFrom(key, reply, 0)),
+        run("reset", RESET, namespace, key, config, now, [], (reply) => transitionsFrom(shown(key), reply, 0)),
       subscribe
     }
     return store

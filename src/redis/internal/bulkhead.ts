@@ -14,9 +14,14 @@
  * renewed by a fiber forked in the bulkhead's scope and interrupted when the
  * call ends; the release script runs uninterruptibly after it.
  *
- * Redis keys: one sorted set per key, `<prefix>bulkhead:<name>:<key>` (the
- * default partition: `<name>`), members are lease ids (`<replica id>:<n>`),
- * scores their expiry. The set expires (PEXPIRE) with its last lease.
+ * Redis keys: one sorted set per key, `<prefix>bulkhead:<name.length>:<name>:<key>`
+ * (the default partition: `<prefix>bulkhead:<name.length>:<name>`; see
+ * `Keys.namespaced`: no two (name, key) pairs, keyed or not, share a set),
+ * members are lease ids (`<replica id>:<n>`), scores their expiry. The set
+ * expires (PEXPIRE) with its last lease. Keys are validated first (a
+ * well-formed string of at most `maxKeyLength` code units, else
+ * `InvalidKeyError`): a Redis key takes at most the prefixes + the name +
+ * 3 × `maxKeyLength` bytes.
  *
  * @internal
  */
@@ -33,14 +38,22 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
-import { BulkheadFullError, type BulkheadRejectionReason, type InvalidOptionsError } from "../../Errors.js"
+import {
+  BulkheadFullError,
+  type BulkheadRejectionReason,
+  type InvalidKeyError,
+  type InvalidOptionsError
+} from "../../Errors.js"
 import * as EventHub from "../../internal/events.js"
+import * as Keys from "../../internal/keys.js"
 import { FifoSemaphore, Waiter } from "../../internal/semaphore.js"
 import * as validate from "../../internal/validate.js"
 import { unsafeMakeCallable } from "../../Policy.js"
 import type * as B from "../Bulkhead.js"
 import { BulkheadStoreError } from "../Bulkhead.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
+import { active as activeDeadline, currentDeadline } from "../../internal/deadline.js"
+import { monotonicMillis, sleep, timeoutFail, timeoutOption } from "../../internal/time.js"
 
 /** @internal */
 export const DEFAULT_NAME = "bulkhead"
@@ -170,11 +183,23 @@ interface Resolved {
   readonly timeout: Duration.Duration | undefined
   readonly prefix: string
   readonly metricsInterval: Duration.Duration
+  readonly maxKeyLength: number
+}
+
+/** The longest lease: its expiry (now + ttl, in ms) must stay an exact integer for the scripts' PEXPIRE and ZADD. */
+const MAX_LEASE_TTL_MILLIS = Number.MAX_SAFE_INTEGER
+
+const leaseTtlOf = (m: string, value: unknown): Duration.Duration => {
+  const ttl = validate.optionalDuration(m, "leaseTtl", value) ?? DEFAULT_LEASE_TTL
+  if (Duration.toMillis(ttl) > MAX_LEASE_TTL_MILLIS) {
+    throw validate.invalid(m, "leaseTtl", value, `a finite duration > 0 and <= ${MAX_LEASE_TTL_MILLIS} millis`)
+  }
+  return ttl
 }
 
 const resolve = (options: B.Options): Resolved => {
   const m = "Bulkhead.make (redis)"
-  if (options === null || typeof options !== "object") throw validate.invalid(m, "options", options, "an object")
+  options = validate.options(m, options)
   const maxConcurrent = validate.number(m, "maxConcurrent", options.maxConcurrent, { integer: true, min: 1 })
   const maxQueue = validate.optionalNumber(m, "maxQueue", options.maxQueue, { integer: true, min: 0, allowInfinite: true }) ??
     0
@@ -184,7 +209,7 @@ const resolve = (options: B.Options): Resolved => {
     maxQueue,
     maxWait: maxWait !== undefined && Duration.isFinite(maxWait) ? maxWait : undefined,
     name: options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name),
-    leaseTtl: validate.optionalDuration(m, "leaseTtl", options.leaseTtl) ?? DEFAULT_LEASE_TTL,
+    leaseTtl: leaseTtlOf(m, options.leaseTtl),
     pollInterval: validate.optionalDuration(m, "pollInterval", options.pollInterval) ?? DEFAULT_POLL_INTERVAL,
     localMaxConcurrent: validate.optionalNumber(m, "localMaxConcurrent", options.localMaxConcurrent, {
       integer: true,
@@ -197,7 +222,8 @@ const resolve = (options: B.Options): Resolved => {
     timeout: validate.optionalDuration(m, "timeout", options.timeout),
     prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
     metricsInterval: validate.optionalDuration(m, "metricsInterval", options.metricsInterval, { allowInfinite: true }) ??
-      DEFAULT_METRICS_INTERVAL
+      DEFAULT_METRICS_INTERVAL,
+    maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
   }
 }
 
@@ -255,7 +281,9 @@ const build = (
   const maxWaitMillis = maxWait === undefined ? undefined : Duration.toMillis(maxWait)
   const replicaId = randomUUID()
   let leaseCounter = 0
-  const keyBase = `${redis.prefix}${cfg.prefix}${name}`
+  const keyBase = `${redis.prefix}${cfg.prefix}`
+  const redisKeyOf = (key: string | undefined): string => `${keyBase}${Keys.namespaced(name, key)}`
+  const keyPolicy: Keys.KeyPolicy = { kind: "Bulkhead", name, maxKeyLength: cfg.maxKeyLength }
   const hub = EventHub.make<B.Event>()
 
   let storeErrors = 0
@@ -353,18 +381,18 @@ const build = (
         return leaseLostMetric
       }
     })
-    return Effect.forever(Effect.zipRight(Effect.sleep(renewEvery), renew))
+    return Effect.forever(Effect.zipRight(sleep(renewEvery), renew))
   }
 
   // --- partitions ------------------------------------------------------------------------
 
   const partitions = new Map<string, Partition>()
-  const defaultPartition = new Partition(undefined, keyBase, cfg.localMaxConcurrent)
+  const defaultPartition = new Partition(undefined, redisKeyOf(undefined), cfg.localMaxConcurrent)
   const partitionOf = (key: string | undefined): Partition => {
     if (key === undefined) return defaultPartition
     let p = partitions.get(key)
     if (p === undefined) {
-      p = new Partition(key, `${keyBase}:${key}`, cfg.localMaxConcurrent)
+      p = new Partition(key, redisKeyOf(key), cfg.localMaxConcurrent)
       partitions.set(key, p)
     }
     return p
@@ -532,11 +560,24 @@ const build = (
       lease = l
     }))
     const wait = Effect.zipRight(waitLocal, waitGlobal)
-    const timedWait: Effect.Effect<Option.Option<Grant>, BulkheadStoreError> = maxWaitMillis === undefined
-      ? Effect.asSome(wait)
-      : Effect.suspend(() =>
-        Effect.timeoutOption(wait, Duration.millis(Math.max(0, start + maxWaitMillis - clock.unsafeCurrentTimeMillis())))
-      )
+    // bounded by the earlier of maxWait and the enclosing deadline (at a tie, the deadline), failing
+    // with the deadline's own error when it comes first: never relies on being interrupted
+    const timedWait: Effect.Effect<Option.Option<Grant>, BulkheadStoreError> = Effect.withFiberRuntime((fiber) => {
+      const deadline = activeDeadline(fiber.getFiberRef(currentDeadline))
+      const ownExpiry = maxWaitMillis === undefined ? Infinity : start + maxWaitMillis
+      const now = monotonicMillis(clock)
+      if (deadline !== undefined && deadline.at <= ownExpiry) {
+        // the enclosing timeout's type carries its TimeoutError
+        return Effect.asSome(
+          timeoutFail(Effect.interruptible(wait), { duration: Math.max(0, deadline.at - now), onTimeout: deadline.error })
+        ) as Effect.Effect<
+          Option.Option<Grant>,
+          BulkheadStoreError
+        >
+      }
+      // interruptible: the bound holds inside an uninterruptible caller too
+      return ownExpiry === Infinity ? Effect.asSome(wait) : timeoutOption(Effect.interruptible(wait), Math.max(0, ownExpiry - now))
+    })
     const giveBack = (): Effect.Effect<void> => {
       leaveGlobal()
       if (waiter !== undefined) {
@@ -557,7 +598,7 @@ const build = (
         if (Option.isNone(granted)) return Effect.zipRight(giveBack(), reject(p, "MaxWaitExceeded"))
         leaveGlobal()
         wake(p) // the next poller of this replica may try at once
-        return hold(p, granted.value, clock.unsafeCurrentTimeMillis() - start, restore, self)
+        return hold(p, granted.value, monotonicMillis(clock) - start, restore, self)
       }
     })
   }
@@ -568,7 +609,7 @@ const build = (
   ): Effect.Effect<A, E | BulkheadFullError | BulkheadStoreError, R> =>
     Effect.uninterruptibleMask((restore) => {
       const p = partitionOf(key)
-      const start = clock.unsafeCurrentTimeMillis()
+      const start = monotonicMillis(clock)
       if (!p.local.unsafeTryTake(1)) {
         if (p.queued() >= maxQueue) return Effect.suspend(() => reject(p, "QueueFull"))
         return queue(p, false, start, restore, self)
@@ -618,8 +659,9 @@ const build = (
     return { active, queued, partitions: partitions.size, storeErrors, allowedWithoutLease, leasesLost, leasesRecovered }
   }
 
-  const held = (key?: string | undefined): Effect.Effect<number, BulkheadStoreError> => {
-    const p = key === undefined ? defaultPartition : new Partition(key, `${keyBase}:${key}`, 1)
+  const held = (key?: string | undefined): Effect.Effect<number, BulkheadStoreError | InvalidKeyError> => {
+    if (key !== undefined && !Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
+    const p = key === undefined ? defaultPartition : new Partition(key, redisKeyOf(key), 1)
     return Effect.catchAll(
       Effect.map(call(heldScript, p.redisKey, () => [nowArg()]), Number),
       (error) =>
@@ -641,8 +683,12 @@ const build = (
   const value = Object.assign(bulkhead, {
     policyName: name,
     options,
-    execute: <A, E, R>(self: Effect.Effect<A, E, R>, executeOptions?: B.ExecuteOptions | undefined) =>
-      run(self, executeOptions?.key),
+    execute: <A, E, R>(self: Effect.Effect<A, E, R>, executeOptions?: B.ExecuteOptions | undefined) => {
+      const key: unknown = executeOptions?.key
+      // refused before a local permit or a lease is taken
+      if (key !== undefined && !Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
+      return run(self, key as string | undefined)
+    },
     stats,
     totals,
     held,
@@ -664,7 +710,7 @@ const build = (
   if (!Duration.isFinite(cfg.metricsInterval)) return Effect.succeed(policy)
   const publishLoop: Effect.Effect<void> = Effect.zipRight(
     publish,
-    Effect.suspend(() => Effect.zipRight(clock.sleep(cfg.metricsInterval), publishLoop))
+    Effect.suspend(() => Effect.zipRight(sleep(cfg.metricsInterval), publishLoop))
   )
   return Effect.as(Effect.zipRight(Effect.forkScoped(Effect.interruptible(publishLoop)), Effect.addFinalizer(() => publish)), policy)
 }

@@ -42,6 +42,7 @@ import { IdempotencyError } from "../../Idempotency.js"
 import * as validate from "../../internal/validate.js"
 import type * as IdempotencyStore from "../IdempotencyStore.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
+import { sleep, timeoutFail } from "../../internal/time.js"
 
 /** @internal */
 export const TypeId: IdempotencyStore.TypeId = Symbol.for(
@@ -168,15 +169,16 @@ interface Resolved {
 
 const resolve = (options: IdempotencyStore.Options | undefined): Resolved => {
   const m = "IdempotencyStore.make"
+  options = validate.options(m, options)
   return {
-    lockTtl: validate.optionalDuration(m, "lockTtl", options?.lockTtl) ?? DEFAULT_LOCK_TTL,
-    pollInterval: validate.optionalDuration(m, "pollInterval", options?.pollInterval) ?? DEFAULT_POLL_INTERVAL,
-    onStoreError: options?.onStoreError === undefined
+    lockTtl: validate.optionalDuration(m, "lockTtl", options.lockTtl) ?? DEFAULT_LOCK_TTL,
+    pollInterval: validate.optionalDuration(m, "pollInterval", options.pollInterval) ?? DEFAULT_POLL_INTERVAL,
+    onStoreError: options.onStoreError === undefined
       ? "fail"
       : validate.oneOf(m, "onStoreError", options.onStoreError, ["allow", "fail"]),
-    clock: options?.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-    timeout: validate.optionalDuration(m, "timeout", options?.timeout),
-    prefix: options?.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
+    clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
+    timeout: validate.optionalDuration(m, "timeout", options.timeout),
+    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
   }
 }
 
@@ -230,7 +232,7 @@ const build = (
 
   const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> => {
     const timeout = cfg.timeout
-    return timeout === undefined ? effect : Effect.timeoutFail(effect, {
+    return timeout === undefined ? effect : timeoutFail(effect, {
       duration: timeout,
       onTimeout: () => new RedisError({ operation, cause: new Error(`timeout (${Duration.format(timeout)})`) })
     })
@@ -308,7 +310,7 @@ const build = (
           }
           return Effect.flatMap(Random.nextRange(0.5, 1), (jitter) =>
             Effect.zipRight(
-              Effect.sleep(Duration.millis(Math.max(1, backoff * jitter))),
+              sleep(Duration.millis(Math.max(1, backoff * jitter))),
               loop(Math.min(maxPollMillis, backoff * 2))
             ))
         }
@@ -402,7 +404,7 @@ const build = (
     return Effect.zipRight(
       Effect.addFinalizer(() => release),
       // added after the release, so it stops first when the scope closes
-      Effect.as(Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.zipRight(Effect.sleep(renewEvery), renew)))), acquisition)
+      Effect.as(Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.zipRight(sleep(renewEvery), renew)))), acquisition)
     )
   }
 

@@ -32,6 +32,7 @@ import type * as RL from "../../RateLimiter.js"
 import { AtomicStoreTypeId } from "../../RateLimiter.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import type * as RateLimiterStore from "../RateLimiterStore.js"
+import { timeoutFail } from "../../internal/time.js"
 
 /** @internal */
 export const TypeId: RateLimiterStore.TypeId = Symbol.for(
@@ -234,10 +235,11 @@ export interface Resolved {
 /** @internal */
 export const resolve = (options: RateLimiterStore.Options | undefined): Resolved => {
   const m = "RateLimiterStore.make"
+  options = validate.options(m, options)
   return {
-    prefix: options?.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
-    clock: options?.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-    timeout: validate.optionalDuration(m, "timeout", options?.timeout)
+    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
+    clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
+    timeout: validate.optionalDuration(m, "timeout", options.timeout)
   }
 }
 
@@ -259,7 +261,7 @@ export const makeWith = (redis: RedisConnection, cfg: Resolved): RateLimiterStor
     : Effect.clockWith((clock) => Effect.sync(() => clock.unsafeCurrentTimeMillis()))
 
   const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> =>
-    cfg.timeout === undefined ? effect : Effect.timeoutFail(effect, {
+    cfg.timeout === undefined ? effect : timeoutFail(effect, {
       duration: cfg.timeout,
       onTimeout: () =>
         new RedisError({ operation, cause: new Error(`command timeout (${Duration.format(cfg.timeout!)})`) })
