@@ -669,10 +669,13 @@ export const withSteppedWallClock = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   Effect.clockWith((base) => {
     const clock = new SteppedClock(base)
-    const step = (sign: 1 | -1) => (duration: Duration.DurationInput) =>
-      Effect.sync(() => {
-        clock.offset += sign * Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
+    // an invalid step throws InvalidOptionsError where it is written, as pure constructors do
+    const step = (sign: 1 | -1) => (duration: Duration.DurationInput) => {
+      const millis = Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
+      return Effect.sync(() => {
+        clock.offset += sign * millis
       })
+    }
     return Effect.withClock(
       Effect.suspend(() => f({ back: step(-1), forward: step(1), offset: Effect.sync(() => clock.offset), clock })),
       clock

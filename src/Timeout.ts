@@ -19,12 +19,13 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
-import { active, currentDeadline, type Deadline } from "./internal/deadline.js"
-import { currentMonotonicMillis, monotonicMillis, timeoutFail } from "./internal/time.js"
+import { active, currentDeadline, type Deadline, timeoutInterruptor } from "./internal/deadline.js"
+import { currentMonotonicMillis, monotonicMillis, sleep } from "./internal/time.js"
 import { makeFastTimeout } from "./internal/timeout.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
@@ -155,9 +156,16 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
   ): Effect.Effect<A, E | TimeoutError, R> => {
     const own = deadline !== outer
     if (!general) return fast.run(self, { budget, deadline, outer, error, disconnect })
-    const inner = Effect.locally(self, currentDeadline, deadline)
-    const bounded = disconnect ? Effect.disconnect(inner) : inner
-    const timed = timeoutFail(bounded, { duration: Duration.millis(budget), onTimeout: error })
+    // Effect.timeoutFail's race, interrupting the work with the library's timeout marker (deadline.ts)
+    const timed = Effect.uninterruptibleMask((restore) =>
+      Effect.raceWith(restore(Effect.locally(self, currentDeadline, deadline)), Effect.interruptible(sleep(budget)), {
+        onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
+        onOtherDone: (_, work) =>
+          disconnect
+            ? Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Effect.failSync(error))
+            : Effect.zipRight(Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Fiber.await(work)), Effect.failSync(error))
+      })
+    )
     return own ? Effect.ensuring(timed, Effect.sync(() => { deadline.active = false })) : timed
   }
 

@@ -162,7 +162,8 @@ const failure = (error: Health.PolicyRegistryError | ResilienceError): HttpServe
   if (error._tag === "PolicyRegistryError") {
     return errorResponse((error as Health.PolicyRegistryError).reason === "NotFound" ? 404 : 400, error.message)
   }
-  if (error._tag === "InvalidOptionsError") return errorResponse(400, errorMessage(error))
+  // a bad size, or a key the policy refuses (`?key=` not well-formed or too long): the request's fault
+  if (error._tag === "InvalidOptionsError" || error._tag === "InvalidKeyError") return errorResponse(400, errorMessage(error))
   return errorResponse(503, errorMessage(error))
 }
 

@@ -17,7 +17,9 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import type { TimeoutError } from "../Errors.js"
 import { monotonicMillis, timeoutFail } from "./time.js"
@@ -76,3 +78,26 @@ export const waitWithin = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect
     const left = Math.max(0, deadline.at - monotonicMillis(clock))
     return timeoutFail(Effect.interruptible(wait), { duration: left, onTimeout: deadline.error }) as Effect.Effect<A, E, R>
   })
+
+/**
+ * The fiber id every timeout of the library interrupts its work with: the
+ * explicit marker by which a policy inside the work (the circuit breaker)
+ * tells a call cut by the library's own deadline from one interrupted by its
+ * caller. No real fiber has it (real ids are positive, with a start time).
+ *
+ * @internal
+ */
+export const timeoutInterruptor: FiberId.FiberId = FiberId.make(-1, 0)
+
+/**
+ * True when `cause` is an interruption by a timeout of the library
+ * ({@link timeoutInterruptor}).
+ *
+ * @internal
+ */
+export const isCutByTimeout = (cause: Cause.Cause<unknown>): boolean => {
+  for (const id of Cause.interruptors(cause)) {
+    if (id === timeoutInterruptor || (id._tag === "Runtime" && id.id === -1 && id.startTimeMillis === 0)) return true
+  }
+  return false
+}

@@ -1,12 +1,17 @@
 /**
  * The bounded in-memory store behind `Fallback.staleIfError`: an LRU map
- * (a JavaScript `Map` keeps insertion order; a hit re-inserts the key) whose
- * entries also expire at `expiresAt`, read against the caller's clock.
+ * (a `LinkedMap` keeps insertion order; a hit moves the key to the back) whose
+ * entries also expire at `expiresAt`, read against the caller's clock. Every
+ * operation is O(1) (see `LinkedMap`). Keys are validated by the policy (at
+ * most `maxKeyLength` code units), so the key strings held take at most
+ * `maxEntries × (maxKeyLength + name) × 2` bytes; values are kept as they
+ * are (their size is the user's).
  *
  * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { LinkedMap } from "./linkedMap.js"
 
 /** @internal */
 export interface Entry {
@@ -28,23 +33,26 @@ export interface MemoryStore {
 
 /** @internal */
 export const unsafeMakeMemoryStore = (maxEntries: number): MemoryStore => {
-  const entries = new Map<string, Entry>()
+  // a LinkedMap: moving an entry to the back and reaching the oldest are O(1) (a plain
+  // Map's iterator walks the holes its deletions leave: O(entries held) per eviction)
+  const entries = new LinkedMap<string, Entry>()
   const get = (key: string, now: number): Option.Option<Entry> => {
     const entry = entries.get(key)
     if (entry === undefined) return Option.none()
-    entries.delete(key)
-    if (entry.expiresAt <= now) return Option.none()
-    entries.set(key, entry) // most recently used goes last
+    if (entry.expiresAt <= now) {
+      entries.delete(key)
+      return Option.none()
+    }
+    entries.moveToBack(key) // most recently used goes last
     return Option.some(entry)
   }
   const set = (key: string, entry: Entry): void => {
     entries.delete(key)
     entries.set(key, entry)
     while (entries.size > maxEntries) {
-      const oldest = entries.keys().next()
       // Stryker disable next-line ConditionalExpression: equivalent: unreachable, the map is non-empty while its size exceeds maxEntries (validated >= 1)
-      if (oldest.done === true) break
-      entries.delete(oldest.value)
+      if (entries.size === 0) break
+      entries.delete(entries.firstKey()!)
     }
   }
   return {

@@ -38,7 +38,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import { currentDeadline, type Deadline } from "./deadline.js"
+import { currentDeadline, type Deadline, timeoutInterruptor } from "./deadline.js"
 // when the fiber's clock is Effect's live clock, a Node timer is equivalent to `clock.sleep`
 import { liveClock, MAX_TIMER_MILLIS, monotonicMillis, sleepOn } from "./time.js"
 
@@ -247,8 +247,8 @@ export interface FastTimeout {
 
 /** @internal */
 export const makeFastTimeout = (): FastTimeout => {
-  // Stryker disable next-line UnaryOperator: equivalent: any id no fiber has will do: (1, 0) is as synthetic as (-1, 0) (real fibers have a start time)
-  const interruptor = FiberId.make(-1, 0)
+  // the library's timeout marker: a breaker inside the work counts a call it cut (deadline.ts)
+  const interruptor = timeoutInterruptor
   let nodeTimer: NodeTimer | undefined
   const fiberTimers = new WeakMap<Clock.Clock, FiberTimer>()
   const timerFor = (clock: Clock.Clock): Deadlines => {

@@ -119,6 +119,17 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Namespace of the keys after the connection's prefix. Defaults to `"idem:"`. */
   readonly prefix?: string | undefined
+  /**
+   * The most bytes (UTF-8) an encoded `Exit` may take in Redis. A larger one
+   * is not stored: the completion fails with `IdempotencyError` (reason
+   * `"EncodeError"`), which the policy reports (`StoreError` event and
+   * metric) without failing the call, and the lock is released, so the next
+   * call with the key runs again. An integer >= 1. Defaults to 1 MiB
+   * (1,048,576). With keys of at most `maxKeyLength` code units (the
+   * policy's), a record takes at most its Redis key (prefixes, name and
+   * 3 × `maxKeyLength` bytes) plus this.
+   */
+  readonly maxValueBytes?: number | undefined
 }
 
 /**

@@ -546,3 +546,26 @@ describe("ResilientHttpClient: request and client shapes", () => {
       assert.strictEqual(server.count("/buffered"), 2)
     }).pipe(Effect.provide(undici)))
 })
+
+describe("issue 16 §2: the HTTP client's defaults against a silent server", () => {
+  for (const [label, layer] of [["undici", undici], ["node:http", nodeKeepAlive]] as const) {
+    it.scopedLive(`only \`timeout\` set: a server that never answers opens the origin's breaker (${label})`, () =>
+      Effect.gen(function*() {
+        const server = yield* serve(() => Effect.never)
+        const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "200 millis" })
+        const client = (yield* HttpClient.HttpClient).pipe(resilience)
+        // the default breaker: consecutive(5)
+        for (let i = 0; i < 5; i++) {
+          const error = yield* Effect.flip(client.get(`${server.url}/silent`))
+          assert.strictEqual(error._tag, "TimeoutError")
+        }
+        const breaker = resilience.circuitBreaker!
+        assert.strictEqual((yield* breaker.state(server.url))._tag, "Open")
+        // the next call is rejected at once, without reaching the server
+        const before = server.count("/silent")
+        const rejected = yield* Effect.flip(client.get(`${server.url}/silent`))
+        assert.strictEqual(rejected._tag, "CircuitBreakerError")
+        assert.strictEqual(server.count("/silent"), before)
+      }).pipe(Effect.provide(layer)))
+  }
+})

@@ -33,6 +33,7 @@ import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import { unsafeMakeCallable } from "../../Policy.js"
 import * as EventHub from "../events.js"
+import { active as activeDeadline, currentDeadline, type Deadline, isCutByTimeout } from "../deadline.js"
 import * as Keys from "../keys.js"
 import { monotonicMillis } from "../time.js"
 import * as userCode from "../userCode.js"
@@ -148,6 +149,9 @@ export const make = (
     }
     return breaker.breaker
   })
+
+/** The most a call cut by an enclosing deadline must have run to count, without `slowCall`. */
+const MAX_CUT_MINIMUM_MILLIS = 1_000
 
 const makeBreaker = (
   options: CircuitBreaker.CircuitBreaker.Options,
@@ -421,7 +425,8 @@ const makeBreaker = (
     classify: Classifier | undefined,
     ticket: Admitted,
     start: number,
-    sync: boolean
+    sync: boolean,
+    cutAfter: number | undefined
   ): Effect.Effect<A, E, R> => {
     const settle = <X>(outcome: Outcome, then: Effect.Effect<X, any>): Effect.Effect<X, any> => {
       if (sync) {
@@ -439,6 +444,11 @@ const makeBreaker = (
           : settleWith(classifyExit(classify, Exit.succeed(a)), Effect.succeed(a)),
       onFailure: (cause) => {
         if (Cause.isInterruptedOnly(cause)) {
+          // cut by the library's own deadline after running long enough in the dependency: a timeout of
+          // the dependency, counted as a failure; an interruption by the caller is never counted
+          if (cutAfter !== undefined && isCutByTimeout(cause) && nowMillis() - start >= cutAfter) {
+            return settle(classifiers.Outcome.failure(), Effect.failCause(cause))
+          }
           return ticket.lease === 0 ? Effect.failCause(cause) : settle(classifiers.Outcome.ignored, Effect.failCause(cause))
         }
         if (classifiers.ignoredBeforeClassify(cause)) return settle(classifiers.Outcome.ignored, Effect.failCause(cause))
@@ -476,12 +486,25 @@ const makeBreaker = (
     classify: Classifier | undefined,
     admission: Admission,
     start: number,
-    sync: boolean
+    sync: boolean,
+    cutAfter: number | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (admission.transitions.length > 0) onTransitions(admission.transitions)
     if (admission._tag === "Rejected") return reject(key, admission, start)
-    return runAdmitted(self, key, classify, admission, start, sync)
+    return runAdmitted(self, key, classify, admission, start, sync, cutAfter)
   }
+
+  /**
+   * How long an admitted call must have run before a cut by the enclosing
+   * deadline counts as the dependency's failure: `slowCall.duration` when
+   * set, otherwise half the enclosing timeout's duration, at most 1 second
+   * (so a call admitted with a sliver of its budget left, after queueing
+   * elsewhere, is not blamed on the dependency). `undefined` without a deadline.
+   */
+  const cutAfterFor = (deadline: Deadline | undefined): number | undefined =>
+    deadline === undefined
+      ? undefined
+      : slowMillis ?? Math.min(MAX_CUT_MINIMUM_MILLIS, Duration.toMillis(deadline.duration) / 2)
 
   /** Admission that may take a probe slot: uninterruptible from admission until the result is recorded. */
   const guarded = <A, E, R>(
@@ -490,10 +513,11 @@ const makeBreaker = (
     classify: Classifier | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
+      Effect.withFiberRuntime((fiber) => {
         const start = nowMillis()
+        const cutAfter = cutAfterFor(activeDeadline(fiber.getFiberRef(currentDeadline)))
         if (handle !== undefined) {
-          return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true)
+          return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true, cutAfter)
         }
         // shielded from the caller's interruption: an admission interrupted in flight
         // could take a probe lease that nobody records (the store's timeout bounds it)
@@ -503,12 +527,12 @@ const makeBreaker = (
             const error = asStoreError("admit", cause)
             onStoreFailure(key, error, allowOnStoreError)
             // Stryker disable next-line BooleanLiteral: equivalent: an UNTRACKED ticket is accounted the same way by recordSync and recordEffect (never recorded, never a probe)
-            if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false)
+            if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false, undefined)
             count(c.rejectedStore, key)
             tick(start)
             return Effect.fail(storeErrorFor(key, error))
           },
-          onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false)
+          onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false, cutAfter)
         })
       })
     )
@@ -519,13 +543,18 @@ const makeBreaker = (
     classify: Classifier | undefined
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (handle === undefined) return guarded(self, key, classify)
-    return Effect.suspend(() => {
+    return Effect.withFiberRuntime((fiber) => {
       const start = nowMillis()
       const admission = handle.admit(key, config, start, false)
       // a probe (or the move to half-open) is admitted in a guarded region instead
       if (admission === undefined) return guarded(self, key, classify)
       if (admission._tag === "Rejected") return reject(key, admission, start)
-      return runAdmitted(self, key, classify, admission, start, true)
+      const deadline = activeDeadline(fiber.getFiberRef(currentDeadline))
+      // without a deadline nothing of the library's can cut the call: no region needed
+      if (deadline === undefined) return runAdmitted(self, key, classify, admission, start, true, undefined)
+      // with one, the result handler must run when the deadline interrupts the call
+      const cutAfter = cutAfterFor(deadline)
+      return Effect.uninterruptibleMask((restore) => runAdmitted(restore(self), key, classify, admission, start, true, cutAfter))
     })
   }
 

@@ -2,7 +2,7 @@
  * The Redis `IdempotencyStore` (see the public module for the semantics).
  *
  * Keys, after `<connection prefix><prefix>` (default `idem:`), for a store
- * key `k` (the policy's `<name>:<key>`):
+ * key `k` (the policy's `<name.length>:<name>:<key>`, see `Keys.namespaced`):
  * - `r:k` — the kept `Exit`: `"<expiresAt>|<encoded Exit JSON>"`, `PX` ttl;
  * - `l:k` — the lock of the execution in flight: `"<expiresAt>|<lease id>"`,
  *   `PX` lockTtl, renewed every third of it by a fiber in the acquisition's
@@ -165,7 +165,11 @@ interface Resolved {
   readonly clock: "redis" | "caller"
   readonly timeout: Duration.Duration | undefined
   readonly prefix: string
+  readonly maxValueBytes: number
 }
+
+/** The default `maxValueBytes`: 1 MiB. @internal */
+export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 
 const resolve = (options: IdempotencyStore.Options | undefined): Resolved => {
   const m = "IdempotencyStore.make"
@@ -178,7 +182,9 @@ const resolve = (options: IdempotencyStore.Options | undefined): Resolved => {
       : validate.oneOf(m, "onStoreError", options.onStoreError, ["allow", "fail"]),
     clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
     timeout: validate.optionalDuration(m, "timeout", options.timeout),
-    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
+    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
+    maxValueBytes: validate.optionalNumber(m, "maxValueBytes", options.maxValueBytes, { integer: true, min: 1 }) ??
+      DEFAULT_MAX_VALUE_BYTES
   }
 }
 
@@ -259,10 +265,23 @@ const build = (
   const encode = (key: string, codec: Codec, exit: AnyExit): Effect.Effect<string, IdempotencyError> =>
     codec === undefined
       ? Effect.fail(new IdempotencyError({ key, reason: "EncodeError", cause: new Error("no success/failure Schemas") }))
-      : Effect.mapBoth(Schema.encode(codec)(exit), {
-        onFailure: (cause) => new IdempotencyError({ key, reason: "EncodeError", cause }),
-        onSuccess: (encoded) => JSON.stringify(encoded)
-      })
+      : Effect.flatMap(
+        Effect.mapError(Schema.encode(codec)(exit), (cause) => new IdempotencyError({ key, reason: "EncodeError", cause })),
+        (encoded) => {
+          const payload = JSON.stringify(encoded)
+          // bounded in bytes: a larger Exit is not stored (the completion fails, which the policy reports)
+          const bytes = Buffer.byteLength(payload, "utf8")
+          return bytes > cfg.maxValueBytes
+            ? Effect.fail(
+              new IdempotencyError({
+                key,
+                reason: "EncodeError",
+                cause: new Error(`the encoded Exit takes ${bytes} bytes, more than maxValueBytes (${cfg.maxValueBytes})`)
+              })
+            )
+            : Effect.succeed(payload)
+        }
+      )
 
   const decode = (key: string, codec: Codec, payload: string): Effect.Effect<AnyExit, IdempotencyError> =>
     Effect.suspend(() => {
@@ -388,10 +407,15 @@ const build = (
         if (done) return Effect.void
         done = true
         settle(id, watch, Effect.succeed(Option.some(exit)))
-        return Effect.flatMap(encode(key, codec, exit), (payload) =>
-          Effect.asVoid(
-            run("complete", key, lease, [payload, ttl === undefined ? -1 : Duration.toMillis(ttl), handoffMillis])
-          ))
+        return Effect.matchEffect(encode(key, codec, exit), {
+          // nothing can be stored or handed off: free the lock at once (waiters elsewhere take over
+          // now rather than after lockTtl); the failure is reported by the policy
+          onFailure: (error) => Effect.zipRight(Effect.ignore(run("release", key, lease)), Effect.fail(error)),
+          onSuccess: (payload) =>
+            Effect.asVoid(
+              run("complete", key, lease, [payload, ttl === undefined ? -1 : Duration.toMillis(ttl), handoffMillis])
+            )
+        })
       })
     const release = Effect.suspend(() => {
       if (done) return Effect.void
