@@ -13,11 +13,14 @@
  * - A queued caller waits at most `maxWait`, then is rejected with reason
  *   `"MaxWaitExceeded"`.
  * - Inside a timeout (an overall `Timeout` or `Policy.pipeline`'s `timeout`) a
- *   queued caller never waits past the enclosing deadline: when the deadline
- *   comes first, the bulkhead arms no `maxWait` timer and the outer timeout
- *   fires, interrupting the wait (the caller leaves the queue) and failing with
- *   the outer `TimeoutError`. The caller sees the real cause, and no timer of
- *   the bulkhead races the outer one.
+ *   queued caller never waits past the enclosing deadline: its wait is bounded
+ *   by the earlier of `maxWait` and the deadline, and when the deadline comes
+ *   first (or at the same instant) it leaves the queue and fails with the
+ *   outer timeout's own `TimeoutError` — the real cause, never a
+ *   `BulkheadFullError`. The bulkhead's own timer does it, so the bound holds
+ *   inside `Effect.uninterruptible` too, where the timeout cannot interrupt
+ *   the caller. A caller in a fork that outlived its timeout is bounded by its
+ *   `maxWait` only.
  * - Permits are always released: on success, failure, defect and
  *   interruption; a caller interrupted while queued leaves the queue, one
  *   interrupted just after being handed a permit gives it back.
@@ -345,10 +348,12 @@ class BulkheadWaiter extends Waiter {
     readonly partition: Partition,
     readonly enqueuedAt: number,
     /** When the wait runs out, in monotonic millis (only meaningful when `timed`). */
-    readonly expiresAt: number,
-    readonly timed: boolean,
+    public expiresAt: number,
+    public timed: boolean,
     /** The enclosing deadline, when it runs out before `maxWait` (the wait then fails with its error). */
-    readonly deadline: Deadline | undefined,
+    public deadline: Deadline | undefined,
+    /** When `maxWait` runs out (Infinity without one). */
+    readonly ownExpiry: number,
     private readonly granted: (waiter: BulkheadWaiter) => void
   ) {
     super(1)
@@ -364,8 +369,8 @@ class BulkheadWaiter extends Waiter {
  *
  * The call path keeps plain counters: no `Metric` update, no fork, no
  * `Deferred` and no timer when a permit is free. Queued callers share one
- * timer fiber per bulkhead for `maxWait` (their deadlines expire in queue
- * order), and the `active`/`queued` gauges are published by a polling fiber;
+ * timer fiber per bulkhead for `maxWait` and enclosing deadlines (kept in
+ * expiry order), and the `active`/`queued` gauges are published by a polling fiber;
  * both live in the scope: use the bulkhead within it (once the scope closes,
  * calls still run and release their permits, but `maxWait` is no longer
  * enforced and the gauges are no longer published). Rejections increment
@@ -544,6 +549,15 @@ const makeWith = (
 
   const expire = (waiter: BulkheadWaiter): void => {
     unlinkTimed(waiter)
+    if (waiter.deadline !== undefined && !waiter.deadline.active) {
+      // the deadline's region ended while the caller waited (a fork that outlived its timeout):
+      // only its own maxWait bounds it now
+      waiter.deadline = undefined
+      waiter.expiresAt = waiter.ownExpiry
+      waiter.timed = waiter.ownExpiry !== Infinity
+      if (waiter.timed) linkTimed(waiter)
+      return
+    }
     const partition = waiter.partition
     if (partition.semaphore.unsafeRemove(waiter)) {
       // the deadline came first: fail with its own error (no maxWait rejection: the bulkhead rejected nothing)
@@ -632,7 +646,7 @@ const makeWith = (
     const byDeadline = deadline !== undefined && deadline.at <= ownExpiry
     const expiresAt = byDeadline ? deadline.at : ownExpiry
     const timed = expiresAt !== Infinity
-    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, byDeadline ? deadline : undefined, granted)
+    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, byDeadline ? deadline : undefined, ownExpiry, granted)
     semaphore.unsafeEnqueue(waiter)
     if (timed) linkTimed(waiter)
     // without a finite maxWait the timer starts with the first wait a deadline bounds

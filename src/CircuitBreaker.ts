@@ -243,11 +243,56 @@ export interface CircuitBreaker extends Policy<CircuitBreakerError> {
     (): Effect.Effect<Metrics, CircuitBreakerError>
     (key: string | undefined): Effect.Effect<Metrics, CircuitBreakerError | InvalidKeyError>
   }
+  /**
+   * Switches the breaker's {@link Mode} for all its keys, at run time:
+   * `"Enforcing"` (the default), `"MetricsOnly"` (records, publishes rates
+   * and the transitions it would make, never rejects) or `"Disabled"` (admits
+   * every call, records nothing). The mode lives in the store, so breakers of
+   * the same name (replicas on a shared store) switch together. The circuits'
+   * states are kept underneath: back in `"Enforcing"`, a circuit that
+   * `"MetricsOnly"` saw open rejects at once. A value that is not a mode fails
+   * with `InvalidOptionsError`; a store failure with `CircuitBreakerError`.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+   *   yield* breaker.setMode("MetricsOnly") // tune the thresholds on production traffic before enforcing them
+   *   const state = yield* breaker.state()
+   *   return state.mode // "MetricsOnly"
+   * }).pipe(Effect.scoped)
+   * ```
+   */
+  readonly setMode: (mode: Mode) => Effect.Effect<void, CircuitBreakerError | InvalidOptionsError>
   /** Every state transition of every key (one buffer per subscriber, oldest dropped when full). */
   readonly transitions: Stream.Stream<Transition>
   /** Everything the breaker did, transitions included (the equivalent of resilience4j's event publisher). */
   readonly events: Stream.Stream<Event>
 }
+
+/**
+ * How a breaker applies its circuits, for all its keys ({@link
+ * CircuitBreaker.setMode}; resilience4j's `DISABLED` and `METRICS_ONLY`
+ * states, kept here as a field of its own beside each circuit's state):
+ *
+ * - `"Enforcing"` (the default): circuits open, probe and reject.
+ * - `"MetricsOnly"`: every call runs. The circuits still record results and
+ *   make the transitions an enforcing breaker would make (published on
+ *   `transitions`; `state()` shows that would-be state), and the calls an
+ *   enforcing breaker would have rejected are counted as rejections
+ *   (`Rejected` events with `enforced: false`) and run without being
+ *   recorded, as an enforcing breaker would not have seen them. For tuning
+ *   thresholds on production traffic before enforcing them.
+ * - `"Disabled"`: every call runs as if there were no breaker; nothing is
+ *   recorded (for an incident). The states underneath stay as they were.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Mode = "Enforcing" | "MetricsOnly" | "Disabled"
 
 /**
  * @since 0.1.0
@@ -274,8 +319,10 @@ export declare namespace CircuitBreaker {
     readonly openDuration: Duration.DurationInput | Schedule.Schedule<unknown>
     /**
      * Caps every break (growing schedules and `retryAfter` hints alike).
-     * Defaults to 10 minutes for a `Schedule`, and to `openDuration` itself
-     * for a fixed duration.
+     * Defaults to 10 minutes, or to `openDuration` when a fixed one is
+     * longer: a dependency's own `retryAfter` (a 503's `Retry-After`)
+     * lengthens a break up to 10 minutes by default, and a hostile or broken
+     * hint (`Retry-After: 86400`) cannot hold the circuit open longer.
      */
     readonly maxOpenDuration?: Duration.DurationInput | undefined
     /**
@@ -339,15 +386,36 @@ export declare namespace CircuitBreaker {
    * @category Models
    */
   export interface HalfOpenOptions {
-    /** Probe calls let through at once. Defaults to 1. */
+    /**
+     * Probe calls let through at once (an integer in [1, 10,000]). Defaults
+     * to 1. With `failureRateThreshold`, also the number of probes a half-open
+     * period samples.
+     */
     readonly probes?: number | undefined
-    /** Successful probes needed to close the circuit (a failed probe reopens it). Defaults to 1. */
+    /**
+     * Successful probes needed to close the circuit (a failed probe reopens
+     * it). Defaults to 1. Not with `failureRateThreshold`.
+     */
     readonly successThreshold?: number | undefined
     /**
-     * How long a probe may hold its slot: a probe still running after it
-     * loses the slot (another caller may probe; its late result is fenced),
-     * so a hung probe can never wedge the circuit in half-open. Defaults to
-     * 1 minute.
+     * Half-open sampling (cockatiel's `halfOpenSampling`, resilience4j's
+     * `permittedNumberOfCallsInHalfOpenState` judged as a rate): a failure
+     * rate in (0, 1]. Each half-open period admits `probes` probes in all
+     * (an ignored or interrupted probe gives its slot back) and decides on
+     * their failure rate instead of reopening on the first failed probe: it
+     * reopens once the failed probes reach `failureRateThreshold × probes`,
+     * and closes once enough probes succeeded that the rate can no longer
+     * reach it (so it decides as early as the outcome is known). Off by
+     * default (one failed probe reopens).
+     */
+    readonly failureRateThreshold?: number | undefined
+    /**
+     * How long a probe may run: a probe still running after it counts as a
+     * failed probe, at the moment its lease ends (the circuit reopens then,
+     * with the next break counted from that moment; under sampling it is a
+     * failed sample), and its late result is fenced. So a hung dependency
+     * gets no new probes before the next break ends (resilience4j's
+     * `maxWaitDurationInHalfOpenState`). Defaults to 1 minute.
      */
     readonly probeTimeout?: Duration.DurationInput | undefined
   }
@@ -511,6 +579,19 @@ export type Classifier<A, E> = (exit: Exit.Exit<A, E>) => Outcome | Effect.Effec
 export type State = State.Closed | State.Open | State.HalfOpen | State.Isolated
 
 /**
+ * A circuit's state as a store reports it: a {@link State} without its
+ * `mode` (the breaker adds it).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type StoredState =
+  | Omit<State.Closed, "mode">
+  | Omit<State.Open, "mode">
+  | Omit<State.HalfOpen, "mode">
+  | Omit<State.Isolated, "mode">
+
+/**
  * @since 0.1.0
  */
 export declare namespace State {
@@ -523,6 +604,8 @@ export declare namespace State {
     readonly key: string
     readonly since: number
     readonly openings: number
+    /** The breaker's mode (see {@link Mode}); in `"MetricsOnly"` the state is the one an enforcing breaker would be in. */
+    readonly mode: Mode
   }
   /**
    * @since 0.1.0
@@ -537,6 +620,7 @@ export declare namespace State {
     /** The time left in the break. */
     readonly retryAfter: Duration.Duration
     readonly openings: number
+    readonly mode: Mode
   }
   /**
    * @since 0.1.0
@@ -550,7 +634,10 @@ export declare namespace State {
     readonly probes: number
     /** Successful probes so far. */
     readonly successes: number
+    /** Failed probes so far (only under half-open sampling: otherwise one failed probe reopens the circuit). */
+    readonly failures: number
     readonly openings: number
+    readonly mode: Mode
   }
   /**
    * @since 0.1.0
@@ -561,16 +648,25 @@ export declare namespace State {
     readonly key: string
     readonly since: number
     readonly openings: number
+    readonly mode: Mode
   }
 }
 
 /**
- * Why a circuit changed state.
+ * Why a circuit changed state. `ProbeTimedOut`: a probe outlived
+ * `probeTimeout` (the transition is stamped with the end of its lease).
  *
  * @since 0.1.0
  * @category Models
  */
-export type TransitionReason = "Tripped" | "OpenElapsed" | "ProbeFailed" | "ProbesSucceeded" | "Isolated" | "Reset"
+export type TransitionReason =
+  | "Tripped"
+  | "OpenElapsed"
+  | "ProbeFailed"
+  | "ProbeTimedOut"
+  | "ProbesSucceeded"
+  | "Isolated"
+  | "Reset"
 
 /**
  * A state transition of one circuit. `at` is epoch milliseconds from the
@@ -604,6 +700,22 @@ export type Event =
     readonly key: string
     readonly reason: "CircuitOpen" | "CircuitHalfOpen" | "CircuitBreakerStoreError"
     readonly retryAfter: Duration.Duration | undefined
+    /** False in `"MetricsOnly"` mode: the call would have been rejected, and ran. */
+    readonly enforced: boolean
+  }
+  | {
+    readonly _tag: "ModeChanged"
+    readonly breaker: string
+    readonly from: Mode
+    readonly to: Mode
+    /** Epoch milliseconds (the store's time of the change). */
+    readonly at: number
+  }
+  | {
+    /** The store was full of circuits it must keep: the call ran untracked (as if closed, not recorded). */
+    readonly _tag: "Untracked"
+    readonly breaker: string
+    readonly key: string
   }
   | {
     readonly _tag: "Failure"
@@ -639,7 +751,7 @@ export interface Counters {
   readonly failures: number
   /** Calls classified as ignored (and inner rejections); interrupted calls are not counted at all. */
   readonly ignored: number
-  /** Calls the circuit rejected (open, half-open full, isolated). */
+  /** Calls the circuit rejected (open, half-open full, isolated), or in `"MetricsOnly"` mode would have rejected. */
   readonly rejections: number
   readonly slowCalls: number
   /** Results that arrived after the circuit had moved on (counted above, but they did not move the state). */
@@ -658,6 +770,8 @@ export interface Metrics extends Counters {
   /** The store in use (`"memory"`, `"redis"`, …): a forgotten Redis layer shows here. */
   readonly store: string
   readonly state: State
+  /** The breaker's mode (also `state.mode`). */
+  readonly mode: Mode
   /** Calls in the trip policy's current window (closed circuits only). */
   readonly windowCalls: number
   /** Failure rate in the current window, `undefined` for `consecutive` or an empty window. */
@@ -667,8 +781,12 @@ export interface Metrics extends Counters {
   readonly consecutiveFailures: number
   /** The latest transitions of this key seen by this breaker, oldest first (at most 100 per breaker). */
   readonly transitions: ReadonlyArray<Transition>
-  /** Totals over every key of this breaker, in this process. */
-  readonly totals: Counters & { readonly storeErrors: number }
+  /**
+   * Totals over every key of this breaker, in this process. `untracked`:
+   * calls that ran untracked because the store was full of circuits it must
+   * keep (the memory store's `maxKeys`).
+   */
+  readonly totals: Counters & { readonly storeErrors: number; readonly untracked: number }
 }
 
 // ---------------------------------------------------------------------------
@@ -697,7 +815,16 @@ export interface Metrics extends Counters {
  *   exactly like them.
  * - `subscribe`, for stores shared by processes (Redis), delivers the
  *   transitions other replicas make, so every replica's `transitions` stream
- *   sees them.
+ *   sees them, and the breaker's mode changes.
+ * - `getMode` and `setMode` keep the breaker's {@link Mode}, one per
+ *   namespace (a store without them: each breaker keeps its mode alone).
+ *
+ * Circuits are kept while their state still decides what the next call
+ * gets: an open circuit (even once its break has ended, until a call
+ * observes it), a half-open or isolated one, and a closed one whose count of
+ * consecutive openings still picks the next break. Only other circuits
+ * expire when idle or are dropped to make room; a store that is full of
+ * circuits it must keep admits a new key `untracked` rather than forget one.
  *
  * Circuits are namespaced by breaker name, so breakers sharing a store never
  * collide. Within a namespace, `key` is the circuit's key, or `undefined`
@@ -760,12 +887,31 @@ export interface CircuitBreakerStore {
   /**
    * For shared stores: subscribes, in the scope, to the transitions of the
    * circuits of `namespace` made by every user of the store (other replicas,
-   * other breakers, this one too); the subscription is active once the
-   * effect completes. Each breaker merges the stream into its `transitions`
-   * and `events`, skipping the transitions it made itself.
+   * other breakers, this one too), and to the namespace's mode changes; the
+   * subscription is active once the effect completes. Each breaker merges the
+   * stream into its `transitions` and `events`, skipping the transitions it
+   * made itself.
    */
   readonly subscribe?:
-    | ((namespace: string) => Effect.Effect<Stream.Stream<Transition>, never, Scope.Scope>)
+    | ((
+      namespace: string
+    ) => Effect.Effect<Stream.Stream<Transition | CircuitBreakerStore.ModeSetting>, never, Scope.Scope>)
+    | undefined
+  /** The mode of the breakers of `namespace` (`"Enforcing"` with generation 0 until one is set). */
+  readonly getMode?:
+    | ((namespace: string) => Effect.Effect<CircuitBreakerStore.ModeSetting, CircuitBreakerStoreError>)
+    | undefined
+  /**
+   * Sets the mode of the breakers of `namespace` (a new generation when it
+   * changes; shared stores publish it to their subscribers) and returns the
+   * setting now in force.
+   */
+  readonly setMode?:
+    | ((
+      namespace: string,
+      mode: Mode,
+      now: number
+    ) => Effect.Effect<CircuitBreakerStore.ModeSetting, CircuitBreakerStoreError>)
     | undefined
 }
 
@@ -801,6 +947,27 @@ export declare namespace CircuitBreakerStore {
     readonly probes: number
     readonly successThreshold: number
     readonly probeTimeout: number
+    /**
+     * Half-open sampling: the probes' failure rate in (0, 1] that reopens the
+     * circuit, each half-open period sampling `probes` probes; `undefined`
+     * (the default): one failed probe reopens it.
+     */
+    readonly probeFailureRateThreshold?: number | undefined
+  }
+
+  /**
+   * The mode of the breakers of one namespace, as a store keeps it.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ModeSetting {
+    readonly _tag: "ModeSetting"
+    readonly mode: Mode
+    /** When it was set (the store's time; 0 if never set). */
+    readonly since: number
+    /** Increases with every change, so a breaker applies each setting once and never an older one. */
+    readonly generation: number
   }
 
   /**
@@ -820,8 +987,14 @@ export declare namespace CircuitBreakerStore {
    */
   export interface Admitted extends Ticket {
     readonly _tag: "Admitted"
-    /** Transitions the admission made (Open → HalfOpen). */
+    /** Transitions the admission made (Open → HalfOpen, or a timed-out probe's reopening). */
     readonly transitions: ReadonlyArray<Transition>
+    /**
+     * The store holds no circuit for the key and could not make room without
+     * dropping one it must keep: the call runs as if closed and is not
+     * recorded (the breaker counts it as `untracked`).
+     */
+    readonly untracked?: boolean | undefined
   }
 
   /**
@@ -831,7 +1004,7 @@ export declare namespace CircuitBreakerStore {
   export interface Rejected {
     readonly _tag: "Rejected"
     readonly state: "Open" | "HalfOpen" | "Isolated"
-    /** Milliseconds until the break ends (Open) or the first probe lease expires (HalfOpen). */
+    /** Milliseconds until the break ends (Open) or the earliest probe lease ends (HalfOpen). */
     readonly retryAfter: number | undefined
     readonly transitions: ReadonlyArray<Transition>
   }
@@ -869,7 +1042,7 @@ export declare namespace CircuitBreakerStore {
    * @category Models
    */
   export interface Snapshot {
-    readonly state: State
+    readonly state: StoredState
     readonly counters: Counters
     readonly window: {
       readonly calls: number
@@ -910,11 +1083,21 @@ export declare namespace CircuitBreakerStore {
    * @category Models
    */
   export interface MemoryOptions {
-    /** Circuits unused for this long are dropped (never isolated or still-open ones). Defaults to 1 hour. */
+    /**
+     * Closed circuits unused for this long are dropped. Circuits whose state
+     * still decides what the next call gets are never dropped: open ones
+     * (even after their break, until a call observes it), half-open and
+     * isolated ones, and closed ones whose count of consecutive openings
+     * still picks the next (growing) break. Defaults to 1 hour.
+     */
     readonly idleTimeToLive?: Duration.DurationInput | undefined
     /**
      * At most this many circuits over every namespace; when full, the oldest
-     * is dropped. Defaults to 100,000. With keys of at most `maxKeyLength`
+     * circuit that can be dropped (as by `idleTimeToLive`, idle or not) is
+     * dropped. When none can (a flood of keys whose circuits are all open),
+     * a new key runs untracked instead: as if closed, not recorded, counted
+     * (`metrics().totals.untracked`, the `resilience_circuit_breaker_untracked`
+     * metric, an `Untracked` event). Defaults to 100,000. With keys of at most `maxKeyLength`
      * code units, the key strings held take at most
      * `maxKeys × maxKeyLength × 2` bytes: 204.8 MB at the defaults
      * (100,000 × 1,024 × 2 B), besides ~0.4–0.6 KB of state per circuit.

@@ -1223,11 +1223,13 @@ const makeStaleIfError = <In>(
       self: Effect.Effect<A, E, R>,
       opts?: { readonly key?: string | undefined } | undefined
     ) => {
-      const key: unknown = opts?.key ?? defaultKey
+      // only `undefined` means "no key" (the callable form's); `null` is a bad key
+      const given: unknown = opts?.key
+      const key = given === undefined ? defaultKey : given
       return Keys.isValid(keyPolicy, key) ? run(self, key) : refused(key)
     },
     invalidate: (k?: string) => {
-      const key: unknown = k ?? defaultKey
+      const key: unknown = k === undefined ? defaultKey : k
       return Keys.isValid(keyPolicy, key)
         ? Effect.catchAll(store.delete(storeKey(key)), onStoreError(key))
         : refused(key)

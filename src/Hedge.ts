@@ -397,7 +397,7 @@ export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => 
         }
 
         // bounded by the caller's deadline, whatever its interruptibility (the attempts are interrupted on the way out)
-        const next: Effect.Effect<A, E, R> = Effect.flatMap(waitWithin(restore(box.take)), (signal) => {
+        const next: Effect.Effect<A, E, R> = Effect.flatMap(restore(waitWithin(box.take)), (signal) => {
           if (signal._tag === "Tick") {
             if (signal.generation !== generation || started >= maxAttempts) return next
             return Effect.zipRight(Effect.zipRight(launch("Delay", undefined), armTimer), next)

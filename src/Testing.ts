@@ -618,22 +618,22 @@ export interface WallClockSteps {
   readonly clock: Clock.Clock
 }
 
-/** A clock whose wall time is the wrapped clock's plus an offset; nanos and sleeps are the wrapped clock's. */
-class SteppedClock implements Clock.Clock {
-  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  offset = 0
-  constructor(readonly base: Clock.Clock) {}
-  unsafeCurrentTimeMillis(): number {
-    return this.base.unsafeCurrentTimeMillis() + this.offset
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return this.base.unsafeCurrentTimeNanos()
-  }
-  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
-  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return this.base.sleep(duration)
-  }
+/**
+ * A clock whose wall time is the wrapped clock's plus an offset; nanos,
+ * sleeps and everything else (`TestClock`'s `adjust`, `sleeps`, … included)
+ * are the wrapped clock's, called on it.
+ */
+const steppedClock = (base: Clock.Clock, offset: () => number): Clock.Clock => {
+  const currentTimeMillis = Effect.sync(() => base.unsafeCurrentTimeMillis() + offset())
+  const unsafeCurrentTimeMillis = () => base.unsafeCurrentTimeMillis() + offset()
+  return new Proxy(base, {
+    get(target, property) {
+      if (property === "unsafeCurrentTimeMillis") return unsafeCurrentTimeMillis
+      if (property === "currentTimeMillis") return currentTimeMillis
+      const value = Reflect.get(target, property, target)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
 }
 
 /**
@@ -668,16 +668,17 @@ export const withSteppedWallClock = <A, E, R>(
   f: (wall: WallClockSteps) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.clockWith((base) => {
-    const clock = new SteppedClock(base)
+    let offset = 0
+    const clock = steppedClock(base, () => offset)
     // an invalid step throws InvalidOptionsError where it is written, as pure constructors do
     const step = (sign: 1 | -1) => (duration: Duration.DurationInput) => {
       const millis = Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
       return Effect.sync(() => {
-        clock.offset += sign * millis
+        offset += sign * millis
       })
     }
     return Effect.withClock(
-      Effect.suspend(() => f({ back: step(-1), forward: step(1), offset: Effect.sync(() => clock.offset), clock })),
+      Effect.suspend(() => f({ back: step(-1), forward: step(1), offset: Effect.sync(() => offset), clock })),
       clock
     )
   })

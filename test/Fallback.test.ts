@@ -650,9 +650,9 @@ describe("Fallback.staleIfError", () => {
       const [one, other] = yield* events
       if (one?._tag !== "StoreError" || other?._tag !== "StoreError") return assert.fail("expected StoreError events")
       assert.strictEqual(one.key, "sku-1")
-      assert.strictEqual(one.error.message, "Stale store delete failed for key broken:sku-1")
+      assert.strictEqual(one.error.message, "Stale store delete failed for key 6:broken:sku-1")
       assert.strictEqual(other.key, "default")
-      assert.strictEqual(other.error.message, "Stale store delete failed for key broken:default")
+      assert.strictEqual(other.error.message, "Stale store delete failed for key 6:broken:default")
       assert.strictEqual(cache.stats().storeErrors, 2)
     }))
 
@@ -666,12 +666,13 @@ describe("Fallback.staleIfError", () => {
       yield* users.execute(Effect.succeed("u"), { key: "k" })
       assert.strictEqual(yield* prices.execute(failWith(unavailable), { key: "k" }), "p")
       assert.strictEqual(yield* users.execute(failWith(unavailable), { key: "k" }), "u")
-      // a third key evicts the least recently used one ("prices:k" was read first)
+      // a third key evicts the least recently used one (prices' "k" was read first); store keys
+      // are length-prefixed: `<name.length>:<name>:<key>`
       yield* users.execute(Effect.succeed("u2"), { key: "k2" })
       assert.strictEqual(yield* Effect.flip(prices.execute(failWith(unavailable), { key: "k" })), unavailable)
-      assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("users:k", 0)), { value: "u", storedAt: 0, expiresAt: 60_000 })
-      yield* store.delete("users:k")
-      assert.isTrue(Option.isNone(yield* store.get("users:k", 0)))
+      assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("5:users:k", 0)), { value: "u", storedAt: 0, expiresAt: 60_000 })
+      yield* store.delete("5:users:k")
+      assert.isTrue(Option.isNone(yield* store.get("5:users:k", 0)))
     }))
 
   it.effect("the memory store expires an entry exactly at expiresAt", () =>
@@ -699,7 +700,7 @@ describe("Fallback.staleIfError", () => {
       yield* cache.execute(Effect.succeed(1), { key: "u1" })
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* cache.execute(Effect.fail("x") as Effect.Effect<number, string>, { key: "u1" }), 1)
-      assert.deepStrictEqual(log, ["set users:u1 1000..61000", "get users:u1 @2000"])
+      assert.deepStrictEqual(log, ["set 5:users:u1 1000..61000", "get 5:users:u1 @2000"])
     }))
 
   it.effect("emits FallbackServed and counts resilience_fallback_served{source=stale}", () =>

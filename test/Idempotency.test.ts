@@ -647,8 +647,8 @@ describe("Idempotency stores", () => {
         {
           _tag: "StoreError",
           policy: "unsaved",
-          key: "unsaved:k",
-          error: new Idempotency.IdempotencyError({ key: "unsaved:k", reason: "EncodeError" })
+          key: "7:unsaved:k",
+          error: new Idempotency.IdempotencyError({ key: "7:unsaved:k", reason: "EncodeError" })
         }
       ])
       assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1 })
@@ -682,7 +682,7 @@ describe("Idempotency stores", () => {
       assert.isTrue(idem.options.hasSchemas)
       const at = new Date(0)
       yield* idem.run("ok", Effect.succeed({ id: "ch_1", at }))
-      assert.deepStrictEqual(encoded.get("payments:ok"), { _tag: "Success", value: { id: "ch_1", at: at.toISOString() } })
+      assert.deepStrictEqual(encoded.get("8:payments:ok"), { _tag: "Success", value: { id: "ch_1", at: at.toISOString() } })
       const replayed = yield* idem.run("ok", Effect.succeed({ id: "other", at: new Date(1) }))
       assert.strictEqual(replayed.id, "ch_1")
       assert.isTrue(replayed.at instanceof Date && replayed.at.getTime() === 0)

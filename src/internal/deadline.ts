@@ -59,7 +59,8 @@ export const active = (deadline: Deadline | undefined): Deadline | undefined =>
 
 /**
  * Bounds a wait that is safe to interrupt (a join, a `Deferred`, a poll) by
- * the fiber's active deadline: when the deadline comes first the wait is
+ * the fiber's active deadline (use it inside `restore`, around the bare wait:
+ * `restore(waitWithin(wait))`, so that the wait itself is interruptible): when the deadline comes first the wait is
  * interrupted and the caller fails with the deadline's error — inside an
  * uninterruptible region too (the wait itself is made interruptible), so the
  * bound never depends on the enclosing timeout interrupting the caller.

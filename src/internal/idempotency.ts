@@ -217,7 +217,7 @@ const build = <A, E>(
                 return Effect.zipRight(
                   Effect.zipRight(Scope.close(lease, Exit.void), Metric.increment(joinedMetric)),
                   // bounded by the caller's deadline, whatever its interruptibility
-                  Effect.flatMap(waitWithin(restore(acquisition.await)), (result) =>
+                  Effect.flatMap(restore(waitWithin(acquisition.await)), (result) =>
                     // None: the execution ended without a result; try again (and maybe take over)
                     Option.isSome(result) ? (result.value as Exit.Exit<A2, E2>) : attempt)
                 )
@@ -232,7 +232,7 @@ const build = <A, E>(
                   Effect.flatMap(
                     Effect.forkIn(execution, executionScope),
                     // the caller's wait is bounded by its deadline; the execution goes on, detached
-                    (fiber) => Effect.flatten(waitWithin(restore(Fiber.join(fiber))))
+                    (fiber) => Effect.flatten(restore(waitWithin(Fiber.join(fiber))))
                   )
                 )
               }

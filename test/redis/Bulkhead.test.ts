@@ -249,7 +249,8 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       )
       // a holder that died right after taking its lease (never renews)
       const now = yield* TestClock.currentTimeMillis
-      yield* redis.use("ZADD", (c) => c.zadd(`${prefix}bulkhead:ttl`, now + 10_000, "dead-replica:1"))
+      // the default partition's set: `<prefix>bulkhead:<name.length>:<name>`
+      yield* redis.use("ZADD", (c) => c.zadd(`${prefix}bulkhead:3:ttl`, now + 10_000, "dead-replica:1"))
       assert.strictEqual(yield* b.held(), 1)
       assert.strictEqual((yield* Effect.flip(b(Effect.void))).reason, "QueueFull")
       yield* TestClock.adjust("9999 millis")

@@ -421,7 +421,8 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       // clock "caller": TestClock's 0, not Redis TIME
       assert.isTrue(state._tag === "Open" && state.since === 0)
       const { client } = env.get()
-      const ttl = yield* Effect.promise(() => client.pttl("config:cb:{6:config:default}"))
+      // the breaker's own circuit: its namespace alone (no key), never a keyed circuit's
+      const ttl = yield* Effect.promise(() => client.pttl("config:cb:{6:config}"))
       assert.isAbove(ttl, 60_000)
       const bad = yield* Effect.exit(Layer.build(
         CircuitBreakerStore.layerStoreConfig().pipe(

@@ -247,7 +247,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       )
       // while the executor lives, its lock is renewed past its TTL
       yield* realSleep(400)
-      assert.strictEqual(yield* redis.use("EXISTS", (c) => c.exists(`${prefix}idem:l:crash:job-7`)), 1)
+      assert.strictEqual(yield* redis.use("EXISTS", (c) => c.exists(`${prefix}idem:l:5:crash:job-7`)), 1)
       const waiting = yield* Effect.fork(policy.run("job-7", Effect.succeed("taken over")))
       yield* eventually(Effect.sync(() => policy.stats().joined === 1))
       child.kill("SIGKILL")

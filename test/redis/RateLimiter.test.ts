@@ -166,8 +166,9 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(results.filter(Either.isRight).length, 3)
       const redis = yield* connect(server.url, prefix)
       // why this library has its own store: experimental's bucket (and its refill key) are kept forever
-      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}exp`)), -1)
-      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}exp:refill`)), -1)
+      // (the limiter's store key: `<name.length>:<name>`)
+      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}3:exp`)), -1)
+      assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}3:exp:refill`)), -1)
     }).pipe(Effect.scoped))
 
   it.scoped("\"delay\" mode: a rejected call is never charged, an interrupted waiter gets its tokens back", () =>
@@ -226,9 +227,9 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       yield* store.tokenBucket({ key: "plain", tokens: 1, limit: 10, refillRate: Duration.seconds(1), allowOverflow: false })
       yield* store.fixedWindow({ key: "plain", tokens: 1, refillRate: Duration.seconds(1), limit: undefined })
       const ttl = (key: string) => redis.use("PTTL", (c) => c.pttl(`${redis.prefix}rl:${key}`))
-      const tbTtl = yield* ttl("tb:ttl:k") // 3 tokens missing: full again in 3 s
+      const tbTtl = yield* ttl("tb:3:ttl:k") // 3 tokens missing: full again in 3 s
       assert.isTrue(tbTtl > 2_000 && tbTtl <= 3_000, `token bucket ttl ${tbTtl}`)
-      const fwTtl = yield* ttl("fw:ttl:k") // 2 tokens of 1 s each
+      const fwTtl = yield* ttl("fw:3:ttl:k") // 2 tokens of 1 s each
       assert.isTrue(fwTtl > 1_000 && fwTtl <= 2_000, `fixed window ttl ${fwTtl}`)
       assert.isTrue((yield* ttl("tb:plain")) > 0)
       assert.isTrue((yield* ttl("fw:plain")) > 0)

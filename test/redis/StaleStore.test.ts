@@ -31,9 +31,10 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
       assert.deepStrictEqual(served.value, value)
       assert.instanceOf(served.value.at, Date)
       // the entry carries the caller's times: a reader whose clock is past expiresAt gets nothing
-      const entry = yield* b.store.get("prices:sku-1", Date.now())
+      // (the policy's store key: `<name.length>:<name>:<key>`)
+      const entry = yield* b.store.get("6:prices:sku-1", Date.now())
       assert.isTrue(Option.isSome(entry))
-      const expired = yield* b.store.get("prices:sku-1", Option.getOrThrow(entry).expiresAt + 1)
+      const expired = yield* b.store.get("6:prices:sku-1", Option.getOrThrow(entry).expiresAt + 1)
       assert.isTrue(Option.isNone(expired))
       // invalidation is shared too
       yield* a.policy.invalidate("sku-1")

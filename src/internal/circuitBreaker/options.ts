@@ -36,8 +36,13 @@ export const DEFAULT_TIME_RATE_MINIMUM_CALLS = 100
 export const MAX_SCHEDULED_OPENINGS = 64
 /** The longest window size / bucket count accepted (memory per circuit stays bounded). @internal */
 export const MAX_WINDOW_SIZE = 100_000
-/** Node's timer limit, the longest break. @internal */
-export const MAX_DURATION = 2_147_483_647
+/**
+ * The longest duration a breaker keeps (a break, a window, a lease): 100
+ * years, "forever" in practice. No timer waits for it (a break ends when a call
+ * observes it), so Node's 2^31−1 ms timer cap does not apply; the bound keeps
+ * `now + duration` an exact integer. @internal
+ */
+export const MAX_DURATION = 100 * 365 * 24 * 60 * 60 * 1000
 
 const THRESHOLD = { gt: 0, max: 1 } as const
 

@@ -42,7 +42,8 @@ import {
   BulkheadFullError,
   type BulkheadRejectionReason,
   type InvalidKeyError,
-  type InvalidOptionsError
+  type InvalidOptionsError,
+  type TimeoutError
 } from "../../Errors.js"
 import * as EventHub from "../../internal/events.js"
 import * as Keys from "../../internal/keys.js"
@@ -53,7 +54,7 @@ import type * as B from "../Bulkhead.js"
 import { BulkheadStoreError } from "../Bulkhead.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import { active as activeDeadline, currentDeadline } from "../../internal/deadline.js"
-import { monotonicMillis, sleep, timeoutFail, timeoutOption } from "../../internal/time.js"
+import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../../internal/time.js"
 
 /** @internal */
 export const DEFAULT_NAME = "bulkhead"
@@ -567,10 +568,20 @@ const build = (
       const ownExpiry = maxWaitMillis === undefined ? Infinity : start + maxWaitMillis
       const now = monotonicMillis(clock)
       if (deadline !== undefined && deadline.at <= ownExpiry) {
+        // at the deadline: its error if its region still runs; else (a fork that outlived its
+        // timeout) only the caller's own maxWait bounds the wait
+        const bound: Effect.Effect<Option.Option<Grant>, TimeoutError> = Effect.zipRight(
+          sleepOn(clock, deadline.at - now),
+          Effect.suspend(() =>
+            deadline.active
+              ? Effect.fail(deadline.error())
+              : ownExpiry === Infinity
+              ? Effect.never
+              : Effect.as(sleepOn(clock, ownExpiry - monotonicMillis(clock)), Option.none())
+          )
+        )
         // the enclosing timeout's type carries its TimeoutError
-        return Effect.asSome(
-          timeoutFail(Effect.interruptible(wait), { duration: Math.max(0, deadline.at - now), onTimeout: deadline.error })
-        ) as Effect.Effect<
+        return Effect.raceFirst(Effect.asSome(Effect.interruptible(wait)), bound) as Effect.Effect<
           Option.Option<Grant>,
           BulkheadStoreError
         >
