@@ -74,7 +74,8 @@ export {
   /**
    * The breaker rejected the call (it was not made); `reason` says why:
    * `CircuitOpen` (with `retryAfter`, the time left in the break),
-   * `CircuitHalfOpen` (every probe slot taken) or `CircuitBreakerStoreError`
+   * `CircuitHalfOpen` (every probe slot taken; with `retryAfter`, the time
+   * until the earliest probe's lease ends) or `CircuitBreakerStoreError`
    * (the store failed and `onStoreError` is `"fail"`). `CircuitOpen` and
    * `CircuitHalfOpen` are load-shedding rejections (`Errors.isRejection`), so
    * `Retry` never retries them and no other breaker counts them. Built
@@ -83,14 +84,15 @@ export {
    * @example
    * ```ts
    * import { CircuitBreaker } from "effect-resilience"
-   * import { Effect } from "effect"
+   * import { Duration, Effect } from "effect"
    *
    * const program = Effect.gen(function*() {
    *   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
    *   return yield* Effect.succeed("ok").pipe(
    *     breaker,
    *     Effect.catchTag("CircuitBreakerError", (e) =>
-   *       Effect.succeed(e.reason._tag === "CircuitOpen" ? `open, retry after ${e.retryAfter}` : e.message))
+   *       // CircuitOpen and CircuitHalfOpen both say when to come back (e.g. a 503's Retry-After)
+   *       Effect.succeed(e.retryAfter !== undefined ? `retry after ${Duration.format(e.retryAfter)}` : e.message))
    *   )
    * })
    * ```
@@ -134,13 +136,17 @@ export {
   CircuitOpen,
   /**
    * The reason of a {@link CircuitBreakerError} when the circuit was
-   * half-open and all of its `probes` slots were taken.
+   * half-open and all of its `probes` slots were taken. `retryAfter` is the
+   * time until the earliest running probe's lease ends (`probeTimeout` after
+   * it started): an upper bound, as a probe that answers sooner frees its
+   * slot or decides the circuit sooner.
    *
    * @example
    * ```ts
    * import { CircuitBreaker } from "effect-resilience"
+   * import { Duration } from "effect"
    *
-   * const reason = new CircuitBreaker.CircuitHalfOpen({ probes: 1 })
+   * const reason = new CircuitBreaker.CircuitHalfOpen({ probes: 1, retryAfter: Duration.seconds(20) })
    * ```
    *
    * @since 0.1.0
@@ -1451,6 +1457,8 @@ export interface ConfigOptions {
   readonly probes?: number | undefined
   readonly successThreshold?: number | undefined
   readonly probeTimeout?: Duration.DurationInput | undefined
+  /** `halfOpen.failureRateThreshold` (half-open sampling). */
+  readonly probeFailureRateThreshold?: number | undefined
   readonly slowCallDuration?: Duration.DurationInput | undefined
   readonly slowCallThreshold?: number | undefined
   readonly onStoreError?: "allow" | "fail" | undefined

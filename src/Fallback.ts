@@ -912,7 +912,10 @@ export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
       options: { readonly key?: string | undefined } | undefined
     ): Effect.Effect<Served<A, E>, E | InvalidKeyError, R>
   }
-  /** Forgets the value remembered under `key` (the callable form's key by default). */
+  /**
+   * Forgets the value remembered under `key` (the callable form's key by
+   * default, or with `undefined`); a refused key fails with `InvalidKeyError`.
+   */
   readonly invalidate: {
     (): Effect.Effect<void>
     (key: string | undefined): Effect.Effect<void, InvalidKeyError>

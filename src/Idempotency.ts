@@ -371,7 +371,7 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
       options: { readonly key: string }
     ): Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R>
   }
-  /** Forgets the stored `Exit` of `key` (an execution in flight is not affected). */
+  /** Forgets the stored `Exit` of `key` (an execution in flight is not affected); a refused key fails with `InvalidKeyError`. */
   readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError | InvalidKeyError>
   /** Everything the policy did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<IdempotencyEvent>

@@ -208,6 +208,7 @@ describe("CircuitBreaker API: published metrics and totals", () => {
       assert.deepStrictEqual(yield* seriesOf(name), [
         "resilience_circuit_breaker_calls{outcome=failure} 2",
         "resilience_circuit_breaker_calls{outcome=success} 2",
+        "resilience_circuit_breaker_mode{} 0",
         "resilience_circuit_breaker_rejections{reason=CircuitOpen} 1",
         "resilience_circuit_breaker_state{} 2",
         "resilience_circuit_breaker_transitions{from=Closed,to=Open} 1"
@@ -235,11 +236,12 @@ describe("CircuitBreaker API: published metrics and totals", () => {
       yield* Fiber.join(lateFiber)
       yield* breaker.reset()
       const m = yield* breaker.metrics()
-      assert.deepStrictEqual(m.totals, { successes: 2, failures: 0, ignored: 2, rejections: 0, slowCalls: 1, fenced: 1, storeErrors: 0 })
+      assert.deepStrictEqual(m.totals, { successes: 2, failures: 0, ignored: 2, rejections: 0, slowCalls: 1, fenced: 1, storeErrors: 0, untracked: 0 })
       assert.deepStrictEqual(yield* seriesOf(name), [
         "resilience_circuit_breaker_calls{outcome=ignored} 2",
         "resilience_circuit_breaker_calls{outcome=success} 2",
         "resilience_circuit_breaker_fenced{} 1",
+        "resilience_circuit_breaker_mode{} 0",
         "resilience_circuit_breaker_slow_calls{} 1",
         "resilience_circuit_breaker_state{} 0",
         "resilience_circuit_breaker_transitions{from=Closed,to=Isolated} 1",
@@ -265,8 +267,10 @@ describe("CircuitBreaker API: published metrics and totals", () => {
       const probeFiber = yield* Effect.fork(breaker(probe.call))
       yield* Deferred.await(probe.started)
       const halfOpen = yield* Effect.flip(breaker(ok))
-      assert.deepStrictEqual(halfOpen.reason, new CircuitBreaker.CircuitHalfOpen({ probes: 1 }))
-      assert.strictEqual(halfOpen.message, `Circuit ${name} is half-open and its 1 probe slot is taken`)
+      // retryAfter: until the probe's lease ends (probeTimeout, 1 minute by default)
+      assert.deepStrictEqual(halfOpen.reason, new CircuitBreaker.CircuitHalfOpen({ probes: 1, retryAfter: Duration.minutes(1) }))
+      assert.deepStrictEqual(halfOpen.retryAfter, Duration.minutes(1))
+      assert.strictEqual(halfOpen.message, `Circuit ${name} is half-open and its 1 probe slot is taken: retry after 1m`)
       // the store's own error is the rejection's reason, as it is
       const down = new CircuitBreaker.CircuitBreakerStoreError({ operation: "admit", detail: "store down" })
       const storeFailed = yield* Effect.flip(breaker(ok)).pipe(t.withFault("admit", Effect.fail(down)))
@@ -275,10 +279,11 @@ describe("CircuitBreaker API: published metrics and totals", () => {
       yield* Fiber.join(probeFiber)
       const m = yield* breaker.metrics()
       assert.strictEqual(m.state._tag, "Closed")
-      assert.deepStrictEqual(m.totals, { successes: 1, failures: 1, ignored: 0, rejections: 3, slowCalls: 0, fenced: 0, storeErrors: 1 })
+      assert.deepStrictEqual(m.totals, { successes: 1, failures: 1, ignored: 0, rejections: 3, slowCalls: 0, fenced: 0, storeErrors: 1, untracked: 0 })
       assert.deepStrictEqual(yield* seriesOf(name), [
         "resilience_circuit_breaker_calls{outcome=failure} 1",
         "resilience_circuit_breaker_calls{outcome=success} 1",
+        "resilience_circuit_breaker_mode{} 0",
         "resilience_circuit_breaker_rejections{reason=CircuitBreakerStoreError} 1",
         "resilience_circuit_breaker_rejections{reason=CircuitHalfOpen} 1",
         "resilience_circuit_breaker_rejections{reason=CircuitOpen} 1",
@@ -389,7 +394,7 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
       ])
       const m = yield* breaker.metrics()
       assert.strictEqual(m.store, "test")
-      assert.deepStrictEqual(m.totals, { successes: 2, failures: 3, ignored: 0, rejections: 0, slowCalls: 1, fenced: 0, storeErrors: 0 })
+      assert.deepStrictEqual(m.totals, { successes: 2, failures: 3, ignored: 0, rejections: 0, slowCalls: 1, fenced: 0, storeErrors: 0, untracked: 0 })
     }))
 
   it.scoped("a store failure while recording: a StoreError event (allowed), and the call still counts, as a probe if it was one", () =>
@@ -426,7 +431,7 @@ describe("CircuitBreaker API: a store without the synchronous path (remote)", ()
         { _tag: "Failure", breaker: "api-record-fault", key: "default", slow: false, probe: true }
       ])
       const m = yield* breaker.metrics()
-      assert.deepStrictEqual(m.totals, { successes: 0, failures: 3, ignored: 0, rejections: 0, slowCalls: 1, fenced: 0, storeErrors: 2 })
+      assert.deepStrictEqual(m.totals, { successes: 0, failures: 3, ignored: 0, rejections: 0, slowCalls: 1, fenced: 0, storeErrors: 2, untracked: 0 })
     }))
 
   it.scoped("a store failure at admission (onStoreError allow): the call runs untracked, never as a probe, timed from its start", () =>

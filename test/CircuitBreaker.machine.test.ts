@@ -7,7 +7,7 @@
  * are checked against references in CircuitBreaker.windows.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, Fiber, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Fiber, Schedule, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
@@ -253,7 +253,7 @@ describe("CircuitBreaker machine: half-open", () => {
       assert.strictEqual(yield* tagOf(breaker), "Closed")
     }))
 
-  it.scoped("a probe ending exactly at probeTimeout is fenced, even when no caller took its slot; 1 ms earlier it counts", () =>
+  it.scoped("a probe ending exactly at probeTimeout is a failed probe at its lease's end (issue 16 §3); 1 ms earlier it counts", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({
         tripPolicy: CircuitBreaker.consecutive(1),
@@ -272,13 +272,17 @@ describe("CircuitBreaker machine: half-open", () => {
       yield* TestClock.adjust("1 millis")
       yield* Deferred.succeed(late.gate, "too late")
       yield* Fiber.join(late.fiber)
+      // its lease ended at 6 s while it still ran: the circuit reopened then (the next break from 6 s)
       const s = yield* breaker.state("late")
-      assert.deepStrictEqual(s._tag === "HalfOpen" && [s.probes, s.successes], [0, 0])
+      assert.deepStrictEqual(s._tag === "Open" && [s.since, s.until, s.openings], [6000, 7000, 2])
       const m = yield* breaker.metrics("late")
       assert.deepStrictEqual([m.successes, m.fenced], [1, 1])
+      assert.deepStrictEqual(m.transitions.slice(-1).map((t) => [t.from, t.to, t.at, t.reason]), [
+        ["HalfOpen", "Open", 6000, "ProbeTimedOut"]
+      ])
     }))
 
-  it.scoped("a probe fenced at its probeTimeout gives its slot back for good, even if the clock then steps back", () =>
+  it.scoped("a probe that outlived probeTimeout reopens the circuit for good, even if the clock then steps back", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({
         tripPolicy: CircuitBreaker.consecutive(1),
@@ -293,6 +297,9 @@ describe("CircuitBreaker machine: half-open", () => {
       yield* Fiber.join(late.fiber)
       assert.strictEqual((yield* breaker.metrics()).fenced, 1)
       yield* TestClock.setTime(5000) // a wall clock may step back (NTP)
+      // reopened at 6 s (its lease's end) for a 1 s break: no probe before 7 s on the clock
+      assert.strictEqual(yield* decisionOf(breaker(ok)), "CircuitOpen")
+      yield* TestClock.setTime(7000)
       assert.strictEqual(yield* decisionOf(breaker(ok)), "admitted")
       assert.strictEqual(yield* tagOf(breaker), "Closed")
     }))
@@ -442,9 +449,9 @@ describe("CircuitBreaker machine: the memory store's answers", () => {
     }))
 })
 
-describe("CircuitBreaker machine: which idle circuits the store drops", () => {
+describe("CircuitBreaker machine: which idle circuits the store drops (issue 16 §1: never one whose state decides the next call)", () => {
   // idleTimeToLive 1 minute: the store sweeps every 30 s (at 30 s, 60 s, 90 s, 120 s, ...)
-  it.scoped("an open circuit is kept until its break ends, and dropped by the sweep at that very time", () =>
+  it.scoped("an open circuit is kept long after its break ended: the next call is a probe, and the move is published", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ idleTimeToLive: "1 minute" })
       const breaker = yield* CircuitBreaker.make({
@@ -452,13 +459,22 @@ describe("CircuitBreaker machine: which idle circuits the store drops", () => {
         openDuration: "2 minutes"
       }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
       yield* failOnce(breaker) // open until 120 s
-      yield* TestClock.adjust("119999 millis")
+      yield* TestClock.adjust("10 minutes")
       assert.strictEqual(store.size(), 1)
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual(store.size(), 0)
+      assert.strictEqual(yield* tagOf(breaker), "HalfOpen")
+      const probe = yield* hold(breaker)
+      const s = yield* breaker.state()
+      assert.strictEqual(s._tag === "HalfOpen" && s.probes, 1)
+      assert.deepStrictEqual((yield* breaker.metrics()).transitions.map((t) => [t.to, t.at, t.reason]), [
+        ["Open", 0, "Tripped"],
+        ["HalfOpen", 120_000, "OpenElapsed"]
+      ])
+      yield* Deferred.succeed(probe.gate, "back")
+      yield* Fiber.join(probe.fiber)
+      assert.strictEqual(yield* tagOf(breaker), "Closed")
     }))
 
-  it.scoped("a half-open circuit is kept while a probe's lease is live, and dropped once it has expired", () =>
+  it.scoped("a half-open circuit is kept while a probe runs, and after its lease ended (a failed probe: reopened)", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ idleTimeToLive: "1 minute" })
       const breaker = yield* CircuitBreaker.make({
@@ -468,18 +484,22 @@ describe("CircuitBreaker machine: which idle circuits the store drops", () => {
       }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
       yield* failOnce(breaker)
       yield* TestClock.adjust("1 second")
-      const probe = yield* hold(breaker) // its lease expires at 1 s + 119 s = 120 s
+      const probe = yield* hold(breaker) // its lease ends at 1 s + 119 s = 120 s
       yield* TestClock.adjust("118999 millis") // idle since 1 s, swept at 30, 60, 90 s
       assert.strictEqual(store.size(), 1)
       const s = yield* breaker.state()
       assert.strictEqual(s._tag === "HalfOpen" && s.probes, 1)
-      yield* TestClock.adjust("1 millis") // 120 s: the lease has expired
-      assert.strictEqual(store.size(), 0)
-      assert.strictEqual(yield* tagOf(breaker), "Closed")
+      yield* TestClock.adjust("1 millis") // 120 s: the lease has ended, the probe still runs
+      assert.strictEqual(store.size(), 1)
+      const reopened = yield* breaker.state()
+      assert.deepStrictEqual(reopened._tag === "Open" && [reopened.since, reopened.until], [120_000, 121_000])
+      yield* TestClock.adjust("10 minutes")
+      assert.strictEqual(store.size(), 1)
+      assert.strictEqual(yield* tagOf(breaker), "HalfOpen")
       yield* Fiber.interrupt(probe.fiber)
     }))
 
-  it.scoped("a half-open circuit whose probes all ended is dropped when idle", () =>
+  it.scoped("a half-open circuit whose probes all ended is kept when idle: the next call is still a probe", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ idleTimeToLive: "1 minute" })
       const breaker = yield* CircuitBreaker.make({
@@ -490,11 +510,36 @@ describe("CircuitBreaker machine: which idle circuits the store drops", () => {
       yield* failOnce(breaker)
       yield* TestClock.adjust("1 second")
       yield* breaker(ok) // one success of two: still half-open, no probe running
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(store.size(), 1)
       const s = yield* breaker.state()
       assert.strictEqual(s._tag === "HalfOpen" && s.successes, 1)
-      yield* TestClock.adjust("88 seconds") // idle since 1 s: kept by the sweeps at 30 and 60 s
-      assert.strictEqual(store.size(), 1)
-      yield* TestClock.adjust("1 second") // the sweep at 90 s
+      yield* breaker(ok)
+      assert.strictEqual(yield* tagOf(breaker), "Closed")
+    }))
+
+  it.scoped("a closed circuit is dropped when idle, but not while its count of openings still picks the next (growing) break", () =>
+    Effect.gen(function*() {
+      const store = yield* memoryStore({ idleTimeToLive: "1 minute" })
+      const breaker = yield* CircuitBreaker.make({
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: Schedule.exponential("1 second"), // 1 s, 2 s, 4 s … for consecutive openings
+        openDurationResetAfter: "10 minutes"
+      }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
+      yield* breaker.execute(ok, { key: "never-opened" })
+      yield* failOnce(breaker, "flapping") // opening 1: 1 s
+      yield* TestClock.adjust("1 second")
+      yield* breaker.execute(ok, { key: "flapping" }) // closed again, with 1 opening counted
+      yield* TestClock.adjust("5 minutes")
+      assert.strictEqual(store.size(), 1) // never-opened is dropped; flapping is kept
+      const kept = yield* breaker.state("flapping")
+      assert.deepStrictEqual(kept._tag === "Closed" && kept.openings, 1)
+      yield* failOnce(breaker, "flapping")
+      const open = yield* breaker.state("flapping")
+      assert.deepStrictEqual(open._tag === "Open" && [open.openings, open.until - open.since], [2, 2000])
+      yield* TestClock.adjust("2 seconds")
+      yield* breaker.execute(ok, { key: "flapping" })
+      yield* TestClock.adjust("11 minutes") // closed for longer than openDurationResetAfter: the count no longer matters
       assert.strictEqual(store.size(), 0)
     }))
 })

@@ -1,9 +1,13 @@
 /**
  * Model-based test: random sequences of calls (held open and completed in
  * any order, so several run at once), outcomes, interruptions, clock moves
- * and manual control, run against the breaker and against a small reference
- * state machine written independently here. After every step the breaker's
- * state must equal the model's, every admission decision must agree, and
+ * (up to an hour: long breaks and idle periods past the store's idle time to
+ * live, with its sweeps modelled), manual control and modes, run against the
+ * breaker and against a small reference state machine (test/utils/breakerModel.ts,
+ * issue 16's rules included: a break is never forgotten, a hung probe is a
+ * failed probe at its lease's end, half-open sampling, Disabled and
+ * MetricsOnly). After every step the breaker's state and mode must equal the
+ * model's, every admission decision (and its retryAfter) must agree, and
  * half-open must never have more than `probes` probes running.
  *
  * Runs against the in-memory store's synchronous fast path and against the
@@ -20,10 +24,13 @@ const run = (cfg: ConfigArb, commands: ReadonlyArray<Command>, storeVariant: "fa
     cfg,
     commands,
     (options) =>
-      storeVariant === "fast" ? CircuitBreaker.make(options) : CircuitBreaker.make(options).pipe(
+      CircuitBreaker.make(options).pipe(
         Effect.provideServiceEffect(
           CircuitBreaker.CircuitBreakerStore,
-          Effect.map(CircuitBreaker.makeStoreMemory(), (store) => ({ ...store, unsafe: undefined }))
+          Effect.map(
+            CircuitBreaker.makeStoreMemory({ idleTimeToLive: cfg.idleTimeToLive }),
+            (store) => storeVariant === "fast" ? store : { ...store, unsafe: undefined }
+          )
         )
       ),
     // the in-memory store admits within a few steps: yield until the call started or ended
@@ -33,20 +40,21 @@ const run = (cfg: ConfigArb, commands: ReadonlyArray<Command>, storeVariant: "fa
           if ((yield* Deferred.isDone(started)) || Option.isSome(yield* Fiber.poll(fiber))) return
           yield* Effect.yieldNow()
         }
-      })
+      }),
+    true
   )
 
 describe("CircuitBreaker: model-based", () => {
   it.effect.prop(
     "agrees with the reference machine (in-memory store, synchronous fast path)",
-    [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80 })],
+    [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "fast"),
     { fastCheck: { numRuns: 150 } }
   )
 
   it.effect.prop(
     "agrees with the reference machine (the same store through its Effect API, as a remote store is used)",
-    [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80 })],
+    [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "effect"),
     { fastCheck: { numRuns: 100 } }
   )

@@ -6,7 +6,7 @@
  * of circuits the store does not hold).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Schedule, TestClock } from "effect"
+import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Queue, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors, Policy } from "effect-resilience"
 import { ignoredBeforeClassify } from "../src/internal/circuitBreaker/classify.js"
 
@@ -294,10 +294,13 @@ describe("CircuitBreaker options: error messages", () => {
 
   it("a half-open rejection says how many probe slots are taken, in the singular or the plural", () => {
     const message = (key: string, probes: number) =>
-      new CircuitBreaker.CircuitBreakerError({ breaker: "api", key, reason: new CircuitBreaker.CircuitHalfOpen({ probes }) })
-        .message
-    assert.strictEqual(message("default", 1), "Circuit api is half-open and its 1 probe slot is taken")
-    assert.strictEqual(message("tenant", 3), "Circuit api[tenant] is half-open and its 3 probe slots are taken")
+      new CircuitBreaker.CircuitBreakerError({
+        breaker: "api",
+        key,
+        reason: new CircuitBreaker.CircuitHalfOpen({ probes, retryAfter: Duration.seconds(20) })
+      }).message
+    assert.strictEqual(message("default", 1), "Circuit api is half-open and its 1 probe slot is taken: retry after 20s")
+    assert.strictEqual(message("tenant", 3), "Circuit api[tenant] is half-open and its 3 probe slots are taken: retry after 20s")
   })
 
   it.scoped("a call beyond the probes of a half-open circuit is rejected with that message", () =>
@@ -318,8 +321,10 @@ describe("CircuitBreaker options: error messages", () => {
       const probes = yield* Effect.fork(Effect.all([probe(first), probe(second)], { concurrency: 2 }))
       yield* Deferred.await(first)
       yield* Deferred.await(second)
+      yield* TestClock.adjust("15 seconds")
       const e = yield* Effect.flip(breaker(Effect.void))
-      assert.strictEqual(e.message, "Circuit options-half-open-message is half-open and its 2 probe slots are taken")
+      // retry after: until the earliest probe's lease ends (probeTimeout, 1 minute, from 1 s)
+      assert.strictEqual(e.message, "Circuit options-half-open-message is half-open and its 2 probe slots are taken: retry after 45s")
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(probes)
     }))
@@ -332,6 +337,7 @@ interface MemoryStoreInternals {
   readonly size: () => number
   readonly namespaces: () => number
   readonly evictions: () => number
+  readonly untracked: () => number
   readonly sweep: (namespace: string, now: number) => number
 }
 
@@ -387,27 +393,44 @@ describe("CircuitBreaker options: memory store", () => {
       assert.strictEqual(store.size(), 0)
     }))
 
-  it.scoped("when full and nothing is idle, the oldest circuit that is not isolated is dropped", () =>
+  it.scoped("issue 16 §1: when full of circuits it must keep (isolated, open), a new key runs untracked: nothing dropped, counted", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ maxKeys: 3 })
       const breaker = yield* CircuitBreaker.make({
-        name: "options-evict-fallback",
+        name: "options-evict-none",
         tripPolicy: CircuitBreaker.consecutive(1),
         openDuration: "1 hour"
       }).pipe(withStore(store))
+      const events = yield* Queue.unbounded<CircuitBreaker.Event>()
+      yield* breaker.events.pipe(Stream.runForEach((e) => Queue.offer(events, e)), Effect.forkScoped)
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
       yield* breaker.isolate("isolated") // the oldest, but kept
       yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: "open-1" }))
       yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: "open-2" }))
-      yield* breaker.execute(Effect.void, { key: "new" })
+      // fails open: the call runs (as if closed), is not recorded, and is counted
+      assert.strictEqual(yield* breaker.execute(Effect.succeed("ran"), { key: "new" }), "ran")
+      assert.strictEqual(yield* Effect.flip(breaker.execute(Effect.fail(new Boom()), { key: "new" })).pipe(Effect.map((e) => e._tag)), "Boom")
       assert.strictEqual(store.size(), 3)
-      assert.strictEqual(store.evictions(), 1)
+      assert.strictEqual(store.evictions(), 0)
+      assert.strictEqual(store.untracked(), 2)
       assert.strictEqual(yield* tagOf(breaker, "isolated"), "Isolated")
-      assert.strictEqual(yield* tagOf(breaker, "open-1"), "Closed") // dropped: starts over
+      assert.strictEqual(yield* tagOf(breaker, "open-1"), "Open")
       assert.strictEqual(yield* tagOf(breaker, "open-2"), "Open")
-      assert.strictEqual((yield* breaker.metrics("new")).successes, 1)
+      const m = yield* breaker.metrics("new")
+      assert.deepStrictEqual([m.state._tag, m.successes, m.failures], ["Closed", 0, 0])
+      assert.deepStrictEqual([m.totals.untracked, m.totals.successes, m.totals.failures], [2, 1, 3])
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      const untracked = Chunk.toReadonlyArray(yield* Queue.takeAll(events)).filter((e) => e._tag === "Untracked")
+      assert.deepStrictEqual(untracked, [
+        { _tag: "Untracked", breaker: "options-evict-none", key: "new" },
+        { _tag: "Untracked", breaker: "options-evict-none", key: "new" }
+      ])
+      // isolating a key the store has no room for fails (it would have to drop a circuit it must keep)
+      const full = yield* Effect.flip(breaker.isolate("another"))
+      assert.strictEqual(full._tag === "CircuitBreakerError" && full.reason._tag, "CircuitBreakerStoreError")
     }))
 
-  it.scoped("isolated circuits are never dropped, even past maxKeys", () =>
+  it.scoped("isolated circuits are never dropped, and maxKeys holds: the new key runs untracked", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ maxKeys: 2 })
       const breaker = yield* CircuitBreaker.make({
@@ -418,13 +441,14 @@ describe("CircuitBreaker options: memory store", () => {
       yield* breaker.isolate("a")
       yield* breaker.isolate("b")
       yield* breaker.execute(Effect.void, { key: "c" })
-      assert.strictEqual(store.size(), 3)
+      assert.strictEqual(store.size(), 2)
       assert.strictEqual(store.evictions(), 0)
+      assert.strictEqual(store.untracked(), 1)
       assert.strictEqual(yield* tagOf(breaker, "a"), "Isolated")
       assert.strictEqual(yield* tagOf(breaker, "b"), "Isolated")
     }))
 
-  it.scoped("the search for an idle circuit stops after 64 circuits once one can be dropped", () =>
+  it.scoped("each search for room examines at most 64 circuits; those kept go to the back, so the next search reaches the others", () =>
     Effect.gen(function*() {
       const store = yield* memoryStore({ maxKeys: 65 })
       const breaker = yield* CircuitBreaker.make({
@@ -433,29 +457,35 @@ describe("CircuitBreaker options: memory store", () => {
         openDuration: "1 hour"
       }).pipe(withStore(store))
       for (let i = 0; i < 64; i++) yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: `open-${i}` }))
-      yield* breaker.execute(Effect.void, { key: "idle" }) // the 65th: beyond the search
+      yield* breaker.execute(Effect.void, { key: "idle" }) // the 65th: beyond the first search
       yield* breaker.execute(Effect.void, { key: "new" })
-      assert.strictEqual(store.size(), 65)
-      assert.strictEqual(yield* tagOf(breaker, "open-0"), "Closed") // the oldest open one was dropped
-      assert.strictEqual(yield* tagOf(breaker, "open-1"), "Open")
-      assert.strictEqual((yield* breaker.metrics("idle")).successes, 1)
-    }))
-
-  it.scoped("past 64 isolated circuits, the search goes on until it finds one that can be dropped", () =>
-    Effect.gen(function*() {
-      const store = yield* memoryStore({ maxKeys: 65 })
-      const breaker = yield* CircuitBreaker.make({
-        name: "options-evict-scan-isolated",
-        tripPolicy: CircuitBreaker.consecutive(1),
-        openDuration: "1 hour"
-      }).pipe(withStore(store))
-      for (let i = 0; i < 64; i++) yield* breaker.isolate(`isolated-${i}`)
-      yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: "open" }))
+      assert.strictEqual(store.untracked(), 1) // the 64 examined are open: kept
       yield* breaker.execute(Effect.void, { key: "new" })
+      assert.strictEqual(store.untracked(), 1) // the second search reached "idle", now dropped
       assert.strictEqual(store.size(), 65)
       assert.strictEqual(store.evictions(), 1)
-      assert.strictEqual(yield* tagOf(breaker, "open"), "Closed")
-      assert.strictEqual(yield* tagOf(breaker, "isolated-63"), "Isolated")
+      assert.strictEqual((yield* breaker.metrics("idle")).successes, 0)
+      assert.strictEqual((yield* breaker.metrics("new")).successes, 1)
+      for (let i = 0; i < 64; i++) assert.strictEqual(yield* tagOf(breaker, `open-${i}`), "Open")
+    }))
+
+  it.scoped("an open circuit is never dropped to make room, however long ago its break ended; once closed it can be", () =>
+    Effect.gen(function*() {
+      const store = yield* memoryStore({ maxKeys: 1 })
+      const breaker = yield* CircuitBreaker.make({
+        name: "options-evict-open",
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: "1 second"
+      }).pipe(withStore(store))
+      yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: "a" }))
+      yield* TestClock.adjust("1 day")
+      yield* breaker.execute(Effect.void, { key: "b" })
+      assert.deepStrictEqual([store.size(), store.evictions(), store.untracked()], [1, 0, 1])
+      yield* breaker.execute(Effect.void, { key: "a" }) // the probe closes it
+      assert.strictEqual(yield* tagOf(breaker, "a"), "Closed")
+      yield* breaker.execute(Effect.void, { key: "b" })
+      assert.deepStrictEqual([store.size(), store.evictions(), store.untracked()], [1, 1, 1])
+      assert.strictEqual((yield* breaker.metrics("b")).successes, 1)
     }))
 
   it.scoped("a breaker with no circuits of its own makes room by dropping another breaker's circuit", () =>

@@ -290,12 +290,12 @@ const prototypeStore = (redis: Redis, prefix: string) => {
         }
         const window = { calls: n("wcount"), failures: n("wfail"), slowCalls: n("wslow"), consecutiveFailures: n("consec") }
         const openings = n("openings")
-        const state: CircuitBreaker.State = !s.exists || s.state === "Closed"
+        const state: CircuitBreaker.StoredState = !s.exists || s.state === "Closed"
           ? { _tag: "Closed", key, since: s.exists ? n("since") : now, openings }
           : s.state === "Open" && now < n("until")
           ? { _tag: "Open", key, since: n("since"), until: n("until"), retryAfter: Duration.millis(n("until") - now), openings }
           : s.state === "Open" || s.state === "HalfOpen"
-          ? { _tag: "HalfOpen", key, since: s.state === "Open" ? n("until") : n("since"), probes: s.state === "Open" ? 0 : n("live"), successes: n("hsucc"), openings }
+          ? { _tag: "HalfOpen", key, since: s.state === "Open" ? n("until") : n("since"), probes: s.state === "Open" ? 0 : n("live"), successes: n("hsucc"), failures: 0, openings }
           : { _tag: "Isolated", key, since: n("since"), openings }
         return { state, counters, window }
       }),

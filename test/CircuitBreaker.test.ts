@@ -15,6 +15,7 @@ import {
   Layer,
   Metric,
   Option,
+  Queue,
   Ref,
   Schedule,
   Stream,
@@ -471,13 +472,16 @@ describe("CircuitBreaker: half-open", () => {
       assert.strictEqual((yield* breaker.metrics()).failures, 1)
     }))
 
-  it.scoped("stuck half-open: a hung probe loses its slot after probeTimeout; its late result is fenced", () =>
+  it.scoped("issue 16 §3: a hung probe is a failed probe at probeTimeout: reopened from its lease's end, no new probe before the next break; its late result is fenced", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({
         tripPolicy: CircuitBreaker.consecutive(1),
         openDuration: "1 second",
         halfOpen: { probeTimeout: "5 seconds" }
       })
+      const transitions = yield* Queue.unbounded<CircuitBreaker.Transition>()
+      yield* breaker.transitions.pipe(Stream.runForEach((t) => Queue.offer(transitions, t)), Effect.forkScoped)
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
       yield* failTimes(breaker, 1)
       yield* TestClock.adjust("1 second")
       const hung = yield* gated()
@@ -486,19 +490,30 @@ describe("CircuitBreaker: half-open", () => {
       yield* TestClock.adjust("4999 millis")
       assert.strictEqual(yield* rejectionOf(breaker(ok)), "CircuitHalfOpen")
       yield* TestClock.adjust("1 millis")
-      // the slot is free again: a second probe goes through (and is itself held)
-      const second = yield* gated()
-      const fiber2 = yield* Effect.fork(breaker(second.call))
-      yield* Deferred.await(second.started)
-      // the hung probe finally fails: fenced, it cannot reopen the circuit
+      // 6 s: the lease ended with the probe still running: reopened then, for the next break (1 s, until 7 s)
+      const s = yield* breaker.state()
+      assert.deepStrictEqual(s._tag === "Open" && [s.since, s.until, s.openings], [6000, 7000, 2])
+      const rejected = yield* Effect.flip(breaker(ok))
+      assert.strictEqual(rejected.reason._tag, "CircuitOpen")
+      assert.deepStrictEqual(rejected.retryAfter, Duration.seconds(1))
+      // the hung probe finally fails: fenced, it cannot move the circuit again
       yield* Deferred.fail(hung.gate, new Boom())
       yield* Fiber.join(fiber)
-      assert.strictEqual(yield* tagOf(breaker), "HalfOpen")
-      yield* Deferred.succeed(second.gate, "fine")
-      yield* Fiber.join(fiber2)
+      assert.strictEqual(yield* tagOf(breaker), "Open")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* breaker(ok), "ok")
       assert.strictEqual(yield* tagOf(breaker), "Closed")
       const m = yield* breaker.metrics()
       assert.strictEqual(m.fenced, 1)
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      const published = Chunk.toReadonlyArray(yield* Queue.takeAll(transitions)).map((t) => [t.from, t.to, t.at, t.reason])
+      assert.deepStrictEqual(published, [
+        ["Closed", "Open", 0, "Tripped"],
+        ["Open", "HalfOpen", 1000, "OpenElapsed"],
+        ["HalfOpen", "Open", 6000, "ProbeTimedOut"],
+        ["Open", "HalfOpen", 7000, "OpenElapsed"],
+        ["HalfOpen", "Closed", 7000, "ProbesSucceeded"]
+      ])
     }))
 
   it.scoped("probeTimeout defaults to 1 minute", () =>
@@ -511,6 +526,8 @@ describe("CircuitBreaker: half-open", () => {
       yield* Deferred.await(hung.started)
       yield* TestClock.adjust("59 seconds")
       assert.strictEqual(yield* rejectionOf(breaker(ok)), "CircuitHalfOpen")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* rejectionOf(breaker(ok)), "CircuitOpen")
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* rejectionOf(breaker(ok)), "admitted")
     }))
@@ -1069,15 +1086,17 @@ describe("CircuitBreaker: options", () => {
       assert.strictEqual(e2.option, "idleTimeToLive")
     }))
 
-  it.scoped("defaults: probes 1, successThreshold 1, probeTimeout 1 minute, maxOpenDuration = openDuration, onStoreError allow", () =>
+  it.scoped("defaults: probes 1, successThreshold 1, probeTimeout 1 minute, maxOpenDuration 10 minutes (or a longer openDuration), onStoreError allow", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "3 seconds" })
       const d = Policy.describe(breaker)
       assert.strictEqual(d.kind, "CircuitBreaker")
       assert.strictEqual(d.name, "circuit-breaker")
-      assert.deepStrictEqual(d.options.halfOpen, { probes: 1, successThreshold: 1, probeTimeout: 60_000 })
-      assert.strictEqual(d.options.maxOpenDuration, 3000)
-      assert.strictEqual(d.options.openDurationResetAfter, 3000)
+      assert.deepStrictEqual(d.options.halfOpen, { probes: 1, successThreshold: 1, probeTimeout: 60_000, failureRateThreshold: undefined })
+      assert.strictEqual(d.options.maxOpenDuration, 600_000)
+      assert.strictEqual(d.options.openDurationResetAfter, 600_000)
+      const long = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 hour" })
+      assert.strictEqual(Policy.describe(long).options.maxOpenDuration, 3_600_000)
       assert.strictEqual(d.options.onStoreError, "allow")
       const grows = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: Schedule.exponential("1 minute") })
       assert.strictEqual(Policy.describe(grows).options.maxOpenDuration, 600_000)

@@ -22,6 +22,14 @@
  * - **Breaker classification.** 5xx responses, transport errors and
  *   timeouts count as failures of the origin; 4xx responses (408 and 429
  *   included) as successes: a client error is not the server's fault.
+ * - **Bodies are read inside the call** by default (`bufferBody`): the whole
+ *   body, at most `maxBufferBytes`, is read into memory before the call
+ *   returns, so `timeout` bounds the whole exchange and a stalled or cut
+ *   body is a failed attempt (timed out, retried, counted by the breaker).
+ *   Streaming is explicit, per request ({@link streaming}) or per client
+ *   (`bufferBody: false`): the call returns at the response head and the
+ *   body's reads are bounded by `bodyTimeout` (between chunks) and by the
+ *   time the call's deadline had left.
  * - **No socket leaks.** The body of a response that is discarded for a
  *   retry is read (up to `drain.maxBytes`, within `drain.timeout`) or the
  *   connection closed, before the next attempt.
@@ -41,18 +49,20 @@
  * ("leave timeouts to Effect"), so undici's own settings cannot be used for
  * them. What each timeout maps to:
  *
- * - `attemptTimeout` is the **headers timeout**: it bounds connecting,
- *   sending and receiving the response head of one attempt (with
- *   `bufferBody`, the body too).
- * - `bodyTimeout` is the **body timeout**: reading the body of the returned
- *   response (whole reads; each chunk of `stream`).
+ * - `attemptTimeout` bounds one attempt: connecting, sending, the response
+ *   head and (buffered, the default) the body; streaming, up to the head
+ *   (the **headers timeout**).
+ * - `bodyTimeout` is the **body timeout** of streaming mode, in undici's
+ *   sense: the longest wait for the next chunk of the body.
  * - The **connect timeout** is the only one the Node clients expose:
  *   undici's `Agent({ connect: { timeout } })` (default 10 s), provided as
  *   `NodeHttpClient.Dispatcher`. Node's `http.Agent` has none (its `timeout`
  *   is an idle-socket timeout that aborts nothing); `attemptTimeout` bounds
  *   connecting there.
  * - `timeout` bounds the whole call (retries, backoff, queueing in the
- *   bulkhead); its deadline propagates inward, so retry never sleeps past it.
+ *   bulkhead, and the body when it is buffered); its deadline propagates
+ *   inward, so retry never sleeps past it. A streamed body is bounded by the
+ *   time it had left when the response was returned.
  *
  * @since 0.1.0
  */
@@ -61,11 +71,14 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
@@ -84,12 +97,68 @@ import {
   TimeoutError
 } from "../Errors.js"
 import * as Health from "../Health.js"
+import { active, currentDeadline } from "../internal/deadline.js"
+import { LinkedMap } from "../internal/linkedMap.js"
 import * as userCode from "../internal/userCode.js"
 import * as validate from "../internal/validate.js"
 import * as Retry from "../Retry.js"
 import * as Timeout from "../Timeout.js"
 import * as RetryAfter from "./RetryAfter.js"
-import { BodyTooLargeError, buffer, drain, TimedBodyResponse } from "./internal/response.js"
+import { BodyTooLargeError, buffer, drain, StreamingResponse } from "./internal/response.js"
+
+export {
+  /**
+   * The body of a response ended before it was whole: its connection was
+   * reset or closed before or while it was read, or it was shorter than its
+   * `Content-Length`. The `cause` of a `ResponseError` (reason `"Decode"`);
+   * its own `cause` is the HTTP client's error, when it gave one. Buffered
+   * (the default), it is a failed attempt: retried, and counted by the
+   * breaker. A cut before the caller reads a streamed body is reported as
+   * one too (never as an empty body, never as a read that waits forever).
+   *
+   * @example
+   * ```ts
+   * import { ResilientHttpClient } from "effect-resilience/http"
+   * import { HttpClient } from "@effect/platform"
+   * import { Effect } from "effect"
+   *
+   * const program = HttpClient.get("http://127.0.0.1:8080/items").pipe(
+   *   Effect.flatMap((response) => response.text),
+   *   Effect.catchTag("ResponseError", (e) =>
+   *     e.cause instanceof ResilientHttpClient.BodyCutError ? Effect.succeed("cut") : Effect.fail(e))
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  BodyCutError,
+  /**
+   * The body of a response was larger than `maxBufferBytes` (it names the
+   * limit, and the `Content-Length` when there was one). The `cause` of a
+   * `ResponseError` (reason `"Decode"`); neither retried nor counted by the
+   * breaker. The rest of the body is not read: its connection is closed.
+   *
+   * @example
+   * ```ts
+   * import { ResilientHttpClient } from "effect-resilience/http"
+   * import { HttpClient } from "@effect/platform"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const client = yield* ResilientHttpClient.make({ maxBufferBytes: 1024 * 1024 })
+   *   return yield* client.get("http://127.0.0.1:8080/report").pipe(
+   *     Effect.catchTag("ResponseError", (e) =>
+   *       e.cause instanceof ResilientHttpClient.BodyTooLargeError ? Effect.succeed(e.cause.message) : Effect.fail(e))
+   *   )
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  BodyTooLargeError
+} from "./internal/response.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -219,32 +288,46 @@ export interface Options {
   /** A name for metrics, spans and the policy registry. Defaults to `"http"`. */
   readonly name?: string | undefined
   /**
-   * Bounds the whole call (retries, backoff and queueing included). Defaults
-   * to 30 seconds. `false` or an infinite duration (`"Infinity"` from
-   * `Config`): none. Measured on monotonic time.
+   * Bounds the whole call: queueing in the bulkhead, every attempt, backoff,
+   * and the body when it is buffered (the default). Defaults to 30 seconds.
+   * `false` or an infinite duration (`"Infinity"` from `Config`): none.
+   * Measured on monotonic time. A body returned for streaming is bounded by
+   * the time this deadline had left when the response was returned (see
+   * {@link streaming}).
    */
   readonly timeout?: Duration.DurationInput | false | undefined
   /**
-   * Bounds each attempt up to the response headers (the headers timeout).
-   * Defaults to 10 seconds. `false` or an infinite duration: none.
+   * Bounds each attempt: up to the end of the body when it is buffered (the
+   * default), up to the response head when it is streamed (the headers
+   * timeout). Defaults to 10 seconds. `false` or an infinite duration: none.
    */
   readonly attemptTimeout?: Duration.DurationInput | false | undefined
   /**
-   * Bounds reading the body of the returned response. Off by default. With
-   * `node:http`, it is also the only guard against a body cut before the
-   * caller starts reading it (a whole read would otherwise never complete;
-   * see docs/Http.md).
+   * Streaming mode only: the longest wait for the next chunk of a body read
+   * after the call returned (undici's `bodyTimeout`: idle time between
+   * chunks, not the whole read). Defaults to 60 seconds, the idle timeout of
+   * common proxies (nginx's `proxy_read_timeout`, AWS ALB): a longer silence
+   * is a dead connection. `false` or an infinite duration: none. A read that
+   * waits longer fails with a `ResponseError` whose `cause` is a
+   * `TimeoutError`. {@link streaming} can set it per request.
    */
   readonly bodyTimeout?: Duration.DurationInput | false | undefined
   /**
-   * Read the body inside the attempt, so that a slow or broken body is
-   * bounded by `attemptTimeout`, retried and counted by the breaker like any
-   * failed attempt. Bodies larger than `maxBufferBytes` fail. Off by default.
-   * A predicate that throws or answers anything but a boolean does not buffer
-   * (reported; see "User code" in the docs).
+   * Read the whole body inside the call, before it returns (defaults to
+   * true): `timeout` and `attemptTimeout` bound it, a stalled or cut body is
+   * a failed attempt (retried, counted by the breaker), and a body larger
+   * than `maxBufferBytes` fails with a `BodyTooLargeError` cause. `false`,
+   * or a predicate answering false for a request, returns its response in
+   * streaming mode (see {@link streaming}, which also turns it on per
+   * request). A predicate that throws or answers anything but a boolean
+   * buffers (reported; see "User code" in the docs).
    */
   readonly bufferBody?: boolean | ((request: HttpClientRequest.HttpClientRequest) => boolean) | undefined
-  /** Largest body `bufferBody` reads. Defaults to 10 MiB. */
+  /**
+   * Largest body read into memory when buffering, in bytes. Defaults to
+   * 10 MiB: far above an API's JSON, small enough that a runaway or hostile
+   * body cannot exhaust memory. Stream larger bodies.
+   */
   readonly maxBufferBytes?: number | undefined
   /** Retry settings, or `false` for none. */
   readonly retry?: RetryOptions | false | undefined
@@ -289,6 +372,106 @@ export interface Options {
   /** A span per attempt (`resilience.http.attempt`). Defaults to false. */
   readonly spans?: boolean | undefined
 }
+
+// ---------------------------------------------------------------------------
+// Streaming
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link streaming}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StreamingOptions {
+  /**
+   * The longest wait for the next chunk of the body. Defaults to the
+   * client's `bodyTimeout` (60 seconds). `false` or an infinite duration:
+   * none.
+   */
+  readonly bodyTimeout?: Duration.DurationInput | false | undefined
+  /**
+   * Bound the body by the call's deadline: the time the client's `timeout`
+   * (or an enclosing timeout) had left when the response was returned.
+   * Defaults to true. `false` lets a healthy stream outlive the call's
+   * timeout; `bodyTimeout` still ends one that stalls.
+   */
+  readonly deadline?: boolean | undefined
+}
+
+interface StreamingSettings {
+  /** `undefined`: the client's `bodyTimeout`; `null`: none. */
+  readonly bodyTimeout: Duration.Duration | null | undefined
+  readonly deadline: boolean
+}
+
+const DEFAULT_STREAMING: StreamingSettings = { bodyTimeout: undefined, deadline: true }
+
+/** Set by {@link streaming} around the calls whose bodies are streamed. */
+const currentStreaming = FiberRef.unsafeMake<StreamingSettings | undefined>(undefined)
+
+const resolveStreaming = (options: StreamingOptions | undefined): StreamingSettings => {
+  if (options === undefined) return DEFAULT_STREAMING
+  const m = "ResilientHttpClient.streaming"
+  options = validate.options(m, options)
+  const bodyTimeout = options.bodyTimeout === undefined
+    ? undefined
+    : optionalTimeout(m, "bodyTimeout", options.bodyTimeout, undefined) ?? null
+  return { bodyTimeout, deadline: validate.optionalBoolean(m, "deadline", options.deadline) !== false }
+}
+
+/**
+ * Streaming mode for the calls of resilient clients that `self` makes: each
+ * call returns as soon as the response head is in (`attemptTimeout` is then
+ * the headers timeout) and its body is left for the caller to read —
+ * server-sent events, LLM token streams, downloads. The body is not read
+ * whole by the client, so it is not capped by `maxBufferBytes`, and every
+ * read of it (`stream`, or a whole read) is bounded by
+ *
+ * - `bodyTimeout`: the longest wait for the next chunk (default: the
+ *   client's, 60 seconds), and
+ * - the call's deadline: the time the client's `timeout` had left when the
+ *   response was returned (`deadline: false` to let a healthy stream
+ *   outlive it).
+ *
+ * A read that outlasts either fails with a `ResponseError` (reason
+ * `"Decode"`) whose `cause` is a `TimeoutError`; a body cut before or
+ * while it is read, with a `BodyCutError` cause. The retries and the circuit
+ * breaker see the call up to the response head: what happens to the body
+ * afterwards is the caller's to handle (it is not retried, and a stream that
+ * stalls or is cut does not count as a failure of the origin).
+ *
+ * The Effect-idiomatic per-request setting, as `HttpClient.withTracerPropagation`
+ * is: a FiberRef set around the call. `bufferBody: false` (or a predicate)
+ * streams a whole client's responses.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Stream } from "effect"
+ *
+ * const tokens = Effect.gen(function*() {
+ *   const client = yield* ResilientHttpClient.make({ timeout: "10 seconds" })
+ *   const response = yield* client.get("http://127.0.0.1:8080/completions").pipe(
+ *     // a long answer may outlive the call's 10 s; 30 s of silence ends it
+ *     ResilientHttpClient.streaming({ bodyTimeout: "30 seconds", deadline: false })
+ *   )
+ *   return response.stream.pipe(Stream.decodeText())
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const streaming: {
+  (options?: StreamingOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options?: StreamingOptions): Effect.Effect<A, E, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, options?: StreamingOptions): Effect.Effect<A, E, R> =>
+    Effect.locally(self, currentStreaming, resolveStreaming(options))
+)
 
 // ---------------------------------------------------------------------------
 // Classification
@@ -437,6 +620,7 @@ const DEFAULT_ATTEMPT_TIMEOUT = Duration.seconds(10)
 const DEFAULT_TIMES = 2
 const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(30)
 const DEFAULT_MAX_BUFFER_BYTES = 10 * 1024 * 1024
+const DEFAULT_BODY_TIMEOUT = Duration.seconds(60)
 const DEFAULT_DRAIN_BYTES = 64 * 1024
 const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(1)
 const DEFAULT_MAX_ORIGINS = 50
@@ -736,21 +920,20 @@ const build = (
     labels.set(origin, origin)
     return origin
   }
-  // stats: the `maxOrigins` most recently used origins
-  const origins = new Map<string, MutableStats>()
+  // stats: the `maxOrigins` most recently used origins (a LinkedMap: O(1) to move and evict
+  // whatever maxOrigins is; a plain Map's oldest entry costs O(deleted entries) to reach)
+  const origins = new LinkedMap<string, MutableStats>()
   const statsFor = (origin: string): MutableStats => {
     let stats = origins.get(origin)
     if (stats !== undefined) {
       // most recently used last
-      origins.delete(origin)
-      origins.set(origin, stats)
+      origins.moveToBack(origin)
       return stats
     }
     stats = { origin, label: labelFor(origin), calls: 0, attempts: 0, retries: 0, failures: 0, rejections: 0, drained: 0 }
     origins.set(origin, stats)
     if (origins.size > config.maxOrigins) {
-      const oldest = origins.keys().next().value
-      if (oldest !== undefined) origins.delete(oldest)
+      origins.delete(origins.firstKey()!)
     }
     return stats
   }

@@ -14,6 +14,7 @@ import type { InvalidKeyError } from "../Errors.js"
 import type * as Health from "../Health.js"
 import { makeOutcome } from "./health.js"
 import * as userCode from "./userCode.js"
+import { LinkedMap } from "./linkedMap.js"
 import * as validate from "./validate.js"
 
 /** Circuits remembered from transitions (beyond it, the oldest are forgotten). @internal */
@@ -30,7 +31,8 @@ export interface CircuitTracker {
 
 /** @internal */
 export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
-  const open = new Map<string, true>()
+  // a LinkedMap: evicting the oldest is O(1) (a plain Map's oldest entry costs O(deleted entries))
+  const open = new LinkedMap<string, true>()
   return {
     keys: () => [...open.keys()],
     stream: Stream.tap(breaker.transitions, (t) =>
@@ -40,8 +42,7 @@ export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
           // Stryker disable next-line BooleanLiteral: equivalent: the map is an insertion-ordered set; its values are never read
           open.set(t.key, true)
           if (open.size > MAX_TRACKED_KEYS) {
-            const oldest = open.keys().next().value
-            if (oldest !== undefined) open.delete(oldest)
+            open.delete(open.firstKey()!)
           }
         }
       }))

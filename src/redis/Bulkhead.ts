@@ -50,6 +50,18 @@ import {
   withoutStack
 } from "../Errors.js"
 import type { Policy } from "../Policy.js"
+
+export {
+  /**
+   * A partition key the distributed bulkhead refused (see
+   * `Errors.InvalidKeyError`): raised before a local permit or a lease is
+   * taken, and before Redis is asked.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  InvalidKeyError
+} from "../Errors.js"
 import * as internal from "./internal/bulkhead.js"
 import type { Redis } from "./Redis.js"
 
@@ -308,7 +320,11 @@ export interface DistributedBulkhead<E = never> extends Policy<BulkheadFullError
   readonly stats: (key?: string | undefined) => Stats
   /** This replica's counters. */
   readonly totals: () => Totals
-  /** Leases held in Redis right now for a partition, by every replica (expired ones excluded). */
+  /**
+   * Leases held in Redis right now for a partition, by every replica (expired
+   * ones excluded); the default partition without a key. A refused key fails
+   * with `InvalidKeyError` before Redis is asked.
+   */
   readonly held: {
     (): Effect.Effect<number, BulkheadStoreError>
     (key: string | undefined): Effect.Effect<number, BulkheadStoreError | InvalidKeyError>

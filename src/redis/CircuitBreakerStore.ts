@@ -18,10 +18,18 @@
  * - **Fencing.** Every admission carries the circuit's generation; a late
  *   result from an earlier period (another replica's call admitted before
  *   the circuit opened) is counted but cannot move the state.
- * - **Bounded.** Every write refreshes the circuit's TTL (`idleTimeToLive`);
- *   an open circuit is kept at least until its break ends, an isolated one
- *   until it is reset. Keys are `<prefix>cb:{<name length>:<name>:<key>}…`
- *   under the connection's `prefix`.
+ * - **Never forgotten while it matters.** Every write refreshes a closed
+ *   circuit's TTL (`idleTimeToLive`). A circuit whose state still decides
+ *   what the next call gets never expires: an open one (even after its
+ *   break, until a call observes it and probes), a half-open or isolated
+ *   one, and a closed one whose count of consecutive openings still picks
+ *   the next (growing) break, until that count resets. Keys are
+ *   `<prefix>cb:{<name length>:<name>:<key>}…` under the connection's
+ *   `prefix`.
+ * - **Modes.** `breaker.setMode` keeps the mode of a breaker's name in one
+ *   key beside its own circuit (`…:m`) and publishes the change; every
+ *   replica applies it at once, and reads it again every 10 seconds in case
+ *   a message was lost.
  * - **Transitions.** The scripts `PUBLISH` each transition in the same
  *   atomic step; the store subscribes on a duplicate connection (scoped) and
  *   hands them to the breakers of this process (pub/sub is at-most-once: a
@@ -74,9 +82,11 @@ export interface Options {
    */
   readonly clock?: "redis" | "caller" | undefined
   /**
-   * A circuit unused for this long is dropped by Redis (its keys expire;
-   * every write refreshes the TTL). Open circuits are kept until their
-   * break ends, isolated ones until reset. Defaults to 1 hour.
+   * A closed circuit unused for this long is dropped by Redis (its keys
+   * expire; every write refreshes the TTL). Open, half-open and isolated
+   * circuits never expire (their state decides what the next call gets),
+   * nor a closed one before its count of consecutive openings resets.
+   * Defaults to 1 hour.
    */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
   /**

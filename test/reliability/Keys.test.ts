@@ -26,6 +26,8 @@ import {
   RateLimiter,
   Retry
 } from "effect-resilience"
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { ResilientHttpClient } from "effect-resilience/http"
 import * as fc from "fast-check"
 import { namespaced } from "../../src/internal/keys.js"
 import { LinkedMap } from "../../src/internal/linkedMap.js"
@@ -351,6 +353,28 @@ describe("Keys (issue 17): names and keys never collide (memory stores)", () => 
       yield* Effect.exit(breaker.execute(Effect.fail("down"), { key: "refund:42" }))
       assert.strictEqual((yield* refunds.state("42"))._tag, "Closed")
     }).pipe(Effect.scoped, Effect.provide(CircuitBreaker.layerStoreMemory())))
+
+  it.effect("HTTP client: per-origin state goes through the same keys; an origin past maxKeyLength is refused before any attempt", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const transport = HttpClient.make((request) =>
+        Effect.sync(() => {
+          attempts++
+          return HttpClientResponse.fromWeb(request, new Response("ok"))
+        })
+      )
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: false, timeout: false, attemptTimeout: false })
+      const client = transport.pipe(resilience)
+      const ok = yield* client.get("http://api.example.com/x")
+      assert.strictEqual(ok.status, 200)
+      // 1,136 characters of origin: the breaker and the bulkhead refuse it as a key
+      const host = `${"a".repeat(50)}.`.repeat(22) + "example"
+      const e: unknown = yield* Effect.flip(client.get(`http://${host}/x`))
+      assert.isTrue(Errors.isInvalidKeyError(e) && e.reason === "TooLong", String(e))
+      assert.strictEqual(attempts, 1)
+      const m = yield* resilience.circuitBreaker!.metrics()
+      assert.deepStrictEqual([m.totals.successes, m.totals.failures, m.totals.ignored], [1, 0, 0])
+    }).pipe(Effect.scoped))
 
   it("namespaced is injective over (name, key | no key)", () => {
     // few characters, many colons and digits: as many near-collisions as possible

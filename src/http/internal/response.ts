@@ -1,6 +1,7 @@
 /**
  * Response helpers for the resilient client: draining a discarded response,
- * buffering a body inside an attempt, and bounding the time to read a body.
+ * buffering a body inside the call (the default), and bounding the reads of
+ * a body returned for streaming.
  *
  * @internal
  */
@@ -11,15 +12,16 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import * as Chunk from "effect/Chunk"
+import type * as Chunk from "effect/Chunk"
+import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ResilienceErrorTypeId, TimeoutError } from "../../Errors.js"
-import { timeoutFail } from "../../internal/time.js"
+import { monotonicMillis, timeoutFail } from "../../internal/time.js"
 
 /**
  * Reads and discards what is left of a response body, so that the connection
@@ -40,23 +42,158 @@ export const drain = (
   )
 
 /**
- * The body of a response was larger than `maxBufferBytes`. The `cause` of a
- * `ResponseError` with reason `"Decode"`; never retried.
+ * The body of a response was larger than `maxBufferBytes`: the `cause` of a
+ * `ResponseError` with reason `"Decode"`. Neither retried nor counted by the
+ * circuit breaker (the upstream is not failing; the body is larger than this
+ * client accepts). The rest of the body is not read: its connection is
+ * closed.
  *
  * @internal
  */
 export class BodyTooLargeError extends Data.TaggedError("BodyTooLargeError")<{
+  /** The limit: the client's `maxBufferBytes`. */
   readonly maxBytes: number
+  /** The size the response announced in `Content-Length`, when it did. */
+  readonly contentLength?: number | undefined
 }> {
   readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
   override get message(): string {
-    return `Response body larger than ${this.maxBytes} bytes`
+    const announced = this.contentLength === undefined ? "" : ` (Content-Length: ${this.contentLength})`
+    return `Response body larger than maxBufferBytes (${this.maxBytes} bytes)${announced}`
   }
 }
 
 /**
+ * The body of a response ended before it was whole: its connection was
+ * reset or closed (before or while it was read), or it was shorter than its
+ * `Content-Length`. The `cause` of a `ResponseError` with reason `"Decode"`;
+ * its own `cause` is the HTTP client's error, when it gave one. A failure of
+ * the origin: retried and counted by the breaker when it happens inside the
+ * call (the default, buffered mode).
+ *
+ * @internal
+ */
+export class BodyCutError extends Data.TaggedError("BodyCutError")<{
+  /** Body bytes read before the cut (0 when it was cut before reading started). */
+  readonly bytesRead: number
+  /** True when the connection was already closed when reading started. */
+  readonly beforeRead: boolean
+  /** The HTTP client's error, if it gave one. */
+  readonly cause?: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    return this.beforeRead
+      ? "Response body cut: its connection was closed before the body was read"
+      : `Response body cut: its connection was closed after ${this.bytesRead} bytes, before the end of the body`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The Node readable behind a response
+// ---------------------------------------------------------------------------
+
+/** What is read of a Node `Readable` (duck-typed: this module does not import `node:stream`). */
+interface NodeReadableLike {
+  readonly destroyed: boolean
+  readonly readableEnded: boolean
+  readonly errored?: unknown
+}
+
+const isNodeReadable = (u: unknown): u is NodeReadableLike =>
+  typeof u === "object" && u !== null && typeof (u as NodeReadableLike).destroyed === "boolean" &&
+  typeof (u as NodeReadableLike).readableEnded === "boolean" && typeof (u as { pipe?: unknown }).pipe === "function"
+
+/**
+ * The Node readable holding the body of a response of @effect/platform-node's
+ * clients, if any: `source` (`node:http`'s `IncomingMessage`) or
+ * `source.body` (undici's body), under @effect/platform's
+ * `InterruptibleResponse` and our own wrappers (`original`).
+ */
+const nodeBodyOf = (response: unknown): NodeReadableLike | undefined => {
+  let r = response as { readonly source?: unknown; readonly original?: unknown } | undefined
+  for (let depth = 0; depth < 4 && typeof r === "object" && r !== null; depth++) {
+    const source = r.source
+    if (isNodeReadable(source)) return source
+    if (typeof source === "object" && source !== null && isNodeReadable((source as { body?: unknown }).body)) {
+      return (source as { body: NodeReadableLike }).body
+    }
+    r = r.original as typeof r
+  }
+  return undefined
+}
+
+/**
+ * Whether the body of `response` was cut before anyone read it: its Node
+ * readable is destroyed without having ended.
+ *
+ * @effect/platform-node 0.108 (`NodeStream` of @effect/platform-node-shared
+ * 0.61) reads such a body as an empty one without an error (`stream`), or
+ * never completes (`node:http`'s `text`, `json`, `arrayBuffer`: it waits for
+ * an `end` or `error` event that was emitted before it listened, or never).
+ * Checked before every read the client makes or wraps, so that the read fails
+ * with a `BodyCutError` instead.
+ *
+ * @internal
+ */
+export const cutBeforeRead = (response: HttpClientResponse.HttpClientResponse): BodyCutError | undefined => {
+  const body = nodeBodyOf(response)
+  if (body === undefined || !body.destroyed || body.readableEnded) return undefined
+  return new BodyCutError({ bytesRead: 0, beforeRead: true, cause: body.errored ?? undefined })
+}
+
+/** A `ResponseError` (reason `"Decode"`) for a body error of the client's: a cut. */
+const asCut = (
+  response: HttpClientResponse.HttpClientResponse,
+  error: unknown,
+  bytesRead: number
+): HttpClientError.ResponseError => {
+  if (HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && isBodyError(error.cause)) return error
+  const cut = error instanceof BodyCutError
+    ? error
+    : new BodyCutError({
+      bytesRead,
+      beforeRead: false,
+      cause: HttpClientError.isHttpClientError(error) && "cause" in error ? error.cause : error
+    })
+  return bodyError(response, cut, cut.message)
+}
+
+const isBodyError = (u: unknown): boolean =>
+  u instanceof BodyCutError || u instanceof BodyTooLargeError || u instanceof TimeoutError
+
+const bodyError = (
+  response: HttpClientResponse.HttpClientResponse,
+  cause: BodyCutError | BodyTooLargeError | TimeoutError,
+  description: string
+): HttpClientError.ResponseError =>
+  new HttpClientError.ResponseError({ request: response.request, response, reason: "Decode", description, cause })
+
+/**
+ * The body length announced by `Content-Length`, when it is the length of
+ * the bytes read: a valid header and no `Content-Encoding` (a client that
+ * decompresses, as `fetch` does, reads another length).
+ */
+const announcedLength = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+  const headers = response.headers
+  const value = headers["content-length"]
+  if (value === undefined) return undefined
+  const encoding = headers["content-encoding"]
+  if (encoding !== undefined && encoding !== "identity") return undefined
+  const n = Number(value)
+  return Number.isSafeInteger(n) && n >= 0 && value.trim() !== "" ? n : undefined
+}
+
+/** Bodies up to this size, announced in `Content-Length`, are read whole in one call of the client's. */
+const WHOLE_READ_MAX = 256 * 1024
+
+/**
  * Reads the whole body (at most `maxBytes`) and returns a response serving
- * it from memory.
+ * it from memory. Fails with a `ResponseError` (reason `"Decode"`) whose
+ * `cause` is a `BodyTooLargeError` past `maxBytes` (the rest of the body is
+ * not read: the connection is closed), or a `BodyCutError` when the body
+ * ends before it is whole. Does not bound the time it takes: it runs inside
+ * the client's timeouts.
  *
  * @internal
  */
@@ -64,36 +201,67 @@ export const buffer = (
   response: HttpClientResponse.HttpClientResponse,
   maxBytes: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> =>
-  response.stream.pipe(
-    Stream.runFoldWhileEffect(
-      { size: 0, chunks: Chunk.empty<Uint8Array>() },
-      () => true,
-      (acc, chunk: Uint8Array) => {
-        const size = acc.size + chunk.byteLength
-        if (size > maxBytes) {
-          return Effect.fail(
-            new HttpClientError.ResponseError({
-              request: response.request,
-              response,
-              reason: "Decode",
-              description: `body larger than ${maxBytes} bytes`,
-              cause: new BodyTooLargeError({ maxBytes })
-            })
-          )
+  Effect.suspend(() => {
+    const cut = cutBeforeRead(response)
+    if (cut !== undefined) return Effect.fail(bodyError(response, cut, cut.message))
+    const length = announcedLength(response)
+    // small announced bodies: one whole read by the client (cheapest); the length caps it
+    if (length !== undefined && length <= maxBytes && length <= WHOLE_READ_MAX) {
+      return Effect.matchEffect(response.arrayBuffer, {
+        onFailure: (error) => Effect.fail(asCut(response, error, 0)),
+        onSuccess: (data) => {
+          const body = data instanceof Uint8Array ? data : new Uint8Array(data)
+          return body.byteLength < length
+            ? Effect.fail(asCut(response, new BodyCutError({ bytesRead: body.byteLength, beforeRead: false }), 0))
+            : Effect.succeed<HttpClientResponse.HttpClientResponse>(new BufferedResponse(response, body))
         }
-        return Effect.succeed({ size, chunks: Chunk.append(acc.chunks, chunk) })
+      })
+    }
+    return Effect.map(collect(response, response.stream, maxBytes, length), (body) => new BufferedResponse(response, body))
+  })
+
+/**
+ * Reads `stream` (the body of `response`) into one array, failing past
+ * `maxBytes` (at once when `announced`, its `Content-Length`, is larger: the
+ * first chunk is read only so that the stream closes the connection) and
+ * when it ends short of `announced`.
+ */
+const collect = (
+  response: HttpClientResponse.HttpClientResponse,
+  stream: Stream.Stream<Uint8Array, HttpClientError.ResponseError>,
+  maxBytes: number,
+  announced: number | undefined
+): Effect.Effect<Uint8Array, HttpClientError.ResponseError> => {
+  let size = 0
+  const chunks: Array<Uint8Array> = []
+  const tooLarge = () => {
+    const error = new BodyTooLargeError({ maxBytes, contentLength: announced })
+    return Effect.fail(bodyError(response, error, error.message))
+  }
+  return stream.pipe(
+    Stream.runForEachChunk((chunk) => {
+      for (const bytes of chunk) {
+        size += bytes.byteLength
+        chunks.push(bytes)
       }
-    ),
-    Effect.map(({ chunks, size }) => {
+      return size > maxBytes || (announced !== undefined && announced > maxBytes) ? tooLarge() : Effect.void
+    }),
+    Effect.mapError((error) => asCut(response, error, size)),
+    Effect.flatMap(() => {
+      if (announced !== undefined && size < announced) {
+        return Effect.fail(asCut(response, new BodyCutError({ bytesRead: size, beforeRead: false }), size))
+      }
+      if (chunks.length === 1) return Effect.succeed(chunks[0]!)
       const body = new Uint8Array(size)
       let offset = 0
-      for (const chunk of chunks) {
-        body.set(chunk, offset)
-        offset += chunk.byteLength
+      for (const bytes of chunks) {
+        body.set(bytes, offset)
+        offset += bytes.byteLength
       }
-      return new BufferedResponse(response, body)
+      return Effect.succeed(body)
     })
   )
+}
 
 const decoder = new TextDecoder()
 
@@ -181,47 +349,105 @@ export class BufferedResponse extends DelegatingResponse {
 }
 
 /**
- * A response whose body must be read within `timeout`: the buffered
- * accessors (`text`, `json`, `arrayBuffer`, …) bound the whole read, the
- * `stream` bounds the wait for each chunk. On expiry the read is
- * interrupted (the connection closed) and fails with a `ResponseError`
- * (reason `"Decode"`) whose `cause` is a `TimeoutError`.
+ * The deadline a streamed body is bounded by: the call's, captured when the
+ * response was returned (the deadline's own region has ended by then).
  *
  * @internal
  */
-export class TimedBodyResponse extends DelegatingResponse {
+export interface BodyDeadline {
+  /** Monotonic millis of `clock` (see internal/time.ts) at which the call's deadline passes. */
+  readonly at: number
+  readonly clock: Clock.Clock
+  /** The error of the timeout that set the deadline. */
+  readonly error: () => TimeoutError
+}
+
+/**
+ * A response returned in streaming mode: its body is read after the call,
+ * by the caller, and each read is bounded by
+ *
+ * - `idleTimeout`: the longest wait for the next chunk (none when
+ *   `undefined`); on expiry the read fails with a `ResponseError` (reason
+ *   `"Decode"`) whose `cause` is a `TimeoutError` naming it;
+ * - `deadline`: the call's deadline (none when `undefined`); once it passes,
+ *   the read fails with a `ResponseError` whose `cause` is the deadline's
+ *   `TimeoutError` (scope `"overall"` for the client's `timeout`).
+ *
+ * Either way the read is interrupted and the connection closed. Whole reads
+ * (`text`, `json`, `arrayBuffer`, `formData`, `urlParamsBody`) read the
+ * bounded stream into memory. A body cut before it is read, or cut while it
+ * is read, fails with a `BodyCutError` cause (never an empty body, never a
+ * read that waits forever: see {@link cutBeforeRead}).
+ *
+ * @internal
+ */
+export class StreamingResponse extends DelegatingResponse {
   constructor(
     original: HttpClientResponse.HttpClientResponse,
-    readonly timeout: Duration.Duration,
+    readonly idleTimeout: Duration.Duration | undefined,
+    readonly deadline: BodyDeadline | undefined,
     readonly policy: string
   ) {
     super(original)
   }
-  private timeoutError(): HttpClientError.ResponseError {
-    return this.decodeError(
-      new TimeoutError({ duration: this.timeout, policy: this.policy, scope: "attempt" }),
-      `body not read within ${Duration.format(this.timeout)}`
+  private idleError(duration: Duration.Duration): HttpClientError.ResponseError {
+    return bodyError(
+      this,
+      new TimeoutError({ duration, policy: this.policy, scope: "attempt" }),
+      `body stalled: no data for ${Duration.format(duration)} (bodyTimeout)`
     )
   }
-  private bound<A>(effect: Effect.Effect<A, HttpClientError.ResponseError>): Effect.Effect<A, HttpClientError.ResponseError> {
-    return timeoutFail(effect, { duration: this.timeout, onTimeout: () => this.timeoutError() })
+  private deadlineError(deadline: BodyDeadline): HttpClientError.ResponseError {
+    const error = deadline.error()
+    return bodyError(this, error, `body not read whole within the call's deadline (${Duration.format(error.duration)})`)
   }
-  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    return this.bound(this.original.text)
-  }
-  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    return this.bound(this.original.arrayBuffer)
-  }
-  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
-    return this.bound(this.original.formData)
-  }
-  override get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return this.bound(this.original.json)
-  }
-  override get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
-    return this.bound(this.original.urlParamsBody)
+  /** Each pull waits at most the idle timeout, and never past the deadline. */
+  private bounded(
+    pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpClientError.ResponseError>>
+  ): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpClientError.ResponseError>> {
+    const idle = this.idleTimeout
+    const idleMillis = idle === undefined ? Infinity : Duration.toMillis(idle)
+    const deadline = this.deadline
+    return Effect.suspend(() => {
+      const left = deadline === undefined ? Infinity : deadline.at - monotonicMillis(deadline.clock)
+      if (left <= 0) return Effect.fail(Option.some(this.deadlineError(deadline!)))
+      const byDeadline = left < idleMillis
+      return timeoutFail(pull, {
+        duration: Math.min(left, idleMillis),
+        onTimeout: () => Option.some(byDeadline ? this.deadlineError(deadline!) : this.idleError(idle!))
+      })
+    })
   }
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.timeoutFail(this.original.stream, () => this.timeoutError(), this.timeout)
+    return Stream.suspend(() => {
+      const cut = cutBeforeRead(this.original)
+      if (cut !== undefined) return Stream.fail(bodyError(this, cut, cut.message))
+      let bytesRead = 0
+      const source = this.original.stream.pipe(
+        Stream.mapChunks((chunk) => {
+          for (const bytes of chunk) bytesRead += bytes.byteLength
+          return chunk
+        }),
+        Stream.mapError((error) => asCut(this, error, bytesRead))
+      )
+      if (this.idleTimeout === undefined && this.deadline === undefined) return source
+      return Stream.fromPull(Effect.map(Stream.toPull(source), (pull) => this.bounded(pull)))
+    })
+  }
+  /** The whole body, read through the bounded stream. */
+  private get whole(): Effect.Effect<BufferedResponse, HttpClientError.ResponseError> {
+    return Effect.map(
+      collect(this, this.stream, Infinity, undefined),
+      (body) => new BufferedResponse(this.original, body)
+    )
+  }
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.whole, (r) => r.text)
+  }
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.whole, (r) => r.arrayBuffer)
+  }
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.whole, (r) => r.formData)
   }
 }

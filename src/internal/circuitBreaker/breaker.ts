@@ -51,6 +51,7 @@ type Rejected = CircuitBreaker.CircuitBreakerStore.Rejected
 type CallResult = CircuitBreaker.CircuitBreakerStore.CallResult
 type Recorded = CircuitBreaker.CircuitBreakerStore.Recorded
 type Transition = CircuitBreaker.Transition
+type ModeSetting = CircuitBreaker.CircuitBreakerStore.ModeSetting
 type Outcome = CircuitBreaker.Outcome
 type Classifier = CircuitBreaker.Classifier<any, any>
 
@@ -102,6 +103,13 @@ const storeErrorsCounter = Metric.counter("resilience_circuit_breaker_store_erro
 const stateGauge = Metric.gauge("resilience_circuit_breaker_state", {
   description: "State of the breaker's own circuit: 0 closed, 1 half-open, 2 open, 3 isolated"
 })
+const modeGauge = Metric.gauge("resilience_circuit_breaker_mode", {
+  description: "Mode of the circuit breaker: 0 enforcing, 1 metrics only, 2 disabled"
+})
+const untrackedCounter = Metric.counter("resilience_circuit_breaker_untracked", {
+  description: "Calls that ran untracked because the store was full of circuits it must keep",
+  incremental: true
+})
 
 const STATE_VALUE: Record<CircuitBreaker.State["_tag"], number> = { Closed: 0, HalfOpen: 1, Open: 2, Isolated: 3 }
 
@@ -139,16 +147,65 @@ export const make = (
     yield* store.register(namespace, config)
     const breaker = makeBreaker(options, parsed, config, store, namespace, clock)
     yield* Effect.addFinalizer(() => Effect.sync(breaker.publish))
-    if (store.subscribe !== undefined) {
-      // transitions made by other replicas (a shared store): active before make returns
+    // the breakers of this namespace in this process: a mode change reaches each at once
+    const peers = peersOf(store, namespace)
+    yield* Effect.acquireRelease(Effect.sync(() => peers.add(breaker.applyMode)), () =>
+      Effect.sync(() => {
+        peers.delete(breaker.applyMode)
+        if (peers.size === 0) localPeers.get(store)?.delete(namespace)
+      }))
+    const readMode = store.getMode === undefined
+      ? undefined
+      : Effect.ignore(Effect.map(store.getMode(namespace), breaker.applyMode))
+    if (store.subscribe === undefined) {
+      // an in-process store: the mode in force, read at once
+      if (readMode !== undefined) yield* readMode
+    } else {
+      // transitions and mode changes made by other replicas (a shared store): active before make returns
       const remote = yield* store.subscribe(namespace)
-      yield* Stream.runForEach(remote, (t) => Effect.sync(() => breaker.onRemoteTransition(t))).pipe(
+      yield* Stream.runForEach(remote, (t) => Effect.sync(() => breaker.onRemote(t))).pipe(
         Effect.interruptible,
         Effect.forkScoped
       )
+      if (readMode !== undefined) {
+        // the mode in force, read in the background (make never waits on a remote store; a store
+        // that fails: enforcing until the next read), then every MODE_REFRESH_MILLIS: pub/sub is
+        // at most once, a change it lost is read then
+        yield* readMode.pipe(
+          Effect.zipRight(Effect.sleep(MODE_REFRESH_MILLIS)),
+          Effect.forever,
+          Effect.interruptible,
+          Effect.forkScoped
+        )
+      }
     }
     return breaker.breaker
   })
+
+/** How often a breaker on a shared store reads its mode again (pub/sub may lose a change). */
+const MODE_REFRESH_MILLIS = 10_000
+
+/** The breakers of each namespace of each store, in this process (mode changes are applied to all). */
+const localPeers = new WeakMap<Store, Map<string, Set<(setting: ModeSetting) => void>>>()
+
+const peersOf = (store: Store, namespace: string): Set<(setting: ModeSetting) => void> => {
+  let byNamespace = localPeers.get(store)
+  if (byNamespace === undefined) {
+    byNamespace = new Map()
+    localPeers.set(store, byNamespace)
+  }
+  let peers = byNamespace.get(namespace)
+  if (peers === undefined) {
+    peers = new Set()
+    byNamespace.set(namespace, peers)
+  }
+  return peers
+}
+
+const MODES: ReadonlyArray<CircuitBreaker.Mode> = ["Enforcing", "MetricsOnly", "Disabled"]
+const MODE_VALUE: Record<CircuitBreaker.Mode, number> = { Enforcing: 0, MetricsOnly: 1, Disabled: 2 }
+
+const isModeSetting = (u: Transition | ModeSetting): u is ModeSetting => (u as ModeSetting)._tag === "ModeSetting"
 
 /** The most a call cut by an enclosing deadline must have run to count, without `slowCall`. */
 const MAX_CUT_MINIMUM_MILLIS = 1_000
@@ -201,6 +258,13 @@ const makeBreaker = (
   const storeErrorsMetric = tagged(storeErrorsCounter)
   const state = tagged(stateGauge)
   state.unsafeUpdate(0, NO_LABELS)
+  const modeMetric = tagged(modeGauge)
+  modeMetric.unsafeUpdate(0, NO_LABELS)
+
+  // The breaker's mode, kept by the store (shared by the breakers of the namespace) and applied here
+  // (`applyMode`): read once per call, at run time.
+  let mode: CircuitBreaker.Mode = "Enforcing"
+  let modeGeneration = -1
 
   const events = EventHub.make<CircuitBreaker.Event>()
   const transitionsHub = EventHub.make<Transition>()
@@ -240,7 +304,8 @@ const makeBreaker = (
     rejectedHalfOpen: counter(rejectedHalfOpen, labelKeys),
     rejectedStore: counter(rejectedStore, labelKeys),
     fenced: counter(fencedMetric, false),
-    storeErrors: counter(storeErrorsMetric, false)
+    storeErrors: counter(storeErrorsMetric, false),
+    untracked: counter(tagged(untrackedCounter), false)
   }
   const counters = Object.values(c)
   let sincePublish = 0
@@ -273,7 +338,8 @@ const makeBreaker = (
     rejections: c.rejectedOpen.count + c.rejectedHalfOpen.count + c.rejectedStore.count,
     slowCalls: c.slowCalls.count,
     fenced: c.fenced.count,
-    storeErrors: c.storeErrors.count
+    storeErrors: c.storeErrors.count,
+    untracked: c.untracked.count
   })
 
   /** Publishes a transition (history, state gauge, `transitions`, `events`). */
@@ -296,9 +362,25 @@ const makeBreaker = (
     publish()
   }
 
-  /** A transition received from a shared store's subscription (made here or by another replica). */
-  const onRemoteTransition = (t: Transition): void => {
-    if (firstSight(t)) observe(t)
+  /** A transition or mode change received from a shared store's subscription (made here or by another replica). */
+  const onRemote = (t: Transition | ModeSetting): void => {
+    if (isModeSetting(t)) applyMode(t)
+    else if (firstSight(t)) observe(t)
+  }
+
+  /** Applies a mode setting of the store, once and never an older one (settings arrive by several paths). */
+  const applyMode = (setting: ModeSetting): void => {
+    if (setting.generation <= modeGeneration) return
+    modeGeneration = setting.generation
+    const from = mode
+    if (from === setting.mode) return
+    mode = setting.mode
+    modeMetric.unsafeUpdate(MODE_VALUE[mode], NO_LABELS)
+    // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
+    if (events.hasSubscribers()) {
+      const at = toWall === undefined ? setting.since : toWall(setting.since)
+      events.emit({ _tag: "ModeChanged", breaker: name, from, to: setting.mode, at })
+    }
   }
 
   // `key` below is the circuit's key in the store: undefined for the breaker's own
@@ -457,28 +539,32 @@ const makeBreaker = (
     }) as Effect.Effect<A, E, R>
   }
 
-  const halfOpenReason = new CircuitHalfOpen({ probes: config.probes })
   const isolatedReason = new CircuitOpen({ retryAfter: Duration.infinity, isolated: true })
 
-  const reject = (key: string | undefined, admission: Rejected, now: number): Effect.Effect<never, CircuitBreakerError> => {
+  /** Counts a rejection (made, or in MetricsOnly mode one that would have been made) and says why. */
+  const rejection = (key: string | undefined, admission: Rejected, now: number, enforced: boolean): CircuitOpen | CircuitHalfOpen => {
     let reason: CircuitOpen | CircuitHalfOpen
     let retryAfter: Duration.Duration | undefined
-    if (admission.state === "HalfOpen") {
-      reason = halfOpenReason
-    } else if (admission.state === "Isolated") {
+    if (admission.state === "Isolated") {
       reason = isolatedReason
     } else {
+      // open: the time left in the break; half-open: until the earliest probe's lease ends (an upper bound)
       retryAfter = Duration.millis(Math.max(0, admission.retryAfter ?? 0))
-      reason = CircuitOpen.make(retryAfter, false)
+      reason = admission.state === "HalfOpen"
+        ? CircuitHalfOpen.make(config.probes, retryAfter)
+        : CircuitOpen.make(retryAfter, false)
     }
     count(reason._tag === "CircuitOpen" ? c.rejectedOpen : c.rejectedHalfOpen, key)
     tick(now)
     // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
     if (events.hasSubscribers()) {
-      events.emit({ _tag: "Rejected", breaker: name, key: key ?? DEFAULT_KEY, reason: reason._tag, retryAfter })
+      events.emit({ _tag: "Rejected", breaker: name, key: key ?? DEFAULT_KEY, reason: reason._tag, retryAfter, enforced })
     }
-    return Effect.fail(CircuitBreakerError.make(name, key ?? DEFAULT_KEY, reason))
+    return reason
   }
+
+  const reject = (key: string | undefined, admission: Rejected, now: number): Effect.Effect<never, CircuitBreakerError> =>
+    Effect.fail(CircuitBreakerError.make(name, key ?? DEFAULT_KEY, rejection(key, admission, now, true)))
 
   const afterAdmission = <A, E, R>(
     self: Effect.Effect<A, E, R>,
@@ -487,10 +573,23 @@ const makeBreaker = (
     admission: Admission,
     start: number,
     sync: boolean,
-    cutAfter: number | undefined
+    cutAfter: number | undefined,
+    enforcing: boolean
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (admission.transitions.length > 0) onTransitions(admission.transitions)
-    if (admission._tag === "Rejected") return reject(key, admission, start)
+    if (admission._tag === "Rejected") {
+      if (enforcing) return reject(key, admission, start)
+      // MetricsOnly: counted as a rejection, run without being recorded (an enforcing breaker would not see it)
+      rejection(key, admission, start, false)
+      return runAdmitted(self, key, classify, UNTRACKED, start, false, undefined)
+    }
+    if (admission.untracked === true) {
+      // the store is full of circuits it must keep: run as if closed, not recorded
+      count(c.untracked, key)
+      // Stryker disable next-line ConditionalExpression: equivalent as `true`: emit is a no-op without subscribers; the guard only skips building the event
+      if (events.hasSubscribers()) events.emit({ _tag: "Untracked", breaker: name, key: key ?? DEFAULT_KEY })
+      return runAdmitted(self, key, classify, UNTRACKED, start, false, undefined)
+    }
     return runAdmitted(self, key, classify, admission, start, sync, cutAfter)
   }
 
@@ -506,7 +605,10 @@ const makeBreaker = (
       ? undefined
       : slowMillis ?? Math.min(MAX_CUT_MINIMUM_MILLIS, Duration.toMillis(deadline.duration) / 2)
 
-  /** Admission that may take a probe slot: uninterruptible from admission until the result is recorded. */
+  /**
+   * Admission that may take a probe slot: uninterruptible from admission until the result is recorded.
+   * Every mode: Disabled runs the call alone; MetricsOnly runs what it would reject.
+   */
   const guarded = <A, E, R>(
     self: Effect.Effect<A, E, R>,
     key: string | undefined,
@@ -514,10 +616,14 @@ const makeBreaker = (
   ): Effect.Effect<A, E | CircuitBreakerError, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.withFiberRuntime((fiber) => {
+        const current = mode
+        if (current === "Disabled") return restore(self)
+        const enforcing = current === "Enforcing"
         const start = nowMillis()
         const cutAfter = cutAfterFor(activeDeadline(fiber.getFiberRef(currentDeadline)))
         if (handle !== undefined) {
-          return afterAdmission(restore(self), key, classify, handle.admit(key, config, start, true)!, start, true, cutAfter)
+          const admission = handle.admit(key, config, start, true)!
+          return afterAdmission(restore(self), key, classify, admission, start, true, cutAfter, enforcing)
         }
         // shielded from the caller's interruption: an admission interrupted in flight
         // could take a probe lease that nobody records (the store's timeout bounds it)
@@ -527,12 +633,13 @@ const makeBreaker = (
             const error = asStoreError("admit", cause)
             onStoreFailure(key, error, allowOnStoreError)
             // Stryker disable next-line BooleanLiteral: equivalent: an UNTRACKED ticket is accounted the same way by recordSync and recordEffect (never recorded, never a probe)
-            if (allowOnStoreError) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false, undefined)
+            // (a metrics-only breaker never rejects)
+            if (allowOnStoreError || !enforcing) return runAdmitted(restore(self), key, classify, UNTRACKED, start, false, undefined)
             count(c.rejectedStore, key)
             tick(start)
             return Effect.fail(storeErrorFor(key, error))
           },
-          onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false, cutAfter)
+          onSuccess: (admission) => afterAdmission(restore(self), key, classify, admission, start, false, cutAfter, enforcing)
         })
       })
     )
@@ -544,6 +651,8 @@ const makeBreaker = (
   ): Effect.Effect<A, E | CircuitBreakerError, R> => {
     if (handle === undefined) return guarded(self, key, classify)
     return Effect.withFiberRuntime((fiber) => {
+      // the mode, read once per call: a disabled breaker runs the call alone; metrics-only takes the guarded path
+      if (mode !== "Enforcing") return mode === "Disabled" ? self : guarded(self, key, classify)
       const start = nowMillis()
       const admission = handle.admit(key, config, start, false)
       // a probe (or the move to half-open) is admitted in a guarded region instead
@@ -608,7 +717,7 @@ const makeBreaker = (
 
   const snapshot = (key: string | undefined) =>
     wrapStore(key, "snapshot", Effect.suspend(() => store.snapshot(namespace, key, config, now()))).pipe(
-      Effect.map((s) => toWall === undefined ? s : { ...s, state: stateInWallTime(s.state, toWall) })
+      Effect.map((s) => ({ ...s, state: withMode(toWall === undefined ? s.state : stateInWallTime(s.state, toWall), mode) }))
     )
 
   const stateOf = (key?: string) => withKey(key, (k) => Effect.map(snapshot(k), (s) => s.state))
@@ -625,6 +734,27 @@ const makeBreaker = (
         Effect.map(onTransitions)
       ))
 
+  const setModeSite = "CircuitBreaker.setMode"
+  const setMode = (next: CircuitBreaker.Mode): Effect.Effect<void, CircuitBreakerError | InvalidOptionsError> =>
+    Effect.suspend((): Effect.Effect<void, CircuitBreakerError | InvalidOptionsError> => {
+      if (!MODES.includes(next)) {
+        return Effect.fail(validate.invalid(setModeSite, "mode", next, `one of ${MODES.map((m) => JSON.stringify(m)).join(", ")}`))
+      }
+      const change = store.setMode
+      if (change === undefined) {
+        // a store that keeps no mode: this breaker's alone
+        applyMode({ _tag: "ModeSetting", mode: next, since: now(), generation: modeGeneration + 1 })
+        return Effect.void
+      }
+      return wrapStore(undefined, "setMode", Effect.suspend(() => change(namespace, next, now()))).pipe(
+        // every breaker of the namespace in this process at once (other replicas through the store)
+        Effect.map((setting) => {
+          for (const peer of peersOf(store, namespace)) peer(setting)
+          applyMode(setting)
+        })
+      )
+    })
+
   const metrics = (key?: string): Effect.Effect<CircuitBreaker.Metrics, CircuitBreakerError | InvalidKeyError> =>
     withKey(key, (k) => metricsOf(k, k ?? DEFAULT_KEY))
 
@@ -638,6 +768,7 @@ const makeBreaker = (
         key,
         store: store.kind,
         state: s.state,
+        mode: s.state.mode,
         ...s.counters,
         windowCalls: w.calls,
         failureRate: hasRate && w.calls > 0 ? w.failures / w.calls : undefined,
@@ -656,6 +787,7 @@ const makeBreaker = (
     state: stateOf,
     isolate,
     reset,
+    setMode,
     metrics,
     transitions: transitionsHub.stream,
     events: events.stream
@@ -668,13 +800,18 @@ const makeBreaker = (
       openDurations: config.openDurations,
       maxOpenDuration: config.maxOpenDuration,
       openDurationResetAfter: config.openDurationResetAfter,
-      halfOpen: { probes: config.probes, successThreshold: config.successThreshold, probeTimeout: config.probeTimeout },
+      halfOpen: {
+        probes: config.probes,
+        successThreshold: config.successThreshold,
+        probeTimeout: config.probeTimeout,
+        failureRateThreshold: config.probeFailureRateThreshold
+      },
       slowCall: slowMillis === undefined ? undefined : { duration: slowMillis, threshold: config.slowCallThreshold },
       onStoreError: parsed.onStoreError,
       store: store.kind
     }
   }) as unknown as CircuitBreaker.CircuitBreaker
-  return { breaker, publish, onRemoteTransition }
+  return { breaker, publish, onRemote, applyMode }
 }
 
 const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
@@ -715,7 +852,11 @@ const wallOf = (clock: Clock.Clock) => (at: number): number =>
   at + clock.unsafeCurrentTimeMillis() - monotonicMillis(clock)
 
 /** A state's instants in wall time. */
-const stateInWallTime = (state: CircuitBreaker.State, toWall: (at: number) => number): CircuitBreaker.State =>
+const stateInWallTime = (state: CircuitBreaker.StoredState, toWall: (at: number) => number): CircuitBreaker.StoredState =>
   state._tag === "Open"
     ? { ...state, since: toWall(state.since), until: toWall(state.until) }
     : { ...state, since: toWall(state.since) }
+
+/** A stored state with the breaker's mode. */
+const withMode = (state: CircuitBreaker.StoredState, mode: CircuitBreaker.Mode): CircuitBreaker.State =>
+  ({ ...state, mode }) as CircuitBreaker.State

@@ -22,10 +22,25 @@ export class CircuitOpen extends Data.TaggedClass("CircuitOpen")<{
   }
 }
 
-/** @internal */
+/**
+ * `retryAfter`: the time until the earliest running probe's lease ends (at
+ * `probeTimeout` after it started): an upper bound, since a probe that
+ * answers sooner frees its slot or decides the circuit sooner.
+ * @internal
+ */
 export class CircuitHalfOpen extends Data.TaggedClass("CircuitHalfOpen")<{
   readonly probes: number
-}> {}
+  readonly retryAfter: Duration.Duration
+}> {
+  /** The same value as `new CircuitHalfOpen(…)`, built without the constructor's generic argument copying. */
+  static make(probes: number, retryAfter: Duration.Duration): CircuitHalfOpen {
+    const reason = Object.create(CircuitHalfOpen.prototype)
+    reason.probes = probes
+    reason.retryAfter = retryAfter
+    reason._tag = "CircuitHalfOpen"
+    return reason
+  }
+}
 
 /** @internal */
 export class CircuitBreakerStoreError extends Data.TaggedError("CircuitBreakerStoreError")<{
@@ -83,10 +98,16 @@ export class CircuitBreakerError extends Data.TaggedError("CircuitBreakerError")
     return error
   }
 
-  /** The time left before the circuit lets a probe through (`CircuitOpen`, not isolated). */
+  /**
+   * When to come back: the time left in the break (`CircuitOpen`, not
+   * isolated), or until the earliest probe's lease ends (`CircuitHalfOpen`,
+   * an upper bound).
+   */
   get retryAfter(): Duration.Duration | undefined {
-    return this.reason._tag === "CircuitOpen" && Duration.isFinite(this.reason.retryAfter)
-      ? this.reason.retryAfter
+    const reason = this.reason
+    return reason._tag !== "CircuitBreakerStoreError" && reason.retryAfter !== undefined &&
+        Duration.isFinite(reason.retryAfter)
+      ? reason.retryAfter
       : undefined
   }
 
@@ -101,7 +122,7 @@ export class CircuitBreakerError extends Data.TaggedError("CircuitBreakerError")
       case "CircuitHalfOpen":
         return `Circuit ${where} is half-open and its ${reason.probes} probe slot${
           reason.probes === 1 ? " is" : "s are"
-        } taken`
+        } taken: retry after ${Duration.format(reason.retryAfter)}`
       case "CircuitBreakerStoreError":
         return `Circuit ${where}: ${reason.message}`
     }

@@ -11,11 +11,18 @@
  * is counted, but it cannot move the state (a late failure from before an
  * opening cannot extend the break; a late success cannot close it).
  *
+ * Time-driven moves are made lazily, by the first operation that observes
+ * them ({@link catchUp}), stamped with the instant they happened: the end of
+ * a break (Open → HalfOpen), and the end of a probe's lease (a probe that
+ * outlived `probeTimeout` is a failed probe: HalfOpen → Open from then on).
+ * `view` shows them without making them.
+ *
  * @internal
  */
 import * as Duration from "effect/Duration"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import * as Windows from "./windows.js"
+import { reaches } from "./windows.js"
 
 type Config = CircuitBreaker.CircuitBreakerStore.Config
 type Admission = CircuitBreaker.CircuitBreakerStore.Admission
@@ -58,6 +65,8 @@ export type CircuitState =
     readonly openings: number
     readonly leases: Array<Lease>
     successes: number
+    /** Failed probes (half-open sampling only: otherwise the first one reopens the circuit). */
+    failures: number
   }
   | {
     readonly _tag: "Isolated"
@@ -85,6 +94,13 @@ export interface Sequence {
 }
 
 const NO_TRANSITIONS: ReadonlyArray<Transition> = []
+
+/**
+ * The admission of a key the store holds no circuit for and cannot make room
+ * for without dropping one it must keep: run as if closed, never recorded.
+ * @internal
+ */
+export const UNTRACKED: Admitted = { _tag: "Admitted", generation: -1, lease: 0, transitions: NO_TRANSITIONS, untracked: true }
 
 /** @internal */
 export const UNCHANGED: Recorded = { transitions: NO_TRANSITIONS, fenced: false }
@@ -142,30 +158,32 @@ const transition = (
   reason: TransitionReason
 ): Transition => ({ key, from, to, at, generation, reason })
 
+/** Opens the circuit at `at` (now, or the end of a timed-out probe's lease), appending the transition to `out`. */
 const open = (
-  circuit: Circuit,
+  circuit: Pick<Circuit, "key" | "state">,
   config: Config,
   seq: Sequence,
-  now: number,
+  at: number,
   openings: number,
   retryAfter: number | undefined,
   reason: TransitionReason,
-  earlier: ReadonlyArray<Transition>
-): Recorded => {
+  out: Array<Transition>
+): Array<Transition> => {
   const from = circuit.state._tag
   const generation = seq.next()
   circuit.state = {
     _tag: "Open",
     generation,
-    since: now,
-    until: now + openDurationFor(config, openings, retryAfter),
+    since: at,
+    until: at + openDurationFor(config, openings, retryAfter),
     openings
   }
-  return { transitions: [...earlier, transition(circuit.key, from, "Open", now, generation, reason)], fenced: false }
+  out.push(transition(circuit.key, from, "Open", at, generation, reason))
+  return out
 }
 
 /** Open → HalfOpen once the break has elapsed (stamped with the time it ended). */
-const materialize = (circuit: Circuit, seq: Sequence, now: number): Transition | undefined => {
+const materialize = (circuit: Pick<Circuit, "key" | "state">, seq: Sequence, now: number): Transition | undefined => {
   const state = circuit.state
   if (state._tag !== "Open" || now < state.until) return undefined
   const generation = seq.next()
@@ -175,22 +193,95 @@ const materialize = (circuit: Circuit, seq: Sequence, now: number): Transition |
     since: state.until,
     openings: state.openings,
     leases: [],
-    successes: 0
+    successes: 0,
+    failures: 0
   }
   return transition(circuit.key, "Open", "HalfOpen", state.until, generation, "OpenElapsed")
 }
 
-const purgeLeases = (leases: Array<Lease>, now: number): void => {
-  for (let i = leases.length - 1; i >= 0; i--) {
-    if (leases[i]!.expiresAt <= now) leases.splice(i, 1)
+/** The index of the earliest-ending lease, or -1. */
+const earliestLease = (leases: ReadonlyArray<Lease>): number => {
+  let index = -1
+  for (let i = 0; i < leases.length; i++) {
+    if (index < 0 || leases[i]!.expiresAt < leases[index]!.expiresAt) index = i
+  }
+  return index
+}
+
+/** Half-open sampling: the failed probes reach the threshold (the circuit reopens). */
+const sampleFails = (state: { readonly failures: number }, config: Config): boolean =>
+  reaches(state.failures, config.probes, config.probeFailureRateThreshold!)
+
+/** Half-open sampling: so many probes succeeded that the failure rate can no longer reach the threshold (it closes). */
+const samplePasses = (state: { readonly successes: number }, config: Config): boolean =>
+  !reaches(config.probes - state.successes, config.probes, config.probeFailureRateThreshold!)
+
+/** Probe slots taken in this half-open period: running ones, and under sampling the decided ones too. */
+const slotsTaken = (state: { readonly leases: ReadonlyArray<Lease>; readonly successes: number; readonly failures: number }, config: Config): number =>
+  config.probeFailureRateThreshold === undefined ? state.leases.length : state.leases.length + state.successes + state.failures
+
+/**
+ * Makes the moves time has made since the last operation, in the order they
+ * happened: the end of a break (Open → HalfOpen at `until`), then each probe
+ * lease that ended before `now` while its probe was still running, as a
+ * failed probe at the lease's end — it reopens the circuit from then under
+ * the default rule (and the break may itself have ended since), or counts as
+ * a failed sample under half-open sampling. Returns the transitions made,
+ * appended to `out` (allocated only if any).
+ * @internal
+ */
+export const catchUp = (
+  circuit: Pick<Circuit, "key" | "state">,
+  config: Config,
+  seq: Sequence,
+  now: number,
+  out: Array<Transition> | undefined
+): Array<Transition> | undefined => {
+  for (;;) {
+    const state = circuit.state
+    if (state._tag === "Open") {
+      if (now < state.until) return out
+      ;(out ??= []).push(materialize(circuit, seq, now)!)
+      continue
+    }
+    if (state._tag !== "HalfOpen") return out
+    const leases = state.leases
+    const index = earliestLease(leases)
+    if (index < 0 || leases[index]!.expiresAt > now) return out
+    const at = leases[index]!.expiresAt
+    leases.splice(index, 1)
+    if (config.probeFailureRateThreshold !== undefined) {
+      state.failures++
+      if (!sampleFails(state, config)) continue
+    }
+    out = open(circuit, config, seq, at, state.openings + 1, undefined, "ProbeTimedOut", out ?? [])
+  }
+}
+
+/** True when time has made a move `catchUp` would make (a break or a probe lease ended). */
+const behind = (state: CircuitState, now: number): boolean => {
+  if (state._tag === "Open") return now >= state.until
+  if (state._tag !== "HalfOpen") return false
+  for (const lease of state.leases) if (lease.expiresAt <= now) return true
+  return false
+}
+
+const halfOpenRejection = (state: Extract<CircuitState, { _tag: "HalfOpen" }>, now: number, transitions: ReadonlyArray<Transition>): Admission => {
+  const index = earliestLease(state.leases)
+  return {
+    _tag: "Rejected",
+    state: "HalfOpen",
+    retryAfter: index < 0 ? undefined : state.leases[index]!.expiresAt - now,
+    transitions
   }
 }
 
 /**
  * Admits a call or rejects it. With `allowProbe` false, returns `undefined`
- * (changing nothing) when the call would take a probe slot or move the
- * circuit to half-open: the caller retries with `allowProbe` true from a
- * region where it can guarantee the slot's release.
+ * (changing nothing) when the call would take a probe slot or make a move
+ * time has made (an ended break or probe lease): the caller retries with
+ * `allowProbe` true from a region where it can guarantee the slot's release
+ * and publish the transitions.
  * @internal
  */
 export const admit = (
@@ -205,35 +296,45 @@ export const admit = (
     circuit.lastUsed = now
     return state.ticket
   }
-  let transitions = NO_TRANSITIONS
-  if (state._tag === "Open") {
-    if (now < state.until) {
+  if (state._tag === "Open" && now < state.until) {
+    circuit.lastUsed = now
+    circuit.rejections++
+    return { _tag: "Rejected", state: "Open", retryAfter: state.until - now, transitions: NO_TRANSITIONS }
+  }
+  if (!allowProbe) {
+    if (state._tag !== "HalfOpen") {
+      if (state._tag === "Open") return undefined
       circuit.lastUsed = now
       circuit.rejections++
-      return { _tag: "Rejected", state: "Open", retryAfter: state.until - now, transitions }
+      return { _tag: "Rejected", state: "Isolated", retryAfter: undefined, transitions: NO_TRANSITIONS }
     }
-    if (!allowProbe) return undefined
-    transitions = [materialize(circuit, seq, now)!]
-    state = circuit.state
+    if (behind(state, now) || slotsTaken(state, config) < config.probes) return undefined
+    circuit.lastUsed = now
+    circuit.rejections++
+    return halfOpenRejection(state, now, NO_TRANSITIONS)
   }
+  const transitions: ReadonlyArray<Transition> = catchUp(circuit, config, seq, now, undefined) ?? NO_TRANSITIONS
+  state = circuit.state
   circuit.lastUsed = now
   if (state._tag === "HalfOpen") {
-    const leases = state.leases
-    purgeLeases(leases, now)
-    if (leases.length < config.probes) {
-      if (!allowProbe) return undefined
+    if (slotsTaken(state, config) < config.probes) {
       const id = seq.next()
-      leases.push({ id, expiresAt: now + config.probeTimeout })
+      state.leases.push({ id, expiresAt: now + config.probeTimeout })
       return { _tag: "Admitted", generation: state.generation, lease: id, transitions }
     }
     circuit.rejections++
-    let earliest = Infinity
-    for (const lease of leases) earliest = Math.min(earliest, lease.expiresAt)
-    return { _tag: "Rejected", state: "HalfOpen", retryAfter: earliest - now, transitions }
+    return halfOpenRejection(state, now, transitions)
   }
   circuit.rejections++
+  if (state._tag === "Open") {
+    // reopened by a probe that outlived its lease: a new break, still running
+    return { _tag: "Rejected", state: "Open", retryAfter: state.until - now, transitions }
+  }
   return { _tag: "Rejected", state: "Isolated", retryAfter: undefined, transitions }
 }
+
+const withTransitions = (recorded: Recorded, earlier: ReadonlyArray<Transition> | undefined): Recorded =>
+  earlier === undefined ? recorded : { transitions: [...earlier, ...recorded.transitions], fenced: recorded.fenced }
 
 /**
  * Records the result of an admitted call.
@@ -255,10 +356,12 @@ export const record = (
   else circuit.ignored++
   const slow = counted && result.slow
   if (slow) circuit.slowCalls++
+  // the moves time made before this result (an ended break, a probe that outlived its lease)
+  const earlier = circuit.state._tag === "Closed" ? undefined : catchUp(circuit, config, seq, now, undefined)
   const state = circuit.state
   if (state.generation !== ticket.generation) {
     circuit.fenced++
-    return FENCED
+    return withTransitions(FENCED, earlier)
   }
   switch (state._tag) {
     case "Closed": {
@@ -266,7 +369,7 @@ export const record = (
       if (!state.window.add(outcome === "failure", slow, now)) return UNCHANGED
       // the count of consecutive openings starts over once the circuit stayed closed long enough
       const openings = (now - state.since >= config.openDurationResetAfter ? 0 : state.openings) + 1
-      return open(circuit, config, seq, now, openings, result.retryAfter, "Tripped", NO_TRANSITIONS)
+      return { transitions: open(circuit, config, seq, now, openings, result.retryAfter, "Tripped", []), fenced: false }
     }
     case "HalfOpen": {
       const leases = state.leases
@@ -277,63 +380,106 @@ export const record = (
           break
         }
       }
-      if (index < 0 || leases[index]!.expiresAt <= now) {
-        // the probe's lease expired (probeTimeout): its slot went to another caller
-        if (index >= 0) leases.splice(index, 1)
+      if (index < 0) {
+        // the probe's lease ended (probeTimeout): it already counted as a failed probe
         circuit.fenced++
-        return FENCED
+        return withTransitions(FENCED, earlier)
       }
       leases.splice(index, 1)
-      if (!counted) return UNCHANGED
+      if (!counted) return earlier === undefined ? UNCHANGED : { transitions: earlier, fenced: false }
       const failed = outcome === "failure" || (slow && config.slowCallThreshold !== undefined)
-      if (failed) {
-        return open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", NO_TRANSITIONS)
+      const out = earlier ?? []
+      if (config.probeFailureRateThreshold !== undefined) {
+        // half-open sampling: decide on the probes' failure rate
+        if (failed) state.failures++
+        else state.successes++
+        if (failed ? !sampleFails(state, config) : !samplePasses(state, config)) {
+          return out.length === 0 ? UNCHANGED : { transitions: out, fenced: false }
+        }
+        if (failed) {
+          return {
+            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", out),
+            fenced: false
+          }
+        }
+      } else {
+        if (failed) {
+          return {
+            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", out),
+            fenced: false
+          }
+        }
+        state.successes++
+        if (state.successes < config.successThreshold) {
+          return out.length === 0 ? UNCHANGED : { transitions: out, fenced: false }
+        }
       }
-      state.successes++
-      if (state.successes < config.successThreshold) return UNCHANGED
       const closed = closedState(circuit.key, config, seq, now, state.openings, NO_TRANSITIONS)
       circuit.state = closed
-      return {
-        transitions: [transition(circuit.key, "HalfOpen", "Closed", now, closed.generation, "ProbesSucceeded")],
-        fenced: false
-      }
+      out.push(transition(circuit.key, "HalfOpen", "Closed", now, closed.generation, "ProbesSucceeded"))
+      return { transitions: out, fenced: false }
     }
     default:
       circuit.fenced++
-      return FENCED
+      return withTransitions(FENCED, earlier)
   }
 }
 
-/** Forces the circuit open until `reset`. @internal */
-export const isolate = (circuit: Circuit, seq: Sequence, now: number): ReadonlyArray<Transition> => {
+/** Forces the circuit open until `reset` (after the moves time made before). @internal */
+export const isolate = (circuit: Circuit, config: Config, seq: Sequence, now: number): ReadonlyArray<Transition> => {
   circuit.lastUsed = now
   const state = circuit.state
   if (state._tag === "Isolated") return NO_TRANSITIONS
-  const elapsed = materialize(circuit, seq, now)
+  const out = catchUp(circuit, config, seq, now, undefined) ?? []
   const from = circuit.state._tag
   const generation = seq.next()
-  circuit.state = { _tag: "Isolated", generation, since: now, openings: state.openings }
-  const moved = transition(circuit.key, from, "Isolated", now, generation, "Isolated")
-  return elapsed === undefined ? [moved] : [elapsed, moved]
+  circuit.state = { _tag: "Isolated", generation, since: now, openings: circuit.state.openings }
+  out.push(transition(circuit.key, from, "Isolated", now, generation, "Isolated"))
+  return out
 }
 
-/** Closes the circuit with a fresh window and no openings counted. @internal */
+/** Closes the circuit with a fresh window and no openings counted (after the moves time made before). @internal */
 export const reset = (circuit: Circuit, config: Config, seq: Sequence, now: number): ReadonlyArray<Transition> => {
   circuit.lastUsed = now
-  const elapsed = materialize(circuit, seq, now)
+  const elapsed = catchUp(circuit, config, seq, now, undefined)
   const from = circuit.state._tag
   const closed = closedState(circuit.key, config, seq, now, 0, NO_TRANSITIONS)
   circuit.state = closed
-  // Stryker disable next-line ArrayDeclaration: equivalent: unreachable, a circuit still Closed after materialize had no break to end (elapsed is undefined)
-  if (from === "Closed") return elapsed === undefined ? NO_TRANSITIONS : [elapsed]
+  // Stryker disable next-line ArrayDeclaration: equivalent: unreachable, a circuit still Closed after catchUp had no break to end (elapsed is undefined)
+  if (from === "Closed") return elapsed ?? NO_TRANSITIONS
   const moved = transition(circuit.key, from, "Closed", now, closed.generation, "Reset")
-  return elapsed === undefined ? [moved] : [elapsed, moved]
+  if (elapsed === undefined) return [moved]
+  elapsed.push(moved)
+  return elapsed
 }
 
-/** The state as of `now`, without changing anything (Open past its break reads as HalfOpen). @internal */
-export const view = (circuit: Circuit, config: Config, now: number): CircuitBreaker.State => {
-  const state = circuit.state
-  const key = circuit.key
+const NO_SEQUENCE: Sequence = { next: () => 0 }
+
+/**
+ * A state as `view` reads it: a circuit's state, or one read from a remote
+ * store (a closed one needs no window).
+ * @internal
+ */
+export type ViewState =
+  | { readonly _tag: "Closed"; readonly since: number; readonly openings: number }
+  | Exclude<CircuitState, { readonly _tag: "Closed" }>
+
+/**
+ * The state of circuit `key` as of `now`, without changing anything: the
+ * moves time has made are shown as made (an Open circuit past its break
+ * reads as HalfOpen; a probe past its lease as a failed probe).
+ * @internal
+ */
+export const viewOf = (key: string, state: ViewState, config: Config, now: number): CircuitBreaker.StoredState => {
+  if (state._tag !== "Closed" && behind(state, now)) {
+    // make the moves on a copy
+    const scratch: { readonly key: string; state: CircuitState } = {
+      key,
+      state: state._tag === "HalfOpen" ? { ...state, leases: [...state.leases] } : state
+    }
+    catchUp(scratch, config, NO_SEQUENCE, now, undefined)
+    state = scratch.state as ViewState
+  }
   switch (state._tag) {
     case "Closed":
       return {
@@ -343,32 +489,32 @@ export const view = (circuit: Circuit, config: Config, now: number): CircuitBrea
         openings: now - state.since >= config.openDurationResetAfter ? 0 : state.openings
       }
     case "Open":
-      return now < state.until
-        ? {
-          _tag: "Open",
-          key,
-          since: state.since,
-          until: state.until,
-          retryAfter: Duration.millis(state.until - now),
-          openings: state.openings
-        }
-        : { _tag: "HalfOpen", key, since: state.until, probes: 0, successes: 0, openings: state.openings }
-    case "HalfOpen": {
-      let live = 0
-      for (const lease of state.leases) if (lease.expiresAt > now) live++
+      return {
+        _tag: "Open",
+        key,
+        since: state.since,
+        until: state.until,
+        retryAfter: Duration.millis(state.until - now),
+        openings: state.openings
+      }
+    case "HalfOpen":
       return {
         _tag: "HalfOpen",
         key,
         since: state.since,
-        probes: live,
+        probes: state.leases.length,
         successes: state.successes,
+        failures: state.failures,
         openings: state.openings
       }
-    }
     case "Isolated":
       return { _tag: "Isolated", key, since: state.since, openings: state.openings }
   }
 }
+
+/** The state as of `now`, without changing anything (see {@link viewOf}). @internal */
+export const view = (circuit: Circuit, config: Config, now: number): CircuitBreaker.StoredState =>
+  viewOf(circuit.key, circuit.state, config, now)
 
 /** The circuit as a snapshot (state, counters, window rates). @internal */
 export const snapshot = (circuit: Circuit, config: Config, now: number): CircuitBreaker.CircuitBreakerStore.Snapshot => {
@@ -388,19 +534,16 @@ export const snapshot = (circuit: Circuit, config: Config, now: number): Circuit
   }
 }
 
-/** True when the circuit may be dropped after being idle: nothing it holds would be lost. @internal */
-export const evictable = (circuit: Circuit, now: number): boolean => {
+/**
+ * True when the circuit may be dropped (idle, or to make room): its state no
+ * longer decides what the next call gets. Never an open circuit (even past
+ * its break: until a call observes it, the next call is a probe), a
+ * half-open or an isolated one, nor a closed one whose count of consecutive
+ * openings still picks the next (growing) break.
+ * @internal
+ */
+export const evictable = (circuit: Circuit, config: Config, now: number): boolean => {
   const state = circuit.state
-  switch (state._tag) {
-    case "Closed":
-      return true
-    case "Open":
-      return now >= state.until
-    case "HalfOpen":
-      for (const lease of state.leases) if (lease.expiresAt > now) return false
-      return true
-    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent: without the case the function returns undefined, and both callers use the result as a condition
-    case "Isolated":
-      return false
-  }
+  return state._tag === "Closed" &&
+    (state.openings === 0 || config.openDurations.length <= 1 || now - state.since >= config.openDurationResetAfter)
 }

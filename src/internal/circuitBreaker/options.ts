@@ -26,7 +26,11 @@ export const DEFAULT_PROBES = 1
 export const DEFAULT_SUCCESS_THRESHOLD = 1
 /** @internal */
 export const DEFAULT_PROBE_TIMEOUT = 60_000
-/** Cap of growing (Schedule) breaks without `maxOpenDuration`. @internal */
+/**
+ * The cap of every break without `maxOpenDuration` (or `openDuration` when a
+ * fixed one is longer): long enough for a dependency's realistic
+ * `Retry-After` hints, short enough to bound a hostile one. @internal
+ */
 export const DEFAULT_MAX_OPEN_DURATION = 10 * 60_000
 /** @internal */
 export const DEFAULT_TIME_RATE_BUCKETS = 10
@@ -173,6 +177,20 @@ export const parse = (options: Options): Parsed => {
   const probeTimeout = halfOpen.probeTimeout === undefined
     ? DEFAULT_PROBE_TIMEOUT
     : millis(validate.duration(m, "halfOpen.probeTimeout", halfOpen.probeTimeout))
+  const probeFailureRateThreshold = validate.optionalNumber(
+    m,
+    "halfOpen.failureRateThreshold",
+    halfOpen.failureRateThreshold,
+    THRESHOLD
+  )
+  if (probeFailureRateThreshold !== undefined && halfOpen.successThreshold !== undefined) {
+    throw validate.invalid(
+      m,
+      "halfOpen.successThreshold",
+      halfOpen.successThreshold,
+      "no successThreshold with halfOpen.failureRateThreshold (the circuit then closes on the failure rate of its `probes` probes)"
+    )
+  }
   let slowCallDuration: number | undefined
   let slowCallThreshold: number | undefined
   if (options.slowCall !== undefined) {
@@ -189,7 +207,14 @@ export const parse = (options: Options): Parsed => {
   return {
     name,
     named: options.name !== undefined,
-    config: { trip, slowCallThreshold, probes, successThreshold, probeTimeout },
+    config: {
+      trip,
+      slowCallThreshold,
+      probes,
+      successThreshold,
+      probeTimeout,
+      ...(probeFailureRateThreshold === undefined ? {} : { probeFailureRateThreshold })
+    },
     openDuration,
     maxOpenDuration,
     openDurationResetAfter,
@@ -239,7 +264,8 @@ const scheduledDurations = (
 /** The store configuration, with the open durations computed. @internal */
 export const toStoreConfig = (parsed: Parsed): Effect.Effect<StoreConfig, InvalidOptionsError> => {
   const fixed = typeof parsed.openDuration === "number" ? parsed.openDuration : undefined
-  const maxOpenDuration = parsed.maxOpenDuration ?? fixed ?? DEFAULT_MAX_OPEN_DURATION
+  // a dependency's retryAfter lengthens a fixed break too: the default cap is not the break itself
+  const maxOpenDuration = parsed.maxOpenDuration ?? Math.max(DEFAULT_MAX_OPEN_DURATION, fixed ?? 0)
   const durations: Effect.Effect<ReadonlyArray<number>, InvalidOptionsError> = fixed !== undefined
     ? Effect.succeed([fixed])
     : scheduledDurations(parsed.openDuration as Schedule.Schedule<unknown>, maxOpenDuration)
@@ -256,6 +282,7 @@ const CONFIG_KEYS: Readonly<Record<string, string>> = {
   "halfOpen.probes": "probes",
   "halfOpen.successThreshold": "successThreshold",
   "halfOpen.probeTimeout": "probeTimeout",
+  "halfOpen.failureRateThreshold": "probeFailureRateThreshold",
   "slowCall.duration": "slowCallDuration",
   "slowCall.threshold": "slowCallThreshold"
 }
@@ -318,7 +345,8 @@ const fromConfigOptionsUnchecked = (m: string, options: CircuitBreaker.ConfigOpt
     halfOpen: {
       probes: options.probes,
       successThreshold: options.successThreshold,
-      probeTimeout: options.probeTimeout
+      probeTimeout: options.probeTimeout,
+      failureRateThreshold: options.probeFailureRateThreshold
     },
     slowCall,
     onStoreError: options.onStoreError,

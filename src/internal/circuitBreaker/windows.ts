@@ -42,7 +42,8 @@ export interface WindowConfig {
 /** Tolerance for float rates (0.1 + 0.2 style) when comparing with a threshold. */
 const EPSILON = 1e-9
 
-const reaches = (count: number, calls: number, threshold: number): boolean =>
+/** Whether `count` of `calls` reaches the rate `threshold` (with the float tolerance). @internal */
+export const reaches = (count: number, calls: number, threshold: number): boolean =>
   count > 0 && count / calls + EPSILON >= threshold
 
 /**

@@ -22,6 +22,12 @@
  * - [6] the circuit's configuration, JSON (see `encodeConfig` in breakerStore.ts)
  * - [7] the window's fingerprint: a window made under another trip policy is started over
  *
+ * A circuit's keys expire after ARGV[2] idle only while its state no longer
+ * decides what the next call gets: an open circuit (even past its break,
+ * until a call observes it), a half-open and an isolated one are kept
+ * (PERSIST), and a closed one while its count of consecutive openings still
+ * picks the next (growing) break.
+ *
  * Numbers are passed and returned as strings and formatted here with
  * `%.17g` / `%d`: Lua's own `tostring` (and cjson) keep 14 digits only, and
  * generations are 16-digit integers.
@@ -42,13 +48,15 @@ local cfg = cjson.decode(ARGV[6])
 local fingerprint = ARGV[7]
 local trip = cfg.w
 local slowThreshold = cfg.s
+-- half-open sampling: the probes' failure rate that reopens the circuit (nil: one failed probe does)
+local sampling = cfg.hf ~= nil
 local EPS = 1e-9
 
 local function fmt(n) return string.format('%.17g', n) end
 local function int(n) return string.format('%d', n) end
 
 -- the circuit, read once; writes are collected in c/dirty and flushed with one HSET
-local FIELDS = { 'state', 'gen', 'seq', 'since', 'openUntil', 'openings', 'hsucc',
+local FIELDS = { 'state', 'gen', 'seq', 'since', 'openUntil', 'openings', 'hsucc', 'hfail',
   'successes', 'failures', 'ignored', 'rejections', 'slowCalls', 'fenced',
   'wcount', 'wfail', 'wslow', 'consec', 'wpos', 'wslot', 'wcfg' }
 local c = {}
@@ -87,22 +95,20 @@ end
 -- never reuses a generation an in-flight call may still carry
 local function nextSeq() set('seq', c.seq + 1); return c.seq end
 
--- every write refreshes the idle TTL; an open circuit is kept at least until its
--- break ends, a half-open one while a probe lease lives, an isolated one forever
+-- every write refreshes the idle TTL of a circuit whose state no longer decides what the
+-- next call gets; the others never expire: an open circuit (even past its break, until a
+-- call observes it), a half-open one, an isolated one; a closed one is kept at least while
+-- its count of consecutive openings still picks the next (growing) break
 local function touch()
   local state = c.state
-  if state == 'Isolated' then
+  if state ~= 'Closed' then
     redis.call('PERSIST', h)
+    if state == 'HalfOpen' then redis.call('PERSIST', leasesKey) end
     return
   end
   local keep = ttl
-  if state == 'Open' then
-    keep = math.max(ttl, c.openUntil - now)
-  elseif state == 'HalfOpen' then
-    local last = redis.call('ZRANGE', leasesKey, -1, -1, 'WITHSCORES')
-    if last[2] then keep = math.max(ttl, tonumber(last[2]) - now) end
-    redis.call('PEXPIRE', leasesKey, int(math.ceil(keep)))
-  elseif trip.k == 'T' then
+  if #cfg.d > 1 and c.openings > 0 then keep = math.max(ttl, c.since + cfg.r - now) end
+  if trip.k == 'T' then
     redis.call('PEXPIRE', bucketsKey, int(math.ceil(keep)))
   else
     redis.call('PEXPIRE', ringKey, int(math.ceil(keep)))
@@ -146,7 +152,7 @@ local function ensure()
   exists = true
   local t = redis.call('TIME')
   set('seq', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-  set('state', 'Closed'); set('gen', c.seq); set('since', now); set('openings', 0); set('hsucc', 0)
+  set('state', 'Closed'); set('gen', c.seq); set('since', now); set('openings', 0); set('hsucc', 0); set('hfail', 0)
   resetWindow()
 end
 
@@ -263,19 +269,22 @@ local function openFor(openings, retryAfter)
   return math.min(wanted, cfg.m)
 end
 
-local function open(openings, retryAfter, reason)
+-- opens the circuit at \`at\` (now, or the end of a timed-out probe's lease)
+local function openAt(openings, retryAfter, reason, at)
   local from = c.state
   local gen = nextSeq()
-  set('state', 'Open'); set('gen', gen); set('since', now); set('openUntil', now + openFor(openings, retryAfter))
+  set('state', 'Open'); set('gen', gen); set('since', at); set('openUntil', at + openFor(openings, retryAfter))
   set('openings', openings)
   redis.call('DEL', leasesKey, ringKey, bucketsKey)
-  moved(from, 'Open', now, gen, reason)
+  moved(from, 'Open', at, gen, reason)
 end
+
+local function open(openings, retryAfter, reason) openAt(openings, retryAfter, reason, now) end
 
 local function close(openings, reason)
   local from = c.state
   local gen = nextSeq()
-  set('state', 'Closed'); set('gen', gen); set('since', now); set('openings', openings); set('hsucc', 0)
+  set('state', 'Closed'); set('gen', gen); set('since', now); set('openings', openings); set('hsucc', 0); set('hfail', 0)
   redis.call('DEL', leasesKey)
   resetWindow()
   if from ~= 'Closed' then moved(from, 'Closed', now, gen, reason) end
@@ -286,10 +295,43 @@ local function materialize()
   if c.state == 'Open' and now >= c.openUntil then
     local gen = nextSeq()
     local at = c.openUntil
-    set('state', 'HalfOpen'); set('gen', gen); set('since', at); set('hsucc', 0)
+    set('state', 'HalfOpen'); set('gen', gen); set('since', at); set('hsucc', 0); set('hfail', 0)
     redis.call('DEL', leasesKey)
     moved('Open', 'HalfOpen', at, gen, 'OpenElapsed')
   end
+end
+
+-- the moves time made since the last operation, in order (machine.ts catchUp): the end of
+-- a break, then each probe lease that ended while its probe still ran, as a failed probe at
+-- the lease's end (reopening from then, or a failed sample under half-open sampling)
+local function catchUp()
+  while true do
+    if c.state == 'Open' then
+      if now < c.openUntil then return end
+      materialize()
+    elseif c.state == 'HalfOpen' then
+      local first = redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')
+      if first[2] == nil then return end
+      local at = tonumber(first[2])
+      if at > now then return end
+      redis.call('ZREM', leasesKey, first[1])
+      local reopen = true
+      if sampling then
+        incr('hfail')
+        reopen = reaches(c.hfail, cfg.p, cfg.hf)
+      end
+      if reopen then openAt(c.openings + 1, nil, 'ProbeTimedOut', at) end
+    else
+      return
+    end
+  end
+end
+
+-- probe slots taken in this half-open period: running probes, and under sampling the decided ones
+local function slotsTaken()
+  local n = redis.call('ZCARD', leasesKey)
+  if sampling then n = n + c.hsucc + c.hfail end
+  return n
 end
 `
 
@@ -311,7 +353,7 @@ local closed = redis.call('HMGET', KEYS[1], 'state', 'gen')
 if closed[1] == 'Closed' then return { 'A', closed[2], '0' } end
 ` + COMMON + `
 ensure()
-materialize()
+catchUp()
 local reply
 local state = c.state
 if state == 'Closed' then
@@ -320,15 +362,16 @@ elseif state == 'Open' then
   incr('rejections')
   reply = { 'R', 'Open', fmt(c.openUntil - now) }
 elseif state == 'HalfOpen' then
-  redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', fmt(now))
-  if redis.call('ZCARD', leasesKey) < cfg.p then
+  if slotsTaken() < cfg.p then
     local lease = nextSeq()
     redis.call('ZADD', leasesKey, fmt(now + cfg.t), ARGV[8])
     reply = { 'A', int(c.gen), int(lease) }
   else
     incr('rejections')
     local first = redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')
-    reply = { 'R', 'HalfOpen', fmt(tonumber(first[2]) - now) }
+    local retry = ''
+    if first[2] ~= nil then retry = fmt(tonumber(first[2]) - now) end
+    reply = { 'R', 'HalfOpen', retry }
   end
 else
   incr('rejections')
@@ -358,6 +401,8 @@ local slow = counted and ARGV[11] == '1'
 local retryAfter = tonumber(ARGV[12])
 if outcome == 'success' then incr('successes') elseif outcome == 'failure' then incr('failures') else incr('ignored') end
 if slow then incr('slowCalls') end
+-- the moves time made before this result (an ended break, a probe that outlived its lease)
+if c.state ~= 'Closed' then catchUp() end
 local fenced = false
 local state = c.state
 if c.gen ~= gen then
@@ -372,16 +417,28 @@ elseif state == 'Closed' then
   end
 elseif state == 'HalfOpen' then
   local expiry = tonumber(redis.call('ZSCORE', leasesKey, lease))
-  if expiry ~= nil then redis.call('ZREM', leasesKey, lease) end
-  if expiry == nil or expiry <= now then
-    -- the probe's lease expired (probeTimeout): its slot went to another caller
+  if expiry == nil then
+    -- the probe's lease ended (probeTimeout): it already counted as a failed probe
     fenced = true
-  elseif counted then
-    if outcome == 'failure' or (slow and slowThreshold ~= nil) then
-      open(c.openings + 1, retryAfter, 'ProbeFailed')
-    else
-      incr('hsucc')
-      if c.hsucc >= cfg.k then close(c.openings, 'ProbesSucceeded') end
+  else
+    redis.call('ZREM', leasesKey, lease)
+    if counted then
+      local failed = outcome == 'failure' or (slow and slowThreshold ~= nil)
+      if sampling then
+        -- half-open sampling: decide on the probes' failure rate, as soon as the outcome is known
+        if failed then
+          incr('hfail')
+          if reaches(c.hfail, cfg.p, cfg.hf) then open(c.openings + 1, retryAfter, 'ProbeFailed') end
+        else
+          incr('hsucc')
+          if not reaches(cfg.p - c.hsucc, cfg.p, cfg.hf) then close(c.openings, 'ProbesSucceeded') end
+        end
+      elseif failed then
+        open(c.openings + 1, retryAfter, 'ProbeFailed')
+      else
+        incr('hsucc')
+        if c.hsucc >= cfg.k then close(c.openings, 'ProbesSucceeded') end
+      end
     end
   end
 else
@@ -397,8 +454,10 @@ return finish({ fenced and 'F' or 'U' })
  * Reads a circuit without changing it: `{'0', now}` when it does not exist,
  * else `{'1', now, state, since, openUntil, openings, hsucc, live probes,
  * successes, failures, ignored, rejections, slowCalls, fenced, window calls,
- * window failures, window slow calls, consecutive failures}` (the window as
- * of now, for a closed circuit).
+ * window failures, window slow calls, consecutive failures, hfail, then the
+ * end of each probe lease}` (the window as of now, for a closed circuit; the
+ * moves time made since — an ended break or probe lease — are left to the
+ * reader, `Machine.viewOf`).
  * @internal
  */
 export const SNAPSHOT = COMMON + `
@@ -410,10 +469,16 @@ elseif c.state == 'Closed' and trip.k == 'T' then
   calls, fails, slows = advance(false)
 end
 local live = 0
-if c.state == 'HalfOpen' then live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now), '+inf') end
-return { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
+local leases = {}
+if c.state == 'HalfOpen' then
+  live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now), '+inf')
+  leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
+end
+local reply = { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
   fmt(c.successes), fmt(c.failures), fmt(c.ignored), fmt(c.rejections), fmt(c.slowCalls), fmt(c.fenced),
-  fmt(calls), fmt(fails), fmt(slows), fmt(c.consec) }
+  fmt(calls), fmt(fails), fmt(slows), fmt(c.consec), fmt(c.hfail) }
+for i = 2, #leases, 2 do reply[#reply + 1] = leases[i] end
+return reply
 `
 
 /**
@@ -424,7 +489,7 @@ return { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings)
 export const ISOLATE = COMMON + `
 ensure()
 if c.state ~= 'Isolated' then
-  materialize()
+  catchUp()
   local from = c.state
   local gen = nextSeq()
   set('state', 'Isolated'); set('gen', gen); set('since', now)
@@ -443,9 +508,52 @@ return finish({})
  */
 export const RESET = COMMON + `
 if not exists then return {} end
-materialize()
+catchUp()
 close(0, 'Reset')
 flush()
 touch()
 return finish({})
+`
+
+/**
+ * Sets the mode of a namespace's breakers (KEYS[1], a hash: mode, gen,
+ * since). ARGV: [1] now or '' (Redis `TIME`), [2] the pub/sub channel, [3]
+ * the namespace, [4] the mode. A change gets a new generation (above the
+ * last, and at least Redis `TIME` in microseconds, so a key lost and made
+ * again never goes back) and is published (`{"n": namespace, "m": [mode,
+ * since, generation]}`). Replies `{mode, since, generation}`: the setting in
+ * force.
+ * @internal
+ */
+export const SET_MODE = `
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local channel, namespace, mode = ARGV[2], ARGV[3], ARGV[4]
+local cur = redis.call('HMGET', KEYS[1], 'mode', 'gen', 'since')
+local gen = tonumber(cur[2]) or 0
+if (cur[1] or 'Enforcing') == mode then
+  return { mode, string.format('%.17g', tonumber(cur[3]) or 0), string.format('%d', gen) }
+end
+local t = redis.call('TIME')
+gen = math.max(gen + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+local reply = { mode, string.format('%.17g', now), string.format('%d', gen) }
+redis.call('HSET', KEYS[1], 'mode', mode, 'gen', reply[3], 'since', reply[2])
+if channel ~= '' then
+  redis.call('PUBLISH', channel,
+    '{"n":' .. cjson.encode(namespace) .. ',"m":[' .. cjson.encode(mode) .. ',' .. reply[2] .. ',' .. reply[3] .. ']}')
+end
+return reply
+`
+
+/**
+ * Reads the mode of a namespace's breakers (KEYS[1]): `{mode, since,
+ * generation}`, `{'Enforcing', '0', '0'}` when never set.
+ * @internal
+ */
+export const GET_MODE = `
+local cur = redis.call('HMGET', KEYS[1], 'mode', 'gen', 'since')
+return { cur[1] or 'Enforcing', cur[3] or '0', cur[2] or '0' }
 `

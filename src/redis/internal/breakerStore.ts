@@ -16,6 +16,7 @@ import type { Redis as IORedis } from "ioredis"
 import * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { DEFAULT_KEY } from "../../internal/circuitBreaker/errors.js"
+import * as Machine from "../../internal/circuitBreaker/machine.js"
 import { namespaced } from "../../internal/keys.js"
 import * as validate from "../../internal/validate.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
@@ -28,6 +29,7 @@ type Admission = CircuitBreaker.CircuitBreakerStore.Admission
 type Recorded = CircuitBreaker.CircuitBreakerStore.Recorded
 type Snapshot = CircuitBreaker.CircuitBreakerStore.Snapshot
 type Transition = CircuitBreaker.Transition
+type ModeSetting = CircuitBreaker.CircuitBreakerStore.ModeSetting
 
 /** @internal */
 export interface Options {
@@ -47,6 +49,8 @@ const RECORD = script("breaker.record", Scripts.RECORD)
 const SNAPSHOT = script("breaker.snapshot", Scripts.SNAPSHOT)
 const ISOLATE = script("breaker.isolate", Scripts.ISOLATE)
 const RESET = script("breaker.reset", Scripts.RESET)
+const SET_MODE = script("breaker.setMode", Scripts.SET_MODE)
+const GET_MODE = script("breaker.getMode", Scripts.GET_MODE)
 
 interface Encoded {
   readonly json: string
@@ -79,6 +83,7 @@ export const encodeConfig = (config: Config): Encoded => {
     t: config.probeTimeout
   }
   if (config.slowCallThreshold !== undefined) body.s = config.slowCallThreshold
+  if (config.probeFailureRateThreshold !== undefined) body.hf = config.probeFailureRateThreshold
   const shape = t._tag === "Consecutive"
     ? `C:${t.failures}:${config.slowCallThreshold === undefined ? 0 : 1}`
     : t._tag === "Rate"
@@ -100,6 +105,13 @@ export const keysOf = (prefix: string, namespace: string, key: string | undefine
   const base = `${prefix}cb:{${namespaced(namespace, key)}}`
   return [base, `${base}:l`, `${base}:r`, `${base}:b`]
 }
+
+/**
+ * The key of the mode of a namespace's breakers: beside its own circuit's
+ * keys (`<own circuit>:m`, in their hash slot).
+ * @internal
+ */
+export const modeKeyOf = (prefix: string, namespace: string): string => `${keysOf(prefix, namespace, undefined)[0]}:m`
 
 /** How a circuit's key is shown in its transitions and states: the own circuit as `"default"`. */
 const shown = (key: string | undefined): string => key ?? DEFAULT_KEY
@@ -167,24 +179,26 @@ export const decodeSnapshot = (key: string, config: Config, reply: ReadonlyArray
   }
   const tag = reply[2]
   const since = n(3)
-  const until = n(4)
   const openings = n(5)
-  let state: CircuitBreaker.State
+  // the state as stored, then as of now (the moves time made since, as the memory store shows them)
+  let stored: Machine.ViewState
   switch (tag) {
     case "Closed":
-      state = { _tag: "Closed", key, since, openings: now - since >= config.openDurationResetAfter ? 0 : openings }
+      stored = { _tag: "Closed", since, openings }
       break
     case "Open":
-      state = now < until
-        ? { _tag: "Open", key, since, until, retryAfter: Duration.millis(until - now), openings }
-        : { _tag: "HalfOpen", key, since: until, probes: 0, successes: 0, openings }
+      stored = { _tag: "Open", generation: 0, since, until: n(4), openings }
       break
-    case "HalfOpen":
-      state = { _tag: "HalfOpen", key, since, probes: n(7), successes: n(6), openings }
+    case "HalfOpen": {
+      const leases: Array<Machine.Lease> = []
+      for (let i = 19; i < reply.length; i++) leases.push({ id: i, expiresAt: Number(reply[i]) })
+      stored = { _tag: "HalfOpen", generation: 0, since, openings, leases, successes: n(6), failures: n(18) || 0 }
       break
+    }
     default:
-      state = { _tag: "Isolated", key, since, openings }
+      stored = { _tag: "Isolated", generation: 0, since, openings }
   }
+  const state = Machine.viewOf(key, stored, config, now)
   const counters = {
     successes: n(8),
     failures: n(9),
@@ -209,14 +223,32 @@ export const decodeSnapshot = (key: string, config: Config, reply: ReadonlyArray
   return { state, counters, window }
 }
 
-type Listener = (namespace: string, transition: Transition) => void
+type Listener = (namespace: string, transition: Transition | ModeSetting) => void
 
-/** Parses a published message and hands its transitions to the listeners of its namespace. */
+/** A mode setting from a script's reply `{mode, since, generation}`. @internal */
+export const decodeMode = (reply: ReadonlyArray<unknown>): ModeSetting => {
+  const mode = reply[0]
+  return {
+    _tag: "ModeSetting",
+    mode: mode === "MetricsOnly" || mode === "Disabled" ? mode : "Enforcing",
+    since: Number(reply[1]) || 0,
+    generation: Number(reply[2]) || 0
+  }
+}
+
+/** Parses a published message and hands its transitions (or mode change) to the listeners of its namespace. */
 const dispatch = (listeners: Map<string, Set<Listener>>, message: string): void => {
-  let payload: { n?: unknown; k?: unknown; t?: unknown }
+  let payload: { n?: unknown; k?: unknown; t?: unknown; m?: unknown }
   try {
     payload = JSON.parse(message)
   } catch {
+    return
+  }
+  if (typeof payload !== "object" || payload === null) return
+  if (Array.isArray(payload.m) && typeof payload.n === "string") {
+    const setting = decodeMode(payload.m)
+    const set = listeners.get(payload.n)
+    if (set !== undefined) for (const listener of set) listener(payload.n, setting)
     return
   }
   const namespace = payload.n
@@ -362,9 +394,35 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
         Effect.asVoid
       )
 
-    const subscribe = (namespace: string): Effect.Effect<Stream.Stream<Transition>, never, Scope.Scope> =>
+    /** Runs a mode script on the namespace's mode key (beside its own circuit's keys, in their slot). */
+    const runMode = (
+      operation: string,
+      s: Script,
+      namespace: string,
+      args: ReadonlyArray<string>
+    ): Effect.Effect<ModeSetting, CircuitBreaker.CircuitBreakerStoreError> => {
+      const call = redis.eval(s, [modeKeyOf(prefix, namespace)], args)
+      const bounded = timeout === undefined ? call : timeoutFail(call, {
+        duration: timeout,
+        onTimeout: () =>
+          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
+      })
+      return Effect.matchEffect(bounded, {
+        onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
+        onSuccess: (reply) =>
+          Array.isArray(reply) && reply.length >= 3
+            ? Effect.succeed(decodeMode(reply))
+            : Effect.fail(
+              new CircuitBreaker.CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
+            )
+      })
+    }
+
+    const subscribe = (
+      namespace: string
+    ): Effect.Effect<Stream.Stream<Transition | ModeSetting>, never, Scope.Scope> =>
       Effect.gen(function*() {
-        const queue = yield* Effect.acquireRelease(Queue.sliding<Transition>(SUBSCRIBER_BUFFER), Queue.shutdown)
+        const queue = yield* Effect.acquireRelease(Queue.sliding<Transition | ModeSetting>(SUBSCRIBER_BUFFER), Queue.shutdown)
         const listener: Listener = (_, transition) => {
           queue.unsafeOffer(transition)
         }
@@ -411,6 +469,9 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
         run("isolate", ISOLATE, namespace, key, config, now, [], (reply) => transitionsFrom(shown(key), reply, 0)),
       reset: (namespace, key, config, now) =>
         run("reset", RESET, namespace, key, config, now, [], (reply) => transitionsFrom(shown(key), reply, 0)),
+      getMode: (namespace) => runMode("getMode", GET_MODE, namespace, []),
+      setMode: (namespace, mode, now) =>
+        runMode("setMode", SET_MODE, namespace, [useRedisTime ? "" : String(now), channel, namespace, mode]),
       subscribe
     }
     return store
