@@ -83,7 +83,7 @@ export const makeResilientClient = (
     })
     const http = resilience(yield* HttpClient.HttpClient)
     // stale-if-error: the last good quote per instrument, served (marked degraded) when the call fails
-    const stale = yield* Fallback.staleIfError({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" })
+    const stale = yield* Fallback.staleIfError<Quote>({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" })
     const origin = new URL(base).origin
     const client: ResilientClient = {
       get: (id) =>

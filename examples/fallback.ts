@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
   console.log(`  event: ${event?._tag} from source ${event?._tag === "FallbackServed" ? event.source : "?"}`)
 
   // 3. stale-if-error: remember the last good price, serve it (marked stale) while the primary is down
-  const prices = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1_000, name: "price-cache" })
+  const prices = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 1_000, name: "price-cache" })
   primaryUp = true
   const fresh = yield* prices.serve(primary("sku-1"), { key: "sku-1" })
   console.log(`staleIfError, primary up`.padEnd(44) + ` → ${fresh.value} (stale: ${fresh.stale})`)

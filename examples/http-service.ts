@@ -56,7 +56,7 @@ const makeService = (upstreamUrl: string) =>
       circuitBreaker: { tripPolicy: CircuitBreaker.consecutive(2), openDuration: "300 millis" }
     })).pipe(HttpClient.filterStatusOk)
     // the last good quote per symbol, served when the upstream fails
-    const lastGood = yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, name: "quotes" })
+    const lastGood = yield* Fallback.staleIfError<Quote>({ ttl: "10 minutes", maxEntries: 10_000, name: "quotes" })
 
     const quote = Effect.gen(function*() {
       const { symbol = "" } = yield* HttpRouter.params
@@ -146,7 +146,8 @@ const program = Effect.gen(function*() {
 
 // undici's connect timeout is the one Node-level timeout @effect/platform-node
 // leaves configurable (it overrides headersTimeout/bodyTimeout per request):
-// set it on the dispatcher; attemptTimeout and bodyTimeout do the rest
+// set it on the dispatcher; timeout and attemptTimeout do the rest (the body
+// is read inside the call), bodyTimeout for streamed bodies
 const HttpClientLive = NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
   Layer.provide(
     Layer.scoped(

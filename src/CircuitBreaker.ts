@@ -5,7 +5,9 @@
  *
  * - A breaker is a policy for one circuit (`effect.pipe(breaker)`) and has
  *   `execute(effect, { key })` for one circuit per key (per host, per
- *   tenant…). Idle keys expire; memory stays bounded.
+ *   tenant…). Idle keys expire — never one whose state still decides what
+ *   the next call gets (a long break is never forgotten); memory stays
+ *   bounded (when full of such circuits, a new key runs untracked).
  * - Trip policies are values: {@link consecutive}, {@link rate} (the last N
  *   calls), {@link timeRate} (a sliding time window). `slowCall` counts slow
  *   calls too. Below `minimumCalls` a rate never trips.
@@ -14,9 +16,16 @@
  *   starts over only once the circuit has stayed closed for
  *   `openDurationResetAfter`.
  * - Half-open lets at most `halfOpen.probes` calls through at once; callers
- *   beyond them fail fast with `CircuitHalfOpen` (they never queue). A probe
- *   slot is a lease: a probe that is interrupted frees it at once, one that
- *   hangs longer than `probeTimeout` loses it.
+ *   beyond them fail fast with `CircuitHalfOpen` (they never queue; its
+ *   `retryAfter` says when the earliest probe's lease ends). A probe slot is
+ *   a lease: a probe that is interrupted frees it at once, one that hangs
+ *   longer than `probeTimeout` is a failed probe (the circuit reopens from
+ *   the lease's end). `halfOpen.failureRateThreshold` decides on the probes'
+ *   failure rate instead (half-open sampling).
+ * - {@link CircuitBreaker.setMode} switches a breaker, all its keys, to
+ *   `"MetricsOnly"` (never rejects, records what it would do) or
+ *   `"Disabled"` (runs every call, records nothing) and back, shared with its
+ *   replicas through the store.
  * - What counts is decided by `classify(exit)`, on the error channel, never
  *   on messages. Interruptions and the library's own rejections (an inner
  *   bulkhead, rate limiter or circuit: `Errors.isRejection`) are ignored

@@ -15,9 +15,11 @@
  *   from `E`; a catch-all removes every typed error), and the fallback's
  *   success type joins `A`. `Policy.compose`
  *   and `Policy.pipeline({ fallback })` compute the resulting types.
- * - {@link staleIfError} keeps the success type and the errors (a cold or
- *   expired cache re-raises the error), so it is a plain `Policy`; its
- *   `serve` method tells fresh from stale.
+ * - {@link staleIfError} is a fallback over one value type `A`: it accepts
+ *   effects of `A` only (it may answer with a remembered `A`) and keeps their
+ *   errors (a cold or expired cache re-raises the error); its `serve` method
+ *   tells fresh from stale. It remembers values off the caller's path: a slow
+ *   or paused store never slows a fresh answer.
  *
  * Effect's `ExecutionPlan` (`Effect.withExecutionPlan`) covers the other kind
  * of fallback — switching *providers* (one `Layer` after another, with
@@ -32,8 +34,10 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -43,11 +47,13 @@ import { type InvalidKeyError, type InvalidOptionsError, ResilienceErrorTypeId }
 import * as EventHub from "./internal/events.js"
 import * as Keys from "./internal/keys.js"
 import * as userCode from "./internal/userCode.js"
+import { currentDeadline } from "./internal/deadline.js"
 import { unsafeMakeMemoryStore } from "./internal/fallbackStore.js"
+import { LinkedMap } from "./internal/linkedMap.js"
 import { monotonicMillis } from "./internal/time.js"
 import * as validate from "./internal/validate.js"
-import type { Policy, Transform } from "./Policy.js"
-import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
+import type { Transform } from "./Policy.js"
+import { unsafeMakeTransformCallable } from "./Policy.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -726,8 +732,11 @@ export {
 } from "./Errors.js"
 
 /**
- * A stale store failed. Never reaches the caller: {@link staleIfError}
- * reports it as a `StoreError` event and carries on without the store.
+ * A stale store failed (or a value could not be written: see
+ * {@link StaleIfError.Options.maxPendingWrites}). Never reaches the caller:
+ * {@link staleIfError} reports it as a `StoreError` event and in the
+ * `resilience_fallback_stale_store_errors` counter, and carries on without
+ * the store.
  *
  * @example
  * ```ts
@@ -757,38 +766,54 @@ export class StaleStoreError extends Data.TaggedError("StaleStoreError")<{
 }
 
 /**
- * One remembered value.
+ * One remembered value of type `A`.
  *
  * @example
  * ```ts
  * import { Fallback } from "effect-resilience"
  *
  * const now = 1_700_000_000_000
- * const entry: Fallback.StaleEntry = { value: { price: 42 }, storedAt: now, expiresAt: now + 60_000 }
+ * const entry: Fallback.StaleEntry<{ price: number }> = { value: { price: 42 }, storedAt: now, expiresAt: now + 60_000 }
  * ```
  *
  * @since 0.1.0
  * @category Models
  */
-export interface StaleEntry {
-  readonly value: unknown
-  /** Epoch millis (from the caller's `Clock`) at which the value was stored. */
+export interface StaleEntry<out A = unknown> {
+  readonly value: A
+  /** Millis, in the store's time (see {@link StaleStore.time}), at which the value was stored. */
   readonly storedAt: number
-  /** Epoch millis after which it must not be served (`storedAt + ttl`). */
+  /** Millis, in the same time, after which it must not be served (`storedAt + ttl`). */
   readonly expiresAt: number
 }
 
 /**
- * Where {@link staleIfError} remembers good values. The default is a bounded
- * in-memory LRU ({@link makeMemoryStore}); a shared store (Redis) implements
- * the same three operations. Time is passed in from the caller's `Clock`
- * (`now`, `storedAt`, `expiresAt`) so that `TestClock` drives every store;
- * a store must not return an entry whose `expiresAt <= now`, and should
- * expire entries on its own (e.g. Redis `PX expiresAt - storedAt`). Keys reach
- * the store validated (well-formed, at most the policy's `maxKeyLength` code
- * units) and namespaced by the policy's name, length-prefixed
- * (`<name.length>:<name>:<key>`), so one store can serve several policies
- * without two of them ever sharing an entry.
+ * Where {@link staleIfError} remembers good values of type `A`. The default
+ * is a bounded in-memory LRU ({@link makeMemoryStore}); a shared store (the
+ * Redis `StaleStore` of `effect-resilience/redis`) implements the same three
+ * operations.
+ *
+ * - **Type.** A store that encodes values with a `Schema` is a
+ *   `StaleStore<A>` of that Schema's type, and a policy over another type does
+ *   not accept it (it does not compile). A store that keeps values as they
+ *   are (memory) or only plain JSON (checked when written) is a
+ *   `StaleStore<unknown>`: any policy accepts it, and reads back, under its
+ *   own keys, only what it wrote.
+ * - **Time.** The policy passes times in the store's frame (`now`,
+ *   `storedAt`, `expiresAt`), from the caller's `Clock`, so that `TestClock`
+ *   drives every store: see {@link StaleStore.time}. A store must not return an
+ *   entry whose `expiresAt <= now`, and should expire entries on its own
+ *   (e.g. Redis `PX`). A shared store may keep its own time instead (the
+ *   Redis store uses Redis `TIME`): it then takes the caller's times as a
+ *   frame only (the age of the value when written, its ttl) and returns
+ *   entries in the caller's frame (`storedAt = now − age`).
+ * - **Writes.** `set` gets the value's entry and the time it is written at
+ *   (`now`; the value may have waited in the policy's write queue). A write
+ *   of an entry older than the one held should be ignored.
+ * - **Keys** reach the store validated (well-formed, at most the policy's
+ *   `maxKeyLength` code units) and namespaced by the policy's name,
+ *   length-prefixed (`<name.length>:<name>:<key>`), so one store can serve
+ *   several policies without two of them ever sharing an entry.
  *
  * @example
  * ```ts
@@ -803,25 +828,31 @@ export interface StaleEntry {
  *       const entry = entries.get(key)
  *       return entry !== undefined && entry.expiresAt > now ? Option.some(entry) : Option.none()
  *     }),
- *   set: (key, entry) => Effect.sync(() => void entries.set(key, entry)),
+ *   set: (key, entry) =>
+ *     Effect.sync(() => {
+ *       const held = entries.get(key)
+ *       if (held === undefined || held.storedAt <= entry.storedAt) entries.set(key, entry)
+ *     }),
  *   delete: (key) => Effect.sync(() => void entries.delete(key))
  * }
- * const cache = Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100, store })
+ * const cache = Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100, store })
  * ```
  *
  * @since 0.1.0
  * @category Models
  */
-export interface StaleStore {
+export interface StaleStore<in out A = unknown> {
   /**
    * Which time the policy stamps entries with and passes as `now`:
    * `"monotonic"` for an in-process store (never steps with the system
    * clock; `storedAt` is shown in wall time), `"wall"` (the default) for a
-   * store shared between processes.
+   * store shared between processes (wall-clock epoch millis of the caller's
+   * `Clock`; a store with a time of its own, such as Redis `TIME`, uses them
+   * as a frame only, see above).
    */
   readonly time?: "monotonic" | "wall" | undefined
-  readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry>, StaleStoreError>
-  readonly set: (key: string, entry: StaleEntry) => Effect.Effect<void, StaleStoreError>
+  readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry<A>>, StaleStoreError>
+  readonly set: (key: string, entry: StaleEntry<A>, now: number) => Effect.Effect<void, StaleStoreError>
   readonly delete: (key: string) => Effect.Effect<void, StaleStoreError>
 }
 
@@ -860,16 +891,23 @@ export type Served<A, E = unknown> =
   }
 
 /**
- * A stale-if-error policy: remembers the last good value per key for `ttl`
- * and serves it when the source fails with a handled error. The callable form
- * and {@link StaleIfError.execute} return the value (fresh or stale, as
- * `A`); {@link StaleIfError.serve} says which.
+ * A stale-if-error policy over values of type `A`: remembers the last good
+ * value per key for `ttl` and serves it when the source fails with a handled
+ * error. The callable form and {@link StaleIfError.execute} return the value
+ * (fresh or stale, as `A`); {@link StaleIfError.serve} says which.
  *
- * It is a `Policy`, not a `Transform`: the success type is unchanged and no
- * error is removed from the type, because with nothing fresh enough to serve
- * (a cold or expired key) the original failure surfaces.
+ * **One value type.** A key holds values of one type, so the policy is made
+ * for one: `Fallback.staleIfError<Quote>(…)` accepts effects that succeed
+ * with a `Quote` (applying it to an effect of another type does not compile)
+ * and its store must hold `Quote`s (a `StaleStore<Quote>`, or an untyped
+ * store). Without a type argument (nor a typed store) `A` is `unknown`.
  *
- * A key holds one type of value: use one policy per kind of value.
+ * **Type.** It is a `Transform<A, never, never, never, In, A>` (a fallback
+ * that handles no error): with nothing fresh enough to serve (a cold or
+ * expired key) the original failure surfaces, so no error leaves the type;
+ * the success type is the policy's `A`. `In` constrains the errors when `on`
+ * is a typed predicate. `Policy.compose` and `Policy.pipeline` (as its
+ * `fallback`) carry both constraints.
  *
  * @example
  * ```ts
@@ -877,16 +915,17 @@ export type Served<A, E = unknown> =
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const cache: Fallback.StaleIfError = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   const cache: Fallback.StaleIfError<number> = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 })
  *   yield* Effect.succeed(1).pipe(cache) // remembered under cache.key
  *   return yield* Effect.fail("down").pipe(Effect.as(2), cache) // 1, served stale
+ *   // Effect.succeed("one").pipe(cache) does not compile: the policy keeps numbers
  * })
  * ```
  *
  * @since 0.1.0
  * @category Models
  */
-export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
+export interface StaleIfError<in out A = unknown, in In = unknown> extends Transform<A, never, never, never, In, A> {
   /** The policy's name. */
   readonly policyName: string
   /** The key of the callable form. */
@@ -897,7 +936,7 @@ export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
    * `maxKeyLength` code units fails with `InvalidKeyError` (`self` does not
    * run, nothing is stored or served).
    */
-  readonly execute: <A, E extends In, R>(
+  readonly execute: <E extends In, R>(
     self: Effect.Effect<A, E, R>,
     options: { readonly key: string }
   ) => Effect.Effect<A, E | InvalidKeyError, R>
@@ -906,8 +945,8 @@ export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
    * key (or with `key: undefined`), the callable form's key.
    */
   readonly serve: {
-    <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Served<A, E>, E, R>
-    <A, E extends In, R>(
+    <E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Served<A, E>, E, R>
+    <E extends In, R>(
       self: Effect.Effect<A, E, R>,
       options: { readonly key?: string | undefined } | undefined
     ): Effect.Effect<Served<A, E>, E | InvalidKeyError, R>
@@ -915,11 +954,20 @@ export interface StaleIfError<In = unknown> extends Policy<never, never, In> {
   /**
    * Forgets the value remembered under `key` (the callable form's key by
    * default, or with `undefined`); a refused key fails with `InvalidKeyError`.
+   * A write of that key still queued is dropped, and one in flight is
+   * awaited first, so the value does not come back.
    */
   readonly invalidate: {
     (): Effect.Effect<void>
     (key: string | undefined): Effect.Effect<void, InvalidKeyError>
   }
+  /**
+   * Waits until the writes queued so far have ended (written, or failed and
+   * reported). Writes to the store run off the callers' path (see
+   * {@link staleIfError}); each is bounded by the store's own timeout. With
+   * the memory store, writes are immediate and this returns at once.
+   */
+  readonly flush: Effect.Effect<void>
   /** What the policy did, as a `Stream`. */
   readonly events: Stream.Stream<FallbackEvent>
   /** Counts since creation. */
@@ -934,7 +982,7 @@ export declare namespace StaleIfError {
    * @since 0.1.0
    * @category Models
    */
-  export interface Options<In = unknown> {
+  export interface Options<A = unknown, In = unknown> {
     /** How long after it was stored a value may still be served. A finite duration > 0. */
     readonly ttl: Duration.DurationInput
     /**
@@ -966,8 +1014,20 @@ export declare namespace StaleIfError {
     readonly defects?: boolean | ((defect: unknown) => boolean) | undefined
     /** Also serve a stale value on interruption-only failures. Defaults to `false`. */
     readonly interruptions?: boolean | undefined
-    /** Where values are kept. Defaults to a memory store bounded by `maxEntries`. */
-    readonly store?: StaleStore | undefined
+    /**
+     * Where values are kept. Defaults to a memory store bounded by
+     * `maxEntries`. A store typed by a `Schema` must hold the policy's `A`
+     * (it fixes `A` when no type argument is given); an untyped store (memory,
+     * plain JSON) suits any `A`.
+     */
+    readonly store?: StaleStore<A> | StaleStore<unknown> | undefined
+    /**
+     * The most values waiting to be written to a store other than the memory
+     * store (one per key: a newer value of a key replaces the one waiting).
+     * Past it, the oldest waiting value is dropped and reported (a
+     * `StoreError` event and metric). An integer >= 1. Defaults to 1,000.
+     */
+    readonly maxPendingWrites?: number | undefined
     /** A name for metrics, events, descriptors and store keys. Defaults to `"stale-if-error"`. */
     readonly name?: string | undefined
   }
@@ -984,8 +1044,10 @@ export declare namespace StaleIfError {
     readonly served: number
     /** Handled failures with nothing fresh enough to serve. */
     readonly misses: number
-    /** Store operations that failed. */
+    /** Store operations that failed, and values dropped from a full write queue. */
     readonly storeErrors: number
+    /** Values waiting to be written, or being written. */
+    readonly pendingWrites: number
   }
 }
 
@@ -998,7 +1060,7 @@ export declare namespace StaleIfError {
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 })
  *   return cache.key === Fallback.DEFAULT_STALE_KEY // true
  * })
  * ```
@@ -1011,8 +1073,10 @@ export const DEFAULT_STALE_KEY = "default"
 /**
  * A bounded in-memory {@link StaleStore}: least recently used entries are
  * evicted beyond `maxEntries`, and expired entries are never returned (and
- * dropped when read). Fails with `InvalidOptionsError` if `maxEntries` is not
- * an integer >= 1.
+ * dropped when read). Values are kept as they are, so it is untyped
+ * (`StaleStore<unknown>`): policies of any value type can share it, each
+ * reading only its own keys. Writes to it are immediate (a map update).
+ * Fails with `InvalidOptionsError` if `maxEntries` is not an integer >= 1.
  *
  * @example
  * ```ts
@@ -1021,8 +1085,8 @@ export const DEFAULT_STALE_KEY = "default"
  *
  * const program = Effect.gen(function*() {
  *   const store = yield* Fallback.makeMemoryStore({ maxEntries: 10_000 })
- *   const prices = yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, store, name: "prices" })
- *   const users = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10_000, store, name: "users" })
+ *   const prices = yield* Fallback.staleIfError<number>({ ttl: "10 minutes", maxEntries: 10_000, store, name: "prices" })
+ *   const users = yield* Fallback.staleIfError<{ readonly name: string }>({ ttl: "1 hour", maxEntries: 10_000, store, name: "users" })
  *   return [prices, users] as const
  * })
  * ```
@@ -1030,7 +1094,9 @@ export const DEFAULT_STALE_KEY = "default"
  * @since 0.1.0
  * @category Constructors
  */
-export const makeMemoryStore = (options: { readonly maxEntries: number }): Effect.Effect<StaleStore, InvalidOptionsError> =>
+export const makeMemoryStore = (
+  options: { readonly maxEntries: number }
+): Effect.Effect<StaleStore<unknown>, InvalidOptionsError> =>
   Effect.map(
     validate.validated(() =>
       validate.number(
@@ -1040,31 +1106,65 @@ export const makeMemoryStore = (options: { readonly maxEntries: number }): Effec
         { min: 1, integer: true }
       )
     ),
-    (maxEntries) => {
-      const store = unsafeMakeMemoryStore(maxEntries)
-      return { time: "monotonic", get: store.get, set: store.set, delete: store.delete }
-    }
+    (maxEntries): StaleStore<unknown> => memoryStaleStore(maxEntries)
   )
+
+/** Marks the library's memory stores: their writes are immediate, so they are made on the caller's path. */
+const MemoryStaleStoreId: unique symbol = Symbol.for("effect-resilience/Fallback/MemoryStaleStore")
+
+const memoryStaleStore = (maxEntries: number): StaleStore<unknown> => {
+  const store = unsafeMakeMemoryStore(maxEntries)
+  return { time: "monotonic", get: store.get, set: store.set, delete: store.delete, [MemoryStaleStoreId]: true } as StaleStore<
+    unknown
+  >
+}
 
 const storeServedCounter = servedCounter.pipe(Metric.tagged("source", "stale"))
 const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
   description: "Handled failures for which stale-if-error had nothing fresh enough to serve",
   incremental: true
 })
+const staleStoreErrorCounter = Metric.counter("resilience_fallback_stale_store_errors", {
+  description: "Stale store operations that failed, and values dropped from a full write queue (tagged with the operation)",
+  incremental: true
+})
+
+/** Writes to a store other than the memory store run at most this many at a time per policy. */
+const STALE_WRITE_CONCURRENCY = 4
+/** The default `maxPendingWrites`. */
+const DEFAULT_MAX_PENDING_WRITES = 1_000
 
 /**
- * Makes a stale-if-error policy (the "cache fallback"): every success is
- * remembered under its key for `ttl`; when the source later fails with a
- * handled error (every typed error by default), the remembered value is
- * served instead, with its age (see {@link StaleIfError.serve}). With nothing
- * fresh enough to serve, the failure surfaces unchanged. A failing store never
- * fails a call: the error is reported as a `StoreError` event.
+ * Makes a stale-if-error policy (the "cache fallback") over values of type
+ * `A`: every success is remembered under its key for `ttl`; when the source
+ * later fails with a handled error (every typed error by default), the
+ * remembered value is served instead, with its age (see
+ * {@link StaleIfError.serve}). With nothing fresh enough to serve, the
+ * failure surfaces unchanged. A failing store never fails a call: the error
+ * is reported (a `StoreError` event and the
+ * `resilience_fallback_stale_store_errors` counter).
+ *
+ * **A fresh answer never waits for the store.** With the memory store a
+ * success is remembered at once (a map update). With any other store (Redis)
+ * the write runs off the caller's path, in the background:
+ * - coalesced per key: a newer value of a key replaces the one still waiting
+ *   (only the latest matters), and a key's writes run one at a time, in
+ *   order, so an older value never overwrites a newer one;
+ * - bounded: at most 4 writes at a time per policy, each bounded by the
+ *   store's own timeout, and at most `maxPendingWrites` values waiting (past
+ *   it the oldest is dropped and reported);
+ * - never lost in silence: a failed or dropped write is a `StoreError` event
+ *   and metric; `stats().pendingWrites` counts the writes not yet done, and
+ *   `flush` waits for them;
+ * - read through: a value waiting to be written (or being written) is served
+ *   from memory if the source fails meanwhile.
+ *
+ * **Type.** `A` is given as a type argument, or fixed by a typed store (a
+ * `StaleStore<A>` made with a `Schema`); see {@link StaleIfError}.
  *
  * Memory is bounded: the default store keeps at most `maxEntries` keys (LRU)
  * and never serves an expired one. Fails with `InvalidOptionsError` for
  * invalid options.
- *
- * Cost on the success path: one clock read and one store write per call.
  *
  * @example
  * ```ts
@@ -1075,7 +1175,7 @@ const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
  * declare const fetchPrice: (sku: string) => Effect.Effect<number, Unavailable>
  *
  * const program = Effect.gen(function*() {
- *   const prices = yield* Fallback.staleIfError({ ttl: "10 minutes", maxEntries: 10_000, name: "prices" })
+ *   const prices = yield* Fallback.staleIfError<number>({ ttl: "10 minutes", maxEntries: 10_000, name: "prices" })
  *   const served = yield* prices.serve(fetchPrice("sku-1"), { key: "sku-1" })
  *   if (served.stale) yield* Effect.log(`serving a price ${served.age.toString()} old`)
  *   return served.value
@@ -1085,9 +1185,9 @@ const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
  * @since 0.1.0
  * @category Constructors
  */
-export const staleIfError = <In = unknown>(
-  options: StaleIfError.Options<In>
-): Effect.Effect<StaleIfError<In>, InvalidOptionsError> =>
+export const staleIfError = <A = unknown, In = unknown>(
+  options: StaleIfError.Options<A, In>
+): Effect.Effect<StaleIfError<A, In>, InvalidOptionsError> =>
   Effect.flatMap(
     validate.validated(() => {
       const m = "Fallback.staleIfError"
@@ -1100,7 +1200,7 @@ export const staleIfError = <In = unknown>(
       if (!Keys.isValid({ kind: "StaleIfError", name, maxKeyLength }, key)) {
         throw validate.invalid(m, "key", key, `a well-formed string of at most ${maxKeyLength} UTF-16 code units (maxKeyLength)`)
       }
-      const store = options.store
+      const store = options.store as StaleStore<unknown> | undefined
       if (
         store !== undefined &&
         (typeof store !== "object" || store === null || typeof store.get !== "function" ||
@@ -1108,36 +1208,58 @@ export const staleIfError = <In = unknown>(
       ) {
         throw validate.invalid(m, "store", store, "a StaleStore (get, set, delete)")
       }
+      const maxPendingWrites = validate.optionalNumber(m, "maxPendingWrites", options.maxPendingWrites, {
+        min: 1,
+        integer: true
+      }) ?? DEFAULT_MAX_PENDING_WRITES
       const classify = makeClassifier(m, validate.predicate(m, "on", options.on), options, {
         module: "StaleIfError",
         name,
         on: "on"
       })
-      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify, maxKeyLength }
+      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify, maxKeyLength, maxPendingWrites }
     }),
-    (config) => Effect.sync(() => makeStaleIfError<In>(config, options))
+    (config) => Effect.sync(() => makeStaleIfError<A, In>(config, options))
   )
 
-const makeStaleIfError = <In>(
+/** A value waiting to be written (or being written) to a background store. */
+interface StaleWrite {
+  /** The policy's key (for events). */
+  readonly key: string
+  readonly entry: StaleEntry<unknown>
+  /** Completed when the write has ended (set once it starts). */
+  done: Deferred.Deferred<void> | undefined
+}
+
+const makeStaleIfError = <A, In>(
   config: {
     readonly ttl: number
     readonly maxEntries: number
     readonly key: string
     readonly name: string
-    readonly store: StaleStore | undefined
+    readonly store: StaleStore<unknown> | undefined
     readonly classify: Classifier
     readonly maxKeyLength: number
+    readonly maxPendingWrites: number
   },
-  options: StaleIfError.Options<In>
-): StaleIfError<In> => {
-  const { classify, key: defaultKey, maxEntries, name, ttl } = config
-  const store: StaleStore = config.store ?? { time: "monotonic", ...unsafeMakeMemoryStore(maxEntries) }
+  options: StaleIfError.Options<A, In>
+): StaleIfError<A, In> => {
+  const { classify, key: defaultKey, maxEntries, maxPendingWrites, name, ttl } = config
+  const store: StaleStore<unknown> = config.store ?? memoryStaleStore(maxEntries)
+  // the library's memory store is written at once (a map update); any other store off the caller's path
+  const immediate = MemoryStaleStoreId in store
   // an in-process store is stamped on monotonic time (time.ts); a shared one on wall time
   const monotonic = store.time === "monotonic"
   const nowOf = (clock: Clock.Clock) => monotonic ? monotonicMillis(clock) : clock.unsafeCurrentTimeMillis()
   const hub = EventHub.make<FallbackEvent>()
   const served = storeServedCounter.pipe(Metric.tagged("policy", name))
   const misses = staleMissCounter.pipe(Metric.tagged("policy", name))
+  const storeErrorMetrics = Metric.tagged(staleStoreErrorCounter, "policy", name)
+  const storeErrorMetric = {
+    get: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "get")),
+    set: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "set")),
+    delete: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "delete"))
+  }
   let calls = 0
   let stored = 0
   let servedCount = 0
@@ -1149,39 +1271,161 @@ const makeStaleIfError = <In>(
   const keyPolicy: Keys.KeyPolicy = { kind: "StaleIfError", name, maxKeyLength: config.maxKeyLength }
   const refused = (key: unknown) => Effect.fail(Keys.refuse(keyPolicy, key))
   const onStoreError = (key: string) => (error: StaleStoreError) =>
-    Effect.sync(() => {
+    Effect.suspend(() => {
       storeErrors++
       // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
       if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
+      return storeErrorMetric[error.operation]
+    })
+  /** A store operation's failure, defects included (a user's store that throws): reported, never the caller's. */
+  const reported = <X>(
+    key: string,
+    operation: StaleStoreError["operation"],
+    storeKeyOf: string,
+    effect: Effect.Effect<X, StaleStoreError>
+  ): Effect.Effect<X | undefined> =>
+    Effect.catchAllCause(effect, (cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.succeed(undefined)
+      const failure = Cause.failureOption(cause)
+      const error = Option.isSome(failure)
+        ? failure.value
+        : new StaleStoreError({ operation, key: storeKeyOf, cause: Cause.squash(cause) })
+      return Effect.as(onStoreError(key)(error), undefined)
     })
 
-  const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R> =>
+  // --- writes off the caller's path (stores other than memory) ------------------------------
+  /** The latest value of each key not yet sent, oldest key first. */
+  const pending = new LinkedMap<string, StaleWrite>()
+  /** The write in flight of each key (one at a time per key, so they land in order). */
+  const writing = new Map<string, StaleWrite>()
+  let idle: Array<Deferred.Deferred<void>> = []
+
+  const settleIdle = () => {
+    if (pending.size > 0 || writing.size > 0 || idle.length === 0) return
+    const waiters = idle
+    idle = []
+    for (const d of waiters) Deferred.unsafeDone(d, Effect.void)
+  }
+
+  const writeOne = (sk: string, w: StaleWrite): Effect.Effect<void> =>
+    Effect.clockWith((clock) =>
+      Effect.ensuring(
+        Effect.flatMap(
+          reported(w.key, "set", sk, Effect.as(Effect.suspend(() => store.set(sk, w.entry, nowOf(clock))), true)),
+          (ok) =>
+            Effect.sync(() => {
+              if (ok === true) stored++
+            })
+        ),
+        Effect.suspend(() => {
+          writing.delete(sk)
+          Deferred.unsafeDone(w.done!, Effect.void)
+          settleIdle()
+          return pump
+        })
+      )
+    )
+
+  /** Starts waiting writes, up to the concurrency, skipping keys whose previous write is in flight. */
+  const pump: Effect.Effect<void> = Effect.suspend(() => {
+    let started: Effect.Effect<void> = Effect.void
+    while (writing.size < STALE_WRITE_CONCURRENCY) {
+      let next: string | undefined
+      // at most STALE_WRITE_CONCURRENCY keys are skipped (each has a write in flight)
+      for (const k of pending.keys()) {
+        if (!writing.has(k)) {
+          next = k
+          break
+        }
+      }
+      if (next === undefined) break
+      const w = pending.get(next)!
+      pending.delete(next)
+      w.done = Deferred.unsafeMake<void>(FiberId.none)
+      writing.set(next, w)
+      // detached from the caller: its interruption and deadline do not reach the write
+      started = Effect.zipRight(
+        started,
+        Effect.forkDaemon(Effect.locally(writeOne(next, w), currentDeadline, undefined))
+      )
+    }
+    return Effect.asVoid(started)
+  })
+
+  const enqueue = (sk: string, key: string, entry: StaleEntry<unknown>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const w: StaleWrite = { key, entry, done: undefined }
+      if (pending.has(sk)) {
+        // coalesced: the newer value replaces the one waiting (its place in the queue is kept)
+        pending.set(sk, w)
+        return pump
+      }
+      let dropped: Effect.Effect<void> = Effect.void
+      if (pending.size >= maxPendingWrites) {
+        const oldestKey = pending.firstKey()!
+        const oldest = pending.get(oldestKey)!
+        pending.delete(oldestKey)
+        dropped = onStoreError(oldest.key)(
+          new StaleStoreError({
+            operation: "set",
+            key: oldestKey,
+            cause: new Error(`the write queue is full (maxPendingWrites: ${maxPendingWrites}): the value was not stored`)
+          })
+        )
+      }
+      pending.set(sk, w)
+      return Effect.zipRight(dropped, pump)
+    })
+
+  /** The value of `sk` still waiting to be written, or being written: newer than the store's. */
+  const unwritten = (sk: string): StaleEntry<unknown> | undefined => (pending.get(sk) ?? writing.get(sk))?.entry
+
+  const flush: Effect.Effect<void> = Effect.suspend(() => {
+    if (pending.size === 0 && writing.size === 0) return Effect.void
+    const d = Deferred.unsafeMake<void>(FiberId.none)
+    idle.push(d)
+    return Deferred.await(d)
+  })
+
+  const remember = (clock: Clock.Clock, key: string, value: unknown): Effect.Effect<void> => {
+    const now = nowOf(clock)
+    const entry: StaleEntry<unknown> = { value, storedAt: now, expiresAt: now + ttl }
+    const sk = storeKey(key)
+    if (!immediate) return enqueue(sk, key, entry)
+    return Effect.asVoid(
+      reported(
+        key,
+        "set",
+        sk,
+        Effect.zipRight(
+          store.set(sk, entry, now),
+          Effect.sync(() => {
+            stored++
+          })
+        )
+      )
+    )
+  }
+
+  const run = <E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R> =>
     Effect.clockWith((clock) =>
       Effect.suspend(() => {
         calls++
         return Effect.matchCauseEffect(self, {
-          onSuccess: (value) => {
-            const now = nowOf(clock)
-            return Effect.as(
-              Effect.catchAll(
-                Effect.zipRight(
-                  store.set(storeKey(key), { value, storedAt: now, expiresAt: now + ttl }),
-                  Effect.sync(() => {
-                    stored++
-                  })
-                ),
-                onStoreError(key)
-              ),
-              { _tag: "Fresh", value, stale: false } as Served<A, E>
-            )
-          },
+          onSuccess: (value) => Effect.as(remember(clock, key, value), { _tag: "Fresh", value, stale: false } as Served<A, E>),
           onFailure: (cause) => {
             const input = classify(cause)
             if (input === NOT_HANDLED) return Effect.failCause(cause)
             const now = nowOf(clock)
-            return Effect.matchEffect(store.get(storeKey(key), now), {
-              onFailure: (error) => Effect.zipRight(onStoreError(key)(error), Effect.failCause(cause)),
-              onSuccess: (entry) => {
+            const sk = storeKey(key)
+            const local = unwritten(sk)
+            const lookup: Effect.Effect<Option.Option<StaleEntry<unknown>>, StaleStoreError> = local === undefined
+              ? Effect.suspend(() => store.get(sk, now))
+              : Effect.succeed(Option.some(local))
+            return Effect.flatMap(
+              reported(key, "get", sk, lookup),
+              (entry) => {
+                if (entry === undefined) return Effect.failCause(cause) // the store failed: reported
                 if (Option.isNone(entry) || entry.value.expiresAt <= now) {
                   missCount++
                   // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
@@ -1200,29 +1444,29 @@ const makeStaleIfError = <In>(
                   stale: true,
                   age,
                   // shown in wall time
-                  storedAt: monotonic ? entry.value.storedAt + clock.unsafeCurrentTimeMillis() - now : entry.value.storedAt,
+                  storedAt: monotonic ? Math.round(entry.value.storedAt + clock.unsafeCurrentTimeMillis() - now) : entry.value.storedAt,
                   cause
                 } as Served<A, E>)
               }
-            })
+            )
           }
         })
       })
     )
 
-  const valueOf = <A, E>(s: Served<A, E>): A => s.value
-  const callable = <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  const valueOf = <E>(s: Served<A, E>): A => s.value
+  const callable = <E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.map(run(self, defaultKey), valueOf)
 
   const policy = Object.assign(callable, {
     policyName: name,
     key: defaultKey,
-    execute: <A, E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) => {
+    execute: <E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) => {
       const key: unknown = opts?.key
       // refused before `self` runs: nothing stored, nothing served
       return Keys.isValid(keyPolicy, key) ? Effect.map(run(self, key), valueOf) : refused(key)
     },
-    serve: <A, E extends In, R>(
+    serve: <E extends In, R>(
       self: Effect.Effect<A, E, R>,
       opts?: { readonly key?: string | undefined } | undefined
     ) => {
@@ -1233,14 +1477,29 @@ const makeStaleIfError = <In>(
     },
     invalidate: (k?: string) => {
       const key: unknown = k === undefined ? defaultKey : k
-      return Keys.isValid(keyPolicy, key)
-        ? Effect.catchAll(store.delete(storeKey(key)), onStoreError(key))
-        : refused(key)
+      if (!Keys.isValid(keyPolicy, key)) return refused(key)
+      const sk = storeKey(key)
+      return Effect.suspend(() => {
+        // a waiting write would bring the value back: drop it; one in flight lands first, then the delete
+        pending.delete(sk)
+        settleIdle()
+        const inFlight = writing.get(sk)?.done
+        const del = Effect.asVoid(reported(key, "delete", sk, Effect.suspend(() => store.delete(sk))))
+        return inFlight === undefined ? del : Effect.zipRight(Deferred.await(inFlight), del)
+      })
     },
+    flush,
     events: hub.stream,
-    stats: (): StaleIfError.Stats => ({ calls, stored, served: servedCount, misses: missCount, storeErrors })
+    stats: (): StaleIfError.Stats => ({
+      calls,
+      stored,
+      served: servedCount,
+      misses: missCount,
+      storeErrors,
+      pendingWrites: pending.size + writing.size
+    })
   })
-  return unsafeMakeCallable(policy, {
+  return unsafeMakeTransformCallable(policy, {
     kind: "StaleIfError",
     name,
     options: {
@@ -1252,7 +1511,7 @@ const makeStaleIfError = <In>(
       defects: options.defects === undefined || options.defects === false ? false : true,
       interruptions: options.interruptions === true
     }
-  }) as unknown as StaleIfError<In>
+  }) as unknown as StaleIfError<A, In>
 }
 
 /**
@@ -1263,17 +1522,17 @@ const makeStaleIfError = <In>(
  * import { Fallback } from "effect-resilience"
  * import { Context } from "effect"
  *
- * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError>() {}
+ * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError<number>>() {}
  * const PriceCacheLive = Fallback.layerStaleIfError(PriceCache, { ttl: "10 minutes", maxEntries: 10_000 })
  * ```
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layerStaleIfError = <I, In = unknown>(
-  tag: Context.Tag<I, StaleIfError<In>>,
-  options: StaleIfError.Options<In>
-): Layer.Layer<I, InvalidOptionsError> => Layer.effect(tag, staleIfError(options))
+export const layerStaleIfError = <I, A = unknown, In = unknown>(
+  tag: Context.Tag<I, StaleIfError<A, In>>,
+  options: StaleIfError.Options<NoInfer<A>, NoInfer<In>>
+): Layer.Layer<I, InvalidOptionsError> => Layer.effect(tag, staleIfError<A, In>(options))
 
 /**
  * A Layer that provides a {@link staleIfError} policy under your own tag,
@@ -1284,7 +1543,7 @@ export const layerStaleIfError = <I, In = unknown>(
  * import { Fallback } from "effect-resilience"
  * import { Config, Context } from "effect"
  *
- * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError>() {}
+ * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError<number>>() {}
  * const PriceCacheLive = Fallback.layerStaleIfErrorConfig(PriceCache, {
  *   ttl: Config.duration("PRICE_CACHE_TTL"),
  *   maxEntries: Config.integer("PRICE_CACHE_MAX_ENTRIES").pipe(Config.withDefault(10_000))
@@ -1294,11 +1553,14 @@ export const layerStaleIfError = <I, In = unknown>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerStaleIfErrorConfig = <I, In = unknown>(
-  tag: Context.Tag<I, StaleIfError<In>>,
-  config: Config.Config.Wrap<StaleIfError.Options<In>>
+export const layerStaleIfErrorConfig = <I, A = unknown, In = unknown>(
+  tag: Context.Tag<I, StaleIfError<A, In>>,
+  config: Config.Config.Wrap<StaleIfError.Options<NoInfer<A>, NoInfer<In>>>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(tag, Effect.flatMap(validate.fromConfig("Fallback.layerStaleIfErrorConfig", config), staleIfError))
+  Layer.effect(
+    tag,
+    Effect.flatMap(validate.fromConfig("Fallback.layerStaleIfErrorConfig", config), (options) => staleIfError<A, In>(options))
+  )
 
 /**
  * True when a {@link Served} value is stale.
@@ -1309,7 +1571,7 @@ export const layerStaleIfErrorConfig = <I, In = unknown>(
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 100 })
+ *   const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 })
  *   const served = yield* cache.serve(Effect.succeed(1))
  *   return Fallback.isStale(served) // false
  * })

@@ -360,7 +360,7 @@ export const make: (options?: Options) => Effect.Effect<Service, InvalidOptionsE
  * @since 0.1.0
  * @category Models
  */
-export type PolicyControl = "isolate" | "reset" | "resize"
+export type PolicyControl = "isolate" | "reset" | "resize" | "setMode"
 
 /**
  * A named policy in the {@link PolicyRegistry}: how to describe it and, when
@@ -385,6 +385,12 @@ export interface PolicyEntry {
   readonly isolate?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
   readonly reset?: ((key?: string) => Effect.Effect<void, ResilienceError>) | undefined
   readonly resize?: ((size: number, key?: string) => Effect.Effect<void, ResilienceError>) | undefined
+  /**
+   * Switches the policy's mode (a circuit breaker's `setMode`: `"Enforcing"`,
+   * `"MetricsOnly"`, `"Disabled"`, for all its keys); an unknown mode fails
+   * with `InvalidOptionsError`.
+   */
+  readonly setMode?: ((mode: string) => Effect.Effect<void, ResilienceError>) | undefined
   /** A check registered with the {@link Health} service next to the entry. */
   readonly health?: Check<unknown> | undefined
 }
@@ -429,6 +435,12 @@ export declare namespace PolicyRegistry {
       size: number,
       key?: string
     ) => Effect.Effect<PolicyInfo, PolicyRegistryError | ResilienceError>
+    /**
+     * Switches a breaker's mode for all its keys (`"Enforcing"`, `"MetricsOnly"`
+     * or `"Disabled"`; `InvalidOptionsError` otherwise), shared with its
+     * replicas through its store.
+     */
+    readonly setMode: (name: string, mode: string) => Effect.Effect<PolicyInfo, PolicyRegistryError | ResilienceError>
   }
 }
 
@@ -628,9 +640,12 @@ export interface CircuitBreakerCheckOptions {
 /**
  * A health check fed by a circuit breaker: closed → healthy, half-open →
  * degraded, open or isolated → `whenOpen` (`"degraded"` or `"unhealthy"`,
- * your choice per breaker). It watches the breaker's own circuit, the
- * `keys` given and every key seen in the breaker's `transitions`, and runs
- * again on each transition, so the report follows the breaker at once.
+ * your choice per breaker). A breaker whose mode is `"Disabled"` is
+ * degraded (nothing protects the dependency); in `"MetricsOnly"` it rejects
+ * nothing, so a circuit that would be open or half-open is only degraded
+ * (the message says so). It watches the breaker's own circuit, the `keys`
+ * given and every key seen in the breaker's `transitions`, and runs again on
+ * each transition and mode change, so the report follows the breaker at once.
  * Throws `InvalidOptionsError` for an invalid `whenOpen`.
  *
  * @example

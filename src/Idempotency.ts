@@ -33,6 +33,15 @@
  *   `InvalidKeyError` before the store is asked: it never shares an entry
  *   with another caller. Store keys are `<name.length>:<name>:<key>`, so
  *   policies sharing a store never share an entry by accident.
+ * - **Under pressure.** A store never forgets a live record to make room:
+ *   a full memory store refuses new keys with `IdempotencyError` (reason
+ *   `"StoreFull"`, a rejection carrying `retryAfter`: when its earliest record
+ *   expires), while stored and in-flight keys are still served; a
+ *   `StoreHighWater` event and the `resilience_idempotency_store_high_water`
+ *   counter fire when it reaches 90% (`highWater`). Scope keys per tenant
+ *   (`${tenantId}:${requestId}`) and give noisy tenants their own store or
+ *   policy, so one tenant cannot fill the store for all. Eviction of the
+ *   oldest record is only an explicit option (`whenFull: "evictOldest"`).
  *
  * State lives behind an {@link IdempotencyStore} service: a bounded memory
  * store by default ({@link layerStoreMemory}); a Redis store (in
@@ -49,7 +58,7 @@ import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -58,7 +67,7 @@ import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { type InvalidKeyError, type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
+import { type InvalidKeyError, type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId } from "./Errors.js"
 import * as internal from "./internal/idempotency.js"
 import * as store from "./internal/idempotencyStore.js"
 
@@ -129,9 +138,10 @@ export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
 export type MemoryStoreTypeId = typeof MemoryStoreTypeId
 
 /**
- * Why an {@link IdempotencyError} happened: the store failed, or an `Exit`
+ * Why an {@link IdempotencyError} happened: the store failed, an `Exit`
  * could not be encoded for it or decoded from it (with the `success` and
- * `failure` Schemas).
+ * `failure` Schemas), or the store was full and refused a new key
+ * (`"StoreFull"`).
  *
  * @example
  * ```ts
@@ -143,19 +153,29 @@ export type MemoryStoreTypeId = typeof MemoryStoreTypeId
  * @since 0.1.0
  * @category Models
  */
-export type IdempotencyErrorReason = "StoreError" | "EncodeError" | "DecodeError"
+export type IdempotencyErrorReason = "StoreError" | "EncodeError" | "DecodeError" | "StoreFull"
 
 /**
- * The store could not be used for a key (e.g. Redis unreachable, or a stored
- * `Exit` that no longer decodes). It is not a rejection: the call may or may
- * not have run elsewhere. The memory store never fails.
+ * The store could not be used for a key:
+ * - `"StoreError"`, `"EncodeError"`, `"DecodeError"`: Redis unreachable, or
+ *   an `Exit` that does not encode or no longer decodes. Not a rejection: the
+ *   call may or may not have run elsewhere.
+ * - `"StoreFull"`: the memory store holds `maxKeys` live keys and refused a
+ *   new one rather than forget a live record (see
+ *   {@link MemoryStoreOptions.whenFull}). Nothing ran. A rejection
+ *   (`Errors.isRejection`: not retried by `Retry`, not counted by a breaker)
+ *   with `retryAfter`, the time until the earliest record expires (absent
+ *   when every key held is in flight).
  *
  * @example
  * ```ts
  * import { Idempotency } from "effect-resilience"
+ * import { Duration } from "effect"
  *
  * const e = new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") })
  * e.message // "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
+ * const full = new Idempotency.IdempotencyError({ key: "order-2", reason: "StoreFull", maxKeys: 100_000, retryAfter: Duration.seconds(30) })
+ * full.message // "Idempotency store is full (100000 keys): key order-2 refused; retry after 30s"
  * ```
  *
  * @since 0.1.0
@@ -165,9 +185,29 @@ export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
   readonly key: string
   readonly reason: IdempotencyErrorReason
   readonly cause?: unknown
+  /** `"StoreFull"`: when the earliest record expires, from the refusal. */
+  readonly retryAfter?: Duration.Duration | undefined
+  /** `"StoreFull"`: the store's bound. */
+  readonly maxKeys?: number | undefined
 }> {
   readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  constructor(args: {
+    readonly key: string
+    readonly reason: IdempotencyErrorReason
+    readonly cause?: unknown
+    readonly retryAfter?: Duration.Duration | undefined
+    readonly maxKeys?: number | undefined
+  }) {
+    super(args)
+    // a refusal of a full store is a load-shedding rejection; the other reasons are not
+    if (args.reason === "StoreFull") Object.defineProperty(this, RejectionTypeId, { value: RejectionTypeId, enumerable: false })
+  }
   override get message(): string {
+    if (this.reason === "StoreFull") {
+      const after = this.retryAfter === undefined ? "" : `; retry after ${Duration.format(this.retryAfter)}`
+      const bound = this.maxKeys === undefined ? "" : ` (${this.maxKeys} keys)`
+      return `Idempotency store is full${bound}: key ${this.key} refused${after}`
+    }
     const cause = this.cause === undefined
       ? ""
       : `: ${Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)}`
@@ -184,7 +224,9 @@ export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
  * - `Acquired`: the caller runs the effect and calls `complete` with its
  *   `Exit` and how long to keep it (`undefined`: hand it to the waiters but
  *   keep nothing). Closing the acquisition's scope without completing
- *   releases the key (waiters get `None`).
+ *   releases the key (waiters get `None`). `highWater` is set on the
+ *   acquisition that took a bounded store to its high-water mark (the policy
+ *   reports it).
  *
  * @example
  * ```ts
@@ -215,6 +257,8 @@ export type Acquisition =
       exit: Exit.Exit<unknown, unknown>,
       ttl: Duration.Duration | undefined
     ) => Effect.Effect<void, IdempotencyError>
+    /** Keys held (this one included) and the bound, when this acquisition reached the high-water mark. */
+    readonly highWater?: { readonly size: number; readonly maxKeys: number } | undefined
   }
 
 /**
@@ -249,7 +293,9 @@ export interface AcquireOptions {
  * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
  *   flight, or makes the caller the key's executor (a lock/lease that lives
  *   as long as the scope it is acquired in; a distributed store renews it and
- *   lets it expire if its holder dies);
+ *   lets it expire if its holder dies) — or, for a new key in a bounded store
+ *   that is full, fails with reason `"StoreFull"`: a store never forgets a
+ *   live record on its own;
  * - `invalidate(key)` forgets a stored `Exit`;
  * - `persistent`: true when `Exit`s leave the process — the policy then
  *   requires `success` and `failure` Schemas and passes their codec.
@@ -291,7 +337,11 @@ export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency
  * - `Joined`: this caller shares an execution in flight;
  * - `Replayed`: this caller got a stored `Exit`;
  * - `Completed`: an execution ended (`kept`: its `Exit` is stored for `ttl`);
- * - `StoreError`: the store failed.
+ * - `StoreError`: the store failed;
+ * - `Refused`: a full store refused this caller's new key (nothing ran; the
+ *   caller got `IdempotencyError` with reason `"StoreFull"`);
+ * - `StoreHighWater`: this caller's key took the store to its high-water
+ *   mark (`size` keys held of `maxKeys`): it will refuse new keys when full.
  *
  * @example
  * ```ts
@@ -323,6 +373,14 @@ export type IdempotencyEvent =
     readonly kept: boolean
   }
   | { readonly _tag: "StoreError"; readonly policy: string; readonly key: string; readonly error: IdempotencyError }
+  | { readonly _tag: "Refused"; readonly policy: string; readonly key: string; readonly error: IdempotencyError }
+  | {
+    readonly _tag: "StoreHighWater"
+    readonly policy: string
+    readonly key: string
+    readonly size: number
+    readonly maxKeys: number
+  }
 
 /**
  * An idempotency policy for effects that succeed with `A` and fail with `E`
@@ -338,7 +396,7 @@ export type IdempotencyEvent =
  *   const send = Effect.succeed("sent")
  *   yield* idem.run("message-1", send)
  *   yield* send.pipe(idem.execute({ key: "message-1" })) // replayed: not sent twice
- *   return idem.stats() // { executions: 1, joined: 0, replayed: 1, storeErrors: 0 }
+ *   return idem.stats() // { executions: 1, joined: 0, replayed: 1, storeErrors: 0, refused: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -503,6 +561,8 @@ export declare namespace Idempotency {
     /** Callers served a stored `Exit`. */
     readonly replayed: number
     readonly storeErrors: number
+    /** Callers refused by a full store (nothing ran). */
+    readonly refused: number
   }
 }
 
@@ -513,7 +573,12 @@ export declare namespace Idempotency {
  * ```ts
  * import { Idempotency } from "effect-resilience"
  *
- * const options: Idempotency.MemoryStoreOptions = { maxKeys: 10_000, sweepInterval: "30 seconds" }
+ * const options: Idempotency.MemoryStoreOptions = {
+ *   maxKeys: 10_000, // keys held, stored and in flight (default 100,000)
+ *   whenFull: "refuse", // the default: refuse new keys, never forget a live record
+ *   highWater: 0.9, // the default: report when 9,000 keys are held
+ *   sweepInterval: "30 seconds"
+ * }
  * const store = Idempotency.layerStoreMemory(options)
  * ```
  *
@@ -522,16 +587,40 @@ export declare namespace Idempotency {
  */
 export interface MemoryStoreOptions {
   /**
-   * The most stored `Exit`s kept (an integer >= 1); when full, the oldest is
-   * dropped (its key runs again next time), which `stats().evicted` counts.
-   * Executions in flight are never dropped. Defaults to 100,000. Keys are
-   * at most `maxKeyLength` code units plus the policy's name, so the key
-   * strings held take at most about `maxKeys × maxKeyLength × 2` bytes:
-   * 204.8 MB at the defaults (100,000 × 1,024 × 2 B). The `Exit`s are kept
-   * as they are: their size is yours (keep results small, or store a
-   * reference).
+   * The most keys held, stored `Exit`s and executions in flight together (an
+   * integer >= 1); see {@link MemoryStoreOptions.whenFull} for what happens
+   * when it is reached. Defaults to 100,000. Keys are at most
+   * `maxKeyLength` code units plus the policy's name, so the key strings held
+   * take at most about `maxKeys × maxKeyLength × 2` bytes: 204.8 MB at the
+   * defaults (100,000 × 1,024 × 2 B). The `Exit`s are kept as they are: their
+   * size is yours (keep results small, or store a reference). Size it for
+   * the keys live within your `ttl` (requests per second × ttl), and scope
+   * keys per tenant so that one tenant cannot fill it for all.
    */
   readonly maxKeys?: number | undefined
+  /**
+   * What a full store does with a new key, once the expired records are
+   * dropped:
+   * - `"refuse"` (the default): fail closed. The new key fails with
+   *   `IdempotencyError` (reason `"StoreFull"`, with `retryAfter` until the
+   *   earliest record expires) and nothing runs; `stats().refused` counts
+   *   it. No live record is forgotten, so no key ever runs twice within its
+   *   `ttl`. Stored and in-flight keys are still served.
+   * - `"evictOldest"`: drop the oldest stored record (its key may then run
+   *   again within its `ttl`), which `stats().evicted` counts. For effects
+   *   that are safe to repeat, where availability matters more than
+   *   exactly-once. In-flight executions are never dropped: with only those
+   *   held, a new key is refused either way.
+   */
+  readonly whenFull?: "refuse" | "evictOldest" | undefined
+  /**
+   * The fraction of `maxKeys` at which the store reports that it is filling
+   * up: the acquisition that takes it there makes its policy emit a
+   * `StoreHighWater` event and count `resilience_idempotency_store_high_water`
+   * (once per crossing: again after it fell below). A number in (0, 1];
+   * defaults to 0.9.
+   */
+  readonly highWater?: number | undefined
   /**
    * How often expired `Exit`s are deleted (they are ignored once expired
    * anyway). Defaults to 1 minute; an infinite duration disables the sweep.
@@ -549,7 +638,7 @@ export interface MemoryStoreOptions {
  *
  * const program = Effect.gen(function*() {
  *   const store: Idempotency.MemoryStore = yield* Idempotency.makeStoreMemory({ maxKeys: 1_000 })
- *   return store.stats() // { stored: 0, inFlight: 0, maxKeys: 1000, expired: 0, evicted: 0 }
+ *   return store.stats() // { stored: 0, inFlight: 0, maxKeys: 1000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -567,7 +656,12 @@ export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
     readonly inFlight: number
     readonly maxKeys: number
     readonly expired: number
+    /** Stored records dropped to make room (`whenFull: "evictOldest"` only). */
     readonly evicted: number
+    /** New keys refused because the store was full. */
+    readonly refused: number
+    /** Times the store reached its high-water mark. */
+    readonly highWaterCrossings: number
   }
 }
 

@@ -67,16 +67,36 @@ export type DescriptorTypeId = typeof DescriptorTypeId
  * anything, unless the policy inspects errors with a typed predicate, as
  * `Retry.policy({ while: (e: MyError) => … })` does).
  *
+ * `AIn` constrains their success values the same way: `unknown` unless the
+ * policy inspects or keeps values of one type (a predicate on results, a
+ * store of values). Applying it to an effect of another success type does
+ * not compile. Both constraints are carried by `compose`, `pipeline` and
+ * `fromTag`.
+ *
  * The phantom member `[PolicyTypeId]` lets TypeScript infer `E2` and `R2` for a
  * callable value that also carries properties (without it, it infers
  * `unknown`).
  *
+ * @example
+ * ```ts
+ * import { Policy } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * // a policy that reads the values it sees: it accepts effects of numbers only
+ * const logged: Policy.Policy<never, never, unknown, number> = Policy.make<never, never, unknown, number>(
+ *   (self) => Effect.tap(self, (n) => Effect.log(n.toFixed(2))),
+ *   { kind: "Logged" }
+ * )
+ * const ok = Effect.succeed(1).pipe(logged) // Effect<number>
+ * // Effect.succeed("one").pipe(logged) // does not compile
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
-export interface Policy<out E2 = never, out R2 = never, in In = unknown> {
-  <A, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | R2>
-  readonly [PolicyTypeId]: Policy.Variance<E2, R2, In>
+export interface Policy<out E2 = never, out R2 = never, in In = unknown, in AIn = unknown> {
+  <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | R2>
+  readonly [PolicyTypeId]: Policy.Variance<E2, R2, In, AIn>
 }
 
 /**
@@ -87,17 +107,18 @@ export declare namespace Policy {
    * @since 0.1.0
    * @category Models
    */
-  export interface Variance<out E2, out R2, in In> {
+  export interface Variance<out E2, out R2, in In, in AIn = unknown> {
     readonly _E: (_: never) => E2
     readonly _R: (_: never) => R2
     readonly _In: (_: In) => void
+    readonly _AIn: (_: AIn) => void
   }
   /**
    * Any policy.
    * @since 0.1.0
    * @category Models
    */
-  export type Any = Policy<any, any, any> | Transform<any, any, any, any>
+  export type Any = Policy<any, any, any, any> | Transform<any, any, any, any, any, any>
   /**
    * A policy or transform, as a constraint that does not steer the inference
    * of generic constructors written inline (`retry: Retry.policy()`).
@@ -128,23 +149,42 @@ export declare namespace Policy {
    * @since 0.1.0
    * @category Models
    */
-  export type Input<P> = P extends { readonly [PolicyTypeId]: Variance<any, any, infer In> } ? In : unknown
+  export type Input<P> = P extends { readonly [PolicyTypeId]: Variance<any, any, infer In, any> } ? In
+    : P extends { readonly [TransformTypeId]: { readonly _In: (_: infer In) => void } } ? In
+    : unknown
+  /**
+   * The success-value constraint of a policy's input (`unknown` unless it
+   * inspects or keeps values, see {@link Policy}).
+   * @since 0.1.0
+   * @category Models
+   */
+  export type ValueInput<P> = P extends { readonly [PolicyTypeId]: Variance<any, any, any, infer AIn> } ? AIn
+    : P extends { readonly [TransformTypeId]: { readonly _AIn: (_: infer AIn) => void } } ? AIn
+    : unknown
 }
 
 /**
  * A transform: like a policy, but it may widen the success type with `A2`
  * and handle (remove) the errors `Handled` — a fallback is one.
  *
+ * `In` and `AIn` constrain the errors and the success values of the effects
+ * it accepts, as for a {@link Policy}. A transform that serves values of its
+ * own type accepts only effects of that type: `Fallback.staleIfError<A>` is
+ * a `Transform<A, never, never, never, In, A>` (it may answer with a
+ * remembered `A`, so it takes an `Effect<A>` and gives an `Effect<A>`).
+ *
  * @since 0.1.0
  * @category Models
  */
-export interface Transform<out A2, in out Handled, out E2 = never, out R2 = never> {
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>
+export interface Transform<out A2, in out Handled, out E2 = never, out R2 = never, in In = unknown, in AIn = unknown> {
+  <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>
   readonly [TransformTypeId]: {
     readonly _A: (_: never) => A2
     readonly _H: (_: Handled) => Handled
     readonly _E: (_: never) => E2
     readonly _R: (_: never) => R2
+    readonly _In: (_: In) => void
+    readonly _AIn: (_: AIn) => void
   }
 }
 
@@ -166,14 +206,17 @@ export interface Descriptor {
 const variance = {
   _E: (_: never) => _,
   _R: (_: never) => _,
-  _In: (_: unknown) => undefined
+  _In: (_: unknown) => undefined,
+  _AIn: (_: unknown) => undefined
 }
 
 const transformVariance = {
   _A: (_: never) => _,
   _H: (_: unknown) => _,
   _E: (_: never) => _,
-  _R: (_: never) => _
+  _R: (_: never) => _,
+  _In: (_: unknown) => undefined,
+  _AIn: (_: unknown) => undefined
 }
 
 const attachDescriptor = (f: Function, descriptor: Descriptor | undefined): void => {
@@ -198,12 +241,12 @@ const attachDescriptor = (f: Function, descriptor: Descriptor | undefined): void
  * @since 0.1.0
  * @category Constructors
  */
-export const make = <E2 = never, R2 = never, In = unknown>(
-  f: <A, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
+export const make = <E2 = never, R2 = never, In = unknown, AIn = unknown>(
+  f: <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
-): Policy<E2, R2, In> => {
+): Policy<E2, R2, In, AIn> => {
   checkMake("Policy.make", f, descriptor)
-  const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In>
+  const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In, AIn>
   Object.defineProperty(policy, PolicyTypeId, { value: variance, enumerable: false })
   attachDescriptor(policy, descriptor && normalize(descriptor))
   return policy
@@ -236,12 +279,12 @@ export const unsafeMakeCallable = <P extends Function>(f: P, descriptor: Partial
  * @since 0.1.0
  * @category Constructors
  */
-export const makeTransform = <A2, Handled, E2 = never, R2 = never>(
-  f: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>,
+export const makeTransform = <A2, Handled, E2 = never, R2 = never, In = unknown, AIn = unknown>(
+  f: <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
-): Transform<A2, Handled, E2, R2> => {
+): Transform<A2, Handled, E2, R2, In, AIn> => {
   checkMake("Policy.makeTransform", f, descriptor)
-  const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2>
+  const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2, In, AIn>
   Object.defineProperty(t, TransformTypeId, { value: transformVariance, enumerable: false })
   attachDescriptor(t, descriptor && normalize(descriptor))
   return t
@@ -323,18 +366,21 @@ export const describe = (policy: Function): Descriptor => {
  */
 export const identity: Policy = make((self) => self, { kind: "Identity" })
 
-type Parts = readonly [success: any, handled: any, error: any, context: any, input: any]
+type Parts = readonly [success: any, handled: any, error: any, context: any, input: any, valueInput: any]
 
-type PartsOf<P> = P extends undefined ? readonly [never, never, never, never, unknown]
-  : P extends { readonly [PolicyTypeId]: Policy.Variance<infer E, infer R, infer In> } ? readonly [never, never, E, R, In]
+type PartsOf<P> = P extends undefined ? readonly [never, never, never, never, unknown, unknown]
+  : P extends { readonly [PolicyTypeId]: Policy.Variance<infer E, infer R, infer In, infer AIn> } ?
+    readonly [never, never, E, R, In, AIn]
   : P extends {
     readonly [TransformTypeId]: {
       readonly _A: (_: never) => infer A
       readonly _H: (_: infer H) => any
       readonly _E: (_: never) => infer E
       readonly _R: (_: never) => infer R
+      readonly _In: (_: infer In) => void
+      readonly _AIn: (_: infer AIn) => void
     }
-  } ? readonly [A, H, E, R, unknown]
+  } ? readonly [A, H, E, R, In, AIn]
   : never
 
 /** Applies `Outer` around the already composed `Inner`. */
@@ -343,16 +389,17 @@ type Combine<Inner extends Parts, Outer extends Parts> = readonly [
   Inner[1] | Outer[1],
   Exclude<Inner[2], Outer[1]> | Outer[2],
   Inner[3] | Outer[3],
-  Inner[4] & Outer[4]
+  Inner[4] & Outer[4],
+  Inner[5] & Outer[5]
 ]
 
 type Fold<Ps extends ReadonlyArray<unknown>, Acc extends Parts> = Ps extends readonly [...infer Init, infer Last]
   ? Fold<Init, Combine<Acc, PartsOf<Last>>>
   : Acc
 
-type FromParts<P extends Parts> = [P[0]] extends [never] ? [P[1]] extends [never] ? Policy<P[2], P[3], P[4]>
-  : Transform<P[0], P[1], P[2], P[3]>
-  : Transform<P[0], P[1], P[2], P[3]>
+type FromParts<P extends Parts> = [P[0]] extends [never] ? [P[1]] extends [never] ? Policy<P[2], P[3], P[4], P[5]>
+  : Transform<P[0], P[1], P[2], P[3], P[4], P[5]>
+  : Transform<P[0], P[1], P[2], P[3], P[4], P[5]>
 
 /**
  * The policy (or transform) made by composing `Ps`, outermost first.
@@ -361,7 +408,7 @@ type FromParts<P extends Parts> = [P[0]] extends [never] ? [P[1]] extends [never
  * @category Models
  */
 export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
-  Fold<Ps, readonly [never, never, never, never, unknown]>
+  Fold<Ps, readonly [never, never, never, never, unknown, unknown]>
 >
 
 /**
@@ -421,9 +468,9 @@ export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies
  * @since 0.1.0
  * @category Constructors
  */
-export const fromTag = <I, S extends Policy<any, any, any>>(
+export const fromTag = <I, S extends Policy<any, any, any, any>>(
   tag: Context.Tag<I, S>
-): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>> => {
+): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>, Policy.ValueInput<S>> => {
   if (!Context.isTag(tag)) throw validate.invalid("Policy.fromTag", "tag", tag, "a Context.Tag")
   return make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
     kind: "FromTag",

@@ -49,13 +49,13 @@ describe("CircuitBreaker: model-based", () => {
     "agrees with the reference machine (in-memory store, synchronous fast path)",
     [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "fast"),
-    { fastCheck: { numRuns: 150 } }
+    { fastCheck: { numRuns: 100 } }
   )
 
   it.effect.prop(
     "agrees with the reference machine (the same store through its Effect API, as a remote store is used)",
     [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "effect"),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: 60 } }
   )
 })

@@ -483,7 +483,7 @@ describe("Health and circuit breakers", () => {
 
       const list = yield* registry.list
       assert.deepStrictEqual(list.map((p) => [p.name, p.kind, p.controls]), [
-        ["payments", "CircuitBreaker", ["isolate", "reset"]],
+        ["payments", "CircuitBreaker", ["isolate", "reset", "setMode"]],
         ["exports", "Bulkhead", ["resize"]]
       ])
       assert.strictEqual(list[0]!.state, "Closed")
@@ -871,7 +871,7 @@ describe("Health sources for circuit breakers", () => {
       )
       const registry = yield* Effect.provide(Health.PolicyRegistry, Health.layerPolicyRegistry)
       yield* Health.registerCircuitBreaker(breaker).pipe(Effect.provideService(Health.PolicyRegistry, registry))
-      assert.deepStrictEqual(yield* registry.get("remote"), { error: "store unavailable", name: "remote", kind: "CircuitBreaker", controls: ["isolate", "reset"] })
+      assert.deepStrictEqual(yield* registry.get("remote"), { error: "store unavailable", name: "remote", kind: "CircuitBreaker", controls: ["isolate", "reset", "setMode"] })
     }))
 
   it.effect("the circuit tracker forgets closed circuits and remembers at most MAX_TRACKED_KEYS open ones, dropping the oldest", () =>

@@ -151,7 +151,7 @@ describe("Idempotency.run", () => {
       assert.strictEqual(yield* idem.run("a", dep.call), "result 1")
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* idem.run("a", dep.call), "result 3")
-      assert.deepStrictEqual(idem.stats(), { executions: 3, joined: 0, replayed: 4, storeErrors: 0 })
+      assert.deepStrictEqual(idem.stats(), { executions: 3, joined: 0, replayed: 4, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("1,000 concurrent callers with the same key share one execution", () =>
@@ -169,7 +169,7 @@ describe("Idempotency.run", () => {
       // the very same value for everyone
       assert.isTrue(results.every((r) => r === results[0]))
       assert.deepStrictEqual(results[0], { execution: 1 })
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 999, replayed: 0, storeErrors: 0 })
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 999, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("a typed failure reaches the sharers but is not kept by default", () =>
@@ -307,7 +307,7 @@ describe("Idempotency and interruption", () => {
       // and a closed policy runs nothing
       assert.isTrue(Exit.isInterrupted(yield* Effect.exit(idem.run("other", Effect.succeed(1)))))
       // the waiters stopped instead of taking over, and "other" never started an execution
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 2, replayed: 0, storeErrors: 0 })
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 2, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("a caller's Timeout bounds its wait, not the shared execution (which sees no deadline)", () =>
@@ -423,9 +423,9 @@ describe("Idempotency stores", () => {
       assert.strictEqual(yield* b.run("k", Effect.succeed("b")), "b")
     }))
 
-  it.scoped("the memory store keeps at most maxKeys Exits and sweeps expired ones", () =>
+  it.scoped("whenFull: \"evictOldest\": the memory store keeps at most maxKeys Exits (the oldest dropped) and sweeps expired ones", () =>
     Effect.gen(function*() {
-      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 100, sweepInterval: "1 minute" })
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 100, sweepInterval: "1 minute", whenFull: "evictOldest" })
       const idem = yield* Idempotency.make({ ttl: "30 seconds" }).pipe(
         Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
       )
@@ -437,7 +437,7 @@ describe("Idempotency stores", () => {
       assert.strictEqual(yield* idem.run("request-0", Effect.succeed(-1)), -1)
       yield* TestClock.adjust("1 minute")
       assert.strictEqual(store.size(), 0)
-      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901 })
+      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901, refused: 0, highWaterCrossings: 1 })
     }))
 
   it.scoped("a stored Exit is replayed until exactly ttl has passed, then the key runs again", () =>
@@ -453,7 +453,7 @@ describe("Idempotency stores", () => {
       yield* TestClock.adjust("1 millis")
       // expired on lookup (no sweep ran): dropped and counted
       assert.strictEqual(yield* idem.run("k", dep.call), 2)
-      assert.deepStrictEqual(store.stats(), { stored: 1, inFlight: 0, maxKeys: 100_000, expired: 1, evicted: 0 })
+      assert.deepStrictEqual(store.stats(), { stored: 1, inFlight: 0, maxKeys: 100_000, expired: 1, evicted: 0, refused: 0, highWaterCrossings: 0 })
     }))
 
   it.scoped("each insertion drops up to 4 expired Exits from the front, expired at exactly their ttl", () =>
@@ -500,7 +500,7 @@ describe("Idempotency stores", () => {
       assert.strictEqual(acquisition._tag, "Acquired")
       yield* Scope.close(lease, Exit.void)
       if (acquisition._tag === "Acquired") yield* acquisition.complete(Exit.succeed("late"), Duration.minutes(1))
-      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100_000, expired: 0, evicted: 0 })
+      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100_000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 })
       const next = yield* store.acquire("k", { codec: undefined }).pipe(Effect.scoped)
       assert.strictEqual(next._tag, "Acquired")
     }))
@@ -651,7 +651,7 @@ describe("Idempotency stores", () => {
           error: new Idempotency.IdempotencyError({ key: "7:unsaved:k", reason: "EncodeError" })
         }
       ])
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1 })
+      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1, refused: 0 })
     }).pipe(Effect.scoped))
 
   it.scoped("a store that dies in acquire: the caller gets that defect, and it is not counted as a store error", () =>
@@ -665,7 +665,7 @@ describe("Idempotency stores", () => {
       )
       const exit = yield* Effect.exit(idem.run("k", Effect.succeed(1)))
       assert.deepStrictEqual(exit, Exit.die("store bug"))
-      assert.deepStrictEqual(idem.stats(), { executions: 0, joined: 0, replayed: 0, storeErrors: 0 })
+      assert.deepStrictEqual(idem.stats(), { executions: 0, joined: 0, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("with Schemas, Exits are encoded for a persisting store and decoded when replayed", () =>
@@ -792,7 +792,7 @@ describe("Idempotency outcomes", () => {
       }
       // only the kept ones are replayed
       assert.strictEqual(yield* Ref.get(ran), 4)
-      assert.deepStrictEqual(idem.stats(), { executions: 10, joined: 0, replayed: 2, storeErrors: 0 })
+      assert.deepStrictEqual(idem.stats(), { executions: 10, joined: 0, replayed: 2, storeErrors: 0, refused: 0 })
     }))
 })
 

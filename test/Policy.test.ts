@@ -139,7 +139,7 @@ describe("Policy brands and descriptors", () => {
       const brand = brandOf(p, Policy.PolicyTypeId)
       assert.isDefined(brand)
       assert.isFalse(brand!.enumerable)
-      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_E", "_In", "_R"])
+      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_AIn", "_E", "_In", "_R"])
       // nothing shows up when a policy is spread, logged or serialised
       assert.deepStrictEqual(Object.keys(p), [])
       assert.isFalse(Policy.TransformTypeId in p)
@@ -162,7 +162,7 @@ describe("Policy brands and descriptors", () => {
       const brand = brandOf(t, Policy.TransformTypeId)
       assert.isDefined(brand)
       assert.isFalse(brand!.enumerable)
-      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_A", "_E", "_H", "_R"])
+      assert.deepStrictEqual(Object.keys(brand!.value).sort(), ["_A", "_AIn", "_E", "_H", "_In", "_R"])
       assert.deepStrictEqual(Object.keys(t), [])
       assert.isTrue(Policy.isPolicy(t))
     }

@@ -29,6 +29,8 @@ const ResilientHttpClient = (await import("../../src/http/ResilientHttpClient.js
 
 const BODY = new TextEncoder().encode(JSON.stringify({ id: 42, name: "item", price: 9.5 }))
 const HEADERS = Headers.fromInput({ "content-type": "application/json", "content-length": String(BODY.byteLength) })
+/** The same body sent chunked (no `Content-Length`): the client reads it through `stream`. */
+const CHUNKED_HEADERS = Headers.fromInput({ "content-type": "application/json" })
 const decoder = new TextDecoder()
 
 /** A response held in memory: the body is a `Uint8Array`, every read is synchronous. */
@@ -36,10 +38,13 @@ class MemoryResponse extends Inspectable.Class implements HttpClientResponse.Htt
   readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly status = 200
-  readonly headers = HEADERS
   readonly cookies = Cookies.empty
   readonly remoteAddress = Option.none<string>()
-  constructor(readonly request: HttpClientRequest.HttpClientRequest, readonly body: Uint8Array) {
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly body: Uint8Array,
+    readonly headers: Headers.Headers
+  ) {
     super()
   }
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
@@ -66,11 +71,14 @@ class MemoryResponse extends Inspectable.Class implements HttpClientResponse.Htt
 }
 
 /** The in-memory upstream: answers every request one microtask later (as I/O does). */
-const upstream: HttpClient.HttpClient = HttpClient.make((request) =>
-  Effect.async<HttpClientResponse.HttpClientResponse>((resume) => {
-    queueMicrotask(() => resume(Effect.succeed(new MemoryResponse(request, BODY))))
-  })
-)
+const upstreamWith = (headers: Headers.Headers): HttpClient.HttpClient =>
+  HttpClient.make((request) =>
+    Effect.async<HttpClientResponse.HttpClientResponse>((resume) => {
+      queueMicrotask(() => resume(Effect.succeed(new MemoryResponse(request, BODY, headers))))
+    })
+  )
+const upstream = upstreamWith(HEADERS)
+const chunkedUpstream = upstreamWith(CHUNKED_HEADERS)
 
 const URL_ = "http://upstream.internal/items/42"
 
@@ -99,6 +107,18 @@ export const cases: ReadonlyArray<Case> = [
     make: Effect.map(
       ResilientHttpClient.makeTransform({}) as Effect.Effect<any, unknown, Scope.Scope>,
       (resilience): EffectCall => getJson(upstream.pipe(resilience))
+    )
+  }),
+  scopedCase({
+    name: "ours: ResilientHttpClient defaults, get + json, chunked body",
+    group: "http",
+    lib: "ours",
+    path: "async",
+    peers: [PLAIN],
+    note: "the same without Content-Length: the client reads the body through `stream` (the path of chunked and large bodies)",
+    make: Effect.map(
+      ResilientHttpClient.makeTransform({}) as Effect.Effect<any, unknown, Scope.Scope>,
+      (resilience): EffectCall => getJson(chunkedUpstream.pipe(resilience))
     )
   })
 ]

@@ -13,10 +13,13 @@
  * - `POST /policies/:name/isolate[?key=…]`
  * - `POST /policies/:name/reset[?key=…]`
  * - `POST /policies/:name/resize?size=N` (or a JSON body `{ "size": N }`)
+ * - `POST /policies/:name/mode?mode=M` (or a JSON body `{ "mode": M }`): a
+ *   circuit breaker's mode for all its keys, `Enforcing`, `MetricsOnly` or
+ *   `Disabled` (shared with its replicas through its store)
  *
  * Answers: `200` with the policy's description; `404` for an unknown
  * policy; `400` for an operation the policy does not support or an invalid
- * size; `503` when the policy failed (e.g. a breaker's store is down).
+ * size or mode; `503` when the policy failed (e.g. a breaker's store is down).
  * Errors are `{ error: message }`.
  *
  * @since 0.1.0
@@ -194,6 +197,21 @@ const sizeParam = Effect.gen(function*() {
   })
 })
 
+const modeParam = Effect.gen(function*() {
+  const q = yield* HttpServerRequest.ParsedSearchParams
+  const fromQuery = q["mode"]
+  if (typeof fromQuery === "string") return fromQuery
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const body = yield* Effect.option(request.json)
+  return Option.match(body, {
+    onNone: () => "",
+    onSome: (json) => {
+      const mode = typeof json === "object" && json !== null ? (json as Record<string, unknown>)["mode"] : undefined
+      return typeof mode === "string" ? mode : ""
+    }
+  })
+})
+
 /**
  * The admin routes as an `HttpRouter`, every route behind `guard`. Requires
  * the `Health.PolicyRegistry`. Throws `InvalidOptionsError` without a guard
@@ -252,6 +270,10 @@ export const router = <E, R>(options: Options<E, R>): HttpRouter.HttpRouter<E, R
       route("/policies/:name/resize"),
       g(handle(Effect.flatMap(Effect.all([nameParam, sizeParam, keyParam, registry]), ([name, size, key, r]) =>
         r.resize(name, size, key))))
+    ),
+    HttpRouter.post(
+      route("/policies/:name/mode"),
+      g(handle(Effect.flatMap(Effect.all([nameParam, modeParam, registry]), ([name, mode, r]) => r.setMode(name, mode))))
     )
   ) as HttpRouter.HttpRouter<E, R | Health.PolicyRegistry>
 }

@@ -19,9 +19,10 @@
  *   next delay (the larger of it and the backoff). A hint longer than
  *   `retry.maxRetryAfter` is not waited for: the response is returned at
  *   once. Garbage values are ignored (the backoff applies).
- * - **Breaker classification.** 5xx responses, transport errors and
- *   timeouts count as failures of the origin; 4xx responses (408 and 429
- *   included) as successes: a client error is not the server's fault.
+ * - **Breaker classification.** 5xx responses, transport errors,
+ *   timeouts and cut bodies count as failures of the origin; 4xx responses
+ *   (408 and 429 included) as successes: a client error is not the
+ *   server's fault.
  * - **Bodies are read inside the call** by default (`bufferBody`): the whole
  *   body, at most `maxBufferBytes`, is read into memory before the call
  *   returns, so `timeout` bounds the whole exchange and a stalled or cut
@@ -528,9 +529,9 @@ const pathOf = (request: HttpClientRequest.HttpClientRequest): string => {
 /**
  * Whether an error (or a response turned into an `HttpStatusError`) counts
  * as a failure of the origin for the circuit breaker: 5xx statuses,
- * transport errors, timeouts and failures reading a buffered body do; 4xx
- * statuses, invalid URLs, encoding errors and the library's rejections do
- * not.
+ * transport errors, timeouts and a cut buffered body (`BodyCutError`) do;
+ * 4xx statuses, invalid URLs, encoding errors, a body over
+ * `maxBufferBytes` and the library's rejections do not.
  *
  * @example
  * ```ts
@@ -732,18 +733,19 @@ const resolve = (options: Options | undefined, m: string): Config => {
   const name = options.name === undefined ? "http" : validate.nonEmptyString(m, "name", options.name)
   const timeout = optionalTimeout(m, "timeout", options.timeout, DEFAULT_TIMEOUT)
   const attemptTimeout = optionalTimeout(m, "attemptTimeout", options.attemptTimeout, DEFAULT_ATTEMPT_TIMEOUT)
-  const bodyTimeout = optionalTimeout(m, "bodyTimeout", options.bodyTimeout, undefined)
+  const bodyTimeout = optionalTimeout(m, "bodyTimeout", options.bodyTimeout, DEFAULT_BODY_TIMEOUT)
   const bufferOption = options.bufferBody
   if (bufferOption !== undefined && typeof bufferOption !== "boolean" && typeof bufferOption !== "function") {
     throw validate.invalid(m, "bufferBody", bufferOption, "a boolean or a predicate on the request")
   }
-  // user code: a predicate that throws or answers a non-boolean is reported and answers false (not buffered)
-  const bufferSite = userCode.site("ResilientHttpClient", name, "bufferBody", "the body is not buffered")
+  // user code: a predicate that throws or answers a non-boolean is reported and answers true
+  // (buffered: the default, the mode in which the call's timeouts bound the body)
+  const bufferSite = userCode.site("ResilientHttpClient", name, "bufferBody", "the body is buffered (the default)")
   const bufferBody = typeof bufferOption === "function"
-    ? (request: HttpClientRequest.HttpClientRequest) => userCode.predicate(bufferSite, bufferOption, request, false)
-    : bufferOption === true
-    ? () => true
-    : () => false
+    ? (request: HttpClientRequest.HttpClientRequest) => userCode.predicate(bufferSite, bufferOption, request, true)
+    : bufferOption === false
+    ? () => false
+    : () => true
   const maxBufferBytes = validate.optionalNumber(m, "maxBufferBytes", options.maxBufferBytes, { min: 0, integer: true }) ??
     DEFAULT_MAX_BUFFER_BYTES
   const drain = validate.options(m, options.drain, "drain")
@@ -992,15 +994,37 @@ const build = (
     })
   }
 
+  /** A response returned for streaming, its reads bounded by the idle timeout and the deadline active now. */
+  const toStreaming = (
+    response: HttpClientResponse.HttpClientResponse,
+    settings: StreamingSettings
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse> =>
+    Effect.withFiberRuntime((fiber) => {
+      const deadline = settings.deadline ? active(fiber.getFiberRef(currentDeadline)) : undefined
+      const idle = settings.bodyTimeout === undefined ? config.bodyTimeout : settings.bodyTimeout ?? undefined
+      return Effect.succeed(
+        new StreamingResponse(
+          response,
+          idle,
+          deadline === undefined
+            ? undefined
+            : { at: deadline.at, clock: Context.get(fiber.currentDefaultServices, Clock.Clock), error: deadline.error },
+          config.name
+        )
+      )
+    })
+
   const execute = <E, R>(
     effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
     request: HttpClientRequest.HttpClientRequest
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | ResilienceError, R> =>
-    Effect.suspend(() => {
+    Effect.withFiberRuntime((fiber) => {
       const origin = originOf(request)
       const stats = statsFor(origin)
       stats.calls++
-      const bufferBody = config.bufferBody(request)
+      // buffered (the default) or streamed: per request (`streaming`), else the client's `bufferBody`
+      const streamingRequested = fiber.getFiberRef(currentStreaming)
+      const bufferBody = streamingRequested === undefined && config.bufferBody(request)
       let attemptNumber = 0
 
       const inspect = (response: HttpClientResponse.HttpClientResponse) =>
@@ -1042,21 +1066,29 @@ const build = (
 
       let call: Effect.Effect<any, any, R> = retryAllowed(request) ? retryPolicy!(attempt) : attempt
 
+      // the response of a status that stopped the retries is returned: buffered, its body is
+      // read first, as any other's (inside the call's timeout)
+      const returned = (e: HttpStatusError): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> =>
+        bufferBody ? buffer(e.response, config.maxBufferBytes) : Effect.succeed(e.response)
+
       if (breaker !== undefined) {
         // a 4xx status that stopped the retries (408, 429) is a success for
         // the breaker: a client error is not the server's fault
         const counted = Effect.catchIf(
           call,
           (e): e is HttpStatusError => e instanceof HttpStatusError && e.status < 500,
-          (e) => Effect.succeed(e.response)
+          returned
         )
         call = breaker.execute(counted, { key: origin, classify })
       }
       if (bulkhead !== undefined) call = bulkhead.execute(call, { key: origin })
+      call = Effect.catchIf(call, (e): e is HttpStatusError => e instanceof HttpStatusError, returned)
+      // streamed: the body's reads are bounded by the time the call's deadline has left now
+      // (read inside the timeout's region: the deadline ends with it)
+      if (!bufferBody) call = Effect.flatMap(call, (response) => toStreaming(response, streamingRequested ?? DEFAULT_STREAMING))
       if (config.timeout !== undefined) call = config.timeout(call)
 
       const final = call.pipe(
-        Effect.catchIf((e): e is HttpStatusError => e instanceof HttpStatusError, (e) => Effect.succeed(e.response)),
         Effect.tapError((error) => {
           if (!isRejection(error)) return Effect.void
           stats.rejections++
@@ -1064,11 +1096,6 @@ const build = (
             Metric.tagged(Metric.tagged(rejections, "origin", stats.label), "reason", (error as any)._tag)
           )
         }),
-        Effect.map((response: HttpClientResponse.HttpClientResponse) =>
-          config.bodyTimeout === undefined || bufferBody
-            ? response
-            : new TimedBodyResponse(response, config.bodyTimeout, config.name)
-        ),
         Metric.trackDurationWith(Metric.tagged(duration, "origin", stats.label), Duration.toMillis)
       )
       return Effect.locally(final, currentCall, stats)

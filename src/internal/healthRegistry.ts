@@ -37,7 +37,7 @@ const isInfo = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u 
 const unavailable = (): Readonly<Record<string, unknown>> => ({ error: "unavailable" })
 
 /** @internal */
-export const CONTROLS: ReadonlyArray<Health.PolicyControl> = ["isolate", "reset", "resize"]
+export const CONTROLS: ReadonlyArray<Health.PolicyControl> = ["isolate", "reset", "resize", "setMode"]
 
 /** @internal */
 export const make = (health: Option.Option<Health.Service>): Effect.Effect<Health.PolicyRegistry.Service> =>
@@ -126,7 +126,8 @@ export const make = (health: Option.Option<Health.Service>): Effect.Effect<Healt
           ),
           (n) => entry.resize!(n, key)
         )
-      })
+      }),
+      setMode: control("setMode", (entry, mode: string) => entry.setMode?.(mode))
     }
     return service
   })

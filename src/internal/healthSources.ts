@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type { Bulkhead } from "../Bulkhead.js"
-import type { CircuitBreaker, CircuitBreakerError, State } from "../CircuitBreaker.js"
+import type { CircuitBreaker, CircuitBreakerError, Mode, State } from "../CircuitBreaker.js"
 import type { InvalidKeyError } from "../Errors.js"
 import type * as Health from "../Health.js"
 import { makeOutcome } from "./health.js"
@@ -119,6 +119,15 @@ export const fromCircuitBreaker = (
         const more = xs.length > MAX_KEYS_IN_MESSAGE ? ` (+${xs.length - MAX_KEYS_IN_MESSAGE} more)` : ""
         return shown.join(", ") + more
       }
+      // the breaker's mode (the same for all its keys)
+      const mode = states[0]![1].mode
+      if (mode === "Disabled") return makeOutcome("degraded", "circuit breaker disabled: every call runs, nothing is recorded")
+      if (mode === "MetricsOnly") {
+        // nothing is rejected: what would be open only degrades
+        if (open.length > 0) return makeOutcome("degraded", `metrics only: circuit would be open: ${list(open)}`)
+        if (halfOpen.length > 0) return makeOutcome("degraded", `metrics only: circuit would be half-open: ${list(halfOpen)}`)
+        return makeOutcome("healthy", "metrics only: nothing is rejected")
+      }
       if (open.length > 0) return makeOutcome(whenOpen, `circuit open: ${list(open)}`)
       if (halfOpen.length > 0) return makeOutcome("degraded", `circuit half-open: ${list(halfOpen)}`)
       return makeOutcome("healthy")
@@ -132,7 +141,8 @@ export const fromCircuitBreaker = (
     interval: options.interval,
     liveness: options.liveness,
     readiness: options.readiness,
-    trigger: tracker.stream
+    // again on each transition and each change of the breaker's mode
+    trigger: Stream.merge(tracker.stream, Stream.filter(breaker.events, (e) => e._tag === "ModeChanged"))
   }
 }
 
@@ -166,6 +176,7 @@ export const circuitBreakerEntry = (
       }
       return {
         state: metrics.state._tag,
+        mode: metrics.mode,
         circuits,
         stats: {
           successes: metrics.totals.successes,
@@ -178,6 +189,7 @@ export const circuitBreakerEntry = (
     }).pipe(Effect.orElseSucceed(() => ({ error: "store unavailable" }))),
     isolate: (key) => breaker.isolate(key),
     reset: (key) => breaker.reset(key),
+    setMode: (mode) => breaker.setMode(mode as Mode),
     health
   }
 }

@@ -50,6 +50,14 @@ const storeErrorCounter = Metric.counter("resilience_idempotency_store_errors", 
   description: "Idempotency store failures",
   incremental: true
 })
+const refusedCounter = Metric.counter("resilience_idempotency_refused", {
+  description: "New keys refused by a full idempotency store (nothing ran)",
+  incremental: true
+})
+const highWaterCounter = Metric.counter("resilience_idempotency_store_high_water", {
+  description: "Times a caller's key took a bounded idempotency store to its high-water mark",
+  incremental: true
+})
 
 interface Config<A, E> {
   readonly resolved: I.Idempotency.Resolved
@@ -117,12 +125,22 @@ const build = <A, E>(
   const joinedMetric = joinedCounter.pipe(Metric.tagged("policy", name))
   const replayedMetric = replayedCounter.pipe(Metric.tagged("policy", name))
   const storeErrorMetric = storeErrorCounter.pipe(Metric.tagged("policy", name))
+  const refusedMetric = refusedCounter.pipe(Metric.tagged("policy", name))
+  const highWaterMetric = highWaterCounter.pipe(Metric.tagged("policy", name))
   let executions = 0
   let joined = 0
   let replayed = 0
   let storeErrors = 0
+  let refused = 0
 
   const onStoreError = (key: string, error: IdempotencyError): Effect.Effect<void> => {
+    if (error.reason === "StoreFull") {
+      // a refusal (a rejection), not a failure of the store
+      refused++
+      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
+      if (hub.hasSubscribers()) hub.emit({ _tag: "Refused", policy: name, key, error })
+      return Metric.increment(refusedMetric)
+    }
     storeErrors++
     // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
     if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
@@ -227,8 +245,14 @@ const build = <A, E>(
                 // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
                 if (hub.hasSubscribers()) hub.emit({ _tag: "Executed", policy: name, key })
                 const execution = execute(key, storeKey, effect, lease, acquisition.complete)
+                const highWater = acquisition.highWater
+                if (highWater !== undefined && hub.hasSubscribers()) {
+                  hub.emit({ _tag: "StoreHighWater", policy: name, key, size: highWater.size, maxKeys: highWater.maxKeys })
+                }
                 return Effect.zipRight(
-                  Metric.increment(executionsMetric),
+                  highWater === undefined
+                    ? Metric.increment(executionsMetric)
+                    : Effect.zipRight(Metric.increment(executionsMetric), Metric.increment(highWaterMetric)),
                   Effect.flatMap(
                     Effect.forkIn(execution, executionScope),
                     // the caller's wait is bounded by its deadline; the execution goes on, detached
@@ -261,7 +285,7 @@ const build = <A, E>(
     invalidate: (key) =>
       Keys.isValid(keyPolicy, key) ? store.invalidate(Keys.namespaced(name, key)) : Effect.fail(Keys.refuse(keyPolicy, key)),
     events: hub.stream,
-    stats: () => ({ executions, joined, replayed, storeErrors })
+    stats: () => ({ executions, joined, replayed, storeErrors, refused })
   }
 }
 

@@ -4,11 +4,24 @@
  * - An execution in flight is a `Deferred` per key: `acquire` on a free key
  *   makes the caller its executor (released when the acquisition's scope
  *   closes without a result), later callers await the `Deferred`.
- * - Stored `Exit`s expire after their TTL. They are kept in insertion order,
- *   which is expiry order for one TTL, so expired ones are dropped from the
- *   front as new ones arrive, and a periodic sweep removes the rest; at most
- *   `maxKeys` are kept (the oldest is dropped first). Executions in flight
- *   are never dropped.
+ * - Stored `Exit`s expire after their TTL. They are kept in one list per
+ *   TTL, in insertion order — which is expiry order within one TTL (times are
+ *   monotonic) — so expired ones are dropped from the fronts as new ones
+ *   arrive, and a periodic sweep removes the rest. The earliest expiry is the
+ *   earliest of the lists' fronts: O(number of TTLs), whatever the number of
+ *   keys held.
+ * - At most `maxKeys` keys are held, stored and in flight together. A full
+ *   store first drops the records that have expired; then, with
+ *   `whenFull: "refuse"` (the default), it refuses a new key (an
+ *   `IdempotencyError` with reason `"StoreFull"` and `retryAfter` until the
+ *   earliest record expires) rather than forget a live record — a forgotten
+ *   record would let its key run twice within its TTL; with
+ *   `whenFull: "evictOldest"` it drops the oldest stored record instead.
+ *   Stored and in-flight keys are always served. Executions in flight are
+ *   never dropped.
+ * - The acquisition that takes the store to its high-water mark (90% of
+ *   `maxKeys` by default) says so (`highWater`), once per crossing: the policy
+ *   reports it (an event and a metric) before the store is full.
  * - `Exit`s are kept as they are (no encoding): their size is the user's;
  *   keys are validated by the policy (at most `maxKeyLength` code units), so
  *   key strings take at most `maxKeys × (maxKeyLength + name) × 2` bytes.
@@ -25,6 +38,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../Errors.js"
 import type * as Idempotency from "../Idempotency.js"
+import { IdempotencyError } from "../Idempotency.js"
 import { LinkedMap } from "./linkedMap.js"
 import { monotonicMillis, sleep } from "./time.js"
 import * as validate from "./validate.js"
@@ -49,22 +63,60 @@ class Running {
 }
 
 class Stored {
-  constructor(readonly exit: Exit.Exit<unknown, unknown>, readonly expiresAt: number) {}
+  constructor(
+    readonly exit: Exit.Exit<unknown, unknown>,
+    readonly storedAt: number,
+    readonly expiresAt: number,
+    readonly bucket: LinkedMap<string, Stored>
+  ) {}
 }
+
+/** The default `highWater`: 90% of `maxKeys`. @internal */
+export const DEFAULT_HIGH_WATER = 0.9
+
+/** What a full store does with a new key. @internal */
+export type WhenFull = "refuse" | "evictOldest"
+
+/** The answer of {@link MemoryCore.admit} for a new key. @internal */
+export type Admission =
+  | { readonly _tag: "Admitted"; readonly highWater: boolean }
+  | { readonly _tag: "Full"; readonly retryAfterMillis: number | undefined }
 
 /** @internal */
 export class MemoryCore {
   readonly running = new Map<string, Running>()
-  // a LinkedMap: its oldest entry is O(1) to reach whatever was deleted (a plain Map's
-  // iterator walks the holes its deletions leave at the front: O(keys held) per insert)
-  readonly stored = new LinkedMap<string, Stored>()
+  /** Every stored record by key. */
+  readonly stored = new Map<string, Stored>()
+  /**
+   * The stored records per TTL (millis), each in insertion order = expiry order. LinkedMaps:
+   * their oldest entry is O(1) to reach whatever was deleted (a plain Map's iterator walks the
+   * holes its deletions leave at the front: O(keys held) per insert).
+   */
+  readonly buckets = new Map<number, LinkedMap<string, Stored>>()
+  /** Keys held (stored and in flight) from which an acquisition reports the high-water mark. */
+  readonly highWaterKeys: number
+  /** Armed when the store is below its high-water mark: the next crossing is reported. */
+  private armed = true
   expired = 0
   evicted = 0
+  refused = 0
+  highWaterCrossings = 0
 
-  constructor(readonly maxKeys: number) {}
+  constructor(readonly maxKeys: number, readonly whenFull: WhenFull = "refuse", highWater: number = DEFAULT_HIGH_WATER) {
+    this.highWaterKeys = Math.max(1, Math.ceil(maxKeys * highWater))
+  }
 
   size(): number {
     return this.running.size + this.stored.size
+  }
+
+  /** Forgets the stored record of `key`, if any. */
+  remove(key: string): boolean {
+    const s = this.stored.get(key)
+    if (s === undefined) return false
+    this.stored.delete(key)
+    s.bucket.delete(key)
+    return true
   }
 
   /** The stored `Exit` of `key`, if it has not expired. */
@@ -72,37 +124,88 @@ export class MemoryCore {
     const s = this.stored.get(key)
     if (s === undefined) return undefined
     if (s.expiresAt > now) return s
-    this.stored.delete(key)
+    this.remove(key)
     this.expired++
     return undefined
   }
 
-  store(now: number, key: string, exit: Exit.Exit<unknown, unknown>, ttlMillis: number): void {
-    this.stored.delete(key)
-    // drop expired entries from the front (insertion order is expiry order for one TTL)
-    let budget = SWEEP_PER_INSERT
-    for (const [k, s] of this.stored) {
-      if (budget-- <= 0 || s.expiresAt > now) break
-      this.stored.delete(k)
+  /** Drops up to `budget` expired records from the front of `bucket`. */
+  private dropExpired(bucket: LinkedMap<string, Stored>, now: number, budget: number): void {
+    while (budget-- > 0 && bucket.size > 0) {
+      const first = bucket.firstValue()!
+      if (first.expiresAt > now) return
+      this.stored.delete(bucket.firstKey()!)
+      bucket.delete(bucket.firstKey()!)
       this.expired++
     }
-    while (this.stored.size >= this.maxKeys) {
-      const first = this.stored.keys().next()
-      // Stryker disable next-line ConditionalExpression: equivalent: unreachable: maxKeys >= 1, so the map is not empty inside this loop
-      if (first.done) break
-      this.stored.delete(first.value)
-      this.evicted++
+  }
+
+  /**
+   * Whether a new key may be held now: always below `maxKeys`; when full, after dropping the
+   * expired records (each dropped once: amortized O(1)), by evicting the oldest record
+   * (`evictOldest`), else refused with the time until the earliest record expires. Counts the
+   * key as held when admitted (the caller marks it in flight at once).
+   */
+  admit(now: number): Admission {
+    if (this.size() >= this.maxKeys) {
+      for (const bucket of this.buckets.values()) this.dropExpired(bucket, now, Infinity)
+      if (this.size() >= this.maxKeys) {
+        const oldest = this.oldest("storedAt")
+        if (this.whenFull === "evictOldest" && oldest !== undefined) {
+          this.remove(oldest.key)
+          this.evicted++
+        } else {
+          this.refused++
+          const earliest = this.oldest("expiresAt")
+          return { _tag: "Full", retryAfterMillis: earliest === undefined ? undefined : Math.max(0, earliest.stored.expiresAt - now) }
+        }
+      }
     }
-    this.stored.set(key, new Stored(exit, now + ttlMillis))
+    // the key about to be held counts: it is reported when it takes the store to its mark
+    const held = this.size() + 1
+    if (held < this.highWaterKeys) {
+      this.armed = true
+      return ADMITTED
+    }
+    if (!this.armed) return ADMITTED
+    this.armed = false
+    this.highWaterCrossings++
+    return ADMITTED_HIGH_WATER
+  }
+
+  /** The stored record with the smallest `field` among the buckets' fronts (each bucket's smallest). */
+  private oldest(field: "storedAt" | "expiresAt"): { readonly key: string; readonly stored: Stored } | undefined {
+    let found: { key: string; stored: Stored } | undefined
+    for (const bucket of this.buckets.values()) {
+      if (bucket.size === 0) continue
+      const s = bucket.firstValue()!
+      if (found === undefined || s[field] < found.stored[field]) found = { key: bucket.firstKey()!, stored: s }
+    }
+    return found
+  }
+
+  store(now: number, key: string, exit: Exit.Exit<unknown, unknown>, ttlMillis: number): void {
+    this.remove(key)
+    let bucket = this.buckets.get(ttlMillis)
+    if (bucket === undefined) this.buckets.set(ttlMillis, bucket = new LinkedMap())
+    // drop expired entries from the front (insertion order is expiry order for one TTL)
+    this.dropExpired(bucket, now, SWEEP_PER_INSERT)
+    const s = new Stored(exit, now, now + ttlMillis, bucket)
+    bucket.set(key, s)
+    this.stored.set(key, s)
   }
 
   sweep(now: number): number {
     let removed = 0
-    for (const [k, s] of this.stored) {
-      if (s.expiresAt <= now) {
+    for (const [ttl, bucket] of this.buckets) {
+      for (const [k, s] of bucket) {
+        // Stryker disable next-line ConditionalExpression: equivalent: a bucket is in expiry order, so the first live record ends the walk either way
+        if (s.expiresAt > now) break
+        bucket.delete(k)
         this.stored.delete(k)
         removed++
       }
+      if (bucket.size === 0) this.buckets.delete(ttl)
     }
     this.expired += removed
     return removed
@@ -121,11 +224,14 @@ export class MemoryCore {
   }
 }
 
+const ADMITTED: Admission = { _tag: "Admitted", highWater: false }
+const ADMITTED_HIGH_WATER: Admission = { _tag: "Admitted", highWater: true }
+
 /** @internal */
 export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
-  const acquire = (key: string): Effect.Effect<Idempotency.Acquisition, never, Scope.Scope> =>
+  const acquire = (key: string): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError, Scope.Scope> =>
     Effect.clockWith((clock) =>
-      Effect.suspend((): Effect.Effect<Idempotency.Acquisition, never, Scope.Scope> => {
+      Effect.suspend((): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError, Scope.Scope> => {
         const now = monotonicMillis(clock)
         const stored = core.lookup(now, key)
         if (stored !== undefined) return Effect.succeed({ _tag: "Completed", exit: stored.exit })
@@ -133,10 +239,23 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
         if (running !== undefined) {
           return Effect.succeed({ _tag: "InFlight", await: Deferred.await(running.deferred) })
         }
+        const admission = core.admit(now)
+        if (admission._tag === "Full") {
+          // fail closed: a live record is never forgotten to make room (its key would run twice)
+          return Effect.fail(
+            new IdempotencyError({
+              key,
+              reason: "StoreFull",
+              maxKeys: core.maxKeys,
+              ...(admission.retryAfterMillis === undefined ? {} : { retryAfter: Duration.millis(admission.retryAfterMillis) })
+            })
+          )
+        }
         const entry = new Running()
         core.running.set(key, entry)
         const acquired: Idempotency.Acquisition = {
           _tag: "Acquired",
+          ...(admission.highWater ? { highWater: { size: core.size(), maxKeys: core.maxKeys } } : {}),
           complete: (exit, ttl) =>
             Effect.clockWith((clock) =>
               Effect.sync(() => {
@@ -155,7 +274,7 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
     acquire,
     invalidate: (key) =>
       Effect.sync(() => {
-        core.stored.delete(key)
+        core.remove(key)
       }),
     [MemoryStoreTypeId]: MemoryStoreTypeId,
     size: () => core.size(),
@@ -165,7 +284,9 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
       inFlight: core.running.size,
       maxKeys: core.maxKeys,
       expired: core.expired,
-      evicted: core.evicted
+      evicted: core.evicted,
+      refused: core.refused,
+      highWaterCrossings: core.highWaterCrossings
     })
   }
 }
@@ -183,10 +304,15 @@ export const makeMemoryStore = (
       const sweepInterval = options.sweepInterval === undefined
         ? DEFAULT_SWEEP_INTERVAL_MILLIS
         : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
-      return { maxKeys, sweepInterval }
+      const whenFull: WhenFull = options.whenFull === undefined
+        ? "refuse"
+        : validate.oneOf(m, "whenFull", options.whenFull, ["refuse", "evictOldest"])
+      const highWater = validate.optionalNumber(m, "highWater", options.highWater, { min: 0, max: 1 }) ?? DEFAULT_HIGH_WATER
+      if (highWater === 0) throw validate.invalid(m, "highWater", highWater, "a number in (0, 1]")
+      return { maxKeys, sweepInterval, whenFull, highWater }
     }),
-    ({ maxKeys, sweepInterval }) => {
-      const service = makeService(new MemoryCore(maxKeys))
+    ({ highWater, maxKeys, sweepInterval, whenFull }) => {
+      const service = makeService(new MemoryCore(maxKeys, whenFull, highWater))
       if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
       const sweeper = Effect.forever(Effect.zipRight(sleep(sweepInterval), service.sweep))
       return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)

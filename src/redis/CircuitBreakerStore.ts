@@ -28,7 +28,7 @@
  *   `prefix`.
  * - **Modes.** `breaker.setMode` keeps the mode of a breaker's name in one
  *   key beside its own circuit (`…:m`) and publishes the change; every
- *   replica applies it at once, and reads it again every 10 seconds in case
+ *   replica applies it at once, and reads it again every minute in case
  *   a message was lost.
  * - **Transitions.** The scripts `PUBLISH` each transition in the same
  *   atomic step; the store subscribes on a duplicate connection (scoped) and

@@ -8,6 +8,16 @@
  * `onStoreError` mode, whether to fail open or closed, and nothing hangs
  * beyond the command timeout.
  *
+ * **Starting while Redis is down.** By default (`connect: "eager"`) the
+ * connection is made at start and a Redis that does not answer within the
+ * connect timeout fails the layer: the replica does not start. A deployment
+ * whose stores all fail open can start anyway with `connect: "background"`:
+ * the layer is built at once, the first connection and the reconnections are
+ * made in the background (with the capped backoff of `retryStrategy`), every
+ * command meanwhile fails at once with a `RedisError` (each store then acts
+ * in its documented mode: fail open or closed), and the replica joins Redis
+ * when it answers. `isReady()` tells whether it is connected.
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
@@ -55,6 +65,12 @@ export interface RedisConnection {
   readonly prefix: string
   /** The command timeout in effect. */
   readonly commandTimeout: Duration.Duration
+  /**
+   * True while the client is connected and ready for commands. With
+   * `connect: "background"`, false until Redis first answers, and again
+   * while it reconnects; commands fail at once meanwhile.
+   */
+  readonly isReady: () => boolean
   /**
    * Runs a command through the client, failing with {@link RedisError};
    * bounded by the command timeout (enforced here too, so a paused server
@@ -113,6 +129,18 @@ export interface Options {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Timeout of every command, finite and at most 2^31 − 1 ms (as `connectTimeout`). Defaults to 500 millis. */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /**
+   * When the connection is made:
+   * - `"eager"` (the default): at start; a Redis that does not answer within
+   *   `connectTimeout` fails with a `RedisError` (the layer fails, the
+   *   replica does not start);
+   * - `"background"`: the start never waits for Redis nor fails because of
+   *   it; the client connects (and reconnects) in the background, commands
+   *   fail at once with a `RedisError` until it is ready, and each store acts
+   *   in its `onStoreError` mode. For deployments whose stores fail open (and
+   *   that accept failing closed for the others until Redis answers).
+   */
+  readonly connect?: "eager" | "background" | undefined
 }
 
 /** Node's timer cap: ioredis arms its connect and command timers with `setTimeout`, which fires at once past it. */
@@ -158,10 +186,11 @@ export const make = (
   Effect.gen(function*() {
     const m = "Redis.make"
     options = yield* validate.validated(() => validate.options(m, options))
-    const { commandTimeout, connectTimeout, prefix } = yield* validate.validated(() => {
+    const { commandTimeout, connect, connectTimeout, prefix } = yield* validate.validated(() => {
       if (options.url !== undefined) validate.nonEmptyString(m, "url", options.url)
       validate.optionalOptions(m, "redis", options.redis)
       return {
+        connect: options.connect === undefined ? "eager" : validate.oneOf(m, "connect", options.connect, ["eager", "background"]),
         connectTimeout: timerDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
         commandTimeout: timerDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
         prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
@@ -191,15 +220,20 @@ export const make = (
     )
     // errors are surfaced per command; an unhandled "error" event would crash the process
     client.on("error", () => {})
-    yield* Effect.tryPromise({
-      try: () => client.connect(),
-      catch: (cause) => new RedisError({ operation: "CONNECT", cause })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: connectTimeout,
-        onTimeout: () => new RedisError({ operation: "CONNECT", cause: new Error("connect timeout") })
-      })
-    )
+    if (connect === "eager") {
+      yield* Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => new RedisError({ operation: "CONNECT", cause })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: connectTimeout,
+          onTimeout: () => new RedisError({ operation: "CONNECT", cause: new Error("connect timeout") })
+        })
+      )
+    } else {
+      // the first attempt now; after a failure ioredis reconnects on its own (retryStrategy)
+      client.connect().catch(() => {})
+    }
     // ioredis already fails each command after `commandTimeout`; this bound is the safety net for a
     // function that chains several commands, on the library's cheap timeout path (one fiber, a shared
     // timer) rather than Effect.timeoutFail (two fibers and a timer per command, ~0.6 ms here)
@@ -241,17 +275,20 @@ export const make = (
           throw e
         }
       })
-    return { client, prefix, commandTimeout, use, eval: evalScript }
+    return { client, prefix, commandTimeout, isReady: () => client.status === "ready", use, eval: evalScript }
   })
 
 /**
- * Provides the {@link Redis} service.
+ * Provides the {@link Redis} service. With `connect: "background"` the layer
+ * never fails because Redis is down (see {@link Options.connect}).
  *
  * @example
  * ```ts
  * import { Redis } from "effect-resilience/redis"
  *
  * const RedisLive = Redis.layer({ url: "redis://127.0.0.1:6379", prefix: "payments:" })
+ * // a replica whose stores fail open starts even while Redis is down, and joins it when it answers
+ * const RedisLazy = Redis.layer({ url: "redis://127.0.0.1:6379", connect: "background" })
  * ```
  *
  * @since 0.1.0
@@ -262,7 +299,8 @@ export const layer = (options: Options = {}): Layer.Layer<Redis, InvalidOptionsE
 
 /**
  * Provides the {@link Redis} service from `Config`: `REDIS_URL` (required),
- * `REDIS_PREFIX`, `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT` by default.
+ * `REDIS_PREFIX`, `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT` and
+ * `REDIS_CONNECT` (`eager` or `background`) by default.
  *
  * @example
  * ```ts
@@ -279,7 +317,8 @@ export const layerConfig = (
     url: Config.string("REDIS_URL"),
     prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault(DEFAULT_KEY_PREFIX)),
     connectTimeout: Config.duration("REDIS_CONNECT_TIMEOUT").pipe(Config.withDefault(DEFAULT_CONNECT_TIMEOUT)),
-    commandTimeout: Config.duration("REDIS_COMMAND_TIMEOUT").pipe(Config.withDefault(DEFAULT_COMMAND_TIMEOUT))
+    commandTimeout: Config.duration("REDIS_COMMAND_TIMEOUT").pipe(Config.withDefault(DEFAULT_COMMAND_TIMEOUT)),
+    connect: Config.literal("eager", "background")("REDIS_CONNECT").pipe(Config.withDefault("eager" as const))
   }
 ): Layer.Layer<Redis, InvalidOptionsError | RedisError | ConfigError.ConfigError> =>
   Layer.scoped(Redis, Effect.flatMap(validate.fromConfig("Redis.layerConfig", config), make))

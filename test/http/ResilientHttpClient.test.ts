@@ -1,5 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { HttpBody, HttpClient, HttpClientError, HttpClientRequest, HttpServerResponse } from "@effect/platform"
+import {
+  FetchHttpClient,
+  HttpBody,
+  HttpClient,
+  HttpClientError,
+  HttpClientRequest,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream, TestClock, Tracer } from "effect"
 import { CircuitBreaker, Errors, Health, Retry } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
@@ -212,10 +221,10 @@ describe("ResilientHttpClient: timeouts", () => {
       assert.strictEqual((error as Errors.TimeoutError).scope, "overall")
     }).pipe(Effect.provide(undici)))
 
-  it.scopedLive("slow body: bodyTimeout bounds reading the returned body", () =>
+  it.scopedLive("slow body, streamed (bufferBody: false): bodyTimeout bounds the wait for each chunk of the returned body", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => Effect.succeed(slowBody(2000)))
-      const client = yield* ResilientHttpClient.make({ bodyTimeout: "40 millis" })
+      const client = yield* ResilientHttpClient.make({ bodyTimeout: "40 millis", bufferBody: false })
       const response = yield* client.get(`${server.url}/slow-body`)
       assert.strictEqual(response.status, 200, "the head arrived")
       const error = yield* Effect.flip(response.text)
@@ -568,4 +577,220 @@ describe("issue 16 §2: the HTTP client's defaults against a silent server", () 
         assert.strictEqual(server.count("/silent"), before)
       }).pipe(Effect.provide(layer)))
   }
+})
+
+describe("issue 18: the overall timeout bounds the whole exchange, body included", () => {
+  const CHUNK = new TextEncoder().encode("x".repeat(64))
+
+  /** `count` chunks of 64 bytes: the first with the head, then one every `everyMillis` (real time). */
+  const drip = (count: number, everyMillis: number) =>
+    HttpServerResponse.stream(
+      Stream.range(1, count).pipe(
+        Stream.mapEffect((i) => (i === 1 ? Effect.succeed(CHUNK) : Effect.as(Effect.sleep(everyMillis), CHUNK)))
+      ),
+      { contentType: "text/plain" }
+    )
+
+  /** The head and one chunk (chunked, no Content-Length), then the connection destroyed `afterMillis` later. */
+  const cutAfterHead = (afterMillis: number) =>
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+      const cut = Effect.sleep(afterMillis).pipe(Effect.zipRight(Effect.sync(() => socket.destroy())), Effect.zipRight(Effect.never))
+      return HttpServerResponse.stream(Stream.make(CHUNK).pipe(Stream.concat(Stream.fromEffect(cut))), { contentType: "text/plain" })
+    })
+
+  /** What a read failed with: the `ResponseError`'s reason and its cause's tag. */
+  const bodyFailure = (error: unknown) => {
+    const e = error as HttpClientError.HttpClientError
+    return { error: e._tag, reason: e.reason, cause: (e as { cause?: { _tag?: string } }).cause?._tag }
+  }
+
+  const millisOf = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.map(Effect.timed(self), ([d, a]) => [Duration.toMillis(d), a] as const)
+
+  for (const [label, layer] of [["undici", undici], ["node:http", nodeKeepAlive]] as const) {
+    describe(label, () => {
+      it.scopedLive("issue 18: only `timeout` set, a body stalled after the head fails with that timeout within it, and the breaker opens", () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => Effect.succeed(slowBody(10_000)))
+          const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "300 millis" })
+          const client = (yield* HttpClient.HttpClient).pipe(resilience)
+          // the default breaker is consecutive(5): five stalled calls at once
+          const [millis, errors] = yield* millisOf(
+            Effect.all(Array.from({ length: 5 }, () => Effect.flip(client.get(`${server.url}/stalled`))), { concurrency: 5 })
+          )
+          for (const error of errors) {
+            assert.strictEqual(error._tag, "TimeoutError")
+            assert.strictEqual((error as Errors.TimeoutError).scope, "overall")
+          }
+          assert.isAtLeast(millis, 290)
+          assert.isBelow(millis, 1_000, "bounded by the 300 ms timeout, body included")
+          assert.strictEqual((yield* resilience.circuitBreaker!.state(server.url))._tag, "Open")
+          const before = server.count("/stalled")
+          assert.strictEqual((yield* Effect.flip(client.get(`${server.url}/stalled`)))._tag, "CircuitBreakerError")
+          assert.strictEqual(server.count("/stalled"), before, "the open circuit keeps the call from the stalling upstream")
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: a slow drip that outlasts the deadline fails at the deadline", () =>
+        Effect.gen(function*() {
+          // 100 chunks, one every 20 ms: 2 s of a body that never stops arriving
+          const server = yield* serve(() => Effect.succeed(drip(100, 20)))
+          const client = yield* ResilientHttpClient.make({ timeout: "300 millis" })
+          const [millis, error] = yield* millisOf(Effect.flip(client.get(`${server.url}/drip`)))
+          assert.strictEqual(error._tag, "TimeoutError")
+          assert.strictEqual((error as Errors.TimeoutError).scope, "overall")
+          assert.isAtLeast(millis, 290)
+          assert.isBelow(millis, 1_000)
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: a body cut after the head, read at once: a typed BodyCutError, retried like a failed attempt", () =>
+        Effect.gen(function*() {
+          const server = yield* serve((request) =>
+            request.path === "/flaky" && request.n > 1 ? Effect.succeed(HttpServerResponse.text("whole")) : cutAfterHead(20)
+          )
+          const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "300 millis" })
+          const client = (yield* HttpClient.HttpClient).pipe(resilience)
+          // a POST is not retried: the cut is the call's error, at once
+          const [millis, error] = yield* millisOf(Effect.flip(client.post(`${server.url}/cut`)))
+          assert.deepStrictEqual(bodyFailure(error), { error: "ResponseError", reason: "Decode", cause: "BodyCutError" })
+          assert.isBelow(millis, 290, "the cut, not the timeout")
+          // a GET is retried: the second attempt is served whole
+          const response = yield* client.get(`${server.url}/flaky`)
+          assert.strictEqual(yield* response.text, "whole")
+          const stats = resilience.stats()[0]!
+          assert.deepStrictEqual([stats.attempts, stats.retries, stats.failures], [3, 1, 2], "both cuts were failed attempts")
+          const metrics = yield* resilience.circuitBreaker!.metrics(server.url)
+          assert.strictEqual(metrics.failures, 1, "the unretried cut POST counted by the breaker")
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: a streamed body cut, read 300 ms later: a typed BodyCutError, no hang, never an empty body", () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => cutAfterHead(20))
+          const client = yield* ResilientHttpClient.make({ timeout: "300 millis" })
+          for (const read of ["text", "stream"] as const) {
+            const response = yield* client.get(`${server.url}/cut`).pipe(ResilientHttpClient.streaming())
+            assert.strictEqual(response.status, 200)
+            yield* realSleep(300) // the connection is closed on both sides by now
+            const body = read === "text" ? response.text : Stream.runDrain(response.stream)
+            const [millis, error] = yield* millisOf(Effect.flip(body))
+            assert.deepStrictEqual(bodyFailure(error), { error: "ResponseError", reason: "Decode", cause: "BodyCutError" }, read)
+            assert.isTrue(((error as HttpClientError.ResponseError).cause as ResilientHttpClient.BodyCutError).beforeRead, read)
+            assert.isBelow(millis, 100, `${read}: at once`)
+          }
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: an oversized body fails typed, naming the limit; not retried, not counted", () =>
+        Effect.gen(function*() {
+          const big = "y".repeat(4096)
+          const server = yield* serve((request) =>
+            Effect.succeed(
+              request.path === "/announced"
+                ? HttpServerResponse.text(big)
+                : HttpServerResponse.stream(Stream.make(new TextEncoder().encode(big)), { contentType: "text/plain" })
+            )
+          )
+          const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "300 millis", maxBufferBytes: 1024 })
+          const client = (yield* HttpClient.HttpClient).pipe(resilience)
+          for (const path of ["/announced", "/chunked"]) {
+            const error = yield* Effect.flip(client.get(`${server.url}${path}`))
+            assert.deepStrictEqual(bodyFailure(error), { error: "ResponseError", reason: "Decode", cause: "BodyTooLargeError" }, path)
+            const cause = (error as HttpClientError.ResponseError).cause as ResilientHttpClient.BodyTooLargeError
+            assert.strictEqual(cause.maxBytes, 1024)
+            assert.match(cause.message, /maxBufferBytes \(1024 bytes\)/)
+            assert.strictEqual(server.count(path), 1, `${path}: not retried`)
+          }
+          assert.strictEqual((yield* resilience.circuitBreaker!.metrics(server.url)).failures, 0)
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: bodiless responses (HEAD, 304) announcing a Content-Length read as empty, not as cut", () =>
+        Effect.gen(function*() {
+          const server = yield* serve((request) =>
+            Effect.succeed(
+              request.path === "/head"
+                ? HttpServerResponse.text("hello")
+                : HttpServerResponse.empty({ status: Number(request.path.slice(1)), headers: { "content-length": "5" } })
+            )
+          )
+          const client = yield* ResilientHttpClient.make({ timeout: "300 millis" })
+          const head = yield* client.head(`${server.url}/head`)
+          assert.deepStrictEqual([head.status, head.headers["content-length"], yield* head.text], [200, "5", ""])
+          // undici itself rejects a 204 or 304 with a Content-Length (UND_ERR_RES_CONTENT_LENGTH_MISMATCH)
+          if (label === "node:http") {
+            const notModified = yield* client.get(`${server.url}/304`)
+            assert.deepStrictEqual([notModified.status, yield* notModified.text], [304, ""])
+          }
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: streaming, a stream that stalls between chunks fails with the idle timeout (bodyTimeout)", () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => Effect.succeed(slowBody(10_000)))
+          const client = yield* ResilientHttpClient.make({ timeout: "300 millis" })
+          const response = yield* client.get(`${server.url}/stall`).pipe(ResilientHttpClient.streaming({ bodyTimeout: "100 millis" }))
+          let chunks = 0
+          const [millis, error] = yield* millisOf(
+            Effect.flip(Stream.runForEach(response.stream, () => Effect.sync(() => chunks++)))
+          )
+          assert.strictEqual(chunks, 1, "the first chunk was read")
+          assert.deepStrictEqual(bodyFailure(error), { error: "ResponseError", reason: "Decode", cause: "TimeoutError" })
+          assert.strictEqual(Duration.toMillis((error.cause as Errors.TimeoutError).duration), 100)
+          assert.match(error.message, /no data for 100ms \(bodyTimeout\)/)
+          assert.isBelow(millis, 290, "the idle timeout, before the deadline")
+        }).pipe(Effect.provide(layer)))
+
+      it.scopedLive("issue 18: streaming, a long healthy stream fails at the call's deadline, and completes when opted out", () =>
+        Effect.gen(function*() {
+          // 12 chunks, one every 50 ms: 550 ms of healthy stream
+          const server = yield* serve(() => Effect.succeed(drip(12, 50)))
+          const client = yield* ResilientHttpClient.make({ timeout: "200 millis" })
+          const bounded = yield* client.get(`${server.url}/long`).pipe(ResilientHttpClient.streaming())
+          const [millis, error] = yield* millisOf(Effect.flip(Stream.runDrain(bounded.stream)))
+          assert.deepStrictEqual(bodyFailure(error), { error: "ResponseError", reason: "Decode", cause: "TimeoutError" })
+          assert.strictEqual((error.cause as Errors.TimeoutError).scope, "overall")
+          assert.isBelow(millis, 400, "at the deadline the call had left")
+
+          const free = yield* client.get(`${server.url}/long`).pipe(ResilientHttpClient.streaming({ deadline: false }))
+          const [freeMillis, text] = yield* millisOf(free.text)
+          assert.strictEqual(text.length, 12 * 64, "every chunk")
+          assert.isAtLeast(freeMillis, 400, "it outlived the 200 ms timeout")
+        }).pipe(Effect.provide(layer)))
+    })
+  }
+
+  it.scopedLive("issue 18: FetchHttpClient (a web Response) too: whole, cut, oversized and stalled bodies, default options", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => {
+        switch (request.path) {
+          case "/ok":
+            return Effect.succeed(HttpServerResponse.stream(Stream.make(CHUNK, CHUNK), { contentType: "text/plain" }))
+          case "/big":
+            return Effect.succeed(HttpServerResponse.stream(Stream.make(new Uint8Array(4096)), { contentType: "text/plain" }))
+          case "/stall":
+            return Effect.succeed(slowBody(10_000))
+          default:
+            return cutAfterHead(20)
+        }
+      })
+      const resilience = yield* ResilientHttpClient.makeTransform({ timeout: "300 millis", maxBufferBytes: 1024, retry: false })
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      assert.strictEqual((yield* (yield* client.get(`${server.url}/ok`)).text).length, 128)
+      assert.strictEqual(bodyFailure(yield* Effect.flip(client.get(`${server.url}/cut`))).cause, "BodyCutError")
+      assert.strictEqual(bodyFailure(yield* Effect.flip(client.get(`${server.url}/big`))).cause, "BodyTooLargeError")
+      const [millis, stalled] = yield* millisOf(Effect.flip(client.get(`${server.url}/stall`)))
+      assert.strictEqual(stalled._tag, "TimeoutError")
+      assert.isBelow(millis, 1_000)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.scopedLive("issue 18: the default maxBufferBytes is 10 MiB", () =>
+    Effect.gen(function*() {
+      const mib = new Uint8Array(1024 * 1024)
+      const server = yield* serve((request) =>
+        Effect.succeed(HttpServerResponse.stream(Stream.range(1, request.path === "/ten" ? 10 : 11).pipe(Stream.as(mib))))
+      )
+      const client = yield* ResilientHttpClient.make({})
+      const ten = yield* client.get(`${server.url}/ten`)
+      assert.strictEqual((yield* ten.arrayBuffer).byteLength, 10 * 1024 * 1024)
+      const error = yield* Effect.flip(client.get(`${server.url}/eleven`))
+      assert.strictEqual(bodyFailure(error).cause, "BodyTooLargeError")
+      assert.strictEqual(((error as HttpClientError.ResponseError).cause as ResilientHttpClient.BodyTooLargeError).maxBytes, 10 * 1024 * 1024)
+    }).pipe(Effect.provide(undici)))
 })

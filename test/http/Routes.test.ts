@@ -155,7 +155,7 @@ describe("AdminRoutes", () => {
       const list = yield* send("GET", "/policies")
       assert.strictEqual(list.status, 200)
       assert.deepStrictEqual(list.body.policies.map((p: any) => [p.name, p.kind, p.controls]), [
-        ["payments", "CircuitBreaker", ["isolate", "reset"]],
+        ["payments", "CircuitBreaker", ["isolate", "reset", "setMode"]],
         ["exports", "Bulkhead", ["resize"]]
       ])
       assert.deepStrictEqual(list.body.policies[0].circuits, { eu: "Closed", us: "Closed" })
@@ -193,6 +193,52 @@ describe("AdminRoutes", () => {
 
       const one = yield* send("GET", "/policies/exports")
       assert.deepStrictEqual([one.status, one.body.kind], [200, "Bulkhead"])
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("issue 16 §5: POST /policies/:name/mode switches a breaker's mode (query or JSON body); the report and the listing show it", () =>
+    Effect.gen(function*() {
+      const { breaker, client, send, server } = yield* adminFixture
+      const metricsOnly = yield* send("POST", "/policies/payments/mode?mode=MetricsOnly")
+      assert.strictEqual(metricsOnly.status, 200)
+      assert.strictEqual(metricsOnly.body.mode, "MetricsOnly")
+      assert.strictEqual((yield* breaker.state()).mode, "MetricsOnly")
+      // metrics only: the circuit would open, nothing is rejected, the report is degraded (never unhealthy)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(breaker(Effect.fail("down")))
+      assert.strictEqual(yield* breaker(Effect.succeed("still called")), "still called")
+      const checkOf = Effect.flatMap(
+        client.get(`${server.url}/health`),
+        (r) => Effect.map(r.json, (b: any) => [r.status, b.checks["circuit:payments"].status, b.checks["circuit:payments"].message])
+      )
+      const check = yield* checkOf
+      assert.deepStrictEqual(check.slice(0, 2), [200, "degraded"])
+      assert.match(check[2], /^metrics only: circuit would be open: default \(retry in /)
+      const listed = yield* send("GET", "/policies/payments")
+      assert.deepStrictEqual([listed.body.state, listed.body.mode], ["Open", "MetricsOnly"])
+      // a JSON body works too
+      const disabled = yield* Effect.flatMap(
+        client.execute(
+          HttpClientRequest.post(`${server.url}/admin/resilience/policies/payments/mode`).pipe(
+            HttpClientRequest.bearerToken(SECRET),
+            HttpClientRequest.bodyUnsafeJson({ mode: "Disabled" })
+          )
+        ),
+        (r) => Effect.map(r.json, (body: any) => [r.status, body.mode])
+      )
+      assert.deepStrictEqual(disabled, [200, "Disabled"])
+      assert.strictEqual((yield* checkOf)[1], "degraded")
+      // back to enforcing: the circuit metrics-only saw open rejects at once
+      assert.strictEqual((yield* send("POST", "/policies/payments/mode?mode=Enforcing")).status, 200)
+      const rejected = yield* Effect.flip(breaker(Effect.succeed("no")))
+      assert.strictEqual(rejected._tag === "CircuitBreakerError" && rejected.reason._tag, "CircuitOpen")
+      // an unknown mode, a policy without modes, an unknown policy, no token
+      const bad = yield* send("POST", "/policies/payments/mode?mode=Off")
+      assert.strictEqual(bad.status, 400)
+      assert.match(bad.body.error, /Enforcing/)
+      assert.strictEqual((yield* send("POST", "/policies/payments/mode")).status, 400)
+      assert.strictEqual((yield* send("POST", "/policies/exports/mode?mode=Disabled")).status, 400)
+      assert.strictEqual((yield* send("POST", "/policies/nobody/mode?mode=Disabled")).status, 404)
+      assert.strictEqual((yield* send("POST", "/policies/payments/mode?mode=Disabled", null)).status, 401)
+      assert.strictEqual((yield* breaker.state()).mode, "Enforcing")
     }).pipe(Effect.provide(undici)))
 
   it.scopedLive("unknown policies, unsupported operations and invalid sizes are client errors", () =>

@@ -5,7 +5,7 @@
  * process would have. Time is the shared TestClock (`clock: "caller"`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Deferred, Effect, Exit, Fiber, Metric, Stream, TestClock } from "effect"
+import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Metric, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors } from "effect-resilience"
 import { hasRedis } from "../utils/redis-server.js"
 import { breakerOn, eventually, realSleep, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
@@ -196,7 +196,7 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
       assert.strictEqual((yield* b!.metrics("k2")).fenced, 1)
     }))
 
-  it.scoped("a dead prober's lease expires after probeTimeout; its late result is fenced", () =>
+  it.scoped("a dead prober's lease ends after probeTimeout: a failed probe (reopened then), and another replica probes after the break; its late result is fenced", () =>
     Effect.gen(function*() {
       const contextA = yield* replicaContext(server().url, { store: { clock: "caller" } })
       const options = {
@@ -214,7 +214,10 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
       yield* eventually(Effect.map(b!.state(), (s) => s._tag === "HalfOpen" && s.probes === 1))
       const rejected = yield* Effect.flip(b!(ok))
       assert.strictEqual(rejected.reason._tag, "CircuitHalfOpen")
-      yield* TestClock.adjust("3 seconds") // the lease expires
+      yield* TestClock.adjust("3 seconds") // the lease ends: a failed probe, the circuit reopens from then (issue 16 §3)
+      const reopened = yield* Effect.flip(b!(ok))
+      assert.isTrue(reopened.reason._tag === "CircuitOpen" && Duration.toMillis(reopened.reason.retryAfter) === 1000)
+      yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* b!(ok), "ok") // B probes and closes the circuit
       assert.strictEqual(yield* tagOf(a), "Closed")
       yield* Fiber.interrupt(hung) // the hung probe ends: recorded as ignored, fenced (its lease is gone)

@@ -48,7 +48,9 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   resetAfter: fc.constantFrom(0, 3000, 30_000),
   probes: fc.integer({ min: 1, max: 3 }),
   successThreshold: fc.integer({ min: 1, max: 2 }),
-  probeTimeout: fc.constantFrom(1500, 60_000)
+  probeTimeout: fc.constantFrom(1500, 60_000),
+  // half-open sampling (issue 16 §5)
+  probeFailureRateThreshold: fc.constantFrom(undefined, undefined, 0.5, 1)
 }).map((c): Config => ({
   trip: c.trip,
   slowCallThreshold: c.slowCallThreshold,
@@ -57,7 +59,8 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   openDurationResetAfter: c.resetAfter,
   probes: c.probes,
   successThreshold: c.successThreshold,
-  probeTimeout: c.probeTimeout
+  probeTimeout: c.probeTimeout,
+  probeFailureRateThreshold: c.probeFailureRateThreshold
 }))
 
 type Outcome = "success" | "failure" | "ignored"
@@ -288,7 +291,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       assert.deepStrictEqual(sent, Array(ops).fill("evalsha"))
     }).pipe(Effect.scoped))
 
-  it.live("idle circuits expire by TTL; an open circuit lives until its break ends, an isolated one until reset", () =>
+  it.live("idle closed circuits expire by TTL; an open circuit never does (issue 16 §1), an isolated one lives until reset", () =>
     Effect.gen(function*() {
       const { client } = env.get()
       const context = yield* Layer.build(
@@ -309,9 +312,9 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       const ttl = yield* pttl("idle")
       assert.isTrue(ttl > 0 && ttl <= 150, `pttl ${ttl}`)
       yield* eventually(Effect.map(keysOf("idle"), (ks) => ks.length === 0))
-      // an open circuit is kept for its break, not just the idle TTL
+      // an open circuit is kept past its break, until a call observes it: its state decides the next call
       yield* Effect.exit(breaker.execute(Effect.fail("boom"), { key: "open" }))
-      assert.isAbove(yield* pttl("open"), 10_000)
+      assert.strictEqual(yield* pttl("open"), -1)
       // an isolated circuit never expires
       yield* breaker.isolate("isolated")
       assert.strictEqual(yield* pttl("isolated"), -1)
@@ -422,6 +425,9 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       assert.isTrue(state._tag === "Open" && state.since === 0)
       const { client } = env.get()
       // the breaker's own circuit: its namespace alone (no key), never a keyed circuit's
+      // open: kept (no TTL); closed again, it carries the idle TTL read from Config
+      assert.strictEqual(yield* Effect.promise(() => client.pttl("config:cb:{6:config}")), -1)
+      yield* breaker.reset()
       const ttl = yield* Effect.promise(() => client.pttl("config:cb:{6:config}"))
       assert.isAbove(ttl, 60_000)
       const bad = yield* Effect.exit(Layer.build(

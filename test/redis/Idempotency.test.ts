@@ -252,7 +252,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       yield* eventually(Effect.sync(() => policy.stats().joined === 1))
       child.kill("SIGKILL")
       assert.strictEqual(yield* Fiber.join(waiting), "taken over")
-      assert.deepStrictEqual(policy.stats(), { executions: 1, joined: 1, replayed: 0, storeErrors: 0 })
+      assert.deepStrictEqual(policy.stats(), { executions: 1, joined: 1, replayed: 0, storeErrors: 0, refused: 0 })
     }).pipe(Effect.scoped))
 
   it.scoped("with the caller's clock (TestClock): an unrenewed lock and a kept Exit expire by that clock", () =>

@@ -7,14 +7,14 @@ import { hasRedis, startRedis } from "../utils/redis-server.js"
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
 describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
-  it.live("replicas share stale values; expiry follows the caller's clock; schemas round-trip", () =>
+  it.live("replicas share stale values; with clock: \"caller\" expiry follows the caller's clock; schemas round-trip", () =>
     Effect.gen(function*() {
       const server = yield* startRedis
       // two replicas: independent connections and policies, one Redis
       const replica = (name: string) =>
         Effect.gen(function*() {
           const redis = yield* Redis.make({ url: server.url, prefix: "stale-test:" })
-          const store = yield* StaleStore.make({ schema: Schema.Struct({ price: Schema.Number, at: Schema.Date }) }).pipe(
+          const store = yield* StaleStore.make({ schema: Schema.Struct({ price: Schema.Number, at: Schema.Date }), clock: "caller" }).pipe(
             Effect.provideService(Redis.Redis, redis)
           )
           const policy = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "prices" })
@@ -25,6 +25,8 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
       const value = { price: 42, at: new Date("2026-01-01T00:00:00Z") }
       const fresh = yield* a.policy.serve(Effect.succeed(value), { key: "sku-1" })
       assert.isFalse(fresh.stale)
+      // the write runs off the caller's path
+      yield* a.policy.flush
       const failing: Effect.Effect<typeof value, Unavailable> = Effect.fail(new Unavailable())
       const served = yield* b.policy.serve(failing, { key: "sku-1" })
       assert.isTrue(served.stale)
@@ -50,6 +52,8 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
       const policy = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "down" })
       yield* server.pause
       const result = yield* policy.serve(Effect.succeed(7), { key: "k" })
+      // the write, off the caller's path, fails after the command timeout: reported
+      yield* policy.flush
       yield* server.resume
       assert.strictEqual(result.value, 7)
       assert.isTrue(policy.stats().storeErrors >= 1)

@@ -968,6 +968,7 @@ const breakerOptions: Record<string, Kind> = {
   halfOpen: kinds.object(),
   "halfOpen.probes": kinds.integer({ min: 1, max: 10_000 }),
   "halfOpen.successThreshold": kinds.integer({ min: 1, max: 10_000 }),
+  "halfOpen.failureRateThreshold": kinds.number({ gt: 0, max: 1 }),
   // a safety bound: an infinite one would wedge a half-open circuit
   "halfOpen.probeTimeout": kinds.duration(FINITE),
   slowCall: kinds.other("duration, threshold"),
@@ -996,6 +997,7 @@ const breakerConfigOptions: Record<string, Kind> = {
   probes: kinds.integer({ min: 1, max: 10_000 }),
   successThreshold: kinds.integer({ min: 1, max: 10_000 }),
   probeTimeout: kinds.duration(FINITE),
+  probeFailureRateThreshold: kinds.number({ gt: 0, max: 1 }),
   slowCallDuration: kinds.duration(FINITE),
   slowCallThreshold: kinds.number({ gt: 0, max: 1 }),
   onStoreError: kinds.oneOf()

@@ -178,7 +178,7 @@ const staleApi = (
       const memory = yield* Fallback.makeMemoryStore({ maxEntries: 10 })
       const store: Fallback.StaleStore = {
         get: (k, now) => Effect.zipRight(Effect.sync(() => log.push(`get ${k}`)), memory.get(k, now)),
-        set: (k, entry) => Effect.zipRight(Effect.sync(() => log.push(`set ${k}`)), memory.set(k, entry)),
+        set: (k, entry, now) => Effect.zipRight(Effect.sync(() => log.push(`set ${k}`)), memory.set(k, entry, now)),
         delete: (k) => Effect.zipRight(Effect.sync(() => log.push(`delete ${k}`)), memory.delete(k))
       }
       const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10, store, name: "keys" })

@@ -90,7 +90,7 @@ describe("regressions from the anchors' issue trackers", () => {
   )
 
   it.scoped(
-    "resilience4j #935 (stuck half-open): a probe that never returns loses its slot after probeTimeout",
+    "resilience4j #935 (stuck half-open): a probe that never returns is a failed probe after probeTimeout (maxWaitDurationInHalfOpenState): reopened, probed again after the break",
     () =>
       Effect.gen(function*() {
         const cb = yield* breaker({ halfOpen: { probeTimeout: "5 seconds" } })
@@ -100,6 +100,8 @@ describe("regressions from the anchors' issue trackers", () => {
         yield* Effect.yieldNow()
         assert.strictEqual((yield* Effect.flip(cb(Effect.void)))._tag, "CircuitBreakerError")
         yield* TestClock.adjust("5 seconds")
+        assert.strictEqual((yield* cb.state())._tag, "Open")
+        yield* TestClock.adjust("1 second")
         yield* cb(Effect.void)
         assert.strictEqual((yield* cb.state())._tag, "Closed")
       })

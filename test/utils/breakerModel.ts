@@ -285,7 +285,7 @@ export const configArb = fc.record({
   probeTimeout: fc.constantFrom(1500, 4000, 60_000),
   resetAfter: fc.constantFrom(0, 3000, 30_000),
   /** the memory store's (the Redis store's TTLs run on real time: never reached under TestClock) */
-  idleTimeToLive: fc.constantFrom(20_000, 3_600_000)
+  idleTimeToLive: fc.constantFrom(300_000, 3_600_000)
 })
 
 export type ConfigArb = typeof configArb extends fc.Arbitrary<infer T> ? T : never

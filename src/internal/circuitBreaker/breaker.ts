@@ -183,7 +183,7 @@ export const make = (
   })
 
 /** How often a breaker on a shared store reads its mode again (pub/sub may lose a change). */
-const MODE_REFRESH_MILLIS = 10_000
+const MODE_REFRESH_MILLIS = 60_000
 
 /** The breakers of each namespace of each store, in this process (mode changes are applied to all). */
 const localPeers = new WeakMap<Store, Map<string, Set<(setting: ModeSetting) => void>>>()
@@ -849,7 +849,7 @@ export const layerConfig = <I, S>(
 
 /** Maps a monotonic instant of `clock` to the wall-clock instant it is now shown as. */
 const wallOf = (clock: Clock.Clock) => (at: number): number =>
-  at + clock.unsafeCurrentTimeMillis() - monotonicMillis(clock)
+  Math.round(at + clock.unsafeCurrentTimeMillis() - monotonicMillis(clock))
 
 /** A state's instants in wall time. */
 const stateInWallTime = (state: CircuitBreaker.StoredState, toWall: (at: number) => number): CircuitBreaker.StoredState =>

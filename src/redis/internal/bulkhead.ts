@@ -55,6 +55,7 @@ import { BulkheadStoreError } from "../Bulkhead.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import { active as activeDeadline, currentDeadline } from "../../internal/deadline.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../../internal/time.js"
+import { bounded } from "./bounded.js"
 
 /** @internal */
 export const DEFAULT_NAME = "bulkhead"
@@ -311,13 +312,9 @@ const build = (
 
   const nowArg = (): number => cfg.clock === "redis" ? -1 : clock.unsafeCurrentTimeMillis()
 
-  const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> => {
-    const timeout = cfg.timeout
-    return timeout === undefined ? effect : Effect.timeoutFail(effect, {
-      duration: timeout,
-      onTimeout: () => new RedisError({ operation, cause: new Error(`timeout (${Duration.format(timeout)})`) })
-    })
-  }
+  // bounded by the store's own timeout wherever it is called from (uninterruptible regions included)
+  const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> =>
+    bounded(operation, cfg.timeout, effect)
 
   const call = (script: Script, redisKey: string, args: () => ReadonlyArray<string | number>) =>
     timed(`EVALSHA ${script.name}`, Effect.suspend(() => redis.eval(script, [redisKey], args())))

@@ -42,7 +42,8 @@ import { IdempotencyError } from "../../Idempotency.js"
 import * as validate from "../../internal/validate.js"
 import type * as IdempotencyStore from "../IdempotencyStore.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
-import { sleep, timeoutFail } from "../../internal/time.js"
+import { sleep } from "../../internal/time.js"
+import { bounded } from "./bounded.js"
 
 /** @internal */
 export const TypeId: IdempotencyStore.TypeId = Symbol.for(
@@ -236,13 +237,9 @@ const build = (
     ? Effect.succeed(-1)
     : Effect.clockWith((clock) => Effect.sync(() => clock.unsafeCurrentTimeMillis()))
 
-  const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> => {
-    const timeout = cfg.timeout
-    return timeout === undefined ? effect : timeoutFail(effect, {
-      duration: timeout,
-      onTimeout: () => new RedisError({ operation, cause: new Error(`timeout (${Duration.format(timeout)})`) })
-    })
-  }
+  // bounded by the store's own timeout wherever it is called from (uninterruptible regions included)
+  const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> =>
+    bounded(operation, cfg.timeout, effect)
 
   /** Runs one operation of the script; failures are counted and become `IdempotencyError`s. */
   const run = (

@@ -32,7 +32,7 @@ import type * as RL from "../../RateLimiter.js"
 import { AtomicStoreTypeId } from "../../RateLimiter.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import type * as RateLimiterStore from "../RateLimiterStore.js"
-import { timeoutFail } from "../../internal/time.js"
+import { bounded } from "./bounded.js"
 
 /** @internal */
 export const TypeId: RateLimiterStore.TypeId = Symbol.for(
@@ -260,12 +260,9 @@ export const makeWith = (redis: RedisConnection, cfg: Resolved): RateLimiterStor
     ? Effect.succeed(-1)
     : Effect.clockWith((clock) => Effect.sync(() => clock.unsafeCurrentTimeMillis()))
 
+  // bounded by the store's own timeout wherever it is called from (uninterruptible regions included)
   const timed = <A>(operation: string, effect: Effect.Effect<A, RedisError>): Effect.Effect<A, RedisError> =>
-    cfg.timeout === undefined ? effect : timeoutFail(effect, {
-      duration: cfg.timeout,
-      onTimeout: () =>
-        new RedisError({ operation, cause: new Error(`command timeout (${Duration.format(cfg.timeout!)})`) })
-    })
+    bounded(operation, cfg.timeout, effect)
 
   const run = (
     script: Script,

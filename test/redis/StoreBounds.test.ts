@@ -1,0 +1,296 @@
+/**
+ * Issue 17 §4 (regression tests): every Redis store keeps its own bounds.
+ *
+ * - While Redis is paused, every store operation ends within the store's own
+ *   `timeout` (150 ms here), not the connection's command timeout (500 ms),
+ *   whether the caller is interruptible or not, in its documented mode.
+ * - The stale store stamps entries with Redis `TIME`, not the writer's clock.
+ * - A fail-open deployment starts while Redis is down (`Redis.layer` with
+ *   `connect: "background"`), serves in its mode, and joins Redis when it
+ *   comes back.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
+import { Fallback, Idempotency, RateLimiter } from "effect-resilience"
+import { Bulkhead, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
+import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
+
+let prefixes = 0
+const uniquePrefix = () => `bounds-test-${process.pid}-${++prefixes}:`
+
+/** The connection's command timeout: the bound the stores used to wait for. */
+const COMMAND_TIMEOUT = 500
+/** The stores' own timeout. */
+const STORE_TIMEOUT = 150
+/** A call must end well before the command timeout (the store's timeout plus scheduling slack). */
+const BOUND = 350
+
+const connect = (url: string, prefix = uniquePrefix()) =>
+  Redis.make({ url, prefix, commandTimeout: Duration.millis(COMMAND_TIMEOUT), redis: { retryStrategy: () => 20 } })
+
+/** Runs `effect` and returns its exit with how long it took (real time). */
+const timed = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.map(Effect.timed(Effect.exit(effect)), ([d, exit]) => ({ millis: Duration.toMillis(d), exit }))
+
+class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+
+describe.skipIf(!hasRedis)("issue 17 §4: Redis stores keep their own timeout while Redis is paused", () => {
+  it.live("bulkhead (fail closed and open), interruptible or not", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const provide = Effect.provideService(Redis.Redis, redis)
+      const closed = yield* Bulkhead.make({ maxConcurrent: 2, name: "closed", onStoreError: "fail", timeout: Duration.millis(STORE_TIMEOUT) }).pipe(provide)
+      const open = yield* Bulkhead.make({ maxConcurrent: 2, name: "open", timeout: Duration.millis(STORE_TIMEOUT) }).pipe(provide)
+      assert.strictEqual(yield* closed(Effect.succeed("warm")), "warm")
+      yield* server.pause
+      for (const wrap of [<A, E>(e: Effect.Effect<A, E>) => e, Effect.uninterruptible]) {
+        const c = yield* timed(wrap(closed(Effect.succeed("no"))))
+        assert.isTrue(Exit.isFailure(c.exit))
+        assert.isBelow(c.millis, BOUND, `closed took ${c.millis} ms`)
+        const o = yield* timed(wrap(open(Effect.succeed("yes"))))
+        assert.deepStrictEqual(o.exit, Exit.succeed("yes"))
+        assert.isBelow(o.millis, BOUND * 2, `open took ${o.millis} ms (acquire and release)`)
+        const h = yield* timed(closed.held())
+        assert.isBelow(h.millis, BOUND, `held took ${h.millis} ms`)
+      }
+      yield* server.resume
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("idempotency store (fail closed: nothing runs; fail open: runs unprotected)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const provide = Effect.provideService(Redis.Redis, redis)
+      const make = (onStoreError: "fail" | "allow", name: string) =>
+        Effect.flatMap(
+          IdempotencyStore.make({ onStoreError, timeout: Duration.millis(STORE_TIMEOUT) }).pipe(provide),
+          (store) =>
+            Idempotency.make({ ttl: "1 minute", success: Schema.String, failure: Schema.String, name }).pipe(
+              Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+            )
+        )
+      const closed = yield* make("fail", "closed")
+      const open = yield* make("allow", "open")
+      assert.strictEqual(yield* closed.run("warm", Effect.succeed("warm")), "warm")
+      yield* server.pause
+      let ran = 0
+      const work = Effect.sync(() => `ran ${++ran}`)
+      const c = yield* timed(closed.run("k1", work))
+      assert.isTrue(Exit.isFailure(c.exit))
+      assert.strictEqual(ran, 0)
+      assert.isBelow(c.millis, BOUND, `closed took ${c.millis} ms`)
+      // fail open: acquire times out, the effect runs, its completion is not awaited beyond the timeout
+      const o = yield* timed(open.run("k2", work))
+      assert.deepStrictEqual(o.exit, Exit.succeed("ran 1"))
+      assert.isBelow(o.millis, BOUND, `open took ${o.millis} ms`)
+      const i = yield* timed(closed.invalidate("k1"))
+      assert.isTrue(Exit.isFailure(i.exit))
+      assert.isBelow(i.millis, BOUND, `invalidate took ${i.millis} ms`)
+      yield* server.resume
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("idempotency: an execution that completes while Redis is paused returns within the store's timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* IdempotencyStore.make({ timeout: Duration.millis(STORE_TIMEOUT) }).pipe(Effect.provideService(Redis.Redis, redis))
+      const idem = yield* Idempotency.make({ ttl: "1 minute", success: Schema.String, failure: Schema.String }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      // acquired while Redis answers; Redis pauses while the effect runs: the completion must not hold the caller
+      const result = yield* timed(idem.run("k", Effect.zipRight(server.pause, Effect.succeed("done"))))
+      yield* server.resume
+      assert.deepStrictEqual(result.exit, Exit.succeed("done"))
+      assert.isBelow(result.millis, BOUND, `took ${result.millis} ms`)
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("rate limiter store (fail closed), interruptible or not", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* RateLimiterStore.make({ timeout: Duration.millis(STORE_TIMEOUT) }).pipe(Effect.provideService(Redis.Redis, redis))
+      const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second", name: "bounded" }).pipe(
+        Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+      )
+      assert.strictEqual(yield* limiter(Effect.succeed("warm")), "warm")
+      yield* server.pause
+      for (const wrap of [<A, E>(e: Effect.Effect<A, E>) => e, Effect.uninterruptible]) {
+        const r = yield* timed(wrap(limiter(Effect.succeed("no"))))
+        assert.isTrue(Exit.isFailure(r.exit))
+        assert.isBelow(r.millis, BOUND, `took ${r.millis} ms`)
+      }
+      yield* server.resume
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("stale store: get, set and delete end within its timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* StaleStore.make({ timeout: Duration.millis(STORE_TIMEOUT) }).pipe(Effect.provideService(Redis.Redis, redis))
+      yield* server.pause
+      const now = Date.now()
+      for (const wrap of [<A, E>(e: Effect.Effect<A, E>) => e, Effect.uninterruptible]) {
+        for (const op of [store.get("k", now), store.set("k", { value: 1, storedAt: now, expiresAt: now + 60_000 }, now), store.delete("k")]) {
+          const r = yield* timed(wrap(op as Effect.Effect<unknown, Fallback.StaleStoreError>))
+          assert.isTrue(Exit.isFailure(r.exit))
+          assert.isBelow(r.millis, BOUND, `took ${r.millis} ms`)
+        }
+      }
+      yield* server.resume
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
+
+describe.skipIf(!hasRedis)("issue 17 §4: the Redis stale store's time is Redis TIME", () => {
+  it.live("a writer whose clock is an hour behind stamps entries with Redis's time: other replicas see them fresh", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const writerRedis = yield* connect(server.url, prefix)
+      const readerRedis = yield* connect(server.url, prefix)
+      const writer = yield* StaleStore.make<number, number>({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, writerRedis))
+      const reader = yield* StaleStore.make<number, number>({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, readerRedis))
+      const hour = 3_600_000
+      const writerNow = Date.now() - hour
+      // an entry with a 10-minute ttl, stamped by a writer an hour behind
+      yield* writer.set("k", { value: 42, storedAt: writerNow, expiresAt: writerNow + 600_000 }, writerNow)
+      const readerNow = Date.now()
+      const entry = yield* reader.get("k", readerNow)
+      assert.isTrue(Option.isSome(entry), "the entry is fresh for Redis: it must be served")
+      const e = Option.getOrThrow(entry)
+      assert.strictEqual(e.value, 42)
+      // its times are shown in the reader's frame: stored just now, expiring in ~10 minutes
+      assert.isAtMost(readerNow - e.storedAt, 5_000)
+      assert.isAtLeast(readerNow - e.storedAt, 0)
+      assert.isAbove(e.expiresAt - readerNow, 590_000)
+      assert.strictEqual(writer.time, "wall")
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("an older value never overwrites a newer one (with the caller's clock)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* StaleStore.make({ clock: "caller" }).pipe(Effect.provideService(Redis.Redis, redis))
+      const now = Date.now()
+      yield* store.set("k", { value: "new", storedAt: now, expiresAt: now + 60_000 }, now)
+      yield* store.set("k", { value: "old", storedAt: now - 1_000, expiresAt: now + 59_000 }, now)
+      const entry = yield* store.get("k", now)
+      assert.strictEqual(Option.getOrThrow(entry).value, "new")
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+})
+
+describe.skipIf(!hasRedis)("issue 17 §5: stale-if-error on Redis never slows a fresh answer", () => {
+  it.live("a fresh answer is as fast with Redis paused as with Redis up; the failed write is reported", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* StaleStore.make({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, redis))
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "paused" })
+      const events = cache.events.pipe(Stream.filter((e) => e._tag === "StoreError"), Stream.take(1), Stream.runCollect)
+      const errors = yield* Effect.fork(events)
+      yield* Effect.sleep("20 millis")
+      const up = yield* timed(Effect.succeed(1).pipe(cache))
+      yield* cache.flush
+      yield* server.pause
+      // the caller's answer does not wait for the write (the command timeout is 500 ms)
+      for (const wrap of [<A, E>(e: Effect.Effect<A, E>) => e, Effect.uninterruptible]) {
+        const paused = yield* timed(wrap(Effect.succeed(2).pipe(cache)))
+        assert.deepStrictEqual(paused.exit, Exit.succeed(2))
+        assert.isBelow(paused.millis, 100, `took ${paused.millis} ms with Redis paused (${up.millis} ms up)`)
+      }
+      // the newest value is served from memory while its write waits
+      assert.strictEqual(yield* Effect.fail(new Unavailable()).pipe(Effect.as(0), cache), 2)
+      // the write fails after the command timeout: reported (event and counter), never the caller's
+      yield* cache.flush
+      const [error] = yield* Fiber.join(errors)
+      assert.strictEqual(error?._tag === "StoreError" && error.error.operation, "set")
+      assert.isAtLeast(cache.stats().storeErrors, 1)
+      yield* server.resume
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("without a schema, a value that does not survive JSON (a Date) is refused, never served mistyped", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+      const cache = yield* Fallback.staleIfError<{ readonly at: Date }>({ ttl: "1 minute", maxEntries: 10, store, name: "dates" })
+      yield* Effect.succeed({ at: new Date(0) }).pipe(cache)
+      yield* cache.flush
+      assert.strictEqual(cache.stats().storeErrors, 1)
+      const served = yield* Effect.either(cache.serve(Effect.fail(new Unavailable()), { key: "default" }))
+      assert.isTrue(served._tag === "Left", "nothing stored: the failure surfaces")
+      // plain JSON is kept
+      const plain = yield* Fallback.staleIfError<{ readonly n: number; readonly tags: ReadonlyArray<string> }>({
+        ttl: "1 minute",
+        maxEntries: 10,
+        store,
+        name: "plain"
+      })
+      yield* Effect.succeed({ n: 1, tags: ["a"] }).pipe(plain)
+      yield* plain.flush
+      assert.deepStrictEqual(yield* Effect.fail(new Unavailable()).pipe(Effect.as({ n: 0, tags: [] }), plain), { n: 1, tags: ["a"] })
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it("types: a store made with a schema backs only policies of its type", () => {
+    interface Quote {
+      readonly price: number
+    }
+    const program = Effect.gen(function*() {
+      const numbers = yield* StaleStore.make({ schema: Schema.Number })
+      // @ts-expect-error: a store of numbers cannot back a policy of quotes
+      yield* Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, store: numbers })
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, store: numbers })
+      // @ts-expect-error: the policy keeps numbers
+      yield* Effect.succeed({ price: 1 }).pipe(cache)
+      return yield* Effect.succeed(1).pipe(cache)
+    })
+    assert.isDefined(program)
+  })
+})
+
+describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Redis is down and joins it when it is back", () => {
+  it.live("Redis.layer({ connect: \"background\" }) starts with Redis down; fail-open stores serve; then Redis is used", () =>
+    Effect.gen(function*() {
+      const server = yield* restartableRedis
+      yield* server.kill
+      const prefix = uniquePrefix()
+      // the eager default fails at start
+      const eager = yield* Effect.exit(Effect.scoped(Layer.build(Redis.layer({ url: server.url, connectTimeout: "300 millis" }))))
+      assert.isTrue(Exit.isFailure(eager))
+      const live = Redis.layer({
+        url: server.url,
+        prefix,
+        connect: "background",
+        commandTimeout: Duration.millis(COMMAND_TIMEOUT),
+        redis: { retryStrategy: () => 20 }
+      })
+      yield* Effect.gen(function*() {
+        const redis = yield* Redis.Redis
+        assert.isFalse(redis.isReady())
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "lazy", timeout: Duration.millis(STORE_TIMEOUT) })
+        const stale = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, store: yield* StaleStore.make(), name: "lazy" })
+        // down: the fail-open bulkhead runs without a lease, stale-if-error answers fresh, nothing hangs
+        const down = yield* timed(bulkhead(Effect.succeed("ran")))
+        assert.deepStrictEqual(down.exit, Exit.succeed("ran"))
+        assert.isBelow(down.millis, BOUND)
+        assert.strictEqual(bulkhead.totals().allowedWithoutLease, 1)
+        assert.strictEqual(yield* stale(Effect.succeed("fresh")), "fresh")
+        // Redis comes back: the connection joins it in the background
+        yield* server.restart
+        yield* waitReady(redis)
+        assert.strictEqual(yield* bulkhead(Effect.succeed("leased")), "leased")
+        assert.strictEqual(bulkhead.totals().allowedWithoutLease, 1)
+        assert.strictEqual(yield* bulkhead.held(), 0)
+        yield* stale(Effect.succeed("cached"))
+        yield* stale.flush
+        assert.strictEqual(yield* stale(Effect.fail(new Unavailable())), "cached")
+      }).pipe(Effect.provide(live))
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+})
+
+/** Waits (real time) until the connection is ready, at most ~10 s. */
+const waitReady = (redis: Redis.RedisConnection) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 400 && !redis.isReady(); i++) await new Promise((r) => setTimeout(r, 25))
+    if (!redis.isReady()) throw new Error("Redis did not come back")
+  })
