@@ -178,7 +178,7 @@ describe("CircuitBreaker API: identity", () => {
       assert.isFalse(CircuitBreaker.isCircuitBreaker(null))
     }))
 
-  it.scoped("unnamed breakers get their own numbered namespace in the store; a named breaker uses its name", () =>
+  it.scoped("unnamed breakers get their own namespace in the store (a process token and a number: never a name, never another replica's); a named breaker uses its name", () =>
     Effect.gen(function*() {
       const t = yield* testStore()
       const options = { tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" } as const
@@ -186,9 +186,9 @@ describe("CircuitBreaker API: identity", () => {
       yield* CircuitBreaker.make(options).pipe(withStore(t))
       yield* CircuitBreaker.make({ ...options, name: "api-namespace" }).pipe(withStore(t))
       const [first, second, named] = t.registered
-      const n = /^circuit-breaker#anonymous-(\d+)$/.exec(first!)
+      const n = /^circuit-breaker#anonymous-([0-9a-f-]{36})-(\d+)$/.exec(first!)
       assert.isNotNull(n, first)
-      assert.strictEqual(second, `circuit-breaker#anonymous-${Number(n![1]) + 1}`)
+      assert.strictEqual(second, `circuit-breaker#anonymous-${n![1]}-${Number(n![2]) + 1}`)
       assert.strictEqual(named, "api-namespace")
     }))
 })

@@ -356,7 +356,14 @@ const fromConfigOptionsUnchecked = (m: string, options: CircuitBreaker.ConfigOpt
 
 /** The store namespace of a breaker: its name, or a unique one for an unnamed breaker. @internal */
 export const namespaceOf = (parsed: Parsed, unique: number): string =>
-  parsed.named ? parsed.name : `${DEFAULT_NAME}#anonymous-${unique}`
+  parsed.named ? parsed.name : `${DEFAULT_NAME}#anonymous-${PROCESS_TOKEN}-${unique}`
+
+/**
+ * A random token of this process: an anonymous breaker's circuits are its
+ * own, never shared with a named breaker (no name can be guessed to equal it)
+ * nor with another replica's anonymous breaker through a shared store.
+ */
+const PROCESS_TOKEN = globalThis.crypto.randomUUID()
 
 /** @internal */
 export { DEFAULT_KEY }
