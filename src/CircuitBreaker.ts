@@ -1089,6 +1089,19 @@ export declare namespace CircuitBreakerStore {
      */
     readonly admit: (key: string | undefined, config: Config, now: number, allowProbe: boolean) => Admission | undefined
     readonly record: (key: string | undefined, config: Config, ticket: Ticket, result: CallResult, now: number) => Recorded
+    /**
+     * Optional: admits a call without the time when the circuit is closed
+     * and nothing of it depends on time (the breaker asks only with a
+     * `consecutive` trip policy and no slow-call accounting); `undefined`
+     * otherwise.
+     */
+    readonly admitClosed?: ((key: string | undefined) => Admitted | undefined) | undefined
+    /**
+     * Optional, with `admitClosed`: records the success of a call it
+     * admitted, without the time; false (nothing changed) when the circuit
+     * has moved on since.
+     */
+    readonly recordClosedSuccess?: ((key: string | undefined, ticket: Ticket) => boolean) | undefined
   }
 
   /**

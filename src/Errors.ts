@@ -3,7 +3,8 @@
  *
  * Every library error carries {@link ResilienceErrorTypeId} (see
  * {@link isResilienceError}); the load-shedding rejections the library makes on
- * its own (an open circuit, a full bulkhead, an exceeded rate limit) also carry
+ * its own (an open circuit, a full bulkhead, an exceeded rate limit, a full
+ * idempotency store refusing a new key) also carry
  * {@link RejectionTypeId} (see {@link isRejection}). Retry never retries a
  * rejection and a circuit breaker never counts one as a failure of the
  * dependency.
@@ -62,8 +63,8 @@ export const isResilienceError = (u: unknown): u is ResilienceError => Predicate
 
 /**
  * True for the library's own load-shedding rejections (open or half-open
- * circuit, full bulkhead, exceeded rate limit). Decided by TypeId, never by tag
- * or message.
+ * circuit, full bulkhead, exceeded rate limit, a full idempotency store
+ * refusing a new key). Decided by TypeId, never by tag or message.
  *
  * @example
  * ```ts

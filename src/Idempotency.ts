@@ -122,7 +122,8 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category Type IDs
  */
-export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
+// the same symbol as the store's (Symbol.for), defined here so that loading the store module first (it imports this one) works
+export const MemoryStoreTypeId: unique symbol = Symbol.for("effect-resilience/Idempotency/MemoryStore")
 
 /**
  * @example

@@ -976,6 +976,76 @@ describe("CircuitBreaker: metrics", () => {
       const name = "batched"
       const breaker = yield* CircuitBreaker.make({ name, tripPolicy: CircuitBreaker.consecutive(5), openDuration: "1 second" })
       const published = readMetric("resilience_circuit_breaker_calls", { policy: name, outcome: "success" })
+      // consecutive without slow calls: successes read no time; a publisher loop publishes them within a second
+      yield* Effect.yieldNow()
+      const sleepsBefore = Chunk.size(yield* TestClock.sleeps()) // the store's sweeper
+      yield* breaker(ok) // the first call makes the circuit (with the time) and publishes
+      for (let i = 0; i < 10; i++) yield* breaker(ok)
+      assert.strictEqual(yield* published, 1, "batched: nothing published per call")
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* published, 11, "published within a second")
+      yield* breaker(ok)
+      assert.strictEqual(yield* published, 11)
+      for (let i = 0; i < 256; i++) yield* breaker(ok)
+      assert.isAtLeast(yield* published, 256, "or every 256 calls")
+      // idle: no timer runs while nothing is left to publish
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* published, 268)
+      assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), sleepsBefore)
+    }))
+
+  it.scoped("issue 15: a closed breaker without time-dependent accounting reads no time on its success path", () =>
+    Effect.gen(function*() {
+      let reads = 0
+      const base = yield* Effect.clock
+      const counting = new Proxy(base, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target)
+          if (property === "unsafeCurrentTimeNanos" || property === "unsafeCurrentTimeMillis") {
+            return () => {
+              reads++
+              return (value as () => number | bigint).call(target)
+            }
+          }
+          return typeof value === "function" ? value.bind(target) : value
+        }
+      })
+      yield* Effect.gen(function*() {
+        const consecutive = yield* CircuitBreaker.make({ name: "timeless", tripPolicy: CircuitBreaker.consecutive(3), openDuration: "1 second" })
+        yield* consecutive(ok) // makes the circuit
+        reads = 0
+        for (let i = 0; i < 100; i++) yield* consecutive(ok)
+        assert.strictEqual(reads, 0, "consecutive: no clock read")
+        // a failure reads it (it may trip the circuit); successes after it still read none
+        yield* Effect.exit(consecutive(fail))
+        assert.isAbove(reads, 0)
+        reads = 0
+        for (let i = 0; i < 10; i++) yield* consecutive(ok)
+        assert.strictEqual(reads, 0)
+        const timed = yield* CircuitBreaker.make({
+          name: "timed",
+          tripPolicy: CircuitBreaker.consecutive(3),
+          openDuration: "1 second",
+          slowCall: { duration: "1 second", threshold: 1 }
+        })
+        yield* timed(ok)
+        reads = 0
+        yield* timed(ok)
+        assert.isAbove(reads, 0, "slow-call accounting needs the time")
+      }).pipe(Effect.withClock(counting))
+    }))
+
+  it.scoped("with a time-dependent trip policy (timeRate) the first call publishes, then at most once a second or every 256 calls", () =>
+    Effect.gen(function*() {
+      const name = "batched-timed"
+      const breaker = yield* CircuitBreaker.make({
+        name,
+        tripPolicy: CircuitBreaker.timeRate({ threshold: 0.5, window: "10 seconds", minimumCalls: 5 }),
+        openDuration: "1 second"
+      })
+      const published = readMetric("resilience_circuit_breaker_calls", { policy: name, outcome: "success" })
       yield* breaker(ok) // first call publishes (no publication yet)
       for (let i = 0; i < 10; i++) yield* breaker(ok)
       assert.strictEqual(yield* published, 1)

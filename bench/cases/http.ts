@@ -29,8 +29,6 @@ const ResilientHttpClient = (await import("../../src/http/ResilientHttpClient.js
 
 const BODY = new TextEncoder().encode(JSON.stringify({ id: 42, name: "item", price: 9.5 }))
 const HEADERS = Headers.fromInput({ "content-type": "application/json", "content-length": String(BODY.byteLength) })
-/** The same body sent chunked (no `Content-Length`): the client reads it through `stream`. */
-const CHUNKED_HEADERS = Headers.fromInput({ "content-type": "application/json" })
 const decoder = new TextDecoder()
 
 /** A response held in memory: the body is a `Uint8Array`, every read is synchronous. */
@@ -78,7 +76,18 @@ const upstreamWith = (headers: Headers.Headers): HttpClient.HttpClient =>
     })
   )
 const upstream = upstreamWith(HEADERS)
-const chunkedUpstream = upstreamWith(CHUNKED_HEADERS)
+
+/**
+ * The same upstream answering with a web `Response` (what `FetchHttpClient`
+ * returns), its body a `ReadableStream` without `Content-Length` (chunked).
+ */
+const webUpstream: HttpClient.HttpClient = HttpClient.make((request) =>
+  Effect.async<HttpClientResponse.HttpClientResponse>((resume) => {
+    queueMicrotask(() =>
+      resume(Effect.succeed(HttpClientResponse.fromWeb(request, new Response(BODY, { headers: { "content-type": "application/json" } }))))
+    )
+  })
+)
 
 const URL_ = "http://upstream.internal/items/42"
 
@@ -87,6 +96,8 @@ const getJson = (client: HttpClient.HttpClient.With<unknown>): EffectCall => () 
 
 /** Name of the plain client's case (the peer of the resilient one). */
 export const PLAIN = "effect: HttpClient (in-memory upstream), get + json"
+/** Name of the plain client's case over web `Response`s. */
+export const PLAIN_WEB = "effect: HttpClient (in-memory upstream, web Response, chunked), get + json"
 
 export const cases: ReadonlyArray<Case> = [
   effectCase({
@@ -109,16 +120,24 @@ export const cases: ReadonlyArray<Case> = [
       (resilience): EffectCall => getJson(upstream.pipe(resilience))
     )
   }),
+  effectCase({
+    name: PLAIN_WEB,
+    group: "http",
+    lib: "effect",
+    path: "async",
+    note: "the plain client over web Responses (FetchHttpClient's kind), chunked: the platform's `json` reads the Response",
+    call: getJson(webUpstream)
+  }),
   scopedCase({
-    name: "ours: ResilientHttpClient defaults, get + json, chunked body",
+    name: "ours: ResilientHttpClient defaults, get + json, web Response, chunked",
     group: "http",
     lib: "ours",
     path: "async",
-    peers: [PLAIN],
-    note: "the same without Content-Length: the client reads the body through `stream` (the path of chunked and large bodies)",
+    peers: [PLAIN_WEB],
+    note: "the same over web Responses without Content-Length: the client reads the body with the ReadableStream's reader",
     make: Effect.map(
       ResilientHttpClient.makeTransform({}) as Effect.Effect<any, unknown, Scope.Scope>,
-      (resilience): EffectCall => getJson(chunkedUpstream.pipe(resilience))
+      (resilience): EffectCall => getJson(webUpstream.pipe(resilience))
     )
   })
 ]

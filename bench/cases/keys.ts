@@ -110,11 +110,29 @@ export const cases: ReadonlyArray<Case> = RateLimiter === undefined ? [] : [
   ]),
   ...(Idempotency === undefined ? [] : [
     scopedCase({
-      name: "ours: Idempotency memory store full (100,000 keys), a new key each call",
+      name: "ours: Idempotency memory store full (100,000 keys), a new key each call, whenFull: \"evictOldest\"",
       group: "keys",
       lib: "ours",
       path: "success",
-      note: "every call runs a new key and stores its Exit, dropping the oldest (until issue 17 §3 makes a full store refuse)",
+      note: "every call runs a new key and stores its Exit, dropping the oldest (the explicit opt-in)",
+      make: Effect.gen(function*() {
+        const store = yield* (Idempotency.makeStoreMemory({
+          maxKeys: HELD,
+          sweepInterval: Duration.infinity,
+          whenFull: "evictOldest"
+        }) as Effect.Effect<any, unknown, any>)
+        const idem = yield* (Idempotency.make({ ttl: "1 hour", name: "keys" }).pipe(
+          Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+        ) as Effect.Effect<any, unknown, any>)
+        return yield* fullThenCycling(keysOf(2 * HELD, 16), (key) => idem.run(key, succeed1))
+      })
+    }),
+    scopedCase({
+      name: "ours: Idempotency memory store full (100,000 live keys), a new key each call refused (the default)",
+      group: "keys",
+      lib: "ours",
+      path: "failure",
+      note: "issue 17 §3: a full store refuses a new key (IdempotencyError StoreFull with retryAfter) instead of forgetting a live one",
       make: Effect.gen(function*() {
         const store = yield* (Idempotency.makeStoreMemory({ maxKeys: HELD, sweepInterval: Duration.infinity }) as Effect.Effect<
           any,

@@ -79,7 +79,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
-import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
@@ -468,11 +467,12 @@ const resolveStreaming = (options: StreamingOptions | undefined): StreamingSetti
 export const streaming: {
   (options?: StreamingOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, options?: StreamingOptions): Effect.Effect<A, E, R>
-} = dual(
-  (args) => Effect.isEffect(args[0]),
-  <A, E, R>(self: Effect.Effect<A, E, R>, options?: StreamingOptions): Effect.Effect<A, E, R> =>
-    Effect.locally(self, currentStreaming, resolveStreaming(options))
-)
+} = (...args: ReadonlyArray<any>): any => {
+  // options are validated (InvalidOptionsError, thrown) and resolved once, when `streaming` is called
+  if (Effect.isEffect(args[0])) return Effect.locally(args[0], currentStreaming, resolveStreaming(args[1]))
+  const settings = resolveStreaming(args[0])
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.locally(self, currentStreaming, settings)
+}
 
 // ---------------------------------------------------------------------------
 // Classification

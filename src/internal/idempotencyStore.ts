@@ -67,6 +67,7 @@ class Stored {
     readonly exit: Exit.Exit<unknown, unknown>,
     readonly storedAt: number,
     readonly expiresAt: number,
+    readonly ttl: number,
     readonly bucket: LinkedMap<string, Stored>
   ) {}
 }
@@ -116,6 +117,7 @@ export class MemoryCore {
     if (s === undefined) return false
     this.stored.delete(key)
     s.bucket.delete(key)
+    if (s.bucket.size === 0) this.buckets.delete(s.ttl)
     return true
   }
 
@@ -134,8 +136,7 @@ export class MemoryCore {
     while (budget-- > 0 && bucket.size > 0) {
       const first = bucket.firstValue()!
       if (first.expiresAt > now) return
-      this.stored.delete(bucket.firstKey()!)
-      bucket.delete(bucket.firstKey()!)
+      this.remove(bucket.firstKey()!)
       this.expired++
     }
   }
@@ -186,11 +187,13 @@ export class MemoryCore {
 
   store(now: number, key: string, exit: Exit.Exit<unknown, unknown>, ttlMillis: number): void {
     this.remove(key)
+    const existing = this.buckets.get(ttlMillis)
+    // drop expired entries from the front (insertion order is expiry order for one TTL)
+    if (existing !== undefined) this.dropExpired(existing, now, SWEEP_PER_INSERT)
+    // (a list emptied by that drop is gone from `buckets`: look it up again)
     let bucket = this.buckets.get(ttlMillis)
     if (bucket === undefined) this.buckets.set(ttlMillis, bucket = new LinkedMap())
-    // drop expired entries from the front (insertion order is expiry order for one TTL)
-    this.dropExpired(bucket, now, SWEEP_PER_INSERT)
-    const s = new Stored(exit, now, now + ttlMillis, bucket)
+    const s = new Stored(exit, now, now + ttlMillis, ttlMillis, bucket)
     bucket.set(key, s)
     this.stored.set(key, s)
   }
@@ -199,7 +202,7 @@ export class MemoryCore {
     let removed = 0
     for (const [ttl, bucket] of this.buckets) {
       for (const [k, s] of bucket) {
-        // Stryker disable next-line ConditionalExpression: equivalent: a bucket is in expiry order, so the first live record ends the walk either way
+        // a list is in expiry order: the first live record ends its walk
         if (s.expiresAt > now) break
         bucket.delete(k)
         this.stored.delete(k)

@@ -1031,6 +1031,7 @@ const staleOptions: Record<string, Kind> = {
   defects: kinds.other("a boolean or a predicate"),
   interruptions: kinds.boolean(),
   store: kinds.other("StaleStore"),
+  maxPendingWrites: kinds.integer({ min: 1 }),
   name: kinds.string()
 }
 const fallbackOptions: Record<string, Kind> = {
@@ -1575,7 +1576,7 @@ const constructors: ReadonlyArray<Constructor> = [
     mode: "fail",
     base: {},
     make: (o) => f === "makeStoreMemory" ? Idempotency.makeStoreMemory(o) : layerOf(Idempotency.layerStoreMemory(o)),
-    options: memoryStoreOptions
+    options: { ...memoryStoreOptions, whenFull: kinds.oneOf(), highWater: kinds.number({ gt: 0, max: 1 }) }
   })),
   // --- Chaos
   {
@@ -1711,7 +1712,8 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
     redis: kinds.object(),
     prefix: kinds.string(),
     connectTimeout: timer,
-    commandTimeout: timer
+    commandTimeout: timer,
+    connect: kinds.oneOf()
   }
   return [
     {
@@ -1746,7 +1748,7 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
       mode: "fail",
       base: {},
       make: (o) => withRedis(StaleStore.make(o)),
-      options: { schema: kinds.other("a Schema") }
+      options: { schema: kinds.other("a Schema"), timeout: kinds.duration(FINITE), clock: kinds.oneOf() }
     },
     ...(["make", "layerStore", "layerStoreConfig"] as const).map((f): Constructor => ({
       name: `CircuitBreakerStore.${f}`,

@@ -21,7 +21,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ResilienceErrorTypeId, TimeoutError } from "../../Errors.js"
-import { monotonicMillis, timeoutFail } from "../../internal/time.js"
+import { monotonicMillis, timeoutFail, timeoutOption } from "../../internal/time.js"
 
 /**
  * Reads and discards what is left of a response body, so that the connection
@@ -35,10 +35,8 @@ export const drain = (
   maxBytes: number,
   timeout: Duration.Duration
 ): Effect.Effect<void> =>
-  response.stream.pipe(
-    Stream.runFoldWhile(0, (n) => n <= maxBytes, (n, chunk: Uint8Array) => n + chunk.byteLength),
-    Effect.timeout(timeout),
-    Effect.ignore
+  Effect.ignore(
+    timeoutOption(Stream.runFoldWhile(response.stream, 0, (n) => n <= maxBytes, (n, chunk: Uint8Array) => n + chunk.byteLength), timeout)
   )
 
 /**

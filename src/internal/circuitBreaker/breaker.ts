@@ -35,7 +35,7 @@ import { unsafeMakeCallable } from "../../Policy.js"
 import * as EventHub from "../events.js"
 import { active as activeDeadline, currentDeadline, type Deadline, isCutByTimeout } from "../deadline.js"
 import * as Keys from "../keys.js"
-import { monotonicMillis } from "../time.js"
+import { monotonicMillis, sleep } from "../time.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as classifiers from "./classify.js"
@@ -147,6 +147,11 @@ export const make = (
     yield* store.register(namespace, config)
     const breaker = makeBreaker(options, parsed, config, store, namespace, clock)
     yield* Effect.addFinalizer(() => Effect.sync(breaker.publish))
+    if (breaker.timeless) {
+      // calls that read no time cannot trigger the time-based publication: a loop does, woken by
+      // the first unpublished count (idle otherwise: no timer while nothing happens)
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.zipRight(breaker.unpublished, sleep(PUBLISH_EVERY_MILLIS)), Effect.sync(breaker.publish))))
+    }
     // the breakers of this namespace in this process: a mode change reaches each at once
     const peers = peersOf(store, namespace)
     yield* Effect.acquireRelease(Effect.sync(() => peers.add(breaker.applyMode)), () =>
@@ -230,6 +235,11 @@ const makeBreaker = (
   const allowOnStoreError = parsed.onStoreError === "allow"
   const labelKeys = parsed.labelMetricsByKey
   const handle = store.unsafe?.namespace(namespace)
+  // A closed circuit whose trip policy does not depend on time (consecutive, no slow calls) is
+  // admitted and its successes recorded without reading the clock (issue 15: a path that does
+  // not need time reads none); anything else reads it as usual.
+  const timeless = config.trip._tag === "Consecutive" && slowMillis === undefined && config.slowCallThreshold === undefined
+  const admitClosed = timeless && handle?.recordClosedSuccess !== undefined ? handle.admitClosed : undefined
   const keyPolicy: Keys.KeyPolicy = { kind: "CircuitBreaker", name, maxKeyLength: parsed.maxKeyLength }
 
   const tagged = <T, In, Out>(metric: Metric.Metric<T, In, Out>) => Metric.tagged(metric, "policy", name)
@@ -311,7 +321,25 @@ const makeBreaker = (
   let sincePublish = 0
   let nextPublishAt = 0
 
+  // counts left unpublished by calls that read no time (timeless): the publisher loop waits for them
+  let dirty = false
+  let wakePublisher: (() => void) | undefined = undefined
+  const markDirty = (): void => {
+    dirty = true
+    const wake = wakePublisher
+    wakePublisher = undefined
+    wake?.()
+  }
+  const unpublished: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (dirty) return resume(Effect.void)
+    wakePublisher = () => resume(Effect.void)
+    return Effect.sync(() => {
+      wakePublisher = undefined
+    })
+  })
+
   const publish = (): void => {
+    dirty = false
     sincePublish = 0
     nextPublishAt = nowMillis() + PUBLISH_EVERY_MILLIS
     for (const counter of counters) {
@@ -451,6 +479,20 @@ const makeBreaker = (
 
   /** Records synchronously (in-process store). */
   const recordSync = (key: string | undefined, ticket: Admitted, outcome: Outcome, start: number): void => {
+    if (Number.isNaN(start)) {
+      // admitted without the time (admitClosed): a success of a still-closed circuit needs none
+      if (outcome._tag === "Success" && handle!.recordClosedSuccess!(key, ticket)) {
+        // nothing moved (no transition, not fenced); NaN: the count-based publication only, and the
+        // publisher loop publishes the rest within PUBLISH_EVERY_MILLIS (see make)
+        account(key, SUCCESS, UNTRACKED_RECORDED, false, 0, NaN)
+        if (!dirty) markDirty()
+        return
+
+      }
+      const at = nowMillis()
+      const counted = toResult(outcome, 0)
+      return account(key, counted, handle!.record(key, config, ticket, counted, at), ticket.lease !== 0, 0, at)
+    }
     const now = nowMillis()
     const result = toResult(outcome, now - start)
     // Stryker disable next-line ConditionalExpression: equivalent as `false`: recordSync never gets UNTRACKED (untracked calls run with sync = false)
@@ -653,6 +695,13 @@ const makeBreaker = (
     return Effect.withFiberRuntime((fiber) => {
       // the mode, read once per call: a disabled breaker runs the call alone; metrics-only takes the guarded path
       if (mode !== "Enforcing") return mode === "Disabled" ? self : guarded(self, key, classify)
+      if (admitClosed !== undefined) {
+        // no deadline to count a cut against: a closed circuit admits without the time
+        if (activeDeadline(fiber.getFiberRef(currentDeadline)) === undefined) {
+          const ticket = admitClosed(key)
+          if (ticket !== undefined) return runAdmitted(self, key, classify, ticket, NaN, true, undefined)
+        }
+      }
       const start = nowMillis()
       const admission = handle.admit(key, config, start, false)
       // a probe (or the move to half-open) is admitted in a guarded region instead
@@ -811,7 +860,7 @@ const makeBreaker = (
       store: store.kind
     }
   }) as unknown as CircuitBreaker.CircuitBreaker
-  return { breaker, publish, onRemote, applyMode }
+  return { breaker, publish, onRemote, applyMode, timeless: admitClosed !== undefined, unpublished }
 }
 
 const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
@@ -822,9 +871,12 @@ const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
  * interruption waits until the operation is done (an admission is always
  * followed by its record), while the operation's own timeouts can still
  * interrupt it (in an uninterruptible region `Effect.timeout` could not).
+ * A daemon, not a child: Effect 3 passes a fiber's interruption on to its
+ * children at once, even while the fiber itself is uninterruptible, which
+ * would cut the operation (and leak a probe lease).
  */
 const shielded = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.flatMap(Effect.fork(Effect.interruptible(operation)), Fiber.join)
+  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(operation)), Fiber.join)
 
 /** @internal */
 export const layer = <I, S>(

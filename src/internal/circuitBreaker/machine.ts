@@ -80,6 +80,8 @@ export interface Circuit {
   readonly key: string
   state: CircuitState
   lastUsed: number
+  /** Used since the sweeper last looked, by a call that read no time (see {@link admitClosed}). */
+  touched: boolean
   successes: number
   failures: number
   ignored: number
@@ -131,6 +133,7 @@ export const make = (key: string, config: Config, seq: Sequence, now: number): C
   key,
   state: closedState(key, config, seq, now, 0, NO_TRANSITIONS),
   lastUsed: now,
+  touched: false,
   successes: 0,
   failures: 0,
   ignored: 0,
@@ -546,4 +549,34 @@ export const evictable = (circuit: Circuit, config: Config, now: number): boolea
   const state = circuit.state
   return state._tag === "Closed" &&
     (state.openings === 0 || config.openDurations.length <= 1 || now - state.since >= config.openDurationResetAfter)
+}
+
+/**
+ * Admits a call without reading time, when that is possible: the circuit is
+ * closed and its trip policy is `consecutive` without slow-call accounting
+ * (nothing of it depends on time). `undefined` otherwise (the caller admits
+ * with the time). The circuit is marked used for the idle sweeper.
+ * @internal
+ */
+export const admitClosed = (circuit: Circuit): Admitted | undefined => {
+  const state = circuit.state
+  if (state._tag !== "Closed") return undefined
+  circuit.touched = true
+  return state.ticket
+}
+
+/**
+ * Records a success of a call admitted by {@link admitClosed} without reading
+ * time: false (nothing changed) when the circuit has moved on since, and the
+ * caller records with the time.
+ * @internal
+ */
+export const recordClosedSuccess = (circuit: Circuit, ticket: Ticket): boolean => {
+  const state = circuit.state
+  if (state._tag !== "Closed" || state.generation !== ticket.generation || ticket.lease !== 0) return false
+  circuit.touched = true
+  circuit.successes++
+  // a success never trips a consecutive window (it resets the count); `now` is not read by it
+  state.window.add(false, false, NaN)
+  return true
 }

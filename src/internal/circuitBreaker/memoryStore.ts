@@ -167,6 +167,14 @@ export const unsafeMake = (
         // the circuit was dropped (idle or store full) while the call ran: nothing to move
         if (circuit === undefined) return Machine.FENCED
         return Machine.record(circuit, config, seq, ticket, result, now)
+      },
+      admitClosed: (key) => {
+        const circuit = ns.circuits.get(key)
+        return circuit === undefined ? undefined : Machine.admitClosed(circuit)
+      },
+      recordClosedSuccess: (key, ticket) => {
+        const circuit = ns.circuits.get(key)
+        return circuit !== undefined && Machine.recordClosedSuccess(circuit, ticket)
       }
     }
     ns.handle = handle
@@ -178,6 +186,12 @@ export const unsafeMake = (
     if (ns === undefined) return 0
     let dropped = 0
     for (const [key, circuit] of ns.circuits) {
+      // used since the last sweep by calls that read no time: used now, as far as idleness goes
+      if (circuit.touched) {
+        circuit.touched = false
+        circuit.lastUsed = now
+        continue
+      }
       if (now - circuit.lastUsed >= idleTimeToLive && Machine.evictable(circuit, ns.config!, now)) {
         ns.circuits.delete(key)
         dropped++
