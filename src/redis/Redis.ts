@@ -27,9 +27,12 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 import { type InvalidOptionsError, ResilienceErrorTypeId } from "../Errors.js"
+import { liveClock, sleep } from "../internal/time.js"
 import { makeFastTimeout } from "../internal/timeout.js"
 import * as validate from "../internal/validate.js"
 import { DEFAULT_KEY_PREFIX } from "./constants.js"
@@ -71,6 +74,14 @@ export interface RedisConnection {
    * while it reconnects; commands fail at once meanwhile.
    */
   readonly isReady: () => boolean
+  /**
+   * The data format another replica sharing this prefix writes, when it
+   * differs from this one's ({@link FORMAT_VERSION}); `undefined` while none
+   * does. While set, every command fails at once with a `RedisError` naming
+   * both formats, so each store acts in its `onStoreError` mode instead of
+   * silently misreading the other replicas' data (see {@link Options.formatCheckInterval}).
+   */
+  readonly formatMismatch: () => string | undefined
   /**
    * Runs a command through the client, failing with {@link RedisError};
    * bounded by the command timeout (enforced here too, so a paused server
@@ -141,7 +152,53 @@ export interface Options {
    *   that accept failing closed for the others until Redis answers).
    */
   readonly connect?: "eager" | "background" | undefined
+  /**
+   * How often the connection announces its data format
+   * ({@link FORMAT_VERSION}) and checks the formats announced by the other
+   * replicas sharing the prefix (a hash `<prefix>format`, entries kept on
+   * Redis time for three intervals). Defaults to 10 seconds. Also checked
+   * once at start (with `connect: "eager"`) and whenever the client becomes
+   * ready.
+   */
+  readonly formatCheckInterval?: Duration.DurationInput | undefined
 }
+
+/**
+ * The layout of the data the stores keep in Redis (keys, scripts, encodings,
+ * time source). A release that changes it bumps this number. Replicas
+ * sharing a prefix announce their format; a replica that meets another one
+ * fails every command loudly (a `RedisError`, an error log, the
+ * `resilience_redis_format_mismatch` gauge) so that each store acts in its
+ * documented `onStoreError` mode instead of diverging in silence — during a
+ * rolling deploy across a format change, deploy under a new `prefix` (see
+ * docs/Redis.md, "Upgrading").
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const FORMAT_VERSION = 1
+
+/** Announces this replica's format and returns the other live formats (Redis TIME; expired entries dropped). */
+const FORMAT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+local all = redis.call('HGETALL', KEYS[1])
+local others = {}
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+  elseif all[i] ~= ARGV[1] then
+    table.insert(others, all[i])
+  end
+end
+return others
+`
+
+const formatMismatchGauge = Metric.gauge("resilience_redis_format_mismatch", {
+  description: "1 while another replica sharing the key prefix writes a different Redis data format (every command then fails)"
+})
 
 /** Node's timer cap: ioredis arms its connect and command timers with `setTimeout`, which fires at once past it. */
 const MAX_TIMER_MILLIS = 2_147_483_647
@@ -156,6 +213,7 @@ const timerDuration = (m: string, option: string, value: unknown): Duration.Dura
 
 const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(2)
 const DEFAULT_COMMAND_TIMEOUT = Duration.millis(500)
+const DEFAULT_FORMAT_CHECK_INTERVAL = Duration.seconds(10)
 
 const sha1 = async (source: string): Promise<string> => {
   const { createHash } = await import("node:crypto")
@@ -186,14 +244,15 @@ export const make = (
   Effect.gen(function*() {
     const m = "Redis.make"
     options = yield* validate.validated(() => validate.options(m, options))
-    const { commandTimeout, connect, connectTimeout, prefix } = yield* validate.validated(() => {
+    const { commandTimeout, connect, connectTimeout, formatCheckInterval, prefix } = yield* validate.validated(() => {
       if (options.url !== undefined) validate.nonEmptyString(m, "url", options.url)
       validate.optionalOptions(m, "redis", options.redis)
       return {
         connect: options.connect === undefined ? "eager" : validate.oneOf(m, "connect", options.connect, ["eager", "background"]),
         connectTimeout: timerDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
         commandTimeout: timerDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
-        prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
+        prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
+        formatCheckInterval: timerDuration(m, "formatCheckInterval", options.formatCheckInterval) ?? DEFAULT_FORMAT_CHECK_INTERVAL
       }
     })
     const commandMillis = Duration.toMillis(commandTimeout)
@@ -238,12 +297,22 @@ export const make = (
     // function that chains several commands, on the library's cheap timeout path (one fiber, a shared
     // timer) rather than Effect.timeoutFail (two fibers and a timer per command, ~0.6 ms here)
     const guard = makeFastTimeout()
+    // another replica's data format, seen by the last check (see FORMAT_VERSION)
+    let mismatch: string | undefined = undefined
+    const mismatchError = (operation: string, other: string) =>
+      new RedisError({
+        operation,
+        cause: new Error(
+          `Redis data format mismatch under prefix ${JSON.stringify(prefix)}: this replica writes format ${FORMAT_VERSION}, ` +
+            `another writes format ${other}; commands are refused (each store acts in its onStoreError mode)`
+        )
+      })
     const use = <A>(
       operation: string,
       f: (client: IORedis, signal: AbortSignal) => Promise<A>
     ): Effect.Effect<A, RedisError> =>
       Effect.suspend(() =>
-        guard.run(
+        mismatch !== undefined ? Effect.fail(mismatchError(operation, mismatch)) : guard.run(
           Effect.tryPromise({ try: (signal) => f(client, signal), catch: (cause) => new RedisError({ operation, cause }) }),
           {
             budget: commandMillis,
@@ -275,7 +344,48 @@ export const make = (
           throw e
         }
       })
-    return { client, prefix, commandTimeout, isReady: () => client.status === "ready", use, eval: evalScript }
+    const intervalMillis = Duration.toMillis(formatCheckInterval)
+    const checkFormat: Effect.Effect<void> = Effect.tryPromise({
+      try: () => client.eval(FORMAT_SCRIPT, 1, `${prefix}format`, String(FORMAT_VERSION), 3 * intervalMillis) as Promise<Array<string>>,
+      catch: (cause) => cause
+    }).pipe(
+      Effect.timeout(commandTimeout),
+      Effect.withClock(liveClock),
+      Effect.flatMap((others) => {
+        const other = others.length === 0 ? undefined : others.join(", ")
+        if (other === mismatch) return Effect.void
+        mismatch = other
+        return Effect.zipRight(
+          Metric.set(Metric.tagged(formatMismatchGauge, "prefix", prefix), other === undefined ? 0 : 1),
+          other === undefined
+            ? Effect.logInfo(`Redis data format: no other format under prefix ${JSON.stringify(prefix)} any more`)
+            : Effect.logError(mismatchError("format check", other).message)
+        )
+      }),
+      // Redis unreachable: nothing learnt (commands fail on their own)
+      Effect.ignore
+    )
+    // (re)connected: check at once, with the layer's runtime (its loggers)
+    const runtime = yield* Effect.runtime<never>()
+    // (an eager start connected above, before this listener: its first check is the one below)
+    client.on("ready", () => {
+      Runtime.runFork(runtime)(checkFormat)
+    })
+    if (connect === "eager") yield* checkFormat
+    // on real time whatever the Clock (the entries expire on Redis TIME; a TestClock moved by hours
+    // must not replay thousands of checks)
+    yield* Effect.forkScoped(
+      Effect.withClock(Effect.forever(Effect.zipRight(sleep(formatCheckInterval), checkFormat)), liveClock)
+    )
+    return {
+      client,
+      prefix,
+      commandTimeout,
+      isReady: () => client.status === "ready",
+      formatMismatch: () => mismatch,
+      use,
+      eval: evalScript
+    }
   })
 
 /**

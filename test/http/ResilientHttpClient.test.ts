@@ -780,6 +780,26 @@ describe("issue 18: the overall timeout bounds the whole exchange, body included
       assert.isBelow(millis, 1_000)
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
+  it("issue 18: streaming's invalid options throw InvalidOptionsError naming the option, when streaming is called", () => {
+    const cases: ReadonlyArray<readonly [unknown, string]> = [
+      [{ bodyTimeout: "-1 seconds" }, "bodyTimeout"],
+      [{ bodyTimeout: 0 }, "bodyTimeout"],
+      [{ deadline: "yes" }, "deadline"]
+    ]
+    for (const [options, option] of cases) {
+      try {
+        ResilientHttpClient.streaming(options as ResilientHttpClient.StreamingOptions)
+        assert.fail(`${JSON.stringify(options)} accepted`)
+      } catch (e) {
+        assert.strictEqual((e as Errors.InvalidOptionsError)._tag, "InvalidOptionsError")
+        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
+      }
+    }
+    // false and an infinite duration are "none"
+    ResilientHttpClient.streaming({ bodyTimeout: false, deadline: false })
+    ResilientHttpClient.streaming({ bodyTimeout: Duration.infinity })
+  })
+
   it.scopedLive("issue 18: the default maxBufferBytes is 10 MiB", () =>
     Effect.gen(function*() {
       const mib = new Uint8Array(1024 * 1024)

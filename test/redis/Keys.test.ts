@@ -35,7 +35,11 @@ const connect = (url: string, prefix: string) =>
 
 /** Every Redis key under `prefix`. */
 const keysUnder = (redis: Redis.RedisConnection) =>
-  Effect.map(redis.use("KEYS", (c) => c.keys(`${redis.prefix}*`)), (keys) => [...keys].sort())
+  Effect.map(
+    redis.use("KEYS", (c) => c.keys(`${redis.prefix}*`)),
+    // the connection's own data-format announcement is no store's key
+    (keys) => keys.filter((k) => k !== `${redis.prefix}format`).sort()
+  )
 
 const BAD_KEYS: ReadonlyArray<readonly [string, unknown, Errors.InvalidKeyReason]> = [
   ["undefined", undefined, "NotAString"],

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, FiberStatus } from "effect"
-import { Redis } from "effect-resilience/redis"
+import { CircuitBreaker } from "effect-resilience"
+import { Bulkhead, CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
 
 describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
@@ -30,6 +31,8 @@ describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
     Effect.gen(function*() {
       const server = yield* startRedis
       const redis = yield* Redis.make({ url: server.url })
+      // counted from here (the connection's data-format check at start is an EVAL of its own)
+      yield* redis.use("CONFIG RESETSTAT", (c) => c.config("RESETSTAT"))
       const script = { name: "count", source: "return redis.call('INCR', KEYS[1])" }
       assert.strictEqual(yield* redis.eval(script, ["runs"], []), 1) // caches the script's sha on this side
       yield* redis.use("SCRIPT FLUSH", (c) => c.script("FLUSH"))
@@ -75,4 +78,63 @@ describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
       const error = yield* Effect.flip(Redis.make({ commandTimeout: "-1 second" }).pipe(Effect.scoped))
       assert.strictEqual(error._tag, "InvalidOptionsError")
     }))
+})
+
+describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", () => {
+  it.live("a replica that meets another data format under its prefix refuses every command loudly, and recovers when it is gone", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* Redis.make({ url: server.url, prefix: "fmt:", formatCheckInterval: "100 millis" })
+      assert.isUndefined(redis.formatMismatch())
+      assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
+      // announced on Redis: this replica's format, with an expiry on Redis time
+      const announced = yield* redis.use("HGETALL", (c) => c.hgetall("fmt:format"))
+      assert.deepStrictEqual(Object.keys(announced), [String(Redis.FORMAT_VERSION)])
+      // a replica of another release announces another format (an hour ahead, so it stays live)
+      yield* redis.use("HSET", (c) => c.hset("fmt:format", "999", String(Date.now() + 3_600_000)))
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(redis.formatMismatch(), "999")
+      const error = yield* Effect.flip(redis.use("PING", (c) => c.ping()))
+      assert.strictEqual(error._tag, "RedisError")
+      assert.match(error.message, /format mismatch.*format 1.*format 999/)
+      // a second connection of this release sharing the prefix is no mismatch for either
+      const other = yield* Redis.make({ url: server.url, prefix: "fmt2:", formatCheckInterval: "100 millis" })
+      const twin = yield* Redis.make({ url: server.url, prefix: "fmt2:", formatCheckInterval: "100 millis" })
+      yield* Effect.sleep("300 millis")
+      assert.isUndefined(other.formatMismatch())
+      assert.isUndefined(twin.formatMismatch())
+      // the other release is gone (its entry removed or expired): commands work again
+      const raw = yield* Redis.make({ url: server.url, prefix: "raw:" })
+      yield* raw.use("HDEL", (c) => c.hdel("fmt:format", "999"))
+      yield* Effect.sleep("300 millis")
+      assert.isUndefined(redis.formatMismatch())
+      assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
+    }).pipe(Effect.scoped))
+
+  it.live("a store in fail-open mode keeps serving (locally) while the formats disagree; a fail-closed one refuses", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* Redis.make({ url: server.url, prefix: "mixed:", formatCheckInterval: "100 millis" })
+      yield* redis.use("HSET", (c) => c.hset("mixed:format", "0", String(Date.now() + 3_600_000)))
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(redis.formatMismatch(), "0")
+      const open = yield* CircuitBreaker.make({
+        name: "fmt-open",
+        tripPolicy: CircuitBreaker.consecutive(3),
+        openDuration: "1 second",
+        onStoreError: "allow"
+      }).pipe(
+        Effect.provide(CircuitBreakerStore.layerStore()),
+        Effect.provideService(Redis.Redis, redis),
+        Effect.either
+      )
+      // the Redis breaker store subscribes at start: with the formats disagreeing it may refuse to start;
+      // either way nothing is read from or written to the other format's data
+      if (open._tag === "Right") assert.strictEqual(yield* open.right(Effect.succeed("ok")), "ok")
+      const closed = yield* Bulkhead.make({ name: "fmt-closed", maxConcurrent: 1, onStoreError: "fail" }).pipe(
+        Effect.provideService(Redis.Redis, redis)
+      )
+      const refused = yield* Effect.flip(closed(Effect.succeed("no")))
+      assert.strictEqual(refused._tag, "BulkheadStoreError")
+    }).pipe(Effect.scoped))
 })
