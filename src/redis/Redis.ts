@@ -74,6 +74,8 @@ export interface RedisConnection {
    * while it reconnects; commands fail at once meanwhile.
    */
   readonly isReady: () => boolean
+  /** How the connection was made (see {@link Options.connect}). */
+  readonly connectMode: "eager" | "background"
   /**
    * The data format another replica sharing this prefix writes, when it
    * differs from this one's ({@link FORMAT_VERSION}); `undefined` while none
@@ -382,6 +384,7 @@ export const make = (
       prefix,
       commandTimeout,
       isReady: () => client.status === "ready",
+      connectMode: connect,
       formatMismatch: () => mismatch,
       use,
       eval: evalScript

@@ -11,8 +11,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
-import { Fallback, Idempotency, RateLimiter } from "effect-resilience"
-import { Bulkhead, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
+import { CircuitBreaker, Fallback, Idempotency, RateLimiter } from "effect-resilience"
+import { Bulkhead, CircuitBreakerStore, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
 
 let prefixes = 0
@@ -269,6 +269,14 @@ describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Re
         assert.isFalse(redis.isReady())
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "lazy", timeout: Duration.millis(STORE_TIMEOUT) })
         const stale = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, store: yield* StaleStore.make(), name: "lazy" })
+        // the Redis breaker store too: it subscribes to the other replicas' transitions once Redis answers
+        const breaker = yield* CircuitBreaker.make({
+          name: "lazy-breaker",
+          tripPolicy: CircuitBreaker.consecutive(1),
+          openDuration: "1 minute",
+          onStoreError: "allow"
+        }).pipe(Effect.provide(CircuitBreakerStore.layerStore({ timeout: Duration.millis(STORE_TIMEOUT) })))
+        assert.strictEqual(yield* breaker(Effect.succeed("untracked")), "untracked")
         // down: the fail-open bulkhead runs without a lease, stale-if-error answers fresh, nothing hangs
         const down = yield* timed(bulkhead(Effect.succeed("ran")))
         assert.deepStrictEqual(down.exit, Exit.succeed("ran"))
@@ -281,6 +289,9 @@ describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Re
         assert.strictEqual(yield* bulkhead(Effect.succeed("leased")), "leased")
         assert.strictEqual(bulkhead.totals().allowedWithoutLease, 1)
         assert.strictEqual(yield* bulkhead.held(), 0)
+        // the breaker now shares its circuit through Redis: a failure opens it
+        yield* Effect.exit(breaker(Effect.fail(new Unavailable())))
+        assert.strictEqual((yield* breaker.state())._tag, "Open")
         yield* stale(Effect.succeed("cached"))
         yield* stale.flush
         assert.strictEqual(yield* stale(Effect.fail(new Unavailable())), "cached")

@@ -8,6 +8,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
@@ -296,19 +297,36 @@ const subscriber = (
       )
   ).pipe(
     Effect.tap((client) =>
-      Effect.tryPromise({
-        try: async () => {
-          await client.connect()
-          await client.subscribe(channel)
-        },
-        catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
-      }).pipe(
-        Effect.timeoutFail({
-          duration: Duration.sum(Duration.millis(client.options.connectTimeout ?? 10_000), timeout),
-          onTimeout: () =>
-            new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("connect timeout") })
-        })
-      )
+      redis.connectMode === "background"
+        // a replica that starts while Redis is down: subscribe once Redis answers (ioredis then
+        // re-subscribes after every reconnection); transitions made meanwhile are not merged
+        ? Effect.zipRight(
+          Effect.sync(() => {
+            client.connect().catch(() => {})
+          }),
+          Effect.forkScoped(
+            Effect.retry(
+              Effect.tryPromise({
+                try: () => client.subscribe(channel),
+                catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
+              }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("timeout") }) })),
+              Schedule.spaced("1 second")
+            )
+          )
+        )
+        : Effect.tryPromise({
+          try: async () => {
+            await client.connect()
+            await client.subscribe(channel)
+          },
+          catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
+        }).pipe(
+          Effect.timeoutFail({
+            duration: Duration.sum(Duration.millis(client.options.connectTimeout ?? 10_000), timeout),
+            onTimeout: () =>
+              new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("connect timeout") })
+          })
+        )
     )
   )
 }
