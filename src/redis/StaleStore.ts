@@ -46,6 +46,7 @@ import { type StaleEntry, type StaleStore, StaleStoreError } from "../Fallback.j
 import * as validate from "../internal/validate.js"
 import { bounded } from "./internal/bounded.js"
 import { Redis, type Script } from "./Redis.js"
+import { timePrelude } from "./internal/lua.js"
 
 /**
  * Options of {@link make}.
@@ -94,16 +95,7 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 const script: Script = {
   name: "stale",
   source: `
-local function num(x) return string.format('%.17g', x) end
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
--- with the caller's clock, entries are kept at least a minute of Redis time (that clock may not run at Redis's pace)
-local minTtl = 60000
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  minTtl = 1
-end
+${timePrelude(2)}local op = ARGV[1]
 local function split(v)
   local a = string.find(v, '|', 1, true)
   local b = string.find(v, '|', a + 1, true)

@@ -49,13 +49,14 @@ import * as EventHub from "../../internal/events.js"
 import * as Keys from "../../internal/keys.js"
 import { FifoSemaphore, Waiter } from "../../internal/semaphore.js"
 import * as validate from "../../internal/validate.js"
-import { unsafeMakeCallable } from "../../Policy.js"
+import { unsafeMakeCallable } from "../../internal/policy.js"
 import type * as B from "../Bulkhead.js"
 import { BulkheadStoreError } from "../Bulkhead.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import { active as activeDeadline, currentDeadline } from "../../internal/deadline.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../../internal/time.js"
 import { bounded } from "./bounded.js"
+import { timePrelude } from "./lua.js"
 
 /** @internal */
 export const DEFAULT_NAME = "bulkhead"
@@ -94,17 +95,7 @@ const queuedGauge = Metric.gauge("resilience_bulkhead_queued", {
 
 // --- scripts ---------------------------------------------------------------------
 
-const PREAMBLE = `
-local function num(x) return string.format('%.17g', x) end
-local now = tonumber(ARGV[1])
--- with the caller's clock, the set is kept at least a minute of Redis time (that clock may not run at Redis's pace)
-local minTtl = 60000
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  minTtl = 1
-end
-local function keep()
+const PREAMBLE = `${timePrelude(1)}local function keep()
   local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
   if last[2] then redis.call('PEXPIRE', KEYS[1], math.max(minTtl, math.ceil(tonumber(last[2]) - now))) end
 end

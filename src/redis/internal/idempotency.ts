@@ -44,6 +44,7 @@ import type * as IdempotencyStore from "../IdempotencyStore.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import { sleep } from "../../internal/time.js"
 import { bounded } from "./bounded.js"
+import { timePrelude } from "./lua.js"
 
 /** @internal */
 export const TypeId: IdempotencyStore.TypeId = Symbol.for(
@@ -78,17 +79,8 @@ const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
 const script: Script = {
   name: "idempotency",
   source: `
-local function num(x) return string.format('%.17g', x) end
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
+${timePrelude(2)}local op = ARGV[1]
 local lease = ARGV[3]
--- with the caller's clock, keys are kept at least a minute of Redis time (that clock may not run at Redis's pace)
-local minTtl = 60000
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  minTtl = 1
-end
 local function split(v)
   local sep = string.find(v, '|', 1, true)
   return tonumber(string.sub(v, 1, sep - 1)), string.sub(v, sep + 1)

@@ -33,6 +33,7 @@ import { AtomicStoreTypeId } from "../../RateLimiter.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import type * as RateLimiterStore from "../RateLimiterStore.js"
 import { bounded } from "./bounded.js"
+import { timePrelude } from "./lua.js"
 
 /** @internal */
 export const TypeId: RateLimiterStore.TypeId = Symbol.for(
@@ -47,17 +48,7 @@ const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
   incremental: true
 })
 
-const PREAMBLE = `
-local function num(x) return string.format('%.17g', x) end
-local now = tonumber(ARGV[1])
--- with the caller's clock, keys are kept at least a minute of Redis time (that clock may not run at Redis's pace)
-local minTtl = 60000
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  minTtl = 1
-end
-`
+const PREAMBLE = timePrelude(1)
 
 const REFILL = `
 local function refillBucket(tokens, last, limit, refill)
