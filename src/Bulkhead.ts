@@ -40,9 +40,11 @@ import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
@@ -56,7 +58,7 @@ import * as Keys from "./internal/keys.js"
 import { FifoSemaphore, Waiter } from "./internal/semaphore.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./Policy.js"
+import { unsafeMakeCallable } from "./internal/policy.js"
 
 export {
   /**
@@ -586,19 +588,24 @@ const makeWith = (
     return Effect.asVoid(Effect.forkIn(Effect.interruptible(timerLoop), timerScope!))
   }
 
-  /** Resumed by linkTimed when a new waiter becomes the head. */
-  const woken: Effect.Effect<void> = Effect.async<void>((resume) => {
-    wakeTimer = resume
-    return Effect.sync(() => {
-      wakeTimer = undefined
-    })
-  })
-
   const timerLoop: Effect.Effect<void> = Effect.suspend(() => {
     const now = monotonicMillis(clock)
     while (timedHead !== undefined && timedHead.expiresAt <= now) expire(timedHead)
     if (timedHead === undefined) return Effect.zipRight(idle, timerLoop)
-    return Effect.zipRight(Effect.raceFirst(sleepOn(clock, timedHead.expiresAt - now), woken), timerLoop)
+    // sleep until the head expires, or until linkTimed makes an earlier waiter the head (the signal
+    // is registered here, before the race forks, so no new head can slip in unseen)
+    const signal = Deferred.unsafeMake<void>(FiberId.none)
+    const wake = () => Deferred.unsafeDone(signal, Exit.void)
+    wakeTimer = wake
+    return Effect.zipRight(
+      Effect.ensuring(
+        Effect.raceFirst(sleepOn(clock, timedHead.expiresAt - now), Deferred.await(signal)),
+        Effect.sync(() => {
+          if (wakeTimer === wake) wakeTimer = undefined
+        })
+      ),
+      timerLoop
+    )
   })
 
   // --- the call path -----------------------------------------------------------

@@ -653,6 +653,26 @@ describe("Bulkhead details", () => {
       assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
+  it.scoped("issue 15: a later waiter whose deadline comes before the earlier waiters' maxWait expires at its deadline (a new head wakes the timer)", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "10 seconds", ...quiet })
+      const { gate } = yield* occupy(bulkhead)
+      const early = yield* Effect.fork(Effect.void.pipe(bulkhead))
+      yield* until(() => bulkhead.stats().queued === 1)
+      yield* TestClock.adjust("100 millis")
+      const late = yield* Effect.fork(Effect.void.pipe(bulkhead, Effect.uninterruptible, Timeout.make("1 second", { name: "late" })))
+      yield* until(() => bulkhead.stats().queued === 2)
+      yield* TestClock.adjust("999 millis")
+      assert.isNull(late.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      const error = failureOf(yield* Fiber.await(late))
+      assert.strictEqual((error as Errors.TimeoutError).policy, "late")
+      assert.isNull(early.unsafePoll(), "the earlier waiter still waits for its maxWait")
+      assert.strictEqual(bulkhead.stats().queued, 1)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(early)
+    }))
+
   it.scoped("maxWait ending exactly at the enclosing deadline: the call fails with the deadline's TimeoutError, not a rejection", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
