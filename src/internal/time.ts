@@ -55,7 +55,9 @@ export const currentMonotonicMillis: Effect.Effect<number> = Effect.clockWith((c
  * @internal
  */
 export const sleepOn = (clock: Clock.Clock, millis: number): Effect.Effect<void> => {
-  if (millis <= MAX_TIMER_MILLIS) return clock.sleep(Duration.millis(Math.max(0, millis)))
+  // (NaN and negatives: at once)
+  if (!(millis > 0)) return clock.sleep(Duration.zero)
+  if (millis <= MAX_TIMER_MILLIS) return clock.sleep(Duration.millis(millis))
   if (millis === Infinity) return Effect.never
   const until = monotonicMillis(clock) + millis
   const chunk: Effect.Effect<void> = Effect.suspend(() => {
@@ -76,7 +78,9 @@ export const sleepOn = (clock: Clock.Clock, millis: number): Effect.Effect<void>
  */
 export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> => {
   const millis = Duration.toMillis(duration)
-  return millis <= MAX_TIMER_MILLIS ? Effect.sleep(Duration.millis(Math.max(0, millis))) : Effect.clockWith((clock) => sleepOn(clock, millis))
+  return !(millis > MAX_TIMER_MILLIS)
+    ? Effect.sleep(Duration.millis(millis > 0 ? millis : 0))
+    : Effect.clockWith((clock) => sleepOn(clock, millis))
 }
 
 /**
