@@ -34,7 +34,7 @@ import * as EventHub from "./internal/events.js"
 import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy, Transform } from "./Policy.js"
-import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./Policy.js"
+import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./internal/policy.js"
 import { sleep } from "./internal/time.js"
 
 // ---------------------------------------------------------------------------

@@ -53,7 +53,7 @@ import { LinkedMap } from "./internal/linkedMap.js"
 import { monotonicMillis } from "./internal/time.js"
 import * as validate from "./internal/validate.js"
 import type { Transform } from "./Policy.js"
-import { unsafeMakeTransformCallable } from "./Policy.js"
+import { unsafeMakeTransformCallable } from "./internal/policy.js"
 
 // ---------------------------------------------------------------------------
 // Models

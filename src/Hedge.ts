@@ -43,7 +43,7 @@ import * as EventHub from "./internal/events.js"
 import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./Policy.js"
+import { unsafeMakeCallable } from "./internal/policy.js"
 import { waitWithin } from "./internal/deadline.js"
 import { sleep as sleepFor } from "./internal/time.js"
 

@@ -57,19 +57,18 @@
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { type InvalidKeyError, type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId } from "./Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "./Errors.js"
 import * as internal from "./internal/idempotency.js"
 import * as store from "./internal/idempotencyStore.js"
+import { IdempotencyError, IdempotencyStore } from "./internal/idempotencyStore.js"
 
 export {
   /**
@@ -122,7 +121,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category Type IDs
  */
-// the same symbol as the store's (Symbol.for), defined here so that loading the store module first (it imports this one) works
+// the same symbol as the store's (Symbol.for)
 export const MemoryStoreTypeId: unique symbol = Symbol.for("effect-resilience/Idempotency/MemoryStore")
 
 /**
@@ -155,66 +154,6 @@ export type MemoryStoreTypeId = typeof MemoryStoreTypeId
  * @category Models
  */
 export type IdempotencyErrorReason = "StoreError" | "EncodeError" | "DecodeError" | "StoreFull"
-
-/**
- * The store could not be used for a key:
- * - `"StoreError"`, `"EncodeError"`, `"DecodeError"`: Redis unreachable, or
- *   an `Exit` that does not encode or no longer decodes. Not a rejection: the
- *   call may or may not have run elsewhere.
- * - `"StoreFull"`: the memory store holds `maxKeys` live keys and refused a
- *   new one rather than forget a live record (see
- *   {@link MemoryStoreOptions.whenFull}). Nothing ran. A rejection
- *   (`Errors.isRejection`: not retried by `Retry`, not counted by a breaker)
- *   with `retryAfter`, the time until the earliest record expires (absent
- *   when every key held is in flight).
- *
- * @example
- * ```ts
- * import { Idempotency } from "effect-resilience"
- * import { Duration } from "effect"
- *
- * const e = new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") })
- * e.message // "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
- * const full = new Idempotency.IdempotencyError({ key: "order-2", reason: "StoreFull", maxKeys: 100_000, retryAfter: Duration.seconds(30) })
- * full.message // "Idempotency store is full (100000 keys): key order-2 refused; retry after 30s"
- * ```
- *
- * @since 0.1.0
- * @category Errors
- */
-export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
-  readonly key: string
-  readonly reason: IdempotencyErrorReason
-  readonly cause?: unknown
-  /** `"StoreFull"`: when the earliest record expires, from the refusal. */
-  readonly retryAfter?: Duration.Duration | undefined
-  /** `"StoreFull"`: the store's bound. */
-  readonly maxKeys?: number | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  constructor(args: {
-    readonly key: string
-    readonly reason: IdempotencyErrorReason
-    readonly cause?: unknown
-    readonly retryAfter?: Duration.Duration | undefined
-    readonly maxKeys?: number | undefined
-  }) {
-    super(args)
-    // a refusal of a full store is a load-shedding rejection; the other reasons are not
-    if (args.reason === "StoreFull") Object.defineProperty(this, RejectionTypeId, { value: RejectionTypeId, enumerable: false })
-  }
-  override get message(): string {
-    if (this.reason === "StoreFull") {
-      const after = this.retryAfter === undefined ? "" : `; retry after ${Duration.format(this.retryAfter)}`
-      const bound = this.maxKeys === undefined ? "" : ` (${this.maxKeys} keys)`
-      return `Idempotency store is full${bound}: key ${this.key} refused${after}`
-    }
-    const cause = this.cause === undefined
-      ? ""
-      : `: ${Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)}`
-    return `Idempotency store failed for key ${this.key} (${this.reason})${cause}`
-  }
-}
 
 /**
  * What an `acquire` found for a key:
@@ -287,48 +226,27 @@ export interface AcquireOptions {
   readonly codec: Schema.Schema<Exit.Exit<any, any>, any> | undefined
 }
 
-/**
- * Where executions and their `Exit`s live, designed so a Redis store can
- * implement it (one Lua script per operation):
- *
- * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
- *   flight, or makes the caller the key's executor (a lock/lease that lives
- *   as long as the scope it is acquired in; a distributed store renews it and
- *   lets it expire if its holder dies) — or, for a new key in a bounded store
- *   that is full, fails with reason `"StoreFull"`: a store never forgets a
- *   live record on its own;
- * - `invalidate(key)` forgets a stored `Exit`;
- * - `persistent`: true when `Exit`s leave the process — the policy then
- *   requires `success` and `failure` Schemas and passes their codec.
- *
- * The limiter finds the store under this tag; without one, each
- * `Idempotency` gets a private memory store.
- *
- * @example
- * ```ts
- * import { Idempotency } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const store = yield* Idempotency.IdempotencyStore
- *   return store.persistent // false
- * }).pipe(Effect.provide(Idempotency.layerStoreMemory()))
- * ```
- *
- * @since 0.1.0
- * @category Models
- */
-export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency/IdempotencyStore")<
-  IdempotencyStore,
-  {
-    readonly persistent: boolean
-    readonly acquire: (
-      key: string,
-      options: AcquireOptions
-    ) => Effect.Effect<Acquisition, IdempotencyError, Scope.Scope>
-    readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
-  }
->() {}
+export {
+  /**
+   * The store could not be used for a key (`"StoreError"`, `"EncodeError"`,
+   * `"DecodeError"`), or a full memory store refused a new one
+   * (`"StoreFull"`, a rejection with `retryAfter`). See
+   * {@link IdempotencyErrorReason}.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  IdempotencyError,
+  /**
+   * Where executions and their `Exit`s live (`acquire`, `invalidate`,
+   * `persistent`), designed so a Redis store can implement it. Without one,
+   * each `Idempotency` gets a private memory store.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  IdempotencyStore
+}
 
 /**
  * What an idempotency policy did. Emitted only while someone subscribes to

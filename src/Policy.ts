@@ -20,6 +20,7 @@ import type { Timeout } from "./Timeout.js"
 import * as TimeoutModule from "./Timeout.js"
 import type * as Duration from "effect/Duration"
 import { InvalidOptionsError } from "./Errors.js"
+import * as internal from "./internal/policy.js"
 import * as validate from "./internal/validate.js"
 
 /**
@@ -203,28 +204,6 @@ export interface Descriptor {
   readonly children: ReadonlyArray<Descriptor>
 }
 
-const variance = {
-  _E: (_: never) => _,
-  _R: (_: never) => _,
-  _In: (_: unknown) => undefined,
-  _AIn: (_: unknown) => undefined
-}
-
-const transformVariance = {
-  _A: (_: never) => _,
-  _H: (_: unknown) => _,
-  _E: (_: never) => _,
-  _R: (_: never) => _,
-  _In: (_: unknown) => undefined,
-  _AIn: (_: unknown) => undefined
-}
-
-const attachDescriptor = (f: Function, descriptor: Descriptor | undefined): void => {
-  if (descriptor !== undefined) {
-    Object.defineProperty(f, DescriptorTypeId, { value: descriptor, enumerable: false, configurable: true })
-  }
-}
-
 /**
  * Makes a policy from a function. The function must keep the effect's success
  * type and errors; it may add `E2` and `R2`.
@@ -247,8 +226,8 @@ export const make = <E2 = never, R2 = never, In = unknown, AIn = unknown>(
 ): Policy<E2, R2, In, AIn> => {
   checkMake("Policy.make", f, descriptor)
   const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In, AIn>
-  Object.defineProperty(policy, PolicyTypeId, { value: variance, enumerable: false })
-  attachDescriptor(policy, descriptor && normalize(descriptor))
+  Object.defineProperty(policy, PolicyTypeId, { value: internal.variance, enumerable: false })
+  internal.attachDescriptor(policy, descriptor && internal.normalize(descriptor))
   return policy
 }
 
@@ -257,11 +236,10 @@ export const make = <E2 = never, R2 = never, In = unknown, AIn = unknown>(
  * (mutates it). Used by the modules to make callables with extra members.
  * @internal
  */
-export const unsafeMakeCallable = <P extends Function>(f: P, descriptor: Partial<Descriptor> & { readonly kind: string }): P => {
-  Object.defineProperty(f, PolicyTypeId, { value: variance, enumerable: false })
-  attachDescriptor(f, normalize(descriptor))
-  return f
-}
+export const unsafeMakeCallable: <P extends Function>(
+  f: P,
+  descriptor: Partial<Descriptor> & { readonly kind: string }
+) => P = internal.unsafeMakeCallable
 
 /**
  * Makes a transform (a policy that may change the success type or handle
@@ -285,20 +263,16 @@ export const makeTransform = <A2, Handled, E2 = never, R2 = never, In = unknown,
 ): Transform<A2, Handled, E2, R2, In, AIn> => {
   checkMake("Policy.makeTransform", f, descriptor)
   const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2, In, AIn>
-  Object.defineProperty(t, TransformTypeId, { value: transformVariance, enumerable: false })
-  attachDescriptor(t, descriptor && normalize(descriptor))
+  Object.defineProperty(t, TransformTypeId, { value: internal.transformVariance, enumerable: false })
+  internal.attachDescriptor(t, descriptor && internal.normalize(descriptor))
   return t
 }
 
 /** @internal */
-export const unsafeMakeTransformCallable = <P extends Function>(
+export const unsafeMakeTransformCallable: <P extends Function>(
   f: P,
   descriptor: Partial<Descriptor> & { readonly kind: string }
-): P => {
-  Object.defineProperty(f, TransformTypeId, { value: transformVariance, enumerable: false })
-  attachDescriptor(f, normalize(descriptor))
-  return f
-}
+) => P = internal.unsafeMakeTransformCallable
 
 /** Checks the arguments of {@link make} and {@link makeTransform}; throws `InvalidOptionsError`. */
 const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
@@ -312,13 +286,6 @@ const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
     throw validate.invalid(m, "descriptor.children", d.children, "an array of descriptors")
   }
 }
-
-const normalize = (d: Partial<Descriptor> & { readonly kind: string }): Descriptor => ({
-  kind: d.kind,
-  name: d.name,
-  options: d.options ?? {},
-  children: d.children ?? []
-})
 
 /**
  * True for policies and transforms.

@@ -46,7 +46,7 @@ import * as EventHub from "./internal/events.js"
 import * as userCode from "./internal/userCode.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./Policy.js"
+import { unsafeMakeCallable } from "./internal/policy.js"
 
 /**
  * The largest delay a schedule produces: 2^31 - 1 ms (~24.8 days), Node's

@@ -29,7 +29,7 @@ import { currentMonotonicMillis, monotonicMillis, sleep } from "./internal/time.
 import { makeFastTimeout } from "./internal/timeout.js"
 import * as validate from "./internal/validate.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./Policy.js"
+import { unsafeMakeCallable } from "./internal/policy.js"
 
 export {
   /**

@@ -23,13 +23,15 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { InvalidKeyError, InvalidOptionsError } from "../Errors.js"
 import type * as I from "../Idempotency.js"
-import { IdempotencyError, IdempotencyStore, TypeId } from "../Idempotency.js"
 import { currentDeadline, waitWithin } from "./deadline.js"
 import * as EventHub from "./events.js"
 import * as Keys from "./keys.js"
-import { makeMemoryStore } from "./idempotencyStore.js"
+import { IdempotencyError, IdempotencyStore, makeMemoryStore } from "./idempotencyStore.js"
 import * as userCode from "./userCode.js"
 import * as validate from "./validate.js"
+
+/** The same symbol as `Idempotency.TypeId` (`Symbol.for`). */
+export const TypeId: I.TypeId = Symbol.for("effect-resilience/Idempotency") as I.TypeId
 
 /** @internal */
 export const DEFAULT_NAME = "idempotency"

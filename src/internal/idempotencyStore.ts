@@ -29,16 +29,18 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import type { InvalidOptionsError } from "../Errors.js"
+import { type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId } from "../Errors.js"
 import type * as Idempotency from "../Idempotency.js"
-import { IdempotencyError } from "../Idempotency.js"
 import { LinkedMap } from "./linkedMap.js"
 import { monotonicMillis, sleep } from "./time.js"
 import * as validate from "./validate.js"
@@ -47,6 +49,112 @@ import * as validate from "./validate.js"
 export const MemoryStoreTypeId: Idempotency.MemoryStoreTypeId = Symbol.for(
   "effect-resilience/Idempotency/MemoryStore"
 ) as Idempotency.MemoryStoreTypeId
+
+// The error and the store tag are defined here (re-exported by `Idempotency.ts`) so that
+// the internal code builds them without importing its public module at run time.
+
+/**
+ * The store could not be used for a key:
+ * - `"StoreError"`, `"EncodeError"`, `"DecodeError"`: Redis unreachable, or
+ *   an `Exit` that does not encode or no longer decodes. Not a rejection: the
+ *   call may or may not have run elsewhere.
+ * - `"StoreFull"`: the memory store holds `maxKeys` live keys and refused a
+ *   new one rather than forget a live record (see
+ *   `Idempotency.MemoryStoreOptions.whenFull`). Nothing ran. A rejection
+ *   (`Errors.isRejection`: not retried by `Retry`, not counted by a breaker)
+ *   with `retryAfter`, the time until the earliest record expires (absent
+ *   when every key held is in flight).
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Duration } from "effect"
+ *
+ * const e = new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") })
+ * e.message // "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
+ * const full = new Idempotency.IdempotencyError({ key: "order-2", reason: "StoreFull", maxKeys: 100_000, retryAfter: Duration.seconds(30) })
+ * full.message // "Idempotency store is full (100000 keys): key order-2 refused; retry after 30s"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
+  readonly key: string
+  readonly reason: Idempotency.IdempotencyErrorReason
+  readonly cause?: unknown
+  /** `"StoreFull"`: when the earliest record expires, from the refusal. */
+  readonly retryAfter?: Duration.Duration | undefined
+  /** `"StoreFull"`: the store's bound. */
+  readonly maxKeys?: number | undefined
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  constructor(args: {
+    readonly key: string
+    readonly reason: Idempotency.IdempotencyErrorReason
+    readonly cause?: unknown
+    readonly retryAfter?: Duration.Duration | undefined
+    readonly maxKeys?: number | undefined
+  }) {
+    super(args)
+    // a refusal of a full store is a load-shedding rejection; the other reasons are not
+    if (args.reason === "StoreFull") Object.defineProperty(this, RejectionTypeId, { value: RejectionTypeId, enumerable: false })
+  }
+  override get message(): string {
+    if (this.reason === "StoreFull") {
+      const after = this.retryAfter === undefined ? "" : `; retry after ${Duration.format(this.retryAfter)}`
+      const bound = this.maxKeys === undefined ? "" : ` (${this.maxKeys} keys)`
+      return `Idempotency store is full${bound}: key ${this.key} refused${after}`
+    }
+    const cause = this.cause === undefined
+      ? ""
+      : `: ${Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)}`
+    return `Idempotency store failed for key ${this.key} (${this.reason})${cause}`
+  }
+}
+
+/**
+ * Where executions and their `Exit`s live, designed so a Redis store can
+ * implement it (one Lua script per operation):
+ *
+ * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
+ *   flight, or makes the caller the key's executor (a lock/lease that lives
+ *   as long as the scope it is acquired in; a distributed store renews it and
+ *   lets it expire if its holder dies) — or, for a new key in a bounded store
+ *   that is full, fails with reason `"StoreFull"`: a store never forgets a
+ *   live record on its own;
+ * - `invalidate(key)` forgets a stored `Exit`;
+ * - `persistent`: true when `Exit`s leave the process — the policy then
+ *   requires `success` and `failure` Schemas and passes their codec.
+ *
+ * The limiter finds the store under this tag; without one, each
+ * `Idempotency` gets a private memory store.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Idempotency.IdempotencyStore
+ *   return store.persistent // false
+ * }).pipe(Effect.provide(Idempotency.layerStoreMemory()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency/IdempotencyStore")<
+  IdempotencyStore,
+  {
+    readonly persistent: boolean
+    readonly acquire: (
+      key: string,
+      options: Idempotency.AcquireOptions
+    ) => Effect.Effect<Idempotency.Acquisition, IdempotencyError, Scope.Scope>
+    readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
+  }
+>() {}
 
 /** @internal */
 export const DEFAULT_MAX_KEYS = 100_000

@@ -32,23 +32,15 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Local from "../Bulkhead.js"
 import type { BulkheadFullError } from "../Errors.js"
-import {
-  type InvalidKeyError,
-  type InvalidOptionsError,
-  RejectionTypeId,
-  ResilienceErrorTypeId,
-  withoutStack
-} from "../Errors.js"
+import type { InvalidKeyError, InvalidOptionsError } from "../Errors.js"
 import type { Policy } from "../Policy.js"
 
 export {
@@ -63,43 +55,19 @@ export {
   InvalidKeyError
 } from "../Errors.js"
 import * as internal from "./internal/bulkhead.js"
+import { BulkheadStoreError } from "./internal/bulkhead.js"
 import type { Redis } from "./Redis.js"
 
-/**
- * Redis failed (or timed out) while a distributed bulkhead admitted a call,
- * and the bulkhead fails closed (`onStoreError: "fail"`): the call was not
- * run. A rejection (`Errors.isRejection`): breakers never count it as a
- * failure of the dependency, and `Retry` does not retry it.
- *
- * @example
- * ```ts
- * import { Bulkhead } from "effect-resilience/redis"
- *
- * const e = Bulkhead.BulkheadStoreError.make({ name: "payments", operation: "acquire", cause: new Error("ECONNREFUSED") })
- * e.message // "Bulkhead payments: Redis failed (acquire): ECONNREFUSED"
- * ```
- *
- * @since 0.1.0
- * @category Errors
- */
-export class BulkheadStoreError extends Data.TaggedError("BulkheadStoreError")<{
-  readonly name: string
-  readonly key?: string | undefined
-  /** `"acquire"`. */
-  readonly operation: string
-  readonly cause: unknown
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId
-  /** Creates the error without a stack trace. */
-  static make(args: ConstructorParameters<typeof BulkheadStoreError>[0]): BulkheadStoreError {
-    return withoutStack(() => new BulkheadStoreError(args))
-  }
-  override get message(): string {
-    const where = this.key === undefined ? this.name : `${this.name}[${this.key}]`
-    const cause = Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)
-    return `Bulkhead ${where}: Redis failed (${this.operation}): ${cause}`
-  }
+export {
+  /**
+   * Redis failed (or timed out) while a distributed bulkhead admitted a call,
+   * and the bulkhead fails closed (`onStoreError: "fail"`): the call was not
+   * run. A rejection.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  BulkheadStoreError
 }
 
 /**

@@ -26,6 +26,7 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -34,6 +35,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -43,7 +45,10 @@ import {
   type BulkheadRejectionReason,
   type InvalidKeyError,
   type InvalidOptionsError,
-  type TimeoutError
+  RejectionTypeId,
+  ResilienceErrorTypeId,
+  type TimeoutError,
+  withoutStack
 } from "../../Errors.js"
 import * as EventHub from "../../internal/events.js"
 import * as Keys from "../../internal/keys.js"
@@ -51,11 +56,50 @@ import { FifoSemaphore, Waiter } from "../../internal/semaphore.js"
 import * as validate from "../../internal/validate.js"
 import { unsafeMakeCallable } from "../../internal/policy.js"
 import type * as B from "../Bulkhead.js"
-import { BulkheadStoreError } from "../Bulkhead.js"
 import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
 import { active as activeDeadline, currentDeadline } from "../../internal/deadline.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../../internal/time.js"
 import { bounded } from "./bounded.js"
+
+// The error is defined here (re-exported by `redis/Bulkhead.ts`) so that the
+// internal code builds it without importing its public module at run time.
+
+/**
+ * Redis failed (or timed out) while a distributed bulkhead admitted a call,
+ * and the bulkhead fails closed (`onStoreError: "fail"`): the call was not
+ * run. A rejection (`Errors.isRejection`): breakers never count it as a
+ * failure of the dependency, and `Retry` does not retry it.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience/redis"
+ *
+ * const e = Bulkhead.BulkheadStoreError.make({ name: "payments", operation: "acquire", cause: new Error("ECONNREFUSED") })
+ * e.message // "Bulkhead payments: Redis failed (acquire): ECONNREFUSED"
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class BulkheadStoreError extends Data.TaggedError("BulkheadStoreError")<{
+  readonly name: string
+  readonly key?: string | undefined
+  /** `"acquire"`. */
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId
+  /** Creates the error without a stack trace. */
+  static make(args: ConstructorParameters<typeof BulkheadStoreError>[0]): BulkheadStoreError {
+    return withoutStack(() => new BulkheadStoreError(args))
+  }
+  override get message(): string {
+    const where = this.key === undefined ? this.name : `${this.name}[${this.key}]`
+    const cause = Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)
+    return `Bulkhead ${where}: Redis failed (${this.operation}): ${cause}`
+  }
+}
 import { timePrelude } from "./lua.js"
 
 /** @internal */
