@@ -26,19 +26,10 @@ import {
 } from "effect"
 import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
+import { until } from "./utils/fibers.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 class Dep extends Context.Tag("test/Dep")<Dep, { readonly n: number }>() {}
-
-/** Yields until `condition` holds (forked fibers reached a known point). */
-const until = (condition: () => boolean, label = "condition") =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (condition()) return
-      yield* Effect.yieldNow()
-    }
-    assert.fail(`timed out waiting for ${label}`)
-  })
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")

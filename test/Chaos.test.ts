@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
-  Chunk,
   Clock,
   ConfigProvider,
   Config,
@@ -12,16 +11,16 @@ import {
   FastCheck,
   Fiber,
   FiberRef,
-  Metric,
-  MetricState,
   Option,
   Random,
   Ref,
-  Stream,
   TestClock
 } from "effect"
 import { expectTypeOf } from "vitest"
 import { Chaos, Errors, Policy, Retry, Timeout } from "../src/index.js"
+import { expectInvalidOption } from "./utils/errors.js"
+import { counterValue } from "./utils/metrics.js"
+import { collect } from "./utils/streams.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
@@ -33,24 +32,6 @@ const makeDependency = <A>(value: A) =>
     call: Effect.as(Ref.update(calls, (n) => n + 1), value),
     calls: Ref.get(calls)
   }))
-
-const collect = <A>(stream: Stream.Stream<A>, n: number) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
-    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
-    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
-  })
-
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === wanted && MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
-    }
-    return 0
-  })
 
 /** Runs `effect` n times and returns which runs failed (true) or succeeded. */
 const pattern = <A, E>(effect: Effect.Effect<A, E>, n: number) =>
@@ -386,28 +367,18 @@ describe("composition", () => {
 
 describe("validation", () => {
   it("rejects invalid options, naming the option", () => {
-    const invalid = (f: () => unknown, option: string) => {
-      try {
-        f()
-      } catch (e) {
-        assert.instanceOf(e, Errors.InvalidOptionsError)
-        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
-        return
-      }
-      assert.fail(`expected InvalidOptionsError for ${option}`)
-    }
-    invalid(() => Chaos.fault({ rate: -0.1, error: 1 }), "rate")
-    invalid(() => Chaos.fault({ rate: 1.5, error: 1 }), "rate")
-    invalid(() => Chaos.fault({ rate: Number.NaN, error: 1 }), "rate")
-    invalid(() => Chaos.fault({ rate: 0.5 } as any), "error")
-    invalid(() => Chaos.fault({ rate: 0.5, error: 1, enabled: "yes" as any }), "enabled")
-    invalid(() => Chaos.fault({ rate: 0.5, error: 1, name: "" }), "name")
-    invalid(() => Chaos.latency({ rate: 0.5, delay: "-1 second" }), "delay")
-    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: "2 seconds", max: "1 second" } }), "delay.max")
-    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: -1, max: "1 second" } }), "delay.min")
-    invalid(() => Chaos.outcome({ rate: 0.5 } as any), "value")
-    invalid(() => Chaos.behavior({ rate: 0.5, effect: "nope" as any }), "effect")
-    invalid(() => Chaos.latency({ rate: 0.5, delay: { min: "1 second", max: "-1 second" } }), "delay.max")
+    expectInvalidOption(() => Chaos.fault({ rate: -0.1, error: 1 }), "rate")
+    expectInvalidOption(() => Chaos.fault({ rate: 1.5, error: 1 }), "rate")
+    expectInvalidOption(() => Chaos.fault({ rate: Number.NaN, error: 1 }), "rate")
+    expectInvalidOption(() => Chaos.fault({ rate: 0.5 } as any), "error")
+    expectInvalidOption(() => Chaos.fault({ rate: 0.5, error: 1, enabled: "yes" as any }), "enabled")
+    expectInvalidOption(() => Chaos.fault({ rate: 0.5, error: 1, name: "" }), "name")
+    expectInvalidOption(() => Chaos.latency({ rate: 0.5, delay: "-1 second" }), "delay")
+    expectInvalidOption(() => Chaos.latency({ rate: 0.5, delay: { min: "2 seconds", max: "1 second" } }), "delay.max")
+    expectInvalidOption(() => Chaos.latency({ rate: 0.5, delay: { min: -1, max: "1 second" } }), "delay.min")
+    expectInvalidOption(() => Chaos.outcome({ rate: 0.5 } as any), "value")
+    expectInvalidOption(() => Chaos.behavior({ rate: 0.5, effect: "nope" as any }), "effect")
+    expectInvalidOption(() => Chaos.latency({ rate: 0.5, delay: { min: "1 second", max: "-1 second" } }), "delay.max")
   })
 
   it("without options, each constructor names its required option", () => {

@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Metric, Queue, Ref, Stream, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
+import { ok } from "./utils/breaker.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -15,7 +16,6 @@ class NotFound extends Data.TaggedError("NotFound")<{}> {}
 type Transition = CircuitBreaker.Transition
 type Operation = "admit" | "record" | "snapshot" | "isolate" | "reset"
 
-const ok = Effect.succeed("ok")
 const fail = Effect.fail(new Boom())
 
 /** Lets forked consumers (event streams, a store's subscription) catch up. */

@@ -21,12 +21,11 @@ import { Chunk, Data, Deferred, Duration, Effect, Fiber, Metric, Queue, Schedule
 import { CircuitBreaker, Health } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { serve, undici } from "./http/server.js"
+import { Boom, decisionOf, hold, ok } from "./utils/breaker.js"
 
-class Boom extends Data.TaggedError("Boom")<{}> {}
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly retryAfter: Duration.Duration }> {}
 
 const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 let names = 0
@@ -36,23 +35,6 @@ const breakerOf = (options: Partial<CircuitBreaker.CircuitBreaker.Options> = {})
     tripPolicy: CircuitBreaker.consecutive(1),
     openDuration: "1 second",
     ...options
-  })
-
-/** The rejection's reason, or "admitted". */
-const decisionOf = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError>) =>
-  Effect.match(effect, {
-    onFailure: (e) => e instanceof CircuitBreaker.CircuitBreakerError ? e.reason._tag : "admitted",
-    onSuccess: () => "admitted"
-  })
-
-/** Starts a call that runs until its gate is opened, and waits until it runs. */
-const hold = <E>(run: (call: Effect.Effect<string, Boom>) => Effect.Effect<string, E>) =>
-  Effect.gen(function*() {
-    const gate = yield* Deferred.make<string, Boom>()
-    const started = yield* Deferred.make<void>()
-    const fiber = yield* Effect.fork(Effect.exit(run(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate)))))
-    yield* Deferred.await(started)
-    return { gate, fiber }
   })
 
 /** Collects a stream's elements (subscribed before it returns). */

@@ -9,46 +9,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Deferred, Duration, Effect, Fiber, Schedule, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
+import { Boom, decisionOf, hold, ok, tagOf } from "./utils/breaker.js"
 
-class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
 class TooMany extends Data.TaggedError("TooMany")<{ readonly retryAfter: Duration.Duration }> {}
 
 const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
 
 type StoreConfig = CircuitBreaker.CircuitBreakerStore.Config
 type Ticket = CircuitBreaker.CircuitBreakerStore.Ticket
 
-const tagOf = (breaker: CircuitBreaker.CircuitBreaker, key?: string) => Effect.map(breaker.state(key), (s) => s._tag)
-
 const failOnce = (breaker: CircuitBreaker.CircuitBreaker, key?: string) =>
   Effect.exit(key === undefined ? breaker(fail) : breaker.execute(fail, { key }))
-
-/** The rejection's reason, or "admitted". */
-const decisionOf = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError>) =>
-  Effect.match(effect, {
-    onFailure: (e) => e instanceof CircuitBreaker.CircuitBreakerError ? e.reason._tag : "admitted",
-    onSuccess: () => "admitted"
-  })
-
-/** A call that runs until its gate is opened; `started` resolves when it begins. */
-const gated = () =>
-  Effect.gen(function*() {
-    const gate = yield* Deferred.make<string, Boom>()
-    const started = yield* Deferred.make<void>()
-    const call = Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate))
-    return { gate, started, call }
-  })
-
-/** Starts a gated call through `run` and waits until it runs. */
-const hold = <E>(run: (call: Effect.Effect<string, Boom>) => Effect.Effect<string, E>) =>
-  Effect.gen(function*() {
-    const g = yield* gated()
-    const fiber = yield* Effect.fork(Effect.exit(run(g.call)))
-    yield* Deferred.await(g.started)
-    return { ...g, fiber }
-  })
 
 interface MemoryStoreInternals {
   readonly size: () => number

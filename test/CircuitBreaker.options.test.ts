@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Queue, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors, Policy } from "effect-resilience"
 import { ignoredBeforeClassify } from "../src/internal/circuitBreaker/classify.js"
+import { tagOf } from "./utils/breaker.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -356,8 +357,6 @@ const config: CircuitBreaker.CircuitBreakerStore.Config = {
   successThreshold: 1,
   probeTimeout: 60_000
 }
-
-const tagOf = (breaker: CircuitBreaker.CircuitBreaker, key: string) => Effect.map(breaker.state(key), (s) => s._tag)
 
 describe("CircuitBreaker options: memory store", () => {
   it.effect("layerStoreMemory's errors name layerStoreMemory, makeStoreMemory's name makeStoreMemory", () =>

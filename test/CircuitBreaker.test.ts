@@ -22,15 +22,13 @@ import {
   TestClock
 } from "effect"
 import { CircuitBreaker, Errors, Policy, Retry } from "effect-resilience"
+import { ok, tagOf } from "./utils/breaker.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
 class TooMany extends Data.TaggedError("TooMany")<{ readonly retryAfter: Duration.Duration }> {}
 
 const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
-
-const tagOf = (breaker: CircuitBreaker.CircuitBreaker, key?: string) => Effect.map(breaker.state(key), (s) => s._tag)
 
 const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number, key?: string) =>
   Effect.forEach(

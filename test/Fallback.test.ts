@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
-  Chunk,
   Config,
   ConfigProvider,
   Context,
@@ -14,16 +13,16 @@ import {
   Fiber,
   FiberId,
   Layer,
-  Metric,
-  MetricState,
   Option,
   Ref,
-  Stream,
   TestClock
 } from "effect"
 import { expectTypeOf } from "vitest"
 import { Errors, Fallback, Policy, Retry, Timeout } from "../src/index.js"
 import { unsafeMakeMemoryStore } from "../src/internal/fallbackStore.js"
+import { expectInvalidOption } from "./utils/errors.js"
+import { counterValue } from "./utils/metrics.js"
+import { collect } from "./utils/streams.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: string }> {}
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly region: string }> {}
@@ -33,27 +32,6 @@ const notFound = new NotFound({ id: "42" })
 const unavailable = new Unavailable({ region: "eu" })
 
 const failWith = <E>(e: E): Effect.Effect<string, E> => Effect.fail(e)
-
-/** Subscribes to a stream and returns a fiber collecting its first `n` elements. */
-const collect = <A>(stream: Stream.Stream<A>, n: number) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
-    // let the subscriber register before anything is emitted
-    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
-    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
-  })
-
-/** The count of the counter `name` whose tags are exactly `tags` (0 if absent). */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === wanted && MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
-    }
-    return 0
-  })
 
 describe("Fallback.value", () => {
   it.effect("serves the value on any typed error and passes successes through", () =>
@@ -390,28 +368,17 @@ describe("composition", () => {
 })
 
 describe("validation", () => {
-  const invalid = (f: () => unknown, option: string) => {
-    try {
-      f()
-    } catch (e) {
-      assert.instanceOf(e, Errors.InvalidOptionsError)
-      assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
-      return
-    }
-    assert.fail(`expected InvalidOptionsError for ${option}`)
-  }
-
   it("rejects invalid options at construction, naming the option", () => {
-    invalid(() => Fallback.chain([] as any), "sources")
-    invalid(() => Fallback.chain([42] as any), "sources[0]")
-    invalid(() => Fallback.effect("nope" as any), "fallback")
-    invalid(() => Fallback.value(1, { defects: "yes" as any }), "defects")
-    invalid(() => Fallback.value(1, { interruptions: 1 as any }), "interruptions")
-    invalid(() => Fallback.value(1, { name: "" }), "name")
-    invalid(() => (Fallback.tags as any)(), "tags")
-    invalid(() => Fallback.tags("" as string), "tags[0]")
-    invalid(() => (Fallback.instanceOf as any)(), "classes")
-    invalid(() => Fallback.when(42 as any), "predicate")
+    expectInvalidOption(() => Fallback.chain([] as any), "sources")
+    expectInvalidOption(() => Fallback.chain([42] as any), "sources[0]")
+    expectInvalidOption(() => Fallback.effect("nope" as any), "fallback")
+    expectInvalidOption(() => Fallback.value(1, { defects: "yes" as any }), "defects")
+    expectInvalidOption(() => Fallback.value(1, { interruptions: 1 as any }), "interruptions")
+    expectInvalidOption(() => Fallback.value(1, { name: "" }), "name")
+    expectInvalidOption(() => (Fallback.tags as any)(), "tags")
+    expectInvalidOption(() => Fallback.tags("" as string), "tags[0]")
+    expectInvalidOption(() => (Fallback.instanceOf as any)(), "classes")
+    expectInvalidOption(() => Fallback.when(42 as any), "predicate")
   })
 
   it("messages name the constructor, the option and the allowed range", () => {

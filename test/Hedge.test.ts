@@ -19,6 +19,9 @@ import {
 } from "effect"
 import { expectTypeOf } from "vitest"
 import { Errors, Hedge, Policy, Retry, Timeout } from "../src/index.js"
+import { expectInvalidOption } from "./utils/errors.js"
+import { counterValue } from "./utils/metrics.js"
+import { collect } from "./utils/streams.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly attempt: number }> {}
 class BadRequest extends Data.TaggedError("BadRequest")<{ readonly attempt: number }> {}
@@ -78,13 +81,6 @@ const makeFake = (plans: ReadonlyArray<Plan>) =>
 
 const sorted = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)
 
-const collect = <A>(stream: Stream.Stream<A>, n: number) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
-    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
-    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
-  })
-
 /** Subscribes to `stream`; the returned effect reads, without blocking, the events received so far. */
 const record = <A>(stream: Stream.Stream<A>) =>
   Effect.gen(function*() {
@@ -92,18 +88,6 @@ const record = <A>(stream: Stream.Stream<A>) =>
     yield* Effect.fork(Stream.runForEach(stream, (a) => Ref.update(seen, (xs) => [...xs, a])))
     for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
     return Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 9), Ref.get(seen))
-  })
-
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got !== wanted) continue
-      if (MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
-    }
-    return 0
   })
 
 const frequencyOf = (name: string, policy: string) =>
@@ -790,16 +774,7 @@ describe("composition", () => {
 
 describe("validation", () => {
   it("rejects invalid options, naming the option", () => {
-    const invalid = (options: any, option: string) => {
-      try {
-        Hedge.make(options)
-      } catch (e) {
-        assert.instanceOf(e, Errors.InvalidOptionsError)
-        assert.strictEqual((e as Errors.InvalidOptionsError).option, option)
-        return
-      }
-      assert.fail(`expected InvalidOptionsError for ${option}`)
-    }
+    const invalid = (options: any, option: string) => expectInvalidOption(() => Hedge.make(options), option)
     invalid({ delay: "-1 second", maxAttempts: 2 }, "delay")
     invalid({ delay: Number.NaN, maxAttempts: 2 }, "delay")
     invalid({ maxAttempts: 2 }, "delay")

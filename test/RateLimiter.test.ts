@@ -15,7 +15,6 @@ import {
   Fiber,
   Layer,
   Metric,
-  MetricState,
   Option,
   Ref,
   Scope,
@@ -24,6 +23,7 @@ import {
 } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { plainReserve } from "../src/internal/rateLimiter.js"
+import { counterValue } from "./utils/metrics.js"
 
 type StoreVariant = {
   readonly label: string
@@ -74,19 +74,6 @@ const startTimes = <E>(
 
 /** Lets forked fibers (e.g. an event subscriber) get going. */
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
-
-/** The value of a counter in the global registry, found by name and tags. */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const pairTags = Object.fromEntries(pair.metricKey.tags.map((t) => [t.key, t.value]))
-      if (Object.entries(tags).every(([k, v]) => pairTags[k] === v) && MetricState.isCounterState(pair.metricState)) {
-        return Number(pair.metricState.count)
-      }
-    }
-    return 0
-  })
 
 const rights = <E>(results: ReadonlyArray<Either.Either<number, E>>) =>
   results.map((r) => (Either.isRight(r) ? r.right : -1))

@@ -1,16 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, Option, Ref, TestClock } from "effect"
 import { CANCELLED, FifoSemaphore, GRANTED, PENDING, unsafeMake, Waiter } from "../src/internal/semaphore.js"
-
-/** Yields until `condition` holds (a fiber we forked has reached a known point). */
-const until = (condition: () => boolean, label = "condition") =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (condition()) return
-      yield* Effect.yieldNow()
-    }
-    assert.fail(`timed out waiting for ${label}`)
-  })
+import { until } from "./utils/fibers.js"
 
 /** Drives the TestClock one millisecond at a time until `fiber` is done. */
 const driveUntilDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, maxSteps = 100_000) =>

@@ -6,12 +6,13 @@
  * TestClock with the caller's clock); Redis paused, killed and restarted.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Metric, Random, Schedule, TestClock } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Random, Schedule, TestClock } from "effect"
 import { Errors } from "effect-resilience"
 import { Bulkhead, Redis } from "effect-resilience/redis"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
+import { counterTotal } from "../utils/metrics.js"
 
 // --- helpers ------------------------------------------------------------------------------
 
@@ -45,19 +46,6 @@ const holding = <E>(policy: (self: Effect.Effect<void>) => Effect.Effect<void, E
     const fiber = yield* Effect.fork(policy(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))))
     yield* Deferred.await(started)
     return { fiber, release: Deferred.succeed(release, undefined) }
-  })
-
-/** A counter's value by name and tags, read from the metric registry (whatever its description). */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    let total = 0
-    for (const pair of pairs) {
-      const state: unknown = pair.metricState
-      if (pair.metricKey.name !== name || typeof state !== "object" || state === null || !("count" in state)) continue
-      const keyTags = new Map(pair.metricKey.tags.map((t) => [t.key, t.value]))
-      if (Object.entries(tags).every(([k, v]) => keyTags.get(k) === v)) total += Number(state.count)
-    }
-    return total
   })
 
 const fixture = fileURLToPath(new URL("./fixtures/bulkhead-holder.ts", import.meta.url))
@@ -292,8 +280,8 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       assert.strictEqual(open.totals().allowedWithoutLease, 1)
       // and in metrics
       const storeErrors = { store: "bulkhead", policy: "closed", operation: "acquire" }
-      assert.isTrue((yield* counterValue("resilience_redis_store_errors", storeErrors)) >= 1)
-      assert.strictEqual(yield* counterValue("resilience_bulkhead_allowed_without_lease", { policy: "open" }), 1)
+      assert.isTrue((yield* counterTotal("resilience_redis_store_errors", storeErrors)) >= 1)
+      assert.strictEqual(yield* counterTotal("resilience_bulkhead_allowed_without_lease", { policy: "open" }), 1)
     }).pipe(Effect.scoped))
 
   it.live("Redis killed and restarted empty: fail fast meanwhile, running calls take their leases back, then recovery", () =>

@@ -9,27 +9,17 @@
  * `probeTimeout`, and everything recovers once Redis is back.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Data, Effect, Exit, Fiber, Metric, Stream } from "effect"
+import { Context, Data, Effect, Exit, Fiber, Stream } from "effect"
 import { CircuitBreaker, Errors } from "effect-resilience"
 import { Redis } from "effect-resilience/redis"
 import { hasRedis } from "../utils/redis-server.js"
 import { breakerOn, eventually, realSleep, replicaContext, restartableRedis } from "./fixtures/breaker-redis.js"
+import { ok } from "../utils/breaker.js"
+import { counterValue } from "../utils/metrics.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
 const boom = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
-
-const readCounter = (name: string, labels: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const want = Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === want) return Number((pair.metricState as unknown as { readonly count: number }).count)
-    }
-    return 0
-  })
 
 /** True once the store answers again (a state read succeeds). */
 const reachable = (breaker: CircuitBreaker.CircuitBreaker) => Effect.map(Effect.exit(breaker.state()), Exit.isSuccess)
@@ -87,10 +77,10 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store when Redis misbeha
       const m = yield* allow.metrics()
       assert.isAtLeast(m.totals.storeErrors, 3)
       assert.strictEqual(m.failures, 0) // the failure while paused was not recorded (untracked)
-      assert.isAtLeast(yield* readCounter("resilience_circuit_breaker_store_errors", { policy: "paused-allow" }), 3)
-      assert.strictEqual(yield* readCounter("resilience_circuit_breaker_rejections", { policy: "paused-fail", reason: "CircuitBreakerStoreError" }), 0)
+      assert.isAtLeast(yield* counterValue("resilience_circuit_breaker_store_errors", { policy: "paused-allow" }), 3)
+      assert.strictEqual(yield* counterValue("resilience_circuit_breaker_rejections", { policy: "paused-fail", reason: "CircuitBreakerStoreError" }), 0)
       yield* fail.metrics() // publishes the batched counts
-      assert.strictEqual(yield* readCounter("resilience_circuit_breaker_rejections", { policy: "paused-fail", reason: "CircuitBreakerStoreError" }), 1)
+      assert.strictEqual(yield* counterValue("resilience_circuit_breaker_rejections", { policy: "paused-fail", reason: "CircuitBreakerStoreError" }), 1)
       // back to normal: failures are counted and open the circuit
       yield* callUntil(allow, boom, "Open")
       yield* eventually(Effect.map(Effect.flip(fail(boom)), (e) => e._tag === "Boom")) // "fail" lets calls through again

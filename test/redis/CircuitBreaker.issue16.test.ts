@@ -7,35 +7,18 @@
  * test/CircuitBreaker.issue16.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Deferred, Duration, Effect, Fiber, Queue, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Queue, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import type { Redis as IORedis } from "ioredis"
 import { Redis } from "effect-resilience/redis"
 import { hasRedis } from "../utils/redis-server.js"
 import { breakerOn, eventually, realSleep, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
-
-class Boom extends Data.TaggedError("Boom")<{}> {}
+import { Boom, decisionOf, hold, ok } from "../utils/breaker.js"
 
 const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 let names = 0
-
-const decisionOf = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError>) =>
-  Effect.match(effect, {
-    onFailure: (e) => e instanceof CircuitBreaker.CircuitBreakerError ? e.reason._tag : "admitted",
-    onSuccess: () => "admitted"
-  })
-
-const hold = <E>(run: (call: Effect.Effect<string, Boom>) => Effect.Effect<string, E>) =>
-  Effect.gen(function*() {
-    const gate = yield* Deferred.make<string, Boom>()
-    const started = yield* Deferred.make<void>()
-    const fiber = yield* Effect.fork(Effect.exit(run(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate)))))
-    yield* Deferred.await(started)
-    return { gate, fiber }
-  })
 
 describe.skipIf(!hasRedis)("issue 16 on the Redis store (real redis-server)", () => {
   const server = sharedServer()

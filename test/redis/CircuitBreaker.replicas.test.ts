@@ -5,31 +5,19 @@
  * process would have. Time is the shared TestClock (`clock: "caller"`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Metric, Stream, TestClock } from "effect"
+import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors } from "effect-resilience"
 import { hasRedis } from "../utils/redis-server.js"
 import { breakerOn, eventually, realSleep, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
+import { ok, tagOf } from "../utils/breaker.js"
+import { counterValue } from "../utils/metrics.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
 const boom = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
 
 /** Lets a forked stream consumer subscribe before events are emitted. */
 const subscribed = Effect.repeatN(Effect.yieldNow(), 20)
-
-const tagOf = (breaker: CircuitBreaker.CircuitBreaker, key?: string) => Effect.map(breaker.state(key), (s) => s._tag)
-
-const readCounter = (name: string, labels: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const want = Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === want) return Number((pair.metricState as unknown as { readonly count: number }).count)
-    }
-    return 0
-  })
 
 describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real redis-server)", () => {
   const server = sharedServer()
@@ -38,6 +26,42 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
   const replicas = (n: number, options: CircuitBreaker.CircuitBreaker.Options) =>
     Effect.forEach(Array.from({ length: n }), () =>
       Effect.flatMap(replicaContext(server().url, { store: { clock: "caller" } }), (context) => breakerOn(context, options)))
+
+  it.scoped("one replica runs the whole cycle from the caller's clock: trip, reject, half-open, a failed probe doubles the break, close", () =>
+    Effect.gen(function*() {
+      const [breaker] = yield* replicas(1, {
+        name: "cycle",
+        tripPolicy: CircuitBreaker.consecutive(3),
+        openDuration: Schedule.exponential("1 second"),
+        maxOpenDuration: "10 seconds"
+      })
+      for (let i = 0; i < 3; i++) yield* Effect.exit(breaker!(boom))
+      const open = yield* breaker!.state()
+      assert.strictEqual(open._tag, "Open")
+      assert.strictEqual(open._tag === "Open" && open.until, 1000) // TestClock time, not Redis time
+      const e = yield* Effect.flip(breaker!(Effect.succeed(1)))
+      assert.strictEqual(e.reason._tag, "CircuitOpen")
+      assert.strictEqual(e.retryAfter && Duration.toMillis(e.retryAfter), 1000)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* tagOf(breaker!), "HalfOpen")
+      yield* Effect.exit(breaker!(boom)) // probe fails: second opening, 2 s
+      const reopened = yield* breaker!.state()
+      assert.strictEqual(reopened._tag === "Open" && reopened.until - reopened.since, 2000)
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(yield* breaker!(ok), "ok")
+      const m = yield* breaker!.metrics()
+      assert.strictEqual(m.state._tag, "Closed")
+      assert.strictEqual(m.store, "redis")
+      assert.deepStrictEqual(m.transitions.map((t) => `${t.from}->${t.to}@${t.at}`), [
+        "Closed->Open@0",
+        "Open->HalfOpen@1000",
+        "HalfOpen->Open@1000",
+        "Open->HalfOpen@3000",
+        "HalfOpen->Closed@3000"
+      ])
+      assert.strictEqual(m.failures, 4)
+      assert.strictEqual(m.rejections, 1)
+    }))
 
   it.scoped("failures spread across replicas open the circuit for all of them", () =>
     Effect.gen(function*() {
@@ -161,9 +185,9 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
         assert.deepStrictEqual(history, expected)
       }
       // the transitions metric counts each transition once, on the replica that made it
-      assert.strictEqual(yield* readCounter("resilience_circuit_breaker_transitions", { policy: name, from: "Closed", to: "Open" }), 1)
+      assert.strictEqual(yield* counterValue("resilience_circuit_breaker_transitions", { policy: name, from: "Closed", to: "Open" }), 1)
       assert.strictEqual(
-        yield* readCounter("resilience_circuit_breaker_transitions", { policy: name, from: "HalfOpen", to: "Closed" }),
+        yield* counterValue("resilience_circuit_breaker_transitions", { policy: name, from: "HalfOpen", to: "Closed" }),
         1
       )
     }))

@@ -7,12 +7,13 @@
  * clock); Redis paused, killed and restarted.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Random, Schedule, Schema, Scope, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Random, Schedule, Schema, Scope, TestClock } from "effect"
 import { Idempotency } from "effect-resilience"
 import { IdempotencyStore, Redis } from "effect-resilience/redis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { hasRedis, restartableRedis, startRedis, stopProcess } from "../utils/redis-server.js"
+import { counterTotal } from "../utils/metrics.js"
 
 // --- helpers ------------------------------------------------------------------------------
 
@@ -58,19 +59,6 @@ const eventually = <E>(check: Effect.Effect<boolean, E>) =>
     times: 250,
     schedule: Schedule.spaced("20 millis")
   }))
-
-/** A counter's value by name and tags, read from the metric registry (whatever its description). */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    let total = 0
-    for (const pair of pairs) {
-      const state: unknown = pair.metricState
-      if (pair.metricKey.name !== name || typeof state !== "object" || state === null || !("count" in state)) continue
-      const keyTags = new Map(pair.metricKey.tags.map((t) => [t.key, t.value]))
-      if (Object.entries(tags).every(([k, v]) => keyTags.get(k) === v)) total += Number(state.count)
-    }
-    return total
-  })
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -320,7 +308,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       assert.isTrue(closed.store.stats().storeErrors >= 2)
       assert.isTrue(closed.policy.stats().storeErrors >= 2)
       const acquireErrors = { store: "idempotency", prefix: "idem:", operation: "acquire" }
-      assert.isTrue((yield* counterValue("resilience_redis_store_errors", acquireErrors)) >= 2)
+      assert.isTrue((yield* counterTotal("resilience_redis_store_errors", acquireErrors)) >= 2)
     }).pipe(Effect.scoped))
 
   it.live("Redis killed and restarted empty: fail fast meanwhile, then recovery (kept Exits were lost with the state)", () =>

@@ -7,11 +7,12 @@
  */
 import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Fiber, Layer, Metric, Random, Schedule, TestClock } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
 import { RateLimiter } from "effect-resilience"
 import { RateLimiterStore, Redis } from "effect-resilience/redis"
 import { MemoryCore } from "../../src/internal/rateLimiterStore.js"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
+import { counterTotal } from "../utils/metrics.js"
 
 let prefixes = 0
 const uniquePrefix = () => `rl-test-${process.pid}-${++prefixes}:`
@@ -28,19 +29,6 @@ const tb = (key: string, tokens: number, limit: number, windowMillis: number, ma
   windowMillis,
   maxDelayMillis
 })
-
-/** A counter's value by name and tags, read from the metric registry (whatever its description). */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    let total = 0
-    for (const pair of pairs) {
-      const state: unknown = pair.metricState
-      if (pair.metricKey.name !== name || typeof state !== "object" || state === null || !("count" in state)) continue
-      const keyTags = new Map(pair.metricKey.tags.map((t) => [t.key, t.value]))
-      if (Object.entries(tags).every(([k, v]) => keyTags.get(k) === v)) total += Number(state.count)
-    }
-    return total
-  })
 
 describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
   it.scoped("gives the memory store's answers, call for call (model-based, caller's clock under TestClock)", () =>
@@ -278,7 +266,7 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(closed.stats().storeErrors >= 2, true)
       assert.strictEqual(open.stats().storeErrors, 2)
       assert.isTrue(store.stats().storeErrors >= 4)
-      assert.strictEqual(yield* counterValue("resilience_rate_limiter_store_errors", { policy: "open" }), 2)
-      assert.isTrue((yield* counterValue("resilience_redis_store_errors", { store: "rate-limiter", prefix: "rl:" })) >= 4)
+      assert.strictEqual(yield* counterTotal("resilience_rate_limiter_store_errors", { policy: "open" }), 2)
+      assert.isTrue((yield* counterTotal("resilience_redis_store_errors", { store: "rate-limiter", prefix: "rl:" })) >= 4)
     }).pipe(Effect.scoped))
 })

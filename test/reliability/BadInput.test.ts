@@ -40,7 +40,7 @@ import {
   Redis as RedisModule,
   StaleStore
 } from "effect-resilience/redis"
-import { hasRedis, startRedis } from "../utils/redis.js"
+import { hasRedis, startRedis } from "../utils/redis-server.js"
 
 type Mode = "throw" | "fail"
 

@@ -14,7 +14,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
-  Chunk,
   Deferred,
   Duration,
   Effect,
@@ -22,34 +21,14 @@ import {
   Fiber,
   FiberId,
   Layer,
-  Metric,
-  MetricState,
   Option,
   Ref,
   Stream,
   TestClock
 } from "effect"
 import { Errors, Fallback, Idempotency } from "../../src/index.js"
-
-const collect = <A>(stream: Stream.Stream<A>, n: number) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(stream, n)))
-    // let the subscriber register before anything is emitted
-    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
-    return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
-  })
-
-/** The count of the counter `name` whose tags are exactly `tags` (0 if absent). */
-const counterValue = (name: string, tags: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const wanted = Object.entries(tags).map(([k, v]) => `${k}=${v}`).sort().join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== name) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === wanted && MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
-    }
-    return 0
-  })
+import { counterValue } from "../utils/metrics.js"
+import { collect } from "../utils/streams.js"
 
 let names = 0
 const unique = (name: string) => `${name}-${++names}`

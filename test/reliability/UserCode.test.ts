@@ -19,8 +19,6 @@ import {
   List,
   Logger,
   LogLevel,
-  Metric,
-  MetricState,
   Option,
   Ref,
   Stream,
@@ -28,19 +26,11 @@ import {
 } from "effect"
 import { Chaos, CircuitBreaker, Errors, Fallback, Health, Hedge, Idempotency, Retry, Timeout } from "effect-resilience"
 import { AdminRoutes, ResilientHttpClient } from "effect-resilience/http"
+import { counterValue } from "../utils/metrics.js"
 
 const METRIC = "resilience_user_code_failures"
 
-const failures = (labels: { module: string; policy: string; hook: string; kind: string }) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const wanted = Object.entries(labels).map(([k, v]) => `${k}=${v}`).sort().join(",")
-    for (const pair of pairs) {
-      if (pair.metricKey.name !== METRIC) continue
-      const got = pair.metricKey.tags.map((t) => `${t.key}=${t.value}`).sort().join(",")
-      if (got === wanted && MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
-    }
-    return 0
-  })
+const failures = (labels: { module: string; policy: string; hook: string; kind: string }) => counterValue(METRIC, labels)
 
 /** What the caller saw, in a comparable form. */
 const show = (exit: Exit.Exit<unknown, unknown>): string =>

@@ -22,7 +22,8 @@ if (!hasRedis) {
   console.warn("redis-server not found: skipping the tests that need a real Redis (apt-get install -y redis-server)")
 }
 
-const freePort = () =>
+/** A free TCP port on the loopback interface (the OS picks it; closed again before this resolves). */
+export const freePort = () =>
   new Promise<number>((resolve, reject) => {
     const server = createServer()
     server.once("error", reject)

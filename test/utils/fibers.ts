@@ -1,0 +1,15 @@
+/**
+ * Waiting for forked fibers in tests.
+ */
+import { assert } from "@effect/vitest"
+import { Effect } from "effect"
+
+/** Yields until `condition` holds (a fiber we forked has reached a known point); fails after 10,000 yields. */
+export const until = (condition: () => boolean, label = "condition") =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      if (condition()) return
+      yield* Effect.yieldNow()
+    }
+    assert.fail(`timed out waiting for ${label}`)
+  })
