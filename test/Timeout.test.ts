@@ -1,6 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Predicate, Ref, TestClock } from "effect"
-import { Errors, Retry, Timeout } from "effect-resilience"
+import {
+  Cause,
+  ConfigProvider,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck,
+  Fiber,
+  FiberRef,
+  Option,
+  Predicate,
+  Ref,
+  TestClock
+} from "effect"
+import { Errors, Retry, Testing, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
@@ -117,6 +132,40 @@ describe("issue 15: infinite and long timeouts", () => {
     assert.isTrue(two._tag === "Right" && Duration.toMillis(two.right) === 2000)
     assert.strictEqual(read("soon")._tag, "Left")
   })
+})
+
+describe("issue 15: wall-clock steps never move a bound (property)", () => {
+  const stepArb = FastCheck.record({
+    at: FastCheck.integer({ min: 0, max: 9_999 }),
+    by: FastCheck.integer({ min: -7_200_000, max: 7_200_000 })
+  })
+  it.effect.prop(
+    "a timeout and a retry backoff end exactly at their bounds whatever the wall clock does meanwhile",
+    [FastCheck.integer({ min: 1, max: 10_000 }), FastCheck.array(stepArb, { maxLength: 5 }), FastCheck.constantFrom("fast", "general")],
+    ([budget, steps, implementation]) =>
+      Testing.withSteppedWallClock((wall) =>
+        Effect.gen(function*() {
+          const timed = yield* Effect.fork(Effect.never.pipe(Timeout.make(budget, { implementation })))
+          const retried = yield* Effect.fork(
+            Effect.fail("e").pipe(Retry.policy({ schedule: Retry.constant(Duration.millis(budget)), times: 1 }), Effect.either)
+          )
+          yield* Effect.yieldNow()
+          let now = 0
+          for (const step of [...steps].filter((s) => s.at < budget).sort((a, b) => a.at - b.at)) {
+            yield* TestClock.adjust(step.at - now)
+            now = step.at
+            yield* step.by < 0 ? wall.back(-step.by) : wall.forward(step.by)
+          }
+          yield* TestClock.adjust(budget - 1 - now)
+          const early = timed.unsafePoll() === null && retried.unsafePoll() === null
+          yield* TestClock.adjust(1)
+          const timedOut = yield* Effect.either(Fiber.join(timed))
+          const retriedOut = yield* Fiber.join(retried)
+          return early && timedOut._tag === "Left" && timedOut.left._tag === "TimeoutError" && retriedOut._tag === "Left"
+        })
+      ),
+    { fastCheck: { numRuns: 60, seed: 20261207 } }
+  )
 })
 
 describe("issue 15: a deadline lives as long as its timeout's region", () => {
