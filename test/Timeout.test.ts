@@ -141,7 +141,7 @@ describe("issue 15: wall-clock steps never move a bound (property)", () => {
   })
   it.effect.prop(
     "a timeout and a retry backoff end exactly at their bounds whatever the wall clock does meanwhile",
-    [FastCheck.integer({ min: 1, max: 10_000 }), FastCheck.array(stepArb, { maxLength: 5 }), FastCheck.constantFrom("fast", "general")],
+    [FastCheck.integer({ min: 1, max: 10_000 }), FastCheck.array(stepArb, { maxLength: 5 }), FastCheck.constantFrom<"fast" | "general">("fast", "general")],
     ([budget, steps, implementation]) =>
       Testing.withSteppedWallClock((wall) =>
         Effect.gen(function*() {
