@@ -27,11 +27,14 @@ interface Module {
 export const modules: Record<string, Module> = {
   Errors: { mutate: ["src/Errors.ts"], tests: ["test/[A-Z]*.test.ts"] },
   Validate: { mutate: ["src/internal/validate.ts", "src/internal/events.ts"], tests: ["test/[A-Z]*.test.ts"] },
-  Policy: { mutate: ["src/Policy.ts"], tests: ["test/Retry.test.ts", "test/Timeout.test.ts", "test/Bulkhead.test.ts"] },
+  Policy: {
+    mutate: ["src/Policy.ts", "src/internal/policy.ts"],
+    tests: ["test/Retry.test.ts", "test/Timeout.test.ts", "test/Bulkhead.test.ts"]
+  },
   Retry: { mutate: ["src/Retry.ts"], tests: ["test/Retry.test.ts"] },
   Timeout: {
-    mutate: ["src/Timeout.ts", "src/internal/timeout.ts", "src/internal/deadline.ts"],
-    tests: ["test/Timeout.test.ts", "test/Timeout.fastpath.test.ts"]
+    mutate: ["src/Timeout.ts", "src/internal/timeout.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
+    tests: ["test/Timeout.test.ts", "test/Timeout.fastpath.test.ts", "test/internal/time.test.ts"]
   },
   Bulkhead: {
     mutate: ["src/Bulkhead.ts", "src/internal/semaphore.ts"],
