@@ -34,7 +34,14 @@ export const modules: Record<string, Module> = {
   Retry: { mutate: ["src/Retry.ts"], tests: ["test/Retry.test.ts"] },
   Timeout: {
     mutate: ["src/Timeout.ts", "src/internal/timeout.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
-    tests: ["test/Timeout.test.ts", "test/Timeout.fastpath.test.ts", "test/internal/time.test.ts"]
+    tests: [
+      "test/Timeout.test.ts",
+      "test/Timeout.fastpath.test.ts",
+      "test/internal/time.test.ts",
+      // the deadline's consumers: cuts counted by the breaker, waits bounded inside uninterruptible regions
+      "test/reliability/Isolation.test.ts",
+      "test/reliability/Time.test.ts"
+    ]
   },
   Bulkhead: {
     mutate: ["src/Bulkhead.ts", "src/internal/semaphore.ts"],

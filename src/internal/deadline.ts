@@ -97,8 +97,7 @@ export const timeoutInterruptor: FiberId.FiberId = FiberId.make(-1, 0)
  * @internal
  */
 export const isCutByTimeout = (cause: Cause.Cause<unknown>): boolean => {
-  for (const id of Cause.interruptors(cause)) {
-    if (id === timeoutInterruptor || (id._tag === "Runtime" && id.id === -1 && id.startTimeMillis === 0)) return true
-  }
+  // the very id the timeouts interrupt with (a cause keeps the interruptor it was given)
+  for (const id of Cause.interruptors(cause)) if (id === timeoutInterruptor) return true
   return false
 }

@@ -215,7 +215,9 @@ describe("ResilientHttpClient: timeouts", () => {
   it.scopedLive("the overall timeout bounds the call; its error is a typed TimeoutError", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => Effect.sleep("2 seconds").pipe(Effect.as(HttpServerResponse.text("late"))))
-      const client = yield* ResilientHttpClient.make({ timeout: "60 millis", attemptTimeout: "40 millis", retry: fast })
+      // the attempt timeout is longer: the overall deadline cuts the first attempt, whatever the machine's load
+      // (with a shorter attempt timeout, a late retry may give up on the deadline with the attempt's error)
+      const client = yield* ResilientHttpClient.make({ timeout: "60 millis", attemptTimeout: "400 millis", retry: fast })
       const error = yield* Effect.flip(client.get(`${server.url}/hang`))
       assert.strictEqual(error._tag, "TimeoutError")
       assert.strictEqual((error as Errors.TimeoutError).scope, "overall")
