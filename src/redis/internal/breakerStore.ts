@@ -349,6 +349,15 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
     const channel = channelOf(prefix)
     const ttlArg = String(ttl)
     const useRedisTime = clock === "redis"
+    /** A script call bounded by the store's own `timeout` (when set). */
+    const boundedEval = (s: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) => {
+      const call = redis.eval(s, keys, args)
+      return timeout === undefined ? call : timeoutFail(call, {
+        duration: timeout,
+        onTimeout: () =>
+          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
+      })
+    }
 
     // admission tokens: unique per admission across replicas (a random nonce per store, a counter)
     const nonce = `${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}${
@@ -381,12 +390,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
         encoded.fingerprint,
         ...extra
       ]
-      const call = redis.eval(s, keysOf(prefix, namespace, key), args)
-      const bounded = timeout === undefined ? call : timeoutFail(call, {
-        duration: timeout,
-        onTimeout: () =>
-          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
-      })
+      const bounded = boundedEval(s, keysOf(prefix, namespace, key), args)
       return Effect.matchEffect(bounded, {
         onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
         onSuccess: (reply) =>
@@ -419,12 +423,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       namespace: string,
       args: ReadonlyArray<string>
     ): Effect.Effect<ModeSetting, CircuitBreaker.CircuitBreakerStoreError> => {
-      const call = redis.eval(s, [modeKeyOf(prefix, namespace)], args)
-      const bounded = timeout === undefined ? call : timeoutFail(call, {
-        duration: timeout,
-        onTimeout: () =>
-          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
-      })
+      const bounded = boundedEval(s, [modeKeyOf(prefix, namespace)], args)
       return Effect.matchEffect(bounded, {
         onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
         onSuccess: (reply) =>
