@@ -19,6 +19,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import { showValue, withoutStack } from "./internal/errors.js"
 
 /**
  * @since 0.1.0
@@ -108,23 +109,6 @@ export const retryAfterOf = (u: unknown): Option.Option<Duration.Duration> => {
 
 const none = Option.none<Duration.Duration>()
 const someOf = (d: Duration.Duration): Option.Option<Duration.Duration> => Option.some(d)
-
-/**
- * Builds an error without capturing a stack trace. Rejections are created on
- * hot paths (every call against an open circuit or a full bulkhead), and a
- * stack capture costs microseconds; a rejection's stack says nothing useful.
- *
- * @internal
- */
-export const withoutStack = <A>(f: () => A): A => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return f()
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
 
 const formatDuration = (d: Duration.Duration): string => Duration.format(d)
 
@@ -344,22 +328,6 @@ export class InvalidKeyError extends Data.TaggedError("InvalidKeyError")<{
  * @category Guards
  */
 export const isInvalidKeyError = (u: unknown): u is InvalidKeyError => u instanceof InvalidKeyError
-
-/** @internal */
-export const showValue = (value: unknown): string => {
-  // NaN and ±Infinity, which JSON would show as null
-  if (typeof value === "number") return String(value)
-  if (Duration.isDuration(value)) return Duration.format(value)
-  let json: string | undefined
-  try {
-    json = JSON.stringify(value)
-  } catch {
-    return String(value) // bigint, circular structures
-  }
-  // undefined, functions and symbols have no JSON
-  if (json === undefined) return String(value)
-  return json.length > 200 ? json.slice(0, 200) + "…" : json
-}
 
 /**
  * Every error the library makes.

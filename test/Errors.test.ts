@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Duration, Effect, Option } from "effect"
 import { Errors } from "effect-resilience"
+import * as InternalErrors from "../src/internal/errors.js"
 
 class Unrelated extends Data.TaggedError("Unrelated")<{ readonly retryAfter?: unknown }> {}
 
@@ -71,11 +72,11 @@ describe("Errors", () => {
   describe("withoutStack", () => {
     it("builds without stack frames and restores the limit, also when the builder throws", () => {
       const before = Error.stackTraceLimit
-      const e = Errors.withoutStack(() => new Error("cheap"))
+      const e = InternalErrors.withoutStack(() => new Error("cheap"))
       assert.strictEqual(e.stack?.split("\n").filter((l) => l.trim().startsWith("at ")).length, 0)
       assert.strictEqual(Error.stackTraceLimit, before)
       assert.throws(() =>
-        Errors.withoutStack(() => {
+        InternalErrors.withoutStack(() => {
           throw new Error("boom")
         }), /boom/)
       assert.strictEqual(Error.stackTraceLimit, before)
@@ -150,19 +151,19 @@ describe("Errors", () => {
         [Symbol("s"), "Symbol(s)"],
         [circular, "[object Object]"]
       ]
-      for (const [value, shown] of cases) assert.strictEqual(Errors.showValue(value), shown)
+      for (const [value, shown] of cases) assert.strictEqual(InternalErrors.showValue(value), shown)
     })
 
     it("cuts long values at 200 characters", () => {
       // {"s":"…"} around 192 characters is exactly 200: shown whole; one more and it is cut
       assert.strictEqual(JSON.stringify({ s: "y".repeat(192) }).length, 200)
-      assert.strictEqual(Errors.showValue({ s: "y".repeat(192) }), JSON.stringify({ s: "y".repeat(192) }))
-      assert.strictEqual(Errors.showValue({ s: "y".repeat(193) }), JSON.stringify({ s: "y".repeat(193) }).slice(0, 200) + "…")
+      assert.strictEqual(InternalErrors.showValue({ s: "y".repeat(192) }), JSON.stringify({ s: "y".repeat(192) }))
+      assert.strictEqual(InternalErrors.showValue({ s: "y".repeat(193) }), JSON.stringify({ s: "y".repeat(193) }).slice(0, 200) + "…")
       const long = { s: "z".repeat(500) }
-      assert.strictEqual(Errors.showValue(long), JSON.stringify(long).slice(0, 200) + "…")
-      assert.strictEqual(Errors.showValue(long).length, 201)
+      assert.strictEqual(InternalErrors.showValue(long), JSON.stringify(long).slice(0, 200) + "…")
+      assert.strictEqual(InternalErrors.showValue(long).length, 201)
       // strings too: an option given a megabyte of text does not put it in every message
-      assert.strictEqual(Errors.showValue("q".repeat(300)), `"${"q".repeat(199)}…`)
+      assert.strictEqual(InternalErrors.showValue("q".repeat(300)), `"${"q".repeat(199)}…`)
     })
   })
 })

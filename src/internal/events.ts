@@ -12,6 +12,12 @@ import * as Stream from "effect/Stream"
 /** @internal */
 export interface EventHub<A> {
   readonly emit: (event: A) => void
+  /**
+   * Emits the event `make()` builds, building it only when someone listens:
+   * the form for hot paths (`hub.emitWith(() => ({ _tag: "Rejected", key }))`),
+   * instead of `if (hub.hasSubscribers()) hub.emit(…)`.
+   */
+  readonly emitWith: (make: () => A) => void
   readonly hasSubscribers: () => boolean
   readonly stream: Stream.Stream<A>
 }
@@ -43,5 +49,8 @@ export const make = <A>(bufferSize: number = DEFAULT_EVENT_BUFFER): EventHub<A> 
       ),
     { bufferSize, strategy: "sliding" }
   )
-  return { emit, hasSubscribers: () => listeners.length > 0, stream }
+  const emitWith = (make: () => A) => {
+    if (listeners.length > 0) emit(make())
+  }
+  return { emit, emitWith, hasSubscribers: () => listeners.length > 0, stream }
 }

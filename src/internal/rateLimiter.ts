@@ -41,9 +41,9 @@ import {
   type InvalidKeyError,
   type InvalidOptionsError,
   RejectionTypeId,
-  ResilienceErrorTypeId,
-  withoutStack
+  ResilienceErrorTypeId
 } from "../Errors.js"
+import { withoutStack } from "./errors.js"
 import { unsafeMakeCallable } from "./policy.js"
 import type * as RL from "../RateLimiter.js"
 import { active, currentDeadline, type Deadline } from "./deadline.js"

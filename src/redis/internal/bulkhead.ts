@@ -47,9 +47,9 @@ import {
   type InvalidOptionsError,
   RejectionTypeId,
   ResilienceErrorTypeId,
-  type TimeoutError,
-  withoutStack
+  type TimeoutError
 } from "../../Errors.js"
+import { withoutStack } from "../../internal/errors.js"
 import * as EventHub from "../../internal/events.js"
 import * as Keys from "../../internal/keys.js"
 import { FifoSemaphore, Waiter } from "../../internal/semaphore.js"
