@@ -29,12 +29,13 @@ const program = Effect.gen(function*() {
 
   const run = (label: string) =>
     Effect.gen(function*() {
-      const before = { faults: faults.stats().injected, slow: slow.stats().injected }
+      const before = { faults: (yield* faults.stats()).injected, slow: (yield* slow.stats()).injected }
       // one call after another: the draws from the seeded Random happen in the same order on every run
       const profiles = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (id) => getProfile(id).pipe(resilient))
+      const after = { faults: (yield* faults.stats()).injected, slow: (yield* slow.stats()).injected }
       console.log(
-        `${label}: ${profiles.length}/20 calls succeeded; injected ${faults.stats().injected - before.faults} faults ` +
-          `and ${slow.stats().injected - before.slow} slow calls`
+        `${label}: ${profiles.length}/20 calls succeeded; injected ${after.faults - before.faults} faults ` +
+          `and ${after.slow - before.slow} slow calls`
       )
     })
 

@@ -42,7 +42,7 @@ const program = Effect.gen(function*() {
   latency.a = 10
   const fast = yield* search("fast").pipe(hedge)
   console.log(`${at()}  → ${fast}`)
-  console.log(`stats: ${JSON.stringify(hedge.stats())}`)
+  console.log(`stats: ${JSON.stringify(yield* hedge.stats())}`)
 })
 
 Effect.runPromise(Effect.scoped(program))

@@ -21,21 +21,47 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
-import * as Predicate from "effect/Predicate"
-import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import * as EventHub from "./internal/events.js"
-import * as userCode from "./internal/userCode.js"
-import * as validate from "./internal/validate.js"
+import type { InvalidOptionsError } from "./Errors.js"
+import * as internal from "./internal/chaos/chaos.js"
+import * as switch_ from "./internal/chaos/switch.js"
 import type { Policy, Transform } from "./Policy.js"
-import { unsafeMakeCallable, unsafeMakeTransformCallable } from "./internal/policy.js"
-import { sleep } from "./internal/time.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+// ---------------------------------------------------------------------------
+
+/**
+ * The type id every chaos policy and transform carries (see {@link isChaos}).
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ *
+ * Chaos.TypeId in Chaos.fault({ rate: 0.1, error: "boom" }) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @example
+ * ```ts
+ * import type { Chaos } from "effect-resilience"
+ *
+ * type Id = Chaos.TypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
 
 // ---------------------------------------------------------------------------
 // Switch
@@ -53,7 +79,7 @@ import { sleep } from "./internal/time.js"
  * @since 0.1.0
  * @category Type IDs
  */
-export const SwitchTypeId: unique symbol = Symbol.for("effect-resilience/Chaos/Switch")
+export const SwitchTypeId: unique symbol = switch_.SwitchTypeId
 
 /**
  * @example
@@ -80,7 +106,7 @@ export type SwitchTypeId = typeof SwitchTypeId
  * const program = Effect.gen(function*() {
  *   const chaos: Chaos.Switch = yield* Chaos.makeSwitch(false)
  *   yield* chaos.set(true)
- *   return yield* chaos.isEnabled // true
+ *   return yield* chaos.isEnabled() // true
  * })
  * ```
  *
@@ -89,22 +115,18 @@ export type SwitchTypeId = typeof SwitchTypeId
  */
 export interface Switch {
   readonly [SwitchTypeId]: SwitchTypeId
-  readonly isEnabled: Effect.Effect<boolean>
+  /** Whether the switch is on now. */
+  readonly isEnabled: () => Effect.Effect<boolean>
+  /** {@link Switch.isEnabled} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeIsEnabled: () => boolean
   readonly enable: Effect.Effect<void>
   readonly disable: Effect.Effect<void>
   readonly set: (enabled: boolean) => Effect.Effect<void>
 }
 
-const switchFromRef = (ref: Ref.Ref<boolean>): Switch => ({
-  [SwitchTypeId]: SwitchTypeId,
-  isEnabled: Ref.get(ref),
-  enable: Ref.set(ref, true),
-  disable: Ref.set(ref, false),
-  set: (enabled) => Ref.set(ref, enabled)
-})
-
 /**
- * Makes a {@link Switch}, on unless `initial` is `false`.
+ * Makes a {@link Switch}, on unless `initial` is `false`. Fails with
+ * `InvalidOptionsError` when `initial` is given and is not a boolean.
  *
  * @example
  * ```ts
@@ -126,11 +148,11 @@ const switchFromRef = (ref: Ref.Ref<boolean>): Switch => ({
  * @since 0.1.0
  * @category Constructors
  */
-export const makeSwitch = (initial: boolean = true): Effect.Effect<Switch> =>
-  Effect.map(Ref.make(initial), switchFromRef)
+export const makeSwitch: (initial?: boolean | undefined) => Effect.Effect<Switch, InvalidOptionsError> = switch_.makeSwitch
 
 /**
  * Makes a {@link Switch} outside an Effect, e.g. for a module-level pipeline.
+ * Throws `InvalidOptionsError` when `initial` is given and is not a boolean.
  *
  * @example
  * ```ts
@@ -143,11 +165,13 @@ export const makeSwitch = (initial: boolean = true): Effect.Effect<Switch> =>
  * @since 0.1.0
  * @category Constructors
  */
-export const unsafeMakeSwitch = (initial: boolean = true): Switch => switchFromRef(Ref.unsafeMake(initial))
+export const unsafeMakeSwitch: (initial?: boolean | undefined) => Switch = switch_.unsafeMakeSwitch
 
 /**
  * Makes a {@link Switch} whose initial state is read from `Config` (e.g. the
- * environment); it can still be flipped afterwards.
+ * environment); it can still be flipped afterwards. Fails with the
+ * `ConfigError`, or with `InvalidOptionsError` for a value that is not a
+ * boolean.
  *
  * @example
  * ```ts
@@ -160,8 +184,9 @@ export const unsafeMakeSwitch = (initial: boolean = true): Switch => switchFromR
  * @since 0.1.0
  * @category Constructors
  */
-export const switchFromConfig = (config: Config.Config<boolean>): Effect.Effect<Switch, ConfigError.ConfigError> =>
-  Effect.flatMap(config, makeSwitch)
+export const switchFromConfig: (
+  config: Config.Config<boolean>
+) => Effect.Effect<Switch, ConfigError.ConfigError | InvalidOptionsError> = switch_.switchFromConfig
 
 /**
  * True for a {@link Switch}.
@@ -176,7 +201,7 @@ export const switchFromConfig = (config: Config.Config<boolean>): Effect.Effect<
  * @since 0.1.0
  * @category Guards
  */
-export const isSwitch = (u: unknown): u is Switch => Predicate.hasProperty(u, SwitchTypeId)
+export const isSwitch: (u: unknown) => u is Switch = switch_.isSwitch
 
 // ---------------------------------------------------------------------------
 // Models
@@ -255,7 +280,7 @@ export interface ChaosEvent {
  * const faults = Chaos.fault({ rate: 1, error: "boom", name: "always" })
  * const program = Effect.gen(function*() {
  *   yield* Effect.either(Effect.void.pipe(faults))
- *   return faults.stats() // { calls: 1, injected: 1 }
+ *   return yield* faults.stats() // { calls: 1, injected: 1 }
  * })
  * ```
  *
@@ -263,16 +288,19 @@ export interface ChaosEvent {
  * @category Models
  */
 export interface ChaosMembers {
+  readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
   readonly kind: Kind
   readonly rate: number
-  /** Whether the policy is on right now. */
-  readonly isEnabled: Effect.Effect<boolean>
+  /** Whether the policy is on right now (its `enabled`, read as a call reads it). */
+  readonly isEnabled: () => Effect.Effect<boolean>
   /** The injections, as a `Stream` (one buffer per subscriber). */
   readonly events: Stream.Stream<ChaosEvent>
-  /** Counts since creation. */
-  readonly stats: () => { readonly calls: number; readonly injected: number }
+  /** Counts since creation, as a snapshot. */
+  readonly stats: () => Effect.Effect<Chaos.Stats>
+  /** {@link ChaosMembers.stats} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => Chaos.Stats
 }
 
 /**
@@ -336,111 +364,32 @@ export declare namespace Chaos {
     readonly min: Duration.DurationInput
     readonly max: Duration.DurationInput
   }
-}
 
-const injectedCounter = Metric.counter("resilience_chaos_injected", {
-  description: "Injections made by a chaos policy, tagged with the kind",
-  incremental: true
-})
-
-interface Core {
-  readonly name: string
-  readonly rate: number
-  readonly roll: Effect.Effect<boolean>
-  readonly isEnabled: Effect.Effect<boolean>
-  readonly descriptorEnabled: string | boolean
-}
-
-const makeCore = (m: string, options: Chaos.Options): Core => {
-  const rate = validate.number(m, "rate", options.rate, { min: 0, max: 1 })
-  const name = options.name === undefined ? "chaos" : validate.nonEmptyString(m, "name", options.name)
-  const enabled = options.enabled === undefined ? true : options.enabled
-  let isEnabled: Effect.Effect<boolean>
-  let descriptorEnabled: string | boolean
-  if (typeof enabled === "boolean") {
-    isEnabled = Effect.succeed(enabled)
-    descriptorEnabled = enabled
-  } else if (isSwitch(enabled)) {
-    isEnabled = enabled.isEnabled
-    descriptorEnabled = "switch"
-  } else if (Effect.isEffect(enabled)) {
-    // user code: an `enabled` Effect that fails, dies, answers a non-boolean or runs past
-    // DEFAULT_HOOK_TIMEOUT_MILLIS is reported and answers false (nothing injected)
-    const enabledSite = userCode.site("Chaos", name, "enabled", "nothing injected")
-    isEnabled = userCode.awaitHook(
-      enabledSite,
-      enabled,
-      userCode.DEFAULT_HOOK_TIMEOUT_MILLIS,
-      Predicate.isBoolean,
-      () => false
-    )
-    descriptorEnabled = "effect"
-  } else {
-    throw validate.invalid(m, "enabled", enabled, "a boolean, a Chaos.Switch or an Effect<boolean>")
+  /**
+   * What a chaos policy did since it was made.
+   *
+   * @example
+   * ```ts
+   * import { Chaos } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const faults = Chaos.fault({ rate: 0.5, error: "boom" })
+   * const program = Effect.gen(function*() {
+   *   yield* Effect.either(Effect.void.pipe(faults))
+   *   const stats: Chaos.Chaos.Stats = yield* faults.stats()
+   *   return stats.injected / stats.calls
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Calls made through the policy. */
+    readonly calls: number
+    /** Calls injected into. */
+    readonly injected: number
   }
-  const draw: Effect.Effect<boolean> = rate >= 1
-    ? Effect.succeed(true)
-    : rate <= 0
-    ? Effect.succeed(false)
-    : Effect.map(Random.next, (r) => r < rate)
-  // Stryker disable next-line ConditionalExpression,BooleanLiteral: equivalent: fast paths for a constant `enabled`; the general path over `Effect.succeed(enabled)` gives the same results and the same Random draws
-  const roll = enabled === true ? draw : enabled === false ? Effect.succeed(false) : Effect.flatMap(
-    isEnabled,
-    (on) => (on ? draw : Effect.succeed(false))
-  )
-  return { name, rate, roll, isEnabled, descriptorEnabled }
-}
-
-const build = (
-  m: string,
-  kind: Kind,
-  options: Chaos.Options,
-  describe: Readonly<Record<string, unknown>>,
-  inject: (
-    self: Effect.Effect<any, any, any>,
-    report: (delay?: Duration.Duration) => Effect.Effect<void>,
-    name: string
-  ) => Effect.Effect<any, any, any>,
-  transform: boolean
-): any => {
-  const core = makeCore(m, options)
-  const hub = EventHub.make<ChaosEvent>()
-  const counter = injectedCounter.pipe(Metric.tagged("policy", core.name), Metric.tagged("kind", kind))
-  let calls = 0
-  let injected = 0
-  const report = (delay?: Duration.Duration): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      injected++
-      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-      if (hub.hasSubscribers()) {
-        hub.emit(delay === undefined ? { _tag: "ChaosInjected", policy: core.name, kind } : {
-          _tag: "ChaosInjected",
-          policy: core.name,
-          kind,
-          delay
-        })
-      }
-      return Metric.increment(counter)
-    })
-  const run = (self: Effect.Effect<any, any, any>) =>
-    Effect.flatMap(core.roll, (yes) => {
-      calls++
-      return yes ? inject(self, report, core.name) : self
-    })
-  const members = Object.assign(run, {
-    policyName: core.name,
-    kind,
-    rate: core.rate,
-    isEnabled: core.isEnabled,
-    events: hub.stream,
-    stats: () => ({ calls, injected })
-  })
-  const descriptor = {
-    kind: "Chaos",
-    name: core.name,
-    options: { kind, rate: core.rate, enabled: core.descriptorEnabled, ...describe }
-  }
-  return transform ? unsafeMakeTransformCallable(members, descriptor) : unsafeMakeCallable(members, descriptor)
 }
 
 // ---------------------------------------------------------------------------
@@ -471,29 +420,7 @@ const build = (
  * @since 0.1.0
  * @category Constructors
  */
-export const fault = <E2>(
-  options: Chaos.Options & { readonly error: E2 | (() => E2) }
-): Chaos<E2> => {
-  const m = "Chaos.fault"
-  options = validate.options(m, options)
-  if (!("error" in options)) throw validate.invalid(m, "error", undefined, "an error or a function returning one")
-  const error = options.error
-  if (typeof error !== "function") {
-    return build(m, "Fault", options, {}, (_self, report) => Effect.zipRight(report(), Effect.fail(error)), false)
-  }
-  // user code: an error factory that throws is reported and nothing is injected (the call runs)
-  let errorSite: userCode.Site | undefined
-  return build(m, "Fault", options, {}, (self, report, name) =>
-    Effect.suspend(() => {
-      errorSite ??= userCode.site("Chaos", name, "error", "nothing injected (the call runs)")
-      const made = userCode.call(errorSite, error as () => unknown, undefined, isAnything, noFault)
-      return made === NO_FAULT ? self : Effect.zipRight(report(), Effect.fail(made as E2))
-    }), false)
-}
-
-const NO_FAULT: unique symbol = Symbol.for("effect-resilience/Chaos/NoFault")
-const noFault = (): typeof NO_FAULT => NO_FAULT
-const isAnything = (_: unknown): _ is unknown => true
+export const fault: <E2>(options: Chaos.Options & { readonly error: E2 | (() => E2) }) => Chaos<E2> = internal.fault
 
 /**
  * Latency injection: a `rate` of the calls wait `delay` (or a uniformly
@@ -516,38 +443,9 @@ const isAnything = (_: unknown): _ is unknown => true
  * @since 0.1.0
  * @category Constructors
  */
-export const latency = (
+export const latency: (
   options: Chaos.Options & { readonly delay: Duration.DurationInput | Chaos.Range }
-): Chaos => {
-  const m = "Chaos.latency"
-  options = validate.options(m, options)
-  const delay = options.delay
-  let draw: Effect.Effect<Duration.Duration>
-  let described: unknown
-  // a range: { min, max } (either missing is named as missing)
-  if (Predicate.isObject(delay) && ("min" in delay || "max" in delay) && !Duration.isDuration(delay)) {
-    const range = delay as Partial<Chaos.Range>
-    const min = Duration.toMillis(validate.duration(m, "delay.min", range.min, { allowZero: true }))
-    const max = Duration.toMillis(validate.duration(m, "delay.max", range.max, { allowZero: true }))
-    if (max < min) throw validate.invalid(m, "delay.max", range.max, `a duration >= delay.min (${Duration.format(Duration.millis(min))})`)
-    draw = max === min
-      ? Effect.succeed(Duration.millis(min))
-      : Effect.map(Random.nextRange(min, max), (ms) => Duration.millis(ms))
-    described = { min: Duration.format(Duration.millis(min)), max: Duration.format(Duration.millis(max)) }
-  } else {
-    const d = validate.duration(m, "delay", delay, { allowZero: true })
-    draw = Effect.succeed(d)
-    described = Duration.format(d)
-  }
-  return build(
-    m,
-    "Latency",
-    options,
-    { delay: described },
-    (self, report) => Effect.flatMap(draw, (d) => Effect.zipRight(Effect.zipRight(report(d), sleep(d)), self)),
-    false
-  )
-}
+) => Chaos = internal.latency
 
 /**
  * Outcome injection: a `rate` of the calls succeed with `value` instead of
@@ -568,13 +466,7 @@ export const latency = (
  * @since 0.1.0
  * @category Constructors
  */
-export const outcome = <A2>(options: Chaos.Options & { readonly value: A2 }): ChaosTransform<A2> => {
-  const m = "Chaos.outcome"
-  options = validate.options(m, options)
-  if (!("value" in options)) throw validate.invalid(m, "value", undefined, "a value")
-  const value = options.value
-  return build(m, "Outcome", options, {}, (_self, report) => Effect.as(report(), value), true)
-}
+export const outcome: <A2>(options: Chaos.Options & { readonly value: A2 }) => ChaosTransform<A2> = internal.outcome
 
 /**
  * Behaviour injection: a `rate` of the calls run `effect` first (e.g. drop a
@@ -597,12 +489,23 @@ export const outcome = <A2>(options: Chaos.Options & { readonly value: A2 }): Ch
  * @since 0.1.0
  * @category Constructors
  */
-export const behavior = <E2 = never, R2 = never>(
+export const behavior: <E2 = never, R2 = never>(
   options: Chaos.Options & { readonly effect: Effect.Effect<unknown, E2, R2> }
-): Chaos<E2, R2> => {
-  const m = "Chaos.behavior"
-  options = validate.options(m, options)
-  const effect = options.effect
-  if (!Effect.isEffect(effect)) throw validate.invalid(m, "effect", effect, "an Effect")
-  return build(m, "Behavior", options, {}, (self, report) => Effect.zipRight(Effect.zipRight(report(), effect), self), false)
-}
+) => Chaos<E2, R2> = internal.behavior
+
+/**
+ * True for a chaos policy or transform ({@link fault}, {@link latency},
+ * {@link outcome}, {@link behavior}); its `kind` says which.
+ *
+ * @example
+ * ```ts
+ * import { Chaos, Timeout } from "effect-resilience"
+ *
+ * Chaos.isChaos(Chaos.latency({ rate: 0.1, delay: "1 second" })) // true
+ * Chaos.isChaos(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isChaos: (u: unknown) => u is Chaos<unknown, unknown> | ChaosTransform<unknown> = internal.isChaos

@@ -29,23 +29,47 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
+import type * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import { isRejection } from "./Errors.js"
-import * as EventHub from "./internal/events.js"
-import * as userCode from "./internal/userCode.js"
-import * as validate from "./internal/validate.js"
+import * as internal from "./internal/hedge/hedge.js"
+import * as options_ from "./internal/hedge/options.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./internal/policy.js"
-import { waitWithin } from "./internal/deadline.js"
-import { sleep as sleepFor } from "./internal/time.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+
+/**
+ * The type id every hedge carries (see {@link isHedge}).
+ *
+ * @example
+ * ```ts
+ * import { Hedge } from "effect-resilience"
+ *
+ * Hedge.TypeId in Hedge.make({ delay: "100 millis", maxAttempts: 2 }) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @example
+ * ```ts
+ * import type { Hedge } from "effect-resilience"
+ *
+ * type Id = Hedge.TypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+// ---------------------------------------------------------------------------
+// Models
 
 /**
  * A hedging policy. It adds no error: if every attempt fails, the caller gets
@@ -59,7 +83,7 @@ import { sleep as sleepFor } from "./internal/time.js"
  * const hedge: Hedge.Hedge = Hedge.make({ delay: "100 millis", maxAttempts: 3, name: "search" })
  * const program = Effect.gen(function*() {
  *   yield* Effect.succeed("results").pipe(hedge)
- *   return hedge.stats() // { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 }
+ *   return yield* hedge.stats() // { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 }
  * })
  * ```
  *
@@ -67,6 +91,7 @@ import { sleep as sleepFor } from "./internal/time.js"
  * @category Models
  */
 export interface Hedge<EIn = unknown> extends Policy<never, never, EIn> {
+  readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
   /** The validated delay between attempts. */
@@ -74,8 +99,10 @@ export interface Hedge<EIn = unknown> extends Policy<never, never, EIn> {
   readonly maxAttempts: number
   /** What the policy did, as a `Stream` (one buffer per subscriber). */
   readonly events: Stream.Stream<HedgeEvent>
-  /** Counts since creation (kept in plain counters, cheap on the fast path). */
-  readonly stats: () => Hedge.Stats
+  /** Counts since creation, as a snapshot (kept in plain counters, cheap on the fast path). */
+  readonly stats: () => Effect.Effect<Hedge.Stats>
+  /** `stats()` read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => Hedge.Stats
 }
 
 /**
@@ -110,6 +137,21 @@ export declare namespace Hedge {
   }
 
   /**
+   * What a hedge did since it was made.
+   *
+   * @example
+   * ```ts
+   * import { Hedge } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 2 })
+   * const program = Effect.gen(function*() {
+   *   yield* Effect.succeed("ok").pipe(hedge)
+   *   const stats: Hedge.Hedge.Stats = yield* hedge.stats()
+   *   return stats.hedges / stats.calls // the share of calls that hedged
+   * })
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -188,10 +230,7 @@ export type HedgeEvent =
  * @since 0.1.0
  * @category Models
  */
-export const MAX_ATTEMPTS = 100
-
-// the parent keeps its own attempt number when it inherits the winner's FiberRefs
-const attemptRef: FiberRef.FiberRef<number> = FiberRef.unsafeMake(1, { join: (parent) => parent })
+export const MAX_ATTEMPTS = options_.MAX_ATTEMPTS
 
 /**
  * The number of the hedge attempt running this effect (1 for the first
@@ -212,60 +251,7 @@ const attemptRef: FiberRef.FiberRef<number> = FiberRef.unsafeMake(1, { join: (pa
  * @since 0.1.0
  * @category Accessors
  */
-export const currentAttempt: Effect.Effect<number> = FiberRef.get(attemptRef)
-
-const startedCounter = Metric.counter("resilience_hedge_started", {
-  description: "Hedged attempts started (attempts beyond the first), tagged with why: delay or failure",
-  incremental: true
-})
-const wonFrequency = Metric.frequency("resilience_hedge_won", {
-  description: "Which attempt won, for calls that started at least one hedge"
-})
-const failedCounter = Metric.counter("resilience_hedge_failed", {
-  description: "Hedged calls that failed (every attempt failed, or a final error)",
-  incremental: true
-})
-
-type Signal<A, E> =
-  | {
-    readonly _tag: "Done"
-    readonly attempt: number
-    readonly fiber: Fiber.RuntimeFiber<A, E>
-    readonly exit: Exit.Exit<A, E>
-  }
-  | { readonly _tag: "Tick"; readonly generation: number }
-
-/**
- * A single-consumer mailbox, lighter than a `Queue`: attempts and the timer
- * post to it from their fibers' observers; the hedging fiber takes from it.
- */
-const makeMailbox = <A>() => {
-  const pending: Array<A> = []
-  let waiter: ((effect: Effect.Effect<A>) => void) | undefined
-  // re-checks `pending` when registering: the fiber may have yielded between
-  // `take`'s fast-path check and this registration
-  const wait = Effect.async<A>((resume) => {
-    if (pending.length > 0) return resume(Effect.succeed(pending.shift()!))
-    waiter = resume
-    // Stryker disable next-line BlockStatement: equivalent: the take is interrupted only when the caller is, and then the call ends without another take; the interrupted wait ignores a late resume
-    return Effect.sync(() => {
-      waiter = undefined
-    })
-  })
-  return {
-    offer: (a: A): void => {
-      if (waiter === undefined) {
-        pending.push(a)
-        return
-      }
-      const resume = waiter
-      waiter = undefined
-      resume(Effect.succeed(a))
-    },
-    // Stryker disable next-line ConditionalExpression: equivalent: a fast path; `wait` checks `pending` first too
-    take: Effect.suspend(() => (pending.length > 0 ? Effect.succeed(pending.shift()!) : wait))
-  }
-}
+export const currentAttempt: Effect.Effect<number> = internal.currentAttempt
 
 /**
  * Makes a hedging policy. Throws `InvalidOptionsError` for invalid options.
@@ -303,183 +289,20 @@ const makeMailbox = <A>() => {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = <EIn = unknown>(options: Hedge.Options<EIn>): Hedge<EIn> => {
-  const m = "Hedge.make"
-  options = validate.options(m, options)
-  const delay = validate.duration(m, "delay", options.delay, { allowZero: true, allowInfinite: true })
-  const maxAttempts = validate.number(m, "maxAttempts", options.maxAttempts, { min: 1, max: MAX_ATTEMPTS, integer: true })
-  const whilePredicate = validate.predicate<(error: EIn) => boolean>(m, "while", options.while)
-  const name = options.name === undefined ? "hedge" : validate.nonEmptyString(m, "name", options.name)
-  const delayMillis = Duration.isFinite(delay) ? Duration.toMillis(delay) : Infinity
-  // user code: a `while` that throws or answers a non-boolean is reported and answers false
-  const whileSite = userCode.site("Hedge", name, "while", "not hedgeable")
-  const hedgeable = (error: unknown): boolean =>
-    whilePredicate === undefined ? !isRejection(error) : userCode.predicate(whileSite, whilePredicate, error as EIn, false)
+export const make: <EIn = unknown>(options: Hedge.Options<EIn>) => Hedge<EIn> = internal.make
 
-  const hub = EventHub.make<HedgeEvent>()
-  const startedOnDelay = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "delay"))
-  const startedOnFailure = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "failure"))
-  const won = wonFrequency.pipe(Metric.tagged("policy", name))
-  const failed = failedCounter.pipe(Metric.tagged("policy", name))
-  let calls = 0
-  let hedges = 0
-  let failures = 0
-  const wins: Array<number> = new Array(maxAttempts).fill(0)
-
-  const hedged = <A, E extends EIn, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
-        calls++
-        const box = makeMailbox<Signal<A, E>>()
-        const fibers: Array<Fiber.RuntimeFiber<A, E>> = []
-        let timer: Fiber.RuntimeFiber<void> | undefined
-        let generation = 0
-        let started = 0
-        let running = 0
-        let lastCause: Cause.Cause<E> | undefined
-
-        const sleep = Effect.interruptible(sleepFor(delayMillis))
-        const armTimer: Effect.Effect<void> = Effect.suspend(() => {
-          if (started >= maxAttempts || delayMillis === Infinity) return Effect.void
-          // Stryker disable next-line UpdateOperator: equivalent: generations are only compared for equality with the latest one, so decreasing values serve as well
-          const gen = ++generation
-          const previous = timer
-          const arm = Effect.map(Effect.fork(sleep), (fiber) => {
-            timer = fiber
-            fiber.addObserver((exit) => {
-              // Stryker disable next-line ConditionalExpression: equivalent: a timer is interrupted only when replaced (after `generation` moved on, so its tick is stale and ignored) or when the call is over
-              if (Exit.isSuccess(exit)) box.offer({ _tag: "Tick", generation: gen })
-            })
-          })
-          return previous === undefined ? arm : Effect.zipRight(Fiber.interrupt(previous), arm)
-        })
-
-        const launch = (reason: "Delay" | "Failure", error: unknown): Effect.Effect<void, never, R> =>
-          Effect.suspend(() => {
-            const n = ++started
-            running++
-            const start = Effect.map(
-              Effect.fork(Effect.zipRight(FiberRef.set(attemptRef, n), restore(self))),
-              (fiber) => {
-                fibers.push(fiber)
-                // Stryker disable next-line StringLiteral: equivalent: signals are told apart by `_tag === "Tick"` only
-                fiber.addObserver((exit) => box.offer({ _tag: "Done", attempt: n, fiber, exit }))
-              }
-            )
-            if (n === 1) return start
-            hedges++
-            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-            if (hub.hasSubscribers()) {
-              hub.emit(
-                reason === "Delay"
-                  ? { _tag: "HedgeStarted", policy: name, attempt: n, reason }
-                  : { _tag: "HedgeStarted", policy: name, attempt: n, reason, error }
-              )
-            }
-            return Effect.zipRight(Metric.increment(reason === "Delay" ? startedOnDelay : startedOnFailure), start)
-          })
-
-        const launchAll: Effect.Effect<void, never, R> = Effect.suspend(() => {
-          // delay 0: every attempt starts at once
-          // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
-          let all: Effect.Effect<void, never, R> = launch("Delay", undefined)
-          for (let n = 2; n <= maxAttempts; n++) all = Effect.zipRight(all, launch("Delay", undefined))
-          return all
-        })
-
-        const fail = (attemptNo: number, reason: "Exhausted" | "NotHedgeable" | "Rejected", cause: Cause.Cause<E>) => {
-          failures++
-          // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-          if (hub.hasSubscribers()) {
-            hub.emit({ _tag: "HedgeFailed", policy: name, attempt: attemptNo, started, reason, cause })
-          }
-          return started > 1 ? Effect.zipRight(Metric.increment(failed), Effect.failCause(cause)) : Effect.failCause(cause)
-        }
-
-        // bounded by the caller's deadline, whatever its interruptibility (the attempts are interrupted on the way out)
-        const next: Effect.Effect<A, E, R> = Effect.flatMap(restore(waitWithin(box.take)), (signal) => {
-          if (signal._tag === "Tick") {
-            if (signal.generation !== generation || started >= maxAttempts) return next
-            return Effect.zipRight(Effect.zipRight(launch("Delay", undefined), armTimer), next)
-          }
-          running--
-          const { attempt: n, exit, fiber } = signal
-          if (Exit.isSuccess(exit)) {
-            wins[n - 1]!++
-            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-            if (hub.hasSubscribers()) hub.emit({ _tag: "HedgeWon", policy: name, attempt: n, started })
-            // like Effect.race: the winner's FiberRef changes are kept
-            const value = Effect.as(fiber.inheritAll, exit.value)
-            return started > 1 ? Effect.zipRight(Metric.update(won, String(n)), value) : value
-          }
-          const cause = exit.cause
-          const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
-          if (Option.isNone(failure)) return fail(n, "NotHedgeable", cause)
-          if (!hedgeable(failure.value)) {
-            if (!isRejection(failure.value)) return fail(n, "NotHedgeable", cause)
-            // a rejected attempt is dropped: it neither starts a hedge nor ends the call
-            lastCause = cause
-            return running > 0 ? next : fail(n, "Rejected", cause)
-          }
-          lastCause = cause
-          if (started < maxAttempts) {
-            return Effect.zipRight(Effect.zipRight(launch("Failure", failure.value), armTimer), next)
-          }
-          if (running === 0) return fail(n, "Exhausted", lastCause)
-          return next
-        })
-
-        const cleanup = Effect.suspend(() =>
-          timer === undefined ? Fiber.interruptAll(fibers) : Fiber.interruptAll([...fibers, timer])
-        )
-        // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
-        const start = delayMillis === 0 ? launchAll : Effect.zipRight(launch("Delay", undefined), armTimer)
-        return Effect.ensuring(Effect.zipRight(start, next), cleanup)
-      })
-    )
-
-  // maxAttempts 1: why the call failed, as the general path says when its only attempt fails
-  const onlyAttemptFailed = (cause: Cause.Cause<unknown>): "Exhausted" | "NotHedgeable" | "Rejected" => {
-    const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
-    if (Option.isNone(failure)) return "NotHedgeable"
-    if (hedgeable(failure.value)) return "Exhausted"
-    return isRejection(failure.value) ? "Rejected" : "NotHedgeable"
-  }
-
-  const hedge = <A, E extends EIn, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    maxAttempts === 1
-      ? Effect.suspend(() => {
-        calls++
-        // attempt 1 of this hedge, also inside an attempt of an outer one (as the general path sets it)
-        return Effect.matchCauseEffect(Effect.locally(self, attemptRef, 1), {
-          onSuccess: (a) => {
-            wins[0]!++
-            // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-            if (hub.hasSubscribers()) hub.emit({ _tag: "HedgeWon", policy: name, attempt: 1, started: 1 })
-            return Effect.succeed(a)
-          },
-          onFailure: (cause) => {
-            failures++
-            if (hub.hasSubscribers()) {
-              const reason = onlyAttemptFailed(cause)
-              hub.emit({ _tag: "HedgeFailed", policy: name, attempt: 1, started: 1, reason, cause })
-            }
-            return Effect.failCause(cause)
-          }
-        })
-      })
-      : hedged(self)
-
-  const policy = Object.assign(hedge, {
-    policyName: name,
-    delay,
-    maxAttempts,
-    events: hub.stream,
-    stats: (): Hedge.Stats => ({ calls, hedges, wins: wins.slice(), failures })
-  })
-  return unsafeMakeCallable(policy, {
-    kind: "Hedge",
-    name,
-    options: { delay: Duration.format(delay), maxAttempts, while: whilePredicate !== undefined }
-  }) as unknown as Hedge<EIn>
-}
+/**
+ * True for a hedge made by {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Hedge, Timeout } from "effect-resilience"
+ *
+ * Hedge.isHedge(Hedge.make({ delay: "100 millis", maxAttempts: 2 })) // true
+ * Hedge.isHedge(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isHedge: (u: unknown) => u is Hedge<any> = internal.isHedge

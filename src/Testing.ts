@@ -15,19 +15,15 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
+import type * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type { InvalidOptionsError } from "./Errors.js"
-import { showValue } from "./internal/errors.js"
-import * as validate from "./internal/validate.js"
+import * as describe_ from "./internal/testing/describe.js"
+import * as environment from "./internal/testing/environment.js"
+import * as scripted_ from "./internal/testing/scripted.js"
+import * as steps from "./internal/testing/steps.js"
 import type { Descriptor } from "./Policy.js"
-import { describe as describePolicy } from "./Policy.js"
-import { sleep } from "./internal/time.js"
 
 // ---------------------------------------------------------------------------
 // Steps
@@ -56,12 +52,6 @@ export interface Step<out A, out E> {
   readonly label: string
 }
 
-const step = <A, E>(
-  _tag: Step<A, E>["_tag"],
-  effect: Effect.Effect<A, E>,
-  label: string
-): Step<A, E> => ({ _tag, delay: Duration.zero, effect, label })
-
 /**
  * A step that succeeds with `value`.
  *
@@ -75,7 +65,7 @@ const step = <A, E>(
  * @since 0.1.0
  * @category Constructors
  */
-export const ok = <A>(value: A): Step<A, never> => step("Succeed", Effect.succeed(value), `ok(${showValue(value)})`)
+export const ok: <A>(value: A) => Step<A, never> = steps.ok
 
 /**
  * A step that fails with `error`.
@@ -92,7 +82,7 @@ export const ok = <A>(value: A): Step<A, never> => step("Succeed", Effect.succee
  * @since 0.1.0
  * @category Constructors
  */
-export const fail = <E>(error: E): Step<never, E> => step("Fail", Effect.fail(error), `fail(${labelOf(error)})`)
+export const fail: <E>(error: E) => Step<never, E> = steps.fail
 
 /**
  * A step that dies with `defect`.
@@ -107,7 +97,7 @@ export const fail = <E>(error: E): Step<never, E> => step("Fail", Effect.fail(er
  * @since 0.1.0
  * @category Constructors
  */
-export const die = (defect: unknown): Step<never, never> => step("Die", Effect.die(defect), `die(${labelOf(defect)})`)
+export const die: (defect: unknown) => Step<never, never> = steps.die
 
 /**
  * A step that never completes (until interrupted): a hung dependency.
@@ -122,7 +112,7 @@ export const die = (defect: unknown): Step<never, never> => step("Die", Effect.d
  * @since 0.1.0
  * @category Constructors
  */
-export const never: Step<never, never> = step("Never", Effect.never, "never")
+export const never: Step<never, never> = steps.never
 
 /**
  * A step that interrupts itself (as a cancelled inner call would).
@@ -137,7 +127,7 @@ export const never: Step<never, never> = step("Never", Effect.never, "never")
  * @since 0.1.0
  * @category Constructors
  */
-export const interrupt: Step<never, never> = step("Interrupt", Effect.interrupt, "interrupt")
+export const interrupt: Step<never, never> = steps.interrupt
 
 /**
  * A step that runs any effect (with no requirements).
@@ -153,11 +143,7 @@ export const interrupt: Step<never, never> = step("Interrupt", Effect.interrupt,
  * @since 0.1.0
  * @category Constructors
  */
-export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effect"): Step<A, E> => {
-  if (!Effect.isEffect(effect)) throw validate.invalid("Testing.effect", "effect", effect, "an Effect")
-  validate.nonEmptyString("Testing.effect", "label", label)
-  return step("Effect", effect, label)
-}
+export const effect: <A, E>(effect: Effect.Effect<A, E>, label?: string) => Step<A, E> = steps.effect
 
 /**
  * Delays a step: the call waits `duration` (on `Clock`, so `TestClock`
@@ -173,21 +159,7 @@ export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effec
  * @since 0.1.0
  * @category Constructors
  */
-export const delay = <A, E>(duration: Duration.DurationInput, step: Step<A, E>): Step<A, E> => {
-  const d = validate.duration("Testing.delay", "duration", duration, { allowZero: true })
-  if (typeof step !== "object" || step === null || !Effect.isEffect((step as Step<unknown, unknown>).effect)) {
-    throw validate.invalid("Testing.delay", "step", step, "a step (Testing.ok, Testing.fail, …)")
-  }
-  return { ...step, delay: Duration.sum(step.delay, d), label: `delay(${Duration.format(d)}, ${step.label})` }
-}
-
-const labelOf = (u: unknown): string => {
-  if (u instanceof Error || (typeof u === "object" && u !== null && "_tag" in u)) {
-    const tag = (u as { _tag?: unknown })._tag
-    return typeof tag === "string" ? tag : (u as Error).name
-  }
-  return showValue(u)
-}
+export const delay: <A, E>(duration: Duration.DurationInput, step: Step<A, E>) => Step<A, E> = steps.delay
 
 // ---------------------------------------------------------------------------
 // Scripted dependency
@@ -204,7 +176,7 @@ const labelOf = (u: unknown): string => {
  * const program = Effect.gen(function*() {
  *   const dep = yield* Testing.scripted([Testing.ok(1)])
  *   yield* dep.call
- *   const statuses: ReadonlyArray<Testing.CallStatus> = (yield* dep.calls).map((c) => c.status) // ["Succeeded"]
+ *   const statuses: ReadonlyArray<Testing.CallStatus> = (yield* dep.calls()).map((c) => c.status) // ["Succeeded"]
  *   return statuses
  * })
  * ```
@@ -225,7 +197,7 @@ export type CallStatus = "Running" | "Succeeded" | "Failed" | "Died" | "Interrup
  * const program = Effect.gen(function*() {
  *   const dep = yield* Testing.scripted([Testing.ok("a")])
  *   yield* dep.call
- *   const [first]: ReadonlyArray<Testing.CallRecord> = yield* dep.calls
+ *   const [first]: ReadonlyArray<Testing.CallRecord> = yield* dep.calls()
  *   return first // { call: 1, step: 1, label: 'ok("a")', startedAt: 0, endedAt: 0, status: "Succeeded" }
  * })
  * ```
@@ -288,42 +260,42 @@ export type AfterScript = "die" | "repeatLast" | "cycle"
 export interface Scripted<out A, out E> {
   /** Plays the next step: the effect to wrap in the policy under test. */
   readonly call: Effect.Effect<A, E>
-  /** The call log so far, oldest first (a snapshot). */
-  readonly calls: Effect.Effect<ReadonlyArray<CallRecord>>
+  /** The call log so far, oldest first (a snapshot taken when the effect runs). */
+  readonly calls: () => Effect.Effect<ReadonlyArray<CallRecord>>
+  /** {@link Scripted.calls} read synchronously. */
+  readonly unsafeCalls: () => ReadonlyArray<CallRecord>
   /** How many calls were made. */
-  readonly count: Effect.Effect<number>
+  readonly count: () => Effect.Effect<number>
+  /** {@link Scripted.count} read synchronously. */
+  readonly unsafeCount: () => number
   /** The calls still running (started, not ended). */
-  readonly running: Effect.Effect<number>
+  readonly running: () => Effect.Effect<number>
+  /** {@link Scripted.running} read synchronously. */
+  readonly unsafeRunning: () => number
 }
 
-/**
- * The script was played out and `after` is `"die"` (the default): the
- * dependency was called more often than the test expected.
- *
- * @example
- * ```ts
- * import { Testing } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const dep = yield* Testing.scripted([Testing.ok(1)], { name: "payments" })
- *   yield* dep.call
- *   yield* dep.call // dies: Scripted dependency payments was called 2 times but scripted for 1
- * })
- * ```
- *
- * @since 0.1.0
- * @category Errors
- */
-export class ScriptExhaustedError extends Data.TaggedError("ScriptExhaustedError")<{
-  readonly name: string
-  readonly steps: number
-  readonly call: number
-}> {
-  override get message(): string {
-    return `Scripted dependency ${this.name} was called ${this.call} times but scripted for ${this.steps}`
-  }
-}
+export {
+  /**
+   * The script was played out and `after` is `"die"` (the default): the
+   * dependency was called more often than the test expected.
+   *
+   * @example
+   * ```ts
+   * import { Testing } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const dep = yield* Testing.scripted([Testing.ok(1)], { name: "payments" })
+   *   yield* dep.call
+   *   yield* dep.call // dies: Scripted dependency payments was called 2 times but scripted for 1
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  ScriptExhaustedError
+} from "./internal/testing/errors.js"
 
 /**
  * The success type of a script.
@@ -378,7 +350,7 @@ export type ErrorOf<S extends ReadonlyArray<Step<any, any>>> = S[number] extends
  *   const fiber = yield* Effect.fork(dep.call.pipe(retry))
  *   yield* TestClock.adjust("1100 millis")
  *   const value = yield* Fiber.join(fiber) // 2
- *   const calls = yield* dep.calls // [{ call: 1, status: "Failed", … }, { call: 2, startedAt: 100, endedAt: 1100, … }]
+ *   const calls = yield* dep.calls() // [{ call: 1, status: "Failed", … }, { call: 2, startedAt: 100, endedAt: 1100, … }]
  *   return { value, calls }
  * }).pipe(Effect.provide(TestContext.TestContext))
  * ```
@@ -386,101 +358,14 @@ export type ErrorOf<S extends ReadonlyArray<Step<any, any>>> = S[number] extends
  * @since 0.1.0
  * @category Constructors
  */
-export const scripted = <const Steps extends readonly [Step<any, any>, ...Array<Step<any, any>>]>(
+export const scripted: <const Steps extends readonly [Step<any, any>, ...Array<Step<any, any>>]>(
   steps: Steps,
-  options: { readonly after?: AfterScript | undefined; readonly name?: string | undefined } = {}
-): Effect.Effect<Scripted<SuccessOf<Steps>, ErrorOf<Steps>>, InvalidOptionsError> =>
-  Effect.map(
-    validate.validated(() => {
-      const m = "Testing.scripted"
-      options = validate.options(m, options)
-      if (!Array.isArray(steps) || steps.length === 0) throw validate.invalid(m, "steps", steps, "a non-empty array of steps")
-      steps.forEach((s, i) => {
-        if (typeof s !== "object" || s === null || !Effect.isEffect((s as Step<unknown, unknown>).effect)) {
-          throw validate.invalid(m, `steps[${i}]`, s, "a step (Testing.ok, Testing.fail, …)")
-        }
-      })
-      const after = options.after === undefined ? "die" : validate.oneOf(m, "after", options.after, ["die", "repeatLast", "cycle"])
-      const name = options.name === undefined ? "scripted" : validate.nonEmptyString(m, "name", options.name)
-      return { after, name }
-    }),
-    ({ after, name }) => makeScripted(steps, after, name)
-  ) as any
-
-interface MutableRecord {
-  call: number
-  step: number
-  label: string
-  startedAt: number
-  endedAt: number | undefined
-  status: CallStatus
-}
-
-const statusOf = (exit: Exit.Exit<unknown, unknown>): CallStatus => {
-  if (Exit.isSuccess(exit)) return "Succeeded"
-  if (Cause.isDie(exit.cause)) return "Died"
-  if (Cause.isInterruptedOnly(exit.cause)) return "Interrupted"
-  return "Failed"
-}
-
-const makeScripted = (
-  steps: ReadonlyArray<Step<unknown, unknown>>,
-  after: AfterScript,
-  name: string
-): Scripted<unknown, unknown> => {
-  const records: Array<MutableRecord> = []
-  const pick = (n: number): number | undefined => {
-    if (n < steps.length) return n
-    switch (after) {
-      case "repeatLast":
-        return steps.length - 1
-      case "cycle":
-        return n % steps.length
-      default:
-        return undefined
-    }
-  }
-  const call = Effect.clockWith((clock) =>
-    Effect.suspend(() => {
-      const n = records.length
-      const index = pick(n)
-      if (index === undefined) {
-        return Effect.die(new ScriptExhaustedError({ name, steps: steps.length, call: n + 1 }))
-      }
-      const s = steps[index]!
-      const record: MutableRecord = {
-        call: n + 1,
-        step: index + 1,
-        label: s.label,
-        startedAt: clock.unsafeCurrentTimeMillis(),
-        endedAt: undefined,
-        status: "Running"
-      }
-      records.push(record)
-      const run = Duration.toMillis(s.delay) > 0 ? Effect.zipRight(sleep(s.delay), s.effect) : s.effect
-      return Effect.onExit(run, (exit) =>
-        Effect.sync(() => {
-          record.endedAt = clock.unsafeCurrentTimeMillis()
-          record.status = statusOf(exit)
-        }))
-    })
-  )
-  return {
-    call,
-    calls: Effect.sync(() => records.map((r) => ({ ...r }))),
-    count: Effect.sync(() => records.length),
-    running: Effect.sync(() => records.filter((r) => r.status === "Running").length)
-  }
-}
+  options?: { readonly after?: AfterScript | undefined; readonly name?: string | undefined }
+) => Effect.Effect<Scripted<SuccessOf<Steps>, ErrorOf<Steps>>, InvalidOptionsError> = scripted_.scripted
 
 // ---------------------------------------------------------------------------
 // Pipeline description
 // ---------------------------------------------------------------------------
-
-const isGroup = (d: Descriptor) => d.kind === "Compose" || d.kind === "Pipeline"
-
-const asDescriptor = (p: Function | Descriptor): Descriptor =>
-  typeof p === "function" ? describePolicy(p) : p
 
 /**
  * The policies a composed policy is made of, outermost first, with
@@ -497,15 +382,7 @@ const asDescriptor = (p: Function | Descriptor): Descriptor =>
  * @since 0.1.0
  * @category Accessors
  */
-export const flatten = (policy: Function | Descriptor): ReadonlyArray<Descriptor> => {
-  const out: Array<Descriptor> = []
-  const walk = (d: Descriptor) => {
-    if (isGroup(d)) d.children.forEach(walk)
-    else out.push(d)
-  }
-  walk(asDescriptor(policy))
-  return out
-}
+export const flatten: (policy: Function | Descriptor) => ReadonlyArray<Descriptor> = describe_.flatten
 
 /**
  * The kinds of the policies a composed policy is made of, outermost first —
@@ -526,23 +403,7 @@ export const flatten = (policy: Function | Descriptor): ReadonlyArray<Descriptor
  * @since 0.1.0
  * @category Accessors
  */
-export const kinds = (policy: Function | Descriptor): ReadonlyArray<string> => flatten(policy).map((d) => d.kind)
-
-const renderValue = (value: unknown): string => {
-  if (typeof value === "string") return /^[\w.:()\-, ]+$/.test(value) ? value : JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(renderValue).join(", ")}]`
-  if (typeof value === "object" && value !== null && !Duration.isDuration(value)) {
-    return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${renderValue(v)}`).join(", ")} }`
-  }
-  return showValue(value)
-}
-
-const renderLine = (d: Descriptor): string => {
-  const name = d.name === undefined ? "" : ` "${d.name}"`
-  const options = Object.entries(d.options).filter(([, v]) => v !== undefined)
-  const rendered = options.length === 0 ? "" : ` { ${options.map(([k, v]) => `${k}: ${renderValue(v)}`).join(", ")} }`
-  return `${d.kind}${name}${rendered}`
-}
+export const kinds: (policy: Function | Descriptor) => ReadonlyArray<string> = describe_.kinds
 
 /**
  * Renders what a policy is made of as a tree, outermost first, one policy
@@ -562,18 +423,7 @@ const renderLine = (d: Descriptor): string => {
  * @since 0.1.0
  * @category Accessors
  */
-export const render = (policy: Function | Descriptor): string => {
-  const lines: Array<string> = []
-  const walk = (d: Descriptor, prefix: string, childPrefix: string) => {
-    lines.push(prefix + renderLine(d))
-    d.children.forEach((c, i) => {
-      const last = i === d.children.length - 1
-      walk(c, childPrefix + (last ? "└─ " : "├─ "), childPrefix + (last ? "   " : "│  "))
-    })
-  }
-  walk(asDescriptor(policy), "", "")
-  return lines.join("\n")
-}
+export const render: (policy: Function | Descriptor) => string = describe_.render
 
 /**
  * Runs `self` with Effect's `Random` seeded with `seed`, so that jitter and
@@ -595,8 +445,8 @@ export const render = (policy: Function | Descriptor): string => {
  * @since 0.1.0
  * @category Combinators
  */
-export const withSeed = (seed: unknown) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => Effect.withRandom(self, Random.make(seed)))
+export const withSeed: (seed: unknown) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  environment.withSeed
 
 // ---------------------------------------------------------------------------
 // A wall clock that steps
@@ -604,6 +454,19 @@ export const withSeed = (seed: unknown) => <A, E, R>(self: Effect.Effect<A, E, R
 
 /**
  * Control over the stepping wall clock of {@link withSteppedWallClock}.
+ *
+ * @example
+ * ```ts
+ * import { Testing } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const test = Testing.withSteppedWallClock((wall: Testing.WallClockSteps) =>
+ *   Effect.gen(function*() {
+ *     yield* wall.back("1 hour")
+ *     return yield* wall.offset() // -3600000
+ *   })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -614,27 +477,11 @@ export interface WallClockSteps {
   /** Steps the wall clock forward by `duration` (as a VM resumed after a pause, or NTP, may). */
   readonly forward: (duration: Duration.DurationInput) => Effect.Effect<void>
   /** The wall clock's current offset from the clock it wraps, in milliseconds. */
-  readonly offset: Effect.Effect<number>
+  readonly offset: () => Effect.Effect<number>
+  /** {@link WallClockSteps.offset} read synchronously. */
+  readonly unsafeOffset: () => number
   /** The stepping clock itself (provided to the effect already). */
   readonly clock: Clock.Clock
-}
-
-/**
- * A clock whose wall time is the wrapped clock's plus an offset; nanos,
- * sleeps and everything else (`TestClock`'s `adjust`, `sleeps`, … included)
- * are the wrapped clock's, called on it.
- */
-const steppedClock = (base: Clock.Clock, offset: () => number): Clock.Clock => {
-  const currentTimeMillis = Effect.sync(() => base.unsafeCurrentTimeMillis() + offset())
-  const unsafeCurrentTimeMillis = () => base.unsafeCurrentTimeMillis() + offset()
-  return new Proxy(base, {
-    get(target, property) {
-      if (property === "unsafeCurrentTimeMillis") return unsafeCurrentTimeMillis
-      if (property === "currentTimeMillis") return currentTimeMillis
-      const value = Reflect.get(target, property, target)
-      return typeof value === "function" ? value.bind(target) : value
-    }
-  })
 }
 
 /**
@@ -665,21 +512,6 @@ const steppedClock = (base: Clock.Clock, offset: () => number): Clock.Clock => {
  * @since 0.1.0
  * @category Combinators
  */
-export const withSteppedWallClock = <A, E, R>(
+export const withSteppedWallClock: <A, E, R>(
   f: (wall: WallClockSteps) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.clockWith((base) => {
-    let offset = 0
-    const clock = steppedClock(base, () => offset)
-    // an invalid step throws InvalidOptionsError where it is written, as pure constructors do
-    const step = (sign: 1 | -1) => (duration: Duration.DurationInput) => {
-      const millis = Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
-      return Effect.sync(() => {
-        offset += sign * millis
-      })
-    }
-    return Effect.withClock(
-      Effect.suspend(() => f({ back: step(-1), forward: step(1), offset: Effect.sync(() => offset), clock })),
-      clock
-    )
-  })
+) => Effect.Effect<A, E, R> = environment.withSteppedWallClock

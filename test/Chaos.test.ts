@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   Clock,
+  ConfigError,
   ConfigProvider,
   Config,
   Context,
@@ -45,7 +46,7 @@ describe("Chaos.fault", () => {
       const e = yield* Effect.flip(dep.call.pipe(faults))
       assert.instanceOf(e, Unavailable)
       assert.strictEqual(yield* dep.calls, 0)
-      assert.deepStrictEqual(faults.stats(), { calls: 1, injected: 1 })
+      assert.deepStrictEqual(yield* faults.stats(), { calls: 1, injected: 1 })
     }))
 
   it.effect("rate 0 never injects", () =>
@@ -99,7 +100,7 @@ describe("Chaos.fault", () => {
         const faults = Chaos.fault({ rate, error: "boom" })
         const afterCall = yield* seeded(5)(Effect.zipRight(Effect.either(Effect.succeed(1).pipe(faults)), Random.next))
         assert.strictEqual(afterCall, yield* seeded(5)(Random.next), `rate ${rate}`)
-        assert.strictEqual(faults.stats().injected, rate)
+        assert.strictEqual((yield* faults.stats()).injected, rate)
       }
     }))
 
@@ -216,12 +217,12 @@ describe("enabled", () => {
       const chaos = yield* Chaos.makeSwitch(false)
       const faults = Chaos.fault({ rate: 1, error: "boom", enabled: chaos })
       assert.strictEqual(yield* Effect.succeed(1).pipe(faults), 1)
-      assert.isFalse(yield* faults.isEnabled)
+      assert.isFalse(yield* faults.isEnabled())
       yield* chaos.enable
       assert.strictEqual(yield* Effect.flip(Effect.succeed(1).pipe(faults)), "boom")
       yield* chaos.set(false)
       assert.strictEqual(yield* Effect.succeed(1).pipe(faults), 1)
-      assert.deepStrictEqual(faults.stats(), { calls: 3, injected: 1 })
+      assert.deepStrictEqual(yield* faults.stats(), { calls: 3, injected: 1 })
     }))
 
   it.effect("enabled: false never injects; an Effect<boolean> is read per call", () =>
@@ -246,12 +247,12 @@ describe("enabled", () => {
   it.effect("a switch starts on unless told otherwise", () =>
     Effect.gen(function*() {
       const made = yield* Chaos.makeSwitch()
-      assert.isTrue(yield* made.isEnabled)
+      assert.isTrue(yield* made.isEnabled())
       const unsafe = Chaos.unsafeMakeSwitch()
-      assert.isTrue(yield* unsafe.isEnabled)
+      assert.isTrue(yield* unsafe.isEnabled())
       yield* unsafe.disable
-      assert.isFalse(yield* unsafe.isEnabled)
-      assert.isFalse(yield* Chaos.unsafeMakeSwitch(false).isEnabled)
+      assert.isFalse(yield* unsafe.isEnabled())
+      assert.isFalse(yield* Chaos.unsafeMakeSwitch(false).isEnabled())
       const faults = Chaos.fault({ rate: 1, error: "boom", enabled: Chaos.unsafeMakeSwitch() })
       assert.strictEqual(yield* Effect.flip(Effect.succeed(1).pipe(faults)), "boom")
     }))
@@ -261,15 +262,90 @@ describe("enabled", () => {
       const fromEnv = yield* Chaos.switchFromConfig(Config.boolean("CHAOS_ENABLED")).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CHAOS_ENABLED", "true"]])))
       )
-      assert.isTrue(yield* fromEnv.isEnabled)
+      assert.isTrue(yield* fromEnv.isEnabled())
       assert.isTrue(Chaos.isSwitch(fromEnv))
       const missing = yield* Effect.flip(
         Chaos.switchFromConfig(Config.boolean("CHAOS_ENABLED")).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
         )
       )
-      assert.strictEqual(missing._op, "MissingData")
+      assert.isTrue(ConfigError.isConfigError(missing))
+      if (ConfigError.isConfigError(missing)) assert.strictEqual(missing._op, "MissingData")
     }))
+})
+
+describe("switches", () => {
+  it.effect("unsafeIsEnabled reads the switch synchronously; set, enable and disable flip it", () =>
+    Effect.gen(function*() {
+      const chaos = yield* Chaos.makeSwitch(false)
+      assert.isFalse(chaos.unsafeIsEnabled())
+      const isEnabled = chaos.isEnabled()
+      yield* chaos.enable
+      assert.isTrue(chaos.unsafeIsEnabled())
+      assert.isTrue(yield* isEnabled, "the Effect reads the state when it runs")
+      const { set } = chaos
+      yield* set(false)
+      assert.isFalse(chaos.unsafeIsEnabled())
+      assert.isFalse(yield* isEnabled)
+    }))
+
+  it.effect("makeSwitch, unsafeMakeSwitch and switchFromConfig reject an initial state that is not a boolean", () =>
+    Effect.gen(function*() {
+      for (const initial of ["yes", 1, 0, null, {}] as ReadonlyArray<any>) {
+        const e = yield* Effect.flip(Chaos.makeSwitch(initial))
+        assert.instanceOf(e, Errors.InvalidOptionsError)
+        assert.deepStrictEqual([e.module, e.option, e.expected], ["Chaos.makeSwitch", "initial", "a boolean"])
+        expectInvalidOption(() => Chaos.unsafeMakeSwitch(initial), "initial")
+        const fromConfig = yield* Effect.flip(Chaos.switchFromConfig(Config.succeed(initial)))
+        assert.instanceOf(fromConfig, Errors.InvalidOptionsError)
+        if (fromConfig instanceof Errors.InvalidOptionsError) {
+          assert.deepStrictEqual([fromConfig.module, fromConfig.option], ["Chaos.switchFromConfig", "initial"])
+        }
+      }
+      assert.isTrue((yield* Chaos.makeSwitch(undefined)).unsafeIsEnabled())
+      assert.isTrue(Chaos.unsafeMakeSwitch(undefined).unsafeIsEnabled())
+    }))
+
+  it("types: makeSwitch can fail with InvalidOptionsError; switchFromConfig with a ConfigError too", () => {
+    expectTypeOf(Chaos.makeSwitch(true)).toEqualTypeOf<Effect.Effect<Chaos.Switch, Errors.InvalidOptionsError>>()
+    expectTypeOf(Chaos.switchFromConfig(Config.boolean("X"))).toEqualTypeOf<
+      Effect.Effect<Chaos.Switch, ConfigError.ConfigError | Errors.InvalidOptionsError>
+    >()
+  })
+})
+
+describe("readers and guards", () => {
+  it.effect("stats() reads the counters when it runs; unsafeStats() is the synchronous twin", () =>
+    Effect.gen(function*() {
+      const faults = Chaos.fault({ rate: 1, error: "boom" })
+      const stats = faults.stats()
+      assert.deepStrictEqual(faults.unsafeStats(), { calls: 0, injected: 0 })
+      yield* Effect.either(Effect.void.pipe(faults))
+      const snapshot = faults.unsafeStats()
+      assert.deepStrictEqual(snapshot, { calls: 1, injected: 1 })
+      assert.deepStrictEqual(yield* stats, snapshot)
+      yield* Effect.either(Effect.void.pipe(faults))
+      assert.deepStrictEqual(snapshot, { calls: 1, injected: 1 }, "an earlier snapshot does not change")
+      assert.deepStrictEqual(yield* stats, { calls: 2, injected: 2 })
+    }))
+
+  it("every kind carries the Chaos TypeId; isChaos tells chaos from other policies", () => {
+    const all = [
+      Chaos.fault({ rate: 0.5, error: "boom" }),
+      Chaos.fault({ rate: 0.5, error: () => "boom" }),
+      Chaos.latency({ rate: 0.5, delay: "1 second" }),
+      Chaos.outcome({ rate: 0.5, value: 1 }),
+      Chaos.behavior({ rate: 0.5, effect: Effect.void })
+    ]
+    for (const p of all) {
+      assert.isTrue(Chaos.isChaos(p), p.kind)
+      assert.strictEqual(p[Chaos.TypeId], Chaos.TypeId)
+    }
+    assert.strictEqual(Chaos.TypeId, Symbol.for("effect-resilience/Chaos"))
+    for (const other of [Timeout.make("1 second"), Chaos.unsafeMakeSwitch(), (self: Effect.Effect<number>) => self, {}, null]) {
+      assert.isFalse(Chaos.isChaos(other))
+    }
+  })
 })
 
 describe("composition", () => {
@@ -283,7 +359,7 @@ describe("composition", () => {
       const results = yield* Fiber.join(fiber)
       assert.deepStrictEqual(results, Array.from({ length: 20 }, () => "ok"))
       assert.strictEqual(yield* dep.calls, 20)
-      assert.isAbove(faults.stats().injected, 0)
+      assert.isAbove((yield* faults.stats()).injected, 0)
     }))
 
   it.effect("chaos innermost in a pipeline: the attempt timeout and retry handle injected latency", () =>
@@ -333,7 +409,7 @@ describe("composition", () => {
     Effect.gen(function*() {
       const faults = Chaos.fault({ rate: 1, error: "boom" })
       assert.strictEqual(faults.policyName, "chaos")
-      assert.isTrue(yield* faults.isEnabled)
+      assert.isTrue(yield* faults.isEnabled())
       assert.deepStrictEqual(Policy.describe(faults), {
         kind: "Chaos",
         name: "chaos",
@@ -417,7 +493,7 @@ describe("properties", () => {
         const sigma = Math.sqrt(n * rate * (1 - rate))
         // 5 standard deviations: a false alarm has probability < 1e-6 per run
         assert.isAtMost(Math.abs(injected - n * rate), 5 * sigma + 1)
-        assert.strictEqual(faults.stats().injected, injected)
+        assert.strictEqual((yield* faults.stats()).injected, injected)
       }),
     { fastCheck: { numRuns: 30, seed: 1234 } }
   )

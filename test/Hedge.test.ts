@@ -128,7 +128,7 @@ describe("Hedge.make", () => {
       assert.strictEqual(yield* Fiber.join(fiber), "attempt 1")
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual(yield* fake.started, [1])
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 0, wins: [1, 0, 0], failures: 0 })
     }))
 
   it.effect("starts another attempt every delay; the first success wins and losers are interrupted", () =>
@@ -154,7 +154,7 @@ describe("Hedge.make", () => {
         { _tag: "HedgeStarted", policy: "search", attempt: 3, reason: "Delay" },
         { _tag: "HedgeWon", policy: "search", attempt: 3, started: 3 }
       ])
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 2, wins: [0, 0, 1], failures: 0 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 2, wins: [0, 0, 1], failures: 0 })
     }))
 
   it.effect("never starts more than maxAttempts", () =>
@@ -180,7 +180,7 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual(yield* fake.started, [1, 2])
       yield* TestClock.adjust("1 second") // the delay armed for attempt 1 elapses at 100
       assert.deepStrictEqual(yield* fake.started, [1, 2])
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 1, wins: [0, 0], failures: 0 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 1, wins: [0, 0], failures: 0 })
       yield* Fiber.interrupt(fiber)
     }))
 
@@ -251,7 +251,7 @@ describe("Hedge.make", () => {
       assert.deepStrictEqual([e._tag, e.attempt], ["BadRequest", 2])
       assert.deepStrictEqual(yield* fake.interrupted, [1])
       assert.deepStrictEqual(yield* fake.started, [1, 2])
-      assert.strictEqual(hedge.stats().failures, 1)
+      assert.strictEqual((yield* hedge.stats()).failures, 1)
     }))
 
   it.effect("when every attempt fails, the caller gets the failure of the last one to fail", () =>
@@ -339,7 +339,7 @@ describe("Hedge.make", () => {
         { _tag: "HedgeStarted", policy: "all-at-once", attempt: 3, reason: "Delay" },
         { _tag: "HedgeWon", policy: "all-at-once", attempt: 1, started: 3 }
       ])
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 2, wins: [1, 0, 0], failures: 0 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 2, wins: [1, 0, 0], failures: 0 })
       assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "all-at-once", reason: "delay" }), 2)
       assert.strictEqual(yield* counterValue("resilience_hedge_started", { policy: "all-at-once", reason: "failure" }), 0)
     }))
@@ -362,11 +362,25 @@ describe("Hedge.make", () => {
     Effect.gen(function*() {
       const hedge = Hedge.make({ delay: "1 millis", maxAttempts: 1 })
       assert.strictEqual(yield* Effect.succeed("ok").pipe(hedge), "ok")
-      const first = hedge.stats()
+      const first = yield* hedge.stats()
       assert.deepStrictEqual(first, { calls: 1, hedges: 0, wins: [1], failures: 0 })
       yield* Effect.succeed("ok").pipe(hedge)
-      assert.deepStrictEqual(hedge.stats(), { calls: 2, hedges: 0, wins: [2], failures: 0 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 2, hedges: 0, wins: [2], failures: 0 })
       assert.deepStrictEqual(first.wins, [1], "an earlier snapshot does not change")
+    }))
+
+  it.effect("unsafeStats() is stats() read synchronously: the same snapshot", () =>
+    Effect.gen(function*() {
+      const hedge = Hedge.make({ delay: "10 millis", maxAttempts: 2 })
+      const stats = hedge.stats()
+      assert.deepStrictEqual(hedge.unsafeStats(), { calls: 0, hedges: 0, wins: [0, 0], failures: 0 })
+      yield* Effect.flatMap(Hedge.currentAttempt, (n) => n === 1 ? Effect.fail(new Unavailable({ attempt: n })) : Effect.succeed(n)).pipe(hedge)
+      const snapshot = hedge.unsafeStats()
+      assert.deepStrictEqual(snapshot, { calls: 1, hedges: 1, wins: [0, 1], failures: 0 })
+      assert.deepStrictEqual(yield* stats, snapshot, "the Effect reads the counters when it runs")
+      yield* Effect.succeed(1).pipe(hedge)
+      assert.deepStrictEqual(snapshot.wins, [0, 1], "an earlier snapshot does not change")
+      assert.deepStrictEqual(yield* stats, { calls: 2, hedges: 1, wins: [1, 1], failures: 0 })
     }))
 
   it.effect("maxAttempts 1 consults `while` only to report a failure to a listener", () =>
@@ -403,7 +417,7 @@ describe("Hedge.make", () => {
       const hedge = Hedge.make({ delay: "1 millis", maxAttempts: 1 })
       const e = yield* Effect.flip(fake.call.pipe(hedge))
       assert.deepStrictEqual(e, new Unavailable({ attempt: 1 }))
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0], failures: 1 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 0, wins: [0], failures: 1 })
     }))
 })
 
@@ -473,7 +487,7 @@ describe("events and metrics", () => {
           cause: "Unavailable 1" // and the defect
         }
       ])
-      assert.deepStrictEqual(hedge.stats(), { calls: 1, hedges: 0, wins: [0, 0, 0], failures: 1 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 1, hedges: 0, wins: [0, 0, 0], failures: 1 })
     }))
 
   it.effect("currentAttempt inside a nested hedge is the inner hedge's attempt, with one attempt or more", () =>
@@ -536,7 +550,7 @@ describe("events and metrics", () => {
       ])
       assert.strictEqual(yield* counterValue("resilience_hedge_failed", { policy: "quiet" }), 0)
       assert.deepStrictEqual(yield* frequencyOf("resilience_hedge_won", "quiet"), {})
-      assert.deepStrictEqual(hedge.stats(), { calls: 3, hedges: 0, wins: [1, 0, 0], failures: 2 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 3, hedges: 0, wins: [1, 0, 0], failures: 2 })
     }))
 
   it.effect("maxAttempts 1 reports the call's outcome as events, as a hedge whose only attempt ended does", () =>
@@ -566,7 +580,7 @@ describe("events and metrics", () => {
         { ...failed, reason: "NotHedgeable", cause: "interrupted" },
         { ...failed, reason: "NotHedgeable", cause: "Unavailable 1" } // and a defect
       ])
-      assert.deepStrictEqual(hedge.stats(), { calls: 7, hedges: 0, wins: [1], failures: 6 })
+      assert.deepStrictEqual(yield* hedge.stats(), { calls: 7, hedges: 0, wins: [1], failures: 6 })
     }))
 })
 
@@ -760,6 +774,17 @@ describe("composition", () => {
     Effect.fail("boom").pipe(typed)
     const composed = Policy.compose(Timeout.make("1 second"), typed)
     expectTypeOf(call.pipe(composed)).toEqualTypeOf<Effect.Effect<number, Unavailable | BadRequest | Errors.TimeoutError>>()
+  })
+
+  it("carries its TypeId: isHedge tells a hedge from other policies", () => {
+    const hedge = Hedge.make({ delay: "50 millis", maxAttempts: 1 })
+    assert.isTrue(Hedge.isHedge(hedge))
+    assert.isTrue(Hedge.isHedge(Hedge.make({ delay: "50 millis", maxAttempts: 3 })))
+    assert.strictEqual(hedge[Hedge.TypeId], Hedge.TypeId)
+    assert.strictEqual(Hedge.TypeId, Symbol.for("effect-resilience/Hedge"))
+    for (const other of [Timeout.make("1 second"), Retry.policy({ times: 1 }), (self: Effect.Effect<number>) => self, {}, null, undefined]) {
+      assert.isFalse(Hedge.isHedge(other))
+    }
   })
 
   it("describes itself for Policy.describe", () => {

@@ -22,13 +22,13 @@ describe("Testing.scripted", () => {
       assert.strictEqual(yield* Fiber.join(fiber), 2)
       const exit = yield* Effect.exit(dep.call)
       assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
-      assert.deepStrictEqual(yield* dep.calls, [
+      assert.deepStrictEqual(yield* dep.calls(), [
         { call: 1, step: 1, label: "ok(1)", startedAt: 0, endedAt: 0, status: "Succeeded" },
         { call: 2, step: 2, label: "fail(Unavailable)", startedAt: 0, endedAt: 0, status: "Failed" },
         { call: 3, step: 3, label: "delay(1s, ok(2))", startedAt: 0, endedAt: 1000, status: "Succeeded" },
         { call: 4, step: 4, label: "die(\"bug\")", startedAt: 1000, endedAt: 1000, status: "Died" }
       ])
-      assert.strictEqual(yield* dep.count, 4)
+      assert.strictEqual(yield* dep.count(), 4)
     }))
 
   it.effect("logs hung calls as running, then interrupted", () =>
@@ -36,13 +36,34 @@ describe("Testing.scripted", () => {
       const dep = yield* Testing.scripted([Testing.never, Testing.interrupt])
       const fiber = yield* Effect.fork(dep.call)
       yield* Effect.yieldNow()
-      assert.strictEqual(yield* dep.running, 1)
-      assert.strictEqual((yield* dep.calls)[0]?.status, "Running")
+      assert.strictEqual(yield* dep.running(), 1)
+      assert.strictEqual((yield* dep.calls())[0]?.status, "Running")
       yield* Fiber.interrupt(fiber)
       const self = yield* Effect.exit(dep.call)
       assert.isTrue(Exit.isInterrupted(self))
-      assert.deepStrictEqual((yield* dep.calls).map((c) => c.status), ["Interrupted", "Interrupted"])
-      assert.strictEqual(yield* dep.running, 0)
+      assert.deepStrictEqual((yield* dep.calls()).map((c) => c.status), ["Interrupted", "Interrupted"])
+      assert.strictEqual(yield* dep.running(), 0)
+    }))
+
+  it.effect("the readers are Effects read when they run; unsafeCalls, unsafeCount and unsafeRunning are their synchronous twins", () =>
+    Effect.gen(function*() {
+      const dep = yield* Testing.scripted([Testing.ok(1), Testing.never])
+      const calls = dep.calls()
+      const count = dep.count()
+      const running = dep.running()
+      assert.deepStrictEqual([dep.unsafeCalls(), dep.unsafeCount(), dep.unsafeRunning()], [[], 0, 0])
+      yield* dep.call
+      const fiber = yield* Effect.fork(dep.call)
+      yield* Effect.yieldNow()
+      const snapshot = dep.unsafeCalls()
+      assert.deepStrictEqual(snapshot.map((c) => c.status), ["Succeeded", "Running"])
+      assert.deepStrictEqual(yield* calls, snapshot)
+      assert.deepStrictEqual([yield* count, dep.unsafeCount()], [2, 2])
+      assert.deepStrictEqual([yield* running, dep.unsafeRunning()], [1, 1])
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(snapshot[1]?.status, "Running", "an earlier snapshot does not change")
+      assert.deepStrictEqual((yield* calls).map((c) => c.status), ["Succeeded", "Interrupted"])
+      assert.deepStrictEqual([yield* running, dep.unsafeRunning()], [0, 0])
     }))
 
   it.effect("past the script: dies by default, or repeats the last step, or cycles", () =>
@@ -70,7 +91,7 @@ describe("Testing.scripted", () => {
       const dep = yield* Testing.scripted([Testing.effect(Effect.map(Random.nextIntBetween(0, 10), (n) => n * 2), "random")])
       const n = yield* dep.call.pipe(Testing.withSeed(1))
       assert.strictEqual(n % 2, 0)
-      assert.strictEqual((yield* dep.calls)[0]?.label, "random")
+      assert.strictEqual((yield* dep.calls())[0]?.label, "random")
     }))
 
   it("types: the script's success and error types", () => {
@@ -106,7 +127,7 @@ describe("scripted dependencies under policies", () => {
       const fiber = yield* Effect.fork(dep.call.pipe(retry))
       yield* TestClock.adjust("250 millis")
       assert.strictEqual(yield* Fiber.join(fiber), "done")
-      assert.deepStrictEqual((yield* dep.calls).map((c) => [c.startedAt, c.status]), [
+      assert.deepStrictEqual((yield* dep.calls()).map((c) => [c.startedAt, c.status]), [
         [0, "Failed"],
         [100, "Failed"],
         [200, "Succeeded"]
@@ -119,7 +140,7 @@ describe("scripted dependencies under policies", () => {
       const fiber = yield* Effect.fork(dep.call.pipe(Hedge.make({ delay: "100 millis", maxAttempts: 2 })))
       yield* TestClock.adjust("110 millis")
       assert.strictEqual(yield* Fiber.join(fiber), "fast")
-      assert.deepStrictEqual((yield* dep.calls).map((c) => [c.startedAt, c.endedAt, c.status]), [
+      assert.deepStrictEqual((yield* dep.calls()).map((c) => [c.startedAt, c.endedAt, c.status]), [
         [0, 110, "Interrupted"],
         [100, 110, "Succeeded"]
       ])
@@ -132,7 +153,7 @@ describe("scripted dependencies under policies", () => {
       const fiber = yield* Effect.fork(dep.call.pipe(policy))
       yield* TestClock.adjust("2 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), "cached")
-      assert.deepStrictEqual((yield* dep.calls).map((c) => c.status), ["Interrupted"])
+      assert.deepStrictEqual((yield* dep.calls()).map((c) => c.status), ["Interrupted"])
     }))
 })
 
@@ -181,6 +202,21 @@ describe("pipeline description", () => {
       ].join("\n")
     )
   })
+})
+
+describe("Testing.withSteppedWallClock", () => {
+  it.effect("offset() and unsafeOffset() read the wall clock's offset; the controls work taken off the object", () =>
+    Testing.withSteppedWallClock(({ back, forward, offset, unsafeOffset }) =>
+      Effect.gen(function*() {
+        const read = offset()
+        assert.deepStrictEqual([yield* read, unsafeOffset()], [0, 0])
+        yield* back("1 hour")
+        assert.deepStrictEqual([yield* read, unsafeOffset()], [-3_600_000, -3_600_000])
+        yield* forward("90 minutes")
+        assert.deepStrictEqual([yield* offset(), unsafeOffset()], [1_800_000, 1_800_000])
+        assert.throws(() => back("-1 second"), Errors.InvalidOptionsError)
+      })
+    ))
 })
 
 describe("Testing.withSeed", () => {

@@ -25,7 +25,7 @@ describe("policies under chaos", () => {
       const call = retry(chaos(dependency(runs)))
       const exit = yield* runWithClock(Effect.forEach(Array.from({ length: CALLS }), () => Effect.exit(call)))
       assert.isTrue(Exit.isSuccess(exit))
-      const attempts = chaos.stats().injected
+      const attempts = (yield* chaos.stats()).injected
       const retries = attempts - CALLS
       // without the budget this would be 200 × 5 = 1,000 retries
       assert.isAtMost(retries, Math.ceil(CALLS * 0.1) + 1, `retries ${retries}`)

@@ -1,0 +1,62 @@
+/**
+ * `Testing`'s script steps: what a scripted call does, after how long, and
+ * its label for the call log.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Testing from "../../Testing.js"
+import { showValue } from "../errors.js"
+import * as validate from "../validate.js"
+
+type Step<A, E> = Testing.Step<A, E>
+
+const step = <A, E>(_tag: Step<A, E>["_tag"], effect: Effect.Effect<A, E>, label: string): Step<A, E> => ({
+  _tag,
+  delay: Duration.zero,
+  effect,
+  label
+})
+
+/** A tagged error's tag, an `Error`'s name, or the value shown. */
+const labelOf = (u: unknown): string => {
+  if (u instanceof Error || (typeof u === "object" && u !== null && "_tag" in u)) {
+    const tag = (u as { _tag?: unknown })._tag
+    return typeof tag === "string" ? tag : (u as Error).name
+  }
+  return showValue(u)
+}
+
+/** Whether `u` looks like a step (an object with an `effect`). */
+export const isStep = (u: unknown): u is Step<unknown, unknown> =>
+  typeof u === "object" && u !== null && Effect.isEffect((u as Step<unknown, unknown>).effect)
+
+/** @internal */
+export const ok = <A>(value: A): Step<A, never> => step("Succeed", Effect.succeed(value), `ok(${showValue(value)})`)
+
+/** @internal */
+export const fail = <E>(error: E): Step<never, E> => step("Fail", Effect.fail(error), `fail(${labelOf(error)})`)
+
+/** @internal */
+export const die = (defect: unknown): Step<never, never> => step("Die", Effect.die(defect), `die(${labelOf(defect)})`)
+
+/** @internal */
+export const never: Step<never, never> = step("Never", Effect.never, "never")
+
+/** @internal */
+export const interrupt: Step<never, never> = step("Interrupt", Effect.interrupt, "interrupt")
+
+/** @internal */
+export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effect"): Step<A, E> => {
+  if (!Effect.isEffect(effect)) throw validate.invalid("Testing.effect", "effect", effect, "an Effect")
+  validate.nonEmptyString("Testing.effect", "label", label)
+  return step("Effect", effect, label)
+}
+
+/** @internal */
+export const delay = <A, E>(duration: Duration.DurationInput, step: Step<A, E>): Step<A, E> => {
+  const d = validate.duration("Testing.delay", "duration", duration, { allowZero: true })
+  if (!isStep(step)) throw validate.invalid("Testing.delay", "step", step, "a step (Testing.ok, Testing.fail, …)")
+  return { ...step, delay: Duration.sum(step.delay, d), label: `delay(${Duration.format(d)}, ${step.label})` }
+}
