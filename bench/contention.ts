@@ -46,7 +46,17 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Bulkhead from "../src/Bulkhead.js"
-import { unsafeMake as unsafeMakeFifoSemaphore } from "../src/internal/semaphore.js"
+
+/**
+ * The semaphore under the Bulkhead, loaded only by its own case: it is
+ * internal, and may move or change shape without breaking the other cases.
+ */
+const fifoSemaphore = async (permits: number): Promise<{ readonly withPermits: (n: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> }> => {
+  const specifier = "../src/internal/semaphore.js"
+  const mod = await import(specifier)
+  if (typeof mod.unsafeMake !== "function") throw new Error("src/internal/semaphore.ts no longer exports unsafeMake")
+  return mod.unsafeMake(permits)
+}
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -66,7 +76,10 @@ export type CaseName = (typeof CASES)[number]
 
 const REFERENCE: CaseName = "fifo: hand-rolled FIFO limiter"
 const EFFECT_SEMAPHORE: CaseName = "effect: Effect.makeSemaphore(100)"
-const NO_LIMIT: CaseName = "effect: no limit (N fibers, sleep 1 ms)"
+/** The same N fibers without a limiter (`bench/targets.ts` compares the Bulkhead with it). @internal */
+export const NO_LIMIT: CaseName = "effect: no limit (N fibers, sleep 1 ms)"
+/** @internal */
+export const OURS_BULKHEAD: CaseName = "ours: Bulkhead"
 
 const sleepPromise = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -152,7 +165,7 @@ const runCase = async (
       return
     }
     case "ours: FifoSemaphore":
-      await runAll(spawn, callers, unsafeMakeFifoSemaphore(permits).withPermits(1)(hold))
+      await runAll(spawn, callers, (await fifoSemaphore(permits)).withPermits(1)(hold))
       return
     case "effect: Effect.makeSemaphore(100)":
       await runAll(spawn, callers, Effect.unsafeMakeSemaphore(permits).withPermits(1)(hold))
@@ -168,6 +181,8 @@ const runCase = async (
 
 interface Measured {
   readonly ms: number
+  /** CPU time (user + system, all threads) of the process during the measured run, in ms. */
+  readonly cpuMs?: number | undefined
   readonly peakHeapMB: number
 }
 
@@ -193,21 +208,24 @@ const measureHere = async (
   }, 20)
   sampler.unref()
   const started = performance.now()
+  const cpu0 = process.cpuUsage()
   try {
     await runCase(name, callers, permits, holdMillis, spawn)
   } finally {
     clearInterval(sampler)
   }
   const ms = performance.now() - started
+  const cpu = process.cpuUsage(cpu0)
   peak = Math.max(peak, heapMB())
-  return { ms, peakHeapMB: peak }
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, peakHeapMB: peak }
 }
 
 // ---------------------------------------------------------------------------
 // Measuring one case in a child process, with a deadline
 
-type Outcome =
-  | { readonly _tag: "Finished"; readonly ms: number; readonly peakHeapMB: number }
+/** @internal */
+export type Outcome =
+  | { readonly _tag: "Finished"; readonly ms: number; readonly cpuMs?: number | undefined; readonly peakHeapMB: number }
   | { readonly _tag: "DidNotFinish"; readonly peakHeapMB: number | undefined; readonly why: string }
 
 const thisFile = fileURLToPath(import.meta.url)
@@ -215,7 +233,11 @@ const thisFile = fileURLToPath(import.meta.url)
 /** Heap cap of a case's process: a herd must not take the shared machine down. */
 const CHILD_HEAP_MB = 4096
 
-const measureInChild = (
+/**
+ * Runs one case in a fresh `node` process (a warm-up run of 2,000 callers, then
+ * the measured run), killed at the deadline. @internal
+ */
+export const measureInChild = (
   name: CaseName,
   callers: number,
   permits: number,
@@ -272,7 +294,7 @@ const measureInChild = (
     child.on("exit", (code) => {
       clearTimeout(timer)
       if (result !== undefined && code === 0) {
-        resolve({ _tag: "Finished", ms: result.ms, peakHeapMB: result.peakHeapMB })
+        resolve({ _tag: "Finished", ms: result.ms, cpuMs: result.cpuMs, peakHeapMB: result.peakHeapMB })
       } else if (timedOut) {
         resolve({ _tag: "DidNotFinish", peakHeapMB, why: `did not finish in ${(deadlineMillis / 1000).toFixed(0)} s` })
       } else {

@@ -8,6 +8,9 @@
  *   npm run bench -- --rounds 5         more rounds (default 3; a case's figure is its fastest round)
  *   npm run bench -- --json out.json    also write the figures as JSON
  *   npm run bench -- --tsx              measure the TypeScript sources as tsx runs them (see below)
+ *   npm run bench -- --targets          the targets of issue 20 (bench/targets.ts): 3 runs, each in fresh processes, medians
+ *   npm run bench -- --runs 3 --json base.json     the suite 3 times, each in a fresh process, and each case's spread
+ *   npm run bench -- --runs 3 --compare base.json  the same, compared case by case with an earlier `--runs` file
  *
  * Method (details in bench/README.md): each Effect case runs `ops` calls back
  * to back in ONE fiber (`Effect.whileLoop`) inside one `Runtime.runPromise`;
@@ -28,10 +31,6 @@
  * node_modules/.cache/effect-resilience-bench/ and re-runs itself there with
  * plain `node`, as users run the built package. `--smoke` stays on tsx.
  */
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
 import { measure } from "mitata"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -40,7 +39,8 @@ import * as os from "node:os"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
-import type { Case, EffectCall, Target } from "./cases/_lib.js"
+import type { Case, Target } from "./cases/_lib.js"
+import { type Prepared, prepare } from "./prepare.js"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -51,6 +51,16 @@ interface Options {
   readonly json: string | undefined
   readonly rounds: number
   readonly tsx: boolean
+  /** `--targets`: run bench/targets.ts instead of the suite. */
+  readonly targets: boolean
+  /** `--runs N`: N runs of the suite (or of the targets), each in a fresh process. */
+  readonly runs: number | undefined
+  /** `--compare FILE`: a `--runs` JSON file to compare this multi-run with. */
+  readonly compare: string | undefined
+  /** `--batch N` (targets): calls per `runPromise` / per timed async loop. */
+  readonly batch: number | undefined
+  /** `--callers N` (targets): callers of the queued case. */
+  readonly callers: number | undefined
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Options => {
@@ -59,6 +69,16 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
   let json: string | undefined
   let rounds: number | undefined
   let tsx = false
+  let targets = false
+  let runs: number | undefined
+  let compare: string | undefined
+  let batch: number | undefined
+  let callers: number | undefined
+  const positive = (flag: string, v: string) => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs an integer ≥ 1`)
+    return n
+  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -81,19 +101,38 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
         json = value()
         break
       case "--rounds":
-        rounds = Number(value())
-        if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds needs an integer ≥ 1")
+        rounds = positive(flag, value())
+        break
+      case "--targets":
+        targets = true
+        break
+      case "--runs":
+        runs = positive(flag, value())
+        break
+      case "--compare":
+        compare = value()
+        break
+      case "--batch":
+        batch = positive(flag, value())
+        break
+      case "--callers":
+        callers = positive(flag, value())
         break
       case "--help":
       case "-h":
-        console.log("usage: npm run bench -- [--filter REGEX] [--smoke] [--rounds N] [--json FILE] [--tsx]")
+        console.log(
+          "usage: npm run bench -- [--filter REGEX] [--smoke] [--rounds N] [--json FILE] [--tsx] [--runs N [--compare FILE]]\n" +
+            "       npm run bench -- --targets [--runs N] [--batch N] [--callers N] [--json FILE]"
+        )
         process.exit(0)
         break
       default:
         throw new Error(`unknown argument: ${arg} (try --help)`)
     }
   }
-  return { filter, smoke, json, rounds: smoke ? 1 : (rounds ?? DEFAULT_ROUNDS), tsx }
+  if (compare !== undefined && runs === undefined) throw new Error("--compare needs --runs N")
+  if (targets && (smoke || filter !== undefined)) throw new Error("--targets takes no --smoke or --filter")
+  return { filter, smoke, json, rounds: smoke ? 1 : (rounds ?? DEFAULT_ROUNDS), tsx, targets, runs, compare, batch, callers }
 }
 
 // ---------------------------------------------------------------------------
@@ -105,7 +144,35 @@ const here = fileURLToPath(new URL(".", import.meta.url))
 const root = (transpiled ? process.env.BENCH_ROOT! : fileURLToPath(new URL("..", import.meta.url))).replace(/\/$/, "")
 /** Extension of the case files this process imports. */
 const ext = transpiled ? ".js" : ".ts"
-const cacheDir = () => `${root}/node_modules/.cache/effect-resilience-bench`
+/**
+ * Where the transpiled copy goes: one directory per harness process, so that
+ * two runs at once (another checkout whose node_modules is a symlink to this
+ * one's, or another engineer's run) never overwrite each other's files.
+ */
+const cacheBase = () => `${root}/node_modules/.cache/effect-resilience-bench`
+const cacheDir = () => `${cacheBase()}/${process.pid}`
+
+/** Removes the transpiled copies of harness processes that no longer exist. */
+const removeStaleCopies = () => {
+  if (!existsSync(cacheBase())) return
+  for (const d of readdirSync(cacheBase(), { withFileTypes: true })) {
+    if (!d.isDirectory()) {
+      rmSync(`${cacheBase()}/${d.name}`, { force: true })
+      continue
+    }
+    const pid = Number(d.name)
+    let alive = false
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0)
+        alive = true
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM"
+      }
+    }
+    if (!alive) rmSync(`${cacheBase()}/${d.name}`, { recursive: true, force: true })
+  }
+}
 
 /**
  * Transpiles src/ and bench/ to plain ESM JavaScript (TypeScript's
@@ -115,6 +182,7 @@ const cacheDir = () => `${root}/node_modules/.cache/effect-resilience-bench`
 const runTranspiled = async (argv: ReadonlyArray<string>): Promise<number> => {
   const ts = (await import("typescript")).default
   const out = cacheDir()
+  removeStaleCopies() // (also the copy of the pre-issue-20 layout, directly in the base)
   rmSync(out, { recursive: true, force: true })
   const walk = (dir: string): Array<string> =>
     readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
@@ -142,11 +210,15 @@ const runTranspiled = async (argv: ReadonlyArray<string>): Promise<number> => {
   }
   writeFileSync(`${out}/package.json`, JSON.stringify({ type: "module" }))
   process.stderr.write(`transpiled ${count} files in ${Date.now() - started} ms to ${out}\n`)
-  const child = spawnSync(process.execPath, [`${out}/bench/run.js`, ...argv], {
-    stdio: "inherit",
-    env: { ...process.env, BENCH_TRANSPILED: "1", BENCH_ROOT: root }
-  })
-  return child.status ?? 1
+  try {
+    const child = spawnSync(process.execPath, [`${out}/bench/run.js`, ...argv], {
+      stdio: "inherit",
+      env: { ...process.env, BENCH_TRANSPILED: "1", BENCH_ROOT: root }
+    })
+    return child.status ?? 1
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
 }
 
 const versionOf = (pkg: string): string => {
@@ -235,70 +307,6 @@ const select = (all: ReadonlyArray<Case>, filter: RegExp | undefined): ReadonlyA
 
 // ---------------------------------------------------------------------------
 // Running one case
-
-interface Prepared {
-  /** Runs `ops` calls; resolves when done. */
-  readonly runOps: (ops: number) => Promise<void>
-  /** Runs one call and reports whether it failed (to check the case's path). */
-  readonly probe: () => Promise<boolean>
-  readonly close: () => Promise<void>
-}
-
-const runtime = Runtime.defaultRuntime
-const runPromise = Runtime.runPromise(runtime)
-
-const prepare = async (c: Case): Promise<Prepared> => {
-  if (c.kind === "effect") {
-    const scope = await runPromise(Scope.make())
-    let call: EffectCall
-    try {
-      call = await runPromise(Scope.extend(c.make, scope) as Effect.Effect<EffectCall, unknown>)
-    } catch (error) {
-      await runPromise(Scope.close(scope, Exit.void))
-      throw error
-    }
-    const body: EffectCall = c.path === "failure" ? () => Effect.exit(call()) : call
-    const loops = new Map<number, Effect.Effect<void, unknown>>()
-    const loopOf = (ops: number) => {
-      let loop = loops.get(ops)
-      if (loop === undefined) {
-        loop = Effect.suspend(() => {
-          let i = 0
-          return Effect.whileLoop({ while: () => i < ops, body, step: () => { i++ } })
-        })
-        loops.set(ops, loop)
-      }
-      return loop
-    }
-    return {
-      runOps: (ops) => runPromise(loopOf(ops)),
-      probe: () => runPromise(Effect.map(Effect.exit(call()), Exit.isFailure)),
-      close: () => runPromise(Scope.close(scope, Exit.void))
-    }
-  }
-  const runner = await c.make()
-  const call = runner.call
-  const runOps = c.path === "failure"
-    ? async (ops: number) => {
-      for (let i = 0; i < ops; i++) {
-        try {
-          await call()
-        } catch {
-          // the failure path: expected
-        }
-      }
-    }
-    : async (ops: number) => {
-      for (let i = 0; i < ops; i++) await call()
-    }
-  return {
-    runOps,
-    probe: () => call().then(() => false, () => true),
-    close: async () => {
-      await runner.close?.()
-    }
-  }
-}
 
 interface Stats {
   readonly samples: number
@@ -469,37 +477,251 @@ const runContentionIfAsked = async (options: Options): Promise<boolean> => {
 }
 
 // ---------------------------------------------------------------------------
+// Several runs of the suite (--runs N): run-to-run noise, and comparison with an earlier multi-run
+
+interface RunRow {
+  readonly name: string
+  readonly path: string
+  readonly lib: string
+  readonly p50?: number
+  readonly overhead?: number
+  readonly error?: string
+}
+
+/** One case over the runs. */
+interface Summary {
+  readonly name: string
+  readonly path: string
+  readonly lib: string
+  /** ns/op of each run (its fastest round), in run order; `null` when the run failed it. */
+  readonly p50: ReadonlyArray<number | null>
+  readonly overhead: ReadonlyArray<number | null>
+  /** ns/op ÷ the same run's baseline of the same kind, each run. */
+  readonly xBare: ReadonlyArray<number | null>
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  /** max ÷ min of ns/op over the runs. */
+  readonly spread: number
+  readonly medianOverhead: number | null
+  readonly medianXBare: number | null
+}
+
+const medianOf = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = (s.length - 1) / 2
+  return (s[Math.floor(m)]! + s[Math.ceil(m)]!) / 2
+}
+
+const summarize = (runs: ReadonlyArray<ReadonlyArray<RunRow>>): ReadonlyArray<Summary> => {
+  const names: Array<string> = []
+  for (const rows of runs) for (const r of rows) if (!names.includes(r.name)) names.push(r.name)
+  const out: Array<Summary> = []
+  for (const name of names) {
+    const per = runs.map((rows) => rows.find((r) => r.name === name))
+    const first = per.find((r) => r !== undefined)!
+    const p50 = per.map((r) => r?.p50 ?? null)
+    const overhead = per.map((r) => (r?.p50 === undefined ? null : r.overhead ?? null))
+    const xBare = per.map((r) =>
+      r?.p50 === undefined || r.overhead === undefined || r.p50 - r.overhead <= 0 ? null : r.p50 / (r.p50 - r.overhead)
+    )
+    const ok = p50.filter((x): x is number => x !== null)
+    if (ok.length === 0) continue
+    const oks = overhead.filter((x): x is number => x !== null)
+    const xs = xBare.filter((x): x is number => x !== null)
+    out.push({
+      name,
+      path: first.path,
+      lib: first.lib,
+      p50,
+      overhead,
+      xBare,
+      median: medianOf(ok),
+      min: Math.min(...ok),
+      max: Math.max(...ok),
+      spread: Math.max(...ok) / Math.min(...ok),
+      medianOverhead: oks.length === 0 ? null : medianOf(oks),
+      medianXBare: xs.length === 0 ? null : medianOf(xs)
+    })
+  }
+  return out
+}
+
+/**
+ * `--runs N`: runs the selected cases N times, each run in a fresh process
+ * (the same harness, `--json` to a temporary file), then prints each case's
+ * figures over the runs and its spread (slowest ÷ fastest run). With
+ * `--compare FILE` (the `--json` of an earlier `--runs`), compares case by
+ * case: "slower beyond noise" when every run now is slower than every run then
+ * AND the medians differ by more than the larger of the two spreads.
+ */
+const runMany = async (options: Options): Promise<number> => {
+  const runs = options.runs!
+  const thisFile = fileURLToPath(import.meta.url)
+  const tmp = `${os.tmpdir()}/effect-resilience-bench-runs-${process.pid}`
+  mkdirSync(tmp, { recursive: true })
+  const childArgs = [
+    "--rounds",
+    String(options.rounds),
+    ...(options.filter === undefined ? [] : ["--filter", options.filter.source]),
+    ...(options.tsx ? ["--tsx"] : []),
+    ...(options.smoke ? ["--smoke"] : [])
+  ]
+  const results: Array<{ rows: ReadonlyArray<RunRow>; load: string; date: string }> = []
+  let failures = 0
+  for (let run = 1; run <= runs; run++) {
+    console.log(`\n## run ${run}/${runs} (fresh process)\n`)
+    const file = `${tmp}/run-${run}.json`
+    const child = spawnSync(process.execPath, [...process.execArgv, thisFile, ...childArgs, "--json", file], {
+      stdio: "inherit",
+      env: process.env
+    })
+    if (child.status !== 0) failures++
+    try {
+      const json = JSON.parse(readFileSync(file, "utf8"))
+      results.push({ rows: json.rows, load: json.load ?? "", date: json.date })
+    } catch {
+      console.log(`run ${run}: no figures (exit ${String(child.status)})`)
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true })
+  if (results.length === 0) return 1
+  const summary = summarize(results.map((r) => r.rows))
+  console.log(`\n## ${results.length} runs: each case's figure per run (ns/op, its fastest round) and spread (slowest ÷ fastest run)\n`)
+  console.log(
+    table(
+      ["case", "path", ...results.map((_, i) => `run ${i + 1}`), "median", "spread", "overhead per run", "median overhead", "× bare (median)"],
+      summary.map((s) => [
+        s.name,
+        s.path,
+        ...s.p50.map((x) => (x === null ? "—" : fmtNs(x))),
+        fmtNs(s.median),
+        fmtRatio(s.spread),
+        s.overhead.map((x) => (x === null ? "—" : fmtSigned(x))).join(" / "),
+        s.medianOverhead === null || s.lib === "baseline" ? "—" : fmtSigned(s.medianOverhead),
+        s.medianXBare === null || s.lib === "baseline" ? "—" : fmtRatio(s.medianXBare)
+      ]),
+      new Set([2 + results.length, 3 + results.length, 5 + results.length, 6 + results.length, ...results.map((_, i) => 2 + i)])
+    )
+  )
+  const spreads = summary.filter((s) => s.lib !== "baseline").map((s) => s.spread).sort((a, b) => a - b)
+  if (spreads.length > 0) {
+    console.log(
+      `\nspread over the runs, all cases: median ${fmtRatio(medianOf(spreads))}, ` +
+        `90th percentile ${fmtRatio(spreads[Math.min(spreads.length - 1, Math.floor(spreads.length * 0.9))]!)}, max ${fmtRatio(spreads[spreads.length - 1]!)}`
+    )
+  }
+  let verdictSlower = 0
+  if (options.compare !== undefined) {
+    const before = JSON.parse(readFileSync(options.compare, "utf8")) as { summary: ReadonlyArray<Summary>; header?: ReadonlyArray<string> }
+    const byName = new Map(before.summary.map((s) => [s.name, s]))
+    console.log(`\n## compared with ${options.compare}${before.header === undefined ? "" : ` (${before.header[0]})`}\n`)
+    const nowNames = new Set(summary.map((s) => s.name))
+    const onlyThen = before.summary.filter((s) => !nowNames.has(s.name)).map((s) => s.name)
+    const onlyNow = summary.filter((s) => !byName.has(s.name)).map((s) => s.name)
+    if (onlyThen.length > 0 || onlyNow.length > 0) {
+      console.log(
+        "WARNING: the two multi-runs measured different sets of cases. A case's figure can depend on the other cases run" +
+          " in the same process (the JIT's feedback in the shared loop, the heap they leave), so compare runs of the same" +
+          " selection." +
+          (onlyThen.length > 0 ? `\n  only then: ${onlyThen.join("; ")}` : "") +
+          (onlyNow.length > 0 ? `\n  only now: ${onlyNow.join("; ")}` : "") +
+          "\n"
+      )
+    }
+    const rows: Array<Array<string>> = []
+    for (const now of summary) {
+      const then = byName.get(now.name)
+      if (then === undefined) {
+        rows.push([now.name, "—", `${fmtNs(now.median)} (${fmtNs(now.min)}–${fmtNs(now.max)})`, "", "", "new"])
+        continue
+      }
+      const change = now.median / then.median
+      const noise = Math.max(then.spread, now.spread)
+      const verdict = now.min > then.max && change > noise
+        ? "SLOWER beyond noise"
+        : now.max < then.min && 1 / change > noise
+        ? "faster beyond noise"
+        : "within noise"
+      if (verdict.startsWith("SLOWER")) verdictSlower++
+      rows.push([
+        now.name,
+        `${fmtNs(then.median)} (${fmtNs(then.min)}–${fmtNs(then.max)})`,
+        `${fmtNs(now.median)} (${fmtNs(now.min)}–${fmtNs(now.max)})`,
+        `${change >= 1 ? "+" : "−"}${Math.abs((change - 1) * 100).toFixed(0)}% (noise ±${((noise - 1) * 100).toFixed(0)}%)`,
+        then.medianXBare === null || now.medianXBare === null || now.lib === "baseline"
+          ? "—"
+          : `${fmtRatio(then.medianXBare)} → ${fmtRatio(now.medianXBare)}`,
+        verdict
+      ])
+    }
+    console.log(table(["case", "ns/op then: median (range)", "now", "change of the median", "× bare then → now", "verdict"], rows, new Set([1, 2, 3])))
+    console.log(
+      `\n${verdictSlower} case(s) slower beyond noise (every run now slower than every run then, by more than the larger spread).` +
+        " Compare multi-runs taken on the same machine under the same load."
+    )
+  }
+  if (options.json !== undefined) {
+    writeFileSync(
+      options.json,
+      JSON.stringify({ header: headerLines(true), runs: results, summary }, null, 2)
+    )
+  }
+  return failures > 0 ? 1 : 0
+}
+
+// ---------------------------------------------------------------------------
 // Main
+
+/** The commit of the measured tree (`BENCH_COMMIT` overrides it, e.g. for a `git archive` copy without .git). */
+const commitOf = (): string => {
+  if (process.env.BENCH_COMMIT !== undefined) return process.env.BENCH_COMMIT
+  try {
+    const head = readFileSync(`${root}/.git/HEAD`, "utf8").trim()
+    const ref = head.startsWith("ref: ") ? readFileSync(`${root}/.git/${head.slice(5)}`, "utf8").trim() : head
+    return ref.slice(0, 7)
+  } catch {
+    return "?"
+  }
+}
+
+/** The versions / machine lines printed at the top of every run. */
+const headerLines = (gcAvailable: boolean): ReadonlyArray<string> => {
+  const cpus = os.cpus()
+  return [
+    `node ${process.version} · effect ${versionOf("effect")} · effect-resilience ${versionOf("..")}` +
+    ` (${commitOf()}) · cockatiel ${versionOf("cockatiel")} · opossum ${versionOf("opossum")} · mitata ${versionOf("mitata")}` +
+    ` · measured tree ${root}`,
+    `${cpus[0]?.model.trim() ?? "?"} × ${cpus.length} · load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}` +
+    ` · ${new Date().toISOString()}${gcAvailable ? "" : " · no manual gc"}` +
+    ` · ${transpiled ? "our code transpiled to JS, run by node" : "our code run by tsx (keepNames: inflates our closures)"}`
+  ]
+}
 
 const main = async (): Promise<number> => {
   const options = parseArgs(process.argv.slice(2))
   if (!options.smoke && !options.tsx && !transpiled) return runTranspiled(process.argv.slice(2))
+  if (options.targets) {
+    const { runTargets } = await import(pathToFileURL(`${here}targets${ext}`).href)
+    return runTargets({
+      runs: options.runs,
+      batch: options.batch,
+      callers: options.callers,
+      json: options.json,
+      header: ["# effect-resilience bench: targets (issue 20)", "", ...headerLines(true), ""]
+    })
+  }
+  if (options.runs !== undefined) return runMany(options)
   const gc = exposeGc()
   const started = Date.now()
   const loaded = await loadCases()
   const selected = select(loaded.cases, options.filter)
 
   const cpus = os.cpus()
-  const commit = (() => {
-    try {
-      const head = readFileSync(`${root}/.git/HEAD`, "utf8").trim()
-      const ref = head.startsWith("ref: ") ? readFileSync(`${root}/.git/${head.slice(5)}`, "utf8").trim() : head
-      return ref.slice(0, 7)
-    } catch {
-      return "?"
-    }
-  })()
+  const commit = commitOf()
   console.log(`# effect-resilience bench${options.smoke ? " (smoke: tiny iteration counts, figures meaningless)" : ""}`)
   console.log("")
-  console.log(
-    `node ${process.version} · effect ${versionOf("effect")} · effect-resilience ${versionOf("..")}` +
-      ` (${commit}) · cockatiel ${versionOf("cockatiel")} · opossum ${versionOf("opossum")} · mitata ${versionOf("mitata")}`
-  )
-  console.log(
-    `${cpus[0]?.model.trim() ?? "?"} × ${cpus.length} · load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}` +
-      ` · ${new Date().toISOString()}${gc === undefined ? " · no manual gc" : ""}` +
-      ` · ${transpiled ? "our code transpiled to JS, run by node" : "our code run by tsx (keepNames: inflates our closures)"}`
-  )
+  for (const line of headerLines(gc !== undefined)) console.log(line)
   const onlyContention = options.filter !== undefined && options.filter.test("contention") && selected.length === 0
   if (!onlyContention) {
     console.log(
@@ -672,6 +894,7 @@ const main = async (): Promise<number> => {
             commit,
             cpus: cpus.length,
             date: new Date().toISOString(),
+            load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
             smoke: options.smoke,
             rows: rows.map((r) => ({
               id: r.id,

@@ -9,9 +9,12 @@ import { PEER } from "./peers.js"
 
 const Bulkhead = await optionalModule("Bulkhead")
 
+/** The uncontended case (a target of issue 20: `bench/targets.ts`). */
+export const UNCONTENDED = "ours: Bulkhead.make({ maxConcurrent: 100 })"
+
 export const cases: ReadonlyArray<Case> = Bulkhead === undefined ? [] : [
   scopedCase({
-    name: "ours: Bulkhead.make({ maxConcurrent: 100 })",
+    name: UNCONTENDED,
     group: "bulkhead",
     lib: "ours",
     path: "success",
