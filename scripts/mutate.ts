@@ -31,7 +31,7 @@ export const modules: Record<string, Module> = {
     mutate: ["src/Policy.ts", "src/internal/policy.ts"],
     tests: ["test/Retry.test.ts", "test/Timeout.test.ts", "test/Bulkhead.test.ts"]
   },
-  Retry: { mutate: ["src/Retry.ts"], tests: ["test/Retry.test.ts"] },
+  Retry: { mutate: ["src/Retry.ts", "src/internal/retry/*.ts"], tests: ["test/Retry.test.ts"] },
   Timeout: {
     mutate: ["src/Timeout.ts", "src/internal/timeout.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
     tests: [
@@ -61,18 +61,18 @@ export const modules: Record<string, Module> = {
     ]
   },
   RateLimiter: {
-    mutate: ["src/RateLimiter.ts", "src/internal/rateLimiter.ts", "src/internal/rateLimiterStore.ts"],
+    mutate: ["src/RateLimiter.ts", "src/internal/rateLimiter/*.ts", "src/internal/sweeper.ts"],
     tests: ["test/RateLimiter.test.ts", "test/RateLimiter.store.test.ts"]
   },
-  Fallback: { mutate: ["src/Fallback.ts", "src/internal/fallbackStore.ts"], tests: ["test/Fallback.test.ts"] },
-  Hedge: { mutate: ["src/Hedge.ts"], tests: ["test/Hedge.test.ts"] },
+  Fallback: { mutate: ["src/Fallback.ts", "src/internal/fallback/*.ts"], tests: ["test/Fallback.test.ts"] },
+  Hedge: { mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"], tests: ["test/Hedge.test.ts"] },
   Idempotency: {
-    mutate: ["src/Idempotency.ts", "src/internal/idempotency.ts", "src/internal/idempotencyStore.ts"],
+    mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],
     tests: ["test/Idempotency.test.ts"]
   },
-  Chaos: { mutate: ["src/Chaos.ts"], tests: ["test/Chaos.test.ts", "test/reliability/Chaos.test.ts"] },
+  Chaos: { mutate: ["src/Chaos.ts", "src/internal/chaos/*.ts"], tests: ["test/Chaos.test.ts", "test/reliability/Chaos.test.ts"] },
   Health: {
-    mutate: ["src/Health.ts", "src/internal/health*.ts"],
+    mutate: ["src/Health.ts", "src/internal/health/*.ts"],
     tests: ["test/Health.test.ts"]
   }
 }

@@ -23,22 +23,20 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Bulkhead } from "./Bulkhead.js"
 import type { CircuitBreaker, CircuitBreakerError } from "./CircuitBreaker.js"
 import type { InvalidKeyError, InvalidOptionsError, ResilienceError } from "./Errors.js"
-import * as internal from "./internal/health.js"
-import * as registry from "./internal/healthRegistry.js"
-import * as sources from "./internal/healthSources.js"
-import * as validate from "./internal/validate.js"
-import { PolicyRegistryError } from "./internal/healthRegistry.js"
+import * as internal from "./internal/health/health.js"
+import * as registry from "./internal/health/registry.js"
+import * as sources from "./internal/health/sources.js"
+import type { PolicyRegistryError } from "./internal/health/registry.js"
 
 export {
   /**
@@ -50,7 +48,7 @@ export {
    * @category Errors
    */
   PolicyRegistryError
-} from "./internal/healthRegistry.js"
+} from "./internal/health/registry.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -73,6 +71,20 @@ export type Status = "healthy" | "degraded" | "unhealthy"
  * @category Models
  */
 export type Criticality = "critical" | "non-critical"
+
+/**
+ * The type id carried by the {@link Health} service.
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
 
 /**
  * @since 0.1.0
@@ -177,6 +189,7 @@ export interface Report {
  * @category Models
  */
 export interface Service {
+  readonly [TypeId]: TypeId
   /**
    * Registers a check and starts monitoring it; closing the scope
    * unregisters it. Fails with `InvalidOptionsError` for invalid options or
@@ -217,7 +230,15 @@ export interface Service {
  * @since 0.1.0
  * @category Models
  */
-export class Health extends Context.Tag("effect-resilience/Health")<Health, Service>() {}
+export const Health: typeof internal.Health = internal.Health
+
+/**
+ * The identifier of the {@link Health} service in an effect's requirements.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Health = internal.Health
 
 /**
  * Options of {@link make} and {@link layer}: defaults for the checks.
@@ -252,7 +273,7 @@ export interface Options {
  * @since 0.1.0
  * @category Constructors
  */
-export const healthy = (message?: string): Outcome => internal.makeOutcome("healthy", message)
+export const healthy: (message?: string) => Outcome = internal.healthy
 
 /**
  * A check's success value that reports degraded: working, but not fully
@@ -270,7 +291,7 @@ export const healthy = (message?: string): Outcome => internal.makeOutcome("heal
  * @since 0.1.0
  * @category Constructors
  */
-export const degraded = (message?: string): Outcome => internal.makeOutcome("degraded", message)
+export const degraded: (message?: string) => Outcome = internal.degraded
 
 /**
  * A check's success value that reports unhealthy without failing.
@@ -286,7 +307,7 @@ export const degraded = (message?: string): Outcome => internal.makeOutcome("deg
  * @since 0.1.0
  * @category Constructors
  */
-export const unhealthy = (message?: string): Outcome => internal.makeOutcome("unhealthy", message)
+export const unhealthy: (message?: string) => Outcome = internal.unhealthy
 
 /**
  * True for {@link Outcome}s.
@@ -303,6 +324,22 @@ export const unhealthy = (message?: string): Outcome => internal.makeOutcome("un
  * @category Guards
  */
 export const isOutcome: (u: unknown) => u is Outcome = internal.isOutcome
+
+/**
+ * True for a {@link Health} service (made by {@link make} or {@link layer}).
+ *
+ * @example
+ * ```ts
+ * import { Health } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(Health.make(), Health.isHealth).pipe(Effect.scoped) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isHealth: (u: unknown) => u is Service = internal.isHealth
 
 /**
  * The aggregate status of check results: unhealthy if a critical check is
@@ -464,10 +501,15 @@ export declare namespace PolicyRegistry {
  * @since 0.1.0
  * @category Models
  */
-export class PolicyRegistry extends Context.Tag("effect-resilience/Health/PolicyRegistry")<
-  PolicyRegistry,
-  PolicyRegistry.Service
->() {}
+export const PolicyRegistry: typeof registry.PolicyRegistry = registry.PolicyRegistry
+
+/**
+ * The identifier of the {@link PolicyRegistry} in an effect's requirements.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type PolicyRegistry = registry.PolicyRegistry
 
 /**
  * Provides the {@link Health} service and a {@link PolicyRegistry} that
@@ -486,14 +528,7 @@ export class PolicyRegistry extends Context.Tag("effect-resilience/Health/Policy
  * @since 0.1.0
  * @category Layers
  */
-export const layer = (options?: Options): Layer.Layer<Health | PolicyRegistry, InvalidOptionsError> =>
-  Layer.scopedContext(
-    Effect.gen(function*() {
-      const health = yield* make(options)
-      const policies = yield* registry.make(Option.some(health))
-      return Context.make(Health, health).pipe(Context.add(PolicyRegistry, policies))
-    })
-  )
+export const layer: (options?: Options) => Layer.Layer<Health | PolicyRegistry, InvalidOptionsError> = internal.layer
 
 /**
  * Provides a {@link PolicyRegistry} on its own (no health checks are
@@ -502,10 +537,7 @@ export const layer = (options?: Options): Layer.Layer<Health | PolicyRegistry, I
  * @since 0.1.0
  * @category Layers
  */
-export const layerPolicyRegistry: Layer.Layer<PolicyRegistry> = Layer.effect(
-  PolicyRegistry,
-  Effect.suspend(() => registry.make(Option.none()))
-)
+export const layerPolicyRegistry: Layer.Layer<PolicyRegistry> = registry.layerPolicyRegistry
 
 // ---------------------------------------------------------------------------
 // Accessors
@@ -530,10 +562,9 @@ export const layerPolicyRegistry: Layer.Layer<PolicyRegistry> = Layer.effect(
  * @since 0.1.0
  * @category Accessors
  */
-export const register = <E, R>(
+export const register: <E, R>(
   check: Check<E, R>
-): Effect.Effect<void, InvalidOptionsError, Health | R | Scope.Scope> =>
-  Effect.flatMap(Health, (health) => health.register(check))
+) => Effect.Effect<void, InvalidOptionsError, Health | R | Scope.Scope> = internal.register
 
 /**
  * A layer that registers a check with the {@link Health} service for its
@@ -553,8 +584,8 @@ export const register = <E, R>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerCheck = <E, R>(check: Check<E, R>): Layer.Layer<never, InvalidOptionsError, Health | R> =>
-  Layer.scopedDiscard(register(check))
+export const layerCheck: <E, R>(check: Check<E, R>) => Layer.Layer<never, InvalidOptionsError, Health | R> =
+  internal.layerCheck
 
 /**
  * The report of every check, from the {@link Health} service in context.
@@ -562,7 +593,7 @@ export const layerCheck = <E, R>(check: Check<E, R>): Layer.Layer<never, Invalid
  * @since 0.1.0
  * @category Accessors
  */
-export const report: Effect.Effect<Report, never, Health> = Effect.flatMap(Health, (h) => h.report)
+export const report: Effect.Effect<Report, never, Health> = internal.report
 
 /**
  * The liveness view, from the {@link Health} service in context.
@@ -570,7 +601,7 @@ export const report: Effect.Effect<Report, never, Health> = Effect.flatMap(Healt
  * @since 0.1.0
  * @category Accessors
  */
-export const liveness: Effect.Effect<Report, never, Health> = Effect.flatMap(Health, (h) => h.liveness)
+export const liveness: Effect.Effect<Report, never, Health> = internal.liveness
 
 /**
  * The readiness view, from the {@link Health} service in context.
@@ -578,7 +609,7 @@ export const liveness: Effect.Effect<Report, never, Health> = Effect.flatMap(Hea
  * @since 0.1.0
  * @category Accessors
  */
-export const readiness: Effect.Effect<Report, never, Health> = Effect.flatMap(Health, (h) => h.readiness)
+export const readiness: Effect.Effect<Report, never, Health> = internal.readiness
 
 /**
  * Registers a policy with the {@link PolicyRegistry} in context until the
@@ -601,10 +632,9 @@ export const readiness: Effect.Effect<Report, never, Health> = Effect.flatMap(He
  * @since 0.1.0
  * @category Accessors
  */
-export const registerPolicy = (
+export const registerPolicy: (
   entry: PolicyEntry
-): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
-  Effect.flatMap(PolicyRegistry, (r) => r.register(entry))
+) => Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> = registry.registerPolicy
 
 // ---------------------------------------------------------------------------
 // Circuit breakers and bulkheads
@@ -706,11 +736,10 @@ export interface RegisterCircuitBreakerOptions {
  * @since 0.1.0
  * @category Accessors
  */
-export const registerCircuitBreaker = (
+export const registerCircuitBreaker: (
   breaker: CircuitBreaker,
   options?: RegisterCircuitBreakerOptions
-): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
-  Effect.flatMap(validateWith(() => sources.circuitBreakerEntry(breaker, options)), registerPolicy)
+) => Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> = sources.registerCircuitBreaker
 
 /**
  * Registers a bulkhead with the {@link PolicyRegistry} in context: listed
@@ -732,13 +761,10 @@ export const registerCircuitBreaker = (
  * @since 0.1.0
  * @category Accessors
  */
-export const registerBulkhead = (
+export const registerBulkhead: (
   bulkhead: Bulkhead,
   options?: { readonly name?: string | undefined }
-): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
-  Effect.flatMap(validateWith(() => sources.bulkheadEntry(bulkhead, options)), registerPolicy)
-
-const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => validate.validated(f)
+) => Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> = sources.registerBulkhead
 
 /**
  * A report as plain JSON for an HTTP endpoint: status, time (ISO-8601) and
@@ -756,20 +782,7 @@ const validateWith = <A>(f: () => A): Effect.Effect<A, InvalidOptionsError> => v
  * @since 0.1.0
  * @category Accessors
  */
-export const toJson = (report: Report, options: { readonly details?: boolean | undefined } = {}): Record<string, unknown> => {
-  options = validate.options("Health.toJson", options)
-  if (validate.optionalBoolean("Health.toJson", "details", options.details) === false) return { status: report.status }
-  const checks: Record<string, unknown> = {}
-  for (const c of report.checks) {
-    checks[c.name] = {
-      status: c.status,
-      critical: c.critical,
-      ...(c.pending ? { pending: true } : {}),
-      latencyMs: c.latencyMillis,
-      lastCheckedAt: c.lastCheckedAt === undefined ? null : new Date(c.lastCheckedAt).toISOString(),
-      consecutiveFailures: c.consecutiveFailures,
-      ...(c.message === undefined ? {} : { message: c.message })
-    }
-  }
-  return { status: report.status, checkedAt: new Date(report.checkedAt).toISOString(), checks }
-}
+export const toJson: (
+  report: Report,
+  options?: { readonly details?: boolean | undefined }
+) => Record<string, unknown> = internal.toJson

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Context, Data, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Ref, Schedule, Scope, Stream, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
-import { describeError, errorMessage, sanitize } from "../src/internal/healthMessage.js"
-import { MAX_TRACKED_KEYS, trackCircuits } from "../src/internal/healthSources.js"
+import { describeError, errorMessage, sanitize } from "../src/internal/health/message.js"
+import { MAX_TRACKED_KEYS, trackCircuits } from "../src/internal/health/sources.js"
 
 class Down extends Data.TaggedError("Down")<{ readonly reason: string }> {
   override get message() {
@@ -46,6 +46,22 @@ const byName = (report: Health.Report, name: string) => {
 }
 
 describe("Health service", () => {
+  it.scoped("issue 20: the service carries TypeId (isHealth); the layer's service is the Tag's", () =>
+    Effect.gen(function*() {
+      const health = yield* Health.make()
+      assert.isTrue(Health.isHealth(health))
+      assert.strictEqual(health[Health.TypeId], Health.TypeId)
+      assert.isFalse(Health.isHealth({ report: Effect.void }))
+      assert.isFalse(Health.isHealth(null))
+      const fromLayer = yield* Effect.provide(Health.Health, Health.layer())
+      assert.isTrue(Health.isHealth(fromLayer))
+      // the members are bound: they can be passed around on their own
+      const { refresh, register, result } = health
+      yield* register({ name: "db", check: Effect.void })
+      assert.strictEqual((yield* refresh("db")).status, "healthy")
+      assert.isTrue(Option.isSome(yield* result("db")))
+    }))
+
   it.scoped("runs a check as soon as it is registered; report waits for the first run", () =>
     Effect.gen(function*() {
       const health = yield* Health.make()

@@ -15,11 +15,10 @@
  *
  * @since 0.1.0
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Effect from "effect/Effect"
-import * as Health from "../Health.js"
-import * as validate from "../internal/validate.js"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Health from "../Health.js"
+import * as internal from "./internal/healthRoutes/healthRoutes.js"
 
 /**
  * Options of {@link router}.
@@ -51,8 +50,7 @@ export interface Options {
  * @since 0.1.0
  * @category Accessors
  */
-export const statusCode = (status: Health.Status, degradedStatus: 200 | 503 = 200): number =>
-  status === "unhealthy" ? 503 : status === "degraded" ? degradedStatus : 200
+export const statusCode: (status: Health.Status, degradedStatus?: 200 | 503) => number = internal.statusCode
 
 /**
  * Turns a report into the endpoint's response.
@@ -67,14 +65,10 @@ export const statusCode = (status: Health.Status, degradedStatus: 200 | 503 = 20
  * @since 0.1.0
  * @category Constructors
  */
-export const respond = (
+export const respond: (
   report: Health.Report,
-  options: Pick<Options, "details" | "degradedStatus"> = {}
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(Health.toJson(report, { details: options.details }), {
-    status: statusCode(report.status, options.degradedStatus),
-    headers: { "cache-control": "no-store" }
-  })
+  options?: Pick<Options, "details" | "degradedStatus">
+) => HttpServerResponse.HttpServerResponse = internal.respond
 
 /**
  * The health routes as an `HttpRouter`, to mount or concatenate with your
@@ -95,22 +89,4 @@ export const respond = (
  * @since 0.1.0
  * @category Constructors
  */
-export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Health.Health> => {
-  const m = "HealthRoutes.router"
-  options = validate.options(m, options)
-  validate.optionalBoolean(m, "details", options.details)
-  const path = options.path === undefined ? "/health" : options.path
-  if (typeof path !== "string" || !path.startsWith("/") || path.length < 2 || path.endsWith("/")) {
-    throw validate.invalid(m, "path", path, `a path like "/health" (starts with "/", does not end with "/")`)
-  }
-  if (options.degradedStatus !== undefined && options.degradedStatus !== 200 && options.degradedStatus !== 503) {
-    throw validate.invalid(m, "degradedStatus", options.degradedStatus, "200 or 503")
-  }
-  const view = (select: (health: Health.Service) => Effect.Effect<Health.Report>) =>
-    Effect.map(Effect.flatMap(Health.Health, select), (report) => respond(report, options))
-  return HttpRouter.empty.pipe(
-    HttpRouter.get(path as `/${string}`, view((h) => h.report)),
-    HttpRouter.get(`${path}/live` as `/${string}`, view((h) => h.liveness)),
-    HttpRouter.get(`${path}/ready` as `/${string}`, view((h) => h.readiness))
-  )
-}
+export const router: (options?: Options) => HttpRouter.HttpRouter<never, Health.Health> = internal.router

@@ -67,44 +67,23 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
-import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import * as Bulkhead from "../Bulkhead.js"
-import * as CircuitBreaker from "../CircuitBreaker.js"
-import {
-  type BulkheadFullError,
-  type InvalidKeyError,
-  type InvalidOptionsError,
-  isRejection,
-  ResilienceErrorTypeId,
-  TimeoutError
-} from "../Errors.js"
-import * as Health from "../Health.js"
-import { active, currentDeadline } from "../internal/deadline.js"
-import { LinkedMap } from "../internal/linkedMap.js"
-import * as userCode from "../internal/userCode.js"
-import * as validate from "../internal/validate.js"
-import * as Retry from "../Retry.js"
-import * as Timeout from "../Timeout.js"
-import * as RetryAfter from "./RetryAfter.js"
-import { BodyTooLargeError, buffer, drain, StreamingResponse } from "./internal/response.js"
+import type * as Bulkhead from "../Bulkhead.js"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
+import type { BulkheadFullError, InvalidOptionsError, TimeoutError } from "../Errors.js"
+import type * as Health from "../Health.js"
+import type * as Retry from "../Retry.js"
+import * as classify from "./internal/resilientHttpClient/classify.js"
+import * as internal from "./internal/resilientHttpClient/resilientHttpClient.js"
 
 export {
   /**
@@ -157,8 +136,36 @@ export {
    * @since 0.1.0
    * @category Errors
    */
-  BodyTooLargeError
-} from "./internal/response.js"
+  BodyTooLargeError,
+  /**
+   * A response with a status the pipeline treats as a failure (a retryable
+   * status or any 5xx), carried through retry and breaker as a typed error.
+   * The client never fails with it: when retrying stops, the response itself
+   * is returned. Seen in `Retry` events and by `onRetry`.
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  HttpStatusError
+} from "./internal/resilientHttpClient/errors.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+// ---------------------------------------------------------------------------
+
+/**
+ * The type id of the resilient transform ({@link Resilience}).
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
 
 // ---------------------------------------------------------------------------
 // Models
@@ -171,29 +178,6 @@ export {
  * @category Models
  */
 export type ResilienceError = TimeoutError | BulkheadFullError | CircuitBreaker.CircuitBreakerError
-
-/**
- * A response with a status the pipeline treats as a failure (a retryable
- * status or any 5xx), carried through retry and breaker as a typed error.
- * The client never fails with it: when retrying stops, the response itself
- * is returned. Seen in `Retry` events and by `onRetry`.
- *
- * @since 0.1.0
- * @category Errors
- */
-export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
-  readonly response: HttpClientResponse.HttpClientResponse
-  readonly status: number
-  readonly origin: string
-  /** From the response's `Retry-After` header, when it had a valid one. */
-  readonly retryAfter?: Duration.Duration | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    const hint = this.retryAfter === undefined ? "" : `, retry after ${Duration.format(this.retryAfter)}`
-    return `HTTP ${this.status} from ${this.origin} (${this.response.request.method} ${pathOf(this.response.request)}${hint})`
-  }
-}
 
 /**
  * Per-origin counts kept by the client (plain counters: no cost on the
@@ -228,10 +212,16 @@ export interface OriginStats {
  */
 export interface Resilience<EX = ResilienceError> {
   <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | EX, R>
+  readonly [TypeId]: TypeId
   /** The name used in metrics, spans and the policy registry. */
   readonly policyName: string
   /** Counts per origin (the most recently used `maxOrigins`). */
-  readonly stats: () => ReadonlyArray<OriginStats>
+  stats(): Effect.Effect<ReadonlyArray<OriginStats>>
+  /**
+   * The synchronous twin of `stats`: the counts, read now (for hot paths
+   * and synchronous code, such as a metrics exporter's callback).
+   */
+  unsafeStats(): ReadonlyArray<OriginStats>
   /** The retry policy (undefined when retries are off). */
   readonly retry: Retry.Retry | undefined
   /** The circuit breaker, one circuit per origin (undefined when off). */
@@ -242,11 +232,19 @@ export interface Resilience<EX = ResilienceError> {
    * Runs one call through the pipeline: `effect` sends `request` once (an
    * attempt) and is re-run for each retry. What `HttpClient.transform`
    * receives; the transform itself is `HttpClient.transform(client, execute)`.
+   * Dual: `execute(effect, request)` or `effect.pipe(resilience.execute(request))`.
    */
-  readonly execute: <E, R>(
-    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
-    request: HttpClientRequest.HttpClientRequest
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | EX, R>
+  readonly execute: {
+    (
+      request: HttpClientRequest.HttpClientRequest
+    ): <E, R>(
+      effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+    ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | EX, R>
+    <E, R>(
+      effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+      request: HttpClientRequest.HttpClientRequest
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | EX, R>
+  }
 }
 
 /**
@@ -349,8 +347,9 @@ export interface Options {
   /**
    * Register the client with the `Health.PolicyRegistry` in context, if
    * there is one (listed with its origins; isolate/reset an origin's
-   * circuit; resize the bulkhead), and its health check with the `Health`
-   * service the registry feeds. Defaults to true.
+   * circuit; switch the breaker's mode; resize the bulkhead), and its health
+   * check with the `Health` service the registry feeds. Without a registry in
+   * context nothing is registered. Defaults to true.
    */
   readonly register?: boolean | undefined
   /**
@@ -397,27 +396,6 @@ export interface StreamingOptions {
    * timeout; `bodyTimeout` still ends one that stalls.
    */
   readonly deadline?: boolean | undefined
-}
-
-interface StreamingSettings {
-  /** `undefined`: the client's `bodyTimeout`; `null`: none. */
-  readonly bodyTimeout: Duration.Duration | null | undefined
-  readonly deadline: boolean
-}
-
-const DEFAULT_STREAMING: StreamingSettings = { bodyTimeout: undefined, deadline: true }
-
-/** Set by {@link streaming} around the calls whose bodies are streamed. */
-const currentStreaming = FiberRef.unsafeMake<StreamingSettings | undefined>(undefined)
-
-const resolveStreaming = (options: StreamingOptions | undefined): StreamingSettings => {
-  if (options === undefined) return DEFAULT_STREAMING
-  const m = "ResilientHttpClient.streaming"
-  options = validate.options(m, options)
-  const bodyTimeout = options.bodyTimeout === undefined
-    ? undefined
-    : optionalTimeout(m, "bodyTimeout", options.bodyTimeout, undefined) ?? null
-  return { bodyTimeout, deadline: validate.optionalBoolean(m, "deadline", options.deadline) !== false }
 }
 
 /**
@@ -467,12 +445,7 @@ const resolveStreaming = (options: StreamingOptions | undefined): StreamingSetti
 export const streaming: {
   (options?: StreamingOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, options?: StreamingOptions): Effect.Effect<A, E, R>
-} = (...args: ReadonlyArray<any>): any => {
-  // options are validated (InvalidOptionsError, thrown) and resolved once, when `streaming` is called
-  if (Effect.isEffect(args[0])) return Effect.locally(args[0], currentStreaming, resolveStreaming(args[1]))
-  const settings = resolveStreaming(args[0])
-  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.locally(self, currentStreaming, settings)
-}
+} = internal.streaming
 
 // ---------------------------------------------------------------------------
 // Classification
@@ -484,7 +457,7 @@ export const streaming: {
  * @since 0.1.0
  * @category Models
  */
-export const IDEMPOTENT_METHODS: ReadonlyArray<string> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
+export const IDEMPOTENT_METHODS: ReadonlyArray<string> = classify.IDEMPOTENT_METHODS
 
 /**
  * The statuses retried by default.
@@ -492,7 +465,7 @@ export const IDEMPOTENT_METHODS: ReadonlyArray<string> = ["GET", "HEAD", "OPTION
  * @since 0.1.0
  * @category Models
  */
-export const RETRYABLE_STATUSES: ReadonlyArray<number> = [408, 429, 500, 502, 503, 504]
+export const RETRYABLE_STATUSES: ReadonlyArray<number> = classify.RETRYABLE_STATUSES
 
 /**
  * The origin of a request, `scheme://host[:port]` (default ports omitted, as
@@ -509,22 +482,7 @@ export const RETRYABLE_STATUSES: ReadonlyArray<number> = [408, 429, 500, 502, 50
  * @since 0.1.0
  * @category Accessors
  */
-export const originOf = (request: HttpClientRequest.HttpClientRequest): string => {
-  try {
-    const origin = new URL(request.url).origin
-    return origin === "null" ? "invalid" : origin
-  } catch {
-    return "invalid"
-  }
-}
-
-const pathOf = (request: HttpClientRequest.HttpClientRequest): string => {
-  try {
-    return new URL(request.url).pathname
-  } catch {
-    return "?"
-  }
-}
+export const originOf: (request: HttpClientRequest.HttpClientRequest) => string = classify.originOf
 
 /**
  * Whether an error (or a response turned into an `HttpStatusError`) counts
@@ -546,98 +504,30 @@ const pathOf = (request: HttpClientRequest.HttpClientRequest): string => {
  * @since 0.1.0
  * @category Guards
  */
-export const isOriginFailure = (error: unknown): boolean => {
-  if (error instanceof HttpStatusError) return error.status >= 500
-  if (isRejection(error)) return false
-  if (error instanceof TimeoutError) return true
-  if (HttpClientError.isHttpClientError(error)) {
-    if (error._tag === "RequestError") return error.reason === "Transport"
-    // a status turned into an error by the client itself (`HttpClient.filterStatusOk` inside the transform)
-    if (error.reason === "StatusCode") return error.response.status >= 500
-    return error.reason === "Decode" && !(error.cause instanceof BodyTooLargeError)
-  }
-  return false
-}
+export const isOriginFailure: (error: unknown) => boolean = classify.isOriginFailure
 
-/** The response a status error carries, ours or `@effect/platform`'s. */
-const statusResponse = (error: unknown): HttpClientResponse.HttpClientResponse | undefined => {
-  if (error instanceof HttpStatusError) return error.response
-  if (HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode") {
-    return error.response
-  }
-  return undefined
-}
-
-const IDEMPOTENCY_KEY = "idempotency-key"
-
-// ---------------------------------------------------------------------------
-// Metrics
-// ---------------------------------------------------------------------------
-
-const failuresCounter = Metric.counter("resilience_http_failures", {
-  description: "Attempts counted as failures of an origin (5xx, transport errors, timeouts)",
-  incremental: true
-})
-const retriesCounter = Metric.counter("resilience_http_retries", {
-  description: "Retries scheduled by the resilient HTTP client",
-  incremental: true
-})
-const rejectionsCounter = Metric.counter("resilience_http_rejections", {
-  description: "Calls rejected by the library (open circuit, full bulkhead) before reaching an origin",
-  incremental: true
-})
-const durationHistogram = Metric.histogram(
-  "resilience_http_duration_ms",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
-  "Duration of calls through the resilient HTTP client (retries included), in milliseconds"
-)
-
-const failureReason = (error: unknown): string => {
-  if (statusResponse(error) !== undefined) return "status_5xx"
-  if (error instanceof TimeoutError) return "timeout"
-  if (HttpClientError.isHttpClientError(error)) return error._tag === "RequestError" ? "transport" : "body"
-  return "other"
-}
+/**
+ * True for the resilient transform ({@link Resilience}, from
+ * {@link makeTransform}), which carries the client's state (breakers,
+ * bulkheads, stats). The clients that {@link make} and {@link layer} return
+ * are plain `HttpClient`s.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(ResilientHttpClient.makeTransform(), ResilientHttpClient.isResilientHttpClient) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isResilientHttpClient: (u: unknown) => u is Resilience = internal.isResilientHttpClient
 
 // ---------------------------------------------------------------------------
 // Constructors
 // ---------------------------------------------------------------------------
-
-interface MutableStats {
-  origin: string
-  label: string
-  calls: number
-  attempts: number
-  retries: number
-  failures: number
-  rejections: number
-  drained: number
-}
-
-let defaultSchedule: Schedule.Schedule<unknown, unknown> | undefined
-
-const DEFAULT_TIMEOUT = Duration.seconds(30)
-const DEFAULT_ATTEMPT_TIMEOUT = Duration.seconds(10)
-const DEFAULT_TIMES = 2
-const DEFAULT_MAX_RETRY_AFTER = Duration.seconds(30)
-const DEFAULT_MAX_BUFFER_BYTES = 10 * 1024 * 1024
-const DEFAULT_BODY_TIMEOUT = Duration.seconds(60)
-const DEFAULT_DRAIN_BYTES = 64 * 1024
-const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(1)
-const DEFAULT_MAX_ORIGINS = 50
-
-const optionalTimeout = (
-  m: string,
-  option: string,
-  value: Duration.DurationInput | false | undefined,
-  fallback: Duration.Duration | undefined
-): Duration.Duration | undefined => {
-  if (value === false) return undefined
-  if (value === undefined) return fallback
-  // an infinite timeout is none, as `false` (the spelling that works through Config)
-  const d = validate.duration(m, option, value, { allowInfinite: true })
-  return Duration.isFinite(d) ? d : undefined
-}
 
 /**
  * Makes the resilient transform. Its breakers and bulkheads live in the
@@ -659,461 +549,8 @@ const optionalTimeout = (
  * @since 0.1.0
  * @category Constructors
  */
-export const makeTransform = (options: Options = {}): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
-  transformAs("ResilientHttpClient.makeTransform", options)
-
-/** An error of the breaker's or bulkhead's constructor, named as the client's option the caller wrote. */
-const asOption = (m: string, group: string) => (e: InvalidOptionsError): InvalidOptionsError =>
-  validate.invalid(m, `${group}.${e.option}`, e.value, e.expected)
-
-const transformAs = (m: string, options: Options | undefined): Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const config = yield* validate.validated(() => resolve(options, m))
-    const breaker = config.circuitBreaker === undefined
-      ? undefined
-      : CircuitBreaker.isCircuitBreaker(config.circuitBreaker)
-      ? config.circuitBreaker
-      : yield* Effect.mapError(
-        CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker }),
-        asOption(m, "circuitBreaker")
-      )
-    const bulkhead = config.bulkhead === undefined
-      ? undefined
-      : typeof config.bulkhead === "function"
-      ? config.bulkhead
-      : yield* Effect.mapError(
-        Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead }),
-        asOption(m, "bulkhead")
-      )
-    const resilience = build(config, breaker, bulkhead)
-    if (config.register) {
-      const registry = yield* Effect.serviceOption(Health.PolicyRegistry)
-      if (registry._tag === "Some") yield* registry.value.register(registryEntry(resilience, config))
-    }
-    return resilience
-  })
-
-const DEFAULT_BREAKER: CircuitBreaker.CircuitBreaker.Options = {
-  tripPolicy: CircuitBreaker.consecutive(5),
-  openDuration: "10 seconds"
-}
-const DEFAULT_BULKHEAD: Bulkhead.Bulkhead.Options = { maxConcurrent: 100, maxQueue: 1000 }
-
-interface Config {
-  readonly name: string
-  readonly timeout: Timeout.Timeout | undefined
-  readonly attemptTimeout: Timeout.Timeout | undefined
-  readonly bodyTimeout: Duration.Duration | undefined
-  readonly bufferBody: (request: HttpClientRequest.HttpClientRequest) => boolean
-  readonly maxBufferBytes: number
-  readonly retry: {
-    readonly times: number
-    readonly schedule: Schedule.Schedule<unknown, unknown>
-    readonly maxRetryAfter: Duration.Duration
-    readonly budget: Retry.Budget | undefined
-    readonly methods: ReadonlySet<string>
-    readonly nonIdempotent: boolean
-    readonly idempotencyKeyHeader: string
-    readonly statuses: ReadonlySet<number>
-    readonly maxRetryAfterMillis: number
-  } | undefined
-  readonly statuses: ReadonlySet<number>
-  readonly circuitBreaker: CircuitBreaker.CircuitBreaker | Partial<CircuitBreaker.CircuitBreaker.Options> | undefined
-  readonly bulkhead: Bulkhead.Bulkhead | Partial<Bulkhead.Bulkhead.Options> | undefined
-  readonly register: boolean
-  readonly health: Omit<Health.CircuitBreakerCheckOptions, "keys" | "name"> | undefined
-  readonly drainBytes: number
-  readonly drainTimeout: Duration.Duration
-  readonly maxOrigins: number
-  readonly spans: boolean
-}
-
-const resolve = (options: Options | undefined, m: string): Config => {
-  options = validate.options(m, options)
-  const name = options.name === undefined ? "http" : validate.nonEmptyString(m, "name", options.name)
-  const timeout = optionalTimeout(m, "timeout", options.timeout, DEFAULT_TIMEOUT)
-  const attemptTimeout = optionalTimeout(m, "attemptTimeout", options.attemptTimeout, DEFAULT_ATTEMPT_TIMEOUT)
-  const bodyTimeout = optionalTimeout(m, "bodyTimeout", options.bodyTimeout, DEFAULT_BODY_TIMEOUT)
-  const bufferOption = options.bufferBody
-  if (bufferOption !== undefined && typeof bufferOption !== "boolean" && typeof bufferOption !== "function") {
-    throw validate.invalid(m, "bufferBody", bufferOption, "a boolean or a predicate on the request")
-  }
-  // user code: a predicate that throws or answers a non-boolean is reported and answers true
-  // (buffered: the default, the mode in which the call's timeouts bound the body)
-  const bufferSite = userCode.site("ResilientHttpClient", name, "bufferBody", "the body is buffered (the default)")
-  const bufferBody = typeof bufferOption === "function"
-    ? (request: HttpClientRequest.HttpClientRequest) => userCode.predicate(bufferSite, bufferOption, request, true)
-    : bufferOption === false
-    ? () => false
-    : () => true
-  const maxBufferBytes = validate.optionalNumber(m, "maxBufferBytes", options.maxBufferBytes, { min: 0, integer: true }) ??
-    DEFAULT_MAX_BUFFER_BYTES
-  const drain = validate.options(m, options.drain, "drain")
-  const drainBytes = validate.optionalNumber(m, "drain.maxBytes", drain.maxBytes, { min: 0, integer: true }) ??
-    DEFAULT_DRAIN_BYTES
-  const drainTimeout = validate.optionalDuration(m, "drain.timeout", drain.timeout) ?? DEFAULT_DRAIN_TIMEOUT
-  const maxOrigins = validate.optionalNumber(m, "maxOrigins", options.maxOrigins, { min: 1, integer: true }) ??
-    DEFAULT_MAX_ORIGINS
-  const breakerOption = options.circuitBreaker
-  if (
-    breakerOption !== undefined && breakerOption !== false && !CircuitBreaker.isCircuitBreaker(breakerOption) &&
-    (breakerOption === null || typeof breakerOption !== "object" || Array.isArray(breakerOption))
-  ) {
-    throw validate.invalid(m, "circuitBreaker", breakerOption, "a CircuitBreaker, its options, or false")
-  }
-  const bulkheadOption = options.bulkhead
-  const isBulkhead = typeof bulkheadOption === "function" && Predicate.hasProperty(bulkheadOption, "execute") &&
-    Predicate.hasProperty(bulkheadOption, "resize")
-  if (
-    bulkheadOption !== undefined && bulkheadOption !== false && !isBulkhead &&
-    (bulkheadOption === null || typeof bulkheadOption !== "object" || Array.isArray(bulkheadOption))
-  ) {
-    throw validate.invalid(m, "bulkhead", bulkheadOption, "a Bulkhead, its options, or false")
-  }
-  if (options.health !== undefined && options.health !== false) {
-    if (options.health === null || typeof options.health !== "object" || Array.isArray(options.health)) {
-      throw validate.invalid(m, "health", options.health, "health check options or false")
-    }
-    if (options.health.whenOpen !== undefined) {
-      validate.oneOf(m, "health.whenOpen", options.health.whenOpen, ["degraded", "unhealthy"])
-    }
-  }
-
-  let retry: Config["retry"] = undefined
-  let statuses: ReadonlySet<number> = new Set(RETRYABLE_STATUSES)
-  if (options.retry !== false) {
-    const r = validate.options<RetryOptions>(m, options.retry, "retry")
-    const times = validate.optionalNumber(m, "retry.times", r.times, { min: 0, integer: true }) ?? DEFAULT_TIMES
-    const maxRetryAfter = r.maxRetryAfter === undefined
-      ? DEFAULT_MAX_RETRY_AFTER
-      : validate.duration(m, "retry.maxRetryAfter", r.maxRetryAfter, { allowZero: true })
-    if (r.schedule !== undefined && !Schedule.isSchedule(r.schedule)) {
-      throw validate.invalid(m, "retry.schedule", r.schedule, "a Schedule")
-    }
-    if (r.methods !== undefined && (!Array.isArray(r.methods) || r.methods.some((x) => typeof x !== "string"))) {
-      throw validate.invalid(m, "retry.methods", r.methods, "an array of HTTP methods")
-    }
-    if (
-      r.statuses !== undefined &&
-      (!Array.isArray(r.statuses) || r.statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599))
-    ) {
-      throw validate.invalid(m, "retry.statuses", r.statuses, "an array of status codes in [100, 599]")
-    }
-    if (
-      r.budget !== undefined &&
-      (!Predicate.isObject(r.budget) || typeof r.budget.deposit !== "function" ||
-        typeof r.budget.tryWithdraw !== "function")
-    ) {
-      throw validate.invalid(m, "retry.budget", r.budget, "a Retry.budget")
-    }
-    validate.optionalBoolean(m, "retry.nonIdempotent", r.nonIdempotent)
-    if (r.idempotencyKeyHeader !== undefined) validate.nonEmptyString(m, "retry.idempotencyKeyHeader", r.idempotencyKeyHeader)
-    statuses = new Set(r.statuses ?? RETRYABLE_STATUSES)
-    retry = {
-      times,
-      schedule: r.schedule ?? (defaultSchedule ??= Retry.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })),
-      maxRetryAfter,
-      budget: r.budget,
-      methods: new Set((r.methods ?? IDEMPOTENT_METHODS).map((x) => x.toUpperCase())),
-      nonIdempotent: r.nonIdempotent === true,
-      idempotencyKeyHeader: (r.idempotencyKeyHeader ?? IDEMPOTENCY_KEY).toLowerCase(),
-      statuses,
-      maxRetryAfterMillis: Duration.toMillis(maxRetryAfter)
-    }
-  }
-  return {
-    name,
-    timeout: timeout === undefined ? undefined : Timeout.make(timeout, { name, scope: "overall" }),
-    attemptTimeout: attemptTimeout === undefined ? undefined : Timeout.make(attemptTimeout, { name, scope: "attempt" }),
-    bodyTimeout,
-    bufferBody,
-    maxBufferBytes,
-    retry,
-    statuses,
-    circuitBreaker: breakerOption === false ? undefined : breakerOption ?? {},
-    bulkhead: bulkheadOption === false ? undefined : bulkheadOption ?? {},
-    register: validate.optionalBoolean(m, "register", options.register) !== false,
-    health: options.health === false ? undefined : options.health ?? {},
-    drainBytes,
-    drainTimeout,
-    maxOrigins,
-    spans: validate.optionalBoolean(m, "spans", options.spans) === true
-  }
-}
-
-const isRetryable = (error: unknown, statuses: ReadonlySet<number>, maxRetryAfterMillis: number): boolean => {
-  if (error instanceof HttpStatusError) {
-    if (!statuses.has(error.status)) return false
-    return error.retryAfter === undefined || Duration.toMillis(error.retryAfter) <= maxRetryAfterMillis
-  }
-  if (error instanceof TimeoutError) return error.scope !== "overall"
-  if (HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode") {
-    return statuses.has(error.response.status)
-  }
-  return isOriginFailure(error)
-}
-
-/**
- * What a call that went through the retries counts as for the breaker:
- * failures of the origin (with the `Retry-After` of a 5xx, which lengthens
- * the break if the circuit opens), or nothing (errors that are the
- * caller's, such as an invalid URL).
- */
-const classify = (exit: Exit.Exit<unknown, unknown>): CircuitBreaker.Outcome => {
-  if (Exit.isSuccess(exit)) return CircuitBreaker.Outcome.success
-  const failure = Cause.failureOption(exit.cause)
-  if (failure._tag === "None") return CircuitBreaker.Outcome.failure()
-  const error = failure.value
-  if (!isOriginFailure(error)) return CircuitBreaker.Outcome.ignored
-  return error instanceof HttpStatusError && error.retryAfter !== undefined
-    ? CircuitBreaker.Outcome.failure({ retryAfter: error.retryAfter })
-    : CircuitBreaker.Outcome.failure()
-}
-
-const registryEntry = (resilience: Resilience, config: Config): Health.PolicyEntry => {
-  const breaker = resilience.circuitBreaker
-  const bulkhead = resilience.bulkhead
-  const origins = () => resilience.stats().map((s) => s.origin)
-  const each = (f: (key: string) => Effect.Effect<void, CircuitBreaker.CircuitBreakerError | InvalidKeyError>) => (key?: string) =>
-    Effect.forEach(key === undefined ? origins() : [key], f, { discard: true })
-  return {
-    name: config.name,
-    kind: "HttpClient",
-    info: Effect.gen(function*() {
-      const list: Array<Record<string, unknown>> = []
-      for (const stats of resilience.stats()) {
-        const circuit = breaker === undefined
-          ? undefined
-          : yield* Effect.orElseSucceed(Effect.map(breaker.state(stats.origin), (s) => s._tag), () => "Unknown")
-        const load = bulkhead === undefined ? undefined : bulkhead.stats(stats.origin)
-        list.push({
-          ...stats,
-          ...(circuit === undefined ? {} : { circuit }),
-          ...(load === undefined ? {} : { active: load.active, queued: load.queued })
-        })
-      }
-      return {
-        origins: list,
-        ...(bulkhead === undefined
-          ? {}
-          : { bulkhead: { maxConcurrent: bulkhead.stats().maxConcurrent, maxQueue: bulkhead.stats().maxQueue } })
-      }
-    }),
-    isolate: breaker === undefined ? undefined : each((key) => breaker.isolate(key)),
-    reset: breaker === undefined ? undefined : each((key) => breaker.reset(key)),
-    resize: bulkhead === undefined ? undefined : (size) => bulkhead.resize(size),
-    health: breaker === undefined || config.health === undefined
-      ? undefined
-      : Health.fromCircuitBreaker(breaker, { ...config.health, name: `http:${config.name}`, keys: origins })
-  }
-}
-
-const build = (
-  config: Config,
-  breaker: CircuitBreaker.CircuitBreaker | undefined,
-  bulkhead: Bulkhead.Bulkhead | undefined
-): Resilience => {
-  // metric labels: the first `maxOrigins` origins keep their own for good (bounded cardinality)
-  const labels = new Map<string, string>()
-  const labelFor = (origin: string): string => {
-    const label = labels.get(origin)
-    if (label !== undefined) return label
-    if (labels.size >= config.maxOrigins) return "other"
-    labels.set(origin, origin)
-    return origin
-  }
-  // stats: the `maxOrigins` most recently used origins (a LinkedMap: O(1) to move and evict
-  // whatever maxOrigins is; a plain Map's oldest entry costs O(deleted entries) to reach)
-  const origins = new LinkedMap<string, MutableStats>()
-  const statsFor = (origin: string): MutableStats => {
-    let stats = origins.get(origin)
-    if (stats !== undefined) {
-      // most recently used last
-      origins.moveToBack(origin)
-      return stats
-    }
-    stats = { origin, label: labelFor(origin), calls: 0, attempts: 0, retries: 0, failures: 0, rejections: 0, drained: 0 }
-    origins.set(origin, stats)
-    if (origins.size > config.maxOrigins) {
-      origins.delete(origins.firstKey()!)
-    }
-    return stats
-  }
-  // every metric carries the client's name (label `policy`) and the origin's label
-  const failures = Metric.tagged(failuresCounter, "policy", config.name)
-  const retries = Metric.tagged(retriesCounter, "policy", config.name)
-  const rejections = Metric.tagged(rejectionsCounter, "policy", config.name)
-  const duration = Metric.tagged(durationHistogram, "policy", config.name)
-
-  // the call in flight, for `onRetry` (which only sees the error)
-  const currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)
-
-  // drains the discarded response and counts the retry; runs before the backoff sleep
-  const onRetry = (error: unknown): Effect.Effect<void> =>
-    Effect.flatMap(FiberRef.get(currentCall), (call) => {
-      if (call === undefined) return Effect.void
-      call.retries++
-      const count = Metric.increment(Metric.tagged(retries, "origin", call.label))
-      const response = statusResponse(error)
-      if (response === undefined) return count
-      call.drained++
-      return Effect.zipRight(count, drain(response, config.drainBytes, config.drainTimeout))
-    })
-
-  const r = config.retry
-  const retryPolicy = r === undefined ? undefined : Retry.policy<unknown>({
-    name: config.name,
-    times: r.times,
-    schedule: r.schedule,
-    maxRetryAfter: r.maxRetryAfter,
-    budget: r.budget,
-    while: (error) => isRetryable(error, r.statuses, r.maxRetryAfterMillis),
-    onRetry: (event) => onRetry(event.error)
-  })
-
-  const retryAllowed = (request: HttpClientRequest.HttpClientRequest): boolean => {
-    if (r === undefined) return false
-    // a streamed body is consumed by the first attempt: it cannot be sent again
-    if (request.body._tag === "Stream") return false
-    if (r.nonIdempotent) return true
-    if (r.methods.has(request.method)) return true
-    return (request.method === "POST" || request.method === "PATCH") && request.headers[r.idempotencyKeyHeader] !== undefined
-  }
-
-  const toStatusError = (
-    response: HttpClientResponse.HttpClientResponse,
-    origin: string,
-    now: number
-  ): HttpStatusError => {
-    const retryAfter = RetryAfter.parse(response.headers["retry-after"], now)
-    return new HttpStatusError({
-      response,
-      status: response.status,
-      origin,
-      retryAfter: Option.getOrUndefined(retryAfter)
-    })
-  }
-
-  /** A response returned for streaming, its reads bounded by the idle timeout and the deadline active now. */
-  const toStreaming = (
-    response: HttpClientResponse.HttpClientResponse,
-    settings: StreamingSettings
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse> =>
-    Effect.withFiberRuntime((fiber) => {
-      const deadline = settings.deadline ? active(fiber.getFiberRef(currentDeadline)) : undefined
-      const idle = settings.bodyTimeout === undefined ? config.bodyTimeout : settings.bodyTimeout ?? undefined
-      return Effect.succeed(
-        new StreamingResponse(
-          response,
-          idle,
-          deadline === undefined
-            ? undefined
-            : { at: deadline.at, clock: Context.get(fiber.currentDefaultServices, Clock.Clock), error: deadline.error },
-          config.name
-        )
-      )
-    })
-
-  const execute = <E, R>(
-    effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
-    request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | ResilienceError, R> =>
-    Effect.withFiberRuntime((fiber) => {
-      const origin = originOf(request)
-      const stats = statsFor(origin)
-      stats.calls++
-      // buffered (the default) or streamed: per request (`streaming`), else the client's `bufferBody`
-      const streamingRequested = fiber.getFiberRef(currentStreaming)
-      const bufferBody = streamingRequested === undefined && config.bufferBody(request)
-      let attemptNumber = 0
-
-      const inspect = (response: HttpClientResponse.HttpClientResponse) =>
-        Effect.clockWith((clock): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpStatusError | HttpClientError.ResponseError> => {
-          if (response.status >= 500 || config.statuses.has(response.status)) {
-            return Effect.fail(toStatusError(response, origin, clock.unsafeCurrentTimeMillis()))
-          }
-          return bufferBody ? buffer(response, config.maxBufferBytes) : Effect.succeed(response)
-        })
-
-      let attempt: Effect.Effect<any, any, R> = Effect.suspend(() => {
-        attemptNumber++
-        stats.attempts++
-        return Effect.flatMap(effect, inspect)
-      }) as Effect.Effect<any, any, R>
-      if (config.attemptTimeout !== undefined) attempt = config.attemptTimeout(attempt)
-      attempt = Effect.tapError(attempt, (error) => {
-        if (!isOriginFailure(error)) return Effect.void
-        stats.failures++
-        return Metric.increment(
-          Metric.tagged(Metric.tagged(failures, "origin", stats.label), "reason", failureReason(error))
-        )
-      })
-      if (config.spans) {
-        const inner = attempt
-        attempt = Effect.suspend(() =>
-          Effect.withSpan(inner, "resilience.http.attempt", {
-            kind: "client",
-            captureStackTrace: false,
-            attributes: {
-              "http.request.method": request.method,
-              "server.origin": stats.label,
-              "resilience.client": config.name,
-              "resilience.attempt": attemptNumber + 1
-            }
-          })
-        )
-      }
-
-      let call: Effect.Effect<any, any, R> = retryAllowed(request) ? retryPolicy!(attempt) : attempt
-
-      // the response of a status that stopped the retries is returned: buffered, its body is
-      // read first, as any other's (inside the call's timeout)
-      const returned = (e: HttpStatusError): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> =>
-        bufferBody ? buffer(e.response, config.maxBufferBytes) : Effect.succeed(e.response)
-
-      if (breaker !== undefined) {
-        // a 4xx status that stopped the retries (408, 429) is a success for
-        // the breaker: a client error is not the server's fault
-        const counted = Effect.catchIf(
-          call,
-          (e): e is HttpStatusError => e instanceof HttpStatusError && e.status < 500,
-          returned
-        )
-        call = breaker.execute(counted, { key: origin, classify })
-      }
-      if (bulkhead !== undefined) call = bulkhead.execute(call, { key: origin })
-      call = Effect.catchIf(call, (e): e is HttpStatusError => e instanceof HttpStatusError, returned)
-      // streamed: the body's reads are bounded by the time the call's deadline has left now
-      // (read inside the timeout's region: the deadline ends with it)
-      if (!bufferBody) call = Effect.flatMap(call, (response) => toStreaming(response, streamingRequested ?? DEFAULT_STREAMING))
-      if (config.timeout !== undefined) call = config.timeout(call)
-
-      const final = call.pipe(
-        Effect.tapError((error) => {
-          if (!isRejection(error)) return Effect.void
-          stats.rejections++
-          return Metric.increment(
-            Metric.tagged(Metric.tagged(rejections, "origin", stats.label), "reason", (error as any)._tag)
-          )
-        }),
-        Metric.trackDurationWith(Metric.tagged(duration, "origin", stats.label), Duration.toMillis)
-      )
-      return Effect.locally(final, currentCall, stats)
-    })
-
-  const apply = <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | ResilienceError, R> =>
-    HttpClient.transform(client, execute)
-
-  return Object.assign(apply, {
-    policyName: config.name,
-    retry: retryPolicy,
-    circuitBreaker: breaker,
-    bulkhead,
-    execute,
-    stats: (): ReadonlyArray<OriginStats> =>
-      [...origins.values()].map(({ label: _label, ...stats }) => ({ ...stats }))
-  })
-}
+export const makeTransform: (options?: Options) => Effect.Effect<Resilience, InvalidOptionsError, Scope.Scope> =
+  internal.makeTransform
 
 /**
  * Makes the resilient client from the `HttpClient` in context.
@@ -1133,18 +570,13 @@ const build = (
  * @since 0.1.0
  * @category Constructors
  */
-export const make = (
-  options: Options = {}
-): Effect.Effect<
+export const make: (
+  options?: Options
+) => Effect.Effect<
   HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
   InvalidOptionsError,
   HttpClient.HttpClient | Scope.Scope
-> =>
-  Effect.zipWith(
-    HttpClient.HttpClient,
-    transformAs("ResilientHttpClient.make", options),
-    (client, resilience) => resilience(client)
-  )
+> = internal.make
 
 /**
  * The library error carried as the `cause` of a `RequestError` by the
@@ -1164,13 +596,7 @@ export const make = (
  * @since 0.1.0
  * @category Accessors
  */
-export const resilienceErrorOf = (error: unknown): Option.Option<ResilienceError> => {
-  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
-    const cause = error.cause
-    if (Predicate.hasProperty(cause, ResilienceErrorTypeId)) return Option.some(cause as ResilienceError)
-  }
-  return Option.none()
-}
+export const resilienceErrorOf: (error: unknown) => Option.Option<ResilienceError> = classify.resilienceErrorOf
 
 /**
  * Replaces the `HttpClient` in context with the resilient one.
@@ -1196,20 +622,6 @@ export const resilienceErrorOf = (error: unknown): Option.Option<ResilienceError
  * @since 0.1.0
  * @category Layers
  */
-export const layer = (
-  options: Options = {}
-): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> =>
-  Layer.scoped(
-    HttpClient.HttpClient,
-    Effect.zipWith(HttpClient.HttpClient, transformAs("ResilientHttpClient.layer", options), (client, resilience) =>
-      HttpClient.transform(client, (effect, request) =>
-        Effect.mapError(resilience.execute(effect, request), (error): HttpClientError.HttpClientError =>
-          HttpClientError.isHttpClientError(error)
-            ? error
-            : new HttpClientError.RequestError({
-              request,
-              reason: "Transport",
-              cause: error,
-              description: error.message
-            }))))
-  )
+export const layer: (
+  options?: Options
+) => Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> = internal.layer

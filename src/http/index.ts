@@ -22,7 +22,7 @@ export * as ResilientHttpClient from "./ResilientHttpClient.js"
 export * as HealthRoutes from "./HealthRoutes.js"
 
 /**
- * Admin endpoints over the policy registry (list, isolate/reset, resize),
+ * Admin endpoints over the policy registry (list, isolate/reset, mode, resize),
  * mounted only explicitly and always behind a guard you supply.
  *
  * @since 0.1.0

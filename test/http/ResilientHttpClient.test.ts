@@ -47,7 +47,7 @@ describe("ResilientHttpClient: retries", () => {
       assert.strictEqual(response.status, 200)
       assert.strictEqual(yield* response.text, "response 3 (200)")
       assert.strictEqual(server.count("/flaky"), 3)
-      const [stats] = resilience.stats()
+      const [stats] = yield* resilience.stats()
       assert.deepStrictEqual(stats, {
         origin: server.url,
         calls: 1,
@@ -125,7 +125,7 @@ describe("ResilientHttpClient: retries", () => {
       const response = yield* client.get(`${server.url}/reset`)
       assert.strictEqual(yield* response.text, "ok")
       assert.strictEqual(server.count("/reset"), 2)
-      assert.strictEqual(resilience.stats()[0]!.failures, 1)
+      assert.strictEqual(resilience.unsafeStats()[0]!.failures, 1)
 
       const noRetry = yield* ResilientHttpClient.make({ retry: false })
       const error = yield* Effect.flip(noRetry.execute(HttpClientRequest.post(`${server.url}/reset-post`)))
@@ -209,7 +209,7 @@ describe("ResilientHttpClient: timeouts", () => {
       const response = yield* client.get(`${server.url}/slow-headers`)
       assert.strictEqual(yield* response.text, "fast")
       assert.isAtLeast(server.count("/slow-headers"), 3)
-      assert.isAtLeast(resilience.stats()[0]!.failures, 2)
+      assert.isAtLeast(resilience.unsafeStats()[0]!.failures, 2)
     }).pipe(Effect.provide(undici)))
 
   it.scopedLive("the overall timeout bounds the call; its error is a typed TimeoutError", () =>
@@ -247,7 +247,7 @@ describe("ResilientHttpClient: timeouts", () => {
       assert.strictEqual(yield* response.text, "whole body")
       assert.strictEqual(yield* response.text, "whole body", "a buffered body can be read again")
       assert.isAtLeast(server.count("/buffered"), 2)
-      assert.isAtLeast(resilience.stats()[0]!.failures, 1)
+      assert.isAtLeast(resilience.unsafeStats()[0]!.failures, 1)
     }).pipe(Effect.provide(undici)))
 
   it.scopedLive("bufferBody refuses bodies over maxBufferBytes without retrying", () =>
@@ -374,7 +374,7 @@ describe("ResilientHttpClient: circuit breaker and bulkhead per origin", () => {
       const breaker = resilience.circuitBreaker!
       assert.strictEqual((yield* breaker.state(down.url))._tag, "Open")
       assert.strictEqual((yield* breaker.state(up.url))._tag, "Closed")
-      const stats = Object.fromEntries(resilience.stats().map((s) => [s.origin, s]))
+      const stats = Object.fromEntries(resilience.unsafeStats().map((s) => [s.origin, s]))
       assert.strictEqual(stats[down.url]!.rejections, 1)
       assert.strictEqual(stats[up.url]!.rejections, 0)
     }).pipe(Effect.provide(undici)))
@@ -415,7 +415,7 @@ describe("ResilientHttpClient: circuit breaker and bulkhead per origin", () => {
       assert.strictEqual(full._tag, "BulkheadFullError")
       assert.strictEqual(slow.count("/a"), 1)
       assert.strictEqual(yield* (yield* client.get(`${fastOrigin.url}/b`)).text, "fast")
-      assert.deepStrictEqual(resilience.bulkhead!.stats(slow.url).active, 1)
+      assert.deepStrictEqual(resilience.bulkhead!.unsafeStats(slow.url).active, 1)
       yield* Deferred.succeed(release, undefined)
       assert.strictEqual(yield* (yield* Fiber.join(first)).text, "slow")
     }).pipe(Effect.provide(undici)))
@@ -445,7 +445,7 @@ describe("ResilientHttpClient: registry and health", () => {
 
       const info = yield* registry.get("upstreams")
       assert.strictEqual(info.kind, "HttpClient")
-      assert.deepStrictEqual(info.controls, ["isolate", "reset", "resize"])
+      assert.deepStrictEqual(info.controls, ["isolate", "reset", "resize", "setMode"])
       const origins = (info.origins as ReadonlyArray<any>).map((o) => [o.origin, o.circuit, o.calls])
       assert.deepStrictEqual(origins, [[up.url, "Closed", 1], [down.url, "Open", 1]])
 
@@ -455,7 +455,58 @@ describe("ResilientHttpClient: registry and health", () => {
       assert.strictEqual((yield* client.get(`${up.url}/`)).status, 200)
       yield* eventuallyReal(health.result("http:upstreams"), (r) => Option.isSome(r) && r.value.status === "healthy")
       yield* registry.resize("upstreams", 3)
-      assert.strictEqual(resilience.bulkhead!.stats().maxConcurrent, 3)
+      assert.strictEqual(resilience.bulkhead!.unsafeStats().maxConcurrent, 3)
+      // issue 20: the client's breaker has a mode switch in the registry too, as a registered breaker has
+      const switched = yield* registry.setMode("upstreams", "MetricsOnly")
+      assert.strictEqual(switched.kind, "HttpClient")
+      assert.strictEqual((yield* resilience.circuitBreaker!.state(up.url)).mode, "MetricsOnly")
+      assert.strictEqual((yield* Effect.flip(registry.setMode("upstreams", "Sometimes")))._tag, "InvalidOptionsError")
+      yield* registry.setMode("upstreams", "Enforcing")
+      assert.strictEqual((yield* resilience.circuitBreaker!.state(up.url)).mode, "Enforcing")
+    }).pipe(Effect.provide(undici)))
+
+  it.scoped("issue 20: without a breaker the entry has no isolate, reset or mode switch; without a registry nothing is registered", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
+      const registry = Context.get(ctx, Health.PolicyRegistry)
+      yield* ResilientHttpClient.makeTransform({ name: "plain", circuitBreaker: false }).pipe(Effect.provide(ctx))
+      assert.deepStrictEqual((yield* registry.get("plain")).controls, ["resize"])
+      // no registry in context: the client is made all the same
+      const alone = yield* ResilientHttpClient.makeTransform({ name: "alone" })
+      assert.isTrue(ResilientHttpClient.isResilientHttpClient(alone))
+      assert.strictEqual((yield* Effect.flip(registry.get("alone")))._tag, "PolicyRegistryError")
+    }).pipe(Effect.provide(undici)))
+})
+
+describe("ResilientHttpClient: shape (issue 20)", () => {
+  it.scoped("the transform carries TypeId; stats() is an Effect, unsafeStats() its synchronous twin", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(script([200, 200]))
+      const resilience = yield* ResilientHttpClient.makeTransform({ retry: false })
+      assert.isTrue(ResilientHttpClient.isResilientHttpClient(resilience))
+      assert.strictEqual(resilience[ResilientHttpClient.TypeId], ResilientHttpClient.TypeId)
+      const client = (yield* HttpClient.HttpClient).pipe(resilience)
+      assert.isFalse(ResilientHttpClient.isResilientHttpClient(client))
+      assert.isFalse(ResilientHttpClient.isResilientHttpClient(CircuitBreaker.consecutive(1)))
+      assert.isFalse(ResilientHttpClient.isResilientHttpClient(null))
+      const before = resilience.stats()
+      assert.isTrue(Effect.isEffect(before))
+      assert.deepStrictEqual(yield* before, [])
+      yield* client.get(`${server.url}/a`)
+      // the same Effect reads the state when it runs, not when it was made
+      assert.deepStrictEqual((yield* before).map((s) => [s.origin, s.calls]), [[server.url, 1]])
+      yield* client.get(`${server.url}/b`)
+      assert.deepStrictEqual(yield* resilience.stats(), resilience.unsafeStats())
+      assert.strictEqual(resilience.unsafeStats()[0]!.calls, 2)
+      // what `unsafeStats` returns is a copy: mutating it changes nothing
+      ;(resilience.unsafeStats()[0] as { calls: number }).calls = 99
+      assert.strictEqual(resilience.unsafeStats()[0]!.calls, 2)
+      // `execute` is dual: data-first (what `HttpClient.transform` calls) and data-last
+      const plain = yield* HttpClient.HttpClient
+      const request = HttpClientRequest.get(`${server.url}/c`)
+      assert.strictEqual((yield* resilience.execute(plain.execute(request), request)).status, 200)
+      assert.strictEqual((yield* plain.execute(request).pipe(resilience.execute(request))).status, 200)
+      assert.strictEqual(resilience.unsafeStats()[0]!.calls, 4)
     }).pipe(Effect.provide(undici)))
 })
 
@@ -497,7 +548,7 @@ describe("ResilientHttpClient: observability", () => {
         p.metricKey.name === "resilience_http_duration_ms" && p.metricKey.tags.some((t) => t.key === "policy" && t.value === "metrics-test")
       )
       assert.deepStrictEqual(durations.map((p) => p.metricKey.tags.find((t) => t.key === "origin")!.value).sort(), [a!, b!, "other"].sort())
-      assert.deepStrictEqual(resilience.stats().map((s) => s.origin), [b, servers[2]!.url], "stats keep the most recent maxOrigins origins")
+      assert.deepStrictEqual(resilience.unsafeStats().map((s) => s.origin), [b, servers[2]!.url], "stats keep the most recent maxOrigins origins")
     }).pipe(Effect.provide(undici)))
 
   it.scopedLive("spans per attempt, when asked for", () =>
@@ -535,7 +586,7 @@ describe("ResilientHttpClient: request and client shapes", () => {
       const response = yield* client.get(`${server.url}/inner`)
       assert.strictEqual(yield* response.text, "response 3 (200)")
       assert.deepStrictEqual(
-        [resilience.stats()[0]!.failures, resilience.stats()[0]!.retries, resilience.stats()[0]!.drained],
+        [resilience.unsafeStats()[0]!.failures, resilience.unsafeStats()[0]!.retries, resilience.unsafeStats()[0]!.drained],
         [2, 2, 2]
       )
       const notFound = yield* serve(() => Effect.succeed(HttpServerResponse.text("no", { status: 404 })))
@@ -659,7 +710,7 @@ describe("issue 18: the overall timeout bounds the whole exchange, body included
           // a GET is retried: the second attempt is served whole
           const response = yield* client.get(`${server.url}/flaky`)
           assert.strictEqual(yield* response.text, "whole")
-          const stats = resilience.stats()[0]!
+          const stats = resilience.unsafeStats()[0]!
           assert.deepStrictEqual([stats.attempts, stats.retries, stats.failures], [3, 1, 2], "both cuts were failed attempts")
           const metrics = yield* resilience.circuitBreaker!.metrics(server.url)
           assert.strictEqual(metrics.failures, 1, "the unretried cut POST counted by the breaker")

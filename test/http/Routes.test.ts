@@ -179,7 +179,7 @@ describe("AdminRoutes", () => {
       const resized = yield* send("POST", "/policies/exports/resize?size=5")
       assert.strictEqual(resized.status, 200)
       assert.strictEqual(resized.body.maxConcurrent, 5)
-      assert.strictEqual(bulkhead.stats().maxConcurrent, 5)
+      assert.strictEqual(bulkhead.unsafeStats().maxConcurrent, 5)
       const byBody = yield* Effect.flatMap(
         client.execute(
           HttpClientRequest.post(`${server.url}/admin/resilience/policies/exports/resize`).pipe(

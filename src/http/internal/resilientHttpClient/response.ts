@@ -14,14 +14,14 @@ import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import type * as Chunk from "effect/Chunk"
 import type * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { ResilienceErrorTypeId, TimeoutError } from "../../Errors.js"
-import { monotonicMillis, timeoutFail, timeoutOption } from "../../internal/time.js"
+import { TimeoutError } from "../../../Errors.js"
+import { monotonicMillis, timeoutFail, timeoutOption } from "../../../internal/time.js"
+import { BodyCutError, BodyTooLargeError } from "./errors.js"
 
 /**
  * Reads and discards what is left of a response body, so that the connection
@@ -38,54 +38,6 @@ export const drain = (
   Effect.ignore(
     timeoutOption(Stream.runFoldWhile(response.stream, 0, (n) => n <= maxBytes, (n, chunk: Uint8Array) => n + chunk.byteLength), timeout)
   )
-
-/**
- * The body of a response was larger than `maxBufferBytes`: the `cause` of a
- * `ResponseError` with reason `"Decode"`. Neither retried nor counted by the
- * circuit breaker (the upstream is not failing; the body is larger than this
- * client accepts). The rest of the body is not read: its connection is
- * closed.
- *
- * @internal
- */
-export class BodyTooLargeError extends Data.TaggedError("BodyTooLargeError")<{
-  /** The limit: the client's `maxBufferBytes`. */
-  readonly maxBytes: number
-  /** The size the response announced in `Content-Length`, when it did. */
-  readonly contentLength?: number | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    const announced = this.contentLength === undefined ? "" : ` (Content-Length: ${this.contentLength})`
-    return `Response body larger than maxBufferBytes (${this.maxBytes} bytes)${announced}`
-  }
-}
-
-/**
- * The body of a response ended before it was whole: its connection was
- * reset or closed (before or while it was read), or it was shorter than its
- * `Content-Length`. The `cause` of a `ResponseError` with reason `"Decode"`;
- * its own `cause` is the HTTP client's error, when it gave one. A failure of
- * the origin: retried and counted by the breaker when it happens inside the
- * call (the default, buffered mode).
- *
- * @internal
- */
-export class BodyCutError extends Data.TaggedError("BodyCutError")<{
-  /** Body bytes read before the cut (0 when it was cut before reading started). */
-  readonly bytesRead: number
-  /** True when the connection was already closed when reading started. */
-  readonly beforeRead: boolean
-  /** The HTTP client's error, if it gave one. */
-  readonly cause?: unknown
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    return this.beforeRead
-      ? "Response body cut: its connection was closed before the body was read"
-      : `Response body cut: its connection was closed after ${this.bytesRead} bytes, before the end of the body`
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The Node readable behind a response

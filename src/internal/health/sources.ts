@@ -1,6 +1,7 @@
 /**
  * Health sources and registry entries for the library's own policies:
- * circuit breakers (open → degraded or unhealthy) and bulkheads.
+ * circuit breakers (open → degraded or unhealthy) and bulkheads, and the
+ * accessors that register them.
  *
  * @internal
  */
@@ -8,14 +9,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
-import type { Bulkhead } from "../Bulkhead.js"
-import type { CircuitBreaker, CircuitBreakerError, Mode, State } from "../CircuitBreaker.js"
-import type { InvalidKeyError } from "../Errors.js"
-import type * as Health from "../Health.js"
+import type { Bulkhead } from "../../Bulkhead.js"
+import type { CircuitBreaker, CircuitBreakerError, Mode, State } from "../../CircuitBreaker.js"
+import type * as Scope from "effect/Scope"
+import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
+import type * as Health from "../../Health.js"
 import { makeOutcome } from "./health.js"
-import * as userCode from "./userCode.js"
-import { LinkedMap } from "./linkedMap.js"
-import * as validate from "./validate.js"
+import { type PolicyRegistry, registerPolicy } from "./registry.js"
+import * as userCode from "../userCode.js"
+import { LinkedMap } from "../linkedMap.js"
+import * as validate from "../validate.js"
 
 /** Circuits remembered from transitions (beyond it, the oldest are forgotten). @internal */
 export const MAX_TRACKED_KEYS = 1000
@@ -208,8 +211,8 @@ const bulkheadEntryOf = (bulkhead: Bulkhead, name: string): Health.PolicyEntry =
   name,
   kind: "Bulkhead",
   info: Effect.sync(() => {
-    const stats = bulkhead.stats()
-    const totals = bulkhead.totals()
+    const stats = bulkhead.unsafeStats()
+    const totals = bulkhead.unsafeTotals()
     return {
       maxConcurrent: stats.maxConcurrent,
       maxQueue: stats.maxQueue,
@@ -220,3 +223,17 @@ const bulkheadEntryOf = (bulkhead: Bulkhead, name: string): Health.PolicyEntry =
   }),
   resize: (size) => bulkhead.resize(size)
 })
+
+/** @internal */
+export const registerCircuitBreaker = (
+  breaker: CircuitBreaker,
+  options?: Health.RegisterCircuitBreakerOptions
+): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => circuitBreakerEntry(breaker, options)), registerPolicy)
+
+/** @internal */
+export const registerBulkhead = (
+  bulkhead: Bulkhead,
+  options?: { readonly name?: string | undefined }
+): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => bulkheadEntry(bulkhead, options)), registerPolicy)

@@ -1,0 +1,562 @@
+/**
+ * The resilient HTTP client: `ResilienceImpl` holds a client's state (its
+ * per-origin stats and metric labels, its breaker, bulkhead and retry
+ * policy) and runs each call through the pipeline (overall timeout →
+ * bulkhead → circuit breaker → retry → attempt timeout → attempt); the
+ * transform, `make` and `layer` are built around it.
+ *
+ * @internal
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import type * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import * as Bulkhead from "../../../Bulkhead.js"
+import * as CircuitBreaker from "../../../CircuitBreaker.js"
+import type { InvalidKeyError, InvalidOptionsError } from "../../../Errors.js"
+import { isRejection } from "../../../Errors.js"
+import type * as Health from "../../../Health.js"
+import { active, currentDeadline } from "../../../internal/deadline.js"
+import { LinkedMap } from "../../../internal/linkedMap.js"
+import * as registry from "../../../internal/health/registry.js"
+import * as sources from "../../../internal/health/sources.js"
+import * as validate from "../../../internal/validate.js"
+import * as Retry from "../../../Retry.js"
+import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
+import * as RetryAfter from "../retryAfter/retryAfter.js"
+import { classify, failureReason, isOriginFailure, isRetryable, originOf, statusResponse } from "./classify.js"
+import { HttpStatusError } from "./errors.js"
+import type { Config, StreamingSettings } from "./options.js"
+import { DEFAULT_BREAKER, DEFAULT_BULKHEAD, DEFAULT_STREAMING, resolve, resolveStreaming } from "./options.js"
+import { buffer, drain, StreamingResponse } from "./response.js"
+
+/** @internal */
+export const TypeId: ResilientHttpClient.TypeId = Symbol.for(
+  "effect-resilience/ResilientHttpClient"
+) as ResilientHttpClient.TypeId
+
+/** @internal */
+export const isResilientHttpClient = (u: unknown): u is ResilientHttpClient.Resilience =>
+  typeof u === "function" && Predicate.hasProperty(u, TypeId)
+
+type Response = HttpClientResponse.HttpClientResponse
+type ResilienceError = ResilientHttpClient.ResilienceError
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+const failuresCounter = Metric.counter("resilience_http_failures", {
+  description: "Attempts counted as failures of an origin (5xx, transport errors, timeouts)",
+  incremental: true
+})
+const retriesCounter = Metric.counter("resilience_http_retries", {
+  description: "Retries scheduled by the resilient HTTP client",
+  incremental: true
+})
+const rejectionsCounter = Metric.counter("resilience_http_rejections", {
+  description: "Calls rejected by the library (open circuit, full bulkhead) before reaching an origin",
+  incremental: true
+})
+const durationHistogram = Metric.histogram(
+  "resilience_http_duration_ms",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
+  "Duration of calls through the resilient HTTP client (retries included), in milliseconds"
+)
+
+// ---------------------------------------------------------------------------
+// Streaming
+// ---------------------------------------------------------------------------
+
+/** Set by {@link streaming} around the calls whose bodies are streamed. */
+const currentStreaming = FiberRef.unsafeMake<StreamingSettings | undefined>(undefined)
+
+/** @internal */
+export const streaming: {
+  (options?: ResilientHttpClient.StreamingOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options?: ResilientHttpClient.StreamingOptions): Effect.Effect<A, E, R>
+} = (...args: ReadonlyArray<any>): any => {
+  // options are validated (InvalidOptionsError, thrown) and resolved once, when `streaming` is called
+  if (Effect.isEffect(args[0])) return Effect.locally(args[0], currentStreaming, resolveStreaming(args[1]))
+  const settings = resolveStreaming(args[0])
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.locally(self, currentStreaming, settings)
+}
+
+// ---------------------------------------------------------------------------
+// The implementation
+// ---------------------------------------------------------------------------
+
+/** The counts of one origin, and its metric label. */
+interface MutableStats {
+  origin: string
+  label: string
+  calls: number
+  attempts: number
+  retries: number
+  failures: number
+  rejections: number
+  drained: number
+}
+
+const isStatusError = (e: unknown): e is HttpStatusError => e instanceof HttpStatusError
+// a 4xx status that stopped the retries (408, 429) is a success for the breaker: a client error
+// is not the server's fault
+const isClientStatusError = (e: unknown): e is HttpStatusError => e instanceof HttpStatusError && e.status < 500
+
+/**
+ * A resilient client's state and pipeline. Its members are bound once (they
+ * are arrow properties): `execute`, `stats` and `unsafeStats` are handed out
+ * as they are.
+ *
+ * @internal
+ */
+export class ResilienceImpl {
+  /** Metric labels: the first `maxOrigins` origins keep their own for good (bounded cardinality). */
+  private readonly labels = new Map<string, string>()
+  /**
+   * Stats: the `maxOrigins` most recently used origins (a LinkedMap: O(1) to move and evict
+   * whatever maxOrigins is; a plain Map's oldest entry costs O(deleted entries) to reach).
+   */
+  private readonly origins = new LinkedMap<string, MutableStats>()
+  // every metric carries the client's name (label `policy`) and the origin's label
+  private readonly failures: Metric.Metric.Counter<number>
+  private readonly retries: Metric.Metric.Counter<number>
+  private readonly rejections: Metric.Metric.Counter<number>
+  private readonly duration: typeof durationHistogram
+  /** The call in flight, for `onRetry` (which only sees the error). */
+  private readonly currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)
+  readonly retryPolicy: Retry.Retry | undefined
+  private readonly statsEffect: Effect.Effect<ReadonlyArray<ResilientHttpClient.OriginStats>>
+
+  constructor(
+    readonly config: Config,
+    readonly breaker: CircuitBreaker.CircuitBreaker | undefined,
+    readonly bulkhead: Bulkhead.Bulkhead<any> | undefined
+  ) {
+    this.failures = Metric.tagged(failuresCounter, "policy", config.name)
+    this.retries = Metric.tagged(retriesCounter, "policy", config.name)
+    this.rejections = Metric.tagged(rejectionsCounter, "policy", config.name)
+    this.duration = Metric.tagged(durationHistogram, "policy", config.name)
+    const r = config.retry
+    this.retryPolicy = r === undefined ? undefined : Retry.policy<unknown>({
+      name: config.name,
+      times: r.times,
+      schedule: r.schedule,
+      maxRetryAfter: r.maxRetryAfter,
+      budget: r.budget,
+      while: (error) => isRetryable(error, r.statuses, r.maxRetryAfterMillis),
+      onRetry: (event) => this.onRetry(event.error)
+    })
+    this.statsEffect = Effect.sync(() => this.unsafeStats())
+  }
+
+  // --- stats ----------------------------------------------------------------
+
+  /** The counts per origin, now (the `maxOrigins` most recently used). */
+  readonly unsafeStats = (): ReadonlyArray<ResilientHttpClient.OriginStats> =>
+    [...this.origins.values()].map(({ label: _label, ...stats }) => ({ ...stats }))
+
+  /** {@link unsafeStats} as an `Effect` (one value, built once). */
+  readonly stats = (): Effect.Effect<ReadonlyArray<ResilientHttpClient.OriginStats>> => this.statsEffect
+
+  private labelFor(origin: string): string {
+    const label = this.labels.get(origin)
+    if (label !== undefined) return label
+    if (this.labels.size >= this.config.maxOrigins) return "other"
+    this.labels.set(origin, origin)
+    return origin
+  }
+
+  /** The stats of `origin`, made most recently used (created, evicting the oldest, when new). */
+  private statsFor(origin: string): MutableStats {
+    let stats = this.origins.get(origin)
+    if (stats !== undefined) {
+      // most recently used last
+      this.origins.moveToBack(origin)
+      return stats
+    }
+    stats = {
+      origin,
+      label: this.labelFor(origin),
+      calls: 0,
+      attempts: 0,
+      retries: 0,
+      failures: 0,
+      rejections: 0,
+      drained: 0
+    }
+    this.origins.set(origin, stats)
+    if (this.origins.size > this.config.maxOrigins) {
+      this.origins.delete(this.origins.firstKey()!)
+    }
+    return stats
+  }
+
+  // --- retries --------------------------------------------------------------
+
+  /** Drains the discarded response and counts the retry; runs before the backoff sleep. */
+  private onRetry(error: unknown): Effect.Effect<void> {
+    return Effect.flatMap(FiberRef.get(this.currentCall), (call) => {
+      if (call === undefined) return Effect.void
+      call.retries++
+      const count = Metric.increment(Metric.tagged(this.retries, "origin", call.label))
+      const response = statusResponse(error)
+      if (response === undefined) return count
+      call.drained++
+      return Effect.zipRight(count, drain(response, this.config.drainBytes, this.config.drainTimeout))
+    })
+  }
+
+  private retryAllowed(request: HttpClientRequest.HttpClientRequest): boolean {
+    const r = this.config.retry
+    if (r === undefined) return false
+    // a streamed body is consumed by the first attempt: it cannot be sent again
+    if (request.body._tag === "Stream") return false
+    if (r.nonIdempotent) return true
+    if (r.methods.has(request.method)) return true
+    return (request.method === "POST" || request.method === "PATCH") &&
+      request.headers[r.idempotencyKeyHeader] !== undefined
+  }
+
+  // --- responses ------------------------------------------------------------
+
+  private toStatusError(response: Response, origin: string, now: number): HttpStatusError {
+    const retryAfter = RetryAfter.parse(response.headers["retry-after"], now)
+    return new HttpStatusError({
+      response,
+      status: response.status,
+      origin,
+      retryAfter: Option.getOrUndefined(retryAfter)
+    })
+  }
+
+  /**
+   * What an attempt's response becomes: an `HttpStatusError` for a retryable
+   * status or a 5xx; otherwise the response, its body read first when buffered.
+   */
+  private inspect(
+    response: Response,
+    origin: string,
+    bufferBody: boolean
+  ): Effect.Effect<Response, HttpStatusError | HttpClientError.ResponseError> {
+    return Effect.clockWith((clock): Effect.Effect<Response, HttpStatusError | HttpClientError.ResponseError> => {
+      if (response.status >= 500 || this.config.statuses.has(response.status)) {
+        return Effect.fail(this.toStatusError(response, origin, clock.unsafeCurrentTimeMillis()))
+      }
+      return bufferBody ? buffer(response, this.config.maxBufferBytes) : Effect.succeed(response)
+    })
+  }
+
+  /**
+   * The response of a status that stopped the retries is returned: buffered,
+   * its body is read first, as any other's (inside the call's timeout).
+   */
+  private readonly returnBuffered = (e: HttpStatusError): Effect.Effect<Response, HttpClientError.ResponseError> =>
+    buffer(e.response, this.config.maxBufferBytes)
+
+  private readonly returnStreamed = (e: HttpStatusError): Effect.Effect<Response> => Effect.succeed(e.response)
+
+  /** A response returned for streaming, its reads bounded by the idle timeout and the deadline active now. */
+  private toStreaming(response: Response, settings: StreamingSettings): Effect.Effect<Response> {
+    return Effect.withFiberRuntime((fiber) => {
+      const deadline = settings.deadline ? active(fiber.getFiberRef(currentDeadline)) : undefined
+      const idle = settings.bodyTimeout === undefined ? this.config.bodyTimeout : settings.bodyTimeout ?? undefined
+      return Effect.succeed(
+        new StreamingResponse(
+          response,
+          idle,
+          deadline === undefined
+            ? undefined
+            : { at: deadline.at, clock: Context.get(fiber.currentDefaultServices, Clock.Clock), error: deadline.error },
+          this.config.name
+        )
+      )
+    })
+  }
+
+  // --- the request path -----------------------------------------------------
+
+  /**
+   * Runs one call through the pipeline: `effect` sends `request` once (an
+   * attempt) and is re-run for each retry.
+   */
+  readonly execute = <E, R>(
+    effect: Effect.Effect<Response, E, R>,
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<Response, E | ResilienceError, R> =>
+    Effect.withFiberRuntime((fiber) => this.call(fiber, effect, request))
+
+  private call<E, R>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    effect: Effect.Effect<Response, E, R>,
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<Response, E | ResilienceError, R> {
+    const origin = originOf(request)
+    const stats = this.statsFor(origin)
+    stats.calls++
+    // buffered (the default) or streamed: per request (`streaming`), else the client's `bufferBody`
+    const streamingRequested = fiber.getFiberRef(currentStreaming)
+    const bufferBody = streamingRequested === undefined && this.config.bufferBody(request)
+
+    const attempt = this.attempt(effect, request, origin, stats, bufferBody)
+    let call: Effect.Effect<any, any, R> = this.retryAllowed(request) ? this.retryPolicy!(attempt) : attempt
+    call = this.guard(call, origin, bufferBody)
+    // streamed: the body's reads are bounded by the time the call's deadline has left now
+    // (read inside the timeout's region: the deadline ends with it)
+    if (!bufferBody) {
+      const settings = streamingRequested ?? DEFAULT_STREAMING
+      call = Effect.flatMap(call, (response: Response) => this.toStreaming(response, settings))
+    }
+    if (this.config.timeout !== undefined) call = this.config.timeout(call)
+    return Effect.locally(this.measure(call, stats), this.currentCall, stats)
+  }
+
+  /** One attempt: sent, inspected, bounded by `attemptTimeout`, its origin failures counted. */
+  private attempt<E, R>(
+    effect: Effect.Effect<Response, E, R>,
+    request: HttpClientRequest.HttpClientRequest,
+    origin: string,
+    stats: MutableStats,
+    bufferBody: boolean
+  ): Effect.Effect<any, any, R> {
+    let attemptNumber = 0
+    const inspect = (response: Response) => this.inspect(response, origin, bufferBody)
+    let attempt: Effect.Effect<any, any, R> = Effect.suspend(() => {
+      attemptNumber++
+      stats.attempts++
+      return Effect.flatMap(effect, inspect)
+    }) as Effect.Effect<any, any, R>
+    if (this.config.attemptTimeout !== undefined) attempt = this.config.attemptTimeout(attempt)
+    attempt = Effect.tapError(attempt, (error) => {
+      if (!isOriginFailure(error)) return Effect.void
+      stats.failures++
+      return Metric.increment(
+        Metric.tagged(Metric.tagged(this.failures, "origin", stats.label), "reason", failureReason(error))
+      )
+    })
+    if (this.config.spans) {
+      const inner = attempt
+      const name = this.config.name
+      attempt = Effect.suspend(() =>
+        Effect.withSpan(inner, "resilience.http.attempt", {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: {
+            "http.request.method": request.method,
+            "server.origin": stats.label,
+            "resilience.client": name,
+            "resilience.attempt": attemptNumber + 1
+          }
+        })
+      )
+    }
+    return attempt
+  }
+
+  /**
+   * The breaker and the bulkhead of `origin` around the retries; a status
+   * that stopped the retries becomes its response again.
+   */
+  private guard<R>(call: Effect.Effect<any, any, R>, origin: string, bufferBody: boolean): Effect.Effect<any, any, R> {
+    const returned = bufferBody ? this.returnBuffered : this.returnStreamed
+    if (this.breaker !== undefined) {
+      call = this.breaker.execute(Effect.catchIf(call, isClientStatusError, returned), { key: origin, classify })
+    }
+    if (this.bulkhead !== undefined) call = this.bulkhead.execute(call, { key: origin })
+    return Effect.catchIf(call, isStatusError, returned)
+  }
+
+  /** Counts the library's rejections and records the call's duration. */
+  private measure<R>(call: Effect.Effect<any, any, R>, stats: MutableStats): Effect.Effect<any, any, R> {
+    return call.pipe(
+      Effect.tapError((error) => {
+        if (!isRejection(error)) return Effect.void
+        stats.rejections++
+        return Metric.increment(
+          Metric.tagged(Metric.tagged(this.rejections, "origin", stats.label), "reason", (error as any)._tag)
+        )
+      }),
+      Metric.trackDurationWith(Metric.tagged(this.duration, "origin", stats.label), Duration.toMillis)
+    )
+  }
+
+  // --- the registry ---------------------------------------------------------
+
+  private readonly originNames = (): ReadonlyArray<string> => this.unsafeStats().map((s) => s.origin)
+
+  /** For every origin (no key) or one, runs `f`. */
+  private each(
+    f: (key: string) => Effect.Effect<void, CircuitBreaker.CircuitBreakerError | InvalidKeyError | InvalidOptionsError>
+  ) {
+    return (key?: string) => Effect.forEach(key === undefined ? this.originNames() : [key], f, { discard: true })
+  }
+
+  /** What the admin routes show of the client: per origin its counts, circuit and load. */
+  private info(): Effect.Effect<Readonly<Record<string, unknown>>> {
+    const breaker = this.breaker
+    const bulkhead = this.bulkhead
+    return Effect.gen(this, function*() {
+      const list: Array<Record<string, unknown>> = []
+      for (const stats of this.unsafeStats()) {
+        const circuit = breaker === undefined
+          ? undefined
+          : yield* Effect.orElseSucceed(Effect.map(breaker.state(stats.origin), (s) => s._tag), () => "Unknown")
+        const load = bulkhead === undefined ? undefined : bulkhead.unsafeStats(stats.origin)
+        list.push({
+          ...stats,
+          ...(circuit === undefined ? {} : { circuit }),
+          ...(load === undefined ? {} : { active: load.active, queued: load.queued })
+        })
+      }
+      return {
+        origins: list,
+        ...(bulkhead === undefined
+          ? {}
+          : { bulkhead: { maxConcurrent: bulkhead.unsafeStats().maxConcurrent, maxQueue: bulkhead.unsafeStats().maxQueue } })
+      }
+    })
+  }
+
+  /**
+   * The client's entry in the `Health.PolicyRegistry`: its origins, isolate
+   * and reset (an origin's circuit, or all), the breaker's mode, resize (the
+   * bulkhead), and the health check fed by its breaker.
+   */
+  registryEntry(): Health.PolicyEntry {
+    const breaker = this.breaker
+    const bulkhead = this.bulkhead
+    const config = this.config
+    return {
+      name: config.name,
+      kind: "HttpClient",
+      info: this.info(),
+      isolate: breaker === undefined ? undefined : this.each((key) => breaker.isolate(key)),
+      reset: breaker === undefined ? undefined : this.each((key) => breaker.reset(key)),
+      resize: bulkhead === undefined ? undefined : (size) => bulkhead.resize(size),
+      setMode: breaker === undefined ? undefined : (mode) => breaker.setMode(mode as CircuitBreaker.Mode),
+      health: breaker === undefined || config.health === undefined
+        ? undefined
+        : sources.fromCircuitBreaker(breaker, { ...config.health, name: `http:${config.name}`, keys: this.originNames })
+    }
+  }
+
+  /** The transform: `apply(client)` is the resilient client. */
+  toResilience(): ResilientHttpClient.Resilience {
+    const execute = this.execute
+    // the transform calls `execute` itself, not its dual form (one call less per request)
+    const apply = <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | ResilienceError, R> =>
+      HttpClient.transform(client, execute)
+    return Object.assign(apply, {
+      [TypeId]: TypeId as ResilientHttpClient.TypeId,
+      policyName: this.config.name,
+      retry: this.retryPolicy,
+      circuitBreaker: this.breaker,
+      // a bulkhead failing closed on a shared store (`onStoreError: "fail"`) adds `BulkheadStoreError`,
+      // which `ResilienceError` does not list (see the changeset)
+      bulkhead: this.bulkhead as Bulkhead.Bulkhead | undefined,
+      execute: dual<
+        (
+          request: HttpClientRequest.HttpClientRequest
+        ) => <E, R>(effect: Effect.Effect<Response, E, R>) => Effect.Effect<Response, E | ResilienceError, R>,
+        <E, R>(
+          effect: Effect.Effect<Response, E, R>,
+          request: HttpClientRequest.HttpClientRequest
+        ) => Effect.Effect<Response, E | ResilienceError, R>
+      >(2, execute),
+      stats: this.stats,
+      unsafeStats: this.unsafeStats
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------
+
+/** An error of the breaker's or bulkhead's constructor, named as the client's option the caller wrote. */
+const asOption = (m: string, group: string) => (e: InvalidOptionsError): InvalidOptionsError =>
+  validate.invalid(m, `${group}.${e.option}`, e.value, e.expected)
+
+/** Validates the options, makes the breaker and bulkhead (in the scope) and registers the client. */
+const build = (
+  m: string,
+  options: ResilientHttpClient.Options | undefined
+): Effect.Effect<ResilienceImpl, InvalidOptionsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* validate.validated(() => resolve(options, m))
+    const breaker = config.circuitBreaker === undefined
+      ? undefined
+      : CircuitBreaker.isCircuitBreaker(config.circuitBreaker)
+      ? config.circuitBreaker
+      : yield* Effect.mapError(
+        CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker }),
+        asOption(m, "circuitBreaker")
+      )
+    const bulkhead = config.bulkhead === undefined
+      ? undefined
+      : typeof config.bulkhead === "function"
+      ? config.bulkhead
+      : yield* Effect.mapError(
+        Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead }),
+        asOption(m, "bulkhead")
+      )
+    const impl = new ResilienceImpl(config, breaker, bulkhead)
+    if (config.register) {
+      // optional: a client is listed by the admin routes only where a registry is provided
+      const provided = yield* Effect.serviceOption(registry.PolicyRegistry)
+      if (provided._tag === "Some") yield* provided.value.register(impl.registryEntry())
+    }
+    return impl
+  })
+
+/** @internal */
+export const makeTransform = (
+  options: ResilientHttpClient.Options = {}
+): Effect.Effect<ResilientHttpClient.Resilience, InvalidOptionsError, Scope.Scope> =>
+  Effect.map(build("ResilientHttpClient.makeTransform", options), (impl) => impl.toResilience())
+
+/** @internal */
+export const make = (
+  options: ResilientHttpClient.Options = {}
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
+  InvalidOptionsError,
+  HttpClient.HttpClient | Scope.Scope
+> =>
+  Effect.zipWith(
+    HttpClient.HttpClient,
+    build("ResilientHttpClient.make", options),
+    (client, impl) => HttpClient.transform(client, impl.execute)
+  )
+
+/** @internal */
+export const layer = (
+  options: ResilientHttpClient.Options = {}
+): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> =>
+  Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.zipWith(HttpClient.HttpClient, build("ResilientHttpClient.layer", options), (client, impl) =>
+      HttpClient.transform(client, (effect, request) =>
+        Effect.mapError(impl.execute(effect, request), (error): HttpClientError.HttpClientError =>
+          HttpClientError.isHttpClientError(error)
+            ? error
+            : new HttpClientError.RequestError({
+              request,
+              reason: "Transport",
+              cause: error,
+              description: error.message
+            }))))
+  )
