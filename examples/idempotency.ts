@@ -39,7 +39,7 @@ const program = Effect.gen(function*() {
     { concurrency: "unbounded" }
   )
   console.log(`  ${new Set(results.map((r) => r.id)).size} distinct charge id (${results[0]!.id}), card charged ${charges} time(s)`)
-  console.log(`  stats: ${JSON.stringify(payments.stats())}`)
+  console.log(`  stats: ${JSON.stringify(yield* payments.stats())}`)
 
   console.log("the client retries (within the 24 h ttl):")
   const retried = yield* payments.run("order-42", charge(1999))

@@ -39,7 +39,7 @@ const program = Effect.gen(function*() {
     name: "smooth"
   })
   yield* burst(9, smooth)
-  console.log(`  stats: ${JSON.stringify(smooth.stats())} (the rejected calls took no tokens)`)
+  console.log(`  stats: ${JSON.stringify(yield* smooth.stats())} (the rejected calls took no tokens)`)
 
   console.log("\none limit per key: 2 per second per user")
   const perUser = yield* RateLimiter.make({ limit: 2, window: "1 second", name: "per-user" })

@@ -44,7 +44,7 @@ export const modules: Record<string, Module> = {
     ]
   },
   Bulkhead: {
-    mutate: ["src/Bulkhead.ts", "src/internal/semaphore.ts"],
+    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts"],
     tests: ["test/Bulkhead.test.ts", "test/Semaphore.test.ts"]
   },
   CircuitBreaker: {

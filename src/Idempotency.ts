@@ -43,10 +43,10 @@
  *   policy, so one tenant cannot fill the store for all. Eviction of the
  *   oldest record is only an explicit option (`whenFull: "evictOldest"`).
  *
- * State lives behind an {@link IdempotencyStore} service: a bounded memory
- * store by default ({@link layerStoreMemory}); a Redis store (in
- * `effect-resilience/redis`) for many replicas, which needs the `success` and
- * `failure` Schemas to store the `Exit`.
+ * State lives behind the {@link IdempotencyStore} reference: a bounded memory
+ * store ({@link layerStoreMemory}; without a layer, a private one per
+ * policy); a Redis store (in `effect-resilience/redis`) for many replicas,
+ * which needs the `success` and `failure` Schemas to store the `Exit`.
  *
  * `@effect/experimental`'s `Persistence`/`ResultPersistence` is not used: it
  * stores results by `PrimaryKey` requests with no notion of an execution in
@@ -56,19 +56,20 @@
  */
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { InvalidKeyError, InvalidOptionsError } from "./Errors.js"
-import * as internal from "./internal/idempotency.js"
-import * as store from "./internal/idempotencyStore.js"
-import { IdempotencyError, IdempotencyStore } from "./internal/idempotencyStore.js"
+import { IdempotencyError } from "./internal/idempotency/errors.js"
+import * as internal from "./internal/idempotency/idempotency.js"
+import * as memory from "./internal/idempotency/memoryStore.js"
+import { IdempotencyStore } from "./internal/idempotency/memoryStore.js"
 
 export {
   /**
@@ -94,7 +95,7 @@ export {
  * @since 0.1.0
  * @category Type IDs
  */
-export const TypeId: unique symbol = Symbol.for("effect-resilience/Idempotency")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @example
@@ -121,8 +122,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category Type IDs
  */
-// the same symbol as the store's (Symbol.for)
-export const MemoryStoreTypeId: unique symbol = Symbol.for("effect-resilience/Idempotency/MemoryStore")
+export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
  * @example
@@ -239,8 +239,13 @@ export {
   IdempotencyError,
   /**
    * Where executions and their `Exit`s live (`acquire`, `invalidate`,
-   * `persistent`), designed so a Redis store can implement it. Without one,
-   * each `Idempotency` gets a private memory store.
+   * `persistent`), designed so a Redis store can implement it: a
+   * `Context.Reference`. A policy uses the store provided under it
+   * ({@link layerStoreMemory}, the Redis store's layer, or
+   * `Layer.succeed(Idempotency.IdempotencyStore, store)`), else a private
+   * memory store (default options) for that policy alone, which lives as
+   * long as the policy's scope. Read directly without a layer, it gives its
+   * default value: a memory store of default options without a sweeper.
    *
    * @since 0.1.0
    * @category Models
@@ -315,7 +320,7 @@ export type IdempotencyEvent =
  *   const send = Effect.succeed("sent")
  *   yield* idem.run("message-1", send)
  *   yield* send.pipe(idem.execute({ key: "message-1" })) // replayed: not sent twice
- *   return idem.stats() // { executions: 1, joined: 0, replayed: 1, storeErrors: 0, refused: 0 }
+ *   return yield* idem.stats() // { executions: 1, joined: 0, replayed: 1, storeErrors: 0, refused: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -338,7 +343,7 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
     key: string,
     effect: Effect.Effect<A2, E2, R>
   ) => Effect.Effect<A2, E2 | IdempotencyError | InvalidKeyError, R>
-  /** `run` as a keyed policy: `execute(effect, { key })` or `effect.pipe(execute({ key }))`. */
+  /** `run` as a keyed policy, data-first or data-last: `execute(effect, { key })` or `effect.pipe(execute({ key }))`. */
   readonly execute: {
     (options: { readonly key: string }): <A2 extends A, E2 extends E, R>(
       self: Effect.Effect<A2, E2, R>
@@ -353,7 +358,9 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
   /** Everything the policy did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<IdempotencyEvent>
   /** Counts since creation. */
-  readonly stats: () => Idempotency.Stats
+  readonly stats: () => Effect.Effect<Idempotency.Stats>
+  /** The synchronous twin of `stats`, for hot paths and tests. */
+  readonly unsafeStats: () => Idempotency.Stats
 }
 
 /**
@@ -557,7 +564,7 @@ export interface MemoryStoreOptions {
  *
  * const program = Effect.gen(function*() {
  *   const store: Idempotency.MemoryStore = yield* Idempotency.makeStoreMemory({ maxKeys: 1_000 })
- *   return store.stats() // { stored: 0, inFlight: 0, maxKeys: 1000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 }
+ *   return yield* store.stats() // { stored: 0, inFlight: 0, maxKeys: 1000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -567,10 +574,42 @@ export interface MemoryStoreOptions {
 export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
   readonly [MemoryStoreTypeId]: MemoryStoreTypeId
   /** Stored `Exit`s plus executions in flight. */
-  readonly size: () => number
+  readonly size: () => Effect.Effect<number>
+  /** The synchronous twin of `size`. */
+  readonly unsafeSize: () => number
   /** Deletes the expired `Exit`s now; returns how many. */
   readonly sweep: Effect.Effect<number>
-  readonly stats: () => {
+  /** What the store holds and what it dropped or refused since it was made. */
+  readonly stats: () => Effect.Effect<MemoryStore.Stats>
+  /** The synchronous twin of `stats`. */
+  readonly unsafeStats: () => MemoryStore.Stats
+}
+
+/**
+ * @example
+ * ```ts
+ * import type { Idempotency } from "effect-resilience"
+ *
+ * const nearlyFull = (stats: Idempotency.MemoryStore.Stats) => stats.stored + stats.inFlight >= 0.9 * stats.maxKeys
+ * ```
+ *
+ * @since 0.1.0
+ */
+export declare namespace MemoryStore {
+  /**
+   * What {@link MemoryStore} `stats` reports.
+   *
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   *
+   * const held = (stats: Idempotency.MemoryStore.Stats) => stats.stored + stats.inFlight
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
     readonly stored: number
     readonly inFlight: number
     readonly maxKeys: number
@@ -585,8 +624,9 @@ export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
 }
 
 /**
- * Makes an idempotency policy. Uses the {@link IdempotencyStore} in context
- * when there is one, else a private memory store. Executions run in the
+ * Makes an idempotency policy. Uses the {@link IdempotencyStore} provided,
+ * else a private memory store (default options) that lives as long as the
+ * scope. Executions run in the
  * scope: closing it interrupts those still running. Fails with
  * `InvalidOptionsError` for invalid options — including a persisting store
  * without `success` and `failure` Schemas.
@@ -618,9 +658,26 @@ export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = <A = unknown, E = unknown>(
+export const make: <A = unknown, E = unknown>(
   options: Idempotency.Options<A, E>
-): Effect.Effect<Idempotency<A, E>, InvalidOptionsError, Scope.Scope> => internal.make(options)
+) => Effect.Effect<Idempotency<A, E>, InvalidOptionsError, Scope.Scope> = internal.make
+
+/**
+ * True for an idempotency policy made by {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(Idempotency.make({ ttl: "1 hour" }), Idempotency.isIdempotency).pipe(Effect.scoped) // true
+ * Idempotency.isIdempotency({}) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isIdempotency: (u: unknown) => u is Idempotency<unknown, unknown> = internal.isIdempotency
 
 /**
  * Makes a memory store (see {@link MemoryStoreOptions}); its sweep fiber
@@ -639,16 +696,16 @@ export const make = <A = unknown, E = unknown>(
  *     Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
  *   )
  *   yield* idem.run("a", Effect.succeed(1))
- *   return store.size() // 1
+ *   return yield* store.size() // 1
  * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const makeStoreMemory = (
+export const makeStoreMemory: (
   options?: MemoryStoreOptions
-): Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> => store.makeMemoryStore(options)
+) => Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> = memory.makeMemoryStore
 
 /**
  * Provides a bounded memory store as the {@link IdempotencyStore}: policies
@@ -668,9 +725,9 @@ export const makeStoreMemory = (
  * @since 0.1.0
  * @category Layers
  */
-export const layerStoreMemory = (
+export const layerStoreMemory: (
   options?: MemoryStoreOptions
-): Layer.Layer<IdempotencyStore, InvalidOptionsError> => Layer.scoped(IdempotencyStore, store.makeMemoryStore(options))
+) => Layer.Layer<IdempotencyStore, InvalidOptionsError> = memory.layerStoreMemory
 
 /**
  * Provides an idempotency policy under your own `Context.Tag`. It uses the
@@ -693,11 +750,10 @@ export const layerStoreMemory = (
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <I, S, A = unknown, E = unknown>(
+export const layer: <I, S, A = unknown, E = unknown>(
   tag: Context.Tag<I, S>,
   options: Idempotency.Options<A, E> & ([Idempotency<A, E>] extends [S] ? unknown : never)
-): Layer.Layer<I, InvalidOptionsError> =>
-  Layer.scoped(tag, internal.make(options) as Effect.Effect<any, InvalidOptionsError, Scope.Scope>)
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
  * Provides an idempotency policy under your own `Context.Tag` with `ttl`,
@@ -721,19 +777,11 @@ export const layer = <I, S, A = unknown, E = unknown>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerConfig = <I, S, A = unknown, E = unknown>(
+export const layerConfig: <I, S, A = unknown, E = unknown>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<Idempotency.ConfigOptions> & ([Idempotency<A, E>] extends [S] ? unknown : never),
   schemas?: {
     readonly success?: Schema.Schema<A, any> | Schema.Schema<A, never> | undefined
     readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
   }
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.scoped(
-    tag,
-    internal.makeFromConfig(config as Config.Config.Wrap<Idempotency.ConfigOptions>, schemas) as Effect.Effect<
-      any,
-      InvalidOptionsError | ConfigError.ConfigError,
-      Scope.Scope
-    >
-  )
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

@@ -1,8 +1,8 @@
 /**
  * Rate limiting as a policy, on `@effect/experimental`'s `RateLimiterStore`
- * interface — so the same limiter runs on this library's bounded memory store
- * or on experimental's Redis store (and on ours when it lands), swapped by
- * Layer.
+ * interface — so the same limiter runs on this library's bounded memory store,
+ * its Redis store (`effect-resilience/redis`) or experimental's stores,
+ * swapped by Layer.
  *
  * - `RateLimiter.make({ limit, window, algorithm?, onExceeded?, cost?, maxDelay?, name? })`
  *   is callable (one limit) and has `execute(self, { key })` (one limit per key).
@@ -17,6 +17,13 @@
  * - The memory store ({@link layerStoreMemory}) is bounded (`maxKeys`) and
  *   forgets idle keys, so per-user or per-request keys do not grow memory
  *   (experimental's memory store never deletes a key).
+ * - The store is found through the {@link RateLimiterStore} reference, in
+ *   this order: the one provided ({@link layerStoreMemory}, the Redis
+ *   store's layer, {@link layerStoreExperimental}); else
+ *   `@effect/experimental`'s `RateLimiterStore` when one is provided (its
+ *   memory or Redis layer: honoured as {@link layerStoreExperimental} would,
+ *   never ignored); else a private memory store for the limiter alone (it
+ *   lives as long as the limiter's scope).
  * - Keys: `execute(self, { key })` takes a well-formed string of at most
  *   `maxKeyLength` UTF-16 code units (1,024 by default); any other key fails
  *   with `InvalidKeyError` before the store is asked (nothing charged). The
@@ -56,20 +63,21 @@
  *
  * @since 0.1.0
  */
-import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { type InvalidKeyError, type InvalidOptionsError, RejectionTypeId } from "./Errors.js"
-import * as internal from "./internal/rateLimiter.js"
-import { RateLimiterStoreError, RateLimitExceededError } from "./internal/rateLimiter.js"
-import * as store from "./internal/rateLimiterStore.js"
+import type { InvalidKeyError, InvalidOptionsError } from "./Errors.js"
+import * as errors from "./internal/rateLimiter/errors.js"
+import { RateLimiterStoreError, RateLimitExceededError } from "./internal/rateLimiter/errors.js"
+import * as memory from "./internal/rateLimiter/memoryStore.js"
+import * as internal from "./internal/rateLimiter/rateLimiter.js"
+import * as store from "./internal/rateLimiter/store.js"
 import type { Policy } from "./Policy.js"
 
 export {
@@ -95,7 +103,7 @@ export {
  * @since 0.1.0
  * @category Type IDs
  */
-export const TypeId: unique symbol = Symbol.for("effect-resilience/RateLimiter")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @example
@@ -152,7 +160,7 @@ export type AtomicStoreTypeId = typeof AtomicStoreTypeId
  * @since 0.1.0
  * @category Type IDs
  */
-export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
+export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
  * @example
@@ -168,10 +176,22 @@ export const MemoryStoreTypeId: unique symbol = store.MemoryStoreTypeId
 export type MemoryStoreTypeId = typeof MemoryStoreTypeId
 
 /**
- * `@effect/experimental`'s store service, re-exported: the limiter uses the
- * store provided under this tag when there is one (experimental's
- * `RateLimiter/Redis` `layerStore`, or this module's {@link layerStoreMemory}),
- * and a private memory store of its own otherwise.
+ * The store service, a `Context.Reference`. A limiter uses, in this order:
+ *
+ * 1. the store provided under this reference: {@link layerStoreMemory},
+ *    the Redis store's layer (`effect-resilience/redis`),
+ *    {@link layerStoreExperimental}, or
+ *    `Layer.succeed(RateLimiter.RateLimiterStore, store)`;
+ * 2. else `@effect/experimental`'s `RateLimiterStore` when one is provided
+ *    (experimental's `layerStoreMemory`, or its `RateLimiter/Redis`
+ *    `layerStore`): honoured as {@link layerStoreExperimental} would, never
+ *    ignored;
+ * 3. else a private memory store (default options) for that limiter alone,
+ *    which lives as long as the limiter's scope: limiters share limits only
+ *    through a store they are given.
+ *
+ * Read directly without a layer, the reference gives its default value: a
+ * memory store of default options without a sweeper.
  *
  * @example
  * ```ts
@@ -187,11 +207,13 @@ export type MemoryStoreTypeId = typeof MemoryStoreTypeId
  * @since 0.1.0
  * @category Models
  */
-export const RateLimiterStore: typeof RateLimiterExperimental.RateLimiterStore = RateLimiterExperimental.RateLimiterStore
+export const RateLimiterStore: Context.Reference<RateLimiterStore, RateLimiterStore> = memory.RateLimiterStore
 
 /**
  * The service of {@link RateLimiterStore}: `fixedWindow` and `tokenBucket`,
- * as `@effect/experimental` defines them.
+ * as `@effect/experimental` defines them (any of experimental's stores is
+ * one), optionally with the library's atomic extension ({@link AtomicStore}),
+ * which this library's memory and Redis stores implement.
  *
  * @example
  * ```ts
@@ -302,8 +324,7 @@ export {
  * @since 0.1.0
  * @category Guards
  */
-export const isRateLimitExceededError = (u: unknown): u is RateLimitExceededError =>
-  Predicate.isTagged(u, "RateLimitExceededError") && Predicate.hasProperty(u, RejectionTypeId)
+export const isRateLimitExceededError: (u: unknown) => u is RateLimitExceededError = errors.isRateLimitExceededError
 
 /**
  * What a limiter did: the equivalent of resilience4j's rate limiter events.
@@ -371,7 +392,7 @@ export type RateLimiterEvent =
  *   const limiter: RateLimiter.RateLimiter = yield* RateLimiter.make({ limit: 5, window: "1 second", name: "api" })
  *   yield* Effect.succeed(1).pipe(limiter) // one limit
  *   yield* Effect.succeed(2).pipe(limiter.execute({ key: "tenant-a" })) // one limit per key
- *   return limiter.stats() // { permitted: 2, delayed: 0, rejected: 0, storeErrors: 0 }
+ *   return yield* limiter.stats() // { permitted: 2, delayed: 0, rejected: 0, storeErrors: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -404,7 +425,9 @@ export interface RateLimiter extends Policy<RateLimitExceededError | RateLimiter
   /** Everything the limiter did, as a `Stream` (one bounded buffer per subscriber). */
   readonly events: Stream.Stream<RateLimiterEvent>
   /** Counts since creation: calls run at once, run after a wait, rejected, store errors. */
-  readonly stats: () => RateLimiter.Stats
+  readonly stats: () => Effect.Effect<RateLimiter.Stats>
+  /** The synchronous twin of `stats`, for hot paths and tests. */
+  readonly unsafeStats: () => RateLimiter.Stats
 }
 
 /**
@@ -712,7 +735,7 @@ export interface AtomicStore {
  * @since 0.1.0
  * @category Guards
  */
-export const isAtomicStore = (u: unknown): u is AtomicStore => Predicate.hasProperty(u, AtomicStoreTypeId)
+export const isAtomicStore: (u: unknown) => u is AtomicStore = store.isAtomicStore
 
 /**
  * Options of the memory store.
@@ -733,7 +756,7 @@ export interface MemoryStoreOptions {
    * The most keys kept (an integer >= 1). When full, a new key evicts an old
    * one (idle keys first, then roughly the least recently used), in O(1)
    * whatever the number held; an evicted key that was still limiting starts
-   * afresh, which `stats().evicted` counts. Defaults to 100,000. Keys are at
+   * afresh, which `stats()`'s `evicted` counts. Defaults to 100,000. Keys are at
    * most `maxKeyLength` code units plus the limiter's name, so key strings
    * take at most about `maxKeys × maxKeyLength × 2` bytes: 204.8 MB at the
    * defaults (100,000 × 1,024 × 2 B), besides ~100 B of state per key.
@@ -762,7 +785,7 @@ export interface MemoryStoreOptions {
  * const program = Effect.gen(function*() {
  *   const store: RateLimiter.MemoryStore = yield* RateLimiter.makeStoreMemory({ maxKeys: 1_000 })
  *   yield* store.sweep
- *   return store.stats() // { keys: 0, maxKeys: 1000, expired: 0, evicted: 0 }
+ *   return yield* store.stats() // { keys: 0, maxKeys: 1000, expired: 0, evicted: 0 }
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -772,10 +795,42 @@ export interface MemoryStoreOptions {
 export interface MemoryStore extends RateLimiterStore, AtomicStore {
   readonly [MemoryStoreTypeId]: MemoryStoreTypeId
   /** Keys held now. */
-  readonly size: () => number
+  readonly size: () => Effect.Effect<number>
+  /** The synchronous twin of `size`. */
+  readonly unsafeSize: () => number
   /** Deletes the idle keys now; returns how many. */
   readonly sweep: Effect.Effect<number>
-  readonly stats: () => {
+  /** Keys held, the bound, and the keys deleted since the store was made. */
+  readonly stats: () => Effect.Effect<MemoryStore.Stats>
+  /** The synchronous twin of `stats`. */
+  readonly unsafeStats: () => MemoryStore.Stats
+}
+
+/**
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "effect-resilience"
+ *
+ * const evictedShare = (stats: RateLimiter.MemoryStore.Stats) => stats.evicted / Math.max(1, stats.keys)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export declare namespace MemoryStore {
+  /**
+   * What {@link MemoryStore} `stats` reports.
+   *
+   * @example
+   * ```ts
+   * import type { RateLimiter } from "effect-resilience"
+   *
+   * const full = (stats: RateLimiter.MemoryStore.Stats) => stats.keys === stats.maxKeys
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
     readonly keys: number
     readonly maxKeys: number
     /** Idle keys deleted. */
@@ -786,9 +841,9 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
 }
 
 /**
- * Makes a rate limiter. Uses the `RateLimiterStore` in context when there is
- * one, else a private memory store (default options) that lives as long as
- * the scope. Time comes from the `Clock` in scope when the limiter is made
+ * Makes a rate limiter. Uses the store {@link RateLimiterStore} describes:
+ * the one provided, else experimental's when provided, else a private memory
+ * store (default options) that lives as long as the scope. Time comes from the `Clock` in scope when the limiter is made
  * (`TestClock` in tests), as for the library's other policies. Fails with
  * `InvalidOptionsError` for invalid options.
  *
@@ -819,8 +874,25 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = (options: RateLimiter.Options): Effect.Effect<RateLimiter, InvalidOptionsError, Scope.Scope> =>
-  internal.make(options)
+export const make: (options: RateLimiter.Options) => Effect.Effect<RateLimiter, InvalidOptionsError, Scope.Scope> =
+  internal.make
+
+/**
+ * True for a rate limiter made by {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, Timeout } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(RateLimiter.make({ limit: 1, window: "1 second" }), RateLimiter.isRateLimiter) // true
+ * RateLimiter.isRateLimiter(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isRateLimiter: (u: unknown) => u is RateLimiter = internal.isRateLimiter
 
 /**
  * Makes a bounded memory store (see {@link MemoryStoreOptions}); its sweep
@@ -839,21 +911,21 @@ export const make = (options: RateLimiter.Options): Effect.Effect<RateLimiter, I
  *     Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
  *   )
  *   yield* Effect.succeed(1).pipe(limiter.execute({ key: "a" }))
- *   return store.size() // 1
+ *   return yield* store.size() // 1
  * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const makeStoreMemory = (
+export const makeStoreMemory: (
   options?: MemoryStoreOptions
-): Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> => store.makeMemoryStore(options)
+) => Effect.Effect<MemoryStore, InvalidOptionsError, Scope.Scope> = memory.makeMemoryStore
 
 /**
- * Provides the bounded memory store as the `RateLimiterStore`: limiters made
- * under it share it (a limiter's keys are prefixed by its name). Replaces
- * experimental's `layerStoreMemory`, which never deletes a key.
+ * Provides the bounded memory store as the {@link RateLimiterStore}: limiters
+ * made under it share it (a limiter's keys are prefixed by its name).
+ * Replaces experimental's `layerStoreMemory`, which never deletes a key.
  *
  * @example
  * ```ts
@@ -869,15 +941,41 @@ export const makeStoreMemory = (
  * @since 0.1.0
  * @category Layers
  */
-export const layerStoreMemory = (
+export const layerStoreMemory: (
   options?: MemoryStoreOptions
-): Layer.Layer<RateLimiterExperimental.RateLimiterStore, InvalidOptionsError> =>
-  Layer.scoped(RateLimiterExperimental.RateLimiterStore, store.makeMemoryStore(options))
+) => Layer.Layer<RateLimiterStore, InvalidOptionsError> = memory.layerStoreMemory
+
+/**
+ * Provides `@effect/experimental`'s `RateLimiterStore` (its memory store, or
+ * its `RateLimiter/Redis` `layerStore`) as the {@link RateLimiterStore}: the
+ * explicit form of what a limiter does when it finds experimental's store and
+ * none of this library's. The limiter then talks experimental's interface (a
+ * "plain" store: see {@link AtomicStore} for what that costs).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+ * import { Effect, Layer } from "effect"
+ *
+ * const StoreLive = RateLimiter.layerStoreExperimental.pipe(Layer.provide(RateLimiterExperimental.layerStoreMemory))
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ limit: 10, window: "1 second", name: "api" })
+ *   return yield* Effect.succeed("ok").pipe(limiter)
+ * }).pipe(Effect.scoped, Effect.provide(StoreLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreExperimental: Layer.Layer<RateLimiterStore, never, RateLimiterExperimental.RateLimiterStore> =
+  memory.layerStoreExperimental
 
 /**
  * Provides a rate limiter under your own `Context.Tag` (see
- * `Policy.fromTag`). The limiter uses the `RateLimiterStore` given to the
- * layer, if any. Fails with `InvalidOptionsError` for invalid options.
+ * `Policy.fromTag`). The limiter uses the store given to the layer, as
+ * {@link RateLimiterStore} describes. Fails with `InvalidOptionsError` for invalid options.
  *
  * @example
  * ```ts
@@ -894,10 +992,10 @@ export const layerStoreMemory = (
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <I, S>(
+export const layer: <I, S>(
   tag: Context.Tag<I, S>,
   options: RateLimiter.Options & ([RateLimiter] extends [S] ? unknown : never)
-): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, internal.make(options) as Effect.Effect<any, InvalidOptionsError, Scope.Scope>)
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
  * Provides a rate limiter under your own `Context.Tag` with its options read
@@ -922,8 +1020,7 @@ export const layer = <I, S>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerConfig = <I, S>(
+export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<RateLimiter.ConfigOptions> & ([RateLimiter] extends [S] ? unknown : never)
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, internal.makeFromConfig(config as Config.Config.Wrap<RateLimiter.ConfigOptions>) as any)
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

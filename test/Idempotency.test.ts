@@ -116,7 +116,7 @@ describe("Idempotency options", () => {
       const store = yield* Idempotency.makeStoreMemory({ sweepInterval: Duration.infinity })
       yield* settle
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [])
-      assert.strictEqual(store.stats().maxKeys, 100_000)
+      assert.strictEqual(store.unsafeStats().maxKeys, 100_000)
     }))
 
   it("IdempotencyError's message names the key, the reason and the cause", () => {
@@ -151,7 +151,7 @@ describe("Idempotency.run", () => {
       assert.strictEqual(yield* idem.run("a", dep.call), "result 1")
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* idem.run("a", dep.call), "result 3")
-      assert.deepStrictEqual(idem.stats(), { executions: 3, joined: 0, replayed: 4, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 3, joined: 0, replayed: 4, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("1,000 concurrent callers with the same key share one execution", () =>
@@ -169,7 +169,7 @@ describe("Idempotency.run", () => {
       // the very same value for everyone
       assert.isTrue(results.every((r) => r === results[0]))
       assert.deepStrictEqual(results[0], { execution: 1 })
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 999, replayed: 0, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 1, joined: 999, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("a typed failure reaches the sharers but is not kept by default", () =>
@@ -288,7 +288,7 @@ describe("Idempotency and interruption", () => {
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* Fiber.join(waiter), 2)
       assert.strictEqual(yield* idem.run("k", dep.call), 2)
-      assert.strictEqual(idem.stats().executions, 2)
+      assert.strictEqual(idem.unsafeStats().executions, 2)
     }))
 
   it.effect("closing the policy's scope interrupts executions in flight and their callers: nobody hangs", () =>
@@ -307,7 +307,7 @@ describe("Idempotency and interruption", () => {
       // and a closed policy runs nothing
       assert.isTrue(Exit.isInterrupted(yield* Effect.exit(idem.run("other", Effect.succeed(1)))))
       // the waiters stopped instead of taking over, and "other" never started an execution
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 2, replayed: 0, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 1, joined: 2, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("a caller's Timeout bounds its wait, not the shared execution (which sees no deadline)", () =>
@@ -398,7 +398,7 @@ describe("Idempotency composition", () => {
       yield* TestClock.adjust("1 second")
       assert.strictEqual((yield* Fiber.join(fiber))._tag, "Declined")
       assert.strictEqual(yield* dep.runs, 1)
-      assert.strictEqual(idem.stats().replayed, 2)
+      assert.strictEqual(idem.unsafeStats().replayed, 2)
     }))
 })
 
@@ -423,6 +423,49 @@ describe("Idempotency stores", () => {
       assert.strictEqual(yield* b.run("k", Effect.succeed("b")), "b")
     }))
 
+  it.effect("the store reference's default value, read directly, is a memory store", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.IdempotencyStore
+      assert.isFalse(store.persistent)
+      assert.isTrue(Idempotency.MemoryStoreTypeId in store)
+      assert.strictEqual((yield* (store as Idempotency.MemoryStore).stats()).maxKeys, 100_000)
+    }))
+
+  it.scoped("readers: stats, size are Effects; unsafeStats, unsafeSize their synchronous twins", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 10 })
+      const idem = yield* Idempotency.make({ ttl: "1 minute" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      yield* idem.run("k", Effect.succeed(1))
+      yield* idem.run("k", Effect.succeed(2))
+      assert.deepStrictEqual(yield* idem.stats(), { executions: 1, joined: 0, replayed: 1, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(yield* idem.stats(), idem.unsafeStats())
+      assert.deepStrictEqual(yield* store.stats(), {
+        stored: 1,
+        inFlight: 0,
+        maxKeys: 10,
+        expired: 0,
+        evicted: 0,
+        refused: 0,
+        highWaterCrossings: 0
+      })
+      assert.deepStrictEqual(yield* store.stats(), store.unsafeStats())
+      assert.strictEqual(yield* store.size(), 1)
+      assert.strictEqual(store.unsafeSize(), 1)
+      expectTypeOf(idem.stats()).toEqualTypeOf<Effect.Effect<Idempotency.Idempotency.Stats>>()
+    }))
+
+  it.scoped("isIdempotency: true for policies only; a policy carries its TypeId", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      assert.isTrue(Idempotency.isIdempotency(idem))
+      assert.strictEqual(idem[Idempotency.TypeId], Idempotency.TypeId)
+      assert.isFalse(Idempotency.isIdempotency({}))
+      assert.isFalse(Idempotency.isIdempotency(undefined))
+      assert.isFalse(Idempotency.isIdempotency(Timeout.make("1 second")))
+    }))
+
   it.scoped("whenFull: \"evictOldest\": the memory store keeps at most maxKeys Exits (the oldest dropped) and sweeps expired ones", () =>
     Effect.gen(function*() {
       const store = yield* Idempotency.makeStoreMemory({ maxKeys: 100, sweepInterval: "1 minute", whenFull: "evictOldest" })
@@ -430,14 +473,14 @@ describe("Idempotency stores", () => {
         Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
       )
       for (let i = 0; i < 1_000; i++) yield* idem.run(`request-${i}`, Effect.succeed(i))
-      assert.strictEqual(store.size(), 100)
-      assert.strictEqual(store.stats().evicted, 900)
+      assert.strictEqual(store.unsafeSize(), 100)
+      assert.strictEqual(store.unsafeStats().evicted, 900)
       // the newest are kept
       assert.strictEqual(yield* idem.run("request-999", Effect.succeed(-1)), 999)
       assert.strictEqual(yield* idem.run("request-0", Effect.succeed(-1)), -1)
       yield* TestClock.adjust("1 minute")
-      assert.strictEqual(store.size(), 0)
-      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901, refused: 0, highWaterCrossings: 1 })
+      assert.strictEqual(store.unsafeSize(), 0)
+      assert.deepStrictEqual(store.unsafeStats(), { stored: 0, inFlight: 0, maxKeys: 100, expired: 100, evicted: 901, refused: 0, highWaterCrossings: 1 })
     }))
 
   it.scoped("a stored Exit is replayed until exactly ttl has passed, then the key runs again", () =>
@@ -453,7 +496,7 @@ describe("Idempotency stores", () => {
       yield* TestClock.adjust("1 millis")
       // expired on lookup (no sweep ran): dropped and counted
       assert.strictEqual(yield* idem.run("k", dep.call), 2)
-      assert.deepStrictEqual(store.stats(), { stored: 1, inFlight: 0, maxKeys: 100_000, expired: 1, evicted: 0, refused: 0, highWaterCrossings: 0 })
+      assert.deepStrictEqual(store.unsafeStats(), { stored: 1, inFlight: 0, maxKeys: 100_000, expired: 1, evicted: 0, refused: 0, highWaterCrossings: 0 })
     }))
 
   it.scoped("each insertion drops up to 4 expired Exits from the front, expired at exactly their ttl", () =>
@@ -465,15 +508,15 @@ describe("Idempotency stores", () => {
       for (let i = 0; i < 10; i++) yield* idem.run(`old-${i}`, Effect.succeed(i))
       yield* TestClock.adjust("5 seconds")
       yield* idem.run("fresh", Effect.succeed(-1))
-      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [11, 0])
+      assert.deepStrictEqual([store.unsafeStats().stored, store.unsafeStats().expired], [11, 0])
       yield* TestClock.adjust("5 seconds")
       yield* idem.run("new-1", Effect.succeed(1))
-      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [8, 4])
+      assert.deepStrictEqual([store.unsafeStats().stored, store.unsafeStats().expired], [8, 4])
       yield* idem.run("new-2", Effect.succeed(2))
-      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [5, 8])
+      assert.deepStrictEqual([store.unsafeStats().stored, store.unsafeStats().expired], [5, 8])
       // the last two expired ones, then "fresh" (not expired) stops the drop
       yield* idem.run("new-3", Effect.succeed(3))
-      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [4, 10])
+      assert.deepStrictEqual([store.unsafeStats().stored, store.unsafeStats().expired], [4, 10])
       assert.strictEqual(yield* idem.run("fresh", Effect.succeed(-2)), -1)
     }))
 
@@ -488,7 +531,7 @@ describe("Idempotency stores", () => {
       yield* idem.run("b", Effect.succeed(2))
       yield* TestClock.adjust("5 seconds")
       assert.strictEqual(yield* store.sweep, 1)
-      assert.deepStrictEqual([store.stats().stored, store.stats().expired], [1, 1])
+      assert.deepStrictEqual([store.unsafeStats().stored, store.unsafeStats().expired], [1, 1])
       assert.strictEqual(yield* idem.run("b", Effect.succeed(-1)), 2)
     }))
 
@@ -500,7 +543,7 @@ describe("Idempotency stores", () => {
       assert.strictEqual(acquisition._tag, "Acquired")
       yield* Scope.close(lease, Exit.void)
       if (acquisition._tag === "Acquired") yield* acquisition.complete(Exit.succeed("late"), Duration.minutes(1))
-      assert.deepStrictEqual(store.stats(), { stored: 0, inFlight: 0, maxKeys: 100_000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 })
+      assert.deepStrictEqual(store.unsafeStats(), { stored: 0, inFlight: 0, maxKeys: 100_000, expired: 0, evicted: 0, refused: 0, highWaterCrossings: 0 })
       const next = yield* store.acquire("k", { codec: undefined }).pipe(Effect.scoped)
       assert.strictEqual(next._tag, "Acquired")
     }))
@@ -512,9 +555,9 @@ describe("Idempotency stores", () => {
         Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
       )
       for (let i = 0; i < 100_000; i++) yield* idem.run(`request-${i}`, Effect.void)
-      assert.strictEqual(store.size(), 100_000)
+      assert.strictEqual(store.unsafeSize(), 100_000)
       yield* TestClock.adjust("10 seconds")
-      assert.strictEqual(store.size(), 0)
+      assert.strictEqual(store.unsafeSize(), 0)
     }))
 
   /**
@@ -651,7 +694,7 @@ describe("Idempotency stores", () => {
           error: new Idempotency.IdempotencyError({ key: "7:unsaved:k", reason: "EncodeError" })
         }
       ])
-      assert.deepStrictEqual(idem.stats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 1, joined: 0, replayed: 0, storeErrors: 1, refused: 0 })
     }).pipe(Effect.scoped))
 
   it.scoped("a store that dies in acquire: the caller gets that defect, and it is not counted as a store error", () =>
@@ -665,7 +708,7 @@ describe("Idempotency stores", () => {
       )
       const exit = yield* Effect.exit(idem.run("k", Effect.succeed(1)))
       assert.deepStrictEqual(exit, Exit.die("store bug"))
-      assert.deepStrictEqual(idem.stats(), { executions: 0, joined: 0, replayed: 0, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 0, joined: 0, replayed: 0, storeErrors: 0, refused: 0 })
     }))
 
   it.scoped("with Schemas, Exits are encoded for a persisting store and decoded when replayed", () =>
@@ -705,7 +748,7 @@ describe("Idempotency stores", () => {
       assert.include(error.message, "connection refused")
       const [event] = Chunk.toReadonlyArray(yield* Fiber.join(events))
       assert.strictEqual(event?._tag, "StoreError")
-      assert.strictEqual(idem.stats().storeErrors, 1)
+      assert.strictEqual(idem.unsafeStats().storeErrors, 1)
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, {
@@ -792,7 +835,7 @@ describe("Idempotency outcomes", () => {
       }
       // only the kept ones are replayed
       assert.strictEqual(yield* Ref.get(ran), 4)
-      assert.deepStrictEqual(idem.stats(), { executions: 10, joined: 0, replayed: 2, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 10, joined: 0, replayed: 2, storeErrors: 0, refused: 0 })
     }))
 })
 

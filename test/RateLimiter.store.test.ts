@@ -78,7 +78,7 @@ describe("RateLimiter memory store: reserve", () => {
       const store = yield* makeStore()
       assert.isFalse((yield* reserve(store, bucket("a", 4))).admitted)
       assert.isFalse((yield* reserve(store, window("w", 3))).admitted)
-      assert.strictEqual(store.size(), 0)
+      assert.strictEqual(store.unsafeSize(), 0)
     }))
 
   it.scoped("fixed window: a call never straddles two windows; waits, retry-after and remaining are exact", () =>
@@ -210,7 +210,7 @@ describe("RateLimiter memory store: refund", () => {
       yield* reserve(store, bucket("b", 1)) // evicts "w"
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(refund(store, bucket("a", 3), a))))
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(refund(store, window("w", 2), w))))
-      assert.deepStrictEqual(store.stats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 2 })
+      assert.deepStrictEqual(store.unsafeStats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 2 })
       assert.deepStrictEqual(yield* reserve(store, bucket("b", 3)), {
         admitted: false,
         delayMillis: 100,
@@ -296,7 +296,7 @@ describe("RateLimiter memory store: experimental's interface", () => {
     Effect.gen(function*() {
       const store = yield* makeStore()
       assert.deepStrictEqual(yield* store.fixedWindow({ key: "f", tokens: 3, refillRate: Duration.millis(500), limit: 2 }), [3, 0])
-      assert.strictEqual(store.size(), 0)
+      assert.strictEqual(store.unsafeSize(), 0)
     }))
 })
 
@@ -310,7 +310,7 @@ describe("RateLimiter memory store: sweep", () => {
       assert.strictEqual(yield* store.sweep, 0)
       yield* at(200)
       assert.strictEqual(yield* store.sweep, 1)
-      assert.deepStrictEqual(store.stats(), { keys: 0, maxKeys: 100, expired: 1, evicted: 0 })
+      assert.deepStrictEqual(store.unsafeStats(), { keys: 0, maxKeys: 100, expired: 1, evicted: 0 })
     }))
 
   it.scoped("a fixed-window counter is swept exactly when it expires", () =>
@@ -321,7 +321,7 @@ describe("RateLimiter memory store: sweep", () => {
       assert.strictEqual(yield* store.sweep, 0)
       yield* at(200)
       assert.strictEqual(yield* store.sweep, 1)
-      assert.strictEqual(store.size(), 0)
+      assert.strictEqual(store.unsafeSize(), 0)
     }))
 
   it.scoped("an infinite sweepInterval starts no sweeper", () =>
@@ -376,7 +376,7 @@ describe("RateLimiter memory store: making room", () => {
         // every key was used since it was inserted: each got a second chance in turn, and "a" went
         assert.isFalse(yield* take(store, "b"))
         assert.isTrue(yield* take(store, "e")) // evicts "c", not "b"
-        assert.deepStrictEqual(store.stats(), { keys: 3, maxKeys: 3, expired: 0, evicted: 2 })
+        assert.deepStrictEqual(store.unsafeStats(), { keys: 3, maxKeys: 3, expired: 0, evicted: 2 })
         assert.isFalse(yield* take(store, "b"))
         assert.isFalse(yield* take(store, "d"))
         assert.isTrue(yield* take(store, "c"))
@@ -398,11 +398,11 @@ describe("RateLimiter memory store: making room", () => {
         const store = yield* makeStore(1)
         assert.isTrue(yield* take(store, "a"))
         assert.isFalse(yield* take(store, "a"))
-        assert.deepStrictEqual(store.stats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 0 })
+        assert.deepStrictEqual(store.unsafeStats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 0 })
         // expired meanwhile: reused in place, not replaced
         yield* TestClock.adjust("1 minute")
         assert.isTrue(yield* take(store, "a"))
-        assert.deepStrictEqual(store.stats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 0 })
+        assert.deepStrictEqual(store.unsafeStats(), { keys: 1, maxKeys: 1, expired: 0, evicted: 0 })
       }))
 
     it.scoped(`${label}: a key idle exactly now is dropped as expired, not evicted`, () =>
@@ -411,7 +411,7 @@ describe("RateLimiter memory store: making room", () => {
         assert.isTrue(yield* take(store, "a"))
         yield* TestClock.adjust("1 minute")
         assert.isTrue(yield* take(store, "b"))
-        assert.deepStrictEqual(store.stats(), { keys: 1, maxKeys: 1, expired: 1, evicted: 0 })
+        assert.deepStrictEqual(store.unsafeStats(), { keys: 1, maxKeys: 1, expired: 1, evicted: 0 })
       }))
   }
 
@@ -422,7 +422,7 @@ describe("RateLimiter memory store: making room", () => {
       for (let i = 0; i < 11; i++) assert.isTrue(yield* take(store, `k${i}`))
       assert.isFalse(yield* take(store, "k0"))
       assert.isTrue(yield* take(store, "k7"))
-      assert.deepStrictEqual(store.stats(), { keys: 10, maxKeys: 10, expired: 0, evicted: 2 })
+      assert.deepStrictEqual(store.unsafeStats(), { keys: 10, maxKeys: 10, expired: 0, evicted: 2 })
     }))
 
   it.scoped("room is made in the larger of the two maps (token buckets when as large)", () =>
@@ -442,7 +442,7 @@ describe("RateLimiter memory store: making room", () => {
       const [, take] = takes[3]!
       const store = yield* makeStore(2)
       for (const key of ["a", "b", "c", "d"]) assert.isTrue(yield* take(store, key))
-      assert.deepStrictEqual(store.stats(), { keys: 2, maxKeys: 2, expired: 0, evicted: 2 })
+      assert.deepStrictEqual(store.unsafeStats(), { keys: 2, maxKeys: 2, expired: 0, evicted: 2 })
     }))
 
   it.effect.prop(
@@ -464,9 +464,9 @@ describe("RateLimiter memory store: making room", () => {
         for (const op of ops) {
           if (op.gap > 0) yield* TestClock.adjust(Duration.millis(op.gap))
           yield* takes[op.way]![1](store, `k${op.key}`)
-          const stats = store.stats()
-          assert.isAtMost(store.size(), maxKeys)
-          assert.strictEqual(stats.keys, store.size())
+          const stats = store.unsafeStats()
+          assert.isAtMost(store.unsafeSize(), maxKeys)
+          assert.strictEqual(stats.keys, store.unsafeSize())
         }
       }).pipe(Effect.scoped),
     { fastCheck: { numRuns: 100 } }

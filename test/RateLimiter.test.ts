@@ -16,25 +16,27 @@ import {
   Layer,
   Metric,
   Option,
+  Predicate,
   Ref,
   Scope,
   Stream,
   TestClock
 } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
-import { plainReserve } from "../src/internal/rateLimiter.js"
+import { plainReserve } from "../src/internal/rateLimiter/store.js"
 import { counterValue } from "./utils/metrics.js"
 
 type StoreVariant = {
   readonly label: string
-  readonly layer: Layer.Layer<RateLimiterExperimental.RateLimiterStore, unknown>
+  /** Ours, or experimental's (which a limiter finds and uses when none of ours is provided). */
+  readonly layer: Layer.Layer<never, unknown>
   /** Whether the store has the atomic extension (exact waits, refunds for both algorithms). */
   readonly atomic: boolean
 }
 
 /** An atomic store with only the effectful `reserve`/`refund` (as a remote store has), over our memory store. */
-const asyncAtomicStore: Layer.Layer<RateLimiterExperimental.RateLimiterStore, unknown> = Layer.scoped(
-  RateLimiterExperimental.RateLimiterStore,
+const asyncAtomicStore: Layer.Layer<RateLimiter.RateLimiterStore, unknown> = Layer.scoped(
+  RateLimiter.RateLimiterStore,
   Effect.map(RateLimiter.makeStoreMemory(), (inner): RateLimiter.RateLimiterStore & RateLimiter.AtomicStore => ({
     tokenBucket: inner.tokenBucket,
     fixedWindow: inner.fixedWindow,
@@ -169,7 +171,7 @@ for (const variant of stores) {
         expectRejected(yield* Effect.either(Effect.succeed(3).pipe(limiter)))
         yield* TestClock.adjust("1 millis")
         assert.strictEqual(yield* Effect.succeed(4).pipe(limiter), 4)
-        assert.deepStrictEqual(limiter.stats(), { permitted: 4, delayed: 0, rejected: 2, storeErrors: 0 })
+        assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 4, delayed: 0, rejected: 2, storeErrors: 0 })
       })))
 
     it.effect("fail + fixed window: at most limit per counter, retryAfter is the counter's remaining life", () =>
@@ -190,7 +192,7 @@ for (const variant of stores) {
         const limiter = yield* RateLimiter.make({ limit: 2, window: "1 second", onExceeded: "delay" })
         const results = yield* startTimes(5, limiter)
         assert.deepStrictEqual(rights(results), [0, 0, 500, 1000, 1500])
-        assert.deepStrictEqual(limiter.stats(), { permitted: 2, delayed: 3, rejected: 0, storeErrors: 0 })
+        assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 2, delayed: 3, rejected: 0, storeErrors: 0 })
       })))
 
     it.effect("delay + fixed window: the n-th call waits for the start of window floor((n-1)/limit)", () =>
@@ -230,7 +232,7 @@ for (const variant of stores) {
             assert.strictEqual(Duration.toMillis(error.retryAfter), algorithm === "token-bucket" ? 300 : 800)
             assert.strictEqual(error.remaining, 0)
           }
-          assert.strictEqual(limiter.stats().rejected, 10)
+          assert.strictEqual(limiter.unsafeStats().rejected, 10)
           // later, the next call gets exactly the slot it would have had without the rejected calls
           yield* TestClock.adjust(algorithm === "token-bucket" ? "500 millis" : "1 second")
           const next = yield* Effect.fork(limiter(now))
@@ -418,6 +420,99 @@ describe("RateLimiter stores and sharing", () => {
       yield* b(Effect.void)
       expectRejected(yield* Effect.either(a(Effect.void)))
     }))
+
+  it.effect("experimental's RateLimiterStore provided without the adapter is used, never ignored", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({ limit: 1, window: "1 second", name: "theirs" })
+      const b = yield* RateLimiter.make({ limit: 1, window: "1 second", name: "theirs" })
+      assert.strictEqual(Policy.describe(a).options.store, "plain")
+      yield* a(Effect.void)
+      // the same provided store (not a private one): same name, same limit
+      expectRejected(yield* Effect.either(b(Effect.void)))
+      // and it is experimental's: its bucket for the limiter's key is empty
+      const theirs = yield* RateLimiterExperimental.RateLimiterStore
+      const left = yield* theirs.tokenBucket({
+        key: "6:theirs",
+        tokens: 1,
+        limit: 1,
+        refillRate: Duration.seconds(1),
+        allowOverflow: false
+      })
+      assert.strictEqual(left, -1)
+    }).pipe(Effect.scoped, Effect.provide(RateLimiterExperimental.layerStoreMemory)))
+
+  it.effect("layerStoreExperimental provides experimental's store as ours", () =>
+    Effect.gen(function*() {
+      const theirs = yield* RateLimiterExperimental.RateLimiterStore
+      const ours = yield* RateLimiter.RateLimiterStore
+      assert.strictEqual(ours, theirs)
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      assert.strictEqual(Policy.describe(limiter).options.store, "plain")
+      yield* limiter(Effect.void)
+      expectRejected(yield* Effect.either(limiter(Effect.void)))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(RateLimiter.layerStoreExperimental.pipe(Layer.provideMerge(RateLimiterExperimental.layerStoreMemory)))
+    ))
+
+  it.effect("a store of ours takes precedence over experimental's when both are provided", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second", name: "both" })
+      assert.strictEqual(Policy.describe(limiter).options.store, "atomic")
+      yield* limiter(Effect.void)
+      expectRejected(yield* Effect.either(limiter(Effect.void)))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(RateLimiter.layerStoreMemory()),
+      // experimental's store, never to be asked
+      Effect.provide(Layer.succeed(RateLimiterExperimental.RateLimiterStore, {
+        tokenBucket: () => Effect.die("experimental's store was asked"),
+        fixedWindow: () => Effect.die("experimental's store was asked")
+      }))
+    ))
+
+  it.effect("the store reference's default value, read directly, is a memory store", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimiter.RateLimiterStore
+      assert.isTrue(RateLimiter.isAtomicStore(store))
+      assert.isTrue(Predicate.hasProperty(store, RateLimiter.MemoryStoreTypeId))
+      const memory = store as RateLimiter.MemoryStore
+      assert.strictEqual((yield* memory.stats()).maxKeys, 100_000)
+    }))
+
+  it.scoped("readers: stats, size are Effects; unsafeStats, unsafeSize their synchronous twins", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimiter.makeStoreMemory({ maxKeys: 10 })
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" }).pipe(
+        Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
+      )
+      yield* limiter(Effect.void)
+      yield* Effect.either(limiter(Effect.void))
+      assert.deepStrictEqual(yield* limiter.stats(), { permitted: 1, delayed: 0, rejected: 1, storeErrors: 0 })
+      assert.deepStrictEqual(yield* limiter.stats(), limiter.unsafeStats())
+      assert.deepStrictEqual(yield* store.stats(), { keys: 1, maxKeys: 10, expired: 0, evicted: 0 })
+      assert.deepStrictEqual(yield* store.stats(), store.unsafeStats())
+      assert.strictEqual(yield* store.size(), 1)
+      assert.strictEqual(store.unsafeSize(), 1)
+    }))
+
+  it.scoped("isRateLimiter: true for limiters only; a limiter carries its TypeId", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 1, window: "1 second" })
+      assert.isTrue(RateLimiter.isRateLimiter(limiter))
+      assert.strictEqual(limiter[RateLimiter.TypeId], RateLimiter.TypeId)
+      assert.isFalse(RateLimiter.isRateLimiter(Timeout.make("1 second")))
+      assert.isFalse(RateLimiter.isRateLimiter({ [RateLimiter.TypeId]: RateLimiter.TypeId }))
+      assert.isFalse(RateLimiter.isRateLimiter(undefined))
+    }))
+
+  it.scoped("execute is dual: data-first and data-last", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ limit: 2, window: "1 second" })
+      assert.strictEqual(yield* limiter.execute(Effect.succeed(1), { key: "k" }), 1)
+      assert.strictEqual(yield* Effect.succeed(2).pipe(limiter.execute({ key: "k" })), 2)
+      expectRejected(yield* Effect.either(limiter.execute(Effect.succeed(3), { key: "k" })))
+    }))
 })
 
 describe("RateLimiter observability and errors", () => {
@@ -448,7 +543,7 @@ describe("RateLimiter observability and errors", () => {
         rejected._tag === "Rejected" && rejected.reason === "MaxDelayExceeded" &&
           Duration.toMillis(rejected.retryAfter) === 1000
       )
-      assert.deepStrictEqual(limiter.stats(), { permitted: 1, delayed: 1, rejected: 1, storeErrors: 0 })
+      assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 1, delayed: 1, rejected: 1, storeErrors: 0 })
     }))
 
   it.scoped("metrics: rejections by reason and delays, labelled with the limiter's name", () =>
@@ -520,7 +615,7 @@ describe("RateLimiter observability and errors", () => {
       assert.isTrue(Errors.isRejection(error))
       assert.include(error.message, "connection refused")
       assert.isFalse(yield* Ref.get(ran))
-      assert.strictEqual(limiter.stats().storeErrors, 1)
+      assert.strictEqual(limiter.unsafeStats().storeErrors, 1)
       assert.strictEqual(yield* counterValue("resilience_rate_limiter_store_errors", { policy: "redis-backed" }), 1)
       assert.strictEqual(Policy.describe(limiter).options.store, "plain")
     }).pipe(Effect.scoped, Effect.provide(failingStore)))
@@ -553,8 +648,8 @@ describe("RateLimiter composition", () => {
       const error = expectRejected(yield* Effect.either(call.pipe(limiter, retry)))
       assert.strictEqual(error.reason, "LimitExceeded")
       assert.strictEqual(yield* Ref.get(calls), 1)
-      assert.strictEqual(retry.stats().retries, 0)
-      assert.strictEqual(retry.stats().gaveUp, 1)
+      assert.strictEqual((yield* retry.stats()).retries, 0)
+      assert.strictEqual((yield* retry.stats()).gaveUp, 1)
     }))
 
   it.scoped("with Retry's retryRejections opt-in, the rejection's retryAfter sets the next retry's delay exactly", () =>
@@ -738,7 +833,11 @@ const limiterFor = (s: Scenario) =>
     algorithm: s.algorithm,
     onExceeded: s.mode === "fail" ? "fail" : "delay",
     ...(s.mode === "delay-bounded" ? { maxDelay: Duration.millis(s.maxDelayWindows * s.limit * s.refill) } : {})
-  }).pipe(Effect.provide(s.atomic ? RateLimiter.layerStoreMemory() : RateLimiterExperimental.layerStoreMemory))
+  }).pipe(
+    Effect.provide<never, Errors.InvalidOptionsError, never>(
+      s.atomic ? RateLimiter.layerStoreMemory() : RateLimiterExperimental.layerStoreMemory
+    )
+  )
 
 describe("RateLimiter properties", () => {
   it.effect.prop(
@@ -846,13 +945,13 @@ describe("RateLimiter memory store", () => {
         const store = yield* RateLimiter.makeStoreMemory({ sweepInterval: "1 minute" })
         const limiter = yield* limiterOn(store, { limit: 5, window: "10 seconds", algorithm })
         for (let i = 0; i < 100_000; i++) yield* limiter.execute(Effect.void, { key: `request-${i}` })
-        assert.strictEqual(store.size(), 100_000)
+        assert.strictEqual(store.unsafeSize(), 100_000)
         // idle after 2 s (one token refilled / the counter expired), swept at the next sweep
         yield* TestClock.adjust("59 seconds")
-        assert.strictEqual(store.size(), 100_000)
+        assert.strictEqual(store.unsafeSize(), 100_000)
         yield* TestClock.adjust("1 second")
-        assert.strictEqual(store.size(), 0)
-        assert.deepStrictEqual(store.stats(), { keys: 0, maxKeys: 100_000, expired: 100_000, evicted: 0 })
+        assert.strictEqual(store.unsafeSize(), 0)
+        assert.deepStrictEqual(store.unsafeStats(), { keys: 0, maxKeys: 100_000, expired: 100_000, evicted: 0 })
       }))
   }
 
@@ -863,7 +962,7 @@ describe("RateLimiter memory store", () => {
       yield* limiter.execute(Effect.void, { key: "busy", cost: 2 })
       yield* limiter.execute(Effect.void, { key: "light" })
       yield* TestClock.adjust("31 seconds") // "light" refilled; "busy" still short of one token
-      assert.strictEqual(store.size(), 1)
+      assert.strictEqual(store.unsafeSize(), 1)
       expectRejected(yield* Effect.either(limiter.execute(Effect.void, { key: "busy", cost: 2 })))
       assert.strictEqual(yield* store.sweep, 0)
     }))
@@ -875,11 +974,11 @@ describe("RateLimiter memory store", () => {
       for (let i = 0; i < 1_000; i++) yield* limiter.execute(Effect.void, { key: `a-${i}` })
       yield* TestClock.adjust("1 second") // all idle now
       for (let i = 0; i < 1_000; i++) yield* limiter.execute(Effect.void, { key: `b-${i}` })
-      assert.deepStrictEqual(store.stats(), { keys: 1_000, maxKeys: 1_000, expired: 1_000, evicted: 0 })
+      assert.deepStrictEqual(store.unsafeStats(), { keys: 1_000, maxKeys: 1_000, expired: 1_000, evicted: 0 })
       // 10,000 more live keys at once: the oldest live keys are evicted (and counted)
       for (let i = 0; i < 10_000; i++) yield* limiter.execute(Effect.void, { key: `c-${i}` })
-      assert.strictEqual(store.size(), 1_000)
-      assert.strictEqual(store.stats().evicted, 10_000)
+      assert.strictEqual(store.unsafeSize(), 1_000)
+      assert.strictEqual(store.unsafeStats().evicted, 10_000)
     }))
 
   it.scoped("a recently used key gets a second chance over an untouched one when room is needed", () =>
@@ -895,7 +994,7 @@ describe("RateLimiter memory store", () => {
       yield* Effect.either(limiter.execute(Effect.void, { key: "b" }))
       yield* limiter.execute(Effect.void, { key: "e" })
       expectRejected(yield* Effect.either(limiter.execute(Effect.void, { key: "b" })))
-      assert.strictEqual(store.size(), 3)
+      assert.strictEqual(store.unsafeSize(), 3)
     }))
 })
 
@@ -927,8 +1026,12 @@ describe("RateLimiter types", () => {
         Effect.Effect<RateLimiter.RateLimiter, Errors.InvalidOptionsError, Scope.Scope>
       >()
       expectTypeOf(RateLimiter.layerStoreMemory()).toEqualTypeOf<
-        Layer.Layer<RateLimiterExperimental.RateLimiterStore, Errors.InvalidOptionsError>
+        Layer.Layer<RateLimiter.RateLimiterStore, Errors.InvalidOptionsError>
       >()
+      expectTypeOf(RateLimiter.layerStoreExperimental).toEqualTypeOf<
+        Layer.Layer<RateLimiter.RateLimiterStore, never, RateLimiterExperimental.RateLimiterStore>
+      >()
+      expectTypeOf(limiter.stats()).toEqualTypeOf<Effect.Effect<RateLimiter.RateLimiter.Stats>>()
       // @ts-expect-error: the options are required
       RateLimiter.make({ limit: 1 })
       // @ts-expect-error: not an algorithm
@@ -1001,7 +1104,7 @@ describe("Queue-based load leveling: the limiter's delay mode in front of a bulk
       // bounded memory: of the 100 calls, only the 25 admitted ones stay (5 running, 20 waiting for their slot)
       assert.strictEqual(inFlight, 25)
       assert.isAtMost(maxRunning, 5)
-      assert.deepStrictEqual(limiter.stats(), { permitted: 5, delayed: 20, rejected: 75, storeErrors: 0 })
+      assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 5, delayed: 20, rejected: 75, storeErrors: 0 })
       // the rejected calls took nothing: right after the drain, the bucket is where 25 calls left it
       const next = yield* Effect.fork(limiter(now))
       yield* settle
@@ -1022,7 +1125,7 @@ describe("Queue-based load leveling: the limiter's delay mode in front of a bulk
       assert.strictEqual(limited.length, 75)
       assert.isAbove(full.length, 0)
       assert.strictEqual(results.filter(Either.isRight).length + full.length, 25)
-      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 5, maxQueue: 3 })
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 5, maxQueue: 3 })
     }))
 })
 
@@ -1106,7 +1209,7 @@ describe("RateLimiter options and costs", () => {
       yield* Effect.yieldNow()
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(waiting)
-      assert.deepStrictEqual(limiter.stats(), { permitted: 0, delayed: 1, rejected: 0, storeErrors: 0 })
+      assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 0, delayed: 1, rejected: 0, storeErrors: 0 })
       yield* Scope.close(scope, Exit.void)
       const series = (yield* Metric.snapshot).filter((pair) =>
         pair.metricKey.name === "resilience_rate_limiter_permitted" &&

@@ -33,7 +33,7 @@
  * With `"allow"`, such a call runs its effect without protection (fail open:
  * at-least-once; its `Exit` is not stored). A failure to store the `Exit` or
  * release the lock never fails the call that ran: it is counted, and the lock
- * expires after `lockTtl`. Failures are counted in `stats()` and
+ * expires after `lockTtl`. Failures are counted in the store's `stats()` and
  * `resilience_redis_store_errors`; the policy also counts those it sees
  * (`resilience_idempotency_store_errors`).
  *
@@ -42,11 +42,11 @@
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../Errors.js"
-import * as Idempotency from "../Idempotency.js"
-import * as internal from "./internal/idempotency.js"
+import type * as Idempotency from "../Idempotency.js"
+import * as internal from "./internal/idempotency/store.js"
 import type { Redis } from "./Redis.js"
 
 /**
@@ -61,7 +61,7 @@ import type { Redis } from "./Redis.js"
  * @since 0.1.0
  * @category Type IDs
  */
-export const TypeId: unique symbol = Symbol.for("effect-resilience/redis/IdempotencyStore")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @example
@@ -142,7 +142,7 @@ export interface Options {
  *
  * const program = Effect.gen(function*() {
  *   const store: IdempotencyStore.RedisIdempotencyStore = yield* IdempotencyStore.make()
- *   return store.stats() // { storeErrors: 0, allowedWithoutLock: 0, locksLost: 0, waiting: 0 }
+ *   return yield* store.stats() // { storeErrors: 0, allowedWithoutLock: 0, locksLost: 0, waiting: 0 }
  * }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
  * ```
  *
@@ -151,7 +151,37 @@ export interface Options {
  */
 export interface RedisIdempotencyStore extends Context.Tag.Service<Idempotency.IdempotencyStore> {
   readonly [TypeId]: TypeId
-  readonly stats: () => {
+  /** Counts since the store was made, and the executions waited for now. */
+  readonly stats: () => Effect.Effect<RedisIdempotencyStore.Stats>
+  /** The synchronous twin of `stats`. */
+  readonly unsafeStats: () => RedisIdempotencyStore.Stats
+}
+
+/**
+ * @example
+ * ```ts
+ * import type { IdempotencyStore } from "effect-resilience/redis"
+ *
+ * const waiting = (stats: IdempotencyStore.RedisIdempotencyStore.Stats) => stats.waiting
+ * ```
+ *
+ * @since 0.1.0
+ */
+export declare namespace RedisIdempotencyStore {
+  /**
+   * What {@link RedisIdempotencyStore} `stats` reports.
+   *
+   * @example
+   * ```ts
+   * import type { IdempotencyStore } from "effect-resilience/redis"
+   *
+   * const degraded = (stats: IdempotencyStore.RedisIdempotencyStore.Stats) => stats.storeErrors > 0 || stats.locksLost > 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
     /** Failed or timed-out Redis calls. */
     readonly storeErrors: number
     /** Calls run unprotected because Redis failed (`onStoreError: "allow"`). */
@@ -193,7 +223,7 @@ export const make: (
 ) => Effect.Effect<RedisIdempotencyStore, InvalidOptionsError, Redis | Scope.Scope> = internal.make
 
 /**
- * Provides the store as the `Idempotency.IdempotencyStore`: every
+ * Provides the store as the `Idempotency.IdempotencyStore` reference: every
  * `Idempotency` policy made under it keeps its executions in Redis (policies
  * with the same `name` on any replica share them).
  *
@@ -214,5 +244,5 @@ export const make: (
  * @since 0.1.0
  * @category Layers
  */
-export const layer = (options?: Options): Layer.Layer<Idempotency.IdempotencyStore, InvalidOptionsError, Redis> =>
-  Layer.scoped(Idempotency.IdempotencyStore, internal.make(options))
+export const layer: (options?: Options) => Layer.Layer<Idempotency.IdempotencyStore, InvalidOptionsError, Redis> =
+  internal.layer

@@ -28,18 +28,17 @@
  * experimental's `RateLimitStoreError` and the limiter applies its
  * `onStoreError`: `"fail"` (the default) rejects the call with
  * `RateLimiterStoreError`, `"allow"` runs it unlimited. Both count the
- * failure (`stats().storeErrors` of the limiter and of the store,
+ * failure (`storeErrors` in the `stats()` of the limiter and of the store,
  * `resilience_rate_limiter_store_errors` and `resilience_redis_store_errors`).
  *
  * @since 0.1.0
  */
-import type * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type { InvalidOptionsError } from "../Errors.js"
-import * as RateLimiter from "../RateLimiter.js"
-import * as internal from "./internal/rateLimiter.js"
+import type * as RateLimiter from "../RateLimiter.js"
+import * as internal from "./internal/rateLimiter/store.js"
 import type { Redis } from "./Redis.js"
 
 /**
@@ -54,7 +53,7 @@ import type { Redis } from "./Redis.js"
  * @since 0.1.0
  * @category Type IDs
  */
-export const TypeId: unique symbol = Symbol.for("effect-resilience/redis/RateLimiterStore")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @example
@@ -131,7 +130,39 @@ export interface RedisRateLimiterStore extends RateLimiter.RateLimiterStore, Rat
   /** Where the store's time comes from. */
   readonly clock: "redis" | "caller"
   /** Failed or timed-out script calls since the store was made. */
-  readonly stats: () => { readonly storeErrors: number }
+  readonly stats: () => Effect.Effect<RedisRateLimiterStore.Stats>
+  /** The synchronous twin of `stats`. */
+  readonly unsafeStats: () => RedisRateLimiterStore.Stats
+}
+
+/**
+ * @example
+ * ```ts
+ * import type { RateLimiterStore } from "effect-resilience/redis"
+ *
+ * const errors = (stats: RateLimiterStore.RedisRateLimiterStore.Stats) => stats.storeErrors
+ * ```
+ *
+ * @since 0.1.0
+ */
+export declare namespace RedisRateLimiterStore {
+  /**
+   * What {@link RedisRateLimiterStore} `stats` reports.
+   *
+   * @example
+   * ```ts
+   * import type { RateLimiterStore } from "effect-resilience/redis"
+   *
+   * const failing = (stats: RateLimiterStore.RedisRateLimiterStore.Stats) => stats.storeErrors > 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Failed or timed-out script calls since the store was made. */
+    readonly storeErrors: number
+  }
 }
 
 /**
@@ -160,9 +191,9 @@ export const make: (options?: Options) => Effect.Effect<RedisRateLimiterStore, I
   internal.make
 
 /**
- * Provides the store as the `RateLimiter.RateLimiterStore`: every limiter
- * made under it keeps its limits in Redis (limiters with the same `name` on
- * any replica share them).
+ * Provides the store as the `RateLimiter.RateLimiterStore` reference: every
+ * limiter made under it keeps its limits in Redis (limiters with the same
+ * `name` on any replica share them).
  *
  * @example
  * ```ts
@@ -181,7 +212,6 @@ export const make: (options?: Options) => Effect.Effect<RedisRateLimiterStore, I
  * @since 0.1.0
  * @category Layers
  */
-export const layer = (
+export const layer: (
   options?: Options
-): Layer.Layer<RateLimiterExperimental.RateLimiterStore, InvalidOptionsError, Redis> =>
-  Layer.effect(RateLimiter.RateLimiterStore, internal.make(options))
+) => Layer.Layer<RateLimiter.RateLimiterStore, InvalidOptionsError, Redis> = internal.layer

@@ -110,7 +110,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       assert.strictEqual((yield* a.policy.run("order-1", charge("a"))).id, results[0]!.id)
       yield* a.policy.run("order-2", charge("a"))
       assert.strictEqual(executions, 2)
-      const stats = [a.policy.stats(), b.policy.stats()]
+      const stats = [a.policy.unsafeStats(), b.policy.unsafeStats()]
       assert.strictEqual(stats[0]!.executions + stats[1]!.executions, 2)
       assert.strictEqual(stats[0]!.joined + stats[1]!.joined, 19)
       assert.strictEqual(stats[0]!.replayed + stats[1]!.replayed, 2)
@@ -118,7 +118,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       yield* b.policy.invalidate("order-1")
       yield* a.policy.run("order-1", charge("a"))
       assert.strictEqual(executions, 3)
-      assert.strictEqual(a.store.stats().waiting + b.store.stats().waiting, 0)
+      assert.strictEqual(a.store.unsafeStats().waiting + b.store.unsafeStats().waiting, 0)
     }).pipe(Effect.scoped))
 
   it.live("random callers on two replicas, some interrupted: every key runs once, every other caller gets its result (seeded)", () =>
@@ -164,7 +164,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
             replicas[0]!.redis.use("KEYS", (c) => c.keys(`${prefix}idem:l:*`)),
             (keys) => keys.length === 0
           ))
-          for (const r of replicas) assert.strictEqual(r.store.stats().waiting, 0)
+          for (const r of replicas) assert.strictEqual(r.store.unsafeStats().waiting, 0)
         })
         yield* Effect.withRandom(run, Random.make(seed))
       }
@@ -191,7 +191,7 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       assert.instanceOf(waiter, Unavailable)
       assert.instanceOf(yield* Fiber.join(first), Unavailable)
       assert.strictEqual(runs, 2)
-      assert.strictEqual(b.policy.stats().joined, 1)
+      assert.strictEqual(b.policy.unsafeStats().joined, 1)
       yield* Effect.flip(b.policy.run("k2", failing(new Unavailable())))
       assert.strictEqual(runs, 3)
       // a defect reaches the waiters, and is never kept
@@ -237,10 +237,10 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       yield* realSleep(400)
       assert.strictEqual(yield* redis.use("EXISTS", (c) => c.exists(`${prefix}idem:l:5:crash:job-7`)), 1)
       const waiting = yield* Effect.fork(policy.run("job-7", Effect.succeed("taken over")))
-      yield* eventually(Effect.sync(() => policy.stats().joined === 1))
+      yield* eventually(Effect.sync(() => policy.unsafeStats().joined === 1))
       child.kill("SIGKILL")
       assert.strictEqual(yield* Fiber.join(waiting), "taken over")
-      assert.deepStrictEqual(policy.stats(), { executions: 1, joined: 1, replayed: 0, storeErrors: 0, refused: 0 })
+      assert.deepStrictEqual(policy.unsafeStats(), { executions: 1, joined: 1, replayed: 0, storeErrors: 0, refused: 0 })
     }).pipe(Effect.scoped))
 
   it.scoped("with the caller's clock (TestClock): an unrenewed lock and a kept Exit expire by that clock", () =>
@@ -284,14 +284,14 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       // an execution holds its lock when Redis stops answering
       const latch = yield* Deferred.make<void>()
       const executing = yield* Effect.fork(closed.policy.run("held", Effect.zipRight(Deferred.await(latch), charge("held"))))
-      yield* eventually(Effect.sync(() => closed.policy.stats().executions === 1))
+      yield* eventually(Effect.sync(() => closed.policy.unsafeStats().executions === 1))
       yield* server.pause
       const error = yield* Effect.flip(closed.policy.run("new-key", charge("no")))
       assert.strictEqual(error._tag === "IdempotencyError" && error.reason, "StoreError")
       assert.strictEqual(runs, 0)
       assert.strictEqual((yield* open.policy.run("new-key", charge("unprotected"))).id, "unprotected")
       assert.strictEqual(runs, 1)
-      assert.strictEqual(open.store.stats().allowedWithoutLock, 1)
+      assert.strictEqual(open.store.unsafeStats().allowedWithoutLock, 1)
       // a waiter on the other replica cannot poll: it fails (closed) instead of hanging
       const waiter = yield* Effect.flip(closed.policy.run("held", charge("no")))
       assert.strictEqual(waiter._tag, "IdempotencyError")
@@ -305,8 +305,8 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
         (r) => r._tag === "Right" && r.right.id === "held"
       ))
       assert.strictEqual(runs, 2)
-      assert.isTrue(closed.store.stats().storeErrors >= 2)
-      assert.isTrue(closed.policy.stats().storeErrors >= 2)
+      assert.isTrue(closed.store.unsafeStats().storeErrors >= 2)
+      assert.isTrue(closed.policy.unsafeStats().storeErrors >= 2)
       const acquireErrors = { store: "idempotency", prefix: "idem:", operation: "acquire" }
       assert.isTrue((yield* counterTotal("resilience_redis_store_errors", acquireErrors)) >= 2)
     }).pipe(Effect.scoped))

@@ -8,9 +8,9 @@
 import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
-import { RateLimiter } from "effect-resilience"
+import { Policy, RateLimiter } from "effect-resilience"
 import { RateLimiterStore, Redis } from "effect-resilience/redis"
-import { MemoryCore } from "../../src/internal/rateLimiterStore.js"
+import { MemoryCore } from "../../src/internal/rateLimiter/memoryStore.js"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
 import { counterTotal } from "../utils/metrics.js"
 
@@ -159,6 +159,35 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(yield* redis.use("PTTL", (c) => c.pttl(`${prefix}3:exp:refill`)), -1)
     }).pipe(Effect.scoped))
 
+  it.live("experimental's Redis layer is honoured: alone (no adapter), through layerStoreExperimental, and second to ours", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const port = Number(new URL(server.url).port)
+      const theirs = RateLimiterRedis.layerStore({ host: "127.0.0.1", port, prefix })
+      const redis = yield* connect(server.url, prefix)
+      const exists = (key: string) => redis.use("EXISTS", (c) => c.exists(key))
+      const limited = (name: string) =>
+        Effect.gen(function*() {
+          const limiter = yield* RateLimiter.make({ limit: 1, window: "1 minute", name })
+          const first = yield* Effect.either(limiter(Effect.void))
+          const second = yield* Effect.either(limiter(Effect.void))
+          return [Policy.describe(limiter).options.store, Either.isRight(first), Either.isRight(second)]
+        }).pipe(Effect.scoped)
+      // experimental's layer alone, as a user of its RateLimiter provides it: used (plain protocol), in Redis
+      assert.deepStrictEqual(yield* limited("alone").pipe(Effect.provide(theirs)), ["plain", true, false])
+      assert.strictEqual(yield* exists(`${prefix}5:alone`), 1)
+      // through the adapter
+      const adapted = RateLimiter.layerStoreExperimental.pipe(Layer.provide(theirs))
+      assert.deepStrictEqual(yield* limited("adapted").pipe(Effect.provide(adapted)), ["plain", true, false])
+      assert.strictEqual(yield* exists(`${prefix}7:adapted`), 1)
+      // ours provided too: ours is used, experimental's store is not touched
+      const ours = RateLimiterStore.layer().pipe(Layer.provide(Layer.succeed(Redis.Redis, redis)))
+      assert.deepStrictEqual(yield* limited("both").pipe(Effect.provide(Layer.merge(ours, theirs))), ["atomic", true, false])
+      assert.strictEqual(yield* exists(`${prefix}4:both`), 0)
+      assert.strictEqual(yield* exists(`${prefix}rl:tb:4:both`), 1)
+    }).pipe(Effect.scoped))
+
   it.scoped("\"delay\" mode: a rejected call is never charged, an interrupted waiter gets its tokens back", () =>
     Effect.gen(function*() {
       const server = yield* startRedis
@@ -196,7 +225,7 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
       yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* Fiber.join(later), "later")
-      assert.deepStrictEqual(limiter.stats(), { permitted: 2, delayed: 2, rejected: 1, storeErrors: 0 })
+      assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 2, delayed: 2, rejected: 1, storeErrors: 0 })
     }))
 
   it.live("every key expires once it is idle (bounded memory)", () =>
@@ -263,9 +292,9 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       const over = yield* Effect.flip(closed(Effect.void))
       assert.strictEqual(over._tag, "RateLimitExceededError")
 
-      assert.strictEqual(closed.stats().storeErrors >= 2, true)
-      assert.strictEqual(open.stats().storeErrors, 2)
-      assert.isTrue(store.stats().storeErrors >= 4)
+      assert.strictEqual(closed.unsafeStats().storeErrors >= 2, true)
+      assert.strictEqual(open.unsafeStats().storeErrors, 2)
+      assert.isTrue(store.unsafeStats().storeErrors >= 4)
       assert.strictEqual(yield* counterTotal("resilience_rate_limiter_store_errors", { policy: "open" }), 2)
       assert.isTrue((yield* counterTotal("resilience_redis_store_errors", { store: "rate-limiter", prefix: "rl:" })) >= 4)
     }).pipe(Effect.scoped))

@@ -119,7 +119,7 @@ const bulkheadApi: Api = {
       const events = yield* Ref.make(0)
       yield* bulkhead.events.pipe(Stream.runForEach(() => Ref.update(events, (n) => n + 1)), Effect.forkScoped)
       yield* Effect.yieldNow()
-      const footprint = Effect.map(Ref.get(events), (n) => ({ totals: bulkhead.totals(), events: n }))
+      const footprint = Effect.map(Ref.get(events), (n) => ({ totals: bulkhead.unsafeTotals(), events: n }))
       const pristine = yield* footprint
       const exit = yield* Effect.exit(bulkhead.execute(work, { key } as { key: string }))
       yield* Effect.yieldNow()
@@ -137,7 +137,7 @@ const rateLimiterApi: Api = {
         Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))
       )
       const { runs, work } = yield* counted
-      const footprint = Effect.sync(() => ({ store: store.stats(), limiter: limiter.stats() }))
+      const footprint = Effect.sync(() => ({ store: store.unsafeStats(), limiter: limiter.unsafeStats() }))
       const pristine = yield* footprint
       const exit = yield* Effect.exit(limiter.execute(work, { key } as { key: string }))
       return { exit, ran: yield* runs, footprint: yield* footprint, pristine }
@@ -157,7 +157,7 @@ const idempotencyApi = (
         Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
       )
       const { runs, work } = yield* counted
-      const footprint = Effect.sync(() => ({ store: store.stats(), policy: idem.stats() }))
+      const footprint = Effect.sync(() => ({ store: store.unsafeStats(), policy: idem.unsafeStats() }))
       const pristine = yield* footprint
       const exit = yield* Effect.exit(use(idem, key, work))
       return { exit, ran: yield* runs, footprint: yield* footprint, pristine }
@@ -175,15 +175,17 @@ const staleApi = (
   call: (key) =>
     Effect.gen(function*() {
       const log: Array<string> = []
-      const memory = yield* Fallback.makeMemoryStore({ maxEntries: 10 })
+      const memory = yield* Fallback.makeStoreMemory({ maxEntries: 10 })
       const store: Fallback.StaleStore = {
         get: (k, now) => Effect.zipRight(Effect.sync(() => log.push(`get ${k}`)), memory.get(k, now)),
         set: (k, entry, now) => Effect.zipRight(Effect.sync(() => log.push(`set ${k}`)), memory.set(k, entry, now)),
         delete: (k) => Effect.zipRight(Effect.sync(() => log.push(`delete ${k}`)), memory.delete(k))
       }
-      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10, store, name: "keys" })
+      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10, name: "keys" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       const { runs, work } = yield* counted
-      const footprint = Effect.sync(() => ({ store: [...log], stats: cache.stats() }))
+      const footprint = Effect.sync(() => ({ store: [...log], stats: cache.unsafeStats() }))
       const pristine = yield* footprint
       const exit = yield* Effect.exit(use(cache, key, work))
       return { exit, ran: yield* runs, footprint: yield* footprint, pristine }
@@ -317,14 +319,15 @@ describe("Keys (issue 17): names and keys never collide (memory stores)", () => 
       assert.strictEqual(yield* orders.run("refund:42", Effect.succeed("orders' result")), "orders' result")
       // today's `${name}:${key}` made both "orders:refund:42": the second caller got the first one's result
       assert.strictEqual(yield* refunds.run("42", Effect.succeed("refunds' result")), "refunds' result")
-      assert.deepStrictEqual([orders.stats().executions, refunds.stats().executions], [1, 1])
+      assert.deepStrictEqual([(yield* orders.stats()).executions, (yield* refunds.stats()).executions], [1, 1])
     }).pipe(Effect.scoped, Effect.provide(Idempotency.layerStoreMemory())))
 
   it.effect("StaleIfError: another policy's entry is never served as stale", () =>
     Effect.gen(function*() {
-      const store = yield* Fallback.makeMemoryStore({ maxEntries: 100 })
-      const orders = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 100, store, name: "orders" })
-      const refunds = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 100, store, name: "orders:refund" })
+      const store = yield* Fallback.makeStoreMemory({ maxEntries: 100 })
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const orders = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 100, name: "orders" }).pipe(withStore)
+      const refunds = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 100, name: "orders:refund" }).pipe(withStore)
       yield* orders.execute(Effect.succeed("an order"), { key: "refund:42" })
       const failing: Effect.Effect<string, Unavailable> = Effect.fail(new Unavailable())
       const served = yield* Effect.either(refunds.serve(failing, { key: "42" }))
@@ -459,7 +462,7 @@ describe("LinkedMap (issue 17 §2: eviction in O(1), whatever was deleted before
           const start = performance.now()
           for (let i = maxKeys; i < keys.length; i++) yield* limiter.execute(Effect.void, { key: keys[i]! })
           const perCall = (performance.now() - start) / 20_000
-          assert.strictEqual(store.stats().keys, maxKeys)
+          assert.strictEqual(store.unsafeStats().keys, maxKeys)
           return perCall
         }).pipe(Effect.scoped)
       const small = yield* time(1_000)

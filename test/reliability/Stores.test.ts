@@ -23,6 +23,7 @@ import {
   Layer,
   Option,
   Ref,
+  Schema,
   Stream,
   TestClock
 } from "effect"
@@ -62,10 +63,10 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
       // the retry within the ttl is replayed: charged once
       assert.strictEqual(yield* idem.run("payment-1", charge), "charged")
       assert.strictEqual(yield* Ref.get(charges), 1)
-      assert.strictEqual(memory.stats().evicted, 0)
-      assert.strictEqual(memory.stats().refused, 901)
-      assert.strictEqual(idem.stats().refused, 901)
-      assert.strictEqual(idem.stats().storeErrors, 0)
+      assert.strictEqual(memory.unsafeStats().evicted, 0)
+      assert.strictEqual(memory.unsafeStats().refused, 901)
+      assert.strictEqual(idem.unsafeStats().refused, 901)
+      assert.strictEqual(idem.unsafeStats().storeErrors, 0)
     }))
 
   it.scoped("the refusal is a typed rejection with retryAfter until the earliest record expires", () =>
@@ -107,7 +108,7 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
       const slow = Effect.zipRight(Ref.update(runs, (n) => n + 1), Effect.as(Deferred.await(gate), "slow"))
       const first = yield* Effect.fork(idem.run("in-flight", slow))
       yield* Effect.yieldNow()
-      assert.strictEqual(memory.size(), 3)
+      assert.strictEqual(memory.unsafeSize(), 3)
       const refused = yield* Effect.flip(idem.run("new", Effect.succeed("new")))
       assert.strictEqual(refused._tag === "IdempotencyError" && refused.reason, "StoreFull")
       assert.strictEqual(yield* idem.run("stored-1", Effect.succeed("x")), "s1")
@@ -143,7 +144,7 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
       yield* TestClock.adjust("1 minute")
       assert.strictEqual(yield* short.run("s2", Effect.succeed(3)), 3)
       assert.strictEqual(yield* long.run("l", Effect.succeed(-1)), 1)
-      assert.strictEqual(memory.stats().expired, 1)
+      assert.strictEqual(memory.unsafeStats().expired, 1)
     }))
 
   it.scoped("a high-water event and metric fire before the store is full (at 90% by default), once per crossing", () =>
@@ -157,12 +158,12 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
       assert.strictEqual(yield* counterValue("resilience_idempotency_store_high_water", { policy: name }), 1)
       // not again while it stays above the mark
       yield* idem.run("k9", Effect.succeed(9))
-      assert.strictEqual(memory.stats().highWaterCrossings, 1)
+      assert.strictEqual(memory.unsafeStats().highWaterCrossings, 1)
       // below the mark again (expired), then up again: reported again
       yield* TestClock.adjust("1 minute")
       yield* memory.sweep
       for (let i = 0; i < 9; i++) yield* idem.run(`again-${i}`, Effect.succeed(i))
-      assert.strictEqual(memory.stats().highWaterCrossings, 2)
+      assert.strictEqual(memory.unsafeStats().highWaterCrossings, 2)
       assert.strictEqual(yield* counterValue("resilience_idempotency_store_high_water", { policy: name }), 2)
     }))
 
@@ -170,7 +171,7 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
     Effect.gen(function*() {
       const { idem, memory } = yield* idempotency(unique("half"), { maxKeys: 10, highWater: 0.5 })
       for (let i = 0; i < 5; i++) yield* idem.run(`k${i}`, Effect.succeed(i))
-      assert.strictEqual(memory.stats().highWaterCrossings, 1)
+      assert.strictEqual(memory.unsafeStats().highWaterCrossings, 1)
       for (const bad of [{ whenFull: "drop" }, { highWater: 0 }, { highWater: 1.5 }, { highWater: Number.NaN }]) {
         const e = yield* Effect.flip(Idempotency.makeStoreMemory(bad as Idempotency.MemoryStoreOptions))
         assert.instanceOf(e, Errors.InvalidOptionsError)
@@ -182,7 +183,7 @@ describe("issue 17 §3: a full idempotency store refuses, it does not forget", (
 
 /** A store that records its writes and holds each one until `release` is called for it. */
 const gatedStore = Effect.gen(function*() {
-  const memory = yield* Fallback.makeMemoryStore({ maxEntries: 100 })
+  const memory = yield* Fallback.makeStoreMemory({ maxEntries: 100 })
   const writes: Array<string> = []
   const gates: Array<Deferred.Deferred<void>> = []
   let open = false
@@ -208,12 +209,14 @@ const gatedStore = Effect.gen(function*() {
 describe("issue 17 §5: stale-if-error never slows a fresh answer", () => {
   it.live("a fresh answer returns while the store's write never ends", () =>
     Effect.gen(function*() {
-      const memory = yield* Fallback.makeMemoryStore({ maxEntries: 10 })
+      const memory = yield* Fallback.makeStoreMemory({ maxEntries: 10 })
       const hung: Fallback.StaleStore = { get: memory.get, set: () => Effect.never, delete: memory.delete }
-      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, store: hung, name: unique("hung") })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: unique("hung") }).pipe(
+        Effect.provideService(Fallback.StaleStore, hung)
+      )
       const answer = yield* Effect.succeed(42).pipe(cache, Effect.timeoutOption("1 second"))
       assert.deepStrictEqual(answer, Option.some(42))
-      assert.strictEqual(cache.stats().pendingWrites, 1)
+      assert.strictEqual((yield* cache.stats()).pendingWrites, 1)
       // while its write is pending, the value is served from memory if the source fails
       assert.strictEqual(yield* Effect.fail("down").pipe(Effect.as(0), cache), 42)
     }))
@@ -221,31 +224,35 @@ describe("issue 17 §5: stale-if-error never slows a fresh answer", () => {
   it.effect("writes are coalesced per key and land in order: an older value never overwrites a newer one", () =>
     Effect.gen(function*() {
       const { releaseAll, store, writes } = yield* gatedStore
-      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, store, name: "order" })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: "order" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       yield* Effect.succeed(1).pipe(cache) // written at once (held by the store)
       yield* Effect.yieldNow()
       for (const v of [2, 3, 4]) yield* Effect.succeed(v).pipe(cache) // waiting: only the latest is kept
-      assert.strictEqual(cache.stats().pendingWrites, 2)
+      assert.strictEqual((yield* cache.stats()).pendingWrites, 2)
       // the newest value is served while nothing has landed
       assert.strictEqual(yield* Effect.fail("down").pipe(Effect.as(0), cache), 4)
       yield* releaseAll
       yield* cache.flush
       assert.deepStrictEqual(writes, ["5:order:default=1", "5:order:default=4"])
       assert.strictEqual(yield* Effect.fail("down").pipe(Effect.as(0), cache), 4)
-      assert.deepStrictEqual(cache.stats(), { calls: 6, stored: 2, served: 2, misses: 0, storeErrors: 0, pendingWrites: 0 })
+      assert.deepStrictEqual(yield* cache.stats(), { calls: 6, stored: 2, served: 2, misses: 0, storeErrors: 0, pendingWrites: 0 })
     }))
 
   it.effect("bounded: at most 4 writes at a time, at most maxPendingWrites waiting; a dropped value is reported (event and metric)", () =>
     Effect.gen(function*() {
       const name = unique("bounded")
       const { held, releaseAll, store } = yield* gatedStore
-      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, store, name, maxPendingWrites: 2 })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name, maxPendingWrites: 2 }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       const events = yield* collect(cache.events, 1)
       for (let i = 0; i < 7; i++) yield* cache.execute(Effect.succeed(i), { key: `k${i}` })
       yield* Effect.yieldNow()
       assert.strictEqual(held(), 4)
       // 4 writing, 2 waiting: k4 was dropped for k6
-      assert.strictEqual(cache.stats().pendingWrites, 6)
+      assert.strictEqual((yield* cache.stats()).pendingWrites, 6)
       const [dropped] = yield* events
       if (dropped?._tag !== "StoreError") return assert.fail("expected a StoreError event")
       assert.strictEqual(dropped.key, "k4")
@@ -253,8 +260,8 @@ describe("issue 17 §5: stale-if-error never slows a fresh answer", () => {
       assert.strictEqual(yield* counterValue("resilience_fallback_stale_store_errors", { policy: name, operation: "set" }), 1)
       yield* releaseAll
       yield* cache.flush
-      assert.strictEqual(cache.stats().stored, 6)
-      assert.strictEqual(cache.stats().storeErrors, 1)
+      assert.strictEqual((yield* cache.stats()).stored, 6)
+      assert.strictEqual((yield* cache.stats()).storeErrors, 1)
       assert.strictEqual(yield* Effect.flip(cache.execute(Effect.fail("down"), { key: "k4" })), "down")
       assert.strictEqual(yield* cache.execute(Effect.fail("down"), { key: "k6" }), 6)
     }))
@@ -262,7 +269,9 @@ describe("issue 17 §5: stale-if-error never slows a fresh answer", () => {
   it.effect("invalidate drops a waiting write and lands after the one in flight: the value does not come back", () =>
     Effect.gen(function*() {
       const { releaseAll, store, writes } = yield* gatedStore
-      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, store, name: "inv" })
+      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "inv" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       yield* Effect.succeed("v1").pipe(cache)
       yield* Effect.yieldNow()
       yield* Effect.succeed("v2").pipe(cache)
@@ -282,42 +291,43 @@ describe("issue 17 §5: stale-if-error never slows a fresh answer", () => {
         set: () => Effect.die(new Error("set threw")),
         delete: () => Effect.die(new Error("delete threw"))
       }
-      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, store: throwing, name: unique("throwing") })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: unique("throwing") }).pipe(
+        Effect.provideService(Fallback.StaleStore, throwing)
+      )
       assert.strictEqual(yield* Effect.succeed(1).pipe(cache), 1)
       yield* cache.flush
       assert.strictEqual(yield* Effect.flip(Effect.fail("down").pipe(Effect.as(0), cache)), "down")
       yield* cache.invalidate()
-      assert.strictEqual(cache.stats().storeErrors, 3)
+      assert.strictEqual((yield* cache.stats()).storeErrors, 3)
     }))
 
   it.effect("the memory store is written at once (no queue)", () =>
     Effect.gen(function*() {
-      const store = yield* Fallback.makeMemoryStore({ maxEntries: 10 })
-      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, store, name: "mem" })
+      const store = yield* Fallback.makeStoreMemory({ maxEntries: 10 })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: "mem" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       yield* Effect.succeed(7).pipe(cache)
-      assert.strictEqual(cache.stats().pendingWrites, 0)
-      assert.strictEqual(cache.stats().stored, 1)
+      assert.strictEqual((yield* cache.stats()).pendingWrites, 0)
+      assert.strictEqual((yield* cache.stats()).stored, 1)
       assert.isTrue(Option.isSome(yield* store.get("3:mem:default", 0)))
     }))
 
-  it("types: a policy is over one value type, tied to its store's", () => {
-    const typed: Fallback.StaleStore<number> = {
-      get: () => Effect.succeed(Option.none()),
-      set: () => Effect.void,
-      delete: () => Effect.void
-    }
+  it("types: a policy is over one value type, tied to its schema's", () => {
     interface Quote {
       readonly price: number
     }
-    // @ts-expect-error: a store of numbers cannot back a policy of quotes
-    void Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, store: typed })
-    // the store fixes the type when none is given
-    const numbers = Effect.runSync(Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, store: typed }))
+    // @ts-expect-error: a schema of numbers cannot type a policy of quotes
+    void Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, schema: Schema.Number })
+    // the schema fixes the type when none is given
+    const numbers = Effect.runSync(Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, schema: Schema.Number }))
     // @ts-expect-error: the policy keeps numbers
     void Effect.succeed("one").pipe(numbers)
-    // an untyped store (memory) backs any policy
-    const memory = Effect.runSync(Fallback.makeMemoryStore({ maxEntries: 1 }))
-    const quotes = Effect.runSync(Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, store: memory }))
+    // the store (memory) backs any policy
+    const memory = Effect.runSync(Fallback.makeStoreMemory({ maxEntries: 1 }))
+    const quotes = Effect.runSync(
+      Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1 }).pipe(Effect.provideService(Fallback.StaleStore, memory))
+    )
     // @ts-expect-error: the policy keeps quotes
     void Effect.succeed(1).pipe(quotes)
     // @ts-expect-error: execute and serve too

@@ -27,134 +27,48 @@
  *   key strings take at most `maxKeys × (maxKeyLength + name) × 2` bytes.
  *   Time is the caller's `Clock`.
  *
+ * The store service is the `Context.Reference` `IdempotencyStore` (its
+ * default: a memory store; see `storeFor` for what a policy uses when nothing
+ * is provided).
+ *
  * @internal
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import { type InvalidOptionsError, RejectionTypeId, ResilienceErrorTypeId } from "../Errors.js"
-import type * as Idempotency from "../Idempotency.js"
-import { LinkedMap } from "./linkedMap.js"
-import { monotonicMillis, sleep } from "./time.js"
-import * as validate from "./validate.js"
+import type { InvalidOptionsError } from "../../Errors.js"
+import type * as I from "../../Idempotency.js"
+import { LinkedMap } from "../linkedMap.js"
+import { forkSweeper } from "../sweeper.js"
+import { monotonicMillis } from "../time.js"
+import * as validate from "../validate.js"
+import { IdempotencyError } from "./errors.js"
 
-/** @internal */
-export const MemoryStoreTypeId: Idempotency.MemoryStoreTypeId = Symbol.for(
+/** The same symbol as `Idempotency.MemoryStoreTypeId` (`Symbol.for`). @internal */
+export const MemoryStoreTypeId: I.MemoryStoreTypeId = Symbol.for(
   "effect-resilience/Idempotency/MemoryStore"
-) as Idempotency.MemoryStoreTypeId
-
-// The error and the store tag are defined here (re-exported by `Idempotency.ts`) so that
-// the internal code builds them without importing its public module at run time.
+) as I.MemoryStoreTypeId
 
 /**
- * The store could not be used for a key:
- * - `"StoreError"`, `"EncodeError"`, `"DecodeError"`: Redis unreachable, or
- *   an `Exit` that does not encode or no longer decodes. Not a rejection: the
- *   call may or may not have run elsewhere.
- * - `"StoreFull"`: the memory store holds `maxKeys` live keys and refused a
- *   new one rather than forget a live record (see
- *   `Idempotency.MemoryStoreOptions.whenFull`). Nothing ran. A rejection
- *   (`Errors.isRejection`: not retried by `Retry`, not counted by a breaker)
- *   with `retryAfter`, the time until the earliest record expires (absent
- *   when every key held is in flight).
+ * The service of the `IdempotencyStore` reference (see its documentation in
+ * `Idempotency.ts`).
  *
- * @example
- * ```ts
- * import { Idempotency } from "effect-resilience"
- * import { Duration } from "effect"
- *
- * const e = new Idempotency.IdempotencyError({ key: "order-1", reason: "StoreError", cause: new Error("ECONNREFUSED") })
- * e.message // "Idempotency store failed for key order-1 (StoreError): ECONNREFUSED"
- * const full = new Idempotency.IdempotencyError({ key: "order-2", reason: "StoreFull", maxKeys: 100_000, retryAfter: Duration.seconds(30) })
- * full.message // "Idempotency store is full (100000 keys): key order-2 refused; retry after 30s"
- * ```
- *
- * @since 0.1.0
- * @category Errors
+ * @internal
  */
-export class IdempotencyError extends Data.TaggedError("IdempotencyError")<{
-  readonly key: string
-  readonly reason: Idempotency.IdempotencyErrorReason
-  readonly cause?: unknown
-  /** `"StoreFull"`: when the earliest record expires, from the refusal. */
-  readonly retryAfter?: Duration.Duration | undefined
-  /** `"StoreFull"`: the store's bound. */
-  readonly maxKeys?: number | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  constructor(args: {
-    readonly key: string
-    readonly reason: Idempotency.IdempotencyErrorReason
-    readonly cause?: unknown
-    readonly retryAfter?: Duration.Duration | undefined
-    readonly maxKeys?: number | undefined
-  }) {
-    super(args)
-    // a refusal of a full store is a load-shedding rejection; the other reasons are not
-    if (args.reason === "StoreFull") Object.defineProperty(this, RejectionTypeId, { value: RejectionTypeId, enumerable: false })
-  }
-  override get message(): string {
-    if (this.reason === "StoreFull") {
-      const after = this.retryAfter === undefined ? "" : `; retry after ${Duration.format(this.retryAfter)}`
-      const bound = this.maxKeys === undefined ? "" : ` (${this.maxKeys} keys)`
-      return `Idempotency store is full${bound}: key ${this.key} refused${after}`
-    }
-    const cause = this.cause === undefined
-      ? ""
-      : `: ${Predicate.hasProperty(this.cause, "message") ? String(this.cause.message) : String(this.cause)}`
-    return `Idempotency store failed for key ${this.key} (${this.reason})${cause}`
-  }
+export interface Service {
+  readonly persistent: boolean
+  readonly acquire: (
+    key: string,
+    options: I.AcquireOptions
+  ) => Effect.Effect<I.Acquisition, IdempotencyError, Scope.Scope>
+  readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
 }
-
-/**
- * Where executions and their `Exit`s live, designed so a Redis store can
- * implement it (one Lua script per operation):
- *
- * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
- *   flight, or makes the caller the key's executor (a lock/lease that lives
- *   as long as the scope it is acquired in; a distributed store renews it and
- *   lets it expire if its holder dies) — or, for a new key in a bounded store
- *   that is full, fails with reason `"StoreFull"`: a store never forgets a
- *   live record on its own;
- * - `invalidate(key)` forgets a stored `Exit`;
- * - `persistent`: true when `Exit`s leave the process — the policy then
- *   requires `success` and `failure` Schemas and passes their codec.
- *
- * The limiter finds the store under this tag; without one, each
- * `Idempotency` gets a private memory store.
- *
- * @example
- * ```ts
- * import { Idempotency } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const store = yield* Idempotency.IdempotencyStore
- *   return store.persistent // false
- * }).pipe(Effect.provide(Idempotency.layerStoreMemory()))
- * ```
- *
- * @since 0.1.0
- * @category Models
- */
-export class IdempotencyStore extends Context.Tag("effect-resilience/Idempotency/IdempotencyStore")<
-  IdempotencyStore,
-  {
-    readonly persistent: boolean
-    readonly acquire: (
-      key: string,
-      options: Idempotency.AcquireOptions
-    ) => Effect.Effect<Idempotency.Acquisition, IdempotencyError, Scope.Scope>
-    readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
-  }
->() {}
 
 /** @internal */
 export const DEFAULT_MAX_KEYS = 100_000
@@ -338,59 +252,76 @@ export class MemoryCore {
 const ADMITTED: Admission = { _tag: "Admitted", highWater: false }
 const ADMITTED_HIGH_WATER: Admission = { _tag: "Admitted", highWater: true }
 
-/** @internal */
-export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
-  const acquire = (key: string): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError, Scope.Scope> =>
-    Effect.clockWith((clock) =>
-      Effect.suspend((): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError, Scope.Scope> => {
-        const now = monotonicMillis(clock)
-        const stored = core.lookup(now, key)
-        if (stored !== undefined) return Effect.succeed({ _tag: "Completed", exit: stored.exit })
-        const running = core.running.get(key)
-        if (running !== undefined) {
-          return Effect.succeed({ _tag: "InFlight", await: Deferred.await(running.deferred) })
-        }
-        const admission = core.admit(now)
-        if (admission._tag === "Full") {
-          // fail closed: a live record is never forgotten to make room (its key would run twice)
-          return Effect.fail(
-            new IdempotencyError({
-              key,
-              reason: "StoreFull",
-              maxKeys: core.maxKeys,
-              ...(admission.retryAfterMillis === undefined ? {} : { retryAfter: Duration.millis(admission.retryAfterMillis) })
-            })
-          )
-        }
-        const entry = new Running()
-        core.running.set(key, entry)
-        const acquired: Idempotency.Acquisition = {
-          _tag: "Acquired",
-          ...(admission.highWater ? { highWater: { size: core.size(), maxKeys: core.maxKeys } } : {}),
-          complete: (exit, ttl) =>
-            Effect.clockWith((clock) =>
-              Effect.sync(() => {
-                if (entry.settled) return
-                if (ttl !== undefined) core.store(monotonicMillis(clock), key, exit, Duration.toMillis(ttl))
-                core.settle(key, entry, Option.some(exit))
-              })
-            )
-        }
-        // closing the acquisition's scope without a result releases the key
-        return Effect.as(Effect.addFinalizer(() => Effect.sync(() => core.settle(key, entry, Option.none()))), acquired)
-      })
-    )
-  return {
-    persistent: false,
-    acquire,
-    invalidate: (key) =>
-      Effect.sync(() => {
-        core.remove(key)
-      }),
-    [MemoryStoreTypeId]: MemoryStoreTypeId,
-    size: () => core.size(),
-    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock)))),
-    stats: () => ({
+/**
+ * The memory store service over one {@link MemoryCore}. Members are bound
+ * once, at construction: they may be passed around detached.
+ *
+ * @internal
+ */
+export class MemoryStoreImpl implements I.MemoryStore {
+  readonly [MemoryStoreTypeId]: I.MemoryStoreTypeId = MemoryStoreTypeId
+  readonly persistent = false
+  /** Deletes the expired `Exit`s now; returns how many. */
+  readonly sweep: Effect.Effect<number>
+
+  constructor(readonly core: MemoryCore) {
+    this.sweep = Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock))))
+  }
+
+  readonly acquire = (key: string): Effect.Effect<I.Acquisition, IdempotencyError, Scope.Scope> =>
+    Effect.clockWith((clock) => Effect.suspend(() => this.acquireAt(monotonicMillis(clock), key)))
+
+  /** The stored `Exit`, the execution in flight, or the key for the caller (released with the scope). */
+  acquireAt(now: number, key: string): Effect.Effect<I.Acquisition, IdempotencyError, Scope.Scope> {
+    const core = this.core
+    const stored = core.lookup(now, key)
+    if (stored !== undefined) return Effect.succeed({ _tag: "Completed", exit: stored.exit })
+    const running = core.running.get(key)
+    if (running !== undefined) {
+      return Effect.succeed({ _tag: "InFlight", await: Deferred.await(running.deferred) })
+    }
+    const admission = core.admit(now)
+    if (admission._tag === "Full") {
+      // fail closed: a live record is never forgotten to make room (its key would run twice)
+      return Effect.fail(
+        new IdempotencyError({
+          key,
+          reason: "StoreFull",
+          maxKeys: core.maxKeys,
+          ...(admission.retryAfterMillis === undefined ? {} : { retryAfter: Duration.millis(admission.retryAfterMillis) })
+        })
+      )
+    }
+    const entry = new Running()
+    core.running.set(key, entry)
+    const acquired: I.Acquisition = {
+      _tag: "Acquired",
+      ...(admission.highWater ? { highWater: { size: core.size(), maxKeys: core.maxKeys } } : {}),
+      complete: (exit, ttl) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            if (entry.settled) return
+            if (ttl !== undefined) core.store(monotonicMillis(clock), key, exit, Duration.toMillis(ttl))
+            core.settle(key, entry, Option.some(exit))
+          })
+        )
+    }
+    // closing the acquisition's scope without a result releases the key
+    return Effect.as(Effect.addFinalizer(() => Effect.sync(() => core.settle(key, entry, Option.none()))), acquired)
+  }
+
+  readonly invalidate = (key: string): Effect.Effect<void> =>
+    Effect.sync(() => {
+      this.core.remove(key)
+    })
+
+  readonly unsafeSize = (): number => this.core.size()
+
+  readonly size = (): Effect.Effect<number> => Effect.sync(this.unsafeSize)
+
+  readonly unsafeStats = (): I.MemoryStore.Stats => {
+    const core = this.core
+    return {
       stored: core.stored.size,
       inFlight: core.running.size,
       maxKeys: core.maxKeys,
@@ -398,34 +329,115 @@ export const makeService = (core: MemoryCore): Idempotency.MemoryStore => {
       evicted: core.evicted,
       refused: core.refused,
       highWaterCrossings: core.highWaterCrossings
-    })
+    }
   }
+
+  readonly stats = (): Effect.Effect<I.MemoryStore.Stats> => Effect.sync(this.unsafeStats)
+}
+
+interface MemoryOptions {
+  readonly maxKeys: number
+  readonly sweepInterval: number
+  readonly whenFull: WhenFull
+  readonly highWater: number
+}
+
+const DEFAULT_OPTIONS: MemoryOptions = {
+  maxKeys: DEFAULT_MAX_KEYS,
+  sweepInterval: DEFAULT_SWEEP_INTERVAL_MILLIS,
+  whenFull: "refuse",
+  highWater: DEFAULT_HIGH_WATER
 }
 
 /** @internal */
+export const validateMemoryOptions = (options: I.MemoryStoreOptions | undefined): MemoryOptions => {
+  const m = "Idempotency.makeStoreMemory"
+  options = validate.options(m, options)
+  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
+    DEFAULT_MAX_KEYS
+  const sweepInterval = options.sweepInterval === undefined
+    ? DEFAULT_SWEEP_INTERVAL_MILLIS
+    : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
+  const whenFull: WhenFull = options.whenFull === undefined
+    ? "refuse"
+    : validate.oneOf(m, "whenFull", options.whenFull, ["refuse", "evictOldest"])
+  const highWater = validate.optionalNumber(m, "highWater", options.highWater, { min: 0, max: 1 }) ?? DEFAULT_HIGH_WATER
+  if (highWater === 0) throw validate.invalid(m, "highWater", highWater, "a number in (0, 1]")
+  return { maxKeys, sweepInterval, whenFull, highWater }
+}
+
+/** A memory store whose expired `Exit`s are swept every `sweepInterval` by a fiber in the current scope. */
+const startMemoryStore = (options: MemoryOptions): Effect.Effect<MemoryStoreImpl, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const service = new MemoryStoreImpl(new MemoryCore(options.maxKeys, options.whenFull, options.highWater))
+    return Effect.as(forkSweeper(options.sweepInterval, service.sweep), service)
+  })
+
+/** @internal */
 export const makeMemoryStore = (
-  options?: Idempotency.MemoryStoreOptions
-): Effect.Effect<Idempotency.MemoryStore, InvalidOptionsError, Scope.Scope> =>
-  Effect.flatMap(
-    validate.validated(() => {
-      const m = "Idempotency.makeStoreMemory"
-      options = validate.options(m, options)
-      const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
-        DEFAULT_MAX_KEYS
-      const sweepInterval = options.sweepInterval === undefined
-        ? DEFAULT_SWEEP_INTERVAL_MILLIS
-        : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
-      const whenFull: WhenFull = options.whenFull === undefined
-        ? "refuse"
-        : validate.oneOf(m, "whenFull", options.whenFull, ["refuse", "evictOldest"])
-      const highWater = validate.optionalNumber(m, "highWater", options.highWater, { min: 0, max: 1 }) ?? DEFAULT_HIGH_WATER
-      if (highWater === 0) throw validate.invalid(m, "highWater", highWater, "a number in (0, 1]")
-      return { maxKeys, sweepInterval, whenFull, highWater }
-    }),
-    ({ highWater, maxKeys, sweepInterval, whenFull }) => {
-      const service = makeService(new MemoryCore(maxKeys, whenFull, highWater))
-      if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
-      const sweeper = Effect.forever(Effect.zipRight(sleep(sweepInterval), service.sweep))
-      return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)
-    }
-  )
+  options?: I.MemoryStoreOptions
+): Effect.Effect<I.MemoryStore, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(validate.validated(() => validateMemoryOptions(options)), startMemoryStore)
+
+// The store reference is defined here (re-exported by `Idempotency.ts`) so that the internal
+// code finds it without importing its public module at run time.
+
+/**
+ * Where executions and their `Exit`s live, designed so a Redis store can
+ * implement it (one Lua script per operation):
+ *
+ * - `acquire(key)` atomically returns the stored `Exit`, or the execution in
+ *   flight, or makes the caller the key's executor (a lock/lease that lives
+ *   as long as the scope it is acquired in; a distributed store renews it and
+ *   lets it expire if its holder dies) — or, for a new key in a bounded store
+ *   that is full, fails with reason `"StoreFull"`: a store never forgets a
+ *   live record on its own;
+ * - `invalidate(key)` forgets a stored `Exit`;
+ * - `persistent`: true when `Exit`s leave the process — the policy then
+ *   requires `success` and `failure` Schemas and passes their codec.
+ *
+ * A `Context.Reference`: a policy uses the store provided under it
+ * (`layerStoreMemory`, the Redis store's layer, or
+ * `Layer.succeed(Idempotency.IdempotencyStore, store)`), else a private
+ * memory store (default options) for that policy alone, which lives as long
+ * as the policy's scope: policies share executions only through a store
+ * they are given. Read directly without a layer, the reference gives its
+ * default value: a memory store of default options without a sweeper.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Idempotency.IdempotencyStore
+ *   return store.persistent // false
+ * }).pipe(Effect.provide(Idempotency.layerStoreMemory()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export class IdempotencyStore extends Context.Reference<IdempotencyStore>()(
+  "effect-resilience/Idempotency/IdempotencyStore",
+  { defaultValue: (): Service => new MemoryStoreImpl(new MemoryCore(DEFAULT_MAX_KEYS)) }
+) {}
+
+/** @internal */
+export const layerStoreMemory = (
+  options?: I.MemoryStoreOptions
+): Layer.Layer<IdempotencyStore, InvalidOptionsError> => Layer.scoped(IdempotencyStore, makeMemoryStore(options))
+
+/**
+ * The store of a policy made in the current context: the
+ * {@link IdempotencyStore} provided, else a private memory store (default
+ * options) for this policy alone, swept by a fiber in the policy's scope.
+ *
+ * @internal
+ */
+export const storeFor: Effect.Effect<Service, never, Scope.Scope> = Effect.contextWithEffect(
+  (context: Context.Context<never>) => {
+    const provided: Service | undefined = context.unsafeMap.get(IdempotencyStore.key)
+    return provided !== undefined ? Effect.succeed(provided) : startMemoryStore(DEFAULT_OPTIONS)
+  }
+)

@@ -25,28 +25,30 @@
  *
  * Time is the caller's `Clock` (read per call), so `TestClock` drives it.
  *
+ * The store service is the `Context.Reference` `RateLimiterStore` (its
+ * default: a memory store; see `storeFor` for what a limiter uses when
+ * nothing is provided).
+ *
  * @internal
  */
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type { InvalidOptionsError } from "../Errors.js"
-import type * as RateLimiter from "../RateLimiter.js"
-import { LinkedMap } from "./linkedMap.js"
-import { monotonicMillis, sleep } from "./time.js"
-import * as validate from "./validate.js"
+import type { InvalidOptionsError } from "../../Errors.js"
+import type * as RL from "../../RateLimiter.js"
+import { LinkedMap } from "../linkedMap.js"
+import { forkSweeper } from "../sweeper.js"
+import { monotonicMillis } from "../time.js"
+import * as validate from "../validate.js"
+import { AtomicStoreTypeId } from "./store.js"
 
-/** @internal */
-export const AtomicStoreTypeId: RateLimiter.AtomicStoreTypeId = Symbol.for(
-  "effect-resilience/RateLimiter/AtomicStore"
-) as RateLimiter.AtomicStoreTypeId
-
-/** @internal */
-export const MemoryStoreTypeId: RateLimiter.MemoryStoreTypeId = Symbol.for(
+/** The same symbol as `RateLimiter.MemoryStoreTypeId` (`Symbol.for`). @internal */
+export const MemoryStoreTypeId: RL.MemoryStoreTypeId = Symbol.for(
   "effect-resilience/RateLimiter/MemoryStore"
-) as RateLimiter.MemoryStoreTypeId
+) as RL.MemoryStoreTypeId
 
 /** @internal */
 export const DEFAULT_MAX_KEYS = 100_000
@@ -92,7 +94,7 @@ const refillBucket = (b: Bucket, now: number, limit: number, refillMillis: numbe
   }
 }
 
-const admitted = (delayMillis: number, remaining: number, generation: number): RateLimiter.Reservation => ({
+const admitted = (delayMillis: number, remaining: number, generation: number): RL.Reservation => ({
   admitted: true,
   delayMillis,
   retryAfterMillis: 0,
@@ -100,7 +102,7 @@ const admitted = (delayMillis: number, remaining: number, generation: number): R
   generation
 })
 
-const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RateLimiter.Reservation => ({
+const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RL.Reservation => ({
   admitted: false,
   delayMillis,
   retryAfterMillis: Math.max(0, retryAfterMillis),
@@ -237,7 +239,7 @@ export class MemoryCore {
 
   // --- the atomic extension ---
 
-  reserve(now: number, r: RateLimiter.ReserveRequest): RateLimiter.Reservation {
+  reserve(now: number, r: RL.ReserveRequest): RL.Reservation {
     const refillMillis = r.windowMillis / r.limit
     if (r.algorithm === "token-bucket") {
       let b = this.buckets.get(r.key)
@@ -295,7 +297,7 @@ export class MemoryCore {
    * its key: a later reservation keeps its place in the queue, so refunding
    * an earlier one would let a newcomer start together with it.
    */
-  refund(now: number, r: RateLimiter.ReserveRequest, reservation: RateLimiter.Reservation): void {
+  refund(now: number, r: RL.ReserveRequest, reservation: RL.Reservation): void {
     if (!reservation.admitted || reservation.generation === undefined) return
     const refillMillis = r.windowMillis / r.limit
     if (r.algorithm === "token-bucket") {
@@ -316,57 +318,73 @@ export class MemoryCore {
 }
 
 /**
- * Makes the store service: experimental's interface, the atomic extension and
- * the memory-store accessors, over one {@link MemoryCore}.
+ * The memory store service: experimental's interface, the atomic extension
+ * (with its synchronous twins, which the limiter uses on its hot path) and
+ * the readers, over one {@link MemoryCore}. Members are bound once, at
+ * construction: they may be passed around detached.
  *
  * @internal
  */
-export const makeService = (core: MemoryCore): RateLimiter.MemoryStore => {
-  const reserve = (request: RateLimiter.ReserveRequest) =>
-    Effect.clockWith((clock) => Effect.sync(() => core.reserve(monotonicMillis(clock), request)))
-  const refund = (request: RateLimiter.ReserveRequest, reservation: RateLimiter.Reservation) =>
-    Effect.clockWith((clock) => Effect.sync(() => core.refund(monotonicMillis(clock), request, reservation)))
-  return {
-    fixedWindow: (options) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() =>
-          core.fixedWindow(
-            monotonicMillis(clock),
-            options.key,
-            options.tokens,
-            Duration.toMillis(options.refillRate),
-            options.limit
-          )
-        )
-      ),
-    tokenBucket: (options) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() =>
-          core.tokenBucket(
-            monotonicMillis(clock),
-            options.key,
-            options.tokens,
-            options.limit,
-            Duration.toMillis(options.refillRate),
-            options.allowOverflow
-          )
-        )
-      ),
-    [AtomicStoreTypeId]: {
-      reserve,
-      refund,
+export class MemoryStoreImpl implements RL.MemoryStore {
+  readonly [MemoryStoreTypeId]: RL.MemoryStoreTypeId = MemoryStoreTypeId
+  readonly [AtomicStoreTypeId]: RL.AtomicStore[RL.AtomicStoreTypeId]
+  /** Deletes the idle keys now; returns how many. */
+  readonly sweep: Effect.Effect<number>
+
+  constructor(readonly core: MemoryCore) {
+    this[AtomicStoreTypeId] = {
+      reserve: (request) => Effect.clockWith((clock) => Effect.sync(() => core.reserve(monotonicMillis(clock), request))),
+      refund: (request, reservation) =>
+        Effect.clockWith((clock) => Effect.sync(() => core.refund(monotonicMillis(clock), request, reservation))),
       unsafeReserve: (now, request) => core.reserve(now, request),
       unsafeRefund: (now, request, reservation) => core.refund(now, request, reservation)
-    },
-    [MemoryStoreTypeId]: MemoryStoreTypeId,
-    size: () => core.size(),
-    sweep: Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock)))),
-    stats: () => ({ keys: core.size(), expired: core.expired, evicted: core.evicted, maxKeys: core.maxKeys })
+    }
+    this.sweep = Effect.clockWith((clock) => Effect.sync(() => core.sweep(monotonicMillis(clock))))
   }
+
+  readonly fixedWindow: RL.RateLimiterStore["fixedWindow"] = (options) =>
+    Effect.clockWith((clock) =>
+      Effect.sync(() =>
+        this.core.fixedWindow(
+          monotonicMillis(clock),
+          options.key,
+          options.tokens,
+          Duration.toMillis(options.refillRate),
+          options.limit
+        )
+      )
+    )
+
+  readonly tokenBucket: RL.RateLimiterStore["tokenBucket"] = (options) =>
+    Effect.clockWith((clock) =>
+      Effect.sync(() =>
+        this.core.tokenBucket(
+          monotonicMillis(clock),
+          options.key,
+          options.tokens,
+          options.limit,
+          Duration.toMillis(options.refillRate),
+          options.allowOverflow
+        )
+      )
+    )
+
+  readonly unsafeSize = (): number => this.core.size()
+
+  readonly size = (): Effect.Effect<number> => Effect.sync(this.unsafeSize)
+
+  readonly unsafeStats = (): RL.MemoryStore.Stats => ({
+    keys: this.core.size(),
+    expired: this.core.expired,
+    evicted: this.core.evicted,
+    maxKeys: this.core.maxKeys
+  })
+
+  readonly stats = (): Effect.Effect<RL.MemoryStore.Stats> => Effect.sync(this.unsafeStats)
 }
 
 /** @internal */
-export const validateMemoryOptions = (options: RateLimiter.MemoryStoreOptions | undefined) => {
+export const validateMemoryOptions = (options: RL.MemoryStoreOptions | undefined) => {
   const m = "RateLimiter.makeStoreMemory"
   options = validate.options(m, options)
   const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
@@ -377,6 +395,13 @@ export const validateMemoryOptions = (options: RateLimiter.MemoryStoreOptions | 
   return { maxKeys, sweepInterval }
 }
 
+/** A memory store whose idle keys are swept every `sweepInterval` (millis) by a fiber in the current scope. */
+const startMemoryStore = (maxKeys: number, sweepInterval: number): Effect.Effect<MemoryStoreImpl, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const service = new MemoryStoreImpl(new MemoryCore(maxKeys))
+    return Effect.as(forkSweeper(sweepInterval, service.sweep), service)
+  })
+
 /**
  * A memory store whose idle keys are swept every `sweepInterval` by a fiber
  * that lives in the current scope.
@@ -384,19 +409,59 @@ export const validateMemoryOptions = (options: RateLimiter.MemoryStoreOptions | 
  * @internal
  */
 export const makeMemoryStore = (
-  options?: RateLimiter.MemoryStoreOptions
-): Effect.Effect<RateLimiter.MemoryStore, InvalidOptionsError, Scope.Scope> =>
-  Effect.flatMap(validate.validated(() => validateMemoryOptions(options)), ({ maxKeys, sweepInterval }) => {
-    const core = new MemoryCore(maxKeys)
-    const service = makeService(core)
-    if (!Number.isFinite(sweepInterval)) return Effect.succeed(service)
-    const sweeper = Effect.forever(Effect.zipRight(sleep(sweepInterval), service.sweep))
-    return Effect.as(Effect.forkScoped(Effect.interruptible(sweeper)), service)
-  })
+  options?: RL.MemoryStoreOptions
+): Effect.Effect<RL.MemoryStore, InvalidOptionsError, Scope.Scope> =>
+  Effect.flatMap(
+    validate.validated(() => validateMemoryOptions(options)),
+    ({ maxKeys, sweepInterval }) => startMemoryStore(maxKeys, sweepInterval)
+  )
 
 /**
- * The experimental store interface, for implementations that have only it.
+ * The store service. Its default value is a memory store of default options
+ * without a sweeper (for those who read the reference directly); a limiter
+ * made where no store is provided gets a private memory store instead (see
+ * {@link storeFor}).
  *
  * @internal
  */
-export type PlainStore = Context.Tag.Service<typeof RateLimiterExperimental.RateLimiterStore>
+export const RateLimiterStore: Context.Reference<RL.RateLimiterStore, RL.RateLimiterStore> = Context.Reference<
+  RL.RateLimiterStore
+>()("effect-resilience/RateLimiter/RateLimiterStore", {
+  defaultValue: (): RL.RateLimiterStore => new MemoryStoreImpl(new MemoryCore(DEFAULT_MAX_KEYS))
+})
+
+/** @internal */
+export const layerStoreMemory = (
+  options?: RL.MemoryStoreOptions
+): Layer.Layer<RL.RateLimiterStore, InvalidOptionsError> => Layer.scoped(RateLimiterStore, makeMemoryStore(options))
+
+/** @internal */
+export const layerStoreExperimental: Layer.Layer<
+  RL.RateLimiterStore,
+  never,
+  RateLimiterExperimental.RateLimiterStore
+> = Layer.effect(RateLimiterStore, RateLimiterExperimental.RateLimiterStore)
+
+/**
+ * The store of a limiter made in the current context, in this order:
+ *
+ * 1. the {@link RateLimiterStore} provided (this library's layers, or
+ *    `Layer.succeed(RateLimiter.RateLimiterStore, store)`);
+ * 2. else `@effect/experimental`'s `RateLimiterStore`, when one is provided
+ *    (its memory or Redis layer): used as {@link layerStoreExperimental}
+ *    would, never ignored;
+ * 3. else a private memory store (default options) for this limiter alone,
+ *    swept by a fiber in the limiter's scope: limiters share limits only
+ *    through a store they are given.
+ *
+ * @internal
+ */
+export const storeFor: Effect.Effect<RL.RateLimiterStore, never, Scope.Scope> = Effect.contextWithEffect(
+  (context: Context.Context<never>) => {
+    const provided: RL.RateLimiterStore | undefined = context.unsafeMap.get(RateLimiterStore.key)
+    if (provided !== undefined) return Effect.succeed(provided)
+    const experimental = Context.getOption(context, RateLimiterExperimental.RateLimiterStore)
+    if (experimental._tag === "Some") return Effect.succeed(experimental.value)
+    return startMemoryStore(DEFAULT_MAX_KEYS, DEFAULT_SWEEP_INTERVAL_MILLIS)
+  }
+)
