@@ -83,14 +83,17 @@ export const makeResilientClient = (
     })
     const http = resilience(yield* HttpClient.HttpClient)
     // stale-if-error: the last good quote per instrument, served (marked degraded) when the call fails
-    const stale = yield* Fallback.staleIfError<Quote>({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" })
+    // each client (a replica) keeps its own last good quotes, as a separate process would
+    const stale = yield* Fallback.staleIfError<Quote>({ ttl: "30 seconds", maxEntries: 1_000, name: "quotes" }).pipe(
+      Effect.provideServiceEffect(Fallback.StaleStore, Fallback.makeStoreMemory())
+    )
     const origin = new URL(base).origin
     const client: ResilientClient = {
       get: (id) =>
         stale.serve(fetchQuote(http, base, "resilient", id), {
           key: `instrument-${id % 10}`
         }).pipe(Effect.map((served) => ({ quote: served.value, degraded: served.stale }))),
-      retries: () => resilience.retry?.stats().retries ?? 0,
+      retries: () => resilience.retry?.unsafeStats().retries ?? 0,
       breakerState: () =>
         resilience.circuitBreaker === undefined
           ? Effect.succeed("n/a")

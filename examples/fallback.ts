@@ -57,7 +57,7 @@ const program = Effect.gen(function*() {
   const age = stale.stale ? Duration.format(Duration.millis(Math.round(Duration.toMillis(stale.age) / 10) * 10)) : "-"
   console.log(`staleIfError, primary down`.padEnd(44) + ` → ${stale.value} (stale: ${stale.stale}, about ${age} old)`)
   yield* show("staleIfError, primary down, never-seen key", prices.execute(primary("sku-2"), { key: "sku-2" }))
-  console.log(`  stats: ${JSON.stringify(prices.stats())}`)
+  console.log(`  stats: ${JSON.stringify(yield* prices.stats())}`)
 })
 
 Effect.runPromise(program)

@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
   })
   const result = yield* flaky.pipe(policy)
   console.log(`result: ${result}`)
-  console.log(`stats: ${JSON.stringify(retry.stats())}`)
+  console.log(`stats: ${JSON.stringify(yield* retry.stats())}`)
 
   // a deadline the retries cannot fit into: retry gives up at once instead of sleeping past it
   const tight = Effect.fail(new Unavailable({ attempt: 0 })).pipe(

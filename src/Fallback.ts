@@ -28,32 +28,88 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Config from "effect/Config"
+import type * as Cause from "effect/Cause"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import type * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as FiberId from "effect/FiberId"
-import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
-import { type InvalidKeyError, type InvalidOptionsError, ResilienceErrorTypeId } from "./Errors.js"
-import * as EventHub from "./internal/events.js"
-import * as Keys from "./internal/keys.js"
-import * as userCode from "./internal/userCode.js"
-import { currentDeadline } from "./internal/deadline.js"
-import { unsafeMakeMemoryStore } from "./internal/fallbackStore.js"
-import { LinkedMap } from "./internal/linkedMap.js"
-import { monotonicMillis } from "./internal/time.js"
-import * as validate from "./internal/validate.js"
+import type { InvalidKeyError, InvalidOptionsError } from "./Errors.js"
+import type * as errors from "./internal/fallback/errors.js"
+import * as internal from "./internal/fallback/fallback.js"
+import * as memoryStore from "./internal/fallback/memoryStore.js"
+import * as staleOptions from "./internal/fallback/options.js"
+import * as stale from "./internal/fallback/staleIfError.js"
 import type { Transform } from "./Policy.js"
-import { unsafeMakeTransformCallable } from "./internal/policy.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+
+/**
+ * The type id every fallback made by {@link value}, {@link effect} and
+ * {@link chain} (and a selector's) carries (see {@link isFallback}).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ *
+ * Fallback.TypeId in Fallback.value(0) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @example
+ * ```ts
+ * import type { Fallback } from "effect-resilience"
+ *
+ * type Id = Fallback.TypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The type id every {@link staleIfError} policy carries (see
+ * {@link isStaleIfError}).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(
+ *   Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 }),
+ *   (cache) => Fallback.StaleIfErrorTypeId in cache // true
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const StaleIfErrorTypeId: unique symbol = stale.TypeId
+
+/**
+ * @example
+ * ```ts
+ * import type { Fallback } from "effect-resilience"
+ *
+ * type Id = Fallback.StaleIfErrorTypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type StaleIfErrorTypeId = typeof StaleIfErrorTypeId
 
 // ---------------------------------------------------------------------------
 // Models
@@ -72,7 +128,7 @@ import { unsafeMakeTransformCallable } from "./internal/policy.js"
  * const orZero: Fallback.Fallback<number, unknown> = Fallback.value(0, { name: "orZero" })
  * const program = Effect.gen(function*() {
  *   const n = yield* Effect.fail("boom").pipe(orZero) // 0
- *   return { n, stats: orZero.stats() } // { calls: 1, handled: 1, served: 1, exhausted: 0 }
+ *   return { n, stats: yield* orZero.stats() } // { calls: 1, handled: 1, served: 1, exhausted: 0 }
  * })
  * ```
  *
@@ -82,12 +138,15 @@ import { unsafeMakeTransformCallable } from "./internal/policy.js"
 export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never>
   extends Transform<A2, Handled, E2, R2>
 {
+  readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
   /** What the fallback did, as a `Stream` (one buffer per subscriber). */
   readonly events: Stream.Stream<FallbackEvent>
-  /** Counts since creation. */
-  readonly stats: () => Fallback.Stats
+  /** Counts since creation, as a snapshot (kept in plain counters, cheap on the fast path). */
+  readonly stats: () => Effect.Effect<Fallback.Stats>
+  /** {@link Fallback.stats} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => Fallback.Stats
 }
 
 /**
@@ -272,39 +331,31 @@ export interface Options {
   readonly name?: string | undefined
 }
 
-/**
- * What a fallback source receives when it was asked (with `defects` or
- * `interruptions`) to handle a defect or an interruption: the reason and the
- * full `Cause`. Never surfaces in the error channel.
- *
- * @example
- * ```ts
- * import { Fallback } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * const safe = Fallback.effect(
- *   (e) => Effect.succeed(e instanceof Fallback.Unexpected ? `crashed: ${e.reason}` : "failed"),
- *   { defects: true }
- * )
- * const program = Effect.die("boom").pipe(safe) // succeeds with "crashed: Defect"
- * ```
- *
- * @since 0.1.0
- * @category Errors
- */
-export class Unexpected extends Data.TaggedError("Unexpected")<{
-  readonly reason: "Defect" | "Interrupted"
-  /** The defect (squashed from the cause) when `reason` is `"Defect"`. */
-  readonly defect?: unknown
-  readonly cause: Cause.Cause<unknown>
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    return this.reason === "Defect"
-      ? `Fallback handled a defect: ${Cause.pretty(this.cause).split("\n")[0] ?? ""}`
-      : "Fallback handled an interruption"
-  }
-}
+export {
+  /**
+   * What a fallback source receives when it was asked (with `defects` or
+   * `interruptions`) to handle a defect or an interruption: the reason and the
+   * full `Cause`. Never surfaces in the error channel.
+   *
+   * @example
+   * ```ts
+   * import { Fallback } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const safe = Fallback.effect(
+   *   (e) => Effect.succeed(e instanceof Fallback.Unexpected ? `crashed: ${e.reason}` : "failed"),
+   *   { defects: true }
+   * )
+   * const program = Effect.die("boom").pipe(safe) // succeeds with "crashed: Defect"
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  Unexpected
+} from "./internal/fallback/errors.js"
+
+type Unexpected = errors.Unexpected
 
 // ---------------------------------------------------------------------------
 // Selectors
@@ -357,21 +408,6 @@ export interface Selector<H, P = H, In = unknown> {
   ) => Fallback<Fallback.SuccessOf<Sources>, H, Fallback.LastError<Sources>, Fallback.ContextOf<Sources>>
 }
 
-const makeSelector = <H, P = H, In = unknown>(
-  test: ((error: any) => boolean) | undefined,
-  description: string
-): Selector<H, P, In> => {
-  const selector = (test === undefined ? () => true : (error: In) => test(error)) as Selector<H, P, In>
-  return Object.assign(selector, {
-    value: (value: unknown, options?: Options) =>
-      makeChain("Fallback.value", "value", [Effect.succeed(value)], options, test, description),
-    effect: (fallback: unknown, options?: Options) =>
-      makeChain("Fallback.effect", "effect", [fallback], options, test, description),
-    chain: (sources: ReadonlyArray<unknown>, options?: Options) =>
-      makeChain("Fallback.chain", "chain", sources, options, test, description)
-  }) as any
-}
-
 /**
  * Selects errors by `_tag`: `Fallback.tags("NotFound", "Gone").value(null)`
  * removes exactly `{ _tag: "NotFound" | "Gone" }` from the error channel.
@@ -393,21 +429,9 @@ const makeSelector = <H, P = H, In = unknown>(
  * @since 0.1.0
  * @category Constructors
  */
-export const tags = <const Tags extends readonly [string, ...Array<string>]>(
+export const tags: <const Tags extends readonly [string, ...Array<string>]>(
   ...tags: Tags
-): Selector<{ readonly _tag: Tags[number] }> => {
-  validateStrings("Fallback.tags", tags)
-  const set = new Set<string>(tags)
-  return makeSelector(
-    (error: unknown) => Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && set.has(error._tag),
-    `tags(${tags.join(", ")})`
-  )
-}
-
-const validateStrings = (m: string, tags: ReadonlyArray<unknown>) => {
-  if (tags.length === 0) throw validate.invalid(m, "tags", tags, "at least one tag")
-  tags.forEach((t, i) => validate.nonEmptyString(m, `tags[${i}]`, t))
-}
+) => Selector<{ readonly _tag: Tags[number] }> = internal.tags
 
 /**
  * Selects errors that are instances of one of the classes: they leave the
@@ -428,18 +452,12 @@ const validateStrings = (m: string, tags: ReadonlyArray<unknown>) => {
  * @since 0.1.0
  * @category Constructors
  */
-export const instanceOf = <const Ctors extends readonly [abstract new(...args: any) => any, ...Array<abstract new(...args: any) => any>]>(
+export const instanceOf: <
+  const Ctors extends readonly [abstract new(...args: any) => any, ...Array<abstract new(...args: any) => any>]
+>(
   ...ctors: Ctors
-): Selector<InstanceType<Ctors[number]>> => {
-  if (ctors.length === 0) throw validate.invalid("Fallback.instanceOf", "classes", ctors, "at least one class")
-  ctors.forEach((c, i) => {
-    if (typeof c !== "function") throw validate.invalid("Fallback.instanceOf", `classes[${i}]`, c, "a class")
-  })
-  return makeSelector((error: unknown) => {
-    for (let i = 0; i < ctors.length; i++) if (error instanceof ctors[i]!) return true
-    return false
-  }, `instanceOf(${ctors.map((c) => c.name).join(", ")})`)
-}
+) => Selector<InstanceType<Ctors[number]>> = internal.instanceOf
+
 
 /**
  * Selects errors with a predicate. A refinement (`(e): e is NotFound => …`,
@@ -472,77 +490,7 @@ export const instanceOf = <const Ctors extends readonly [abstract new(...args: a
 export const when: {
   <X, H extends X>(refinement: (error: X) => error is H): Selector<H, H, X>
   <X>(predicate: (error: X) => boolean): Selector<never, X, X>
-} = ((predicate: (error: any) => boolean) => {
-  if (typeof predicate !== "function") throw validate.invalid("Fallback.when", "predicate", predicate, "a function")
-  return makeSelector(predicate, "predicate")
-}) as any
-
-const all: Selector<unknown, unknown> = makeSelector<unknown, unknown>(undefined, "all")
-
-// ---------------------------------------------------------------------------
-// Classification (shared by every fallback)
-// ---------------------------------------------------------------------------
-
-const NOT_HANDLED: unique symbol = Symbol.for("effect-resilience/Fallback/NotHandled")
-
-interface Classifier {
-  /** The source's input for a cause, or NOT_HANDLED. */
-  (cause: Cause.Cause<unknown>): unknown
-}
-
-const makeClassifier = (
-  m: string,
-  on: ((error: any) => boolean) | undefined,
-  options: {
-    readonly defects?: unknown
-    readonly interruptions?: unknown
-  },
-  where: { readonly module: string; readonly name: string; readonly on: string }
-): Classifier => {
-  const defects = options.defects
-  if (defects !== undefined && typeof defects !== "boolean" && typeof defects !== "function") {
-    throw validate.invalid(m, "defects", defects, "a boolean or a predicate")
-  }
-  const defectFilter: ((defect: unknown) => boolean) | undefined = defects === true
-    ? () => true
-    : typeof defects === "function"
-    ? (defects as (defect: unknown) => boolean)
-    : undefined
-  const interruptions = options.interruptions
-  if (interruptions !== undefined && typeof interruptions !== "boolean") {
-    throw validate.invalid(m, "interruptions", interruptions, "a boolean")
-  }
-  // user code: a selector or `defects` predicate that throws or answers a non-boolean is
-  // reported and answers false (not handled: the original failure surfaces)
-  const onSite = userCode.site(where.module, where.name, where.on, "not handled (the failure surfaces)")
-  const defectsSite = userCode.site(where.module, where.name, "defects", "not handled (the defect surfaces)")
-  return (cause) => {
-    if (Cause.isDie(cause)) {
-      if (defectFilter === undefined) return NOT_HANDLED
-      const defect = Cause.squash(cause)
-      return userCode.predicate(defectsSite, defectFilter, defect, false)
-        ? new Unexpected({ reason: "Defect", defect, cause })
-        : NOT_HANDLED
-    }
-    const failure = Cause.failureOption(cause)
-    if (Option.isSome(failure)) {
-      return on === undefined || userCode.predicate(onSite, on, failure.value, false) ? failure.value : NOT_HANDLED
-    }
-    if (interruptions === true && Cause.isInterruptedOnly(cause)) {
-      return new Unexpected({ reason: "Interrupted", cause })
-    }
-    return NOT_HANDLED
-  }
-}
-
-const servedCounter = Metric.counter("resilience_fallback_served", {
-  description: "Calls answered by a fallback source (tagged with the source: its position in the chain, or \"stale\")",
-  incremental: true
-})
-const exhaustedCounter = Metric.counter("resilience_fallback_exhausted", {
-  description: "Calls on which every fallback source failed too",
-  incremental: true
-})
+} = internal.when
 
 // ---------------------------------------------------------------------------
 // value / effect / chain
@@ -582,7 +530,7 @@ const exhaustedCounter = Metric.counter("resilience_fallback_exhausted", {
  * @since 0.1.0
  * @category Constructors
  */
-export const chain: Selector<unknown, unknown>["chain"] = all.chain
+export const chain: Selector<unknown, unknown>["chain"] = internal.all.chain
 
 /**
  * Falls back to a constant value when the effect fails with a typed error
@@ -605,7 +553,7 @@ export const chain: Selector<unknown, unknown>["chain"] = all.chain
  * @since 0.1.0
  * @category Constructors
  */
-export const value: Selector<unknown, unknown>["value"] = all.value
+export const value: Selector<unknown, unknown>["value"] = internal.all.value
 
 /**
  * Falls back to another effect when the effect fails with a typed error (any;
@@ -628,92 +576,24 @@ export const value: Selector<unknown, unknown>["value"] = all.value
  * @since 0.1.0
  * @category Constructors
  */
-export const effect: Selector<unknown, unknown>["effect"] = all.effect
+export const effect: Selector<unknown, unknown>["effect"] = internal.all.effect
 
-const makeChain = (
-  m: string,
-  mode: string,
-  sources: ReadonlyArray<unknown>,
-  options: Options | undefined,
-  on: ((error: any) => boolean) | undefined,
-  selector: string
-): Fallback<unknown, unknown, unknown, unknown> => {
-  options = validate.options(m, options)
-  if (!Array.isArray(sources) || sources.length === 0) {
-    throw validate.invalid(m, "sources", sources, "a non-empty array of effects or functions returning effects")
-  }
-  sources.forEach((s, i) => {
-    if (!Effect.isEffect(s) && typeof s !== "function") {
-      throw validate.invalid(m, mode === "chain" ? `sources[${i}]` : "fallback", s, "an effect or a function returning an effect")
-    }
-  })
-  const name = options.name === undefined ? "fallback" : validate.nonEmptyString(m, "name", options.name)
-  const classify = makeClassifier(m, on, options, { module: "Fallback", name, on: "when" })
-  const hub = EventHub.make<FallbackEvent>()
-  const counters = sources.map((_, i) =>
-    servedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("source", String(i + 1)))
-  )
-  const exhausted = exhaustedCounter.pipe(Metric.tagged("policy", name))
-  const runSource = (i: number, input: unknown): Effect.Effect<unknown, unknown, unknown> => {
-    const s = sources[i]
-    if (Effect.isEffect(s)) return s
-    return Effect.suspend(() => (s as (input: unknown) => Effect.Effect<unknown, unknown, unknown>)(input))
-  }
-  let calls = 0
-  let handled = 0
-  let served = 0
-  let exhaustedCount = 0
-
-  const fromSource = (i: number, input: unknown): Effect.Effect<unknown, unknown, unknown> =>
-    Effect.matchCauseEffect(runSource(i, input), {
-      onSuccess: (a) => {
-        served++
-        // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-        if (hub.hasSubscribers()) hub.emit({ _tag: "FallbackServed", policy: name, source: i + 1, error: input })
-        return Effect.as(Metric.increment(counters[i]!), a)
-      },
-      onFailure: (cause) => {
-        // a source's typed failure moves on; its defects and interruptions never do
-        const typed = !Cause.isDie(cause) && Option.isSome(Cause.failureOption(cause))
-        if (!typed) return Effect.failCause(cause)
-        if (i < sources.length - 1) return fromSource(i + 1, input)
-        exhaustedCount++
-        // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-        if (hub.hasSubscribers()) {
-          hub.emit({ _tag: "FallbackExhausted", policy: name, sources: sources.length, error: Cause.squash(cause) })
-        }
-        return Effect.zipRight(Metric.increment(exhausted), Effect.failCause(cause))
-      }
-    })
-
-  const run = (self: Effect.Effect<unknown, unknown, unknown>) =>
-    Effect.suspend(() => {
-      calls++
-      return Effect.catchAllCause(self, (cause) => {
-        const input = classify(cause)
-        if (input === NOT_HANDLED) return Effect.failCause(cause)
-        handled++
-        return fromSource(0, input)
-      })
-    })
-
-  const fallback = Object.assign(run, {
-    policyName: name,
-    events: hub.stream,
-    stats: (): Fallback.Stats => ({ calls, handled, served, exhausted: exhaustedCount })
-  })
-  return unsafeMakeTransformCallable(fallback, {
-    kind: "Fallback",
-    name,
-    options: {
-      mode,
-      on: selector,
-      sources: sources.length,
-      defects: options.defects === undefined || options.defects === false ? false : true,
-      interruptions: options.interruptions === true
-    }
-  }) as any
-}
+/**
+ * True for the fallbacks made by {@link value}, {@link effect} and
+ * {@link chain} (and a selector's).
+ *
+ * @example
+ * ```ts
+ * import { Fallback, Timeout } from "effect-resilience"
+ *
+ * Fallback.isFallback(Fallback.value(0)) // true
+ * Fallback.isFallback(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isFallback: (u: unknown) => u is Fallback<unknown, unknown, unknown, unknown> = internal.isFallback
 
 // ---------------------------------------------------------------------------
 // staleIfError
@@ -731,42 +611,39 @@ export {
   InvalidKeyError
 } from "./Errors.js"
 
-/**
- * A stale store failed (or a value could not be written: see
- * {@link StaleIfError.Options.maxPendingWrites}). Never reaches the caller:
- * {@link staleIfError} reports it as a `StoreError` event and in the
- * `resilience_fallback_stale_store_errors` counter, and carries on without
- * the store.
- *
- * @example
- * ```ts
- * import { Fallback } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * declare const redisGet: (key: string) => Promise<string | null>
- * const get = (key: string) =>
- *   Effect.tryPromise({
- *     try: () => redisGet(key),
- *     catch: (cause) => new Fallback.StaleStoreError({ operation: "get", key, cause })
- *   })
- * ```
- *
- * @since 0.1.0
- * @category Errors
- */
-export class StaleStoreError extends Data.TaggedError("StaleStoreError")<{
-  readonly operation: "get" | "set" | "delete"
-  readonly key: string
-  readonly cause: unknown
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    return `Stale store ${this.operation} failed for key ${this.key}`
-  }
-}
+export {
+  /**
+   * A stale store failed (or a value could not be written: see
+   * {@link StaleIfError.Options.maxPendingWrites}; or not encoded or decoded
+   * by the policy's `schema`). Never reaches the caller: {@link staleIfError}
+   * reports it as a `StoreError` event and in the
+   * `resilience_fallback_stale_store_errors` counter, and carries on without
+   * the store.
+   *
+   * @example
+   * ```ts
+   * import { Fallback } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * declare const redisGet: (key: string) => Promise<string | null>
+   * const get = (key: string) =>
+   *   Effect.tryPromise({
+   *     try: () => redisGet(key),
+   *     catch: (cause) => new Fallback.StaleStoreError({ operation: "get", key, cause })
+   *   })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  StaleStoreError
+} from "./internal/fallback/errors.js"
+
+type StaleStoreError = errors.StaleStoreError
 
 /**
- * One remembered value of type `A`.
+ * One remembered value, as a {@link StaleStore} holds it: of the policy's
+ * type `A`, or encoded by its `schema`.
  *
  * @example
  * ```ts
@@ -788,17 +665,21 @@ export interface StaleEntry<out A = unknown> {
 }
 
 /**
- * Where {@link staleIfError} remembers good values of type `A`. The default
- * is a bounded in-memory LRU ({@link makeMemoryStore}); a shared store (the
- * Redis `StaleStore` of `effect-resilience/redis`) implements the same three
- * operations.
+ * Where {@link staleIfError} remembers good values: a service, found in the
+ * environment under the {@link StaleStore} reference. Without a Layer it is
+ * one bounded in-memory store per process ({@link layerStoreMemory}
+ * configures it); the Redis store of `effect-resilience/redis`
+ * (`StaleStore.layer`) provides the same reference, shared by replicas.
  *
- * - **Type.** A store that encodes values with a `Schema` is a
- *   `StaleStore<A>` of that Schema's type, and a policy over another type does
- *   not accept it (it does not compile). A store that keeps values as they
- *   are (memory) or only plain JSON (checked when written) is a
- *   `StaleStore<unknown>`: any policy accepts it, and reads back, under its
- *   own keys, only what it wrote.
+ * - **Values.** A store holds what the policies give it: values as they are,
+ *   or encoded by a policy's `schema` (which decodes them when they are read
+ *   back: a value that does not decode is reported, never served). The store
+ *   is not typed by the values: the policy is (see {@link StaleIfError}).
+ * - **Keys** reach the store validated (well-formed, at most the policy's
+ *   `maxKeyLength` code units) and namespaced by the policy's name,
+ *   length-prefixed (`<name.length>:<name>:<key>`): policies of the same
+ *   name share their entries (as replicas do through Redis), policies of
+ *   different names never do.
  * - **Time.** The policy passes times in the store's frame (`now`,
  *   `storedAt`, `expiresAt`), from the caller's `Clock`, so that `TestClock`
  *   drives every store: see {@link StaleStore.time}. A store must not return an
@@ -810,10 +691,9 @@ export interface StaleEntry<out A = unknown> {
  * - **Writes.** `set` gets the value's entry and the time it is written at
  *   (`now`; the value may have waited in the policy's write queue). A write
  *   of an entry older than the one held should be ignored.
- * - **Keys** reach the store validated (well-formed, at most the policy's
- *   `maxKeyLength` code units) and namespaced by the policy's name,
- *   length-prefixed (`<name.length>:<name>:<key>`), so one store can serve
- *   several policies without two of them ever sharing an entry.
+ * - **In memory.** A store with an `unsafe` handle is read and written
+ *   synchronously, on the caller's path; any other store is written off the
+ *   caller's path (see {@link staleIfError}).
  *
  * @example
  * ```ts
@@ -835,13 +715,17 @@ export interface StaleEntry<out A = unknown> {
  *     }),
  *   delete: (key) => Effect.sync(() => void entries.delete(key))
  * }
- * const cache = Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100, store })
+ * const cache = Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100, name: "prices" }).pipe(
+ *   Effect.provideService(Fallback.StaleStore, store)
+ * )
  * ```
  *
  * @since 0.1.0
  * @category Models
  */
-export interface StaleStore<in out A = unknown> {
+export interface StaleStore {
+  /** What the store is, for `Policy.describe` (`"memory"`, `"redis"`). Defaults to `"custom"`. */
+  readonly kind?: string | undefined
   /**
    * Which time the policy stamps entries with and passes as `now`:
    * `"monotonic"` for an in-process store (never steps with the system
@@ -851,10 +735,167 @@ export interface StaleStore<in out A = unknown> {
    * as a frame only, see above).
    */
   readonly time?: "monotonic" | "wall" | undefined
-  readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry<A>>, StaleStoreError>
-  readonly set: (key: string, entry: StaleEntry<A>, now: number) => Effect.Effect<void, StaleStoreError>
+  readonly get: (key: string, now: number) => Effect.Effect<Option.Option<StaleEntry>, StaleStoreError>
+  readonly set: (key: string, entry: StaleEntry, now: number) => Effect.Effect<void, StaleStoreError>
   readonly delete: (key: string) => Effect.Effect<void, StaleStoreError>
+  /**
+   * The synchronous handle of an in-memory store: the policy reads and writes
+   * its partition through it on the caller's path, with no Effect. A store
+   * without one is written off the caller's path.
+   */
+  readonly unsafe?: StaleStore.Unsafe | undefined
 }
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace StaleStore {
+  /**
+   * The synchronous handle of an in-memory {@link StaleStore}.
+   *
+   * @example
+   * ```ts
+   * import { Fallback } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const store = yield* Fallback.makeStoreMemory()
+   *   const prices = store.unsafe?.partition("prices", 1_000) // what a policy named "prices" uses
+   *   prices?.set("6:prices:sku-1", { value: 42, storedAt: 0, expiresAt: 60_000 })
+   *   return prices?.get("6:prices:sku-1", 1_000)?.value // 42
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Unsafe {
+    /**
+     * The partition of a policy: for a `name`, that name's share of the store
+     * (every policy of that name reads and writes it), bounded by
+     * `maxEntries` as well as by the store's own bound; for `undefined` (an
+     * unnamed policy), entries of its own that no other policy reads.
+     */
+    readonly partition: (name: string | undefined, maxEntries: number) => Partition
+  }
+
+  /**
+   * A policy's entries in an in-memory store, read and written synchronously
+   * (by store key).
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * const served = (partition: Fallback.StaleStore.Partition, now: number) =>
+   *   partition.get("6:prices:sku-1", now)?.value
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Partition {
+    /** The entry of `key`, unless it has expired at `now`. */
+    readonly get: (key: string, now: number) => StaleEntry | undefined
+    readonly set: (key: string, entry: StaleEntry) => void
+    readonly delete: (key: string) => void
+  }
+
+  /**
+   * Options of {@link makeStoreMemory} and {@link layerStoreMemory}.
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * const options: Fallback.StaleStore.MemoryOptions = { maxEntries: 50_000 } // default 100,000
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface MemoryOptions {
+    /**
+     * The most entries the store holds for the named policies using it, all
+     * names together (least recently used evicted first, in O(1)); each
+     * policy also keeps at most its own `maxEntries`. An unnamed policy's
+     * entries are its own, bounded by its `maxEntries` only. An integer >= 1.
+     * Defaults to 100,000.
+     */
+    readonly maxEntries?: number | undefined
+  }
+}
+
+/**
+ * The stale store service, a `Context.Reference`: without a Layer every
+ * {@link staleIfError} policy uses one in-memory store per process (at most
+ * 100,000 entries). {@link layerStoreMemory} configures it; the Redis store
+ * of `effect-resilience/redis` (`StaleStore.layer`) replaces it.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Fallback.StaleStore
+ *   return store.kind // "memory"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const StaleStore: Context.Reference<StaleStore, StaleStore> = memoryStore.StaleStore
+
+/**
+ * A bounded in-memory {@link StaleStore}: least recently used entries are
+ * evicted beyond `maxEntries`, and expired entries are never returned (and
+ * dropped when read). Values are kept as the policies give them. Policies of
+ * the same name share their entries in it; an unnamed policy keeps its own.
+ * Fails with `InvalidOptionsError` if `maxEntries` is not an integer >= 1.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Fallback.makeStoreMemory({ maxEntries: 10_000 })
+ *   const prices = yield* Fallback.staleIfError<number>({ ttl: "10 minutes", maxEntries: 10_000, name: "prices" }).pipe(
+ *     Effect.provideService(Fallback.StaleStore, store)
+ *   )
+ *   return prices
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeStoreMemory: (
+  options?: StaleStore.MemoryOptions
+) => Effect.Effect<StaleStore, InvalidOptionsError> = memoryStore.makeEffect
+
+/**
+ * Provides an in-memory {@link StaleStore} with its own options, for the
+ * policies made under it.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 1_000, name: "prices" }).pipe(
+ *   Effect.provide(Fallback.layerStoreMemory({ maxEntries: 500_000 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreMemory: (
+  options?: StaleStore.MemoryOptions
+) => Layer.Layer<StaleStore, InvalidOptionsError> = memoryStore.layer
 
 /**
  * The answer of {@link StaleIfError.serve}: a fresh value, or a remembered
@@ -898,9 +939,10 @@ export type Served<A, E = unknown> =
  *
  * **One value type.** A key holds values of one type, so the policy is made
  * for one: `Fallback.staleIfError<Quote>(…)` accepts effects that succeed
- * with a `Quote` (applying it to an effect of another type does not compile)
- * and its store must hold `Quote`s (a `StaleStore<Quote>`, or an untyped
- * store). Without a type argument (nor a typed store) `A` is `unknown`.
+ * with a `Quote` (applying it to an effect of another type does not compile).
+ * A `schema` fixes `A` when no type argument is given, and must be a schema
+ * of `A` (`staleIfError<Quote>({ schema: Schema.Number, … })` does not
+ * compile). Without either, `A` is `unknown`.
  *
  * **Type.** It is a `Transform<A, never, never, never, In, A>` (a fallback
  * that handles no error): with nothing fresh enough to serve (a cold or
@@ -917,8 +959,9 @@ export type Served<A, E = unknown> =
  * const program = Effect.gen(function*() {
  *   const cache: Fallback.StaleIfError<number> = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 })
  *   yield* Effect.succeed(1).pipe(cache) // remembered under cache.key
- *   return yield* Effect.fail("down").pipe(Effect.as(2), cache) // 1, served stale
+ *   const n = yield* Effect.fail("down").pipe(Effect.as(2), cache) // 1, served stale
  *   // Effect.succeed("one").pipe(cache) does not compile: the policy keeps numbers
+ *   return { n, stats: yield* cache.stats() } // { calls: 2, stored: 1, served: 1, … }
  * })
  * ```
  *
@@ -926,6 +969,7 @@ export type Served<A, E = unknown> =
  * @category Models
  */
 export interface StaleIfError<in out A = unknown, in In = unknown> extends Transform<A, never, never, never, In, A> {
+  readonly [StaleIfErrorTypeId]: StaleIfErrorTypeId
   /** The policy's name. */
   readonly policyName: string
   /** The key of the callable form. */
@@ -934,12 +978,19 @@ export interface StaleIfError<in out A = unknown, in In = unknown> extends Trans
    * Runs `self`; remembers its success under `key`, or serves the remembered
    * value if it fails. A key that is not a well-formed string of at most
    * `maxKeyLength` code units fails with `InvalidKeyError` (`self` does not
-   * run, nothing is stored or served).
+   * run, nothing is stored or served). Data-first
+   * (`cache.execute(self, { key })`) or data-last
+   * (`self.pipe(cache.execute({ key }))`).
    */
-  readonly execute: <E extends In, R>(
-    self: Effect.Effect<A, E, R>,
-    options: { readonly key: string }
-  ) => Effect.Effect<A, E | InvalidKeyError, R>
+  readonly execute: {
+    (options: { readonly key: string }): <E extends In, R>(
+      self: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | InvalidKeyError, R>
+    <E extends In, R>(
+      self: Effect.Effect<A, E, R>,
+      options: { readonly key: string }
+    ): Effect.Effect<A, E | InvalidKeyError, R>
+  }
   /**
    * Like {@link execute}, but tells a fresh value from a stale one. Without a
    * key (or with `key: undefined`), the callable form's key.
@@ -965,13 +1016,15 @@ export interface StaleIfError<in out A = unknown, in In = unknown> extends Trans
    * Waits until the writes queued so far have ended (written, or failed and
    * reported). Writes to the store run off the callers' path (see
    * {@link staleIfError}); each is bounded by the store's own timeout. With
-   * the memory store, writes are immediate and this returns at once.
+   * a memory store, writes are immediate and this returns at once.
    */
   readonly flush: Effect.Effect<void>
   /** What the policy did, as a `Stream`. */
   readonly events: Stream.Stream<FallbackEvent>
-  /** Counts since creation. */
-  readonly stats: () => StaleIfError.Stats
+  /** Counts since creation, as a snapshot (kept in plain counters, cheap on the fast path). */
+  readonly stats: () => Effect.Effect<StaleIfError.Stats>
+  /** {@link StaleIfError.stats} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => StaleIfError.Stats
 }
 
 /**
@@ -979,6 +1032,22 @@ export interface StaleIfError<in out A = unknown, in In = unknown> extends Trans
  */
 export declare namespace StaleIfError {
   /**
+   * Options of {@link staleIfError}.
+   *
+   * @example
+   * ```ts
+   * import { Fallback } from "effect-resilience"
+   * import { Schema } from "effect"
+   *
+   * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number, at: Schema.Date })
+   * const options: Fallback.StaleIfError.Options<typeof Quote.Type> = {
+   *   ttl: "10 minutes", // required
+   *   maxEntries: 10_000, // required: the policy's bound in a memory store
+   *   schema: Quote, // default: values kept as they are
+   *   name: "quotes" // default "stale-if-error" (unnamed: its entries are its own)
+   * }
+   * ```
+   *
    * @since 0.1.0
    * @category Models
    */
@@ -986,11 +1055,11 @@ export declare namespace StaleIfError {
     /** How long after it was stored a value may still be served. A finite duration > 0. */
     readonly ttl: Duration.DurationInput
     /**
-     * Bounds the default memory store (least recently used evicted first, in
-     * O(1)). An integer >= 1. Its key strings take at most
-     * `maxEntries × (maxKeyLength + name) × 2` bytes (20.5 MB for 10,000
+     * The most entries the policy keeps in a memory store (least recently
+     * used evicted first, in O(1)). An integer >= 1. Its key strings take at
+     * most `maxEntries × (maxKeyLength + name) × 2` bytes (20.5 MB for 10,000
      * entries at the default 1,024); values are kept as they are: their size
-     * is yours.
+     * is yours. A store that is not in memory (Redis) has bounds of its own.
      */
     readonly maxEntries: number
     /**
@@ -1015,12 +1084,15 @@ export declare namespace StaleIfError {
     /** Also serve a stale value on interruption-only failures. Defaults to `false`. */
     readonly interruptions?: boolean | undefined
     /**
-     * Where values are kept. Defaults to a memory store bounded by
-     * `maxEntries`. A store typed by a `Schema` must hold the policy's `A`
-     * (it fixes `A` when no type argument is given); an untyped store (memory,
-     * plain JSON) suits any `A`.
+     * Encodes the values for the store and decodes them when they are read
+     * back (it fixes `A` when no type argument is given). A value that does
+     * not encode is not stored, one that does not decode (another policy's of
+     * the same name, another version's) is not served: both are reported as
+     * a `StoreError`. Needed for a value that plain JSON does not keep (a
+     * `Date`, a class) in the Redis store. Defaults to none: values reach the
+     * store as they are.
      */
-    readonly store?: StaleStore<A> | StaleStore<unknown> | undefined
+    readonly schema?: Schema.Schema<A, any> | undefined
     /**
      * The most values waiting to be written to a store other than the memory
      * store (one per key: a newer value of a key replaces the one waiting).
@@ -1028,9 +1100,30 @@ export declare namespace StaleIfError {
      * `StoreError` event and metric). An integer >= 1. Defaults to 1,000.
      */
     readonly maxPendingWrites?: number | undefined
-    /** A name for metrics, events, descriptors and store keys. Defaults to `"stale-if-error"`. */
+    /**
+     * A name for metrics, events, descriptors and store keys. Policies of the
+     * same name share their entries in a store (in memory as in Redis); an
+     * unnamed policy's entries in a memory store are its own. Defaults to
+     * `"stale-if-error"`.
+     */
     readonly name?: string | undefined
   }
+
+  /**
+   * The options {@link layerStaleIfErrorConfig} reads from `Config` (all but
+   * the `schema`, which it takes in code).
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * const options: Fallback.StaleIfError.ConfigOptions = { ttl: "1 minute", maxEntries: 1_000, name: "prices" }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type ConfigOptions<In = unknown> = Omit<Options<unknown, In>, "schema">
 
   /**
    * @since 0.1.0
@@ -1049,6 +1142,37 @@ export declare namespace StaleIfError {
     /** Values waiting to be written, or being written. */
     readonly pendingWrites: number
   }
+
+  /**
+   * The value type of a stale-if-error policy type `S` (`unknown` for a type
+   * that is not one): what {@link layerStaleIfError} infers from your tag.
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * type N = Fallback.StaleIfError.ValueOf<Fallback.StaleIfError<number>> // number
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type ValueOf<S> = S extends StaleIfError<infer A, any> ? A : unknown
+
+  /**
+   * The error constraint of a stale-if-error policy type `S`.
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * type In = Fallback.StaleIfError.InOf<Fallback.StaleIfError<number, Error>> // Error
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type InOf<S> = S extends StaleIfError<any, infer In> ? In : unknown
 }
 
 /**
@@ -1068,71 +1192,7 @@ export declare namespace StaleIfError {
  * @since 0.1.0
  * @category Models
  */
-export const DEFAULT_STALE_KEY = "default"
-
-/**
- * A bounded in-memory {@link StaleStore}: least recently used entries are
- * evicted beyond `maxEntries`, and expired entries are never returned (and
- * dropped when read). Values are kept as they are, so it is untyped
- * (`StaleStore<unknown>`): policies of any value type can share it, each
- * reading only its own keys. Writes to it are immediate (a map update).
- * Fails with `InvalidOptionsError` if `maxEntries` is not an integer >= 1.
- *
- * @example
- * ```ts
- * import { Fallback } from "effect-resilience"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const store = yield* Fallback.makeMemoryStore({ maxEntries: 10_000 })
- *   const prices = yield* Fallback.staleIfError<number>({ ttl: "10 minutes", maxEntries: 10_000, store, name: "prices" })
- *   const users = yield* Fallback.staleIfError<{ readonly name: string }>({ ttl: "1 hour", maxEntries: 10_000, store, name: "users" })
- *   return [prices, users] as const
- * })
- * ```
- *
- * @since 0.1.0
- * @category Constructors
- */
-export const makeMemoryStore = (
-  options: { readonly maxEntries: number }
-): Effect.Effect<StaleStore<unknown>, InvalidOptionsError> =>
-  Effect.map(
-    validate.validated(() =>
-      validate.number(
-        "Fallback.makeMemoryStore",
-        "maxEntries",
-        validate.options("Fallback.makeMemoryStore", options).maxEntries,
-        { min: 1, integer: true }
-      )
-    ),
-    (maxEntries): StaleStore<unknown> => memoryStaleStore(maxEntries)
-  )
-
-/** Marks the library's memory stores: their writes are immediate, so they are made on the caller's path. */
-const MemoryStaleStoreId: unique symbol = Symbol.for("effect-resilience/Fallback/MemoryStaleStore")
-
-const memoryStaleStore = (maxEntries: number): StaleStore<unknown> => {
-  const store = unsafeMakeMemoryStore(maxEntries)
-  return { time: "monotonic", get: store.get, set: store.set, delete: store.delete, [MemoryStaleStoreId]: true } as StaleStore<
-    unknown
-  >
-}
-
-const storeServedCounter = servedCounter.pipe(Metric.tagged("source", "stale"))
-const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
-  description: "Handled failures for which stale-if-error had nothing fresh enough to serve",
-  incremental: true
-})
-const staleStoreErrorCounter = Metric.counter("resilience_fallback_stale_store_errors", {
-  description: "Stale store operations that failed, and values dropped from a full write queue (tagged with the operation)",
-  incremental: true
-})
-
-/** Writes to a store other than the memory store run at most this many at a time per policy. */
-const STALE_WRITE_CONCURRENCY = 4
-/** The default `maxPendingWrites`. */
-const DEFAULT_MAX_PENDING_WRITES = 1_000
+export const DEFAULT_STALE_KEY: "default" = staleOptions.DEFAULT_STALE_KEY as "default"
 
 /**
  * Makes a stale-if-error policy (the "cache fallback") over values of type
@@ -1144,7 +1204,13 @@ const DEFAULT_MAX_PENDING_WRITES = 1_000
  * is reported (a `StoreError` event and the
  * `resilience_fallback_stale_store_errors` counter).
  *
- * **A fresh answer never waits for the store.** With the memory store a
+ * **The store** is the {@link StaleStore} in the environment when the policy
+ * is made: one in-memory store per process by default
+ * ({@link layerStoreMemory} configures it), Redis with the `StaleStore.layer`
+ * of `effect-resilience/redis`. Policies of the same `name` share their
+ * entries; an unnamed policy's entries in a memory store are its own.
+ *
+ * **A fresh answer never waits for the store.** With a memory store a
  * success is remembered at once (a map update). With any other store (Redis)
  * the write runs off the caller's path, in the background:
  * - coalesced per key: a newer value of a key replaces the one still waiting
@@ -1154,17 +1220,17 @@ const DEFAULT_MAX_PENDING_WRITES = 1_000
  *   store's own timeout, and at most `maxPendingWrites` values waiting (past
  *   it the oldest is dropped and reported);
  * - never lost in silence: a failed or dropped write is a `StoreError` event
- *   and metric; `stats().pendingWrites` counts the writes not yet done, and
- *   `flush` waits for them;
+ *   and metric; `stats()` counts the writes not yet done (`pendingWrites`),
+ *   and `flush` waits for them;
  * - read through: a value waiting to be written (or being written) is served
  *   from memory if the source fails meanwhile.
  *
- * **Type.** `A` is given as a type argument, or fixed by a typed store (a
- * `StaleStore<A>` made with a `Schema`); see {@link StaleIfError}.
+ * **Type.** `A` is given as a type argument, or fixed by the `schema`; see
+ * {@link StaleIfError}.
  *
- * Memory is bounded: the default store keeps at most `maxEntries` keys (LRU)
- * and never serves an expired one. Fails with `InvalidOptionsError` for
- * invalid options.
+ * Memory is bounded: in a memory store the policy keeps at most `maxEntries`
+ * keys (LRU) and never serves an expired one. Fails with
+ * `InvalidOptionsError` for invalid options.
  *
  * @example
  * ```ts
@@ -1185,337 +1251,35 @@ const DEFAULT_MAX_PENDING_WRITES = 1_000
  * @since 0.1.0
  * @category Constructors
  */
-export const staleIfError = <A = unknown, In = unknown>(
+export const staleIfError: <A = unknown, In = unknown>(
   options: StaleIfError.Options<A, In>
-): Effect.Effect<StaleIfError<A, In>, InvalidOptionsError> =>
-  Effect.flatMap(
-    validate.validated(() => {
-      const m = "Fallback.staleIfError"
-      options = validate.options(m, options)
-      const ttl = validate.duration(m, "ttl", options.ttl)
-      const maxEntries = validate.number(m, "maxEntries", options.maxEntries, { min: 1, integer: true })
-      const name = options.name === undefined ? "stale-if-error" : validate.nonEmptyString(m, "name", options.name)
-      const maxKeyLength = Keys.maxKeyLengthOption(m, options.maxKeyLength)
-      const key = options.key === undefined ? DEFAULT_STALE_KEY : validate.nonEmptyString(m, "key", options.key)
-      if (!Keys.isValid({ kind: "StaleIfError", name, maxKeyLength }, key)) {
-        throw validate.invalid(m, "key", key, `a well-formed string of at most ${maxKeyLength} UTF-16 code units (maxKeyLength)`)
-      }
-      const store = options.store as StaleStore<unknown> | undefined
-      if (
-        store !== undefined &&
-        (typeof store !== "object" || store === null || typeof store.get !== "function" ||
-          typeof store.set !== "function" || typeof store.delete !== "function")
-      ) {
-        throw validate.invalid(m, "store", store, "a StaleStore (get, set, delete)")
-      }
-      const maxPendingWrites = validate.optionalNumber(m, "maxPendingWrites", options.maxPendingWrites, {
-        min: 1,
-        integer: true
-      }) ?? DEFAULT_MAX_PENDING_WRITES
-      const classify = makeClassifier(m, validate.predicate(m, "on", options.on), options, {
-        module: "StaleIfError",
-        name,
-        on: "on"
-      })
-      return { ttl: Duration.toMillis(ttl), maxEntries, key, name, store, classify, maxKeyLength, maxPendingWrites }
-    }),
-    (config) => Effect.sync(() => makeStaleIfError<A, In>(config, options))
-  )
-
-/** A value waiting to be written (or being written) to a background store. */
-interface StaleWrite {
-  /** The policy's key (for events). */
-  readonly key: string
-  readonly entry: StaleEntry<unknown>
-  /** Completed when the write has ended (set once it starts). */
-  done: Deferred.Deferred<void> | undefined
-}
-
-const makeStaleIfError = <A, In>(
-  config: {
-    readonly ttl: number
-    readonly maxEntries: number
-    readonly key: string
-    readonly name: string
-    readonly store: StaleStore<unknown> | undefined
-    readonly classify: Classifier
-    readonly maxKeyLength: number
-    readonly maxPendingWrites: number
-  },
-  options: StaleIfError.Options<A, In>
-): StaleIfError<A, In> => {
-  const { classify, key: defaultKey, maxEntries, maxPendingWrites, name, ttl } = config
-  const store: StaleStore<unknown> = config.store ?? memoryStaleStore(maxEntries)
-  // the library's memory store is written at once (a map update); any other store off the caller's path
-  const immediate = MemoryStaleStoreId in store
-  // an in-process store is stamped on monotonic time (time.ts); a shared one on wall time
-  const monotonic = store.time === "monotonic"
-  const nowOf = (clock: Clock.Clock) => monotonic ? monotonicMillis(clock) : clock.unsafeCurrentTimeMillis()
-  const hub = EventHub.make<FallbackEvent>()
-  const served = storeServedCounter.pipe(Metric.tagged("policy", name))
-  const misses = staleMissCounter.pipe(Metric.tagged("policy", name))
-  const storeErrorMetrics = Metric.tagged(staleStoreErrorCounter, "policy", name)
-  const storeErrorMetric = {
-    get: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "get")),
-    set: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "set")),
-    delete: Metric.increment(Metric.tagged(storeErrorMetrics, "operation", "delete"))
-  }
-  let calls = 0
-  let stored = 0
-  let servedCount = 0
-  let missCount = 0
-  let storeErrors = 0
-
-  // `<name.length>:<name>:<key>`: policies sharing a store never share an entry by accident
-  const storeKey = (key: string) => Keys.namespaced(name, key)
-  const keyPolicy: Keys.KeyPolicy = { kind: "StaleIfError", name, maxKeyLength: config.maxKeyLength }
-  const refused = (key: unknown) => Effect.fail(Keys.refuse(keyPolicy, key))
-  const onStoreError = (key: string) => (error: StaleStoreError) =>
-    Effect.suspend(() => {
-      storeErrors++
-      // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-      if (hub.hasSubscribers()) hub.emit({ _tag: "StoreError", policy: name, key, error })
-      return storeErrorMetric[error.operation]
-    })
-  /** A store operation's failure, defects included (a user's store that throws): reported, never the caller's. */
-  const reported = <X>(
-    key: string,
-    operation: StaleStoreError["operation"],
-    storeKeyOf: string,
-    effect: Effect.Effect<X, StaleStoreError>
-  ): Effect.Effect<X | undefined> =>
-    Effect.catchAllCause(effect, (cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.succeed(undefined)
-      const failure = Cause.failureOption(cause)
-      const error = Option.isSome(failure)
-        ? failure.value
-        : new StaleStoreError({ operation, key: storeKeyOf, cause: Cause.squash(cause) })
-      return Effect.as(onStoreError(key)(error), undefined)
-    })
-
-  // --- writes off the caller's path (stores other than memory) ------------------------------
-  /** The latest value of each key not yet sent, oldest key first. */
-  const pending = new LinkedMap<string, StaleWrite>()
-  /** The write in flight of each key (one at a time per key, so they land in order). */
-  const writing = new Map<string, StaleWrite>()
-  let idle: Array<Deferred.Deferred<void>> = []
-
-  const settleIdle = () => {
-    if (pending.size > 0 || writing.size > 0 || idle.length === 0) return
-    const waiters = idle
-    idle = []
-    for (const d of waiters) Deferred.unsafeDone(d, Effect.void)
-  }
-
-  const writeOne = (sk: string, w: StaleWrite): Effect.Effect<void> =>
-    Effect.clockWith((clock) =>
-      Effect.ensuring(
-        Effect.flatMap(
-          reported(w.key, "set", sk, Effect.as(Effect.suspend(() => store.set(sk, w.entry, nowOf(clock))), true)),
-          (ok) =>
-            Effect.sync(() => {
-              if (ok === true) stored++
-            })
-        ),
-        Effect.suspend(() => {
-          writing.delete(sk)
-          Deferred.unsafeDone(w.done!, Effect.void)
-          settleIdle()
-          return pump
-        })
-      )
-    )
-
-  /** Starts waiting writes, up to the concurrency, skipping keys whose previous write is in flight. */
-  const pump: Effect.Effect<void> = Effect.suspend(() => {
-    let started: Effect.Effect<void> = Effect.void
-    while (writing.size < STALE_WRITE_CONCURRENCY) {
-      let next: string | undefined
-      // at most STALE_WRITE_CONCURRENCY keys are skipped (each has a write in flight)
-      for (const k of pending.keys()) {
-        if (!writing.has(k)) {
-          next = k
-          break
-        }
-      }
-      if (next === undefined) break
-      const w = pending.get(next)!
-      pending.delete(next)
-      w.done = Deferred.unsafeMake<void>(FiberId.none)
-      writing.set(next, w)
-      // detached from the caller: its interruption and deadline do not reach the write
-      started = Effect.zipRight(
-        started,
-        Effect.forkDaemon(Effect.locally(writeOne(next, w), currentDeadline, undefined))
-      )
-    }
-    return Effect.asVoid(started)
-  })
-
-  const enqueue = (sk: string, key: string, entry: StaleEntry<unknown>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const w: StaleWrite = { key, entry, done: undefined }
-      if (pending.has(sk)) {
-        // coalesced: the newer value replaces the one waiting (its place in the queue is kept)
-        pending.set(sk, w)
-        return pump
-      }
-      let dropped: Effect.Effect<void> = Effect.void
-      if (pending.size >= maxPendingWrites) {
-        const oldestKey = pending.firstKey()!
-        const oldest = pending.get(oldestKey)!
-        pending.delete(oldestKey)
-        dropped = onStoreError(oldest.key)(
-          new StaleStoreError({
-            operation: "set",
-            key: oldestKey,
-            cause: new Error(`the write queue is full (maxPendingWrites: ${maxPendingWrites}): the value was not stored`)
-          })
-        )
-      }
-      pending.set(sk, w)
-      return Effect.zipRight(dropped, pump)
-    })
-
-  /** The value of `sk` still waiting to be written, or being written: newer than the store's. */
-  const unwritten = (sk: string): StaleEntry<unknown> | undefined => (pending.get(sk) ?? writing.get(sk))?.entry
-
-  const flush: Effect.Effect<void> = Effect.suspend(() => {
-    if (pending.size === 0 && writing.size === 0) return Effect.void
-    const d = Deferred.unsafeMake<void>(FiberId.none)
-    idle.push(d)
-    return Deferred.await(d)
-  })
-
-  const remember = (clock: Clock.Clock, key: string, value: unknown): Effect.Effect<void> => {
-    const now = nowOf(clock)
-    const entry: StaleEntry<unknown> = { value, storedAt: now, expiresAt: now + ttl }
-    const sk = storeKey(key)
-    if (!immediate) return enqueue(sk, key, entry)
-    return Effect.asVoid(
-      reported(
-        key,
-        "set",
-        sk,
-        Effect.zipRight(
-          store.set(sk, entry, now),
-          Effect.sync(() => {
-            stored++
-          })
-        )
-      )
-    )
-  }
-
-  const run = <E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R> =>
-    Effect.clockWith((clock) =>
-      Effect.suspend(() => {
-        calls++
-        return Effect.matchCauseEffect(self, {
-          onSuccess: (value) => Effect.as(remember(clock, key, value), { _tag: "Fresh", value, stale: false } as Served<A, E>),
-          onFailure: (cause) => {
-            const input = classify(cause)
-            if (input === NOT_HANDLED) return Effect.failCause(cause)
-            const now = nowOf(clock)
-            const sk = storeKey(key)
-            const local = unwritten(sk)
-            const lookup: Effect.Effect<Option.Option<StaleEntry<unknown>>, StaleStoreError> = local === undefined
-              ? Effect.suspend(() => store.get(sk, now))
-              : Effect.succeed(Option.some(local))
-            return Effect.flatMap(
-              reported(key, "get", sk, lookup),
-              (entry) => {
-                if (entry === undefined) return Effect.failCause(cause) // the store failed: reported
-                if (Option.isNone(entry) || entry.value.expiresAt <= now) {
-                  missCount++
-                  // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-                  if (hub.hasSubscribers()) hub.emit({ _tag: "StaleMiss", policy: name, key, error: input })
-                  return Effect.zipRight(Metric.increment(misses), Effect.failCause(cause))
-                }
-                servedCount++
-                const age = Duration.millis(Math.max(0, now - entry.value.storedAt))
-                // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-                if (hub.hasSubscribers()) {
-                  hub.emit({ _tag: "FallbackServed", policy: name, source: "stale", error: input, key, age })
-                }
-                return Effect.as(Metric.increment(served), {
-                  _tag: "Stale",
-                  value: entry.value.value as A,
-                  stale: true,
-                  age,
-                  // shown in wall time
-                  storedAt: monotonic ? Math.round(entry.value.storedAt + clock.unsafeCurrentTimeMillis() - now) : entry.value.storedAt,
-                  cause
-                } as Served<A, E>)
-              }
-            )
-          }
-        })
-      })
-    )
-
-  const valueOf = <E>(s: Served<A, E>): A => s.value
-  const callable = <E extends In, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.map(run(self, defaultKey), valueOf)
-
-  const policy = Object.assign(callable, {
-    policyName: name,
-    key: defaultKey,
-    execute: <E extends In, R>(self: Effect.Effect<A, E, R>, opts: { readonly key: string }) => {
-      const key: unknown = opts?.key
-      // refused before `self` runs: nothing stored, nothing served
-      return Keys.isValid(keyPolicy, key) ? Effect.map(run(self, key), valueOf) : refused(key)
-    },
-    serve: <E extends In, R>(
-      self: Effect.Effect<A, E, R>,
-      opts?: { readonly key?: string | undefined } | undefined
-    ) => {
-      // only `undefined` means "no key" (the callable form's); `null` is a bad key
-      const given: unknown = opts?.key
-      const key = given === undefined ? defaultKey : given
-      return Keys.isValid(keyPolicy, key) ? run(self, key) : refused(key)
-    },
-    invalidate: (k?: string) => {
-      const key: unknown = k === undefined ? defaultKey : k
-      if (!Keys.isValid(keyPolicy, key)) return refused(key)
-      const sk = storeKey(key)
-      return Effect.suspend(() => {
-        // a waiting write would bring the value back: drop it; one in flight lands first, then the delete
-        pending.delete(sk)
-        settleIdle()
-        const inFlight = writing.get(sk)?.done
-        const del = Effect.asVoid(reported(key, "delete", sk, Effect.suspend(() => store.delete(sk))))
-        return inFlight === undefined ? del : Effect.zipRight(Deferred.await(inFlight), del)
-      })
-    },
-    flush,
-    events: hub.stream,
-    stats: (): StaleIfError.Stats => ({
-      calls,
-      stored,
-      served: servedCount,
-      misses: missCount,
-      storeErrors,
-      pendingWrites: pending.size + writing.size
-    })
-  })
-  return unsafeMakeTransformCallable(policy, {
-    kind: "StaleIfError",
-    name,
-    options: {
-      ttl: Duration.format(Duration.millis(ttl)),
-      maxEntries,
-      key: defaultKey,
-      store: config.store === undefined ? "memory" : "custom",
-      on: options.on === undefined ? "all" : "predicate",
-      defects: options.defects === undefined || options.defects === false ? false : true,
-      interruptions: options.interruptions === true
-    }
-  }) as unknown as StaleIfError<A, In>
-}
+) => Effect.Effect<StaleIfError<A, In>, InvalidOptionsError> = stale.make
 
 /**
- * A Layer that provides a {@link staleIfError} policy under your own tag.
+ * True for {@link staleIfError} policies.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(
+ *   Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 100 }),
+ *   (cache) => Fallback.isStaleIfError(cache) // true
+ * )
+ * const no = Fallback.isStaleIfError(Fallback.value(0)) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isStaleIfError: (u: unknown) => u is StaleIfError<unknown, unknown> = stale.isStaleIfError
+
+/**
+ * A Layer that provides a {@link staleIfError} policy under your own tag. The
+ * policy's value type comes from the tag (or from the `schema`, which must
+ * then match it); its store is the {@link StaleStore} the layer is given.
+ * Fails with `InvalidOptionsError` for invalid options.
  *
  * @example
  * ```ts
@@ -1529,14 +1293,16 @@ const makeStaleIfError = <A, In>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerStaleIfError = <I, A = unknown, In = unknown>(
-  tag: Context.Tag<I, StaleIfError<A, In>>,
-  options: StaleIfError.Options<NoInfer<A>, NoInfer<In>>
-): Layer.Layer<I, InvalidOptionsError> => Layer.effect(tag, staleIfError<A, In>(options))
+export const layerStaleIfError: <I, S, A = StaleIfError.ValueOf<S>, In = StaleIfError.InOf<S>>(
+  tag: Context.Tag<I, S>,
+  options: StaleIfError.Options<A, In> & ([StaleIfError<A, In>] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError> = stale.layer
 
 /**
  * A Layer that provides a {@link staleIfError} policy under your own tag,
- * with options read from `Config` (e.g. the environment).
+ * with its options read from `Config` (e.g. the environment); the `schema`,
+ * when needed, is given in code. Invalid values fail the layer with
+ * `InvalidOptionsError`, missing or malformed config with a `ConfigError`.
  *
  * @example
  * ```ts
@@ -1553,14 +1319,11 @@ export const layerStaleIfError = <I, A = unknown, In = unknown>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerStaleIfErrorConfig = <I, A = unknown, In = unknown>(
-  tag: Context.Tag<I, StaleIfError<A, In>>,
-  config: Config.Config.Wrap<StaleIfError.Options<NoInfer<A>, NoInfer<In>>>
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(
-    tag,
-    Effect.flatMap(validate.fromConfig("Fallback.layerStaleIfErrorConfig", config), (options) => staleIfError<A, In>(options))
-  )
+export const layerStaleIfErrorConfig: <I, S, A = StaleIfError.ValueOf<S>, In = StaleIfError.InOf<S>>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<StaleIfError.ConfigOptions<In>> & ([StaleIfError<A, In>] extends [S] ? unknown : never),
+  schema?: Schema.Schema<A, any> | undefined
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = stale.layerConfig
 
 /**
  * True when a {@link Served} value is stale.
@@ -1580,6 +1343,5 @@ export const layerStaleIfErrorConfig = <I, A = unknown, In = unknown>(
  * @since 0.1.0
  * @category Guards
  */
-export const isStale = <A, E>(served: Served<A, E>): served is Extract<Served<A, E>, { readonly stale: true }> =>
-  served.stale
-
+export const isStale: <A, E>(served: Served<A, E>) => served is Extract<Served<A, E>, { readonly stale: true }> =
+  stale.isStale

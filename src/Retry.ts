@@ -19,34 +19,53 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as MetricKey from "effect/MetricKey"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as Random from "effect/Random"
-import * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleInterval from "effect/ScheduleInterval"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
-import { type InvalidOptionsError, isInvalidKeyError, isRejection, type Rejection, retryAfterOf } from "./Errors.js"
-import { active, currentDeadline } from "./internal/deadline.js"
-import { monotonicMillis, sleepOn } from "./internal/time.js"
-import * as EventHub from "./internal/events.js"
-import * as userCode from "./internal/userCode.js"
-import * as validate from "./internal/validate.js"
+import type { InvalidOptionsError, Rejection } from "./Errors.js"
+import * as budget_ from "./internal/retry/budget.js"
+import * as internal from "./internal/retry/retry.js"
+import * as schedule from "./internal/retry/schedule.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./internal/policy.js"
+
+// ---------------------------------------------------------------------------
+// Type IDs
+
+/**
+ * The type id every retry policy carries (see {@link isRetry}).
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ *
+ * Retry.TypeId in Retry.policy({ times: 2 }) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @example
+ * ```ts
+ * import type { Retry } from "effect-resilience"
+ *
+ * type Id = Retry.TypeId
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+// ---------------------------------------------------------------------------
+// Schedules
 
 /**
  * The largest delay a schedule produces: 2^31 - 1 ms (~24.8 days), Node's
@@ -56,7 +75,7 @@ import { unsafeMakeCallable } from "./internal/policy.js"
  * @since 0.1.0
  * @category Models
  */
-export const MAX_DELAY_MILLIS = 2_147_483_647
+export const MAX_DELAY_MILLIS: 2_147_483_647 = schedule.MAX_DELAY_MILLIS as 2_147_483_647
 
 /**
  * How random noise is added to a delay `d`:
@@ -70,51 +89,6 @@ export const MAX_DELAY_MILLIS = 2_147_483_647
  * @category Models
  */
 export type Jitter = "none" | "full" | "equal" | "decorrelated"
-
-const JITTERS: ReadonlyArray<Jitter> = ["none", "full", "equal", "decorrelated"]
-
-const applyJitter = (jitter: Jitter, d: number, random: number): number => {
-  switch (jitter) {
-    case "full":
-      return random * d
-    case "equal":
-      return d / 2 + random * (d / 2)
-    default:
-      return d
-  }
-}
-
-const clampDelay = (d: number): number => (Number.isFinite(d) ? Math.min(Math.max(0, d), MAX_DELAY_MILLIS) : MAX_DELAY_MILLIS)
-
-const delaySchedule = <S>(
-  initial: S,
-  next: (state: S, random: number) => readonly [S, number],
-  needsRandom: boolean
-): Schedule.Schedule<Duration.Duration> =>
-  Schedule.makeWithState<S, unknown, Duration.Duration>(initial, (now, _input, state) => {
-    const step = (random: number) => {
-      const [nextState, raw] = next(state, random)
-      const delay = clampDelay(raw)
-      return [
-        nextState,
-        Duration.millis(delay),
-        ScheduleDecision.continueWith(ScheduleInterval.after(now + delay))
-      ] as const
-    }
-    return needsRandom ? Effect.map(Random.next, step) : Effect.succeed(step(0))
-  })
-
-/**
- * The cap of each delay: `max` (which must be >= `base`, both compared as
- * given), else {@link MAX_DELAY_MILLIS}; never more than MAX_DELAY_MILLIS,
- * and never less than `base` (a `base` beyond it is clamped like every delay).
- */
-const cappedMax = (m: string, base: number, max: unknown): number => {
-  if (max === undefined) return Math.max(base, MAX_DELAY_MILLIS)
-  const given = Duration.toMillis(validate.duration(m, "max", max))
-  if (given < base) throw validate.invalid(m, "max", max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
-  return given
-}
 
 /**
  * Options of {@link exponential}.
@@ -150,28 +124,7 @@ export interface ExponentialOptions {
  * @since 0.1.0
  * @category Constructors
  */
-export const exponential = (options: ExponentialOptions): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.exponential"
-  options = validate.options(m, options)
-  const base = Duration.toMillis(validate.duration(m, "base", options.base))
-  const factor = validate.optionalNumber(m, "factor", options.factor, { min: 1 }) ?? 2
-  const max = cappedMax(m, base, options.max)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, JITTERS)
-  if (jitter === "decorrelated") {
-    return delaySchedule<number>(base, (previous, random) => {
-      const upper = Math.min(max, Math.max(base, previous * 3))
-      const d = Math.min(max, base + random * (upper - base))
-      return [d, d] as const
-    }, true)
-  }
-  return delaySchedule<number>(0, (n, random) => {
-    const raw = base * Math.pow(factor, n)
-    const capped = Number.isFinite(raw) ? Math.min(raw, max) : max
-    // stop growing the exponent once capped: no overflow at any attempt count
-    const nextN = capped >= max ? n : n + 1
-    return [nextN, applyJitter(jitter, capped, random)] as const
-  }, jitter !== "none")
-}
+export const exponential: (options: ExponentialOptions) => Schedule.Schedule<Duration.Duration> = schedule.exponential
 
 /**
  * Options of {@link linear}.
@@ -203,20 +156,7 @@ export interface LinearOptions {
  * @since 0.1.0
  * @category Constructors
  */
-export const linear = (options: LinearOptions): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.linear"
-  options = validate.options(m, options)
-  const base = Duration.toMillis(validate.duration(m, "base", options.base))
-  const step = options.step === undefined
-    ? base
-    : Duration.toMillis(validate.duration(m, "step", options.step, { allowZero: true }))
-  const max = cappedMax(m, base, options.max)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
-  return delaySchedule<number>(0, (n, random) => {
-    const capped = Math.min(max, base + n * step)
-    return [capped >= max ? n : n + 1, applyJitter(jitter, capped, random)] as const
-  }, jitter !== "none")
-}
+export const linear: (options: LinearOptions) => Schedule.Schedule<Duration.Duration> = schedule.linear
 
 /**
  * The same delay before every retry, with optional jitter.
@@ -231,16 +171,13 @@ export const linear = (options: LinearOptions): Schedule.Schedule<Duration.Durat
  * @since 0.1.0
  * @category Constructors
  */
-export const constant = (
+export const constant: (
   delay: Duration.DurationInput,
-  options: { readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined } = {}
-): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.constant"
-  const d = Duration.toMillis(validate.duration(m, "delay", delay, { allowZero: true }))
-  options = validate.options(m, options)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
-  return delaySchedule<number>(0, (n, random) => [n, applyJitter(jitter, d, random)] as const, jitter !== "none")
-}
+  options?: { readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined }
+) => Schedule.Schedule<Duration.Duration> = schedule.constant
+
+// ---------------------------------------------------------------------------
+// Budget
 
 /**
  * A retry budget shared across calls: retries may add at most `ratio` of the
@@ -259,7 +196,9 @@ export interface Budget {
   /** Takes one retry from the budget; false when it is empty. */
   readonly tryWithdraw: () => boolean
   /** Retries the budget allows right now. */
-  readonly available: () => number
+  readonly available: () => Effect.Effect<number>
+  /** {@link Budget.available} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeAvailable: () => number
   readonly options: Budget.Options
 }
 
@@ -281,8 +220,6 @@ export declare namespace Budget {
   }
 }
 
-const BUDGET_SLOTS = 10
-
 /**
  * Makes a retry {@link Budget}. Time is read from the `Clock` in scope when
  * the budget is made (`TestClock` in tests). Fails with
@@ -303,71 +240,10 @@ const BUDGET_SLOTS = 10
  * @since 0.1.0
  * @category Constructors
  */
-export const budget = (options: Budget.Options = {}): Effect.Effect<Budget, InvalidOptionsError> =>
-  Effect.flatMap(
-    validate.validated(() => {
-      const m = "Retry.budget"
-      options = validate.options(m, options)
-      return {
-        ratio: validate.optionalNumber(m, "ratio", options.ratio, { min: 0, max: 1000 }) ?? 0.2,
-        minPerSecond: validate.optionalNumber(m, "minRetriesPerSecond", options.minRetriesPerSecond, { min: 0 }) ?? 10,
-        window: Duration.toMillis(
-          validate.optionalDuration(m, "window", options.window) ?? Duration.seconds(10)
-        )
-      }
-    }),
-    ({ minPerSecond, ratio, window }) =>
-      Effect.map(Effect.clock, (clock) => makeBudget(clock, ratio, minPerSecond, window, options))
-  )
+export const budget: (options?: Budget.Options) => Effect.Effect<Budget, InvalidOptionsError> = budget_.make
 
-const makeBudget = (
-  clock: Clock.Clock,
-  ratio: number,
-  minPerSecond: number,
-  windowMillis: number,
-  options: Budget.Options
-): Budget => {
-  const slotMillis = windowMillis / BUDGET_SLOTS
-  const deposits = new Float64Array(BUDGET_SLOTS)
-  const withdrawals = new Float64Array(BUDGET_SLOTS)
-  const reserve = minPerSecond * (windowMillis / 1000)
-  // Stryker disable next-line ArithmeticOperator: equivalent: every deposit/withdraw/read rotates first, and a wrong start slot only makes that first rotate clear slots that are all still zero
-  let currentSlot = Math.floor(monotonicMillis(clock) / slotMillis)
-  let depositSum = 0
-  let withdrawSum = 0
-  const rotate = () => {
-    const slot = Math.floor(monotonicMillis(clock) / slotMillis)
-    if (slot === currentSlot) return
-    const steps = Math.min(slot - currentSlot, BUDGET_SLOTS)
-    for (let i = 1; i <= steps; i++) {
-      const idx = (currentSlot + i) % BUDGET_SLOTS
-      depositSum -= deposits[idx]!
-      withdrawSum -= withdrawals[idx]!
-      deposits[idx] = 0
-      withdrawals[idx] = 0
-    }
-    currentSlot = slot
-  }
-  const available = () => {
-    rotate()
-    return Math.max(0, Math.floor(reserve + depositSum * ratio - withdrawSum + 1e-9))
-  }
-  return {
-    options,
-    deposit: () => {
-      rotate()
-      deposits[currentSlot % BUDGET_SLOTS]! += 1
-      depositSum += 1
-    },
-    tryWithdraw: () => {
-      if (available() < 1) return false
-      withdrawals[currentSlot % BUDGET_SLOTS]! += 1
-      withdrawSum += 1
-      return true
-    },
-    available
-  }
-}
+// ---------------------------------------------------------------------------
+// Models
 
 /**
  * Why a retry policy stopped retrying and surfaced the error.
@@ -470,16 +346,51 @@ export interface Options<EIn = unknown, R = never> {
 /**
  * A retry policy.
  *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const retry: Retry.Retry = Retry.policy({ schedule: Retry.constant("100 millis"), times: 2, name: "api" })
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.succeed("ok").pipe(retry)
+ *   return yield* retry.stats() // { failedCalls: 0, retries: 0, gaveUp: 0 }
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category Models
  */
 export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
+  readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
   /** Everything the policy did, as a `Stream` (one buffer per subscriber). */
   readonly events: Stream.Stream<RetryEvent>
-  /** Counts since creation. */
-  readonly stats: () => {
+  /** Counts since creation, as a snapshot (kept in plain counters: successes cost nothing). */
+  readonly stats: () => Effect.Effect<Retry.Stats>
+  /** {@link Retry.stats} read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => Retry.Stats
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Retry {
+  /**
+   * Counts kept by a retry policy.
+   *
+   * @example
+   * ```ts
+   * import type { Retry } from "effect-resilience"
+   *
+   * const stats: Retry.Retry.Stats = { failedCalls: 2, retries: 3, gaveUp: 1 }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
     /** Calls whose first attempt failed (successes are not counted: they cost nothing here). */
     readonly failedCalls: number
     /** Retries made. */
@@ -489,30 +400,8 @@ export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
   }
 }
 
-const spanErrorLabel = (error: unknown): string =>
-  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : typeof error
-
-const DEFAULT_TIMES = 3
-const DEFAULT_MAX_RETRY_AFTER = 60_000
-const DEFAULT_ON_RETRY_TIMEOUT = 1_000
-let defaultSchedule: Schedule.Schedule<Duration.Duration> | undefined
-
-// the policy's name is put in the metric key itself: a `Metric.tagged` wrapper re-derives its key
-// (and misses its hook cache) on every update, ~3 µs each (bench/README.md, note (c))
-const retriesCounter = (policy: string) =>
-  Metric.fromMetricKey(
-    MetricKey.counter("resilience_retry_retries", {
-      description: "Retries scheduled by a retry policy",
-      incremental: true
-    }).pipe(MetricKey.tagged("policy", policy))
-  )
-const gaveUpCounter = (policy: string) =>
-  Metric.fromMetricKey(
-    MetricKey.counter("resilience_retry_gave_up", {
-      description: "Calls on which a retry policy stopped retrying and surfaced the error",
-      incremental: true
-    }).pipe(MetricKey.tagged("policy", policy))
-  )
+// ---------------------------------------------------------------------------
+// Constructors
 
 /**
  * Makes a retry policy. `times` counts retries, not attempts (default 3: up
@@ -543,163 +432,23 @@ const gaveUpCounter = (policy: string) =>
  * @since 0.1.0
  * @category Constructors
  */
-export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}): Retry<EIn, R> => {
-  const m = "Retry.policy"
-  options = validate.options(m, options)
-  const forever = validate.optionalBoolean(m, "forever", options.forever) === true
-  const times = forever ? Infinity : (validate.optionalNumber(m, "times", options.times, { min: 0, integer: true }) ?? DEFAULT_TIMES)
-  const whilePredicate = validate.predicate<(e: EIn) => boolean>(m, "while", options.while)
-  const untilPredicate = validate.predicate<(e: EIn) => boolean>(m, "until", options.until)
-  const retryRejections = validate.predicate<(e: Rejection) => boolean>(m, "retryRejections", options.retryRejections)
-  const maxRetryAfter = options.maxRetryAfter === undefined
-    ? DEFAULT_MAX_RETRY_AFTER
-    : Duration.toMillis(validate.duration(m, "maxRetryAfter", options.maxRetryAfter, { allowZero: true }))
-  if (options.schedule !== undefined && !Schedule.isSchedule(options.schedule)) {
-    throw validate.invalid(m, "schedule", options.schedule, "a Schedule")
-  }
-  const schedule: Schedule.Schedule<unknown, EIn, R> = options.schedule ??
-    (defaultSchedule ??= exponential({ base: "100 millis", max: "30 seconds", jitter: "full" }))
-  const budget = options.budget
-  if (
-    budget !== undefined &&
-    (!Predicate.isObject(budget) || typeof budget.deposit !== "function" || typeof budget.tryWithdraw !== "function")
-  ) {
-    throw validate.invalid(m, "budget", budget, "a Retry.budget")
-  }
-  const name = options.name === undefined ? "retry" : validate.nonEmptyString(m, "name", options.name)
-  const onRetry = validate.predicate<NonNullable<Options<EIn, R>["onRetry"]>>(m, "onRetry", options.onRetry)
-  const onRetryTimeout = options.onRetryTimeout === undefined
-    ? DEFAULT_ON_RETRY_TIMEOUT
-    : Duration.toMillis(validate.duration(m, "onRetryTimeout", options.onRetryTimeout, { allowInfinite: true }))
-  // user code: a throw or a non-boolean answer is reported and answered by the safe default
-  const whileSite = userCode.site("Retry", name, "while", "not retried")
-  const untilSite = userCode.site("Retry", name, "until", "not retried")
-  const rejectionsSite = userCode.site("Retry", name, "retryRejections", "the rejection is not retried")
-  const onRetrySite = userCode.site("Retry", name, "onRetry", "ignored, the retry proceeds")
-  const spans = validate.optionalBoolean(m, "spans", options.spans) === true
-  const hub = EventHub.make<RetryEvent>()
-  const retries = retriesCounter(name)
-  const gaveUp = gaveUpCounter(name)
-  let failedCalls = 0
-  let retryCount = 0
-  let gaveUpCount = 0
+export const policy: <EIn = unknown, R = never>(options?: Options<EIn, R>) => Retry<EIn, R> = internal.make
 
-  const giveUp = <E>(attempt: number, reason: GiveUpReason, error: E): Effect.Effect<never, E> => {
-    gaveUpCount++
-    if (hub.hasSubscribers()) hub.emit({ _tag: "GaveUp", policy: name, attempt, reason, error })
-    return Effect.zipRight(Metric.increment(gaveUp), Effect.fail(error))
-  }
-
-  const retryLoop = <A, E extends EIn, Rx>(
-    self: Effect.Effect<A, E, Rx>,
-    firstError: E
-  ): Effect.Effect<A, E, Rx | R> =>
-    Effect.clockWith((clock) =>
-      Effect.flatMap(FiberRef.get(currentDeadline), (inherited) => {
-        let state = schedule.initial
-        let attempt = 1
-        const loop = (error: E): Effect.Effect<A, E, Rx | R> => {
-          if (
-            isRejection(error) &&
-            (retryRejections === undefined || !userCode.predicate(rejectionsSite, retryRejections, error, false))
-          ) {
-            return giveUp(attempt, "Rejection", error)
-          }
-          // a key the policy refused is the caller's bug: retrying cannot fix it
-          if (isInvalidKeyError(error)) return giveUp(attempt, "NotRetryable", error)
-          if (whilePredicate !== undefined && !userCode.predicate(whileSite, whilePredicate, error, false)) {
-            return giveUp(attempt, "NotRetryable", error)
-          }
-          if (untilPredicate !== undefined && userCode.predicate(untilSite, untilPredicate, error, true)) {
-            return giveUp(attempt, "NotRetryable", error)
-          }
-          if (attempt > times) return giveUp(attempt, "Exhausted", error)
-          // monotonic: a step of the wall clock neither lengthens nor shortens a backoff (time.ts)
-          const now = monotonicMillis(clock)
-          // read at each step: the deadline ends with its timeout's region (a daemon outliving it sees none)
-          const deadline = active(inherited)
-          return Effect.flatMap(schedule.step(now, error, state), ([nextState, _out, decision]) => {
-            if (ScheduleDecision.isDone(decision)) return giveUp(attempt, "ScheduleDone", error)
-            state = nextState
-            let delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
-            const hinted = retryAfterOf(error)
-            if (Option.isSome(hinted)) delay = Math.max(delay, Math.min(Duration.toMillis(hinted.value), maxRetryAfter))
-            // any finite delay is slept (in chunks past the timer cap); a non-finite one is capped
-            if (!Number.isFinite(delay)) delay = MAX_DELAY_MILLIS
-            if (deadline !== undefined && now + delay >= deadline.at) return giveUp(attempt, "Deadline", error)
-            if (budget !== undefined && !budget.tryWithdraw()) return giveUp(attempt, "BudgetExhausted", error)
-            retryCount++
-            const event = {
-              _tag: "RetryScheduled" as const,
-              policy: name,
-              attempt,
-              delay: Duration.millis(delay),
-              error
-            }
-            if (hub.hasSubscribers()) hub.emit(event)
-            attempt++
-            // a zero delay only yields: a zero sleep is a timer (≥ 1 ms under the live clock)
-            const wait = delay <= 0 ? Effect.yieldNow() : sleepOn(clock, delay)
-            // onRetry runs alongside the sleep, given at most onRetryTimeout and never past the deadline
-            const hookBound = deadline === undefined ? onRetryTimeout : Math.min(onRetryTimeout, deadline.at - now)
-            const again = Effect.zipRight(
-              Effect.zipRight(
-                Metric.increment(retries),
-                onRetry === undefined ? wait : userCode.alongside(onRetrySite, () => onRetry(event), hookBound, wait)
-              ),
-              Effect.either(self)
-            )
-            const traced = spans
-              ? Effect.withSpan(again, "resilience.retry", {
-                attributes: {
-                  policy: name,
-                  attempt: event.attempt + 1,
-                  delay_ms: delay,
-                  error: spanErrorLabel(error)
-                }
-              })
-              : again
-            return Effect.flatMap(traced, (result) =>
-              Either.isRight(result) ? Effect.succeed(result.right) : loop(result.left))
-          })
-        }
-        return loop(firstError)
-      })
-    )
-
-  // The success path is one `catchAllCause` frame (which a success skips): no schedule, no
-  // clock, no counter. `catchAll` would cost a second frame and an extra step per success.
-  const retry = <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => {
-    const run = Effect.catchAllCause(self, (cause) => {
-      const failure = Cause.failureOrCause(cause)
-      if (Either.isRight(failure)) return Effect.failCause(failure.right) // defects, interruptions
-      failedCalls++
-      return retryLoop(self, failure.left)
-    })
-    // a budget counts every call (its deposits are what retries may spend)
-    return budget === undefined ? run : Effect.suspend(() => {
-      budget.deposit()
-      return run
-    })
-  }
-
-  const value = Object.assign(retry, {
-    policyName: name,
-    events: hub.stream,
-    stats: () => ({ failedCalls, retries: retryCount, gaveUp: gaveUpCount })
-  })
-  return unsafeMakeCallable(value, {
-    kind: "Retry",
-    name,
-    options: {
-      times: forever ? "forever" : times,
-      maxRetryAfter: Duration.format(Duration.millis(maxRetryAfter)),
-      budget: budget === undefined ? undefined : budget.options,
-      while: whilePredicate !== undefined,
-      until: untilPredicate !== undefined
-    }
-  }) as unknown as Retry<EIn, R>
-}
+/**
+ * True for retry policies.
+ *
+ * @example
+ * ```ts
+ * import { Retry, Timeout } from "effect-resilience"
+ *
+ * Retry.isRetry(Retry.policy({ times: 2 })) // true
+ * Retry.isRetry(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isRetry: (u: unknown) => u is Retry<unknown, unknown> = internal.isRetry
 
 /**
  * A predicate for `while`/`until` that matches errors by `_tag`.
@@ -714,16 +463,9 @@ export const policy = <EIn = unknown, R = never>(options: Options<EIn, R> = {}):
  * @since 0.1.0
  * @category Guards
  */
-export const tags = <const Tags extends ReadonlyArray<string>>(
+export const tags: <const Tags extends ReadonlyArray<string>>(
   ...tags: Tags
-): (error: unknown) => error is { readonly _tag: Tags[number] } => {
-  tags.forEach((tag, i) => validate.nonEmptyString("Retry.tags", `tags[${i}]`, tag))
-  const set = new Set<string>(tags)
-  return (error): error is { readonly _tag: Tags[number] } =>
-    Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && set.has(error._tag)
-}
-
-const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504])
+) => (error: unknown) => error is { readonly _tag: Tags[number] } = internal.tags
 
 /**
  * An opt-in predicate for errors that are usually worth retrying: timeouts
@@ -742,17 +484,7 @@ const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504])
  * @since 0.1.0
  * @category Guards
  */
-export const isTransient = (error: unknown): boolean => {
-  if (isRejection(error)) return false
-  if (Predicate.hasProperty(error, Cause.TimeoutExceptionTypeId)) return true
-  if (Option.isSome(retryAfterOf(error))) return true
-  if (Predicate.isTagged(error, "RequestError")) return (error as any).reason === "Transport"
-  if (Predicate.isTagged(error, "ResponseError")) {
-    const status = (error as any).response?.status
-    return typeof status === "number" && TRANSIENT_STATUS.has(status)
-  }
-  return false
-}
+export const isTransient: (error: unknown) => boolean = internal.isTransient
 
 /**
  * The options of a retry policy that can come from configuration (the
@@ -791,23 +523,10 @@ export interface ConfigOptions {
  * @since 0.1.0
  * @category Constructors
  */
-export const fromConfigOptions = (options: ConfigOptions): Retry => {
-  const m = "Retry.fromConfigOptions"
-  options = validate.options(m, options)
-  // errors name this constructor and the option as the caller wrote it
-  return validate.nested(m, (option) => option, () => {
-    // (`=== undefined`, not `??`: a null from JSON or Config is a wrong value, not a missing one)
-    const base = validate.duration(m, "base", options.base === undefined ? "100 millis" : options.base)
-    const schedule = exponential({
-      base,
-      factor: options.factor,
-      // the default cap never undercuts the base the caller gave
-      max: options.max === undefined ? Duration.max(base, Duration.seconds(30)) : options.max,
-      jitter: options.jitter === undefined ? "full" : options.jitter
-    })
-    return policy({ schedule, times: options.times, maxRetryAfter: options.maxRetryAfter, name: options.name })
-  })
-}
+export const fromConfigOptions: (options: ConfigOptions) => Retry = internal.fromConfigOptions
+
+// ---------------------------------------------------------------------------
+// Layers
 
 /**
  * Provides a retry policy under your own `Context.Tag` (see
@@ -826,11 +545,10 @@ export const fromConfigOptions = (options: ConfigOptions): Retry => {
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <I, S, EIn = unknown, R = never>(
+export const layer: <I, S, EIn = unknown, R = never>(
   tag: Context.Tag<I, S>,
   options: Options<EIn, R> & ([Retry<EIn, R>] extends [S] ? unknown : never)
-): Layer.Layer<I, InvalidOptionsError> =>
-  Layer.effect(tag, validate.validated(() => policy(options) as unknown as S))
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
  * Provides a retry policy under your own `Context.Tag` with its options read
@@ -853,12 +571,7 @@ export const layer = <I, S, EIn = unknown, R = never>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerConfig = <I, S>(
+export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<ConfigOptions> & ([Retry] extends [S] ? unknown : never)
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(
-    tag,
-    Effect.flatMap(validate.fromConfig("Retry.layerConfig", config as Config.Config.Wrap<ConfigOptions>), (options) =>
-      validate.validated(() => fromConfigOptions(options) as unknown as S))
-  )
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

@@ -15,11 +15,12 @@ import {
   Layer,
   Option,
   Ref,
+  Schema,
   TestClock
 } from "effect"
 import { expectTypeOf } from "vitest"
 import { Errors, Fallback, Policy, Retry, Timeout } from "../src/index.js"
-import { unsafeMakeMemoryStore } from "../src/internal/fallbackStore.js"
+import * as MemoryStore from "../src/internal/fallback/memoryStore.js"
 import { expectInvalidOption } from "./utils/errors.js"
 import { counterValue } from "./utils/metrics.js"
 import { collect } from "./utils/streams.js"
@@ -39,7 +40,7 @@ describe("Fallback.value", () => {
       const fallback = Fallback.value("default")
       assert.strictEqual(yield* failWith(notFound).pipe(fallback), "default")
       assert.strictEqual(yield* Effect.succeed("real").pipe(fallback), "real")
-      assert.deepStrictEqual(fallback.stats(), { calls: 2, handled: 1, served: 1, exhausted: 0 })
+      assert.deepStrictEqual(yield* fallback.stats(), { calls: 2, handled: 1, served: 1, exhausted: 0 })
     }))
 
   it.effect("tags(...) handles only the selected tags", () =>
@@ -49,7 +50,7 @@ describe("Fallback.value", () => {
       assert.isNull(yield* load(notFound).pipe(orNull))
       const other = yield* Effect.flip(load(unavailable).pipe(orNull))
       assert.strictEqual(other, unavailable)
-      assert.strictEqual(orNull.stats().handled, 1)
+      assert.strictEqual((yield* orNull.stats()).handled, 1)
     }))
 
   it.effect("when(predicate) handles what the predicate matches", () =>
@@ -69,7 +70,7 @@ describe("selectors", () => {
       const orZero = Fallback.tags("NotFound").value(0)
       assert.isNull(yield* Effect.flip((Effect.fail(null) as Effect.Effect<number, null>).pipe(orZero)))
       assert.strictEqual(yield* Effect.flip((Effect.fail("NotFound") as Effect.Effect<number, string>).pipe(orZero)), "NotFound")
-      assert.deepStrictEqual(orZero.stats(), { calls: 2, handled: 0, served: 0, exhausted: 0 })
+      assert.deepStrictEqual(yield* orZero.stats(), { calls: 2, handled: 0, served: 0, exhausted: 0 })
     }))
 
   it.effect("instanceOf(...) handles an instance of any of its classes and passes the rest through", () =>
@@ -79,7 +80,7 @@ describe("selectors", () => {
       assert.strictEqual(yield* failWith(unavailable).pipe(fallback), "Unavailable")
       const miss = new CacheMiss()
       assert.strictEqual(yield* Effect.flip((failWith(miss) as Effect.Effect<string, CacheMiss>).pipe(fallback)), miss)
-      assert.deepStrictEqual(fallback.stats(), { calls: 3, handled: 2, served: 2, exhausted: 0 })
+      assert.deepStrictEqual(yield* fallback.stats(), { calls: 3, handled: 2, served: 2, exhausted: 0 })
     }))
 
   it("Policy.describe names the selector: its tags, its classes, or a predicate", () => {
@@ -107,7 +108,7 @@ describe("Fallback.effect", () => {
       const fallback = Fallback.effect(Effect.fail(new CacheMiss()))
       const e = yield* Effect.flip(failWith(notFound).pipe(fallback))
       assert.instanceOf(e, CacheMiss)
-      assert.strictEqual(fallback.stats().exhausted, 1)
+      assert.strictEqual((yield* fallback.stats()).exhausted, 1)
     }))
 })
 
@@ -164,7 +165,7 @@ describe("Fallback.chain", () => {
       const exit = yield* Effect.exit(failWith(notFound).pipe(chain))
       assert.isTrue(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))
       assert.isFalse(yield* Ref.get(next))
-      assert.deepStrictEqual(chain.stats(), { calls: 1, handled: 1, served: 0, exhausted: 0 })
+      assert.deepStrictEqual(yield* chain.stats(), { calls: 1, handled: 1, served: 0, exhausted: 0 })
     }))
 
   it.effect("counts resilience_fallback_exhausted under the policy's name", () =>
@@ -173,7 +174,7 @@ describe("Fallback.chain", () => {
       yield* Effect.flip(failWith(notFound).pipe(chain))
       yield* Effect.flip(failWith(notFound).pipe(chain))
       assert.strictEqual(yield* counterValue("resilience_fallback_exhausted", { policy: "exhausted-metric" }), 2)
-      assert.strictEqual(chain.stats().exhausted, 2)
+      assert.strictEqual((yield* chain.stats()).exhausted, 2)
     }))
 
   it.effect("emits FallbackServed with the source position and counts resilience_fallback_served", () =>
@@ -202,7 +203,7 @@ describe("defects and interruption", () => {
       const exit = yield* Effect.exit(Effect.die("boom").pipe(fallback))
       assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
       assert.isFalse(yield* Ref.get(ran))
-      assert.strictEqual(fallback.stats().handled, 0)
+      assert.strictEqual((yield* fallback.stats()).handled, 0)
     }))
 
   it.effect("an unhandled defect surfaces unchanged (defects omitted or false)", () =>
@@ -210,7 +211,7 @@ describe("defects and interruption", () => {
       for (const fallback of [Fallback.value("x"), Fallback.value("x", { defects: false })]) {
         const exit = yield* Effect.exit(Effect.die("boom").pipe(fallback))
         assert.deepStrictEqual(exit, Exit.die("boom"))
-        assert.strictEqual(fallback.stats().handled, 0)
+        assert.strictEqual((yield* fallback.stats()).handled, 0)
       }
     }))
 
@@ -400,22 +401,40 @@ describe("validation", () => {
     )
   })
 
-  it.effect("staleIfError and makeMemoryStore fail with InvalidOptionsError when options are missing", () =>
+  it.effect("staleIfError and makeStoreMemory fail with InvalidOptionsError when options are missing or wrong", () =>
     Effect.gen(function*() {
       const missing = yield* Effect.flip(Fallback.staleIfError(undefined as any))
       assert.instanceOf(missing, Errors.InvalidOptionsError)
       assert.strictEqual(missing.option, "ttl")
-      const store = yield* Effect.flip(Fallback.makeMemoryStore(undefined as any))
+      const store = yield* Effect.flip(Fallback.makeStoreMemory(null as any))
       assert.instanceOf(store, Errors.InvalidOptionsError)
-      assert.strictEqual(store.message, "Fallback.makeMemoryStore: invalid option \"maxEntries\": expected an integer >= 1, got undefined")
+      assert.strictEqual(store.message, "Fallback.makeStoreMemory: invalid option \"options\": expected an object, got null")
+      const zero = yield* Effect.flip(Fallback.makeStoreMemory({ maxEntries: 0 }))
+      assert.strictEqual(zero.message, "Fallback.makeStoreMemory: invalid option \"maxEntries\": expected an integer >= 1, got 0")
+      const layered = yield* Effect.flip(Layer.build(Fallback.layerStoreMemory({ maxEntries: 1.5 })).pipe(Effect.scoped))
+      assert.strictEqual(layered.message, "Fallback.layerStoreMemory: invalid option \"maxEntries\": expected an integer >= 1, got 1.5")
+      // the default, 100,000 entries
+      const defaults = yield* Fallback.makeStoreMemory()
+      assert.strictEqual((defaults as MemoryStore.MemoryStore).maxEntries, 100_000)
     }))
 
-  it.effect("staleIfError accepts only a StaleStore object with get, set and delete", () =>
+  it.effect("staleIfError accepts only a StaleStore object with get, set and delete (from the environment)", () =>
     Effect.gen(function*() {
       const fn = () => Effect.void
       const storeLike = Object.assign(() => undefined, { get: fn, set: fn, delete: fn })
-      for (const store of [null, 42, storeLike, { set: fn, delete: fn }, { get: fn, delete: fn }, { get: fn, set: fn }]) {
-        const e = yield* Effect.flip(Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store: store as any }))
+      for (
+        const store of [
+          null,
+          42,
+          storeLike,
+          { set: fn, delete: fn },
+          { get: fn, delete: fn },
+          { get: fn, set: fn }
+        ]
+      ) {
+        const e = yield* Effect.flip(
+          Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10 }).pipe(Effect.provideService(Fallback.StaleStore, store as any))
+        )
         assert.instanceOf(e, Errors.InvalidOptionsError)
         assert.strictEqual(e.option, "store")
         assert.strictEqual(e.expected, "a StaleStore (get, set, delete)")
@@ -438,8 +457,14 @@ describe("validation", () => {
       yield* check({ ttl: "1 minute", maxEntries: 1.5 }, "maxEntries")
       yield* check({ ttl: "1 minute", maxEntries: 10, key: "" }, "key")
       yield* check({ ttl: "1 minute", maxEntries: 10, on: 1 }, "on")
-      yield* check({ ttl: "1 minute", maxEntries: 10, store: {} }, "store")
-      const storeError = yield* Effect.flip(Fallback.makeMemoryStore({ maxEntries: -1 }))
+      yield* check({ ttl: "1 minute", maxEntries: 10, schema: "Number" }, "schema")
+      const unsafe = yield* Effect.flip(
+        Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10 }).pipe(
+          Effect.provideService(Fallback.StaleStore, { get: () => Effect.void, set: () => Effect.void, delete: () => Effect.void, unsafe: {} } as any)
+        )
+      )
+      assert.strictEqual(unsafe.option, "store")
+      const storeError = yield* Effect.flip(Fallback.makeStoreMemory({ maxEntries: -1 }))
       assert.strictEqual(storeError.option, "maxEntries")
     }))
 })
@@ -458,7 +483,7 @@ describe("Fallback.staleIfError", () => {
       assert.isTrue(Duration.equals(served.age, Duration.minutes(3)))
       assert.strictEqual(served.storedAt, 0)
       assert.strictEqual(Option.getOrUndefined(Cause.failureOption(served.cause)), unavailable)
-      assert.deepStrictEqual(cache.stats(), { calls: 2, stored: 1, served: 1, misses: 0, storeErrors: 0, pendingWrites: 0 })
+      assert.deepStrictEqual(yield* cache.stats(), { calls: 2, stored: 1, served: 1, misses: 0, storeErrors: 0, pendingWrites: 0 })
     }))
 
   it.effect("defaults: named stale-if-error, default key, memory store, every typed error", () =>
@@ -503,7 +528,7 @@ describe("Fallback.staleIfError", () => {
       const e = yield* Effect.flip(failWith(unavailable).pipe(cache))
       assert.strictEqual(e, unavailable)
       assert.deepStrictEqual(yield* events, [{ _tag: "StaleMiss", policy: "ttl", key: "default", error: unavailable }])
-      assert.strictEqual(cache.stats().misses, 1)
+      assert.strictEqual((yield* cache.stats()).misses, 1)
       assert.strictEqual(yield* counterValue("resilience_fallback_stale_miss", { policy: "ttl" }), 1)
     }))
 
@@ -577,14 +602,16 @@ describe("Fallback.staleIfError", () => {
         set: (key, entry) => Effect.sync(() => void entries.set(key, entry)),
         delete: (key) => Effect.sync(() => void entries.delete(key))
       }
-      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, store: naive, name: "naive" })
+      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "naive" }).pipe(
+        Effect.provideService(Fallback.StaleStore, naive)
+      )
       yield* Effect.succeed("v").pipe(cache)
       yield* cache.flush
       yield* TestClock.adjust(Duration.millis(59_999))
       assert.strictEqual(yield* failWith(unavailable).pipe(cache), "v")
       yield* TestClock.adjust(Duration.millis(1))
       assert.strictEqual(yield* Effect.flip(failWith(unavailable).pipe(cache)), unavailable)
-      assert.deepStrictEqual(cache.stats(), { calls: 3, stored: 1, served: 1, misses: 1, storeErrors: 0, pendingWrites: 0 })
+      assert.deepStrictEqual(yield* cache.stats(), { calls: 3, stored: 1, served: 1, misses: 1, storeErrors: 0, pendingWrites: 0 })
     }))
 
   it.effect("a failing store never fails a call; it is reported as StoreError", () =>
@@ -594,7 +621,9 @@ describe("Fallback.staleIfError", () => {
         set: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "set", key, cause: "down" })),
         delete: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "delete", key, cause: "down" }))
       }
-      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 hour", maxEntries: 2, store: broken, name: "broken" })
+      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 hour", maxEntries: 2, name: "broken" }).pipe(
+        Effect.provideService(Fallback.StaleStore, broken)
+      )
       const events = yield* collect(cache.events, 2)
       assert.strictEqual(yield* Effect.succeed("v").pipe(cache), "v")
       // the write runs off the caller's path: wait for it (until then the value is served from memory)
@@ -603,7 +632,7 @@ describe("Fallback.staleIfError", () => {
       const [set, get] = yield* events
       assert.strictEqual(set?._tag, "StoreError")
       assert.strictEqual(get?._tag === "StoreError" && get.error.operation, "get")
-      assert.strictEqual(cache.stats().storeErrors, 2)
+      assert.strictEqual((yield* cache.stats()).storeErrors, 2)
     }))
 
   it.effect("store failures are reported with the key and operation, and read well", () =>
@@ -613,7 +642,9 @@ describe("Fallback.staleIfError", () => {
         set: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "set", key, cause: "down" })),
         delete: (key) => Effect.fail(new Fallback.StaleStoreError({ operation: "delete", key, cause: "down" }))
       }
-      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 2, store: broken, name: "broken" })
+      const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 2, name: "broken" }).pipe(
+        Effect.provideService(Fallback.StaleStore, broken)
+      )
       const events = yield* collect(cache.events, 2)
       yield* cache.invalidate("sku-1")
       yield* cache.invalidate()
@@ -623,15 +654,16 @@ describe("Fallback.staleIfError", () => {
       assert.strictEqual(one.error.message, "Stale store delete failed for key 6:broken:sku-1")
       assert.strictEqual(other.key, "default")
       assert.strictEqual(other.error.message, "Stale store delete failed for key 6:broken:default")
-      assert.strictEqual(cache.stats().storeErrors, 2)
+      assert.strictEqual((yield* cache.stats()).storeErrors, 2)
     }))
 
-  it.effect("makeMemoryStore: a bounded LRU store that policies can share under their own names", () =>
+  it.effect("makeStoreMemory: a bounded LRU store that policies can share under their own names", () =>
     Effect.gen(function*() {
-      const store = yield* Fallback.makeMemoryStore({ maxEntries: 2 })
-      const prices = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "prices" })
-      const users = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "users" })
-      assert.strictEqual(Policy.describe(prices).options.store, "custom")
+      const store = yield* Fallback.makeStoreMemory({ maxEntries: 2 })
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const prices = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, name: "prices" }).pipe(withStore)
+      const users = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, name: "users" }).pipe(withStore)
+      assert.strictEqual(Policy.describe(prices).options.store, "memory")
       yield* prices.execute(Effect.succeed("p"), { key: "k" })
       yield* users.execute(Effect.succeed("u"), { key: "k" })
       assert.strictEqual(yield* prices.execute(failWith(unavailable), { key: "k" }), "p")
@@ -647,7 +679,7 @@ describe("Fallback.staleIfError", () => {
 
   it.effect("the memory store expires an entry exactly at expiresAt", () =>
     Effect.gen(function*() {
-      const store = yield* Fallback.makeMemoryStore({ maxEntries: 1 })
+      const store = yield* Fallback.makeStoreMemory({ maxEntries: 1 })
       const entry = { value: "v", storedAt: 0, expiresAt: 1_000 }
       yield* store.set("k", entry, 0)
       assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("k", 999)), entry)
@@ -658,14 +690,16 @@ describe("Fallback.staleIfError", () => {
   it.effect("a custom store receives prefixed keys and the caller's clock", () =>
     Effect.gen(function*() {
       const log: Array<string> = []
-      const memory = unsafeMakeMemoryStore(10)
+      const memory = MemoryStore.unsafeMake({ maxEntries: 10 })
       const store: Fallback.StaleStore = {
         get: (key, now) => Effect.zipRight(Effect.sync(() => log.push(`get ${key} @${now}`)), memory.get(key, now)),
-        set: (key, entry) =>
-          Effect.zipRight(Effect.sync(() => log.push(`set ${key} ${entry.storedAt}..${entry.expiresAt}`)), memory.set(key, entry)),
+        set: (key, entry, now) =>
+          Effect.zipRight(Effect.sync(() => log.push(`set ${key} ${entry.storedAt}..${entry.expiresAt}`)), memory.set(key, entry, now)),
         delete: memory.delete
       }
-      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "users" })
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, name: "users" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       yield* TestClock.adjust("1 second")
       yield* cache.execute(Effect.succeed(1), { key: "u1" })
       yield* TestClock.adjust("1 second")
@@ -755,12 +789,12 @@ describe("memory store (properties)", () => {
     [FastCheck.integer({ min: 1, max: 8 }), FastCheck.array(op, { maxLength: 200 })],
     ([maxEntries, ops]) =>
       Effect.gen(function*() {
-        const store = unsafeMakeMemoryStore(maxEntries)
+        const store = MemoryStore.unsafeMake({ maxEntries })
         let now = 0
         for (const o of ops) {
           if (o.kind === "tick") now += o.millis
           else if (o.kind === "set") {
-            yield* store.set(String(o.key), { value: o.key, storedAt: now, expiresAt: now + o.ttl })
+            yield* store.set(String(o.key), { value: o.key, storedAt: now, expiresAt: now + o.ttl }, now)
           } else {
             const entry = yield* store.get(String(o.key), now)
             if (Option.isSome(entry)) {
@@ -773,4 +807,226 @@ describe("memory store (properties)", () => {
       }),
     { fastCheck: { numRuns: 100, seed: 20240601 } }
   )
+})
+
+describe("Fallback: one shape (issue 20)", () => {
+  it.effect("TypeIds and guards: isFallback for value/effect/chain, isStaleIfError for stale-if-error", () =>
+    Effect.gen(function*() {
+      const fallbacks = [Fallback.value(0), Fallback.effect(Effect.succeed(0)), Fallback.chain([Effect.succeed(0)]), Fallback.tags("X").value(0)]
+      for (const f of fallbacks) {
+        assert.isTrue(Fallback.TypeId in f)
+        assert.isTrue(Fallback.isFallback(f))
+        assert.isFalse(Fallback.isStaleIfError(f))
+      }
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1 })
+      assert.isTrue(Fallback.StaleIfErrorTypeId in cache)
+      assert.isTrue(Fallback.isStaleIfError(cache))
+      assert.isFalse(Fallback.isFallback(cache))
+      for (const other of [Timeout.make("1 second"), Retry.policy(), null, {}, () => 0]) {
+        assert.isFalse(Fallback.isFallback(other))
+        assert.isFalse(Fallback.isStaleIfError(other))
+      }
+    }))
+
+  it.effect("stats() is an Effect reading the counts when it runs; unsafeStats() reads them at once", () =>
+    Effect.gen(function*() {
+      const orZero = Fallback.value(0)
+      const stats = orZero.stats()
+      assert.deepStrictEqual(yield* stats, { calls: 0, handled: 0, served: 0, exhausted: 0 })
+      yield* Effect.fail("x").pipe(orZero)
+      assert.deepStrictEqual(yield* stats, { calls: 1, handled: 1, served: 1, exhausted: 0 })
+      assert.deepStrictEqual(orZero.unsafeStats(), { calls: 1, handled: 1, served: 1, exhausted: 0 })
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 1 })
+      const cacheStats = cache.stats()
+      yield* Effect.succeed(1).pipe(cache)
+      const expected = { calls: 1, stored: 1, served: 0, misses: 0, storeErrors: 0, pendingWrites: 0 }
+      assert.deepStrictEqual(yield* cacheStats, expected)
+      assert.deepStrictEqual(cache.unsafeStats(), expected)
+    }))
+
+  it.effect("staleIfError's execute is dual: data-first and data-last; a missing key is refused either way", () =>
+    Effect.gen(function*() {
+      const cache = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10 })
+      assert.strictEqual(yield* Effect.succeed("a").pipe(cache.execute({ key: "k" })), "a")
+      assert.strictEqual(yield* failWith(unavailable).pipe(cache.execute({ key: "k" })), "a")
+      assert.strictEqual(yield* cache.execute(failWith(unavailable), { key: "k" }), "a")
+      const missing = yield* Effect.flip((cache.execute as any)(Effect.succeed("b")) as Effect.Effect<string, unknown>)
+      assert.isTrue(Errors.isInvalidKeyError(missing))
+      const nullKey = yield* Effect.flip(Effect.succeed("b").pipe(cache.execute({ key: null as any })))
+      assert.isTrue(Errors.isInvalidKeyError(nullKey))
+    }))
+
+  it.effect("the store is the Fallback.StaleStore reference: one memory store per process by default", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.StaleStore
+      assert.strictEqual(store.kind, "memory")
+      assert.strictEqual(store.time, "monotonic")
+      assert.isDefined(store.unsafe)
+      // the default store is the same for every policy of the process
+      assert.strictEqual(yield* Fallback.StaleStore, store)
+    }))
+
+  it.effect("named policies share their entries in a store; an unnamed policy's entries are its own", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeStoreMemory()
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const a = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "shared-name" }).pipe(withStore)
+      const b = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "shared-name" }).pipe(withStore)
+      yield* a.execute(Effect.succeed("from a"), { key: "k" })
+      // a replica of the same name (a policy made again) serves it
+      assert.strictEqual(yield* b.execute(failWith(unavailable), { key: "k" }), "from a")
+      const anonymous1 = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10 }).pipe(withStore)
+      const anonymous2 = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10 }).pipe(withStore)
+      yield* Effect.succeed("mine").pipe(anonymous1)
+      assert.strictEqual(yield* failWith(unavailable).pipe(anonymous1), "mine")
+      assert.strictEqual(yield* Effect.flip(failWith(unavailable).pipe(anonymous2)), unavailable)
+      // nor is it in the store's map (which only holds named policies' entries)
+      assert.isTrue(Option.isNone(yield* store.get("14:stale-if-error:default", 0)))
+      // an explicit "stale-if-error" name is a name like any other
+      const named = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "stale-if-error" }).pipe(withStore)
+      assert.strictEqual(yield* Effect.flip(failWith(unavailable).pipe(named)), unavailable)
+    }))
+
+  it.effect("in a shared store, a named policy keeps at most its own maxEntries; the store bounds all names together", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeStoreMemory({ maxEntries: 3 })
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const small = yield* Fallback.staleIfError<string>({ ttl: "1 hour", maxEntries: 2, name: "small" }).pipe(withStore)
+      const big = yield* Fallback.staleIfError<string>({ ttl: "1 hour", maxEntries: 10, name: "big" }).pipe(withStore)
+      yield* big.execute(Effect.succeed("b1"), { key: "b1" })
+      for (const k of ["s1", "s2", "s3"]) yield* small.execute(Effect.succeed(k), { key: k })
+      // small's own bound: s1 (its least recently used) went first, big's entry is untouched
+      assert.strictEqual(yield* Effect.flip(small.execute(failWith(unavailable), { key: "s1" })), unavailable)
+      assert.strictEqual(yield* small.execute(failWith(unavailable), { key: "s2" }), "s2")
+      assert.strictEqual(yield* big.execute(failWith(unavailable), { key: "b1" }), "b1")
+      // the store's bound (3): a fourth entry evicts the least recently used of any name (s3)
+      yield* big.execute(Effect.succeed("b2"), { key: "b2" })
+      assert.strictEqual((store as MemoryStore.MemoryStore).size(), 3)
+      assert.strictEqual(yield* Effect.flip(small.execute(failWith(unavailable), { key: "s3" })), unavailable)
+      assert.strictEqual(yield* small.execute(failWith(unavailable), { key: "s2" }), "s2")
+      // an unnamed policy is bounded by its own maxEntries only
+      const own = yield* Fallback.staleIfError<string>({ ttl: "1 hour", maxEntries: 5 }).pipe(withStore)
+      for (let i = 0; i < 5; i++) yield* own.execute(Effect.succeed(`o${i}`), { key: `o${i}` })
+      for (let i = 0; i < 5; i++) assert.strictEqual(yield* own.execute(failWith(unavailable), { key: `o${i}` }), `o${i}`)
+      assert.strictEqual((store as MemoryStore.MemoryStore).size(), 3)
+    }))
+
+  it.effect("layerStoreMemory provides the store to the policies made under it", () =>
+    Effect.gen(function*() {
+      const [store, cache] = yield* Effect.all([
+        Fallback.StaleStore,
+        Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: "layered-store" })
+      ]).pipe(Effect.provide(Fallback.layerStoreMemory({ maxEntries: 7 })))
+      assert.strictEqual((store as MemoryStore.MemoryStore).maxEntries, 7)
+      yield* Effect.succeed(1).pipe(cache)
+      assert.isTrue(Option.isSome(yield* store.get("13:layered-store:default", 0)))
+      assert.notStrictEqual(store, yield* Fallback.StaleStore)
+    }))
+
+  it.effect("a schema encodes the values for the store and decodes them when served", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeStoreMemory()
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const Quote = Schema.Struct({ price: Schema.Number, at: Schema.Date })
+      const quotes = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Quote, name: "quotes" }).pipe(withStore)
+      const quote = { price: 42, at: new Date(0) }
+      assert.strictEqual(yield* Effect.succeed(quote).pipe(quotes), quote)
+      // the store holds the encoded value
+      const held = yield* store.get("6:quotes:default", 0)
+      assert.deepStrictEqual(Option.map(held, (e) => e.value), Option.some({ price: 42, at: "1970-01-01T00:00:00.000Z" }))
+      const served = yield* Effect.fail(unavailable).pipe(Effect.as(quote), quotes)
+      assert.deepStrictEqual(served, quote)
+      assert.instanceOf(served.at, Date)
+    }))
+
+  it.effect("with a schema, a value of another type under the same name is never served: reported as a StoreError", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeStoreMemory()
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const strings = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Schema.String, name: "mixed" }).pipe(withStore)
+      const numbers = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Schema.Number, name: "mixed" }).pipe(withStore)
+      yield* Effect.succeed("forty-two").pipe(strings)
+      const events = yield* collect(numbers.events, 1)
+      const e = yield* Effect.flip(Effect.fail(unavailable).pipe(Effect.as(0), numbers))
+      assert.strictEqual(e, unavailable)
+      const [event] = yield* events
+      assert.isTrue(event?._tag === "StoreError" && event.error.operation === "get" && event.key === "default")
+      assert.deepStrictEqual(yield* numbers.stats(), { calls: 1, stored: 0, served: 0, misses: 0, storeErrors: 1, pendingWrites: 0 })
+      assert.strictEqual(
+        yield* counterValue("resilience_fallback_stale_store_errors", { policy: "mixed", operation: "get" }),
+        1
+      )
+    }))
+
+  it.effect("with a schema, a value that does not encode is not stored (reported); the fresh answer is unchanged", () =>
+    Effect.gen(function*() {
+      const Positive = Schema.Number.pipe(Schema.positive())
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Positive, name: "positive" })
+      assert.strictEqual(yield* Effect.succeed(-1).pipe(cache), -1)
+      assert.deepStrictEqual(yield* cache.stats(), { calls: 1, stored: 0, served: 0, misses: 0, storeErrors: 1, pendingWrites: 0 })
+      assert.strictEqual(yield* Effect.flip(Effect.fail(unavailable).pipe(Effect.as(1), cache)), unavailable)
+      // and with a store that is not in memory, the write is reported the same way
+      const memory = MemoryStore.unsafeMake()
+      const custom: Fallback.StaleStore = { get: memory.get, set: memory.set, delete: memory.delete }
+      const queued = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Positive, name: "positive-queued" }).pipe(
+        Effect.provideService(Fallback.StaleStore, custom)
+      )
+      assert.strictEqual(yield* Effect.succeed(-1).pipe(queued), -1)
+      yield* queued.flush
+      assert.strictEqual((yield* queued.stats()).storeErrors, 1)
+      yield* Effect.succeed(2).pipe(queued)
+      yield* queued.flush
+      assert.deepStrictEqual(Option.map(yield* memory.get("15:positive-queued:default", 0), (e) => e.value), Option.some(2))
+    }))
+
+  it.effect("a memory store whose partition throws is reported, never the caller's failure", () =>
+    Effect.gen(function*() {
+      const boom = () => {
+        throw new Error("partition threw")
+      }
+      const store: Fallback.StaleStore = {
+        get: () => Effect.succeed(Option.none()),
+        set: () => Effect.void,
+        delete: () => Effect.void,
+        unsafe: { partition: () => ({ get: boom, set: boom, delete: boom }) }
+      }
+      const cache = yield* Fallback.staleIfError<number>({ ttl: "1 minute", maxEntries: 10, name: "throwing-partition" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
+      assert.strictEqual(yield* Effect.succeed(1).pipe(cache), 1)
+      assert.strictEqual(yield* Effect.flip(Effect.fail(unavailable).pipe(Effect.as(0), cache)), unavailable)
+      yield* cache.invalidate()
+      assert.strictEqual((yield* cache.stats()).storeErrors, 3)
+      assert.strictEqual(Policy.describe(cache).options.store, "custom")
+    }))
+
+  it("types: layerStaleIfError takes the value type from the tag; a schema must match it", () => {
+    class Prices extends Context.Tag("test/Prices")<Prices, Fallback.StaleIfError<number>>() {}
+    expectTypeOf(Fallback.layerStaleIfError(Prices, { ttl: "1 minute", maxEntries: 1 })).toEqualTypeOf<
+      Layer.Layer<Prices, Errors.InvalidOptionsError>
+    >()
+    void Fallback.layerStaleIfError(Prices, { ttl: "1 minute", maxEntries: 1, schema: Schema.Number })
+    // @ts-expect-error: a schema of strings cannot back a tag of numbers
+    void Fallback.layerStaleIfError(Prices, { ttl: "1 minute", maxEntries: 1, schema: Schema.String })
+    void Fallback.layerStaleIfErrorConfig(Prices, { ttl: Config.duration("TTL"), maxEntries: Config.integer("N") }, Schema.Number)
+    // @ts-expect-error: the tag's service is not a stale-if-error policy of numbers
+    void Fallback.layerStaleIfError(Context.GenericTag<"x", Fallback.StaleIfError<string>>("x"), { ttl: "1 minute", maxEntries: 1, schema: Schema.Number })
+    const quotes = Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, schema: Schema.Struct({ price: Schema.Number }) })
+    expectTypeOf(quotes).toEqualTypeOf<
+      Effect.Effect<Fallback.StaleIfError<{ readonly price: number }, unknown>, Errors.InvalidOptionsError>
+    >()
+  })
+
+  it.effect("layerStaleIfErrorConfig takes the schema in code", () =>
+    Effect.gen(function*() {
+      class Quotes extends Context.Tag("test/Quotes")<Quotes, Fallback.StaleIfError<Date>>() {}
+      const cache = yield* Effect.provide(
+        Quotes,
+        Fallback.layerStaleIfErrorConfig(Quotes, { ttl: Config.succeed("1 minute"), maxEntries: Config.succeed(1) }, Schema.Date)
+      )
+      const at = new Date(5)
+      yield* Effect.succeed(at).pipe(cache)
+      const served = yield* Effect.fail("down").pipe(Effect.as(new Date(0)), cache)
+      assert.strictEqual(served.getTime(), 5)
+    }))
 })

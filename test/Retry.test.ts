@@ -3,6 +3,8 @@ import {
   Cause,
   Chunk,
   Clock,
+  Config,
+  Context,
   Data,
   Duration,
   Effect,
@@ -292,7 +294,7 @@ describe("Retry.policy", () => {
       assert.strictEqual(first.policy, "payments")
       const last = events[2]!
       assert.isTrue(last._tag === "GaveUp" && last.reason === "Exhausted" && last.attempt === 3)
-      assert.deepStrictEqual(retry.stats(), { failedCalls: 1, retries: 2, gaveUp: 1 })
+      assert.deepStrictEqual(yield* retry.stats(), { failedCalls: 1, retries: 2, gaveUp: 1 })
     }))
 
   it.effect("onRetry runs before each sleep and its failures are ignored", () =>
@@ -346,9 +348,9 @@ describe("Retry.budget", () => {
   it.effect("caps retries to the ratio of calls plus the per-second floor", () =>
     Effect.gen(function*() {
       const budget = yield* Retry.budget({ ratio: 0.5, minRetriesPerSecond: 0, window: "10 seconds" })
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
       for (let i = 0; i < 10; i++) budget.deposit()
-      assert.strictEqual(budget.available(), 5)
+      assert.strictEqual(yield* budget.available(), 5)
       let granted = 0
       while (budget.tryWithdraw()) granted++
       assert.strictEqual(granted, 5)
@@ -371,11 +373,11 @@ describe("Retry.budget", () => {
       const budget = yield* Retry.budget({ ratio: 1, minRetriesPerSecond: 0, window: "1 second" })
       for (let i = 0; i < 4; i++) budget.deposit()
       assert.isTrue(budget.tryWithdraw())
-      assert.strictEqual(budget.available(), 3)
+      assert.strictEqual(yield* budget.available(), 3)
       yield* TestClock.adjust("1100 millis")
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
       budget.deposit()
-      assert.strictEqual(budget.available(), 1)
+      assert.strictEqual(yield* budget.available(), 1)
     }))
 
   it.effect("a storm of failing calls retries at most ratio * calls", () =>
@@ -535,25 +537,25 @@ describe("Retry.budget windows", () => {
       yield* TestClock.adjust("250 millis")
       budget.deposit()
       budget.deposit() // slot 2
-      assert.strictEqual(budget.available(), 3)
+      assert.strictEqual(yield* budget.available(), 3)
       yield* TestClock.adjust("800 millis") // t = 1050: slot 0 has left the window, slot 2 has not
-      assert.strictEqual(budget.available(), 2)
+      assert.strictEqual(yield* budget.available(), 2)
       yield* TestClock.adjust("200 millis") // t = 1250: slot 2 has left too
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
       // withdrawals expire with their slot as well
       budget.deposit()
       assert.isTrue(budget.tryWithdraw())
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
       budget.deposit()
-      assert.strictEqual(budget.available(), 1)
+      assert.strictEqual(yield* budget.available(), 1)
       yield* TestClock.adjust("5 seconds") // far past the window: everything expires
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
     }))
 
   it.effect("the per-second floor is available without traffic", () =>
     Effect.gen(function*() {
       const budget = yield* Retry.budget({ ratio: 0, minRetriesPerSecond: 2, window: "2 seconds" })
-      assert.strictEqual(budget.available(), 4)
+      assert.strictEqual(yield* budget.available(), 4)
     }))
 })
 
@@ -790,9 +792,9 @@ describe("Retry.budget slots", () => {
       assert.isTrue(budget.tryWithdraw())
       assert.isFalse(budget.tryWithdraw())
       yield* TestClock.adjust("900 millis") // t = 1050: slot 1 is still in the window
-      assert.strictEqual(budget.available(), 0)
+      assert.strictEqual(yield* budget.available(), 0)
       yield* TestClock.adjust("100 millis") // t = 1150: it has left
-      assert.strictEqual(budget.available(), 1)
+      assert.strictEqual(yield* budget.available(), 1)
     }))
 })
 
@@ -896,4 +898,52 @@ describe("Retry schedules and Random / Clock", () => {
       }
     }
   })
+})
+
+describe("Retry: one shape (issue 20)", () => {
+  it("every policy carries Retry.TypeId; isRetry tells retry policies apart", () => {
+    const retry = Retry.policy({ times: 1 })
+    assert.isTrue(Retry.TypeId in retry)
+    assert.isTrue(Retry.isRetry(retry))
+    assert.isTrue(Retry.isRetry(Retry.fromConfigOptions({ times: 2 })))
+    for (const other of [Timeout.make("1 second"), (self: Effect.Effect<unknown>) => self, null, undefined, {}, "retry"]) {
+      assert.isFalse(Retry.isRetry(other))
+    }
+  })
+
+  it.effect("stats() is an Effect reading the counts at the time it runs; unsafeStats() reads them at once", () =>
+    Effect.gen(function*() {
+      const retry = Retry.policy({ schedule: Retry.constant(0), times: 1, name: "shape" })
+      const stats = retry.stats()
+      assert.deepStrictEqual(yield* stats, { failedCalls: 0, retries: 0, gaveUp: 0 })
+      yield* Effect.exit(Effect.fail(new Unavailable({})).pipe(retry))
+      // the same Effect, run again, reads the new counts
+      assert.deepStrictEqual(yield* stats, { failedCalls: 1, retries: 1, gaveUp: 1 })
+      assert.deepStrictEqual(retry.unsafeStats(), { failedCalls: 1, retries: 1, gaveUp: 1 })
+    }))
+
+  it.effect("budget.available() is an Effect; unsafeAvailable() reads the same count at once", () =>
+    Effect.gen(function*() {
+      const budget = yield* Retry.budget({ ratio: 1, minRetriesPerSecond: 0, window: "1 second" })
+      const available = budget.available()
+      assert.strictEqual(yield* available, 0)
+      budget.deposit()
+      budget.deposit()
+      assert.strictEqual(yield* available, 2)
+      assert.strictEqual(budget.unsafeAvailable(), 2)
+      // detached members work (a budget is handed around as a plain object)
+      const { tryWithdraw, unsafeAvailable } = budget
+      assert.isTrue(tryWithdraw())
+      assert.strictEqual(unsafeAvailable(), 1)
+    }))
+
+  it.effect("Retry.layer and layerConfig provide a policy that isRetry recognises", () =>
+    Effect.gen(function*() {
+      class ApiRetry extends Context.Tag("test/ApiRetry")<ApiRetry, Retry.Retry>() {}
+      const viaLayer = yield* Effect.provide(ApiRetry, Retry.layer(ApiRetry, { times: 2, name: "layered" }))
+      assert.isTrue(Retry.isRetry(viaLayer))
+      assert.strictEqual(viaLayer.policyName, "layered")
+      const viaConfig = yield* Effect.provide(ApiRetry, Retry.layerConfig(ApiRetry, { times: Config.succeed(1) }))
+      assert.isTrue(Retry.isRetry(viaConfig))
+    }))
 })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Option, Schema } from "effect"
-import { Fallback } from "effect-resilience"
+import { Fallback, Policy } from "effect-resilience"
 import { Redis, StaleStore } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
 
@@ -14,10 +14,13 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
       const replica = (name: string) =>
         Effect.gen(function*() {
           const redis = yield* Redis.make({ url: server.url, prefix: "stale-test:" })
-          const store = yield* StaleStore.make({ schema: Schema.Struct({ price: Schema.Number, at: Schema.Date }), clock: "caller" }).pipe(
-            Effect.provideService(Redis.Redis, redis)
-          )
-          const policy = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "prices" })
+          const store = yield* StaleStore.make({ clock: "caller" }).pipe(Effect.provideService(Redis.Redis, redis))
+          const policy = yield* Fallback.staleIfError({
+            ttl: "1 minute",
+            maxEntries: 10,
+            schema: Schema.Struct({ price: Schema.Number, at: Schema.Date }),
+            name: "prices"
+          }).pipe(Effect.provideService(Fallback.StaleStore, store))
           return { name, policy, store }
         })
       const a = yield* replica("a")
@@ -48,15 +51,18 @@ describe.skipIf(!hasRedis)("Redis StaleStore (real redis-server)", () => {
     Effect.gen(function*() {
       const server = yield* startRedis
       const redis = yield* Redis.make({ url: server.url, commandTimeout: "100 millis" })
-      const store = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, redis))
-      const policy = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "down" })
+      const policy = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, name: "down" }).pipe(
+        Effect.provide(StaleStore.layer()),
+        Effect.provideService(Redis.Redis, redis)
+      )
+      assert.strictEqual(Policy.describe(policy).options.store, "redis")
       yield* server.pause
       const result = yield* policy.serve(Effect.succeed(7), { key: "k" })
       // the write, off the caller's path, fails after the command timeout: reported
       yield* policy.flush
       yield* server.resume
       assert.strictEqual(result.value, 7)
-      assert.isTrue(policy.stats().storeErrors >= 1)
+      assert.isTrue((yield* policy.stats()).storeErrors >= 1)
     }).pipe(Effect.scoped))
 })
 

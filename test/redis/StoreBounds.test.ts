@@ -11,8 +11,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
-import { CircuitBreaker, Fallback, Idempotency, RateLimiter } from "effect-resilience"
-import { Bulkhead, CircuitBreakerStore, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
+import { Bulkhead, CircuitBreaker, Fallback, Idempotency, RateLimiter } from "effect-resilience"
+import { BulkheadStore, CircuitBreakerStore, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
 
 let prefixes = 0
@@ -39,9 +39,9 @@ describe.skipIf(!hasRedis)("issue 17 §4: Redis stores keep their own timeout wh
     Effect.gen(function*() {
       const server = yield* startRedis
       const redis = yield* connect(server.url)
-      const provide = Effect.provideService(Redis.Redis, redis)
-      const closed = yield* Bulkhead.make({ maxConcurrent: 2, name: "closed", onStoreError: "fail", timeout: Duration.millis(STORE_TIMEOUT) }).pipe(provide)
-      const open = yield* Bulkhead.make({ maxConcurrent: 2, name: "open", timeout: Duration.millis(STORE_TIMEOUT) }).pipe(provide)
+      const onStore = Effect.provide(BulkheadStore.layer({ timeout: Duration.millis(STORE_TIMEOUT) }).pipe(Layer.provide(Layer.succeed(Redis.Redis, redis))))
+      const closed = yield* Bulkhead.make({ maxConcurrent: 2, name: "closed", onStoreError: "fail" }).pipe(onStore)
+      const open = yield* Bulkhead.make({ maxConcurrent: 2, name: "open" }).pipe(onStore)
       assert.strictEqual(yield* closed(Effect.succeed("warm")), "warm")
       yield* server.pause
       for (const wrap of [<A, E>(e: Effect.Effect<A, E>) => e, Effect.uninterruptible]) {
@@ -148,8 +148,8 @@ describe.skipIf(!hasRedis)("issue 17 §4: the Redis stale store's time is Redis 
       const prefix = uniquePrefix()
       const writerRedis = yield* connect(server.url, prefix)
       const readerRedis = yield* connect(server.url, prefix)
-      const writer = yield* StaleStore.make<number, number>({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, writerRedis))
-      const reader = yield* StaleStore.make<number, number>({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, readerRedis))
+      const writer = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, writerRedis))
+      const reader = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, readerRedis))
       const hour = 3_600_000
       const writerNow = Date.now() - hour
       // an entry with a 10-minute ttl, stamped by a writer an hour behind
@@ -184,8 +184,10 @@ describe.skipIf(!hasRedis)("issue 17 §5: stale-if-error on Redis never slows a 
     Effect.gen(function*() {
       const server = yield* startRedis
       const redis = yield* connect(server.url)
-      const store = yield* StaleStore.make({ schema: Schema.Number }).pipe(Effect.provideService(Redis.Redis, redis))
-      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, store, name: "paused" })
+      const store = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Schema.Number, name: "paused" }).pipe(
+        Effect.provideService(Fallback.StaleStore, store)
+      )
       const events = cache.events.pipe(Stream.filter((e) => e._tag === "StoreError"), Stream.take(1), Stream.runCollect)
       const errors = yield* Effect.fork(events)
       yield* Effect.sleep("20 millis")
@@ -204,7 +206,7 @@ describe.skipIf(!hasRedis)("issue 17 §5: stale-if-error on Redis never slows a 
       yield* cache.flush
       const [error] = yield* Fiber.join(errors)
       assert.strictEqual(error?._tag === "StoreError" && error.error.operation, "set")
-      assert.isAtLeast(cache.stats().storeErrors, 1)
+      assert.isAtLeast((yield* cache.stats()).storeErrors, 1)
       yield* server.resume
     }).pipe(Effect.scoped), { timeout: 20_000 })
 
@@ -213,39 +215,57 @@ describe.skipIf(!hasRedis)("issue 17 §5: stale-if-error on Redis never slows a 
       const server = yield* startRedis
       const redis = yield* connect(server.url)
       const store = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, redis))
-      const cache = yield* Fallback.staleIfError<{ readonly at: Date }>({ ttl: "1 minute", maxEntries: 10, store, name: "dates" })
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      const cache = yield* Fallback.staleIfError<{ readonly at: Date }>({ ttl: "1 minute", maxEntries: 10, name: "dates" }).pipe(withStore)
       yield* Effect.succeed({ at: new Date(0) }).pipe(cache)
       yield* cache.flush
-      assert.strictEqual(cache.stats().storeErrors, 1)
+      assert.strictEqual((yield* cache.stats()).storeErrors, 1)
       const served = yield* Effect.either(cache.serve(Effect.fail(new Unavailable()), { key: "default" }))
       assert.isTrue(served._tag === "Left", "nothing stored: the failure surfaces")
       // plain JSON is kept
       const plain = yield* Fallback.staleIfError<{ readonly n: number; readonly tags: ReadonlyArray<string> }>({
         ttl: "1 minute",
         maxEntries: 10,
-        store,
         name: "plain"
-      })
+      }).pipe(withStore)
       yield* Effect.succeed({ n: 1, tags: ["a"] }).pipe(plain)
       yield* plain.flush
       assert.deepStrictEqual(yield* Effect.fail(new Unavailable()).pipe(Effect.as({ n: 0, tags: [] }), plain), { n: 1, tags: ["a"] })
     }).pipe(Effect.scoped), { timeout: 20_000 })
 
-  it("types: a store made with a schema backs only policies of its type", () => {
+  it("types: a policy made with a schema accepts only effects of its type", () => {
     interface Quote {
       readonly price: number
     }
     const program = Effect.gen(function*() {
-      const numbers = yield* StaleStore.make({ schema: Schema.Number })
-      // @ts-expect-error: a store of numbers cannot back a policy of quotes
-      yield* Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, store: numbers })
-      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, store: numbers })
+      // @ts-expect-error: a schema of numbers cannot type a policy of quotes
+      yield* Fallback.staleIfError<Quote>({ ttl: "1 minute", maxEntries: 1, schema: Schema.Number })
+      const cache = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 1, schema: Schema.Number })
       // @ts-expect-error: the policy keeps numbers
       yield* Effect.succeed({ price: 1 }).pipe(cache)
       return yield* Effect.succeed(1).pipe(cache)
-    })
+    }).pipe(Effect.provide(StaleStore.layer()))
     assert.isDefined(program)
   })
+
+  it.live("with a schema, a value another policy of the same name stored as another type is never served: reported", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url)
+      const store = yield* StaleStore.make().pipe(Effect.provideService(Redis.Redis, redis))
+      const withStore = Effect.provideService(Fallback.StaleStore, store)
+      // an older version of the service kept strings under the same name
+      const strings = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Schema.String, name: "shared" }).pipe(withStore)
+      yield* Effect.succeed("forty-two").pipe(strings)
+      yield* strings.flush
+      const numbers = yield* Fallback.staleIfError({ ttl: "1 minute", maxEntries: 10, schema: Schema.Number, name: "shared" }).pipe(withStore)
+      const failing: Effect.Effect<number, Unavailable> = Effect.fail(new Unavailable())
+      const served = yield* Effect.either(numbers.serve(failing))
+      assert.isTrue(served._tag === "Left", "a string must not be served as a number")
+      const stats = yield* numbers.stats()
+      assert.strictEqual(stats.storeErrors, 1)
+      assert.strictEqual(stats.served, 0)
+    }).pipe(Effect.scoped), { timeout: 20_000 })
 })
 
 describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Redis is down and joins it when it is back", () => {
@@ -267,8 +287,12 @@ describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Re
       yield* Effect.gen(function*() {
         const redis = yield* Redis.Redis
         assert.isFalse(redis.isReady())
-        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "lazy", timeout: Duration.millis(STORE_TIMEOUT) })
-        const stale = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, store: yield* StaleStore.make(), name: "lazy" })
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "lazy" }).pipe(
+          Effect.provide(BulkheadStore.layer({ timeout: Duration.millis(STORE_TIMEOUT) }))
+        )
+        const stale = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "lazy" }).pipe(
+          Effect.provide(StaleStore.layer())
+        )
         // the Redis breaker store too: it subscribes to the other replicas' transitions once Redis answers
         const breaker = yield* CircuitBreaker.make({
           name: "lazy-breaker",
@@ -281,13 +305,13 @@ describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Re
         const down = yield* timed(bulkhead(Effect.succeed("ran")))
         assert.deepStrictEqual(down.exit, Exit.succeed("ran"))
         assert.isBelow(down.millis, BOUND)
-        assert.strictEqual(bulkhead.totals().allowedWithoutLease, 1)
+        assert.strictEqual(bulkhead.unsafeTotals().allowedWithoutLease, 1)
         assert.strictEqual(yield* stale(Effect.succeed("fresh")), "fresh")
         // Redis comes back: the connection joins it in the background
         yield* server.restart
         yield* waitReady(redis)
         assert.strictEqual(yield* bulkhead(Effect.succeed("leased")), "leased")
-        assert.strictEqual(bulkhead.totals().allowedWithoutLease, 1)
+        assert.strictEqual(bulkhead.unsafeTotals().allowedWithoutLease, 1)
         assert.strictEqual(yield* bulkhead.held(), 0)
         // the breaker now shares its circuit through Redis: a failure opens it
         yield* Effect.exit(breaker(Effect.fail(new Unavailable())))

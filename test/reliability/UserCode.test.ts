@@ -228,7 +228,7 @@ const rows: ReadonlyArray<Row> = [
       Effect.gen(function*() {
         const chaos = Chaos.fault({ rate: 1, error: f, name })
         const exit = show(yield* Effect.exit(Effect.succeed("ok").pipe(chaos)))
-        return { exit, injected: chaos.stats().injected }
+        return { exit, injected: (yield* chaos.stats()).injected }
       }),
     expected: { exit: "success:ok", injected: 0 }
   },
@@ -245,7 +245,7 @@ const rows: ReadonlyArray<Row> = [
       Effect.gen(function*() {
         const chaos = Chaos.fault({ rate: 1, error: "injected", enabled: f, name })
         const exit = show(yield* Effect.exit(Effect.succeed("ok").pipe(chaos)))
-        return { exit, injected: chaos.stats().injected }
+        return { exit, injected: (yield* chaos.stats()).injected }
       }),
     expected: { exit: "success:ok", injected: 0 }
   },
@@ -634,7 +634,7 @@ describe("event consumers", () => {
         const call = flaky()
         assert.strictEqual(yield* drive(call.effect.pipe(retry)), "ok")
       }
-      assert.strictEqual(retry.stats().retries, 3)
+      assert.strictEqual((yield* retry.stats()).retries, 3)
     }))
 
   it.effect("log spans are unaffected (the report uses the caller's fiber context)", () =>

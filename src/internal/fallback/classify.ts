@@ -1,0 +1,71 @@
+/**
+ * Which failures a fallback handles (shared by `value`/`effect`/`chain` and
+ * `staleIfError`): a classifier turns a `Cause` into what the source
+ * receives — the typed error, or an {@link Unexpected} for a defect or an
+ * interruption the options ask to handle — or {@link NOT_HANDLED}.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
+import * as userCode from "../userCode.js"
+import * as validate from "../validate.js"
+import { Unexpected } from "./errors.js"
+
+/** What a classifier answers for a failure the fallback does not handle. @internal */
+export const NOT_HANDLED: unique symbol = Symbol.for("effect-resilience/Fallback/NotHandled")
+
+/** @internal */
+export interface Classifier {
+  /** The source's input for a cause, or NOT_HANDLED. */
+  (cause: Cause.Cause<unknown>): unknown
+}
+
+/** Validates `defects`/`interruptions` and makes the classifier (throws `InvalidOptionsError`). @internal */
+export const make = (
+  m: string,
+  on: ((error: any) => boolean) | undefined,
+  options: {
+    readonly defects?: unknown
+    readonly interruptions?: unknown
+  },
+  where: { readonly module: string; readonly name: string; readonly on: string }
+): Classifier => {
+  const defects = options.defects
+  if (defects !== undefined && typeof defects !== "boolean" && typeof defects !== "function") {
+    throw validate.invalid(m, "defects", defects, "a boolean or a predicate")
+  }
+  const defectFilter: ((defect: unknown) => boolean) | undefined = defects === true
+    ? () => true
+    : typeof defects === "function"
+    ? (defects as (defect: unknown) => boolean)
+    : undefined
+  const interruptions = options.interruptions
+  if (interruptions !== undefined && typeof interruptions !== "boolean") {
+    throw validate.invalid(m, "interruptions", interruptions, "a boolean")
+  }
+  // user code: a selector or `defects` predicate that throws or answers a non-boolean is
+  // reported and answers false (not handled: the original failure surfaces)
+  const onSite = userCode.site(where.module, where.name, where.on, "not handled (the failure surfaces)")
+  const defectsSite = userCode.site(where.module, where.name, "defects", "not handled (the defect surfaces)")
+  return (cause) => {
+    if (Cause.isDie(cause)) {
+      if (defectFilter === undefined) return NOT_HANDLED
+      const defect = Cause.squash(cause)
+      return userCode.predicate(defectsSite, defectFilter, defect, false)
+        ? new Unexpected({ reason: "Defect", defect, cause })
+        : NOT_HANDLED
+    }
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      return on === undefined || userCode.predicate(onSite, on, failure.value, false) ? failure.value : NOT_HANDLED
+    }
+    if (interruptions === true && Cause.isInterruptedOnly(cause)) {
+      return new Unexpected({ reason: "Interrupted", cause })
+    }
+    return NOT_HANDLED
+  }
+}
+
+/** Whether the `defects` option handles some defects (for descriptors). @internal */
+export const handlesDefects = (defects: unknown): boolean => !(defects === undefined || defects === false)
