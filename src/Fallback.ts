@@ -149,10 +149,27 @@ export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never
   readonly unsafeStats: () => Fallback.Stats
 }
 
+type FallbackOptions = Options
+
 /**
  * @since 0.1.0
  */
 export declare namespace Fallback {
+  /**
+   * Options of the fallbacks (the same type as the module-level
+   * {@link Options}, here beside the fallback's other types).
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   *
+   * const options: Fallback.Fallback.Options = { name: "prices" }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Options = FallbackOptions
   /**
    * Counts kept by a fallback.
    *

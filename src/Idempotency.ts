@@ -597,6 +597,20 @@ export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
  */
 export declare namespace MemoryStore {
   /**
+   * Options of the memory store (the same type as {@link MemoryStoreOptions}).
+   *
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   *
+   * const options: Idempotency.MemoryStore.Options = { maxKeys: 10_000 }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Options = MemoryStoreOptions
+  /**
    * What {@link MemoryStore} `stats` reports.
    *
    * @example

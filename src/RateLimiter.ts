@@ -818,6 +818,20 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
  */
 export declare namespace MemoryStore {
   /**
+   * Options of the memory store (the same type as {@link MemoryStoreOptions}).
+   *
+   * @example
+   * ```ts
+   * import type { RateLimiter } from "effect-resilience"
+   *
+   * const options: RateLimiter.MemoryStore.Options = { maxKeys: 10_000 }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Options = MemoryStoreOptions
+  /**
    * What {@link MemoryStore} `stats` reports.
    *
    * @example

@@ -373,10 +373,27 @@ export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
   readonly unsafeStats: () => Retry.Stats
 }
 
+type RetryOptions<EIn, R> = Options<EIn, R>
+
 /**
  * @since 0.1.0
  */
 export declare namespace Retry {
+  /**
+   * Options of {@link policy} (the same type as the module-level
+   * {@link Options}, here beside the policy's other types).
+   *
+   * @example
+   * ```ts
+   * import { Retry } from "effect-resilience"
+   *
+   * const options: Retry.Retry.Options = { times: 3, schedule: Retry.exponential({ base: "100 millis" }) }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Options<EIn = unknown, R = never> = RetryOptions<EIn, R>
   /**
    * Counts kept by a retry policy.
    *
