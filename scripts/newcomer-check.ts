@@ -185,7 +185,7 @@ import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { Effect, Layer } from "effect"
 
 // effect-resilience/redis: a shared breaker store's layer (built, not connected)
-const BreakerStoreLive = CircuitBreakerStore.layerStore().pipe(
+const BreakerStoreLive = CircuitBreakerStore.layer().pipe(
   Layer.provide(Redis.layer({ url: "redis://127.0.0.1:6379" }))
 )
 
@@ -210,7 +210,7 @@ try {
   if (JSON.stringify(body) !== '{"ok":true}' || requests !== 2) {
     throw new Error(\`http: expected {"ok":true} after a retried 503, got \${JSON.stringify(body)} after \${requests} requests\`)
   }
-  if (!Layer.isLayer(BreakerStoreLive)) throw new Error("redis: CircuitBreakerStore.layerStore() is not a Layer")
+  if (!Layer.isLayer(BreakerStoreLive)) throw new Error("redis: CircuitBreakerStore.layer() is not a Layer")
   console.log("effect-resilience/http: a 503 retried, then ok; effect-resilience/redis: layers built")
 } finally {
   server.close()

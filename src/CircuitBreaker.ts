@@ -943,16 +943,8 @@ export declare namespace CircuitBreakerStore {
    * @category Models
    */
   export interface Config {
-    readonly trip:
-      | { readonly _tag: "Consecutive"; readonly failures: number }
-      | { readonly _tag: "Rate"; readonly threshold: number; readonly size: number; readonly minimumCalls: number }
-      | {
-        readonly _tag: "TimeRate"
-        readonly threshold: number
-        readonly window: number
-        readonly buckets: number
-        readonly minimumCalls: number
-      }
+    /** The trip policy (a `timeRate`'s `window` in milliseconds). */
+    readonly trip: Trip
     /** Slow-call rate that trips the circuit; `undefined` without `slowCall` (the caller flags slow calls). */
     readonly slowCallThreshold: number | undefined
     /** The break of the n-th consecutive opening is `openDurations[n - 1]` (the last repeats). */
@@ -969,6 +961,18 @@ export declare namespace CircuitBreakerStore {
      */
     readonly probeFailureRateThreshold?: number | undefined
   }
+
+  /**
+   * A {@link TripPolicy} as the store sees it: the same values, with a
+   * `timeRate`'s `window` in milliseconds (plain numbers, serializable).
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Trip =
+    | TripPolicy.Consecutive
+    | TripPolicy.Rate
+    | Omit<TripPolicy.TimeRate, "window"> & { readonly window: number }
 
   /**
    * The mode of the breakers of one namespace, as a store keeps it.

@@ -14,20 +14,18 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import type { Timeout } from "./Timeout.js"
-import * as TimeoutModule from "./Timeout.js"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import { InvalidOptionsError } from "./Errors.js"
+import type * as Effect from "effect/Effect"
 import * as internal from "./internal/policy.js"
-import * as validate from "./internal/validate.js"
+import * as timeout from "./internal/timeout/timeout.js"
+import type { Timeout } from "./Timeout.js"
 
 /**
  * @since 0.1.0
  * @category Type IDs
  */
-export const PolicyTypeId: unique symbol = Symbol.for("effect-resilience/Policy")
+export const PolicyTypeId: unique symbol = internal.PolicyTypeId
 
 /**
  * @since 0.1.0
@@ -39,7 +37,7 @@ export type PolicyTypeId = typeof PolicyTypeId
  * @since 0.1.0
  * @category Type IDs
  */
-export const TransformTypeId: unique symbol = Symbol.for("effect-resilience/Transform")
+export const TransformTypeId: unique symbol = internal.TransformTypeId
 
 /**
  * @since 0.1.0
@@ -51,7 +49,7 @@ export type TransformTypeId = typeof TransformTypeId
  * @since 0.1.0
  * @category Type IDs
  */
-export const DescriptorTypeId: unique symbol = Symbol.for("effect-resilience/Descriptor")
+export const DescriptorTypeId: unique symbol = internal.DescriptorTypeId
 
 /**
  * @since 0.1.0
@@ -220,26 +218,10 @@ export interface Descriptor {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = <E2 = never, R2 = never, In = unknown, AIn = unknown>(
+export const make: <E2 = never, R2 = never, In = unknown, AIn = unknown>(
   f: <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
-): Policy<E2, R2, In, AIn> => {
-  checkMake("Policy.make", f, descriptor)
-  const policy = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Policy<E2, R2, In, AIn>
-  Object.defineProperty(policy, PolicyTypeId, { value: internal.variance, enumerable: false })
-  internal.attachDescriptor(policy, descriptor && internal.normalize(descriptor))
-  return policy
-}
-
-/**
- * Attaches the policy type id and a descriptor to an existing function
- * (mutates it). Used by the modules to make callables with extra members.
- * @internal
- */
-export const unsafeMakeCallable: <P extends Function>(
-  f: P,
-  descriptor: Partial<Descriptor> & { readonly kind: string }
-) => P = internal.unsafeMakeCallable
+) => Policy<E2, R2, In, AIn> = internal.make
 
 /**
  * Makes a transform (a policy that may change the success type or handle
@@ -257,35 +239,10 @@ export const unsafeMakeCallable: <P extends Function>(
  * @since 0.1.0
  * @category Constructors
  */
-export const makeTransform = <A2, Handled, E2 = never, R2 = never, In = unknown, AIn = unknown>(
+export const makeTransform: <A2, Handled, E2 = never, R2 = never, In = unknown, AIn = unknown>(
   f: <A extends AIn, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | A2, Exclude<E, Handled> | E2, R | R2>,
   descriptor?: Partial<Descriptor> & { readonly kind: string }
-): Transform<A2, Handled, E2, R2, In, AIn> => {
-  checkMake("Policy.makeTransform", f, descriptor)
-  const t = ((self: Effect.Effect<any, any, any>) => f(self)) as unknown as Transform<A2, Handled, E2, R2, In, AIn>
-  Object.defineProperty(t, TransformTypeId, { value: internal.transformVariance, enumerable: false })
-  internal.attachDescriptor(t, descriptor && internal.normalize(descriptor))
-  return t
-}
-
-/** @internal */
-export const unsafeMakeTransformCallable: <P extends Function>(
-  f: P,
-  descriptor: Partial<Descriptor> & { readonly kind: string }
-) => P = internal.unsafeMakeTransformCallable
-
-/** Checks the arguments of {@link make} and {@link makeTransform}; throws `InvalidOptionsError`. */
-const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
-  if (typeof f !== "function") throw validate.invalid(m, "f", f, "a function from Effect to Effect")
-  if (descriptor === undefined) return
-  const d = validate.options<Partial<Descriptor>>(m, descriptor as Partial<Descriptor>, "descriptor")
-  validate.nonEmptyString(m, "descriptor.kind", d.kind)
-  if (d.name !== undefined) validate.nonEmptyString(m, "descriptor.name", d.name)
-  validate.optionalOptions(m, "descriptor.options", d.options)
-  if (d.children !== undefined && !Array.isArray(d.children)) {
-    throw validate.invalid(m, "descriptor.children", d.children, "an array of descriptors")
-  }
-}
+) => Transform<A2, Handled, E2, R2, In, AIn> = internal.makeTransform
 
 /**
  * True for policies and transforms.
@@ -301,8 +258,7 @@ const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
  * @since 0.1.0
  * @category Guards
  */
-export const isPolicy = (u: unknown): u is Policy.Any =>
-  typeof u === "function" && (PolicyTypeId in u || TransformTypeId in u)
+export const isPolicy: (u: unknown) => u is Policy.Any = internal.isPolicy
 
 /**
  * Describes a policy: its kind, name, options and (for compositions) the
@@ -320,10 +276,7 @@ export const isPolicy = (u: unknown): u is Policy.Any =>
  * @since 0.1.0
  * @category Accessors
  */
-export const describe = (policy: Function): Descriptor => {
-  const d = (policy as any)[DescriptorTypeId] as Descriptor | undefined
-  return d ?? { kind: "Function", name: undefined, options: {}, children: [] }
-}
+export const describe: (policy: Function) => Descriptor = internal.describe
 
 /**
  * The identity policy: runs the effect unchanged.
@@ -331,7 +284,7 @@ export const describe = (policy: Function): Descriptor => {
  * @since 0.1.0
  * @category Constructors
  */
-export const identity: Policy = make((self) => self, { kind: "Identity" })
+export const identity: Policy = internal.identity
 
 type Parts = readonly [success: any, handled: any, error: any, context: any, input: any, valueInput: any]
 
@@ -400,18 +353,7 @@ export type Composed<Ps extends ReadonlyArray<unknown>> = FromParts<
  * @since 0.1.0
  * @category Combinators
  */
-export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies: Ps): Composed<Ps> => {
-  policies.forEach((p, i) => validate.policy("Policy.compose", `policies[${i}]`, p))
-  const fs = policies as unknown as ReadonlyArray<(self: Effect.Effect<any, any, any>) => Effect.Effect<any, any, any>>
-  const run = (self: Effect.Effect<any, any, any>) => {
-    let current = self
-    for (let i = fs.length - 1; i >= 0; i--) current = fs[i]!(current)
-    return current
-  }
-  const descriptor = { kind: "Compose", children: policies.map(describe) }
-  const isTransform = policies.some((p) => TransformTypeId in p)
-  return (isTransform ? unsafeMakeTransformCallable(run, descriptor) : unsafeMakeCallable(run, descriptor)) as any
-}
+export const compose: <const Ps extends ReadonlyArray<Policy.Like>>(...policies: Ps) => Composed<Ps> = internal.compose
 
 /**
  * A policy provided by a Layer: the service under `tag` (any policy, e.g. a
@@ -435,16 +377,9 @@ export const compose = <const Ps extends ReadonlyArray<Policy.Like>>(...policies
  * @since 0.1.0
  * @category Constructors
  */
-export const fromTag = <I, S extends Policy<any, any, any, any>>(
+export const fromTag: <I, S extends Policy<any, any, any, any>>(
   tag: Context.Tag<I, S>
-): Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>, Policy.ValueInput<S>> => {
-  if (!Context.isTag(tag)) throw validate.invalid("Policy.fromTag", "tag", tag, "a Context.Tag")
-  return make<any, any, any>((self) => Effect.flatMap(tag, (policy) => (policy as any)(self)) as any, {
-    kind: "FromTag",
-    name: tag.key,
-    options: { tag: tag.key }
-  }) as any
-}
+) => Policy<Policy.Error<S>, Policy.Context<S> | I, Policy.Input<S>, Policy.ValueInput<S>> = internal.fromTag
 
 /**
  * The parts of a {@link pipeline}. Each is optional; `timeout` and
@@ -514,36 +449,4 @@ type Get<O, K extends string> = O extends { readonly [P in K]: infer V } ? V : u
  * @since 0.1.0
  * @category Combinators
  */
-export const pipeline = <const O extends PipelineOptions>(options: O): Pipeline<O> => {
-  const m = "Policy.pipeline"
-  const o: PipelineOptions = validate.options<PipelineOptions>(m, options)
-  const part = (key: "fallback" | "bulkhead" | "circuitBreaker" | "retry"): Policy.Like | undefined =>
-    o[key] === undefined ? undefined : validate.policy<Policy.Like>(m, key, o[key])
-  const asTimeout = (key: "timeout" | "attemptTimeout", scope: "overall" | "attempt"): Policy.Like | undefined => {
-    const value = o[key]
-    if (value === undefined) return undefined
-    if (isPolicy(value)) return value
-    try {
-      return TimeoutModule.make(value as Duration.DurationInput, { scope })
-    } catch (e) {
-      // name the pipeline's option, not the duration Timeout.make was handed
-      if (e instanceof InvalidOptionsError) throw validate.invalid(m, key, value, `a Timeout or ${e.expected}`)
-      throw e
-    }
-  }
-  const parts = [
-    part("fallback"),
-    asTimeout("timeout", "overall"),
-    part("bulkhead"),
-    part("circuitBreaker"),
-    part("retry"),
-    asTimeout("attemptTimeout", "attempt")
-  ].filter((p): p is Policy.Like => p !== undefined)
-  const composed = compose(...parts) as any
-  Object.defineProperty(composed, DescriptorTypeId, {
-    value: { kind: "Pipeline", name: undefined, options: {}, children: parts.map(describe) },
-    enumerable: false,
-    configurable: true
-  })
-  return composed
-}
+export const pipeline: <const O extends PipelineOptions>(options: O) => Pipeline<O> = internal.pipelineWith(timeout.make)

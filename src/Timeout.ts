@@ -12,24 +12,16 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import { type InvalidOptionsError, TimeoutError } from "./Errors.js"
-import { active, currentDeadline, type Deadline, timeoutInterruptor } from "./internal/deadline.js"
-import { currentMonotonicMillis, monotonicMillis, sleep } from "./internal/time.js"
-import { makeFastTimeout } from "./internal/timeout.js"
-import * as validate from "./internal/validate.js"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type { InvalidOptionsError, TimeoutError } from "./Errors.js"
+import * as internal from "./internal/timeout/timeout.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./internal/policy.js"
 
 export {
   /**
@@ -40,12 +32,25 @@ export {
 } from "./Errors.js"
 
 /**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
  * A timeout policy.
  *
  * @since 0.1.0
  * @category Models
  */
 export interface Timeout extends Policy<TimeoutError> {
+  readonly [TypeId]: TypeId
   /** The configured duration. */
   readonly duration: Duration.Duration
   readonly options: Timeout.Options
@@ -80,6 +85,17 @@ export declare namespace Timeout {
      */
     readonly implementation?: "fast" | "general" | undefined
   }
+
+  /**
+   * Options of {@link layer} and {@link layerConfig}: the duration of
+   * {@link make} with its options.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface LayerOptions extends Options {
+    readonly duration: Duration.DurationInput
+  }
 }
 
 /**
@@ -107,75 +123,23 @@ export declare namespace Timeout {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = (duration: Duration.DurationInput, options: Timeout.Options = {}): Timeout => {
-  const d = validate.duration("Timeout.make", "duration", duration, { allowInfinite: true })
-  const millis = Duration.toMillis(d)
-  const m = "Timeout.make"
-  options = validate.options(m, options)
-  const name = options.name === undefined ? undefined : validate.nonEmptyString(m, "name", options.name)
-  if (options.disconnect !== undefined && typeof options.disconnect !== "boolean") {
-    throw validate.invalid(m, "disconnect", options.disconnect, "a boolean")
-  }
-  const disconnect = options.disconnect === true
-  const scope = options.scope === undefined ? undefined : validate.oneOf(m, "scope", options.scope, ["overall", "attempt"])
-  const general =
-    (options.implementation === undefined ? "fast" : validate.oneOf(m, "implementation", options.implementation, [
-      "fast",
-      "general"
-    ])) === "general"
-  const ownError = () => new TimeoutError({ duration: d, policy: name, scope })
-  // what an inner policy fails with when this deadline comes first (as an inner timeout always did)
-  const deadlineError = () => new TimeoutError({ duration: d, policy: name, scope: "overall" })
+export const make: (duration: Duration.DurationInput, options?: Timeout.Options) => Timeout = internal.make
 
-  const fast = makeFastTimeout()
-
-  const timeout = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
-    Effect.withFiberRuntime((parent) => {
-      const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
-      const outer = active(parent.getFiberRef(currentDeadline))
-      const now = monotonicMillis(clock)
-      // an enclosing deadline that comes first wins: fire at it, with its error
-      if (outer !== undefined && outer.at <= now + millis) {
-        const budget = Math.max(0, outer.at - now)
-        if (budget <= 0) return Effect.fail(outer.error())
-        return run(self, budget, outer, outer, outer.error)
-      }
-      // an infinite timeout is none: the work runs as it would without it
-      if (millis === Infinity) return self
-      const deadline: Deadline = { at: now + millis, duration: d, policy: name, error: deadlineError, active: true }
-      return run(self, millis, deadline, outer, ownError)
-    })
-
-  /** Runs the work under `deadline` for at most `budget` ms; the deadline ends with the region if it is ours. */
-  const run = <A, E, R>(
-    self: Effect.Effect<A, E, R>,
-    budget: number,
-    deadline: Deadline,
-    outer: Deadline | undefined,
-    error: () => TimeoutError
-  ): Effect.Effect<A, E | TimeoutError, R> => {
-    const own = deadline !== outer
-    if (!general) return fast.run(self, { budget, deadline, outer, error, disconnect })
-    // Effect.timeoutFail's race, interrupting the work with the library's timeout marker (deadline.ts)
-    const timed = Effect.uninterruptibleMask((restore) =>
-      Effect.raceWith(restore(Effect.locally(self, currentDeadline, deadline)), Effect.interruptible(sleep(budget)), {
-        onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
-        onOtherDone: (_, work) =>
-          disconnect
-            ? Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Effect.failSync(error))
-            : Effect.zipRight(Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Fiber.await(work)), Effect.failSync(error))
-      })
-    )
-    return own ? Effect.ensuring(timed, Effect.sync(() => { deadline.active = false })) : timed
-  }
-
-  const policy = Object.assign(timeout, { duration: d, options })
-  return unsafeMakeCallable(policy, {
-    kind: "Timeout",
-    name,
-    options: { duration: Duration.format(d), disconnect, ...(scope === undefined ? {} : { scope }) }
-  }) as unknown as Timeout
-}
+/**
+ * True for timeout policies.
+ *
+ * @example
+ * ```ts
+ * import { Retry, Timeout } from "effect-resilience"
+ *
+ * Timeout.isTimeout(Timeout.make("1 second")) // true
+ * Timeout.isTimeout(Retry.policy()) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isTimeout: (u: unknown) => u is Timeout = internal.isTimeout
 
 /**
  * The time left before the deadline of the innermost enclosing timeout, if
@@ -192,17 +156,11 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Options 
  * @since 0.1.0
  * @category Accessors
  */
-export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect.flatMap(
-  Effect.map(FiberRef.get(currentDeadline), active),
-  (deadline) =>
-    deadline === undefined
-      ? Effect.succeed(Option.none())
-      : Effect.map(currentMonotonicMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
-)
+export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = internal.remaining
 
 /**
  * Provides a timeout under your own `Context.Tag` (see `Policy.fromTag`).
- * Fails with `InvalidOptionsError` for an invalid duration.
+ * Fails with `InvalidOptionsError` for an invalid duration or option.
  *
  * @example
  * ```ts
@@ -210,18 +168,16 @@ export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect
  * import { Context } from "effect"
  *
  * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
- * const live = Timeout.layer(DbTimeout, "2 seconds")
+ * const live = Timeout.layer(DbTimeout, { duration: "2 seconds", name: "db" })
  * ```
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <I, S>(
+export const layer: <I, S>(
   tag: Context.Tag<I, S>,
-  duration: Duration.DurationInput & ([Timeout] extends [S] ? unknown : never),
-  options?: Timeout.Options
-): Layer.Layer<I, InvalidOptionsError> =>
-  Layer.effect(tag, validate.validated(() => make(duration, options) as unknown as S))
+  options: Timeout.LayerOptions & ([Timeout] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
  * A duration read from `Config` that may also be `"Infinity"` (any case): an
@@ -236,28 +192,22 @@ export const layer = <I, S>(
  *
  * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
  * // DB_TIMEOUT=Infinity turns the timeout off
- * const live = Timeout.layerConfig(DbTimeout, Timeout.durationConfig("DB_TIMEOUT").pipe(Config.withDefault("2 seconds")))
+ * const live = Timeout.layerConfig(DbTimeout, {
+ *   duration: Timeout.durationConfig("DB_TIMEOUT").pipe(Config.withDefault("2 seconds"))
+ * })
  * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const durationConfig = (name?: string): Config.Config<Duration.Duration> =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) =>
-      /^\s*infinity\s*$/i.test(text)
-        ? Either.right(Duration.infinity)
-        : Option.match(Duration.decodeUnknown(text.trim()), {
-          onNone: () => Either.left(ConfigError.InvalidData([], `Expected a duration or "Infinity" but received ${text}`)),
-          onSome: Either.right
-        })
-    )
-  )
+export const durationConfig: (name?: string) => Config.Config<Duration.Duration> = internal.durationConfig
 
 /**
- * Provides a timeout under your own `Context.Tag` with its duration read from
- * `Config` (e.g. `Config.duration("DB_TIMEOUT")`, or {@link durationConfig},
- * which also reads `"Infinity"`: no timeout).
+ * Provides a timeout under your own `Context.Tag` with its options read from
+ * `Config`: the duration (e.g. `Config.duration("DB_TIMEOUT")`, or
+ * {@link durationConfig}, which also reads `"Infinity"`: no timeout) and
+ * any option of {@link make}. Invalid values fail the layer with
+ * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
  *
  * @example
  * ```ts
@@ -265,18 +215,16 @@ export const durationConfig = (name?: string): Config.Config<Duration.Duration> 
  * import { Config, Context } from "effect"
  *
  * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
- * const live = Timeout.layerConfig(DbTimeout, Config.duration("DB_TIMEOUT").pipe(Config.withDefault("2 seconds")))
+ * const live = Timeout.layerConfig(DbTimeout, {
+ *   duration: Config.duration("DB_TIMEOUT").pipe(Config.withDefault("2 seconds")),
+ *   name: Config.succeed("db")
+ * })
  * ```
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layerConfig = <I, S>(
+export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
-  duration: Config.Config<Duration.DurationInput> & ([Timeout] extends [S] ? unknown : never),
-  options?: Timeout.Options
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(
-    tag,
-    Effect.flatMap(duration as Config.Config<Duration.DurationInput>, (d) => validate.validated(() => make(d, options) as unknown as S))
-  )
+  config: Config.Config.Wrap<Timeout.LayerOptions> & ([Timeout] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

@@ -1299,7 +1299,7 @@ describe("CircuitBreaker: composition", () => {
       assert.isTrue(Exit.isFailure(exit))
       // two attempts opened the circuit, the third was rejected and not retried
       assert.strictEqual(yield* Ref.get(attempts), 2)
-      assert.strictEqual(retry.stats().gaveUp, 1)
+      assert.strictEqual((yield* retry.stats()).gaveUp, 1)
     }))
 })
 

@@ -56,14 +56,14 @@ describe("Timeout.layer / layerConfig", () => {
   it.effect("provides a timeout from code or from Config", () =>
     Effect.gen(function*() {
       const program = Effect.never.pipe(Policy.fromTag(DbTimeout))
-      const fromCode = yield* runWithClock(Effect.provide(program, Timeout.layer(DbTimeout, "1 second")))
+      const fromCode = yield* runWithClock(Effect.provide(program, Timeout.layer(DbTimeout, { duration: "1 second" })))
       assert.isTrue(Exit.isFailure(fromCode))
-      const live = Timeout.layerConfig(DbTimeout, Config.duration("DB_TIMEOUT")).pipe(
+      const live = Timeout.layerConfig(DbTimeout, { duration: Config.duration("DB_TIMEOUT") }).pipe(
         Layer.provide(withEnv({ DB_TIMEOUT: "250 millis" }))
       )
       const exit = yield* runWithClock(Effect.provide(program.pipe(Effect.flip), live))
       assert.isTrue(Exit.isSuccess(exit) && exit.value.message === "Timed out after 250ms")
-      const bad = Timeout.layerConfig(DbTimeout, Config.duration("DB_TIMEOUT")).pipe(
+      const bad = Timeout.layerConfig(DbTimeout, { duration: Config.duration("DB_TIMEOUT") }).pipe(
         Layer.provide(withEnv({ DB_TIMEOUT: "0 millis" }))
       )
       const error = yield* Effect.flip(Effect.provide(program, bad))

@@ -2,6 +2,7 @@ import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Context, Data, Effect, Exit, Layer, Ref } from "effect"
 import { Errors, Policy, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
+import { unsafeMakeCallable, unsafeMakeTransformCallable } from "../src/internal/policy.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -134,7 +135,7 @@ describe("Policy brands and descriptors", () => {
   it("a policy carries its brand (with its variance) and its descriptor as hidden properties only", () => {
     const withDescriptor = Policy.make((self) => self, { kind: "Mine", name: "m" })
     const bare = Policy.make((self) => self)
-    const callable = Policy.unsafeMakeCallable((self: Effect.Effect<unknown>) => self, { kind: "Callable" })
+    const callable = unsafeMakeCallable((self: Effect.Effect<unknown>) => self, { kind: "Callable" })
     for (const p of [withDescriptor, bare, callable]) {
       const brand = brandOf(p, Policy.PolicyTypeId)
       assert.isDefined(brand)
@@ -157,7 +158,7 @@ describe("Policy brands and descriptors", () => {
   it("a transform carries the transform brand, normalised descriptor or none", () => {
     const described = Policy.makeTransform<never, never>((self) => self, { kind: "Recover", options: { n: 1 } })
     const bare = Policy.makeTransform<never, never>((self) => self)
-    const callable = Policy.unsafeMakeTransformCallable((self: Effect.Effect<unknown>) => self, { kind: "T" })
+    const callable = unsafeMakeTransformCallable((self: Effect.Effect<unknown>) => self, { kind: "T" })
     for (const t of [described, bare, callable]) {
       const brand = brandOf(t, Policy.TransformTypeId)
       assert.isDefined(brand)

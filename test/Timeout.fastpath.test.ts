@@ -29,7 +29,7 @@ import {
 } from "effect"
 import { Errors, Timeout } from "effect-resilience"
 import { vi } from "vitest"
-import { makeFastTimeout } from "../src/internal/timeout.js"
+import { makeFastTimeout } from "../src/internal/timeout/fastPath.js"
 
 // --- calls: each starts at its own time, runs some work under a timeout, may be interrupted ---
 

@@ -73,7 +73,7 @@ const breakerOnRedis = (autoPipelining: boolean) =>
   Effect.gen(function*() {
     const server = yield* redisServer
     const context = yield* Layer.build(
-      RedisModule.CircuitBreakerStore.layerStore().pipe(
+      RedisModule.CircuitBreakerStore.layer().pipe(
         Layer.provide(
           RedisModule.Redis.layer({
             url: server.url,

@@ -44,15 +44,14 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../Errors.js"
-import * as validate from "../internal/validate.js"
 import * as internal from "./internal/breakerStore.js"
 import type { Redis, RedisError } from "./Redis.js"
 
@@ -136,7 +135,7 @@ export const make: (
  * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
  * import { Effect, Layer } from "effect"
  *
- * const StoreLive = CircuitBreakerStore.layerStore().pipe(Layer.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * const StoreLive = CircuitBreakerStore.layer().pipe(Layer.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
  *
  * const program = Effect.gen(function*() {
  *   const breaker = yield* CircuitBreaker.make({
@@ -152,10 +151,9 @@ export const make: (
  * @since 0.1.0
  * @category Layers
  */
-export const layerStore = (
+export const layer: (
   options?: Options
-): Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError, Redis> =>
-  Layer.scoped(CircuitBreaker.CircuitBreakerStore, internal.make(options))
+) => Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError, Redis> = internal.layer
 
 /**
  * Provides the store from `Config`; by default `CIRCUIT_BREAKER_STORE_CLOCK`
@@ -168,24 +166,19 @@ export const layerStore = (
  * import { Config, Layer } from "effect"
  *
  * // REDIS_URL=redis://127.0.0.1:6379 CIRCUIT_BREAKER_STORE_IDLE_TTL="15 minutes"
- * const StoreLive = CircuitBreakerStore.layerStoreConfig().pipe(Layer.provide(Redis.layerConfig()))
+ * const StoreLive = CircuitBreakerStore.layerConfig().pipe(Layer.provide(Redis.layerConfig()))
  *
  * // or with your own names
- * const Custom = CircuitBreakerStore.layerStoreConfig({ idleTimeToLive: Config.duration("BREAKER_TTL") })
+ * const Custom = CircuitBreakerStore.layerConfig({ idleTimeToLive: Config.duration("BREAKER_TTL") })
  * ```
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layerStoreConfig = (
-  config: Config.Config.Wrap<Options> = {
-    clock: Config.literal("redis", "caller")("CIRCUIT_BREAKER_STORE_CLOCK").pipe(Config.withDefault("redis" as const)),
-    idleTimeToLive: Config.duration("CIRCUIT_BREAKER_STORE_IDLE_TTL").pipe(
-      Config.withDefault(internal.DEFAULT_IDLE_TIME_TO_LIVE)
-    ),
-    timeout: Config.option(Config.duration("CIRCUIT_BREAKER_STORE_TIMEOUT")).pipe(
-      Config.map((o) => (o._tag === "Some" ? o.value : undefined))
-    )
-  }
-): Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
-  Layer.scoped(CircuitBreaker.CircuitBreakerStore, Effect.flatMap(validate.fromConfig("CircuitBreakerStore.layerStoreConfig", config), internal.make))
+export const layerConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Layer.Layer<
+  CircuitBreaker.CircuitBreakerStore,
+  InvalidOptionsError | RedisError | ConfigError.ConfigError,
+  Redis
+> = internal.layerConfig

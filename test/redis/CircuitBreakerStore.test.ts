@@ -295,7 +295,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
     Effect.gen(function*() {
       const { client } = env.get()
       const context = yield* Layer.build(
-        CircuitBreakerStore.layerStore({ idleTimeToLive: "150 millis" }).pipe(
+        CircuitBreakerStore.layer({ idleTimeToLive: "150 millis" }).pipe(
           Layer.provide(Redis.layer({ url: env.server().url, prefix: "ttl:" }))
         )
       )
@@ -328,7 +328,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
   it.live("a ticket from before the circuit expired is fenced by the circuit made again (generations never repeat)", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(
-        CircuitBreakerStore.layerStore({ idleTimeToLive: "50 millis" }).pipe(
+        CircuitBreakerStore.layer({ idleTimeToLive: "50 millis" }).pipe(
           Layer.provide(Redis.layer({ url: env.server().url, prefix: "regen:" }))
         )
       )
@@ -359,7 +359,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       const make = (prefix: string, name: string) =>
         Effect.gen(function*() {
           const context = yield* Layer.build(
-            CircuitBreakerStore.layerStore({ clock: "caller" }).pipe(Layer.provide(Redis.layer({ url, prefix })))
+            CircuitBreakerStore.layer({ clock: "caller" }).pipe(Layer.provide(Redis.layer({ url, prefix })))
           )
           return yield* CircuitBreaker.make({ name, tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" }).pipe(
             Effect.provide(context)
@@ -380,7 +380,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
   it.effect("with clock \"redis\" (the default) times come from Redis TIME, not the caller's Clock", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(
-        CircuitBreakerStore.layerStore().pipe(Layer.provide(Redis.layer({ url: env.server().url, prefix: "time:" })))
+        CircuitBreakerStore.layer().pipe(Layer.provide(Redis.layer({ url: env.server().url, prefix: "time:" })))
       )
       const breaker = yield* CircuitBreaker.make({ name: "time", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" }).pipe(
         Effect.provide(context)
@@ -405,10 +405,10 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       assert.include(ttl.message, "idleTimeToLive")
     }).pipe(Effect.scoped))
 
-  it.effect("layerStoreConfig reads its options from Config", () =>
+  it.effect("layerConfig reads its options from Config", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(
-        CircuitBreakerStore.layerStoreConfig().pipe(
+        CircuitBreakerStore.layerConfig().pipe(
           Layer.provide(Redis.layer({ url: env.server().url, prefix: "config:" })),
           Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
             ["CIRCUIT_BREAKER_STORE_CLOCK", "caller"],
@@ -431,7 +431,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       const ttl = yield* Effect.promise(() => client.pttl("config:cb:{6:config}"))
       assert.isAbove(ttl, 60_000)
       const bad = yield* Effect.exit(Layer.build(
-        CircuitBreakerStore.layerStoreConfig().pipe(
+        CircuitBreakerStore.layerConfig().pipe(
           Layer.provide(Redis.layer({ url: env.server().url })),
           Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["CIRCUIT_BREAKER_STORE_CLOCK", "wall"]]))))
         )

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, FiberStatus } from "effect"
-import { CircuitBreaker } from "effect-resilience"
-import { Bulkhead, CircuitBreakerStore, Redis } from "effect-resilience/redis"
+import { Bulkhead, CircuitBreaker } from "effect-resilience"
+import { BulkheadStore, CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
 
 describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
@@ -124,7 +124,7 @@ describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", 
         openDuration: "1 second",
         onStoreError: "allow"
       }).pipe(
-        Effect.provide(CircuitBreakerStore.layerStore()),
+        Effect.provide(CircuitBreakerStore.layer()),
         Effect.provideService(Redis.Redis, redis),
         Effect.either
       )
@@ -132,6 +132,7 @@ describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", 
       // either way nothing is read from or written to the other format's data
       if (open._tag === "Right") assert.strictEqual(yield* open.right(Effect.succeed("ok")), "ok")
       const closed = yield* Bulkhead.make({ name: "fmt-closed", maxConcurrent: 1, onStoreError: "fail" }).pipe(
+        Effect.provide(BulkheadStore.layer()),
         Effect.provideService(Redis.Redis, redis)
       )
       const refused = yield* Effect.flip(closed(Effect.succeed("no")))

@@ -99,24 +99,17 @@ export const timeRate = (options: {
   return { _tag: "TimeRate", threshold, window, buckets, minimumCalls }
 }
 
-const tripToStore = (m: string, trip: unknown): StoreConfig["trip"] => {
+/** The trip policy as the store sees it (validated again: a policy may be a hand-written object). */
+const tripToStore = (m: string, trip: unknown): CircuitBreaker.CircuitBreakerStore.Trip => {
   const t = trip as CircuitBreaker.TripPolicy | undefined
   switch (t?._tag) {
     case "Consecutive":
-      return { _tag: "Consecutive", failures: consecutive(t.failures).failures }
-    case "Rate": {
-      const r = rate(t)
-      return { _tag: "Rate", threshold: r.threshold, size: r.size, minimumCalls: r.minimumCalls }
-    }
+      return consecutive(t.failures)
+    case "Rate":
+      return rate(t)
     case "TimeRate": {
       const r = timeRate(t)
-      return {
-        _tag: "TimeRate",
-        threshold: r.threshold,
-        window: Duration.toMillis(r.window),
-        buckets: r.buckets,
-        minimumCalls: r.minimumCalls
-      }
+      return { ...r, window: Duration.toMillis(r.window) }
     }
     default:
       throw validate.invalid(m, "tripPolicy", trip, "CircuitBreaker.consecutive(n), rate({ … }) or timeRate({ … })")

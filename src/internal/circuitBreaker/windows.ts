@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type * as CircuitBreaker from "../../CircuitBreaker.js"
 
 /** Rates over a window, for metrics. @internal */
 export interface WindowStats {
@@ -23,21 +24,8 @@ export interface Window {
   readonly stats: (now: number) => WindowStats
 }
 
-/** What a window needs from the configuration. @internal */
-export interface WindowConfig {
-  readonly trip:
-    | { readonly _tag: "Consecutive"; readonly failures: number }
-    | { readonly _tag: "Rate"; readonly threshold: number; readonly size: number; readonly minimumCalls: number }
-    | {
-      readonly _tag: "TimeRate"
-      readonly threshold: number
-      readonly window: number
-      readonly buckets: number
-      readonly minimumCalls: number
-    }
-  /** Slow-call rate in (0, 1] that trips the circuit; `undefined` without `slowCall`. */
-  readonly slowCallThreshold: number | undefined
-}
+/** What a window needs from the configuration: the trip policy and the slow-call threshold. @internal */
+export type WindowConfig = Pick<CircuitBreaker.CircuitBreakerStore.Config, "trip" | "slowCallThreshold">
 
 /** Tolerance for float rates (0.1 + 0.2 style) when comparing with a threshold. */
 const EPSILON = 1e-9

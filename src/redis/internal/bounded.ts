@@ -26,7 +26,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { timeoutFail } from "../../internal/time.js"
-import { RedisError } from "../Redis.js"
+import { RedisError } from "./redis.js"
 
 /**
  * Runs `command` bounded by `timeout` (the store's own; `undefined`: only the

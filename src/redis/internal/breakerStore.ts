@@ -6,23 +6,29 @@
  *
  * @internal
  */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Redis as IORedis } from "ioredis"
-import * as CircuitBreaker from "../../CircuitBreaker.js"
+import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
-import { DEFAULT_KEY } from "../../internal/circuitBreaker/errors.js"
+import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../internal/circuitBreaker/errors.js"
 import * as Machine from "../../internal/circuitBreaker/machine.js"
+import { CircuitBreakerStore } from "../../internal/circuitBreaker/memoryStore.js"
 import { namespaced } from "../../internal/keys.js"
 import * as validate from "../../internal/validate.js"
-import { Redis, RedisError, type RedisConnection, type Script } from "../Redis.js"
+import type * as PublicStore from "../CircuitBreakerStore.js"
+import type { RedisConnection, Script } from "../Redis.js"
+import { Redis, RedisError } from "./redis.js"
+import { bounded } from "./bounded.js"
 import * as Scripts from "./breakerScripts.js"
-import { timeoutFail } from "../../internal/time.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
 type Config = CircuitBreaker.CircuitBreakerStore.Config
@@ -32,12 +38,7 @@ type Snapshot = CircuitBreaker.CircuitBreakerStore.Snapshot
 type Transition = CircuitBreaker.Transition
 type ModeSetting = CircuitBreaker.CircuitBreakerStore.ModeSetting
 
-/** @internal */
-export interface Options {
-  readonly clock?: "redis" | "caller" | undefined
-  readonly idleTimeToLive?: Duration.DurationInput | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-}
+type Options = PublicStore.Options
 
 /** @internal */
 export const DEFAULT_IDLE_TIME_TO_LIVE = Duration.hours(1)
@@ -61,6 +62,23 @@ interface Encoded {
 const encodedConfigs = new WeakMap<Config, Encoded>()
 
 /**
+ * The trip policy as the scripts read it (`cfg.w`: `k` the kind, then its
+ * numbers), and the fingerprint of the window's shape: a window kept under
+ * another shape is started over.
+ */
+const encodeTrip = (config: Config): readonly [Record<string, unknown>, string] => {
+  const t = config.trip
+  switch (t._tag) {
+    case "Consecutive":
+      return [{ k: "C", n: t.failures }, `C:${t.failures}:${config.slowCallThreshold === undefined ? 0 : 1}`]
+    case "Rate":
+      return [{ k: "R", n: t.size, th: t.threshold, mc: t.minimumCalls }, `R:${t.size}`]
+    case "TimeRate":
+      return [{ k: "T", win: t.window, b: t.buckets, th: t.threshold, mc: t.minimumCalls }, `T:${t.window}:${t.buckets}`]
+  }
+}
+
+/**
  * The configuration as the scripts read it (short names: it is sent with
  * every call), and the fingerprint of the window's shape.
  * @internal
@@ -68,12 +86,7 @@ const encodedConfigs = new WeakMap<Config, Encoded>()
 export const encodeConfig = (config: Config): Encoded => {
   let encoded = encodedConfigs.get(config)
   if (encoded !== undefined) return encoded
-  const t = config.trip
-  const w = t._tag === "Consecutive"
-    ? { k: "C", n: t.failures }
-    : t._tag === "Rate"
-    ? { k: "R", n: t.size, th: t.threshold, mc: t.minimumCalls }
-    : { k: "T", win: t.window, b: t.buckets, th: t.threshold, mc: t.minimumCalls }
+  const [w, shape] = encodeTrip(config)
   const body: Record<string, unknown> = {
     w,
     d: config.openDurations,
@@ -85,11 +98,6 @@ export const encodeConfig = (config: Config): Encoded => {
   }
   if (config.slowCallThreshold !== undefined) body.s = config.slowCallThreshold
   if (config.probeFailureRateThreshold !== undefined) body.hf = config.probeFailureRateThreshold
-  const shape = t._tag === "Consecutive"
-    ? `C:${t.failures}:${config.slowCallThreshold === undefined ? 0 : 1}`
-    : t._tag === "Rate"
-    ? `R:${t.size}`
-    : `T:${t.window}:${t.buckets}`
   encoded = { json: JSON.stringify(body), fingerprint: shape }
   encodedConfigs.set(config, encoded)
   return encoded
@@ -272,6 +280,8 @@ const dispatch = (listeners: Map<string, Set<Listener>>, message: string): void 
   }
 }
 
+const SUBSCRIBE = "SUBSCRIBE breaker.transitions"
+
 /** A duplicate connection in subscriber mode, subscribed to `channel` (re-subscribed by ioredis after a reconnect). */
 const subscriber = (
   redis: RedisConnection,
@@ -306,25 +316,28 @@ const subscriber = (
           }),
           Effect.forkScoped(
             Effect.retry(
-              Effect.tryPromise({
-                try: () => client.subscribe(channel),
-                catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
-              }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("timeout") }) })),
+              bounded(
+                SUBSCRIBE,
+                timeout,
+                Effect.tryPromise({
+                  try: () => client.subscribe(channel),
+                  catch: (cause) => new RedisError({ operation: SUBSCRIBE, cause })
+                })
+              ),
               Schedule.spaced("1 second")
             )
           )
         )
-        : Effect.tryPromise({
-          try: async () => {
-            await client.connect()
-            await client.subscribe(channel)
-          },
-          catch: (cause) => new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause })
-        }).pipe(
-          Effect.timeoutFail({
-            duration: Duration.sum(Duration.millis(client.options.connectTimeout ?? 10_000), timeout),
-            onTimeout: () =>
-              new RedisError({ operation: "SUBSCRIBE breaker.transitions", cause: new Error("connect timeout") })
+        : bounded(
+          SUBSCRIBE,
+          // connecting, then subscribing
+          Duration.sum(Duration.millis(client.options.connectTimeout ?? 10_000), timeout),
+          Effect.tryPromise({
+            try: async () => {
+              await client.connect()
+              await client.subscribe(channel)
+            },
+            catch: (cause) => new RedisError({ operation: SUBSCRIBE, cause })
           })
         )
     )
@@ -349,15 +362,9 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
     const channel = channelOf(prefix)
     const ttlArg = String(ttl)
     const useRedisTime = clock === "redis"
-    /** A script call bounded by the store's own `timeout` (when set). */
-    const boundedEval = (s: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) => {
-      const call = redis.eval(s, keys, args)
-      return timeout === undefined ? call : timeoutFail(call, {
-        duration: timeout,
-        onTimeout: () =>
-          new RedisError({ operation: `EVALSHA ${s.name}`, cause: new Error(`timeout (${Duration.format(timeout)})`) })
-      })
-    }
+    /** A script call bounded by the store's own `timeout` (when set; see bounded.ts). */
+    const boundedEval = (s: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) =>
+      bounded(`EVALSHA ${s.name}`, timeout, redis.eval(s, keys, args))
 
     // admission tokens: unique per admission across replicas (a random nonce per store, a counter)
     const nonce = `${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}${
@@ -377,7 +384,7 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       now: number,
       extra: ReadonlyArray<string>,
       decode: (reply: ReadonlyArray<string>) => A
-    ): Effect.Effect<A, CircuitBreaker.CircuitBreakerStoreError> => {
+    ): Effect.Effect<A, CircuitBreakerStoreError> => {
       const encoded = encodeConfig(config)
       const args = [
         useRedisTime ? "" : String(now),
@@ -392,12 +399,12 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       ]
       const bounded = boundedEval(s, keysOf(prefix, namespace, key), args)
       return Effect.matchEffect(bounded, {
-        onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
+        onFailure: (cause) => Effect.fail(new CircuitBreakerStoreError({ operation, cause })),
         onSuccess: (reply) =>
           Array.isArray(reply)
             ? Effect.succeed(decode(reply as ReadonlyArray<string>))
             : Effect.fail(
-              new CircuitBreaker.CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
+              new CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
             )
       })
     }
@@ -422,15 +429,15 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
       s: Script,
       namespace: string,
       args: ReadonlyArray<string>
-    ): Effect.Effect<ModeSetting, CircuitBreaker.CircuitBreakerStoreError> => {
+    ): Effect.Effect<ModeSetting, CircuitBreakerStoreError> => {
       const bounded = boundedEval(s, [modeKeyOf(prefix, namespace)], args)
       return Effect.matchEffect(bounded, {
-        onFailure: (cause) => Effect.fail(new CircuitBreaker.CircuitBreakerStoreError({ operation, cause })),
+        onFailure: (cause) => Effect.fail(new CircuitBreakerStoreError({ operation, cause })),
         onSuccess: (reply) =>
           Array.isArray(reply) && reply.length >= 3
             ? Effect.succeed(decodeMode(reply))
             : Effect.fail(
-              new CircuitBreaker.CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
+              new CircuitBreakerStoreError({ operation, detail: `unexpected reply ${String(reply)}` })
             )
       })
     }
@@ -493,3 +500,22 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
     }
     return store
   })
+
+/** @internal */
+export const layer = (options?: Options): Layer.Layer<Store, InvalidOptionsError | RedisError, Redis> =>
+  Layer.scoped(CircuitBreakerStore, make(options))
+
+/** The default configuration of `layerConfig`. */
+const DEFAULT_CONFIG: Config.Config.Wrap<Options> = {
+  clock: Config.literal("redis", "caller")("CIRCUIT_BREAKER_STORE_CLOCK").pipe(Config.withDefault("redis" as const)),
+  idleTimeToLive: Config.duration("CIRCUIT_BREAKER_STORE_IDLE_TTL").pipe(Config.withDefault(DEFAULT_IDLE_TIME_TO_LIVE)),
+  timeout: Config.option(Config.duration("CIRCUIT_BREAKER_STORE_TIMEOUT")).pipe(
+    Config.map((o) => (o._tag === "Some" ? o.value : undefined))
+  )
+}
+
+/** @internal */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = DEFAULT_CONFIG
+): Layer.Layer<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
+  Layer.scoped(CircuitBreakerStore, Effect.flatMap(validate.fromConfig("CircuitBreakerStore.layerConfig", config), make))

@@ -38,9 +38,9 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import { currentDeadline, type Deadline, timeoutInterruptor } from "./deadline.js"
+import { currentDeadline, type Deadline, timeoutInterruptor } from "../deadline.js"
 // when the fiber's clock is Effect's live clock, a Node timer is equivalent to `clock.sleep`
-import { liveClock, MAX_TIMER_MILLIS, monotonicMillis, sleepOn } from "./time.js"
+import { liveClock, MAX_TIMER_MILLIS, monotonicMillis, sleepOn } from "../time.js"
 
 
 /** A pending call. */

@@ -1,0 +1,178 @@
+/**
+ * Timeouts: `make` builds the policy (a callable around a `TimeoutImpl`),
+ * which runs the work under a deadline with the fast path (fastPath.ts) or,
+ * for tests, Effect's race; `remaining`, the layers and `durationConfig`.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import { type InvalidOptionsError, TimeoutError } from "../../Errors.js"
+import type * as Timeout from "../../Timeout.js"
+import { active, currentDeadline, type Deadline, timeoutInterruptor } from "../deadline.js"
+import { unsafeMakeCallable } from "../policy.js"
+import { currentMonotonicMillis, monotonicMillis, sleep } from "../time.js"
+import * as validate from "../validate.js"
+import { type FastTimeout, makeFastTimeout } from "./fastPath.js"
+
+/** @internal */
+export const TypeId: Timeout.TypeId = Symbol.for("effect-resilience/Timeout") as Timeout.TypeId
+
+/** @internal */
+export const isTimeout = (u: unknown): u is Timeout.Timeout => typeof u === "function" && Predicate.hasProperty(u, TypeId)
+
+const M = "Timeout.make"
+
+/** One timeout policy: its duration, options and deadline list (the fast path's timers). */
+class TimeoutImpl {
+  readonly millis: number
+  readonly name: string | undefined
+  readonly disconnect: boolean
+  readonly scope: "overall" | "attempt" | undefined
+  /** `"general"`: Effect's race instead of the fast path (tests prove them equal). */
+  readonly general: boolean
+  readonly fast: FastTimeout = makeFastTimeout()
+
+  constructor(readonly duration: Duration.Duration, options: Timeout.Timeout.Options) {
+    this.millis = Duration.toMillis(duration)
+    this.name = options.name === undefined ? undefined : validate.nonEmptyString(M, "name", options.name)
+    if (options.disconnect !== undefined && typeof options.disconnect !== "boolean") {
+      throw validate.invalid(M, "disconnect", options.disconnect, "a boolean")
+    }
+    this.disconnect = options.disconnect === true
+    this.scope = options.scope === undefined ? undefined : validate.oneOf(M, "scope", options.scope, ["overall", "attempt"])
+    this.general = options.implementation !== undefined &&
+      validate.oneOf(M, "implementation", options.implementation, ["fast", "general"]) === "general"
+  }
+
+  /** This timeout's own error. */
+  readonly ownError = (): TimeoutError => new TimeoutError({ duration: this.duration, policy: this.name, scope: this.scope })
+
+  /** What an inner policy fails with when this deadline comes first (as an inner timeout always did). */
+  readonly deadlineError = (): TimeoutError =>
+    new TimeoutError({ duration: this.duration, policy: this.name, scope: "overall" })
+
+  /** Bounds `self`: by this timeout, or by an enclosing deadline that comes first (with its error). */
+  apply<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> {
+    return Effect.withFiberRuntime((parent) => {
+      const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+      const outer = active(parent.getFiberRef(currentDeadline))
+      const now = monotonicMillis(clock)
+      // an enclosing deadline that comes first wins: fire at it, with its error
+      if (outer !== undefined && outer.at <= now + this.millis) {
+        const budget = Math.max(0, outer.at - now)
+        if (budget <= 0) return Effect.fail(outer.error())
+        return this.run(self, budget, outer, outer, outer.error)
+      }
+      // an infinite timeout is none: the work runs as it would without it
+      if (this.millis === Infinity) return self
+      const deadline: Deadline = {
+        at: now + this.millis,
+        duration: this.duration,
+        policy: this.name,
+        error: this.deadlineError,
+        active: true
+      }
+      return this.run(self, this.millis, deadline, outer, this.ownError)
+    })
+  }
+
+  /** Runs the work under `deadline` for at most `budget` ms; the deadline ends with the region if it is ours. */
+  private run<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    budget: number,
+    deadline: Deadline,
+    outer: Deadline | undefined,
+    error: () => TimeoutError
+  ): Effect.Effect<A, E | TimeoutError, R> {
+    const disconnect = this.disconnect
+    if (!this.general) return this.fast.run(self, { budget, deadline, outer, error, disconnect })
+    // Effect.timeoutFail's race, interrupting the work with the library's timeout marker (deadline.ts)
+    const timed = Effect.uninterruptibleMask((restore) =>
+      Effect.raceWith(restore(Effect.locally(self, currentDeadline, deadline)), Effect.interruptible(sleep(budget)), {
+        onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
+        onOtherDone: (_, work) =>
+          disconnect
+            ? Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Effect.failSync(error))
+            : Effect.zipRight(Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Fiber.await(work)), Effect.failSync(error))
+      })
+    )
+    return deadline !== outer
+      ? Effect.ensuring(timed, Effect.sync(() => {
+        deadline.active = false
+      }))
+      : timed
+  }
+}
+
+/** @internal */
+export const make = (duration: Duration.DurationInput, options: Timeout.Timeout.Options = {}): Timeout.Timeout => {
+  const d = validate.duration(M, "duration", duration, { allowInfinite: true })
+  options = validate.options(M, options)
+  const impl = new TimeoutImpl(d, options)
+  const policy = Object.assign(<A, E, R>(self: Effect.Effect<A, E, R>) => impl.apply(self), {
+    [TypeId]: TypeId,
+    duration: d,
+    options
+  })
+  return unsafeMakeCallable(policy, {
+    kind: "Timeout",
+    name: impl.name,
+    options: { duration: Duration.format(d), disconnect: impl.disconnect, ...(impl.scope === undefined ? {} : { scope: impl.scope }) }
+  }) as unknown as Timeout.Timeout
+}
+
+/** @internal */
+export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect.flatMap(
+  Effect.map(FiberRef.get(currentDeadline), active),
+  (deadline) =>
+    deadline === undefined
+      ? Effect.succeed(Option.none())
+      : Effect.map(currentMonotonicMillis, (now) => Option.some(Duration.millis(Math.max(0, deadline.at - now))))
+)
+
+/** `make` from the options of a layer (`duration` with the policy's options). */
+const fromLayerOptions = (m: string, options: Timeout.Timeout.LayerOptions): Timeout.Timeout => {
+  const { duration, ...rest } = validate.options(m, options)
+  return make(duration, rest)
+}
+
+/** @internal */
+export const layer = <I, S>(tag: Context.Tag<I, S>, options: Timeout.Timeout.LayerOptions): Layer.Layer<I, InvalidOptionsError> =>
+  Layer.effect(tag, validate.validated(() => fromLayerOptions("Timeout.layer", options) as unknown as S))
+
+/** @internal */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<Timeout.Timeout.LayerOptions>
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(
+    tag,
+    Effect.flatMap(
+      validate.fromConfig("Timeout.layerConfig", config),
+      (options) => validate.validated(() => fromLayerOptions("Timeout.layerConfig", options) as unknown as S)
+    )
+  )
+
+/** @internal */
+export const durationConfig = (name?: string): Config.Config<Duration.Duration> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) =>
+      /^\s*infinity\s*$/i.test(text)
+        ? Either.right(Duration.infinity)
+        : Option.match(Duration.decodeUnknown(text.trim()), {
+          onNone: () => Either.left(ConfigError.InvalidData([], `Expected a duration or "Infinity" but received ${text}`)),
+          onSome: Either.right
+        })
+    )
+  )
