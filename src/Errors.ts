@@ -14,36 +14,20 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import { showValue, withoutStack } from "./internal/errors.js"
+import type * as Duration from "effect/Duration"
+import type { RejectionTypeId, ResilienceErrorTypeId } from "./internal/errors.js"
 
 /**
  * @since 0.1.0
  * @category Type IDs
  */
-export const ResilienceErrorTypeId: unique symbol = Symbol.for("effect-resilience/ResilienceError")
+export { ResilienceErrorTypeId } from "./internal/errors.js"
 
 /**
  * @since 0.1.0
  * @category Type IDs
  */
-export type ResilienceErrorTypeId = typeof ResilienceErrorTypeId
-
-/**
- * @since 0.1.0
- * @category Type IDs
- */
-export const RejectionTypeId: unique symbol = Symbol.for("effect-resilience/Rejection")
-
-/**
- * @since 0.1.0
- * @category Type IDs
- */
-export type RejectionTypeId = typeof RejectionTypeId
+export { RejectionTypeId } from "./internal/errors.js"
 
 /**
  * True for every error made by effect-resilience.
@@ -60,7 +44,7 @@ export type RejectionTypeId = typeof RejectionTypeId
  * @since 0.1.0
  * @category Guards
  */
-export const isResilienceError = (u: unknown): u is ResilienceError => Predicate.hasProperty(u, ResilienceErrorTypeId)
+export { isResilienceError } from "./internal/errors.js"
 
 /**
  * True for the library's own load-shedding rejections (open or half-open
@@ -78,7 +62,7 @@ export const isResilienceError = (u: unknown): u is ResilienceError => Predicate
  * @since 0.1.0
  * @category Guards
  */
-export const isRejection = (u: unknown): u is Rejection => Predicate.hasProperty(u, RejectionTypeId)
+export { isRejection } from "./internal/errors.js"
 
 /**
  * The `retryAfter` hint carried by an error, if any: a `Duration`, or a number
@@ -97,20 +81,7 @@ export const isRejection = (u: unknown): u is Rejection => Predicate.hasProperty
  * @since 0.1.0
  * @category Accessors
  */
-export const retryAfterOf = (u: unknown): Option.Option<Duration.Duration> => {
-  if (!Predicate.hasProperty(u, "retryAfter")) return none
-  const value = u.retryAfter
-  if (Duration.isDuration(value)) {
-    return Duration.isFinite(value) ? someOf(value) : none
-  }
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return someOf(Duration.millis(value))
-  return none
-}
-
-const none = Option.none<Duration.Duration>()
-const someOf = (d: Duration.Duration): Option.Option<Duration.Duration> => Option.some(d)
-
-const formatDuration = (d: Duration.Duration): string => Duration.format(d)
+export { retryAfterOf } from "./internal/errors.js"
 
 /**
  * The work did not finish within the allotted time and was interrupted.
@@ -129,21 +100,7 @@ const formatDuration = (d: Duration.Duration): string => Duration.format(d)
  * @since 0.1.0
  * @category Errors
  */
-export class TimeoutError extends Data.TaggedError("TimeoutError")<{
-  /** The timeout that expired. */
-  readonly duration: Duration.Duration
-  /** The name of the policy, when it has one. */
-  readonly policy?: string | undefined
-  /** `"overall"` when the deadline of an enclosing pipeline expired, `"attempt"` otherwise. */
-  readonly scope?: "overall" | "attempt" | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  readonly [Cause.TimeoutExceptionTypeId]: Cause.TimeoutExceptionTypeId = Cause.TimeoutExceptionTypeId
-  override get message(): string {
-    const who = this.policy === undefined ? "" : ` (${this.policy})`
-    return `Timed out after ${formatDuration(this.duration)}${who}`
-  }
-}
+export { TimeoutError } from "./internal/errors.js"
 
 /**
  * Why a bulkhead rejected a call.
@@ -168,29 +125,7 @@ export type BulkheadRejectionReason = "QueueFull" | "MaxWaitExceeded"
  * @since 0.1.0
  * @category Errors
  */
-export class BulkheadFullError extends Data.TaggedError("BulkheadFullError")<{
-  readonly name: string
-  readonly maxConcurrent: number
-  readonly maxQueue: number
-  readonly reason: BulkheadRejectionReason
-  readonly key?: string | undefined
-  readonly maxWait?: Duration.Duration | undefined
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId
-  /** Creates the error without a stack trace (cheap on hot paths). */
-  static make(args: ConstructorParameters<typeof BulkheadFullError>[0]): BulkheadFullError {
-    return withoutStack(() => new BulkheadFullError(args))
-  }
-  override get message(): string {
-    const where = this.key === undefined ? this.name : `${this.name}[${this.key}]`
-    return this.reason === "QueueFull"
-      ? `Bulkhead ${where} is full: ${this.maxConcurrent} running, queue of ${this.maxQueue} full`
-      : `Bulkhead ${where} is full: waited longer than ${
-        this.maxWait === undefined ? "maxWait" : formatDuration(this.maxWait)
-      } for one of ${this.maxConcurrent} permits`
-  }
-}
+export { BulkheadFullError } from "./internal/errors.js"
 
 /**
  * Options given to a constructor were invalid. Names the module, the option,
@@ -217,21 +152,7 @@ export class BulkheadFullError extends Data.TaggedError("BulkheadFullError")<{
  * @since 0.1.0
  * @category Errors
  */
-export class InvalidOptionsError extends Data.TaggedError("InvalidOptionsError")<{
-  /** The module whose constructor rejected the options, e.g. `"Retry.exponential"`. */
-  readonly module: string
-  /** The option's path, e.g. `"base"` or `"halfOpen.probes"`. */
-  readonly option: string
-  /** The value given. */
-  readonly value: unknown
-  /** What is allowed, e.g. `"a finite duration > 0"`. */
-  readonly expected: string
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  override get message(): string {
-    return `${this.module}: invalid option "${this.option}": expected ${this.expected}, got ${showValue(this.value)}`
-  }
-}
+export { InvalidOptionsError } from "./internal/errors.js"
 
 /**
  * Why a key was refused (see {@link InvalidKeyError}):
@@ -277,42 +198,7 @@ export type InvalidKeyReason = "NotAString" | "NotWellFormed" | "TooLong"
  * @since 0.1.0
  * @category Errors
  */
-export class InvalidKeyError extends Data.TaggedError("InvalidKeyError")<{
-  /** The keyed policy that refused the key: its kind (`"CircuitBreaker"`, `"Bulkhead"`, …) and name. */
-  readonly policy: { readonly kind: string; readonly name: string }
-  readonly reason: InvalidKeyReason
-  /**
-   * A short, safe view of the key: its type for a non-string (`"undefined"`,
-   * `"null"`, `"number"`, `"object"`, `"array"`…), else its first 40 UTF-16
-   * code units (lone surrogates shown as U+FFFD).
-   */
-  readonly preview: string
-  /** The key's length in UTF-16 code units (string keys only). */
-  readonly length?: number | undefined
-  /** The longest key the policy accepts, in UTF-16 code units. */
-  readonly maxKeyLength: number
-}> {
-  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
-  /** Creates the error without a stack trace. */
-  static make(args: ConstructorParameters<typeof InvalidKeyError>[0]): InvalidKeyError {
-    return withoutStack(() => new InvalidKeyError(args))
-  }
-  override get message(): string {
-    const who = `${this.policy.kind} ${JSON.stringify(this.policy.name)} refused a key`
-    switch (this.reason) {
-      case "NotAString":
-        return `${who}: expected a string, got ${this.preview}`
-      case "NotWellFormed":
-        return `${who}: not well-formed Unicode (a lone surrogate), got ${JSON.stringify(this.preview)}${
-          this.length !== undefined && this.length > this.preview.length ? "…" : ""
-        }`
-      case "TooLong":
-        return `${who}: longer than ${this.maxKeyLength} UTF-16 code units (${this.length}), got ${
-          JSON.stringify(this.preview)
-        }…`
-    }
-  }
-}
+export { InvalidKeyError } from "./internal/errors.js"
 
 /**
  * True for {@link InvalidKeyError}.
@@ -327,7 +213,7 @@ export class InvalidKeyError extends Data.TaggedError("InvalidKeyError")<{
  * @since 0.1.0
  * @category Guards
  */
-export const isInvalidKeyError = (u: unknown): u is InvalidKeyError => u instanceof InvalidKeyError
+export { isInvalidKeyError } from "./internal/errors.js"
 
 /**
  * Every error the library makes.
@@ -351,3 +237,4 @@ export interface Rejection extends ResilienceError {
   readonly [RejectionTypeId]: RejectionTypeId
   readonly retryAfter?: Duration.Duration | undefined
 }
+

@@ -24,7 +24,7 @@
  *
  * @internal
  */
-import { InvalidKeyError } from "../Errors.js"
+import { InvalidKeyError } from "./errors.js"
 import * as validate from "./validate.js"
 
 /** The default `maxKeyLength`: 1,024 UTF-16 code units. @internal */

@@ -14,7 +14,7 @@
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { InvalidOptionsError } from "../Errors.js"
+import { InvalidOptionsError } from "./errors.js"
 import type * as Policy from "../Policy.js"
 import type * as Timeout from "../Timeout.js"
 import * as validate from "./validate.js"

@@ -8,7 +8,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { InvalidOptionsError } from "../Errors.js"
+import { InvalidOptionsError } from "./errors.js"
 
 /** @internal */
 export const invalid = (module: string, option: string, value: unknown, expected: string): InvalidOptionsError =>

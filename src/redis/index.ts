@@ -38,12 +38,13 @@ export * as CircuitBreakerStore from "./CircuitBreakerStore.js"
 export * as RateLimiterStore from "./RateLimiterStore.js"
 
 /**
- * A distributed bulkhead: a global concurrency limit across replicas, with
- * leases that are renewed while a call runs and expire if its replica dies.
+ * A Redis `BulkheadStore` for `Bulkhead`: a global concurrency limit across
+ * replicas, with leases that are renewed while a call runs and expire if its
+ * replica dies.
  *
  * @since 0.1.0
  */
-export * as Bulkhead from "./Bulkhead.js"
+export * as BulkheadStore from "./BulkheadStore.js"
 
 /**
  * A Redis `IdempotencyStore` for `Idempotency`: a key executes once across
@@ -60,4 +61,4 @@ export {
    * @category Models
    */
   DEFAULT_KEY_PREFIX
-} from "./constants.js"
+} from "./internal/constants.js"

@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import { isInvalidKeyError, isRejection, retryAfterOf } from "../../Errors.js"
+import { isInvalidKeyError, isRejection, retryAfterOf } from "../errors.js"
 import * as validate from "../validate.js"
 
 type Outcome = CircuitBreaker.Outcome

@@ -5,7 +5,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import { RejectionTypeId, ResilienceErrorTypeId } from "../../Errors.js"
+import { RejectionTypeId, ResilienceErrorTypeId } from "../errors.js"
 
 /** @internal */
 export class CircuitOpen extends Data.TaggedClass("CircuitOpen")<{

@@ -8,7 +8,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
-import { ResilienceErrorTypeId } from "../../Errors.js"
+import { ResilienceErrorTypeId } from "../errors.js"
 
 /** @internal */
 export class Unexpected extends Data.TaggedError("Unexpected")<{

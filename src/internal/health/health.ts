@@ -25,7 +25,8 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as Api from "../../Health.js"
-import * as TimeoutModule from "../../Timeout.js"
+import type * as TimeoutModule from "../../Timeout.js"
+import * as timeout_ from "../timeout/timeout.js"
 import { DEFAULT_MAX_MESSAGE_LENGTH, errorMessage, sanitize } from "./message.js"
 import * as registry from "./registry.js"
 import * as validate from "../validate.js"
@@ -152,7 +153,7 @@ const validateCheck = <E, R>(
     const readiness = validate.optionalBoolean(m, "readiness", check.readiness)
     return {
       name,
-      timeout: TimeoutModule.make(timeout, { name: `health:${name}` }),
+      timeout: timeout_.make(timeout, { name: `health:${name}` }),
       critical: isCritical(check.critical),
       liveness: liveness === true,
       readiness: readiness !== false,

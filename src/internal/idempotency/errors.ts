@@ -7,7 +7,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
-import { RejectionTypeId, ResilienceErrorTypeId } from "../../Errors.js"
+import { RejectionTypeId, ResilienceErrorTypeId } from "../errors.js"
 import type * as Idempotency from "../../Idempotency.js"
 
 /**

@@ -13,8 +13,9 @@ import * as Duration from "effect/Duration"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as CircuitBreaker from "../../../CircuitBreaker.js"
-import { isRejection, ResilienceErrorTypeId, TimeoutError } from "../../../Errors.js"
+import type * as CircuitBreaker from "../../../CircuitBreaker.js"
+import { Outcome } from "../../../internal/circuitBreaker/classify.js"
+import { isRejection, ResilienceErrorTypeId, TimeoutError } from "../../../internal/errors.js"
 import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
 import { BodyTooLargeError, HttpStatusError } from "./errors.js"
 
@@ -92,14 +93,14 @@ export const isRetryable = (error: unknown, statuses: ReadonlySet<number>, maxRe
  * @internal
  */
 export const classify = (exit: Exit.Exit<unknown, unknown>): CircuitBreaker.Outcome => {
-  if (Exit.isSuccess(exit)) return CircuitBreaker.Outcome.success
+  if (Exit.isSuccess(exit)) return Outcome.success
   const failure = Cause.failureOption(exit.cause)
-  if (failure._tag === "None") return CircuitBreaker.Outcome.failure()
+  if (failure._tag === "None") return Outcome.failure()
   const error = failure.value
-  if (!isOriginFailure(error)) return CircuitBreaker.Outcome.ignored
+  if (!isOriginFailure(error)) return Outcome.ignored
   return error instanceof HttpStatusError && error.retryAfter !== undefined
-    ? CircuitBreaker.Outcome.failure({ retryAfter: error.retryAfter })
-    : CircuitBreaker.Outcome.failure()
+    ? Outcome.failure({ retryAfter: error.retryAfter })
+    : Outcome.failure()
 }
 
 /**

@@ -10,7 +10,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import { ResilienceErrorTypeId } from "../../../Errors.js"
+import { ResilienceErrorTypeId } from "../../../internal/errors.js"
 
 /**
  * A response with a status the pipeline treats as a failure (a retryable

@@ -10,12 +10,16 @@ import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../../../Bulkhead.js"
-import * as CircuitBreaker from "../../../CircuitBreaker.js"
+import type * as CircuitBreaker from "../../../CircuitBreaker.js"
+import * as breaker_ from "../../../internal/circuitBreaker/breaker.js"
+import * as breakerOptions_ from "../../../internal/circuitBreaker/options.js"
 import type * as Health from "../../../Health.js"
 import * as userCode from "../../../internal/userCode.js"
 import * as validate from "../../../internal/validate.js"
-import * as Retry from "../../../Retry.js"
-import * as Timeout from "../../../Timeout.js"
+import type * as Retry from "../../../Retry.js"
+import * as retrySchedule_ from "../../../internal/retry/schedule.js"
+import type * as Timeout from "../../../Timeout.js"
+import * as timeout_ from "../../../internal/timeout/timeout.js"
 import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
 import { IDEMPOTENCY_KEY, IDEMPOTENT_METHODS, RETRYABLE_STATUSES } from "./classify.js"
 
@@ -40,7 +44,7 @@ export const DEFAULT_MAX_ORIGINS = 50
 
 /** The breaker made for a client that brings none (merged under its options). @internal */
 export const DEFAULT_BREAKER: CircuitBreaker.CircuitBreaker.Options = {
-  tripPolicy: CircuitBreaker.consecutive(5),
+  tripPolicy: breakerOptions_.consecutive(5),
   openDuration: "10 seconds"
 }
 
@@ -124,7 +128,7 @@ export const resolve = (options: ResilientHttpClient.Options | undefined, m: str
     DEFAULT_MAX_ORIGINS
   const breakerOption = options.circuitBreaker
   if (
-    breakerOption !== undefined && breakerOption !== false && !CircuitBreaker.isCircuitBreaker(breakerOption) &&
+    breakerOption !== undefined && breakerOption !== false && !breaker_.isCircuitBreaker(breakerOption) &&
     (breakerOption === null || typeof breakerOption !== "object" || Array.isArray(breakerOption))
   ) {
     throw validate.invalid(m, "circuitBreaker", breakerOption, "a CircuitBreaker, its options, or false")
@@ -149,8 +153,8 @@ export const resolve = (options: ResilientHttpClient.Options | undefined, m: str
   const retry = options.retry === false ? undefined : resolveRetry(m, options.retry)
   return {
     name,
-    timeout: timeout === undefined ? undefined : Timeout.make(timeout, { name, scope: "overall" }),
-    attemptTimeout: attemptTimeout === undefined ? undefined : Timeout.make(attemptTimeout, { name, scope: "attempt" }),
+    timeout: timeout === undefined ? undefined : timeout_.make(timeout, { name, scope: "overall" }),
+    attemptTimeout: attemptTimeout === undefined ? undefined : timeout_.make(attemptTimeout, { name, scope: "attempt" }),
     bodyTimeout,
     bufferBody,
     maxBufferBytes,
@@ -213,7 +217,7 @@ const resolveRetry = (m: string, options: ResilientHttpClient.RetryOptions | und
   if (r.idempotencyKeyHeader !== undefined) validate.nonEmptyString(m, "retry.idempotencyKeyHeader", r.idempotencyKeyHeader)
   return {
     times,
-    schedule: r.schedule ?? (defaultSchedule ??= Retry.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })),
+    schedule: r.schedule ?? (defaultSchedule ??= retrySchedule_.exponential({ base: "100 millis", max: "5 seconds", jitter: "full" })),
     maxRetryAfter,
     budget: r.budget,
     methods: new Set((r.methods ?? IDEMPOTENT_METHODS).map((x) => x.toUpperCase())),

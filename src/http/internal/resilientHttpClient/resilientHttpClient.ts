@@ -25,16 +25,18 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Bulkhead from "../../../Bulkhead.js"
-import * as CircuitBreaker from "../../../CircuitBreaker.js"
+import type * as CircuitBreaker from "../../../CircuitBreaker.js"
+import * as breaker_ from "../../../internal/circuitBreaker/breaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../../Errors.js"
-import { isRejection } from "../../../Errors.js"
+import { isRejection } from "../../../internal/errors.js"
 import type * as Health from "../../../Health.js"
 import { active, currentDeadline } from "../../../internal/deadline.js"
 import { LinkedMap } from "../../../internal/linkedMap.js"
 import * as registry from "../../../internal/health/registry.js"
 import * as sources from "../../../internal/health/sources.js"
 import * as validate from "../../../internal/validate.js"
-import * as Retry from "../../../Retry.js"
+import type * as Retry from "../../../Retry.js"
+import * as retry_ from "../../../internal/retry/retry.js"
 import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
 import * as RetryAfter from "../retryAfter/retryAfter.js"
 import { classify, failureReason, isOriginFailure, isRetryable, originOf, statusResponse } from "./classify.js"
@@ -151,7 +153,7 @@ export class ResilienceImpl {
     this.rejections = Metric.tagged(rejectionsCounter, "policy", config.name)
     this.duration = Metric.tagged(durationHistogram, "policy", config.name)
     const r = config.retry
-    this.retryPolicy = r === undefined ? undefined : Retry.policy<unknown>({
+    this.retryPolicy = r === undefined ? undefined : retry_.make<unknown>({
       name: config.name,
       times: r.times,
       schedule: r.schedule,
@@ -499,10 +501,10 @@ const build = (
     const config = yield* validate.validated(() => resolve(options, m))
     const breaker = config.circuitBreaker === undefined
       ? undefined
-      : CircuitBreaker.isCircuitBreaker(config.circuitBreaker)
+      : breaker_.isCircuitBreaker(config.circuitBreaker)
       ? config.circuitBreaker
       : yield* Effect.mapError(
-        CircuitBreaker.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker }),
+        breaker_.make({ ...DEFAULT_BREAKER, name: config.name, ...config.circuitBreaker }),
         asOption(m, "circuitBreaker")
       )
     const bulkhead = config.bulkhead === undefined

@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { TimeoutError } from "../../../Errors.js"
+import { TimeoutError } from "../../../internal/errors.js"
 import { monotonicMillis, timeoutFail, timeoutOption } from "../../../internal/time.js"
 import { BodyCutError, BodyTooLargeError } from "./errors.js"
 
