@@ -52,9 +52,9 @@ import * as Bulkhead from "../src/Bulkhead.js"
  * internal, and may move or change shape without breaking the other cases.
  */
 const fifoSemaphore = async (permits: number): Promise<{ readonly withPermits: (n: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> }> => {
-  const specifier = "../src/internal/semaphore.js"
+  const specifier = "../src/internal/bulkhead/semaphore.js"
   const mod = await import(specifier)
-  if (typeof mod.unsafeMake !== "function") throw new Error("src/internal/semaphore.ts no longer exports unsafeMake")
+  if (typeof mod.unsafeMake !== "function") throw new Error("src/internal/bulkhead/semaphore.ts no longer exports unsafeMake")
   return mod.unsafeMake(permits)
 }
 

@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
     { concurrency: "unbounded" }
   )
   for (const line of results) console.log(`  ${line}`)
-  console.log(`stats after: ${JSON.stringify(bulkhead.stats())}`)
+  console.log(`stats after: ${JSON.stringify(yield* bulkhead.stats())}`)
 
   console.log("\nkeyed partitions: host a is slow and saturated, host b is still served:")
   const slowHost = Effect.sleep("300 millis").pipe(Effect.as("a: slow answer"))
@@ -63,7 +63,7 @@ const program = Effect.gen(function*() {
   const shed = perHost.filter((r) => r._tag === "Left").map((r) => r.left.message)
   console.log(`  served: ${served.length} (${[...new Set(served)].join(", ")})`)
   console.log(`  shed: ${shed.length} (${[...new Set(shed)].join("; ")})`)
-  console.log(`totals after: ${JSON.stringify(bulkhead.totals())} (idle partitions are dropped)`)
+  console.log(`totals after: ${JSON.stringify(yield* bulkhead.totals())} (idle partitions are dropped)`)
 }).pipe(Effect.scoped)
 
 Effect.runPromise(program).catch((error) => {

@@ -25,7 +25,7 @@ interface Module {
 
 /** The core: `src/` less `http`, `redis`, the barrel and the test kit. */
 export const modules: Record<string, Module> = {
-  Errors: { mutate: ["src/Errors.ts"], tests: ["test/[A-Z]*.test.ts"] },
+  Errors: { mutate: ["src/Errors.ts", "src/internal/errors.ts"], tests: ["test/[A-Z]*.test.ts"] },
   Validate: { mutate: ["src/internal/validate.ts", "src/internal/events.ts"], tests: ["test/[A-Z]*.test.ts"] },
   Policy: {
     mutate: ["src/Policy.ts", "src/internal/policy.ts"],
@@ -33,7 +33,7 @@ export const modules: Record<string, Module> = {
   },
   Retry: { mutate: ["src/Retry.ts", "src/internal/retry/*.ts"], tests: ["test/Retry.test.ts"] },
   Timeout: {
-    mutate: ["src/Timeout.ts", "src/internal/timeout.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
+    mutate: ["src/Timeout.ts", "src/internal/timeout/*.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
     tests: [
       "test/Timeout.test.ts",
       "test/Timeout.fastpath.test.ts",
@@ -44,7 +44,8 @@ export const modules: Record<string, Module> = {
     ]
   },
   Bulkhead: {
-    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts"],
+    // leased.ts (the call path with a shared store) is exercised by the Redis tests
+    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts", "!src/internal/bulkhead/leased.ts"],
     tests: ["test/Bulkhead.test.ts", "test/Semaphore.test.ts"]
   },
   CircuitBreaker: {
@@ -57,14 +58,19 @@ export const modules: Record<string, Module> = {
       "test/CircuitBreaker.windows.test.ts",
       "test/CircuitBreaker.api.test.ts",
       "test/CircuitBreaker.machine.test.ts",
-      "test/CircuitBreaker.options.test.ts"
+      "test/CircuitBreaker.options.test.ts",
+      "test/CircuitBreaker.fastpath.test.ts"
     ]
   },
   RateLimiter: {
     mutate: ["src/RateLimiter.ts", "src/internal/rateLimiter/*.ts", "src/internal/sweeper.ts"],
     tests: ["test/RateLimiter.test.ts", "test/RateLimiter.store.test.ts"]
   },
-  Fallback: { mutate: ["src/Fallback.ts", "src/internal/fallback/*.ts"], tests: ["test/Fallback.test.ts"] },
+  Fallback: {
+    mutate: ["src/Fallback.ts", "src/internal/fallback/*.ts"],
+    // the stale store's write queue is attacked in reliability/Stores
+    tests: ["test/Fallback.test.ts", "test/reliability/Stores.test.ts"]
+  },
   Hedge: { mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"], tests: ["test/Hedge.test.ts"] },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],

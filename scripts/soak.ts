@@ -335,7 +335,7 @@ const main = Effect.gen(function*() {
         keyHeaps.push(settledHeap())
       }
       const size = (store as unknown as { readonly size: () => number }).size()
-      const partitions = bulkhead.totals().partitions
+      const partitions = bulkhead.unsafeTotals().partitions
       console.log(
         `key churn: ${KEY_ROUNDS} × ${KEYS} keys in ${((performance.now() - t1) / 1000).toFixed(1)} s; ` +
           `breaker store size ${size}, bulkhead partitions ${partitions}, RSS ${mb(process.memoryUsage().rss)} MB`

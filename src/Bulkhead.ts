@@ -33,32 +33,29 @@
  *   UTF-16 code units (1,024 by default); any other key fails with
  *   `InvalidKeyError` before a permit is taken. A keyed partition is never
  *   the default one, whatever its key.
+ * - The permits live behind the {@link BulkheadStore} service, a
+ *   `Context.Reference` whose default keeps them in the process (the
+ *   semaphore itself, taken and given back synchronously on the call path);
+ *   the Redis store of `effect-resilience/redis` shares them with every
+ *   replica that makes a bulkhead of the same name. Callers queue, and
+ *   `stats`, `totals` and `events` are counted, in the process, whatever the
+ *   store.
  *
  * @since 0.1.0
  */
-import type * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
-import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "./Errors.js"
-import { BulkheadFullError } from "./Errors.js"
-import { active as activeDeadline, currentDeadline, type Deadline } from "./internal/deadline.js"
-import { monotonicMillis, sleepOn } from "./internal/time.js"
-import * as EventHub from "./internal/events.js"
-import * as Keys from "./internal/keys.js"
-import { FifoSemaphore, Waiter } from "./internal/semaphore.js"
-import * as validate from "./internal/validate.js"
+import type { BulkheadFullError, BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "./Errors.js"
+import * as internal from "./internal/bulkhead/bulkhead.js"
+import { BulkheadStoreError } from "./internal/bulkhead/errors.js"
+import * as store from "./internal/bulkhead/store.js"
 import type { Policy } from "./Policy.js"
-import { unsafeMakeCallable } from "./internal/policy.js"
 
 export {
   /**
@@ -81,10 +78,52 @@ export {
   InvalidKeyError
 } from "./Errors.js"
 
+export {
+  /**
+   * A shared store (Redis) failed, or timed out, while the bulkhead admitted
+   * a call and the bulkhead fails closed (`onStoreError: "fail"`), or while
+   * it read {@link Bulkhead.held}: the call was not run. A rejection
+   * (`Errors.isRejection`): breakers never count it as a failure of the
+   * dependency, and `Retry` does not retry it. The in-memory store never
+   * fails.
+   *
+   * @example
+   * ```ts
+   * import { Bulkhead } from "effect-resilience"
+   *
+   * const e = Bulkhead.BulkheadStoreError.make({ name: "payments", operation: "acquire", store: "redis", cause: new Error("ECONNREFUSED") })
+   * e.message // "Bulkhead payments: the redis store failed (acquire): ECONNREFUSED"
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  BulkheadStoreError
+}
+
+// ---------------------------------------------------------------------------
+// Type IDs
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category Type IDs
+ */
+export type TypeId = typeof TypeId
+
+// ---------------------------------------------------------------------------
+// Models
+
 /**
  * A bulkhead: a policy that runs at most `maxConcurrent` calls at once and
  * adds {@link BulkheadFullError} to the error channel (nothing to the
- * requirements).
+ * requirements), and `E`: {@link BulkheadStoreError} when it may fail closed
+ * on a shared store (`onStoreError: "fail"`), `never` otherwise.
  *
  * @example
  * ```ts
@@ -95,14 +134,15 @@ export {
  *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 10, maxQueue: 100, maxWait: "2 seconds" })
  *   const user = yield* Effect.succeed({ id: 1 }).pipe(bulkhead) // Effect<{ id: number }, BulkheadFullError>
  *   const perHost = yield* bulkhead.execute(Effect.succeed("ok"), { key: "api.example.com" })
- *   return bulkhead.stats() // { active: 0, queued: 0, maxConcurrent: 10, maxQueue: 100 }
+ *   return yield* bulkhead.stats() // { active: 0, queued: 0, maxConcurrent: 10, maxQueue: 100 }
  * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Bulkhead extends Policy<BulkheadFullError> {
+export interface Bulkhead<E = never> extends Policy<BulkheadFullError | E> {
+  readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
   /** The options the bulkhead was made with. */
@@ -112,19 +152,39 @@ export interface Bulkhead extends Policy<BulkheadFullError> {
    * same limits); without a key (or with `key: undefined`), in the default
    * partition the callable form uses. A key the bulkhead refuses (not a
    * well-formed string of at most `maxKeyLength` code units) fails with
-   * `InvalidKeyError` before any permit is taken.
+   * `InvalidKeyError` before any permit is taken. Data-first
+   * (`bulkhead.execute(self, { key })`) or data-last
+   * (`self.pipe(bulkhead.execute({ key }))`).
    */
   readonly execute: {
-    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFullError, R>
-    <A, E, R>(
-      self: Effect.Effect<A, E, R>,
+    <A, E2, R>(self: Effect.Effect<A, E2, R>): Effect.Effect<A, E2 | BulkheadFullError | E, R>
+    <A, E2, R>(
+      self: Effect.Effect<A, E2, R>,
       options: Bulkhead.ExecuteOptions | undefined
-    ): Effect.Effect<A, E | BulkheadFullError | InvalidKeyError, R>
+    ): Effect.Effect<A, E2 | BulkheadFullError | E | InvalidKeyError, R>
+    (
+      options: Bulkhead.ExecuteOptions | undefined
+    ): <A, E2, R>(self: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2 | BulkheadFullError | E | InvalidKeyError, R>
   }
-  /** Running and queued calls of a partition right now (the default one without a key). */
-  readonly stats: (key?: string | undefined) => Bulkhead.Stats
-  /** Running and queued calls across all partitions right now. */
-  readonly totals: () => Bulkhead.Totals
+  /** Running and queued calls of a partition (the default one without a key), in this process. */
+  readonly stats: (key?: string | undefined) => Effect.Effect<Bulkhead.Stats>
+  /** {@link Bulkhead.stats}, read synchronously: the form for hot paths and callbacks. */
+  readonly unsafeStats: (key?: string | undefined) => Bulkhead.Stats
+  /** Running and queued calls across all partitions, in this process (and a shared store's counters). */
+  readonly totals: () => Effect.Effect<Bulkhead.Totals>
+  /** {@link Bulkhead.totals}, read synchronously: the form for hot paths and callbacks. */
+  readonly unsafeTotals: () => Bulkhead.Totals
+  /**
+   * Permits of a partition held right now (the default partition without a
+   * key): by this process with the in-memory store, by every process with a
+   * shared store (expired leases excluded; a store failure is a
+   * {@link BulkheadStoreError}). A refused key fails with `InvalidKeyError`
+   * before the store is asked.
+   */
+  readonly held: {
+    (): Effect.Effect<number, BulkheadStoreError>
+    (key: string | undefined): Effect.Effect<number, BulkheadStoreError | InvalidKeyError>
+  }
   /**
    * Sets `maxConcurrent` for every partition, present and future. Growing
    * admits queued callers at once; shrinking never interrupts running calls:
@@ -158,12 +218,13 @@ export declare namespace Bulkhead {
    * @category Models
    */
   export interface Options {
-    /** Calls running at once (per partition), an integer >= 1. */
+    /** Calls running at once (per partition; across every process with a shared store), an integer >= 1. */
     readonly maxConcurrent: number
     /**
-     * Callers that may wait for a permit (per partition), an integer >= 0 or
-     * `Infinity`. Defaults to 0: no queue, a call that finds no free permit is
-     * rejected at once (as in Polly, resilience4j and cockatiel).
+     * Callers that may wait for a permit (per partition, in this process), an
+     * integer >= 0 or `Infinity`. Defaults to 0: no queue, a call that finds
+     * no free permit is rejected at once (as in Polly, resilience4j and
+     * cockatiel).
      */
     readonly maxQueue?: number | undefined
     /**
@@ -172,7 +233,11 @@ export declare namespace Bulkhead {
      * still bounds the wait).
      */
     readonly maxWait?: Duration.DurationInput | undefined
-    /** A name for errors, metrics, events and descriptors. Defaults to `"bulkhead"`. */
+    /**
+     * A name for errors, metrics, events and descriptors; with a shared
+     * store, bulkheads of the same name (and key) share their permits.
+     * Defaults to `"bulkhead"`.
+     */
     readonly name?: string | undefined
     /**
      * How often the `resilience_bulkhead_active` and `_queued` gauges are
@@ -185,7 +250,35 @@ export declare namespace Bulkhead {
      * [1, 16,383]. Defaults to 1,024. Longer keys fail with `InvalidKeyError`.
      */
     readonly maxKeyLength?: number | undefined
+    /**
+     * When a shared store (Redis) fails or times out while admitting a call:
+     * `"allow"` (the default) runs it without a lease, within the store's
+     * limit per process (fail open); `"fail"` rejects it with
+     * {@link BulkheadStoreError} (fail closed), which the bulkhead's type
+     * then carries. The in-memory store never fails.
+     */
+    readonly onStoreError?: "allow" | "fail" | undefined
   }
+
+  /**
+   * The errors a bulkhead made with options `O` adds besides
+   * `BulkheadFullError`: {@link BulkheadStoreError} unless it surely fails
+   * open.
+   *
+   * @example
+   * ```ts
+   * import type { Bulkhead } from "effect-resilience"
+   *
+   * type Closed = Bulkhead.Bulkhead.StoreErrorOf<{ maxConcurrent: 1; onStoreError: "fail" }> // BulkheadStoreError
+   * type Open = Bulkhead.Bulkhead.StoreErrorOf<{ maxConcurrent: 1 }> // never
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type StoreErrorOf<O> = "onStoreError" extends keyof O
+    ? O[keyof O & "onStoreError"] extends "allow" | undefined ? never : BulkheadStoreError
+    : never
 
   /**
    * Options of `execute`.
@@ -212,7 +305,7 @@ export declare namespace Bulkhead {
   }
 
   /**
-   * A partition's state.
+   * A partition's state in this process.
    *
    * @example
    * ```ts
@@ -225,16 +318,17 @@ export declare namespace Bulkhead {
    * @category Models
    */
   export interface Stats {
-    /** Permits held: calls running (or admitted and about to run). */
+    /** Calls running (or admitted and about to run). */
     readonly active: number
-    /** Callers waiting for a permit. */
+    /** Callers waiting for a permit (with a shared store: for a local permit or for a lease). */
     readonly queued: number
     readonly maxConcurrent: number
     readonly maxQueue: number
   }
 
   /**
-   * The state of the whole bulkhead.
+   * The state of the whole bulkhead in this process; with a shared store,
+   * its counters too.
    *
    * @example
    * ```ts
@@ -251,12 +345,21 @@ export declare namespace Bulkhead {
     readonly queued: number
     /** Keyed partitions alive (with running or queued calls), the default one excluded. */
     readonly partitions: number
+    /** With a shared store: failed or timed-out store calls (acquire, renew, release, held). */
+    readonly storeErrors?: number
+    /** With a shared store: calls run without a lease because the store failed (`onStoreError: "allow"`). */
+    readonly allowedWithoutLease?: number
+    /** With a shared store: renewals that found the lease gone with no room to take it back (the call ran on). */
+    readonly leasesLost?: number
+    /** With a shared store: renewals that found the lease gone (expired, or the store restarted) and took it back. */
+    readonly leasesRecovered?: number
   }
 }
 
 /**
  * What a bulkhead did: admitted a call (`waited` is zero unless it queued),
- * queued one, or rejected one.
+ * queued one, or rejected one; with a shared store, also a failure of the
+ * store and a lease found gone while its call ran.
  *
  * @example
  * ```ts
@@ -281,10 +384,12 @@ export type BulkheadEvent =
     readonly _tag: "Permitted"
     readonly policy: string
     readonly key: string | undefined
-    /** How long the call waited in the queue. */
+    /** How long the call waited (in the queue, and for a lease). */
     readonly waited: Duration.Duration
     readonly active: number
     readonly queued: number
+    /** With a shared store: false when the call runs without a lease (the store failed, `onStoreError: "allow"`). */
+    readonly leased?: boolean
   }
   | {
     readonly _tag: "Queued"
@@ -301,73 +406,166 @@ export type BulkheadEvent =
     readonly reason: BulkheadRejectionReason
     readonly error: BulkheadFullError
   }
-
-const DEFAULT_MAX_QUEUE = 0
-const DEFAULT_NAME = "bulkhead"
-const DEFAULT_METRICS_INTERVAL = Duration.seconds(1)
-
-const activeGauge = Metric.gauge("resilience_bulkhead_active", {
-  description: "Calls holding a permit of a bulkhead (all partitions), polled"
-})
-const queuedGauge = Metric.gauge("resilience_bulkhead_queued", {
-  description: "Callers waiting for a permit of a bulkhead (all partitions), polled"
-})
-const rejectionsCounter = Metric.counter("resilience_bulkhead_rejections", {
-  description: "Calls rejected by a bulkhead",
-  incremental: true
-})
-
-interface Releaser {
-  readonly onFailure: (cause: any) => Effect.Effect<never, any>
-  readonly onSuccess: (a: any) => Effect.Effect<any>
-}
-
-/** One partition: a semaphore and the handlers that release its permit. */
-class Partition {
-  readonly semaphore: FifoSemaphore
-  readonly releaser: Releaser
-  constructor(readonly key: string | undefined, permits: number, onRelease: (partition: Partition) => void) {
-    this.semaphore = new FifoSemaphore(permits)
-    this.releaser = {
-      onFailure: (cause) => {
-        onRelease(this)
-        return Exit.failCause(cause)
-      },
-      onSuccess: (a) => {
-        onRelease(this)
-        return Exit.succeed(a)
-      }
-    }
+  | {
+    readonly _tag: "StoreError"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly operation: "acquire" | "renew" | "release" | "held"
+    readonly error: unknown
+    /** True when the call went on (`"allow"`, or a renewal or release failure). */
+    readonly allowed: boolean
   }
-}
+  | { readonly _tag: "LeaseLost"; readonly policy: string; readonly key: string | undefined }
 
-/** A queued caller; also linked into the bulkhead's list of timed waiters. */
-class BulkheadWaiter extends Waiter {
-  /** Links of the timed list (only when `timed`). */
-  tprev: BulkheadWaiter | undefined = undefined
-  tnext: BulkheadWaiter | undefined = undefined
-  constructor(
-    readonly partition: Partition,
-    readonly enqueuedAt: number,
-    /** When the wait runs out, in monotonic millis (only meaningful when `timed`). */
-    public expiresAt: number,
-    public timed: boolean,
-    /** The enclosing deadline, when it runs out before `maxWait` (the wait then fails with its error). */
-    public deadline: Deadline | undefined,
-    /** When `maxWait` runs out (Infinity without one). */
-    readonly ownExpiry: number,
-    private readonly granted: (waiter: BulkheadWaiter) => void
-  ) {
-    super(1)
-  }
-  override onGrant(): void {
-    this.granted(this)
-  }
+// ---------------------------------------------------------------------------
+// Store
+
+/**
+ * Where a bulkhead's permits live.
+ *
+ * Every call first takes a permit of its partition's local semaphore, a
+ * herd-free FIFO semaphore in this process: that is where callers queue,
+ * where `maxQueue`, `maxWait` and the enclosing deadline apply, and where
+ * `stats`, `totals` and the events come from, whatever the store.
+ *
+ * - The in-memory store (the default) keeps the permits there and nowhere
+ *   else: `leases` is `undefined`, and the semaphore, taken and given back
+ *   synchronously on the call path, is the bulkhead's whole limit. Each
+ *   bulkhead has its own permits, whatever its name.
+ * - A shared store (`effect-resilience/redis`'s `BulkheadStore`) gives
+ *   `leases`: a call holding a local permit then takes one of the
+ *   `maxConcurrent` leases of its partition, shared by every process using
+ *   the store under the bulkhead's name; the bulkhead renews it while the
+ *   call runs and releases it when the call ends.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface BulkheadStore {
+  /** What kind of store this is (`"memory"`, `"redis"`); in `Policy.describe` and errors. */
+  readonly kind: string
+  /**
+   * A shared store's leases for the bulkhead `name`, for the bulkhead's
+   * lifetime (the scope it is made in); `undefined` for an in-process store.
+   */
+  readonly leases: ((name: string) => Effect.Effect<BulkheadStore.Leases, never, Scope.Scope>) | undefined
 }
 
 /**
- * Makes a bulkhead in the current scope. Fails with `InvalidOptionsError`
- * (naming the option and its range) for invalid options.
+ * @since 0.1.0
+ */
+export declare namespace BulkheadStore {
+  /**
+   * A shared store's leases for one bulkhead.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Leases {
+    /**
+     * Calls of a partition this process runs at once at most, whatever the
+     * store says (the only limit while the store fails and the bulkhead fails
+     * open); `undefined`: `maxConcurrent`.
+     */
+    readonly localMaxConcurrent: number | undefined
+    /** The longest pause between two polls of a caller waiting for a lease. */
+    readonly pollInterval: Duration.Duration
+    /** How often a running call's lease is renewed. */
+    readonly renewInterval: Duration.Duration
+    /** What `Policy.describe` shows of the store's options. */
+    readonly options: Readonly<Record<string, unknown>>
+    /** The leases of a partition (`undefined`: the default one, never a keyed one). */
+    readonly partition: (key: string | undefined) => PartitionLeases
+  }
+
+  /**
+   * The leases of one partition. Every operation may fail (the store is
+   * unreachable or slow): the bulkhead counts the failure and applies its
+   * `onStoreError`.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface PartitionLeases {
+    /** Takes a lease if fewer than `maxConcurrent` are held (expired ones dropped). */
+    readonly acquire: (maxConcurrent: number) => Effect.Effect<Acquisition, unknown>
+    /** Extends a lease; takes it back if it was lost and there is room. */
+    readonly renew: (lease: string, maxConcurrent: number) => Effect.Effect<Renewal, unknown>
+    readonly release: (lease: string) => Effect.Effect<void, unknown>
+    /** Leases held right now, by every process. */
+    readonly held: Effect.Effect<number, unknown>
+  }
+
+  /**
+   * A lease, or no room: `retryAfter` milliseconds until the oldest lease
+   * expires.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Acquisition =
+    | { readonly _tag: "Acquired"; readonly lease: string }
+    | { readonly _tag: "Full"; readonly retryAfter: number }
+
+  /**
+   * `"Renewed"`; `"Recovered"`: the lease was gone and is taken back;
+   * `"Lost"`: gone, and no room to take it back.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type Renewal = "Renewed" | "Recovered" | "Lost"
+}
+
+/**
+ * The store service, a `Context.Reference`: without a Layer every bulkhead
+ * keeps its permits in this process. `effect-resilience/redis`'s
+ * `BulkheadStore.layer` replaces it, so that bulkheads of the same name
+ * share their permits across replicas; {@link layerStoreMemory} restores the
+ * default.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Bulkhead.BulkheadStore
+ *   return store.kind // "memory"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const BulkheadStore: Context.Reference<BulkheadStore, BulkheadStore> = store.BulkheadStore
+
+/**
+ * Provides the in-memory {@link BulkheadStore} (the default): for the
+ * bulkheads made under it, in a program that provides another store
+ * elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const local = Bulkhead.make({ maxConcurrent: 4 }).pipe(Effect.provide(Bulkhead.layerStoreMemory()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerStoreMemory: () => Layer.Layer<BulkheadStore> = store.layerStoreMemory
+
+// ---------------------------------------------------------------------------
+// Constructors
+
+/**
+ * Makes a bulkhead in the current scope, with its permits in the
+ * {@link BulkheadStore} in context (in this process by default). Fails with
+ * `InvalidOptionsError` (naming the option and its range) for invalid
+ * options.
  *
  * The call path keeps plain counters: no `Metric` update, no fork, no
  * `Deferred` and no timer when a permit is free. Queued callers share one
@@ -394,383 +592,24 @@ class BulkheadWaiter extends Waiter {
  * @since 0.1.0
  * @category Constructors
  */
-export const make = (options: Bulkhead.Options): Effect.Effect<Bulkhead, InvalidOptionsError, Scope.Scope> =>
-  Effect.flatMap(
-    validate.validated(() => {
-      const m = "Bulkhead.make"
-      options = validate.options(m, options)
-      const maxConcurrent = validate.number(m, "maxConcurrent", options.maxConcurrent, { integer: true, min: 1 })
-      const maxQueue = validate.optionalNumber(m, "maxQueue", options.maxQueue, {
-        integer: true,
-        min: 0,
-        allowInfinite: true
-      }) ?? DEFAULT_MAX_QUEUE
-      const maxWait = validate.optionalDuration(m, "maxWait", options.maxWait, { allowInfinite: true })
-      const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-      const metricsInterval = validate.optionalDuration(m, "metricsInterval", options.metricsInterval, {
-        allowInfinite: true
-      }) ?? DEFAULT_METRICS_INTERVAL
-      return {
-        maxConcurrent,
-        maxQueue,
-        maxWait: maxWait !== undefined && Duration.isFinite(maxWait) ? maxWait : undefined,
-        name,
-        metricsInterval,
-        maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
-      }
-    }),
-    (resolved) => Effect.flatMap(Effect.clock, (clock) => makeWith(clock, resolved, options))
-  )
+export const make: <const O extends Bulkhead.Options>(
+  options: O
+) => Effect.Effect<Bulkhead<Bulkhead.StoreErrorOf<O>>, InvalidOptionsError, Scope.Scope> = internal.make
 
-interface Resolved {
-  readonly maxConcurrent: number
-  readonly maxQueue: number
-  readonly maxWait: Duration.Duration | undefined
-  readonly name: string
-  readonly metricsInterval: Duration.Duration
-  readonly maxKeyLength: number
-}
-
-const makeWith = (
-  clock: Clock.Clock,
-  resolved: Resolved,
-  options: Bulkhead.Options
-): Effect.Effect<Bulkhead, never, Scope.Scope> => {
-  const { maxQueue, maxWait, metricsInterval, name } = resolved
-  const keyPolicy: Keys.KeyPolicy = { kind: "Bulkhead", name, maxKeyLength: resolved.maxKeyLength }
-  let maxConcurrent = resolved.maxConcurrent
-  const maxWaitMillis = maxWait === undefined ? undefined : Duration.toMillis(maxWait)
-  const hub = EventHub.make<BulkheadEvent>()
-  const rejections = Metric.tagged(rejectionsCounter, "policy", name)
-  const rejectQueueFullMetric = Metric.increment(Metric.tagged(rejections, "reason", "QueueFull"))
-  const rejectMaxWaitMetric = Metric.increment(Metric.tagged(rejections, "reason", "MaxWaitExceeded"))
-  const active = activeGauge.pipe(Metric.tagged("policy", name))
-  const queued = queuedGauge.pipe(Metric.tagged("policy", name))
-
-  // --- partitions ------------------------------------------------------------
-
-  const partitions = new Map<string, Partition>()
-
-  /** Drops a keyed partition once nothing runs or waits in it. */
-  const evictIfIdle = (partition: Partition): void => {
-    if (
-      partition.key !== undefined && partition.semaphore.taken === 0 && partition.semaphore.waiters === 0 &&
-      partitions.get(partition.key) === partition
-    ) {
-      partitions.delete(partition.key)
-    }
-  }
-
-  const release = (partition: Partition): void => {
-    partition.semaphore.unsafeRelease(1)
-    // Stryker disable next-line ConditionalExpression: equivalent: evictIfIdle never drops the default partition (its key is undefined, and the map never holds that key); the guard only skips the call
-    if (partition.key !== undefined) evictIfIdle(partition)
-  }
-
-  const defaultPartition = new Partition(undefined, maxConcurrent, release)
-
-  const partitionOf = (key: string | undefined): Partition => {
-    if (key === undefined) return defaultPartition
-    let partition = partitions.get(key)
-    if (partition === undefined) {
-      partition = new Partition(key, maxConcurrent, release)
-      partitions.set(key, partition)
-    }
-    return partition
-  }
-
-  // --- events and rejections -------------------------------------------------
-
-  const emitPermitted = (partition: Partition, waited: number): void => {
-    hub.emit({
-      _tag: "Permitted",
-      policy: name,
-      key: partition.key,
-      // Stryker disable next-line ConditionalExpression: equivalent: Duration.millis(0) equals Duration.zero (Equal and field by field); the branch only reuses the constant
-      waited: waited === 0 ? Duration.zero : Duration.millis(waited),
-      active: partition.semaphore.taken,
-      queued: partition.semaphore.waiters
-    })
-  }
-
-  const reject = (partition: Partition, reason: BulkheadRejectionReason): Effect.Effect<never, BulkheadFullError> => {
-    const error = BulkheadFullError.make({
-      name,
-      maxConcurrent: partition.semaphore.permits,
-      maxQueue,
-      reason,
-      ...(partition.key === undefined ? {} : { key: partition.key }),
-      ...(maxWait === undefined ? {} : { maxWait })
-    })
-    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-    if (hub.hasSubscribers()) hub.emit({ _tag: "Rejected", policy: name, key: partition.key, reason, error })
-    return Effect.zipRight(reason === "QueueFull" ? rejectQueueFullMetric : rejectMaxWaitMetric, Exit.fail(error))
-  }
-
-  // --- timed waiters (maxWait and deadlines) ------------------------------------
-  // A timed waiter expires at the earlier of `maxWait` after it queued and the
-  // enclosing deadline. The list is kept in expiry order: an insertion walks
-  // back from the tail, O(1) when expiries come in queue order (as with
-  // maxWait alone). One timer fiber serves all of them, sleeping until the
-  // head expires, woken early when a new waiter becomes the head.
-
-  let timedHead: BulkheadWaiter | undefined = undefined
-  let timedTail: BulkheadWaiter | undefined = undefined
-  let wakeTimer: ((effect: Effect.Effect<void>) => void) | undefined = undefined
-
-  const linkTimed = (waiter: BulkheadWaiter): void => {
-    let after = timedTail
-    while (after !== undefined && after.expiresAt > waiter.expiresAt) after = after.tprev
-    waiter.tprev = after
-    waiter.tnext = after === undefined ? timedHead : after.tnext
-    if (waiter.tnext === undefined) timedTail = waiter
-    else waiter.tnext.tprev = waiter
-    if (after === undefined) timedHead = waiter
-    else after.tnext = waiter
-    // a new head: the timer (idle, or sleeping until a later expiry) must look again
-    if (after === undefined && wakeTimer !== undefined) {
-      const wake = wakeTimer
-      wakeTimer = undefined
-      wake(Exit.void)
-    }
-  }
-
-  const unlinkTimed = (waiter: BulkheadWaiter): void => {
-    const { tnext, tprev } = waiter
-    if (tprev === undefined) {
-      if (timedHead !== waiter) return // not linked
-      timedHead = tnext
-    } else {
-      tprev.tnext = tnext
-    }
-    if (tnext === undefined) timedTail = tprev
-    else tnext.tprev = tprev
-    waiter.tprev = undefined
-    waiter.tnext = undefined
-  }
-
-  const expire = (waiter: BulkheadWaiter): void => {
-    unlinkTimed(waiter)
-    if (waiter.deadline !== undefined && !waiter.deadline.active) {
-      // the deadline's region ended while the caller waited (a fork that outlived its timeout):
-      // only its own maxWait bounds it now
-      waiter.deadline = undefined
-      waiter.expiresAt = waiter.ownExpiry
-      waiter.timed = waiter.ownExpiry !== Infinity
-      if (waiter.timed) linkTimed(waiter)
-      return
-    }
-    const partition = waiter.partition
-    if (partition.semaphore.unsafeRemove(waiter)) {
-      // the deadline came first: fail with its own error (no maxWait rejection: the bulkhead rejected nothing)
-      waiter.settle(waiter.deadline === undefined ? reject(partition, "MaxWaitExceeded") : Exit.fail(waiter.deadline.error()))
-      evictIfIdle(partition)
-    }
-  }
-
-  const idle: Effect.Effect<void> = Effect.async<void>((resume) => {
-    // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent: unreachable: timerLoop checks timedHead and registers here in one run of a few operations, far below the scheduler's 2048-operation preemption budget, so no waiter can be linked in between
-    if (timedHead !== undefined) {
-      resume(Exit.void)
-      return
-    }
-    wakeTimer = resume
-    // Stryker disable next-line BlockStatement: equivalent: the canceler runs only when the scope closes and interrupts the timer; a stale wakeTimer then resumes an already interrupted wait, which Effect ignores
-    return Effect.sync(() => {
-      wakeTimer = undefined
-    })
-  })
-
-  let timerStarted = false
-  let timerScope: Scope.Scope | undefined = undefined
-  const startTimer = (): Effect.Effect<void> => {
-    timerStarted = true
-    return Effect.asVoid(Effect.forkIn(Effect.interruptible(timerLoop), timerScope!))
-  }
-
-  const timerLoop: Effect.Effect<void> = Effect.suspend(() => {
-    const now = monotonicMillis(clock)
-    while (timedHead !== undefined && timedHead.expiresAt <= now) expire(timedHead)
-    if (timedHead === undefined) return Effect.zipRight(idle, timerLoop)
-    // sleep until the head expires, or until linkTimed makes an earlier waiter the head (the signal
-    // is registered here, before the race forks, so no new head can slip in unseen)
-    const signal = Deferred.unsafeMake<void>(FiberId.none)
-    const wake = () => Deferred.unsafeDone(signal, Exit.void)
-    wakeTimer = wake
-    return Effect.zipRight(
-      Effect.ensuring(
-        Effect.raceFirst(sleepOn(clock, timedHead.expiresAt - now), Deferred.await(signal)),
-        Effect.sync(() => {
-          if (wakeTimer === wake) wakeTimer = undefined
-        })
-      ),
-      timerLoop
-    )
-  })
-
-  // --- the call path -----------------------------------------------------------
-
-  const granted = (waiter: BulkheadWaiter): void => {
-    if (waiter.timed) unlinkTimed(waiter)
-    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-    if (hub.hasSubscribers()) emitPermitted(waiter.partition, monotonicMillis(clock) - waiter.enqueuedAt)
-    waiter.settle(Exit.succeed(waiter.partition))
-  }
-
-  const cancel = (waiter: BulkheadWaiter): void => {
-    if (waiter.timed) unlinkTimed(waiter)
-    waiter.partition.semaphore.unsafeCancel(waiter)
-    evictIfIdle(waiter.partition)
-  }
-
-  type Restore = <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
-
-  const admit = <A, E, R>(partition: Partition, restore: Restore, self: Effect.Effect<A, E, R>) => {
-    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-    if (hub.hasSubscribers()) emitPermitted(partition, 0)
-    return Effect.matchCauseEffect(restore(self), partition.releaser) as Effect.Effect<A, E, R>
-  }
-
-  /**
-   * Queues the caller in `partition` and runs `self` once admitted. Called in
-   * the synchronous section that found no free permit and room in the queue,
-   * inside the caller's uninterruptible region: only the wait and `self` are
-   * interruptible. An interrupted wait leaves the queue, or gives back the
-   * permit it was just granted; no canceler effect per waiter.
-   */
-  const enqueueThen = <A, E, R>(
-    partition: Partition,
-    deadline: Deadline | undefined,
-    restore: Restore,
-    self: Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | BulkheadFullError, R> => {
-    const semaphore = partition.semaphore
-    const now = monotonicMillis(clock)
-    const ownExpiry = maxWaitMillis === undefined ? Infinity : now + maxWaitMillis
-    // the wait is bounded by the earlier of maxWait and the enclosing deadline, and never relies
-    // on the deadline's timeout interrupting it (the caller may be in an uninterruptible region)
-    // (at a tie the deadline's error: the call was cut by its timeout, not rejected by the bulkhead)
-    const byDeadline = deadline !== undefined && deadline.at <= ownExpiry
-    const expiresAt = byDeadline ? deadline.at : ownExpiry
-    const timed = expiresAt !== Infinity
-    const waiter = new BulkheadWaiter(partition, now, expiresAt, timed, byDeadline ? deadline : undefined, ownExpiry, granted)
-    semaphore.unsafeEnqueue(waiter)
-    if (timed) linkTimed(waiter)
-    // without a finite maxWait the timer starts with the first wait a deadline bounds
-    const start = timed && !timerStarted ? startTimer() : undefined
-    // Stryker disable next-line ConditionalExpression: equivalent: emit is a no-op without subscribers; the guard only skips building the event
-    if (hub.hasSubscribers()) {
-      hub.emit({ _tag: "Queued", policy: name, key: partition.key, active: semaphore.taken, queued: semaphore.waiters })
-    }
-    const waited = Effect.matchCauseEffect(restore(waiter.await<Partition, BulkheadFullError>()), {
-      onFailure: (cause) => {
-        cancel(waiter)
-        return Exit.failCause(cause)
-      },
-      onSuccess: () => Effect.matchCauseEffect(restore(self), partition.releaser)
-    })
-    return start === undefined ? waited : Effect.zipRight(start, waited)
-  }
-
-  const run = <A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError, R> =>
-    Effect.uninterruptibleMask((restore) => {
-      const partition = partitionOf(key)
-      const semaphore = partition.semaphore
-      if (semaphore.unsafeTryTake(1)) return admit(partition, restore, self)
-      if (semaphore.waiters >= maxQueue) return reject(partition, "QueueFull")
-      // the wait's bound depends on the enclosing deadline, read from the fiber;
-      // permits may have been freed (and the partition dropped) in between: check again
-      return Effect.withFiberRuntime<A, E | BulkheadFullError, R>((fiber) => {
-        const current = partitionOf(key)
-        if (current.semaphore.unsafeTryTake(1)) return admit(current, restore, self)
-        if (current.semaphore.waiters >= maxQueue) return reject(current, "QueueFull")
-        return enqueueThen(current, activeDeadline(fiber.getFiberRef(currentDeadline)), restore, self)
-      })
-    })
-
-  // --- accessors -----------------------------------------------------------------
-
-  const stats = (key?: string | undefined): Bulkhead.Stats => {
-    const partition = key === undefined ? defaultPartition : partitions.get(key)
-    return {
-      active: partition === undefined ? 0 : partition.semaphore.taken,
-      queued: partition === undefined ? 0 : partition.semaphore.waiters,
-      maxConcurrent,
-      maxQueue
-    }
-  }
-
-  const totals = (): Bulkhead.Totals => {
-    let activeCount = defaultPartition.semaphore.taken
-    let queuedCount = defaultPartition.semaphore.waiters
-    for (const partition of partitions.values()) {
-      activeCount += partition.semaphore.taken
-      queuedCount += partition.semaphore.waiters
-    }
-    return { active: activeCount, queued: queuedCount, partitions: partitions.size }
-  }
-
-  const resize = (permits: number): Effect.Effect<void, InvalidOptionsError> =>
-    Effect.flatMap(
-      validate.validated(() => validate.number("Bulkhead.resize", "maxConcurrent", permits, { integer: true, min: 1 })),
-      (n) =>
-        Effect.sync(() => {
-          maxConcurrent = n
-          defaultPartition.semaphore.unsafeResize(n)
-          for (const partition of partitions.values()) partition.semaphore.unsafeResize(n)
-        })
-    )
-
-  const publish: Effect.Effect<void> = Effect.suspend(() => {
-    const t = totals()
-    return Effect.zipRight(Metric.set(active, t.active), Metric.set(queued, t.queued))
-  })
-
-  const bulkhead = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFullError, R> =>
-    run(self, undefined)
-
-  const value = Object.assign(bulkhead, {
-    policyName: name,
-    options,
-    execute: <A, E, R>(
-      self: Effect.Effect<A, E, R>,
-      executeOptions?: Bulkhead.ExecuteOptions | undefined
-    ): Effect.Effect<A, E | BulkheadFullError | InvalidKeyError, R> => {
-      const key: unknown = executeOptions?.key
-      // refused before a permit is taken
-      if (key !== undefined && !Keys.isValid(keyPolicy, key)) return Effect.fail(Keys.refuse(keyPolicy, key))
-      return run(self, key as string | undefined)
-    },
-    stats,
-    totals,
-    resize,
-    events: hub.stream
-  })
-  const policy = unsafeMakeCallable(value, {
-    kind: "Bulkhead",
-    name,
-    options: {
-      maxConcurrent,
-      maxQueue,
-      ...(maxWait === undefined ? {} : { maxWait: Duration.format(maxWait) })
-    }
-  }) as unknown as Bulkhead
-
-  return Effect.gen(function*() {
-    // the timer serves maxWait and enclosing deadlines alike (it idles while no waiter is timed)
-    timerScope = yield* Effect.scope
-    if (maxWaitMillis !== undefined) yield* startTimer()
-    if (Duration.isFinite(metricsInterval)) {
-      const publishLoop: Effect.Effect<void> = Effect.zipRight(
-        publish,
-        Effect.suspend(() => Effect.zipRight(sleepOn(clock, Duration.toMillis(metricsInterval)), publishLoop))
-      )
-      yield* Effect.forkScoped(publishLoop)
-      yield* Effect.addFinalizer(() => publish)
-    }
-    return policy
-  })
-}
+/**
+ * True for bulkheads.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead, Timeout } from "effect-resilience"
+ *
+ * Bulkhead.isBulkhead(Timeout.make("1 second")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isBulkhead: (u: unknown) => u is Bulkhead<unknown> = internal.isBulkhead
 
 /**
  * Provides a bulkhead under your own `Context.Tag`, made in the layer's scope.
@@ -792,10 +631,10 @@ const makeWith = (
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <I>(
-  tag: Context.Tag<I, Bulkhead>,
-  options: Bulkhead.Options
-): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, make(options))
+export const layer: <I, S, const O extends Bulkhead.Options>(
+  tag: Context.Tag<I, S>,
+  options: O & ([Bulkhead<Bulkhead.StoreErrorOf<O>>] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
  * Provides a bulkhead under your own `Context.Tag`, with options read from
@@ -822,8 +661,27 @@ export const layer = <I>(
  * @since 0.1.0
  * @category Layers
  */
-export const layerConfig = <I>(
-  tag: Context.Tag<I, Bulkhead>,
-  config: Config.Config.Wrap<Bulkhead.Options>
-): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(validate.fromConfig("Bulkhead.layerConfig", config), make))
+export const layerConfig: <I, S, const C extends Config.Config.Wrap<Bulkhead.Options>>(
+  tag: Context.Tag<I, S>,
+  config: C & ([Bulkhead<ConfigStoreErrorOf<C>>] extends [S] ? unknown : never)
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig
+
+/**
+ * The errors a bulkhead made from a `Config` adds besides
+ * `BulkheadFullError`: {@link BulkheadStoreError} when the config may set
+ * `onStoreError` (to `"fail"`).
+ *
+ * @example
+ * ```ts
+ * import type { Bulkhead } from "effect-resilience"
+ * import type { Config } from "effect"
+ *
+ * type Open = Bulkhead.ConfigStoreErrorOf<{ maxConcurrent: Config.Config<number> }> // never
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type ConfigStoreErrorOf<C> = C extends Config.Config<infer O> ? Bulkhead.StoreErrorOf<O>
+  : "onStoreError" extends keyof C ? BulkheadStoreError
+  : never

@@ -44,7 +44,8 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
  * Bulkheads on a herd-free FIFO semaphore: bounded concurrency and queue,
- * `maxWait`, keyed partitions, rejections with `BulkheadFullError`.
+ * `maxWait`, keyed partitions, rejections with `BulkheadFullError`; permits
+ * in the process, or shared by replicas under the Redis `BulkheadStore`.
  *
  * @since 0.1.0
  */

@@ -27,6 +27,7 @@ import {
 import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 import { until } from "./utils/fibers.js"
+import { counterTotal } from "./utils/metrics.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 class Dep extends Context.Tag("test/Dep")<Dep, { readonly n: number }>() {}
@@ -44,7 +45,7 @@ const occupy = (bulkhead: Bulkhead.Bulkhead) =>
   Effect.gen(function*() {
     const gate = yield* Deferred.make<void>()
     const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-    yield* until(() => bulkhead.stats().active === 1)
+    yield* until(() => bulkhead.unsafeStats().active === 1)
     return { gate, running }
   })
 
@@ -82,8 +83,16 @@ describe("Bulkhead types", () => {
       expectTypeOf(bulkhead.execute(call)).toEqualTypeOf<Effect.Effect<number, Unavailable | Errors.BulkheadFullError, Dep>>()
       expectTypeOf<Policy.Policy.Error<Bulkhead.Bulkhead>>().toEqualTypeOf<Errors.BulkheadFullError>()
       expectTypeOf<Policy.Policy.Context<Bulkhead.Bulkhead>>().toEqualTypeOf<never>()
-      expectTypeOf(Bulkhead.make).returns.toEqualTypeOf<
+      // make is generic in its options (onStoreError decides the store error): without "fail", exactly Bulkhead
+      expectTypeOf(Bulkhead.make({ maxConcurrent: 1 })).toEqualTypeOf<
         Effect.Effect<Bulkhead.Bulkhead, Errors.InvalidOptionsError, Scope.Scope>
+      >()
+      expectTypeOf(Bulkhead.make({ maxConcurrent: 1, maxQueue: 2, maxWait: "1 second", name: "n", onStoreError: "allow" })).toEqualTypeOf<
+        Effect.Effect<Bulkhead.Bulkhead, Errors.InvalidOptionsError, Scope.Scope>
+      >()
+      // data-last execute
+      expectTypeOf(call.pipe(bulkhead.execute({ key: "a" }))).toEqualTypeOf<
+        Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Errors.InvalidKeyError, Dep>
       >()
       assert.strictEqual(Bulkhead.BulkheadFullError, Errors.BulkheadFullError, "re-exported")
       const result = yield* call.pipe(bulkhead, Effect.provideService(Dep, { n: 7 }))
@@ -106,15 +115,15 @@ describe("Bulkhead.make", () => {
       const fibers: Array<Fiber.RuntimeFiber<number, Errors.BulkheadFullError>> = []
       for (let id = 0; id < 5; id++) {
         fibers.push(yield* Effect.fork(call(id)))
-        yield* until(() => bulkhead.stats().active + bulkhead.stats().queued === id + 1)
+        yield* until(() => bulkhead.unsafeStats().active + bulkhead.unsafeStats().queued === id + 1)
       }
-      assert.deepStrictEqual(bulkhead.stats(), { active: 2, queued: 3, maxConcurrent: 2, maxQueue: 10 })
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 2, queued: 3, maxConcurrent: 2, maxQueue: 10 })
       yield* TestClock.adjust("100 millis")
       yield* TestClock.adjust("100 millis")
       yield* TestClock.adjust("100 millis")
       assert.deepStrictEqual(yield* Fiber.joinAll(fibers), [0, 1, 2, 3, 4])
       assert.deepStrictEqual(yield* Ref.get(starts), [[0, 0], [1, 0], [2, 100], [3, 100], [4, 200]])
-      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 10 })
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 10 })
     }))
 
   it.scoped("rejects at once with BulkheadFullError (QueueFull) when the queue is full", () =>
@@ -122,7 +131,7 @@ describe("Bulkhead.make", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "db", ...quiet })
       const { gate, running } = yield* occupy(bulkhead)
       const queued = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       const ran = yield* Ref.make(false)
       const exit = yield* Effect.exit(Ref.set(ran, true).pipe(bulkhead))
       const error = failureOf(exit)
@@ -139,7 +148,7 @@ describe("Bulkhead.make", () => {
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
       yield* Fiber.join(queued)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("has no queue by default: the call beyond maxConcurrent is rejected", () =>
@@ -159,7 +168,7 @@ describe("Bulkhead.make", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "1 second", ...quiet })
       const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.succeed("late").pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("999 millis")
       assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
       yield* TestClock.adjust("1 millis")
@@ -167,11 +176,11 @@ describe("Bulkhead.make", () => {
       assert.strictEqual(error.reason, "MaxWaitExceeded")
       assert.isTrue(Duration.equals(error.maxWait!, Duration.seconds(1)))
       assert.strictEqual(error.message, "Bulkhead bulkhead is full: waited longer than 1s for one of 1 permits")
-      assert.strictEqual(bulkhead.stats().queued, 0)
-      assert.strictEqual(bulkhead.stats().active, 1, "the running call is unaffected")
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().active, 1, "the running call is unaffected")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
-      assert.strictEqual(bulkhead.stats().active, 0)
+      assert.strictEqual(bulkhead.unsafeStats().active, 0)
     }))
 
   it.scoped("one timer serves all queued callers: each expires maxWait after it queued", () =>
@@ -187,7 +196,7 @@ describe("Bulkhead.make", () => {
       const fibers: Array<Fiber.RuntimeFiber<void>> = []
       for (let i = 0; i < 3; i++) {
         fibers.push(yield* Effect.fork(waiter))
-        yield* until(() => bulkhead.stats().queued === i + 1)
+        yield* until(() => bulkhead.unsafeStats().queued === i + 1)
         yield* TestClock.adjust("100 millis")
       }
       // at most one bulkhead timer is pending, however many wait
@@ -204,7 +213,7 @@ describe("Bulkhead.make", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
       const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.sleep("5 seconds").pipe(Effect.as("done"), bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("400 millis")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
@@ -220,12 +229,12 @@ describe("Bulkhead.make", () => {
       const died = yield* Effect.exit(Effect.die("boom").pipe(bulkhead))
       assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
       const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      yield* until(() => bulkhead.unsafeStats().active === 1)
       yield* Fiber.interrupt(running)
-      assert.strictEqual(bulkhead.stats().active, 0)
+      assert.strictEqual(bulkhead.unsafeStats().active, 0)
       const self = yield* Effect.exit(Effect.interrupt.pipe(bulkhead))
       assert.isTrue(Exit.isInterrupted(self))
-      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 0 })
     }))
 
   it.scoped("an interrupted waiter leaves the queue and the others keep their order", () =>
@@ -234,22 +243,22 @@ describe("Bulkhead.make", () => {
       const gate = yield* Deferred.make<void>()
       const order = yield* Ref.make<ReadonlyArray<number>>([])
       const running = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      yield* until(() => bulkhead.unsafeStats().active === 1)
       const fibers: Array<Fiber.RuntimeFiber<void, Errors.BulkheadFullError>> = []
       for (let i = 0; i < 3; i++) {
         fibers.push(yield* Effect.fork(Ref.update(order, (xs) => [...xs, i]).pipe(bulkhead)))
-        yield* until(() => bulkhead.stats().queued === i + 1)
+        yield* until(() => bulkhead.unsafeStats().queued === i + 1)
       }
       yield* Fiber.interrupt(fibers[0]!)
-      assert.strictEqual(bulkhead.stats().queued, 2)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 2)
       // the freed queue slot is usable again
       fibers.push(yield* Effect.fork(Ref.update(order, (xs) => [...xs, 3]).pipe(bulkhead)))
-      yield* until(() => bulkhead.stats().queued === 3)
+      yield* until(() => bulkhead.unsafeStats().queued === 3)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
       for (const fiber of fibers.slice(1)) yield* Fiber.join(fiber)
       assert.deepStrictEqual(yield* Ref.get(order), [1, 2, 3])
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("stats and totals report active and queued calls", () =>
@@ -259,14 +268,14 @@ describe("Bulkhead.make", () => {
       const fibers = []
       for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
       for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" })))
-      yield* until(() => bulkhead.totals().active === 4 && bulkhead.totals().queued === 1)
-      assert.deepStrictEqual(bulkhead.stats(), { active: 2, queued: 1, maxConcurrent: 2, maxQueue: 2 })
-      assert.deepStrictEqual(bulkhead.stats("k"), { active: 2, queued: 0, maxConcurrent: 2, maxQueue: 2 })
-      assert.deepStrictEqual(bulkhead.stats("unknown"), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 2 })
-      assert.deepStrictEqual(bulkhead.totals(), { active: 4, queued: 1, partitions: 1 })
+      yield* until(() => bulkhead.unsafeTotals().active === 4 && bulkhead.unsafeTotals().queued === 1)
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 2, queued: 1, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.unsafeStats("k"), { active: 2, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.unsafeStats("unknown"), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 4, queued: 1, partitions: 1 })
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.joinAll(fibers)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("resize: growing admits queued calls at once, shrinking lets running calls finish", () =>
@@ -275,24 +284,24 @@ describe("Bulkhead.make", () => {
       const gate = yield* Deferred.make<void>()
       const fibers = []
       for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
-      yield* until(() => bulkhead.stats().queued === 2)
+      yield* until(() => bulkhead.unsafeStats().queued === 2)
       yield* bulkhead.resize(3)
-      yield* until(() => bulkhead.stats().active === 3)
-      assert.strictEqual(bulkhead.stats().queued, 0)
-      assert.strictEqual(bulkhead.stats().maxConcurrent, 3)
+      yield* until(() => bulkhead.unsafeStats().active === 3)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().maxConcurrent, 3)
       yield* bulkhead.resize(1)
-      assert.strictEqual(bulkhead.stats().active, 3, "running calls are not interrupted")
+      assert.strictEqual(bulkhead.unsafeStats().active, 3, "running calls are not interrupted")
       const next = yield* Effect.fork(Effect.succeed("next").pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.joinAll(fibers)
       assert.strictEqual(yield* Fiber.join(next), "next")
       // new partitions use the new limit too
       const keyed = yield* Effect.fork(bulkhead.execute(Effect.never, { key: "k" }))
-      yield* until(() => bulkhead.stats("k").active === 1)
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
       const keyedSecond = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }))
-      yield* until(() => bulkhead.stats("k").queued === 1)
-      assert.strictEqual(bulkhead.stats("k").active, 1)
+      yield* until(() => bulkhead.unsafeStats("k").queued === 1)
+      assert.strictEqual(bulkhead.unsafeStats("k").active, 1)
       yield* Fiber.interrupt(keyed)
       yield* Fiber.join(keyedSecond)
       const invalid = failureOf(yield* Effect.exit(bulkhead.resize(0)))
@@ -306,7 +315,7 @@ describe("Bulkhead.make", () => {
       const gate = yield* Deferred.make<void>()
       const a = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
       const aQueued = yield* Effect.fork(bulkhead.execute(held(gate), { key: "a.example" }))
-      yield* until(() => bulkhead.stats("a.example").queued === 1)
+      yield* until(() => bulkhead.unsafeStats("a.example").queued === 1)
       const rejected = failureOf(yield* Effect.exit(bulkhead.execute(Effect.void, { key: "a.example" }))) as Errors.BulkheadFullError
       assert.strictEqual(rejected.key, "a.example")
       assert.strictEqual(rejected.message, "Bulkhead hosts[a.example] is full: 1 running, queue of 1 full")
@@ -314,11 +323,11 @@ describe("Bulkhead.make", () => {
       assert.strictEqual(yield* bulkhead.execute(Effect.succeed("b"), { key: "b.example" }), "b")
       assert.strictEqual(yield* Effect.succeed("default").pipe(bulkhead), "default")
       assert.strictEqual(yield* bulkhead.execute(Effect.succeed("default")), "default")
-      assert.strictEqual(bulkhead.totals().partitions, 1, "b.example was dropped once idle")
+      assert.strictEqual(bulkhead.unsafeTotals().partitions, 1, "b.example was dropped once idle")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(a)
       yield* Fiber.join(aQueued)
-      assert.strictEqual(bulkhead.totals().partitions, 0)
+      assert.strictEqual(bulkhead.unsafeTotals().partitions, 0)
     }))
 
   it.scoped("memory stays bounded: 10,000 keys used one after another leave no partitions behind", () =>
@@ -331,19 +340,19 @@ describe("Bulkhead.make", () => {
       const holder = yield* Effect.fork(bulkhead.execute(held(gate), { key: "x" }))
       const holder2 = yield* Effect.fork(bulkhead.execute(held(gate), { key: "x" }))
       const waiter = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "x" }))
-      yield* until(() => bulkhead.stats("x").queued === 1)
+      yield* until(() => bulkhead.unsafeStats("x").queued === 1)
       yield* TestClock.adjust("1 second")
       assert.strictEqual(failureOf(yield* Fiber.await(waiter)).reason, "MaxWaitExceeded")
       yield* Fiber.interrupt(holder)
       yield* Fiber.interrupt(holder2)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("the callable and execute share the default partition", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
       const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      yield* until(() => bulkhead.unsafeStats().active === 1)
       assert.strictEqual(failureOf(yield* Effect.exit(bulkhead.execute(Effect.void))).reason, "QueueFull")
       yield* Fiber.interrupt(running)
     }))
@@ -357,19 +366,19 @@ describe("Bulkhead and the enclosing deadline", () => {
       const ran = yield* Ref.make(false)
       const call = Ref.set(ran, true).pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
       const fiber = yield* Effect.fork(call)
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       // only the timeout's timer: the bulkhead armed none, since the deadline comes first
       assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 1)
       yield* TestClock.adjust("1 second")
       const error = failureOf(yield* Fiber.await(fiber))
       assert.strictEqual(error._tag, "TimeoutError")
       assert.strictEqual((error as Errors.TimeoutError).policy, "overall")
-      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
       assert.isFalse(yield* Ref.get(ran))
       assert.strictEqual(Chunk.size(yield* TestClock.sleeps()), 0)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
-      assert.strictEqual(bulkhead.stats().active, 0)
+      assert.strictEqual(bulkhead.unsafeStats().active, 0)
     }))
 
   it.scoped("maxWait shorter than the deadline still rejects with MaxWaitExceeded", () =>
@@ -383,11 +392,11 @@ describe("Bulkhead and the enclosing deadline", () => {
         Timeout.make("1 second", { scope: "overall" })
       )
       const fiber = yield* Effect.fork(call)
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("299 millis")
       assert.strictEqual(yield* Ref.get(rejectedAt), undefined)
       yield* TestClock.adjust("1 millis")
-      yield* until(() => bulkhead.stats().queued === 0)
+      yield* until(() => bulkhead.unsafeStats().queued === 0)
       yield* TestClock.adjust("1 second")
       const error = failureOf(yield* Fiber.await(fiber))
       assert.strictEqual(error._tag, "BulkheadFullError")
@@ -404,7 +413,7 @@ describe("Bulkhead and the enclosing deadline", () => {
       const exit = yield* runWithClock(Effect.void.pipe(policy))
       assert.strictEqual(failureOf(exit)._tag, "TimeoutError")
       assert.strictEqual(yield* TestClock.currentTimeMillis, 2000)
-      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
       yield* Deferred.succeed(gate, void 0)
     }))
 })
@@ -417,14 +426,14 @@ describe("Bulkhead observability", () => {
       yield* Effect.yieldNow()
       const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* Effect.exit(Effect.void.pipe(bulkhead)) // QueueFull
       yield* TestClock.adjust("250 millis")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
       yield* Fiber.join(waiting)
       const expiring = yield* Effect.fork(bulkhead.execute(Effect.never, { key: "k" }))
-      yield* until(() => bulkhead.stats("k").active === 1)
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
       const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
       assert.deepStrictEqual(events.map((e) => e._tag), ["Permitted", "Queued", "Rejected", "Permitted", "Permitted"])
       const queued = events[1]!
@@ -445,7 +454,7 @@ describe("Bulkhead observability", () => {
       const gate = yield* Deferred.make<void>()
       const running = yield* Effect.fork(held(gate).pipe(bulkhead))
       const waiting = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* Effect.exit(Effect.void.pipe(bulkhead))
       yield* Effect.exit(Effect.void.pipe(bulkhead))
       const rejections = (reason: string) => metricValue("resilience_bulkhead_rejections", { policy: name, reason })
@@ -482,7 +491,7 @@ describe("Bulkhead details", () => {
     Effect.gen(function*() {
       const plain = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
       const running = yield* Effect.fork(Effect.never.pipe(plain))
-      yield* until(() => plain.stats().active === 1)
+      yield* until(() => plain.unsafeStats().active === 1)
       const error = failureOf(yield* Effect.exit(Effect.void.pipe(plain)))
       assert.notProperty(error, "key", "the default partition has no key")
       assert.notProperty(error, "maxWait", "no maxWait was configured")
@@ -493,7 +502,7 @@ describe("Bulkhead details", () => {
       yield* Fiber.interrupt(running)
       const timed = yield* Bulkhead.make({ maxConcurrent: 1, maxWait: "3 seconds", ...quiet })
       const keyed = yield* Effect.fork(timed.execute(Effect.never, { key: "k" }))
-      yield* until(() => timed.stats("k").active === 1)
+      yield* until(() => timed.unsafeStats("k").active === 1)
       const keyedError = failureOf(yield* Effect.exit(timed.execute(Effect.void, { key: "k" }))) as Errors.BulkheadFullError
       assert.strictEqual(keyedError.key, "k")
       assert.isTrue(Duration.equals(keyedError.maxWait!, Duration.seconds(3)))
@@ -505,7 +514,7 @@ describe("Bulkhead details", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxWait: Duration.infinity, name: "inf", ...quiet })
       assert.deepStrictEqual(Policy.describe(bulkhead).options, { maxConcurrent: 1, maxQueue: 0 })
       const running = yield* Effect.fork(Effect.never.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      yield* until(() => bulkhead.unsafeStats().active === 1)
       const error = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead)))
       assert.notProperty(error, "maxWait")
       yield* Fiber.interrupt(running)
@@ -532,11 +541,11 @@ describe("Bulkhead details", () => {
       for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(held(gate).pipe(bulkhead)))
       for (let i = 0; i < 3; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "a" })))
       for (let i = 0; i < 2; i++) fibers.push(yield* Effect.fork(bulkhead.execute(held(gate), { key: "b" })))
-      yield* until(() => bulkhead.totals().active === 3 && bulkhead.totals().queued === 4)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 3, queued: 4, partitions: 2 })
+      yield* until(() => bulkhead.unsafeTotals().active === 3 && bulkhead.unsafeTotals().queued === 4)
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 3, queued: 4, partitions: 2 })
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.joinAll(fibers)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("a waiter that left the queue no longer wakes the timer; the waiters around it expire on time", () =>
@@ -551,15 +560,15 @@ describe("Bulkhead details", () => {
             Effect.flatMap(TestClock.currentTimeMillis, (now) => Ref.update(rejectedAt, (xs) => [...xs, [id, now] as const])))
         )
       const a = yield* Effect.fork(waiter("a"))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("100 millis")
       const b = yield* Effect.fork(waiter("b"))
-      yield* until(() => bulkhead.stats().queued === 2)
+      yield* until(() => bulkhead.unsafeStats().queued === 2)
       yield* TestClock.adjust("100 millis")
       const c = yield* Effect.fork(waiter("c"))
-      yield* until(() => bulkhead.stats().queued === 3)
+      yield* until(() => bulkhead.unsafeStats().queued === 3)
       yield* Fiber.interrupt(b)
-      assert.strictEqual(bulkhead.stats().queued, 2)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 2)
       yield* TestClock.adjust("800 millis")
       yield* Fiber.join(a)
       // the timer now sleeps until c expires, not until the interrupted b would have
@@ -567,7 +576,7 @@ describe("Bulkhead details", () => {
       yield* TestClock.adjust("200 millis")
       yield* Fiber.join(c)
       assert.deepStrictEqual(yield* Ref.get(rejectedAt), [["a", 1000], ["c", 1200]])
-      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
       yield* Deferred.succeed(gate, void 0)
     }))
 
@@ -576,7 +585,7 @@ describe("Bulkhead details", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
       const gate = yield* Deferred.make<void>()
       const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
-      yield* until(() => bulkhead.stats().active === 1)
+      yield* until(() => bulkhead.unsafeStats().active === 1)
       // the caller queues (waking the idle timer fiber), and the holder, resumed
       // just after it, frees the permit before the timer fiber runs
       const caller = yield* Effect.fork(Effect.succeed("ran").pipe(bulkhead))
@@ -595,11 +604,11 @@ describe("Bulkhead details", () => {
       class OnResume extends Supervisor.AbstractSupervisor<void> {
         value = Effect.void
         override onResume() {
-          queuedOnResume.push(bulkhead.stats().queued)
+          queuedOnResume.push(bulkhead.unsafeStats().queued)
         }
       }
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead, Effect.supervised(new OnResume())))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("1 second")
       assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
       // the resume that delivers the rejection
@@ -615,7 +624,7 @@ describe("Bulkhead details", () => {
       const manual = new Scheduler.SyncScheduler()
       const gate = yield* Deferred.make<void>()
       const holder = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }).pipe(Effect.withScheduler(manual)))
-      yield* until(() => bulkhead.stats("k").active === 1)
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
       const newcomer = yield* Effect.fork(
         held(gate).pipe(Effect.zipRight(bulkhead.execute(Effect.never, { key: "k" })), Effect.withScheduler(manual))
       )
@@ -633,15 +642,15 @@ describe("Bulkhead details", () => {
         }
       }
       const waiting = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }).pipe(Effect.supervised(new OnResume())))
-      yield* until(() => bulkhead.stats("k").queued === 1)
+      yield* until(() => bulkhead.unsafeStats("k").queued === 1)
       yield* TestClock.adjust("1 second")
       assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
       assert.isTrue(resumed)
       yield* Fiber.join(holder)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 1, queued: 0, partitions: 1 }, "the newcomer's partition is kept")
-      assert.deepStrictEqual(bulkhead.stats("k"), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 1, queued: 0, partitions: 1 }, "the newcomer's partition is kept")
+      assert.deepStrictEqual(bulkhead.unsafeStats("k"), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 1 })
       yield* Fiber.interrupt(newcomer)
-      assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
     }))
 
   it.scoped("issue 15: a later waiter whose deadline comes before the earlier waiters' maxWait expires at its deadline (a new head wakes the timer)", () =>
@@ -649,17 +658,17 @@ describe("Bulkhead details", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, maxWait: "10 seconds", ...quiet })
       const { gate } = yield* occupy(bulkhead)
       const early = yield* Effect.fork(Effect.void.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("100 millis")
       const late = yield* Effect.fork(Effect.void.pipe(bulkhead, Effect.uninterruptible, Timeout.make("1 second", { name: "late" })))
-      yield* until(() => bulkhead.stats().queued === 2)
+      yield* until(() => bulkhead.unsafeStats().queued === 2)
       yield* TestClock.adjust("999 millis")
       assert.isNull(late.unsafePoll())
       yield* TestClock.adjust("1 millis")
       const error = failureOf(yield* Fiber.await(late))
       assert.strictEqual((error as Errors.TimeoutError).policy, "late")
       assert.isNull(early.unsafePoll(), "the earlier waiter still waits for its maxWait")
-      assert.strictEqual(bulkhead.stats().queued, 1)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 1)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(early)
     }))
@@ -672,12 +681,12 @@ describe("Bulkhead details", () => {
       const fiber = yield* Effect.fork(
         Effect.void.pipe(bulkhead, Timeout.make("1 second", { name: "overall", scope: "overall" }))
       )
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("1 second")
       const error = failureOf(yield* Fiber.await(fiber))
       assert.strictEqual(error._tag, "TimeoutError")
       assert.strictEqual((error as Errors.TimeoutError).policy, "overall")
-      assert.strictEqual(bulkhead.stats().queued, 0)
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
       yield* Deferred.succeed(gate, void 0)
     }))
 
@@ -694,7 +703,7 @@ describe("Bulkhead details", () => {
       yield* TestClock.adjust("100 millis")
       const { gate, running } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("250 millis")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
@@ -711,7 +720,7 @@ describe("Bulkhead details", () => {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name, ...quiet })
       const { gate } = yield* occupy(bulkhead)
       const waiting = yield* Effect.fork(Effect.void.pipe(bulkhead))
-      yield* until(() => bulkhead.stats().queued === 1)
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
       yield* TestClock.adjust("1 second")
       assert.strictEqual(failureOf(yield* Fiber.await(waiting)).reason, "MaxWaitExceeded")
       const rejections = (reason: string) => metricValue("resilience_bulkhead_rejections", { policy: name, reason })
@@ -744,7 +753,7 @@ describe("Bulkhead under preemption", () => {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
         const gate = yield* Deferred.make<void>()
         const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
-        yield* until(() => bulkhead.stats().active === 1)
+        yield* until(() => bulkhead.unsafeStats().active === 1)
         const first = yield* Effect.fork(call(Effect.succeed("first").pipe(bulkhead)))
         const second = yield* Effect.fork(Effect.succeed("second").pipe(bulkhead))
         let rejected: Exit.Exit<string, Errors.BulkheadFullError> | undefined
@@ -753,8 +762,8 @@ describe("Bulkhead under preemption", () => {
           return rejected !== undefined
         }, `one caller done (n=${n})`)
         assert.strictEqual(failureOf(rejected!).reason, "QueueFull", `n=${n}`)
-        yield* until(() => bulkhead.stats().queued > 0, `the other queued (n=${n})`)
-        assert.deepStrictEqual(bulkhead.stats(), { active: 1, queued: 1, maxConcurrent: 1, maxQueue: 1 }, `n=${n}`)
+        yield* until(() => bulkhead.unsafeStats().queued > 0, `the other queued (n=${n})`)
+        assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 1, queued: 1, maxConcurrent: 1, maxQueue: 1 }, `n=${n}`)
         yield* Deferred.succeed(gate, void 0)
         yield* Fiber.join(holder)
         const exits = [yield* Fiber.await(first), yield* Fiber.await(second)]
@@ -768,12 +777,12 @@ describe("Bulkhead under preemption", () => {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet })
         const gate = yield* Deferred.make<void>()
         const holder = yield* Effect.fork(held(gate).pipe(bulkhead))
-        yield* until(() => bulkhead.stats().active === 1)
+        yield* until(() => bulkhead.unsafeStats().active === 1)
         const caller = yield* Effect.fork(call(Effect.succeed("ran").pipe(bulkhead)))
         yield* Deferred.succeed(gate, void 0)
         yield* Fiber.join(holder)
         // no clock advance: the caller must not sit in the queue next to a free permit
-        yield* until(() => bulkhead.stats().queued === 0 && bulkhead.stats().active === 0, `caller admitted (n=${n})`)
+        yield* until(() => bulkhead.unsafeStats().queued === 0 && bulkhead.unsafeStats().active === 0, `caller admitted (n=${n})`)
         assert.strictEqual(yield* Fiber.join(caller), "ran")
       }
     }))
@@ -793,6 +802,8 @@ describe("Bulkhead options and layers", () => {
         [{ maxConcurrent: 1, maxWait: 0 }, "maxWait"],
         [{ maxConcurrent: 1, name: "" }, "name"],
         [{ maxConcurrent: 1, metricsInterval: "soon" as Duration.DurationInput }, "metricsInterval"],
+        [{ maxConcurrent: 1, maxKeyLength: 0 }, "maxKeyLength"],
+        [{ maxConcurrent: 1, onStoreError: "maybe" as "fail" }, "onStoreError"],
         [undefined as unknown as Bulkhead.Bulkhead.Options, "maxConcurrent"]
       ]
       for (const [options, option] of cases) {
@@ -805,7 +816,7 @@ describe("Bulkhead options and layers", () => {
       assert.strictEqual(first.message, "Bulkhead.make: invalid option \"maxConcurrent\": expected an integer >= 1, got 0")
       // Infinity is a valid queue and maxWait (no limit)
       const unbounded = yield* Effect.scoped(Bulkhead.make({ maxConcurrent: 1, maxQueue: Infinity, maxWait: Duration.infinity }))
-      assert.strictEqual(unbounded.stats().maxQueue, Infinity)
+      assert.strictEqual(unbounded.unsafeStats().maxQueue, Infinity)
     }))
 
   it.effect("layer provides a bulkhead under the user's tag, used through Policy.fromTag", () =>
@@ -834,7 +845,7 @@ describe("Bulkhead options and layers", () => {
         new Map([["MAX_CONCURRENT", "3"], ["MAX_QUEUE", "9"], ["MAX_WAIT", "2 seconds"], ["NAME", "api"]])
       )
       const bulkhead = yield* ApiBulkhead.pipe(Effect.provide(live), Effect.withConfigProvider(provider))
-      assert.deepStrictEqual(bulkhead.stats(), { active: 0, queued: 0, maxConcurrent: 3, maxQueue: 9 })
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 3, maxQueue: 9 })
       assert.strictEqual(bulkhead.policyName, "api")
       const missing = yield* Effect.exit(
         ApiBulkhead.pipe(Effect.provide(live), Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
@@ -852,6 +863,408 @@ describe("Bulkhead options and layers", () => {
       expectTypeOf(live).toEqualTypeOf<
         Layer.Layer<ApiBulkhead, Errors.InvalidOptionsError | import("effect").ConfigError.ConfigError>
       >()
+    }))
+})
+
+describe("Bulkhead shape (issue 20)", () => {
+  it.scoped("stats and totals are Effects read when they run; unsafeStats and unsafeTotals read at once", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, ...quiet })
+      const stats = bulkhead.stats()
+      const keyed = bulkhead.stats("k")
+      const totals = bulkhead.totals()
+      const { gate, running } = yield* occupy(bulkhead)
+      const keyedRun = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      // built before the calls started, read now
+      assert.deepStrictEqual(yield* stats, { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+      assert.deepStrictEqual(yield* keyed, bulkhead.unsafeStats("k"))
+      assert.deepStrictEqual(yield* totals, { active: 2, queued: 0, partitions: 1 })
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), yield* totals)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(keyedRun)
+      assert.deepStrictEqual(yield* totals, { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("a bulkhead carries its TypeId; isBulkhead tells bulkheads from other policies", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      assert.isTrue(Bulkhead.isBulkhead(bulkhead))
+      assert.strictEqual(bulkhead[Bulkhead.TypeId], Bulkhead.TypeId)
+      assert.strictEqual(Bulkhead.TypeId, Symbol.for("effect-resilience/Bulkhead"))
+      assert.isFalse(Bulkhead.isBulkhead(Timeout.make("1 second")))
+      assert.isFalse(Bulkhead.isBulkhead({ [Bulkhead.TypeId]: Bulkhead.TypeId }), "a policy is a function")
+      assert.isFalse(Bulkhead.isBulkhead(() => 1))
+      assert.isFalse(Bulkhead.isBulkhead(null))
+    }))
+
+  it.scoped("execute is dual: data-first and data-last run in the same partition and refuse the same keys", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, ...quiet })
+      const gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(held(gate).pipe(bulkhead.execute({ key: "k" })))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      const lastFirst = failureOf(yield* Effect.exit(bulkhead.execute(Effect.void, { key: "k" })))
+      assert.strictEqual((lastFirst as Errors.BulkheadFullError).reason, "QueueFull")
+      assert.strictEqual((lastFirst as Errors.BulkheadFullError).key, "k")
+      // data-last without a key: the default partition
+      assert.strictEqual(yield* Effect.succeed("default").pipe(bulkhead.execute({})), "default")
+      assert.strictEqual(yield* Effect.succeed("undefined").pipe(bulkhead.execute(undefined)), "undefined")
+      const refused = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead.execute({ key: "x".repeat(2_000) }))))
+      assert.isTrue(Errors.isInvalidKeyError(refused))
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(first)
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
+    }))
+
+  it.scoped("held: the permits held in this process with the in-memory store; a refused key fails first", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, ...quiet })
+      assert.strictEqual(yield* bulkhead.held(), 0)
+      const { gate, running } = yield* occupy(bulkhead)
+      const keyed = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      assert.strictEqual(yield* bulkhead.held(), 1)
+      assert.strictEqual(yield* bulkhead.held("k"), 1)
+      assert.strictEqual(yield* bulkhead.held("other"), 0)
+      assert.isTrue(Errors.isInvalidKeyError(failureOf(yield* Effect.exit(bulkhead.held("a\uD800")))))
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      yield* Fiber.join(keyed)
+      assert.strictEqual(yield* bulkhead.held("k"), 0)
+    }))
+
+  it.scoped("the store is a Context.Reference: in memory by default, each bulkhead its own permits whatever its name", () =>
+    Effect.gen(function*() {
+      const store = yield* Bulkhead.BulkheadStore
+      assert.strictEqual(store.kind, "memory")
+      assert.strictEqual(store.leases, undefined)
+      const a = yield* Bulkhead.make({ maxConcurrent: 1, name: "same", ...quiet })
+      const b = yield* Bulkhead.make({ maxConcurrent: 1, name: "same", ...quiet })
+      const { gate } = yield* occupy(a)
+      assert.strictEqual(yield* b(Effect.succeed("b has its own permit")), "b has its own permit")
+      yield* Deferred.succeed(gate, void 0)
+      // layerStoreMemory provides the same in-memory store (e.g. under a layer that provides another one)
+      const provided = yield* Bulkhead.BulkheadStore.pipe(Effect.provide(Bulkhead.layerStoreMemory()))
+      assert.strictEqual(provided, store)
+      const other = yield* Bulkhead.BulkheadStore.pipe(
+        Effect.provide(Bulkhead.layerStoreMemory()),
+        Effect.provideService(Bulkhead.BulkheadStore, fakeStore().store)
+      )
+      assert.strictEqual(other.kind, "memory", "the innermost provision wins")
+      assert.deepStrictEqual(Policy.describe(a).options, { maxConcurrent: 1, maxQueue: 0 }, "nothing about the memory store")
+    }))
+
+  it.effect("BulkheadStoreError: a rejection whose message names the bulkhead, the key, the store and the cause", () =>
+    Effect.sync(() => {
+      const e = Bulkhead.BulkheadStoreError.make({ name: "payments", operation: "acquire", store: "redis", cause: new Error("ECONNREFUSED") })
+      assert.strictEqual(e._tag, "BulkheadStoreError")
+      assert.strictEqual(e.message, "Bulkhead payments: the redis store failed (acquire): ECONNREFUSED")
+      assert.isTrue(Errors.isRejection(e))
+      assert.isTrue(Errors.isResilienceError(e))
+      const keyed = Bulkhead.BulkheadStoreError.make({ name: "p", key: "k", operation: "held", cause: "down" })
+      assert.strictEqual(keyed.message, "Bulkhead p[k]: the store failed (held): down")
+      assert.strictEqual(keyed.stack?.includes("BulkheadStoreError.make"), false, "no stack captured")
+    }))
+
+  it.effect("layer and layerConfig: the tag must accept BulkheadStoreError when the bulkhead may fail closed", () =>
+    Effect.sync(() => {
+      class Open extends Context.Tag("test/Open")<Open, Bulkhead.Bulkhead>() {}
+      class Closed extends Context.Tag("test/Closed")<Closed, Bulkhead.Bulkhead<Bulkhead.BulkheadStoreError>>() {}
+      expectTypeOf(Bulkhead.layer(Open, { maxConcurrent: 1 })).toEqualTypeOf<Layer.Layer<Open, Errors.InvalidOptionsError>>()
+      expectTypeOf(Bulkhead.layer(Closed, { maxConcurrent: 1, onStoreError: "fail" })).toEqualTypeOf<
+        Layer.Layer<Closed, Errors.InvalidOptionsError>
+      >()
+      // @ts-expect-error: a bulkhead that may fail closed under a tag whose type says it never does
+      Bulkhead.layer(Open, { maxConcurrent: 1, onStoreError: "fail" })
+      // @ts-expect-error: from Config, onStoreError may be "fail"
+      Bulkhead.layerConfig(Open, { maxConcurrent: Config.succeed(1), onStoreError: Config.literal("allow", "fail")("MODE") })
+      expectTypeOf(Bulkhead.layerConfig(Closed, { maxConcurrent: Config.succeed(1), onStoreError: Config.literal("allow", "fail")("MODE") }))
+        .toEqualTypeOf<Layer.Layer<Closed, Errors.InvalidOptionsError | import("effect").ConfigError.ConfigError>>()
+      expectTypeOf<Bulkhead.Bulkhead.StoreErrorOf<{ maxConcurrent: 1; onStoreError: "fail" }>>().toEqualTypeOf<Bulkhead.BulkheadStoreError>()
+      expectTypeOf<Bulkhead.Bulkhead.StoreErrorOf<Bulkhead.Bulkhead.Options>>().toEqualTypeOf<Bulkhead.BulkheadStoreError>()
+      expectTypeOf<Bulkhead.Bulkhead.StoreErrorOf<{ maxConcurrent: 1; onStoreError: "allow" }>>().toEqualTypeOf<never>()
+    }))
+})
+
+// -----------------------------------------------------------------------------
+// A shared store, faked in memory: the leased call path without Redis
+// -----------------------------------------------------------------------------
+
+/**
+ * A shared `BulkheadStore` in memory: the leases of every bulkhead made under
+ * it with the same name (and key) are one set, as on Redis. `down` makes every
+ * operation fail; `drop` loses a lease (as an expiry or a restarted store
+ * would); `hold` adds a lease held by "another replica".
+ */
+const fakeStore = (options: { readonly localMaxConcurrent?: number } = {}) => {
+  const sets = new Map<string, Set<string>>()
+  const state = { down: false, calls: 0, leases: 0 }
+  const setOf = (name: string, key: string | undefined) => {
+    const id = key === undefined ? name : `${name}\u0000${key}`
+    let set = sets.get(id)
+    if (set === undefined) sets.set(id, set = new Set())
+    return set
+  }
+  const op = <A>(f: () => A): Effect.Effect<A, string> =>
+    Effect.suspend(() => {
+      state.calls++
+      return state.down ? Effect.fail("store down") : Effect.succeed(f())
+    })
+  const store: Bulkhead.BulkheadStore = {
+    kind: "fake",
+    leases: (name) =>
+      Effect.succeed({
+        localMaxConcurrent: options.localMaxConcurrent,
+        pollInterval: Duration.millis(100),
+        renewInterval: Duration.seconds(1),
+        options: { leaseTtl: "3s" },
+        partition: (key) => {
+          const set = setOf(name, key)
+          return {
+            acquire: (limit) =>
+              op((): Bulkhead.BulkheadStore.Acquisition => {
+                if (set.size >= limit) return { _tag: "Full", retryAfter: 1_000 }
+                const lease = `lease-${++state.leases}`
+                set.add(lease)
+                return { _tag: "Acquired", lease }
+              }),
+            renew: (lease, limit) =>
+              op((): Bulkhead.BulkheadStore.Renewal => {
+                if (set.has(lease)) return "Renewed"
+                if (set.size < limit) {
+                  set.add(lease)
+                  return "Recovered"
+                }
+                return "Lost"
+              }),
+            release: (lease) => op(() => void set.delete(lease)),
+            held: op(() => set.size)
+          }
+        }
+      })
+  }
+  const leasesOf = (name: string, key?: string) => [...setOf(name, key)]
+  return {
+    store,
+    state,
+    leasesOf,
+    drop: (name: string, key?: string) => setOf(name, key).clear(),
+    hold: (name: string, key?: string) => setOf(name, key).add(`other-${++state.leases}`)
+  }
+}
+
+const onStore = (fake: ReturnType<typeof fakeStore>) => Effect.provideService(Bulkhead.BulkheadStore, fake.store)
+
+describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", () => {
+  it.scoped("a call takes a lease and gives it back on success, failure, defect and interruption", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, name: "l", ...quiet }).pipe(onStore(fake))
+      assert.deepStrictEqual(Policy.describe(bulkhead).options, { maxConcurrent: 2, maxQueue: 0, store: "fake", leaseTtl: "3s", onStoreError: "allow" })
+      const events = yield* bulkhead.events.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const { gate, running } = yield* occupy(bulkhead)
+      assert.strictEqual(fake.leasesOf("l").length, 1)
+      assert.strictEqual(yield* bulkhead.held(), 1)
+      assert.deepStrictEqual(yield* bulkhead.stats(), { active: 1, queued: 0, maxConcurrent: 2, maxQueue: 0 })
+      const [permitted] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      assert.deepStrictEqual({ ...permitted!, waited: Duration.toMillis((permitted as { waited: Duration.Duration }).waited) }, {
+        _tag: "Permitted",
+        policy: "l",
+        key: undefined,
+        waited: 0,
+        active: 1,
+        queued: 0,
+        leased: true
+      })
+      assert.deepStrictEqual(yield* Effect.exit(Effect.fail(new Unavailable()).pipe(bulkhead)), Exit.fail(new Unavailable()))
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(Effect.die("boom").pipe(bulkhead))))
+      const interrupted = yield* Effect.fork(bulkhead.execute(Effect.never, { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      assert.strictEqual(fake.leasesOf("l", "k").length, 1)
+      yield* Fiber.interrupt(interrupted)
+      assert.strictEqual(fake.leasesOf("l", "k").length, 0)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.deepStrictEqual(fake.leasesOf("l"), [])
+      assert.deepStrictEqual(bulkhead.unsafeTotals(), {
+        active: 0,
+        queued: 0,
+        partitions: 0,
+        storeErrors: 0,
+        allowedWithoutLease: 0,
+        leasesLost: 0,
+        leasesRecovered: 0
+      })
+    }))
+
+  it.scoped("bulkheads of the same name share the store's permits; a full store rejects without a queue", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const a = yield* Bulkhead.make({ maxConcurrent: 1, name: "shared", ...quiet }).pipe(onStore(fake))
+      const b = yield* Bulkhead.make({ maxConcurrent: 1, name: "shared", ...quiet }).pipe(onStore(fake))
+      const { gate, running } = yield* occupy(a)
+      const rejected = failureOf(yield* Effect.exit(b(Effect.void)))
+      assert.strictEqual((rejected as Errors.BulkheadFullError).reason, "QueueFull")
+      assert.strictEqual(b.unsafeStats().active, 0, "b gave its local permit back")
+      // another key, another partition
+      assert.strictEqual(yield* b.execute(Effect.succeed("k"), { key: "k" }), "k")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(yield* b(Effect.succeed("free")), "free")
+    }))
+
+  it.scoped("a queued caller polls the store with a growing backoff, and is woken at once by a release in its process", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, name: "poll", ...quiet }).pipe(onStore(fake))
+      // another replica holds the only lease
+      fake.hold("poll")
+      const waiter = yield* Effect.fork(bulkhead(Effect.succeed("after the other replica")))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      const polls = () => fake.state.calls
+      const before = polls()
+      yield* TestClock.adjust("1 second")
+      const during = polls() - before
+      // pauses of 5 ms doubling up to pollInterval (100 ms), each × a jitter in [0.5, 1]: in one second,
+      // 13 polls with no jitter (5 + 10 + 20 + 40 + 80 + 8 × 100), 24 with the most
+      assert.isAtLeast(during, 12, "polled with backoff up to pollInterval")
+      assert.isAtMost(during, 25, "never more often than the backoff allows")
+      assert.isNull(waiter.unsafePoll())
+      fake.drop("poll")
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual(yield* Fiber.join(waiter), "after the other replica")
+      // a call of this process that ends wakes the poller at once, without a clock move
+      const { gate, running } = yield* occupy(bulkhead)
+      const second = yield* Effect.fork(bulkhead(Effect.succeed("woken")))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(yield* Fiber.join(second), "woken")
+      assert.deepStrictEqual(fake.leasesOf("poll"), [])
+    }))
+
+  it.scoped("callers of a process queue in FIFO order behind the one that polls; maxQueue counts them all", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 2, name: "fifo", ...quiet }).pipe(onStore(fake))
+      fake.hold("fifo")
+      fake.hold("fifo")
+      const order: Array<number> = []
+      const fibers = []
+      for (let i = 0; i < 2; i++) {
+        fibers.push(yield* Effect.fork(bulkhead(Effect.sync(() => order.push(i)))))
+        yield* until(() => bulkhead.unsafeStats().queued === i + 1)
+      }
+      assert.strictEqual((failureOf(yield* Effect.exit(bulkhead(Effect.void))) as Errors.BulkheadFullError).reason, "QueueFull")
+      fake.drop("fifo")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(order, [0, 1])
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+    }))
+
+  it.scoped("maxWait bounds the whole wait, polling included; everything taken is given back", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "500 millis", name: "wait", ...quiet }).pipe(
+        onStore(fake)
+      )
+      fake.hold("wait")
+      const waiter = yield* Effect.fork(bulkhead(Effect.void))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("499 millis")
+      assert.isNull(waiter.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      const error = failureOf(yield* Fiber.await(waiter)) as Errors.BulkheadFullError
+      assert.strictEqual(error.reason, "MaxWaitExceeded")
+      assert.deepStrictEqual(bulkhead.unsafeTotals().active + bulkhead.unsafeTotals().queued, 0)
+      assert.strictEqual(fake.leasesOf("wait").length, 1, "only the other replica's lease")
+    }))
+
+  it.scoped("the enclosing deadline bounds the wait inside an uninterruptible region, failing with its TimeoutError", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "10 seconds", name: "deadline", ...quiet }).pipe(
+        onStore(fake)
+      )
+      fake.hold("deadline")
+      const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      const error = failureOf(yield* Fiber.await(call))
+      assert.strictEqual((error as Errors.TimeoutError).policy, "outer")
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
+    }))
+
+  it.scoped("a store failure: fail open runs the call without a lease (within the local limit), fail closed rejects", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore({ localMaxConcurrent: 1 })
+      const open = yield* Bulkhead.make({ maxConcurrent: 5, name: "open", ...quiet }).pipe(onStore(fake))
+      const closed = yield* Bulkhead.make({ maxConcurrent: 5, name: "closed", onStoreError: "fail", ...quiet }).pipe(onStore(fake))
+      expectTypeOf(closed).toEqualTypeOf<Bulkhead.Bulkhead<Bulkhead.BulkheadStoreError>>()
+      const events = yield* open.events.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      fake.state.down = true
+      const { gate, running } = yield* occupy(open)
+      // the local limit holds without the store
+      assert.strictEqual((failureOf(yield* Effect.exit(open(Effect.void))) as Errors.BulkheadFullError).reason, "QueueFull")
+      const [storeError, permitted] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      assert.deepStrictEqual(storeError, { _tag: "StoreError", policy: "open", key: undefined, operation: "acquire", error: "store down", allowed: true })
+      assert.isTrue(permitted!._tag === "Permitted" && permitted!.leased === false)
+      const refused = failureOf(yield* Effect.exit(closed(Effect.succeed("no"))))
+      assert.strictEqual(refused._tag, "BulkheadStoreError")
+      assert.strictEqual((refused as Bulkhead.BulkheadStoreError).store, "fake")
+      assert.strictEqual(closed.unsafeStats().active, 0, "the local permit is given back")
+      const heldError = failureOf(yield* Effect.exit(closed.held("k")))
+      assert.deepStrictEqual([heldError._tag, (heldError as Bulkhead.BulkheadStoreError).operation], ["BulkheadStoreError", "held"])
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.deepStrictEqual(
+        [open.unsafeTotals().storeErrors, open.unsafeTotals().allowedWithoutLease, closed.unsafeTotals().storeErrors],
+        [1, 1, 2]
+      )
+      const allowed = yield* counterTotal("resilience_bulkhead_allowed_without_lease", { policy: "open" })
+      assert.strictEqual(allowed, 1)
+    }))
+
+  it.scoped("a running call renews its lease; a lost lease is taken back when there is room, counted when there is none", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "renew", ...quiet }).pipe(onStore(fake))
+      const lost = yield* bulkhead.events.pipe(Stream.filter((e) => e._tag === "LeaseLost"), Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const { gate, running } = yield* occupy(bulkhead)
+      fake.drop("renew")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(fake.leasesOf("renew").length, 1, "taken back")
+      assert.strictEqual(bulkhead.unsafeTotals().leasesRecovered, 1)
+      fake.drop("renew")
+      fake.hold("renew")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(bulkhead.unsafeTotals().leasesLost, 1)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(lost)), [{ _tag: "LeaseLost", policy: "renew", key: undefined }])
+      // a failed renewal or release is counted; the call still ends normally
+      fake.state.down = true
+      yield* TestClock.adjust("1 second")
+      yield* Deferred.succeed(gate, void 0)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(running)))
+      assert.strictEqual(bulkhead.unsafeTotals().storeErrors, 2, "one renewal and one release")
+    }))
+
+  it.scoped("resize changes the store's limit (and the local one, without localMaxConcurrent)", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "resize", ...quiet }).pipe(onStore(fake))
+      const { gate } = yield* occupy(bulkhead)
+      yield* bulkhead.resize(2)
+      const second = yield* Effect.fork(bulkhead(held(gate)))
+      yield* until(() => bulkhead.unsafeStats().active === 2)
+      assert.strictEqual(fake.leasesOf("resize").length, 2)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(second)
     }))
 })
 
@@ -924,7 +1337,7 @@ describe("Bulkhead invariants under random interleavings", () => {
           })
         const check = Effect.sync(() => {
           for (const key of ["default", "a", "b"]) {
-            const stats = key === "default" ? bulkhead.stats() : bulkhead.stats(key)
+            const stats = key === "default" ? bulkhead.unsafeStats() : bulkhead.unsafeStats(key)
             if (stats.active > maxConcurrent) violations++
             if (stats.queued > maxQueue) violations++
             if ((running.get(key) ?? 0) > stats.active) violations++
@@ -959,7 +1372,7 @@ describe("Bulkhead invariants under random interleavings", () => {
         })
         assert.strictEqual(violations, 0)
         assert.isAtMost(executions, calls.length)
-        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+        assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
         // no permit lost or duplicated: exactly maxConcurrent calls are admitted again, per partition
         for (const key of [undefined, "a"] as const) {
           const gate = yield* Deferred.make<void>()
@@ -967,7 +1380,7 @@ describe("Bulkhead invariants under random interleavings", () => {
             Array.from({ length: maxConcurrent }),
             () => Effect.fork(bulkhead.execute(Deferred.await(gate), { key }))
           )
-          yield* until(() => bulkhead.stats(key).active === maxConcurrent, "all permits")
+          yield* until(() => bulkhead.unsafeStats(key).active === maxConcurrent, "all permits")
           const extra = yield* Effect.exit(
             bulkhead.execute(Effect.void, { key }).pipe(Timeout.make("1 millis"), Effect.fork, Effect.flatMap((f) =>
               Effect.zipRight(TestClock.adjust("1 millis"), Fiber.join(f))
@@ -977,7 +1390,7 @@ describe("Bulkhead invariants under random interleavings", () => {
           yield* Deferred.succeed(gate, void 0)
           yield* Fiber.joinAll(holders)
         }
-        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+        assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
       }),
     { fastCheck: { numRuns: 40 } }
   )
@@ -1009,9 +1422,9 @@ describe("Bulkhead invariants under random interleavings", () => {
         // queued path: the permit is held, the call waits, then is admitted
         const gate = yield* Deferred.make<void>()
         const holder = yield* Effect.fork(bulkhead(Deferred.await(gate)))
-        yield* until(() => bulkhead.stats().active === 1)
+        yield* until(() => bulkhead.unsafeStats().active === 1)
         const queued = yield* Effect.fork(bulkhead(effect))
-        yield* until(() => bulkhead.stats().queued === 1)
+        yield* until(() => bulkhead.unsafeStats().queued === 1)
         yield* Deferred.succeed(gate, void 0)
         yield* Fiber.join(holder)
         const slow = yield* Fiber.await(queued)
@@ -1019,7 +1432,7 @@ describe("Bulkhead invariants under random interleavings", () => {
         const bare = yield* Effect.fork(effect).pipe(Effect.flatMap(Fiber.await))
         assert.deepStrictEqual(shape(fast), shape(slow), outcome)
         assert.deepStrictEqual(shape(fast), shape(bare), outcome)
-        assert.deepStrictEqual(bulkhead.totals(), { active: 0, queued: 0, partitions: 0 })
+        assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
       }
     }).pipe(Effect.withRandom(Random.make("bulkhead-equivalence"))))
 })

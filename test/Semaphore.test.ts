@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, Option, Ref, TestClock } from "effect"
-import { CANCELLED, FifoSemaphore, GRANTED, PENDING, unsafeMake, Waiter } from "../src/internal/semaphore.js"
+import { CANCELLED, FifoSemaphore, GRANTED, PENDING, unsafeMake, Waiter } from "../src/internal/bulkhead/semaphore.js"
 import { until } from "./utils/fibers.js"
 
 /** Drives the TestClock one millisecond at a time until `fiber` is done. */
@@ -39,7 +39,7 @@ describe("FifoSemaphore: Effect's Semaphore interface", () => {
 
   it.effect("a semaphore made by make implements Effect.Semaphore", () =>
     Effect.gen(function*() {
-      const { make } = yield* Effect.promise(() => import("../src/internal/semaphore.js"))
+      const { make } = yield* Effect.promise(() => import("../src/internal/bulkhead/semaphore.js"))
       const sem: Effect.Semaphore = yield* make(1)
       assert.strictEqual(yield* sem.withPermits(1)(Effect.succeed("ok")), "ok")
     }))

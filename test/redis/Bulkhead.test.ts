@@ -1,14 +1,15 @@
 /**
- * The distributed bulkhead against a real redis-server: two replicas (two
- * independent connections and bulkheads) in one process never run more than
- * `maxConcurrent` calls together; rejections, queueing, releases on every
- * exit; a crashed holder's lease expires (a killed child process, and under
- * TestClock with the caller's clock); Redis paused, killed and restarted.
+ * The bulkhead on the Redis store against a real redis-server: two replicas
+ * (two independent connections, stores and bulkheads) in one process never
+ * run more than `maxConcurrent` calls together; rejections, queueing,
+ * releases on every exit; a crashed holder's lease expires (a killed child
+ * process, and under TestClock with the caller's clock); Redis paused,
+ * killed and restarted.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Random, Schedule, TestClock } from "effect"
-import { Errors } from "effect-resilience"
-import { Bulkhead, Redis } from "effect-resilience/redis"
+import { Chunk, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, Stream, TestClock } from "effect"
+import { Bulkhead, Errors, Policy } from "effect-resilience"
+import { BulkheadStore, Redis } from "effect-resilience/redis"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
@@ -22,9 +23,19 @@ const uniquePrefix = () => `bh-test-${process.pid}-${++prefixes}:`
 const connect = (url: string, prefix: string, commandTimeout: Duration.DurationInput = "1 second") =>
   Redis.make({ url, prefix, commandTimeout, redis: { retryStrategy: () => 20 } })
 
-/** A replica: its own connection and bulkhead. */
-const replica = <const O extends Bulkhead.Options>(url: string, prefix: string, options: O) =>
-  Effect.flatMap(connect(url, prefix), (redis) => Bulkhead.make(options).pipe(Effect.provideService(Redis.Redis, redis)))
+/** A bulkhead on its own Redis store (with the store's `options`) on `redis`. */
+const onRedis = <const O extends Bulkhead.Bulkhead.Options>(
+  redis: Redis.RedisConnection,
+  options: O,
+  store: BulkheadStore.Options = {}
+) =>
+  Effect.flatMap(BulkheadStore.make(store), (s) => Bulkhead.make(options).pipe(Effect.provideService(Bulkhead.BulkheadStore, s))).pipe(
+    Effect.provideService(Redis.Redis, redis)
+  )
+
+/** A replica: its own connection, store and bulkhead. */
+const replica = <const O extends Bulkhead.Bulkhead.Options>(url: string, prefix: string, options: O, store: BulkheadStore.Options = {}) =>
+  Effect.flatMap(connect(url, prefix), (redis) => onRedis(redis, options, store))
 
 const realSleep = (millis: number) => Effect.promise(() => new Promise((r) => setTimeout(r, millis)))
 
@@ -50,7 +61,7 @@ const holding = <E>(policy: (self: Effect.Effect<void>) => Effect.Effect<void, E
 
 const fixture = fileURLToPath(new URL("./fixtures/bulkhead-holder.ts", import.meta.url))
 
-describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
+describe.skipIf(!hasRedis)("Bulkhead on the Redis store (real redis-server)", () => {
   it.live("replicas never run more than maxConcurrent calls together; interrupted callers leave nothing behind (random, seeded)", () =>
     Effect.gen(function*() {
       const server = yield* startRedis
@@ -58,11 +69,12 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
         const run = Effect.gen(function*() {
           const prefix = uniquePrefix()
           const limit = yield* Random.nextIntBetween(1, 5)
-          const options = { maxConcurrent: limit, maxQueue: Infinity, name: "global", pollInterval: "10 millis" } as const
+          const options = { maxConcurrent: limit, maxQueue: Infinity, name: "global" } as const
+          const store = { pollInterval: "10 millis" } as const
           const replicas = [
-            yield* replica(server.url, prefix, options),
-            yield* replica(server.url, prefix, options),
-            yield* replica(server.url, prefix, options)
+            yield* replica(server.url, prefix, options, store),
+            yield* replica(server.url, prefix, options, store),
+            yield* replica(server.url, prefix, options, store)
           ]
           let running = 0
           let max = 0
@@ -96,7 +108,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
           assert.strictEqual(max, limit)
           // nothing left behind: no lease in Redis, no permit or waiter on any replica
           assert.strictEqual(yield* replicas[0]!.held(), 0)
-          for (const r of replicas) assert.deepStrictEqual([r.totals().active, r.totals().queued], [0, 0])
+          for (const r of replicas) assert.deepStrictEqual([r.unsafeTotals().active, r.unsafeTotals().queued], [0, 0])
         })
         yield* Effect.withRandom(run, Random.make(seed))
       }
@@ -110,7 +122,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const call: Effect.Effect<number, Unavailable> = Effect.succeed(1)
       const _open = Bulkhead.make({ maxConcurrent: 1 })
       const _closed = Bulkhead.make({ maxConcurrent: 1, onStoreError: "fail" })
-      const options: Bulkhead.Options = { maxConcurrent: 1 }
+      const options: Bulkhead.Bulkhead.Options = { maxConcurrent: 1 }
       const _either = Bulkhead.make(options)
       type Of<T> = T extends Effect.Effect<infer B, any, any> ? B : never
       const useOpen = (b: Of<typeof _open>) => call.pipe(b)
@@ -124,12 +136,15 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       expectTypeOf(useEither).returns.toEqualTypeOf<
         Effect.Effect<number, Unavailable | Errors.BulkheadFullError | Bulkhead.BulkheadStoreError>
       >()
-      // invalid options fail at construction, naming the option
-      const invalid = yield* Effect.flip(Bulkhead.make({ maxConcurrent: 0 }).pipe(
-        Effect.provideService(Redis.Redis, {} as Redis.RedisConnection),
-        Effect.scoped
-      ))
+      expectTypeOf(Bulkhead.make({ maxConcurrent: 1, onStoreError: "fail" })).toEqualTypeOf<
+        Effect.Effect<Bulkhead.Bulkhead<Bulkhead.BulkheadStoreError>, Errors.InvalidOptionsError, import("effect").Scope.Scope>
+      >()
+      // invalid options fail at construction, naming the option: the bulkhead's, and the store's
+      const invalid = yield* Effect.flip(onRedis({} as Redis.RedisConnection, { maxConcurrent: 0 }).pipe(Effect.scoped))
       assert.strictEqual(invalid.option, "maxConcurrent")
+      const invalidStore = yield* Effect.flip(onRedis({} as Redis.RedisConnection, { maxConcurrent: 1 }, { leaseTtl: 0 }).pipe(Effect.scoped))
+      assert.strictEqual(invalidStore.option, "leaseTtl")
+      assert.strictEqual(invalidStore.module, "BulkheadStore.make")
     }))
 
   it.live("a full bulkhead rejects at once without a queue, and per key", () =>
@@ -162,7 +177,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const prefix = uniquePrefix()
       const a = yield* replica(server.url, prefix, { maxConcurrent: 1, name: "queue" })
       const impatient = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 5, maxWait: "50 millis", name: "queue" })
-      const patient = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 5, name: "queue", pollInterval: "20 millis" })
+      const patient = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 5, name: "queue" }, { pollInterval: "20 millis" })
       const h = yield* holding(a)
       const gaveUp = yield* Effect.flip(impatient(Effect.succeed("no")))
       assert.strictEqual(gaveUp.reason, "MaxWaitExceeded")
@@ -171,12 +186,12 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
         Effect.fork(patient(Effect.sync(() => {
           order.push(i)
         }))))
-      yield* eventually(Effect.sync(() => patient.stats().queued === 3))
+      yield* eventually(Effect.map(patient.stats(), (s) => s.queued === 3))
       yield* h.release
       yield* Effect.forEach(waiters, Fiber.join)
       assert.deepStrictEqual(order, [1, 2, 3]) // FIFO within a replica
       assert.strictEqual(yield* a.held(), 0)
-      assert.deepStrictEqual(patient.stats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 5 })
+      assert.deepStrictEqual(yield* patient.stats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 5 })
     }).pipe(Effect.scoped))
 
   it.live("leases are released on failure, defect and interruption (running or queued)", () =>
@@ -190,11 +205,11 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const running = yield* holding(a)
       // b's callers queue (one polls Redis), then are interrupted
       const queued = yield* Effect.forEach([1, 2], () => Effect.fork(b(Effect.void)))
-      yield* eventually(Effect.sync(() => b.stats().queued === 2))
+      yield* eventually(Effect.sync(() => b.unsafeStats().queued === 2))
       yield* Effect.forEach(queued, Fiber.interrupt)
       yield* Fiber.interrupt(running.fiber)
       assert.strictEqual(yield* a.held(), 0)
-      assert.deepStrictEqual([a.totals().active, a.totals().queued, b.totals().active, b.totals().queued], [0, 0, 0, 0])
+      assert.deepStrictEqual([a.unsafeTotals().active, a.unsafeTotals().queued, b.unsafeTotals().active, b.unsafeTotals().queued], [0, 0, 0, 0])
       // and the permit is free for anyone
       assert.strictEqual(yield* b(Effect.succeed("free")), "free")
     }).pipe(Effect.scoped))
@@ -215,7 +230,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
         })
         child.once("exit", (code) => resume(Effect.fail(new Error(`holder exited (${code})`))))
       })
-      const b = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 1, name: "crash", leaseTtl: 300 })
+      const b = yield* replica(server.url, prefix, { maxConcurrent: 1, maxQueue: 1, name: "crash" }, { leaseTtl: 300 })
       const noQueue = yield* replica(server.url, prefix, { maxConcurrent: 1, name: "crash" })
       // longer than the lease: the holder renews it
       yield* realSleep(450)
@@ -232,9 +247,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const server = yield* startRedis
       const prefix = uniquePrefix()
       const redis = yield* connect(server.url, prefix)
-      const b = yield* Bulkhead.make({ maxConcurrent: 1, name: "ttl", clock: "caller", leaseTtl: "10 seconds" }).pipe(
-        Effect.provideService(Redis.Redis, redis)
-      )
+      const b = yield* onRedis(redis, { maxConcurrent: 1, name: "ttl" }, { clock: "caller", leaseTtl: "10 seconds" })
       // a holder that died right after taking its lease (never renews)
       const now = yield* TestClock.currentTimeMillis
       // the default partition's set: `<prefix>bulkhead:<name.length>:<name>`
@@ -253,9 +266,8 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const server = yield* restartableRedis
       const prefix = uniquePrefix()
       const redis = yield* connect(server.url, prefix, "100 millis")
-      const provide = Effect.provideService(Redis.Redis, redis)
-      const closed = yield* Bulkhead.make({ maxConcurrent: 2, name: "closed", onStoreError: "fail" }).pipe(provide)
-      const open = yield* Bulkhead.make({ maxConcurrent: 2, name: "open", localMaxConcurrent: 1 }).pipe(provide)
+      const closed = yield* onRedis(redis, { maxConcurrent: 2, name: "closed", onStoreError: "fail" })
+      const open = yield* onRedis(redis, { maxConcurrent: 2, name: "open" }, { localMaxConcurrent: 1 })
       // a call holds a lease when Redis stops answering
       const h = yield* holding(closed)
       yield* server.pause
@@ -275,9 +287,9 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       // the releases sent while paused run on resume (well before the 10 s lease would expire): nothing leaks
       yield* eventually(Effect.map(closed.held(), (n) => n === 0))
       assert.strictEqual(yield* closed(Effect.succeed("back")), "back")
-      const t = closed.totals()
-      assert.isTrue(t.storeErrors >= 2, `storeErrors ${t.storeErrors}`)
-      assert.strictEqual(open.totals().allowedWithoutLease, 1)
+      const t = yield* closed.totals()
+      assert.isTrue(t.storeErrors! >= 2, `storeErrors ${t.storeErrors}`)
+      assert.strictEqual(open.unsafeTotals().allowedWithoutLease, 1)
       // and in metrics
       const storeErrors = { store: "bulkhead", policy: "closed", operation: "acquire" }
       assert.isTrue((yield* counterTotal("resilience_redis_store_errors", storeErrors)) >= 1)
@@ -289,9 +301,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       const server = yield* restartableRedis
       const prefix = uniquePrefix()
       const redis = yield* connect(server.url, prefix, "200 millis")
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, name: "restart", onStoreError: "fail", leaseTtl: 150 }).pipe(
-        Effect.provideService(Redis.Redis, redis)
-      )
+      const bulkhead = yield* onRedis(redis, { maxConcurrent: 2, name: "restart", onStoreError: "fail" }, { leaseTtl: 150 })
       const h = yield* holding(bulkhead)
       yield* server.kill
       const down = yield* Effect.flip(bulkhead(Effect.void))
@@ -299,7 +309,7 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       yield* server.restart
       // the running call's renewal takes its lease back in the new, empty Redis
       yield* eventually(Effect.map(Effect.either(bulkhead.held()), (n) => Either.isRight(n) && n.right === 1))
-      assert.isTrue(bulkhead.totals().leasesRecovered >= 1)
+      assert.isTrue(bulkhead.unsafeTotals().leasesRecovered! >= 1)
       // the limit holds again: one more call fits, a third does not
       const h2 = yield* holding(bulkhead)
       const full = yield* Effect.flip(bulkhead(Effect.void))
@@ -309,5 +319,56 @@ describe.skipIf(!hasRedis)("distributed Bulkhead (real redis-server)", () => {
       yield* Fiber.join(h2.fiber)
       assert.strictEqual(yield* bulkhead.held(), 0)
       assert.strictEqual(yield* bulkhead(Effect.succeed("recovered")), "recovered")
+    }).pipe(Effect.scoped))
+  it.live("one policy: Bulkhead.make under BulkheadStore.layer, described with its store, its events and readers", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const prefix = uniquePrefix()
+      const live = BulkheadStore.layer({ leaseTtl: "6 seconds" }).pipe(
+        Layer.provide(Redis.layer({ url: server.url, prefix, commandTimeout: "1 second" }))
+      )
+      yield* Effect.gen(function*() {
+        assert.strictEqual((yield* Bulkhead.BulkheadStore).kind, "redis")
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "one", metricsInterval: Duration.infinity })
+        assert.isTrue(Bulkhead.isBulkhead(bulkhead))
+        assert.deepStrictEqual(Policy.describe(bulkhead).options, {
+          maxConcurrent: 1,
+          maxQueue: 0,
+          store: "redis",
+          leaseTtl: "6s",
+          onStoreError: "allow"
+        })
+        const events = yield* bulkhead.events.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("10 millis")
+        const h = yield* holding(bulkhead.execute({ key: "k" }))
+        assert.strictEqual(yield* bulkhead.held("k"), 1)
+        assert.deepStrictEqual(yield* bulkhead.stats("k"), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 0 })
+        assert.deepStrictEqual(yield* bulkhead.totals(), {
+          active: 1,
+          queued: 0,
+          partitions: 1,
+          storeErrors: 0,
+          allowedWithoutLease: 0,
+          leasesLost: 0,
+          leasesRecovered: 0
+        })
+        const rejected = yield* Effect.flip(bulkhead.execute(Effect.void, { key: "k" }))
+        assert.strictEqual(rejected._tag === "BulkheadFullError" && rejected.reason, "QueueFull")
+        yield* h.release
+        yield* Fiber.join(h.fiber)
+        const [permitted, full] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+        assert.isTrue(permitted!._tag === "Permitted" && permitted!.leased === true && permitted!.key === "k" && permitted!.active === 1)
+        assert.isTrue(full!._tag === "Rejected" && full!.reason === "QueueFull")
+        assert.deepStrictEqual(bulkhead.unsafeTotals().partitions, 0)
+        assert.strictEqual(yield* bulkhead.held("k"), 0)
+      }).pipe(Effect.provide(live))
+      // and as a layer under the user's tag, the store provided to it
+      class Payments extends Context.Tag("test/Payments")<Payments, Bulkhead.Bulkhead<Bulkhead.BulkheadStoreError>>() {}
+      const payments = Bulkhead.layer(Payments, { maxConcurrent: 1, name: "one", onStoreError: "fail" }).pipe(
+        Layer.provide(BulkheadStore.layer()),
+        Layer.provide(Redis.layer({ url: server.url, prefix, commandTimeout: "1 second" }))
+      )
+      const described = yield* Effect.map(Payments, (b) => Policy.describe(b).options).pipe(Effect.provide(payments))
+      assert.deepStrictEqual(described, { maxConcurrent: 1, maxQueue: 0, store: "redis", leaseTtl: "10s", onStoreError: "fail" })
     }).pipe(Effect.scoped))
 })

@@ -10,8 +10,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
-import { Idempotency, Timeout } from "effect-resilience"
-import { Bulkhead, IdempotencyStore, Redis } from "effect-resilience/redis"
+import { Bulkhead, Idempotency, Timeout } from "effect-resilience"
+import { BulkheadStore, IdempotencyStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
 
 let prefixes = 0
@@ -46,9 +46,8 @@ describe.skipIf(!hasRedis)("issue 15: deadlines in distributed policies (real re
           maxConcurrent: 1,
           maxQueue: 1,
           ...(maxWait === undefined ? {} : { maxWait }),
-          pollInterval: "10 millis",
           name: "deadline"
-        }).pipe(Effect.provideService(Redis.Redis, redis))
+        }).pipe(Effect.provide(BulkheadStore.layer({ pollInterval: "10 millis" })), Effect.provideService(Redis.Redis, redis))
         const running = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const holder = yield* Effect.fork(bulkhead(Effect.zipRight(Deferred.succeed(running, undefined), Deferred.await(release))))
@@ -74,7 +73,8 @@ describe.skipIf(!hasRedis)("issue 15: deadlines in distributed policies (real re
     Effect.gen(function*() {
       const server = yield* startRedis
       const redis = yield* connect(server.url, uniquePrefix())
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "300 millis", pollInterval: "10 millis" }).pipe(
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "300 millis" }).pipe(
+        Effect.provide(BulkheadStore.layer({ pollInterval: "10 millis" })),
         Effect.provideService(Redis.Redis, redis)
       )
       const running = yield* Deferred.make<void>()

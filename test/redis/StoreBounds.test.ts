@@ -299,7 +299,7 @@ describe.skipIf(!hasRedis)("issue 17 §4: a fail-open deployment starts while Re
           tripPolicy: CircuitBreaker.consecutive(1),
           openDuration: "1 minute",
           onStoreError: "allow"
-        }).pipe(Effect.provide(CircuitBreakerStore.layerStore({ timeout: Duration.millis(STORE_TIMEOUT) })))
+        }).pipe(Effect.provide(CircuitBreakerStore.layer({ timeout: Duration.millis(STORE_TIMEOUT) })))
         assert.strictEqual(yield* breaker(Effect.succeed("untracked")), "untracked")
         // down: the fail-open bulkhead runs without a lease, stale-if-error answers fresh, nothing hangs
         const down = yield* timed(bulkhead(Effect.succeed("ran")))

@@ -33,7 +33,7 @@ import {
 } from "effect-resilience"
 import { AdminRoutes, HealthRoutes, ResilientHttpClient } from "effect-resilience/http"
 import {
-  Bulkhead as RedisBulkhead,
+  BulkheadStore,
   CircuitBreakerStore,
   IdempotencyStore,
   RateLimiterStore,
@@ -182,12 +182,12 @@ const timeoutRows: ReadonlyArray<Row> = [
     "one of",
     () => Timeout.make("1 second", { implementation: any("sometimes") })
   ),
-  layer("Timeout.layer duration=0", "duration", "> 0", () => Timeout.layer(AnyTag, 0)),
+  layer("Timeout.layer duration=0", "duration", "> 0", () => Timeout.layer(AnyTag, { duration: 0 })),
   layer(
     "Timeout.layerConfig DB_TIMEOUT=0 millis",
     "duration",
     "> 0",
-    () => Timeout.layerConfig(AnyTag, Config.duration("DB_TIMEOUT")),
+    () => Timeout.layerConfig(AnyTag, { duration: Config.duration("DB_TIMEOUT") }),
     { DB_TIMEOUT: "0 millis" }
   )
 ]
@@ -455,8 +455,8 @@ const fallbackRows: ReadonlyArray<Row> = [
   pure("Fallback.when('x')", "predicate", "a function", () => any(Fallback.when)("x")),
   pure("Fallback.chain([])", "sources", "non-empty array", () => any(Fallback.chain)([])),
   pure("Fallback.chain([1])", "sources[0]", "an effect", () => any(Fallback.chain)([1])),
-  scoped("Fallback.makeMemoryStore maxEntries=0", "maxEntries", ">= 1", () => Fallback.makeMemoryStore({ maxEntries: 0 })),
-  scoped("Fallback.makeMemoryStore maxEntries=NaN", "maxEntries", INT, () => Fallback.makeMemoryStore({ maxEntries: NaN })),
+  scoped("Fallback.makeStoreMemory maxEntries=0", "maxEntries", ">= 1", () => Fallback.makeStoreMemory({ maxEntries: 0 })),
+  scoped("Fallback.makeStoreMemory maxEntries=NaN", "maxEntries", INT, () => Fallback.makeStoreMemory({ maxEntries: NaN })),
   scoped("Fallback.staleIfError ttl=0", "ttl", "> 0", () => Fallback.staleIfError({ ttl: 0, maxEntries: 10 })),
   scoped("Fallback.staleIfError ttl=NaN", "ttl", DUR, () => Fallback.staleIfError({ ttl: NaN, maxEntries: 10 })),
   scoped("Fallback.staleIfError maxEntries=0", "maxEntries", ">= 1", () => Fallback.staleIfError({ ttl: "1 minute", maxEntries: 0 })),
@@ -614,7 +614,7 @@ const edges: ReadonlyArray<Edge> = [
   edge("RateLimiter.makeStoreMemory maxKeys=1", () => RateLimiter.makeStoreMemory({ maxKeys: 1 })),
   edge("Hedge.make delay=0 maxAttempts=1", () => Hedge.make({ delay: 0, maxAttempts: 1 })),
   edge("Hedge.make delay=Infinity maxAttempts=MAX", () => Hedge.make({ delay: Infinity, maxAttempts: Hedge.MAX_ATTEMPTS })),
-  edge("Fallback.makeMemoryStore maxEntries=1", () => Fallback.makeMemoryStore({ maxEntries: 1 })),
+  edge("Fallback.makeStoreMemory maxEntries=1", () => Fallback.makeStoreMemory({ maxEntries: 1 })),
   edge("Fallback.staleIfError maxEntries=1", () => Fallback.staleIfError({ ttl: 1, maxEntries: 1 })),
   edge("Idempotency.makeStoreMemory maxKeys=1", () => Idempotency.makeStoreMemory({ maxKeys: 1 })),
   edge("Chaos.fault rate=0", () => Chaos.fault({ rate: 0, error: "e" })),
@@ -1007,7 +1007,8 @@ const bulkheadOptions: Record<string, Kind> = {
   maxQueue: kinds.integer({ min: 0, infinite: true }),
   maxWait: kinds.duration(OFF),
   name: kinds.string(),
-  metricsInterval: kinds.duration(OFF)
+  metricsInterval: kinds.duration(OFF),
+  onStoreError: kinds.oneOf()
 }
 const rateLimiterOptions: Record<string, Kind> = {
   limit: kinds.integer({ required: true, min: 1 }),
@@ -1030,7 +1031,7 @@ const staleOptions: Record<string, Kind> = {
   on: kinds.function(),
   defects: kinds.other("a boolean or a predicate"),
   interruptions: kinds.boolean(),
-  store: kinds.other("StaleStore"),
+  schema: kinds.other("a Schema"),
   maxPendingWrites: kinds.integer({ min: 1 }),
   name: kinds.string()
 }
@@ -1184,16 +1185,16 @@ const constructors: ReadonlyArray<Constructor> = [
     name: "Timeout.layer",
     mode: "fail",
     base: { duration: 1000 },
-    make: ({ duration, ...o }) => layerOf(Timeout.layer(AnyTag, duration, o)),
-    whole: (o) => layerOf(Timeout.layer(AnyTag, 1000, any(o))),
+    make: (o) => layerOf(Timeout.layer(AnyTag, any(o))),
+    required: "duration",
     options: timeoutOptions
   },
   {
     name: "Timeout.layerConfig",
     mode: "fail",
     base: { duration: 1000 },
-    make: ({ duration, ...o }) => layerOf(Timeout.layerConfig(AnyTag, Config.succeed(duration), o)),
-    whole: (o) => layerOf(Timeout.layerConfig(AnyTag, Config.succeed(1000), any(o))),
+    make: (o) => layerOf(Timeout.layerConfig(AnyTag, viaConfig(o))),
+    ...configArgument((c) => layerOf(Timeout.layerConfig(AnyTag, c))),
     options: timeoutOptions
   },
   // --- Policy
@@ -1441,12 +1442,18 @@ const constructors: ReadonlyArray<Constructor> = [
     options: { predicate: kinds.function(true) }
   },
   {
-    name: "Fallback.makeMemoryStore",
+    name: "Fallback.makeStoreMemory",
     mode: "fail",
-    base: { maxEntries: 1 },
-    make: (o) => Fallback.makeMemoryStore(o),
-    required: "maxEntries",
-    options: { maxEntries: kinds.integer({ required: true, min: 1 }) }
+    base: {},
+    make: (o) => Fallback.makeStoreMemory(o),
+    options: { maxEntries: kinds.integer({ min: 1 }) }
+  },
+  {
+    name: "Fallback.layerStoreMemory",
+    mode: "fail",
+    base: {},
+    make: (o) => layerOf(Fallback.layerStoreMemory(o)),
+    options: { maxEntries: kinds.integer({ min: 1 }) }
   },
   {
     name: "Fallback.staleIfError",
@@ -1615,6 +1622,20 @@ const constructors: ReadonlyArray<Constructor> = [
     required: "effect",
     options: { ...chaosOptions, effect: kinds.other("an Effect", true) }
   },
+  ...(["makeSwitch", "unsafeMakeSwitch", "switchFromConfig"] as const).map((f): Constructor => ({
+    name: `Chaos.${f}`,
+    mode: f === "unsafeMakeSwitch" ? "throw" : "fail",
+    base: {},
+    // the initial state, not an options object (undefined: on); switchFromConfig reads it from a Config
+    make: (o) =>
+      f === "makeSwitch"
+        ? Chaos.makeSwitch(o.initial)
+        : f === "unsafeMakeSwitch"
+        ? Chaos.unsafeMakeSwitch(o.initial)
+        : Chaos.switchFromConfig(Config.succeed(o.initial)),
+    whole: false,
+    options: { initial: kinds.boolean() }
+  })),
   // --- Testing
   {
     name: "Testing.scripted",
@@ -1696,13 +1717,11 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
     clock: kinds.oneOf(),
     prefix: kinds.string()
   }
-  const redisBulkhead: Record<string, Kind> = {
-    ...bulkheadOptions,
+  const redisBulkheadStore: Record<string, Kind> = {
     // a lease that never expired would outlive a dead holder; its expiry must stay an exact integer
     leaseTtl: kinds.duration({ ...FINITE, maxMillis: Number.MAX_SAFE_INTEGER }),
     pollInterval: kinds.duration(FINITE),
     localMaxConcurrent: kinds.integer({ min: 1 }),
-    onStoreError: kinds.oneOf(),
     ...storeTimeouts
   }
   // Node's timer cap, past which ioredis's own connect and command timers fire at once
@@ -1743,14 +1762,14 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
       validationOnly: true,
       options: redisOptions
     },
-    {
-      name: "StaleStore.make",
+    ...(["make", "layer"] as const).map((f): Constructor => ({
+      name: `StaleStore.${f}`,
       mode: "fail",
       base: {},
-      make: (o) => withRedis(StaleStore.make(o)),
-      options: { schema: kinds.other("a Schema"), timeout: kinds.duration(FINITE), clock: kinds.oneOf() }
-    },
-    ...(["make", "layerStore", "layerStoreConfig"] as const).map((f): Constructor => ({
+      make: (o) => withRedis(f === "make" ? StaleStore.make(o) : layerOf(StaleStore.layer(o))),
+      options: { timeout: kinds.duration(FINITE), clock: kinds.oneOf(), maxValueBytes: kinds.integer({ min: 1 }) }
+    })),
+    ...(["make", "layer", "layerConfig"] as const).map((f): Constructor => ({
       name: `CircuitBreakerStore.${f}`,
       mode: "fail",
       base: {},
@@ -1758,11 +1777,11 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
         f === "make"
           ? withRedis(CircuitBreakerStore.make(o))
           : layerOf(
-            (f === "layerStore" ? CircuitBreakerStore.layerStore(o) : CircuitBreakerStore.layerStoreConfig(viaConfig(o))).pipe(
+            (f === "layer" ? CircuitBreakerStore.layer(o) : CircuitBreakerStore.layerConfig(viaConfig(o))).pipe(
               Layer.provide(redis)
             )
           ),
-      ...(f === "layerStoreConfig" ? { whole: false } : {}),
+      ...(f === "layerConfig" ? { whole: false } : {}),
       options: { idleTimeToLive: kinds.duration(FINITE), timeout: kinds.duration(FINITE), clock: kinds.oneOf() }
     })),
     ...(["make", "layer"] as const).map((f): Constructor => ({
@@ -1785,23 +1804,21 @@ const redisConstructors = (url: string): ReadonlyArray<Constructor> => {
       make: (o) => withRedis(f === "make" ? RateLimiterStore.make(o) : layerOf(RateLimiterStore.layer(o))),
       options: storeTimeouts
     })),
+    ...(["make", "layer"] as const).map((f): Constructor => ({
+      name: `BulkheadStore.${f}`,
+      mode: "fail",
+      base: {},
+      make: (o) => withRedis(f === "make" ? BulkheadStore.make(o) : layerOf(BulkheadStore.layer(o))),
+      options: redisBulkheadStore
+    })),
     {
-      name: "Bulkhead.make (redis)",
+      // the bulkhead's own options are validated the same on a shared store
+      name: "Bulkhead.make (on the Redis store)",
       mode: "fail",
       base: { maxConcurrent: 1 },
-      make: (o) => withRedis(RedisBulkhead.make(o)),
+      make: (o) => withRedis(Effect.provide(Bulkhead.make(o), BulkheadStore.layer())),
       required: "maxConcurrent",
-      options: redisBulkhead,
-      module: "Bulkhead.make (redis)"
-    },
-    {
-      name: "Bulkhead.layer (redis)",
-      mode: "fail",
-      base: { maxConcurrent: 1 },
-      make: (o) => withRedis(layerOf(RedisBulkhead.layer(AnyTag, o))),
-      required: "maxConcurrent",
-      options: redisBulkhead,
-      module: "Bulkhead.layer"
+      options: bulkheadOptions
     }
   ]
 }

@@ -291,7 +291,7 @@ export const runStress = (options: StressOptions): Effect.Effect<StressResult, n
 
     let notExactlyOnce = 0
     for (let i = 0; i < n; i++) if (completions[i] !== 1) notExactlyOnce++
-    const stats = bulkhead.stats()
+    const stats = bulkhead.unsafeStats()
     return {
       n,
       outcomes,

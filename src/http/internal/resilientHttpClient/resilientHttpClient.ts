@@ -24,7 +24,8 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import * as Bulkhead from "../../../Bulkhead.js"
+import type * as Bulkhead from "../../../Bulkhead.js"
+import * as bulkhead_ from "../../../internal/bulkhead/bulkhead.js"
 import type * as CircuitBreaker from "../../../CircuitBreaker.js"
 import * as breaker_ from "../../../internal/circuitBreaker/breaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../../Errors.js"
@@ -512,7 +513,7 @@ const build = (
       : typeof config.bulkhead === "function"
       ? config.bulkhead
       : yield* Effect.mapError(
-        Bulkhead.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead }),
+        bulkhead_.make({ ...DEFAULT_BULKHEAD, name: config.name, ...config.bulkhead }),
         asOption(m, "bulkhead")
       )
     const impl = new ResilienceImpl(config, breaker, bulkhead)
