@@ -4,7 +4,8 @@
  * - (a) no import cycle between modules at run time;
  * - (b) internal code (`src/internal/`, `src/http/internal/`, `src/redis/internal/`)
  *   never imports a public module (`src/*.ts`, `src/http/*.ts`, `src/redis/*.ts`
- *   other than the index files) at run time.
+ *   other than the index files) at run time — neither its own (the issue-20 rule,
+ *   alone with `--own-only`) nor another one (DESIGN.md's layout).
  *
  * Run-time imports are `import … from`, `export … from` and `import("…")`;
  * `import type`, `export type` and imports whose every specifier is `type` are
@@ -186,11 +187,11 @@ const ownersOf = (file: string): Set<string> => {
   return owners
 }
 
-// Enforced: internal code never imports its own public module at run time (issue 20).
-// Reported (enforced with --all): internal code importing any other public module at
-// run time, which DESIGN.md's layout forbids too; today Errors.ts, Timeout.ts,
-// redis/Redis.ts and the root modules the Redis stores implement.
-const enforceAll = process.argv.includes("--all")
+// Enforced: internal code never imports a public module at run time (DESIGN.md's layout;
+// issue 20 asks for its own module at least, and no internal file does either since the
+// restructuring). `--own-only` checks the narrower rule alone (an internal file importing
+// another pattern's public module is then only reported).
+const enforceAll = !process.argv.includes("--own-only")
 const layering: Array<string> = []
 const otherPublic: Array<string> = []
 for (const [file, targets] of graph) {

@@ -762,7 +762,7 @@ export const registerCircuitBreaker: (
  * @category Accessors
  */
 export const registerBulkhead: (
-  bulkhead: Bulkhead,
+  bulkhead: Bulkhead<unknown>,
   options?: { readonly name?: string | undefined }
 ) => Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> = sources.registerBulkhead
 

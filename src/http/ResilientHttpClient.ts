@@ -341,9 +341,17 @@ export interface Options {
   /**
    * The bulkhead, one partition per origin: a bulkhead to use, options for a
    * new one (merged over the defaults: `maxConcurrent: 100`,
-   * `maxQueue: 1000`, named after the client), or `false`.
+   * `maxQueue: 1000`, named after the client), or `false`. On a shared
+   * (Redis) `BulkheadStore` the client's bulkhead fails open when the store
+   * fails (`onStoreError: "allow"`): the client's errors do not include
+   * `BulkheadStoreError`, so a fail-closed bulkhead is refused (at compile
+   * time, and with `InvalidOptionsError` at run time).
    */
-  readonly bulkhead?: Bulkhead.Bulkhead | Partial<Bulkhead.Bulkhead.Options> | false | undefined
+  readonly bulkhead?:
+    | Bulkhead.Bulkhead
+    | Partial<Bulkhead.Bulkhead.Options> & { readonly onStoreError?: "allow" | undefined }
+    | false
+    | undefined
   /**
    * Register the client with the `Health.PolicyRegistry` in context, if
    * there is one (listed with its origins; isolate/reset an origin's

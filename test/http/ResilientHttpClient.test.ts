@@ -324,6 +324,8 @@ describe("ResilientHttpClient.layer", () => {
         [{ retry: { statuses: [99] } }, "retry.statuses"],
         [{ maxOrigins: 0 }, "maxOrigins"],
         [{ bulkhead: 5 as any }, "bulkhead"],
+        // the client's errors do not include BulkheadStoreError: a fail-closed bulkhead is refused
+        [{ bulkhead: { onStoreError: "fail" } as any }, "bulkhead.onStoreError"],
         [{ circuitBreaker: "on" as any }, "circuitBreaker"],
         [{ health: { whenOpen: "down" as any } }, "health.whenOpen"]
       ]

@@ -198,7 +198,7 @@ export const circuitBreakerEntry = (
 }
 
 /** @internal */
-export const bulkheadEntry = (bulkhead: Bulkhead, options: { readonly name?: string | undefined } = {}): Health.PolicyEntry => {
+export const bulkheadEntry = (bulkhead: Bulkhead<unknown>, options: { readonly name?: string | undefined } = {}): Health.PolicyEntry => {
   const m = "Health.registerBulkhead"
   if (typeof bulkhead !== "function" || typeof (bulkhead as any).stats !== "function" || typeof (bulkhead as any).resize !== "function") {
     throw validate.invalid(m, "bulkhead", bulkhead, "a Bulkhead")
@@ -207,7 +207,7 @@ export const bulkheadEntry = (bulkhead: Bulkhead, options: { readonly name?: str
   return bulkheadEntryOf(bulkhead, options.name === undefined ? bulkhead.policyName : validate.nonEmptyString(m, "name", options.name))
 }
 
-const bulkheadEntryOf = (bulkhead: Bulkhead, name: string): Health.PolicyEntry => ({
+const bulkheadEntryOf = (bulkhead: Bulkhead<unknown>, name: string): Health.PolicyEntry => ({
   name,
   kind: "Bulkhead",
   info: Effect.sync(() => {
@@ -233,7 +233,7 @@ export const registerCircuitBreaker = (
 
 /** @internal */
 export const registerBulkhead = (
-  bulkhead: Bulkhead,
+  bulkhead: Bulkhead<unknown>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<void, InvalidOptionsError, PolicyRegistry | Scope.Scope> =>
   Effect.flatMap(validate.validated(() => bulkheadEntry(bulkhead, options)), registerPolicy)

@@ -142,6 +142,11 @@ export const resolve = (options: ResilientHttpClient.Options | undefined, m: str
   ) {
     throw validate.invalid(m, "bulkhead", bulkheadOption, "a Bulkhead, its options, or false")
   }
+  // the client's errors do not include BulkheadStoreError: its bulkhead fails open on a store failure
+  if (!isBulkhead && bulkheadOption !== undefined && bulkheadOption !== false) {
+    const onStoreError = (bulkheadOption as { readonly onStoreError?: unknown }).onStoreError
+    if (onStoreError !== undefined) validate.oneOf(m, "bulkhead.onStoreError", onStoreError, ["allow"])
+  }
   if (options.health !== undefined && options.health !== false) {
     if (options.health === null || typeof options.health !== "object" || Array.isArray(options.health)) {
       throw validate.invalid(m, "health", options.health, "health check options or false")
