@@ -52,7 +52,7 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../Errors.js"
-import * as internal from "./internal/breakerStore.js"
+import * as internal from "./internal/circuitBreaker/store.js"
 import type { Redis, RedisError } from "./Redis.js"
 
 /**

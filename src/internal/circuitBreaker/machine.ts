@@ -3,7 +3,7 @@
  * circuit's state is one tagged union (`CircuitState`) held in its record
  * and replaced on every transition; JavaScript runs each operation to
  * completion, so every admit/record is atomic. The Redis store runs the same
- * machine as Lua scripts (see src/redis/internal/breakerScripts.ts).
+ * machine as Lua scripts (see src/redis/internal/circuitBreaker/scripts.ts).
  *
  * Generations: every transition gives the circuit a new generation (unique
  * in the store), and every admission carries the generation it was made in.

@@ -19,7 +19,7 @@
  * - [3] the pub/sub channel transitions are published on ('' = none)
  * - [4] the namespace (breaker name), [5] the circuit key as JSON, `null` for the breaker's own
  *   circuit (both for the published transitions; the circuit itself is named by KEYS)
- * - [6] the circuit's configuration, JSON (see `encodeConfig` in breakerStore.ts)
+ * - [6] the circuit's configuration, JSON (see `encodeConfig` in store.ts)
  * - [7] the window's fingerprint: a window made under another trip policy is started over
  *
  * A circuit's keys expire after ARGV[2] idle only while its state no longer

@@ -1,6 +1,6 @@
 /**
  * The Redis `CircuitBreakerStore`: every operation is one Lua script (see
- * breakerScripts.ts) run with EVALSHA through the shared {@link Redis}
+ * scripts.ts) run with EVALSHA through the shared {@link Redis}
  * connection; transitions are published by the scripts themselves and
  * received on a duplicate connection in subscriber mode.
  *
@@ -17,18 +17,18 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Redis as IORedis } from "ioredis"
-import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import type { InvalidOptionsError } from "../../Errors.js"
-import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../internal/circuitBreaker/errors.js"
-import * as Machine from "../../internal/circuitBreaker/machine.js"
-import { CircuitBreakerStore } from "../../internal/circuitBreaker/memoryStore.js"
-import { namespaced } from "../../internal/keys.js"
-import * as validate from "../../internal/validate.js"
-import type * as PublicStore from "../CircuitBreakerStore.js"
-import type { RedisConnection, Script } from "../Redis.js"
-import { Redis, RedisError } from "./redis.js"
-import { bounded } from "./bounded.js"
-import * as Scripts from "./breakerScripts.js"
+import type * as CircuitBreaker from "../../../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../../../Errors.js"
+import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../../internal/circuitBreaker/errors.js"
+import * as Machine from "../../../internal/circuitBreaker/machine.js"
+import { CircuitBreakerStore } from "../../../internal/circuitBreaker/memoryStore.js"
+import { namespaced } from "../../../internal/keys.js"
+import * as validate from "../../../internal/validate.js"
+import type * as PublicStore from "../../CircuitBreakerStore.js"
+import type { RedisConnection, Script } from "../../Redis.js"
+import { Redis, RedisError } from "../redis.js"
+import { bounded } from "../bounded.js"
+import * as Scripts from "./scripts.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
 type Config = CircuitBreaker.CircuitBreakerStore.Config
