@@ -130,6 +130,19 @@ const retryRows: ReadonlyArray<Row> = [
   pure("Retry.policy maxRetryAfter=-1", "maxRetryAfter", ">= 0", () => Retry.policy({ maxRetryAfter: -1 })),
   pure("Retry.policy maxRetryAfter=NaN", "maxRetryAfter", DUR, () => Retry.policy({ maxRetryAfter: NaN })),
   pure("Retry.policy schedule=string", "schedule", "a Schedule", () => Retry.policy({ schedule: any("exponential") })),
+  pure("Retry.policy whenResult=string", "whenResult", "a function", () => Retry.policy({ whenResult: any("503") })),
+  pure(
+    "Retry.policy failAfterMaxAttempts=yes",
+    "failAfterMaxAttempts",
+    "a boolean",
+    () => Retry.policy({ whenResult: () => true, failAfterMaxAttempts: any("yes") })
+  ),
+  pure(
+    "Retry.policy failAfterMaxAttempts without whenResult",
+    "failAfterMaxAttempts",
+    "without whenResult",
+    () => Retry.policy(any({ failAfterMaxAttempts: true }))
+  ),
   ...[-0.1, 1001, NaN, Infinity, "0.2"].map((v) =>
     scoped(`Retry.budget ratio=${String(v)}`, "ratio", "<= 1000", () => Retry.budget({ ratio: any(v) }))
   ),
