@@ -457,6 +457,20 @@ const hedgeRows: ReadonlyArray<Row> = [
     pure(`Hedge.make maxAttempts=${v}`, "maxAttempts", `<= ${Hedge.MAX_ATTEMPTS}`, () => Hedge.make({ delay: 10, maxAttempts: v }))
   ),
   pure("Hedge.make while=string", "while", "a function", () => Hedge.make({ delay: 10, maxAttempts: 2, while: any("x") })),
+  pure("Hedge.make whenResult=string", "whenResult", "a function", () => Hedge.make({ delay: 10, maxAttempts: 2, whenResult: any("x") })),
+  pure("Hedge.make failWith=middle", "failWith", "one of", () => Hedge.make({ delay: 10, maxAttempts: 2, failWith: any("middle") })),
+  pure(
+    "Hedge.make failAfterMaxAttempts=yes",
+    "failAfterMaxAttempts",
+    "a boolean",
+    () => Hedge.make({ delay: 10, maxAttempts: 2, whenResult: () => true, failAfterMaxAttempts: any("yes") })
+  ),
+  pure(
+    "Hedge.make failAfterMaxAttempts without whenResult",
+    "failAfterMaxAttempts",
+    "without whenResult",
+    () => Hedge.make(any({ delay: 10, maxAttempts: 2, failAfterMaxAttempts: true }))
+  ),
   pure("Hedge.make name=''", "name", "non-empty string", () => Hedge.make({ delay: 10, maxAttempts: 2, name: "" }))
 ]
 
