@@ -63,7 +63,7 @@ describe("Hedge whenResult (issue 25)", () => {
       const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 3, whenResult: (n: number) => n <= 0, name })
       const events: Array<Hedge.HedgeEvent> = []
       const collector = yield* hedge.events.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.fork)
-      yield* Effect.yieldNow()
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
       const exit = yield* drive(dep.call.pipe(hedge))
       yield* Fiber.interrupt(collector)
       assert.deepStrictEqual(exit, Exit.succeed(0))

@@ -68,7 +68,7 @@ describe("Retry whenResult (issue 25)", () => {
       const retry = Retry.policy({ schedule: Retry.constant("10 millis"), times: 2, whenResult: is503, name })
       const events: Array<Retry.RetryEvent> = []
       const collector = yield* retry.events.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.fork)
-      yield* Effect.yieldNow()
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
       const exit = yield* drive(dep.call.pipe(retry))
       yield* Effect.yieldNow()
       yield* Fiber.interrupt(collector)
@@ -172,7 +172,7 @@ describe("Retry whenResult (issue 25)", () => {
       const retry = Retry.policy({ schedule: Retry.constant("1 second"), times: 10, whenResult: is503, name: fresh() })
       const events: Array<Retry.RetryEvent> = []
       const collector = yield* retry.events.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.fork)
-      yield* Effect.yieldNow()
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
       const exit = yield* drive(dep.call.pipe(retry, Timeout.make("2500 millis")))
       yield* Effect.yieldNow()
       yield* Fiber.interrupt(collector)

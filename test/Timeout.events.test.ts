@@ -16,7 +16,7 @@ const eventsDuring = <A, E>(timeout: Timeout.Timeout, effect: Effect.Effect<A, E
   Effect.gen(function*() {
     const events: Array<Timeout.TimeoutEvent> = []
     const collector = yield* timeout.events.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.fork)
-    yield* Effect.yieldNow()
+    for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
     const exit = yield* runWithClock(effect)
     yield* Effect.yieldNow()
     yield* Fiber.interrupt(collector)

@@ -482,6 +482,8 @@ const fallbackRows: ReadonlyArray<Row> = [
   pure("Fallback.when('x')", "predicate", "a function", () => any(Fallback.when)("x")),
   pure("Fallback.chain([])", "sources", "non-empty array", () => any(Fallback.chain)([])),
   pure("Fallback.chain([1])", "sources[0]", "an effect", () => any(Fallback.chain)([1])),
+  pure("Fallback.value whenResult=1", "whenResult", "a function", () => Fallback.value(0, { whenResult: any(1) })),
+  pure("Fallback.chain whenResult=x", "whenResult", "a function", () => Fallback.chain([Effect.succeed(0)], { whenResult: any("x") })),
   scoped("Fallback.makeStoreMemory maxEntries=0", "maxEntries", ">= 1", () => Fallback.makeStoreMemory({ maxEntries: 0 })),
   scoped("Fallback.makeStoreMemory maxEntries=NaN", "maxEntries", INT, () => Fallback.makeStoreMemory({ maxEntries: NaN })),
   scoped("Fallback.staleIfError ttl=0", "ttl", "> 0", () => Fallback.staleIfError({ ttl: 0, maxEntries: 10 })),
