@@ -179,7 +179,8 @@ export declare namespace Hedge {
 
   /**
    * Options of {@link make} with a `whenResult` predicate over values of
-   * type `A`.
+   * type `A` (`failAfterMaxAttempts` is written, as a literal, in the call
+   * to {@link make}, where it decides the hedge's error type).
    *
    * @example
    * ```ts
@@ -196,7 +197,7 @@ export declare namespace Hedge {
    * @since 0.1.0
    * @category Models
    */
-  export interface ResultOptions<EIn = unknown, A = unknown> extends Options<EIn, A> {
+  export interface ResultOptions<EIn = unknown, A = unknown> extends Omit<Options<EIn, A>, "failAfterMaxAttempts"> {
     readonly whenResult: (value: A) => boolean
   }
 

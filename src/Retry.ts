@@ -454,6 +454,8 @@ export declare namespace Retry {
   /**
    * Options of {@link policy} with a `whenResult` predicate over values of
    * type `A`: the schedule also sees the rejected values.
+   * `failAfterMaxAttempts` is not part of it: write it (as a literal) in the
+   * call to {@link policy}, where it decides the policy's error type.
    *
    * @example
    * ```ts
@@ -470,7 +472,7 @@ export declare namespace Retry {
    * @category Models
    */
   export interface ResultOptions<EIn = unknown, R = never, A = unknown>
-    extends Omit<RetryOptions<EIn, R, A>, "schedule" | "whenResult">
+    extends Omit<RetryOptions<EIn, R, A>, "schedule" | "whenResult" | "failAfterMaxAttempts">
   {
     readonly schedule?: Schedule.Schedule<unknown, EIn | A, R> | undefined
     readonly whenResult: (value: A) => boolean
