@@ -29,6 +29,7 @@ const answering = (statuses: ReadonlyArray<number | "fail">) =>
   })
 
 const is503 = (r: Response) => r.status === 503
+const ok503: Response = { status: 503 }
 
 /** Runs `effect` with the test clock moved on until it ends. */
 const drive = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -283,6 +284,18 @@ describe("Retry whenResult (issue 25)", () => {
     Effect.succeed("x").pipe(retry503)
     // @ts-expect-error nor does the failing variant
     strict(Effect.succeed(1))
+    // with an error predicate too: both constraints
+    const both = Retry.policy({ whenResult: is503, while: (e: Unavailable) => e._tag === "Unavailable", times: 2 })
+    expectTypeOf(call.pipe(both)).toEqualTypeOf<Effect.Effect<Response, Unavailable>>()
+    // @ts-expect-error an error type the `while` predicate does not read
+    Effect.fail("boom" as const).pipe(Effect.as(ok503), both)
+    // the constraint survives compose and pipeline
+    const pipeline = Policy.pipeline({ retry: strict, timeout: "1 second" })
+    expectTypeOf(call.pipe(pipeline)).toEqualTypeOf<
+      Effect.Effect<Response, Unavailable | Errors.FailedResultError<Response> | Errors.TimeoutError>
+    >()
+    // @ts-expect-error a pipeline with a retry over Response values does not accept an Effect of numbers
+    Effect.succeed(1).pipe(pipeline)
     // a plain policy accepts anything and adds nothing
     expectTypeOf(Effect.succeed("x").pipe(Retry.policy())).toEqualTypeOf<Effect.Effect<string>>()
   })
