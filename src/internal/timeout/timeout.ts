@@ -175,13 +175,14 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Timeout.
   const d = validate.duration(M, "duration", duration, { allowInfinite: true })
   options = validate.options(M, options)
   const impl = new TimeoutImpl(d, options)
+  const stats = Effect.sync(() => impl.unsafeStats())
   const policy = Object.assign(<A, E, R>(self: Effect.Effect<A, E, R>) => impl.apply(self), {
     [TypeId]: TypeId,
     duration: d,
     options,
     policyName: impl.name ?? DEFAULT_NAME,
     events: impl.hub.stream,
-    stats: () => Effect.sync(() => impl.unsafeStats()),
+    stats: () => stats,
     unsafeStats: () => impl.unsafeStats()
   })
   return unsafeMakeCallable(policy, {
