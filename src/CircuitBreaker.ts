@@ -578,6 +578,27 @@ export const Outcome: {
 
 /**
  * Decides what a call's `Exit` counts as, synchronously or with an effect.
+ * It sees successes too, so a value can count as a failure of the
+ * dependency (resilience4j's `recordResult`, cockatiel's `handleWhenResult`):
+ * the caller still gets the value, only the circuit counts it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Effect, Exit } from "effect"
+ *
+ * interface Response { readonly status: number }
+ * declare const get: Effect.Effect<Response, Error>
+ *
+ * // an HTTP 503 response value is a failure; other values are successes
+ * const byStatus: CircuitBreaker.Classifier<Response, Error> = (exit) =>
+ *   Exit.isSuccess(exit) && exit.value.status === 503 ? CircuitBreaker.Outcome.failure() : CircuitBreaker.defaultClassify(exit)
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" })
+ *   return yield* breaker.execute(get, { key: "api", classify: byStatus })
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models

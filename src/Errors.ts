@@ -238,3 +238,49 @@ export interface Rejection extends ResilienceError {
   readonly retryAfter?: Duration.Duration | undefined
 }
 
+
+/**
+ * A `Retry` or `Hedge` with a `whenResult` predicate and
+ * `failAfterMaxAttempts: true` gave up while the predicate still rejected
+ * the result: the error carries the last rejected `value` and the number of
+ * `attempts` (resilience4j's `MaxRetriesExceededException`). Without
+ * `failAfterMaxAttempts` the caller gets that last value as a success
+ * (cockatiel's and Polly's behaviour). Not a rejection (`isRejection` is
+ * false): the dependency answered.
+ *
+ * @example
+ * ```ts
+ * import { Errors, Retry } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const retry = Retry.policy({
+ *   schedule: Retry.constant("10 millis"),
+ *   times: 2,
+ *   whenResult: (status: number) => status === 503,
+ *   failAfterMaxAttempts: true
+ * })
+ * const program = Effect.succeed(503).pipe(
+ *   retry,
+ *   Effect.catchTag("FailedResultError", (e: Errors.FailedResultError<number>) => Effect.succeed(e.value))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export { FailedResultError } from "./internal/errors.js"
+
+/**
+ * True for {@link FailedResultError}.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "effect-resilience"
+ *
+ * Errors.isFailedResultError(new Errors.FailedResultError({ module: "Retry", policy: "api", value: 503, attempts: 3 })) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export { isFailedResultError } from "./internal/errors.js"

@@ -135,8 +135,8 @@ export type StaleIfErrorTypeId = typeof StaleIfErrorTypeId
  * @since 0.1.0
  * @category Models
  */
-export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never>
-  extends Transform<A2, Handled, E2, R2>
+export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never, in AIn = unknown>
+  extends Transform<A2, Handled, E2, R2, unknown, AIn>
 {
   readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
@@ -204,7 +204,19 @@ export declare namespace Fallback {
    * @since 0.1.0
    * @category Models
    */
-  export type Input<P, O> = P | (true extends Flag<O, "defects"> | Flag<O, "interruptions"> ? Unexpected : never)
+  export type Input<P, O> =
+    | P
+    | (true extends Flag<O, "defects"> | Flag<O, "interruptions"> ? Unexpected : never)
+    | (O extends { readonly whenResult: (value: infer A) => any } ? RejectedResult<A> : never)
+
+  /**
+   * The value type a fallback with options `O` accepts: the parameter of its
+   * `whenResult` predicate, `unknown` without one.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export type ValueOf<O> = O extends { readonly whenResult: (value: infer A) => any } ? A : unknown
 
   /**
    * Whether the option `K` of `O` is set to something other than
@@ -346,6 +358,19 @@ export interface Options {
   readonly interruptions?: boolean | undefined
   /** A name for metrics, events and descriptors. Defaults to `"fallback"`. */
   readonly name?: string | undefined
+  /**
+   * Also fall back when the primary succeeds with a value this predicate
+   * treats as a failure (cockatiel's `handleWhenResult`, Polly's fallback
+   * `ShouldHandle` with `HandleResult`): e.g. `(r: Response) => r.status ===
+   * 503`. The source then receives a {@link RejectedResult} carrying the
+   * value (as it receives an {@link Unexpected} for a defect). The fallback
+   * is typed on the predicate's parameter: it accepts only effects whose
+   * success type is assignable to it (annotate the parameter). If the
+   * predicate throws or answers anything but a boolean, the value is
+   * accepted (returned; reported, see "User code"). Without it the primary's
+   * success path checks nothing.
+   */
+  readonly whenResult?: ((value: any) => boolean) | undefined
 }
 
 export {
@@ -373,6 +398,35 @@ export {
 } from "./internal/fallback/errors.js"
 
 type Unexpected = errors.Unexpected
+
+export {
+  /**
+   * What a fallback source receives when the primary succeeded with a value
+   * the `whenResult` option treated as a failure: the value, wrapped (as
+   * {@link Unexpected} wraps a defect). Never surfaces in the error channel.
+   *
+   * @example
+   * ```ts
+   * import { Fallback } from "effect-resilience"
+   * import { Effect } from "effect"
+   *
+   * interface Response { readonly status: number; readonly body: string }
+   * declare const get: Effect.Effect<Response>
+   *
+   * const maintenance = Fallback.effect(
+   *   (e) => Effect.succeed({ status: 200, body: e instanceof Fallback.RejectedResult ? "maintenance" : "error" }),
+   *   { whenResult: (r: Response) => r.status === 503 }
+   * )
+   * const program = get.pipe(maintenance) // Effect<Response>
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  RejectedResult
+} from "./internal/fallback/errors.js"
+
+type RejectedResult<A> = errors.RejectedResult<A>
 
 // ---------------------------------------------------------------------------
 // Selectors
@@ -409,12 +463,15 @@ type Unexpected = errors.Unexpected
 export interface Selector<H, P = H, In = unknown> {
   (error: In): boolean
   /** Falls back to a constant value. See {@link value}. */
-  readonly value: <A2, const O extends Options = {}>(value: A2, options?: O & Options) => Fallback<A2, H>
+  readonly value: <A2, const O extends Options = {}>(
+    value: A2,
+    options?: O & Options
+  ) => Fallback<A2, H, never, never, Fallback.ValueOf<O>>
   /** Falls back to another effect, which receives the error. See {@link effect}. */
   readonly effect: <A2, E2 = never, R2 = never, const O extends Options = {}>(
     fallback: Effect.Effect<A2, E2, R2> | ((error: Fallback.Input<P, O>) => Effect.Effect<A2, E2, R2>),
     options?: O & Options
-  ) => Fallback<A2, H, E2, R2>
+  ) => Fallback<A2, H, E2, R2, Fallback.ValueOf<O>>
   /** Falls back through sources in order, first success wins. See {@link chain}. */
   readonly chain: <
     const Sources extends readonly [Fallback.Source<Fallback.Input<P, O>>, ...Array<Fallback.Source<Fallback.Input<P, O>>>],
@@ -422,7 +479,13 @@ export interface Selector<H, P = H, In = unknown> {
   >(
     sources: Sources,
     options?: O & Options
-  ) => Fallback<Fallback.SuccessOf<Sources>, H, Fallback.LastError<Sources>, Fallback.ContextOf<Sources>>
+  ) => Fallback<
+    Fallback.SuccessOf<Sources>,
+    H,
+    Fallback.LastError<Sources>,
+    Fallback.ContextOf<Sources>,
+    Fallback.ValueOf<O>
+  >
 }
 
 /**

@@ -17,10 +17,16 @@
  *   interruption coming from inside an attempt — is final: the caller gets it
  *   at once and the other attempts are interrupted (Polly's hedging treats
  *   unhandled outcomes the same way).
- * - If every attempt fails with a hedgeable error, the caller gets the
- *   failure of the attempt that failed last. A hedge adds no error type.
+ * - With `whenResult`, a success whose value the predicate accepts is a
+ *   failed attempt (as a hedgeable failure: the next attempt starts at once).
+ * - If every attempt fails (hedgeable errors or rejected values), the caller
+ *   gets the outcome of the attempt that failed last — or first, with
+ *   `failWith: "first"`: its failure, or its rejected value as a success
+ *   (a `FailedResultError` with `failAfterMaxAttempts: true`, as `Retry`).
+ *   Without `failAfterMaxAttempts` a hedge adds no error type.
  * - `delay: 0` starts every attempt at once; an infinite `delay` starts a new
- *   attempt only when one fails ("fallback mode").
+ *   attempt only when one fails ("fallback mode"). `delay` may be a function
+ *   of the attempt number (Polly's `DelayGenerator`).
  *
  * Losers are interrupted and awaited (no leaked fibers): like `Effect.race`,
  * an attempt that runs uninterruptibly delays the result until it ends, and
@@ -33,6 +39,7 @@ import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
+import type { FailedResultError } from "./Errors.js"
 import * as internal from "./internal/hedge/hedge.js"
 import * as options_ from "./internal/hedge/options.js"
 import type { Policy } from "./Policy.js"
@@ -72,8 +79,10 @@ export type TypeId = typeof TypeId
 // Models
 
 /**
- * A hedging policy. It adds no error: if every attempt fails, the caller gets
- * the last attempt's failure.
+ * A hedging policy. It adds no error (but `E2`, the `FailedResultError` of
+ * `failAfterMaxAttempts`): if every attempt fails, the caller gets the last
+ * (or first) attempt's failure. `AIn` is the value type a `whenResult`
+ * predicate reads (`unknown` without one).
  *
  * @example
  * ```ts
@@ -90,12 +99,12 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category Models
  */
-export interface Hedge<EIn = unknown> extends Policy<never, never, EIn> {
+export interface Hedge<EIn = unknown, AIn = unknown, E2 = never> extends Policy<E2, never, EIn, AIn> {
   readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
-  /** The validated delay between attempts. */
-  readonly delay: Duration.Duration
+  /** The validated delay between attempts, or the function of the attempt number that gives it. */
+  readonly delay: Duration.Duration | ((attempt: number) => Duration.DurationInput)
   readonly maxAttempts: number
   /** What the policy did, as a `Stream` (one buffer per subscriber). */
   readonly events: Stream.Stream<HedgeEvent>
@@ -115,12 +124,20 @@ export declare namespace Hedge {
    * @since 0.1.0
    * @category Models
    */
-  export interface Options<EIn = unknown> {
+  export interface Options<EIn = unknown, A = unknown> {
     /**
      * How long to wait for the latest attempt before starting the next one:
      * a duration >= 0, or infinite (new attempts start only when one fails).
+     *
+     * Or a function of the attempt number (Polly's `DelayGenerator`):
+     * `delay(n)` is asked once attempt `n` (from 1) has started, and says
+     * how long to wait before starting attempt `n + 1`
+     * (`(n) => n === 1 ? "50 millis" : "200 millis"`). If it throws or
+     * answers anything but a duration >= 0 (or infinite), no attempt is
+     * started by delay after attempt `n` (a failure still starts one): the
+     * safe default adds no load; the failure is reported (see "User code").
      */
-    readonly delay: Duration.DurationInput
+    readonly delay: Duration.DurationInput | ((attempt: number) => Duration.DurationInput)
     /** Attempts in total, the first included: an integer in [1, 100]. */
     readonly maxAttempts: number
     /**
@@ -132,8 +149,56 @@ export declare namespace Hedge {
      * docs).
      */
     readonly while?: ((error: EIn) => boolean) | undefined
+    /**
+     * Treat a success as a failed attempt where this holds (cockatiel's
+     * `handleWhenResult`, Polly's `ShouldHandle` with `HandleResult`): the
+     * next attempt starts at once, as after a hedgeable failure. The policy
+     * is then typed on `A`: it accepts only effects whose success type is
+     * assignable to `A`. If it throws or answers anything but a boolean, the
+     * value is accepted (it wins); the failure is reported. Without it no
+     * value is checked.
+     */
+    readonly whenResult?: ((value: A) => boolean) | undefined
+    /**
+     * When every attempt fails, the caller gets the outcome of the attempt
+     * that failed `"last"` (the default) or `"first"` (the first hedgeable
+     * failure or rejected value: often the most telling one, as later
+     * attempts may fail for the load the earlier ones made).
+     */
+    readonly failWith?: "last" | "first" | undefined
+    /**
+     * With `whenResult`: when the outcome the caller gets is a rejected
+     * value, fail with a `FailedResultError` carrying it (and the attempts
+     * started) instead of returning it. Defaults to `false`. Invalid without
+     * `whenResult`.
+     */
+    readonly failAfterMaxAttempts?: boolean | undefined
     /** A name for metrics, events and descriptors. Defaults to `"hedge"`. */
     readonly name?: string | undefined
+  }
+
+  /**
+   * Options of {@link make} with a `whenResult` predicate over values of
+   * type `A` (`failAfterMaxAttempts` is written, as a literal, in the call
+   * to {@link make}, where it decides the hedge's error type).
+   *
+   * @example
+   * ```ts
+   * import { Hedge } from "effect-resilience"
+   *
+   * const options: Hedge.Hedge.ResultOptions<unknown, ReadonlyArray<string>> = {
+   *   delay: "100 millis",
+   *   maxAttempts: 3,
+   *   whenResult: (hits) => hits.length === 0 // an empty answer: ask another replica
+   * }
+   * const hedge = Hedge.make(options)
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ResultOptions<EIn = unknown, A = unknown> extends Omit<Options<EIn, A>, "failAfterMaxAttempts"> {
+    readonly whenResult: (value: A) => boolean
   }
 
   /**
@@ -200,7 +265,10 @@ export type HedgeEvent =
     readonly policy: string
     readonly attempt: number
     readonly reason: "Delay" | "Failure"
+    /** The hedgeable error that started it (reason `"Failure"`). */
     readonly error?: unknown
+    /** The value `whenResult` rejected that started it (reason `"Failure"`). */
+    readonly result?: { readonly value: unknown } | undefined
   }
   | {
     readonly _tag: "HedgeWon"
@@ -214,7 +282,10 @@ export type HedgeEvent =
     readonly attempt: number
     readonly started: number
     readonly reason: "Exhausted" | "NotHedgeable" | "Rejected"
+    /** The failure the caller gets (empty when it gets a rejected value: see `result`). */
     readonly cause: Cause.Cause<unknown>
+    /** The rejected value the caller gets (or that its `FailedResultError` carries). */
+    readonly result?: { readonly value: unknown } | undefined
   }
 
 /**
@@ -284,12 +355,29 @@ export const currentAttempt: Effect.Effect<number> = internal.currentAttempt
  *   while: (e: Unavailable | BadRequest) => e._tag === "Unavailable" // a BadRequest is final
  * })
  * const program = search.pipe(hedge) // Effect<ReadonlyArray<string>, Unavailable | BadRequest>
+ *
+ * // a delay per attempt, an empty answer as a failed attempt, the first failure when all fail
+ * const eager = Hedge.make({
+ *   delay: (attempt) => (attempt === 1 ? "50 millis" : "200 millis"),
+ *   maxAttempts: 3,
+ *   whenResult: (hits: ReadonlyArray<string>) => hits.length === 0,
+ *   failWith: "first"
+ * })
+ * const hits = search.pipe(eager)
  * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const make: <EIn = unknown>(options: Hedge.Options<EIn>) => Hedge<EIn> = internal.make
+export const make: {
+  <A, EIn = unknown>(
+    options: Hedge.ResultOptions<EIn, A> & { readonly failAfterMaxAttempts: true }
+  ): Hedge<EIn, A, FailedResultError<A>>
+  <A, EIn = unknown>(
+    options: Hedge.ResultOptions<EIn, A> & { readonly failAfterMaxAttempts?: false | undefined }
+  ): Hedge<EIn, A>
+  <EIn = unknown>(options: Hedge.Options<EIn> & { readonly failAfterMaxAttempts?: false | undefined }): Hedge<EIn>
+} = internal.makeTyped
 
 /**
  * True for a hedge made by {@link make}.

@@ -27,11 +27,31 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
-import type { InvalidOptionsError, Rejection } from "./Errors.js"
+import type { FailedResultError, InvalidOptionsError, Rejection } from "./Errors.js"
 import * as budget_ from "./internal/retry/budget.js"
 import * as internal from "./internal/retry/retry.js"
 import * as schedule from "./internal/retry/schedule.js"
 import type { Policy } from "./Policy.js"
+
+export {
+  /**
+   * What a retry policy with `whenResult` and `failAfterMaxAttempts: true`
+   * fails with when it stops retrying on a rejected value (the same class
+   * as `Errors.FailedResultError`).
+   *
+   * @example
+   * ```ts
+   * import { Retry } from "effect-resilience"
+   *
+   * const e = new Retry.FailedResultError({ module: "Retry", policy: "api", value: 503, attempts: 4 })
+   * e.message // 'Retry "api": the result of each of 4 attempt(s) was treated as a failure …'
+   * ```
+   *
+   * @since 0.1.0
+   * @category Errors
+   */
+  FailedResultError
+} from "./Errors.js"
 
 // ---------------------------------------------------------------------------
 // Type IDs
@@ -266,14 +286,27 @@ export type RetryEvent =
     /** The attempt that failed, from 1. */
     readonly attempt: number
     readonly delay: Duration.Duration
+    /** The attempt's typed error (`undefined` when its result was rejected: see `result`). */
     readonly error: unknown
+    /**
+     * Present when the attempt succeeded with a value that `whenResult`
+     * treated as a failure: `{ value }`.
+     */
+    readonly result?: { readonly value: unknown } | undefined
   }
   | {
     readonly _tag: "GaveUp"
     readonly policy: string
     readonly attempt: number
     readonly reason: GiveUpReason
+    /** The last typed error (`undefined` when the last result was rejected: see `result`). */
     readonly error: unknown
+    /**
+     * Present when the last attempt succeeded with a value that `whenResult`
+     * treated as a failure: the caller gets that value (or, with
+     * `failAfterMaxAttempts`, a `FailedResultError`).
+     */
+    readonly result?: { readonly value: unknown } | undefined
   }
 
 /**
@@ -282,12 +315,36 @@ export type RetryEvent =
  * @since 0.1.0
  * @category Models
  */
-export interface Options<EIn = unknown, R = never> {
+export interface Options<EIn = unknown, R = never, A = unknown> {
   /**
-   * The backoff. Its output is ignored; its delays are used. Defaults to
+   * The backoff. Its output is ignored; its delays are used. Its input is
+   * the attempt's error, or the rejected value after a `whenResult`
+   * rejection. Defaults to
    * `exponential({ base: "100 millis", max: "30 seconds", jitter: "full" })`.
    */
   readonly schedule?: Schedule.Schedule<unknown, EIn, R> | undefined
+  /**
+   * Treat a success as a failure to retry where this holds (cockatiel's
+   * `handleWhenResult`, resilience4j's `retryOnResult`, Polly's
+   * `ShouldHandle` with `HandleResult`): e.g. `(r) => r.status === 503`. A
+   * rejected value is retried exactly as a failure is (the count, schedule,
+   * budget, deadline, `onRetry`, events and metrics apply; `while`/`until`
+   * and `retryRejections`, which read errors, do not). When retrying stops
+   * on a rejected value the caller gets that last value as a success,
+   * unless `failAfterMaxAttempts` is set. The policy is then typed on `A`:
+   * it accepts only effects whose success type is assignable to `A`.
+   * If the predicate throws or answers anything but a boolean, the value is
+   * accepted (returned, not retried); the failure is reported. Without it
+   * the success path checks nothing.
+   */
+  readonly whenResult?: ((value: A) => boolean) | undefined
+  /**
+   * With `whenResult`: when retrying stops on a rejected value, fail with a
+   * `FailedResultError` carrying that value and the attempts made
+   * (resilience4j's `failAfterMaxAttempts`) instead of returning the value.
+   * Defaults to `false`. Invalid without `whenResult`.
+   */
+  readonly failAfterMaxAttempts?: boolean | undefined
   /** Retries (not attempts) at most. Defaults to 3. Ignored with `forever`. */
   readonly times?: number | undefined
   /** Retry without a count limit (the schedule, budget and deadline still apply). */
@@ -361,7 +418,7 @@ export interface Options<EIn = unknown, R = never> {
  * @since 0.1.0
  * @category Models
  */
-export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
+export interface Retry<EIn = unknown, R = never, AIn = unknown, E2 = never> extends Policy<E2, R, EIn, AIn> {
   readonly [TypeId]: TypeId
   /** The policy's name (a callable's own `name` is read-only, so it is not used). */
   readonly policyName: string
@@ -373,7 +430,7 @@ export interface Retry<EIn = unknown, R = never> extends Policy<never, R, EIn> {
   readonly unsafeStats: () => Retry.Stats
 }
 
-type RetryOptions<EIn, R> = Options<EIn, R>
+type RetryOptions<EIn, R, A> = Options<EIn, R, A>
 
 /**
  * @since 0.1.0
@@ -393,7 +450,33 @@ export declare namespace Retry {
    * @since 0.1.0
    * @category Models
    */
-  export type Options<EIn = unknown, R = never> = RetryOptions<EIn, R>
+  export type Options<EIn = unknown, R = never, A = unknown> = RetryOptions<EIn, R, A>
+  /**
+   * Options of {@link policy} with a `whenResult` predicate over values of
+   * type `A`: the schedule also sees the rejected values.
+   * `failAfterMaxAttempts` is not part of it: write it (as a literal) in the
+   * call to {@link policy}, where it decides the policy's error type.
+   *
+   * @example
+   * ```ts
+   * import { Retry } from "effect-resilience"
+   *
+   * const options: Retry.Retry.ResultOptions<unknown, never, { status: number }> = {
+   *   whenResult: (r) => r.status === 503,
+   *   times: 2
+   * }
+   * const retry = Retry.policy(options)
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface ResultOptions<EIn = unknown, R = never, A = unknown>
+    extends Omit<RetryOptions<EIn, R, A>, "schedule" | "whenResult" | "failAfterMaxAttempts">
+  {
+    readonly schedule?: Schedule.Schedule<unknown, EIn | A, R> | undefined
+    readonly whenResult: (value: A) => boolean
+  }
   /**
    * Counts kept by a retry policy.
    *
@@ -408,11 +491,14 @@ export declare namespace Retry {
    * @category Models
    */
   export interface Stats {
-    /** Calls whose first attempt failed (successes are not counted: they cost nothing here). */
+    /**
+     * Calls whose first attempt failed, or succeeded with a value
+     * `whenResult` rejected (successes are not counted: they cost nothing here).
+     */
     readonly failedCalls: number
     /** Retries made. */
     readonly retries: number
-    /** Calls on which the policy stopped retrying and surfaced the error. */
+    /** Calls on which the policy stopped retrying and surfaced the error (or the rejected value). */
     readonly gaveUp: number
   }
 }
@@ -428,6 +514,28 @@ export declare namespace Retry {
  * never retried, nor is `Errors.InvalidKeyError` (a key a keyed policy
  * refused: the caller's bug); then `while`/`until` decide. Defects and
  * interruptions are never retried.
+ *
+ * Results as failures: with `whenResult` a success whose value the
+ * predicate accepts is retried like a failure; when retrying stops, the
+ * caller gets the last value, or with `failAfterMaxAttempts: true` a
+ * {@link FailedResultError} (its error type is then part of the policy's).
+ * Such a policy only accepts effects whose value type fits the predicate.
+ *
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * interface Response { readonly status: number }
+ * declare const get: Effect.Effect<Response>
+ *
+ * const retry503 = Retry.policy({
+ *   schedule: Retry.exponential({ base: "100 millis" }),
+ *   times: 3,
+ *   whenResult: (r: Response) => r.status === 503,
+ *   failAfterMaxAttempts: true
+ * })
+ * const program = get.pipe(retry503) // Effect<Response, Retry.FailedResultError<Response>>
+ * ```
  *
  * @example
  * ```ts
@@ -449,7 +557,17 @@ export declare namespace Retry {
  * @since 0.1.0
  * @category Constructors
  */
-export const policy: <EIn = unknown, R = never>(options?: Options<EIn, R>) => Retry<EIn, R> = internal.make
+export const policy: {
+  <A, EIn = unknown, R = never>(
+    options: Retry.ResultOptions<EIn, R, A> & { readonly failAfterMaxAttempts: true }
+  ): Retry<EIn, R, A, FailedResultError<A>>
+  <A, EIn = unknown, R = never>(
+    options: Retry.ResultOptions<EIn, R, A> & { readonly failAfterMaxAttempts?: false | undefined }
+  ): Retry<EIn, R, A>
+  <EIn = unknown, R = never>(
+    options?: Options<EIn, R, unknown> & { readonly failAfterMaxAttempts?: false | undefined }
+  ): Retry<EIn, R>
+} = internal.policy
 
 /**
  * True for retry policies.
@@ -548,7 +666,9 @@ export const fromConfigOptions: (options: ConfigOptions) => Retry = internal.fro
 /**
  * Provides a retry policy under your own `Context.Tag` (see
  * `Policy.fromTag`). Fails with `InvalidOptionsError` when the options are
- * invalid.
+ * invalid. (A policy typed on its values — `whenResult` over a type — is
+ * provided with `Layer.succeed(tag, Retry.policy(…))` under a tag of its
+ * exact type.)
  *
  * @example
  * ```ts
@@ -564,7 +684,7 @@ export const fromConfigOptions: (options: ConfigOptions) => Retry = internal.fro
  */
 export const layer: <I, S, EIn = unknown, R = never>(
   tag: Context.Tag<I, S>,
-  options: Options<EIn, R> & ([Retry<EIn, R>] extends [S] ? unknown : never)
+  options: Options<EIn, R> & { readonly failAfterMaxAttempts?: false | undefined } & ([Retry<EIn, R>] extends [S] ? unknown : never)
 ) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**

@@ -19,6 +19,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import type { InvalidOptionsError, TimeoutError } from "./Errors.js"
 import * as internal from "./internal/timeout/timeout.js"
 import type { Policy } from "./Policy.js"
@@ -44,7 +45,53 @@ export const TypeId: unique symbol = internal.TypeId
 export type TypeId = typeof TypeId
 
 /**
- * A timeout policy.
+ * What a timeout did: its deadline ended a call with a `TimeoutError`
+ * (cockatiel's `onTimeout`). Emitted once per call, whether this policy's
+ * own timer cut the work, an inner timeout fired at this deadline (`scope`
+ * `"overall"`), or an inner policy's wait (a bulkhead queue, a hedge) ended
+ * at it. Never on a success.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "effect-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const timeout = Timeout.make("1 second", { name: "db" })
+ * const log = timeout.events.pipe(
+ *   Stream.runForEach((e: Timeout.TimeoutEvent) => Effect.logWarning(`${e.policy} timed out (${e.scope ?? "unscoped"})`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type TimeoutEvent = {
+  readonly _tag: "TimedOut"
+  /** The policy's name (`"timeout"` when it has none). */
+  readonly policy: string
+  /** The scope of the error the caller got (`"overall"` when an inner policy ended at this deadline). */
+  readonly scope: "overall" | "attempt" | undefined
+  /** The policy's configured duration. */
+  readonly duration: Duration.Duration
+}
+
+/**
+ * A timeout policy. Besides bounding calls it reports its timeouts:
+ * `events` (a {@link TimeoutEvent} per call its deadline ended), `stats()`
+ * and the counter `resilience_timeout_timeouts` (tags `policy`, and `scope`:
+ * `"overall"`, `"attempt"` or `"none"`), updated only when a timeout fires.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "effect-resilience"
+ * import { Effect } from "effect"
+ *
+ * const timeout: Timeout.Timeout = Timeout.make("1 second", { name: "db", scope: "attempt" })
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.never.pipe(timeout, Effect.ignore)
+ *   return yield* timeout.stats() // { timeouts: 1 }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Models
@@ -54,6 +101,14 @@ export interface Timeout extends Policy<TimeoutError> {
   /** The configured duration. */
   readonly duration: Duration.Duration
   readonly options: Timeout.Options
+  /** The policy's name (`"timeout"` when it has none; a callable's own `name` is read-only). */
+  readonly policyName: string
+  /** The calls this timeout's deadline ended, as a `Stream` (one buffer per subscriber). */
+  readonly events: Stream.Stream<TimeoutEvent>
+  /** Counts since creation, as a snapshot. */
+  readonly stats: () => Effect.Effect<Timeout.Stats>
+  /** `stats()` read synchronously: the form for hot paths and plain functions. */
+  readonly unsafeStats: () => Timeout.Stats
 }
 
 /**
@@ -65,7 +120,7 @@ export declare namespace Timeout {
    * @category Models
    */
   export interface Options {
-    /** A name for errors, metrics and descriptors. */
+    /** A name for errors, events, metrics and descriptors (`"timeout"` in events and metrics when absent). */
     readonly name?: string | undefined
     /**
      * Return at the deadline without waiting for the interrupted work to
@@ -84,6 +139,24 @@ export declare namespace Timeout {
      * @internal
      */
     readonly implementation?: "fast" | "general" | undefined
+  }
+
+  /**
+   * What a timeout counted since it was made.
+   *
+   * @example
+   * ```ts
+   * import type { Timeout } from "effect-resilience"
+   *
+   * const stats: Timeout.Timeout.Stats = { timeouts: 2 }
+   * ```
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Stats {
+    /** Calls this timeout's deadline ended with a `TimeoutError`. */
+    readonly timeouts: number
   }
 
   /**

@@ -362,7 +362,7 @@ describe("composition", () => {
     assert.deepStrictEqual(d, {
       kind: "Fallback",
       name: "users",
-      options: { mode: "chain", on: "tags(NotFound)", sources: 2, defects: false, interruptions: false },
+      options: { mode: "chain", on: "tags(NotFound)", sources: 2, defects: false, interruptions: false, whenResult: false },
       children: []
     })
   })

@@ -791,7 +791,7 @@ describe("composition", () => {
     assert.deepStrictEqual(Policy.describe(Hedge.make({ delay: "50 millis", maxAttempts: 3, name: "h" })), {
       kind: "Hedge",
       name: "h",
-      options: { delay: "50ms", maxAttempts: 3, while: false },
+      options: { delay: "50ms", maxAttempts: 3, while: false, whenResult: false, failWith: "last", failAfterMaxAttempts: false },
       children: []
     })
   })

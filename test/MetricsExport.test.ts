@@ -14,7 +14,7 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import { Data, Deferred, Effect, Either, Fiber, Layer, TestClock } from "effect"
-import { Bulkhead, CircuitBreaker, RateLimiter, Retry } from "effect-resilience"
+import { Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 
@@ -267,6 +267,21 @@ describe("metrics on a Prometheus endpoint (@effect/opentelemetry + exporter-pro
       })
       assert.strictEqual(after.types.get("resilience_retry_retries_total"), "counter")
       assert.strictEqual(after.types.get("resilience_retry_gave_up_total"), "counter")
+    }))
+
+  it.scoped("timeout: timeouts by policy and scope (issue 25)", () =>
+    Effect.gen(function*() {
+      const scrape = yield* exporter
+      const timeout = Timeout.make("1 second", { name: "search", scope: "attempt" })
+      const cut = yield* Effect.fork(Effect.either(Effect.never.pipe(timeout)))
+      assert.strictEqual(yield* Effect.succeed("fast").pipe(timeout), "fast")
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Either.isLeft(yield* Fiber.join(cut)))
+      const after = yield* scrape
+      assert.deepStrictEqual(seriesOf(after, "search"), {
+        "resilience_timeout_timeouts_total{policy=\"search\",scope=\"attempt\"}": 1
+      })
+      assert.strictEqual(after.types.get("resilience_timeout_timeouts_total"), "counter")
     }))
 
   it.scoped("bulkhead: active and queued gauges, rejections by reason", () =>

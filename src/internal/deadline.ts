@@ -35,6 +35,45 @@ export interface Deadline {
   readonly error: () => TimeoutError
   /** False once the timeout's region has ended. */
   active: boolean
+  /** The timeout that set the deadline: told (once per region) when the deadline ends a call. */
+  readonly owner?: DeadlineOwner | undefined
+  /** Set once the owner has been told. */
+  reported?: boolean | undefined
+}
+
+/**
+ * What a deadline's timeout is told when the deadline ends a call with a
+ * `TimeoutError` (its events and metrics).
+ *
+ * @internal
+ */
+export interface DeadlineOwner {
+  readonly timedOut: (deadline: Deadline, error: TimeoutError) => void
+}
+
+/**
+ * Tells the deadline's timeout that it ended a call with `error` (once per
+ * region: a deadline shared by several waits is one timeout).
+ *
+ * @internal
+ */
+export const reportExpired = (deadline: Deadline, error: TimeoutError): void => {
+  if (deadline.owner !== undefined && deadline.reported !== true) {
+    deadline.reported = true
+    deadline.owner.timedOut(deadline, error)
+  }
+}
+
+/**
+ * The deadline's error, for a consumer that fails with it because the
+ * deadline came first (reported to the deadline's timeout).
+ *
+ * @internal
+ */
+export const expired = (deadline: Deadline): TimeoutError => {
+  const error = deadline.error()
+  reportExpired(deadline, error)
+  return error
 }
 
 /**
@@ -77,7 +116,11 @@ export const waitWithin = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect
     if (deadline === undefined) return wait
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const left = Math.max(0, deadline.at - monotonicMillis(clock))
-    return timeoutFail(Effect.interruptible(wait), { duration: left, onTimeout: deadline.error }) as Effect.Effect<A, E, R>
+    return timeoutFail(Effect.interruptible(wait), { duration: left, onTimeout: () => expired(deadline) }) as Effect.Effect<
+      A,
+      E,
+      R
+    >
   })
 
 /**

@@ -183,3 +183,24 @@ export class InvalidKeyError extends Data.TaggedError("InvalidKeyError")<{
 
 /** @internal */
 export const isInvalidKeyError = (u: unknown): u is InvalidKeyError => u instanceof InvalidKeyError
+
+/** @internal */
+export class FailedResultError<A = unknown> extends Data.TaggedError("FailedResultError")<{
+  /** The policy that gave up: `"Retry"` or `"Hedge"`. */
+  readonly module: "Retry" | "Hedge"
+  /** The policy's name. */
+  readonly policy: string
+  /** The last value the policy's `whenResult` predicate treated as a failure. */
+  readonly value: A
+  /** Attempts made, the first included. */
+  readonly attempts: number
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    return `${this.module} ${JSON.stringify(this.policy)}: the result of each of ${this.attempts} attempt(s) was ` +
+      `treated as a failure (whenResult); the last one was ${showValue(this.value)}`
+  }
+}
+
+/** @internal */
+export const isFailedResultError = (u: unknown): u is FailedResultError => u instanceof FailedResultError

@@ -130,6 +130,19 @@ const retryRows: ReadonlyArray<Row> = [
   pure("Retry.policy maxRetryAfter=-1", "maxRetryAfter", ">= 0", () => Retry.policy({ maxRetryAfter: -1 })),
   pure("Retry.policy maxRetryAfter=NaN", "maxRetryAfter", DUR, () => Retry.policy({ maxRetryAfter: NaN })),
   pure("Retry.policy schedule=string", "schedule", "a Schedule", () => Retry.policy({ schedule: any("exponential") })),
+  pure("Retry.policy whenResult=string", "whenResult", "a function", () => Retry.policy({ whenResult: any("503") })),
+  pure(
+    "Retry.policy failAfterMaxAttempts=yes",
+    "failAfterMaxAttempts",
+    "a boolean",
+    () => Retry.policy({ whenResult: () => true, failAfterMaxAttempts: any("yes") })
+  ),
+  pure(
+    "Retry.policy failAfterMaxAttempts without whenResult",
+    "failAfterMaxAttempts",
+    "without whenResult",
+    () => Retry.policy(any({ failAfterMaxAttempts: true }))
+  ),
   ...[-0.1, 1001, NaN, Infinity, "0.2"].map((v) =>
     scoped(`Retry.budget ratio=${String(v)}`, "ratio", "<= 1000", () => Retry.budget({ ratio: any(v) }))
   ),
@@ -444,6 +457,20 @@ const hedgeRows: ReadonlyArray<Row> = [
     pure(`Hedge.make maxAttempts=${v}`, "maxAttempts", `<= ${Hedge.MAX_ATTEMPTS}`, () => Hedge.make({ delay: 10, maxAttempts: v }))
   ),
   pure("Hedge.make while=string", "while", "a function", () => Hedge.make({ delay: 10, maxAttempts: 2, while: any("x") })),
+  pure("Hedge.make whenResult=string", "whenResult", "a function", () => Hedge.make({ delay: 10, maxAttempts: 2, whenResult: any("x") })),
+  pure("Hedge.make failWith=middle", "failWith", "one of", () => Hedge.make({ delay: 10, maxAttempts: 2, failWith: any("middle") })),
+  pure(
+    "Hedge.make failAfterMaxAttempts=yes",
+    "failAfterMaxAttempts",
+    "a boolean",
+    () => Hedge.make({ delay: 10, maxAttempts: 2, whenResult: () => true, failAfterMaxAttempts: any("yes") })
+  ),
+  pure(
+    "Hedge.make failAfterMaxAttempts without whenResult",
+    "failAfterMaxAttempts",
+    "without whenResult",
+    () => Hedge.make(any({ delay: 10, maxAttempts: 2, failAfterMaxAttempts: true }))
+  ),
   pure("Hedge.make name=''", "name", "non-empty string", () => Hedge.make({ delay: 10, maxAttempts: 2, name: "" }))
 ]
 
@@ -455,6 +482,8 @@ const fallbackRows: ReadonlyArray<Row> = [
   pure("Fallback.when('x')", "predicate", "a function", () => any(Fallback.when)("x")),
   pure("Fallback.chain([])", "sources", "non-empty array", () => any(Fallback.chain)([])),
   pure("Fallback.chain([1])", "sources[0]", "an effect", () => any(Fallback.chain)([1])),
+  pure("Fallback.value whenResult=1", "whenResult", "a function", () => Fallback.value(0, { whenResult: any(1) })),
+  pure("Fallback.chain whenResult=x", "whenResult", "a function", () => Fallback.chain([Effect.succeed(0)], { whenResult: any("x") })),
   scoped("Fallback.makeStoreMemory maxEntries=0", "maxEntries", ">= 1", () => Fallback.makeStoreMemory({ maxEntries: 0 })),
   scoped("Fallback.makeStoreMemory maxEntries=NaN", "maxEntries", INT, () => Fallback.makeStoreMemory({ maxEntries: NaN })),
   scoped("Fallback.staleIfError ttl=0", "ttl", "> 0", () => Fallback.staleIfError({ ttl: 0, maxEntries: 10 })),

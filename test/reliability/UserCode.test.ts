@@ -370,7 +370,7 @@ describe("user code cannot break a call (issue 15 §4)", () => {
   }
 })
 
-const retryWith = (options: Partial<Retry.Options<unknown>>) =>
+const retryWith = (options: Partial<Omit<Retry.Options<unknown>, "failAfterMaxAttempts">>) =>
   Retry.policy({ schedule: Retry.constant("100 millis"), name: `user-code-${++names}`, ...options })
 
 /** A call that fails on its first attempt and records when each attempt started (TestClock millis). */

@@ -37,7 +37,7 @@ import * as Scope from "effect/Scope"
 import type * as Bulkhead from "../../Bulkhead.js"
 import type { BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import { BulkheadFullError } from "../errors.js"
-import { active as activeDeadline, currentDeadline, type Deadline } from "../deadline.js"
+import { active as activeDeadline, currentDeadline, type Deadline, expired } from "../deadline.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
@@ -406,7 +406,7 @@ export class BulkheadImpl {
     const partition = waiter.partition
     if (partition.semaphore.unsafeRemove(waiter)) {
       // the deadline came first: fail with its own error (no maxWait rejection: the bulkhead rejected nothing)
-      waiter.settle(waiter.deadline === undefined ? this.reject(partition, "MaxWaitExceeded") : Exit.fail(waiter.deadline.error()))
+      waiter.settle(waiter.deadline === undefined ? this.reject(partition, "MaxWaitExceeded") : Exit.fail(expired(waiter.deadline)))
       this.evictIfIdle(partition)
     }
   }

@@ -25,7 +25,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type { BulkheadFullError, InvalidKeyError, TimeoutError } from "../../Errors.js"
-import { active as activeDeadline, currentDeadline } from "../deadline.js"
+import { active as activeDeadline, currentDeadline, expired } from "../deadline.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../time.js"
 import type { BulkheadImpl, Partition, Restore } from "./bulkhead.js"
 import { BulkheadStoreError } from "./errors.js"
@@ -269,7 +269,7 @@ export class LeasedCalls {
           sleepOn(this.impl.clock, deadline.at - now),
           Effect.suspend(() =>
             deadline.active
-              ? Effect.fail(deadline.error())
+              ? Effect.failSync(() => expired(deadline))
               : ownExpiry === Infinity
               ? Effect.never
               : Effect.as(sleepOn(this.impl.clock, ownExpiry - monotonicMillis(this.impl.clock)), Option.none())

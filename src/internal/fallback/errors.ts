@@ -26,6 +26,17 @@ export class Unexpected extends Data.TaggedError("Unexpected")<{
 }
 
 /** @internal */
+export class RejectedResult<A = unknown> extends Data.TaggedError("RejectedResult")<{
+  /** The primary's value that `whenResult` treated as a failure. */
+  readonly value: A
+}> {
+  readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
+  override get message(): string {
+    return "Fallback handled a value its whenResult predicate treated as a failure"
+  }
+}
+
+/** @internal */
 export class StaleStoreError extends Data.TaggedError("StaleStoreError")<{
   readonly operation: "get" | "set" | "delete"
   readonly key: string

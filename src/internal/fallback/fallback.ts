@@ -17,8 +17,10 @@ import * as Predicate from "effect/Predicate"
 import type * as Fallback from "../../Fallback.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeTransformCallable } from "../policy.js"
+import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as classify from "./classify.js"
+import { RejectedResult } from "./errors.js"
 
 type FallbackEvent = Fallback.FallbackEvent
 type Selector<H, P, In> = Fallback.Selector<H, P, In>
@@ -59,11 +61,29 @@ class FallbackImpl {
   servedCount = 0
   exhaustedCount = 0
 
+  /** A `whenResult` that throws or answers a non-boolean: the value is accepted (reported). */
+  private readonly whenResultSite: userCode.Site
+  /** The handlers of a primary whose values are checked (`whenResult`), built once. */
+  private readonly checked: {
+    readonly onFailure: (cause: Cause.Cause<unknown>) => AnyEffect
+    readonly onSuccess: (value: unknown) => AnyEffect
+  }
+
   constructor(
     readonly name: string,
     readonly sources: ReadonlyArray<unknown>,
-    readonly classify: classify.Classifier
+    readonly classify: classify.Classifier,
+    readonly whenResult: ((value: unknown) => boolean) | undefined
   ) {
+    this.whenResultSite = userCode.site("Fallback", name, "whenResult", "the value is accepted (no fallback)")
+    this.checked = {
+      onFailure: (cause) => this.onFailure(cause),
+      onSuccess: (value) => {
+        if (!userCode.predicate(this.whenResultSite, this.whenResult!, value, false)) return Effect.succeed(value)
+        this.handled++
+        return this.fromSource(0, new RejectedResult({ value }))
+      }
+    }
     this.served = sources.map((_, i) =>
       servedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("source", String(i + 1)))
     )
@@ -74,13 +94,27 @@ class FallbackImpl {
   run(self: AnyEffect): AnyEffect {
     return Effect.suspend(() => {
       this.calls++
-      return Effect.catchAllCause(self, (cause) => {
-        const input = this.classify(cause)
-        if (input === classify.NOT_HANDLED) return Effect.failCause(cause)
-        this.handled++
-        return this.fromSource(0, input)
-      })
+      return Effect.catchAllCause(self, (cause) => this.onFailure(cause))
     })
+  }
+
+  /**
+   * {@link run} for a fallback with `whenResult`: a value it rejects goes to
+   * the first source too, wrapped in a `RejectedResult` (only this path checks values).
+   */
+  runChecked(self: AnyEffect): AnyEffect {
+    return Effect.suspend(() => {
+      this.calls++
+      return Effect.matchCauseEffect(self, this.checked)
+    })
+  }
+
+  /** The primary failed with `cause`: to the first source if handled, else surfaced. */
+  private onFailure(cause: Cause.Cause<unknown>): AnyEffect {
+    const input = this.classify(cause)
+    if (input === classify.NOT_HANDLED) return Effect.failCause(cause)
+    this.handled++
+    return this.fromSource(0, input)
   }
 
   /** Source `i`'s effect, given the handled error `input`. */
@@ -143,9 +177,12 @@ const makeChain = (
   })
   const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
   const classifier = classify.make(m, on, options, { module: "Fallback", name, on: "when" })
-  const impl = new FallbackImpl(name, sources, classifier)
-  // bound once: the policy calls the implementation directly
-  const run = (self: AnyEffect): AnyEffect => impl.run(self)
+  const whenResult = validate.predicate<(value: unknown) => boolean>(m, "whenResult", options.whenResult)
+  const impl = new FallbackImpl(name, sources, classifier, whenResult)
+  // bound once: the policy calls the implementation directly (values are checked only with whenResult)
+  const run = whenResult === undefined
+    ? (self: AnyEffect): AnyEffect => impl.run(self)
+    : (self: AnyEffect): AnyEffect => impl.runChecked(self)
   const stats = Effect.sync(() => impl.unsafeStats())
   const fallback = Object.assign(run, {
     [TypeId]: TypeId,
@@ -162,7 +199,8 @@ const makeChain = (
       on: selector,
       sources: sources.length,
       defects: classify.handlesDefects(options.defects),
-      interruptions: options.interruptions === true
+      interruptions: options.interruptions === true,
+      whenResult: whenResult !== undefined
     }
   }) as any
 }

@@ -15,7 +15,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import { isRejection } from "../errors.js"
+import { FailedResultError, isRejection } from "../errors.js"
 import type * as Hedge from "../../Hedge.js"
 import { waitWithin } from "../deadline.js"
 import * as EventHub from "../events.js"
@@ -63,6 +63,11 @@ type Signal<A, E> =
   }
   | { readonly _tag: "Tick"; readonly generation: number }
 
+/** What a failed attempt left: its failure, or a value `whenResult` rejected (with its fiber, to inherit from). */
+type Failed<A, E> =
+  | { readonly _tag: "Cause"; readonly attempt: number; readonly cause: Cause.Cause<E> }
+  | { readonly _tag: "Result"; readonly attempt: number; readonly value: A; readonly fiber: Fiber.RuntimeFiber<A, E> | undefined }
+
 /** The typed failure of a cause, unless it is a defect (or has none). */
 const typedFailure = <E>(cause: Cause.Cause<E>): Option.Option<E> =>
   Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
@@ -75,7 +80,8 @@ const typedFailure = <E>(cause: Cause.Cause<E>): Option.Option<E> =>
  */
 export class HedgeImpl<EIn> {
   readonly name: string
-  readonly delayMillis: number
+  /** The constant delay in milliseconds; `undefined` when `delay` is a function of the attempt. */
+  readonly delayMillis: number | undefined
   readonly maxAttempts: number
   readonly hub = EventHub.make<HedgeEvent>()
   calls = 0
@@ -83,7 +89,7 @@ export class HedgeImpl<EIn> {
   failures = 0
   /** `wins[i]` counts calls won by attempt `i + 1`. */
   readonly wins: Array<number>
-  /** The wait between attempts (an interruptible sleep on the fiber's clock). */
+  /** The constant wait between attempts (an interruptible sleep on the fiber's clock). */
   readonly sleep: Effect.Effect<void>
   readonly startedOnDelay: Metric.Metric.Counter<number>
   readonly startedOnFailure: Metric.Metric.Counter<number>
@@ -91,6 +97,10 @@ export class HedgeImpl<EIn> {
   readonly failed: Metric.Metric.Counter<number>
   // user code: a `while` that throws or answers a non-boolean is reported and answers false
   private readonly whileSite: userCode.Site
+  // a `whenResult` that throws or answers a non-boolean: the value is accepted (it wins)
+  private readonly whenResultSite: userCode.Site
+  // a `delay` function that throws or answers an invalid duration: no delayed hedge after that attempt
+  private readonly delaySite: userCode.Site
   /** The `HedgeWon` event of a one-attempt call, built once (no closure per call). */
   private readonly wonAlone: () => HedgeEvent
   /** A one-attempt call's handlers, built once. */
@@ -105,15 +115,18 @@ export class HedgeImpl<EIn> {
     this.delayMillis = config.delayMillis
     this.maxAttempts = config.maxAttempts
     this.wins = new Array(config.maxAttempts).fill(0)
-    this.sleep = Effect.interruptible(sleep(config.delayMillis))
+    this.sleep = Effect.interruptible(sleep(config.delayMillis ?? 0))
     this.startedOnDelay = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "delay"))
     this.startedOnFailure = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "failure"))
     this.won = wonFrequency.pipe(Metric.tagged("policy", name))
     this.failed = failedCounter.pipe(Metric.tagged("policy", name))
     this.whileSite = userCode.site("Hedge", name, "while", "not hedgeable")
+    this.whenResultSite = userCode.site("Hedge", name, "whenResult", "the value is accepted (it wins)")
+    this.delaySite = userCode.site("Hedge", name, "delay", "no delayed hedge after this attempt (only a failure starts one)")
     this.wonAlone = () => ({ _tag: "HedgeWon", policy: name, attempt: 1, started: 1 })
     this.alone = {
       onSuccess: (a) => {
+        if (config.whenResult !== undefined && this.rejects(a)) return this.allFailed({ _tag: "Result", attempt: 1, value: a, fiber: undefined }, 1)
         this.wins[0]!++
         this.hub.emitWith(this.wonAlone)
         return Effect.succeed(a)
@@ -131,6 +144,56 @@ export class HedgeImpl<EIn> {
         return Effect.failCause(cause)
       }
     }
+  }
+
+  /** Whether `whenResult` treats `value` as a failed attempt (a throw or a non-boolean answer: no, reported). */
+  rejects(value: unknown): boolean {
+    return userCode.predicate(this.whenResultSite, this.config.whenResult!, value, false)
+  }
+
+  /**
+   * How long to wait after attempt `n` started before starting attempt
+   * `n + 1`, in milliseconds (`Infinity`: only a failure starts it).
+   */
+  delayAfter(n: number): number {
+    if (this.delayMillis !== undefined) return this.delayMillis
+    const f = this.config.delay as (attempt: number) => Duration.DurationInput
+    const d = userCode.call(this.delaySite, f, n, options_.isDelay, () => Infinity)
+    return options_.delayMillisOf(d)
+  }
+
+  /**
+   * Every attempt failed (reason `"Exhausted"`): the caller gets `failed`'s
+   * outcome — its failure, or its rejected value (a `FailedResultError`
+   * with `failAfterMaxAttempts`); counted, reported, the metric for a call
+   * that hedged.
+   */
+  allFailed<A, E>(failed: Failed<A, E>, started: number): Effect.Effect<A, E> {
+    this.failures++
+    const name = this.name
+    const attempt = failed.attempt
+    if (failed._tag === "Cause") {
+      const cause = failed.cause
+      this.hub.emitWith((): HedgeEvent => ({ _tag: "HedgeFailed", policy: name, attempt, started, reason: "Exhausted", cause }))
+      return started > 1 ? Effect.zipRight(Metric.increment(this.failed), Effect.failCause(cause)) : Effect.failCause(cause)
+    }
+    const value = failed.value
+    this.hub.emitWith((): HedgeEvent => ({
+      _tag: "HedgeFailed",
+      policy: name,
+      attempt,
+      started,
+      reason: "Exhausted",
+      cause: Cause.empty,
+      result: { value }
+    }))
+    // with failAfterMaxAttempts the policy's type (Hedge.make) carries FailedResultError
+    let outcome = (this.config.failAfterMaxAttempts
+      ? Effect.fail(new FailedResultError({ module: "Hedge", policy: name, value, attempts: started }))
+      : Effect.succeed(value)) as Effect.Effect<A, E>
+    // like a winner: the chosen attempt's FiberRef changes are kept
+    if (failed.fiber !== undefined) outcome = Effect.zipRight(failed.fiber.inheritAll, outcome)
+    return started > 1 ? Effect.zipRight(Metric.increment(this.failed), outcome) : outcome
   }
 
   /** Whether a typed error starts the next attempt at once. */
@@ -170,13 +233,15 @@ export class HedgeImpl<EIn> {
   }
 
   /** Counts attempt `n` (>= 2) as a hedge and reports it; the effect updates the metric. */
-  hedgeStarted(n: number, reason: StartReason, error: unknown): Effect.Effect<void> {
+  hedgeStarted(n: number, reason: StartReason, error: unknown, result: { readonly value: unknown } | undefined): Effect.Effect<void> {
     this.hedges++
     const name = this.name
     this.hub.emitWith((): HedgeEvent =>
       reason === "Delay"
         ? { _tag: "HedgeStarted", policy: name, attempt: n, reason }
-        : { _tag: "HedgeStarted", policy: name, attempt: n, reason, error }
+        : result === undefined
+        ? { _tag: "HedgeStarted", policy: name, attempt: n, reason, error }
+        : { _tag: "HedgeStarted", policy: name, attempt: n, reason, result }
     )
     return Metric.increment(reason === "Delay" ? this.startedOnDelay : this.startedOnFailure)
   }
@@ -202,7 +267,10 @@ class HedgeCall<A, E, R> {
   private generation = 0
   private started = 0
   private running = 0
-  private lastCause: Cause.Cause<E> | undefined = undefined
+  /** The attempt that failed last (its failure or rejected value). */
+  private last: Failed<A, E> | undefined = undefined
+  /** The first hedgeable failure or rejected value (for `failWith: "first"`). */
+  private first: Failed<A, E> | undefined = undefined
   /** Waits for the next signal and handles it. */
   private readonly next: Effect.Effect<A, E, R>
   /** (Re)arms the timer for the next attempt. */
@@ -224,17 +292,28 @@ class HedgeCall<A, E, R> {
   /** Starts the first attempt (every attempt, for `delay: 0`), then handles signals until one settles the call. */
   run(): Effect.Effect<A, E, R> {
     // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
-    const start = this.policy.delayMillis === 0 ? this.launchAll() : Effect.zipRight(this.launch("Delay", undefined), this.armTimer)
+    const start = this.policy.delayMillis === 0
+      ? this.launchAll()
+      : Effect.zipRight(this.launch("Delay", undefined, undefined), this.armTimer)
     return Effect.ensuring(Effect.zipRight(start, this.next), this.cleanup)
   }
 
   /** Forks the timer for the next attempt, replacing (interrupting) the previous one. */
   private arm(): Effect.Effect<void> {
-    if (this.started >= this.policy.maxAttempts || this.policy.delayMillis === Infinity) return Effect.void
+    const policy = this.policy
+    if (this.started >= policy.maxAttempts || policy.delayMillis === Infinity) return Effect.void
+    // a delay per attempt: asked once the latest attempt (number `started`) has started
+    const millis = policy.delayMillis === undefined ? policy.delayAfter(this.started) : policy.delayMillis
     // Stryker disable next-line UpdateOperator: equivalent: generations are only compared for equality with the latest one, so decreasing values serve as well
     const gen = ++this.generation
     const previous = this.timer
-    const arm = Effect.map(Effect.fork(this.policy.sleep), (fiber) => {
+    if (millis === Infinity) {
+      // no delayed hedge after this attempt: the previous timer (if any) is stale
+      this.timer = undefined
+      return previous === undefined ? Effect.void : Fiber.interrupt(previous)
+    }
+    const wait = policy.delayMillis === undefined ? Effect.interruptible(sleep(millis)) : policy.sleep
+    const arm = Effect.map(Effect.fork(wait), (fiber) => {
       this.timer = fiber
       fiber.addObserver((exit) => {
         // Stryker disable next-line ConditionalExpression: equivalent: a timer is interrupted only when replaced (after `generation` moved on, so its tick is stale and ignored) or when the call is over
@@ -245,7 +324,7 @@ class HedgeCall<A, E, R> {
   }
 
   /** Starts the next attempt (a hedge, past the first: counted and reported). */
-  private launch(reason: StartReason, error: unknown): Effect.Effect<void, never, R> {
+  private launch(reason: StartReason, error: unknown, result: { readonly value: unknown } | undefined): Effect.Effect<void, never, R> {
     return Effect.suspend(() => {
       const n = ++this.started
       this.running++
@@ -254,7 +333,7 @@ class HedgeCall<A, E, R> {
         (fiber) => this.watch(n, fiber)
       )
       if (n === 1) return start
-      return Effect.zipRight(this.policy.hedgeStarted(n, reason, error), start)
+      return Effect.zipRight(this.policy.hedgeStarted(n, reason, error, result), start)
     })
   }
 
@@ -269,8 +348,8 @@ class HedgeCall<A, E, R> {
   private launchAll(): Effect.Effect<void, never, R> {
     return Effect.suspend(() => {
       // Stryker disable next-line StringLiteral: equivalent: the first attempt reports no reason (only hedges, attempts >= 2, do)
-      let all: Effect.Effect<void, never, R> = this.launch("Delay", undefined)
-      for (let n = 2; n <= this.policy.maxAttempts; n++) all = Effect.zipRight(all, this.launch("Delay", undefined))
+      let all: Effect.Effect<void, never, R> = this.launch("Delay", undefined, undefined)
+      for (let n = 2; n <= this.policy.maxAttempts; n++) all = Effect.zipRight(all, this.launch("Delay", undefined, undefined))
       return all
     })
   }
@@ -279,13 +358,39 @@ class HedgeCall<A, E, R> {
     if (signal._tag === "Tick") return this.onTick(signal.generation)
     this.running--
     const { attempt: n, exit, fiber } = signal
-    return Exit.isSuccess(exit) ? this.settleWinner(n, fiber, exit.value) : this.onAttemptFailed(n, exit.cause)
+    if (Exit.isFailure(exit)) return this.onAttemptFailed(n, exit.cause)
+    const value = exit.value
+    return this.policy.config.whenResult !== undefined && this.policy.rejects(value)
+      ? this.onAttemptRejected(n, fiber, value)
+      : this.settleWinner(n, fiber, value)
   }
 
   /** The delay elapsed: the next attempt starts, unless the tick is stale or every attempt has started. */
   private onTick(generation: number): Effect.Effect<A, E, R> {
     if (generation !== this.generation || this.started >= this.policy.maxAttempts) return this.next
-    return Effect.zipRight(Effect.zipRight(this.launch("Delay", undefined), this.armTimer), this.next)
+    return Effect.zipRight(Effect.zipRight(this.launch("Delay", undefined, undefined), this.armTimer), this.next)
+  }
+
+  /**
+   * Attempt `n` succeeded with a value `whenResult` rejected: a failed
+   * attempt, as a hedgeable failure is (the next attempt starts at once, or
+   * the call settles when it was the last one running).
+   */
+  private onAttemptRejected(n: number, fiber: Fiber.RuntimeFiber<A, E>, value: A): Effect.Effect<A, E, R> {
+    const failed: Failed<A, E> = { _tag: "Result", attempt: n, value, fiber }
+    this.last = failed
+    this.first ??= failed
+    if (this.started < this.policy.maxAttempts) {
+      return Effect.zipRight(Effect.zipRight(this.launch("Failure", undefined, { value }), this.armTimer), this.next)
+    }
+    if (this.running === 0) return this.exhausted()
+    return this.next
+  }
+
+  /** Every attempt failed: the outcome `failWith` chooses. */
+  private exhausted(): Effect.Effect<A, E, R> {
+    const chosen = this.policy.config.failWith === "first" && this.first !== undefined ? this.first : this.last!
+    return this.policy.allFailed(chosen, this.started)
   }
 
   /** Attempt `n` succeeded first: it wins (the losers are interrupted on the way out). */
@@ -310,14 +415,16 @@ class HedgeCall<A, E, R> {
     if (!this.policy.hedgeable(failure.value)) {
       if (!isRejection(failure.value)) return this.fail(n, "NotHedgeable", cause)
       // a rejected attempt is dropped: it neither starts a hedge nor ends the call
-      this.lastCause = cause
+      this.last = { _tag: "Cause", attempt: n, cause }
       return this.running > 0 ? this.next : this.fail(n, "Rejected", cause)
     }
-    this.lastCause = cause
+    const failed: Failed<A, E> = { _tag: "Cause", attempt: n, cause }
+    this.last = failed
+    this.first ??= failed
     if (this.started < this.policy.maxAttempts) {
-      return Effect.zipRight(Effect.zipRight(this.launch("Failure", failure.value), this.armTimer), this.next)
+      return Effect.zipRight(Effect.zipRight(this.launch("Failure", failure.value, undefined), this.armTimer), this.next)
     }
-    if (this.running === 0) return this.fail(n, "Exhausted", this.lastCause)
+    if (this.running === 0) return this.exhausted()
     return this.next
   }
 
@@ -337,7 +444,7 @@ class HedgeCall<A, E, R> {
 }
 
 /** @internal */
-export const make = <EIn = unknown>(options: Hedge.Hedge.Options<EIn>): Hedge.Hedge<EIn> => {
+export const make = <EIn = unknown>(options: Hedge.Hedge.Options<EIn, any>): Hedge.Hedge<EIn> => {
   const config = options_.parse(options)
   const impl = new HedgeImpl<EIn>(config)
   // bound once: the policy calls the implementation directly
@@ -357,6 +464,16 @@ export const make = <EIn = unknown>(options: Hedge.Hedge.Options<EIn>): Hedge.He
   return unsafeMakeCallable(policy, {
     kind: "Hedge",
     name: config.name,
-    options: { delay: Duration.format(config.delay), maxAttempts: config.maxAttempts, while: config.while !== undefined }
+    options: {
+      delay: typeof config.delay === "function" ? "function" : Duration.format(config.delay),
+      maxAttempts: config.maxAttempts,
+      while: config.while !== undefined,
+      whenResult: config.whenResult !== undefined,
+      failWith: config.failWith,
+      failAfterMaxAttempts: config.failAfterMaxAttempts
+    }
   }) as unknown as Hedge.Hedge<EIn>
 }
+
+/** `Hedge.make`: {@link make}, typed on the values of a `whenResult` and on `failAfterMaxAttempts`' error. @internal */
+export const makeTyped: typeof Hedge.make = make as typeof Hedge.make

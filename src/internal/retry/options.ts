@@ -40,12 +40,16 @@ export interface Config<EIn, R> {
   readonly maxRetryAfter: number
   readonly budget: Retry.Budget | undefined
   readonly onRetry: Retry.Options<EIn, R>["onRetry"]
+  /** Treat a success as a failure where this holds (undefined: the success path checks nothing). */
+  readonly whenResult: ((value: unknown) => boolean) | undefined
+  /** When retrying stops on a rejected value: fail with `FailedResultError` instead of returning it. */
+  readonly failAfterMaxAttempts: boolean
   readonly onRetryTimeout: number
   readonly spans: boolean
 }
 
 /** Validates `Retry.policy`'s options (throws `InvalidOptionsError`). @internal */
-export const parse = <EIn, R>(options: Retry.Options<EIn, R>): Config<EIn, R> => {
+export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, R> => {
   const m = "Retry.policy"
   options = validate.options(m, options)
   const forever = validate.optionalBoolean(m, "forever", options.forever) === true
@@ -75,6 +79,11 @@ export const parse = <EIn, R>(options: Retry.Options<EIn, R>): Config<EIn, R> =>
     ? DEFAULT_ON_RETRY_TIMEOUT
     : Duration.toMillis(validate.duration(m, "onRetryTimeout", options.onRetryTimeout, { allowInfinite: true }))
   const spans = validate.optionalBoolean(m, "spans", options.spans) === true
+  const whenResult = validate.predicate<(value: unknown) => boolean>(m, "whenResult", options.whenResult)
+  const failAfterMaxAttempts = validate.optionalBoolean(m, "failAfterMaxAttempts", options.failAfterMaxAttempts) === true
+  if (failAfterMaxAttempts && whenResult === undefined) {
+    throw validate.invalid(m, "failAfterMaxAttempts", true, "false or absent without whenResult (it applies to rejected results)")
+  }
   return {
     name,
     forever,
@@ -87,6 +96,8 @@ export const parse = <EIn, R>(options: Retry.Options<EIn, R>): Config<EIn, R> =>
     budget,
     onRetry,
     onRetryTimeout,
-    spans
+    spans,
+    whenResult,
+    failAfterMaxAttempts
   }
 }

@@ -28,7 +28,7 @@ import * as Predicate from "effect/Predicate"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { InvalidOptionsError } from "../../Errors.js"
-import { isInvalidKeyError, isRejection, retryAfterOf } from "../errors.js"
+import { FailedResultError, isInvalidKeyError, isRejection, retryAfterOf } from "../errors.js"
 import type * as Retry from "../../Retry.js"
 import { active, currentDeadline, type Deadline } from "../deadline.js"
 import * as EventHub from "../events.js"
@@ -84,6 +84,7 @@ class RetryImpl<EIn, R> {
   readonly untilSite: userCode.Site
   readonly rejectionsSite: userCode.Site
   readonly onRetrySite: userCode.Site
+  readonly whenResultSite: userCode.Site
   failedCalls = 0
   retryCount = 0
   gaveUpCount = 0
@@ -96,28 +97,56 @@ class RetryImpl<EIn, R> {
     this.untilSite = userCode.site("Retry", name, "until", "not retried")
     this.rejectionsSite = userCode.site("Retry", name, "retryRejections", "the rejection is not retried")
     this.onRetrySite = userCode.site("Retry", name, "onRetry", "ignored, the retry proceeds")
+    this.whenResultSite = userCode.site("Retry", name, "whenResult", "the value is accepted (not retried)")
   }
 
   /** Runs `self`; its first typed failure starts a {@link RetryRun}. Defects and interruptions pass. */
   run<A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> {
     // The success path is one `catchAllCause` frame (which a success skips): no schedule, no
     // clock, no counter. `catchAll` would cost a second frame and an extra step per success.
-    return Effect.catchAllCause(self, (cause) => {
-      const failure = Cause.failureOrCause(cause)
-      if (Either.isRight(failure)) return Effect.failCause(failure.right) // defects, interruptions
-      this.failedCalls++
-      return Effect.clockWith((clock) =>
-        Effect.flatMap(
-          FiberRef.get(currentDeadline),
-          (inherited) => new RetryRun<A, E, Rx, EIn, R>(this, self, clock, inherited).loop(failure.left)
-        )
+    return Effect.catchAllCause(self, (cause) => this.firstFailed(self, cause))
+  }
+
+  /** The first attempt of a call failed with `cause`: its typed failure starts a {@link RetryRun}. */
+  private firstFailed<A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>, cause: Cause.Cause<E>): Effect.Effect<A, E, Rx | R> {
+    const failure = Cause.failureOrCause(cause)
+    if (Either.isRight(failure)) return Effect.failCause(failure.right) // defects, interruptions
+    this.failedCalls++
+    return Effect.clockWith((clock) =>
+      Effect.flatMap(
+        FiberRef.get(currentDeadline),
+        (inherited) => new RetryRun<A, E, Rx, EIn, R>(this, self, clock, inherited).loop(failure.left)
       )
+    )
+  }
+
+  /**
+   * {@link run} for a policy with `whenResult`: a success whose value the
+   * predicate rejects starts a {@link RetryRun} too (only this path checks values).
+   */
+  runOnResult<A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> {
+    return Effect.matchCauseEffect(self, {
+      onFailure: (cause) => this.firstFailed(self, cause),
+      onSuccess: (value) => {
+        if (!this.rejects(value)) return Effect.succeed(value)
+        this.failedCalls++
+        return Effect.clockWith((clock) =>
+          Effect.flatMap(
+            FiberRef.get(currentDeadline),
+            (inherited) => new RetryRun<A, E, Rx, EIn, R>(this, self, clock, inherited).loopResult(value)
+          )
+        )
+      }
     })
   }
 
+  /** Whether `whenResult` treats `value` as a failure (a throw or a non-boolean answer: no, reported). */
+  rejects(value: unknown): boolean {
+    return userCode.predicate(this.whenResultSite, this.config.whenResult!, value, false)
+  }
   /** {@link run} for a policy with a budget: every call deposits (its deposits are what retries may spend). */
   runWithBudget<A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> {
-    const run = this.run(self)
+    const run = this.config.whenResult === undefined ? this.run(self) : this.runOnResult(self)
     const budget = this.config.budget!
     return Effect.suspend(() => {
       budget.deposit()
@@ -151,6 +180,23 @@ class RetryImpl<EIn, R> {
     const policy = this.config.name
     this.hub.emitWith((): RetryEvent => ({ _tag: "GaveUp", policy, attempt, reason, error }))
     return Effect.zipRight(Metric.increment(this.gaveUp), Effect.fail(error))
+  }
+
+  /**
+   * Stops on a value `whenResult` rejected: counted, reported and the metric,
+   * as for an error; the caller gets the value, or with
+   * `failAfterMaxAttempts` a `FailedResultError` carrying it.
+   */
+  giveUpResult<A>(attempt: number, reason: GiveUpReason, value: A): Effect.Effect<A, never> {
+    this.gaveUpCount++
+    const config = this.config
+    const policy = config.name
+    this.hub.emitWith((): RetryEvent => ({ _tag: "GaveUp", policy, attempt, reason, error: undefined, result: { value } }))
+    // with failAfterMaxAttempts the policy's type (Retry.policy) carries FailedResultError
+    const outcome = (config.failAfterMaxAttempts
+      ? Effect.fail(new FailedResultError({ module: "Retry", policy, value, attempts: attempt }))
+      : Effect.succeed(value)) as Effect.Effect<A>
+    return Effect.zipRight(Metric.increment(this.gaveUp), outcome)
   }
 
   /** The counters, as a snapshot (the hot-path form of `stats()`). */
@@ -194,32 +240,77 @@ class RetryRun<A, E extends EIn, Rx, EIn, R> {
       ([nextState, _out, decision]) => {
         if (ScheduleDecision.isDone(decision)) return policy.giveUp(this.attempt, "ScheduleDone", error)
         this.state = nextState
-        return this.retryAfter(error, now, deadline, ScheduleIntervals.start(decision.intervals) - now)
+        return this.retryAfter(error, false, now, deadline, ScheduleIntervals.start(decision.intervals) - now)
       }
     )
   }
 
-  /** Retries after the schedule's `delay` (or the error's `retryAfter`), unless the deadline or the budget forbids it. */
-  private retryAfter(error: E, now: number, deadline: Deadline | undefined, scheduled: number): Effect.Effect<A, E, Rx | R> {
+  /**
+   * Decides on a value `whenResult` rejected, as {@link loop} decides on an
+   * error (the count, the schedule — which sees the value —, the deadline
+   * and the budget; not `while`/`until`, which read errors).
+   */
+  loopResult(value: A): Effect.Effect<A, E, Rx | R> {
+    const policy = this.policy
+    if (this.attempt > policy.config.times) return policy.giveUpResult(this.attempt, "Exhausted", value)
+    const now = monotonicMillis(this.clock)
+    const deadline = active(this.inherited)
+    return Effect.flatMap(
+      policy.config.schedule.step(now, value as unknown as EIn, this.state),
+      ([nextState, _out, decision]) => {
+        if (ScheduleDecision.isDone(decision)) return policy.giveUpResult(this.attempt, "ScheduleDone", value)
+        this.state = nextState
+        return this.retryAfter(value, true, now, deadline, ScheduleIntervals.start(decision.intervals) - now)
+      }
+    )
+  }
+
+  /** Stops with `input`: an error, or a rejected value. */
+  private stop(reason: GiveUpReason, input: unknown, isResult: boolean): Effect.Effect<A, E, R> {
+    return isResult
+      ? this.policy.giveUpResult(this.attempt, reason, input as A)
+      : this.policy.giveUp(this.attempt, reason, input as E)
+  }
+
+  /**
+   * Retries after the schedule's `delay` (or the `retryAfter` of the error or
+   * rejected value), unless the deadline or the budget forbids it.
+   */
+  private retryAfter(
+    input: unknown,
+    isResult: boolean,
+    now: number,
+    deadline: Deadline | undefined,
+    scheduled: number
+  ): Effect.Effect<A, E, Rx | R> {
     const policy = this.policy
     const config = policy.config
     let delay = Math.max(0, scheduled)
-    const hinted = retryAfterOf(error)
+    const hinted = retryAfterOf(input)
     if (Option.isSome(hinted)) delay = Math.max(delay, Math.min(Duration.toMillis(hinted.value), config.maxRetryAfter))
     // any finite delay is slept (in chunks past the timer cap); a non-finite one is capped
     if (!Number.isFinite(delay)) delay = MAX_DELAY_MILLIS
-    if (deadline !== undefined && now + delay >= deadline.at) return policy.giveUp(this.attempt, "Deadline", error)
+    if (deadline !== undefined && now + delay >= deadline.at) return this.stop("Deadline", input, isResult)
     if (config.budget !== undefined && !config.budget.tryWithdraw()) {
-      return policy.giveUp(this.attempt, "BudgetExhausted", error)
+      return this.stop("BudgetExhausted", input, isResult)
     }
     policy.retryCount++
-    const event: RetryScheduled = {
-      _tag: "RetryScheduled",
-      policy: config.name,
-      attempt: this.attempt,
-      delay: Duration.millis(delay),
-      error
-    }
+    const event: RetryScheduled = isResult
+      ? {
+        _tag: "RetryScheduled",
+        policy: config.name,
+        attempt: this.attempt,
+        delay: Duration.millis(delay),
+        error: undefined,
+        result: { value: input }
+      }
+      : {
+        _tag: "RetryScheduled",
+        policy: config.name,
+        attempt: this.attempt,
+        delay: Duration.millis(delay),
+        error: input
+      }
     policy.hub.emitWith(() => event)
     this.attempt++
     // a zero delay only yields: a zero sleep is a timer (≥ 1 ms under the live clock)
@@ -240,11 +331,20 @@ class RetryRun<A, E extends EIn, Rx, EIn, R> {
           policy: config.name,
           attempt: event.attempt + 1,
           delay_ms: delay,
-          error: spanErrorLabel(error)
+          error: isResult ? "result" : spanErrorLabel(input)
         }
       })
       : again
-    return Effect.flatMap(traced, (result) => Either.isRight(result) ? Effect.succeed(result.right) : this.loop(result.left))
+    return Effect.flatMap(traced, this.settle)
+  }
+
+  /** The outcome of a retry: a success (unless `whenResult` rejects it) or the next decision. */
+  private readonly settle = (result: Either.Either<A, E>): Effect.Effect<A, E, Rx | R> => {
+    if (Either.isLeft(result)) return this.loop(result.left)
+    const value = result.right
+    return this.policy.config.whenResult !== undefined && this.policy.rejects(value)
+      ? this.loopResult(value)
+      : Effect.succeed(value)
   }
 }
 
@@ -253,9 +353,11 @@ export const make = <EIn = unknown, R = never>(options: Retry.Options<EIn, R> = 
   const config = options_.parse(options)
   const impl = new RetryImpl<EIn, R>(config)
   // bound once: the policy calls the implementation directly
-  const retry = config.budget === undefined
+  const retry = config.budget !== undefined
+    ? <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => impl.runWithBudget(self)
+    : config.whenResult === undefined
     ? <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => impl.run(self)
-    : <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => impl.runWithBudget(self)
+    : <A, E extends EIn, Rx>(self: Effect.Effect<A, E, Rx>): Effect.Effect<A, E, Rx | R> => impl.runOnResult(self)
   const stats = Effect.sync(() => impl.unsafeStats())
   const value = Object.assign(retry, {
     [TypeId]: TypeId,
@@ -272,10 +374,15 @@ export const make = <EIn = unknown, R = never>(options: Retry.Options<EIn, R> = 
       maxRetryAfter: Duration.format(Duration.millis(config.maxRetryAfter)),
       budget: config.budget === undefined ? undefined : config.budget.options,
       while: config.while !== undefined,
-      until: config.until !== undefined
+      until: config.until !== undefined,
+      whenResult: config.whenResult !== undefined,
+      failAfterMaxAttempts: config.failAfterMaxAttempts
     }
   }) as unknown as Retry.Retry<EIn, R>
 }
+
+/** `Retry.policy`: {@link make}, typed on the values of a `whenResult` and on `failAfterMaxAttempts`' error. @internal */
+export const policy: typeof Retry.policy = make as typeof Retry.policy
 
 /** @internal */
 export const tags = <const Tags extends ReadonlyArray<string>>(

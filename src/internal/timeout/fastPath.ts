@@ -38,7 +38,8 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import { currentDeadline, type Deadline, timeoutInterruptor } from "../deadline.js"
+import type { TimeoutError } from "../errors.js"
+import { currentDeadline, type Deadline, reportExpired, timeoutInterruptor } from "../deadline.js"
 // when the fiber's clock is Effect's live clock, a Node timer is equivalent to `clock.sleep`
 import { liveClock, MAX_TIMER_MILLIS, monotonicMillis, sleepOn } from "../time.js"
 
@@ -228,6 +229,17 @@ const IGNORED_FLAGS = RuntimeFlags.WindDown | RuntimeFlags.Interruption
 
 
 /**
+ * The caller's failure at a timeout: the error, reported to the deadline's
+ * timeout (its events and metric). Built only on the timeout path.
+ */
+const timedOutWith = <E2>(error: () => E2, deadline: Deadline | undefined): Effect.Effect<never, E2> =>
+  deadline === undefined ? Effect.failSync(error) : Effect.failSync(() => {
+    const e = error()
+    reportExpired(deadline, e as TimeoutError)
+    return e
+  })
+
+/**
  * The per-policy state of the fast path: its timers (one per clock).
  * @internal
  */
@@ -317,12 +329,12 @@ export const makeFastTimeout = (): FastTimeout => {
             resume(effect)
           }
         }
-        if (disconnect) entry.onTimeout = () => finish(Effect.failSync(error))
+        if (disconnect) entry.onTimeout = () => finish(timedOutWith(error, deadline))
         fiber.addObserver((exit) => {
           if (end !== undefined) end.active = false
           timer.remove(entry)
           // 3. timed out: the caller fails once the work has stopped, whatever its exit
-          if (entry.timedOut) finish(Effect.failSync(error))
+          if (entry.timedOut) finish(timedOutWith(error, deadline))
           else if (exit._tag === "Success") finish(succeed(exit.value))
           else finish(exit)
         })

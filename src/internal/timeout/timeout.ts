@@ -15,12 +15,15 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { TimeoutError } from "../errors.js"
 import type * as Timeout from "../../Timeout.js"
-import { active, currentDeadline, type Deadline, timeoutInterruptor } from "../deadline.js"
+import { active, currentDeadline, type Deadline, type DeadlineOwner, expired, reportExpired, timeoutInterruptor } from "../deadline.js"
+import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
 import { currentMonotonicMillis, monotonicMillis, sleep } from "../time.js"
 import * as validate from "../validate.js"
@@ -34,8 +37,24 @@ export const isTimeout = (u: unknown): u is Timeout.Timeout => typeof u === "fun
 
 const M = "Timeout.make"
 
-/** One timeout policy: its duration, options and deadline list (the fast path's timers). */
-class TimeoutImpl {
+/** The `policy` tag and event field of a timeout made without a name. */
+export const DEFAULT_NAME = "timeout"
+
+// the tags are put in the metric key itself: a `Metric.tagged` wrapper re-derives its key on every update
+const timeoutsCounter = (policy: string, scope: string): Metric.Metric.Counter<number> =>
+  Metric.fromMetricKey(
+    MetricKey.counter("resilience_timeout_timeouts", {
+      description: "Calls a timeout policy's deadline ended with a TimeoutError",
+      incremental: true
+    }).pipe(MetricKey.tagged("policy", policy), MetricKey.tagged("scope", scope))
+  )
+
+/**
+ * One timeout policy: its duration, options, deadline list (the fast path's
+ * timers), and what it reports when its deadline ends a call (events, the
+ * metric): only then, never on a success.
+ */
+class TimeoutImpl implements DeadlineOwner {
   readonly millis: number
   readonly name: string | undefined
   readonly disconnect: boolean
@@ -43,6 +62,10 @@ class TimeoutImpl {
   /** `"general"`: Effect's race instead of the fast path (tests prove them equal). */
   readonly general: boolean
   readonly fast: FastTimeout = makeFastTimeout()
+  readonly hub = EventHub.make<Timeout.TimeoutEvent>()
+  /** Made at the first timeout of each scope (a pure constructor registers no metric). */
+  private readonly counters = new Map<string, Metric.Metric.Counter<number>>()
+  timeouts = 0
 
   constructor(readonly duration: Duration.Duration, options: Timeout.Timeout.Options) {
     this.millis = Duration.toMillis(duration)
@@ -54,6 +77,23 @@ class TimeoutImpl {
     this.scope = options.scope === undefined ? undefined : validate.oneOf(M, "scope", options.scope, ["overall", "attempt"])
     this.general = options.implementation !== undefined &&
       validate.oneOf(M, "implementation", options.implementation, ["fast", "general"]) === "general"
+  }
+
+  /** Its deadline ended a call with `error` (once per call: see deadline.ts): count and report it. */
+  readonly timedOut = (_deadline: Deadline, error: TimeoutError): void => {
+    this.timeouts++
+    const policy = this.name ?? DEFAULT_NAME
+    const scope = error.scope
+    const tag = scope ?? "none"
+    let counter = this.counters.get(tag)
+    if (counter === undefined) this.counters.set(tag, counter = timeoutsCounter(policy, tag))
+    counter.unsafeUpdate(1, [])
+    this.hub.emitWith((): Timeout.TimeoutEvent => ({ _tag: "TimedOut", policy, scope, duration: this.duration }))
+  }
+
+  /** The counters, as a snapshot. */
+  unsafeStats(): Timeout.Timeout.Stats {
+    return { timeouts: this.timeouts }
   }
 
   /** This timeout's own error. */
@@ -72,7 +112,7 @@ class TimeoutImpl {
       // an enclosing deadline that comes first wins: fire at it, with its error
       if (outer !== undefined && outer.at <= now + this.millis) {
         const budget = Math.max(0, outer.at - now)
-        if (budget <= 0) return Effect.fail(outer.error())
+        if (budget <= 0) return Effect.failSync(() => expired(outer))
         return this.run(self, budget, outer, outer, outer.error)
       }
       // an infinite timeout is none: the work runs as it would without it
@@ -82,9 +122,20 @@ class TimeoutImpl {
         duration: this.duration,
         policy: this.name,
         error: this.deadlineError,
-        active: true
+        active: true,
+        owner: this,
+        reported: false
       }
       return this.run(self, this.millis, deadline, outer, this.ownError)
+    })
+  }
+
+  /** The caller's failure when `deadline` ends the work: its error, reported. */
+  private failWith(deadline: Deadline, error: () => TimeoutError): Effect.Effect<never, TimeoutError> {
+    return Effect.failSync(() => {
+      const e = error()
+      reportExpired(deadline, e)
+      return e
     })
   }
 
@@ -104,8 +155,11 @@ class TimeoutImpl {
         onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
         onOtherDone: (_, work) =>
           disconnect
-            ? Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Effect.failSync(error))
-            : Effect.zipRight(Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Fiber.await(work)), Effect.failSync(error))
+            ? Effect.zipRight(work.interruptAsFork(timeoutInterruptor), this.failWith(deadline, error))
+            : Effect.zipRight(
+              Effect.zipRight(work.interruptAsFork(timeoutInterruptor), Fiber.await(work)),
+              this.failWith(deadline, error)
+            )
       })
     )
     return deadline !== outer
@@ -121,10 +175,15 @@ export const make = (duration: Duration.DurationInput, options: Timeout.Timeout.
   const d = validate.duration(M, "duration", duration, { allowInfinite: true })
   options = validate.options(M, options)
   const impl = new TimeoutImpl(d, options)
+  const stats = Effect.sync(() => impl.unsafeStats())
   const policy = Object.assign(<A, E, R>(self: Effect.Effect<A, E, R>) => impl.apply(self), {
     [TypeId]: TypeId,
     duration: d,
-    options
+    options,
+    policyName: impl.name ?? DEFAULT_NAME,
+    events: impl.hub.stream,
+    stats: () => stats,
+    unsafeStats: () => impl.unsafeStats()
   })
   return unsafeMakeCallable(policy, {
     kind: "Timeout",
