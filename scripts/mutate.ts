@@ -31,12 +31,13 @@ export const modules: Record<string, Module> = {
     mutate: ["src/Policy.ts", "src/internal/policy.ts"],
     tests: ["test/Retry.test.ts", "test/Timeout.test.ts", "test/Bulkhead.test.ts"]
   },
-  Retry: { mutate: ["src/Retry.ts", "src/internal/retry/*.ts"], tests: ["test/Retry.test.ts"] },
+  Retry: { mutate: ["src/Retry.ts", "src/internal/retry/*.ts"], tests: ["test/Retry.test.ts", "test/Retry.results.test.ts"] },
   Timeout: {
     mutate: ["src/Timeout.ts", "src/internal/timeout/*.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
     tests: [
       "test/Timeout.test.ts",
       "test/Timeout.fastpath.test.ts",
+      "test/Timeout.events.test.ts",
       "test/internal/time.test.ts",
       // the deadline's consumers: cuts counted by the breaker, waits bounded inside uninterruptible regions
       "test/reliability/Isolation.test.ts",
@@ -69,9 +70,9 @@ export const modules: Record<string, Module> = {
   Fallback: {
     mutate: ["src/Fallback.ts", "src/internal/fallback/*.ts"],
     // the stale store's write queue is attacked in reliability/Stores
-    tests: ["test/Fallback.test.ts", "test/reliability/Stores.test.ts"]
+    tests: ["test/Fallback.test.ts", "test/Fallback.results.test.ts", "test/reliability/Stores.test.ts"]
   },
-  Hedge: { mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"], tests: ["test/Hedge.test.ts"] },
+  Hedge: { mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"], tests: ["test/Hedge.test.ts", "test/Hedge.results.test.ts"] },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],
     tests: ["test/Idempotency.test.ts"]
