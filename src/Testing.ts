@@ -417,7 +417,7 @@ export const kinds: (policy: Function | Descriptor) => ReadonlyArray<string> = d
  * Testing.render(p)
  * // Pipeline
  * // ├─ Timeout { duration: 5s, disconnect: false, scope: overall }
- * // └─ Retry "db" { times: 2, maxRetryAfter: 1m, while: false, until: false }
+ * // └─ Retry "db" { times: 2, maxRetryAfter: 1m, while: false, until: false, whenResult: false, failAfterMaxAttempts: false }
  * ```
  *
  * @since 0.1.0

@@ -185,9 +185,9 @@ describe("pipeline description", () => {
       Testing.render(pipeline),
       [
         "Pipeline",
-        "├─ Fallback \"users\" { mode: value, on: tags(NotFound), sources: 1, defects: false, interruptions: false }",
+        "├─ Fallback \"users\" { mode: value, on: tags(NotFound), sources: 1, defects: false, interruptions: false, whenResult: false }",
         "├─ Timeout { duration: 5s, disconnect: false, scope: overall }",
-        "├─ Retry \"db\" { times: 2, maxRetryAfter: 1m, while: false, until: false }",
+        "├─ Retry \"db\" { times: 2, maxRetryAfter: 1m, while: false, until: false, whenResult: false, failAfterMaxAttempts: false }",
         "└─ Timeout { duration: 1s, disconnect: false, scope: attempt }"
       ].join("\n")
     )
@@ -198,7 +198,7 @@ describe("pipeline description", () => {
         "Compose",
         "├─ Timeout { duration: 1s, disconnect: false }",
         "└─ Compose",
-        "   └─ Hedge \"hedge\" { delay: 10ms, maxAttempts: 2, while: false }"
+        "   └─ Hedge \"hedge\" { delay: 10ms, maxAttempts: 2, while: false, whenResult: false, failWith: last, failAfterMaxAttempts: false }"
       ].join("\n")
     )
   })
