@@ -45,7 +45,7 @@ import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as I from "../../Idempotency.js"
 import { LinkedMap } from "../linkedMap.js"
-import { forkSweeper } from "../sweeper.js"
+import { forkSweeper, memoryBounds } from "../sweeper.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
 import { IdempotencyError } from "./errors.js"
@@ -353,11 +353,10 @@ const DEFAULT_OPTIONS: MemoryOptions = {
 export const validateMemoryOptions = (options: I.MemoryStoreOptions | undefined): MemoryOptions => {
   const m = "Idempotency.makeStoreMemory"
   options = validate.options(m, options)
-  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
-    DEFAULT_MAX_KEYS
-  const sweepInterval = options.sweepInterval === undefined
-    ? DEFAULT_SWEEP_INTERVAL_MILLIS
-    : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
+  const { maxKeys, sweepInterval } = memoryBounds(m, options, {
+    maxKeys: DEFAULT_MAX_KEYS,
+    sweepIntervalMillis: DEFAULT_SWEEP_INTERVAL_MILLIS
+  })
   const whenFull: WhenFull = options.whenFull === undefined
     ? "refuse"
     : validate.oneOf(m, "whenFull", options.whenFull, ["refuse", "evictOldest"])

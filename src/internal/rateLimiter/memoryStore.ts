@@ -40,7 +40,7 @@ import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as RL from "../../RateLimiter.js"
 import { LinkedMap } from "../linkedMap.js"
-import { forkSweeper } from "../sweeper.js"
+import { forkSweeper, memoryBounds } from "../sweeper.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
 import { AtomicStoreTypeId } from "./store.js"
@@ -387,11 +387,10 @@ export class MemoryStoreImpl implements RL.MemoryStore {
 export const validateMemoryOptions = (options: RL.MemoryStoreOptions | undefined) => {
   const m = "RateLimiter.makeStoreMemory"
   options = validate.options(m, options)
-  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ??
-    DEFAULT_MAX_KEYS
-  const sweepInterval = options.sweepInterval === undefined
-    ? DEFAULT_SWEEP_INTERVAL_MILLIS
-    : Duration.toMillis(validate.duration(m, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
+  const { maxKeys, sweepInterval } = memoryBounds(m, options, {
+    maxKeys: DEFAULT_MAX_KEYS,
+    sweepIntervalMillis: DEFAULT_SWEEP_INTERVAL_MILLIS
+  })
   return { maxKeys, sweepInterval }
 }
 
