@@ -667,6 +667,56 @@ export const layerConfig: <I, S, const C extends Config.Config.Wrap<Bulkhead.Opt
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig
 
 /**
+ * The `Config` of a bulkhead's options, each under its own name
+ * (`maxConcurrent`, `maxQueue`, `maxWait`, `name`, `metricsInterval`,
+ * `maxKeyLength`, `onStoreError`; the table in docs/Options.md#bulkhead).
+ * Nest it to give it a prefix; with `ConfigProvider.constantCase` the
+ * environment variables are `DB_MAX_CONCURRENT`, `DB_MAX_QUEUE`, …
+ * `maxConcurrent` is required (a `ConfigError` when missing); durations are
+ * strings such as `"2 seconds"` or `"Infinity"`.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * // from Config, onStoreError may be "fail": the bulkhead's error type says so
+ * class DbBulkhead extends Context.Tag("app/DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead<Bulkhead.BulkheadStoreError>>() {}
+ * // db_maxConcurrent=20 db_maxQueue=200 (or DB_MAX_CONCURRENT=20 with ConfigProvider.constantCase)
+ * const live = Bulkhead.layerConfig(DbBulkhead, Config.nested(Bulkhead.config, "db"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Bulkhead.Options> = internal.config
+
+/**
+ * Makes a bulkhead (in the current scope) with options read from `Config`:
+ * {@link config}, a `Config` of the options or a record of `Config`s.
+ * Missing or malformed values fail with a `ConfigError`; out-of-range ones
+ * with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.fromConfig(Config.nested(Bulkhead.config, "db"))
+ *   return yield* Effect.succeed(1).pipe(bulkhead)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: <const C extends Config.Config.Wrap<Bulkhead.Options>>(
+  config: C
+) => Effect.Effect<Bulkhead<ConfigStoreErrorOf<C>>, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =
+  internal.fromConfig as any
+
+/**
  * The errors a bulkhead made from a `Config` adds besides
  * `BulkheadFullError`: {@link BulkheadStoreError} when the config may set
  * `onStoreError` (to `"fail"`).

@@ -622,8 +622,10 @@ export const tags: <const Tags extends ReadonlyArray<string>>(
 export const isTransient: (error: unknown) => boolean = internal.isTransient
 
 /**
- * The options of a retry policy that can come from configuration (the
- * environment): an exponential backoff and the counts.
+ * The options of a retry policy that are data, as read from `Config` (the
+ * environment): the counts, the limits and an exponential backoff
+ * (`base`, `factor`, `max`, `jitter`) that becomes the policy's `schedule`.
+ * Defaults and ranges: docs/Options.md#retry.
  *
  * @since 0.1.0
  * @category Models
@@ -631,6 +633,8 @@ export const isTransient: (error: unknown) => boolean = internal.isTransient
 export interface ConfigOptions {
   /** Retries at most. Defaults to 3. */
   readonly times?: number | undefined
+  /** Retry until the schedule or a predicate stops (ignores `times`). Defaults to false. */
+  readonly forever?: boolean | undefined
   /** First delay of the exponential backoff. Defaults to 100 millis. */
   readonly base?: Duration.DurationInput | undefined
   /** Growth factor. Defaults to 2. */
@@ -641,24 +645,75 @@ export interface ConfigOptions {
   readonly jitter?: Jitter | undefined
   /** Caps the wait a `retryAfter` may impose. Defaults to 1 minute. */
   readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** Fail with `FailedResultError` when retries of a rejected value run out (needs `whenResult` in code). */
+  readonly failAfterMaxAttempts?: boolean | undefined
   readonly name?: string | undefined
+  /** Defaults to false. */
+  readonly spans?: boolean | undefined
+  /** Bounds each `onRetry` hook. Defaults to 1 second. */
+  readonly onRetryTimeout?: Duration.DurationInput | undefined
 }
 
 /**
- * Makes a retry policy from {@link ConfigOptions} (exponential backoff).
- * Throws `InvalidOptionsError` for invalid options.
+ * The options of a retry policy that are code, given beside its
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}. A
+ * `schedule` given here replaces the backoff read from `Config`.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type CodeOptions<EIn = unknown, R = never> = Pick<
+  Options<EIn, R>,
+  "schedule" | "while" | "until" | "retryRejections" | "budget" | "onRetry" | "whenResult"
+>
+
+/**
+ * The `Config` of a retry policy's data options ({@link ConfigOptions}),
+ * each under its own name (`times`, `base`, `factor`, `max`, `jitter`, …;
+ * the table in docs/Options.md#retry). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(Retry.config, "api")` reads
+ * `API_TIMES`, `API_BASE`, …
+ *
+ * @example
+ * ```ts
+ * import { Policy, Retry } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class ApiRetry extends Context.Tag("app/ApiRetry")<ApiRetry, Policy.Policy>() {}
+ * // api_times=5 api_base="200 millis"
+ * const live = Retry.layerConfig(ApiRetry, Config.nested(Retry.config, "api"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes a retry policy with its data options read from `Config`
+ * ({@link config}, a `Config` of {@link ConfigOptions} or a record of
+ * `Config`s) and its code options given. Missing or malformed values fail
+ * with a `ConfigError`; out-of-range ones with `InvalidOptionsError` naming
+ * the config key.
  *
  * @example
  * ```ts
  * import { Retry } from "effect-resilience"
+ * import { Config, Effect } from "effect"
  *
- * const retry = Retry.fromConfigOptions({ times: 5, base: "50 millis", jitter: "equal" })
+ * const program = Effect.gen(function*() {
+ *   const retry = yield* Retry.fromConfig(Config.nested(Retry.config, "api"), { while: Retry.isTransient })
+ *   return yield* Effect.succeed(1).pipe(retry)
+ * })
  * ```
  *
- * @since 0.1.0
- * @category Constructors
+ * @since 0.2.0
+ * @category Config
  */
-export const fromConfigOptions: (options: ConfigOptions) => Retry = internal.fromConfigOptions
+export const fromConfig: <EIn = unknown, R = never>(
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions<EIn, R>
+) => Effect.Effect<Retry<EIn, R>, InvalidOptionsError | ConfigError.ConfigError> = internal.fromConfig
 
 // ---------------------------------------------------------------------------
 // Layers
@@ -688,9 +743,11 @@ export const layer: <I, S, EIn = unknown, R = never>(
 ) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
- * Provides a retry policy under your own `Context.Tag` with its options read
- * from `Config` (e.g. the environment). Invalid values fail the layer with
- * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ * Provides a retry policy under your own `Context.Tag` with its data options
+ * read from `Config` ({@link config}, a `Config` of {@link ConfigOptions}, or
+ * a record of `Config`s with your own names) and its code options given.
+ * Invalid values fail the layer with `InvalidOptionsError`; missing or
+ * malformed config with a `ConfigError`.
  *
  * @example
  * ```ts
@@ -702,7 +759,7 @@ export const layer: <I, S, EIn = unknown, R = never>(
  * const live = Retry.layerConfig(ApiRetry, {
  *   times: Config.integer("API_RETRY_TIMES").pipe(Config.withDefault(3)),
  *   base: Config.duration("API_RETRY_BASE").pipe(Config.withDefault("100 millis"))
- * })
+ * }, { while: Retry.isTransient })
  * ```
  *
  * @since 0.1.0
@@ -710,5 +767,6 @@ export const layer: <I, S, EIn = unknown, R = never>(
  */
 export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<ConfigOptions> & ([Retry] extends [S] ? unknown : never)
+  config: Config.Config.Wrap<ConfigOptions> & ([Retry] extends [S] ? unknown : never),
+  code?: CodeOptions
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

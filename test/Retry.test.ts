@@ -643,9 +643,9 @@ describe("Retry defaults", () => {
       assert.deepStrictEqual(events.map((e) => e.policy), ["retry"])
     }))
 
-  it.effect("fromConfigOptions: 100 ms base, 30 s max and full jitter when omitted", () =>
+  it.effect("fromConfig: 100 ms base, 30 s max and full jitter when omitted", () =>
     Effect.gen(function*() {
-      const retry = Retry.fromConfigOptions({ times: 10 })
+      const retry = yield* Retry.fromConfig(Config.succeed({ times: 10 }))
       const dep = yield* flaky(100, () => new Unavailable({}))
       const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
       const r = yield* drawsOf(5, 10)
@@ -654,9 +654,11 @@ describe("Retry defaults", () => {
       for (let i = 0; i < 10; i++) assert.closeTo(delays[i]!, r[i]! * Math.min(100 * 2 ** i, 30_000), 1e-5)
     }).pipe(Effect.withRandom(Random.make(5))))
 
-  it.effect("fromConfigOptions: the max and jitter given are the ones used", () =>
+  it.effect("fromConfig: the max and jitter given are the ones used", () =>
     Effect.gen(function*() {
-      const retry = Retry.fromConfigOptions({ times: 6, base: "100 millis", factor: 3, max: "1 second", jitter: "none" })
+      const retry = yield* Retry.fromConfig(
+        Config.succeed({ times: 6, base: "100 millis", factor: 3, max: "1 second", jitter: "none" } as const)
+      )
       const dep = yield* flaky(100, () => new Unavailable({}))
       const { events } = yield* eventsDuring(retry, dep.call.pipe(retry))
       assert.deepStrictEqual(scheduledDelays(events), [100, 300, 900, 1000, 1000, 1000])
@@ -905,7 +907,7 @@ describe("Retry: one shape (issue 20)", () => {
     const retry = Retry.policy({ times: 1 })
     assert.isTrue(Retry.TypeId in retry)
     assert.isTrue(Retry.isRetry(retry))
-    assert.isTrue(Retry.isRetry(Retry.fromConfigOptions({ times: 2 })))
+    assert.isTrue(Retry.isRetry(Retry.policy({ times: 2, name: "other" })))
     for (const other of [Timeout.make("1 second"), (self: Effect.Effect<unknown>) => self, null, undefined, {}, "retry"]) {
       assert.isFalse(Retry.isRetry(other))
     }

@@ -25,7 +25,7 @@
  * @internal
  */
 import { InvalidKeyError } from "./errors.js"
-import * as validate from "./validate.js"
+import * as Spec from "./spec.js"
 
 /** The default `maxKeyLength`: 1,024 UTF-16 code units. @internal */
 export const DEFAULT_MAX_KEY_LENGTH = 1_024
@@ -95,11 +95,13 @@ export const check = (policy: KeyPolicy, key: unknown): InvalidKeyError | undefi
 export const namespaced = (name: string, key: string | undefined): string =>
   key === undefined ? `${name.length}:${name}` : `${name.length}:${name}:${key}`
 
+/** The `maxKeyLength` option of every keyed policy and store. @internal */
+export const maxKeyLengthField = Spec.integer({ min: 1, max: MAX_KEY_LENGTH_LIMIT }).default(DEFAULT_MAX_KEY_LENGTH)
+
 /**
  * Validates a `maxKeyLength` option (an integer in [1, 16,383]; defaults to
  * 1,024); throws `InvalidOptionsError`.
  * @internal
  */
 export const maxKeyLengthOption = (module: string, value: unknown): number =>
-  validate.optionalNumber(module, "maxKeyLength", value, { integer: true, min: 1, max: MAX_KEY_LENGTH_LIMIT }) ??
-    DEFAULT_MAX_KEY_LENGTH
+  value === undefined ? DEFAULT_MAX_KEY_LENGTH : maxKeyLengthField.props.parse(module, "maxKeyLength", value)

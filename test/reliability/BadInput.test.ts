@@ -1179,10 +1179,11 @@ const constructors: ReadonlyArray<Constructor> = [
   { name: "Retry.policy", mode: "throw", base: {}, make: (o) => Retry.policy(o), options: retryPolicyOptions },
   { name: "Retry.layer", mode: "fail", base: {}, make: (o) => layerOf(Retry.layer(AnyTag, o)), options: retryPolicyOptions },
   {
-    name: "Retry.fromConfigOptions",
-    mode: "throw",
+    name: "Retry.fromConfig",
+    mode: "fail",
     base: {},
-    make: (o) => Retry.fromConfigOptions(o),
+    make: (o) => Retry.fromConfig(viaConfig(o)),
+    ...configArgument((c) => Retry.fromConfig(c)),
     options: retryConfigOptions
   },
   {

@@ -41,6 +41,7 @@ import { active as activeDeadline, currentDeadline, type Deadline, expired } fro
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
+import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
 import * as validate from "../validate.js"
 import type { BulkheadStoreError } from "./errors.js"
@@ -576,13 +577,23 @@ export const layer = <I, S>(tag: Context.Tag<I, S>, options: Bulkhead.Bulkhead.O
   Layer.scoped(tag, make(options) as unknown as Effect.Effect<S, InvalidOptionsError, Scope.Scope>)
 
 /** @internal */
+export const config: Config.Config<Bulkhead.Bulkhead.Options> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Bulkhead.Bulkhead.Options>,
+  module = "Bulkhead.fromConfig"
+): Effect.Effect<Bulkhead.Bulkhead<any>, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Spec.readConfig<Bulkhead.Bulkhead.Options>(Options.spec, module, config), make)
+
+/** @internal */
 export const layerConfig = <I, S>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<Bulkhead.Bulkhead.Options>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.scoped(
     tag,
-    Effect.flatMap(validate.fromConfig("Bulkhead.layerConfig", config), make) as unknown as Effect.Effect<
+    fromConfig(config, "Bulkhead.layerConfig") as unknown as Effect.Effect<
       S,
       InvalidOptionsError | ConfigError.ConfigError,
       Scope.Scope

@@ -6,7 +6,7 @@
 import * as Duration from "effect/Duration"
 import type * as Bulkhead from "../../Bulkhead.js"
 import * as Keys from "../keys.js"
-import * as validate from "../validate.js"
+import * as Spec from "../spec.js"
 
 /** @internal */
 export const DEFAULT_MAX_QUEUE = 0
@@ -15,19 +15,27 @@ export const DEFAULT_NAME = "bulkhead"
 /** @internal */
 export const DEFAULT_METRICS_INTERVAL = Duration.seconds(1)
 /** @internal */
-export const DEFAULT_ON_STORE_ERROR = "allow"
+export const DEFAULT_ON_STORE_ERROR = "allow" as const
+
+/**
+ * The options of `Bulkhead.make`, described once: checks, defaults, `Config`
+ * and the docs' table.
+ *
+ * @internal
+ */
+export const spec = Spec.struct<Bulkhead.Bulkhead.Options>()("Bulkhead.make", {
+  maxConcurrent: Spec.integer({ min: 1 }).required(),
+  maxQueue: Spec.integer({ min: 0, allowInfinite: true }).default(DEFAULT_MAX_QUEUE),
+  // an infinite wait is no limit: undefined
+  maxWait: Spec.duration({ allowInfinite: true }).map((d) => d !== undefined && Duration.isFinite(d) ? d : undefined),
+  name: Spec.string().default(DEFAULT_NAME),
+  metricsInterval: Spec.duration({ allowInfinite: true }).default(DEFAULT_METRICS_INTERVAL),
+  maxKeyLength: Keys.maxKeyLengthField,
+  onStoreError: Spec.literal("allow", "fail").default(DEFAULT_ON_STORE_ERROR)
+})
 
 /** The options, validated, with their defaults. @internal */
-export interface Resolved {
-  readonly maxConcurrent: number
-  readonly maxQueue: number
-  /** `undefined`: no limit (a finite duration otherwise). */
-  readonly maxWait: Duration.Duration | undefined
-  readonly name: string
-  readonly metricsInterval: Duration.Duration
-  readonly maxKeyLength: number
-  readonly onStoreError: "allow" | "fail"
-}
+export type Resolved = Spec.Resolved<typeof spec.fields>
 
 /**
  * Validates the options of `Bulkhead.make`; throws `InvalidOptionsError`
@@ -35,34 +43,7 @@ export interface Resolved {
  *
  * @internal
  */
-export const resolve = (options: Bulkhead.Bulkhead.Options): Resolved => {
-  const m = "Bulkhead.make"
-  options = validate.options(m, options)
-  const maxConcurrent = validate.number(m, "maxConcurrent", options.maxConcurrent, { integer: true, min: 1 })
-  const maxQueue = validate.optionalNumber(m, "maxQueue", options.maxQueue, {
-    integer: true,
-    min: 0,
-    allowInfinite: true
-  }) ?? DEFAULT_MAX_QUEUE
-  const maxWait = validate.optionalDuration(m, "maxWait", options.maxWait, { allowInfinite: true })
-  const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-  const metricsInterval = validate.optionalDuration(m, "metricsInterval", options.metricsInterval, {
-    allowInfinite: true
-  }) ?? DEFAULT_METRICS_INTERVAL
-  const maxKeyLength = Keys.maxKeyLengthOption(m, options.maxKeyLength)
-  const onStoreError = options.onStoreError === undefined
-    ? DEFAULT_ON_STORE_ERROR
-    : validate.oneOf(m, "onStoreError", options.onStoreError, ["allow", "fail"])
-  return {
-    maxConcurrent,
-    maxQueue,
-    maxWait: maxWait !== undefined && Duration.isFinite(maxWait) ? maxWait : undefined,
-    name,
-    metricsInterval,
-    maxKeyLength,
-    onStoreError
-  }
-}
+export const resolve = (options: Bulkhead.Bulkhead.Options): Resolved => spec.resolve(options)
 
 /**
  * Validates a new `maxConcurrent` (`resize`); throws `InvalidOptionsError`.
@@ -70,4 +51,4 @@ export const resolve = (options: Bulkhead.Bulkhead.Options): Resolved => {
  * @internal
  */
 export const resized = (permits: number): number =>
-  validate.number("Bulkhead.resize", "maxConcurrent", permits, { integer: true, min: 1 })
+  spec.fields.maxConcurrent.props.parse("Bulkhead.resize", "maxConcurrent", permits)

@@ -9,6 +9,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type { Rejection } from "../../Errors.js"
 import type * as Retry from "../../Retry.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
 import { exponential } from "./schedule.js"
 
@@ -48,56 +49,83 @@ export interface Config<EIn, R> {
   readonly spans: boolean
 }
 
-/** Validates `Retry.policy`'s options (throws `InvalidOptionsError`). @internal */
-export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, R> => {
-  const m = "Retry.policy"
-  options = validate.options(m, options)
-  const forever = validate.optionalBoolean(m, "forever", options.forever) === true
-  const times = forever
-    ? Infinity
-    : (validate.optionalNumber(m, "times", options.times, { min: 0, integer: true }) ?? DEFAULT_TIMES)
-  const whilePredicate = validate.predicate<(e: EIn) => boolean>(m, "while", options.while)
-  const untilPredicate = validate.predicate<(e: EIn) => boolean>(m, "until", options.until)
-  const retryRejections = validate.predicate<(e: Rejection) => boolean>(m, "retryRejections", options.retryRejections)
-  const maxRetryAfter = options.maxRetryAfter === undefined
-    ? DEFAULT_MAX_RETRY_AFTER
-    : Duration.toMillis(validate.duration(m, "maxRetryAfter", options.maxRetryAfter, { allowZero: true }))
-  if (options.schedule !== undefined && !Schedule.isSchedule(options.schedule)) {
-    throw validate.invalid(m, "schedule", options.schedule, "a Schedule")
-  }
-  const schedule: Schedule.Schedule<unknown, EIn, R> = options.schedule ?? theDefaultSchedule()
-  const budget = options.budget
-  if (
-    budget !== undefined &&
-    (!Predicate.isObject(budget) || typeof budget.deposit !== "function" || typeof budget.tryWithdraw !== "function")
-  ) {
-    throw validate.invalid(m, "budget", budget, "a Retry.budget")
-  }
-  const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-  const onRetry = validate.predicate<NonNullable<Retry.Options<EIn, R>["onRetry"]>>(m, "onRetry", options.onRetry)
-  const onRetryTimeout = options.onRetryTimeout === undefined
-    ? DEFAULT_ON_RETRY_TIMEOUT
-    : Duration.toMillis(validate.duration(m, "onRetryTimeout", options.onRetryTimeout, { allowInfinite: true }))
-  const spans = validate.optionalBoolean(m, "spans", options.spans) === true
-  const whenResult = validate.predicate<(value: unknown) => boolean>(m, "whenResult", options.whenResult)
-  const failAfterMaxAttempts = validate.optionalBoolean(m, "failAfterMaxAttempts", options.failAfterMaxAttempts) === true
-  if (failAfterMaxAttempts && whenResult === undefined) {
+const isBudget = (u: unknown): boolean =>
+  Predicate.isObject(u) && typeof (u as Retry.Budget).deposit === "function" &&
+  typeof (u as Retry.Budget).tryWithdraw === "function"
+
+/** The default base of a backoff read from `Config`. @internal */
+export const DEFAULT_CONFIG_BASE = Duration.millis(100)
+/** The default cap of a backoff read from `Config` (or its base, when longer). @internal */
+export const DEFAULT_CONFIG_MAX = Duration.seconds(30)
+
+/**
+ * The backoff a policy read from `Config` retries with: an exponential one
+ * from its options (base 100 millis, cap 30 seconds, full jitter by default).
+ */
+const scheduleFromConfig = (d: Readonly<Record<string, unknown>>): Schedule.Schedule<Duration.Duration> => {
+  const base = (d.base as Duration.Duration | undefined) ?? DEFAULT_CONFIG_BASE
+  return exponential({
+    base,
+    factor: d.factor as number | undefined,
+    // the default cap never undercuts the base the caller gave
+    max: (d.max as Duration.Duration | undefined) ?? Duration.max(base, DEFAULT_CONFIG_MAX),
+    jitter: (d.jitter as Retry.Jitter | undefined) ?? "full"
+  })
+}
+
+/**
+ * The options of `Retry.policy`, described once. From `Config`, the
+ * schedule is an exponential backoff made from `base`, `factor`, `max` and
+ * `jitter`; predicates, hooks and budgets are code (`layerConfig`'s third
+ * argument).
+ *
+ * @internal
+ */
+export const spec = Spec.struct<Retry.Options<any, any, any>>()("Retry.policy", {
+  schedule: Spec.code<Schedule.Schedule<unknown, any, any>>("a Schedule", Schedule.isSchedule)
+    .doc("exponential: base 100 millis, max 30 seconds, full jitter")
+    .fromConfig({
+      base: Spec.duration().doc("100 millis"),
+      factor: Spec.number({ min: 1 }).doc("2"),
+      max: Spec.duration().doc("30 seconds (or base, when longer)"),
+      jitter: Spec.literal("none", "full", "equal", "decorrelated").doc("\"full\"")
+    }, scheduleFromConfig),
+  whenResult: Spec.func<(value: unknown) => boolean>(),
+  failAfterMaxAttempts: Spec.boolean().default(false),
+  times: Spec.integer({ min: 0 }).default(DEFAULT_TIMES),
+  forever: Spec.boolean().default(false),
+  while: Spec.func<(e: unknown) => boolean>(),
+  until: Spec.func<(e: unknown) => boolean>(),
+  maxRetryAfter: Spec.millis({ allowZero: true }).default(Duration.millis(DEFAULT_MAX_RETRY_AFTER)),
+  retryRejections: Spec.func<(e: Rejection) => boolean>(),
+  budget: Spec.code<Retry.Budget>("a Retry.budget", isBudget),
+  name: Spec.string().default(DEFAULT_NAME),
+  spans: Spec.boolean().default(false),
+  onRetry: Spec.func<NonNullable<Retry.Options["onRetry"]>>(),
+  onRetryTimeout: Spec.millis({ allowInfinite: true }).default(Duration.millis(DEFAULT_ON_RETRY_TIMEOUT))
+}, (r, _, m) => {
+  if (r.failAfterMaxAttempts && r.whenResult === undefined) {
     throw validate.invalid(m, "failAfterMaxAttempts", true, "false or absent without whenResult (it applies to rejected results)")
   }
+})
+
+/** Validates `Retry.policy`'s options (throws `InvalidOptionsError`). @internal */
+export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, R> => {
+  const r = spec.resolve(options)
   return {
-    name,
-    forever,
-    times,
-    schedule,
-    while: whilePredicate,
-    until: untilPredicate,
-    retryRejections,
-    maxRetryAfter,
-    budget,
-    onRetry,
-    onRetryTimeout,
-    spans,
-    whenResult,
-    failAfterMaxAttempts
+    name: r.name,
+    forever: r.forever,
+    times: r.forever ? Infinity : r.times,
+    schedule: (r.schedule ?? theDefaultSchedule()) as Schedule.Schedule<unknown, EIn, R>,
+    while: r.while,
+    until: r.until,
+    retryRejections: r.retryRejections,
+    maxRetryAfter: r.maxRetryAfter,
+    budget: r.budget,
+    onRetry: r.onRetry as Retry.Options<EIn, R>["onRetry"],
+    onRetryTimeout: r.onRetryTimeout,
+    spans: r.spans,
+    whenResult: r.whenResult,
+    failAfterMaxAttempts: r.failAfterMaxAttempts
   }
 }

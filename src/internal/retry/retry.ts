@@ -33,11 +33,12 @@ import type * as Retry from "../../Retry.js"
 import { active, currentDeadline, type Deadline } from "../deadline.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
+import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as options_ from "./options.js"
-import { exponential, MAX_DELAY_MILLIS } from "./schedule.js"
+import { MAX_DELAY_MILLIS } from "./schedule.js"
 
 type RetryEvent = Retry.RetryEvent
 type GiveUpReason = Retry.GiveUpReason
@@ -410,23 +411,18 @@ export const isTransient = (error: unknown): boolean => {
 }
 
 /** @internal */
-export const fromConfigOptions = (options: Retry.ConfigOptions): Retry.Retry => {
-  const m = "Retry.fromConfigOptions"
-  options = validate.options(m, options)
-  // errors name this constructor and the option as the caller wrote it
-  return validate.nested(m, (option) => option, () => {
-    // (`=== undefined`, not `??`: a null from JSON or Config is a wrong value, not a missing one)
-    const base = validate.duration(m, "base", options.base === undefined ? "100 millis" : options.base)
-    const schedule = exponential({
-      base,
-      factor: options.factor,
-      // the default cap never undercuts the base the caller gave
-      max: options.max === undefined ? Duration.max(base, Duration.seconds(30)) : options.max,
-      jitter: options.jitter === undefined ? "full" : options.jitter
-    })
-    return make({ schedule, times: options.times, maxRetryAfter: options.maxRetryAfter, name: options.name })
-  })
-}
+export const config: Config.Config<Retry.ConfigOptions> = options_.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Retry.ConfigOptions>,
+  code?: Retry.CodeOptions<any, any>,
+  module = "Retry.fromConfig"
+): Effect.Effect<Retry.Retry<any, any>, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Spec.readConfig<Retry.Options<any, any>>(options_.spec, module, config, code),
+    (options) => validate.validated(() => make(options))
+  )
 
 /** @internal */
 export const layer = <I, S, EIn = unknown, R = never>(
@@ -437,12 +433,7 @@ export const layer = <I, S, EIn = unknown, R = never>(
 /** @internal */
 export const layerConfig = <I, S>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<Retry.ConfigOptions> & ([Retry.Retry] extends [S] ? unknown : never)
+  config: Config.Config.Wrap<Retry.ConfigOptions>,
+  code?: Retry.CodeOptions<any, any>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(
-    tag,
-    Effect.flatMap(
-      validate.fromConfig("Retry.layerConfig", config as Config.Config.Wrap<Retry.ConfigOptions>),
-      (options) => validate.validated(() => fromConfigOptions(options) as unknown as S)
-    )
-  )
+  Layer.effect(tag, fromConfig(config, code, "Retry.layerConfig") as unknown as Effect.Effect<S, InvalidOptionsError | ConfigError.ConfigError>)

@@ -13,6 +13,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import type * as Retry from "../../Retry.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
 
 /** @internal */
@@ -53,26 +54,48 @@ const delaySchedule = <S>(
     return needsRandom ? Effect.map(Random.next, step) : Effect.succeed(step(0))
   })
 
-/**
- * The cap of each delay: `max` (which must be >= `base`, both compared as
- * given), else {@link MAX_DELAY_MILLIS}; never more than MAX_DELAY_MILLIS,
- * and never less than `base` (a `base` beyond it is clamped like every delay).
- */
-const cappedMax = (m: string, base: number, max: unknown): number => {
-  if (max === undefined) return Math.max(base, MAX_DELAY_MILLIS)
-  const given = Duration.toMillis(validate.duration(m, "max", max))
-  if (given < base) throw validate.invalid(m, "max", max, `a duration >= base (${Duration.format(Duration.millis(base))})`)
-  return given
+/** The cap of each delay: `max` when given, else {@link MAX_DELAY_MILLIS} (never below `base`). */
+const cappedMax = (base: number, max: number | undefined): number => max ?? Math.max(base, MAX_DELAY_MILLIS)
+
+/** `max` (as given) is at least `base`. */
+const maxAtLeastBase = (
+  r: { readonly base: number; readonly max: number | undefined },
+  o: Readonly<Record<string, unknown>>,
+  m: string
+): void => {
+  if (r.max !== undefined && r.max < r.base) {
+    throw validate.invalid(m, "max", o.max, `a duration >= base (${Duration.format(Duration.millis(r.base))})`)
+  }
 }
+
+/** The options of `Retry.exponential`. @internal */
+export const exponentialSpec = Spec.struct<Retry.ExponentialOptions>()("Retry.exponential", {
+  base: Spec.millis().required(),
+  factor: Spec.number({ min: 1 }).default(2),
+  max: Spec.millis().doc("no cap (2^31 − 1 ms)"),
+  jitter: Spec.literal(...JITTERS).default("none")
+}, maxAtLeastBase)
+
+/** The options of `Retry.linear`. @internal */
+export const linearSpec = Spec.struct<Retry.LinearOptions>()("Retry.linear", {
+  base: Spec.millis().required(),
+  step: Spec.millis({ allowZero: true }).doc("base"),
+  max: Spec.millis().doc("no cap (2^31 − 1 ms)"),
+  jitter: Spec.literal("none", "full", "equal").default("none")
+}, maxAtLeastBase)
+
+/** The options of `Retry.constant` (its delay is the first argument). @internal */
+export const constantSpec = Spec.struct<{ readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined }>()(
+  "Retry.constant",
+  { jitter: Spec.literal("none", "full", "equal").default("none") }
+)
+
+const constantDelay = Spec.millis({ allowZero: true }).required()
 
 /** @internal */
 export const exponential = (options: Retry.ExponentialOptions): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.exponential"
-  options = validate.options(m, options)
-  const base = Duration.toMillis(validate.duration(m, "base", options.base))
-  const factor = validate.optionalNumber(m, "factor", options.factor, { min: 1 }) ?? 2
-  const max = cappedMax(m, base, options.max)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, JITTERS)
+  const { base, factor, jitter, ...rest } = exponentialSpec.resolve(options)
+  const max = cappedMax(base, rest.max)
   if (jitter === "decorrelated") {
     return delaySchedule<number>(base, (previous, random) => {
       const upper = Math.min(max, Math.max(base, previous * 3))
@@ -91,14 +114,9 @@ export const exponential = (options: Retry.ExponentialOptions): Schedule.Schedul
 
 /** @internal */
 export const linear = (options: Retry.LinearOptions): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.linear"
-  options = validate.options(m, options)
-  const base = Duration.toMillis(validate.duration(m, "base", options.base))
-  const step = options.step === undefined
-    ? base
-    : Duration.toMillis(validate.duration(m, "step", options.step, { allowZero: true }))
-  const max = cappedMax(m, base, options.max)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
+  const { base, jitter, ...rest } = linearSpec.resolve(options)
+  const step = rest.step ?? base
+  const max = cappedMax(base, rest.max)
   return delaySchedule<number>(0, (n, random) => {
     const capped = Math.min(max, base + n * step)
     return [capped >= max ? n : n + 1, applyJitter(jitter, capped, random)] as const
@@ -110,9 +128,7 @@ export const constant = (
   delay: Duration.DurationInput,
   options: { readonly jitter?: Exclude<Jitter, "decorrelated"> | undefined } = {}
 ): Schedule.Schedule<Duration.Duration> => {
-  const m = "Retry.constant"
-  const d = Duration.toMillis(validate.duration(m, "delay", delay, { allowZero: true }))
-  options = validate.options(m, options)
-  const jitter = options.jitter === undefined ? "none" : validate.oneOf(m, "jitter", options.jitter, ["none", "full", "equal"])
+  const d = constantDelay.props.parse("Retry.constant", "delay", delay)
+  const { jitter } = constantSpec.resolve(options)
   return delaySchedule<number>(0, (n, random) => [n, applyJitter(jitter, d, random)] as const, jitter !== "none")
 }
