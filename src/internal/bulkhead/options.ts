@@ -52,3 +52,6 @@ export const resolve = (options: Bulkhead.Bulkhead.Options): Resolved => spec.re
  */
 export const resized = (permits: number): number =>
   spec.fields.maxConcurrent.props.parse("Bulkhead.resize", "maxConcurrent", permits)
+
+/** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
+export const specs: ReadonlyArray<Spec.Spec<any>> = [spec]

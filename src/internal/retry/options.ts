@@ -11,7 +11,7 @@ import type { Rejection } from "../../Errors.js"
 import type * as Retry from "../../Retry.js"
 import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
-import { exponential } from "./schedule.js"
+import { constantSpec, exponential, exponentialSpec, linearSpec } from "./schedule.js"
 
 /** @internal */
 export const DEFAULT_TIMES = 3
@@ -129,3 +129,6 @@ export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, 
     failAfterMaxAttempts: r.failAfterMaxAttempts
   }
 }
+
+/** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
+export const specs: ReadonlyArray<Spec.Spec<any>> = [spec, exponentialSpec, linearSpec, constantSpec]
