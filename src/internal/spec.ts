@@ -110,10 +110,19 @@ export class Field<A> {
   /** Also accepts a function (kept as is), e.g. a delay computed per attempt. */
   orFunction<F extends (...args: ReadonlyArray<any>) => any>(): Field<A | F> {
     const parse = this.props.parse
+    const expected = `${this.props.expected} or a function`
     return new Field<A | F>({
       ...(this.props as unknown as Props<A | F>),
-      expected: `${this.props.expected} or a function`,
-      parse: (m, o, v) => typeof v === "function" ? v as F : parse(m, o, v)
+      expected,
+      parse: (m, o, v) => {
+        if (typeof v === "function") return v as F
+        try {
+          return parse(m, o, v)
+        } catch (e) {
+          if (e instanceof InvalidOptionsError) throw validate.invalid(e.module, e.option, e.value, expected)
+          throw e
+        }
+      }
     })
   }
 
@@ -291,9 +300,19 @@ export interface Row {
   readonly default: string | undefined
 }
 
+/** A duration as the docs write it: `100 millis`, `30 seconds`, `1 minute`. */
+const showDuration = (d: Duration.Duration): string => {
+  if (!Duration.isFinite(d)) return "Infinity"
+  const ms = Duration.toMillis(d)
+  const unit = (n: number, name: string) => `${n} ${name}${n === 1 ? "" : "s"}`
+  if (ms >= 60_000 && ms % 60_000 === 0) return unit(ms / 60_000, "minute")
+  if (ms >= 1_000 && ms % 1_000 === 0) return unit(ms / 1_000, "second")
+  return `${ms} millis`
+}
+
 const showDefault = (kind: Kind, input: unknown): string => {
-  if (Duration.isDuration(input)) return Duration.format(input)
-  if (kind === "duration" && typeof input === "number") return `${input} millis`
+  if (Duration.isDuration(input)) return showDuration(input)
+  if (kind === "duration" && typeof input === "number") return showDuration(Duration.millis(input))
   if (typeof input === "string" && kind !== "duration") return JSON.stringify(input)
   return String(input)
 }
@@ -308,9 +327,16 @@ export class Spec<F extends Fields> {
   constructor(
     readonly module: string,
     readonly fields: F,
-    readonly refine?: (resolved: Resolved<F>, options: Readonly<Record<string, unknown>>, module: string) => void
+    readonly refine?: (resolved: Resolved<F>, options: Readonly<Record<string, unknown>>, module: string) => void,
+    /** The public `Config` these options are read from (e.g. `"Bulkhead.config"`), for the docs; none for pure constructors. */
+    readonly configName?: string
   ) {
     this.entries = Object.entries(fields)
+  }
+
+  /** This spec, documented as read from `Config` by `name` (e.g. `"Bulkhead.config"`). */
+  readFrom(name: string): Spec<F> {
+    return new Spec(this.module, this.fields, this.refine, name)
   }
 
   /**
@@ -366,29 +392,35 @@ export class Spec<F extends Fields> {
    * The `Config` of the data options: each under its config key (absent
    * ones left out), nested groups under theirs. Values are raw (a duration
    * is its string): {@link fromConfigOptions} and {@link resolve} check them.
+   * A required option (at the top level) missing from the config is the
+   * config's error: a `ConfigError` naming its key.
    */
   get config(): Config.Config<Record<string, unknown>> {
-    if (this.cachedConfig !== undefined) return this.cachedConfig
+    return this.cachedConfig ??= this.configOf(true)
+  }
+
+  private configOf(topLevel: boolean): Config.Config<Record<string, unknown>> {
     const configs: Record<string, Config.Config<Option.Option<unknown>>> = {}
     for (const [key, f] of this.configFields()) {
       const p = f.props
-      // a required option missing from the config is the config's error (`ConfigError` naming the key)
-      if (p.read !== undefined) configs[key] = p.required ? Config.map(p.read(key), Option.some) : Config.option(p.read(key))
-      else if (p.group !== undefined) {
+      if (p.read !== undefined) {
+        // inside a group (which may be absent), every option is optional here; resolve checks them
+        const required = topLevel && p.required && this.fields[key] === f
+        configs[key] = required ? Config.map(p.read(key), Option.some) : Config.option(p.read(key))
+      } else if (p.group !== undefined) {
         configs[key] = Config.map(
-          Config.nested(p.group.config, key),
+          Config.nested(p.group.configOf(false), key),
           (o) => Object.keys(o).length === 0 ? Option.none() : Option.some(o)
         )
       }
     }
-    this.cachedConfig = Config.map(Config.all(configs), (record) => {
+    return Config.map(Config.all(configs), (record) => {
       const out: Record<string, unknown> = {}
       for (const [key, value] of Object.entries(record)) {
         if (Option.isSome(value)) out[key] = value.value
       }
       return out
     })
-    return this.cachedConfig
   }
 
   /**

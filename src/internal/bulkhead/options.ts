@@ -32,7 +32,7 @@ export const spec = Spec.struct<Bulkhead.Bulkhead.Options>()("Bulkhead.make", {
   metricsInterval: Spec.duration({ allowInfinite: true }).default(DEFAULT_METRICS_INTERVAL),
   maxKeyLength: Keys.maxKeyLengthField,
   onStoreError: Spec.literal("allow", "fail").default(DEFAULT_ON_STORE_ERROR)
-})
+}).readFrom("Bulkhead.config")
 
 /** The options, validated, with their defaults. @internal */
 export type Resolved = Spec.Resolved<typeof spec.fields>

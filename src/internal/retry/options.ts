@@ -107,7 +107,7 @@ export const spec = Spec.struct<Retry.Options<any, any, any>>()("Retry.policy", 
   if (r.failAfterMaxAttempts && r.whenResult === undefined) {
     throw validate.invalid(m, "failAfterMaxAttempts", true, "false or absent without whenResult (it applies to rejected results)")
   }
-})
+}).readFrom("Retry.config")
 
 /** Validates `Retry.policy`'s options (throws `InvalidOptionsError`). @internal */
 export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, R> => {
