@@ -1,19 +1,24 @@
 /**
- * Links of README.md, which is read on two sites: the repository's page (where
- * relative links resolve against the repository) and npm's package page (where
- * they do not resolve at all). So every link and image in README.md is
- * absolute:
+ * Links of README.md and of docs/.
  *
- * - scripts/readme.ts rewrites the relative links of each docs/ file it
- *   includes (relative to that file's folder, as they work when docs/X.md is
- *   read on the repository) into absolute URLs: files to `blob/main/<path>`,
- *   folders to `tree/main/<path>`, images to raw.githubusercontent.com (which
- *   npm's page renders);
+ * README.md is read on two sites: the repository's page (where relative links
+ * resolve against the repository) and npm's package page (where they do not
+ * resolve at all). So every link and image in README.md is absolute:
+ *
+ * - scripts/readme.ts rewrites the relative links of README.md (relative to
+ *   the repository's root, as they work on the repository) into absolute
+ *   URLs: files to `blob/main/<path>`, folders to `tree/main/<path>`, images
+ *   to raw.githubusercontent.com (which npm's page renders);
  * - scripts/check-readme.ts fails when README.md has a relative link or image,
  *   a link into this repository to a path that does not exist, or an
  *   `#anchor` that no heading of the README makes.
+ *
+ * The guides in docs/ are read on the repository, so their links stay
+ * relative (`../examples/x.ts`, `Errors.md#keys`); `docsProblems` (run by
+ * `scripts/readme.ts --check`) fails when one names a path that does not
+ * exist or an `#anchor` that no heading of its target makes.
  */
-import { existsSync, statSync } from "node:fs"
+import { existsSync, readFileSync, statSync } from "node:fs"
 import { posix } from "node:path"
 
 export const repository = "https://github.com/effect-resilience/effect-resilience"
@@ -76,9 +81,10 @@ export const links = (text: string): Array<Link> => {
 const isAbsolute = (target: string) => /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith("//")
 
 /**
- * A docs file's text with its relative links made absolute. `file` is the
- * docs file's path from the repository's root (e.g. `docs/Retry.md`). Throws
- * when a relative link leaves the repository or names a missing path.
+ * A Markdown file's text with its relative links made absolute. `file` is the
+ * file's path from the repository's root (`README.md`, `docs/Retry.md`), which
+ * relative links are resolved against. Throws when a relative link leaves the
+ * repository or names a missing path.
  */
 export const absolutize = (file: string, text: string): string => {
   let out = ""
@@ -103,13 +109,15 @@ export const absolutize = (file: string, text: string): string => {
 }
 
 /** GitHub's heading anchors (github-slugger): lowercase, punctuation dropped, spaces to hyphens, duplicates numbered. */
-const anchors = (text: string): Set<string> => {
+export const anchors = (text: string): Set<string> => {
   const seen = new Map<string, number>()
   const result = new Set<string>()
   for (const m of maskCode(text).matchAll(/^ {0,3}#{1,6}[ \t]+/gm)) {
     const end = text.indexOf("\n", m.index)
-    // the heading's own text (inline code included, which the mask blanked)
-    const heading = text.slice(m.index + m[0].length, end === -1 ? undefined : end)
+    // the heading's own text, read from the original line (inline code included, which the mask
+    // blanked: matched on the masked text, a heading that starts with code would lose it)
+    const heading = text.slice(m.index, end === -1 ? undefined : end)
+      .replace(/^ {0,3}#{1,6}[ \t]+/, "")
       .replace(/[ \t]+#+[ \t]*$/, "")
       .trim()
       .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
@@ -149,6 +157,49 @@ export const problems = (readme: string): Array<string> => {
       if (!existsSync(path)) errors.push(`${where}: ${path} does not exist in this repository`)
       else if (ours[1] === "tree" && !statSync(path).isDirectory()) errors.push(`${where}: ${path} is a file (use blob/)`)
       else if (ours[1] === "blob" && statSync(path).isDirectory()) errors.push(`${where}: ${path} is a folder (use tree/)`)
+    }
+  }
+  return errors
+}
+
+/**
+ * Problems with the links of Markdown files read on the repository (docs/):
+ * a relative link that leaves the repository or names a missing path, and an
+ * `#anchor` (in the same file, or in another Markdown file of the repository)
+ * that no heading of its target makes. Absolute URLs are not checked.
+ * `files` are paths from the repository's root.
+ */
+export const docsProblems = (files: ReadonlyArray<string>): Array<string> => {
+  const headings = new Map<string, Set<string>>()
+  const anchorsOf = (path: string) => {
+    let found = headings.get(path)
+    if (found === undefined) {
+      found = anchors(readFileSync(path, "utf8"))
+      headings.set(path, found)
+    }
+    return found
+  }
+  const errors: Array<string> = []
+  for (const file of files) {
+    for (const link of links(readFileSync(file, "utf8"))) {
+      if (isAbsolute(link.target)) continue
+      const where = `${file}:${link.line}: ${link.kind} ${link.target}`
+      const [, path = "", hash = ""] = /^([^#?]*)(?:\?[^#]*)?(?:#(.*))?$/.exec(link.target) ?? []
+      let target = file
+      if (path !== "") {
+        target = posix.normalize(posix.join(posix.dirname(file), decodeURIComponent(path)))
+        if (target.startsWith("..") || posix.isAbsolute(target)) {
+          errors.push(`${where}: leaves the repository`)
+          continue
+        }
+        if (!existsSync(target)) {
+          errors.push(`${where}: ${target} does not exist`)
+          continue
+        }
+      }
+      if (hash !== "" && target.endsWith(".md") && !anchorsOf(target).has(decodeURIComponent(hash))) {
+        errors.push(`${where}: no heading of ${target} makes the anchor #${hash}`)
+      }
     }
   }
   return errors
