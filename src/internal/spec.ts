@@ -563,3 +563,22 @@ export const readConfig = <O = Record<string, unknown>>(
  */
 export const asConfig = <A>(spec: Spec<any>, module: string, f: () => A): A =>
   validate.nested(module, (option) => spec.configKeyOf(option), f)
+
+/** `maxValueBytes` → `MAX_VALUE_BYTES` (what `ConfigProvider.constantCase` makes of a key). */
+const constantCase = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()
+
+/**
+ * `spec` read from `Config` under environment-style names: each data option
+ * of a flat spec under `<prefix>_<its config key in constant case>`
+ * (`withEnvKeys(spec, "RATE_LIMITER_STORE")` reads `RATE_LIMITER_STORE_TIMEOUT`),
+ * whatever the `ConfigProvider`'s case; errors about config data name those
+ * keys. The default `Config` of a Redis store's `layerConfig()`.
+ * @internal
+ */
+export const withEnvKeys = <F extends Fields>(spec: Spec<F>, prefix: string): Spec<F> => {
+  const fields: Record<string, Field<unknown>> = {}
+  for (const [key, f] of Object.entries(spec.fields)) {
+    fields[key] = f.props.read === undefined ? f : f.key(`${prefix}_${constantCase(f.props.configKey ?? key)}`)
+  }
+  return new Spec(spec.module, fields as unknown as F, spec.refine, spec.configName)
+}
