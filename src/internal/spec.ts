@@ -375,14 +375,17 @@ export class Spec<F extends Fields> {
   }
 
   /** Every data option (and data that code options are built from), by config key, in `Config` order. */
-  private configFields(): ReadonlyArray<readonly [string, Field<unknown>]> {
-    const out: Array<readonly [string, Field<unknown>]> = []
+  /** Every data option by config key, and whether it is one of this spec's own (not inside a group or a build). */
+  private configFields(): ReadonlyArray<readonly [string, Field<unknown>, boolean]> {
+    const out: Array<readonly [string, Field<unknown>, boolean]> = []
+    const inner = (fields: ReadonlyArray<readonly [string, Field<unknown>, boolean]>) =>
+      fields.map(([key, f]) => [key, f, false] as const)
     for (const [key, f] of this.entries) {
       const p = f.props
-      if (p.read !== undefined) out.push([p.configKey ?? key, f])
-      else if (p.group !== undefined && p.flat) out.push(...p.group.configFields())
-      else if (p.group !== undefined) out.push([p.configKey ?? key, f])
-      else if (p.build !== undefined) out.push(...new Spec("", p.build.fields).configFields())
+      if (p.read !== undefined) out.push([p.configKey ?? key, f, true])
+      else if (p.group !== undefined && p.flat) out.push(...inner(p.group.configFields()))
+      else if (p.group !== undefined) out.push([p.configKey ?? key, f, true])
+      else if (p.build !== undefined) out.push(...inner(new Spec("", p.build.fields).configFields()))
     }
     return out
   }
@@ -401,11 +404,11 @@ export class Spec<F extends Fields> {
 
   private configOf(topLevel: boolean): Config.Config<Record<string, unknown>> {
     const configs: Record<string, Config.Config<Option.Option<unknown>>> = {}
-    for (const [key, f] of this.configFields()) {
+    for (const [key, f, own] of this.configFields()) {
       const p = f.props
       if (p.read !== undefined) {
         // inside a group (which may be absent), every option is optional here; resolve checks them
-        const required = topLevel && p.required && this.fields[key] === f
+        const required = topLevel && own && p.required
         configs[key] = required ? Config.map(p.read(key), Option.some) : Config.option(p.read(key))
       } else if (p.group !== undefined) {
         configs[key] = Config.map(
