@@ -65,12 +65,16 @@ import type { Policy } from "./Policy.js"
 // Type IDs
 
 /**
+ * The type id every circuit breaker carries (see {@link isCircuitBreaker}).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */

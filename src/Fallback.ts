@@ -66,6 +66,8 @@ import type { Transform } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Fallback } from "effect-resilience"
@@ -99,6 +101,8 @@ export type TypeId = typeof TypeId
 export const StaleIfErrorTypeId: unique symbol = stale.TypeId
 
 /**
+ * The type of {@link StaleIfErrorTypeId}.
+ *
  * @example
  * ```ts
  * import type { Fallback } from "effect-resilience"

@@ -98,6 +98,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"
@@ -125,6 +127,8 @@ export type TypeId = typeof TypeId
 export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
+ * The type of {@link MemoryStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"

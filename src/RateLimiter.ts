@@ -106,6 +106,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -135,6 +137,8 @@ export type TypeId = typeof TypeId
 export const AtomicStoreTypeId: unique symbol = store.AtomicStoreTypeId
 
 /**
+ * The type of {@link AtomicStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -163,6 +167,8 @@ export type AtomicStoreTypeId = typeof AtomicStoreTypeId
 export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
+ * The type of {@link MemoryStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"

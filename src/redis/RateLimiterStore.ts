@@ -58,6 +58,8 @@ import type { Redis } from "./Redis.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiterStore } from "effect-resilience/redis"
