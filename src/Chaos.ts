@@ -53,6 +53,8 @@ import type { Policy, Transform } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Chaos } from "effect-resilience"
@@ -70,6 +72,8 @@ export type TypeId = typeof TypeId
 // ---------------------------------------------------------------------------
 
 /**
+ * The unique symbol that marks the values of this module (`SwitchTypeId in value`).
+ *
  * @example
  * ```ts
  * import { Chaos } from "effect-resilience"
@@ -84,6 +88,8 @@ export type TypeId = typeof TypeId
 export const SwitchTypeId: unique symbol = switch_.SwitchTypeId
 
 /**
+ * The type of {@link SwitchTypeId}.
+ *
  * @example
  * ```ts
  * import type { Chaos } from "effect-resilience"
@@ -338,6 +344,8 @@ export interface Chaos<out E2 = never, out R2 = never> extends Policy<E2, R2>, C
 export interface ChaosTransform<out A2> extends Transform<A2, never>, ChaosMembers {}
 
 /**
+ * The types that go with {@link Chaos}.
+ *
  * @since 0.1.0
  */
 export declare namespace Chaos {

@@ -83,18 +83,24 @@ export type Criticality = "critical" | "non-critical"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type TypeId = typeof TypeId
 
 /**
+ * The unique symbol that marks the values of this module (`OutcomeTypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const OutcomeTypeId: unique symbol = internal.OutcomeTypeId
 
 /**
+ * The type of {@link OutcomeTypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -448,6 +454,8 @@ export interface PolicyInfo extends Readonly<Record<string, unknown>> {
 }
 
 /**
+ * The types that go with {@link PolicyRegistry}.
+ *
  * @since 0.1.0
  */
 export declare namespace PolicyRegistry {

@@ -67,6 +67,8 @@ import type { Policy } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Hedge } from "effect-resilience"
@@ -119,6 +121,8 @@ export interface Hedge<EIn = unknown, AIn = unknown, E2 = never> extends Policy<
 }
 
 /**
+ * The types that go with {@link Hedge}.
+ *
  * @since 0.1.0
  */
 export declare namespace Hedge {
@@ -317,7 +321,7 @@ export const MAX_ATTEMPTS = options_.MAX_ATTEMPTS
  * import { Effect } from "effect"
  *
  * const replicas = ["a", "b", "c"]
- * declare const callReplica: (replica: string) => Effect.Effect<string>
+ * const callReplica = (replica: string): Effect.Effect<string> => Effect.succeed(`answer from ${replica}`)
  *
  * const call = Effect.flatMap(Hedge.currentAttempt, (n) => callReplica(replicas[(n - 1) % replicas.length]!))
  * const program = call.pipe(Hedge.make({ delay: "50 millis", maxAttempts: 3 }))
@@ -351,7 +355,7 @@ export const currentAttempt: Effect.Effect<number> = internal.currentAttempt
  *
  * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
  * class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
- * declare const search: Effect.Effect<ReadonlyArray<string>, Unavailable | BadRequest>
+ * const search: Effect.Effect<ReadonlyArray<string>, Unavailable | BadRequest> = Effect.succeed(["result"])
  *
  * const hedge = Hedge.make({
  *   delay: "100 millis", // about the p95 latency
