@@ -20,7 +20,7 @@
  */
 import { HttpClient, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect } from "effect"
 import { CircuitBreaker, Fallback } from "effect-resilience"
 import { ResilientHttpClient, ResilientHttpServer } from "effect-resilience/http"
 import { createServer } from "node:http"

@@ -52,9 +52,13 @@ for (const guide of guides) {
 }
 
 // the links of docs/ resolve
+/** The API reference `npm run docgen` writes (docs/modules, docs/index.md, …: not committed) is not a guide. */
+const GENERATED = new Set(["docs/modules", "docs/examples", "docs/index.md"])
+
 const markdown = (dir: string): Array<string> =>
   readdirSync(dir).sort().flatMap((name) => {
     const path = join(dir, name)
+    if (GENERATED.has(path)) return []
     if (statSync(path).isDirectory()) return markdown(path)
     return name.endsWith(".md") ? [path] : []
   })

@@ -105,12 +105,16 @@ export {
 // Type IDs
 
 /**
+ * The type id every bulkhead carries (see {@link isBulkhead}).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */

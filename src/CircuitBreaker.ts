@@ -65,12 +65,16 @@ import type { Policy } from "./Policy.js"
 // Type IDs
 
 /**
+ * The type id every circuit breaker carries (see {@link isCircuitBreaker}).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -1480,10 +1484,23 @@ export const layer: <I, S>(
 
 /**
  * The options of a breaker that can come from configuration (the
- * environment). Defaults: `tripPolicy` `"consecutive"` with `failures` 5;
- * `threshold` 0.5, `size` 100, `window` 30 seconds for the rate policies;
- * `openDuration` 30 seconds, growing by `openDurationFactor` (default 1: a
- * fixed break) up to `maxOpenDuration`.
+ * environment): the data options of {@link CircuitBreaker.Options}, flat.
+ * The trip policy is `tripPolicy` (`"consecutive"`, `"rate"` or
+ * `"timeRate"`) with its options (`failures`; `threshold`, `size`,
+ * `minimumCalls`; `threshold`, `window`, `buckets`, `minimumCalls`): every
+ * one given is checked, even one the policy chosen does not use. The break
+ * is `openDuration`, growing by `openDurationFactor` per consecutive opening
+ * (`Schedule.exponential`) when not 1, up to `maxOpenDuration`. `probes`,
+ * `successThreshold`, `probeTimeout` and `probeFailureRateThreshold` are
+ * `halfOpen`'s options; `slowCallDuration` and `slowCallThreshold` are
+ * `slowCall`'s (the threshold defaults to 1; a threshold without a duration
+ * is an error).
+ *
+ * Defaults: `tripPolicy` `"consecutive"` with `failures` 5; `threshold`
+ * 0.5, `size` 100, `window` 30 seconds for the rate policies;
+ * `openDuration` 30 seconds with `openDurationFactor` 1 (a fixed break);
+ * the others as in {@link CircuitBreaker.Options}. The table in
+ * docs/Options.md#circuitbreaker lists them all.
  *
  * @since 0.1.0
  * @category Models
@@ -1509,27 +1526,85 @@ export interface ConfigOptions {
   readonly slowCallDuration?: Duration.DurationInput | undefined
   readonly slowCallThreshold?: number | undefined
   readonly onStoreError?: "allow" | "fail" | undefined
+  /** @since 0.2.0 */
+  readonly labelMetricsByKey?: boolean | undefined
+  /** @since 0.2.0 */
+  readonly spans?: boolean | undefined
+  /** @since 0.2.0 */
+  readonly maxKeyLength?: number | undefined
 }
 
 /**
- * Turns {@link ConfigOptions} into {@link CircuitBreaker.Options}. Throws
- * `InvalidOptionsError` for invalid values.
+ * The options of a breaker that are code, given beside the
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: the
+ * classifier, and a trip policy or a break (a `Schedule`) that replace the
+ * ones read from `Config`.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type CodeOptions =
+  & Pick<CircuitBreaker.Options, "classify">
+  & Partial<Pick<CircuitBreaker.Options, "tripPolicy" | "openDuration">>
+
+/**
+ * The `Config` of a breaker's data options ({@link ConfigOptions}), each
+ * under its own name (`tripPolicy`, `failures`, `openDuration`, `probes`,
+ * `slowCallDuration`, …; the table in docs/Options.md#circuitbreaker). Nest
+ * it to give it a prefix; with `ConfigProvider.constantCase`,
+ * `Config.nested(CircuitBreaker.config, "payments")` reads
+ * `PAYMENTS_TRIP_POLICY`, `PAYMENTS_FAILURES`, `PAYMENTS_OPEN_DURATION`,
+ * `PAYMENTS_PROBE_FAILURE_RATE_THRESHOLD`, … from the environment. Every
+ * option is optional.
  *
  * @example
  * ```ts
  * import { CircuitBreaker } from "effect-resilience"
+ * import { Config, Context } from "effect"
  *
- * const options = CircuitBreaker.fromConfigOptions({ tripPolicy: "rate", threshold: 0.5, size: 50, openDuration: "10 seconds" })
+ * class Payments extends Context.Tag("app/Payments")<Payments, CircuitBreaker.CircuitBreaker>() {}
+ * // payments.tripPolicy=rate payments.threshold=0.5 payments.size=50 payments.openDuration="10 seconds"
+ * const live = CircuitBreaker.layerConfig(Payments, Config.nested(CircuitBreaker.config, "payments"))
  * ```
  *
- * @since 0.1.0
- * @category Constructors
+ * @since 0.2.0
+ * @category Config
  */
-export const fromConfigOptions: (options: ConfigOptions) => CircuitBreaker.Options = options_.fromConfigOptions
+export const config: Config.Config<ConfigOptions> = internal.config
 
 /**
- * Provides a circuit breaker under your own `Context.Tag` with its options
- * read from `Config`. Invalid values fail the layer with
+ * Makes a circuit breaker in the current scope with its data options read
+ * from `Config` ({@link config}, a `Config` of {@link ConfigOptions} or a
+ * record of `Config`s) and its code options given. Missing or malformed
+ * values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.fromConfig(Config.nested(CircuitBreaker.config, "payments"), {
+ *     classify: CircuitBreaker.ignoreTags("NotFound")
+ *   })
+ *   return yield* Effect.succeed("charged").pipe(breaker)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions
+) => Effect.Effect<CircuitBreaker, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> = internal.fromConfig
+
+/**
+ * Provides a circuit breaker under your own `Context.Tag` with its data
+ * options read from `Config` ({@link config}, a `Config` of
+ * {@link ConfigOptions}, or a record of `Config`s with your own names) and
+ * its code options given. Invalid values fail the layer with
  * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
  *
  * @example
@@ -1543,7 +1618,7 @@ export const fromConfigOptions: (options: ConfigOptions) => CircuitBreaker.Optio
  *   name: Config.succeed("api"),
  *   failures: Config.integer("API_BREAKER_FAILURES").pipe(Config.withDefault(5)),
  *   openDuration: Config.duration("API_BREAKER_OPEN").pipe(Config.withDefault("30 seconds"))
- * })
+ * }, { classify: CircuitBreaker.onlyDefects })
  * ```
  *
  * @since 0.1.0
@@ -1551,5 +1626,6 @@ export const fromConfigOptions: (options: ConfigOptions) => CircuitBreaker.Optio
  */
 export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<ConfigOptions> & ([CircuitBreaker] extends [S] ? unknown : never)
+  config: Config.Config.Wrap<ConfigOptions> & ([CircuitBreaker] extends [S] ? unknown : never),
+  code?: CodeOptions
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

@@ -66,6 +66,8 @@ import type { Transform } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Fallback } from "effect-resilience"
@@ -99,6 +101,8 @@ export type TypeId = typeof TypeId
 export const StaleIfErrorTypeId: unique symbol = stale.TypeId
 
 /**
+ * The type of {@link StaleIfErrorTypeId}.
+ *
  * @example
  * ```ts
  * import type { Fallback } from "effect-resilience"
@@ -1190,8 +1194,12 @@ export declare namespace StaleIfError {
   }
 
   /**
-   * The options {@link layerStaleIfErrorConfig} reads from `Config` (all but
-   * the `schema`, which it takes in code).
+   * The options of a stale-if-error policy that are data, as read from
+   * `Config` ({@link staleIfErrorConfig}, {@link staleIfErrorFromConfig},
+   * {@link layerStaleIfErrorConfig}): all but the `schema` and the `on`
+   * predicate, with `defects` as a boolean. From `Config`, durations are
+   * strings such as `"10 minutes"`. Defaults and ranges:
+   * docs/Options.md#fallback.
    *
    * @example
    * ```ts
@@ -1203,7 +1211,46 @@ export declare namespace StaleIfError {
    * @since 0.1.0
    * @category Models
    */
-  export type ConfigOptions<In = unknown> = Omit<Options<unknown, In>, "schema">
+  export interface ConfigOptions {
+    /** How long after it was stored a value may still be served. A finite duration > 0. */
+    readonly ttl: Duration.DurationInput
+    /** The most entries the policy keeps in a memory store. An integer >= 1. */
+    readonly maxEntries: number
+    /** The key of the callable form. Defaults to `"default"`. */
+    readonly key?: string | undefined
+    /** The longest key accepted: an integer in [1, 16,383]. Defaults to 1,024. */
+    readonly maxKeyLength?: number | undefined
+    /** Also serve a stale value on defects. Defaults to `false`. */
+    readonly defects?: boolean | undefined
+    /** Also serve a stale value on interruption-only failures. Defaults to `false`. */
+    readonly interruptions?: boolean | undefined
+    /** The most values waiting to be written to a store other than the memory store. Defaults to 1,000. */
+    readonly maxPendingWrites?: number | undefined
+    /** Defaults to `"stale-if-error"`. */
+    readonly name?: string | undefined
+  }
+
+  /**
+   * The options of a stale-if-error policy that are code, given beside its
+   * {@link StaleIfError.ConfigOptions} to {@link staleIfErrorFromConfig} and
+   * {@link layerStaleIfErrorConfig}: the `schema`, the `on` predicate and a
+   * `defects` predicate (which replaces the boolean read from `Config`).
+   *
+   * @example
+   * ```ts
+   * import type { Fallback } from "effect-resilience"
+   * import { Schema } from "effect"
+   *
+   * const code: Fallback.StaleIfError.CodeOptions<number, Error> = {
+   *   schema: Schema.Number,
+   *   on: (error) => error.message !== "not found"
+   * }
+   * ```
+   *
+   * @since 0.2.0
+   * @category Models
+   */
+  export type CodeOptions<A = unknown, In = unknown> = Pick<Options<A, In>, "schema" | "on" | "defects">
 
   /**
    * @since 0.1.0
@@ -1380,20 +1427,25 @@ export const layerStaleIfError: <I, S, A = StaleIfError.ValueOf<S>, In = StaleIf
 
 /**
  * A Layer that provides a {@link staleIfError} policy under your own tag,
- * with its options read from `Config` (e.g. the environment); the `schema`,
- * when needed, is given in code. Invalid values fail the layer with
- * `InvalidOptionsError`, missing or malformed config with a `ConfigError`.
+ * with its data options read from `Config` ({@link staleIfErrorConfig}, a
+ * `Config` of {@link StaleIfError.ConfigOptions}, or a record of `Config`s
+ * with your own names) and its code options given (`code`: the `schema`, the
+ * `on` and `defects` predicates; a bare `Schema` is read as `{ schema }`).
+ * Invalid values fail the layer with `InvalidOptionsError` naming the config
+ * key, missing or malformed config with a `ConfigError`.
  *
  * @example
  * ```ts
  * import { Fallback } from "effect-resilience"
- * import { Config, Context } from "effect"
+ * import { Config, Context, Schema } from "effect"
  *
  * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError<number>>() {}
  * const PriceCacheLive = Fallback.layerStaleIfErrorConfig(PriceCache, {
  *   ttl: Config.duration("PRICE_CACHE_TTL"),
  *   maxEntries: Config.integer("PRICE_CACHE_MAX_ENTRIES").pipe(Config.withDefault(10_000))
- * })
+ * }, { schema: Schema.Number })
+ * // or every data option under a prefix: prices_ttl="10 minutes" prices_maxEntries=10000
+ * const nested = Fallback.layerStaleIfErrorConfig(PriceCache, Config.nested(Fallback.staleIfErrorConfig, "prices"))
  * ```
  *
  * @since 0.1.0
@@ -1401,9 +1453,63 @@ export const layerStaleIfError: <I, S, A = StaleIfError.ValueOf<S>, In = StaleIf
  */
 export const layerStaleIfErrorConfig: <I, S, A = StaleIfError.ValueOf<S>, In = StaleIfError.InOf<S>>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<StaleIfError.ConfigOptions<In>> & ([StaleIfError<A, In>] extends [S] ? unknown : never),
-  schema?: Schema.Schema<A, any> | undefined
+  config: Config.Config.Wrap<StaleIfError.ConfigOptions> & ([StaleIfError<A, In>] extends [S] ? unknown : never),
+  code?: StaleIfError.CodeOptions<A, In> | Schema.Schema<A, any> | undefined
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = stale.layerConfig
+
+/**
+ * The `Config` of a stale-if-error policy's data options
+ * ({@link StaleIfError.ConfigOptions}), each under its own name (`ttl`,
+ * `maxEntries`, `key`, `maxKeyLength`, `defects`, `interruptions`,
+ * `maxPendingWrites`, `name`; the table in docs/Options.md#fallback). Nest it
+ * to give it a prefix; with `ConfigProvider.constantCase`,
+ * `Config.nested(Fallback.staleIfErrorConfig, "prices")` reads `PRICES_TTL`,
+ * `PRICES_MAX_ENTRIES`, … `ttl` and `maxEntries` are required (a
+ * `ConfigError` when missing).
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class PriceCache extends Context.Tag("app/PriceCache")<PriceCache, Fallback.StaleIfError<number>>() {}
+ * // prices_ttl="10 minutes" prices_maxEntries=10000 (or PRICES_TTL, PRICES_MAX_ENTRIES with ConfigProvider.constantCase)
+ * const live = Fallback.layerStaleIfErrorConfig(PriceCache, Config.nested(Fallback.staleIfErrorConfig, "prices"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const staleIfErrorConfig: Config.Config<StaleIfError.ConfigOptions> = stale.config
+
+/**
+ * Makes a {@link staleIfError} policy (over the {@link StaleStore} in the
+ * environment) with its data options read from `Config`
+ * ({@link staleIfErrorConfig}, a `Config` of
+ * {@link StaleIfError.ConfigOptions} or a record of `Config`s) and its code
+ * options given. Missing or malformed values fail with a `ConfigError`;
+ * out-of-range ones with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Config, Effect, Schema } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const prices = yield* Fallback.staleIfErrorFromConfig(Config.nested(Fallback.staleIfErrorConfig, "prices"), {
+ *     schema: Schema.Number
+ *   })
+ *   return yield* Effect.succeed(42).pipe(prices)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const staleIfErrorFromConfig: <A = unknown, In = unknown>(
+  config: Config.Config.Wrap<StaleIfError.ConfigOptions>,
+  code?: StaleIfError.CodeOptions<A, In>
+) => Effect.Effect<StaleIfError<A, In>, InvalidOptionsError | ConfigError.ConfigError> = stale.fromConfig
 
 /**
  * True when a {@link Served} value is stale.

@@ -98,6 +98,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"
@@ -125,6 +127,8 @@ export type TypeId = typeof TypeId
 export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
+ * The type of {@link MemoryStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"
@@ -424,7 +428,11 @@ export declare namespace Idempotency {
   }
 
   /**
-   * Options of {@link layerConfig} that can come from `Config`.
+   * The options of a policy that are data, as read from `Config`
+   * ({@link config}, {@link fromConfig}, {@link layerConfig}): `ttl`,
+   * `keepFailures` (a boolean), `name` and `maxKeyLength`. From `Config`,
+   * durations are strings such as `"24 hours"` (or `Duration`s, from
+   * `Config.duration`). Defaults and ranges: docs/Options.md#idempotency.
    *
    * @example
    * ```ts
@@ -441,10 +449,38 @@ export declare namespace Idempotency {
    * @category Models
    */
   export interface ConfigOptions {
-    readonly ttl: Duration.Duration
+    /** How long an `Exit` is kept: a finite duration > 0. */
+    readonly ttl: Duration.DurationInput
+    /** Whether typed failures are kept for `ttl`. Defaults to false. */
     readonly keepFailures?: boolean | undefined
+    /** Defaults to `"idempotency"`. */
     readonly name?: string | undefined
+    /** The longest key accepted: an integer in [1, 16,383]. Defaults to 1,024. */
+    readonly maxKeyLength?: number | undefined
   }
+
+  /**
+   * The options of a policy that are code, given beside its
+   * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: the
+   * Schemas, and a `keepFailures` predicate (which replaces the boolean read
+   * from `Config`).
+   *
+   * @example
+   * ```ts
+   * import type { Idempotency } from "effect-resilience"
+   * import { Schema } from "effect"
+   *
+   * const code: Idempotency.Idempotency.CodeOptions<number, string> = {
+   *   success: Schema.Number,
+   *   failure: Schema.String,
+   *   keepFailures: (e) => e === "declined"
+   * }
+   * ```
+   *
+   * @since 0.2.0
+   * @category Models
+   */
+  export type CodeOptions<A = unknown, E = unknown> = Pick<Options<A, E>, "success" | "failure" | "keepFailures">
 
   /**
    * The options of a policy, defaults applied.
@@ -770,22 +806,29 @@ export const layer: <I, S, A = unknown, E = unknown>(
 ) => Layer.Layer<I, InvalidOptionsError> = internal.layer
 
 /**
- * Provides an idempotency policy under your own `Context.Tag` with `ttl`,
- * `keepFailures` and `name` read from `Config`; Schemas, when needed, are
- * given in code. Invalid values fail the layer with `InvalidOptionsError`,
- * missing or malformed config with a `ConfigError`.
+ * Provides an idempotency policy under your own `Context.Tag` with its data
+ * options (`ttl`, `keepFailures`, `name`, `maxKeyLength`) read from `Config`
+ * ({@link config}, a `Config` of {@link Idempotency.ConfigOptions}, or a
+ * record of `Config`s with your own names) and its code options given: the
+ * Schemas, when needed, and a `keepFailures` predicate. Invalid values fail
+ * the layer with `InvalidOptionsError` naming the config key, missing or
+ * malformed config with a `ConfigError`.
  *
  * @example
  * ```ts
  * import { Idempotency } from "effect-resilience"
- * import { Config, Context } from "effect"
+ * import { Config, Context, Schema } from "effect"
  *
- * class Payments extends Context.Tag("app/Payments")<Payments, Idempotency.Idempotency>() {}
+ * class Payments extends Context.Tag("app/Payments")<Payments, Idempotency.Idempotency<string, string>>() {}
  * // PAYMENTS_IDEMPOTENCY_TTL="24 hours"
  * const live = Idempotency.layerConfig(Payments, {
  *   ttl: Config.duration("PAYMENTS_IDEMPOTENCY_TTL"),
  *   name: Config.succeed("payments")
- * })
+ * }, { success: Schema.String, failure: Schema.String })
+ *
+ * // or every data option under a prefix: emails_ttl="10 minutes"
+ * class Emails extends Context.Tag("app/Emails")<Emails, Idempotency.Idempotency>() {}
+ * const emails = Idempotency.layerConfig(Emails, Config.nested(Idempotency.config, "emails"))
  * ```
  *
  * @since 0.1.0
@@ -794,8 +837,59 @@ export const layer: <I, S, A = unknown, E = unknown>(
 export const layerConfig: <I, S, A = unknown, E = unknown>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<Idempotency.ConfigOptions> & ([Idempotency<A, E>] extends [S] ? unknown : never),
-  schemas?: {
-    readonly success?: Schema.Schema<A, any> | Schema.Schema<A, never> | undefined
-    readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
-  }
+  code?: Idempotency.CodeOptions<A, E>
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig
+
+/**
+ * The `Config` of an idempotency policy's data options
+ * ({@link Idempotency.ConfigOptions}), each under its own name (`ttl`,
+ * `keepFailures`, `name`, `maxKeyLength`; the table in
+ * docs/Options.md#idempotency). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(Idempotency.config,
+ * "payments")` reads `PAYMENTS_TTL`, `PAYMENTS_KEEP_FAILURES`, … `ttl` is
+ * required (a `ConfigError` when missing).
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class Emails extends Context.Tag("app/Emails")<Emails, Idempotency.Idempotency>() {}
+ * // emails_ttl="10 minutes" (or EMAILS_TTL with ConfigProvider.constantCase)
+ * const live = Idempotency.layerConfig(Emails, Config.nested(Idempotency.config, "emails"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Idempotency.ConfigOptions> = internal.config
+
+/**
+ * Makes an idempotency policy (in the current scope, with the store in the
+ * context, as {@link make} does) with its data options read from `Config`
+ * ({@link config}, a `Config` of {@link Idempotency.ConfigOptions} or a
+ * record of `Config`s) and its code options given. Missing or malformed
+ * values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "effect-resilience"
+ * import { Config, Effect, Schema } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const idem = yield* Idempotency.fromConfig(Config.nested(Idempotency.config, "emails"), {
+ *     success: Schema.String,
+ *     failure: Schema.Never
+ *   })
+ *   return yield* idem.run("welcome:alice", Effect.succeed("sent"))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: <A = unknown, E = unknown>(
+  config: Config.Config.Wrap<Idempotency.ConfigOptions>,
+  code?: Idempotency.CodeOptions<A, E>
+) => Effect.Effect<Idempotency<A, E>, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> = internal.fromConfig

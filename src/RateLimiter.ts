@@ -106,6 +106,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -135,6 +137,8 @@ export type TypeId = typeof TypeId
 export const AtomicStoreTypeId: unique symbol = store.AtomicStoreTypeId
 
 /**
+ * The type of {@link AtomicStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -163,6 +167,8 @@ export type AtomicStoreTypeId = typeof AtomicStoreTypeId
 export const MemoryStoreTypeId: unique symbol = memory.MemoryStoreTypeId
 
 /**
+ * The type of {@link MemoryStoreTypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -511,8 +517,11 @@ export declare namespace RateLimiter {
   }
 
   /**
-   * Options of {@link layerConfig}: {@link Options} with durations as
-   * `Duration`s (what `Config.duration` reads).
+   * The options of a limiter as read from `Config` ({@link config},
+   * {@link fromConfig}, {@link layerConfig}): every option is data, so they
+   * are the {@link Options} themselves. From `Config`, durations are strings
+   * such as `"1 second"` or `"Infinity"` (or `Duration`s, from
+   * `Config.duration`). Defaults and ranges: docs/Options.md#ratelimiter.
    *
    * @example
    * ```ts
@@ -528,17 +537,7 @@ export declare namespace RateLimiter {
    * @since 0.1.0
    * @category Models
    */
-  export interface ConfigOptions {
-    readonly limit: number
-    readonly window: Duration.Duration
-    readonly algorithm?: Algorithm | undefined
-    readonly onExceeded?: OnExceeded | undefined
-    readonly cost?: number | undefined
-    readonly maxDelay?: Duration.Duration | undefined
-    readonly onStoreError?: "fail" | "allow" | undefined
-    readonly name?: string | undefined
-    readonly metricsInterval?: Duration.Duration | undefined
-  }
+  export type ConfigOptions = Options
 
   /**
    * The options of a limiter, defaults applied.
@@ -1021,8 +1020,10 @@ export const layer: <I, S>(
 
 /**
  * Provides a rate limiter under your own `Context.Tag` with its options read
- * from `Config` (e.g. the environment). Invalid values fail the layer with
- * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ * from `Config` ({@link config}, a `Config` of the options, or a record of
+ * `Config`s with your own names). Invalid values fail the layer with
+ * `InvalidOptionsError` naming the config key; missing or malformed config
+ * with a `ConfigError`.
  *
  * @example
  * ```ts
@@ -1037,6 +1038,8 @@ export const layer: <I, S>(
  *   onExceeded: Config.literal("fail", "delay")("API_ON_EXCEEDED").pipe(Config.withDefault("fail" as const)),
  *   name: Config.succeed("api")
  * })
+ * // or every option under a prefix: api_limit=50 api_window="1 second"
+ * const nested = RateLimiter.layerConfig(ApiLimiter, Config.nested(RateLimiter.config, "api"))
  * ```
  *
  * @since 0.1.0
@@ -1046,3 +1049,53 @@ export const layerConfig: <I, S>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<RateLimiter.ConfigOptions> & ([RateLimiter] extends [S] ? unknown : never)
 ) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig
+
+/**
+ * The `Config` of a rate limiter's options, each under its own name
+ * (`limit`, `window`, `algorithm`, `onExceeded`, `cost`, `maxDelay`,
+ * `onStoreError`, `name`, `metricsInterval`, `maxKeyLength`; the table in
+ * docs/Options.md#ratelimiter). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(RateLimiter.config, "api")`
+ * reads `API_LIMIT`, `API_WINDOW`, `API_ON_EXCEEDED`, … `limit` and `window`
+ * are required (a `ConfigError` when missing); durations are strings such as
+ * `"1 second"` or `"Infinity"`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class ApiLimiter extends Context.Tag("app/ApiLimiter")<ApiLimiter, RateLimiter.RateLimiter>() {}
+ * // api_limit=50 api_window="1 second" (or API_LIMIT=50 with ConfigProvider.constantCase)
+ * const live = RateLimiter.layerConfig(ApiLimiter, Config.nested(RateLimiter.config, "api"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<RateLimiter.ConfigOptions> = internal.config
+
+/**
+ * Makes a rate limiter (in the current scope, with the store in the context,
+ * as {@link make} does) with its options read from `Config`: {@link config},
+ * a `Config` of the options or a record of `Config`s. Missing or malformed
+ * values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.fromConfig(Config.nested(RateLimiter.config, "api"))
+ *   return yield* Effect.succeed("ok").pipe(limiter)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config: Config.Config.Wrap<RateLimiter.ConfigOptions>
+) => Effect.Effect<RateLimiter, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> = internal.fromConfig

@@ -72,6 +72,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Retry } from "effect-resilience"

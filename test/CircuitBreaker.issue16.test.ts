@@ -17,8 +17,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { HttpClient, HttpServerResponse } from "@effect/platform"
-import { Chunk, Data, Deferred, Duration, Effect, Fiber, Metric, Queue, Schedule, Stream, TestClock } from "effect"
-import { CircuitBreaker, Health } from "effect-resilience"
+import { Chunk, Config, Data, Deferred, Duration, Effect, Fiber, Metric, Queue, Schedule, Stream, TestClock } from "effect"
+import { CircuitBreaker, Health, Policy } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { serve, undici } from "./http/server.js"
 import { Boom, decisionOf, hold, ok } from "./utils/breaker.js"
@@ -298,8 +298,12 @@ describe("issue 16 §5: half-open sampling", () => {
         Effect.scoped(CircuitBreaker.make({ ...base, halfOpen: { probes: 3, failureRateThreshold: 0.5, successThreshold: 2 } }))
       )
       assert.strictEqual(both.option, "halfOpen.successThreshold")
-      const fromConfig = CircuitBreaker.fromConfigOptions({ probes: 5, probeFailureRateThreshold: 0.4 })
-      assert.deepStrictEqual(fromConfig.halfOpen?.failureRateThreshold, 0.4)
+      const fromConfig = yield* Effect.scoped(
+        CircuitBreaker.fromConfig(Config.succeed({ probes: 5, probeFailureRateThreshold: 0.4 }))
+      )
+      const halfOpen = Policy.describe(fromConfig).options.halfOpen as { readonly probes: number; readonly failureRateThreshold: number }
+      assert.strictEqual(halfOpen.failureRateThreshold, 0.4)
+      assert.strictEqual(halfOpen.probes, 5)
     }))
 })
 

@@ -1,12 +1,12 @@
 /**
  * The breaker's helpers, pinned one by one: option validation and the
- * translation of `fromConfigOptions`, the outcomes and classifiers, the
+ * translation of the flat config options (`fromConfig`), the outcomes and classifiers, the
  * messages of its errors, and the in-memory store (which circuit `maxKeys`
  * drops, results of circuits dropped while their call ran, reads and resets
  * of circuits the store does not hold).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Queue, Schedule, Stream, TestClock } from "effect"
+import { Cause, Chunk, Config, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Queue, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors, Policy } from "effect-resilience"
 import { ignoredBeforeClassify } from "../src/internal/circuitBreaker/classify.js"
 import { tagOf } from "./utils/breaker.js"
@@ -125,53 +125,56 @@ describe("CircuitBreaker options: make", () => {
 })
 
 // ---------------------------------------------------------------------------
-// fromConfigOptions
+// fromConfig (the flat config options)
 
-describe("CircuitBreaker options: fromConfigOptions", () => {
-  it("timeRate: window defaults to 30 seconds and is kept when given", () => {
-    const byDefault = CircuitBreaker.fromConfigOptions({ tripPolicy: "timeRate" }).tripPolicy
-    assert.strictEqual(byDefault._tag, "TimeRate")
-    if (byDefault._tag === "TimeRate") {
-      assert.strictEqual(Duration.toMillis(byDefault.window), 30_000)
-      assert.strictEqual(byDefault.threshold, 0.5)
-    }
-    const given = CircuitBreaker.fromConfigOptions({ tripPolicy: "timeRate", window: "1 minute", buckets: 6 }).tripPolicy
-    assert.strictEqual(given._tag === "TimeRate" && Duration.toMillis(given.window), 60_000)
-    assert.strictEqual(given._tag === "TimeRate" && given.buckets, 6)
-  })
+/** The breaker `fromConfig` makes of these config options (scoped). */
+const fromConfigOf = (options: CircuitBreaker.ConfigOptions) => CircuitBreaker.fromConfig(Config.succeed(options))
 
-  it("openDuration is a plain duration (30 seconds by default) unless openDurationFactor grows it", () => {
-    const byDefault = CircuitBreaker.fromConfigOptions({}).openDuration
-    assert.isTrue(Duration.isDuration(byDefault) && Duration.toMillis(byDefault) === 30_000)
-    const fixed = CircuitBreaker.fromConfigOptions({ openDuration: "5 seconds", openDurationFactor: 1 }).openDuration
-    assert.isFalse(Schedule.isSchedule(fixed))
-    assert.isTrue(Duration.isDuration(fixed) && Duration.toMillis(fixed) === 5000)
-    assert.isTrue(Schedule.isSchedule(CircuitBreaker.fromConfigOptions({ openDuration: "5 seconds", openDurationFactor: 2 }).openDuration))
-  })
+describe("CircuitBreaker options: fromConfig", () => {
+  it.scoped("timeRate: window defaults to 30 seconds and is kept when given", () =>
+    Effect.gen(function*() {
+      const byDefault = Policy.describe(yield* fromConfigOf({ tripPolicy: "timeRate" })).options.tripPolicy
+      assert.deepStrictEqual(byDefault, { _tag: "TimeRate", threshold: 0.5, window: 30_000, buckets: 10, minimumCalls: 100 })
+      const given = Policy.describe(yield* fromConfigOf({ tripPolicy: "timeRate", window: "1 minute", buckets: 6 })).options.tripPolicy
+      assert.deepStrictEqual(given, { _tag: "TimeRate", threshold: 0.5, window: 60_000, buckets: 6, minimumCalls: 100 })
+    }))
+
+  it.scoped("openDuration is a plain duration (30 seconds by default) unless openDurationFactor grows it", () =>
+    Effect.gen(function*() {
+      const byDefault = Policy.describe(yield* fromConfigOf({})).options
+      assert.deepStrictEqual(byDefault.tripPolicy, { _tag: "Consecutive", failures: 5 })
+      assert.deepStrictEqual(byDefault.openDurations, [30_000])
+      const fixed = Policy.describe(yield* fromConfigOf({ openDuration: "5 seconds", openDurationFactor: 1 })).options
+      assert.deepStrictEqual(fixed.openDurations, [5000])
+      const grows = Policy.describe(
+        yield* fromConfigOf({ openDuration: "5 seconds", openDurationFactor: 2, maxOpenDuration: "30 seconds" })
+      ).options
+      assert.deepStrictEqual(grows.openDurations, [5000, 10_000, 20_000, 30_000])
+    }))
 
   it.scoped("a growing break from openDurationFactor doubles per opening", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({
-        ...CircuitBreaker.fromConfigOptions({ openDuration: "1 second", openDurationFactor: 2, maxOpenDuration: "10 seconds" }),
+      const breaker = yield* fromConfigOf({
+        openDuration: "1 second",
+        openDurationFactor: 2,
+        maxOpenDuration: "10 seconds",
         name: "options-config-factor"
       })
       assert.deepStrictEqual(Policy.describe(breaker).options.openDurations, [1000, 2000, 4000, 8000, 10_000])
-      const fixed = yield* CircuitBreaker.make({
-        ...CircuitBreaker.fromConfigOptions({ openDuration: "1 second" }),
-        name: "options-config-fixed"
-      })
+      const fixed = yield* fromConfigOf({ openDuration: "1 second", name: "options-config-fixed" })
       assert.deepStrictEqual(Policy.describe(fixed).options.openDurations, [1000])
     }))
 
-  it("an invalid openDuration and a slowCallThreshold without slowCallDuration name the option", () => {
-    const e = thrown(() => CircuitBreaker.fromConfigOptions({ openDuration: 0 }))
-    assert.strictEqual(e.message, "CircuitBreaker.fromConfigOptions: invalid option \"openDuration\": expected a finite duration > 0, got 0")
-    const slow = thrown(() => CircuitBreaker.fromConfigOptions({ slowCallThreshold: 0.5 }))
-    assert.strictEqual(
-      slow.message,
-      "CircuitBreaker.fromConfigOptions: invalid option \"slowCallDuration\": expected a duration > 0 when slowCallThreshold is set, got undefined"
-    )
-  })
+  it.effect("an invalid openDuration and a slowCallThreshold without slowCallDuration name the config key", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(Effect.scoped(fromConfigOf({ openDuration: 0 })))
+      assert.strictEqual(e.message, "CircuitBreaker.fromConfig: invalid option \"openDuration\": expected a finite duration > 0, got 0")
+      const slow = yield* Effect.flip(Effect.scoped(fromConfigOf({ slowCallThreshold: 0.5 })))
+      assert.strictEqual(
+        slow.message,
+        "CircuitBreaker.fromConfig: invalid option \"slowCallDuration\": expected a duration > 0 when slowCallThreshold is set, got undefined"
+      )
+    }))
 })
 
 // ---------------------------------------------------------------------------

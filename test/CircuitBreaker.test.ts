@@ -1236,14 +1236,20 @@ describe("CircuitBreaker: layers", () => {
       assert.isFalse(missing._tag === "InvalidOptionsError")
     }))
 
-  it("fromConfigOptions maps each policy kind", () => {
-    const rate = CircuitBreaker.fromConfigOptions({ tripPolicy: "rate", threshold: 0.2, size: 50, minimumCalls: 10 })
-    assert.deepStrictEqual(rate.tripPolicy, { _tag: "Rate", threshold: 0.2, size: 50, minimumCalls: 10 })
-    const time = CircuitBreaker.fromConfigOptions({ tripPolicy: "timeRate", window: "1 minute", slowCallDuration: "1 second" })
-    assert.strictEqual(time.tripPolicy._tag, "TimeRate")
-    assert.deepStrictEqual(time.slowCall, { duration: "1 second", threshold: 1 })
-    assert.throws(() => CircuitBreaker.fromConfigOptions({ slowCallThreshold: 0.5 }))
-  })
+  it.scoped("fromConfig maps each policy kind", () =>
+    Effect.gen(function*() {
+      const rate = yield* CircuitBreaker.fromConfig(
+        Config.succeed({ tripPolicy: "rate" as const, threshold: 0.2, size: 50, minimumCalls: 10 })
+      )
+      assert.deepStrictEqual(Policy.describe(rate).options.tripPolicy, { _tag: "Rate", threshold: 0.2, size: 50, minimumCalls: 10 })
+      const time = yield* CircuitBreaker.fromConfig(
+        Config.succeed({ tripPolicy: "timeRate" as const, window: "1 minute", slowCallDuration: "1 second" })
+      )
+      assert.strictEqual((Policy.describe(time).options.tripPolicy as CircuitBreaker.TripPolicy)._tag, "TimeRate")
+      assert.deepStrictEqual(Policy.describe(time).options.slowCall, { duration: 1000, threshold: 1 })
+      const e = yield* Effect.flip(CircuitBreaker.fromConfig(Config.succeed({ slowCallThreshold: 0.5 })))
+      assert.strictEqual(e._tag, "InvalidOptionsError")
+    }))
 })
 
 describe("CircuitBreaker: errors", () => {

@@ -375,14 +375,17 @@ export class Spec<F extends Fields> {
   }
 
   /** Every data option (and data that code options are built from), by config key, in `Config` order. */
-  private configFields(): ReadonlyArray<readonly [string, Field<unknown>]> {
-    const out: Array<readonly [string, Field<unknown>]> = []
+  /** Every data option by config key, and whether it is one of this spec's own (not inside a group or a build). */
+  private configFields(): ReadonlyArray<readonly [string, Field<unknown>, boolean]> {
+    const out: Array<readonly [string, Field<unknown>, boolean]> = []
+    const inner = (fields: ReadonlyArray<readonly [string, Field<unknown>, boolean]>) =>
+      fields.map(([key, f]) => [key, f, false] as const)
     for (const [key, f] of this.entries) {
       const p = f.props
-      if (p.read !== undefined) out.push([p.configKey ?? key, f])
-      else if (p.group !== undefined && p.flat) out.push(...p.group.configFields())
-      else if (p.group !== undefined) out.push([p.configKey ?? key, f])
-      else if (p.build !== undefined) out.push(...new Spec("", p.build.fields).configFields())
+      if (p.read !== undefined) out.push([p.configKey ?? key, f, true])
+      else if (p.group !== undefined && p.flat) out.push(...inner(p.group.configFields()))
+      else if (p.group !== undefined) out.push([p.configKey ?? key, f, true])
+      else if (p.build !== undefined) out.push(...inner(new Spec("", p.build.fields).configFields()))
     }
     return out
   }
@@ -401,11 +404,11 @@ export class Spec<F extends Fields> {
 
   private configOf(topLevel: boolean): Config.Config<Record<string, unknown>> {
     const configs: Record<string, Config.Config<Option.Option<unknown>>> = {}
-    for (const [key, f] of this.configFields()) {
+    for (const [key, f, own] of this.configFields()) {
       const p = f.props
       if (p.read !== undefined) {
         // inside a group (which may be absent), every option is optional here; resolve checks them
-        const required = topLevel && p.required && this.fields[key] === f
+        const required = topLevel && own && p.required
         configs[key] = required ? Config.map(p.read(key), Option.some) : Config.option(p.read(key))
       } else if (p.group !== undefined) {
         configs[key] = Config.map(
@@ -563,3 +566,22 @@ export const readConfig = <O = Record<string, unknown>>(
  */
 export const asConfig = <A>(spec: Spec<any>, module: string, f: () => A): A =>
   validate.nested(module, (option) => spec.configKeyOf(option), f)
+
+/** `maxValueBytes` → `MAX_VALUE_BYTES` (what `ConfigProvider.constantCase` makes of a key). */
+const constantCase = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()
+
+/**
+ * `spec` read from `Config` under environment-style names: each data option
+ * of a flat spec under `<prefix>_<its config key in constant case>`
+ * (`withEnvKeys(spec, "RATE_LIMITER_STORE")` reads `RATE_LIMITER_STORE_TIMEOUT`),
+ * whatever the `ConfigProvider`'s case; errors about config data name those
+ * keys. The default `Config` of a Redis store's `layerConfig()`.
+ * @internal
+ */
+export const withEnvKeys = <F extends Fields>(spec: Spec<F>, prefix: string): Spec<F> => {
+  const fields: Record<string, Field<unknown>> = {}
+  for (const [key, f] of Object.entries(spec.fields)) {
+    fields[key] = f.props.read === undefined ? f : f.key(`${prefix}_${constantCase(f.props.configKey ?? key)}`)
+  }
+  return new Spec(spec.module, fields as unknown as F, spec.refine, spec.configName)
+}

@@ -2,15 +2,17 @@
  * The periodic sweep of a bounded in-memory store (the rate limiter's and
  * the idempotency policy's): a fiber in the current scope that runs `sweep`
  * every `intervalMillis` on the fiber's `Clock` (`TestClock` in tests). An
- * infinite interval starts no fiber. Never on a hot path.
+ * infinite interval starts no fiber. Never on a hot path. Also the options
+ * every keyed memory store takes (`maxKeys`, `sweepInterval`), as fields of
+ * its options spec.
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Duration from "effect/Duration"
+import * as Spec from "./spec.js"
 import { sleep } from "./time.js"
-import * as validate from "./validate.js"
 
 /** @internal */
 export const forkSweeper = (intervalMillis: number, sweep: Effect.Effect<unknown>): Effect.Effect<void, never, Scope.Scope> =>
@@ -19,17 +21,18 @@ export const forkSweeper = (intervalMillis: number, sweep: Effect.Effect<unknown
     : Effect.void
 
 /**
- * The bounds every keyed memory store takes (`maxKeys`, `sweepInterval`),
- * validated for `module` (an infinite `sweepInterval` never sweeps).
+ * The `maxKeys` option of a keyed memory store: the most keys it holds, an
+ * integer >= 1 (`defaultMaxKeys` when absent).
  * @internal
  */
-export const memoryBounds = (
-  module: string,
-  options: { readonly maxKeys?: number | undefined; readonly sweepInterval?: Duration.DurationInput | undefined },
-  defaults: { readonly maxKeys: number; readonly sweepIntervalMillis: number }
-): { readonly maxKeys: number; readonly sweepInterval: number } => ({
-  maxKeys: validate.optionalNumber(module, "maxKeys", options.maxKeys, { min: 1, integer: true }) ?? defaults.maxKeys,
-  sweepInterval: options.sweepInterval === undefined
-    ? defaults.sweepIntervalMillis
-    : Duration.toMillis(validate.duration(module, "sweepInterval", options.sweepInterval, { allowInfinite: true }))
-})
+export const maxKeysField = (defaultMaxKeys: number): Spec.Field<number> =>
+  Spec.integer({ min: 1 }).default(defaultMaxKeys)
+
+/**
+ * The `sweepInterval` option of a keyed memory store, in milliseconds: how
+ * often idle keys are deleted (`Infinity`: an infinite duration never
+ * sweeps; `defaultMillis` when absent).
+ * @internal
+ */
+export const sweepIntervalField = (defaultMillis: number): Spec.Field<number> =>
+  Spec.millis({ allowInfinite: true }).default(Duration.millis(defaultMillis))

@@ -33,6 +33,8 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -141,3 +143,80 @@ export const make: (options?: Options) => Effect.Effect<Bulkhead.BulkheadStore, 
  * @category Layers
  */
 export const layer: (options?: Options) => Layer.Layer<Bulkhead.BulkheadStore, InvalidOptionsError, Redis> = internal.layer
+
+/**
+ * The `Config` of the store's options, each under its own name (`leaseTtl`,
+ * `pollInterval`, `localMaxConcurrent`, `clock`, `timeout`, `prefix`; the
+ * table in docs/Options.md#redis). Nest it to give it a prefix:
+ * `Config.nested(BulkheadStore.config, "pool")` reads `pool.leaseTtl`
+ * (`POOL_LEASE_TTL` with `ConfigProvider.constantCase`).
+ *
+ * @example
+ * ```ts
+ * import { BulkheadStore } from "effect-resilience/redis"
+ * import { Config } from "effect"
+ *
+ * const StoreLive = BulkheadStore.layerConfig(Config.nested(BulkheadStore.config, "pool"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * Makes the store (as {@link make}) with its options read from `Config`:
+ * {@link config}, a `Config` of the options or a record of `Config`s; by
+ * default the environment-style keys `BULKHEAD_STORE_LEASE_TTL`,
+ * `BULKHEAD_STORE_POLL_INTERVAL`, `BULKHEAD_STORE_LOCAL_MAX_CONCURRENT`,
+ * `BULKHEAD_STORE_CLOCK`, `BULKHEAD_STORE_TIMEOUT` and
+ * `BULKHEAD_STORE_PREFIX` (each optional). Missing or malformed values fail
+ * with a `ConfigError`; out-of-range ones with `InvalidOptionsError` naming
+ * the config key.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-resilience"
+ * import { BulkheadStore, Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * // BULKHEAD_STORE_LEASE_TTL="5 seconds"
+ * const program = Effect.gen(function*() {
+ *   const store = yield* BulkheadStore.fromConfig()
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 20, name: "payments" }).pipe(
+ *     Effect.provideService(Bulkhead.BulkheadStore, store)
+ *   )
+ *   return yield* Effect.succeed("charged").pipe(bulkhead)
+ * }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Effect.Effect<Bulkhead.BulkheadStore, InvalidOptionsError | ConfigError.ConfigError, Redis> = internal.fromConfig
+
+/**
+ * Provides the store (as {@link layer}: the `Bulkhead.BulkheadStore`) with
+ * its options read from `Config`; by default `BULKHEAD_STORE_LEASE_TTL`,
+ * `BULKHEAD_STORE_TIMEOUT`, … (see {@link fromConfig}).
+ *
+ * @example
+ * ```ts
+ * import { BulkheadStore, Redis } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL=redis://127.0.0.1:6379 BULKHEAD_STORE_LEASE_TTL="5 seconds"
+ * const StoreLive = BulkheadStore.layerConfig().pipe(Layer.provide(Redis.layerConfig()))
+ *
+ * // or with your own names
+ * const Custom = BulkheadStore.layerConfig({ leaseTtl: Config.duration("LEASE_TTL") })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Layer.Layer<Bulkhead.BulkheadStore, InvalidOptionsError | ConfigError.ConfigError, Redis> = internal.layerConfig

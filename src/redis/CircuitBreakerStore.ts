@@ -156,9 +156,67 @@ export const layer: (
 ) => Layer.Layer<CircuitBreaker.CircuitBreakerStore, InvalidOptionsError | RedisError, Redis> = internal.layer
 
 /**
- * Provides the store from `Config`; by default `CIRCUIT_BREAKER_STORE_CLOCK`
- * (`redis` or `caller`, default `redis`), `CIRCUIT_BREAKER_STORE_IDLE_TTL`
- * (default 1 hour) and `CIRCUIT_BREAKER_STORE_TIMEOUT` (optional).
+ * The `Config` of the store's options ({@link Options}), each under its own
+ * name (`clock`, `idleTimeToLive`, `timeout`; the table in
+ * docs/Options.md#redis), all optional. Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(CircuitBreakerStore.config, "breakers")`
+ * reads `BREAKERS_CLOCK`, `BREAKERS_IDLE_TIME_TO_LIVE` and `BREAKERS_TIMEOUT`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * const StoreLive = CircuitBreakerStore.layerConfig(Config.nested(CircuitBreakerStore.config, "breakers")).pipe(
+ *   Layer.provide(Redis.layerConfig())
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * Makes the store on the {@link Redis} connection with its options read from
+ * `Config`: by default (no argument) `CIRCUIT_BREAKER_STORE_CLOCK` (`redis`
+ * or `caller`, default `redis`), `CIRCUIT_BREAKER_STORE_IDLE_TTL` (default
+ * 1 hour) and `CIRCUIT_BREAKER_STORE_TIMEOUT` (optional); else
+ * {@link config}, a `Config` of {@link Options} or a record of `Config`s.
+ * Missing or malformed values fail with a `ConfigError`; out-of-range ones
+ * with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ * import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CircuitBreakerStore.fromConfig()
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments", tripPolicy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }).pipe(
+ *     Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+ *   )
+ *   return yield* Effect.succeed("charged").pipe(breaker)
+ * }).pipe(Effect.scoped, Effect.provide(Redis.layerConfig()))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Effect.Effect<
+  CircuitBreaker.CircuitBreakerStore,
+  InvalidOptionsError | RedisError | ConfigError.ConfigError,
+  Redis | Scope.Scope
+> = internal.fromConfig
+
+/**
+ * Provides the store from `Config` (as {@link fromConfig}): by default
+ * `CIRCUIT_BREAKER_STORE_CLOCK` (`redis` or `caller`, default `redis`),
+ * `CIRCUIT_BREAKER_STORE_IDLE_TTL` (default 1 hour) and
+ * `CIRCUIT_BREAKER_STORE_TIMEOUT` (optional).
  *
  * @example
  * ```ts

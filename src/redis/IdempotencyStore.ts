@@ -39,6 +39,8 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -64,6 +66,8 @@ import type { Redis } from "./Redis.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { IdempotencyStore } from "effect-resilience/redis"
@@ -246,3 +250,80 @@ export const make: (
  */
 export const layer: (options?: Options) => Layer.Layer<Idempotency.IdempotencyStore, InvalidOptionsError, Redis> =
   internal.layer
+
+/**
+ * The `Config` of the store's options, each under its own name (`lockTtl`,
+ * `pollInterval`, `onStoreError`, `clock`, `timeout`, `prefix`,
+ * `maxValueBytes`; the table in docs/Options.md#redis). Nest it to give it a
+ * prefix: `Config.nested(IdempotencyStore.config, "idem")` reads
+ * `idem.lockTtl` (`IDEM_LOCK_TTL` with `ConfigProvider.constantCase`).
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyStore } from "effect-resilience/redis"
+ * import { Config } from "effect"
+ *
+ * const StoreLive = IdempotencyStore.layerConfig(Config.nested(IdempotencyStore.config, "idem"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * Makes the store (as {@link make}, its pollers in the current scope) with
+ * its options read from `Config`: {@link config}, a `Config` of the options
+ * or a record of `Config`s; by default the environment-style keys
+ * `IDEMPOTENCY_STORE_LOCK_TTL`, `IDEMPOTENCY_STORE_POLL_INTERVAL`,
+ * `IDEMPOTENCY_STORE_ON_STORE_ERROR`, `IDEMPOTENCY_STORE_CLOCK`,
+ * `IDEMPOTENCY_STORE_TIMEOUT`, `IDEMPOTENCY_STORE_PREFIX` and
+ * `IDEMPOTENCY_STORE_MAX_VALUE_BYTES` (each optional). Missing or malformed
+ * values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyStore, Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * // IDEMPOTENCY_STORE_LOCK_TTL="1 minute"
+ * const program = Effect.gen(function*() {
+ *   const store = yield* IdempotencyStore.fromConfig()
+ *   return store.unsafeStats()
+ * }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Effect.Effect<RedisIdempotencyStore, InvalidOptionsError | ConfigError.ConfigError, Redis | Scope.Scope> =
+  internal.fromConfig
+
+/**
+ * Provides the store (as {@link layer}: the `Idempotency.IdempotencyStore`)
+ * with its options read from `Config`; by default the environment-style
+ * keys `IDEMPOTENCY_STORE_LOCK_TTL`, `IDEMPOTENCY_STORE_TIMEOUT`, … (see
+ * {@link fromConfig}).
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyStore, Redis } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL=redis://127.0.0.1:6379 IDEMPOTENCY_STORE_LOCK_TTL="1 minute"
+ * const StoreLive = IdempotencyStore.layerConfig().pipe(Layer.provide(Redis.layerConfig()))
+ *
+ * // or with your own names
+ * const Custom = IdempotencyStore.layerConfig({ lockTtl: Config.duration("LOCK_TTL") })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Layer.Layer<Idempotency.IdempotencyStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =
+  internal.layerConfig

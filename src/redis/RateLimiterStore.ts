@@ -33,6 +33,8 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -56,6 +58,8 @@ import type { Redis } from "./Redis.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { RateLimiterStore } from "effect-resilience/redis"
@@ -215,3 +219,76 @@ export const make: (options?: Options) => Effect.Effect<RedisRateLimiterStore, I
 export const layer: (
   options?: Options
 ) => Layer.Layer<RateLimiter.RateLimiterStore, InvalidOptionsError, Redis> = internal.layer
+
+/**
+ * The `Config` of the store's options, each under its own name (`prefix`,
+ * `clock`, `timeout`; the table in docs/Options.md#redis). Nest it to give
+ * it a prefix: `Config.nested(RateLimiterStore.config, "limits")` reads
+ * `limits.timeout` (`LIMITS_TIMEOUT` with `ConfigProvider.constantCase`).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiterStore } from "effect-resilience/redis"
+ * import { Config } from "effect"
+ *
+ * const StoreLive = RateLimiterStore.layerConfig(Config.nested(RateLimiterStore.config, "limits"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * Makes the store (as {@link make}) with its options read from `Config`:
+ * {@link config}, a `Config` of the options or a record of `Config`s; by
+ * default the environment-style keys `RATE_LIMITER_STORE_PREFIX`,
+ * `RATE_LIMITER_STORE_CLOCK` and `RATE_LIMITER_STORE_TIMEOUT` (each
+ * optional). Missing or malformed values fail with a `ConfigError`;
+ * out-of-range ones with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiterStore, Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * // RATE_LIMITER_STORE_TIMEOUT="200 millis"
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiterStore.fromConfig()
+ *   return yield* store.stats()
+ * }).pipe(Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Effect.Effect<RedisRateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> = internal.fromConfig
+
+/**
+ * Provides the store (as {@link layer}: the `RateLimiter.RateLimiterStore`)
+ * with its options read from `Config`; by default `RATE_LIMITER_STORE_PREFIX`,
+ * `RATE_LIMITER_STORE_CLOCK` and `RATE_LIMITER_STORE_TIMEOUT` (each
+ * optional). A limiter made under it uses it; `@effect/experimental`'s own
+ * store, when provided instead, is still used as {@link layer} documents.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiterStore, Redis } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL=redis://127.0.0.1:6379 RATE_LIMITER_STORE_TIMEOUT="200 millis"
+ * const StoreLive = RateLimiterStore.layerConfig().pipe(Layer.provide(Redis.layerConfig()))
+ *
+ * // or under a prefix of your own: limits_timeout="200 millis"
+ * const Custom = RateLimiterStore.layerConfig(Config.nested(RateLimiterStore.config, "limits"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Layer.Layer<RateLimiter.RateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =
+  internal.layerConfig

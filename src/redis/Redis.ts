@@ -207,20 +207,99 @@ export const make: (
 export const layer: (options?: Options) => Layer.Layer<internal.Redis, InvalidOptionsError | RedisError> = internal.layer
 
 /**
- * Provides the {@link Redis} service from `Config`: `REDIS_URL` (required),
- * `REDIS_PREFIX`, `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT` and
- * `REDIS_CONNECT` (`eager` or `background`) by default.
+ * The options of the connection that can come from configuration (the
+ * environment): every option but `redis` (ioredis options are code, see
+ * {@link CodeOptions}).
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type ConfigOptions = Omit<Options, "redis">
+
+/**
+ * The options of the connection that are code, given beside the
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: extra
+ * `ioredis` options.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type CodeOptions = Pick<Options, "redis">
+
+/**
+ * The `Config` of the connection's data options ({@link ConfigOptions}),
+ * each under its own name (`url`, `prefix`, `connectTimeout`,
+ * `commandTimeout`, `connect`, `formatCheckInterval`; the table in
+ * docs/Options.md#redis), all optional. Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(Redis.config, "cache")`
+ * reads `CACHE_URL`, `CACHE_PREFIX`, `CACHE_COMMAND_TIMEOUT`, … from the
+ * environment.
  *
  * @example
  * ```ts
  * import { Redis } from "effect-resilience/redis"
+ * import { Config } from "effect"
+ *
+ * const CacheRedis = Redis.layerConfig(Config.nested(Redis.config, "cache"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes a connection in a scope with its options read from `Config`: by
+ * default (no argument) `REDIS_URL` (required), `REDIS_PREFIX`,
+ * `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT`, `REDIS_CONNECT` (`eager`
+ * or `background`) and `REDIS_FORMAT_CHECK_INTERVAL`; else {@link config},
+ * a `Config` of the options or a record of `Config`s (which may give
+ * `redis`, ioredis options, too). `code` adds ioredis options. Missing or
+ * malformed values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const redis = yield* Redis.fromConfig() // REDIS_URL=redis://127.0.0.1:6379
+ *   return yield* redis.use("PING", (client) => client.ping())
+ * }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>,
+  code?: CodeOptions
+) => Effect.Effect<RedisConnection, InvalidOptionsError | RedisError | ConfigError.ConfigError, Scope.Scope> =
+  internal.fromConfig
+
+/**
+ * Provides the {@link Redis} service from `Config`: by default (no
+ * argument) `REDIS_URL` (required), `REDIS_PREFIX`,
+ * `REDIS_CONNECT_TIMEOUT`, `REDIS_COMMAND_TIMEOUT`, `REDIS_CONNECT` (`eager`
+ * or `background`) and `REDIS_FORMAT_CHECK_INTERVAL`; else {@link config},
+ * a `Config` of the options or a record of `Config`s. `code` adds ioredis
+ * options.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "effect-resilience/redis"
+ * import { Config } from "effect"
  *
  * const RedisLive = Redis.layerConfig() // REDIS_URL=redis://127.0.0.1:6379
+ * // or under your own names, with ioredis options in code
+ * const Custom = Redis.layerConfig({ url: Config.string("CACHE_URL") }, { redis: { tls: {} } })
  * ```
  *
  * @since 0.1.0
  * @category Layers
  */
 export const layerConfig: (
-  config?: Config.Config.Wrap<Options>
+  config?: Config.Config.Wrap<Options>,
+  code?: CodeOptions
 ) => Layer.Layer<internal.Redis, InvalidOptionsError | RedisError | ConfigError.ConfigError> = internal.layerConfig

@@ -41,6 +41,8 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -66,6 +68,8 @@ import type { Redis } from "./Redis.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { StaleStore } from "effect-resilience/redis"
@@ -198,3 +202,76 @@ export const make: (options?: Options) => Effect.Effect<RedisStaleStore, Invalid
  * @category Layers
  */
 export const layer: (options?: Options) => Layer.Layer<Fallback.StaleStore, InvalidOptionsError, Redis> = internal.layer
+
+/**
+ * The `Config` of the store's options, each under its own name
+ * (`maxValueBytes`, `timeout`, `clock`; the table in docs/Options.md#redis).
+ * Nest it to give it a prefix: `Config.nested(StaleStore.config, "stale")`
+ * reads `stale.timeout` (`STALE_TIMEOUT` with `ConfigProvider.constantCase`).
+ *
+ * @example
+ * ```ts
+ * import { StaleStore } from "effect-resilience/redis"
+ * import { Config } from "effect"
+ *
+ * const StoreLive = StaleStore.layerConfig(Config.nested(StaleStore.config, "stale"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * Makes the store (as {@link make}) with its options read from `Config`:
+ * {@link config}, a `Config` of the options or a record of `Config`s; by
+ * default the environment-style keys `STALE_STORE_MAX_VALUE_BYTES`,
+ * `STALE_STORE_TIMEOUT` and `STALE_STORE_CLOCK` (each optional). Missing or
+ * malformed values fail with a `ConfigError`; out-of-range ones with
+ * `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Fallback } from "effect-resilience"
+ * import { Redis, StaleStore } from "effect-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * // STALE_STORE_TIMEOUT="100 millis"
+ * const program = Effect.gen(function*() {
+ *   const store = yield* StaleStore.fromConfig()
+ *   return yield* Fallback.staleIfError<number>({ ttl: "10 minutes", maxEntries: 1_000, name: "prices" }).pipe(
+ *     Effect.provideService(Fallback.StaleStore, store)
+ *   )
+ * }).pipe(Effect.provide(Redis.layer({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Effect.Effect<RedisStaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> = internal.fromConfig
+
+/**
+ * Provides the store (as {@link layer}: the `Fallback.StaleStore`) with its
+ * options read from `Config`; by default `STALE_STORE_MAX_VALUE_BYTES`,
+ * `STALE_STORE_TIMEOUT` and `STALE_STORE_CLOCK` (each optional).
+ *
+ * @example
+ * ```ts
+ * import { Redis, StaleStore } from "effect-resilience/redis"
+ * import { Config, Layer } from "effect"
+ *
+ * // REDIS_URL=redis://127.0.0.1:6379 STALE_STORE_TIMEOUT="100 millis"
+ * const StoreLive = StaleStore.layerConfig().pipe(Layer.provide(Redis.layerConfig()))
+ *
+ * // or with your own names
+ * const Custom = StaleStore.layerConfig({ maxValueBytes: Config.integer("STALE_MAX_BYTES") })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config?: Config.Config.Wrap<Options>
+) => Layer.Layer<Fallback.StaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> = internal.layerConfig

@@ -57,6 +57,9 @@ export * as IdempotencyStore from "./IdempotencyStore.js"
 
 export {
   /**
+   * The prefix of every key the Redis stores write when none is given
+   * (`Redis.make({ prefix })` overrides it).
+   *
    * @since 0.1.0
    * @category Models
    */

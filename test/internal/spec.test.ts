@@ -142,7 +142,7 @@ describe("Spec.config and readConfig", () => {
         left: "2",
         right: "3"
       }))
-      assert.deepStrictEqual(options, {
+      assert.deepStrictEqual<unknown>(options, {
         size: 7,
         ratio: 0.25,
         wait: "Infinity",

@@ -1323,10 +1323,11 @@ const constructors: ReadonlyArray<Constructor> = [
     options: breakerOptions
   },
   {
-    name: "CircuitBreaker.fromConfigOptions",
-    mode: "throw",
+    name: "CircuitBreaker.fromConfig",
+    mode: "fail",
     base: { slowCallDuration: 1000 },
-    make: (o) => CircuitBreaker.fromConfigOptions(o),
+    make: (o) => CircuitBreaker.fromConfig(viaConfig(o)),
+    ...configArgument((c) => CircuitBreaker.fromConfig(c)),
     options: breakerConfigOptions
   },
   {

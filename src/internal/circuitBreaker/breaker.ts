@@ -38,6 +38,7 @@ import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import { monotonicMillis, sleep } from "../time.js"
+import * as Spec from "../spec.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as classifiers from "./classify.js"
@@ -100,6 +101,8 @@ const UNTRACKED_RECORDED: Recorded = { transitions: [], fenced: false }
 
 const MODES: ReadonlyArray<Mode> = ["Enforcing", "MetricsOnly", "Disabled"]
 const SET_MODE = "CircuitBreaker.setMode"
+/** The argument of `setMode`. */
+const modeField = Spec.literal(...MODES).required()
 
 const isModeSetting = (u: Transition | ModeSetting): u is ModeSetting => (u as ModeSetting)._tag === "ModeSetting"
 
@@ -130,18 +133,29 @@ export const layer = <I, S>(
 ): Layer.Layer<I, InvalidOptionsError> => Layer.scoped(tag, make(options) as unknown as Effect.Effect<S, InvalidOptionsError, Scope.Scope>)
 
 /** @internal */
+export const config: Config.Config<CircuitBreaker.ConfigOptions> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<CircuitBreaker.ConfigOptions>,
+  code?: CircuitBreaker.CodeOptions,
+  module = "CircuitBreaker.fromConfig"
+): Effect.Effect<CircuitBreaker.CircuitBreaker, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Options.readConfig(module, config, code), make)
+
+/** @internal */
 export const layerConfig = <I, S>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<CircuitBreaker.ConfigOptions>
+  config: Config.Config.Wrap<CircuitBreaker.ConfigOptions>,
+  code?: CircuitBreaker.CodeOptions
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.scoped(
     tag,
-    Effect.flatMap(validate.fromConfig("CircuitBreaker.layerConfig", config), (options) =>
-      Effect.flatMap(validate.validated(() => Options.fromConfigOptions(options)), make)) as unknown as Effect.Effect<
-        S,
-        InvalidOptionsError | ConfigError.ConfigError,
-        Scope.Scope
-      >
+    fromConfig(config, code, "CircuitBreaker.layerConfig") as unknown as Effect.Effect<
+      S,
+      InvalidOptionsError | ConfigError.ConfigError,
+      Scope.Scope
+    >
   )
 
 /** The breakers of each namespace of each store, in this process (mode changes are applied to all). */
@@ -937,8 +951,10 @@ export class CircuitBreakerImpl implements Fast.Runner {
 
   setMode(next: Mode): Effect.Effect<void, CircuitBreakerError | InvalidOptionsError> {
     return Effect.suspend((): Effect.Effect<void, CircuitBreakerError | InvalidOptionsError> => {
-      if (!MODES.includes(next)) {
-        return Effect.fail(validate.invalid(SET_MODE, "mode", next, `one of ${MODES.map((m) => JSON.stringify(m)).join(", ")}`))
+      try {
+        modeField.props.parse(SET_MODE, "mode", next)
+      } catch (e) {
+        return Effect.fail(e as InvalidOptionsError)
       }
       const store = this.store
       if (store.setMode === undefined) {

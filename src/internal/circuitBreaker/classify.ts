@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import { isInvalidKeyError, isRejection, isRequestDeadlineError, retryAfterOf } from "../errors.js"
-import * as validate from "../validate.js"
+import * as Spec from "../spec.js"
 
 type Outcome = CircuitBreaker.Outcome
 
@@ -20,15 +20,25 @@ const success: CircuitBreaker.Outcome.Success = { _tag: "Success" }
 const ignored: CircuitBreaker.Outcome.Ignored = { _tag: "Ignored" }
 const plainFailure: CircuitBreaker.Outcome.Failure = { _tag: "Failure" }
 
+/** The options of `CircuitBreaker.Outcome.failure`. @internal */
+export const outcomeFailureSpec = Spec.struct<{ readonly retryAfter?: Duration.DurationInput | undefined }>()(
+  "CircuitBreaker.Outcome.failure",
+  { retryAfter: Spec.duration({ allowZero: true }).doc("none") }
+)
+
 const failure = (
   options?: { readonly retryAfter?: Duration.DurationInput | undefined }
 ): CircuitBreaker.Outcome.Failure => {
-  const m = "CircuitBreaker.Outcome.failure"
-  const retryAfter = validate.options(m, options).retryAfter
-  return retryAfter === undefined
-    ? plainFailure
-    : { _tag: "Failure", retryAfter: validate.duration(m, "retryAfter", retryAfter, { allowZero: true }) }
+  // a classifier may call it per call: nothing allocated without a hint
+  if (options === undefined) return plainFailure
+  const retryAfter = outcomeFailureSpec.resolve(options).retryAfter
+  return retryAfter === undefined ? plainFailure : { _tag: "Failure", retryAfter }
 }
+
+/** The function a classifier is made from. */
+const classifierFunction = Spec.func().required()
+/** A tag of `ignoreTags`/`countTags`. */
+const tagName = Spec.string().required()
 
 /** @internal */
 export const Outcome = { success, failure, ignored } as const
@@ -70,7 +80,7 @@ export const ignoredBeforeClassify = (cause: Cause.Cause<unknown>): boolean => {
 export const classifyCause = <E>(
   f: (cause: Cause.Cause<E>) => Outcome | Effect.Effect<Outcome>
 ): CircuitBreaker.Classifier<unknown, E> => {
-  if (typeof f !== "function") throw validate.invalid("CircuitBreaker.classifyCause", "f", f, "a function")
+  classifierFunction.props.parse("CircuitBreaker.classifyCause", "f", f)
   return (exit) => Exit.isSuccess(exit) ? success : f(exit.cause)
 }
 
@@ -78,7 +88,7 @@ export const classifyCause = <E>(
 export const classifyError = <E>(
   f: (error: E) => Outcome | Effect.Effect<Outcome>
 ): CircuitBreaker.Classifier<unknown, E> => {
-  if (typeof f !== "function") throw validate.invalid("CircuitBreaker.classifyError", "f", f, "a function")
+  classifierFunction.props.parse("CircuitBreaker.classifyError", "f", f)
   return (exit) => {
     if (Exit.isSuccess(exit)) return success
     const first = Cause.failureOption(exit.cause)
@@ -91,7 +101,7 @@ const tagOf = (error: unknown): string | undefined =>
 
 /** @internal */
 export const ignoreTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
-  tags.forEach((tag, i) => validate.nonEmptyString("CircuitBreaker.ignoreTags", `tags[${i}]`, tag))
+  tags.forEach((tag, i) => tagName.props.parse("CircuitBreaker.ignoreTags", `tags[${i}]`, tag))
   const set = new Set(tags)
   return (exit) => {
     if (Exit.isSuccess(exit)) return success
@@ -107,7 +117,7 @@ export const ignoreTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Class
 
 /** @internal */
 export const countTags = (...tags: ReadonlyArray<string>): CircuitBreaker.Classifier<unknown, unknown> => {
-  tags.forEach((tag, i) => validate.nonEmptyString("CircuitBreaker.countTags", `tags[${i}]`, tag))
+  tags.forEach((tag, i) => tagName.props.parse("CircuitBreaker.countTags", `tags[${i}]`, tag))
   const set = new Set(tags)
   return (exit) => {
     if (Exit.isSuccess(exit)) return success

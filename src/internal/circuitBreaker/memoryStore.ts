@@ -23,6 +23,7 @@ import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { LinkedMap } from "../linkedMap.js"
 import { forkSweeper } from "../sweeper.js"
+import * as Spec from "../spec.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
 import { CircuitBreakerStoreError, DEFAULT_KEY } from "./errors.js"
@@ -336,16 +337,21 @@ export class MemoryStore implements Store {
   }
 }
 
+/** The options of `CircuitBreaker.makeStoreMemory` and `layerStoreMemory`. @internal */
+export const memoryOptionsSpec = Spec.struct<CircuitBreaker.CircuitBreakerStore.MemoryOptions>()(
+  "CircuitBreaker.makeStoreMemory",
+  {
+    idleTimeToLive: Spec.millis().default(Duration.millis(DEFAULT_IDLE_TIME_TO_LIVE), "1 hour"),
+    maxKeys: Spec.integer({ min: 1 }).default(DEFAULT_MAX_KEYS)
+  }
+)
+
 /** @internal */
 export const unsafeMake = (
   options: CircuitBreaker.CircuitBreakerStore.MemoryOptions = {},
   m = "CircuitBreaker.makeStoreMemory"
 ): MemoryStore => {
-  options = validate.options(m, options)
-  const idleTimeToLive = options.idleTimeToLive === undefined
-    ? DEFAULT_IDLE_TIME_TO_LIVE
-    : Duration.toMillis(validate.duration(m, "idleTimeToLive", options.idleTimeToLive))
-  const maxKeys = validate.optionalNumber(m, "maxKeys", options.maxKeys, { min: 1, integer: true }) ?? DEFAULT_MAX_KEYS
+  const { idleTimeToLive, maxKeys } = memoryOptionsSpec.resolve(options, m)
   return new MemoryStore(idleTimeToLive, maxKeys)
 }
 

@@ -1,22 +1,31 @@
 /**
- * Validation of a breaker's options, and their translation into the store's
- * plain configuration.
+ * A breaker's options, described once (see spec.ts): the specs of
+ * `CircuitBreaker.make` and of its trip policies, their checks and
+ * defaults, the breaker read from `Config`, and the translation into the
+ * store's plain configuration.
  *
  * @internal
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import type { InvalidOptionsError } from "../../Errors.js"
+import { InvalidOptionsError } from "../errors.js"
 import * as Keys from "../keys.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
+import { outcomeFailureSpec } from "./classify.js"
 import { DEFAULT_KEY } from "./errors.js"
+import { memoryOptionsSpec } from "./memoryStore.js"
 
 type Options = CircuitBreaker.CircuitBreaker.Options
 type StoreConfig = CircuitBreaker.CircuitBreakerStore.Config
+type HalfOpenOptions = CircuitBreaker.CircuitBreaker.HalfOpenOptions
 
 /** @internal */
 export const DEFAULT_NAME = "circuit-breaker"
@@ -49,60 +58,134 @@ export const MAX_WINDOW_SIZE = 100_000
 export const MAX_DURATION = 100 * 365 * 24 * 60 * 60 * 1000
 
 const THRESHOLD = { gt: 0, max: 1 } as const
+/** A window's size or a count of failures: memory per circuit stays bounded. */
+const WINDOW = { min: 1, max: MAX_WINDOW_SIZE } as const
+/** A time window's buckets. */
+const BUCKETS = { min: 1, max: 1000 } as const
+/** Probes and successes of a half-open period. */
+const PROBES = { min: 1, max: 10_000 } as const
 
-/** @internal */
-export const consecutive = (failures: number): CircuitBreaker.TripPolicy.Consecutive => ({
-  _tag: "Consecutive",
-  failures: validate.number("CircuitBreaker.consecutive", "failures", failures, {
-    min: 1,
-    max: MAX_WINDOW_SIZE,
-    integer: true
-  })
-})
+/** The trip policy of a breaker read from `Config` without `failures`: `consecutive(5)`. @internal */
+export const DEFAULT_CONFIG_FAILURES = 5
+/** The failure rate of a rate policy read from `Config` without `threshold`. @internal */
+export const DEFAULT_CONFIG_THRESHOLD = 0.5
+/** The window of a `rate` policy read from `Config` without `size`. @internal */
+export const DEFAULT_CONFIG_SIZE = 100
+/** The window of a `timeRate` policy read from `Config` without `window`. @internal */
+export const DEFAULT_CONFIG_WINDOW = Duration.seconds(30)
+/** The break of a breaker read from `Config` without `openDuration`. @internal */
+export const DEFAULT_CONFIG_OPEN_DURATION = Duration.seconds(30)
+/** The growth of the breaks read from `Config` without `openDurationFactor`: none (a fixed break). @internal */
+export const DEFAULT_CONFIG_OPEN_DURATION_FACTOR = 1
+/** The slow-call rate of a breaker read from `Config` with `slowCallDuration` but no `slowCallThreshold`. @internal */
+export const DEFAULT_CONFIG_SLOW_CALL_THRESHOLD = 1
 
-/** @internal */
-export const rate = (options: {
+/** The options of `CircuitBreaker.rate`. @internal */
+export interface RateOptions {
   readonly threshold: number
   readonly size: number
   readonly minimumCalls?: number | undefined
-}): CircuitBreaker.TripPolicy.Rate => {
-  const m = "CircuitBreaker.rate"
-  options = validate.options(m, options)
-  const threshold = validate.number(m, "threshold", options.threshold, THRESHOLD)
-  const size = validate.number(m, "size", options.size, { min: 1, max: MAX_WINDOW_SIZE, integer: true })
-  const minimumCalls = validate.optionalNumber(m, "minimumCalls", options.minimumCalls, {
-    min: 1,
-    max: size,
-    integer: true
-  }) ?? size
-  return { _tag: "Rate", threshold, size, minimumCalls }
 }
 
-/** @internal */
-export const timeRate = (options: {
+/** The options of `CircuitBreaker.timeRate`. @internal */
+export interface TimeRateOptions {
   readonly threshold: number
   readonly window: Duration.DurationInput
   readonly buckets?: number | undefined
   readonly minimumCalls?: number | undefined
-}): CircuitBreaker.TripPolicy.TimeRate => {
-  const m = "CircuitBreaker.timeRate"
-  options = validate.options(m, options)
-  const threshold = validate.number(m, "threshold", options.threshold, THRESHOLD)
-  const window = validate.duration(m, "window", options.window)
-  const buckets = validate.optionalNumber(m, "buckets", options.buckets, { min: 1, max: 1000, integer: true }) ??
-    DEFAULT_TIME_RATE_BUCKETS
-  if (Duration.toMillis(window) < buckets) {
-    throw validate.invalid(m, "window", options.window, `a duration of at least 1 millisecond per bucket (${buckets} ms)`)
-  }
-  const minimumCalls = validate.optionalNumber(m, "minimumCalls", options.minimumCalls, { min: 1, integer: true }) ??
-    DEFAULT_TIME_RATE_MINIMUM_CALLS
-  return { _tag: "TimeRate", threshold, window, buckets, minimumCalls }
 }
 
+/** The argument of `CircuitBreaker.consecutive`, as options. */
+interface ConsecutiveOptions {
+  readonly failures: number
+}
+
+/**
+ * An option whose range depends on another one (`minimumCalls <= size`):
+ * taken as given here, checked by its spec's `refine` with the range it
+ * states (`expected`).
+ */
+const checkedByRefine = (expected: string): Spec.Field<number | undefined> =>
+  new Spec.Field<number | undefined>({ ...Spec.integer().props, expected, parse: (_m, _o, v) => v as number })
+
+/**
+ * `field`, its errors about the value itself (not about an option inside
+ * it) stating `expected` instead.
+ */
+const expecting = <A>(field: Spec.Field<A>, expected: string): Spec.Field<A> => {
+  const parse = field.props.parse
+  return new Spec.Field<A>({
+    ...field.props,
+    expected,
+    parse: (m, o, v) => {
+      try {
+        return parse(m, o, v)
+      } catch (e) {
+        if (e instanceof InvalidOptionsError && e.option === o) throw validate.invalid(m, o, v, expected)
+        throw e
+      }
+    }
+  })
+}
+
+const millis = (d: Duration.Duration): number => Math.min(Duration.toMillis(d), MAX_DURATION)
+
+/** A duration a breaker keeps, in milliseconds (at most {@link MAX_DURATION}). */
+const breakMillis = (bounds?: validate.DurationBounds): Spec.Field<number | undefined> =>
+  Spec.duration(bounds).map((d) => d === undefined ? undefined : millis(d))
+
+/** The options of `CircuitBreaker.consecutive` (its argument, `failures`). @internal */
+export const consecutiveSpec = Spec.struct<ConsecutiveOptions>()("CircuitBreaker.consecutive", {
+  failures: Spec.integer(WINDOW).required()
+})
+
+/** The options of `CircuitBreaker.rate`. @internal */
+export const rateSpec = Spec.struct<RateOptions>()("CircuitBreaker.rate", {
+  threshold: Spec.number(THRESHOLD).required(),
+  size: Spec.integer(WINDOW).required(),
+  // its range is up to `size`: checked below, naming the size
+  minimumCalls: checkedByRefine("an integer >= 1 and <= size").doc("size")
+}, (r, o, m) => {
+  if (o.minimumCalls !== undefined) validate.number(m, "minimumCalls", o.minimumCalls, { min: 1, max: r.size, integer: true })
+})
+
+/** The options of `CircuitBreaker.timeRate`. @internal */
+export const timeRateSpec = Spec.struct<TimeRateOptions>()("CircuitBreaker.timeRate", {
+  threshold: Spec.number(THRESHOLD).required(),
+  window: Spec.duration().required(),
+  buckets: Spec.integer(BUCKETS).default(DEFAULT_TIME_RATE_BUCKETS),
+  minimumCalls: Spec.integer({ min: 1 }).default(DEFAULT_TIME_RATE_MINIMUM_CALLS)
+}, (r, o, m) => {
+  if (Duration.toMillis(r.window) < r.buckets) {
+    throw validate.invalid(m, "window", o.window, `a duration of at least 1 millisecond per bucket (${r.buckets} ms)`)
+  }
+})
+
+/** @internal */
+export const consecutive = (failures: number): CircuitBreaker.TripPolicy.Consecutive => ({
+  _tag: "Consecutive",
+  failures: consecutiveSpec.resolve({ failures }).failures
+})
+
+/** @internal */
+export const rate = (options: RateOptions): CircuitBreaker.TripPolicy.Rate => {
+  const r = rateSpec.resolve(options)
+  return { _tag: "Rate", threshold: r.threshold, size: r.size, minimumCalls: r.minimumCalls ?? r.size }
+}
+
+/** @internal */
+export const timeRate = (options: TimeRateOptions): CircuitBreaker.TripPolicy.TimeRate => {
+  const r = timeRateSpec.resolve(options)
+  return { _tag: "TimeRate", threshold: r.threshold, window: r.window, buckets: r.buckets, minimumCalls: r.minimumCalls }
+}
+
+const TRIP_TAGS: ReadonlyArray<unknown> = ["Consecutive", "Rate", "TimeRate"]
+
+const isTripPolicy = (u: unknown): boolean => Predicate.hasProperty(u, "_tag") && TRIP_TAGS.includes(u._tag)
+
 /** The trip policy as the store sees it (validated again: a policy may be a hand-written object). */
-const tripToStore = (m: string, trip: unknown): CircuitBreaker.CircuitBreakerStore.Trip => {
-  const t = trip as CircuitBreaker.TripPolicy | undefined
-  switch (t?._tag) {
+const tripToStore = (t: CircuitBreaker.TripPolicy): CircuitBreaker.CircuitBreakerStore.Trip => {
+  switch (t._tag) {
     case "Consecutive":
       return consecutive(t.failures)
     case "Rate":
@@ -111,10 +194,122 @@ const tripToStore = (m: string, trip: unknown): CircuitBreaker.CircuitBreakerSto
       const r = timeRate(t)
       return { ...r, window: Duration.toMillis(r.window) }
     }
-    default:
-      throw validate.invalid(m, "tripPolicy", trip, "CircuitBreaker.consecutive(n), rate({ … }) or timeRate({ … })")
   }
 }
+
+/**
+ * The trip policy a breaker read from `Config` opens on: `tripPolicy`
+ * (`"consecutive"` by default) with its options, each defaulted as the docs
+ * say. Every option given was checked already, even one the policy chosen
+ * does not use (a wrong value in the environment is a mistake whatever it is
+ * for).
+ */
+const tripFromConfig = (d: Readonly<Record<string, unknown>>): CircuitBreaker.TripPolicy => {
+  const threshold = (d.threshold as number | undefined) ?? DEFAULT_CONFIG_THRESHOLD
+  const minimumCalls = d.minimumCalls as number | undefined
+  switch (d.tripPolicy) {
+    case "rate":
+      return rate({ threshold, size: (d.size as number | undefined) ?? DEFAULT_CONFIG_SIZE, minimumCalls })
+    case "timeRate":
+      return timeRate({
+        threshold,
+        window: (d.window as Duration.Duration | undefined) ?? DEFAULT_CONFIG_WINDOW,
+        buckets: d.buckets as number | undefined,
+        minimumCalls
+      })
+    default:
+      return consecutive((d.failures as number | undefined) ?? DEFAULT_CONFIG_FAILURES)
+  }
+}
+
+/** The break of a breaker read from `Config`: `openDuration`, growing by `openDurationFactor` per opening when not 1. */
+const openDurationFromConfig = (d: Readonly<Record<string, unknown>>): Duration.Duration | Schedule.Schedule<unknown> => {
+  const base = (d.openDuration as Duration.Duration | undefined) ?? DEFAULT_CONFIG_OPEN_DURATION
+  const factor = (d.openDurationFactor as number | undefined) ?? DEFAULT_CONFIG_OPEN_DURATION_FACTOR
+  return factor === 1 ? base : Schedule.exponential(base, factor)
+}
+
+/** A break: a duration (in milliseconds here) or a `Schedule` of breaks. */
+const openDurationField = ((): Spec.Field<number | Schedule.Schedule<unknown> | undefined> => {
+  const fixed = breakMillis()
+  return new Spec.Field<number | Schedule.Schedule<unknown> | undefined>({
+    ...fixed.props,
+    expected: "a finite duration > 0 or a Schedule",
+    // code from `Config`: built from openDuration and openDurationFactor (below)
+    read: undefined,
+    parse: (m, o, v) => Schedule.isSchedule(v) ? v as Schedule.Schedule<unknown> : fixed.props.parse(m, o, v)
+  })
+})()
+
+/** `slowCall`: an optional group, its options flat in `Config` (`slowCallDuration`, `slowCallThreshold`). */
+const slowCallField = expecting(
+  Spec.optionalGroup({
+    duration: breakMillis().required().key("slowCallDuration"),
+    threshold: Spec.number(THRESHOLD).required().key("slowCallThreshold")
+  }, { flat: true }),
+  "{ duration, threshold }"
+)
+
+/**
+ * The options of `CircuitBreaker.make`, described once. From `Config` the
+ * options are flat (`CircuitBreaker.ConfigOptions`): the trip policy is
+ * built from `tripPolicy` and its options, the break from `openDuration` and
+ * `openDurationFactor`, `halfOpen` and `slowCall` read at the top level
+ * (`probes`, `probeFailureRateThreshold`, `slowCallDuration`, …); the
+ * classifier is code (`layerConfig`'s third argument).
+ *
+ * @internal
+ */
+export const spec = Spec.struct<Options>()("CircuitBreaker.make", {
+  name: Spec.string().default(DEFAULT_NAME),
+  tripPolicy: Spec.code<CircuitBreaker.TripPolicy>(
+    "CircuitBreaker.consecutive(n), rate({ … }) or timeRate({ … })",
+    isTripPolicy
+  ).map((t) => tripToStore(t!)).required().fromConfig({
+    tripPolicy: Spec.literal("consecutive", "rate", "timeRate").doc("\"consecutive\""),
+    failures: Spec.integer(WINDOW).doc(`${DEFAULT_CONFIG_FAILURES} (consecutive)`),
+    threshold: Spec.number(THRESHOLD).doc(`${DEFAULT_CONFIG_THRESHOLD} (rate, timeRate)`),
+    size: Spec.integer(WINDOW).doc(`${DEFAULT_CONFIG_SIZE} (rate)`),
+    window: Spec.duration().doc("30 seconds (timeRate)"),
+    buckets: Spec.integer(BUCKETS).doc(`${DEFAULT_TIME_RATE_BUCKETS} (timeRate)`),
+    minimumCalls: Spec.integer({ min: 1 }).doc(`size (rate), ${DEFAULT_TIME_RATE_MINIMUM_CALLS} (timeRate)`)
+  }, tripFromConfig),
+  openDuration: openDurationField.required().fromConfig({
+    openDuration: Spec.duration().doc("30 seconds"),
+    openDurationFactor: Spec.number({ min: 1, max: 100 }).doc("1 (a fixed break)")
+  }, openDurationFromConfig),
+  maxOpenDuration: breakMillis().doc("10 minutes (or openDuration, when a fixed one is longer)"),
+  openDurationResetAfter: breakMillis({ allowZero: true }).doc("maxOpenDuration"),
+  halfOpen: Spec.group({
+    probes: Spec.integer(PROBES).default(DEFAULT_PROBES),
+    successThreshold: Spec.integer(PROBES).default(DEFAULT_SUCCESS_THRESHOLD),
+    probeTimeout: breakMillis().default(Duration.millis(DEFAULT_PROBE_TIMEOUT)),
+    failureRateThreshold: Spec.number(THRESHOLD).key("probeFailureRateThreshold").doc("off (one failed probe reopens)")
+  }, { flat: true }),
+  slowCall: slowCallField,
+  classify: Spec.func<CircuitBreaker.Classifier<unknown, unknown>>().doc("CircuitBreaker.defaultClassify"),
+  onStoreError: Spec.literal("allow", "fail").default("allow"),
+  labelMetricsByKey: Spec.boolean().default(false),
+  spans: Spec.boolean().default(false),
+  maxKeyLength: Keys.maxKeyLengthField
+}, (r, o, m) => {
+  if (r.maxOpenDuration !== undefined && typeof r.openDuration === "number" && r.maxOpenDuration < r.openDuration) {
+    throw validate.invalid(
+      m,
+      "maxOpenDuration",
+      o.maxOpenDuration,
+      `a duration >= openDuration (${Duration.format(Duration.millis(r.openDuration))})`
+    )
+  }
+  if (r.halfOpen.failureRateThreshold !== undefined && (o.halfOpen as HalfOpenOptions).successThreshold !== undefined) {
+    throw validate.invalid(
+      m,
+      "halfOpen.successThreshold",
+      (o.halfOpen as HalfOpenOptions).successThreshold,
+      "no successThreshold with halfOpen.failureRateThreshold (the circuit then closes on the failure rate of its `probes` probes)"
+    )
+  }
+}).readFrom("CircuitBreaker.config")
 
 /** The validated options, with the open durations still to compute when a Schedule is given. @internal */
 export interface Parsed {
@@ -133,90 +328,30 @@ export interface Parsed {
   readonly maxKeyLength: number
 }
 
-const millis = (d: Duration.Duration): number => Math.min(Duration.toMillis(d), MAX_DURATION)
-
 /** Throws `InvalidOptionsError`. @internal */
 export const parse = (options: Options): Parsed => {
-  const m = "CircuitBreaker.make"
-  options = validate.options(m, options)
-  const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-  const trip = tripToStore(m, options.tripPolicy)
-  const openDuration = Schedule.isSchedule(options.openDuration)
-    ? options.openDuration
-    : millis(validate.duration(m, "openDuration", options.openDuration))
-  const maxOpenDuration = options.maxOpenDuration === undefined
-    ? undefined
-    : millis(validate.duration(m, "maxOpenDuration", options.maxOpenDuration))
-  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: the first two checks only narrow the types; `<` with an undefined maxOpenDuration or a Schedule openDuration is false anyway
-  if (maxOpenDuration !== undefined && typeof openDuration === "number" && maxOpenDuration < openDuration) {
-    throw validate.invalid(
-      m,
-      "maxOpenDuration",
-      options.maxOpenDuration,
-      `a duration >= openDuration (${Duration.format(Duration.millis(openDuration))})`
-    )
-  }
-  const openDurationResetAfter = options.openDurationResetAfter === undefined
-    ? undefined
-    : millis(validate.duration(m, "openDurationResetAfter", options.openDurationResetAfter, { allowZero: true }))
-  const halfOpen = validate.options(m, options.halfOpen, "halfOpen")
-  const probes = validate.optionalNumber(m, "halfOpen.probes", halfOpen.probes, { min: 1, max: 10_000, integer: true }) ??
-    DEFAULT_PROBES
-  const successThreshold = validate.optionalNumber(m, "halfOpen.successThreshold", halfOpen.successThreshold, {
-    min: 1,
-    max: 10_000,
-    integer: true
-  }) ?? DEFAULT_SUCCESS_THRESHOLD
-  const probeTimeout = halfOpen.probeTimeout === undefined
-    ? DEFAULT_PROBE_TIMEOUT
-    : millis(validate.duration(m, "halfOpen.probeTimeout", halfOpen.probeTimeout))
-  const probeFailureRateThreshold = validate.optionalNumber(
-    m,
-    "halfOpen.failureRateThreshold",
-    halfOpen.failureRateThreshold,
-    THRESHOLD
-  )
-  if (probeFailureRateThreshold !== undefined && halfOpen.successThreshold !== undefined) {
-    throw validate.invalid(
-      m,
-      "halfOpen.successThreshold",
-      halfOpen.successThreshold,
-      "no successThreshold with halfOpen.failureRateThreshold (the circuit then closes on the failure rate of its `probes` probes)"
-    )
-  }
-  let slowCallDuration: number | undefined
-  let slowCallThreshold: number | undefined
-  if (options.slowCall !== undefined) {
-    if (options.slowCall === null || typeof options.slowCall !== "object" || Array.isArray(options.slowCall)) {
-      throw validate.invalid(m, "slowCall", options.slowCall, "{ duration, threshold }")
-    }
-    slowCallDuration = millis(validate.duration(m, "slowCall.duration", options.slowCall.duration))
-    slowCallThreshold = validate.number(m, "slowCall.threshold", options.slowCall.threshold, THRESHOLD)
-  }
-  const classify = validate.predicate<CircuitBreaker.Classifier<unknown, unknown>>(m, "classify", options.classify)
-  const onStoreError = options.onStoreError === undefined
-    ? "allow"
-    : validate.oneOf(m, "onStoreError", options.onStoreError, ["allow", "fail"])
+  const r = spec.resolve(options)
+  const { failureRateThreshold: probeFailureRateThreshold, probeTimeout, probes, successThreshold } = r.halfOpen
   return {
-    name,
+    name: r.name,
     named: options.name !== undefined,
     config: {
-      trip,
-      slowCallThreshold,
+      trip: r.tripPolicy,
+      slowCallThreshold: r.slowCall?.threshold,
       probes,
       successThreshold,
       probeTimeout,
       ...(probeFailureRateThreshold === undefined ? {} : { probeFailureRateThreshold })
     },
-    openDuration,
-    maxOpenDuration,
-    openDurationResetAfter,
-    slowCallDuration,
-    classify,
-    onStoreError,
-    labelMetricsByKey: validate.optionalBoolean(m, "labelMetricsByKey", options.labelMetricsByKey) === true,
-    spans: validate.optionalBoolean(m, "spans", options.spans) === true,
-    maxKeyLength: Keys.maxKeyLengthOption(m, options.maxKeyLength)
+    openDuration: r.openDuration,
+    maxOpenDuration: r.maxOpenDuration,
+    openDurationResetAfter: r.openDurationResetAfter,
+    slowCallDuration: r.slowCall?.duration,
+    classify: r.classify,
+    onStoreError: r.onStoreError,
+    labelMetricsByKey: r.labelMetricsByKey,
+    spans: r.spans,
+    maxKeyLength: r.maxKeyLength
   }
 }
 
@@ -270,82 +405,52 @@ export const toStoreConfig = (parsed: Parsed): Effect.Effect<StoreConfig, Invali
   }))
 }
 
-/** The config key of each breaker option it sets, for errors. */
-const CONFIG_KEYS: Readonly<Record<string, string>> = {
-  "halfOpen.probes": "probes",
-  "halfOpen.successThreshold": "successThreshold",
-  "halfOpen.probeTimeout": "probeTimeout",
-  "halfOpen.failureRateThreshold": "probeFailureRateThreshold",
-  "slowCall.duration": "slowCallDuration",
-  "slowCall.threshold": "slowCallThreshold"
+/**
+ * The options config data stands for (`CircuitBreaker.ConfigOptions`,
+ * already moved to their places by the spec), with what the spec cannot
+ * say: the trip policy and the break take their `Config` defaults when none
+ * of their data is given (`consecutive(5)`, 30 seconds), and `slowCall`
+ * needs its duration (its threshold defaults to 1). Throws
+ * `InvalidOptionsError` naming `module` and the option's path.
+ */
+const fromConfigData = (data: Readonly<Record<string, unknown>>, module: string): Record<string, unknown> => {
+  const options = { ...spec.fromConfigOptions(data, module) }
+  const slowCall = options.slowCall as { readonly duration?: unknown; readonly threshold?: unknown } | undefined
+  if (slowCall !== undefined) {
+    if (slowCall.duration === undefined) {
+      throw validate.invalid(module, "slowCall.duration", undefined, "a duration > 0 when slowCallThreshold is set")
+    }
+    if (slowCall.threshold === undefined) options.slowCall = { ...slowCall, threshold: DEFAULT_CONFIG_SLOW_CALL_THRESHOLD }
+  }
+  return options
 }
 
 /**
- * Validates every option given, even one the trip policy chosen does not use
- * (a wrong value in the environment is a mistake whatever it is for), then
- * the breaker options made from them; errors name this constructor and the
- * config key.
+ * The options a `fromConfig`/`layerConfig` reads: `config` (the spec's own
+ * `Config`, a `Config` of `ConfigOptions` or a record of `Config`s) turned
+ * into options, merged with the code options given (which win), the trip
+ * policy and the break defaulted, and checked, with errors naming `module`
+ * and the config key.
  * @internal
  */
-export const fromConfigOptions = (options: CircuitBreaker.ConfigOptions): Options => {
-  const m = "CircuitBreaker.fromConfigOptions"
-  options = validate.options(m, options)
-  return validate.nested(m, (option) => CONFIG_KEYS[option] ?? option, () => {
-    if (options.failures !== undefined) consecutive(options.failures)
-    if (options.threshold !== undefined) validate.number(m, "threshold", options.threshold, THRESHOLD)
-    if (options.size !== undefined) validate.number(m, "size", options.size, { min: 1, max: MAX_WINDOW_SIZE, integer: true })
-    if (options.window !== undefined) validate.duration(m, "window", options.window)
-    if (options.buckets !== undefined) validate.number(m, "buckets", options.buckets, { min: 1, max: 1000, integer: true })
-    if (options.minimumCalls !== undefined) validate.number(m, "minimumCalls", options.minimumCalls, { min: 1, integer: true })
-    const result = fromConfigOptionsUnchecked(m, options)
-    parse(result)
-    return result
-  })
-}
-
-const fromConfigOptionsUnchecked = (m: string, options: CircuitBreaker.ConfigOptions): Options => {
-  const kind = options.tripPolicy === undefined
-    ? "consecutive"
-    : validate.oneOf(m, "tripPolicy", options.tripPolicy, ["consecutive", "rate", "timeRate"])
-  const tripPolicy = kind === "consecutive"
-    ? consecutive(options.failures ?? 5)
-    : kind === "rate"
-    ? rate({ threshold: options.threshold ?? 0.5, size: options.size ?? 100, minimumCalls: options.minimumCalls })
-    : timeRate({
-      threshold: options.threshold ?? 0.5,
-      window: options.window ?? "30 seconds",
-      buckets: options.buckets,
-      minimumCalls: options.minimumCalls
-    })
-  const base = validate.duration(m, "openDuration", options.openDuration === undefined ? "30 seconds" : options.openDuration)
-  const factor = validate.optionalNumber(m, "openDurationFactor", options.openDurationFactor, { min: 1, max: 100 }) ?? 1
-  const openDuration = factor === 1 ? base : Schedule.exponential(base, factor)
-  let slowCall: CircuitBreaker.CircuitBreaker.SlowCallOptions | undefined
-  if (options.slowCallDuration !== undefined || options.slowCallThreshold !== undefined) {
-    if (options.slowCallDuration === undefined) {
-      throw validate.invalid(m, "slowCallDuration", undefined, "a duration > 0 when slowCallThreshold is set")
-    }
-    slowCall = {
-      duration: options.slowCallDuration,
-      threshold: options.slowCallThreshold === undefined ? 1 : options.slowCallThreshold
-    }
-  }
-  return {
-    tripPolicy,
-    openDuration,
-    maxOpenDuration: options.maxOpenDuration,
-    openDurationResetAfter: options.openDurationResetAfter,
-    halfOpen: {
-      probes: options.probes,
-      successThreshold: options.successThreshold,
-      probeTimeout: options.probeTimeout,
-      failureRateThreshold: options.probeFailureRateThreshold
-    },
-    slowCall,
-    onStoreError: options.onStoreError,
-    name: options.name
-  }
-}
+export const readConfig = (
+  module: string,
+  config: unknown,
+  code: object | undefined
+): Effect.Effect<Options, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    validate.fromConfig<Record<string, unknown>>(module, config as Config.Config.Wrap<Record<string, unknown>>),
+    (data) =>
+      validate.validated(() =>
+        Spec.asConfig(spec, module, () => {
+          const options = { ...fromConfigData(data, module), ...validate.options(module, code, "code") }
+          if (options.tripPolicy === undefined) options.tripPolicy = tripFromConfig({})
+          if (options.openDuration === undefined) options.openDuration = openDurationFromConfig({})
+          spec.resolve(options, module)
+          return options as unknown as Options
+        })
+      )
+  )
 
 /** The store namespace of a breaker: its name, or a unique one for an unnamed breaker. @internal */
 export const namespaceOf = (parsed: Parsed, unique: number): string =>
@@ -360,3 +465,13 @@ const PROCESS_TOKEN = globalThis.crypto.randomUUID()
 
 /** @internal */
 export { DEFAULT_KEY }
+
+/** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
+export const specs: ReadonlyArray<Spec.Spec<any>> = [
+  spec,
+  consecutiveSpec,
+  rateSpec,
+  timeRateSpec,
+  memoryOptionsSpec,
+  outcomeFailureSpec
+]

@@ -9,7 +9,6 @@
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import * as userCode from "../userCode.js"
-import * as validate from "../validate.js"
 import { Unexpected } from "./errors.js"
 
 /** What a classifier answers for a failure the fallback does not handle. @internal */
@@ -21,29 +20,22 @@ export interface Classifier {
   (cause: Cause.Cause<unknown>): unknown
 }
 
-/** Validates `defects`/`interruptions` and makes the classifier (throws `InvalidOptionsError`). @internal */
+/**
+ * Makes the classifier of validated options (`defects`, `interruptions`:
+ * see the fields in `options.ts`).
+ * @internal
+ */
 export const make = (
-  m: string,
   on: ((error: any) => boolean) | undefined,
-  options: {
-    readonly defects?: unknown
-    readonly interruptions?: unknown
-  },
+  defects: boolean | ((defect: unknown) => boolean),
+  interruptions: boolean,
   where: { readonly module: string; readonly name: string; readonly on: string }
 ): Classifier => {
-  const defects = options.defects
-  if (defects !== undefined && typeof defects !== "boolean" && typeof defects !== "function") {
-    throw validate.invalid(m, "defects", defects, "a boolean or a predicate")
-  }
   const defectFilter: ((defect: unknown) => boolean) | undefined = defects === true
     ? () => true
     : typeof defects === "function"
-    ? (defects as (defect: unknown) => boolean)
+    ? defects
     : undefined
-  const interruptions = options.interruptions
-  if (interruptions !== undefined && typeof interruptions !== "boolean") {
-    throw validate.invalid(m, "interruptions", interruptions, "a boolean")
-  }
   // user code: a selector or `defects` predicate that throws or answers a non-boolean is
   // reported and answers false (not handled: the original failure surfaces)
   const onSite = userCode.site(where.module, where.name, where.on, "not handled (the failure surfaces)")
@@ -67,5 +59,5 @@ export const make = (
   }
 }
 
-/** Whether the `defects` option handles some defects (for descriptors). @internal */
-export const handlesDefects = (defects: unknown): boolean => !(defects === undefined || defects === false)
+/** Whether the (validated) `defects` option handles some defects (for descriptors). @internal */
+export const handlesDefects = (defects: boolean | ((defect: unknown) => boolean)): boolean => defects !== false

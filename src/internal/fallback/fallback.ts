@@ -21,6 +21,7 @@ import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import * as classify from "./classify.js"
 import { RejectedResult } from "./errors.js"
+import { fallbackSpec } from "./options.js"
 
 type FallbackEvent = Fallback.FallbackEvent
 type Selector<H, P, In> = Fallback.Selector<H, P, In>
@@ -42,9 +43,6 @@ const exhaustedCounter = Metric.counter("resilience_fallback_exhausted", {
   description: "Calls on which every fallback source failed too",
   incremental: true
 })
-
-/** @internal */
-export const DEFAULT_NAME = "fallback"
 
 /**
  * A fallback's state: its sources (each an effect, or a function of the
@@ -166,7 +164,8 @@ const makeChain = (
   on: ((error: any) => boolean) | undefined,
   selector: string
 ): Fallback.Fallback<unknown, unknown, unknown, unknown> => {
-  options = validate.options(m, options)
+  // the options object first, then the sources, then each option
+  validate.options(m, options)
   if (!Array.isArray(sources) || sources.length === 0) {
     throw validate.invalid(m, "sources", sources, "a non-empty array of effects or functions returning effects")
   }
@@ -175,9 +174,8 @@ const makeChain = (
       throw validate.invalid(m, mode === "chain" ? `sources[${i}]` : "fallback", s, "an effect or a function returning an effect")
     }
   })
-  const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-  const classifier = classify.make(m, on, options, { module: "Fallback", name, on: "when" })
-  const whenResult = validate.predicate<(value: unknown) => boolean>(m, "whenResult", options.whenResult)
+  const { defects, interruptions, name, whenResult } = fallbackSpec.resolve(options, m)
+  const classifier = classify.make(on, defects, interruptions, { module: "Fallback", name, on: "when" })
   const impl = new FallbackImpl(name, sources, classifier, whenResult)
   // bound once: the policy calls the implementation directly (values are checked only with whenResult)
   const run = whenResult === undefined
@@ -198,8 +196,8 @@ const makeChain = (
       mode,
       on: selector,
       sources: sources.length,
-      defects: classify.handlesDefects(options.defects),
-      interruptions: options.interruptions === true,
+      defects: classify.handlesDefects(defects),
+      interruptions,
       whenResult: whenResult !== undefined
     }
   }) as any

@@ -29,13 +29,11 @@ import type { InvalidOptionsError } from "../../Errors.js"
 import type * as Fallback from "../../Fallback.js"
 import { LinkedMap } from "../linkedMap.js"
 import * as validate from "../validate.js"
+import { memoryStoreSpec } from "./options.js"
 
 type Store = Fallback.StaleStore
 type Entry = Fallback.StaleEntry
 type Partition = Fallback.StaleStore.Partition
-
-/** The default `maxEntries` of a memory store: 100,000. @internal */
-export const DEFAULT_MAX_ENTRIES = 100_000
 
 /** The entries of one policy name in a store. */
 interface Namespace {
@@ -195,12 +193,7 @@ class PrivatePartition implements Partition {
 export const unsafeMake = (
   options: Fallback.StaleStore.MemoryOptions | undefined = {},
   m = "Fallback.makeStoreMemory"
-): MemoryStore => {
-  options = validate.options(m, options)
-  const maxEntries = validate.optionalNumber(m, "maxEntries", options.maxEntries, { min: 1, integer: true }) ??
-    DEFAULT_MAX_ENTRIES
-  return new MemoryStaleStore(maxEntries)
-}
+): MemoryStore => new MemoryStaleStore(memoryStoreSpec.resolve(options, m).maxEntries)
 
 /** @internal */
 export const makeEffect = (

@@ -393,18 +393,28 @@ export const layer = <I, S, A = unknown, In = unknown>(
 ): Layer.Layer<I, InvalidOptionsError> => Layer.effect(tag, make<A, In>(options) as unknown as Effect.Effect<S, InvalidOptionsError>)
 
 /** @internal */
+export const config: Config.Config<Fallback.StaleIfError.ConfigOptions> = options_.staleSpec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = <A = unknown, In = unknown>(
+  config: Config.Config.Wrap<Fallback.StaleIfError.ConfigOptions>,
+  code?: Fallback.StaleIfError.CodeOptions<A, In> | Schema.Schema<A, any>,
+  module = "Fallback.staleIfErrorFromConfig"
+): Effect.Effect<Fallback.StaleIfError<A, In>, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(options_.readStaleConfig(module, config, code), (options) => make<A, In>(options))
+
+/** @internal */
 export const layerConfig = <I, S, A = unknown, In = unknown>(
   tag: Context.Tag<I, S>,
-  config: Config.Config.Wrap<Fallback.StaleIfError.ConfigOptions<In>>,
-  schema?: Schema.Schema<A, any> | undefined
+  config: Config.Config.Wrap<Fallback.StaleIfError.ConfigOptions>,
+  code?: Fallback.StaleIfError.CodeOptions<A, In> | Schema.Schema<A, any>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.effect(
     tag,
-    Effect.flatMap(
-      validate.fromConfig("Fallback.layerStaleIfErrorConfig", config),
-      (options) =>
-        make<A, In>(schema === undefined ? options : { ...options, schema }) as unknown as Effect.Effect<S, InvalidOptionsError>
-    )
+    fromConfig<A, In>(config, code, "Fallback.layerStaleIfErrorConfig") as unknown as Effect.Effect<
+      S,
+      InvalidOptionsError | ConfigError.ConfigError
+    >
   )
 
 /** @internal */

@@ -25,17 +25,18 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import type * as I from "../../Idempotency.js"
 import { currentDeadline, waitWithin } from "../deadline.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
+import * as Spec from "../spec.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import type { IdempotencyError } from "./errors.js"
 import { type Service, storeFor } from "./memoryStore.js"
+import * as Options from "./options.js"
 import { type Config as Resolved, resolve } from "./options.js"
 
 /** The same symbol as `Idempotency.TypeId` (`Symbol.for`). @internal */
@@ -356,25 +357,6 @@ export const make = <A, E>(
         }))
     }))
 
-type Schemas<A, E> = {
-  readonly success?: Schema.Schema<A, any> | Schema.Schema<A, never> | undefined
-  readonly failure?: Schema.Schema<E, any> | Schema.Schema<E, never> | undefined
-}
-
-/** @internal */
-export const makeFromConfig = <A, E>(
-  config: Config.Config.Wrap<I.Idempotency.ConfigOptions>,
-  schemas?: Schemas<A, E>
-): Effect.Effect<I.Idempotency<A, E>, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(
-    validate.validated(() => validate.options("Idempotency.layerConfig", schemas, "schemas")),
-    (s) =>
-      Effect.flatMap(
-        validate.fromConfig("Idempotency.layerConfig", config),
-        (options) => make<A, E>({ ...options, success: s.success, failure: s.failure })
-      )
-  )
-
 /** @internal */
 export const layer = <Id, S, A = unknown, E = unknown>(
   tag: Context.Tag<Id, S>,
@@ -383,14 +365,38 @@ export const layer = <Id, S, A = unknown, E = unknown>(
   Layer.scoped(tag, make(options) as unknown as Effect.Effect<S, InvalidOptionsError, Scope.Scope>)
 
 /** @internal */
+export const config: Config.Config<I.Idempotency.ConfigOptions> = Options.spec.config as Config.Config<any>
+
+/**
+ * Reads the data options from `config`, merges the code options given
+ * (`code`, named `codeOption` in errors: `layerConfig` calls it `"schemas"`,
+ * its name before it took other code options) and makes the policy.
+ * @internal
+ */
+export const fromConfig = <A, E>(
+  config: Config.Config.Wrap<I.Idempotency.ConfigOptions>,
+  code?: I.Idempotency.CodeOptions<A, E>,
+  module = "Idempotency.fromConfig",
+  codeOption = "code"
+): Effect.Effect<I.Idempotency<A, E>, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(
+    validate.validated(() => validate.options(module, code, codeOption)),
+    (code) =>
+      Effect.flatMap(
+        Spec.readConfig<I.Idempotency.Options<A, E>>(Options.spec, module, config, code),
+        (options) => make<A, E>(options)
+      )
+  )
+
+/** @internal */
 export const layerConfig = <Id, S, A = unknown, E = unknown>(
   tag: Context.Tag<Id, S>,
   config: Config.Config.Wrap<I.Idempotency.ConfigOptions>,
-  schemas?: Schemas<A, E>
+  code?: I.Idempotency.CodeOptions<A, E>
 ): Layer.Layer<Id, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.scoped(
     tag,
-    makeFromConfig(config, schemas) as unknown as Effect.Effect<
+    fromConfig(config, code, "Idempotency.layerConfig", "schemas") as unknown as Effect.Effect<
       S,
       InvalidOptionsError | ConfigError.ConfigError,
       Scope.Scope

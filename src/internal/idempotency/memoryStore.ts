@@ -45,9 +45,17 @@ import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as I from "../../Idempotency.js"
 import { LinkedMap } from "../linkedMap.js"
-import { forkSweeper, memoryBounds } from "../sweeper.js"
+import { forkSweeper } from "../sweeper.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
+import {
+  DEFAULT_HIGH_WATER,
+  DEFAULT_MAX_KEYS,
+  DEFAULT_SWEEP_INTERVAL_MILLIS,
+  DEFAULT_WHEN_FULL,
+  type MemoryOptions,
+  memoryStoreSpec
+} from "./options.js"
 import { IdempotencyError } from "./errors.js"
 
 /** The same symbol as `Idempotency.MemoryStoreTypeId` (`Symbol.for`). @internal */
@@ -70,12 +78,6 @@ export interface Service {
   readonly invalidate: (key: string) => Effect.Effect<void, IdempotencyError>
 }
 
-/** @internal */
-export const DEFAULT_MAX_KEYS = 100_000
-
-/** @internal */
-export const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000
-
 /** How many expired entries at the front are dropped per insertion (amortized cleanup). */
 const SWEEP_PER_INSERT = 4
 
@@ -93,9 +95,6 @@ class Stored {
     readonly bucket: LinkedMap<string, Stored>
   ) {}
 }
-
-/** The default `highWater`: 90% of `maxKeys`. @internal */
-export const DEFAULT_HIGH_WATER = 0.9
 
 /** What a full store does with a new key. @internal */
 export type WhenFull = "refuse" | "evictOldest"
@@ -335,34 +334,11 @@ export class MemoryStoreImpl implements I.MemoryStore {
   readonly stats = (): Effect.Effect<I.MemoryStore.Stats> => Effect.sync(this.unsafeStats)
 }
 
-interface MemoryOptions {
-  readonly maxKeys: number
-  readonly sweepInterval: number
-  readonly whenFull: WhenFull
-  readonly highWater: number
-}
-
 const DEFAULT_OPTIONS: MemoryOptions = {
   maxKeys: DEFAULT_MAX_KEYS,
   sweepInterval: DEFAULT_SWEEP_INTERVAL_MILLIS,
-  whenFull: "refuse",
+  whenFull: DEFAULT_WHEN_FULL,
   highWater: DEFAULT_HIGH_WATER
-}
-
-/** @internal */
-export const validateMemoryOptions = (options: I.MemoryStoreOptions | undefined): MemoryOptions => {
-  const m = "Idempotency.makeStoreMemory"
-  options = validate.options(m, options)
-  const { maxKeys, sweepInterval } = memoryBounds(m, options, {
-    maxKeys: DEFAULT_MAX_KEYS,
-    sweepIntervalMillis: DEFAULT_SWEEP_INTERVAL_MILLIS
-  })
-  const whenFull: WhenFull = options.whenFull === undefined
-    ? "refuse"
-    : validate.oneOf(m, "whenFull", options.whenFull, ["refuse", "evictOldest"])
-  const highWater = validate.optionalNumber(m, "highWater", options.highWater, { min: 0, max: 1 }) ?? DEFAULT_HIGH_WATER
-  if (highWater === 0) throw validate.invalid(m, "highWater", highWater, "a number in (0, 1]")
-  return { maxKeys, sweepInterval, whenFull, highWater }
 }
 
 /** A memory store whose expired `Exit`s are swept every `sweepInterval` by a fiber in the current scope. */
@@ -376,7 +352,7 @@ const startMemoryStore = (options: MemoryOptions): Effect.Effect<MemoryStoreImpl
 export const makeMemoryStore = (
   options?: I.MemoryStoreOptions
 ): Effect.Effect<I.MemoryStore, InvalidOptionsError, Scope.Scope> =>
-  Effect.flatMap(validate.validated(() => validateMemoryOptions(options)), startMemoryStore)
+  Effect.flatMap(validate.validated(() => memoryStoreSpec.resolve(options)), startMemoryStore)
 
 // The store reference is defined here (re-exported by `Idempotency.ts`) so that the internal
 // code finds it without importing its public module at run time.

@@ -40,21 +40,16 @@ import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as RL from "../../RateLimiter.js"
 import { LinkedMap } from "../linkedMap.js"
-import { forkSweeper, memoryBounds } from "../sweeper.js"
+import { forkSweeper } from "../sweeper.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
+import { DEFAULT_MAX_KEYS, DEFAULT_SWEEP_INTERVAL_MILLIS, memoryStoreSpec } from "./options.js"
 import { AtomicStoreTypeId } from "./store.js"
 
 /** The same symbol as `RateLimiter.MemoryStoreTypeId` (`Symbol.for`). @internal */
 export const MemoryStoreTypeId: RL.MemoryStoreTypeId = Symbol.for(
   "effect-resilience/RateLimiter/MemoryStore"
 ) as RL.MemoryStoreTypeId
-
-/** @internal */
-export const DEFAULT_MAX_KEYS = 100_000
-
-/** @internal */
-export const DEFAULT_SWEEP_INTERVAL_MILLIS = 60_000
 
 /** How many front entries `makeRoom` examines before evicting one unconditionally. */
 const MAX_PROBES = 8
@@ -388,17 +383,6 @@ export class MemoryStoreImpl implements RL.MemoryStore {
   readonly stats = (): Effect.Effect<RL.MemoryStore.Stats> => Effect.sync(this.unsafeStats)
 }
 
-/** @internal */
-export const validateMemoryOptions = (options: RL.MemoryStoreOptions | undefined) => {
-  const m = "RateLimiter.makeStoreMemory"
-  options = validate.options(m, options)
-  const { maxKeys, sweepInterval } = memoryBounds(m, options, {
-    maxKeys: DEFAULT_MAX_KEYS,
-    sweepIntervalMillis: DEFAULT_SWEEP_INTERVAL_MILLIS
-  })
-  return { maxKeys, sweepInterval }
-}
-
 /** A memory store whose idle keys are swept every `sweepInterval` (millis) by a fiber in the current scope. */
 const startMemoryStore = (maxKeys: number, sweepInterval: number): Effect.Effect<MemoryStoreImpl, never, Scope.Scope> =>
   Effect.suspend(() => {
@@ -416,7 +400,7 @@ export const makeMemoryStore = (
   options?: RL.MemoryStoreOptions
 ): Effect.Effect<RL.MemoryStore, InvalidOptionsError, Scope.Scope> =>
   Effect.flatMap(
-    validate.validated(() => validateMemoryOptions(options)),
+    validate.validated(() => memoryStoreSpec.resolve(options)),
     ({ maxKeys, sweepInterval }) => startMemoryStore(maxKeys, sweepInterval)
   )
 

@@ -26,10 +26,12 @@ import { active, currentDeadline, type Deadline } from "../deadline.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
+import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
 import * as validate from "../validate.js"
 import { RateLimiterStoreError, RateLimitExceededError } from "./errors.js"
 import { storeFor } from "./memoryStore.js"
+import * as Options from "./options.js"
 import { costOf, resolve } from "./options.js"
 import { AtomicStoreTypeId, plainReserve, type PlainStore } from "./store.js"
 
@@ -364,17 +366,21 @@ export const make = (
       })))
 
 /** @internal */
-export const makeFromConfig = (
-  config: Config.Config.Wrap<RL.RateLimiter.ConfigOptions>
-): Effect.Effect<RL.RateLimiter, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(validate.fromConfig("RateLimiter.layerConfig", config), make)
-
-/** @internal */
 export const layer = <I, S>(
   tag: Context.Tag<I, S>,
   options: RL.RateLimiter.Options
 ): Layer.Layer<I, InvalidOptionsError> =>
   Layer.scoped(tag, make(options) as unknown as Effect.Effect<S, InvalidOptionsError, Scope.Scope>)
+
+/** @internal */
+export const config: Config.Config<RL.RateLimiter.ConfigOptions> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<RL.RateLimiter.ConfigOptions>,
+  module = "RateLimiter.fromConfig"
+): Effect.Effect<RL.RateLimiter, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Spec.readConfig<RL.RateLimiter.Options>(Options.spec, module, config), make)
 
 /** @internal */
 export const layerConfig = <I, S>(
@@ -383,5 +389,9 @@ export const layerConfig = <I, S>(
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
   Layer.scoped(
     tag,
-    makeFromConfig(config) as unknown as Effect.Effect<S, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope>
+    fromConfig(config, "RateLimiter.layerConfig") as unknown as Effect.Effect<
+      S,
+      InvalidOptionsError | ConfigError.ConfigError,
+      Scope.Scope
+    >
   )

@@ -20,9 +20,10 @@ import type { InvalidOptionsError } from "../../Errors.js"
 import { ResilienceErrorTypeId } from "../../internal/errors.js"
 import { liveClock, sleep } from "../../internal/time.js"
 import { makeFastTimeout } from "../../internal/timeout/fastPath.js"
+import * as Spec from "../../internal/spec.js"
 import * as validate from "../../internal/validate.js"
 import { DEFAULT_KEY_PREFIX } from "./constants.js"
-import type { Options, RedisConnection, Script } from "../Redis.js"
+import type { CodeOptions, ConfigOptions, Options, RedisConnection, Script } from "../Redis.js"
 
 /** @internal */
 export class RedisError extends Data.TaggedError("RedisError")<{
@@ -68,19 +69,68 @@ const formatMismatchGauge = Metric.gauge("resilience_redis_format_mismatch", {
 /** Node's timer cap: ioredis arms its connect and command timers with `setTimeout`, which fires at once past it. */
 const MAX_TIMER_MILLIS = 2_147_483_647
 
-const timerDuration = (m: string, option: string, value: unknown): Duration.Duration | undefined => {
-  const d = validate.optionalDuration(m, option, value)
-  if (d !== undefined && Duration.toMillis(d) > MAX_TIMER_MILLIS) {
-    throw validate.invalid(m, option, value, `a finite duration > 0 and <= ${MAX_TIMER_MILLIS} millis (Node's timer cap)`)
-  }
-  return d
+const TIMER = `a finite duration > 0 and <= ${MAX_TIMER_MILLIS} millis (Node's timer cap)`
+
+/** A duration ioredis (or the connection) arms a Node timer with: finite, > 0, at most {@link MAX_TIMER_MILLIS}. */
+const timerField = (): Spec.Field<Duration.Duration | undefined> => {
+  const f = Spec.duration()
+  const parse = f.props.parse
+  return new Spec.Field<Duration.Duration | undefined>({
+    ...f.props,
+    expected: TIMER,
+    parse: (m, o, v) => {
+      const d = parse(m, o, v)
+      if (d !== undefined && Duration.toMillis(d) > MAX_TIMER_MILLIS) throw validate.invalid(m, o, v, TIMER)
+      return d
+    }
+  })
 }
 
 /** @internal */
 export const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(2)
 /** @internal */
 export const DEFAULT_COMMAND_TIMEOUT = Duration.millis(500)
-const DEFAULT_FORMAT_CHECK_INTERVAL = Duration.seconds(10)
+/** @internal */
+export const DEFAULT_FORMAT_CHECK_INTERVAL = Duration.seconds(10)
+/** @internal */
+export const DEFAULT_CONNECT = "eager" as const
+
+/** ioredis options: an object (what `validate.options` accepts). */
+const isRedisOptions = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && !Duration.isDuration(u) && !Effect.isEffect(u)
+
+/**
+ * The options of `Redis.make`, described once: checks, defaults, `Config`
+ * and the docs' table. `redis` (ioredis options) is code.
+ *
+ * @internal
+ */
+export const spec = Spec.struct<Options>()("Redis.make", {
+  url: Spec.string().doc("redis://127.0.0.1:6379"),
+  redis: Spec.code<RedisOptions>("an object", isRedisOptions),
+  connect: Spec.literal("eager", "background").default(DEFAULT_CONNECT),
+  connectTimeout: timerField().default(DEFAULT_CONNECT_TIMEOUT),
+  commandTimeout: timerField().default(DEFAULT_COMMAND_TIMEOUT),
+  prefix: Spec.string().default(DEFAULT_KEY_PREFIX),
+  formatCheckInterval: timerField().default(DEFAULT_FORMAT_CHECK_INTERVAL)
+}).readFrom("Redis.config")
+
+/**
+ * The options of `Redis.layerConfig()` under environment-style names:
+ * `REDIS_URL`, `REDIS_PREFIX`, `REDIS_CONNECT_TIMEOUT`,
+ * `REDIS_COMMAND_TIMEOUT`, `REDIS_CONNECT` and `REDIS_FORMAT_CHECK_INTERVAL`.
+ * @internal
+ */
+export const envSpec = Spec.withEnvKeys(spec, "REDIS")
+
+/** The default `Config` of `Redis.layerConfig()`: {@link envSpec}'s, with `REDIS_URL` required. @internal */
+export const envConfig: Config.Config<Record<string, unknown>> = Config.map(
+  Config.all([envSpec.config, Config.string("REDIS_URL")]),
+  ([options, url]) => ({ ...options, REDIS_URL: url })
+)
+
+/** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
+export const specs: ReadonlyArray<Spec.Spec<any>> = [spec]
 
 const sha1 = async (source: string): Promise<string> => {
   const { createHash } = await import("node:crypto")
@@ -92,19 +142,9 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<RedisConnection, InvalidOptionsError | RedisError, Scope.Scope> =>
   Effect.gen(function*() {
-    const m = "Redis.make"
-    options = yield* validate.validated(() => validate.options(m, options))
-    const { commandTimeout, connect, connectTimeout, formatCheckInterval, prefix } = yield* validate.validated(() => {
-      if (options.url !== undefined) validate.nonEmptyString(m, "url", options.url)
-      validate.optionalOptions(m, "redis", options.redis)
-      return {
-        connect: options.connect === undefined ? "eager" : validate.oneOf(m, "connect", options.connect, ["eager", "background"]),
-        connectTimeout: timerDuration(m, "connectTimeout", options.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT,
-        commandTimeout: timerDuration(m, "commandTimeout", options.commandTimeout) ?? DEFAULT_COMMAND_TIMEOUT,
-        prefix: options.prefix === undefined ? DEFAULT_KEY_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
-        formatCheckInterval: timerDuration(m, "formatCheckInterval", options.formatCheckInterval) ?? DEFAULT_FORMAT_CHECK_INTERVAL
-      }
-    })
+    const { commandTimeout, connect, connectTimeout, formatCheckInterval, prefix, redis, url } = yield* spec.resolveEffect(
+      options
+    )
     const commandMillis = Duration.toMillis(commandTimeout)
     const redisOptions: RedisOptions = {
       lazyConnect: true,
@@ -114,11 +154,11 @@ export const make = (
       commandTimeout: commandMillis,
       // reconnect in the background with a capped backoff; commands fail fast meanwhile
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-      ...options.redis
+      ...redis
     }
     const client = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        options.url === undefined ? new IORedis(redisOptions) : new IORedis(options.url, redisOptions)
+        url === undefined ? new IORedis(redisOptions) : new IORedis(url, redisOptions)
       ),
       (client) =>
         Effect.promise(() => client.quit().then(() => undefined, () => undefined)).pipe(
@@ -244,13 +284,28 @@ export const layer = (options: Options = {}): Layer.Layer<Redis, InvalidOptionsE
   Layer.scoped(Redis, make(options))
 
 /** @internal */
+export const config: Config.Config<ConfigOptions> = spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<Options>,
+  code?: CodeOptions,
+  module = "Redis.fromConfig"
+): Effect.Effect<RedisConnection, InvalidOptionsError | RedisError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<Options>(envSpec, module, envConfig, code)
+      : Effect.flatMap(validate.fromConfig<Options>(module, config), (data) => {
+        // ioredis options are code, but a Config may give them too (a record of Configs always could)
+        const redis = typeof data === "object" && data !== null ? data.redis : undefined
+        return Spec.readConfig<Options>(spec, module, Config.succeed(data), redis === undefined ? code : { redis, ...code })
+      }),
+    make
+  )
+
+/** @internal */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = {
-    url: Config.string("REDIS_URL"),
-    prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault(DEFAULT_KEY_PREFIX)),
-    connectTimeout: Config.duration("REDIS_CONNECT_TIMEOUT").pipe(Config.withDefault(DEFAULT_CONNECT_TIMEOUT)),
-    commandTimeout: Config.duration("REDIS_COMMAND_TIMEOUT").pipe(Config.withDefault(DEFAULT_COMMAND_TIMEOUT)),
-    connect: Config.literal("eager", "background")("REDIS_CONNECT").pipe(Config.withDefault("eager" as const))
-  }
+  config?: Config.Config.Wrap<Options>,
+  code?: CodeOptions
 ): Layer.Layer<Redis, InvalidOptionsError | RedisError | ConfigError.ConfigError> =>
-  Layer.scoped(Redis, Effect.flatMap(validate.fromConfig("Redis.layerConfig", config), make))
+  Layer.scoped(Redis, fromConfig(config, code, "Redis.layerConfig"))

@@ -17,6 +17,8 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -27,11 +29,13 @@ import type * as Bulkhead from "../../../Bulkhead.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { BulkheadStore } from "../../../internal/bulkhead/store.js"
 import * as Keys from "../../../internal/keys.js"
+import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../BulkheadStore.js"
 import type { RedisConnection, RedisError, Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import * as Options from "./options.js"
 import { acquireScript, heldScript, renewScript } from "./scripts.js"
 
 type Store = Bulkhead.BulkheadStore
@@ -39,51 +43,16 @@ type Leases = Bulkhead.BulkheadStore.Leases
 type PartitionLeases = Bulkhead.BulkheadStore.PartitionLeases
 type Operation = "acquire" | "renew" | "release" | "held"
 
-/** @internal */
-export const DEFAULT_PREFIX = "bulkhead:"
-/** @internal */
-export const DEFAULT_LEASE_TTL = Duration.seconds(10)
-/** @internal */
-export const DEFAULT_POLL_INTERVAL = Duration.millis(100)
-/** The longest lease: its expiry (now + ttl, in ms) must stay an exact integer for the scripts' PEXPIRE and ZADD. */
-const MAX_LEASE_TTL_MILLIS = Number.MAX_SAFE_INTEGER
-
 const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
   incremental: true
 })
 
 /** @internal */
-export interface Resolved {
-  readonly leaseTtl: Duration.Duration
-  readonly pollInterval: Duration.Duration
-  readonly localMaxConcurrent: number | undefined
-  readonly clock: "redis" | "caller"
-  readonly timeout: Duration.Duration | undefined
-  readonly prefix: string
-}
-
-const leaseTtlOf = (m: string, value: unknown): Duration.Duration => {
-  const ttl = validate.optionalDuration(m, "leaseTtl", value) ?? DEFAULT_LEASE_TTL
-  if (Duration.toMillis(ttl) > MAX_LEASE_TTL_MILLIS) {
-    throw validate.invalid(m, "leaseTtl", value, `a finite duration > 0 and <= ${MAX_LEASE_TTL_MILLIS} millis`)
-  }
-  return ttl
-}
+export type Resolved = Options.Resolved
 
 /** @internal */
-export const resolve = (options: PublicStore.Options | undefined): Resolved => {
-  const m = "BulkheadStore.make"
-  options = validate.options(m, options)
-  return {
-    leaseTtl: leaseTtlOf(m, options.leaseTtl),
-    pollInterval: validate.optionalDuration(m, "pollInterval", options.pollInterval) ?? DEFAULT_POLL_INTERVAL,
-    localMaxConcurrent: validate.optionalNumber(m, "localMaxConcurrent", options.localMaxConcurrent, { integer: true, min: 1 }),
-    clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-    timeout: validate.optionalDuration(m, "timeout", options.timeout),
-    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix)
-  }
-}
+export const resolve = (options: PublicStore.Options | undefined): Resolved => Options.spec.resolve(options)
 
 /** The leases of the bulkheads named `name`, seen from one bulkhead (its clock, its scope). */
 class NameLeases implements Leases {
@@ -217,3 +186,24 @@ export const make = (options?: PublicStore.Options): Effect.Effect<Store, Invali
 /** @internal */
 export const layer = (options?: PublicStore.Options): Layer.Layer<Store, InvalidOptionsError, Redis> =>
   Layer.effect(BulkheadStore, make(options))
+
+/** @internal */
+export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>,
+  module = "BulkheadStore.fromConfig"
+): Effect.Effect<Store, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<PublicStore.Options>(Options.envSpec, module, Options.envSpec.config)
+      : Spec.readConfig<PublicStore.Options>(Options.spec, module, config),
+    make
+  )
+
+/** @internal */
+export const layerConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>
+): Layer.Layer<Store, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Layer.effect(BulkheadStore, fromConfig(config, "BulkheadStore.layerConfig"))

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,11 +23,12 @@ import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../../internal/circuit
 import * as Machine from "../../../internal/circuitBreaker/machine.js"
 import { CircuitBreakerStore } from "../../../internal/circuitBreaker/memoryStore.js"
 import { namespaced } from "../../../internal/keys.js"
-import * as validate from "../../../internal/validate.js"
+import * as Spec from "../../../internal/spec.js"
 import type * as PublicStore from "../../CircuitBreakerStore.js"
 import type { RedisConnection, Script } from "../../Redis.js"
 import { Redis, RedisError } from "../redis.js"
 import { bounded } from "../bounded.js"
+import * as Options from "./options.js"
 import * as Scripts from "./scripts.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
@@ -38,10 +39,8 @@ type Snapshot = CircuitBreaker.CircuitBreakerStore.Snapshot
 type Transition = CircuitBreaker.Transition
 type ModeSetting = CircuitBreaker.CircuitBreakerStore.ModeSetting
 
-type Options = PublicStore.Options
+type StoreOptions = PublicStore.Options
 
-/** @internal */
-export const DEFAULT_IDLE_TIME_TO_LIVE = Duration.hours(1)
 /** Transitions buffered per subscriber (the oldest are dropped past it). @internal */
 export const SUBSCRIBER_BUFFER = 1024
 
@@ -345,18 +344,9 @@ const subscriber = (
 }
 
 /** @internal */
-export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptionsError | RedisError, Redis | Scope.Scope> =>
+export const make = (options: StoreOptions = {}): Effect.Effect<Store, InvalidOptionsError | RedisError, Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const m = "CircuitBreakerStore.make"
-    options = yield* validate.validated(() => validate.options(m, options))
-    const { clock, timeout, ttl } = yield* validate.validated(() => ({
-      timeout: validate.optionalDuration(m, "timeout", options.timeout),
-      clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-      ttl: Math.max(
-        1,
-        Math.ceil(Duration.toMillis(validate.optionalDuration(m, "idleTimeToLive", options.idleTimeToLive) ?? DEFAULT_IDLE_TIME_TO_LIVE))
-      )
-    }))
+    const { clock, idleTimeToLive: ttl, timeout } = yield* Options.spec.resolveEffect(options)
     const redis = yield* Redis
     const prefix = redis.prefix
     const channel = channelOf(prefix)
@@ -502,20 +492,26 @@ export const make = (options: Options = {}): Effect.Effect<Store, InvalidOptions
   })
 
 /** @internal */
-export const layer = (options?: Options): Layer.Layer<Store, InvalidOptionsError | RedisError, Redis> =>
+export const layer = (options?: StoreOptions): Layer.Layer<Store, InvalidOptionsError | RedisError, Redis> =>
   Layer.scoped(CircuitBreakerStore, make(options))
 
-/** The default configuration of `layerConfig`. */
-const DEFAULT_CONFIG: Config.Config.Wrap<Options> = {
-  clock: Config.literal("redis", "caller")("CIRCUIT_BREAKER_STORE_CLOCK").pipe(Config.withDefault("redis" as const)),
-  idleTimeToLive: Config.duration("CIRCUIT_BREAKER_STORE_IDLE_TTL").pipe(Config.withDefault(DEFAULT_IDLE_TIME_TO_LIVE)),
-  timeout: Config.option(Config.duration("CIRCUIT_BREAKER_STORE_TIMEOUT")).pipe(
-    Config.map((o) => (o._tag === "Some" ? o.value : undefined))
+/** @internal */
+export const config: Config.Config<StoreOptions> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<StoreOptions>,
+  module = "CircuitBreakerStore.fromConfig"
+): Effect.Effect<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis | Scope.Scope> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<StoreOptions>(Options.envSpec, module, Options.envSpec.config)
+      : Spec.readConfig<StoreOptions>(Options.spec, module, config),
+    make
   )
-}
 
 /** @internal */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = DEFAULT_CONFIG
+  config?: Config.Config.Wrap<StoreOptions>
 ): Layer.Layer<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
-  Layer.scoped(CircuitBreakerStore, Effect.flatMap(validate.fromConfig("CircuitBreakerStore.layerConfig", config), make))
+  Layer.scoped(CircuitBreakerStore, fromConfig(config, "CircuitBreakerStore.layerConfig"))

@@ -23,6 +23,8 @@
  *
  * @internal
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -41,11 +43,13 @@ import type * as I from "../../../Idempotency.js"
 import { IdempotencyError } from "../../../internal/idempotency/errors.js"
 import { IdempotencyStore } from "../../../internal/idempotency/memoryStore.js"
 import { sleep } from "../../../internal/time.js"
+import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../IdempotencyStore.js"
 import type { RedisConnection } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import * as Options from "./options.js"
 import { script } from "./script.js"
 
 /** The same symbol as `IdempotencyStore.TypeId` of `effect-resilience/redis` (`Symbol.for`). @internal */
@@ -53,12 +57,6 @@ export const TypeId: PublicStore.TypeId = Symbol.for(
   "effect-resilience/redis/IdempotencyStore"
 ) as PublicStore.TypeId
 
-/** @internal */
-export const DEFAULT_PREFIX = "idem:"
-/** @internal */
-export const DEFAULT_LOCK_TTL = Duration.seconds(30)
-/** @internal */
-export const DEFAULT_POLL_INTERVAL = Duration.millis(100)
 /** The first pause of a polling waiter, doubled up to `pollInterval`. */
 const MIN_POLL_MILLIS = 5
 /** How long a handed-off `Exit` stays readable at least. */
@@ -72,36 +70,10 @@ const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
 // --- options ---------------------------------------------------------------------
 
 /** @internal */
-export interface Resolved {
-  readonly lockTtl: Duration.Duration
-  readonly pollInterval: Duration.Duration
-  readonly onStoreError: "allow" | "fail"
-  readonly clock: "redis" | "caller"
-  readonly timeout: Duration.Duration | undefined
-  readonly prefix: string
-  readonly maxValueBytes: number
-}
-
-/** The default `maxValueBytes`: 1 MiB. @internal */
-export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
+export type Resolved = Options.Resolved
 
 /** @internal */
-export const resolve = (options: PublicStore.Options | undefined): Resolved => {
-  const m = "IdempotencyStore.make"
-  options = validate.options(m, options)
-  return {
-    lockTtl: validate.optionalDuration(m, "lockTtl", options.lockTtl) ?? DEFAULT_LOCK_TTL,
-    pollInterval: validate.optionalDuration(m, "pollInterval", options.pollInterval) ?? DEFAULT_POLL_INTERVAL,
-    onStoreError: options.onStoreError === undefined
-      ? "fail"
-      : validate.oneOf(m, "onStoreError", options.onStoreError, ["allow", "fail"]),
-    clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-    timeout: validate.optionalDuration(m, "timeout", options.timeout),
-    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
-    maxValueBytes: validate.optionalNumber(m, "maxValueBytes", options.maxValueBytes, { integer: true, min: 1 }) ??
-      DEFAULT_MAX_VALUE_BYTES
-  }
-}
+export const resolve = (options: PublicStore.Options | undefined): Resolved => Options.spec.resolve(options)
 
 // --- the store -----------------------------------------------------------------------
 
@@ -418,3 +390,28 @@ export const make = (
 /** @internal */
 export const layer = (options?: PublicStore.Options): Layer.Layer<IdempotencyStore, InvalidOptionsError, Redis> =>
   Layer.scoped(IdempotencyStore, make(options))
+
+/** @internal */
+export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>,
+  module = "IdempotencyStore.fromConfig"
+): Effect.Effect<
+  PublicStore.RedisIdempotencyStore,
+  InvalidOptionsError | ConfigError.ConfigError,
+  Redis | Scope.Scope
+> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<PublicStore.Options>(Options.envSpec, module, Options.envSpec.config)
+      : Spec.readConfig<PublicStore.Options>(Options.spec, module, config),
+    make
+  )
+
+/** @internal */
+export const layerConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>
+): Layer.Layer<IdempotencyStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Layer.scoped(IdempotencyStore, fromConfig(config, "IdempotencyStore.layerConfig"))

@@ -26,6 +26,8 @@
  * @internal
  */
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -33,12 +35,14 @@ import * as Metric from "effect/Metric"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { RateLimiterStore } from "../../../internal/rateLimiter/memoryStore.js"
 import { AtomicStoreTypeId } from "../../../internal/rateLimiter/store.js"
+import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as RL from "../../../RateLimiter.js"
 import type * as PublicStore from "../../RateLimiterStore.js"
 import type { RedisConnection, Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import * as Options from "./options.js"
 import { fixedWindowScript, refundScript, reserveScript, tokenBucketScript } from "./scripts.js"
 
 /** The same symbol as `RateLimiterStore.TypeId` of `effect-resilience/redis` (`Symbol.for`). @internal */
@@ -46,31 +50,16 @@ export const TypeId: PublicStore.TypeId = Symbol.for(
   "effect-resilience/redis/RateLimiterStore"
 ) as PublicStore.TypeId
 
-/** @internal */
-export const DEFAULT_PREFIX = "rl:"
-
 const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
   incremental: true
 })
 
 /** @internal */
-export interface Resolved {
-  readonly prefix: string
-  readonly clock: "redis" | "caller"
-  readonly timeout: Duration.Duration | undefined
-}
+export type Resolved = Options.Resolved
 
 /** @internal */
-export const resolve = (options: PublicStore.Options | undefined): Resolved => {
-  const m = "RateLimiterStore.make"
-  options = validate.options(m, options)
-  return {
-    prefix: options.prefix === undefined ? DEFAULT_PREFIX : validate.nonEmptyString(m, "prefix", options.prefix),
-    clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"]),
-    timeout: validate.optionalDuration(m, "timeout", options.timeout)
-  }
-}
+export const resolve = (options: PublicStore.Options | undefined): Resolved => Options.spec.resolve(options)
 
 const toNumber = (u: unknown): number => typeof u === "number" ? u : Number(u)
 
@@ -233,3 +222,24 @@ export const make = (
 export const layer = (
   options?: PublicStore.Options
 ): Layer.Layer<RL.RateLimiterStore, InvalidOptionsError, Redis> => Layer.effect(RateLimiterStore, make(options))
+
+/** @internal */
+export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>,
+  module = "RateLimiterStore.fromConfig"
+): Effect.Effect<PublicStore.RedisRateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<PublicStore.Options>(Options.envSpec, module, Options.envSpec.config)
+      : Spec.readConfig<PublicStore.Options>(Options.spec, module, config),
+    make
+  )
+
+/** @internal */
+export const layerConfig = (
+  config?: Config.Config.Wrap<PublicStore.Options>
+): Layer.Layer<RL.RateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Layer.effect(RateLimiterStore, fromConfig(config, "RateLimiterStore.layerConfig"))

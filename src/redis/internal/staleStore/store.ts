@@ -7,6 +7,8 @@
  *
  * @internal
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -14,18 +16,17 @@ import type { InvalidOptionsError } from "../../../Errors.js"
 import type * as Fallback from "../../../Fallback.js"
 import { StaleStoreError } from "../../../internal/fallback/errors.js"
 import { StaleStore as StaleStoreTag } from "../../../internal/fallback/memoryStore.js"
+import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type { Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import type * as RedisStaleStore from "../../StaleStore.js"
 import { bounded } from "../bounded.js"
 import { timePrelude } from "../lua.js"
+import * as Options from "./options.js"
 
 /** @internal */
 export const TypeId: RedisStaleStore.TypeId = Symbol.for("effect-resilience/redis/StaleStore") as RedisStaleStore.TypeId
-
-/** The default `maxValueBytes`: 1 MiB. @internal */
-export const DEFAULT_MAX_VALUE_BYTES = 1_048_576
 
 /**
  * KEYS: the entry. ARGV: op, now (-1: Redis TIME), then per op.
@@ -105,17 +106,7 @@ export const make = (
   options: RedisStaleStore.Options = {}
 ): Effect.Effect<RedisStaleStore.RedisStaleStore, InvalidOptionsError, Redis> =>
   Effect.zipWith(
-    validate.validated(() => {
-      const m = "StaleStore.make"
-      options = validate.options(m, options)
-      const maxValueBytes = validate.optionalNumber(m, "maxValueBytes", options.maxValueBytes, { integer: true, min: 1 }) ??
-        DEFAULT_MAX_VALUE_BYTES
-      return {
-        maxValueBytes,
-        timeout: validate.optionalDuration(m, "timeout", options.timeout),
-        clock: options.clock === undefined ? "redis" : validate.oneOf(m, "clock", options.clock, ["redis", "caller"])
-      }
-    }),
+    validate.validated(() => Options.spec.resolve(options)),
     Redis,
     ({ clock, maxValueBytes, timeout }, redis): RedisStaleStore.RedisStaleStore => {
       const redisKey = (key: string) => `${redis.prefix}stale:${key}`
@@ -178,3 +169,24 @@ export const make = (
 export const layer = (
   options?: RedisStaleStore.Options
 ): Layer.Layer<Fallback.StaleStore, InvalidOptionsError, Redis> => Layer.effect(StaleStoreTag, make(options))
+
+/** @internal */
+export const config: Config.Config<RedisStaleStore.Options> = Options.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config?: Config.Config.Wrap<RedisStaleStore.Options>,
+  module = "StaleStore.fromConfig"
+): Effect.Effect<RedisStaleStore.RedisStaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Effect.flatMap(
+    config === undefined
+      ? Spec.readConfig<RedisStaleStore.Options>(Options.envSpec, module, Options.envSpec.config)
+      : Spec.readConfig<RedisStaleStore.Options>(Options.spec, module, config),
+    make
+  )
+
+/** @internal */
+export const layerConfig = (
+  config?: Config.Config.Wrap<RedisStaleStore.Options>
+): Layer.Layer<Fallback.StaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
+  Layer.effect(StaleStoreTag, fromConfig(config, "StaleStore.layerConfig"))
