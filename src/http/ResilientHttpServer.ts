@@ -66,6 +66,8 @@ import * as options_ from "./internal/resilientHttpServer/options.js"
 import * as internal from "./internal/resilientHttpServer/server.js"
 
 /**
+ * The identifier of the middleware (see {@link isResilientHttpServer}).
+ *
  * @example
  * ```ts
  * import { ResilientHttpServer } from "effect-resilience/http"
@@ -80,6 +82,8 @@ import * as internal from "./internal/resilientHttpServer/server.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { ResilientHttpServer } from "effect-resilience/http"
@@ -135,6 +139,8 @@ export interface ResilientHttpServer {
 }
 
 /**
+ * The middleware's option, stats and function types.
+ *
  * @example
  * ```ts
  * import type { ResilientHttpServer } from "effect-resilience/http"
@@ -228,6 +234,8 @@ export declare namespace ResilientHttpServer {
   }
 
   /**
+   * The concurrency limit (load shedding).
+   *
    * @example
    * ```ts
    * import type { ResilientHttpServer } from "effect-resilience/http"
@@ -265,6 +273,8 @@ export declare namespace ResilientHttpServer {
   }
 
   /**
+   * The per-client rate limit.
+   *
    * @example
    * ```ts
    * import { ResilientHttpServer } from "effect-resilience/http"
@@ -306,6 +316,8 @@ export declare namespace ResilientHttpServer {
   }
 
   /**
+   * The request deadline.
+   *
    * @example
    * ```ts
    * import type { ResilientHttpServer } from "effect-resilience/http"
@@ -363,6 +375,8 @@ export declare namespace ResilientHttpServer {
   }
 
   /**
+   * What the middleware did since it was made.
+   *
    * @example
    * ```ts
    * import type { ResilientHttpServer } from "effect-resilience/http"
@@ -639,6 +653,8 @@ export const DEADLINE_HEADER: string = options_.DEFAULT_DEADLINE_HEADER
 export const Unavailable: typeof errors.Unavailable = errors.Unavailable
 
 /**
+ * The type of {@link Unavailable}.
+ *
  * @since 0.2.0
  * @category Errors
  */
@@ -662,6 +678,8 @@ export type Unavailable = errors.Unavailable
 export const RateLimited: typeof errors.RateLimited = errors.RateLimited
 
 /**
+ * The type of {@link RateLimited}.
+ *
  * @since 0.2.0
  * @category Errors
  */
@@ -684,6 +702,8 @@ export type RateLimited = errors.RateLimited
 export const DeadlineExceeded: typeof errors.DeadlineExceeded = errors.DeadlineExceeded
 
 /**
+ * The type of {@link DeadlineExceeded}.
+ *
  * @since 0.2.0
  * @category Errors
  */
@@ -709,6 +729,8 @@ export const ApiError: Schema.Union<[typeof errors.Unavailable, typeof errors.Ra
   errors.ApiError
 
 /**
+ * The type of {@link ApiError}: one of the three answers.
+ *
  * @since 0.2.0
  * @category Errors
  */
