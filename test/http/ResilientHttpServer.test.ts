@@ -131,6 +131,28 @@ describe("ResilientHttpServer: concurrency", () => {
     }).pipe(Effect.provide(undici)))
 })
 
+describe("ResilientHttpServer: concurrency (queue)", () => {
+  it.scopedLive("a queued client that disconnects leaves the queue at once", () =>
+    Effect.gen(function*() {
+      const server = yield* ResilientHttpServer.make({ concurrency: { maxConcurrent: 1, maxQueue: 1 } })
+      const gate = yield* Deferred.make<void>()
+      const url = yield* serveApp(server(Effect.as(Deferred.await(gate), ok)))
+      const first = yield* Effect.fork(get(url))
+      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 1))
+      const queued = yield* Effect.fork(get(url))
+      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
+      yield* Fiber.interrupt(queued)
+      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 0))
+      // its place is free: the next one queues instead of being shed
+      const next = yield* Effect.fork(get(url))
+      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual((yield* Fiber.join(first)).status, 200)
+      assert.strictEqual((yield* Fiber.join(next)).status, 200)
+      assert.strictEqual((yield* server.stats()).shed, 0)
+    }).pipe(Effect.provide(undici)))
+})
+
 describe("ResilientHttpServer: rate limits (draft-ietf-httpapi-ratelimit-headers-10)", () => {
   it.scoped("per key, token bucket: exact RateLimit / RateLimit-Policy / Retry-After values", () =>
     Effect.gen(function*() {

@@ -366,9 +366,10 @@ export class ServerImpl {
             return this.answered(charge.error._tag === "RateLimited" ? "rate_limited" : "unavailable", charge.response)
           }
           const bulkhead = this.bulkhead
+          // the queue wait too is interruptible: a client that goes away while queued leaves the queue
           const guarded = bulkhead === undefined
             ? inner
-            : bulkhead.execute(inner, { key: this.partitionOf(context, request) })
+            : Effect.interruptible(bulkhead.execute(inner, { key: this.partitionOf(context, request) }))
           const timed = plan === undefined ? guarded : this.runUnder(guarded, plan)
           const answered = Effect.matchEffect(timed, {
             onFailure: (error: unknown) =>
