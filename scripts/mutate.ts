@@ -26,18 +26,26 @@ interface Module {
 /** The core: `src/` less `http`, `redis`, the barrel and the test kit. */
 export const modules: Record<string, Module> = {
   Errors: { mutate: ["src/Errors.ts", "src/internal/errors.ts"], tests: ["test/[A-Z]*.test.ts"] },
-  Validate: { mutate: ["src/internal/validate.ts", "src/internal/events.ts"], tests: ["test/[A-Z]*.test.ts"] },
+  // the options spec (issue 21): its own tests, and every module's options and config tests
+  Validate: {
+    mutate: ["src/internal/validate.ts", "src/internal/spec.ts", "src/internal/events.ts"],
+    tests: ["test/[A-Z]*.test.ts", "test/internal/spec.test.ts"]
+  },
   Policy: {
     mutate: ["src/Policy.ts", "src/internal/policy.ts"],
     tests: ["test/Retry.test.ts", "test/Timeout.test.ts", "test/Bulkhead.test.ts"]
   },
-  Retry: { mutate: ["src/Retry.ts", "src/internal/retry/*.ts"], tests: ["test/Retry.test.ts", "test/Retry.results.test.ts"] },
+  Retry: {
+    mutate: ["src/Retry.ts", "src/internal/retry/*.ts"],
+    tests: ["test/Retry.test.ts", "test/Retry.results.test.ts", "test/Retry.config.test.ts"]
+  },
   Timeout: {
     mutate: ["src/Timeout.ts", "src/internal/timeout/*.ts", "src/internal/deadline.ts", "src/internal/time.ts"],
     tests: [
       "test/Timeout.test.ts",
       "test/Timeout.fastpath.test.ts",
       "test/Timeout.events.test.ts",
+      "test/Timeout.config.test.ts",
       "test/internal/time.test.ts",
       // the deadline's consumers: cuts counted by the breaker, waits bounded inside uninterruptible regions
       "test/reliability/Isolation.test.ts",
@@ -47,7 +55,7 @@ export const modules: Record<string, Module> = {
   Bulkhead: {
     // leased.ts (the call path with a shared store) is tested with a fake shared store in Bulkhead.test.ts
     mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts"],
-    tests: ["test/Bulkhead.test.ts", "test/Semaphore.test.ts"]
+    tests: ["test/Bulkhead.test.ts", "test/Semaphore.test.ts", "test/Bulkhead.config.test.ts"]
   },
   CircuitBreaker: {
     mutate: ["src/CircuitBreaker.ts", "src/internal/circuitBreaker/*.ts"],
@@ -60,27 +68,39 @@ export const modules: Record<string, Module> = {
       "test/CircuitBreaker.api.test.ts",
       "test/CircuitBreaker.machine.test.ts",
       "test/CircuitBreaker.options.test.ts",
-      "test/CircuitBreaker.fastpath.test.ts"
+      "test/CircuitBreaker.fastpath.test.ts",
+      "test/CircuitBreaker.config.test.ts"
     ]
   },
   RateLimiter: {
     mutate: ["src/RateLimiter.ts", "src/internal/rateLimiter/*.ts", "src/internal/sweeper.ts"],
-    tests: ["test/RateLimiter.test.ts", "test/RateLimiter.store.test.ts"]
+    tests: ["test/RateLimiter.test.ts", "test/RateLimiter.store.test.ts", "test/RateLimiter.config.test.ts"]
   },
   Fallback: {
     mutate: ["src/Fallback.ts", "src/internal/fallback/*.ts"],
     // the stale store's write queue is attacked in reliability/Stores
-    tests: ["test/Fallback.test.ts", "test/Fallback.results.test.ts", "test/reliability/Stores.test.ts"]
+    tests: [
+      "test/Fallback.test.ts",
+      "test/Fallback.results.test.ts",
+      "test/Fallback.config.test.ts",
+      "test/reliability/Stores.test.ts"
+    ]
   },
-  Hedge: { mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"], tests: ["test/Hedge.test.ts", "test/Hedge.results.test.ts"] },
+  Hedge: {
+    mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"],
+    tests: ["test/Hedge.test.ts", "test/Hedge.results.test.ts", "test/Hedge.config.test.ts"]
+  },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],
-    tests: ["test/Idempotency.test.ts"]
+    tests: ["test/Idempotency.test.ts", "test/Idempotency.config.test.ts"]
   },
-  Chaos: { mutate: ["src/Chaos.ts", "src/internal/chaos/*.ts"], tests: ["test/Chaos.test.ts", "test/reliability/Chaos.test.ts"] },
+  Chaos: {
+    mutate: ["src/Chaos.ts", "src/internal/chaos/*.ts"],
+    tests: ["test/Chaos.test.ts", "test/Chaos.config.test.ts", "test/reliability/Chaos.test.ts"]
+  },
   Health: {
     mutate: ["src/Health.ts", "src/internal/health/*.ts"],
-    tests: ["test/Health.test.ts"]
+    tests: ["test/Health.test.ts", "test/Health.config.test.ts"]
   }
 }
 

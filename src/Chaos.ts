@@ -23,8 +23,10 @@
  */
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import type { InvalidOptionsError } from "./Errors.js"
 import * as internal from "./internal/chaos/chaos.js"
@@ -51,6 +53,8 @@ import type { Policy, Transform } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Chaos } from "effect-resilience"
@@ -68,6 +72,8 @@ export type TypeId = typeof TypeId
 // ---------------------------------------------------------------------------
 
 /**
+ * The unique symbol that marks the values of this module (`SwitchTypeId in value`).
+ *
  * @example
  * ```ts
  * import { Chaos } from "effect-resilience"
@@ -82,6 +88,8 @@ export type TypeId = typeof TypeId
 export const SwitchTypeId: unique symbol = switch_.SwitchTypeId
 
 /**
+ * The type of {@link SwitchTypeId}.
+ *
  * @example
  * ```ts
  * import type { Chaos } from "effect-resilience"
@@ -336,6 +344,8 @@ export interface Chaos<out E2 = never, out R2 = never> extends Policy<E2, R2>, C
 export interface ChaosTransform<out A2> extends Transform<A2, never>, ChaosMembers {}
 
 /**
+ * The types that go with {@link Chaos}.
+ *
  * @since 0.1.0
  */
 export declare namespace Chaos {
@@ -509,3 +519,142 @@ export const behavior: <E2 = never, R2 = never>(
  * @category Guards
  */
 export const isChaos: (u: unknown) => u is Chaos<unknown, unknown> | ChaosTransform<unknown> = internal.isChaos
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+/**
+ * The options of a chaos policy that are data, as read from `Config` (the
+ * environment): `rate` (required), `enabled` (the initial state, a
+ * boolean), `name`, and a latency's `delay` — a duration (`delay="2
+ * seconds"`) or a uniform range (`delay.min`, `delay.max`). What else to
+ * inject is code ({@link CodeOptions}). Defaults and ranges:
+ * docs/Options.md#chaos.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  /** The fraction of calls to inject into: a number in [0, 1]. */
+  readonly rate: number
+  /** Whether to inject at all. Defaults to `true`. */
+  readonly enabled?: boolean | undefined
+  /** Defaults to `"chaos"`. */
+  readonly name?: string | undefined
+  /** A latency's delay (only when the code injects no error, value or effect). */
+  readonly delay?: Duration.DurationInput | Chaos.Range | undefined
+}
+
+/**
+ * The options of a chaos policy that are code, given beside its
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: what
+ * to inject — an `error` ({@link fault}), a `value` ({@link outcome}) or an
+ * `effect` ({@link behavior}); with none of them, a latency of the `delay`
+ * read from `Config` — and `enabled` as a {@link Switch} or an `Effect`
+ * (replacing the boolean read from `Config`).
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type CodeOptions<E2 = unknown, A2 = unknown, R2 = never> =
+  | { readonly error: E2 | (() => E2); readonly enabled?: Enabled | undefined }
+  | { readonly value: A2; readonly enabled?: Enabled | undefined }
+  | { readonly effect: Effect.Effect<unknown, E2, R2>; readonly enabled?: Enabled | undefined }
+  | { readonly enabled?: Enabled | undefined }
+
+/**
+ * The `Config` of a chaos policy's data options ({@link ConfigOptions}),
+ * each under its own name (`rate` required: a `ConfigError` when missing;
+ * the table in docs/Options.md#chaos). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(Chaos.config, "chaos")`
+ * reads `CHAOS_RATE`, `CHAOS_ENABLED`, `CHAOS_DELAY` (or `CHAOS_DELAY_MIN`
+ * and `CHAOS_DELAY_MAX`), …
+ *
+ * @example
+ * ```ts
+ * import { Chaos, Policy } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class SlowDown extends Context.Tag("app/SlowDown")<SlowDown, Policy.Policy>() {}
+ * // chaos.rate=0.1 chaos.delay.min="100 millis" chaos.delay.max="2 seconds"
+ * const live = Chaos.layerConfig(SlowDown, Config.nested(Chaos.config, "chaos"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes a chaos policy with its data options read from `Config`
+ * ({@link config}, a `Config` of {@link ConfigOptions} or a record of
+ * `Config`s) and what to inject given as code: `{ error }` makes a
+ * {@link fault}, `{ value }` an {@link outcome}, `{ effect }` a
+ * {@link behavior}; without them, a {@link latency} of the `delay` read
+ * from `Config`. Missing or malformed values fail with a `ConfigError`;
+ * out-of-range ones with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Chaos } from "effect-resilience"
+ * import { Config, Data, Effect } from "effect"
+ *
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ *
+ * const program = Effect.gen(function*() {
+ *   // CHAOS_RATE=0.2 CHAOS_ENABLED=false
+ *   const faults = yield* Chaos.fromConfig(Config.nested(Chaos.config, "chaos"), { error: () => new Unavailable() })
+ *   return yield* Effect.succeed("ok").pipe(faults) // Effect<string, Unavailable>
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: {
+  <E2>(
+    config: Config.Config.Wrap<ConfigOptions>,
+    code: { readonly error: E2 | (() => E2); readonly enabled?: Enabled | undefined }
+  ): Effect.Effect<Chaos<E2>, InvalidOptionsError | ConfigError.ConfigError>
+  <A2>(
+    config: Config.Config.Wrap<ConfigOptions>,
+    code: { readonly value: A2; readonly enabled?: Enabled | undefined }
+  ): Effect.Effect<ChaosTransform<A2>, InvalidOptionsError | ConfigError.ConfigError>
+  <E2 = never, R2 = never>(
+    config: Config.Config.Wrap<ConfigOptions>,
+    code: { readonly effect: Effect.Effect<unknown, E2, R2>; readonly enabled?: Enabled | undefined }
+  ): Effect.Effect<Chaos<E2, R2>, InvalidOptionsError | ConfigError.ConfigError>
+  (
+    config: Config.Config.Wrap<ConfigOptions>,
+    code?: { readonly enabled?: Enabled | undefined }
+  ): Effect.Effect<Chaos, InvalidOptionsError | ConfigError.ConfigError>
+} = internal.fromConfig as any
+
+/**
+ * Provides a chaos policy under your own `Context.Tag` (see
+ * `Policy.fromTag`) with its data options read from `Config` and what to
+ * inject given as code, as {@link fromConfig} makes it. Invalid values fail
+ * the layer with `InvalidOptionsError`; missing or malformed config with a
+ * `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Chaos, Policy } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class Faults extends Context.Tag("app/Faults")<Faults, Policy.Policy<string>>() {}
+ * const live = Chaos.layerConfig(Faults, {
+ *   rate: Config.number("FAULT_RATE").pipe(Config.withDefault(0)),
+ *   enabled: Config.boolean("CHAOS").pipe(Config.withDefault(false))
+ * }, { error: "injected" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions<any, any, any>
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

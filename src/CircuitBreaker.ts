@@ -314,6 +314,8 @@ export interface CircuitBreaker extends Policy<CircuitBreakerError> {
 export type Mode = "Enforcing" | "MetricsOnly" | "Disabled"
 
 /**
+ * The types that go with {@link CircuitBreaker}.
+ *
  * @since 0.1.0
  */
 export declare namespace CircuitBreaker {
@@ -477,6 +479,8 @@ export declare namespace CircuitBreaker {
 export type TripPolicy = TripPolicy.Consecutive | TripPolicy.Rate | TripPolicy.TimeRate
 
 /**
+ * The types that go with {@link TripPolicy}.
+ *
  * @since 0.1.0
  */
 export declare namespace TripPolicy {
@@ -528,6 +532,8 @@ export declare namespace TripPolicy {
 export type Outcome = Outcome.Success | Outcome.Failure | Outcome.Ignored
 
 /**
+ * The types that go with {@link Outcome}.
+ *
  * @since 0.1.0
  */
 export declare namespace Outcome {
@@ -632,6 +638,8 @@ export type StoredState =
   | Omit<State.Isolated, "mode">
 
 /**
+ * The types that go with {@link State}.
+ *
  * @since 0.1.0
  */
 export declare namespace State {
@@ -956,6 +964,8 @@ export interface CircuitBreakerStore {
 }
 
 /**
+ * The types that go with {@link CircuitBreakerStore}.
+ *
  * @since 0.1.0
  */
 export declare namespace CircuitBreakerStore {

@@ -19,6 +19,8 @@ import type { RejectionTypeId, ResilienceErrorTypeId } from "./internal/errors.j
 
 export {
   /**
+   * The unique symbol that marks the values of this module (`ResilienceErrorTypeId in value`).
+   *
    * @since 0.1.0
    * @category Type IDs
    */
@@ -27,6 +29,8 @@ export {
 
 export {
   /**
+   * The unique symbol that marks the values of this module (`RejectionTypeId in value`).
+   *
    * @since 0.1.0
    * @category Type IDs
    */

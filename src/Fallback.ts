@@ -156,6 +156,8 @@ export interface Fallback<out A2, in out Handled, out E2 = never, out R2 = never
 type FallbackOptions = Options
 
 /**
+ * The types that go with {@link Fallback}.
+ *
  * @since 0.1.0
  */
 export declare namespace Fallback {
@@ -650,7 +652,7 @@ export const value: Selector<unknown, unknown>["value"] = internal.all.value
  * import { Data, Effect } from "effect"
  *
  * class Unavailable extends Data.TaggedError("Unavailable")<{ readonly region: string }> {}
- * declare const readReplica: (region: string) => Effect.Effect<string>
+ * const readReplica = (region: string): Effect.Effect<string> => Effect.succeed(`replica ${region}`)
  *
  * const primary: Effect.Effect<string, Unavailable> = Effect.fail(new Unavailable({ region: "eu" }))
  * const program = primary.pipe(Fallback.instanceOf(Unavailable).effect((e) => readReplica(e.region))) // Effect<string>
@@ -831,6 +833,8 @@ export interface StaleStore {
 }
 
 /**
+ * The types that go with {@link StaleStore}.
+ *
  * @since 0.1.0
  */
 export declare namespace StaleStore {
@@ -1112,6 +1116,8 @@ export interface StaleIfError<in out A = unknown, in In = unknown> extends Trans
 }
 
 /**
+ * The types that go with {@link StaleIfError}.
+ *
  * @since 0.1.0
  */
 export declare namespace StaleIfError {

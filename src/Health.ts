@@ -23,6 +23,8 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -81,18 +83,24 @@ export type Criticality = "critical" | "non-critical"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type TypeId = typeof TypeId
 
 /**
+ * The unique symbol that marks the values of this module (`OutcomeTypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const OutcomeTypeId: unique symbol = internal.OutcomeTypeId
 
 /**
+ * The type of {@link OutcomeTypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -446,6 +454,8 @@ export interface PolicyInfo extends Readonly<Record<string, unknown>> {
 }
 
 /**
+ * The types that go with {@link PolicyRegistry}.
+ *
  * @since 0.1.0
  */
 export declare namespace PolicyRegistry {
@@ -529,6 +539,112 @@ export type PolicyRegistry = registry.PolicyRegistry
  * @category Layers
  */
 export const layer: (options?: Options) => Layer.Layer<Health | PolicyRegistry, InvalidOptionsError> = internal.layer
+
+/**
+ * The options of the {@link Health} service that are data, as read from
+ * `Config` (the environment): the checks' default `interval` and `timeout`
+ * (strings such as `"15 seconds"`; `"Infinity"` for no timeout) and
+ * `maxMessageLength`. The checks themselves are code. Defaults and ranges:
+ * docs/Options.md#health.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  /** Default interval between runs of a check. Defaults to 10 seconds. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** Default timeout of a run. Defaults to 2 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Messages longer than this are cut, in `[16, ∞)`. Defaults to 200 characters. */
+  readonly maxMessageLength?: number | undefined
+}
+
+/**
+ * The options of the {@link Health} service that are code, given beside its
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: an
+ * `interval` given as a `Schedule` replaces the one read from `Config`.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface CodeOptions {
+  readonly interval?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/**
+ * The `Config` of the {@link Health} service's data options
+ * ({@link ConfigOptions}), each under its own name (`interval`, `timeout`,
+ * `maxMessageLength`; all optional). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(Health.config, "health")`
+ * reads `HEALTH_INTERVAL`, `HEALTH_TIMEOUT` and `HEALTH_MAX_MESSAGE_LENGTH`.
+ *
+ * @example
+ * ```ts
+ * import { Health } from "effect-resilience"
+ * import { Config } from "effect"
+ *
+ * // health.interval="15 seconds" health.timeout="1 second"
+ * const HealthLive = Health.layerConfig(Config.nested(Health.config, "health"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes the {@link Health} service (its monitors run in the current scope)
+ * with its options read from `Config` ({@link config}, a `Config` of
+ * {@link ConfigOptions} or a record of `Config`s), and its code options
+ * given. Missing or malformed values fail with a `ConfigError`;
+ * out-of-range ones with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Health } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const health = yield* Health.fromConfig(Config.nested(Health.config, "health"))
+ *   yield* health.register({ name: "db", check: Effect.void })
+ *   return yield* health.report
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions
+) => Effect.Effect<Service, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> = internal.fromConfig
+
+/**
+ * Provides the {@link Health} service and a {@link PolicyRegistry} that
+ * feeds it, as {@link layer} does, with the service's options read from
+ * `Config` ({@link config}, a `Config` of {@link ConfigOptions}, or a record
+ * of `Config`s with your own names) and its code options given. Invalid
+ * values fail the layer with `InvalidOptionsError`; missing or malformed
+ * config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Health } from "effect-resilience"
+ * import { Config, Schedule } from "effect"
+ *
+ * const HealthLive = Health.layerConfig(
+ *   { timeout: Config.duration("HEALTH_CHECK_TIMEOUT").pipe(Config.withDefault("2 seconds")) },
+ *   { interval: Schedule.spaced("30 seconds") }
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions
+) => Layer.Layer<Health | PolicyRegistry, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig
 
 /**
  * Provides a {@link PolicyRegistry} on its own (no health checks are

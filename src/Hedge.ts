@@ -36,10 +36,14 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
-import type { FailedResultError } from "./Errors.js"
+import type { FailedResultError, InvalidOptionsError } from "./Errors.js"
 import * as internal from "./internal/hedge/hedge.js"
 import * as options_ from "./internal/hedge/options.js"
 import type { Policy } from "./Policy.js"
@@ -63,6 +67,8 @@ import type { Policy } from "./Policy.js"
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Hedge } from "effect-resilience"
@@ -115,6 +121,8 @@ export interface Hedge<EIn = unknown, AIn = unknown, E2 = never> extends Policy<
 }
 
 /**
+ * The types that go with {@link Hedge}.
+ *
  * @since 0.1.0
  */
 export declare namespace Hedge {
@@ -313,7 +321,7 @@ export const MAX_ATTEMPTS = options_.MAX_ATTEMPTS
  * import { Effect } from "effect"
  *
  * const replicas = ["a", "b", "c"]
- * declare const callReplica: (replica: string) => Effect.Effect<string>
+ * const callReplica = (replica: string): Effect.Effect<string> => Effect.succeed(`answer from ${replica}`)
  *
  * const call = Effect.flatMap(Hedge.currentAttempt, (n) => callReplica(replicas[(n - 1) % replicas.length]!))
  * const program = call.pipe(Hedge.make({ delay: "50 millis", maxAttempts: 3 }))
@@ -347,7 +355,7 @@ export const currentAttempt: Effect.Effect<number> = internal.currentAttempt
  *
  * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
  * class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
- * declare const search: Effect.Effect<ReadonlyArray<string>, Unavailable | BadRequest>
+ * const search: Effect.Effect<ReadonlyArray<string>, Unavailable | BadRequest> = Effect.succeed(["result"])
  *
  * const hedge = Hedge.make({
  *   delay: "100 millis", // about the p95 latency
@@ -394,3 +402,124 @@ export const make: {
  * @category Guards
  */
 export const isHedge: (u: unknown) => u is Hedge<any> = internal.isHedge
+
+// ---------------------------------------------------------------------------
+// Config
+
+/**
+ * The options of a hedge that are data, as read from `Config` (the
+ * environment): a constant `delay` (a string such as `"100 millis"`, or
+ * `"Infinity"`: new attempts only when one fails), `maxAttempts`,
+ * `failWith`, `failAfterMaxAttempts` and `name`. Defaults and ranges:
+ * docs/Options.md#hedge.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  /** How long to wait for the latest attempt before starting the next one: a duration >= 0, or infinite. */
+  readonly delay: Duration.DurationInput
+  /** Attempts in total, the first included: an integer in [1, 100]. */
+  readonly maxAttempts: number
+  /** When every attempt fails, the outcome of the one that failed `"last"` (the default) or `"first"`. */
+  readonly failWith?: "last" | "first" | undefined
+  /** Fail with `FailedResultError` when the outcome is a rejected value (needs `whenResult` in code). Defaults to false. */
+  readonly failAfterMaxAttempts?: boolean | undefined
+  /** Defaults to `"hedge"`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * The options of a hedge that are code, given beside its
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type CodeOptions<EIn = unknown, A = unknown> = Pick<Hedge.Options<EIn, A>, "while" | "whenResult">
+
+/**
+ * The `Config` of a hedge's data options ({@link ConfigOptions}), each under
+ * its own name (`delay` and `maxAttempts` required: a `ConfigError` when
+ * missing; the table in docs/Options.md#hedge). Nest it to give it a prefix;
+ * with `ConfigProvider.constantCase`, `Config.nested(Hedge.config, "search")`
+ * reads `SEARCH_DELAY`, `SEARCH_MAX_ATTEMPTS`, …
+ *
+ * @example
+ * ```ts
+ * import { Hedge, Policy } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class SearchHedge extends Context.Tag("app/SearchHedge")<SearchHedge, Policy.Policy>() {}
+ * // search.delay="100 millis" search.maxAttempts=3
+ * const live = Hedge.layerConfig(SearchHedge, Config.nested(Hedge.config, "search"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes a hedge with its data options read from `Config` ({@link config}, a
+ * `Config` of {@link ConfigOptions} or a record of `Config`s) and its code
+ * options (`while`, `whenResult`) given. Missing or malformed values fail
+ * with a `ConfigError`; out-of-range ones with `InvalidOptionsError` naming
+ * the config key. With `whenResult`, the config may set
+ * `failAfterMaxAttempts`: the hedge's error type says so.
+ *
+ * @example
+ * ```ts
+ * import { Hedge } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const hedge = yield* Hedge.fromConfig(Config.nested(Hedge.config, "search"), {
+ *     whenResult: (hits: ReadonlyArray<string>) => hits.length === 0
+ *   })
+ *   return yield* Effect.succeed(["a"]).pipe(hedge)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: {
+  <A, EIn = unknown>(
+    config: Config.Config.Wrap<ConfigOptions>,
+    code: CodeOptions<EIn, A> & { readonly whenResult: (value: A) => boolean }
+  ): Effect.Effect<Hedge<EIn, A, FailedResultError<A>>, InvalidOptionsError | ConfigError.ConfigError>
+  <EIn = unknown>(
+    config: Config.Config.Wrap<ConfigOptions>,
+    code?: CodeOptions<EIn> & { readonly whenResult?: undefined }
+  ): Effect.Effect<Hedge<EIn>, InvalidOptionsError | ConfigError.ConfigError>
+} = internal.fromConfig as any
+
+/**
+ * Provides a hedge under your own `Context.Tag` (see `Policy.fromTag`) with
+ * its data options read from `Config` ({@link config}, a `Config` of
+ * {@link ConfigOptions}, or a record of `Config`s with your own names) and
+ * its code options given. Invalid values fail the layer with
+ * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Hedge, Policy } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class SearchHedge extends Context.Tag("app/SearchHedge")<SearchHedge, Policy.Policy>() {}
+ * // SEARCH_HEDGE_DELAY="100 millis" SEARCH_HEDGE_ATTEMPTS=3
+ * const live = Hedge.layerConfig(SearchHedge, {
+ *   delay: Config.duration("SEARCH_HEDGE_DELAY"),
+ *   maxAttempts: Config.integer("SEARCH_HEDGE_ATTEMPTS").pipe(Config.withDefault(2))
+ * }, { while: (e) => e !== "BadRequest" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<ConfigOptions> & ([Hedge] extends [S] ? unknown : never),
+  code?: CodeOptions
+) => Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> = internal.layerConfig

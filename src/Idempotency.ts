@@ -84,6 +84,8 @@ export {
 } from "./Errors.js"
 
 /**
+ * The unique symbol that marks the values of this module (`TypeId in value`).
+ *
  * @example
  * ```ts
  * import { Idempotency } from "effect-resilience"
@@ -113,6 +115,8 @@ export const TypeId: unique symbol = internal.TypeId
 export type TypeId = typeof TypeId
 
 /**
+ * The unique symbol that marks the values of this module (`MemoryStoreTypeId in value`).
+ *
  * @example
  * ```ts
  * import { Idempotency } from "effect-resilience"
@@ -368,6 +372,8 @@ export interface Idempotency<in out A = unknown, in out E = unknown> {
 }
 
 /**
+ * The types that go with {@link Idempotency}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"
@@ -622,6 +628,8 @@ export interface MemoryStore extends Context.Tag.Service<IdempotencyStore> {
 }
 
 /**
+ * The types that go with {@link MemoryStore}.
+ *
  * @example
  * ```ts
  * import type { Idempotency } from "effect-resilience"

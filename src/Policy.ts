@@ -22,36 +22,48 @@ import * as timeout from "./internal/timeout/timeout.js"
 import type { Timeout } from "./Timeout.js"
 
 /**
+ * The unique symbol that marks the values of this module (`PolicyTypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const PolicyTypeId: unique symbol = internal.PolicyTypeId
 
 /**
+ * The type of {@link PolicyTypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type PolicyTypeId = typeof PolicyTypeId
 
 /**
+ * The unique symbol that marks the values of this module (`TransformTypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TransformTypeId: unique symbol = internal.TransformTypeId
 
 /**
+ * The type of {@link TransformTypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export type TransformTypeId = typeof TransformTypeId
 
 /**
+ * The unique symbol that marks the values of this module (`DescriptorTypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const DescriptorTypeId: unique symbol = internal.DescriptorTypeId
 
 /**
+ * The type of {@link DescriptorTypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -99,6 +111,8 @@ export interface Policy<out E2 = never, out R2 = never, in In = unknown, in AIn 
 }
 
 /**
+ * The types that go with {@link Policy}.
+ *
  * @since 0.1.0
  */
 export declare namespace Policy {

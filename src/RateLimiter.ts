@@ -92,6 +92,8 @@ export {
 } from "./Errors.js"
 
 /**
+ * The unique symbol that marks the values of this module (`TypeId in value`).
+ *
  * @example
  * ```ts
  * import { RateLimiter } from "effect-resilience"
@@ -152,6 +154,8 @@ export const AtomicStoreTypeId: unique symbol = store.AtomicStoreTypeId
 export type AtomicStoreTypeId = typeof AtomicStoreTypeId
 
 /**
+ * The unique symbol that marks the values of this module (`MemoryStoreTypeId in value`).
+ *
  * @example
  * ```ts
  * import { RateLimiter } from "effect-resilience"
@@ -437,6 +441,8 @@ export interface RateLimiter extends Policy<RateLimitExceededError | RateLimiter
 }
 
 /**
+ * The types that go with {@link RateLimiter}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"
@@ -814,6 +820,8 @@ export interface MemoryStore extends RateLimiterStore, AtomicStore {
 }
 
 /**
+ * The types that go with {@link MemoryStore}.
+ *
  * @example
  * ```ts
  * import type { RateLimiter } from "effect-resilience"

@@ -225,6 +225,8 @@ export interface Budget {
 }
 
 /**
+ * The types that go with {@link Budget}.
+ *
  * @since 0.1.0
  */
 export declare namespace Budget {
@@ -435,6 +437,8 @@ export interface Retry<EIn = unknown, R = never, AIn = unknown, E2 = never> exte
 type RetryOptions<EIn, R, A> = Options<EIn, R, A>
 
 /**
+ * The types that go with {@link Retry}.
+ *
  * @since 0.1.0
  */
 export declare namespace Retry {

@@ -33,12 +33,16 @@ export {
 } from "./Errors.js"
 
 /**
+ * The unique symbol that marks the values of this module (`TypeId in value`).
+ *
  * @since 0.1.0
  * @category Type IDs
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -276,11 +280,61 @@ export const layer: <I, S>(
 export const durationConfig: (name?: string) => Config.Config<Duration.Duration> = internal.durationConfig
 
 /**
+ * The `Config` of a timeout's options ({@link Timeout.LayerOptions}), each
+ * under its own name: `duration` (required: a `ConfigError` when missing; a
+ * string such as `"2 seconds"`, or `"Infinity"` for no timeout), `name`,
+ * `disconnect` and `scope` (the table in docs/Options.md#timeout). Nest it
+ * to give it a prefix; with `ConfigProvider.constantCase`,
+ * `Config.nested(Timeout.config, "db_timeout")` reads `DB_TIMEOUT_DURATION`,
+ * `DB_TIMEOUT_NAME`, …
+ *
+ * @example
+ * ```ts
+ * import { Policy, Timeout } from "effect-resilience"
+ * import { Config, Context } from "effect"
+ *
+ * class DbTimeout extends Context.Tag("app/DbTimeout")<DbTimeout, Policy.Policy<Timeout.TimeoutError>>() {}
+ * // db.duration="2 seconds" db.name=db (or DB_DURATION=… with ConfigProvider.constantCase)
+ * const live = Timeout.layerConfig(DbTimeout, Config.nested(Timeout.config, "db"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<Timeout.LayerOptions> = internal.config
+
+/**
+ * Makes a timeout with its options read from `Config` ({@link config}, a
+ * `Config` of {@link Timeout.LayerOptions} or a record of `Config`s).
+ * Missing or malformed values fail with a `ConfigError`; out-of-range ones
+ * with `InvalidOptionsError` naming the config key.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "effect-resilience"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const timeout = yield* Timeout.fromConfig(Config.nested(Timeout.config, "db"))
+ *   return yield* Effect.succeed(1).pipe(timeout)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config: Config.Config.Wrap<Timeout.LayerOptions>
+) => Effect.Effect<Timeout, InvalidOptionsError | ConfigError.ConfigError> = internal.fromConfig
+
+/**
  * Provides a timeout under your own `Context.Tag` with its options read from
- * `Config`: the duration (e.g. `Config.duration("DB_TIMEOUT")`, or
- * {@link durationConfig}, which also reads `"Infinity"`: no timeout) and
- * any option of {@link make}. Invalid values fail the layer with
- * `InvalidOptionsError`; missing or malformed config with a `ConfigError`.
+ * `Config`: {@link config} (every option under its own name), or a record of
+ * `Config`s with your own names — the duration (e.g.
+ * `Config.duration("DB_TIMEOUT")`, or {@link durationConfig}, which also
+ * reads `"Infinity"`: no timeout) and any option of {@link make}. Invalid
+ * values fail the layer with `InvalidOptionsError`; missing or malformed
+ * config with a `ConfigError`.
  *
  * @example
  * ```ts

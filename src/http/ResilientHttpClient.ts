@@ -71,6 +71,8 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -162,6 +164,8 @@ export {
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category Type IDs
  */
@@ -633,3 +637,172 @@ export const resilienceErrorOf: (error: unknown) => Option.Option<ResilienceErro
 export const layer: (
   options?: Options
 ) => Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> = internal.layer
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+/**
+ * The options of the resilient client that are data, as read from `Config`
+ * (the environment) by {@link config}: each under its name, its parts
+ * nested — `retry.*` (the backoff from `retry.base`, `retry.factor`,
+ * `retry.max`, `retry.jitter`; lists such as `retry.statuses` as
+ * `"502,503"`), `circuitBreaker.*` (the flat options of
+ * `CircuitBreaker.config`: `failures`, `openDuration`, `probes`, …),
+ * `bulkhead.*` (`Bulkhead.config`'s), `health.*` and `drain.*`. Timeouts
+ * are strings such as `"2 seconds"`, or `"Infinity"` for none. Defaults and
+ * ranges: docs/Options.md#resilienthttpclient.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface ConfigOptions {
+  readonly name?: string | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly attemptTimeout?: Duration.DurationInput | undefined
+  readonly bodyTimeout?: Duration.DurationInput | undefined
+  readonly bufferBody?: boolean | undefined
+  readonly maxBufferBytes?: number | undefined
+  readonly retry?: {
+    readonly times?: number | undefined
+    /** The first delay of the exponential backoff. Defaults to 100 millis. */
+    readonly base?: Duration.DurationInput | undefined
+    /** Defaults to 2. */
+    readonly factor?: number | undefined
+    /** Caps each delay. Defaults to 5 seconds (or `base`, when longer). */
+    readonly max?: Duration.DurationInput | undefined
+    /** Defaults to `"full"`. */
+    readonly jitter?: Retry.Jitter | undefined
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
+    readonly methods?: ReadonlyArray<string> | undefined
+    readonly nonIdempotent?: boolean | undefined
+    readonly idempotencyKeyHeader?: string | undefined
+    readonly statuses?: ReadonlyArray<number> | undefined
+  } | undefined
+  readonly circuitBreaker?: CircuitBreaker.ConfigOptions | undefined
+  readonly bulkhead?: Omit<Partial<Bulkhead.Bulkhead.Options>, "onStoreError"> & {
+    readonly onStoreError?: "allow" | undefined
+  } | undefined
+  readonly health?: {
+    readonly whenOpen?: "degraded" | "unhealthy" | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+    readonly interval?: Duration.DurationInput | undefined
+    readonly liveness?: boolean | undefined
+    readonly readiness?: boolean | undefined
+  } | undefined
+  readonly drain?: Options["drain"]
+  readonly maxOrigins?: number | undefined
+  readonly register?: boolean | undefined
+  readonly spans?: boolean | undefined
+}
+
+/**
+ * The options of the resilient client that are code, given beside its
+ * {@link ConfigOptions} to {@link fromConfig} and {@link layerConfig}: a
+ * `bufferBody` predicate, a retry `schedule` (replacing the backoff read
+ * from `Config`) or `budget`, a breaker or bulkhead to use, a check's
+ * `interval` as a `Schedule` or its criticality, and `false` to turn a part
+ * off. A part given as options here is merged over the one read from
+ * `Config`.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface CodeOptions {
+  readonly bufferBody?: Options["bufferBody"]
+  readonly retry?: Pick<RetryOptions, "schedule" | "budget"> | false | undefined
+  readonly circuitBreaker?: CircuitBreaker.CircuitBreaker | false | undefined
+  readonly bulkhead?: Bulkhead.Bulkhead | false | undefined
+  readonly health?: Pick<Health.CircuitBreakerCheckOptions, "interval" | "critical"> | false | undefined
+}
+
+/**
+ * The `Config` of the resilient client's data options ({@link ConfigOptions}):
+ * its whole configuration, parts included, from one `Config` (every option
+ * is optional). Nest it to give it a prefix; with
+ * `ConfigProvider.constantCase`, `Config.nested(ResilientHttpClient.config, "http")`
+ * reads `HTTP_TIMEOUT`, `HTTP_RETRY_TIMES`, `HTTP_RETRY_BASE`,
+ * `HTTP_CIRCUIT_BREAKER_FAILURES`, `HTTP_CIRCUIT_BREAKER_OPEN_DURATION`,
+ * `HTTP_BULKHEAD_MAX_CONCURRENT`, `HTTP_HEALTH_WHEN_OPEN`,
+ * `HTTP_DRAIN_MAX_BYTES`, … (the table in docs/Options.md#resilienthttpclient).
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Config, ConfigProvider, Layer } from "effect"
+ *
+ * // HTTP_TIMEOUT="10 seconds" HTTP_RETRY_TIMES=3 HTTP_CIRCUIT_BREAKER_FAILURES=10 HTTP_BULKHEAD_MAX_CONCURRENT=20
+ * const HttpLive = ResilientHttpClient.layerConfig(Config.nested(ResilientHttpClient.config, "http")).pipe(
+ *   Layer.provide(FetchHttpClient.layer),
+ *   Layer.provide(Layer.setConfigProvider(ConfigProvider.constantCase(ConfigProvider.fromEnv())))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const config: Config.Config<ConfigOptions> = internal.config
+
+/**
+ * Makes the resilient client from the `HttpClient` in context, as
+ * {@link make} does, with its data options read from `Config`
+ * ({@link config}, a `Config` of {@link ConfigOptions} or a record of
+ * `Config`s) and its code options given. Missing or malformed values fail
+ * with a `ConfigError`; out-of-range ones with `InvalidOptionsError` naming
+ * the config key (`retry.times`, `circuitBreaker.failures`, …).
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "effect-resilience"
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { Config, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Retry.budget()
+ *   const client = yield* ResilientHttpClient.fromConfig(Config.nested(ResilientHttpClient.config, "http"), {
+ *     retry: { budget }
+ *   })
+ *   return yield* client.get("http://127.0.0.1:8080/items")
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const fromConfig: (
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions
+) => Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
+  InvalidOptionsError | ConfigError.ConfigError,
+  HttpClient.HttpClient | Scope.Scope
+> = internal.fromConfig
+
+/**
+ * Replaces the `HttpClient` in context with the resilient one, as
+ * {@link layer} does, with its data options read from `Config`
+ * ({@link config}, a `Config` of {@link ConfigOptions}, or a record of
+ * `Config`s with your own names) and its code options given. Invalid
+ * values fail the layer with `InvalidOptionsError`; missing or malformed
+ * config with a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "effect-resilience/http"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Config, Layer } from "effect"
+ *
+ * const HttpLive = ResilientHttpClient.layerConfig(Config.nested(ResilientHttpClient.config, "http"), {
+ *   bulkhead: false // no bulkhead, whatever the config says
+ * }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * @since 0.2.0
+ * @category Config
+ */
+export const layerConfig: (
+  config: Config.Config.Wrap<ConfigOptions>,
+  code?: CodeOptions
+) => Layer.Layer<HttpClient.HttpClient, InvalidOptionsError | ConfigError.ConfigError, HttpClient.HttpClient> =
+  internal.layerConfig

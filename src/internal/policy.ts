@@ -17,6 +17,8 @@ import * as Effect from "effect/Effect"
 import { InvalidOptionsError } from "./errors.js"
 import type * as Policy from "../Policy.js"
 import type * as Timeout from "../Timeout.js"
+import * as Spec from "./spec.js"
+import * as timeoutOptions from "./timeout/options.js"
 import * as validate from "./validate.js"
 
 type Descriptor = Policy.Descriptor
@@ -87,17 +89,38 @@ export const unsafeMakeTransformCallable = <P extends Function>(
   return f
 }
 
+/** An object (not an array, a `Duration`, an `Effect`, …): what `validate.options` accepts. */
+const isObject = (u: unknown): boolean => {
+  try {
+    validate.options("", u as object)
+    return u !== undefined
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The arguments of `Policy.make` and `Policy.makeTransform`: the function,
+ * and the descriptor that `Policy.describe` returns.
+ *
+ * @internal
+ */
+export const makeSpec = Spec.struct<{
+  readonly f: Function
+  readonly descriptor?: Partial<Descriptor> & { readonly kind: string }
+}>()("Policy.make", {
+  f: Spec.func<Function>("a function from Effect to Effect").required(),
+  descriptor: Spec.optionalGroup({
+    kind: Spec.string().required(),
+    name: Spec.string(),
+    options: Spec.code<Readonly<Record<string, unknown>>>("an object", isObject).doc("{}"),
+    children: Spec.code<ReadonlyArray<Descriptor>>("an array of descriptors", Array.isArray).doc("[]")
+  })
+})
+
 /** Checks the arguments of {@link make} and {@link makeTransform}; throws `InvalidOptionsError`. */
 const checkMake = (m: string, f: unknown, descriptor: unknown): void => {
-  if (typeof f !== "function") throw validate.invalid(m, "f", f, "a function from Effect to Effect")
-  if (descriptor === undefined) return
-  const d = validate.options<Partial<Descriptor>>(m, descriptor as Partial<Descriptor>, "descriptor")
-  validate.nonEmptyString(m, "descriptor.kind", d.kind)
-  if (d.name !== undefined) validate.nonEmptyString(m, "descriptor.name", d.name)
-  validate.optionalOptions(m, "descriptor.options", d.options)
-  if (d.children !== undefined && !Array.isArray(d.children)) {
-    throw validate.invalid(m, "descriptor.children", d.children, "an array of descriptors")
-  }
+  makeSpec.resolve({ f, descriptor }, m)
 }
 
 /** `Policy.make`. */
@@ -163,6 +186,50 @@ export const fromTag = <I, S extends Policy.Policy<any, any, any, any>>(
   }) as any
 }
 
+/** A part of a pipeline given as a policy. */
+const part = Spec.code<Policy.Policy.Like>(
+  "a policy (a function from Effect to Effect)",
+  (u) => typeof u === "function"
+)
+
+/** A pipeline's timeout: a policy (a `Timeout`) as is, or a duration `Timeout.make` accepts (checked as it checks it). */
+const timeoutPart: Spec.Field<Policy.Policy.Like | Duration.Duration | undefined> = new Spec.Field<
+  Policy.Policy.Like | Duration.Duration | undefined
+>({
+  ...(timeoutOptions.duration.props as Spec.Field<any>["props"]),
+  required: false,
+  expected: `a Timeout or ${timeoutOptions.duration.props.expected}`,
+  parse: (m: string, o: string, v: unknown) => {
+    if (isPolicy(v)) return v
+    try {
+      return timeoutOptions.duration.props.parse(m, o, v)
+    } catch (e) {
+      // name the pipeline's option, not the duration Timeout.make would be handed
+      if (e instanceof InvalidOptionsError) throw validate.invalid(m, o, v, `a Timeout or ${e.expected}`)
+      throw e
+    }
+  }
+})
+
+/**
+ * The options of `Policy.pipeline`: its parts, policies (code) and the
+ * timeouts' durations. No `Config`: the parts are policy instances, each
+ * read from `Config` by its own module (`Timeout.layerConfig`, …).
+ *
+ * @internal
+ */
+export const pipelineSpec = Spec.struct<Policy.PipelineOptions>()("Policy.pipeline", {
+  fallback: part,
+  timeout: timeoutPart,
+  bulkhead: part,
+  circuitBreaker: part,
+  retry: part,
+  attemptTimeout: timeoutPart
+})
+
+/** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
+export const specs: ReadonlyArray<Spec.Spec<any>> = [pipelineSpec, makeSpec]
+
 /**
  * `Policy.pipeline`, with `makeTimeout` turning the `timeout` and
  * `attemptTimeout` durations into timeouts.
@@ -171,29 +238,20 @@ export const pipelineWith = (
   makeTimeout: (duration: Duration.DurationInput, options: Timeout.Timeout.Options) => Timeout.Timeout
 ) =>
 <const O extends Policy.PipelineOptions>(options: O): Policy.Pipeline<O> => {
-  const m = "Policy.pipeline"
-  const o: Policy.PipelineOptions = validate.options<Policy.PipelineOptions>(m, options)
-  const part = (key: "fallback" | "bulkhead" | "circuitBreaker" | "retry"): Policy.Policy.Like | undefined =>
-    o[key] === undefined ? undefined : validate.policy<Policy.Policy.Like>(m, key, o[key])
-  const asTimeout = (key: "timeout" | "attemptTimeout", scope: "overall" | "attempt"): Policy.Policy.Like | undefined => {
-    const value = o[key]
-    if (value === undefined) return undefined
-    if (isPolicy(value)) return value
-    try {
-      return makeTimeout(value as Duration.DurationInput, { scope })
-    } catch (e) {
-      // name the pipeline's option, not the duration Timeout.make was handed
-      if (e instanceof InvalidOptionsError) throw validate.invalid(m, key, value, `a Timeout or ${e.expected}`)
-      throw e
-    }
-  }
+  const o = pipelineSpec.resolve(options)
+  const asTimeout = (
+    value: Policy.Policy.Like | Duration.Duration | undefined,
+    scope: "overall" | "attempt"
+  ): Policy.Policy.Like | undefined =>
+    value === undefined || isPolicy(value) ? value as Policy.Policy.Like | undefined :
+    makeTimeout(value as Duration.Duration, { scope })
   const parts = [
-    part("fallback"),
-    asTimeout("timeout", "overall"),
-    part("bulkhead"),
-    part("circuitBreaker"),
-    part("retry"),
-    asTimeout("attemptTimeout", "attempt")
+    o.fallback,
+    asTimeout(o.timeout, "overall"),
+    o.bulkhead,
+    o.circuitBreaker,
+    o.retry,
+    asTimeout(o.attemptTimeout, "attempt")
   ].filter((p): p is Policy.Policy.Like => p !== undefined)
   const composed = compose(...parts) as any
   Object.defineProperty(composed, DescriptorTypeId, {

@@ -585,3 +585,17 @@ export const withEnvKeys = <F extends Fields>(spec: Spec<F>, prefix: string): Sp
   }
   return new Spec(spec.module, fields as unknown as F, spec.refine, spec.configName)
 }
+
+/**
+ * {@link readConfig} of `config`, or, when none is given, of `spec` under
+ * environment-style keys (`withEnvKeys(spec, prefix)`): what a Redis store's
+ * `fromConfig(config?)`/`layerConfig(config?)` reads.
+ * @internal
+ */
+export const readConfigOrEnv = <O>(
+  spec: Spec<any>,
+  envSpec: Spec<any>,
+  module: string,
+  config: unknown
+): Effect.Effect<O, InvalidOptionsError | ConfigError.ConfigError> =>
+  config === undefined ? readConfig<O>(envSpec, module, envSpec.config) : readConfig<O>(spec, module, config)

@@ -52,6 +52,8 @@ import * as internal from "./internal/idempotency/store.js"
 import type { Redis } from "./Redis.js"
 
 /**
+ * The unique symbol that marks the values of this module (`TypeId in value`).
+ *
  * @example
  * ```ts
  * import { IdempotencyStore } from "effect-resilience/redis"
@@ -162,6 +164,8 @@ export interface RedisIdempotencyStore extends Context.Tag.Service<Idempotency.I
 }
 
 /**
+ * The types that go with {@link RedisIdempotencyStore}.
+ *
  * @example
  * ```ts
  * import type { IdempotencyStore } from "effect-resilience/redis"

@@ -44,6 +44,8 @@ import * as internal from "./internal/rateLimiter/store.js"
 import type { Redis } from "./Redis.js"
 
 /**
+ * The unique symbol that marks the values of this module (`TypeId in value`).
+ *
  * @example
  * ```ts
  * import { RateLimiterStore } from "effect-resilience/redis"
@@ -140,6 +142,8 @@ export interface RedisRateLimiterStore extends RateLimiter.RateLimiterStore, Rat
 }
 
 /**
+ * The types that go with {@link RedisRateLimiterStore}.
+ *
  * @example
  * ```ts
  * import type { RateLimiterStore } from "effect-resilience/redis"

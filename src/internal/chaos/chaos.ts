@@ -7,14 +7,20 @@
  *
  * @internal
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import type * as Chaos from "../../Chaos.js"
+import type { InvalidOptionsError } from "../errors.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable, unsafeMakeTransformCallable } from "../policy.js"
+import * as Spec from "../spec.js"
 import { sleep } from "../time.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
@@ -227,12 +233,10 @@ const callable = (impl: ChaosImpl, describe: Readonly<Record<string, unknown>>, 
 
 /** @internal */
 export const fault = <E2>(options: Chaos.Chaos.Options & { readonly error: E2 | (() => E2) }): Chaos.Chaos<E2> => {
-  const m = "Chaos.fault"
-  options = validate.options(m, options)
-  if (!("error" in options)) throw validate.invalid(m, "error", undefined, "an error or a function returning one")
-  const error = options.error
-  const common = options_.common(m, options)
-  const impl = typeof error === "function" ? new FaultFrom(common, error as () => unknown) : new Fault(common, error)
+  options_.present(options_.faultSpec, options, "error")
+  const r = options_.faultSpec.resolve(options)
+  const error = r.error
+  const impl = typeof error === "function" ? new FaultFrom(r, error as () => unknown) : new Fault(r, error)
   return callable(impl, {}, false)
 }
 
@@ -240,30 +244,59 @@ export const fault = <E2>(options: Chaos.Chaos.Options & { readonly error: E2 | 
 export const latency = (
   options: Chaos.Chaos.Options & { readonly delay: Duration.DurationInput | Chaos.Chaos.Range }
 ): Chaos.Chaos => {
-  const m = "Chaos.latency"
-  options = validate.options(m, options)
-  const delay = options_.delay(m, options.delay)
+  const r = options_.latencySpec.resolve(options)
+  const delay = r.delay
   const described = delay._tag === "Fixed"
     ? Duration.format(delay.delay)
     : { min: Duration.format(Duration.millis(delay.min)), max: Duration.format(Duration.millis(delay.max)) }
-  return callable(new Latency(options_.common(m, options), delay), { delay: described }, false)
+  return callable(new Latency(r, delay), { delay: described }, false)
 }
 
 /** @internal */
 export const outcome = <A2>(options: Chaos.Chaos.Options & { readonly value: A2 }): Chaos.ChaosTransform<A2> => {
-  const m = "Chaos.outcome"
-  options = validate.options(m, options)
-  if (!("value" in options)) throw validate.invalid(m, "value", undefined, "a value")
-  return callable(new Outcome(options_.common(m, options), options.value), {}, true)
+  options_.present(options_.outcomeSpec, options, "value")
+  const r = options_.outcomeSpec.resolve(options)
+  return callable(new Outcome(r, r.value), {}, true)
 }
 
 /** @internal */
 export const behavior = <E2 = never, R2 = never>(
   options: Chaos.Chaos.Options & { readonly effect: Effect.Effect<unknown, E2, R2> }
 ): Chaos.Chaos<E2, R2> => {
-  const m = "Chaos.behavior"
-  options = validate.options(m, options)
-  const effect = options.effect
-  if (!Effect.isEffect(effect)) throw validate.invalid(m, "effect", effect, "an Effect")
-  return callable(new Behavior(options_.common(m, options), effect), {}, false)
+  const r = options_.behaviorSpec.resolve(options)
+  return callable(new Behavior(r, r.effect), {}, false)
 }
+
+/** @internal */
+export const config: Config.Config<Chaos.ConfigOptions> = options_.configSpec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Chaos.ConfigOptions>,
+  code?: Chaos.CodeOptions,
+  module = "Chaos.fromConfig"
+): Effect.Effect<any, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Spec.readConfig<any>(options_.configSpec, module, config, code),
+    (options) =>
+      validate.validated(() => {
+        switch (options_.kindOf(options)) {
+          case "error":
+            return fault(options)
+          case "value":
+            return outcome(options)
+          case "effect":
+            return behavior(options)
+          default:
+            return latency(options)
+        }
+      })
+  )
+
+/** @internal */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<Chaos.ConfigOptions>,
+  code?: Chaos.CodeOptions
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(tag, fromConfig(config, code, "Chaos.layerConfig") as Effect.Effect<S, InvalidOptionsError | ConfigError.ConfigError>)

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import type * as Chaos from "../../Chaos.js"
 import type { InvalidOptionsError } from "../../Errors.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
 
 /** @internal */
@@ -39,10 +40,11 @@ export class SwitchImpl implements Chaos.Switch {
     })
 }
 
-const initialOf = (module: string, initial: unknown): boolean => {
-  const on = validate.optionalBoolean(module, "initial", initial)
-  return on === undefined ? DEFAULT_INITIAL : on
-}
+/** A switch's initial state: a boolean, on when absent. */
+const initialField = Spec.boolean().default(DEFAULT_INITIAL)
+
+const initialOf = (module: string, value: unknown): boolean =>
+  value === undefined ? initialField.defaultValue(module, "initial") : initialField.props.parse(module, "initial", value)
 
 /** @internal */
 export const makeSwitch = (initial?: boolean | undefined): Effect.Effect<Chaos.Switch, InvalidOptionsError> =>

@@ -8,6 +8,8 @@
  *
  * @internal
  */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import type * as Clock from "effect/Clock"
@@ -27,8 +29,10 @@ import type { InvalidOptionsError } from "../../Errors.js"
 import type * as Api from "../../Health.js"
 import type * as TimeoutModule from "../../Timeout.js"
 import * as timeout_ from "../timeout/timeout.js"
-import { DEFAULT_MAX_MESSAGE_LENGTH, errorMessage, sanitize } from "./message.js"
+import { errorMessage, sanitize } from "./message.js"
+import * as options_ from "./options.js"
 import * as registry from "./registry.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
 import { monotonicMillis, withLongSleeps } from "../time.js"
 
@@ -37,11 +41,6 @@ export const TypeId: Api.TypeId = Symbol.for("effect-resilience/Health") as Api.
 
 /** @internal */
 export const OutcomeTypeId: Api.OutcomeTypeId = Symbol.for("effect-resilience/Health/Outcome") as Api.OutcomeTypeId
-
-/** @internal */
-export const DEFAULT_INTERVAL_MILLIS = 10_000
-/** @internal */
-export const DEFAULT_TIMEOUT_MILLIS = 2_000
 
 const STATUSES: ReadonlyArray<Api.Status> = ["healthy", "degraded", "unhealthy"]
 
@@ -127,38 +126,15 @@ const validateCheck = <E, R>(
   defaults: { readonly interval: Schedule.Schedule<unknown>; readonly timeout: Duration.Duration }
 ) =>
   validate.validated(() => {
-    const m = "Health.register"
-    if (check === null || typeof check !== "object" || Array.isArray(check)) {
-      throw validate.invalid(m, "check", check, "a check object")
-    }
-    const name = validate.nonEmptyString(m, "name", check.name)
-    if (!Effect.isEffect(check.check)) throw validate.invalid(m, "check", check.check, "an Effect")
-    const timeout = check.timeout === undefined ? defaults.timeout : validate.duration(m, "timeout", check.timeout, { allowInfinite: true })
-    let schedule = defaults.interval
-    if (check.interval !== undefined) {
-      schedule = Schedule.isSchedule(check.interval)
-        ? (check.interval as Schedule.Schedule<unknown>)
-        : Schedule.spaced(validate.duration(m, "interval", check.interval))
-    }
-    if (
-      check.critical !== undefined && typeof check.critical !== "boolean" && check.critical !== "critical" &&
-      check.critical !== "non-critical"
-    ) {
-      throw validate.invalid(m, "critical", check.critical, `a boolean, "critical" or "non-critical"`)
-    }
-    if (check.trigger !== undefined && !Predicate.hasProperty(check.trigger, Stream.StreamTypeId)) {
-      throw validate.invalid(m, "trigger", check.trigger, "a Stream")
-    }
-    const liveness = validate.optionalBoolean(m, "liveness", check.liveness)
-    const readiness = validate.optionalBoolean(m, "readiness", check.readiness)
+    const r = options_.resolveCheck(check)
     return {
-      name,
-      timeout: timeout_.make(timeout, { name: `health:${name}` }),
-      critical: isCritical(check.critical),
-      liveness: liveness === true,
-      readiness: readiness !== false,
-      schedule,
-      trigger: check.trigger as Stream.Stream<unknown> | undefined
+      name: r.name,
+      timeout: timeout_.make(r.timeout ?? defaults.timeout, { name: `health:${r.name}` }),
+      critical: isCritical(r.critical),
+      liveness: r.liveness,
+      readiness: r.readiness,
+      schedule: r.interval ?? defaults.interval,
+      trigger: r.trigger
     }
   })
 
@@ -169,29 +145,10 @@ const validateCheck = <E, R>(
  */
 export class Health extends Context.Tag("effect-resilience/Health")<Health, Api.Service>() {}
 
-interface Defaults {
-  readonly interval: Schedule.Schedule<unknown>
-  readonly timeout: Duration.Duration
-  readonly maxMessageLength: number
-}
+type Defaults = options_.Resolved
 
 const resolveOptions = (options: Api.Options | undefined): Effect.Effect<Defaults, InvalidOptionsError> =>
-  validate.validated(() => {
-    const m = "Health.make"
-    options = validate.options(m, options)
-    const interval = options.interval === undefined
-      ? Schedule.spaced(Duration.millis(DEFAULT_INTERVAL_MILLIS))
-      : Schedule.isSchedule(options.interval)
-      ? (options.interval as Schedule.Schedule<unknown>)
-      : Schedule.spaced(validate.duration(m, "interval", options.interval))
-    const timeout = options.timeout === undefined
-      ? Duration.millis(DEFAULT_TIMEOUT_MILLIS)
-      : validate.duration(m, "timeout", options.timeout, { allowInfinite: true })
-    const maxMessageLength =
-      validate.optionalNumber(m, "maxMessageLength", options.maxMessageLength, { min: 16, integer: true }) ??
-        DEFAULT_MAX_MESSAGE_LENGTH
-    return { interval, timeout, maxMessageLength }
-  })
+  options_.spec.resolveEffect(options)
 
 const all = () => true
 const isLive = (c: Api.CheckResult) => c.liveness
@@ -449,15 +406,39 @@ export const make = (options: Api.Options = {}): Effect.Effect<Api.Service, Inva
 // Layers and accessors
 // ---------------------------------------------------------------------------
 
-/** @internal */
-export const layer = (options?: Api.Options): Layer.Layer<Health | registry.PolicyRegistry, InvalidOptionsError> =>
+/** The service `made` and a policy registry feeding it. */
+const layerOf = <E>(
+  made: Effect.Effect<Api.Service, E, Scope.Scope>
+): Layer.Layer<Health | registry.PolicyRegistry, E> =>
   Layer.scopedContext(
     Effect.gen(function*() {
-      const health = yield* make(options)
+      const health = yield* made
       const policies = yield* registry.make(Option.some(health))
       return Context.make(Health, health).pipe(Context.add(registry.PolicyRegistry, policies))
     })
   )
+
+/** @internal */
+export const layer = (options?: Api.Options): Layer.Layer<Health | registry.PolicyRegistry, InvalidOptionsError> =>
+  layerOf(make(options))
+
+/** @internal */
+export const config: Config.Config<Api.ConfigOptions> = options_.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Api.ConfigOptions>,
+  code?: Api.CodeOptions,
+  module = "Health.fromConfig"
+): Effect.Effect<Api.Service, InvalidOptionsError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Spec.readConfig<Api.Options>(options_.spec, module, config, code), make)
+
+/** @internal */
+export const layerConfig = (
+  config: Config.Config.Wrap<Api.ConfigOptions>,
+  code?: Api.CodeOptions
+): Layer.Layer<Health | registry.PolicyRegistry, InvalidOptionsError | ConfigError.ConfigError> =>
+  layerOf(fromConfig(config, code, "Health.layerConfig"))
 
 /** @internal */
 export const register = <E, R>(
@@ -483,8 +464,7 @@ export const toJson = (
   report: Api.Report,
   options: { readonly details?: boolean | undefined } = {}
 ): Record<string, unknown> => {
-  options = validate.options("Health.toJson", options)
-  if (validate.optionalBoolean("Health.toJson", "details", options.details) === false) return { status: report.status }
+  if (!options_.toJsonSpec.resolve(options).details) return { status: report.status }
   const checks: Record<string, unknown> = {}
   for (const c of report.checks) {
     checks[c.name] = {

@@ -16,6 +16,7 @@ import { ResilienceErrorTypeId } from "../errors.js"
 import type * as Health from "../../Health.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
+import * as options_ from "./options.js"
 
 /**
  * An admin operation named a policy the registry does not hold, or one that
@@ -81,7 +82,7 @@ export class PolicyRegistryImpl implements Health.PolicyRegistry.Service {
     this.resize = this.control("resize", (entry, size: number, key?: string) => {
       if (entry.resize === undefined) return undefined
       return Effect.flatMap(
-        validate.validated(() => validate.number("Health.PolicyRegistry.resize", "size", size, { min: 1, integer: true })),
+        validate.validated(() => options_.size.props.parse("Health.PolicyRegistry.resize", "size", size)),
         (n) => entry.resize!(n, key)
       )
     })
@@ -115,13 +116,8 @@ export class PolicyRegistryImpl implements Health.PolicyRegistry.Service {
         if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
           throw validate.invalid(m, "entry", entry, "a policy entry ({ name, kind, … })")
         }
-        for (const c of CONTROLS) {
-          if (entry[c] !== undefined && typeof entry[c] !== "function") throw validate.invalid(m, c, entry[c], "a function")
-        }
-        if (entry.info !== undefined && !Effect.isEffect(entry.info)) throw validate.invalid(m, "info", entry.info, "an Effect")
-        return validate.nonEmptyString(m, "name", entry.name)
+        return options_.entrySpec.resolve(entry, m).name
       })
-      yield* validate.validated(() => validate.nonEmptyString(m, "kind", entry.kind))
       if (this.entries.has(name)) {
         return yield* Effect.fail(validate.invalid(m, "name", name, "a name not already registered"))
       }

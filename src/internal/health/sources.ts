@@ -7,7 +7,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type { Bulkhead } from "../../Bulkhead.js"
 import type { CircuitBreaker, CircuitBreakerError, Mode, State } from "../../CircuitBreaker.js"
@@ -19,6 +18,7 @@ import { type PolicyRegistry, registerPolicy } from "./registry.js"
 import * as userCode from "../userCode.js"
 import { LinkedMap } from "../linkedMap.js"
 import * as validate from "../validate.js"
+import * as options_ from "./options.js"
 
 /** Circuits remembered from transitions (beyond it, the oldest are forgotten). @internal */
 export const MAX_TRACKED_KEYS = 1000
@@ -55,12 +55,6 @@ export const trackCircuits = (breaker: CircuitBreaker): CircuitTracker => {
 const isBreaker = (u: unknown): u is CircuitBreaker =>
   typeof u === "function" && typeof (u as any).state === "function" && (u as any).transitions !== undefined
 
-const checkKeys = (m: string, keys: unknown): void => {
-  if (keys !== undefined && typeof keys !== "function" && !(Predicate.isIterable(keys) && typeof keys !== "string")) {
-    throw validate.invalid(m, "keys", keys, "an iterable of keys or a function returning one")
-  }
-}
-
 const readKeys = (option: Iterable<string> | (() => Iterable<string>)): ReadonlyArray<unknown> => [
   ...(typeof option === "function" ? option() : option)
 ]
@@ -90,10 +84,7 @@ export const fromCircuitBreaker = (
 ): Health.Check<CircuitBreakerError | InvalidKeyError> => {
   const m = "Health.fromCircuitBreaker"
   if (!isBreaker(breaker)) throw validate.invalid(m, "breaker", breaker, "a CircuitBreaker")
-  options = validate.options(m, options)
-  checkKeys(m, options.keys)
-  if (options.name !== undefined) validate.nonEmptyString(m, "name", options.name)
-  const whenOpen = options.whenOpen === undefined ? "degraded" : validate.oneOf(m, "whenOpen", options.whenOpen, ["degraded", "unhealthy"])
+  const { whenOpen } = options_.breakerCheckSpec.resolve(options, m)
   const tracker = trackCircuits(breaker)
   // the breaker's own circuit, then the keys given and the keys seen in transitions (sorted)
   const check = Effect.flatMap(breaker.state(), (own) => {
@@ -156,12 +147,9 @@ export const circuitBreakerEntry = (
 ): Health.PolicyEntry => {
   const m = "Health.registerCircuitBreaker"
   if (!isBreaker(breaker)) throw validate.invalid(m, "breaker", breaker, "a CircuitBreaker")
-  options = validate.options(m, options)
-  checkKeys(m, options.keys)
-  const name = options.name === undefined ? breaker.policyName : validate.nonEmptyString(m, "name", options.name)
-  const healthOptions = options.health === false
-    ? undefined
-    : validate.options<object>(m, options.health as object | undefined, "health")
+  const r = options_.registerBreakerSpec.resolve(options, m)
+  const name = r.name ?? breaker.policyName
+  const healthOptions = r.health === false ? undefined : r.health ?? {}
   const health = healthOptions === undefined
     ? undefined
     : validate.nested(m, (option) => `health.${option}`, () =>
@@ -203,8 +191,7 @@ export const bulkheadEntry = (bulkhead: Bulkhead<unknown>, options: { readonly n
   if (typeof bulkhead !== "function" || typeof (bulkhead as any).stats !== "function" || typeof (bulkhead as any).resize !== "function") {
     throw validate.invalid(m, "bulkhead", bulkhead, "a Bulkhead")
   }
-  options = validate.options(m, options)
-  return bulkheadEntryOf(bulkhead, options.name === undefined ? bulkhead.policyName : validate.nonEmptyString(m, "name", options.name))
+  return bulkheadEntryOf(bulkhead, options_.registerBulkheadSpec.resolve(options, m).name ?? bulkhead.policyName)
 }
 
 const bulkheadEntryOf = (bulkhead: Bulkhead<unknown>, name: string): Health.PolicyEntry => ({

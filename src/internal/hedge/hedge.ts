@@ -7,21 +7,27 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import { FailedResultError, isRejection } from "../errors.js"
+import { FailedResultError, type InvalidOptionsError, isRejection } from "../errors.js"
 import type * as Hedge from "../../Hedge.js"
 import { waitWithin } from "../deadline.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
+import * as Spec from "../spec.js"
 import { sleep } from "../time.js"
 import * as userCode from "../userCode.js"
+import * as validate from "../validate.js"
 import { Mailbox } from "./mailbox.js"
 import * as options_ from "./options.js"
 
@@ -477,3 +483,28 @@ export const make = <EIn = unknown>(options: Hedge.Hedge.Options<EIn, any>): Hed
 
 /** `Hedge.make`: {@link make}, typed on the values of a `whenResult` and on `failAfterMaxAttempts`' error. @internal */
 export const makeTyped: typeof Hedge.make = make as typeof Hedge.make
+
+/** @internal */
+export const config: Config.Config<Hedge.ConfigOptions> = options_.spec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Hedge.ConfigOptions>,
+  code?: Hedge.CodeOptions<any, any>,
+  module = "Hedge.fromConfig"
+): Effect.Effect<Hedge.Hedge<any, any, any>, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Spec.readConfig<Hedge.Hedge.Options<any, any>>(options_.spec, module, config, code),
+    (options) => validate.validated(() => make(options))
+  )
+
+/** @internal */
+export const layerConfig = <I, S>(
+  tag: Context.Tag<I, S>,
+  config: Config.Config.Wrap<Hedge.ConfigOptions>,
+  code?: Hedge.CodeOptions<any, any>
+): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
+  Layer.effect(
+    tag,
+    fromConfig(config, code, "Hedge.layerConfig") as unknown as Effect.Effect<S, InvalidOptionsError | ConfigError.ConfigError>
+  )

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as Retry from "../../Retry.js"
 import { monotonicMillis } from "../time.js"
-import * as validate from "../validate.js"
+import * as Spec from "../spec.js"
 
 /** The slots of a budget's window. @internal */
 export const BUDGET_SLOTS = 10
@@ -88,21 +88,23 @@ class BudgetImpl implements Retry.Budget {
   }
 }
 
+/**
+ * The options of `Retry.budget`, described once (checks, defaults, the
+ * docs' table). A budget is code for the policies that share it, so it has
+ * no `Config` of its own.
+ *
+ * @internal
+ */
+export const budgetSpec = Spec.struct<Retry.Budget.Options>()("Retry.budget", {
+  ratio: Spec.number({ min: 0, max: 1000 }).default(DEFAULT_RATIO),
+  minRetriesPerSecond: Spec.number({ min: 0 }).default(DEFAULT_MIN_RETRIES_PER_SECOND),
+  window: Spec.millis().default(Duration.millis(DEFAULT_WINDOW_MILLIS))
+})
+
 /** @internal */
 export const make = (options: Retry.Budget.Options = {}): Effect.Effect<Retry.Budget, InvalidOptionsError> =>
   Effect.flatMap(
-    validate.validated(() => {
-      const m = "Retry.budget"
-      options = validate.options(m, options)
-      return {
-        ratio: validate.optionalNumber(m, "ratio", options.ratio, { min: 0, max: 1000 }) ?? DEFAULT_RATIO,
-        minPerSecond: validate.optionalNumber(m, "minRetriesPerSecond", options.minRetriesPerSecond, { min: 0 }) ??
-          DEFAULT_MIN_RETRIES_PER_SECOND,
-        window: Duration.toMillis(
-          validate.optionalDuration(m, "window", options.window) ?? Duration.millis(DEFAULT_WINDOW_MILLIS)
-        )
-      }
-    }),
-    ({ minPerSecond, ratio, window }) =>
-      Effect.map(Effect.clock, (clock): Retry.Budget => new BudgetImpl(clock, ratio, minPerSecond, window, options))
+    budgetSpec.resolveEffect(options),
+    ({ minRetriesPerSecond, ratio, window }) =>
+      Effect.map(Effect.clock, (clock): Retry.Budget => new BudgetImpl(clock, ratio, minRetriesPerSecond, window, options))
   )

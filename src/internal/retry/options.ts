@@ -11,6 +11,7 @@ import type { Rejection } from "../../Errors.js"
 import type * as Retry from "../../Retry.js"
 import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
+import { budgetSpec } from "./budget.js"
 import { constantSpec, exponential, exponentialSpec, linearSpec } from "./schedule.js"
 
 /** @internal */
@@ -131,4 +132,4 @@ export const parse = <EIn, R>(options: Retry.Options<EIn, R, any>): Config<EIn, 
 }
 
 /** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
-export const specs: ReadonlyArray<Spec.Spec<any>> = [spec, exponentialSpec, linearSpec, constantSpec]
+export const specs: ReadonlyArray<Spec.Spec<any>> = [spec, exponentialSpec, linearSpec, constantSpec, budgetSpec]

@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import type * as Testing from "../../Testing.js"
-import * as validate from "../validate.js"
+import { wallClockStep } from "./options.js"
 
 /** @internal */
 export const withSeed = (seed: unknown) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -56,7 +56,7 @@ class SteppedWallClock implements Testing.WallClockSteps {
 
   // an invalid step throws InvalidOptionsError where it is written, as pure constructors do
   private step(sign: 1 | -1, duration: Duration.DurationInput): Effect.Effect<void> {
-    const millis = Duration.toMillis(validate.duration("Testing.withSteppedWallClock", "step", duration))
+    const millis = Duration.toMillis(wallClockStep.props.parse("Testing.withSteppedWallClock", "step", duration))
     return Effect.sync(() => {
       this.millis += sign * millis
     })

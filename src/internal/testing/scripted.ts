@@ -14,16 +14,10 @@ import type * as Testing from "../../Testing.js"
 import { sleep } from "../time.js"
 import * as validate from "../validate.js"
 import { ScriptExhaustedError } from "./errors.js"
-import { isStep } from "./steps.js"
+import * as options_ from "./options.js"
 
 type Step = Testing.Step<unknown, unknown>
 type CallStatus = Testing.CallStatus
-
-/** What a scripted dependency does past its script when not told. */
-export const DEFAULT_AFTER: Testing.AfterScript = "die"
-
-/** The name of a scripted dependency made without one. */
-export const DEFAULT_NAME = "scripted"
 
 /** A call log entry, updated when the call ends. */
 interface MutableRecord {
@@ -132,17 +126,13 @@ export const scripted = <const Steps extends readonly [Testing.Step<any, any>, .
 ): Effect.Effect<Testing.Scripted<Testing.SuccessOf<Steps>, Testing.ErrorOf<Steps>>, InvalidOptionsError> =>
   Effect.map(
     validate.validated(() => {
-      const m = "Testing.scripted"
-      options = validate.options(m, options)
+      const m = options_.scriptedSpec.module
+      const o = validate.options(m, options)
       if (!Array.isArray(steps) || steps.length === 0) throw validate.invalid(m, "steps", steps, "a non-empty array of steps")
       steps.forEach((s, i) => {
-        if (!isStep(s)) throw validate.invalid(m, `steps[${i}]`, s, "a step (Testing.ok, Testing.fail, …)")
+        if (!options_.isStep(s)) throw validate.invalid(m, `steps[${i}]`, s, options_.STEP)
       })
-      const after = options.after === undefined
-        ? DEFAULT_AFTER
-        : validate.oneOf(m, "after", options.after, ["die", "repeatLast", "cycle"])
-      const name = options.name === undefined ? DEFAULT_NAME : validate.nonEmptyString(m, "name", options.name)
-      return { after, name }
+      return options_.scriptedSpec.resolve(o)
     }),
     ({ after, name }) => scriptedOf(new ScriptedImpl(steps, after, name))
   ) as any

@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Testing from "../../Testing.js"
 import { showValue } from "../errors.js"
-import * as validate from "../validate.js"
+import * as options_ from "./options.js"
 
 type Step<A, E> = Testing.Step<A, E>
 
@@ -28,9 +28,7 @@ const labelOf = (u: unknown): string => {
   return showValue(u)
 }
 
-/** Whether `u` looks like a step (an object with an `effect`). */
-export const isStep = (u: unknown): u is Step<unknown, unknown> =>
-  typeof u === "object" && u !== null && Effect.isEffect((u as Step<unknown, unknown>).effect)
+export { isStep } from "./options.js"
 
 /** @internal */
 export const ok = <A>(value: A): Step<A, never> => step("Succeed", Effect.succeed(value), `ok(${showValue(value)})`)
@@ -48,15 +46,13 @@ export const never: Step<never, never> = step("Never", Effect.never, "never")
 export const interrupt: Step<never, never> = step("Interrupt", Effect.interrupt, "interrupt")
 
 /** @internal */
-export const effect = <A, E>(effect: Effect.Effect<A, E>, label: string = "effect"): Step<A, E> => {
-  if (!Effect.isEffect(effect)) throw validate.invalid("Testing.effect", "effect", effect, "an Effect")
-  validate.nonEmptyString("Testing.effect", "label", label)
-  return step("Effect", effect, label)
+export const effect = <A, E>(effect: Effect.Effect<A, E>, label?: string): Step<A, E> => {
+  const r = options_.effectSpec.resolve({ effect, label })
+  return step("Effect", effect, r.label)
 }
 
 /** @internal */
 export const delay = <A, E>(duration: Duration.DurationInput, step: Step<A, E>): Step<A, E> => {
-  const d = validate.duration("Testing.delay", "duration", duration, { allowZero: true })
-  if (!isStep(step)) throw validate.invalid("Testing.delay", "step", step, "a step (Testing.ok, Testing.fail, …)")
+  const d = options_.delaySpec.resolve({ duration, step }).duration
   return { ...step, delay: Duration.sum(step.delay, d), label: `delay(${Duration.format(d)}, ${step.label})` }
 }

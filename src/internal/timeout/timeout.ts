@@ -26,7 +26,9 @@ import { active, currentDeadline, type Deadline, type DeadlineOwner, expired, re
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
 import { currentMonotonicMillis, monotonicMillis, sleep } from "../time.js"
+import * as Spec from "../spec.js"
 import * as validate from "../validate.js"
+import * as options_ from "./options.js"
 import { type FastTimeout, makeFastTimeout } from "./fastPath.js"
 
 /** @internal */
@@ -36,9 +38,6 @@ export const TypeId: Timeout.TypeId = Symbol.for("effect-resilience/Timeout") as
 export const isTimeout = (u: unknown): u is Timeout.Timeout => typeof u === "function" && Predicate.hasProperty(u, TypeId)
 
 const M = "Timeout.make"
-
-/** The `policy` tag and event field of a timeout made without a name. */
-export const DEFAULT_NAME = "timeout"
 
 // the tags are put in the metric key itself: a `Metric.tagged` wrapper re-derives its key on every update
 const timeoutsCounter = (policy: string, scope: string): Metric.Metric.Counter<number> =>
@@ -67,22 +66,18 @@ class TimeoutImpl implements DeadlineOwner {
   private readonly counters = new Map<string, Metric.Metric.Counter<number>>()
   timeouts = 0
 
-  constructor(readonly duration: Duration.Duration, options: Timeout.Timeout.Options) {
+  constructor(readonly duration: Duration.Duration, options: options_.Resolved) {
     this.millis = Duration.toMillis(duration)
-    this.name = options.name === undefined ? undefined : validate.nonEmptyString(M, "name", options.name)
-    if (options.disconnect !== undefined && typeof options.disconnect !== "boolean") {
-      throw validate.invalid(M, "disconnect", options.disconnect, "a boolean")
-    }
-    this.disconnect = options.disconnect === true
-    this.scope = options.scope === undefined ? undefined : validate.oneOf(M, "scope", options.scope, ["overall", "attempt"])
-    this.general = options.implementation !== undefined &&
-      validate.oneOf(M, "implementation", options.implementation, ["fast", "general"]) === "general"
+    this.name = options.name
+    this.disconnect = options.disconnect
+    this.scope = options.scope
+    this.general = options.implementation === "general"
   }
 
   /** Its deadline ended a call with `error` (once per call: see deadline.ts): count and report it. */
   readonly timedOut = (_deadline: Deadline, error: TimeoutError): void => {
     this.timeouts++
-    const policy = this.name ?? DEFAULT_NAME
+    const policy = this.name ?? options_.DEFAULT_NAME
     const scope = error.scope
     const tag = scope ?? "none"
     let counter = this.counters.get(tag)
@@ -172,15 +167,15 @@ class TimeoutImpl implements DeadlineOwner {
 
 /** @internal */
 export const make = (duration: Duration.DurationInput, options: Timeout.Timeout.Options = {}): Timeout.Timeout => {
-  const d = validate.duration(M, "duration", duration, { allowInfinite: true })
-  options = validate.options(M, options)
-  const impl = new TimeoutImpl(d, options)
+  const d = options_.duration.props.parse(M, "duration", duration)
+  const resolved = options_.spec.resolve(options, M)
+  const impl = new TimeoutImpl(d, resolved)
   const stats = Effect.sync(() => impl.unsafeStats())
   const policy = Object.assign(<A, E, R>(self: Effect.Effect<A, E, R>) => impl.apply(self), {
     [TypeId]: TypeId,
     duration: d,
     options,
-    policyName: impl.name ?? DEFAULT_NAME,
+    policyName: impl.name ?? options_.DEFAULT_NAME,
     events: impl.hub.stream,
     stats: () => stats,
     unsafeStats: () => impl.unsafeStats()
@@ -212,17 +207,24 @@ export const layer = <I, S>(tag: Context.Tag<I, S>, options: Timeout.Timeout.Lay
   Layer.effect(tag, validate.validated(() => fromLayerOptions("Timeout.layer", options) as unknown as S))
 
 /** @internal */
+export const config: Config.Config<Timeout.Timeout.LayerOptions> = options_.layerSpec.config as Config.Config<any>
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<Timeout.Timeout.LayerOptions>,
+  module = "Timeout.fromConfig"
+): Effect.Effect<Timeout.Timeout, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Spec.readConfig<Timeout.Timeout.LayerOptions>(options_.layerSpec, module, config),
+    (options) => validate.validated(() => fromLayerOptions(module, options))
+  )
+
+/** @internal */
 export const layerConfig = <I, S>(
   tag: Context.Tag<I, S>,
   config: Config.Config.Wrap<Timeout.Timeout.LayerOptions>
 ): Layer.Layer<I, InvalidOptionsError | ConfigError.ConfigError> =>
-  Layer.effect(
-    tag,
-    Effect.flatMap(
-      validate.fromConfig("Timeout.layerConfig", config),
-      (options) => validate.validated(() => fromLayerOptions("Timeout.layerConfig", options) as unknown as S)
-    )
-  )
+  Layer.effect(tag, fromConfig(config, "Timeout.layerConfig") as unknown as Effect.Effect<S, InvalidOptionsError | ConfigError.ConfigError>)
 
 /** @internal */
 export const durationConfig = (name?: string): Config.Config<Duration.Duration> =>

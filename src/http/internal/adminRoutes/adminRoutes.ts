@@ -18,6 +18,7 @@ import * as healthRegistry from "../../../internal/health/registry.js"
 import * as userCode from "../../../internal/userCode.js"
 import * as validate from "../../../internal/validate.js"
 import type * as AdminRoutes from "../../AdminRoutes.js"
+import { adminRoutesSpec, guardSpec } from "../routes/options.js"
 
 /** @internal */
 export const guard = <E = never, R = never>(
@@ -26,11 +27,7 @@ export const guard = <E = never, R = never>(
 ): AdminRoutes.Guard<E, R> => {
   const m = "AdminRoutes.guard"
   if (typeof authorized !== "function") throw validate.invalid(m, "authorized", authorized, "a function from the request to Effect<boolean>")
-  options = validate.options(m, options)
-  if (options.status !== undefined && options.status !== 401 && options.status !== 403) {
-    throw validate.invalid(m, "status", options.status, "401 or 403")
-  }
-  const status = options.status ?? 403
+  const { status } = guardSpec.resolve(options, m)
   const refused = Effect.sync(() => errorResponse(status, status === 401 ? "unauthorized" : "forbidden"))
   // user code: fails closed — a throw, a defect, or an answer other than `true` refuses the request
   const site = userCode.site("AdminRoutes", "admin", "guard", `the request is refused (${status})`)
@@ -141,16 +138,7 @@ const modeParam = Effect.gen(function*() {
 
 /** @internal */
 export const router = <E, R>(options: AdminRoutes.Options<E, R>): HttpRouter.HttpRouter<E, R | Health.PolicyRegistry> => {
-  const m = "AdminRoutes.router"
-  options = validate.options(m, options)
-  if (typeof options.guard !== "function") {
-    throw validate.invalid(m, "guard", options.guard, "a guard middleware (the admin routes are never unguarded)")
-  }
-  const path = options.path === undefined ? "/admin/resilience" : options.path
-  if (typeof path !== "string" || !path.startsWith("/") || path.length < 2 || path.endsWith("/")) {
-    throw validate.invalid(m, "path", path, `a path like "/admin/resilience" (starts with "/", does not end with "/")`)
-  }
-  const g = options.guard
+  const { guard: g, path } = adminRoutesSpec.resolve(options) as { readonly guard: AdminRoutes.Guard<E, R>; readonly path: string }
   const registry = healthRegistry.PolicyRegistry
   const route = (sub: string) => `${path}${sub}` as `/${string}`
   const handle = <A>(

@@ -9,8 +9,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import type * as Health from "../../../Health.js"
 import * as health from "../../../internal/health/health.js"
-import * as validate from "../../../internal/validate.js"
 import type * as HealthRoutes from "../../HealthRoutes.js"
+import { healthRoutesSpec } from "../routes/options.js"
 
 /** @internal */
 export const statusCode = (status: Health.Status, degradedStatus: 200 | 503 = 200): number =>
@@ -28,20 +28,12 @@ export const respond = (
 
 /** @internal */
 export const router = (options: HealthRoutes.Options = {}): HttpRouter.HttpRouter<never, Health.Health> => {
-  const m = "HealthRoutes.router"
-  options = validate.options(m, options)
-  validate.optionalBoolean(m, "details", options.details)
-  const path = options.path === undefined ? "/health" : options.path
-  if (typeof path !== "string" || !path.startsWith("/") || path.length < 2 || path.endsWith("/")) {
-    throw validate.invalid(m, "path", path, `a path like "/health" (starts with "/", does not end with "/")`)
-  }
-  if (options.degradedStatus !== undefined && options.degradedStatus !== 200 && options.degradedStatus !== 503) {
-    throw validate.invalid(m, "degradedStatus", options.degradedStatus, "200 or 503")
-  }
+  const { degradedStatus, details, path } = healthRoutesSpec.resolve(options)
+  const shown = { details, degradedStatus }
   const view = (select: (health: Health.Service) => Effect.Effect<Health.Report>) =>
-    Effect.map(Effect.flatMap(health.Health, select), (report) => respond(report, options))
+    Effect.map(Effect.flatMap(health.Health, select), (report) => respond(report, shown))
   return HttpRouter.empty.pipe(
-    HttpRouter.get(path as `/${string}`, view((h) => h.report)),
+    HttpRouter.get(path, view((h) => h.report)),
     HttpRouter.get(`${path}/live` as `/${string}`, view((h) => h.liveness)),
     HttpRouter.get(`${path}/ready` as `/${string}`, view((h) => h.readiness))
   )

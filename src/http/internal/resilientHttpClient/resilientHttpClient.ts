@@ -12,6 +12,8 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -35,6 +37,7 @@ import { active, currentDeadline } from "../../../internal/deadline.js"
 import { LinkedMap } from "../../../internal/linkedMap.js"
 import * as registry from "../../../internal/health/registry.js"
 import * as sources from "../../../internal/health/sources.js"
+import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as Retry from "../../../Retry.js"
 import * as retry_ from "../../../internal/retry/retry.js"
@@ -42,7 +45,8 @@ import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
 import * as RetryAfter from "../retryAfter/retryAfter.js"
 import { classify, failureReason, isOriginFailure, isRetryable, originOf, statusResponse } from "./classify.js"
 import { HttpStatusError } from "./errors.js"
-import type { Config, StreamingSettings } from "./options.js"
+import type { StreamingSettings } from "./options.js"
+import * as options_ from "./options.js"
 import { DEFAULT_BREAKER, DEFAULT_BULKHEAD, DEFAULT_STREAMING, resolve, resolveStreaming } from "./options.js"
 import { buffer, drain, StreamingResponse } from "./response.js"
 
@@ -145,7 +149,7 @@ export class ResilienceImpl {
   private readonly statsEffect: Effect.Effect<ReadonlyArray<ResilientHttpClient.OriginStats>>
 
   constructor(
-    readonly config: Config,
+    readonly config: options_.Config,
     readonly breaker: CircuitBreaker.CircuitBreaker | undefined,
     readonly bulkhead: Bulkhead.Bulkhead<any> | undefined
   ) {
@@ -545,21 +549,85 @@ export const make = (
     (client, impl) => HttpClient.transform(client, impl.execute)
   )
 
+/** The client of `layer`: the library's errors as a transport `RequestError` carrying them. */
+const asLayerClient = (client: HttpClient.HttpClient, impl: ResilienceImpl): HttpClient.HttpClient =>
+  HttpClient.transform(client, (effect, request) =>
+    Effect.mapError(impl.execute(effect, request), (error): HttpClientError.HttpClientError =>
+      HttpClientError.isHttpClientError(error)
+        ? error
+        : new HttpClientError.RequestError({
+          request,
+          reason: "Transport",
+          cause: error,
+          description: error.message
+        })))
+
 /** @internal */
 export const layer = (
   options: ResilientHttpClient.Options = {}
 ): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError, HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
-    Effect.zipWith(HttpClient.HttpClient, build("ResilientHttpClient.layer", options), (client, impl) =>
-      HttpClient.transform(client, (effect, request) =>
-        Effect.mapError(impl.execute(effect, request), (error): HttpClientError.HttpClientError =>
-          HttpClientError.isHttpClientError(error)
-            ? error
-            : new HttpClientError.RequestError({
-              request,
-              reason: "Transport",
-              cause: error,
-              description: error.message
-            }))))
+    Effect.zipWith(HttpClient.HttpClient, build("ResilientHttpClient.layer", options), asLayerClient)
   )
+
+/** @internal */
+export const config: Config.Config<ResilientHttpClient.ConfigOptions> = options_.spec.config as Config.Config<any>
+
+/**
+ * The options config data and code stand for (as `Spec.readConfig` reads
+ * them, with the parts given in both merged), checked; errors name `module`
+ * and the config key.
+ */
+const readOptions = (
+  config: Config.Config.Wrap<ResilientHttpClient.ConfigOptions>,
+  code: ResilientHttpClient.CodeOptions | undefined,
+  module: string
+): Effect.Effect<ResilientHttpClient.Options, InvalidOptionsError | ConfigError.ConfigError> =>
+  Effect.flatMap(
+    validate.fromConfig<Record<string, unknown>>(module, config as Config.Config.Wrap<Record<string, unknown>>),
+    (data) =>
+      validate.validated(() =>
+        Spec.asConfig(options_.spec, module, () => {
+          const options = options_.merge(
+            options_.spec.fromConfigOptions(data, module),
+            validate.options(module, code as Record<string, unknown> | undefined, "code")
+          )
+          options_.spec.resolve(options, module)
+          return options as ResilientHttpClient.Options
+        })
+      )
+  )
+
+/** @internal */
+export const fromConfig = (
+  config: Config.Config.Wrap<ResilientHttpClient.ConfigOptions>,
+  code?: ResilientHttpClient.CodeOptions
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResilienceError>,
+  InvalidOptionsError | ConfigError.ConfigError,
+  HttpClient.HttpClient | Scope.Scope
+> => {
+  const m = "ResilientHttpClient.fromConfig"
+  return Effect.zipWith(
+    HttpClient.HttpClient,
+    Effect.flatMap(readOptions(config, code, m), (options) => build(m, options)),
+    (client: HttpClient.HttpClient, impl: ResilienceImpl) => HttpClient.transform(client, impl.execute)
+  )
+}
+
+/** @internal */
+export const layerConfig = (
+  config: Config.Config.Wrap<ResilientHttpClient.ConfigOptions>,
+  code?: ResilientHttpClient.CodeOptions
+): Layer.Layer<HttpClient.HttpClient, InvalidOptionsError | ConfigError.ConfigError, HttpClient.HttpClient> => {
+  const m = "ResilientHttpClient.layerConfig"
+  return Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.zipWith(
+      HttpClient.HttpClient,
+      Effect.flatMap(readOptions(config, code, m), (options) => build(m, options)),
+      asLayerClient
+    )
+  )
+}

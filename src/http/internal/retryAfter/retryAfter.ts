@@ -8,7 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as validate from "../../../internal/validate.js"
+import * as Spec from "../../../internal/spec.js"
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -64,16 +64,24 @@ export const parseHttpDate = (value: string, now: number): Option.Option<number>
   return Option.none()
 }
 
+/** The longest hint taken, by default. @internal */
+export const DEFAULT_MAX = Duration.hours(1)
+
+/** `parse`'s `max`: a finite duration >= 0 (one hour by default). */
+const maxField = Spec.millis({ allowZero: true }).default(DEFAULT_MAX)
+
 /** @internal */
 export const parse = (
   value: string | null | undefined,
   now: number,
-  max: Duration.DurationInput = "1 hour"
+  max?: Duration.DurationInput
 ): Option.Option<Duration.Duration> => {
   if (value === null || value === undefined) return Option.none()
   const trimmed = value.trim()
   if (trimmed.length === 0) return Option.none()
-  const maxMillis = Duration.toMillis(validate.duration("RetryAfter.parse", "max", max, { allowZero: true }))
+  const maxMillis = max === undefined
+    ? maxField.defaultValue("RetryAfter.parse", "max")
+    : maxField.props.parse("RetryAfter.parse", "max", max)
   if (/^\d+$/.test(trimmed)) {
     const seconds = Number(trimmed)
     if (!Number.isSafeInteger(seconds)) return Option.some(Duration.millis(maxMillis))

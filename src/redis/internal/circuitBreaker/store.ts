@@ -504,9 +504,7 @@ export const fromConfig = (
   module = "CircuitBreakerStore.fromConfig"
 ): Effect.Effect<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis | Scope.Scope> =>
   Effect.flatMap(
-    config === undefined
-      ? Spec.readConfig<StoreOptions>(Options.envSpec, module, Options.envSpec.config)
-      : Spec.readConfig<StoreOptions>(Options.spec, module, config),
+    Spec.readConfigOrEnv<StoreOptions>(Options.spec, Options.envSpec, module, config),
     make
   )
 

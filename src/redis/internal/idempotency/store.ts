@@ -404,9 +404,7 @@ export const fromConfig = (
   Redis | Scope.Scope
 > =>
   Effect.flatMap(
-    config === undefined
-      ? Spec.readConfig<PublicStore.Options>(Options.envSpec, module, Options.envSpec.config)
-      : Spec.readConfig<PublicStore.Options>(Options.spec, module, config),
+    Spec.readConfigOrEnv<PublicStore.Options>(Options.spec, Options.envSpec, module, config),
     make
   )
 

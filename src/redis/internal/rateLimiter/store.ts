@@ -232,9 +232,7 @@ export const fromConfig = (
   module = "RateLimiterStore.fromConfig"
 ): Effect.Effect<PublicStore.RedisRateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
   Effect.flatMap(
-    config === undefined
-      ? Spec.readConfig<PublicStore.Options>(Options.envSpec, module, Options.envSpec.config)
-      : Spec.readConfig<PublicStore.Options>(Options.spec, module, config),
+    Spec.readConfigOrEnv<PublicStore.Options>(Options.spec, Options.envSpec, module, config),
     make
   )
 

@@ -179,9 +179,7 @@ export const fromConfig = (
   module = "StaleStore.fromConfig"
 ): Effect.Effect<RedisStaleStore.RedisStaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
   Effect.flatMap(
-    config === undefined
-      ? Spec.readConfig<RedisStaleStore.Options>(Options.envSpec, module, Options.envSpec.config)
-      : Spec.readConfig<RedisStaleStore.Options>(Options.spec, module, config),
+    Spec.readConfigOrEnv<RedisStaleStore.Options>(Options.spec, Options.envSpec, module, config),
     make
   )
 
