@@ -1148,6 +1148,9 @@ const httpOptions: Record<string, Kind> = {
   "drain.maxBytes": kinds.integer({ min: 0 }),
   "drain.timeout": kinds.duration(FINITE),
   maxOrigins: kinds.integer({ min: 1 }),
+  propagateDeadline: kinds.object(),
+  "propagateDeadline.origins": kinds.other("an array of origins", true),
+  "propagateDeadline.header": kinds.other("header field name"),
   spans: kinds.boolean()
 }
 
@@ -1720,7 +1723,8 @@ const constructors: ReadonlyArray<Constructor> = [
   ...(["makeTransform", "make", "layer"] as const).map((f): Constructor => ({
     name: `ResilientHttpClient.${f}`,
     mode: "fail",
-    base: {},
+    // a propagation with no origin: its header is then checked on its own
+    base: { propagateDeadline: { origins: [] } },
     make: (o) =>
       f === "makeTransform"
         ? ResilientHttpClient.makeTransform(o)
