@@ -79,7 +79,9 @@ export const makeResilientClient = (
         openDuration: "1500 millis",
         halfOpen: { probes: 2, successThreshold: 2 }
       },
-      bulkhead: { maxConcurrent: 20, maxQueue: 40, maxWait: "500 millis" }
+      bulkhead: { maxConcurrent: 20, maxQueue: 40, maxWait: "500 millis" },
+      // the upstream (ResilientHttpServer, trusting the header) stops working on an attempt this client gave up on
+      propagateDeadline: { origins: [new URL(base).origin] }
     })
     const http = resilience(yield* HttpClient.HttpClient)
     // stale-if-error: the last good quote per instrument, served (marked degraded) when the call fails

@@ -6,6 +6,7 @@
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Layer, Random } from "effect"
+import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer } from "node:http"
 
 export type PhaseName = "healthy" | "latency spikes" | "outage" | "overload" | "recovery"
@@ -129,7 +130,15 @@ export const startUpstream = (options: UpstreamOptions) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" }))
     return yield* Effect.gen(function*() {
-      const router = HttpRouter.empty.pipe(HttpRouter.get("/quote/:id", handler(options)))
+      // the upstream protects itself: a bounded number of requests at once (far above the demo's
+      // load: the scripted phases decide what the clients see), and the deadline its callers send
+      // (Request-Timeout-Ms, capped at 10 s): a request whose caller has given up stops
+      const protect = yield* ResilientHttpServer.make({
+        name: "upstream",
+        concurrency: { maxConcurrent: 1_000 },
+        deadline: { max: "10 seconds", trustHeader: true }
+      })
+      const router = HttpRouter.empty.pipe(HttpRouter.get("/quote/:id", handler(options)), protect)
       yield* router.pipe(HttpServer.serveEffect())
       const server = yield* HttpServer.HttpServer
       const address = server.address

@@ -31,7 +31,7 @@ const SECTIONS: ReadonlyArray<readonly [title: string, prefixes: ReadonlyArray<s
   ["Health", ["Health"]],
   ["Policy", ["Policy"]],
   ["Testing", ["Testing"]],
-  ["ResilientHttpClient", ["ResilientHttpClient", "AdminRoutes", "HealthRoutes", "RetryAfter"]],
+  ["ResilientHttpClient", ["ResilientHttpClient", "ResilientHttpServer", "AdminRoutes", "HealthRoutes", "RetryAfter"]],
   ["Redis", ["Redis", "CircuitBreakerStore", "BulkheadStore", "RateLimiterStore", "IdempotencyStore", "StaleStore"]]
 ]
 

@@ -102,7 +102,10 @@ export {
    * The work did not finish within the allotted time and was interrupted.
    *
    * Carries `Cause.TimeoutExceptionTypeId`, so `@effect/platform`'s transient
-   * checks (and `Retry.isTransient`) treat it as transient.
+   * checks (and `Retry.isTransient`) treat it as transient. `fromRequest` is
+   * true when the deadline came with the request being served (a deadline
+   * header `ResilientHttpServer` trusts): the caller's budget ran out, and no
+   * circuit breaker counts it as a failure of its dependency.
    *
    * @example
    * ```ts

@@ -673,6 +673,14 @@ export interface Reservation {
   readonly remaining: number
   /** Admitted: identifies the charge, for `refund` (which only gives back the latest charge of a key). */
   readonly generation?: number | undefined
+  /**
+   * How long until the key's quota next grows, when the store can tell: with
+   * a token bucket, until its next token; with a fixed window, until the
+   * counter resets. This library's memory and Redis stores give it (and a
+   * plain experimental store for a fixed window); `ResilientHttpServer`
+   * sends it as the reset (`t`) of its `RateLimit` header.
+   */
+  readonly resetMillis?: number | undefined
 }
 
 /**

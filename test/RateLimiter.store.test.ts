@@ -11,8 +11,12 @@ type Request = RateLimiter.ReserveRequest
 
 const makeStore = (maxKeys = 100) => RateLimiter.makeStoreMemory({ maxKeys, sweepInterval: Duration.infinity })
 
-const reserve = (store: RateLimiter.MemoryStore, request: Request) =>
-  store[RateLimiter.AtomicStoreTypeId].reserve(request)
+/** A reservation without `resetMillis` (checked on its own, below). */
+const reserve = (store: RateLimiter.MemoryStore, request: Request): Effect.Effect<RateLimiter.Reservation, unknown> =>
+  Effect.map(store[RateLimiter.AtomicStoreTypeId].reserve(request), ({ resetMillis: _, ...rest }) => rest)
+
+const resetOf = (store: RateLimiter.MemoryStore, request: Request) =>
+  Effect.map(store[RateLimiter.AtomicStoreTypeId].reserve(request), (r) => [r.admitted, r.remaining, r.resetMillis] as const)
 
 const refund = (store: RateLimiter.MemoryStore, request: Request, reservation: RateLimiter.Reservation) =>
   store[RateLimiter.AtomicStoreTypeId].refund(request, reservation)
@@ -43,6 +47,24 @@ const window = (key: string, tokens: number, maxDelayMillis = 0): Request => ({
 const at = (millis: number) => TestClock.setTime(millis)
 
 describe("RateLimiter memory store: reserve", () => {
+  it.scoped("resetMillis: until the bucket's next token, or until the fixed-window counter resets", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      // a token every 100 ms, counted from the last refill
+      assert.deepStrictEqual(yield* resetOf(store, bucket("a", 1)), [true, 2, 100])
+      yield* at(30)
+      assert.deepStrictEqual(yield* resetOf(store, bucket("a", 2)), [true, 0, 70])
+      assert.deepStrictEqual(yield* resetOf(store, bucket("a", 1)), [false, 0, 70])
+      yield* at(100)
+      assert.deepStrictEqual(yield* resetOf(store, bucket("a", 1)), [true, 0, 100])
+      // a counter lasts window / limit per token taken (experimental's semantics): 500 ms per token
+      yield* at(1_000)
+      assert.deepStrictEqual(yield* resetOf(store, window("w", 1)), [true, 1, 500])
+      yield* at(1_200)
+      assert.deepStrictEqual(yield* resetOf(store, window("w", 1)), [true, 0, 800])
+      assert.deepStrictEqual(yield* resetOf(store, window("w", 1)), [false, 0, 800])
+    }))
+
   it.scoped("token bucket: admitted at once, waiting for the missing tokens, or rejected with the exact retry-after", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()

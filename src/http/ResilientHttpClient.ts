@@ -382,6 +382,23 @@ export interface Options {
   readonly maxOrigins?: number | undefined
   /** A span per attempt (`resilience.http.attempt`). Defaults to false. */
   readonly spans?: boolean | undefined
+  /**
+   * Deadline propagation: each attempt to one of `origins` carries the time
+   * the call still has — the remaining time of the innermost deadline the
+   * attempt runs under (`attemptTimeout`, `timeout`, or an enclosing one,
+   * such as the request a `ResilientHttpServer` is serving) — in whole
+   * milliseconds, in `header` (`request-timeout-ms` by default: what
+   * `ResilientHttpServer` reads), so the service called stops when this
+   * caller stops waiting. Off by default (absent): deadlines never leak to
+   * third parties. `origins`: a list of origins (`"https://payments.internal"`,
+   * `"http://127.0.0.1:8080"`: scheme, host and port, as
+   * {@link originOf} writes them) or a predicate on the origin (one that
+   * throws sends nothing).
+   */
+  readonly propagateDeadline?: {
+    readonly origins: ReadonlyArray<string> | ((origin: string) => boolean)
+    readonly header?: string | undefined
+  } | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -694,6 +711,11 @@ export interface ConfigOptions {
   readonly maxOrigins?: number | undefined
   readonly register?: boolean | undefined
   readonly spans?: boolean | undefined
+  /** From `Config`, `origins` is a list (`"https://a.internal,https://b.internal"`). */
+  readonly propagateDeadline?: {
+    readonly origins?: ReadonlyArray<string> | undefined
+    readonly header?: string | undefined
+  } | undefined
 }
 
 /**

@@ -35,3 +35,12 @@ export * as AdminRoutes from "./AdminRoutes.js"
  * @since 0.1.0
  */
 export * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * Server protection for `@effect/platform` servers: load shedding, per-client
+ * rate limits with the IETF `RateLimit` header fields, request deadlines, and
+ * the library's errors answered with their HTTP status.
+ *
+ * @since 0.2.0
+ */
+export * as ResilientHttpServer from "./ResilientHttpServer.js"

@@ -39,6 +39,13 @@ export interface Deadline {
   readonly owner?: DeadlineOwner | undefined
   /** Set once the owner has been told. */
   reported?: boolean | undefined
+  /**
+   * True for a deadline that came with a request (`ResilientHttpServer`: a
+   * deadline header it trusts): the caller's budget, not the library's. A
+   * circuit breaker never counts a call it cuts as a failure of the
+   * dependency (see {@link isFromRequest}).
+   */
+  readonly fromRequest?: boolean | undefined
 }
 
 /**
@@ -132,6 +139,25 @@ export const waitWithin = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect
  * @internal
  */
 export const timeoutInterruptor: FiberId.FiberId = FiberId.make(-1, 0)
+
+/**
+ * The fiber id a request's deadline interrupts its handler with
+ * (`ResilientHttpServer`, a deadline read from a header): never
+ * {@link timeoutInterruptor}, so no circuit breaker takes the cut for a
+ * timeout of its dependency. No real fiber has it.
+ *
+ * @internal
+ */
+export const requestDeadlineInterruptor: FiberId.FiberId = FiberId.make(-2, 0)
+
+/**
+ * True when a deadline came with a request (its header): the caller's budget
+ * running out, never a failure of a dependency.
+ *
+ * @internal
+ */
+export const isFromRequest = (deadline: Deadline | undefined): boolean =>
+  deadline !== undefined && deadline.fromRequest === true
 
 /**
  * True when `cause` is an interruption by a timeout of the library

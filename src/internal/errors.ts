@@ -92,14 +92,29 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   readonly policy?: string | undefined
   /** `"overall"` when the deadline of an enclosing pipeline expired, `"attempt"` otherwise. */
   readonly scope?: "overall" | "attempt" | undefined
+  /**
+   * True when the deadline came with the request being served (a deadline
+   * header trusted by `ResilientHttpServer`): the caller's budget ran out.
+   * Circuit breakers never count it as a failure of the dependency.
+   */
+  readonly fromRequest?: boolean | undefined
 }> {
   readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
   readonly [Cause.TimeoutExceptionTypeId]: Cause.TimeoutExceptionTypeId = Cause.TimeoutExceptionTypeId
   override get message(): string {
     const who = this.policy === undefined ? "" : ` (${this.policy})`
-    return `Timed out after ${formatDuration(this.duration)}${who}`
+    return this.fromRequest === true
+      ? `The request's deadline of ${formatDuration(this.duration)} passed${who}`
+      : `Timed out after ${formatDuration(this.duration)}${who}`
   }
 }
+
+/**
+ * True for a {@link TimeoutError} of a request's deadline (`fromRequest`).
+ *
+ * @internal
+ */
+export const isRequestDeadlineError = (u: unknown): boolean => u instanceof TimeoutError && u.fromRequest === true
 
 /** @internal */
 export class BulkheadFullError extends Data.TaggedError("BulkheadFullError")<{

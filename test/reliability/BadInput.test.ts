@@ -31,7 +31,7 @@ import {
   Testing,
   Timeout
 } from "effect-resilience"
-import { AdminRoutes, HealthRoutes, ResilientHttpClient } from "effect-resilience/http"
+import { AdminRoutes, HealthRoutes, ResilientHttpClient, ResilientHttpServer } from "effect-resilience/http"
 import {
   BulkheadStore,
   CircuitBreakerStore,
@@ -1092,6 +1092,31 @@ const healthCheckOptions: Record<string, Kind> = {
   readiness: kinds.boolean(),
   trigger: kinds.other("a Stream")
 }
+const serverOptions: Record<string, Kind> = {
+  name: kinds.string(),
+  concurrency: kinds.object(),
+  "concurrency.maxConcurrent": kinds.integer({ min: 1, required: true }),
+  "concurrency.maxQueue": kinds.integer({ min: 0, infinite: true }),
+  "concurrency.maxWait": kinds.duration(OFF),
+  "concurrency.partition": kinds.other("one of"),
+  // a hint, not a bound: zero is fine, infinite is not
+  "concurrency.retryAfter": kinds.duration({ ...FINITE, zero: true }),
+  rateLimit: kinds.object(),
+  "rateLimit.limit": kinds.integer({ min: 1, max: 999_999_999_999_999, required: true }),
+  "rateLimit.window": kinds.duration({ ...FINITE, required: true }),
+  "rateLimit.algorithm": kinds.oneOf(),
+  "rateLimit.key": kinds.function(),
+  "rateLimit.policy": kinds.string(),
+  "rateLimit.headers": kinds.oneOf(),
+  "rateLimit.onStoreError": kinds.oneOf(),
+  "rateLimit.maxKeyLength": kinds.integer({ min: 1, max: 16_383 }),
+  deadline: kinds.object(),
+  "deadline.max": kinds.duration(FINITE),
+  "deadline.trustHeader": kinds.other("a boolean or a function"),
+  "deadline.header": kinds.string(),
+  mapErrors: kinds.boolean()
+}
+
 const httpOptions: Record<string, Kind> = {
   name: kinds.string(),
   // user-facing timeouts: infinite is no timeout (issue 15 §3)
@@ -1123,6 +1148,9 @@ const httpOptions: Record<string, Kind> = {
   "drain.maxBytes": kinds.integer({ min: 0 }),
   "drain.timeout": kinds.duration(FINITE),
   maxOrigins: kinds.integer({ min: 1 }),
+  propagateDeadline: kinds.object(),
+  "propagateDeadline.origins": kinds.other("an array of origins", true),
+  "propagateDeadline.header": kinds.other("header field name"),
   spans: kinds.boolean()
 }
 
@@ -1695,7 +1723,8 @@ const constructors: ReadonlyArray<Constructor> = [
   ...(["makeTransform", "make", "layer"] as const).map((f): Constructor => ({
     name: `ResilientHttpClient.${f}`,
     mode: "fail",
-    base: {},
+    // a propagation with no origin: its header is then checked on its own
+    base: { propagateDeadline: { origins: [] } },
     make: (o) =>
       f === "makeTransform"
         ? ResilientHttpClient.makeTransform(o)
@@ -1719,6 +1748,13 @@ const constructors: ReadonlyArray<Constructor> = [
     make: (o) => ({ router: AdminRoutes.router(o) }),
     required: "guard",
     options: { guard: kinds.other("guard", true), path: kinds.other("a path") }
+  },
+  {
+    name: "ResilientHttpServer.make",
+    mode: "fail",
+    base: { concurrency: { maxConcurrent: 1 }, rateLimit: { limit: 2, window: "1 second" }, deadline: {} },
+    make: (o) => ResilientHttpServer.make(o),
+    options: serverOptions
   },
   {
     name: "AdminRoutes.guard",

@@ -572,10 +572,12 @@ export class CircuitBreakerImpl implements Fast.Runner {
    * deadline counts as the dependency's failure: `slowCall.duration` when
    * set, otherwise half the enclosing timeout's duration, at most 1 second
    * (so a call admitted with a sliver of its budget left, after queueing
-   * elsewhere, is not blamed on the dependency). `undefined` without a deadline.
+   * elsewhere, is not blamed on the dependency). `undefined` without a deadline,
+   * and for a request's deadline from its header (`fromRequest`): the caller's
+   * budget running out is never the dependency's failure.
    */
   private cutAfterFor(deadline: Deadline | undefined): number | undefined {
-    return deadline === undefined
+    return deadline === undefined || deadline.fromRequest === true
       ? undefined
       : this.slowMillis ?? Math.min(MAX_CUT_MINIMUM_MILLIS, Duration.toMillis(deadline.duration) / 2)
   }

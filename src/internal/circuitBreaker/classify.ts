@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
-import { isInvalidKeyError, isRejection, retryAfterOf } from "../errors.js"
+import { isInvalidKeyError, isRejection, isRequestDeadlineError, retryAfterOf } from "../errors.js"
 import * as Spec from "../spec.js"
 
 type Outcome = CircuitBreaker.Outcome
@@ -55,13 +55,16 @@ export const defaultClassify = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   return Option.isSome(first) ? failureFromError(first.value) : plainFailure
 }
 
-const notTheDependency = (error: unknown): boolean => isRejection(error) || isInvalidKeyError(error)
+// a request's deadline (from its header) running out is the caller's budget, never the dependency's failure
+const notTheDependency = (error: unknown): boolean =>
+  isRejection(error) || isInvalidKeyError(error) || isRequestDeadlineError(error)
 
 /**
  * True when the breaker must ignore a failed call before any classifier
  * sees it: interrupted only, or every typed failure is one of the library's
- * own rejections or a key an inner keyed policy refused (`InvalidKeyError`:
- * the dependency was never called), and there is no defect.
+ * own rejections, a key an inner keyed policy refused (`InvalidKeyError`:
+ * the dependency was never called) or a request's deadline from its header
+ * (a `TimeoutError` with `fromRequest`), and there is no defect.
  * @internal
  */
 export const ignoredBeforeClassify = (cause: Cause.Cause<unknown>): boolean => {

@@ -89,19 +89,21 @@ const refillBucket = (b: Bucket, now: number, limit: number, refillMillis: numbe
   }
 }
 
-const admitted = (delayMillis: number, remaining: number, generation: number): RL.Reservation => ({
+const admitted = (delayMillis: number, remaining: number, generation: number, resetMillis: number): RL.Reservation => ({
   admitted: true,
   delayMillis,
   retryAfterMillis: 0,
   remaining,
-  generation
+  generation,
+  resetMillis: Math.max(0, resetMillis)
 })
 
-const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RL.Reservation => ({
+const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number, resetMillis: number): RL.Reservation => ({
   admitted: false,
   delayMillis,
   retryAfterMillis: Math.max(0, retryAfterMillis),
-  remaining
+  remaining,
+  resetMillis: Math.max(0, resetMillis)
 })
 
 /**
@@ -249,12 +251,14 @@ export class MemoryCore {
       const available = b.tokens
       // the tokens still missing arrive one per refill interval, counted from the last refill
       const delay = available >= r.tokens ? 0 : b.lastRefill + (r.tokens - available) * refillMillis - now
-      if (delay > r.maxDelayMillis) return rejected(delay, delay - r.maxDelayMillis, Math.max(0, available))
+      // the next token comes one refill interval after the last refill
+      const reset = b.lastRefill + refillMillis - now
+      if (delay > r.maxDelayMillis) return rejected(delay, delay - r.maxDelayMillis, Math.max(0, available), reset)
       b.tokens = available - r.tokens
       b.idleAt = b.lastRefill + (r.limit - b.tokens) * refillMillis
       b.lastCharge = ++this.seq
       if (fresh) this.insert(this.buckets, r.key, b, now)
-      return admitted(delay, Math.max(0, b.tokens), b.lastCharge)
+      return admitted(delay, Math.max(0, b.tokens), b.lastCharge, reset)
     }
     let c = this.counters.get(r.key)
     let fresh = false
@@ -277,14 +281,15 @@ export class MemoryCore {
     if (delay > r.maxDelayMillis) {
       // the counter resets when it expires; then the call is admitted at once
       const retryAfter = Math.min(c.expiresAt - now, delay - r.maxDelayMillis)
-      return rejected(delay, retryAfter, Math.max(0, r.limit - c.count))
+      return rejected(delay, retryAfter, Math.max(0, r.limit - c.count), c.expiresAt - now)
     }
     c.lastCharged = count - c.count
     c.count = count
     c.expiresAt += refillMillis * c.lastCharged
     c.lastCharge = ++this.seq
     if (fresh) this.insert(this.counters, r.key, c, now)
-    return admitted(delay, r.limit * (windowNumber + 1) - count, c.lastCharge)
+    // the counter resets when it expires
+    return admitted(delay, r.limit * (windowNumber + 1) - count, c.lastCharge, c.expiresAt - now)
   }
 
   /**

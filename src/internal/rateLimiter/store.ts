@@ -51,18 +51,21 @@ export const isAtomicStore = (u: unknown): u is RL.AtomicStore => Predicate.hasP
  */
 export type PlainStore = Context.Tag.Service<typeof RateLimiterExperimental.RateLimiterStore>
 
-const admitted = (delayMillis: number, remaining: number): RL.Reservation => ({
+// a token bucket's next refill is unknown through experimental's interface; a fixed window's reset is its ttl
+const admitted = (delayMillis: number, remaining: number, resetMillis?: number): RL.Reservation => ({
   admitted: true,
   delayMillis,
   retryAfterMillis: 0,
-  remaining: Math.max(0, remaining)
+  remaining: Math.max(0, remaining),
+  ...(resetMillis === undefined ? {} : { resetMillis: Math.max(0, resetMillis) })
 })
 
-const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number): RL.Reservation => ({
+const rejected = (delayMillis: number, retryAfterMillis: number, remaining: number, resetMillis?: number): RL.Reservation => ({
   admitted: false,
   delayMillis,
   retryAfterMillis: Math.max(0, retryAfterMillis),
-  remaining: Math.max(0, remaining)
+  remaining: Math.max(0, remaining),
+  ...(resetMillis === undefined ? {} : { resetMillis: Math.max(0, resetMillis) })
 })
 
 /**
@@ -105,10 +108,10 @@ export const plainReserve = (
   const remainingOf = (count: number) => limit * (windowOf(count) + 1) - count
   if (maxDelay === 0) {
     return Effect.map(hit(limit), ([count, ttl]) =>
-      count <= limit ? admitted(0, limit - count) : rejected(ttl, ttl, limit - (count - tokens)))
+      count <= limit ? admitted(0, limit - count, ttl) : rejected(ttl, ttl, limit - (count - tokens), ttl))
   }
   if (maxDelay === Infinity) {
-    return Effect.map(hit(undefined), ([count, ttl]) => admitted(delayOf(count, ttl), remainingOf(count)))
+    return Effect.map(hit(undefined), ([count, ttl]) => admitted(delayOf(count, ttl), remainingOf(count), ttl))
   }
   // the largest count whose wait fits maxDelay, given how long the counter has run
   const capFor = (elapsed: number) => limit * (Math.floor((maxDelay + elapsed) / windowMillis) + 1)
@@ -117,13 +120,13 @@ export const plainReserve = (
     again: boolean
   ): Effect.Effect<RL.Reservation, RateLimiterExperimental.RateLimiterError> =>
     Effect.flatMap(hit(cap), ([count, ttl]) => {
-      if (count <= cap) return Effect.succeed(admitted(delayOf(count, ttl), remainingOf(count)))
+      if (count <= cap) return Effect.succeed(admitted(delayOf(count, ttl), remainingOf(count), ttl))
       // refused, nothing taken: `count` includes this call's tokens, `ttl` is the counter's
       const prior = count - tokens
       const elapsed = prior * refillMillis - ttl
       const delay = Math.max(0, windowOf(count) * windowMillis - elapsed)
       if (again && delay <= maxDelay) return attempt(capFor(elapsed), false)
-      return Effect.succeed(rejected(delay, Math.min(ttl, delay - maxDelay), limit - prior))
+      return Effect.succeed(rejected(delay, Math.min(ttl, delay - maxDelay), limit - prior, ttl))
     })
   return attempt(capFor(0), true)
 }

@@ -257,10 +257,14 @@ export interface FastTimeout {
   ) => Effect.Effect<A, E | E2, R>
 }
 
-/** @internal */
-export const makeFastTimeout = (): FastTimeout => {
-  // the library's timeout marker: a breaker inside the work counts a call it cut (deadline.ts)
-  const interruptor = timeoutInterruptor
+/**
+ * The fast path's timers, interrupting timed-out work with `interruptor`:
+ * the library's timeout marker by default (a breaker inside the work counts
+ * a call it cut: deadline.ts); a request's deadline uses its own marker.
+ *
+ * @internal
+ */
+export const makeFastTimeout = (interruptor: FiberId.FiberId = timeoutInterruptor): FastTimeout => {
   let nodeTimer: NodeTimer | undefined
   const fiberTimers = new WeakMap<Clock.Clock, FiberTimer>()
   const timerFor = (clock: Clock.Clock): Deadlines => {

@@ -42,7 +42,8 @@ export const originOf = (request: HttpClientRequest.HttpClientRequest): string =
 export const isOriginFailure = (error: unknown): boolean => {
   if (error instanceof HttpStatusError) return error.status >= 500
   if (isRejection(error)) return false
-  if (error instanceof TimeoutError) return true
+  // the deadline of the request being served (its header) is the caller's budget, not the origin's failure
+  if (error instanceof TimeoutError) return error.fromRequest !== true
   if (HttpClientError.isHttpClientError(error)) {
     if (error._tag === "RequestError") return error.reason === "Transport"
     // a status turned into an error by the client itself (`HttpClient.filterStatusOk` inside the transform)

@@ -27,6 +27,7 @@ import type * as Timeout from "../../../Timeout.js"
 import * as timeout_ from "../../../internal/timeout/timeout.js"
 import type * as ResilientHttpClient from "../../ResilientHttpClient.js"
 import { IDEMPOTENCY_KEY, IDEMPOTENT_METHODS, RETRYABLE_STATUSES } from "./classify.js"
+import * as propagation_ from "./propagation.js"
 
 /** The name of a client made without one. @internal */
 export const DEFAULT_NAME = "http"
@@ -94,6 +95,8 @@ export interface Config {
   readonly drainTimeout: Duration.Duration
   readonly maxOrigins: number
   readonly spans: boolean
+  /** Deadline propagation (`propagateDeadline`): off when undefined. */
+  readonly propagateDeadline: propagation_.Propagation | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -311,7 +314,8 @@ export const spec = Spec.struct<ResilientHttpClient.Options>()("ResilientHttpCli
   ).doc("whenOpen \"degraded\""),
   retry: retryField,
   register: Spec.boolean().default(true),
-  spans: Spec.boolean().default(false)
+  spans: Spec.boolean().default(false),
+  propagateDeadline: propagation_.field
 }).readFrom("ResilientHttpClient.config")
 
 /**
@@ -340,7 +344,8 @@ export const resolve = (options: ResilientHttpClient.Options | undefined, m: str
     drainBytes: r.drain.maxBytes,
     drainTimeout: r.drain.timeout,
     maxOrigins: r.maxOrigins,
-    spans: r.spans
+    spans: r.spans,
+    propagateDeadline: propagation_.fromResolved(r.propagateDeadline)
   }
 }
 

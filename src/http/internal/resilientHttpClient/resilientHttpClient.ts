@@ -48,6 +48,7 @@ import { HttpStatusError } from "./errors.js"
 import type { StreamingSettings } from "./options.js"
 import * as options_ from "./options.js"
 import { DEFAULT_BREAKER, DEFAULT_BULKHEAD, DEFAULT_STREAMING, resolve, resolveStreaming } from "./options.js"
+import * as propagation_ from "./propagation.js"
 import { buffer, drain, StreamingResponse } from "./response.js"
 
 /** @internal */
@@ -465,7 +466,7 @@ export class ResilienceImpl {
     const execute = this.execute
     // the transform calls `execute` itself, not its dual form (one call less per request)
     const apply = <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E | ResilienceError, R> =>
-      HttpClient.transform(client, execute)
+      propagation_.transform(client, execute, this.config.propagateDeadline)
     return Object.assign(apply, {
       [TypeId]: TypeId as ResilientHttpClient.TypeId,
       policyName: this.config.name,
@@ -546,12 +547,12 @@ export const make = (
   Effect.zipWith(
     HttpClient.HttpClient,
     build("ResilientHttpClient.make", options),
-    (client, impl) => HttpClient.transform(client, impl.execute)
+    (client, impl) => propagation_.transform(client, impl.execute, impl.config.propagateDeadline)
   )
 
 /** The client of `layer`: the library's errors as a transport `RequestError` carrying them. */
 const asLayerClient = (client: HttpClient.HttpClient, impl: ResilienceImpl): HttpClient.HttpClient =>
-  HttpClient.transform(client, (effect, request) =>
+  propagation_.transform(client, (effect, request) =>
     Effect.mapError(impl.execute(effect, request), (error): HttpClientError.HttpClientError =>
       HttpClientError.isHttpClientError(error)
         ? error
@@ -560,7 +561,7 @@ const asLayerClient = (client: HttpClient.HttpClient, impl: ResilienceImpl): Htt
           reason: "Transport",
           cause: error,
           description: error.message
-        })))
+        })), impl.config.propagateDeadline)
 
 /** @internal */
 export const layer = (
@@ -612,7 +613,8 @@ export const fromConfig = (
   return Effect.zipWith(
     HttpClient.HttpClient,
     Effect.flatMap(readOptions(config, code, m), (options) => build(m, options)),
-    (client: HttpClient.HttpClient, impl: ResilienceImpl) => HttpClient.transform(client, impl.execute)
+    (client: HttpClient.HttpClient, impl: ResilienceImpl) =>
+      propagation_.transform(client, impl.execute, impl.config.propagateDeadline)
   )
 }
 

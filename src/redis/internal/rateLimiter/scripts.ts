@@ -85,7 +85,8 @@ return { num(count), num(exp - now) }
  * The atomic `reserve` (see `MemoryCore.reserve`).
  * KEYS: the bucket or counter, the charge counter.
  * ARGV: now, algorithm ("tb"/"fw"), tokens, limit, windowMillis, maxDelayMillis (-1: unbounded).
- * Returns { admitted (1/0), delay, retryAfter, remaining, generation }.
+ * Returns { admitted (1/0), delay, retryAfter, remaining, generation, reset } (reset: until the
+ * bucket's next token, or until the counter resets).
  */
 export const reserveScript: Script = {
   name: "rateLimiter.reserve",
@@ -107,12 +108,13 @@ if algorithm == 'tb' then
   end
   local delay = 0
   if b < tokens then delay = last + (tokens - b) * refill - now end
-  if tooLong(delay) then return { '0', num(delay), num(delay - maxDelay), num(math.max(0, b)), '0' } end
+  local reset = last + refill - now
+  if tooLong(delay) then return { '0', num(delay), num(delay - maxDelay), num(math.max(0, b)), '0', num(reset) } end
   b = b - tokens
   local gen = redis.call('INCR', KEYS[2])
   redis.call('HSET', KEYS[1], 't', num(b), 'r', num(last), 'c', gen)
   ${expireAt("last + (limit - b) * refill")}
-  return { '1', num(delay), '0', num(math.max(0, b)), tostring(gen) }
+  return { '1', num(delay), '0', num(math.max(0, b)), tostring(gen), num(reset) }
 end
 local h = redis.call('HMGET', KEYS[1], 'n', 'e', 'f')
 local count, exp, first
@@ -128,14 +130,14 @@ if math.floor(count / limit) < win then newCount = win * limit + tokens end
 local delay = math.max(0, first + win * windowMillis - now)
 if tooLong(delay) then
   local retry = math.min(exp - now, delay - maxDelay)
-  return { '0', num(delay), num(retry), num(math.max(0, limit - count)), '0' }
+  return { '0', num(delay), num(retry), num(math.max(0, limit - count)), '0', num(exp - now) }
 end
 local charged = newCount - count
 exp = exp + refill * charged
 local gen = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'n', num(newCount), 'e', num(exp), 'f', num(first), 'c', gen, 'd', num(charged))
 ${expireAt("exp")}
-return { '1', num(delay), '0', num(limit * (win + 1) - newCount), tostring(gen) }
+return { '1', num(delay), '0', num(limit * (win + 1) - newCount), tostring(gen), num(exp - now) }
 `
 }
 

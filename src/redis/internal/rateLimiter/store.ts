@@ -170,20 +170,23 @@ export class RedisRateLimiterStoreImpl implements PublicStore.RedisRateLimiterSt
         Number.isFinite(r.maxDelayMillis) ? r.maxDelayMillis : -1
       ]),
       (reply): RL.Reservation => {
-        const [ok, delay, retryAfter, remaining, generation] = reply as ReadonlyArray<string>
+        const [ok, delay, retryAfter, remaining, generation, reset] = reply as ReadonlyArray<string>
+        const resetMillis = Math.max(0, toNumber(reset))
         return ok === "1"
           ? {
             admitted: true,
             delayMillis: toNumber(delay),
             retryAfterMillis: 0,
             remaining: toNumber(remaining),
-            generation: toNumber(generation)
+            generation: toNumber(generation),
+            resetMillis
           }
           : {
             admitted: false,
             delayMillis: toNumber(delay),
             retryAfterMillis: Math.max(0, toNumber(retryAfter)),
-            remaining: toNumber(remaining)
+            remaining: toNumber(remaining),
+            resetMillis
           }
       }
     )
