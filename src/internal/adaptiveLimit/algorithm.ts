@@ -1,0 +1,285 @@
+/**
+ * The three limit algorithms as pure, synchronous state machines: a
+ * {@link State} and a {@link Sample} in, the next {@link State} out. No
+ * Effect, no clock, no randomness from outside (Vegas's probe jitter comes
+ * from a small PRNG whose seed is in the state), so a step is cheap (a few
+ * arithmetic operations and one small object) and the algorithms can be
+ * property-tested and simulated directly.
+ *
+ * Each is a port of Netflix's concurrency-limits (Java, Apache-2.0,
+ * `concurrency-limits-core/src/main/java/com/netflix/concurrency/limits/limit/`
+ * at 78a74b9), with the same parameters, defaults and update rules:
+ *
+ * - **AIMD** (`AIMDLimit.java`): on a drop, or a sample slower than
+ *   `timeout`, `limit = floor(limit × backoffRatio)`; otherwise, when at
+ *   least half the limit is in use (`inflight × 2 >= limit`), `limit + 1`.
+ * - **Vegas** (`VegasLimit.java`): the no-load latency is the smallest
+ *   latency seen (re-probed every `probeMultiplier × limit × jitter(0.5, 1)`
+ *   samples); the queue is estimated as
+ *   `ceil(limit × (1 − noLoad / latency))` and compared with thresholds that
+ *   grow with log10 of the limit (`Log10RootIntFunction`: `max(1,
+ *   floor(log10(limit)))`): at or below `threshold` (log10) the limit grows by
+ *   `beta` (6·log10), below `alpha` (3·log10) by log10, above `beta` it shrinks
+ *   by log10; a drop shrinks it by log10. The new estimate is smoothed:
+ *   `(1 − smoothing) × old + smoothing × new`.
+ * - **Gradient2** (`Gradient2Limit.java`): a long-term latency (an
+ *   exponential average over `longWindow` samples, after a warm-up of 10
+ *   plain averages: `ExpAvgMeasurement`) against the sample's latency:
+ *   `gradient = clamp(rttTolerance × long / short, 0.5, 1)`,
+ *   `new = limit × gradient + queueSize`, smoothed by `smoothing`. When the
+ *   long-term latency is more than twice the sample's, it decays by 5% per
+ *   sample (recovery after a long overload).
+ *
+ * Common to all (as in concurrency-limits): a sample taken while less than
+ * half the limit is in use does not raise the limit ("app-limited": the
+ * limit was not what bounded the calls; AIMD and Vegas skip the increase,
+ * Gradient2 skips the update). Where ours differs: every algorithm has a
+ * `minLimit` (Vegas has none there: 1), the limit is always clamped to
+ * `[minLimit, maxLimit]` (concurrency-limits' Vegas and Gradient2 clamp the
+ * raw estimate before smoothing, which keeps it in range too; AIMD clamps
+ * after), a sample whose latency is not a finite number >= 0 is ignored, and
+ * Vegas and Gradient2 take no latency information from a sample of 0 ms
+ * (concurrency-limits throws on it; under a `TestClock` an instant call
+ * measures 0).
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
+import * as userCode from "../userCode.js"
+
+type State = AdaptiveLimit.AdaptiveLimit.State
+type Sample = AdaptiveLimit.AdaptiveLimit.Sample
+type Limit = AdaptiveLimit.AdaptiveLimit
+
+/**
+ * `max(1, floor(log10(n)))`, concurrency-limits' `Log10RootIntFunction`
+ * (despite its name: no root).
+ * @internal
+ */
+export const log10Root = (n: number): number => (n < 10 ? 1 : Math.max(1, Math.floor(Math.log10(n))))
+
+/** @internal */
+export const clamp = (n: number, min: number, max: number): number => (n < min ? min : n > max ? max : n)
+
+/** The warm-up of Gradient2's long-term average (plain average of the first samples), as concurrency-limits'. @internal */
+export const GRADIENT2_WARMUP = 10
+
+// --- a small deterministic PRNG for Vegas's probe jitter (mulberry32) ----------------
+
+/** The next PRNG state. */
+const nextSeed = (seed: number): number => (seed + 0x6d2b79f5) | 0
+
+/** A number in [0, 1) from a PRNG state. */
+const unit = (seed: number): number => {
+  let t = seed
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** concurrency-limits draws the probe jitter in [0.5, 1). */
+const jitterOf = (seed: number): number => 0.5 + unit(seed) / 2
+
+// --- user functions (Vegas's alpha/beta/threshold, Gradient2's queueSize) -------------
+
+const isFiniteNumber = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
+
+/** Sites reporting misbehaving user functions, per policy name and option. */
+const sites = new Map<string, userCode.Site>()
+const siteOf = (policy: string, hook: string): userCode.Site => {
+  const id = `${policy}\u0000${hook}`
+  let site = sites.get(id)
+  if (site === undefined) {
+    // bounded: one site per (policy name, option); names are the user's own, few
+    if (sites.size >= 1024) sites.clear()
+    site = userCode.site("AdaptiveLimit", policy, hook, "the default function of the option is used")
+    sites.set(id, site)
+  }
+  return site
+}
+
+/**
+ * The value of a numeric option that may be a function of the limit: a
+ * function that throws or answers something other than a finite number is
+ * reported (`resilience_user_code_failures`) and replaced by `fallback`.
+ */
+const ofLimit = (
+  policy: string,
+  hook: string,
+  option: number | ((limit: number) => number) | undefined,
+  limit: number,
+  fallback: (limit: number) => number
+): number => {
+  if (option === undefined) return fallback(limit)
+  if (typeof option === "number") return option
+  return userCode.call(siteOf(policy, hook), option, limit, isFiniteNumber, fallback)
+}
+
+const alphaDefault = (limit: number): number => 3 * log10Root(limit)
+const betaDefault = (limit: number): number => 6 * log10Root(limit)
+const queueSizeDefault = (): number => 4
+
+// --- states -------------------------------------------------------------------------------
+
+/** The state before any sample. @internal */
+export const initial = (limit: Limit, seed: number = 0): State => ({
+  algorithm: limit._tag,
+  limit: limit.initialLimit,
+  estimate: limit.initialLimit,
+  latency: 0,
+  baseline: 0,
+  samples: 0,
+  drops: 0,
+  probeCount: 0,
+  seed: seed | 0,
+  longCount: 0,
+  lossDecreasedAt: -Infinity
+})
+
+const withLimit = (state: State, estimate: number, sample: Sample, baseline: number, patch?: Partial<State>): State => ({
+  ...state,
+  ...patch,
+  limit: Math.floor(estimate),
+  estimate,
+  latency: sample.latency,
+  baseline,
+  samples: state.samples + 1,
+  drops: sample.dropped ? state.drops + 1 : state.drops
+})
+
+/**
+ * True when a loss may shrink the limit: the call was admitted at or after the
+ * last loss-decrease (calls admitted before it ran under the old limit, and
+ * their losses are the same congestion event: one reduction per round trip,
+ * as TCP makes one per window of data, RFC 5681 §3.2).
+ */
+const freshLoss = (state: State, sample: Sample): boolean => sample.startedAt >= state.lossDecreasedAt
+
+/** The state after a loss shrank the limit: later losses of calls admitted before now are the same event. */
+const lossFence = (sample: Sample): Partial<State> => ({ lossDecreasedAt: sample.startedAt + sample.latency })
+
+const aimd = (limit: AdaptiveLimit.AdaptiveLimit.Aimd, state: State, sample: Sample): State => {
+  const current = state.limit
+  if (sample.dropped || sample.latency > Duration.toMillis(limit.timeout)) {
+    if (!freshLoss(state, sample)) return withLimit(state, current, sample, 0)
+    const next = clamp(Math.floor(current * limit.backoffRatio), limit.minLimit, limit.maxLimit)
+    return withLimit(state, next, sample, 0, lossFence(sample))
+  }
+  const next = sample.inflight * 2 >= current ? current + 1 : current
+  return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, 0)
+}
+
+const vegas = (limit: AdaptiveLimit.AdaptiveLimit.Vegas, state: State, sample: Sample, policy: string): State => {
+  const rtt = sample.latency
+  const estimate = state.estimate
+  if (sample.dropped) {
+    // a drop shrinks the limit by log10(limit) (an additive decrease: on every drop, as concurrency-limits
+    // does); its latency, cut short, says nothing of the queue
+    return vegasUpdate(limit, state, sample, estimate - log10Root(Math.floor(estimate)), state.baseline)
+  }
+  // no latency information (an instant call, under a TestClock)
+  if (!(rtt > 0)) return withLimit(state, estimate, sample, state.baseline)
+  // periodically forget the no-load latency, so a lasting change of the dependency's speed is found
+  const probeCount = state.probeCount + 1
+  if (jitterOf(state.seed) * limit.probeMultiplier * estimate <= probeCount) {
+    return withLimit(state, estimate, sample, rtt, { probeCount: 0, seed: nextSeed(state.seed) })
+  }
+  const noLoad = state.baseline
+  if (noLoad === 0 || rtt < noLoad) {
+    return withLimit(state, estimate, sample, rtt, { probeCount })
+  }
+  const current = Math.floor(estimate)
+  const queueSize = Math.ceil(estimate * (1 - noLoad / rtt))
+  const step = log10Root(current)
+  let next: number
+  if (sample.inflight * 2 < estimate) {
+    // app-limited: the limit did not bound the calls
+    return withLimit(state, estimate, sample, noLoad, { probeCount })
+  } else {
+    const alpha = ofLimit(policy, "alpha", limit.alpha, current, alphaDefault)
+    const beta = ofLimit(policy, "beta", limit.beta, current, betaDefault)
+    const threshold = ofLimit(policy, "threshold", limit.threshold, current, log10Root)
+    if (queueSize <= threshold) next = estimate + beta
+    else if (queueSize < alpha) next = estimate + step
+    else if (queueSize > beta) next = estimate - step
+    else return withLimit(state, estimate, sample, noLoad, { probeCount })
+  }
+  return vegasUpdate(limit, { ...state, probeCount }, sample, next, noLoad)
+}
+
+const vegasUpdate = (
+  limit: AdaptiveLimit.AdaptiveLimit.Vegas,
+  state: State,
+  sample: Sample,
+  raw: number,
+  noLoad: number,
+  patch?: Partial<State>
+): State => {
+  const next = clamp(raw, limit.minLimit, limit.maxLimit)
+  const smoothed = (1 - limit.smoothing) * state.estimate + limit.smoothing * next
+  return withLimit(state, clamp(smoothed, limit.minLimit, limit.maxLimit), sample, noLoad, patch)
+}
+
+const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, sample: Sample, policy: string): State => {
+  const estimate = state.estimate
+  if (sample.dropped) {
+    // a drop is the strongest signal of queueing, gradient 0.5, once per round trip (concurrency-limits
+    // ignores drops: PR #134 and issue #137 there); its latency (cut short) stays out of the long-term average
+    if (!freshLoss(state, sample) || sample.inflight < estimate / 2) return withLimit(state, estimate, sample, state.baseline)
+    const next = estimate * (1 - limit.smoothing) + estimate * 0.5 * limit.smoothing
+    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, state.baseline, lossFence(sample))
+  }
+  const shortRtt = sample.latency
+  if (!(shortRtt > 0)) return withLimit(state, estimate, sample, state.baseline)
+  // the long-term latency: a plain average over the warm-up, then an exponential one over longWindow samples
+  let longRtt: number
+  let longCount = state.longCount
+  if (longCount < GRADIENT2_WARMUP) {
+    longCount++
+    longRtt = (state.baseline * (longCount - 1) + shortRtt) / longCount
+  } else {
+    const factor = 2 / (limit.longWindow + 1)
+    longRtt = state.baseline * (1 - factor) + shortRtt * factor
+  }
+  const reported = longRtt
+  // after a long overload the long-term latency can be several times the current one: decay it faster
+  if (longRtt / shortRtt > 2) longRtt = longRtt * 0.95
+  if (sample.inflight < estimate / 2) {
+    // app-limited
+    return withLimit(state, estimate, sample, longRtt, { longCount })
+  }
+  // concurrency-limits computes the gradient from the long-term latency before its decay
+  const gradient = clamp(limit.rttTolerance * reported / shortRtt, 0.5, 1)
+  // the queue allowance only while no queueing is seen (gradient 1): with it added under a gradient
+  // slightly below 1, the limit creeps up for ever (concurrency-limits PR #134)
+  const queueSize = gradient < 1 ? 0 : ofLimit(policy, "queueSize", limit.queueSize, Math.floor(estimate), queueSizeDefault)
+  let next = estimate * gradient + queueSize
+  next = estimate * (1 - limit.smoothing) + next * limit.smoothing
+  return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, { longCount })
+}
+
+/** Whether a sample carries a usable latency (a finite number >= 0) and in-flight count. */
+const valid = (sample: Sample): boolean =>
+  sample.latency >= 0 && sample.latency < Infinity && sample.inflight >= 0 && sample.inflight < Infinity &&
+  Number.isFinite(sample.startedAt)
+
+/**
+ * The state after `sample`. `policy` names the policy in reports of a
+ * misbehaving user function (Vegas's `alpha`, `beta`, `threshold`;
+ * Gradient2's `queueSize`). An invalid sample (latency or in-flight count not
+ * a finite number >= 0) leaves the state as it is.
+ *
+ * @internal
+ */
+export const step = (limit: Limit, state: State, sample: Sample, policy: string = "AdaptiveLimit"): State => {
+  if (!valid(sample)) return state
+  switch (limit._tag) {
+    case "Aimd":
+      return aimd(limit, state, sample)
+    case "Vegas":
+      return vegas(limit, state, sample, policy)
+    case "Gradient2":
+      return gradient2(limit, state, sample, policy)
+  }
+}
