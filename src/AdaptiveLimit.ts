@@ -287,9 +287,8 @@ export declare namespace AdaptiveLimit {
   export interface Sample {
     /**
      * When the call was admitted, in monotonic milliseconds (any origin; the
-     * same clock as `latency`): a loss shrinks the limit only for calls
-     * admitted at or after the last loss-decrease (one decrease per round
-     * trip).
+     * same clock as `latency`): only a call admitted at or after the last
+     * decrease shrinks the limit again (one decrease per round trip).
      */
     readonly startedAt: number
     /** Milliseconds from permit acquisition to release (monotonic). A sample whose latency is not a finite number >= 0 is ignored. */
@@ -340,11 +339,11 @@ export declare namespace AdaptiveLimit {
     /** Gradient2: samples in the long-term average's warm-up (at most 10). */
     readonly longCount: number
     /**
-     * When a loss last shrank the limit (the end of that call, monotonic
-     * milliseconds; `-Infinity` before any): losses of calls admitted earlier
-     * do not shrink it again.
+     * When a loss (AIMD, Gradient2) or queueing (Gradient2) last shrank the
+     * limit: the end of that call, in monotonic milliseconds (`-Infinity`
+     * before any). Calls admitted earlier do not shrink it again.
      */
-    readonly lossDecreasedAt: number
+    readonly decreasedAt: number
   }
 }
 
@@ -354,9 +353,10 @@ export declare namespace AdaptiveLimit {
 /**
  * A loss-based limit: additive increase, multiplicative decrease
  * (concurrency-limits' `AIMDLimit`). After each call: on a drop or a call
- * slower than `timeout`, `limit = floor(limit × backoffRatio)`; otherwise,
- * if at least half the limit was in use, `limit + 1`; always within
- * `[minLimit, maxLimit]`.
+ * slower than `timeout`, `limit = floor(min(limit, inflight) ×
+ * backoffRatio)`, once per round trip (a loss of a call admitted before the
+ * last decrease is the same congestion); otherwise, if at least half the
+ * limit was in use, `limit + 1`; always within `[minLimit, maxLimit]`.
  *
  * Defaults (concurrency-limits'): `initialLimit` 20, `minLimit` 20,
  * `maxLimit` 200, `backoffRatio` 0.9, `timeout` 5 seconds. Throws
@@ -422,18 +422,26 @@ export const vegas: (options?: AdaptiveLimit.VegasOptions) => AdaptiveLimit.Vega
  * A latency-based limit from the gradient between a long-term average
  * latency and the current one (concurrency-limits' `Gradient2Limit`). After
  * each call (when at least half the limit was in use): `gradient =
- * clamp(rttTolerance × long / latency, 0.5, 1)`, `limit = limit × gradient +
- * queueSize`, smoothed by `smoothing`, within `[minLimit, maxLimit]`. The
- * long-term average spans `longWindow` calls; when it is more than twice the
- * current latency (recovery after a long overload) it decays by 5% per call.
+ * clamp(rttTolerance × long / latency, 0.5, 1)`; at 1 the limit grows by
+ * `queueSize`, smoothed by `smoothing`; below 1 it shrinks to
+ * `min(limit, inflight) × gradient`, once per round trip; a drop shrinks it
+ * to `min(limit, inflight) × 0.5`, once per round trip. Always within
+ * `[minLimit, maxLimit]`. The long-term average spans `longWindow` calls
+ * (drops excluded); when it is more than twice the current latency
+ * (recovery after a long overload) it decays by 5% per call.
  *
  * Defaults (concurrency-limits'): `initialLimit` 20, `minLimit` 20,
  * `maxLimit` 200, `smoothing` 0.2, `rttTolerance` 1.5, `longWindow` 600,
  * `queueSize` 4. Throws `InvalidOptionsError` naming the option and its
  * range.
  *
- * Drops move it only through their latency (as in concurrency-limits): a
- * call cut by a timeout is a slow call.
+ * Unlike concurrency-limits' Gradient2, drops count (there, a limit whose
+ * calls all time out at a steady latency grows to the maximum), and a burst
+ * of slow calls shrinks the limit once, not once per call. It trusts its
+ * long-term average: under a lasting overload the average follows the
+ * queueing latency and the limit drifts up until calls time out — use a
+ * `longWindow` spanning more calls than an overload lasts, a `rttTolerance`
+ * close to 1, and a timeout (see docs/AdaptiveLimit.md).
  *
  * @example
  * ```ts

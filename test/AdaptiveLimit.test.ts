@@ -189,7 +189,7 @@ describe("AdaptiveLimit.step (pure)", () => {
     assert.isTrue(states.findIndex((s) => s.baseline === 300) <= 21)
   })
 
-  it("Gradient2: grows by queueSize while latency stays within tolerance, shrinks past it, halves (smoothed) on a drop", () => {
+  it("Gradient2: grows by queueSize while latency stays within tolerance, shrinks past it and halves on a drop, once per round trip", () => {
     const limit = AdaptiveLimit.gradient2({ minLimit: 1, initialLimit: 20, smoothing: 1 })
     let state = AdaptiveLimit.initial(limit)
     for (let i = 0; i < 10; i++) state = AdaptiveLimit.step(limit, state, { startedAt: i, latency: 100, inflight: 1, dropped: false })
@@ -200,9 +200,12 @@ describe("AdaptiveLimit.step (pure)", () => {
     state = AdaptiveLimit.step(limit, state, { startedAt: 11, latency: 300, inflight: 24, dropped: false })
     // long ≈ 100.7, gradient = 1.5 × 100.7 / 300 ≈ 0.503: 24 × 0.503 (no queue allowance below 1)
     assert.strictEqual(state.limit, 12)
+    // a decrease answers the load its calls saw: calls admitted before it (at 11 + 300 ms) do not decrease again
     state = AdaptiveLimit.step(limit, state, { startedAt: 12, latency: 5_000, inflight: 12, dropped: true })
-    assert.strictEqual(state.limit, 6)
-    state = AdaptiveLimit.step(limit, state, { startedAt: 12, latency: 5_000, inflight: 12, dropped: true })
+    assert.strictEqual(state.limit, 12)
+    state = AdaptiveLimit.step(limit, state, { startedAt: 400, latency: 5_000, inflight: 12, dropped: true })
+    assert.strictEqual(state.limit, 6) // a fresh drop: gradient 0.5 on the calls in use
+    state = AdaptiveLimit.step(limit, state, { startedAt: 500, latency: 5_000, inflight: 6, dropped: true })
     assert.strictEqual(state.limit, 6) // the same congestion event
   })
 
@@ -226,8 +229,8 @@ describe("AdaptiveLimit.step (pure)", () => {
       const loss = sample.dropped || sample.latency > Duration.toMillis(aimd.timeout)
       if (loss) {
         assert.isAtMost(next.limit, state.limit)
-        if (sample.startedAt >= state.lossDecreasedAt && state.limit > limit.minLimit) assert.isBelow(next.limit, state.limit)
-        if (sample.startedAt < state.lossDecreasedAt) assert.strictEqual(next.limit, state.limit)
+        if (sample.startedAt >= state.decreasedAt && state.limit > limit.minLimit) assert.isBelow(next.limit, state.limit)
+        if (sample.startedAt < state.decreasedAt) assert.strictEqual(next.limit, state.limit)
       } else if (sample.inflight * 2 >= state.limit) {
         assert.strictEqual(next.limit, Math.min(state.limit + 1, limit.maxLimit))
       } else {
@@ -257,7 +260,8 @@ describe("AdaptiveLimit.step (pure)", () => {
     for (let i = 1; i < 20_000 && state.limit > limit.minLimit; i++) {
       // no probe of Vegas's no-load latency (it would see the queue too); Gradient2's average held at 100 ms
       // (with this sample in it, at worst 100 × 0.82 + 600 × 0.18 = 190 ms: 600 > rttTolerance × 190)
-      state = AdaptiveLimit.step(limit, { ...state, probeCount: 0 }, { startedAt: i, latency: 600, inflight: state.limit, dropped: false })
+      // each call admitted after the previous one ended: every decrease is a new round trip
+      state = AdaptiveLimit.step(limit, { ...state, probeCount: 0 }, { startedAt: i * 600, latency: 600, inflight: state.limit, dropped: false })
       if (state.algorithm === "Gradient2") state = { ...state, baseline: 100 }
     }
     if (limit._tag === "Gradient2") {
@@ -374,7 +378,8 @@ describe("Bulkhead with an adaptive limit", () => {
       yield* until(() => bulkhead.unsafeStats().active === 3)
       const before = bulkhead.unsafeStats().maxConcurrent
       yield* Effect.exit(Effect.fail(new Cause.TimeoutException()).pipe(bulkhead))
-      assert.strictEqual(bulkhead.unsafeStats().maxConcurrent, Math.max(1, Math.floor(before * 0.5)))
+      // the calls in use when it was admitted (3 held + itself), halved
+      assert.strictEqual(bulkhead.unsafeStats().maxConcurrent, Math.max(1, Math.floor(Math.min(before, 4) * 0.5)))
       assert.strictEqual(bulkhead.unsafeStats().active, 3)
       yield* Deferred.succeed(hold, void 0)
       const done = yield* Fiber.await(running)

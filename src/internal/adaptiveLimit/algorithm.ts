@@ -33,14 +33,39 @@
  * Common to all (as in concurrency-limits): a sample taken while less than
  * half the limit is in use does not raise the limit ("app-limited": the
  * limit was not what bounded the calls; AIMD and Vegas skip the increase,
- * Gradient2 skips the update). Where ours differs: every algorithm has a
- * `minLimit` (Vegas has none there: 1), the limit is always clamped to
- * `[minLimit, maxLimit]` (concurrency-limits' Vegas and Gradient2 clamp the
- * raw estimate before smoothing, which keeps it in range too; AIMD clamps
- * after), a sample whose latency is not a finite number >= 0 is ignored, and
- * Vegas and Gradient2 take no latency information from a sample of 0 ms
- * (concurrency-limits throws on it; under a `TestClock` an instant call
- * measures 0).
+ * Gradient2 skips the update).
+ *
+ * Where ours differs, and why (each found on the simulated server of
+ * test/AdaptiveLimit.simulation.test.ts, where concurrency-limits' rules
+ * collapsed to the minimum or drifted to the maximum):
+ *
+ * - **One decrease per round trip.** A loss (AIMD, Gradient2) or queueing
+ *   (Gradient2) shrinks the limit only for a call admitted at or after the
+ *   last decrease ({@link State.decreasedAt}): the calls admitted before it
+ *   ran under the old limit, and their losses are the congestion that
+ *   decrease already answered — as TCP reduces its window once per window of
+ *   data (RFC 5681 §3.2). concurrency-limits shrinks on every such sample: a
+ *   burst of timeouts multiplies the limit by 0.9 once per call, down to the
+ *   minimum. Vegas keeps its per-sample additive decrease (by log10(limit),
+ *   gentle enough).
+ * - **Shrink the calls in use.** A decrease applies to the calls in flight
+ *   when the lost call was admitted, when fewer than the limit (TCP's
+ *   `ssthresh = FlightSize / 2`, RFC 5681 §3.1): a limit far above the load
+ *   comes down in one step instead of many.
+ * - **Gradient2 counts drops.** concurrency-limits' Gradient2 ignores
+ *   `didDrop`, so when calls time out at a steady latency its limit grows to
+ *   the maximum (its issue #137); a drop here is gradient 0.5 (as its open
+ *   PR #134 proposes), and its latency (cut short) stays out of the
+ *   long-term average. Its queue allowance is added only while the gradient
+ *   is 1 (PR #134: with it added under a gradient slightly below 1 the limit
+ *   creeps up for ever), and a decrease, once per round trip, is the
+ *   gradient itself, not smoothed.
+ * - Every algorithm has a `minLimit` (Vegas has none there: 1); the limit is
+ *   always within `[minLimit, maxLimit]`; a sample whose latency, in-flight
+ *   count or start is not a finite number (latency and in-flight >= 0) is
+ *   ignored; Vegas and Gradient2 take no latency information from a sample
+ *   of 0 ms (concurrency-limits throws on it; under a `TestClock` an instant
+ *   call measures 0).
  *
  * @internal
  */
@@ -134,7 +159,7 @@ export const initial = (limit: Limit, seed: number = 0): State => ({
   probeCount: 0,
   seed: seed | 0,
   longCount: 0,
-  lossDecreasedAt: -Infinity
+  decreasedAt: -Infinity
 })
 
 const withLimit = (state: State, estimate: number, sample: Sample, baseline: number, patch?: Partial<State>): State => ({
@@ -149,22 +174,32 @@ const withLimit = (state: State, estimate: number, sample: Sample, baseline: num
 })
 
 /**
- * True when a loss may shrink the limit: the call was admitted at or after the
- * last loss-decrease (calls admitted before it ran under the old limit, and
- * their losses are the same congestion event: one reduction per round trip,
- * as TCP makes one per window of data, RFC 5681 §3.2).
+ * True when a sample may shrink the limit: the call was admitted at or after
+ * the last decrease (calls admitted before it ran under the old limit: their
+ * losses and queueing are the congestion that decrease answered; one
+ * reduction per round trip, as TCP makes one per window of data, RFC 5681
+ * §3.2).
  */
-const freshLoss = (state: State, sample: Sample): boolean => sample.startedAt >= state.lossDecreasedAt
+const fresh = (state: State, sample: Sample): boolean => sample.startedAt >= state.decreasedAt
 
-/** The state after a loss shrank the limit: later losses of calls admitted before now are the same event. */
-const lossFence = (sample: Sample): Partial<State> => ({ lossDecreasedAt: sample.startedAt + sample.latency })
+/**
+ * What a loss shrinks: the limit, or the calls in flight when the lost call
+ * was admitted if fewer (the limit was not what bounded them). TCP does the
+ * same: after a loss, `ssthresh = FlightSize / 2` (RFC 5681 §3.1), not half
+ * the window; concurrency-limits shrinks the limit, so a limit far above the
+ * load takes many losses to come down.
+ */
+const inUse = (estimate: number, sample: Sample): number => Math.min(estimate, Math.max(1, sample.inflight))
+
+/** The state after a decrease: calls admitted before now (the sample's end) do not shrink the limit again. */
+const fence = (sample: Sample): Partial<State> => ({ decreasedAt: sample.startedAt + sample.latency })
 
 const aimd = (limit: AdaptiveLimit.AdaptiveLimit.Aimd, state: State, sample: Sample): State => {
   const current = state.limit
   if (sample.dropped || sample.latency > Duration.toMillis(limit.timeout)) {
-    if (!freshLoss(state, sample)) return withLimit(state, current, sample, 0)
-    const next = clamp(Math.floor(current * limit.backoffRatio), limit.minLimit, limit.maxLimit)
-    return withLimit(state, next, sample, 0, lossFence(sample))
+    if (!fresh(state, sample)) return withLimit(state, current, sample, 0)
+    const next = clamp(Math.floor(inUse(current, sample) * limit.backoffRatio), limit.minLimit, limit.maxLimit)
+    return withLimit(state, next, sample, 0, fence(sample))
   }
   const next = sample.inflight * 2 >= current ? current + 1 : current
   return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, 0)
@@ -213,22 +248,23 @@ const vegasUpdate = (
   state: State,
   sample: Sample,
   raw: number,
-  noLoad: number,
-  patch?: Partial<State>
+  noLoad: number
 ): State => {
   const next = clamp(raw, limit.minLimit, limit.maxLimit)
   const smoothed = (1 - limit.smoothing) * state.estimate + limit.smoothing * next
-  return withLimit(state, clamp(smoothed, limit.minLimit, limit.maxLimit), sample, noLoad, patch)
+  return withLimit(state, clamp(smoothed, limit.minLimit, limit.maxLimit), sample, noLoad)
 }
 
 const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, sample: Sample, policy: string): State => {
   const estimate = state.estimate
   if (sample.dropped) {
-    // a drop is the strongest signal of queueing, gradient 0.5, once per round trip (concurrency-limits
-    // ignores drops: PR #134 and issue #137 there); its latency (cut short) stays out of the long-term average
-    if (!freshLoss(state, sample) || sample.inflight < estimate / 2) return withLimit(state, estimate, sample, state.baseline)
-    const next = estimate * (1 - limit.smoothing) + estimate * 0.5 * limit.smoothing
-    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, state.baseline, lossFence(sample))
+    // a drop is the strongest signal of queueing: gradient 0.5 on the calls in use, once per round trip and not
+    // smoothed (a loss is no outlier to average away). concurrency-limits ignores drops (its issue #137: under
+    // timeouts the limit grows to the maximum; its PR #134 proposes gradient 0.5). The drop's latency, cut
+    // short, stays out of the long-term average.
+    if (!fresh(state, sample)) return withLimit(state, estimate, sample, state.baseline)
+    const next = inUse(estimate, sample) * 0.5
+    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, state.baseline, fence(sample))
   }
   const shortRtt = sample.latency
   if (!(shortRtt > 0)) return withLimit(state, estimate, sample, state.baseline)
@@ -251,9 +287,18 @@ const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, s
   }
   // concurrency-limits computes the gradient from the long-term latency before its decay
   const gradient = clamp(limit.rttTolerance * reported / shortRtt, 0.5, 1)
+  // queueing shrinks the limit once per round trip: the calls admitted before the last decrease were queued
+  // by the load that decrease answered (concurrency-limits shrinks on each of them, compounding into a
+  // collapse to minLimit when a burst of slow calls returns together)
+  if (gradient < 1 && !fresh(state, sample)) return withLimit(state, estimate, sample, longRtt, { longCount })
   // the queue allowance only while no queueing is seen (gradient 1): with it added under a gradient
   // slightly below 1, the limit creeps up for ever (concurrency-limits PR #134)
   const queueSize = gradient < 1 ? 0 : ofLimit(policy, "queueSize", limit.queueSize, Math.floor(estimate), queueSizeDefault)
+  if (gradient < 1) {
+    // once per round trip, so not smoothed: the gradient itself
+    const next = inUse(estimate, sample) * gradient
+    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, { longCount, ...fence(sample) })
+  }
   let next = estimate * gradient + queueSize
   next = estimate * (1 - limit.smoothing) + next * limit.smoothing
   return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, { longCount })
