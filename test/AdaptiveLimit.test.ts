@@ -98,7 +98,7 @@ describe("AdaptiveLimit constructors", () => {
   it("throw InvalidOptionsError naming the option and its range", () => {
     const cases: ReadonlyArray<readonly [() => unknown, string, string, string]> = [
       [() => AdaptiveLimit.aimd({ backoffRatio: 1 }), "AdaptiveLimit.aimd", "backoffRatio", "a number >= 0.5 and < 1"],
-      [() => AdaptiveLimit.aimd({ backoffRatio: 0.4 }), "AdaptiveLimit.aimd", "backoffRatio", "a number >= 0.5"],
+      [() => AdaptiveLimit.aimd({ backoffRatio: 0.4 }), "AdaptiveLimit.aimd", "backoffRatio", "a number >= 0.5 and < 1"],
       [() => AdaptiveLimit.aimd({ timeout: 0 }), "AdaptiveLimit.aimd", "timeout", "a finite duration > 0"],
       [() => AdaptiveLimit.aimd({ minLimit: 0 }), "AdaptiveLimit.aimd", "minLimit", "an integer >= 1 and <= 1000000"],
       [() => AdaptiveLimit.aimd({ initialLimit: 5 }), "AdaptiveLimit.aimd", "initialLimit", "an integer >= minLimit (20) and <= maxLimit (200)"],

@@ -58,14 +58,11 @@ export const aimdSpec = Spec.struct<AdaptiveLimit.AdaptiveLimit.AimdOptions>()("
   initialLimit: limitField().default(AIMD_DEFAULTS.initialLimit),
   minLimit: limitField().default(AIMD_DEFAULTS.minLimit),
   maxLimit: limitField().default(AIMD_DEFAULTS.maxLimit),
-  backoffRatio: Spec.number({ min: 0.5 }).default(AIMD_DEFAULTS.backoffRatio),
+  // [0.5, 1): as concurrency-limits checks it
+  backoffRatio: Spec.number({ min: 0.5, lt: 1 }).default(AIMD_DEFAULTS.backoffRatio),
   timeout: Spec.duration().default(AIMD_DEFAULTS.timeout),
   isDrop: isDrop()
-}, (r, o, m) => {
-  // [0.5, 1): as concurrency-limits checks it
-  if (r.backoffRatio >= 1) throw validate.invalid(m, "backoffRatio", o.backoffRatio, "a number >= 0.5 and < 1")
-  limits(r, o, m)
-})
+}, limits)
 
 /** A number >= 0, or a function of the current limit. */
 const ofLimit = () => Spec.number({ min: 0 }).orFunction<(limit: number) => number>()
