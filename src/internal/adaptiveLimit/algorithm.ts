@@ -147,31 +147,71 @@ const queueSizeDefault = (): number => 4
 
 // --- states -------------------------------------------------------------------------------
 
-/** The state before any sample. @internal */
-export const initial = (limit: Limit, seed: number = 0): State => ({
-  algorithm: limit._tag,
-  limit: limit.initialLimit,
-  estimate: limit.initialLimit,
-  latency: 0,
-  baseline: 0,
-  samples: 0,
-  drops: 0,
-  probeCount: 0,
-  seed: seed | 0,
-  longCount: 0,
-  decreasedAt: -Infinity
-})
+/**
+ * A state: a class with every field set by its constructor (one allocation of
+ * a fixed shape per step; an object spread costs several times more).
+ * @internal
+ */
+export class LimitState implements State {
+  constructor(
+    readonly algorithm: State["algorithm"],
+    readonly limit: number,
+    readonly estimate: number,
+    readonly latency: number,
+    readonly baseline: number,
+    readonly samples: number,
+    readonly drops: number,
+    readonly probeCount: number,
+    readonly seed: number,
+    readonly longCount: number,
+    readonly decreasedAt: number
+  ) {}
+}
 
-const withLimit = (state: State, estimate: number, sample: Sample, baseline: number, patch?: Partial<State>): State => ({
-  ...state,
-  ...patch,
-  limit: Math.floor(estimate),
-  estimate,
-  latency: sample.latency,
-  baseline,
-  samples: state.samples + 1,
-  drops: sample.dropped ? state.drops + 1 : state.drops
-})
+/** The state before any sample. @internal */
+export const initial = (limit: Limit, seed: number = 0): State =>
+  new LimitState(limit._tag, limit.initialLimit, limit.initialLimit, 0, 0, 0, 0, 0, seed | 0, 0, -Infinity)
+
+/** `state` with its limit (and estimate) set to `n` (a resize). @internal */
+export const withEstimate = (state: State, n: number): State =>
+  new LimitState(
+    state.algorithm,
+    Math.floor(n),
+    n,
+    state.latency,
+    state.baseline,
+    state.samples,
+    state.drops,
+    state.probeCount,
+    state.seed,
+    state.longCount,
+    state.decreasedAt
+  )
+
+/** The state after `sample`, with the new estimate and what the algorithm measured. */
+const withLimit = (
+  state: State,
+  estimate: number,
+  sample: Sample,
+  baseline: number,
+  probeCount: number = state.probeCount,
+  seed: number = state.seed,
+  longCount: number = state.longCount,
+  decreasedAt: number = state.decreasedAt
+): State =>
+  new LimitState(
+    state.algorithm,
+    Math.floor(estimate),
+    estimate,
+    sample.latency,
+    baseline,
+    state.samples + 1,
+    sample.dropped ? state.drops + 1 : state.drops,
+    probeCount,
+    seed,
+    longCount,
+    decreasedAt
+  )
 
 /**
  * True when a sample may shrink the limit: the call was admitted at or after
@@ -191,15 +231,15 @@ const fresh = (state: State, sample: Sample): boolean => sample.startedAt >= sta
  */
 const inUse = (estimate: number, sample: Sample): number => Math.min(estimate, Math.max(1, sample.inflight))
 
-/** The state after a decrease: calls admitted before now (the sample's end) do not shrink the limit again. */
-const fence = (sample: Sample): Partial<State> => ({ decreasedAt: sample.startedAt + sample.latency })
+/** After a decrease: calls admitted before now (the sample's end) do not shrink the limit again. */
+const fence = (sample: Sample): number => sample.startedAt + sample.latency
 
 const aimd = (limit: AdaptiveLimit.AdaptiveLimit.Aimd, state: State, sample: Sample): State => {
   const current = state.limit
   if (sample.dropped || sample.latency > Duration.toMillis(limit.timeout)) {
     if (!fresh(state, sample)) return withLimit(state, current, sample, 0)
     const next = clamp(Math.floor(inUse(current, sample) * limit.backoffRatio), limit.minLimit, limit.maxLimit)
-    return withLimit(state, next, sample, 0, fence(sample))
+    return withLimit(state, next, sample, 0, state.probeCount, state.seed, state.longCount, fence(sample))
   }
   const next = sample.inflight * 2 >= current ? current + 1 : current
   return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, 0)
@@ -211,36 +251,31 @@ const vegas = (limit: AdaptiveLimit.AdaptiveLimit.Vegas, state: State, sample: S
   if (sample.dropped) {
     // a drop shrinks the limit by log10(limit) (an additive decrease: on every drop, as concurrency-limits
     // does); its latency, cut short, says nothing of the queue
-    return vegasUpdate(limit, state, sample, estimate - log10Root(Math.floor(estimate)), state.baseline)
+    return vegasUpdate(limit, state, sample, estimate - log10Root(Math.floor(estimate)), state.baseline, state.probeCount)
   }
   // no latency information (an instant call, under a TestClock)
   if (!(rtt > 0)) return withLimit(state, estimate, sample, state.baseline)
   // periodically forget the no-load latency, so a lasting change of the dependency's speed is found
   const probeCount = state.probeCount + 1
   if (jitterOf(state.seed) * limit.probeMultiplier * estimate <= probeCount) {
-    return withLimit(state, estimate, sample, rtt, { probeCount: 0, seed: nextSeed(state.seed) })
+    return withLimit(state, estimate, sample, rtt, 0, nextSeed(state.seed))
   }
   const noLoad = state.baseline
-  if (noLoad === 0 || rtt < noLoad) {
-    return withLimit(state, estimate, sample, rtt, { probeCount })
-  }
+  if (noLoad === 0 || rtt < noLoad) return withLimit(state, estimate, sample, rtt, probeCount)
   const current = Math.floor(estimate)
   const queueSize = Math.ceil(estimate * (1 - noLoad / rtt))
   const step = log10Root(current)
+  // app-limited: the limit did not bound the calls
+  if (sample.inflight * 2 < estimate) return withLimit(state, estimate, sample, noLoad, probeCount)
+  const alpha = ofLimit(policy, "alpha", limit.alpha, current, alphaDefault)
+  const beta = ofLimit(policy, "beta", limit.beta, current, betaDefault)
+  const threshold = ofLimit(policy, "threshold", limit.threshold, current, log10Root)
   let next: number
-  if (sample.inflight * 2 < estimate) {
-    // app-limited: the limit did not bound the calls
-    return withLimit(state, estimate, sample, noLoad, { probeCount })
-  } else {
-    const alpha = ofLimit(policy, "alpha", limit.alpha, current, alphaDefault)
-    const beta = ofLimit(policy, "beta", limit.beta, current, betaDefault)
-    const threshold = ofLimit(policy, "threshold", limit.threshold, current, log10Root)
-    if (queueSize <= threshold) next = estimate + beta
-    else if (queueSize < alpha) next = estimate + step
-    else if (queueSize > beta) next = estimate - step
-    else return withLimit(state, estimate, sample, noLoad, { probeCount })
-  }
-  return vegasUpdate(limit, { ...state, probeCount }, sample, next, noLoad)
+  if (queueSize <= threshold) next = estimate + beta
+  else if (queueSize < alpha) next = estimate + step
+  else if (queueSize > beta) next = estimate - step
+  else return withLimit(state, estimate, sample, noLoad, probeCount)
+  return vegasUpdate(limit, state, sample, next, noLoad, probeCount)
 }
 
 const vegasUpdate = (
@@ -248,11 +283,12 @@ const vegasUpdate = (
   state: State,
   sample: Sample,
   raw: number,
-  noLoad: number
+  noLoad: number,
+  probeCount: number
 ): State => {
   const next = clamp(raw, limit.minLimit, limit.maxLimit)
   const smoothed = (1 - limit.smoothing) * state.estimate + limit.smoothing * next
-  return withLimit(state, clamp(smoothed, limit.minLimit, limit.maxLimit), sample, noLoad)
+  return withLimit(state, clamp(smoothed, limit.minLimit, limit.maxLimit), sample, noLoad, probeCount)
 }
 
 const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, sample: Sample, policy: string): State => {
@@ -264,7 +300,7 @@ const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, s
     // short, stays out of the long-term average.
     if (!fresh(state, sample)) return withLimit(state, estimate, sample, state.baseline)
     const next = inUse(estimate, sample) * 0.5
-    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, state.baseline, fence(sample))
+    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, state.baseline, state.probeCount, state.seed, state.longCount, fence(sample))
   }
   const shortRtt = sample.latency
   if (!(shortRtt > 0)) return withLimit(state, estimate, sample, state.baseline)
@@ -281,27 +317,27 @@ const gradient2 = (limit: AdaptiveLimit.AdaptiveLimit.Gradient2, state: State, s
   const reported = longRtt
   // after a long overload the long-term latency can be several times the current one: decay it faster
   if (longRtt / shortRtt > 2) longRtt = longRtt * 0.95
-  if (sample.inflight < estimate / 2) {
-    // app-limited
-    return withLimit(state, estimate, sample, longRtt, { longCount })
-  }
+  // app-limited
+  if (sample.inflight < estimate / 2) return withLimit(state, estimate, sample, longRtt, state.probeCount, state.seed, longCount)
   // concurrency-limits computes the gradient from the long-term latency before its decay
   const gradient = clamp(limit.rttTolerance * reported / shortRtt, 0.5, 1)
   // queueing shrinks the limit once per round trip: the calls admitted before the last decrease were queued
   // by the load that decrease answered (concurrency-limits shrinks on each of them, compounding into a
   // collapse to minLimit when a burst of slow calls returns together)
-  if (gradient < 1 && !fresh(state, sample)) return withLimit(state, estimate, sample, longRtt, { longCount })
+  if (gradient < 1 && !fresh(state, sample)) {
+    return withLimit(state, estimate, sample, longRtt, state.probeCount, state.seed, longCount)
+  }
   // the queue allowance only while no queueing is seen (gradient 1): with it added under a gradient
   // slightly below 1, the limit creeps up for ever (concurrency-limits PR #134)
   const queueSize = gradient < 1 ? 0 : ofLimit(policy, "queueSize", limit.queueSize, Math.floor(estimate), queueSizeDefault)
   if (gradient < 1) {
     // once per round trip, so not smoothed: the gradient itself
     const next = inUse(estimate, sample) * gradient
-    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, { longCount, ...fence(sample) })
+    return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, state.probeCount, state.seed, longCount, fence(sample))
   }
   let next = estimate * gradient + queueSize
   next = estimate * (1 - limit.smoothing) + next * limit.smoothing
-  return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, { longCount })
+  return withLimit(state, clamp(next, limit.minLimit, limit.maxLimit), sample, longRtt, state.probeCount, state.seed, longCount)
 }
 
 /** Whether a sample carries a usable latency (a finite number >= 0) and in-flight count. */

@@ -66,6 +66,13 @@ export class AdaptiveCalls {
   readonly limitMetric: Metric.Metric.Gauge<number>
   readonly latencyMetric: Metric.Metric.Gauge<number>
   readonly dropsMetric: Metric.Metric.Counter<number>
+  /** The sample handed to the algorithm, reused (steps are synchronous and keep no reference to it). */
+  private readonly sample: { startedAt: number; latency: number; inflight: number; dropped: boolean } = {
+    startedAt: 0,
+    latency: 0,
+    inflight: 0,
+    dropped: false
+  }
 
   constructor(readonly impl: BulkheadImpl, readonly limit: AdaptiveLimit.AdaptiveLimit, readonly seed: number) {
     this.startLimit = limit.initialLimit
@@ -85,7 +92,7 @@ export class AdaptiveCalls {
       }
     }
     const state = algorithm.initial(this.limit, this.seed)
-    return this.startLimit === state.limit ? state : { ...state, limit: this.startLimit, estimate: this.startLimit }
+    return this.startLimit === state.limit ? state : algorithm.withEstimate(state, this.startLimit)
   }
 
   /** Gives a new partition its state and sizes its semaphore to its limit. */
@@ -109,7 +116,7 @@ export class AdaptiveCalls {
 
   /** A state for a key with no partition now (stats of an idle key). */
   peek(key: string): State {
-    return this.learned.get(key) ?? { ...algorithm.initial(this.limit, this.seed), limit: this.startLimit, estimate: this.startLimit }
+    return this.learned.get(key) ?? algorithm.withEstimate(algorithm.initial(this.limit, this.seed), this.startLimit)
   }
 
   /**
@@ -139,7 +146,12 @@ export class AdaptiveCalls {
     if (outcome === IGNORE || before === undefined) return
     const latency = monotonicMillis(this.impl.clock) - startedAt
     const dropped = outcome === DROP
-    const after = algorithm.step(this.limit, before, { startedAt, latency, inflight, dropped }, this.impl.name)
+    const sample = this.sample
+    sample.startedAt = startedAt
+    sample.latency = latency
+    sample.inflight = inflight
+    sample.dropped = dropped
+    const after = algorithm.step(this.limit, before, sample, this.impl.name)
     partition.limit = after
     if (after.samples !== before.samples) {
       this.latencySum += latency
@@ -197,7 +209,7 @@ export class AdaptiveCalls {
 
   private setLimit(partition: Partition, n: number): void {
     const state = partition.limit
-    if (state !== undefined) partition.limit = { ...state, limit: n, estimate: n }
+    if (state !== undefined) partition.limit = algorithm.withEstimate(state, n)
     partition.semaphore.unsafeResize(n)
   }
 
