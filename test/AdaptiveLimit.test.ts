@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Metric, MetricState, Option, Stream, TestClock } from "effect"
-import { AdaptiveLimit, Bulkhead, Errors, Timeout } from "effect-resilience"
+import { AdaptiveLimit, Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
 import { until } from "./utils/fibers.js"
 import { counterValue } from "./utils/metrics.js"
 
@@ -566,6 +566,31 @@ describe("Bulkhead with an adaptive limit", () => {
       yield* Fiber.join(calls)
       // from 3 (not 2): the first call (1 in flight of 3) leaves it, the second (2 of 3) makes it 4
       assert.strictEqual(bulkhead.unsafeStats("fast.example.com").maxConcurrent, 4)
+    }))
+
+  it.scoped("what idle keys learned is bounded: past 1,024 keys the oldest are forgotten", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: AdaptiveLimit.aimd({ minLimit: 1, initialLimit: 2 }), ...quiet })
+      // each key learns 1 (a timeout), then goes idle
+      for (let i = 0; i < 1_500; i++) {
+        yield* Effect.exit(bulkhead.execute(Effect.fail(new Cause.TimeoutException()), { key: `k${i}` }))
+      }
+      assert.strictEqual(bulkhead.unsafeTotals().partitions, 0)
+      assert.strictEqual(bulkhead.unsafeStats("k0").maxConcurrent, 2) // forgotten: a new key starts at initialLimit
+      assert.strictEqual(bulkhead.unsafeStats("k1499").maxConcurrent, 1)
+      assert.strictEqual(bulkhead.unsafeStats(`k${1_500 - 1_024}`).maxConcurrent, 1)
+      assert.strictEqual(bulkhead.unsafeStats(`k${1_500 - 1_025}`).maxConcurrent, 2)
+    }))
+
+  it.scoped("Policy.describe shows the adaptive limit", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: AdaptiveLimit.gradient2({ minLimit: 4, initialLimit: 8 }), ...quiet })
+      assert.deepStrictEqual(Policy.describe(bulkhead).options?.maxConcurrent, {
+        adaptive: "Gradient2",
+        initialLimit: 8,
+        minLimit: 4,
+        maxLimit: 200
+      })
     }))
 
   it.scoped("resize sets every partition's limit within [minLimit, maxLimit]; outside it fails with InvalidOptionsError", () =>
