@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Metric, MetricState, Option, Stream, TestClock } from "effect"
-import { AdaptiveLimit, Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
+import { AdaptiveLimit, Bulkhead, Errors, Policy, Testing, Timeout } from "effect-resilience"
 import { until } from "./utils/fibers.js"
 import { counterValue } from "./utils/metrics.js"
 
@@ -566,6 +566,58 @@ describe("Bulkhead with an adaptive limit", () => {
       yield* Fiber.join(calls)
       // from 3 (not 2): the first call (1 in flight of 3) leaves it, the second (2 of 3) makes it 4
       assert.strictEqual(bulkhead.unsafeStats("fast.example.com").maxConcurrent, 4)
+    }))
+
+  it.scoped("latency is monotonic: the wall clock stepping an hour back and forward mid-call changes nothing", () =>
+    Testing.withSteppedWallClock((wall) =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: AdaptiveLimit.aimd({ minLimit: 1, initialLimit: 2 }), ...quiet })
+        const back = yield* Effect.fork(takes(100).pipe(bulkhead))
+        yield* until(() => bulkhead.unsafeStats().active === 1)
+        yield* wall.back("1 hour")
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(back)
+        assert.strictEqual(bulkhead.unsafeStats().adaptive?.latency, 100)
+        const forward = yield* Effect.fork(takes(100).pipe(bulkhead))
+        yield* until(() => bulkhead.unsafeStats().active === 1)
+        yield* wall.forward("2 hours")
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(forward)
+        assert.strictEqual(bulkhead.unsafeStats().adaptive?.latency, 100)
+        assert.strictEqual(bulkhead.unsafeStats().adaptive?.drops, 0)
+      })
+    ))
+
+  it.scoped("interruption at any point leaks no permit: calls interrupted while queued, running or just admitted", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({
+        maxConcurrent: AdaptiveLimit.vegas({ initialLimit: 3, minLimit: 1, maxLimit: 6 }),
+        maxQueue: 100,
+        ...quiet
+      })
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 60 }, (_, i) => i),
+        (i) => Effect.fork(takes(10 + (i % 7) * 5).pipe(bulkhead)),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.yieldNow()
+      for (let round = 0; round < 12; round++) {
+        // interrupt every fifth fiber still alive, at a different point each round
+        yield* Effect.forEach(fibers.filter((_, i) => (i + round) % 5 === 0), Fiber.interrupt, { discard: true })
+        yield* TestClock.adjust("7 millis")
+      }
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(fibers, Fiber.await, { discard: true })
+      const stats = bulkhead.unsafeStats()
+      assert.deepStrictEqual([stats.active, stats.queued], [0, 0])
+      // every permit is free: the limit's worth of calls run at once
+      const gate = yield* Deferred.make<void>()
+      const full = yield* Effect.fork(
+        Effect.all(Array.from({ length: stats.maxConcurrent }, () => Deferred.await(gate).pipe(bulkhead)), { concurrency: "unbounded" })
+      )
+      yield* until(() => bulkhead.unsafeStats().active === stats.maxConcurrent)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(full)
     }))
 
   it.scoped("what idle keys learned is bounded: past 1,024 keys the oldest are forgotten", () =>
