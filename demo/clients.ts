@@ -4,7 +4,7 @@
  */
 import { HttpClient, type HttpClientError } from "@effect/platform"
 import { Data, Duration, Effect, Option, Stream } from "effect"
-import { CircuitBreaker, Fallback, Retry } from "effect-resilience"
+import { AdaptiveLimit, CircuitBreaker, Fallback, Retry } from "effect-resilience"
 import { ResilientHttpClient, RetryAfter } from "effect-resilience/http"
 
 export class UpstreamError extends Data.TaggedError("UpstreamError")<{
@@ -41,6 +41,8 @@ export interface ResilientClient {
   readonly breakerState: () => Effect.Effect<string>
   /** The breaker's state changes: `to` is the new state's tag. */
   readonly transitions: Stream.Stream<{ readonly to: string }>
+  /** The bulkhead's limit for the upstream's origin and the calls holding a permit. */
+  readonly limit: () => { readonly limit: number; readonly active: number }
   readonly description: string
 }
 
@@ -54,6 +56,10 @@ export const makeResilientClient = (
   options: {
     /** Where the breaker keeps its circuits: in memory (default) or a shared store (Redis). */
     readonly store?: CircuitBreaker.CircuitBreakerStore | undefined
+    /** The client's name (the upstream counts requests per name). Defaults to `"resilient"`. */
+    readonly name?: string | undefined
+    /** The bulkhead's limit adapts (Vegas) instead of the fixed 20. */
+    readonly adaptive?: boolean | undefined
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -79,7 +85,12 @@ export const makeResilientClient = (
         openDuration: "1500 millis",
         halfOpen: { probes: 2, successThreshold: 2 }
       },
-      bulkhead: { maxConcurrent: 20, maxQueue: 40, maxWait: "500 millis" },
+      bulkhead: {
+        // Vegas per origin: from 10, between 2 and 40, fed by the latency of each call
+        maxConcurrent: options.adaptive === true ? AdaptiveLimit.vegas({ initialLimit: 10, minLimit: 2, maxLimit: 40 }) : 20,
+        maxQueue: 40,
+        maxWait: "500 millis"
+      },
       // the upstream (ResilientHttpServer, trusting the header) stops working on an attempt this client gave up on
       propagateDeadline: { origins: [new URL(base).origin] }
     })
@@ -90,9 +101,10 @@ export const makeResilientClient = (
       Effect.provideServiceEffect(Fallback.StaleStore, Fallback.makeStoreMemory())
     )
     const origin = new URL(base).origin
+    const name = options.name ?? "resilient"
     const client: ResilientClient = {
       get: (id) =>
-        stale.serve(fetchQuote(http, base, "resilient", id), {
+        stale.serve(fetchQuote(http, base, name, id), {
           key: `instrument-${id % 10}`
         }).pipe(Effect.map((served) => ({ quote: served.value, degraded: served.stale }))),
       retries: () => resilience.retry?.unsafeStats().retries ?? 0,
@@ -104,8 +116,13 @@ export const makeResilientClient = (
             Effect.orElseSucceed(() => "n/a")
           ),
       transitions: resilience.circuitBreaker === undefined ? Stream.empty : resilience.circuitBreaker.transitions,
-      description: "stale-if-error → timeout 1.5s → bulkhead 20 (+40 queued) → breaker (50% of 2s, ≥10 calls; open 1.5s) → " +
-        "retry ×2 (budget 20%) → attempt timeout 400ms"
+      limit: () => {
+        const stats = resilience.bulkhead?.unsafeStats(origin)
+        return { limit: stats?.maxConcurrent ?? 0, active: stats?.active ?? 0 }
+      },
+      description: `stale-if-error → timeout 1.5s → bulkhead ${
+        options.adaptive === true ? "Vegas 10 (2–40)" : "20"
+      } (+40 queued) → breaker (50% of 2s, ≥10 calls; open 1.5s) → retry ×2 (budget 20%) → attempt timeout 400ms`
     }
     return client
   })

@@ -17,13 +17,14 @@ export interface ReportInput {
   readonly policyDescription: string
 }
 
-const COLORS: Record<ClientName, string> = { naive: "#d9480f", resilient: "#1971c2" }
+const COLORS: Record<ClientName, string> = { naive: "#d9480f", resilient: "#1971c2", adaptive: "#2b8a3e" }
 const PHASE_COLORS: Record<PhaseName, string> = {
   healthy: "#ebfbee",
   "latency spikes": "#fff9db",
   outage: "#ffe3e3",
   overload: "#f3d9fa",
-  recovery: "#e7f5ff"
+  recovery: "#e7f5ff",
+  "capacity drop": "#fff4e6"
 }
 const STATE_COLORS: Record<string, string> = {
   Closed: "#2f9e44",
@@ -76,8 +77,9 @@ const lineChart = (
       s.dashed ? " stroke-dasharray=\"5 4\"" : ""
     }/>`
   }).join("")
+  const spacing = Math.min(170, (W - PAD.left - PAD.right - 10) / Math.max(1, series.length))
   const legend = series.map((s, i) =>
-    `<g transform="translate(${PAD.left + 10 + i * 170},6)"><rect width="14" height="4" y="5" fill="${s.color}"/><text x="20" y="11" font-size="12">${
+    `<g transform="translate(${PAD.left + 10 + i * spacing},6)"><rect width="14" height="4" y="5" fill="${s.color}"/><text x="20" y="11" font-size="12">${
       escape(s.name)
     }</text></g>`
   ).join("")
@@ -110,8 +112,30 @@ const stateChart = (input: ReportInput) => {
   return `<svg id="chart-breaker" class="chart" data-points="${input.recorder.breakerStates.length}" viewBox="0 0 ${W} ${height}" width="100%" role="img">${rows}${legend}</svg>`
 }
 
+/** The bulkheads' limits over time (solid) and their calls in flight (dashed): the fixed one's beside the adaptive one's. */
+const limitChart = (input: ReportInput) => {
+  const limits = input.recorder.limits
+  const clients = [...new Set(limits.map((l) => l.client))]
+  const yMax = Math.max(10, ...limits.map((l) => Math.max(l.limit, l.active)))
+  return lineChart(
+    "chart-limit",
+    input,
+    clients.flatMap((c) => {
+      const mine = limits.filter((l) => l.client === c)
+      return [
+        { name: `${c}: limit`, color: COLORS[c], points: mine.map((l) => [l.at / 1000, l.limit] as const) },
+        { name: `${c}: in flight`, color: COLORS[c], dashed: true, points: mine.map((l) => [l.at / 1000, l.active] as const) }
+      ]
+    }),
+    yMax,
+    (v) => v.toFixed(0)
+  )
+}
+
 export const renderReport = (input: ReportInput): string => {
-  const clients: ReadonlyArray<ClientName> = ["naive", "resilient"]
+  const clients: ReadonlyArray<ClientName> = input.recorder.samples.some((s) => s.client === "adaptive")
+    ? ["naive", "resilient", "adaptive"]
+    : ["naive", "resilient"]
   const per = Object.fromEntries(clients.map((c) => [c, input.recorder.perSecond(c, input.durationSeconds)])) as Record<
     ClientName,
     ReturnType<Recorder["perSecond"]>
@@ -186,7 +210,13 @@ code{background:#f1f3f5;padding:1px 4px;border-radius:3px}
 <h2>Success rate (ok + degraded) per second</h2>${success}
 <h2>Latency p50 (solid) and p99 (dashed) per second</h2>${latency}
 <h2>Circuit breaker state (resilient client)</h2>${stateChart(input)}
-<h2>Requests per second reaching the upstream</h2>${load}
+<h2>Requests per second reaching the upstream</h2>${load}${
+    input.recorder.limits.length === 0
+      ? ""
+      : `
+<h2>Bulkhead limit (solid) and calls in flight (dashed): fixed and adaptive</h2>${limitChart(input)}
+<p class="note">The adaptive client's bulkhead (Vegas, per origin) finds its limit from the latency it measures: when the upstream's capacity drops, latency rises with every call past the new knee and its limit comes down, shedding its excess at once (served stale, marked degraded) instead of queueing it; when the capacity recovers the limit climbs back. The fixed bulkhead stays at 20, a limit the upstream can no longer serve.</p>`
+  }
 <p class="note">The resilient client: <code>${escape(input.policyDescription)}</code>. During the outage the breaker opens and sheds load (the upstream sees fewer requests from it), the retry budget keeps retries from multiplying the load, and stale-if-error serves the last good price, marked degraded.</p>
 </body></html>
 `

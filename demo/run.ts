@@ -10,7 +10,7 @@ import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { fetchQuote, makeResilientClient, type ResilientClient } from "./clients.js"
 import { renderReport } from "./report.js"
 import { type ClientName, type Outcome, Recorder } from "./stats.js"
-import { scenarios, startUpstream, timeline, UpstreamCounter } from "./upstream.js"
+import { CAPACITY, scenarios, startUpstream, timeline, UpstreamCounter } from "./upstream.js"
 
 export interface DemoOptions {
   readonly durationSeconds: number
@@ -30,9 +30,15 @@ export interface DemoOptions {
   readonly replicas?: number | undefined
 }
 
+type Summary = ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
+
 export interface DemoResult {
-  readonly naive: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
-  readonly resilient: ReturnType<Recorder["totals"]> & { readonly upstreamHits: number; readonly outageHits: number }
+  readonly naive: Summary
+  readonly resilient: Summary
+  /** The `adaptive` scenario's third client: the resilient one with an adaptive bulkhead limit. */
+  readonly adaptive?: Summary | undefined
+  /** The bulkhead limits sampled over time (the `adaptive` scenario). */
+  readonly limits: Recorder["limits"]
   /** The first replica's breaker states, in order. */
   readonly breakerStates: ReadonlyArray<string>
   /** Every replica's breaker states, in order. */
@@ -61,7 +67,13 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const counter = new UpstreamCounter()
       const recorder = new Recorder()
       let startedAt = Date.now()
-      const base = yield* startUpstream({ timeline: plan, startedAt: () => startedAt, seed: options.seed, counter })
+      const base = yield* startUpstream({
+        timeline: plan,
+        startedAt: () => startedAt,
+        seed: options.seed,
+        counter,
+        capacity: CAPACITY[options.scenario]
+      })
       const replicaCount = options.redisUrl === undefined ? 1 : Math.max(1, options.replicas ?? 3)
       const replicas: Array<{ readonly name: string; readonly client: ResilientClient }> = []
       // one Redis prefix per run, so that runs never see each other's circuits
@@ -78,6 +90,11 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         }
       }
       const resilient = replicas[0]!.client
+      // the adaptive scenario: a third client, the resilient one with an adaptive bulkhead limit (Vegas)
+      const adaptive = options.scenario === "adaptive"
+        ? yield* makeResilientClient(base, { name: "adaptive", adaptive: true })
+        : undefined
+      const clients: ReadonlyArray<ClientName> = adaptive === undefined ? ["naive", "resilient"] : ["naive", "resilient", "adaptive"]
       const inflight = yield* FiberSet.make()
       startedAt = Date.now()
       const elapsed = () => Date.now() - startedAt
@@ -100,6 +117,22 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           Effect.map((r): Outcome => (r.degraded ? "degraded" : "ok")),
           Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
         )
+      const adaptiveCall = (client: ResilientClient, id: number) =>
+        client.get(id).pipe(
+          Effect.map((r): Outcome => (r.degraded ? "degraded" : "ok")),
+          Effect.catchAll(() => Effect.succeed<Outcome>("failed"))
+        )
+      // the bulkheads' limits over time: the fixed one's beside the adaptive one's
+      if (adaptive !== undefined) {
+        const sample = Effect.sync(() => {
+          const at = elapsed()
+          for (const [client, c] of [["resilient", resilient], ["adaptive", adaptive]] as const) {
+            const { active, limit } = c.limit()
+            recorder.limits.push({ at, client, limit, active })
+          }
+        })
+        yield* sample.pipe(Effect.zipRight(Effect.sleep("100 millis")), Effect.forever, Effect.forkScoped)
+      }
 
       // the breaker's state timeline, exactly: its initial state, then every transition
       for (const replica of replicas) {
@@ -127,7 +160,11 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         const lines = [
           `${bar(now / durationMillis)} ${pad((now / 1000).toFixed(1), 5)}s / ${options.durationSeconds}s  phase: ${phase}`,
           line("naive"),
-          line("resilient") + `  breaker ${state}  retries ${recorder.retries}`
+          line("resilient") + `  breaker ${state}  retries ${recorder.retries}` +
+          (adaptive === undefined ? "" : `  limit ${resilient.limit().limit}`),
+          ...(adaptive === undefined
+            ? []
+            : [line("adaptive") + `  breaker ${yield* adaptive.breakerState()}  limit ${adaptive.limit().limit}`])
         ]
         return lines
       })
@@ -137,7 +174,7 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const draw = Effect.flatMap(render, (lines) =>
         Effect.sync(() => {
           if (options.live) {
-            options.print((drawn ? "\x1b[3F" : "") + lines.map((l) => `\x1b[2K${l}`).join("\n") + "\n")
+            options.print((drawn ? `\x1b[${lines.length}F` : "") + lines.map((l) => `\x1b[2K${l}`).join("\n") + "\n")
             drawn = true
           } else {
             options.print(lines.join("\n   ") + "\n")
@@ -157,6 +194,7 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         if (wait > 0) yield* Effect.sleep(wait)
         yield* FiberSet.run(inflight, measure("naive", naiveCall(i)))
         yield* FiberSet.run(inflight, measure("resilient", resilientCall(i)))
+        if (adaptive !== undefined) yield* FiberSet.run(inflight, measure("adaptive", adaptiveCall(adaptive, i)))
       }
       // let in-flight requests finish (bounded), then interrupt the rest as failures
       const drained = yield* Effect.timeoutOption(FiberSet.awaitEmpty(inflight), "3 seconds")
@@ -178,9 +216,10 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         durationSeconds: seconds,
         timeline: plan,
         recorder,
-        upstream: new Map([["naive", hits("naive")], ["resilient", hits("resilient")]]),
+        upstream: new Map(clients.map((c) => [c, hits(c)])),
         policyDescription: resilient.description +
-          (replicas.length > 1 ? ` — ${replicas.length} replicas sharing their circuit breaker through Redis` : "")
+          (replicas.length > 1 ? ` — ${replicas.length} replicas sharing their circuit breaker through Redis` : "") +
+          (adaptive === undefined ? "" : `; the adaptive client: ${adaptive.description}`)
       })
       mkdirSync(dirname(options.report), { recursive: true })
       writeFileSync(options.report, html)
@@ -193,6 +232,8 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
       const result: DemoResult = {
         naive: summary("naive"),
         resilient: summary("resilient"),
+        adaptive: adaptive === undefined ? undefined : summary("adaptive"),
+        limits: recorder.limits,
         breakerStates: recorder.breakerStates.filter((s) => s.replica === replicas[0]!.name).map((s) => s.state),
         replicaStates: Object.fromEntries(
           replicas.map((r) => [r.name, recorder.breakerStates.filter((s) => s.replica === r.name).map((s) => s.state)])
@@ -201,7 +242,7 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
         reportPath: options.report
       }
       const row = (name: ClientName) => {
-        const t = result[name]
+        const t = result[name]!
         return `| ${name.padEnd(9)} | ${pad(t.requests, 8)} | ${pad(t.ok, 5)} | ${pad(t.degraded, 8)} | ${pad(t.failed, 6)} | ${
           pad(((100 * (t.ok + t.degraded)) / Math.max(1, t.requests)).toFixed(1) + "%", 8)
         } | ${pad(t.p50 + "ms", 6)} | ${pad(t.p99 + "ms", 7)} | ${pad(t.upstreamHits, 13)} | ${pad(t.outageHits, 12)} |`
@@ -211,10 +252,10 @@ export const runDemo = (options: DemoOptions): Effect.Effect<DemoResult, unknown
           "",
           "| client    | requests |    ok | degraded | failed | ok+degr. |    p50 |     p99 | upstream hits | during outage |",
           "|-----------|----------|-------|----------|--------|----------|--------|---------|---------------|---------------|",
-          row("naive"),
-          row("resilient"),
+          ...clients.map(row),
           "",
           `resilient client: ${resilient.description}`,
+          ...(adaptive === undefined ? [] : [`adaptive client: ${adaptive.description}`]),
           `retries spent: ${result.retries}`,
           ...replicas.map((r) => `breaker (${r.name}): ${result.replicaStates[r.name]!.join(" → ")}`),
           ...(options.redisUrl === undefined ? [] : [`${replicas.length} replicas sharing their breaker through Redis`]),

@@ -3,7 +3,7 @@
  * per second, plus samples of the breaker state and the upstream's counts.
  */
 
-export type ClientName = "naive" | "resilient"
+export type ClientName = "naive" | "resilient" | "adaptive"
 export type Outcome = "ok" | "degraded" | "failed"
 
 export interface Sample {
@@ -33,6 +33,8 @@ export class Recorder {
   readonly samples: Array<Sample> = []
   /** The breaker's state over time, per replica of the resilient client. */
   readonly breakerStates: Array<{ readonly at: number; readonly state: string; readonly replica: string }> = []
+  /** The bulkhead's limit (and calls in flight) over time, per client that has one (the `adaptive` scenario). */
+  readonly limits: Array<{ readonly at: number; readonly client: ClientName; readonly limit: number; readonly active: number }> = []
   retries = 0
   record(sample: Sample) {
     this.samples.push(sample)

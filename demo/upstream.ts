@@ -9,7 +9,7 @@ import { Effect, Layer, Random } from "effect"
 import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer } from "node:http"
 
-export type PhaseName = "healthy" | "latency spikes" | "outage" | "overload" | "recovery"
+export type PhaseName = "healthy" | "latency spikes" | "outage" | "overload" | "recovery" | "capacity drop"
 
 export interface Phase {
   readonly name: PhaseName
@@ -39,7 +39,23 @@ export const scenarios: Record<string, ReadonlyArray<Phase>> = {
     { name: "healthy", weight: 0.25 },
     { name: "overload", weight: 0.45 },
     { name: "recovery", weight: 0.3 }
+  ],
+  // the upstream's capacity (see CAPACITY) drops, then recovers: for the adaptive limit
+  adaptive: [
+    { name: "healthy", weight: 0.3 },
+    { name: "capacity drop", weight: 0.4 },
+    { name: "recovery", weight: 0.3 }
   ]
+}
+
+/**
+ * The scenarios whose upstream has a capacity: requests served at full speed
+ * at once; past it every request slows down in proportion (latency × in
+ * flight ÷ capacity, decided when the request arrives: processor sharing, as
+ * a CPU-bound server behaves). The capacity of each phase.
+ */
+export const CAPACITY: Readonly<Record<string, Partial<Record<PhaseName, number>>>> = {
+  adaptive: { healthy: 24, "capacity drop": 2, recovery: 24 }
 }
 
 export interface Timeline {
@@ -82,6 +98,8 @@ export interface UpstreamOptions {
   readonly startedAt: () => number
   readonly seed: number
   readonly counter: UpstreamCounter
+  /** Requests served at full speed at once, per phase (none: no capacity model). */
+  readonly capacity?: Partial<Record<PhaseName, number>> | undefined
 }
 
 /**
@@ -90,9 +108,14 @@ export interface UpstreamOptions {
  * - latency spikes: 35% of requests take 1.2–2.5 s
  * - outage: 75% 503, 25% connection reset
  * - overload: 70% 429 with `Retry-After: 1`, the rest served slowly
+ * - with a capacity (the `adaptive` scenario): 30–60 ms × in flight ÷
+ *   capacity past the capacity (the capacity drop: 2 instead of 24)
  */
 const handler = (options: UpstreamOptions) => {
   const rng = Random.make(options.seed)
+  let inflight = 0
+  const served = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(Effect.sync(() => ++inflight), () => effect, () => Effect.sync(() => void inflight--))
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const elapsed = Date.now() - options.startedAt()
@@ -105,6 +128,15 @@ const handler = (options: UpstreamOptions) => {
       Effect.sleep(latency + extra).pipe(
         Effect.as(HttpServerResponse.unsafeJson({ price: 100 + Math.round(roll * 50), phase, servedAt: elapsed }))
       )
+    const capacity = options.capacity?.[phase]
+    if (capacity !== undefined) {
+      const base = 30 + Math.floor(roll * 30)
+      return yield* served(Effect.suspend(() =>
+        Effect.sleep(Math.round(base * Math.max(1, inflight / capacity))).pipe(
+          Effect.as(HttpServerResponse.unsafeJson({ price: 100 + Math.round(roll * 50), phase, servedAt: elapsed }))
+        )
+      ))
+    }
     switch (phase) {
       case "latency spikes":
         return yield* roll < 0.35 ? ok(1200 + Math.floor((yield* rng.next) * 1300)) : ok(0)

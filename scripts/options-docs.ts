@@ -22,6 +22,7 @@ const SECTIONS: ReadonlyArray<readonly [title: string, prefixes: ReadonlyArray<s
   ["Retry", ["Retry"]],
   ["Timeout", ["Timeout"]],
   ["Bulkhead", ["Bulkhead"]],
+  ["AdaptiveLimit", ["AdaptiveLimit"]],
   ["CircuitBreaker", ["CircuitBreaker"]],
   ["RateLimiter", ["RateLimiter"]],
   ["Fallback", ["Fallback"]],

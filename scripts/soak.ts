@@ -139,7 +139,8 @@ const demoSoak = Effect.scoped(Effect.gen(function*() {
 
   const outcomes: Record<ClientName, Record<Outcome, number>> = {
     naive: { ok: 0, degraded: 0, failed: 0 },
-    resilient: { ok: 0, degraded: 0, failed: 0 }
+    resilient: { ok: 0, degraded: 0, failed: 0 },
+    adaptive: { ok: 0, degraded: 0, failed: 0 }
   }
   /** Outcomes per client, phase (when the request started) and outcome. */
   const byPhase = new Map<string, number>()

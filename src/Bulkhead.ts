@@ -40,6 +40,15 @@
  *   replica that makes a bulkhead of the same name. Callers queue, and
  *   `stats`, `totals` and `events` are counted, in the process, whatever the
  *   store.
+ * - `maxConcurrent` may be an adaptive limit (`AdaptiveLimit.aimd`, `vegas`,
+ *   `gradient2`): each partition then finds its own limit from the latency
+ *   and drops of its calls (measured from permit to release, the queue
+ *   excluded), moved through the same path as {@link Bulkhead.resize}. The
+ *   limit is observable in `stats` (`maxConcurrent`, `adaptive`), as
+ *   `LimitChanged` events and as the `resilience_bulkhead_limit`,
+ *   `resilience_bulkhead_latency_ms` and `resilience_bulkhead_drops`
+ *   metrics; a rejection carries `retryAfter`, estimated from the latency.
+ *   In-process permits only (a shared store refuses it).
  *
  * @since 0.1.0
  */
@@ -51,6 +60,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { AdaptiveLimit } from "./AdaptiveLimit.js"
 import type { BulkheadFullError, BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "./Errors.js"
 import * as internal from "./internal/bulkhead/bulkhead.js"
 import { BulkheadStoreError } from "./internal/bulkhead/errors.js"
@@ -192,7 +202,10 @@ export interface Bulkhead<E = never> extends Policy<BulkheadFullError | E> {
   /**
    * Sets `maxConcurrent` for every partition, present and future. Growing
    * admits queued callers at once; shrinking never interrupts running calls:
-   * new callers wait until enough of them finish.
+   * new callers wait until enough of them finish. With an adaptive limit,
+   * `maxConcurrent` must be within its `[minLimit, maxLimit]`: every
+   * partition's limit is set to it and the algorithm goes on from there (what
+   * idle keys learned is forgotten).
    */
   readonly resize: (maxConcurrent: number) => Effect.Effect<void, InvalidOptionsError>
   /** What the bulkhead did, as a `Stream` (one bounded buffer per subscriber). */
@@ -222,8 +235,15 @@ export declare namespace Bulkhead {
    * @category Models
    */
   export interface Options {
-    /** Calls running at once (per partition; across every process with a shared store), an integer >= 1. */
-    readonly maxConcurrent: number
+    /**
+     * Calls running at once (per partition; across every process with a
+     * shared store), an integer >= 1; or an adaptive limit
+     * (`AdaptiveLimit.aimd(…)`, `vegas(…)`, `gradient2(…)`): each partition
+     * then starts at its `initialLimit` and moves it after every call, within
+     * its `minLimit` and `maxLimit` (in-process permits only; from `Config`,
+     * an integer).
+     */
+    readonly maxConcurrent: number | AdaptiveLimit
     /**
      * Callers that may wait for a permit (per partition, in this process), an
      * integer >= 0 or `Infinity`. Defaults to 0: no queue, a call that finds
@@ -322,12 +342,21 @@ export declare namespace Bulkhead {
    * @category Models
    */
   export interface Stats {
-    /** Calls running (or admitted and about to run). */
+    /** Calls running (or admitted and about to run): the in-flight count. */
     readonly active: number
     /** Callers waiting for a permit (with a shared store: for a local permit or for a lease). */
     readonly queued: number
+    /** The limit in force (with an adaptive limit: the partition's current one). */
     readonly maxConcurrent: number
     readonly maxQueue: number
+    /**
+     * With an adaptive limit only: the partition's algorithm state — its
+     * `limit`, the last measured `latency` and the `baseline` it compares
+     * against (milliseconds), `samples` and `drops`. For a key with no
+     * partition now: what it learned, or the state a new partition starts
+     * from.
+     */
+    readonly adaptive?: AdaptiveLimit.State | undefined
   }
 
   /**
@@ -363,7 +392,8 @@ export declare namespace Bulkhead {
 /**
  * What a bulkhead did: admitted a call (`waited` is zero unless it queued),
  * queued one, or rejected one; with a shared store, also a failure of the
- * store and a lease found gone while its call ran.
+ * store and a lease found gone while its call ran; with an adaptive limit,
+ * each change of a partition's limit (`LimitChanged`).
  *
  * @example
  * ```ts
@@ -420,6 +450,22 @@ export type BulkheadEvent =
     readonly allowed: boolean
   }
   | { readonly _tag: "LeaseLost"; readonly policy: string; readonly key: string | undefined }
+  | {
+    /** An adaptive limit moved after a call (not emitted by `resize`). */
+    readonly _tag: "LimitChanged"
+    readonly policy: string
+    readonly key: string | undefined
+    readonly from: number
+    readonly to: number
+    /** The latency of the call that moved it (permit to release, the queue excluded). */
+    readonly latency: Duration.Duration
+    /** What the algorithm compares against: Vegas's no-load latency, Gradient2's long-term average (zero for AIMD). */
+    readonly baseline: Duration.Duration
+    /** Calls holding a permit when that call was admitted, itself included. */
+    readonly inflight: number
+    /** Whether the call was a drop (a timeout, or an error the limit's `isDrop` accepts). */
+    readonly dropped: boolean
+  }
 
 // ---------------------------------------------------------------------------
 // Store

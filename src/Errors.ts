@@ -132,7 +132,11 @@ export type BulkheadRejectionReason = "QueueFull" | "MaxWaitExceeded"
 export {
   /**
    * The bulkhead had no free permit and either its queue was full or the call
-   * waited longer than `maxWait`. A rejection ({@link isRejection}).
+   * waited longer than `maxWait`. A rejection ({@link isRejection}). With an
+   * adaptive limit (`AdaptiveLimit`), `maxConcurrent` is the limit in force and
+   * `retryAfter` estimates when a permit frees up (the queue ahead over the
+   * limit, times the latency measured); a fixed bulkhead measures no latency
+   * and leaves it out.
    *
    * @example
    * ```ts

@@ -52,6 +52,15 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Bulkhead from "./Bulkhead.js"
 
 /**
+ * Adaptive concurrency limits for the bulkhead (AIMD, Vegas, Gradient2, after
+ * Netflix's concurrency-limits): a `maxConcurrent` found from measured
+ * latency and drops; the algorithms as pure state machines.
+ *
+ * @since 0.2.0
+ */
+export * as AdaptiveLimit from "./AdaptiveLimit.js"
+
+/**
  * Fallbacks on chosen typed errors: a value, another effect, a chain of
  * sources, or the last good value served stale (stale-if-error).
  *

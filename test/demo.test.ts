@@ -43,4 +43,32 @@ describe("demo", () => {
       }
       assert.include(output.join(""), "| resilient |")
     }), { timeout: 60_000 })
+
+  it.live("--scenario adaptive: a third client's adaptive limit comes down when the upstream's capacity drops, beside the fixed one", () =>
+    Effect.gen(function*() {
+      const report = "reports/test-demo-adaptive.html"
+      rmSync(report, { force: true })
+      const output: Array<string> = []
+      const result = yield* runDemo({
+        durationSeconds: 10,
+        rate: 25,
+        seed: 42,
+        scenario: "adaptive",
+        report,
+        live: false,
+        print: (t) => output.push(t)
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+      assert.isDefined(result.adaptive)
+      assert.strictEqual(result.adaptive!.requests, result.naive.requests)
+      // the phases: healthy 0–3 s, capacity drop 3–7 s, recovery 7–10 s
+      const limits = (client: string, from: number, to: number) =>
+        result.limits.filter((l) => l.client === client && l.at >= from && l.at < to).map((l) => l.limit)
+      assert.deepStrictEqual([...new Set(limits("resilient", 0, 10_000))], [20], "the fixed bulkhead stays at 20")
+      const drop = limits("adaptive", 3_000, 7_500)
+      assert.isAbove(drop.length, 10)
+      assert.isAtMost(Math.min(...drop), 5, `the adaptive limit during the drop: ${drop.join(" ")}`)
+      const html = readFileSync(report, "utf8")
+      assert.include(html, `id="chart-limit"`)
+      assert.include(output.join(""), "| adaptive  |")
+    }), { timeout: 60_000 })
 })

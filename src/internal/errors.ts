@@ -124,6 +124,11 @@ export class BulkheadFullError extends Data.TaggedError("BulkheadFullError")<{
   readonly reason: BulkheadRejectionReason
   readonly key?: string | undefined
   readonly maxWait?: Duration.Duration | undefined
+  /**
+   * When a permit is likely to be free for a new caller, where the bulkhead
+   * can estimate it (an adaptive limit: from the latency it measures).
+   */
+  readonly retryAfter?: Duration.Duration | undefined
 }> {
   readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
   readonly [RejectionTypeId]: RejectionTypeId = RejectionTypeId

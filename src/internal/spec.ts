@@ -126,6 +126,21 @@ export class Field<A> {
     })
   }
 
+  /**
+   * Also accepts a value of another kind (kept as is) where `is` holds, e.g.
+   * a bulkhead's `maxConcurrent` given as an `AdaptiveLimit`. The docs say
+   * `expected`; errors about any other value keep this field's own wording
+   * (the alternative is a code value that `Config` never gives).
+   */
+  orValue<B>(expected: string, is: (u: unknown) => u is B): Field<A | B> {
+    const parse = this.props.parse
+    return new Field<A | B>({
+      ...(this.props as unknown as Props<A | B>),
+      expected,
+      parse: (m, o, v) => is(v) ? v : parse(m, o, v)
+    })
+  }
+
   /** For a code option: how to build it from data read from `Config`. */
   fromConfig(fields: Fields, make: (data: Readonly<Record<string, unknown>>) => unknown): Field<A> {
     return new Field<A>({ ...this.props, build: { fields, make } })

@@ -69,6 +69,8 @@ export interface NumberBounds {
   readonly max?: number
   /** Exclusive minimum. */
   readonly gt?: number
+  /** Exclusive maximum. */
+  readonly lt?: number
   readonly integer?: boolean
   readonly allowInfinite?: boolean
 }
@@ -79,6 +81,7 @@ const describeNumber = (b: NumberBounds): string => {
   if (b.gt !== undefined) parts.push(`> ${b.gt}`)
   if (b.min !== undefined) parts.push(`>= ${b.min}`)
   if (b.max !== undefined) parts.push(`<= ${b.max}`)
+  if (b.lt !== undefined) parts.push(`< ${b.lt}`)
   return parts.length === 0 ? kind : `${kind} ${parts.join(" and ")}`
 }
 
@@ -93,6 +96,7 @@ export const number = (module: string, option: string, value: unknown, bounds: N
   if (value < (bounds.min ?? -Infinity)) throw invalid(module, option, value, expected)
   if (value > (bounds.max ?? Infinity)) throw invalid(module, option, value, expected)
   if (value <= (bounds.gt ?? -Infinity)) throw invalid(module, option, value, expected)
+  if (bounds.lt !== undefined && value >= bounds.lt) throw invalid(module, option, value, expected)
   // an integer past 2^53 - 1 is no longer exact (n + 1 === n): a count that large is a mistake
   if (bounds.integer && Number.isFinite(value) && !Number.isSafeInteger(value)) {
     throw invalid(module, option, value, describeNumber({ ...bounds, max: Number.MAX_SAFE_INTEGER }))

@@ -17,6 +17,7 @@ import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Scope } from "effect"
 import {
+  AdaptiveLimit,
   Bulkhead,
   Chaos,
   CircuitBreaker,
@@ -1039,6 +1040,13 @@ const bulkheadOptions: Record<string, Kind> = {
   metricsInterval: kinds.duration(OFF),
   onStoreError: kinds.oneOf()
 }
+/** The limits every adaptive limit takes (valid values of the defaults' ranges; `initialLimit` 20 in the base). */
+const adaptiveLimits: Record<string, Kind> = {
+  initialLimit: kinds.integer({ min: 1, max: 1_000_000 }),
+  minLimit: kinds.integer({ min: 1, max: 1_000_000 }),
+  maxLimit: kinds.integer({ min: 1, max: 1_000_000 }),
+  isDrop: kinds.function()
+}
 const rateLimiterOptions: Record<string, Kind> = {
   limit: kinds.integer({ required: true, min: 1 }),
   window: kinds.duration({ ...FINITE, required: true }),
@@ -1421,6 +1429,41 @@ const constructors: ReadonlyArray<Constructor> = [
     make: (o) => Effect.flatMap(Bulkhead.make({ maxConcurrent: 1 }), (b) => b.resize(o.maxConcurrent)),
     whole: false,
     options: { maxConcurrent: kinds.integer({ required: true, min: 1 }) }
+  },
+  // --- AdaptiveLimit (pure: they throw)
+  {
+    name: "AdaptiveLimit.aimd",
+    mode: "throw",
+    base: { initialLimit: 20 },
+    make: (o) => AdaptiveLimit.aimd(o),
+    options: { ...adaptiveLimits, backoffRatio: kinds.number({ min: 0.5, max: 0.99 }), timeout: kinds.duration(FINITE) }
+  },
+  {
+    name: "AdaptiveLimit.vegas",
+    mode: "throw",
+    base: { initialLimit: 20 },
+    make: (o) => AdaptiveLimit.vegas(o),
+    options: {
+      ...adaptiveLimits,
+      smoothing: kinds.number({ gt: 0, max: 1 }),
+      probeMultiplier: kinds.integer({ min: 1 }),
+      alpha: kinds.number({ min: 0 }),
+      beta: kinds.number({ min: 0 }),
+      threshold: kinds.number({ min: 0 })
+    }
+  },
+  {
+    name: "AdaptiveLimit.gradient2",
+    mode: "throw",
+    base: { initialLimit: 20 },
+    make: (o) => AdaptiveLimit.gradient2(o),
+    options: {
+      ...adaptiveLimits,
+      smoothing: kinds.number({ gt: 0, max: 1 }),
+      rttTolerance: kinds.number({ min: 1 }),
+      longWindow: kinds.integer({ min: 1 }),
+      queueSize: kinds.number({ min: 0 })
+    }
   },
   // --- RateLimiter
   {

@@ -16,6 +16,10 @@
  * - Leased permits (a shared store: Redis): the call path is
  *   {@link LeasedCalls} (`leased.ts`), on the same partitions, events,
  *   rejections and readers.
+ * - An adaptive limit (`maxConcurrent: AdaptiveLimit.…`, in-process permits
+ *   only): {@link AdaptiveCalls} (`adaptive.ts`) measures each call and
+ *   resizes its partition's semaphore; `admit` and the queued path hand the
+ *   call to it (one branch each).
  *
  * @internal
  */
@@ -33,9 +37,12 @@ import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
+import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
 import type * as Bulkhead from "../../Bulkhead.js"
 import type { BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
+import { isAdaptiveLimit } from "../adaptiveLimit/adaptiveLimit.js"
 import { BulkheadFullError } from "../errors.js"
 import { active as activeDeadline, currentDeadline, type Deadline, expired } from "../deadline.js"
 import * as EventHub from "../events.js"
@@ -44,6 +51,7 @@ import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
 import * as validate from "../validate.js"
+import { AdaptiveCalls } from "./adaptive.js"
 import type { BulkheadStoreError } from "./errors.js"
 import { LeasedCalls } from "./leased.js"
 import * as Options from "./options.js"
@@ -92,6 +100,9 @@ export class Partition {
   running = 0
   /** Wakes the polling caller early (a call of this process ended). */
   wake: Deferred.Deferred<void> | undefined = undefined
+  // --- with an adaptive limit only ---
+  /** The partition's adaptive limit: its algorithm's state (`adaptive.ts`). */
+  limit: AdaptiveLimit.AdaptiveLimit.State | undefined = undefined
 
   constructor(
     readonly key: string | undefined,
@@ -174,6 +185,8 @@ export class BulkheadImpl {
   readonly queuedMetric: Metric.Metric.Gauge<number>
   /** The call path with a shared store (`undefined`: permits in this process only). */
   readonly leased: LeasedCalls | undefined
+  /** The adaptive limit's measurements (`undefined`: a fixed `maxConcurrent`). */
+  readonly adaptive: AdaptiveCalls | undefined
 
   constructor(
     resolved: Options.Resolved,
@@ -182,14 +195,18 @@ export class BulkheadImpl {
     readonly scope: Scope.Scope,
     readonly storeKind: string,
     /** The shared store's leases (`undefined`: permits in this process only). */
-    readonly leases: Leases | undefined
+    readonly leases: Leases | undefined,
+    /** Seeds an adaptive limit's random draws (Vegas's probe jitter). */
+    seed: number = 0
   ) {
     this.name = resolved.name
     this.maxQueue = resolved.maxQueue
     this.maxWait = resolved.maxWait
     this.maxWaitMillis = resolved.maxWait === undefined ? undefined : Duration.toMillis(resolved.maxWait)
     this.onStoreError = resolved.onStoreError
-    this.maxConcurrent = resolved.maxConcurrent
+    const maxConcurrent = resolved.maxConcurrent
+    this.adaptive = isAdaptiveLimit(maxConcurrent) ? new AdaptiveCalls(this, maxConcurrent, seed) : undefined
+    this.maxConcurrent = isAdaptiveLimit(maxConcurrent) ? maxConcurrent.initialLimit : maxConcurrent
     this.keyPolicy = { kind: "Bulkhead", name: this.name, maxKeyLength: resolved.maxKeyLength }
     const rejections = Metric.tagged(rejectionsCounter, "policy", this.name)
     this.rejectQueueFull = Metric.increment(Metric.tagged(rejections, "reason", "QueueFull"))
@@ -211,7 +228,9 @@ export class BulkheadImpl {
   }
 
   makePartition(key: string | undefined): Partition {
-    return new Partition(key, this.localPermits(), this.release, this.leases?.partition(key))
+    const partition = new Partition(key, this.localPermits(), this.release, this.leases?.partition(key))
+    if (this.adaptive !== undefined) this.adaptive.attach(partition)
+    return partition
   }
 
   partitionOf(key: string | undefined): Partition {
@@ -228,6 +247,7 @@ export class BulkheadImpl {
   evictIfIdle(partition: Partition): void {
     if (partition.key !== undefined && partition.idle() && this.partitions.get(partition.key) === partition) {
       this.partitions.delete(partition.key)
+      if (this.adaptive !== undefined) this.adaptive.detach(partition)
     }
   }
 
@@ -259,13 +279,17 @@ export class BulkheadImpl {
   }
 
   reject(partition: Partition, reason: BulkheadRejectionReason): Effect.Effect<never, BulkheadFullError> {
+    const adaptive = this.adaptive
+    const retryAfter = adaptive === undefined ? undefined : adaptive.retryAfter(partition)
     const error = BulkheadFullError.make({
       name: this.name,
-      maxConcurrent: this.maxConcurrent,
+      // an adaptive limit: the partition's limit in force
+      maxConcurrent: adaptive === undefined ? this.maxConcurrent : partition.semaphore.permits,
       maxQueue: this.maxQueue,
       reason,
       ...(partition.key === undefined ? {} : { key: partition.key }),
-      ...(this.maxWait === undefined ? {} : { maxWait: this.maxWait })
+      ...(this.maxWait === undefined ? {} : { maxWait: this.maxWait }),
+      ...(retryAfter === undefined ? {} : { retryAfter })
     })
     this.hub.emitWith(() => ({ _tag: "Rejected", policy: this.name, key: partition.key, reason, error }))
     return Effect.zipRight(reason === "QueueFull" ? this.rejectQueueFull : this.rejectMaxWait, Exit.fail(error))
@@ -293,6 +317,8 @@ export class BulkheadImpl {
   /** Runs `self` holding the permit just taken; its exit handler gives it back. */
   admit<A, E, R>(partition: Partition, restore: Restore, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     this.hub.emitWith(() => this.permitted(partition, 0, undefined))
+    // an adaptive limit measures the call (the one branch a fixed bulkhead pays for it)
+    if (this.adaptive !== undefined) return this.adaptive.measure(partition, restore, self)
     return Effect.matchCauseEffect(restore(self), partition.releaser) as Effect.Effect<A, E, R>
   }
 
@@ -335,7 +361,10 @@ export class BulkheadImpl {
         this.cancel(waiter)
         return Exit.failCause(cause)
       },
-      onSuccess: () => Effect.matchCauseEffect(restore(self), partition.releaser)
+      onSuccess: () =>
+        this.adaptive === undefined
+          ? Effect.matchCauseEffect(restore(self), partition.releaser)
+          : this.adaptive.measure(partition, restore, self)
     })
     return start === undefined ? waited : Effect.zipRight(start, waited)
   }
@@ -456,12 +485,16 @@ export class BulkheadImpl {
 
   unsafeStats(key?: string | undefined): Bulkhead.Bulkhead.Stats {
     const partition = key === undefined ? this.defaultPartition : this.partitions.get(key)
-    return {
+    const stats = {
       active: partition === undefined ? 0 : this.activeOf(partition),
       queued: partition === undefined ? 0 : partition.queued(),
       maxConcurrent: this.maxConcurrent,
       maxQueue: this.maxQueue
     }
+    if (this.adaptive === undefined) return stats
+    // an idle key: what it learned, or where a new partition starts
+    const state = partition?.limit ?? this.adaptive.peek(key!)
+    return { ...stats, maxConcurrent: state.limit, adaptive: state }
   }
 
   unsafeTotals(): Bulkhead.Bulkhead.Totals {
@@ -482,6 +515,15 @@ export class BulkheadImpl {
   }
 
   resize(permits: number): Effect.Effect<void, InvalidOptionsError> {
+    const adaptive = this.adaptive
+    if (adaptive !== undefined) {
+      // the algorithms go on from the limit set
+      return validate.validated(() => {
+        const n = Options.resized(permits)
+        adaptive.resize(n)
+        this.maxConcurrent = n
+      })
+    }
     return Effect.flatMap(validate.validated(() => Options.resized(permits)), (n) =>
       Effect.sync(() => {
         this.maxConcurrent = n
@@ -494,7 +536,8 @@ export class BulkheadImpl {
   /** Publishes the gauges. */
   readonly publish: Effect.Effect<void> = Effect.suspend(() => {
     const t = this.unsafeTotals()
-    return Effect.zipRight(Metric.set(this.activeMetric, t.active), Metric.set(this.queuedMetric, t.queued))
+    const gauges = Effect.zipRight(Metric.set(this.activeMetric, t.active), Metric.set(this.queuedMetric, t.queued))
+    return this.adaptive === undefined ? gauges : Effect.zipRight(gauges, this.adaptive.publish)
   })
 
   /** Starts the scoped fibers: the timer (with a finite maxWait) and the gauges' publisher. */
@@ -516,10 +559,18 @@ export class BulkheadImpl {
 }
 
 const describe = (impl: BulkheadImpl): Record<string, unknown> => ({
-  maxConcurrent: impl.maxConcurrent,
+  maxConcurrent: impl.adaptive === undefined ? impl.maxConcurrent : adaptiveDescription(impl.adaptive.limit),
   maxQueue: impl.maxQueue,
   ...(impl.maxWait === undefined ? {} : { maxWait: Duration.format(impl.maxWait) }),
   ...(impl.leases === undefined ? {} : { store: impl.storeKind, ...impl.leases.options, onStoreError: impl.onStoreError })
+})
+
+/** What `Policy.describe` shows of an adaptive limit. */
+const adaptiveDescription = (limit: AdaptiveLimit.AdaptiveLimit): Record<string, unknown> => ({
+  adaptive: limit._tag,
+  initialLimit: limit.initialLimit,
+  minLimit: limit.minLimit,
+  maxLimit: limit.maxLimit
 })
 
 /** Builds the callable policy around an instance. */
@@ -566,8 +617,20 @@ export const make = (options: Bulkhead.Bulkhead.Options): Effect.Effect<Bulkhead
       const clock = yield* Effect.clock
       const scope = yield* Effect.scope
       const store = yield* BulkheadStore
+      if (store.leases !== undefined && isAdaptiveLimit(resolved.maxConcurrent)) {
+        // an adaptive limit measures the calls of one process: it cannot bound every replica's
+        return yield* Effect.fail(
+          validate.invalid(
+            "Bulkhead.make",
+            "maxConcurrent",
+            resolved.maxConcurrent,
+            `an integer >= 1 with a shared store (${store.kind}): an adaptive limit is per process`
+          )
+        )
+      }
       const leases = store.leases === undefined ? undefined : yield* store.leases(resolved.name)
-      const impl = new BulkheadImpl(resolved, clock, scope, store.kind, leases)
+      const seed = isAdaptiveLimit(resolved.maxConcurrent) ? yield* Random.nextInt : 0
+      const impl = new BulkheadImpl(resolved, clock, scope, store.kind, leases, seed)
       yield* impl.start(resolved.metricsInterval)
       return callable(impl, options)
     }))

@@ -4,7 +4,9 @@
  * @internal
  */
 import * as Duration from "effect/Duration"
+import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
 import type * as Bulkhead from "../../Bulkhead.js"
+import { isAdaptiveLimit } from "../adaptiveLimit/adaptiveLimit.js"
 import * as Keys from "../keys.js"
 import * as Spec from "../spec.js"
 
@@ -17,6 +19,9 @@ export const DEFAULT_METRICS_INTERVAL = Duration.seconds(1)
 /** @internal */
 export const DEFAULT_ON_STORE_ERROR = "allow" as const
 
+/** A fixed `maxConcurrent`. */
+const permits = Spec.integer({ min: 1 }).required()
+
 /**
  * The options of `Bulkhead.make`, described once: checks, defaults, `Config`
  * and the docs' table.
@@ -24,7 +29,8 @@ export const DEFAULT_ON_STORE_ERROR = "allow" as const
  * @internal
  */
 export const spec = Spec.struct<Bulkhead.Bulkhead.Options>()("Bulkhead.make", {
-  maxConcurrent: Spec.integer({ min: 1 }).required(),
+  // a fixed limit, or an adaptive one (code: from Config, an integer)
+  maxConcurrent: permits.orValue<AdaptiveLimit.AdaptiveLimit>("an integer >= 1 or an AdaptiveLimit", isAdaptiveLimit),
   maxQueue: Spec.integer({ min: 0, allowInfinite: true }).default(DEFAULT_MAX_QUEUE),
   // an infinite wait is no limit: undefined
   maxWait: Spec.duration({ allowInfinite: true }).map((d) => d !== undefined && Duration.isFinite(d) ? d : undefined),
@@ -50,8 +56,7 @@ export const resolve = (options: Bulkhead.Bulkhead.Options): Resolved => spec.re
  *
  * @internal
  */
-export const resized = (permits: number): number =>
-  spec.fields.maxConcurrent.props.parse("Bulkhead.resize", "maxConcurrent", permits)
+export const resized = (n: number): number => permits.props.parse("Bulkhead.resize", "maxConcurrent", n)
 
 /** Every options spec of the module, for the docs' options table (scripts/options-docs.ts). @internal */
 export const specs: ReadonlyArray<Spec.Spec<any>> = [spec]
