@@ -58,6 +58,7 @@ import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as AdaptiveLimit from "../AdaptiveLimit.js"
 import type * as Bulkhead from "../Bulkhead.js"
 import type { InvalidOptionsError } from "../Errors.js"
 import type * as RateLimiter from "../RateLimiter.js"
@@ -251,8 +252,12 @@ export declare namespace ResilientHttpServer {
    * @category Models
    */
   export interface ConcurrencyOptions {
-    /** Requests running at once, per partition: an integer >= 1. */
-    readonly maxConcurrent: number
+    /**
+     * Requests running at once, per partition: an integer >= 1, or an
+     * adaptive limit (`AdaptiveLimit.vegas()`, `aimd()`, `gradient2()`) that
+     * finds itself from the latency measured, per partition (docs/AdaptiveLimit.md).
+     */
+    readonly maxConcurrent: number | AdaptiveLimit.AdaptiveLimit
     /** Requests waiting for a permit, per partition (>= 0, may be infinite). Defaults to 0: shed at once. */
     readonly maxQueue?: number | undefined
     /** The longest a request waits in the queue (the deadline bounds it too). Defaults to no bound. */

@@ -11,7 +11,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
 import type { Scope } from "effect"
-import { Bulkhead, CircuitBreaker, Errors, RateLimiter, Timeout } from "effect-resilience"
+import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, RateLimiter, Timeout } from "effect-resilience"
 import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer, type Server } from "node:http"
 import { realSleep, undici } from "./server.js"
@@ -84,6 +84,34 @@ describe("ResilientHttpServer: concurrency", () => {
         ignoredDeadlineHeaders: 0,
         mapped: 0
       })
+    }).pipe(Effect.provide(undici)))
+
+  it.scopedLive("an adaptive limit (issues 23 + 24): the burst is shed at the limit in force, which moves with the latency measured", () =>
+    Effect.gen(function*() {
+      const server = yield* ResilientHttpServer.make({
+        concurrency: { maxConcurrent: AdaptiveLimit.aimd({ initialLimit: 3, minLimit: 1, maxLimit: 10 }), maxQueue: 0 }
+      })
+      const gate = yield* Deferred.make<void>()
+      const app = Effect.as(Deferred.await(gate), ok)
+      const url = yield* serveApp(server(app))
+
+      const calls = yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.fork(get(url)))
+      yield* eventually(Effect.map(server.stats(), (s) => s.requests === 10 && s.shed === 7))
+      const during = yield* server.bulkhead!.stats()
+      assert.strictEqual(during.active, 3)
+      assert.strictEqual(during.maxConcurrent, 3)
+      assert.isDefined(during.adaptive)
+      yield* Deferred.succeed(gate, undefined)
+      const answers = yield* Fiber.joinAll(calls)
+      assert.strictEqual(answers.filter((a) => a.status === 200).length, 3)
+      assert.strictEqual(answers.filter((a) => a.status === 503).length, 7)
+      // the 3 successes were measured: the algorithm has seen them (shed callers are not losses)
+      const after = yield* server.bulkhead!.stats()
+      assert.strictEqual(after.active, 0)
+      assert.isAtLeast(after.maxConcurrent, 3)
+      const bad = yield* Effect.flip(ResilientHttpServer.make({ concurrency: { maxConcurrent: 0 } }))
+      assert.strictEqual(bad.option, "concurrency.maxConcurrent")
+      assert.include(bad.expected, ">= 1")
     }).pipe(Effect.provide(undici)))
 
   it.scopedLive("partition \"route\" (HttpRouter.use): each route has its own limit", () =>

@@ -7,6 +7,7 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import * as BulkheadOptions from "../../../internal/bulkhead/options.js"
 import * as Keys from "../../../internal/keys.js"
 import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
@@ -55,7 +56,8 @@ const M = "ResilientHttpServer.make"
 export const spec = Spec.struct<ResilientHttpServer.ResilientHttpServer.Options>()(M, {
   name: Spec.string().default(DEFAULT_NAME),
   concurrency: Spec.optionalGroup({
-    maxConcurrent: Spec.integer({ min: 1 }).required(),
+    // a fixed limit or an adaptive one (AdaptiveLimit.vegas(), …): the bulkhead's own field
+    maxConcurrent: BulkheadOptions.spec.fields.maxConcurrent,
     maxQueue: Spec.integer({ min: 0, allowInfinite: true }).default(0),
     // an infinite wait is no limit: undefined
     maxWait: Spec.duration({ allowInfinite: true }).map((d) => d !== undefined && Duration.isFinite(d) ? d : undefined),

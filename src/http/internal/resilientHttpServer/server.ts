@@ -520,7 +520,11 @@ const callable = (impl: ServerImpl): ResilientHttpServer.ResilientHttpServer => 
     kind: "ResilientHttpServer",
     name: impl.name,
     options: {
-      ...(impl.cfg.concurrency === undefined ? {} : { maxConcurrent: impl.cfg.concurrency.maxConcurrent }),
+      ...(impl.cfg.concurrency === undefined ? {} : {
+          maxConcurrent: typeof impl.cfg.concurrency.maxConcurrent === "number"
+            ? impl.cfg.concurrency.maxConcurrent
+            : `adaptive (${impl.cfg.concurrency.maxConcurrent._tag})`
+        }),
       ...(impl.cfg.rateLimit === undefined
         ? {}
         : { limit: impl.cfg.rateLimit.limit, window: Duration.format(impl.cfg.rateLimit.window) }),
