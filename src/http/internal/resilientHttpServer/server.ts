@@ -331,9 +331,20 @@ export class ServerImpl {
     )
   }
 
+  /**
+   * The `Retry-After` (seconds) of a shed request: the bulkhead's estimate
+   * when it has one (an adaptive limit measures latency), else the configured hint.
+   */
+  shedSeconds(error: unknown): number {
+    const estimate = Predicate.hasProperty(error, "retryAfter") && Duration.isDuration(error.retryAfter)
+      ? error.retryAfter
+      : undefined
+    return estimate === undefined ? this.shedRetryAfterSeconds : Math.max(1, Math.ceil(Duration.toMillis(estimate) / 1000))
+  }
+
   /** 503 for a request the bulkhead shed (its queue full, or `maxWait` passed). */
-  shedResponse(): HttpServerResponse.HttpServerResponse {
-    return responseOf(new Unavailable({ retryAfterSeconds: this.shedRetryAfterSeconds }))
+  shedResponse(error?: unknown): HttpServerResponse.HttpServerResponse {
+    return responseOf(new Unavailable({ retryAfterSeconds: this.shedSeconds(error) }))
   }
 
   // --- the middleware ---------------------------------------------------------------------
@@ -472,7 +483,7 @@ export class ServerImpl {
               this.answered("shed", response),
               HttpApp.appendPreResponseHandler((_, r) => Effect.succeed(copyHeaders(response, r)))
             ),
-            Effect.fail(new Unavailable({ retryAfterSeconds: this.shedRetryAfterSeconds }))
+            Effect.fail(new Unavailable({ retryAfterSeconds: this.shedSeconds(error) }))
           )
         })
       )
@@ -483,7 +494,7 @@ export class ServerImpl {
 /** The answer to a failure of the middleware's bulkhead: shed (503 with the configured hint), or its store's failure. */
 const bulkheadAnswer = (error: unknown, impl: ServerImpl): HttpServerResponse.HttpServerResponse =>
   Predicate.isTagged(error, "BulkheadFullError")
-    ? impl.shedResponse()
+    ? impl.shedResponse(error)
     : Option.getOrElse(toResponse(error), () => responseOf(new Unavailable({})))
 
 /** `target` with the headers `source` sets that `target` lacks (`Retry-After`, the rate limit fields). */
