@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Context, Data, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Ref, Schedule, Scope, Stream, TestClock } from "effect"
-import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
+import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { describeError, errorMessage, sanitize } from "../src/internal/health/message.js"
 import { MAX_TRACKED_KEYS, trackCircuits } from "../src/internal/health/sources.js"
 
@@ -518,6 +518,29 @@ describe("Health and circuit breakers", () => {
       assert.strictEqual(resized.maxConcurrent, 6)
       const invalid = yield* Effect.flip(registry.resize("exports", 0))
       assert.strictEqual(invalid._tag, "InvalidOptionsError")
+    }))
+})
+
+describe("Health: an adaptive bulkhead in the registry (issue 24)", () => {
+  it.scoped("its entry shows the algorithm, the limit in force and the latencies measured", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
+      const registry = Context.get(ctx, Health.PolicyRegistry)
+      const bulkhead = yield* Bulkhead.make({
+        name: "search",
+        maxConcurrent: AdaptiveLimit.aimd({ initialLimit: 4, minLimit: 1, maxLimit: 8 })
+      })
+      yield* Health.registerBulkhead(bulkhead).pipe(Effect.provide(ctx))
+      yield* Effect.sleep("10 millis").pipe(bulkhead, Effect.fork, Effect.zipLeft(TestClock.adjust("10 millis")), Effect.flatMap(Fiber.join))
+      const [entry] = yield* registry.list
+      assert.strictEqual(entry!.kind, "Bulkhead")
+      assert.strictEqual(entry!.maxConcurrent, (yield* bulkhead.stats()).maxConcurrent)
+      const adaptive = entry!.adaptive as Record<string, unknown>
+      assert.strictEqual(adaptive.algorithm, "Aimd")
+      assert.strictEqual(adaptive.limit, entry!.maxConcurrent)
+      assert.strictEqual(adaptive.latencyMillis, 10)
+      assert.strictEqual(adaptive.samples, 1)
+      assert.strictEqual(adaptive.drops, 0)
     }))
 })
 

@@ -200,12 +200,24 @@ const bulkheadEntryOf = (bulkhead: Bulkhead<unknown>, name: string): Health.Poli
   info: Effect.sync(() => {
     const stats = bulkhead.unsafeStats()
     const totals = bulkhead.unsafeTotals()
+    const adaptive = stats.adaptive
     return {
       maxConcurrent: stats.maxConcurrent,
       maxQueue: stats.maxQueue,
       active: totals.active,
       queued: totals.queued,
-      partitions: totals.partitions
+      partitions: totals.partitions,
+      // an adaptive limit (the unkeyed partition's): its algorithm, limit in force and latencies (ms)
+      ...(adaptive === undefined ? {} : {
+        adaptive: {
+          algorithm: adaptive.algorithm,
+          limit: adaptive.limit,
+          latencyMillis: adaptive.latency,
+          baselineMillis: adaptive.baseline,
+          samples: adaptive.samples,
+          drops: adaptive.drops
+        }
+      })
     }
   }),
   resize: (size) => bulkhead.resize(size)
