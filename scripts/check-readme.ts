@@ -17,9 +17,8 @@
  * does not compile.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
-import { problems } from "./readme-links.js"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { markdown, problems } from "./readme-links.js"
 
 /** The most README.md may weigh, in bytes. */
 const maxReadmeBytes = 30_000
@@ -42,16 +41,6 @@ if (linkProblems.length > 0) {
 }
 console.log("README: every link and image is absolute and resolves")
 
-/** The API reference `npm run docgen` writes (docs/modules, docs/index.md, …: not committed) is not a guide. */
-const GENERATED = new Set(["docs/modules", "docs/examples", "docs/index.md"])
-
-const markdown = (dir: string): Array<string> =>
-  readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name)
-    if (GENERATED.has(path)) return []
-    if (statSync(path).isDirectory()) return markdown(path)
-    return name.endsWith(".md") ? [path] : []
-  })
 
 interface Block {
   readonly file: string

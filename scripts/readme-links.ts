@@ -18,8 +18,8 @@
  * `scripts/readme.ts --check`) fails when one names a path that does not
  * exist or an `#anchor` that no heading of its target makes.
  */
-import { existsSync, readFileSync, statSync } from "node:fs"
-import { posix } from "node:path"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { join, posix } from "node:path"
 
 export const repository = "https://github.com/effect-resilience/effect-resilience"
 const branch = "main"
@@ -204,3 +204,15 @@ export const docsProblems = (files: ReadonlyArray<string>): Array<string> => {
   }
   return errors
 }
+
+/** The API reference `npm run docgen` writes (docs/modules, docs/index.md, …: not committed) is not a guide. */
+const GENERATED = new Set(["docs/modules", "docs/examples", "docs/index.md"])
+
+/** Every Markdown file under `dir` (sorted), the generated API reference left out. */
+export const markdown = (dir: string): Array<string> =>
+  readdirSync(dir).sort().flatMap((name) => {
+    const path = join(dir, name)
+    if (GENERATED.has(path)) return []
+    if (statSync(path).isDirectory()) return markdown(path)
+    return name.endsWith(".md") ? [path] : []
+  })

@@ -19,9 +19,8 @@
  *   npx tsx scripts/readme.ts           # make README.md's relative links absolute
  *   npx tsx scripts/readme.ts --check   # the checks above (CI)
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
-import { absolutize, docsProblems, repository } from "./readme-links.js"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { absolutize, docsProblems, markdown, repository } from "./readme-links.js"
 
 const check = process.argv.includes("--check")
 const readme = readFileSync("README.md", "utf8")
@@ -52,16 +51,6 @@ for (const guide of guides) {
 }
 
 // the links of docs/ resolve
-/** The API reference `npm run docgen` writes (docs/modules, docs/index.md, …: not committed) is not a guide. */
-const GENERATED = new Set(["docs/modules", "docs/examples", "docs/index.md"])
-
-const markdown = (dir: string): Array<string> =>
-  readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name)
-    if (GENERATED.has(path)) return []
-    if (statSync(path).isDirectory()) return markdown(path)
-    return name.endsWith(".md") ? [path] : []
-  })
 const docs = [...markdown("docs"), ".changeset/README.md"]
 problems.push(...docsProblems(docs))
 
