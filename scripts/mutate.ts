@@ -92,7 +92,14 @@ export const modules: Record<string, Module> = {
   },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],
-    tests: ["test/Idempotency.test.ts", "test/Idempotency.config.test.ts"]
+    // the bounded memory store is attacked in reliability/Stores and Keys, hooks in UserCode
+    tests: [
+      "test/Idempotency.test.ts",
+      "test/Idempotency.config.test.ts",
+      "test/reliability/Stores.test.ts",
+      "test/reliability/Keys.test.ts",
+      "test/reliability/UserCode.test.ts"
+    ]
   },
   Chaos: {
     mutate: ["src/Chaos.ts", "src/internal/chaos/*.ts"],

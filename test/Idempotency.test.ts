@@ -690,7 +690,7 @@ describe("Idempotency stores", () => {
         {
           _tag: "StoreError",
           policy: "unsaved",
-          key: "7:unsaved:k",
+          key: "k", // the caller's key, as in the other events; the store's error names the store's key
           error: new Idempotency.IdempotencyError({ key: "7:unsaved:k", reason: "EncodeError" })
         }
       ])
@@ -960,4 +960,150 @@ describe("Idempotency types", () => {
         Effect.Effect<Idempotency.Idempotency<number, never>, Errors.InvalidOptionsError, Scope.Scope>
       >()
     }))
+})
+
+describe("Idempotency bounded memory store", () => {
+  /** The counter `name` tagged policy=`policy`, or 0. */
+  const counter = (name: string, policy: string) =>
+    Effect.map(Metric.snapshot, (pairs) => {
+      for (const pair of pairs) {
+        if (pair.metricKey.name !== name) continue
+        if (!pair.metricKey.tags.some((t) => t.key === "policy" && t.value === policy)) continue
+        if (MetricState.isCounterState(pair.metricState)) return Number(pair.metricState.count)
+      }
+      return 0
+    })
+
+  it.scoped("high water: reported once per crossing (re-armed below the mark), with the size and bound, as an event and a counter", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 10, highWater: 0.5, sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "1 hour", name: "bounded-hw" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      const events = yield* idem.events.pipe(
+        Stream.filter((e) => e._tag === "StoreHighWater"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      const before = yield* counter("resilience_idempotency_store_high_water", "bounded-hw")
+      // the 5th key held is the mark (ceil(10 × 0.5))
+      for (let i = 1; i <= 4; i++) yield* idem.run(`k${i}`, Effect.succeed(i))
+      assert.strictEqual(store.unsafeStats().highWaterCrossings, 0)
+      yield* idem.run("k5", Effect.succeed(5))
+      yield* idem.run("k6", Effect.succeed(6))
+      assert.strictEqual(store.unsafeStats().highWaterCrossings, 1)
+      // down to 3 held: the next key (4 held) re-arms, the one after (5 held) crosses again
+      for (const k of ["k4", "k5", "k6"]) yield* idem.invalidate(k)
+      yield* idem.run("k7", Effect.succeed(7))
+      assert.strictEqual(store.unsafeStats().highWaterCrossings, 1)
+      yield* idem.run("k8", Effect.succeed(8))
+      assert.strictEqual(store.unsafeStats().highWaterCrossings, 2)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(events)), [
+        { _tag: "StoreHighWater", policy: "bounded-hw", key: "k5", size: 5, maxKeys: 10 },
+        { _tag: "StoreHighWater", policy: "bounded-hw", key: "k8", size: 5, maxKeys: 10 }
+      ])
+      assert.strictEqual((yield* counter("resilience_idempotency_store_high_water", "bounded-hw")) - before, 2)
+    }))
+
+  it.scoped("full (refuse): a new key is refused with a typed StoreFull rejection naming the bound and when room frees; counted and reported", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 2, sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "1 minute", name: "bounded-full" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      const refusedEvents = yield* idem.events.pipe(
+        Stream.filter((e) => e._tag === "Refused"),
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      const before = yield* counter("resilience_idempotency_refused", "bounded-full")
+      yield* idem.run("a", Effect.succeed(1))
+      yield* TestClock.adjust("10 seconds")
+      yield* idem.run("b", Effect.succeed(2))
+      yield* TestClock.adjust("5 seconds")
+      let ran = false
+      const error = yield* Effect.flip(idem.run("c", Effect.sync(() => (ran = true))))
+      assert.isFalse(ran)
+      if (error._tag !== "IdempotencyError") return assert.fail(`expected IdempotencyError, got ${error._tag}`)
+      assert.strictEqual(error.reason, "StoreFull")
+      assert.strictEqual(error.maxKeys, 2)
+      // "a" expires 60 s after it was stored, 15 s ago
+      assert.isTrue(Duration.equals(error.retryAfter!, Duration.seconds(45)))
+      assert.isTrue(Errors.isRejection(error))
+      assert.strictEqual(idem.unsafeStats().refused, 1)
+      assert.strictEqual(idem.unsafeStats().storeErrors, 0)
+      assert.strictEqual(store.unsafeStats().refused, 1)
+      assert.strictEqual((yield* counter("resilience_idempotency_refused", "bounded-full")) - before, 1)
+      const [event] = Chunk.toReadonlyArray(yield* Fiber.join(refusedEvents))
+      assert.deepStrictEqual(event, { _tag: "Refused", policy: "bounded-full", key: "c", error })
+      // the stored keys are still replayed, never forgotten to make room
+      assert.strictEqual(yield* idem.run("a", Effect.succeed(-1)), 1)
+      // once "a" has expired, "c" is admitted (the expired record dropped)
+      yield* TestClock.adjust("45 seconds")
+      assert.strictEqual(yield* idem.run("c", Effect.succeed(3)), 3)
+      assert.strictEqual(store.unsafeStats().expired, 1)
+      assert.strictEqual(yield* idem.run("b", Effect.succeed(-1)), 2)
+    }))
+
+  it.scoped("full (evictOldest) across two ttls: the record stored first goes, whichever policy stored it", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 3, whenFull: "evictOldest", sweepInterval: Duration.infinity })
+      const provide = Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      const long = yield* Idempotency.make({ ttl: "1 hour", name: "evict" }).pipe(provide)
+      const short = yield* Idempotency.make({ ttl: "1 minute", name: "evict" }).pipe(provide)
+      yield* long.run("a", Effect.succeed("a"))
+      yield* TestClock.adjust("1 second")
+      yield* short.run("b", Effect.succeed("b"))
+      yield* TestClock.adjust("1 second")
+      yield* long.run("c", Effect.succeed("c"))
+      yield* TestClock.adjust("1 second")
+      yield* short.run("d", Effect.succeed("d")) // evicts a (stored at 0 s), not b (the short ttl's oldest)
+      yield* TestClock.adjust("1 second")
+      yield* long.run("e", Effect.succeed("e")) // evicts b (1 s), not c (the long ttl's oldest, 2 s)
+      assert.strictEqual(store.unsafeStats().evicted, 2)
+      assert.strictEqual(store.unsafeSize(), 3)
+      assert.strictEqual(yield* long.run("c", Effect.succeed("ran")), "c")
+      assert.strictEqual(yield* short.run("d", Effect.succeed("ran")), "d")
+      assert.strictEqual(yield* long.run("e", Effect.succeed("ran")), "e")
+    }))
+
+  it.scoped("below the bound an insertion drops at most 4 expired records (amortized), not all of them", () =>
+    Effect.gen(function*() {
+      const store = yield* Idempotency.makeStoreMemory({ maxKeys: 100, sweepInterval: Duration.infinity })
+      const idem = yield* Idempotency.make({ ttl: "1 second" }).pipe(
+        Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+      )
+      for (let i = 0; i < 10; i++) yield* idem.run(`old-${i}`, Effect.succeed(i))
+      yield* TestClock.adjust("2 seconds")
+      yield* idem.run("new", Effect.succeed(0))
+      assert.strictEqual(store.unsafeStats().expired, 4)
+      assert.strictEqual(store.unsafeSize(), 7)
+    }))
+})
+
+describe("IdempotencyError", () => {
+  it("StoreFull is a load-shedding rejection; its message names what it knows", () => {
+    const bare = new Idempotency.IdempotencyError({ key: "k", reason: "StoreFull" })
+    assert.isTrue(Errors.isRejection(bare))
+    assert.strictEqual(bare.message, "Idempotency store is full: key k refused")
+    const full = new Idempotency.IdempotencyError({ key: "k", reason: "StoreFull", maxKeys: 7, retryAfter: Duration.seconds(3) })
+    assert.strictEqual(full.message, "Idempotency store is full (7 keys): key k refused; retry after 3s")
+  })
+
+  it("the other reasons are failures of the store, not rejections", () => {
+    const plain = new Idempotency.IdempotencyError({ key: "k", reason: "StoreError" })
+    assert.isFalse(Errors.isRejection(plain))
+    assert.isTrue(Errors.isResilienceError(plain))
+    assert.strictEqual(plain.message, "Idempotency store failed for key k (StoreError)")
+    const withCause = new Idempotency.IdempotencyError({ key: "k", reason: "StoreError", cause: new Error("connection reset") })
+    assert.strictEqual(withCause.message, "Idempotency store failed for key k (StoreError): connection reset")
+    assert.strictEqual(
+      new Idempotency.IdempotencyError({ key: "k", reason: "StoreError", cause: "gone" }).message,
+      "Idempotency store failed for key k (StoreError): gone"
+    )
+  })
 })

@@ -185,7 +185,7 @@ export class IdempotencyImpl<A, E> {
             const keepFor = this.ttlFor(exit)
             this.hub.emitWith(() => ({ _tag: "Completed", policy: name, key, outcome, kept: keepFor !== undefined }))
             return Effect.as(
-              Effect.catchAll(complete(exit, keepFor), (error) => this.onStoreError(storeKey, error)),
+              Effect.catchAll(complete(exit, keepFor), (error) => this.onStoreError(key, error)),
               exit
             )
           }
@@ -220,7 +220,7 @@ export class IdempotencyImpl<A, E> {
               Effect.zipRight(
                 Option.match(Cause.failureOption(cause), {
                   onNone: () => Effect.void,
-                  onSome: (error) => this.onStoreError(storeKey, error)
+                  onSome: (error) => this.onStoreError(key, error)
                 }),
                 Effect.failCause(cause)
               )
