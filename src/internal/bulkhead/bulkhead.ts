@@ -31,6 +31,7 @@ import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { dual } from "effect/Function"
@@ -46,6 +47,7 @@ import { isAdaptiveLimit } from "../adaptiveLimit/adaptiveLimit.js"
 import { BulkheadFullError } from "../errors.js"
 import { active as activeDeadline, currentDeadline, type Deadline, expired } from "../deadline.js"
 import * as EventHub from "../events.js"
+import * as ExitFrame from "../exitFrame.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
@@ -91,6 +93,8 @@ export class Partition {
   readonly semaphore: FifoSemaphore
   /** Gives back the local permit of an in-process call (one pair of handlers per partition, not per call). */
   readonly releaser: Releaser
+  /** The same, as the frame the one-step call path pushes under the call (`BulkheadCall`). */
+  readonly exitFrame: ExitFrame.ExitFrame
   // --- with a shared store only ---
   /** One permit: callers holding a local permit but no lease queue on it, so only its holder polls the store. */
   readonly turn: FifoSemaphore | undefined
@@ -112,6 +116,7 @@ export class Partition {
   ) {
     this.semaphore = new FifoSemaphore(permits)
     this.turn = leases === undefined ? undefined : new FifoSemaphore(1)
+    this.exitFrame = new ExitFrame.ExitFrame(() => onRelease(this))
     this.releaser = {
       onFailure: (cause) => {
         onRelease(this)
@@ -155,6 +160,27 @@ class BulkheadWaiter extends Waiter {
   }
   override onGrant(): void {
     this.onGranted(this)
+  }
+}
+
+/**
+ * A call through a bulkhead with a fixed limit and in-process permits, as
+ * ONE step of the fiber's run loop: its `commit` takes a free permit and
+ * hands the runtime the call over the partition's exit frame
+ * (`../exitFrame.ts`), or takes the general path. Stateless: the same call
+ * may be run many times, by several fibers at once, each run on its own
+ * permit.
+ * @internal
+ */
+export class BulkheadCall<A, E, R> extends Effectable.Class<A, E | BulkheadFullError, R> {
+  constructor(readonly impl: BulkheadImpl, readonly self: Effect.Effect<A, E, R>, readonly key: string | undefined) {
+    super()
+  }
+  commit(): Effect.Effect<A, E | BulkheadFullError, R> {
+    return this.impl.runFast(this.self, this.key)
+  }
+  toJSON(): unknown {
+    return { _id: "Effect", _op: "Bulkhead", policy: this.impl.name, key: this.key, self: this.self }
   }
 }
 
@@ -312,6 +338,24 @@ export class BulkheadImpl {
         return this.enqueueThen(current, activeDeadline(fiber.getFiberRef(currentDeadline)), restore, self)
       })
     })
+  }
+
+  /**
+   * The one-step call path (`BulkheadCall`, a fixed limit with in-process
+   * permits): a free permit is taken and `self` runs over the partition's
+   * exit frame, which gives the permit back however the call ends; otherwise
+   * (no free permit) the general path, {@link run}.
+   */
+  runFast<A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError, R> {
+    const partition = this.partitionOf(key)
+    if (!partition.semaphore.unsafeTryTake(1)) return this.run(self, key)
+    // Stryker disable next-line ConditionalExpression: equivalent: the runtime always runs a commit on a current fiber
+    if (!ExitFrame.push(partition.exitFrame)) {
+      this.release(partition)
+      return this.run(self, key)
+    }
+    this.hub.emitWith(() => this.permitted(partition, 0, undefined))
+    return self
   }
 
   /** Runs `self` holding the permit just taken; its exit handler gives it back. */
@@ -576,13 +620,21 @@ const adaptiveDescription = (limit: AdaptiveLimit.AdaptiveLimit): Record<string,
 /** Builds the callable policy around an instance. */
 const callable = (impl: BulkheadImpl, options: Bulkhead.Bulkhead.Options): Bulkhead.Bulkhead<any> => {
   const leased = impl.leased
+  // a fixed limit with in-process permits: each call is one step (`BulkheadCall`) when the runtime allows
+  const oneStep = leased === undefined && impl.adaptive === undefined && ExitFrame.supported()
   const run: <A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined) => Effect.Effect<A, E | BulkheadFullError | BulkheadStoreError, R> =
-    leased === undefined ? (self, key) => impl.run(self, key) : (self, key) => leased.run(self, key)
+    leased !== undefined
+      ? (self, key) => leased.run(self, key)
+      : oneStep
+      ? (self, key) => new BulkheadCall(impl, self, key)
+      : (self, key) => impl.run(self, key)
   const keyPolicy = impl.keyPolicy
-  // the callable form is the hot path: one call into the instance, nothing allocated here
-  const bulkhead = leased === undefined
-    ? <A, E, R>(self: Effect.Effect<A, E, R>) => impl.run(self, undefined)
-    : <A, E, R>(self: Effect.Effect<A, E, R>) => leased.run(self, undefined)
+  // the callable form is the hot path: one call into the instance, nothing else allocated here
+  const bulkhead = leased !== undefined
+    ? <A, E, R>(self: Effect.Effect<A, E, R>) => leased.run(self, undefined)
+    : oneStep
+    ? <A, E, R>(self: Effect.Effect<A, E, R>) => new BulkheadCall(impl, self, undefined)
+    : <A, E, R>(self: Effect.Effect<A, E, R>) => impl.run(self, undefined)
   const execute = dual(
     (args) => Effect.isEffect(args[0]),
     <A, E, R>(self: Effect.Effect<A, E, R>, executeOptions?: Bulkhead.Bulkhead.ExecuteOptions | undefined) => {
