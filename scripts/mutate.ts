@@ -54,8 +54,8 @@ export const modules: Record<string, Module> = {
   },
   Bulkhead: {
     // leased.ts (the call path with a shared store) is tested with a fake shared store in Bulkhead.test.ts
-    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts"],
-    tests: ["test/Bulkhead.test.ts", "test/Semaphore.test.ts", "test/Bulkhead.config.test.ts"]
+    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts", "src/internal/exitFrame.ts"],
+    tests: ["test/Bulkhead.test.ts", "test/Bulkhead.fastpath.test.ts", "test/Semaphore.test.ts", "test/Bulkhead.config.test.ts"]
   },
   CircuitBreaker: {
     mutate: ["src/CircuitBreaker.ts", "src/internal/circuitBreaker/*.ts"],

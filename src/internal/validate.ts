@@ -82,7 +82,8 @@ const describeNumber = (b: NumberBounds): string => {
   if (b.min !== undefined) parts.push(`>= ${b.min}`)
   if (b.max !== undefined) parts.push(`<= ${b.max}`)
   if (b.lt !== undefined) parts.push(`< ${b.lt}`)
-  return parts.length === 0 ? kind : `${kind} ${parts.join(" and ")}`
+  const text = parts.length === 0 ? kind : `${kind} ${parts.join(" and ")}`
+  return b.allowInfinite ? `${text}, or Infinity` : text
 }
 
 /** @internal */
