@@ -7,7 +7,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import type * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
 import { isCutByTimeout } from "../deadline.js"
@@ -24,55 +23,21 @@ export const TypeId: AdaptiveLimit.TypeId = Symbol.for("effect-resilience/Adapti
 /** @internal */
 export const isAdaptiveLimit = (u: unknown): u is Limit => Predicate.hasProperty(u, TypeId)
 
-/** @internal */
-export const aimd = (options?: AdaptiveLimit.AdaptiveLimit.AimdOptions): AdaptiveLimit.AdaptiveLimit.Aimd => {
-  const r = Options.aimdSpec.resolve(options)
-  return Object.freeze({
-    [TypeId]: TypeId as AdaptiveLimit.TypeId,
-    _tag: "Aimd" as const,
-    initialLimit: r.initialLimit,
-    minLimit: r.minLimit,
-    maxLimit: r.maxLimit,
-    backoffRatio: r.backoffRatio,
-    timeout: r.timeout as Duration.Duration,
-    isDrop: r.isDrop
-  })
-}
+/** A frozen description: the algorithm's tag and its checked options (every one, defaults applied). */
+const describe = <L extends Limit>(tag: L["_tag"], resolved: object): L =>
+  Object.freeze({ [TypeId]: TypeId, _tag: tag, ...resolved }) as unknown as L
 
 /** @internal */
-export const vegas = (options?: AdaptiveLimit.AdaptiveLimit.VegasOptions): AdaptiveLimit.AdaptiveLimit.Vegas => {
-  const r = Options.vegasSpec.resolve(options)
-  return Object.freeze({
-    [TypeId]: TypeId as AdaptiveLimit.TypeId,
-    _tag: "Vegas" as const,
-    initialLimit: r.initialLimit,
-    minLimit: r.minLimit,
-    maxLimit: r.maxLimit,
-    smoothing: r.smoothing,
-    probeMultiplier: r.probeMultiplier,
-    alpha: r.alpha,
-    beta: r.beta,
-    threshold: r.threshold,
-    isDrop: r.isDrop
-  })
-}
+export const aimd = (options?: AdaptiveLimit.AdaptiveLimit.AimdOptions): AdaptiveLimit.AdaptiveLimit.Aimd =>
+  describe("Aimd", Options.aimdSpec.resolve(options))
 
 /** @internal */
-export const gradient2 = (options?: AdaptiveLimit.AdaptiveLimit.Gradient2Options): AdaptiveLimit.AdaptiveLimit.Gradient2 => {
-  const r = Options.gradient2Spec.resolve(options)
-  return Object.freeze({
-    [TypeId]: TypeId as AdaptiveLimit.TypeId,
-    _tag: "Gradient2" as const,
-    initialLimit: r.initialLimit,
-    minLimit: r.minLimit,
-    maxLimit: r.maxLimit,
-    smoothing: r.smoothing,
-    rttTolerance: r.rttTolerance,
-    longWindow: r.longWindow,
-    queueSize: r.queueSize,
-    isDrop: r.isDrop
-  })
-}
+export const vegas = (options?: AdaptiveLimit.AdaptiveLimit.VegasOptions): AdaptiveLimit.AdaptiveLimit.Vegas =>
+  describe("Vegas", Options.vegasSpec.resolve(options))
+
+/** @internal */
+export const gradient2 = (options?: AdaptiveLimit.AdaptiveLimit.Gradient2Options): AdaptiveLimit.AdaptiveLimit.Gradient2 =>
+  describe("Gradient2", Options.gradient2Spec.resolve(options))
 
 /** @internal */
 export const initial = (limit: Limit, seed?: number): AdaptiveLimit.AdaptiveLimit.State => algorithm.initial(limit, seed)

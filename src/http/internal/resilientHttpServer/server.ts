@@ -52,6 +52,7 @@ import {
   active,
   currentDeadline,
   type Deadline,
+  expired,
   requestDeadlineInterruptor,
   timeoutInterruptor
 } from "../../../internal/deadline.js"
@@ -220,10 +221,22 @@ export class ServerImpl {
     return { budget: millis, deadline, outer, error }
   }
 
-  /** Runs `self` under `plan`, interrupting it at the deadline with the marker its origin calls for. */
+  /** The time `plan` has left now: what the request spent before its handler (its key, the store) counts. */
+  leftOf(plan: Plan): number {
+    return plan.deadline.at - monotonicMillis(this.clock)
+  }
+
+  /**
+   * Runs `self` under `plan`, interrupting it at the deadline with the marker its origin calls for.
+   * Called when the handler is about to run: the deadline counts from the request's arrival, so a
+   * request whose time ran out before its handler (a slow key function, a slow store) fails with the
+   * deadline's error without running.
+   */
   runUnder<A, E, R>(self: Effect.Effect<A, E, R>, plan: Plan): Effect.Effect<A, E | TimeoutError, R> {
+    const left = this.leftOf(plan)
+    if (left <= 0) return Effect.failSync(() => expired(plan.deadline))
     const timer = plan.deadline.fromRequest === true ? this.requestTimer : this.ownTimer
-    return timer.run(self, { budget: plan.budget, deadline: plan.deadline, outer: plan.outer, error: plan.error, disconnect: false })
+    return timer.run(self, { budget: left, deadline: plan.deadline, outer: plan.outer, error: plan.error, disconnect: false })
   }
 
   // --- the rate limit -------------------------------------------------------------
@@ -428,6 +441,7 @@ export class ServerImpl {
             Effect.fail(charge.error)
           )
         }
+        // (after the charge: the time it took counts against the deadline)
         const deadline = plan === undefined ? Effect.void : this.watch(fiber, scope, plan)
         const permit = this.bulkhead === undefined ? Effect.void : this.holdPermit(context, request, scope)
         return Effect.zipRight(Effect.zipRight(this.addHeaders(charge), deadline), permit)
@@ -435,14 +449,21 @@ export class ServerImpl {
     }
   )
 
-  /** Sets the request's deadline for the rest of its fiber and interrupts the fiber when it passes. */
-  watch(fiber: Fiber.RuntimeFiber<any, any>, scope: Scope.Scope, plan: Plan): Effect.Effect<void> {
+  /**
+   * Sets the request's deadline for the rest of its fiber and interrupts the fiber when it passes
+   * (counted from the request's arrival: when its time ran out before the handler, 504 at once).
+   */
+  watch(fiber: Fiber.RuntimeFiber<any, any>, scope: Scope.Scope, plan: Plan): Effect.Effect<void, ApiError> {
+    const left = this.leftOf(plan)
+    if (left <= 0) {
+      return Effect.zipRight(this.answered("deadline", responseOf(new DeadlineExceeded())), Effect.fail(new DeadlineExceeded()))
+    }
     const deadline = plan.deadline
     const mine = deadline !== plan.outer
     let fired = false
     const interruptor = deadline.fromRequest === true ? requestDeadlineInterruptor : timeoutInterruptor
     const watcher = Effect.zipRight(
-      Effect.sleep(Duration.millis(plan.budget)),
+      Effect.sleep(Duration.millis(left)),
       Effect.sync(() => {
         fired = true
         fiber.unsafeInterruptAsFork(interruptor)
