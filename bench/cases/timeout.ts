@@ -37,6 +37,15 @@ export const cases: ReadonlyArray<Case> = [
     call: () => timeout(async1)
   }),
   effectCase({
+    name: "ours: Timeout.make(\"1 second\") built per request",
+    group: "timeout",
+    lib: "ours",
+    path: "success",
+    peers: [PEER.cockatielTimeoutCoop, PEER.effectTimeout],
+    note: "the policy built in each call (`Timeout.make(d)(work)`, as with a per-request duration): its options checked through the spec every time",
+    call: () => Timeout.make("1 second")(succeed1)
+  }),
+  effectCase({
     name: "ours: Timeout.make(\"1 second\"), general path (Effect.timeoutFail)",
     group: "timeout",
     lib: "ours",

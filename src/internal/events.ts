@@ -31,7 +31,9 @@ export const make = <A>(bufferSize: number = DEFAULT_EVENT_BUFFER): EventHub<A> 
   const emit = (event: A) => {
     for (let i = 0; i < listeners.length; i++) listeners[i]!(event)
   }
-  const stream = Stream.asyncScoped<A>(
+  // built when first subscribed to: a policy made per request (a per-request timeout) pays nothing for it
+  const subscribe = () =>
+    Stream.asyncScoped<A>(
     (emitter) =>
       Effect.acquireRelease(
         Effect.sync(() => {
@@ -47,8 +49,10 @@ export const make = <A>(bufferSize: number = DEFAULT_EVENT_BUFFER): EventHub<A> 
             if (i >= 0) listeners.splice(i, 1)
           })
       ),
-    { bufferSize, strategy: "sliding" }
-  )
+      { bufferSize, strategy: "sliding" }
+    )
+  let built: Stream.Stream<A> | undefined
+  const stream = Stream.suspend(() => (built ??= subscribe()))
   const emitWith = (make: () => A) => {
     if (listeners.length > 0) emit(make())
   }

@@ -266,9 +266,11 @@ export interface FastTimeout {
  */
 export const makeFastTimeout = (interruptor: FiberId.FiberId = timeoutInterruptor): FastTimeout => {
   let nodeTimer: NodeTimer | undefined
-  const fiberTimers = new WeakMap<Clock.Clock, FiberTimer>()
+  // made at the first call under another clock (TestClock): a policy made per request under the live clock makes none
+  let fiberTimers: WeakMap<Clock.Clock, FiberTimer> | undefined
   const timerFor = (clock: Clock.Clock): Deadlines => {
     if (clock === liveClock) return (nodeTimer ??= new NodeTimer(interruptor))
+    fiberTimers ??= new WeakMap()
     let t = fiberTimers.get(clock)
     if (t === undefined) fiberTimers.set(clock, t = new FiberTimer(interruptor, clock))
     return t
