@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Health } from "effect-resilience"
 import { Config, Effect, Ref, Schedule, TestClock } from "effect"
 import { assertConfigError, assertInvalidOption, buildWithConfig, withConfig } from "./utils/config.js"
+import { eventually } from "./utils/fibers.js"
 
 const every = {
   "health.interval": "15 seconds",
@@ -15,16 +16,6 @@ const every = {
   "health.maxMessageLength": "20"
 }
 
-/** Yields until `read` holds `done` (no time passes). */
-const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const a = yield* read
-      if (done(a)) return a
-      yield* Effect.yieldNow()
-    }
-    return assert.fail("condition not reached")
-  })
 
 describe("Health from Config", () => {
   it.scoped("reads every option under a prefix: the checks' interval, timeout and message bound", () =>

@@ -3,6 +3,7 @@ import { Cause, Chunk, Context, Data, Effect, Exit, Fiber, FiberId, Layer, Optio
 import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { describeError, errorMessage, sanitize } from "../src/internal/health/message.js"
 import { MAX_TRACKED_KEYS, trackCircuits } from "../src/internal/health/sources.js"
+import { eventually } from "./utils/fibers.js"
 
 class Down extends Data.TaggedError("Down")<{ readonly reason: string }> {
   override get message() {
@@ -28,16 +29,6 @@ const switchable = (initial: "up" | "down" | "degraded") =>
     return { state, runs, check }
   })
 
-/** Re-reads `read` until `done` holds, yielding in between (no time passes). */
-const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const a = yield* read
-      if (done(a)) return a
-      yield* Effect.yieldNow()
-    }
-    return assert.fail("condition not reached")
-  })
 
 const byName = (report: Health.Report, name: string) => {
   const c = report.checks.find((c) => c.name === name)

@@ -9,10 +9,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import { CircuitBreaker, Errors, Retry, Timeout } from "effect-resilience"
 import { ResilientHttpClient, ResilientHttpServer } from "effect-resilience/http"
-import { realSleep, script, serve, undici } from "./server.js"
+import { pollUntil, script, serve, undici } from "./server.js"
 
-const eventually = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(condition, (ok) => ok ? Effect.void : Effect.zipRight(realSleep(5), eventually(condition)))
 
 const HEADER = ResilientHttpServer.DEADLINE_HEADER
 
@@ -43,7 +41,7 @@ describe("ResilientHttpClient: propagateDeadline", () => {
       assert.isUndefined(b.requests[1]!.headers[HEADER])
 
       const call = yield* Effect.fork(client.get(`${a.url}/y`))
-      yield* eventually(Effect.sync(() => a.count("/y") === 1))
+      yield* pollUntil(Effect.sync(() => a.count("/y") === 1))
       // the first attempt: its attempt timeout (3 s) is the innermost deadline
       assert.strictEqual(a.requests.at(-1)!.headers[HEADER], "3000")
       yield* TestClock.adjust("2 seconds")

@@ -12,6 +12,7 @@ import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Ref, TestClock } fr
 import { Errors, Health, Retry } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { assertConfigError, assertInvalidOption, buildWithConfig, withConfig } from "../utils/config.js"
+import { eventually } from "../utils/fibers.js"
 
 /** A fake upstream: answers each request with the next status of `statuses` (the last one repeated); `hang` never answers. */
 const fakeUpstream = (statuses: ReadonlyArray<number | "hang">) =>
@@ -28,16 +29,6 @@ const fakeUpstream = (statuses: ReadonlyArray<number | "hang">) =>
     return { requests: Ref.get(requests), layer: Layer.succeed(HttpClient.HttpClient, client) }
   })
 
-/** Yields until `read` holds `done` (no time passes). */
-const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const a = yield* read
-      if (done(a)) return a
-      yield* Effect.yieldNow()
-    }
-    return assert.fail("condition not reached")
-  })
 
 const every = {
   "http.name": "api",

@@ -19,7 +19,7 @@ import { Context, Deferred, Effect, Fiber, Layer, Option, Ref, Schema, TestClock
 import { CircuitBreaker } from "effect-resilience"
 import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer } from "node:http"
-import { realSleep, undici } from "./server.js"
+import { pollUntil, undici } from "./server.js"
 
 class Protect extends HttpApiMiddleware.Tag<Protect>()("Protect", { failure: ResilientHttpServer.ApiError }) {}
 
@@ -80,8 +80,6 @@ const fixture = Effect.gen(function*() {
   } satisfies Fixture
 })
 
-const eventually = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(condition, (ok) => ok ? Effect.void : Effect.zipRight(realSleep(5), eventually(condition)))
 
 const openBreaker = Effect.gen(function*() {
   const breaker = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "30 seconds" })
@@ -135,7 +133,7 @@ describe("ResilientHttpServer with HttpApi", () => {
 
       // one request holds the permit; the next is shed
       const first = yield* Effect.fork(get(`${url}/slow`))
-      yield* eventually(Effect.map(Ref.get(f.started), (n) => n === 1))
+      yield* pollUntil(Effect.map(Ref.get(f.started), (n) => n === 1))
       let r = yield* get(`${url}/slow`)
       assert.strictEqual(r.status, 503)
       assert.strictEqual(r.headers["retry-after"], "2")
@@ -151,7 +149,7 @@ describe("ResilientHttpServer with HttpApi", () => {
       assert.strictEqual(r.status, 504)
       assert.deepStrictEqual(JSON.parse(r.body), { _tag: "DeadlineExceeded" })
       assert.strictEqual(yield* Ref.get(f.interrupted), 1)
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
 
       // the third request of the quota runs; the fourth is over it
       yield* Deferred.succeed(f.gate, undefined)

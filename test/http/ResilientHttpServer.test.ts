@@ -14,7 +14,7 @@ import type { Scope } from "effect"
 import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, RateLimiter, Timeout } from "effect-resilience"
 import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer, type Server } from "node:http"
-import { realSleep, undici } from "./server.js"
+import { pollUntil, undici } from "./server.js"
 
 /** Serves `app` on 127.0.0.1:0 for the life of the scope; its URL. */
 const serveApp = <E, R>(
@@ -45,9 +45,6 @@ const get = (url: string, headers: Record<string, string> = {}) =>
       (response) => Effect.map(response.text, (body): Answer => ({ status: response.status, headers: response.headers, body }))
     ))
 
-/** Polls `condition` (real time) until it holds: for state reached through real sockets. */
-const eventually = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(condition, (ok) => ok ? Effect.void : Effect.zipRight(realSleep(5), eventually(condition)))
 
 const ok = HttpServerResponse.text("ok")
 
@@ -61,7 +58,7 @@ describe("ResilientHttpServer: concurrency", () => {
       const url = yield* serveApp(server(app))
 
       const calls = yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.fork(get(url)))
-      yield* eventually(Effect.map(server.stats(), (s) => s.requests === 10 && s.shed === 7))
+      yield* pollUntil(Effect.map(server.stats(), (s) => s.requests === 10 && s.shed === 7))
       assert.strictEqual(yield* Ref.get(started), 2)
       assert.deepStrictEqual(yield* server.bulkhead!.stats(), { active: 2, queued: 1, maxConcurrent: 2, maxQueue: 1 })
 
@@ -96,7 +93,7 @@ describe("ResilientHttpServer: concurrency", () => {
       const url = yield* serveApp(server(app))
 
       const calls = yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.fork(get(url)))
-      yield* eventually(Effect.map(server.stats(), (s) => s.requests === 10 && s.shed === 7))
+      yield* pollUntil(Effect.map(server.stats(), (s) => s.requests === 10 && s.shed === 7))
       const during = yield* server.bulkhead!.stats()
       assert.strictEqual(during.active, 3)
       assert.strictEqual(during.maxConcurrent, 3)
@@ -128,8 +125,8 @@ describe("ResilientHttpServer: concurrency", () => {
       const url = yield* serveApp(router)
       const a1 = yield* Effect.fork(get(`${url}/a`))
       const b1 = yield* Effect.fork(get(`${url}/b`))
-      yield* eventually(Effect.map(server.bulkhead!.stats("GET /b"), (s) => s.active === 1))
-      yield* eventually(Effect.map(server.bulkhead!.stats("GET /a"), (s) => s.active === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats("GET /b"), (s) => s.active === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats("GET /a"), (s) => s.active === 1))
       const a2 = yield* get(`${url}/a`)
       assert.strictEqual(a2.status, 503)
       assert.strictEqual(a2.headers["retry-after"], "3")
@@ -157,7 +154,7 @@ describe("ResilientHttpServer: concurrency", () => {
       // the client goes away: undici aborts the request, the server interrupts the handler
       yield* Fiber.interrupt(first)
       yield* Deferred.await(interrupted)
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
       assert.strictEqual((yield* get(url)).status, 200)
     }).pipe(Effect.provide(undici)))
 })
@@ -169,14 +166,14 @@ describe("ResilientHttpServer: concurrency (queue)", () => {
       const gate = yield* Deferred.make<void>()
       const url = yield* serveApp(server(Effect.as(Deferred.await(gate), ok)))
       const first = yield* Effect.fork(get(url))
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.active === 1))
       const queued = yield* Effect.fork(get(url))
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
       yield* Fiber.interrupt(queued)
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 0))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 0))
       // its place is free: the next one queues instead of being shed
       const next = yield* Effect.fork(get(url))
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
       yield* Deferred.succeed(gate, undefined)
       assert.strictEqual((yield* Fiber.join(first)).status, 200)
       assert.strictEqual((yield* Fiber.join(next)).status, 200)
@@ -425,9 +422,9 @@ describe("ResilientHttpServer: deadlines", () => {
       })
       const url = yield* serveApp(server(Effect.as(Deferred.await(gate), ok)))
       const first = yield* Effect.fork(get(url))
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.active === 1))
       const second = yield* Effect.fork(get(url, { "request-timeout-ms": "3000" }))
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.queued === 1))
       yield* TestClock.adjust("3 seconds")
       assert.strictEqual((yield* Fiber.join(second)).status, 504)
       assert.deepStrictEqual(yield* server.bulkhead!.stats(), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 5 })
@@ -476,7 +473,7 @@ describe("ResilientHttpServer: the library's errors answered", () => {
       assert.strictEqual(limited.body, `{"_tag":"RateLimited","retryAfterSeconds":10}`)
 
       const slow = yield* Effect.fork(get(`${url}/timeout`))
-      yield* eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length > 0))
+      yield* pollUntil(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length > 0))
       yield* TestClock.adjust("1 second")
       const timeout = yield* Fiber.join(slow)
       assert.strictEqual(timeout.status, 504)

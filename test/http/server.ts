@@ -101,3 +101,15 @@ export const realSleep = (millis: number): Effect.Effect<void> =>
   })
 
 export { HttpRouter, HttpServerResponse }
+
+/**
+ * Polls `condition` every 5 ms of real time until it holds: for state reached through real sockets
+ * or processes. Fails after `attempts` polls (10 s by default) instead of hanging the test.
+ */
+export const pollUntil = (condition: Effect.Effect<boolean>, attempts = 2_000): Effect.Effect<void> =>
+  Effect.flatMap(condition, (ok) =>
+    ok
+      ? Effect.void
+      : attempts <= 1
+      ? Effect.dieMessage("pollUntil: the condition did not hold within its polls")
+      : Effect.zipRight(realSleep(5), pollUntil(condition, attempts - 1)))

@@ -13,3 +13,14 @@ export const until = (condition: () => boolean, label = "condition") =>
     }
     assert.fail(`timed out waiting for ${label}`)
   })
+
+/** Re-reads `read` until `done` holds, yielding in between (no time passes); fails after 1,000 reads. */
+export const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const a = yield* read
+      if (done(a)) return a
+      yield* Effect.yieldNow()
+    }
+    return assert.fail("condition not reached")
+  })
