@@ -18,7 +18,6 @@
  */
 import type * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,12 +28,12 @@ import type * as Bulkhead from "../../../Bulkhead.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { BulkheadStore } from "../../../internal/bulkhead/store.js"
 import * as Keys from "../../../internal/keys.js"
-import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../BulkheadStore.js"
 import type { RedisConnection, RedisError, Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import { storeConfig } from "../storeConfig.js"
 import * as Options from "./options.js"
 import { acquireScript, heldScript, renewScript } from "./scripts.js"
 
@@ -187,21 +186,13 @@ export const make = (options?: PublicStore.Options): Effect.Effect<Store, Invali
 export const layer = (options?: PublicStore.Options): Layer.Layer<Store, InvalidOptionsError, Redis> =>
   Layer.effect(BulkheadStore, make(options))
 
-/** @internal */
-export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+const configured = storeConfig({ name: "BulkheadStore", spec: Options.spec, envSpec: Options.envSpec, make, tag: BulkheadStore })
 
 /** @internal */
-export const fromConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>,
-  module = "BulkheadStore.fromConfig"
-): Effect.Effect<Store, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Effect.flatMap(
-    Spec.readConfigOrEnv<PublicStore.Options>(Options.spec, Options.envSpec, module, config),
-    make
-  )
+export const config: Config.Config<PublicStore.Options> = configured.config
 
 /** @internal */
-export const layerConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>
-): Layer.Layer<Store, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Layer.effect(BulkheadStore, fromConfig(config, "BulkheadStore.layerConfig"))
+export const fromConfig = configured.fromConfig
+
+/** @internal */
+export const layerConfig = configured.layerConfig

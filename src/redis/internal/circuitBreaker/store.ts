@@ -7,7 +7,6 @@
  * @internal
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -23,11 +22,11 @@ import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../../internal/circuit
 import * as Machine from "../../../internal/circuitBreaker/machine.js"
 import { CircuitBreakerStore } from "../../../internal/circuitBreaker/memoryStore.js"
 import { namespaced } from "../../../internal/keys.js"
-import * as Spec from "../../../internal/spec.js"
 import type * as PublicStore from "../../CircuitBreakerStore.js"
 import type { RedisConnection, Script } from "../../Redis.js"
 import { Redis, RedisError } from "../redis.js"
 import { bounded } from "../bounded.js"
+import { storeConfig } from "../storeConfig.js"
 import * as Options from "./options.js"
 import * as Scripts from "./scripts.js"
 
@@ -495,21 +494,13 @@ export const make = (options: StoreOptions = {}): Effect.Effect<Store, InvalidOp
 export const layer = (options?: StoreOptions): Layer.Layer<Store, InvalidOptionsError | RedisError, Redis> =>
   Layer.scoped(CircuitBreakerStore, make(options))
 
-/** @internal */
-export const config: Config.Config<StoreOptions> = Options.spec.config as Config.Config<any>
+const configured = storeConfig({ name: "CircuitBreakerStore", spec: Options.spec, envSpec: Options.envSpec, make, tag: CircuitBreakerStore })
 
 /** @internal */
-export const fromConfig = (
-  config?: Config.Config.Wrap<StoreOptions>,
-  module = "CircuitBreakerStore.fromConfig"
-): Effect.Effect<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis | Scope.Scope> =>
-  Effect.flatMap(
-    Spec.readConfigOrEnv<StoreOptions>(Options.spec, Options.envSpec, module, config),
-    make
-  )
+export const config: Config.Config<StoreOptions> = configured.config
 
 /** @internal */
-export const layerConfig = (
-  config?: Config.Config.Wrap<StoreOptions>
-): Layer.Layer<Store, InvalidOptionsError | RedisError | ConfigError.ConfigError, Redis> =>
-  Layer.scoped(CircuitBreakerStore, fromConfig(config, "CircuitBreakerStore.layerConfig"))
+export const fromConfig = configured.fromConfig
+
+/** @internal */
+export const layerConfig = configured.layerConfig

@@ -24,7 +24,6 @@
  * @internal
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -43,12 +42,12 @@ import type * as I from "../../../Idempotency.js"
 import { IdempotencyError } from "../../../internal/idempotency/errors.js"
 import { IdempotencyStore } from "../../../internal/idempotency/memoryStore.js"
 import { sleep } from "../../../internal/time.js"
-import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../IdempotencyStore.js"
 import type { RedisConnection } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import { storeConfig } from "../storeConfig.js"
 import * as Options from "./options.js"
 import { script } from "./script.js"
 
@@ -391,25 +390,13 @@ export const make = (
 export const layer = (options?: PublicStore.Options): Layer.Layer<IdempotencyStore, InvalidOptionsError, Redis> =>
   Layer.scoped(IdempotencyStore, make(options))
 
-/** @internal */
-export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+const configured = storeConfig({ name: "IdempotencyStore", spec: Options.spec, envSpec: Options.envSpec, make, tag: IdempotencyStore })
 
 /** @internal */
-export const fromConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>,
-  module = "IdempotencyStore.fromConfig"
-): Effect.Effect<
-  PublicStore.RedisIdempotencyStore,
-  InvalidOptionsError | ConfigError.ConfigError,
-  Redis | Scope.Scope
-> =>
-  Effect.flatMap(
-    Spec.readConfigOrEnv<PublicStore.Options>(Options.spec, Options.envSpec, module, config),
-    make
-  )
+export const config: Config.Config<PublicStore.Options> = configured.config
 
 /** @internal */
-export const layerConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>
-): Layer.Layer<IdempotencyStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Layer.scoped(IdempotencyStore, fromConfig(config, "IdempotencyStore.layerConfig"))
+export const fromConfig = configured.fromConfig
+
+/** @internal */
+export const layerConfig = configured.layerConfig

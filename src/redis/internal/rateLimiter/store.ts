@@ -27,7 +27,6 @@
  */
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -35,13 +34,13 @@ import * as Metric from "effect/Metric"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { RateLimiterStore } from "../../../internal/rateLimiter/memoryStore.js"
 import { AtomicStoreTypeId } from "../../../internal/rateLimiter/store.js"
-import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type * as RL from "../../../RateLimiter.js"
 import type * as PublicStore from "../../RateLimiterStore.js"
 import type { RedisConnection, Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import { bounded } from "../bounded.js"
+import { storeConfig } from "../storeConfig.js"
 import * as Options from "./options.js"
 import { fixedWindowScript, refundScript, reserveScript, tokenBucketScript } from "./scripts.js"
 
@@ -223,21 +222,13 @@ export const layer = (
   options?: PublicStore.Options
 ): Layer.Layer<RL.RateLimiterStore, InvalidOptionsError, Redis> => Layer.effect(RateLimiterStore, make(options))
 
-/** @internal */
-export const config: Config.Config<PublicStore.Options> = Options.spec.config as Config.Config<any>
+const configured = storeConfig({ name: "RateLimiterStore", spec: Options.spec, envSpec: Options.envSpec, make, tag: RateLimiterStore })
 
 /** @internal */
-export const fromConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>,
-  module = "RateLimiterStore.fromConfig"
-): Effect.Effect<PublicStore.RedisRateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Effect.flatMap(
-    Spec.readConfigOrEnv<PublicStore.Options>(Options.spec, Options.envSpec, module, config),
-    make
-  )
+export const config: Config.Config<PublicStore.Options> = configured.config
 
 /** @internal */
-export const layerConfig = (
-  config?: Config.Config.Wrap<PublicStore.Options>
-): Layer.Layer<RL.RateLimiterStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Layer.effect(RateLimiterStore, fromConfig(config, "RateLimiterStore.layerConfig"))
+export const fromConfig = configured.fromConfig
+
+/** @internal */
+export const layerConfig = configured.layerConfig

@@ -8,7 +8,6 @@
  * @internal
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -16,13 +15,13 @@ import type { InvalidOptionsError } from "../../../Errors.js"
 import type * as Fallback from "../../../Fallback.js"
 import { StaleStoreError } from "../../../internal/fallback/errors.js"
 import { StaleStore as StaleStoreTag } from "../../../internal/fallback/memoryStore.js"
-import * as Spec from "../../../internal/spec.js"
 import * as validate from "../../../internal/validate.js"
 import type { Script } from "../../Redis.js"
 import { Redis } from "../redis.js"
 import type * as RedisStaleStore from "../../StaleStore.js"
 import { bounded } from "../bounded.js"
 import { timePrelude } from "../lua.js"
+import { storeConfig } from "../storeConfig.js"
 import * as Options from "./options.js"
 
 /** @internal */
@@ -170,21 +169,13 @@ export const layer = (
   options?: RedisStaleStore.Options
 ): Layer.Layer<Fallback.StaleStore, InvalidOptionsError, Redis> => Layer.effect(StaleStoreTag, make(options))
 
-/** @internal */
-export const config: Config.Config<RedisStaleStore.Options> = Options.spec.config as Config.Config<any>
+const configured = storeConfig({ name: "StaleStore", spec: Options.spec, envSpec: Options.envSpec, make, tag: StaleStoreTag })
 
 /** @internal */
-export const fromConfig = (
-  config?: Config.Config.Wrap<RedisStaleStore.Options>,
-  module = "StaleStore.fromConfig"
-): Effect.Effect<RedisStaleStore.RedisStaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Effect.flatMap(
-    Spec.readConfigOrEnv<RedisStaleStore.Options>(Options.spec, Options.envSpec, module, config),
-    make
-  )
+export const config: Config.Config<RedisStaleStore.Options> = configured.config
 
 /** @internal */
-export const layerConfig = (
-  config?: Config.Config.Wrap<RedisStaleStore.Options>
-): Layer.Layer<Fallback.StaleStore, InvalidOptionsError | ConfigError.ConfigError, Redis> =>
-  Layer.effect(StaleStoreTag, fromConfig(config, "StaleStore.layerConfig"))
+export const fromConfig = configured.fromConfig
+
+/** @internal */
+export const layerConfig = configured.layerConfig
