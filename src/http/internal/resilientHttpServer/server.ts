@@ -394,7 +394,8 @@ export class ServerImpl {
           const guarded = bulkhead === undefined
             ? inner
             : Effect.interruptible(bulkhead.execute(inner, { key: this.partitionOf(context, request) }))
-          const timed = plan === undefined ? guarded : this.runUnder(guarded, plan)
+          // interruptible as the handler is: a client that goes away stops the wait for it, and with it the handler
+          const timed = plan === undefined ? guarded : Effect.interruptible(this.runUnder(guarded, plan))
           const answered = Effect.matchEffect(timed, {
             onFailure: (error: unknown) =>
               error instanceof TimeoutError
