@@ -298,4 +298,53 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(yield* counterTotal("resilience_rate_limiter_store_errors", { policy: "open" }), 2)
       assert.isTrue((yield* counterTotal("resilience_redis_store_errors", { store: "rate-limiter", prefix: "rl:" })) >= 4)
     }).pipe(Effect.scoped))
+
+  it.live("a reserve that timed out while Redis was paused charges nothing when Redis resumes (token bucket and fixed window)", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url, uniquePrefix(), "300 millis")
+      const store = yield* RateLimiterStore.make({ timeout: "100 millis" }).pipe(Effect.provideService(Redis.Redis, redis))
+      const atomic = store[RateLimiter.AtomicStoreTypeId]
+      const fw = (key: string): RateLimiter.ReserveRequest => ({ ...tb(key, 1, 3, 60_000, 0), algorithm: "fixed-window" })
+      // the scripts loaded while Redis answers
+      assert.isTrue((yield* atomic.reserve(tb("warm", 1, 3, 60_000, 0))).admitted)
+      yield* Effect.acquireRelease(server.pause, () => server.resume)
+      const late = yield* Effect.all([Effect.flip(atomic.reserve(tb("bucket", 1, 3, 60_000, 0))), Effect.flip(atomic.reserve(fw("window")))])
+      assert.deepStrictEqual(late.map((e) => e._tag), ["RateLimiterError", "RateLimiterError"])
+      yield* server.resume
+      // the late reserves ran, and their cancels right behind them: the keys have their whole limit
+      const bucket = yield* atomic.reserve(tb("bucket", 1, 3, 60_000, 0))
+      const window = yield* atomic.reserve(fw("window"))
+      assert.deepStrictEqual([bucket.admitted, bucket.remaining], [true, 2])
+      assert.deepStrictEqual([window.admitted, window.remaining], [true, 2])
+    }).pipe(Effect.scoped))
+
+  it.live("the cancel of a late reserve gives back that charge only: not a later one, not a refused one", () =>
+    Effect.gen(function*() {
+      const server = yield* startRedis
+      const redis = yield* connect(server.url, uniquePrefix())
+      const store = yield* RateLimiterStore.make({}).pipe(Effect.provideService(Redis.Redis, redis))
+      const atomic = store[RateLimiter.AtomicStoreTypeId]
+      const impl = store as unknown as { cancelLate: (r: RateLimiter.ReserveRequest, id: string) => Effect.Effect<void>; instance: string; reservations: number }
+      const request = tb("k", 1, 2, 60_000, 0)
+      /** Cancels the reservation made `back` reserves ago, and waits until Redis has run it (a PING behind it). */
+      const cancel = (back: number) =>
+        Effect.zipRight(
+          impl.cancelLate(request, `${impl.instance}:${impl.reservations - back}`),
+          Effect.promise(() => redis.client.ping())
+        )
+      assert.isTrue((yield* atomic.reserve(request)).admitted) // #1
+      assert.isTrue((yield* atomic.reserve(request)).admitted) // #2
+      // #1 is no longer the key's latest charge: its cancel changes nothing
+      yield* cancel(1)
+      assert.isFalse((yield* atomic.reserve(request)).admitted) // #3, refused: charges nothing
+      // #3 was refused: its cancel changes nothing either
+      yield* cancel(0)
+      assert.isFalse((yield* atomic.reserve(request)).admitted) // #4
+      // the latest charge (#2) is given back by its cancel, once
+      yield* cancel(2)
+      yield* cancel(2)
+      const after = yield* atomic.reserve(request) // #5
+      assert.deepStrictEqual([after.admitted, after.remaining], [true, 0])
+    }).pipe(Effect.scoped))
 })

@@ -84,7 +84,8 @@ return { num(count), num(exp - now) }
 /**
  * The atomic `reserve` (see `MemoryCore.reserve`).
  * KEYS: the bucket or counter, the charge counter.
- * ARGV: now, algorithm ("tb"/"fw"), tokens, limit, windowMillis, maxDelayMillis (-1: unbounded).
+ * ARGV: now, algorithm ("tb"/"fw"), tokens, limit, windowMillis, maxDelayMillis (-1: unbounded),
+ * the reservation's id (kept as the key's latest charge `u`, for a cancel: see `refundScript`).
  * Returns { admitted (1/0), delay, retryAfter, remaining, generation, reset } (reset: until the
  * bucket's next token, or until the counter resets).
  */
@@ -96,6 +97,7 @@ local tokens = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 local windowMillis = tonumber(ARGV[5])
 local maxDelay = tonumber(ARGV[6])
+local id = ARGV[7]
 local refill = windowMillis / limit
 local function tooLong(delay) return maxDelay >= 0 and delay > maxDelay end
 if algorithm == 'tb' then
@@ -112,7 +114,7 @@ if algorithm == 'tb' then
   if tooLong(delay) then return { '0', num(delay), num(delay - maxDelay), num(math.max(0, b)), '0', num(reset) } end
   b = b - tokens
   local gen = redis.call('INCR', KEYS[2])
-  redis.call('HSET', KEYS[1], 't', num(b), 'r', num(last), 'c', gen)
+  redis.call('HSET', KEYS[1], 't', num(b), 'r', num(last), 'c', gen, 'u', id)
   ${expireAt("last + (limit - b) * refill")}
   return { '1', num(delay), '0', num(math.max(0, b)), tostring(gen), num(reset) }
 end
@@ -135,15 +137,17 @@ end
 local charged = newCount - count
 exp = exp + refill * charged
 local gen = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'n', num(newCount), 'e', num(exp), 'f', num(first), 'c', gen, 'd', num(charged))
+redis.call('HSET', KEYS[1], 'n', num(newCount), 'e', num(exp), 'f', num(first), 'c', gen, 'd', num(charged), 'u', id)
 ${expireAt("exp")}
 return { '1', num(delay), '0', num(limit * (win + 1) - newCount), tostring(gen), num(exp - now) }
 `
 }
 
 /**
- * The atomic `refund` (see `MemoryCore.refund`): gives back the latest charge of a key.
- * ARGV: now, algorithm, tokens, limit, windowMillis, generation. Returns 1 when refunded.
+ * The atomic `refund` (see `MemoryCore.refund`): gives back the latest charge of a key, when it
+ * is the one named: by its generation (`field` "c", a refund), or by its reservation's id (`field`
+ * "u", the cancel of a reserve whose caller gave up on it: see the store's `reserve`).
+ * ARGV: now, algorithm, tokens, limit, windowMillis, generation or id, field. Returns 1 when refunded.
  */
 export const refundScript: Script = {
   name: "rateLimiter.refund",
@@ -152,21 +156,22 @@ local algorithm = ARGV[2]
 local tokens = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 local refill = tonumber(ARGV[5]) / limit
-local gen = ARGV[6]
+local charge = ARGV[6]
+local field = ARGV[7]
 if algorithm == 'tb' then
-  local h = redis.call('HMGET', KEYS[1], 't', 'r', 'c')
-  if h[1] == false or h[3] ~= gen then return 0 end
+  local h = redis.call('HMGET', KEYS[1], 't', 'r', field)
+  if h[1] == false or h[3] ~= charge then return 0 end
   local b, last = refillBucket(tonumber(h[1]), tonumber(h[2]), limit, refill)
   b = math.min(limit, b + tokens)
-  redis.call('HSET', KEYS[1], 't', num(b), 'r', num(last), 'c', '0')
+  redis.call('HSET', KEYS[1], 't', num(b), 'r', num(last), 'c', '0', 'u', '')
   ${expireAt("last + (limit - b) * refill")}
   return 1
 end
-local h = redis.call('HMGET', KEYS[1], 'n', 'e', 'c', 'd')
-if h[1] == false or h[3] ~= gen or tonumber(h[2]) <= now then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'n', 'e', field, 'd')
+if h[1] == false or h[3] ~= charge or tonumber(h[2]) <= now then return 0 end
 local charged = tonumber(h[4])
 local exp = tonumber(h[2]) - refill * charged
-redis.call('HSET', KEYS[1], 'n', num(tonumber(h[1]) - charged), 'e', num(exp), 'c', '0')
+redis.call('HSET', KEYS[1], 'n', num(tonumber(h[1]) - charged), 'e', num(exp), 'c', '0', 'u', '')
 if exp <= now then
   redis.call('DEL', KEYS[1])
 else

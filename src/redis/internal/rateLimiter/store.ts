@@ -20,6 +20,13 @@
  *   time (that clock need not run at Redis's pace, e.g. `TestClock`).
  * - Charges are numbered by one counter key (`seq`, `INCR`), so a refund
  *   only gives back the latest charge of its key.
+ * - A reserve that fails (the store's timeout: Redis paused, slow, far) may
+ *   still run later — its command is already on the connection. Its caller
+ *   was answered without a charge (rejected, or served unlimited), so the
+ *   store cancels it: each reserve carries an id, and on failure a cancel
+ *   naming that id follows it on the same connection (Redis runs a
+ *   connection's commands in order): a late charge is given back as soon as
+ *   it lands, unless another charge of the key came in between.
  * - Every script call goes through `bounded` (the store's own timeout, in
  *   every region).
  *
@@ -31,6 +38,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import { randomUUID } from "node:crypto"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { RateLimiterStore } from "../../../internal/rateLimiter/memoryStore.js"
 import { AtomicStoreTypeId } from "../../../internal/rateLimiter/store.js"
@@ -81,6 +89,9 @@ export class RedisRateLimiterStoreImpl implements PublicStore.RedisRateLimiterSt
   /** Redis time (`-1`: the script reads `TIME`) or the caller's `Clock`. */
   readonly now: Effect.Effect<number>
   storeErrors = 0
+  /** Names this store's reservations (with `reservations`): unique across processes and stores. */
+  readonly instance = randomUUID()
+  reservations = 0
 
   constructor(readonly redis: RedisConnection, readonly cfg: Resolved) {
     this.clock = cfg.clock
@@ -159,15 +170,20 @@ export class RedisRateLimiterStoreImpl implements PublicStore.RedisRateLimiterSt
     )
 
   reserve(r: RL.ReserveRequest): Effect.Effect<RL.Reservation, RateLimiterExperimental.RateLimiterError> {
+    const id = `${this.instance}:${++this.reservations}`
     return Effect.map(
-      this.run(reserveScript, [this.keyOf(r), this.seqKey], (t) => [
-        t,
-        algorithmArg(r),
-        r.tokens,
-        r.limit,
-        r.windowMillis,
-        Number.isFinite(r.maxDelayMillis) ? r.maxDelayMillis : -1
-      ]),
+      Effect.tapError(
+        this.run(reserveScript, [this.keyOf(r), this.seqKey], (t) => [
+          t,
+          algorithmArg(r),
+          r.tokens,
+          r.limit,
+          r.windowMillis,
+          Number.isFinite(r.maxDelayMillis) ? r.maxDelayMillis : -1,
+          id
+        ]),
+        () => this.cancelLate(r, id)
+      ),
       (reply): RL.Reservation => {
         const [ok, delay, retryAfter, remaining, generation, reset] = reply as ReadonlyArray<string>
         const resetMillis = Math.max(0, toNumber(reset))
@@ -198,10 +214,26 @@ export class RedisRateLimiterStoreImpl implements PublicStore.RedisRateLimiterSt
     if (!reservation.admitted || reservation.generation === undefined) return Effect.void
     const generation = String(reservation.generation)
     return Effect.asVoid(
-      this.run(refundScript, [this.keyOf(r)], (t) => [t, algorithmArg(r), r.tokens, r.limit, r.windowMillis, generation])
+      this.run(refundScript, [this.keyOf(r)], (t) => [t, algorithmArg(r), r.tokens, r.limit, r.windowMillis, generation, "c"])
     )
   }
 
+  /**
+   * The reserve `id` failed (its caller was answered without it): sends the cancel of its charge
+   * at once, as EVAL with the script's source (an EVALSHA of a script Redis has not seen would need
+   * a second round trip, which a stopped server never answers in time), on the same connection,
+   * right behind the reserve; does not wait for it (if Redis never answers, neither runs). Not
+   * sent while another format writes under the prefix (commands are refused then).
+   */
+  cancelLate(r: RL.ReserveRequest, id: string): Effect.Effect<void> {
+    return Effect.flatMap(this.now, (t) =>
+      Effect.sync(() => {
+        if (this.redis.formatMismatch() !== undefined) return
+        this.redis.client
+          .eval(refundScript.source, 1, this.keyOf(r), t, algorithmArg(r), r.tokens, r.limit, r.windowMillis, id, "u")
+          .catch(() => undefined)
+      }))
+  }
   readonly unsafeStats = (): PublicStore.RedisRateLimiterStore.Stats => ({ storeErrors: this.storeErrors })
 
   readonly stats = (): Effect.Effect<PublicStore.RedisRateLimiterStore.Stats> => Effect.sync(this.unsafeStats)
