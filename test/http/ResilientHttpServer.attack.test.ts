@@ -38,7 +38,7 @@ import { RateLimiterStore, Redis } from "effect-resilience/redis"
 import { type Answer, type Call, handle, serveApp } from "../utils/http-server.js"
 import { counterValue } from "../utils/metrics.js"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
-import { realSleep, undici } from "./server.js"
+import { pollUntil, undici } from "./server.js"
 
 // --- helpers ---------------------------------------------------------------------------------
 
@@ -61,9 +61,6 @@ const counting = Effect.map(Ref.make(0), (runs) => ({
 
 const DEADLINE_BODY = `{"_tag":"DeadlineExceeded"}`
 
-/** Polls `condition` (real time) until it holds: for state reached through real sockets. */
-const eventually = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(condition, (holds) => holds ? Effect.void : Effect.zipRight(realSleep(5), eventually(condition)))
 
 // --- 1. Redis paused -------------------------------------------------------------------------
 
@@ -387,7 +384,7 @@ describe("attack 2: request deadlines while the wall clock steps by hours", () =
       assert.strictEqual((yield* server.bulkhead!.stats()).active, 1)
       yield* Fiber.interrupt(first)
       yield* Deferred.await(interrupted)
-      yield* eventually(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
+      yield* pollUntil(Effect.map(server.bulkhead!.stats(), (s) => s.active === 0))
       assert.strictEqual(yield* get({}), 200)
       assert.strictEqual((yield* server.stats()).deadlineExceeded, 0)
     }).pipe(Effect.provide(undici)))
