@@ -14,6 +14,7 @@ import type { Scope } from "effect"
 import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, RateLimiter, Timeout } from "effect-resilience"
 import { ResilientHttpServer } from "effect-resilience/http"
 import { createServer, type Server } from "node:http"
+import { handle } from "../utils/http-server.js"
 import { pollUntil, undici } from "./server.js"
 
 /** Serves `app` on 127.0.0.1:0 for the life of the scope; its URL. */
@@ -113,6 +114,41 @@ describe("ResilientHttpServer: concurrency", () => {
       assert.strictEqual(bad.option, "concurrency.maxConcurrent")
       assert.include(bad.expected, ">= 1")
     }).pipe(Effect.provide(undici)))
+
+  it.scoped("an adaptive limit's shed Retry-After: the configured hint before any call was measured, then the estimate from the latency measured (TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* ResilientHttpServer.make({
+        concurrency: {
+          maxConcurrent: AdaptiveLimit.aimd({ initialLimit: 2, minLimit: 1, maxLimit: 10 }),
+          maxQueue: 0,
+          retryAfter: "5 seconds"
+        }
+      })
+      // every call takes 2.4 s of the TestClock
+      const app = server(Effect.as(Effect.sleep("2400 millis"), ok))
+      const hold = (n: number) => Effect.forEach(Array.from({ length: n }), () => Effect.fork(handle(app)))
+      const settle = Effect.repeatN(Effect.yieldNow(), 50)
+
+      const first = yield* hold(2)
+      yield* settle
+      // nothing measured yet: the hint
+      const early = yield* handle(app)
+      assert.strictEqual(early.status, 503)
+      assert.strictEqual(early.headers["retry-after"], "5")
+      yield* TestClock.adjust("2400 millis")
+      for (const f of first) assert.strictEqual((yield* Fiber.join(f)).status, 200)
+
+      // measured: 2.4 s per call; a shed caller (no queue: one round) is told ceil(2.4) = 3 s
+      const limit = (yield* server.bulkhead!.stats()).maxConcurrent
+      const busy = yield* hold(limit)
+      yield* settle
+      assert.strictEqual((yield* server.bulkhead!.stats()).active, limit)
+      const late = yield* handle(app)
+      assert.strictEqual(late.status, 503)
+      assert.strictEqual(late.headers["retry-after"], "3")
+      yield* TestClock.adjust("2400 millis")
+      for (const f of busy) assert.strictEqual((yield* Fiber.join(f)).status, 200)
+    }))
 
   it.scopedLive("partition \"route\" (HttpRouter.use): each route has its own limit", () =>
     Effect.gen(function*() {
