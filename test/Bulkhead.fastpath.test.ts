@@ -21,12 +21,12 @@ import {
 import { AdaptiveLimit, Bulkhead } from "effect-resilience"
 import { BulkheadCall } from "../src/internal/bulkhead/bulkhead.js"
 import { setSupported, supported } from "../src/internal/exitFrame.js"
+import { settle } from "./utils/fibers.js"
 
 /** Builds the bulkhead (and runs `use`) with the general path forced: the runtime check answering false. */
 const generalPath = <A, E, R>(run: Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(Effect.sync(() => setSupported(false)), () => run, () => Effect.sync(() => setSupported(undefined)))
 
-const settle = Effect.repeatN(Effect.yieldNow(), 10)
 
 /** An Exit, described so that the two paths' answers compare (the same interruption may be nested differently). */
 const shape = (exit: Exit.Exit<unknown, unknown>): string =>

@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Metric, Queue, Ref, Stream, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import { ok } from "./utils/breaker.js"
+import { settle } from "./utils/fibers.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
@@ -18,8 +19,6 @@ type Operation = "admit" | "record" | "snapshot" | "isolate" | "reset"
 
 const fail = Effect.fail(new Boom())
 
-/** Lets forked consumers (event streams, a store's subscription) catch up. */
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 /** A call that runs until its gate is opened; `started` resolves when it begins. */
 const gated = Effect.gen(function*() {

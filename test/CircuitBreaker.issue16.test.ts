@@ -22,11 +22,11 @@ import { CircuitBreaker, Health, Policy } from "effect-resilience"
 import { ResilientHttpClient } from "effect-resilience/http"
 import { serve, undici } from "./http/server.js"
 import { Boom, decisionOf, hold, ok } from "./utils/breaker.js"
+import { settle } from "./utils/fibers.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly retryAfter: Duration.Duration }> {}
 
 const fail = Effect.fail(new Boom())
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 let names = 0
 const breakerOf = (options: Partial<CircuitBreaker.CircuitBreaker.Options> = {}) =>

@@ -24,12 +24,11 @@ import {
   TestClock
 } from "effect"
 import { Errors, Idempotency, Retry, Timeout } from "effect-resilience"
+import { settle } from "./utils/fibers.js"
 
 class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
-/** Lets forked fibers get going. */
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 /** A dependency that counts its executions and answers `answer(n)` after `latency`. */
 const counted = <A, E>(answer: (n: number) => Effect.Effect<A, E>, latency: Duration.DurationInput = "1 second") =>

@@ -25,6 +25,7 @@ import {
 import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { plainReserve } from "../src/internal/rateLimiter/store.js"
 import { counterValue } from "./utils/metrics.js"
+import { settle } from "./utils/fibers.js"
 
 type StoreVariant = {
   readonly label: string
@@ -74,8 +75,6 @@ const startTimes = <E>(
     return out
   })
 
-/** Lets forked fibers (e.g. an event subscriber) get going. */
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 const rights = <E>(results: ReadonlyArray<Either.Either<number, E>>) =>
   results.map((r) => (Either.isRight(r) ? r.right : -1))

@@ -14,9 +14,9 @@ import { Redis } from "effect-resilience/redis"
 import { hasRedis } from "../utils/redis-server.js"
 import { breakerOn, eventually, realSleep, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
 import { Boom, decisionOf, hold, ok } from "../utils/breaker.js"
+import { settle } from "../utils/fibers.js"
 
 const fail = Effect.fail(new Boom())
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 let names = 0
 

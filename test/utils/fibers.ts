@@ -24,3 +24,6 @@ export const eventually = <A>(read: Effect.Effect<A>, done: (a: A) => boolean) =
     }
     return assert.fail("condition not reached")
   })
+
+/** Lets forked fibers get going: 20 yields (no time passes). */
+export const settle = Effect.repeatN(Effect.yieldNow(), 20)
