@@ -1193,7 +1193,11 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       fake.hold("deadline")
       const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
       yield* until(() => bulkhead.unsafeStats().queued === 1)
-      yield* TestClock.adjust("1 second")
+      // not a moment early: still queued 1 ms before the deadline
+      yield* TestClock.adjust("999 millis")
+      assert.isNull(yield* Fiber.poll(call).pipe(Effect.map((o) => o._tag === "None" ? null : o.value)))
+      assert.strictEqual(bulkhead.unsafeStats().queued, 1)
+      yield* TestClock.adjust("1 millis")
       const error = failureOf(yield* Fiber.await(call))
       assert.strictEqual((error as Errors.TimeoutError).policy, "outer")
       assert.strictEqual(bulkhead.unsafeStats().queued, 0)

@@ -93,23 +93,7 @@ export const nodeKeepAlive: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.
   Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
 )
 
-/** Waits `millis` of real time (whatever the Clock): for polling real I/O under TestClock. */
-export const realSleep = (millis: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), millis)
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
 export { HttpRouter, HttpServerResponse }
 
-/**
- * Polls `condition` every 5 ms of real time until it holds: for state reached through real sockets
- * or processes. Fails after `attempts` polls (10 s by default) instead of hanging the test.
- */
-export const pollUntil = (condition: Effect.Effect<boolean>, attempts = 2_000): Effect.Effect<void> =>
-  Effect.flatMap(condition, (ok) =>
-    ok
-      ? Effect.void
-      : attempts <= 1
-      ? Effect.dieMessage("pollUntil: the condition did not hold within its polls")
-      : Effect.zipRight(realSleep(5), pollUntil(condition, attempts - 1)))
+// real-time waits for real I/O (shared with the Redis tests)
+export { pollUntil, realSleep } from "../utils/realTime.js"

@@ -7,13 +7,14 @@
  * killed and restarted.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Chunk, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, Stream, TestClock } from "effect"
+import { Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
 import { Bulkhead, Errors, Policy } from "effect-resilience"
 import { BulkheadStore, Redis } from "effect-resilience/redis"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
 import { counterTotal } from "../utils/metrics.js"
+import { collect } from "../utils/streams.js"
 
 // --- helpers ------------------------------------------------------------------------------
 
@@ -338,8 +339,7 @@ describe.skipIf(!hasRedis)("Bulkhead on the Redis store (real redis-server)", ()
           leaseTtl: "6s",
           onStoreError: "allow"
         })
-        const events = yield* bulkhead.events.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
-        yield* Effect.sleep("10 millis")
+        const events = yield* collect(bulkhead.events, 2) // returns once subscribed
         const h = yield* holding(bulkhead.execute({ key: "k" }))
         assert.strictEqual(yield* bulkhead.held("k"), 1)
         assert.deepStrictEqual(yield* bulkhead.stats("k"), { active: 1, queued: 0, maxConcurrent: 1, maxQueue: 0 })
@@ -356,7 +356,7 @@ describe.skipIf(!hasRedis)("Bulkhead on the Redis store (real redis-server)", ()
         assert.strictEqual(rejected._tag === "BulkheadFullError" && rejected.reason, "QueueFull")
         yield* h.release
         yield* Fiber.join(h.fiber)
-        const [permitted, full] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+        const [permitted, full] = yield* events
         assert.isTrue(permitted!._tag === "Permitted" && permitted!.leased === true && permitted!.key === "k" && permitted!.active === 1)
         assert.isTrue(full!._tag === "Rejected" && full!.reason === "QueueFull")
         assert.deepStrictEqual(bulkhead.unsafeTotals().partitions, 0)

@@ -115,18 +115,31 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store when Redis misbeha
       yield* Effect.exit(a(boom))
       yield* Effect.exit(b(boom))
       assert.strictEqual((yield* a.state())._tag, "Open")
-      // a workload runs on A while Redis is killed and started again
-      const workload = yield* Effect.fork(Effect.forEach(Array.from({ length: 40 }), () =>
-        Effect.zipLeft(Effect.exit(a(ok)), realSleep(5))))
-      yield* realSleep(30)
+      // a workload runs on A (a call every 5 ms) while Redis is killed and started again: calls before,
+      // during and after (each phase waits until one more call of the workload started in it has ended)
+      const call = Effect.exit(a(ok))
+      const exits: Array<Effect.Effect.Success<typeof call>> = []
+      let stopped = false
+      const workload = yield* Effect.fork(
+        Effect.repeat(Effect.zipLeft(Effect.map(call, (exit) => void exits.push(exit)), realSleep(5)), { until: () => stopped })
+      )
+      /** Waits until `n` more calls of the workload have ended (one after another: the last started in this phase). */
+      const moreCalls = (n: number) =>
+        Effect.suspend(() => {
+          const before = exits.length
+          return eventually(Effect.sync(() => exits.length >= before + n))
+        })
+      yield* moreCalls(1)
       yield* redis.kill
       const duringA = yield* a(ok) // allowed, untracked
       assert.strictEqual(duringA, "ok")
       const duringB = yield* Effect.flip(b(ok))
       assert.strictEqual(duringB.reason._tag, "CircuitBreakerStoreError")
-      yield* realSleep(50)
+      yield* moreCalls(2)
       yield* redis.start
-      const exits = yield* Fiber.join(workload)
+      yield* moreCalls(2)
+      stopped = true
+      yield* Fiber.join(workload)
       // nothing crashed: every call either ran or was rejected by the open circuit
       for (const exit of exits) {
         if (Exit.isFailure(exit)) {

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker, Errors } from "effect-resilience"
 import { hasRedis } from "../utils/redis-server.js"
-import { breakerOn, eventually, realSleep, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
+import { breakerOn, eventually, replicaContext, sharedServer } from "./fixtures/breaker-redis.js"
 import { ok, tagOf } from "../utils/breaker.js"
 import { counterValue } from "../utils/metrics.js"
 
@@ -176,10 +176,12 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
       assert.deepStrictEqual(show(yield* Fiber.join(onB)), expected)
       const event = Chunk.unsafeHead(yield* Fiber.join(eventsOnB))
       assert.isTrue(event._tag === "Transition" && event.transition.to === "Open")
-      // no duplicates once every copy (the store's answer and the published one) has arrived
-      yield* a!.isolate("marker")
-      yield* eventually(Effect.map(b!.metrics("marker"), (m) => m.transitions.length === 1))
-      yield* realSleep(50)
+      // no duplicates once every copy (the store's answer and the published one) has arrived: every replica's
+      // subscriber has had every earlier message once it has another replica's later one (one channel, in order)
+      yield* a!.isolate("marker-a")
+      yield* b!.isolate("marker-b")
+      yield* eventually(Effect.map(b!.metrics("marker-a"), (m) => m.transitions.length === 1))
+      yield* eventually(Effect.map(a!.metrics("marker-b"), (m) => m.transitions.length === 1))
       for (const replica of [a!, b!]) {
         const history = (yield* replica.metrics()).transitions.map((t) => `${t.from}->${t.to}@${t.at}`)
         assert.deepStrictEqual(history, expected)

@@ -91,14 +91,19 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       const a = yield* replica(server.url, prefix)
       const b = yield* replica(server.url, prefix)
       let executions = 0
+      // the first execution is held until the other callers have joined it
+      const release = yield* Deferred.make<void>()
       const charge = (by: string) =>
         Effect.sync(() => ++executions).pipe(
-          Effect.zipRight(Effect.sleep("30 millis")),
+          Effect.zipRight(Deferred.await(release)),
           Effect.as({ id: `ch_${by}`, at: new Date("2026-01-02T03:04:05Z") })
         )
       const callers = Array.from({ length: 20 }, (_, i) =>
         i % 2 === 0 ? a.policy.run("order-1", charge("a")) : b.policy.run("order-1", charge("b")))
-      const results = yield* Effect.all(callers, { concurrency: "unbounded" })
+      const all = yield* Effect.fork(Effect.all(callers, { concurrency: "unbounded" }))
+      yield* eventually(Effect.sync(() => a.policy.unsafeStats().joined + b.policy.unsafeStats().joined === 19))
+      yield* Deferred.succeed(release, undefined)
+      const results = yield* Fiber.join(all)
       assert.strictEqual(executions, 1)
       for (const r of results) {
         assert.strictEqual(r.id, results[0]!.id)
@@ -177,7 +182,10 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       const a = yield* replica(server.url, prefix)
       const b = yield* replica(server.url, prefix)
       let runs = 0
-      const failing = <E>(error: E) => Effect.sync(() => ++runs).pipe(Effect.zipRight(Effect.sleep("30 millis")), Effect.zipRight(Effect.fail(error)))
+      const failing = <E>(error: E) => Effect.sync(() => ++runs).pipe(Effect.zipRight(Effect.fail(error)))
+      /** `failing`, held until `gate` opens (while another caller joins the execution). */
+      const failingWhen = <E>(gate: Deferred.Deferred<void>, error: E) =>
+        Effect.sync(() => ++runs).pipe(Effect.zipRight(Deferred.await(gate)), Effect.zipRight(Effect.fail(error)))
       // kept (Declined): replayed on the other replica, with its class
       const declined = yield* Effect.flip(a.policy.run("k1", failing(new Declined({ reason: "card" }))))
       const replayed = yield* Effect.flip(b.policy.run("k1", failing(new Declined({ reason: "other" }))))
@@ -185,9 +193,13 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       assert.deepStrictEqual(replayed, declined)
       assert.strictEqual(runs, 1)
       // not kept (Unavailable): a waiter on the other replica gets it, the next call runs again
-      const first = yield* Effect.fork(Effect.flip(a.policy.run("k2", failing(new Unavailable()))))
+      const unavailable = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(Effect.flip(a.policy.run("k2", failingWhen(unavailable, new Unavailable()))))
       yield* eventually(Effect.sync(() => runs === 2))
-      const waiter = yield* Effect.flip(b.policy.run("k2", failing(new Unavailable())))
+      const waiting = yield* Effect.fork(Effect.flip(b.policy.run("k2", failing(new Unavailable()))))
+      yield* eventually(Effect.sync(() => b.policy.unsafeStats().joined === 1))
+      yield* Deferred.succeed(unavailable, undefined)
+      const waiter = yield* Fiber.join(waiting)
       assert.instanceOf(waiter, Unavailable)
       assert.instanceOf(yield* Fiber.join(first), Unavailable)
       assert.strictEqual(runs, 2)
@@ -195,9 +207,17 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       yield* Effect.flip(b.policy.run("k2", failing(new Unavailable())))
       assert.strictEqual(runs, 3)
       // a defect reaches the waiters, and is never kept
-      const dying = yield* Effect.fork(Effect.exit(a.policy.run("k3", Effect.zipRight(Effect.sleep("30 millis"), Effect.die(new Error("bug"))))))
-      yield* realSleep(5)
-      const waited = yield* Effect.exit(b.policy.run("k3", Effect.succeed({ id: "never", at: new Date(0) })))
+      const started = yield* Deferred.make<void>()
+      const bug = yield* Deferred.make<void>()
+      const dying = yield* Effect.fork(Effect.exit(a.policy.run(
+        "k3",
+        Effect.zipRight(Deferred.succeed(started, undefined), Effect.zipRight(Deferred.await(bug), Effect.die(new Error("bug"))))
+      )))
+      yield* Deferred.await(started)
+      const waitedFiber = yield* Effect.fork(Effect.exit(b.policy.run("k3", Effect.succeed({ id: "never", at: new Date(0) }))))
+      yield* eventually(Effect.sync(() => b.policy.unsafeStats().joined === 2))
+      yield* Deferred.succeed(bug, undefined)
+      const waited = yield* Fiber.join(waitedFiber)
       assert.isTrue(Exit.isFailure(waited) && Cause.isDie(waited.cause))
       assert.isTrue(Exit.isFailure(yield* Fiber.join(dying)))
       const after = yield* b.policy.run("k3", Effect.succeed({ id: "ran", at: new Date(0) }))
@@ -209,14 +229,15 @@ describe.skipIf(!hasRedis)("Redis IdempotencyStore (real redis-server)", () => {
       const server = yield* startRedis
       const prefix = uniquePrefix()
       const worker = fixture("idem-worker.ts")
-      const p1 = yield* spawnNode(worker, [server.url, prefix, "order-42", "200", "2"])
-      const p2 = yield* spawnNode(worker, [server.url, prefix, "order-42", "200", "2"])
+      // the execution is held until the other worker has joined it (told through Redis), 10 s at most
+      const p1 = yield* spawnNode(worker, [server.url, prefix, "order-42", "10000", "2"])
+      const p2 = yield* spawnNode(worker, [server.url, prefix, "order-42", "10000", "2"])
       const [out1, out2] = yield* Effect.all([outputOf(p1), outputOf(p2)], { concurrency: 2 })
       const { did: did1, ...r1 } = JSON.parse(out1.trim())
       const { did: did2, ...r2 } = JSON.parse(out2.trim())
       assert.deepStrictEqual(r1, r2) // the same Exit: the executor's pid and time
       assert.isTrue(r1.isDate)
-      // their calls overlapped (they met at a barrier first): one executed, the other waited for it
+      // their calls overlapped (they met at a barrier first; the execution waited for the joiner): one executed, the other waited for it
       assert.deepStrictEqual([did1, did2].sort(), ["executed", "joined"])
       const redis = yield* connect(server.url, prefix)
       assert.strictEqual(yield* redis.use("GET", (c) => c.get(`${prefix}executions`)), "1")

@@ -13,7 +13,7 @@
  *   `maxValueBytes` is not stored, reported, and never fails the call.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Data, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Fallback, Idempotency, RateLimiter } from "effect-resilience"
 import {
   BulkheadStore,
@@ -24,6 +24,7 @@ import {
   StaleStore
 } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
+import { collect } from "../utils/streams.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
@@ -207,10 +208,9 @@ describe.skipIf(!hasRedis)("Keys (issue 17) with Redis stores (real redis-server
       const cache = yield* Fallback.staleIfError({ ttl: "1 hour", maxEntries: 10, name: "big" }).pipe(
         Effect.provideService(Fallback.StaleStore, staleStore)
       )
-      const events = yield* cache.events.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
-      yield* Effect.sleep("20 millis")
+      const events = yield* collect(cache.events, 1) // returns once subscribed
       assert.strictEqual(yield* cache.execute(Effect.succeed(big), { key: "k" }), big)
-      const [event] = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      const [event] = yield* events
       assert.isTrue(event?._tag === "StoreError" && event.error.operation === "set", JSON.stringify(event))
       assert.strictEqual((yield* cache.stats()).storeErrors, 1)
       yield* cache.execute(Effect.succeed("small"), { key: "k" })

@@ -7,12 +7,13 @@
  */
 import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
+import { Chunk, Duration, Effect, Either, Exit, Fiber, Layer, Random, Schedule, TestClock } from "effect"
 import { Policy, RateLimiter } from "effect-resilience"
 import { RateLimiterStore, Redis } from "effect-resilience/redis"
 import { MemoryCore } from "../../src/internal/rateLimiter/memoryStore.js"
 import { hasRedis, restartableRedis, startRedis } from "../utils/redis-server.js"
 import { counterTotal } from "../utils/metrics.js"
+import { pollUntil } from "../utils/realTime.js"
 
 let prefixes = 0
 const uniquePrefix = () => `rl-test-${process.pid}-${++prefixes}:`
@@ -207,8 +208,8 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(yield* tokens, "0")
       // the third call waits 500 ms for its token
       const waiting = yield* Effect.fork(limiter(Effect.succeed("third")))
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
-      assert.strictEqual(yield* tokens, "-1")
+      // its reserve reaches Redis (real I/O): the bucket goes to -1
+      yield* pollUntil(Effect.map(tokens, (t) => t === "-1"))
       // a fourth would wait 1000 ms > maxDelay: rejected, and nothing taken
       const fourth = yield* Effect.flip(limiter(Effect.succeed("fourth")))
       assert.strictEqual(fourth._tag, "RateLimitExceededError")
@@ -222,7 +223,8 @@ describe.skipIf(!hasRedis)("Redis RateLimiterStore (real redis-server)", () => {
       assert.strictEqual(yield* tokens, "0")
       // a later waiter runs once its slot comes (TestClock drives the wait)
       const later = yield* Effect.fork(limiter(Effect.succeed("later")))
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      // reserved in Redis (real I/O), then asleep on the TestClock until its slot
+      yield* pollUntil(Effect.map(TestClock.sleeps(), (sleeps) => Chunk.size(sleeps) > 0))
       yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* Fiber.join(later), "later")
       assert.deepStrictEqual(limiter.unsafeStats(), { permitted: 2, delayed: 2, rejected: 1, storeErrors: 0 })

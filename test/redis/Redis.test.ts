@@ -3,6 +3,7 @@ import { Duration, Effect, Exit, Fiber, FiberStatus } from "effect"
 import { Bulkhead, CircuitBreaker } from "effect-resilience"
 import { BulkheadStore, CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
+import { eventually } from "./fixtures/breaker-redis.js"
 
 describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
   it.live("connects, runs commands and scripts, and closes with its scope", () =>
@@ -92,22 +93,24 @@ describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", 
       assert.deepStrictEqual(Object.keys(announced), [String(Redis.FORMAT_VERSION)])
       // a replica of another release announces another format (an hour ahead, so it stays live)
       yield* redis.use("HSET", (c) => c.hset("fmt:format", "999", String(Date.now() + 3_600_000)))
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual(redis.formatMismatch(), "999")
+      // seen by the next check (every 100 ms)
+      yield* eventually(Effect.sync(() => redis.formatMismatch() === "999"))
       const error = yield* Effect.flip(redis.use("PING", (c) => c.ping()))
       assert.strictEqual(error._tag, "RedisError")
       assert.match(error.message, /format mismatch.*format 1.*format 999/)
-      // a second connection of this release sharing the prefix is no mismatch for either
+      // a second connection of this release sharing the prefix is no mismatch for either: `twin` checks as it
+      // starts (after `other` announced), `other` at its next check after that — seen in Redis: `twin` announces
+      // its format for 3 hours (3 check intervals), `other` for 300 ms, under the same field
       const other = yield* Redis.make({ url: server.url, prefix: "fmt2:", formatCheckInterval: "100 millis" })
-      const twin = yield* Redis.make({ url: server.url, prefix: "fmt2:", formatCheckInterval: "100 millis" })
-      yield* Effect.sleep("300 millis")
+      const twin = yield* Redis.make({ url: server.url, prefix: "fmt2:", formatCheckInterval: "1 hour" })
+      const announcedUntil = other.use("HGET", (c) => c.hget("fmt2:format", String(Redis.FORMAT_VERSION)))
+      yield* eventually(Effect.map(announcedUntil, (until) => Number(until) < Date.now() + 3_600_000))
       assert.isUndefined(other.formatMismatch())
       assert.isUndefined(twin.formatMismatch())
       // the other release is gone (its entry removed or expired): commands work again
       const raw = yield* Redis.make({ url: server.url, prefix: "raw:" })
       yield* raw.use("HDEL", (c) => c.hdel("fmt:format", "999"))
-      yield* Effect.sleep("300 millis")
-      assert.isUndefined(redis.formatMismatch())
+      yield* eventually(Effect.sync(() => redis.formatMismatch() === undefined))
       assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
     }).pipe(Effect.scoped))
 
@@ -116,8 +119,7 @@ describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", 
       const server = yield* startRedis
       const redis = yield* Redis.make({ url: server.url, prefix: "mixed:", formatCheckInterval: "100 millis" })
       yield* redis.use("HSET", (c) => c.hset("mixed:format", "0", String(Date.now() + 3_600_000)))
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual(redis.formatMismatch(), "0")
+      yield* eventually(Effect.sync(() => redis.formatMismatch() === "0"))
       const open = yield* CircuitBreaker.make({
         name: "fmt-open",
         tripPolicy: CircuitBreaker.consecutive(3),
