@@ -54,7 +54,8 @@ export const modules: Record<string, Module> = {
   },
   Bulkhead: {
     // leased.ts (the call path with a shared store) is tested with a fake shared store in Bulkhead.test.ts
-    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts", "src/internal/exitFrame.ts"],
+    // (its adaptive limit's measurements, adaptive.ts, are AdaptiveLimit's)
+    mutate: ["src/Bulkhead.ts", "src/internal/bulkhead/*.ts", "!src/internal/bulkhead/adaptive.ts", "src/internal/exitFrame.ts"],
     tests: ["test/Bulkhead.test.ts", "test/Bulkhead.fastpath.test.ts", "test/Semaphore.test.ts", "test/Bulkhead.config.test.ts"]
   },
   CircuitBreaker: {
@@ -89,6 +90,10 @@ export const modules: Record<string, Module> = {
   Hedge: {
     mutate: ["src/Hedge.ts", "src/internal/hedge/*.ts"],
     tests: ["test/Hedge.test.ts", "test/Hedge.results.test.ts", "test/Hedge.config.test.ts"]
+  },
+  AdaptiveLimit: {
+    mutate: ["src/AdaptiveLimit.ts", "src/internal/adaptiveLimit/*.ts", "src/internal/bulkhead/adaptive.ts"],
+    tests: ["test/AdaptiveLimit.test.ts", "test/AdaptiveLimit.simulation.test.ts", "test/Bulkhead.test.ts"]
   },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],
