@@ -395,7 +395,7 @@ describe("RateLimiter memory store: making room", () => {
       Effect.gen(function*() {
         const store = yield* makeStore(3)
         for (const key of ["a", "b", "c", "d"]) assert.isTrue(yield* take(store, key))
-        // every key was used since it was inserted: each got a second chance in turn, and "a" went
+        // no key was used again since it was stored: "a", the oldest, went at once
         assert.isFalse(yield* take(store, "b"))
         assert.isTrue(yield* take(store, "e")) // evicts "c", not "b"
         assert.deepStrictEqual(store.unsafeStats(), { keys: 3, maxKeys: 3, expired: 0, evicted: 2 })
@@ -410,7 +410,8 @@ describe("RateLimiter memory store: making room", () => {
         assert.isTrue(yield* take(store, "a"))
         assert.isTrue(yield* take(store, "b"))
         assert.isFalse(yield* take(store, "a"))
-        assert.isTrue(yield* take(store, "c")) // evicts "a"
+        assert.isFalse(yield* take(store, "b"))
+        assert.isTrue(yield* take(store, "c")) // both get their second chance, then "a" (the oldest) goes
         assert.isFalse(yield* take(store, "b"))
         assert.isTrue(yield* take(store, "a"))
       }))
@@ -441,10 +442,26 @@ describe("RateLimiter memory store: making room", () => {
     Effect.gen(function*() {
       const [, take] = takes[0]!
       const store = yield* makeStore(10)
-      for (let i = 0; i < 11; i++) assert.isTrue(yield* take(store, `k${i}`))
+      for (let i = 0; i < 10; i++) assert.isTrue(yield* take(store, `k${i}`))
+      // every key used again: k0…k6 get their second chance, k7 goes
+      for (let i = 0; i < 10; i++) assert.isFalse(yield* take(store, `k${i}`))
+      assert.isTrue(yield* take(store, "k10"))
       assert.isFalse(yield* take(store, "k0"))
       assert.isTrue(yield* take(store, "k7"))
       assert.deepStrictEqual(store.unsafeStats(), { keys: 10, maxKeys: 10, expired: 0, evicted: 2 })
+    }))
+
+  it.scoped("a flood of new keys evicts keys used once before keys in use: a key used every 30% of maxKeys new keys keeps its state", () =>
+    Effect.gen(function*() {
+      const [, take] = takes[0]!
+      const store = yield* makeStore(100)
+      assert.isTrue(yield* take(store, "active"))
+      for (let i = 0; i < 10_000; i++) {
+        assert.isTrue(yield* take(store, `flood-${i}`))
+        // the active key is exhausted: were it ever evicted, it would be admitted afresh
+        if (i % 30 === 29) assert.isFalse(yield* take(store, "active"), `the active key was forgotten after ${i + 1} new keys`)
+      }
+      assert.strictEqual(store.unsafeStats().keys, 100)
     }))
 
   it.scoped("room is made in the larger of the two maps (token buckets when as large)", () =>

@@ -55,7 +55,11 @@ export const MemoryStoreTypeId: RL.MemoryStoreTypeId = Symbol.for(
 const MAX_PROBES = 8
 
 class Bucket {
-  touched = true
+  /**
+   * Used again since it was stored or last examined by `makeRoom` (its second chance). A new key
+   * starts without it: a flood of keys used once each is evicted before the keys in use.
+   */
+  touched = false
   /** The sequence number of the latest charge (0: none that can be refunded). */
   lastCharge = 0
   constructor(
@@ -67,7 +71,8 @@ class Bucket {
 }
 
 class Counter {
-  touched = true
+  /** As `Bucket.touched`. */
+  touched = false
   /** The sequence number of the latest charge (0: none that can be refunded). */
   lastCharge = 0
   /** What the latest charge added to `count` (its tokens, plus the slots it skipped). */
