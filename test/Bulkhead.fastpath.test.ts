@@ -20,7 +20,7 @@ import {
 } from "effect"
 import { AdaptiveLimit, Bulkhead } from "effect-resilience"
 import { BulkheadCall } from "../src/internal/bulkhead/bulkhead.js"
-import { setSupported, supported } from "../src/internal/exitFrame.js"
+import { ExitFrame, probe, setSupported, supported } from "../src/internal/exitFrame.js"
 import { settle } from "./utils/fibers.js"
 
 /** Builds the bulkhead (and runs `use`) with the general path forced: the runtime check answering false. */
@@ -43,6 +43,23 @@ const shape = (exit: Exit.Exit<unknown, unknown>): string =>
 describe("Bulkhead: the call as one step", () => {
   it("the fiber runtime pops the exit frame as the bulkhead expects (checked once per process)", () => {
     assert.isTrue(supported())
+    assert.isTrue(probe((hook) => new ExitFrame(hook)))
+  })
+
+  it("the probe answers false for a frame the runtime would not pop as expected: the general path is taken", () => {
+    /** A frame whose hook runs on some exits only, or never, or breaks the run. */
+    const frame = (patch: (hook: () => void) => number) => (hook: () => void) =>
+      Object.defineProperty({ _op: "RevertFlags" }, "patch", { get: () => patch(hook) }) as unknown as ExitFrame
+    let calls = 0
+    assert.isFalse(probe(frame(() => 0)), "the hook never runs")
+    assert.isFalse(probe(frame((hook) => (++calls % 2 === 0 ? (hook(), 0) : 0))), "the hook runs on some exits only")
+    assert.isFalse(
+      probe(frame((hook) => {
+        hook()
+        throw new Error("a runtime that cannot pop it")
+      })),
+      "every exit counted, but the runs broken"
+    )
   })
 
   it.scoped("a call is a BulkheadCall and an Effect; building or inspecting it takes no permit", () =>

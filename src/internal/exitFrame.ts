@@ -84,7 +84,7 @@ let checked: boolean | undefined
  * path.
  * @internal
  */
-export const supported = (): boolean => (checked ??= probe())
+export const supported = (): boolean => (checked ??= probe(defaultFrame))
 
 /** Overrides {@link supported} (tests of the general path); `undefined` checks again. @internal */
 export const setSupported = (value: boolean | undefined): void => {
@@ -102,10 +102,17 @@ class ProbeCall<A, E> extends Effectable.Class<A, E> {
   }
 }
 
-const probe = (): boolean => {
+const defaultFrame = (hook: () => void): ExitFrame => new ExitFrame(hook)
+
+/**
+ * The probe behind {@link supported}, with the frame `makeFrame` builds around its hook (tests
+ * give it frames a runtime would mishandle, and see it answer false).
+ * @internal
+ */
+export const probe = (makeFrame: (hook: () => void) => ExitFrame): boolean => {
   try {
     let exits = 0
-    const frame = new ExitFrame(() => {
+    const frame = makeFrame(() => {
       exits++
     })
     const call = <A, E>(self: Effect.Effect<A, E>) => Effect.exit(new ProbeCall(frame, self))
