@@ -14,17 +14,24 @@ const every = {
   "db.duration": "2 seconds",
   "db.name": "db-timeout",
   "db.disconnect": "true",
-  "db.scope": "attempt",
-  "db.implementation": "general"
+  "db.scope": "attempt"
 }
 
 describe("Timeout from Config", () => {
+  it.effect("the @internal implementation option is not read from Config", () =>
+    Effect.gen(function*() {
+      const timeout = yield* Timeout.fromConfig(Timeout.config).pipe(
+        withConfig({ duration: "1 second", implementation: "sometimes" })
+      )
+      assert.deepStrictEqual(timeout.options, {})
+    }))
+
   it.effect("reads every option under a prefix", () =>
     Effect.gen(function*() {
       const timeout = yield* Timeout.fromConfig(Config.nested(Timeout.config, "db")).pipe(withConfig(every))
       assert.isTrue(Duration.equals(timeout.duration, Duration.seconds(2)))
       assert.strictEqual(timeout.policyName, "db-timeout")
-      assert.deepStrictEqual(timeout.options, { name: "db-timeout", disconnect: true, scope: "attempt", implementation: "general" })
+      assert.deepStrictEqual(timeout.options, { name: "db-timeout", disconnect: true, scope: "attempt" })
       assert.deepStrictEqual(Policy.describe(timeout).options, { duration: "2s", disconnect: true, scope: "attempt" })
       // the duration, name and scope reach the error
       const fiber = yield* Effect.never.pipe(timeout, Effect.exit, Effect.fork)
@@ -82,8 +89,7 @@ describe("Timeout from Config", () => {
     ["duration", "-1 seconds", "duration > 0"],
     ["duration", "soon", "duration > 0"],
     ["name", "", "non-empty string"],
-    ["scope", "global", "one of \"overall\", \"attempt\""],
-    ["implementation", "sometimes", "one of \"fast\", \"general\""]
+    ["scope", "global", "one of \"overall\", \"attempt\""]
   ]
   for (const [key, value, range] of bad) {
     it.effect(`${key}=${JSON.stringify(value)} is InvalidOptionsError naming the key`, () =>

@@ -66,6 +66,8 @@ interface Props<A> {
   readonly build: Build | undefined
   /** An absent group stays absent (`undefined`) instead of taking its fields' defaults. */
   readonly optionalGroup: boolean
+  /** Not part of the documented options: checked when given, never read from `Config`, not in the docs' table. */
+  readonly hidden?: boolean | undefined
 }
 
 /**
@@ -139,6 +141,11 @@ export class Field<A> {
       expected,
       parse: (m, o, v) => is(v) ? v : parse(m, o, v)
     })
+  }
+
+  /** An `@internal` option: checked when given, but not read from `Config` nor shown in the options table. */
+  internal(): Field<A> {
+    return new Field<A>({ ...this.props, read: undefined, hidden: true })
   }
 
   /** For a code option: how to build it from data read from `Config`. */
@@ -492,6 +499,7 @@ export class Spec<F extends Fields> {
     for (const [key, f] of this.entries) {
       const p = f.props
       const option = prefix + key
+      if (p.hidden === true) continue
       if (p.group !== undefined) {
         out.push(...p.group.rows(`${option}.`, p.flat ? configPrefix : `${configPrefix}${p.configKey ?? key}.`))
         continue

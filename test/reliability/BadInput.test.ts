@@ -990,6 +990,8 @@ const timeoutOptions: Record<string, Kind> = {
   scope: kinds.oneOf(),
   implementation: kinds.oneOf()
 }
+// `implementation` is @internal: checked when given in code, never read from Config
+const { implementation: _implementation, ...timeoutConfigOptions } = timeoutOptions
 const breakerOptions: Record<string, Kind> = {
   tripPolicy: kinds.other("consecutive", true),
   openDuration: kinds.duration({ ...FINITE, required: true }),
@@ -1261,7 +1263,7 @@ const constructors: ReadonlyArray<Constructor> = [
     base: { duration: 1000 },
     make: (o) => layerOf(Timeout.layerConfig(AnyTag, viaConfig(o))),
     ...configArgument((c) => layerOf(Timeout.layerConfig(AnyTag, c))),
-    options: timeoutOptions
+    options: timeoutConfigOptions
   },
   // --- Policy
   {
