@@ -67,7 +67,8 @@ interface Props<A> {
   /** An absent group stays absent (`undefined`) instead of taking its fields' defaults. */
   readonly optionalGroup: boolean
   /** Not part of the documented options: checked when given, never read from `Config`, not in the docs' table. */
-  readonly hidden?: boolean | undefined
+  readonly hidden?: boolean | undefined  /** What the docs' table says it accepts, when more than its error's `expected` says. */
+  readonly acceptsDoc?: string | undefined
 }
 
 /**
@@ -141,6 +142,11 @@ export class Field<A> {
       expected,
       parse: (m, o, v) => is(v) ? v : parse(m, o, v)
     })
+  }
+
+  /** What the options table says the option accepts (its errors keep their own `expected`). */
+  accepts(text: string): Field<A> {
+    return new Field<A>({ ...this.props, acceptsDoc: text })
   }
 
   /** An `@internal` option: checked when given, but not read from `Config` nor shown in the options table. */
@@ -508,7 +514,7 @@ export class Spec<F extends Fields> {
         option,
         configKey: p.read === undefined ? undefined : configPrefix + (p.configKey ?? key),
         kind: p.kind,
-        accepts: p.expected,
+        accepts: p.acceptsDoc ?? p.expected,
         required: p.required,
         default: p.defaultDoc ?? (Option.isSome(p.default) ? showDefault(p.kind, p.default.value) : undefined)
       })

@@ -111,7 +111,7 @@ export const faultSpec = Spec.struct<Chaos.Chaos.Options & { readonly error: unk
 /** The options of `Chaos.latency`. @internal */
 export const latencySpec = Spec.struct<Chaos.Chaos.Options & { readonly delay: Duration.DurationInput | Chaos.Chaos.Range }>()(
   "Chaos.latency",
-  { delay: delay.required(), ...common }
+  { delay: delay.required().accepts(`${delay.props.expected}, or { min, max } (durations, min <= max)`), ...common }
 )
 
 /** The options of `Chaos.outcome`: `value` is checked for presence first (`undefined` is a value to inject). @internal */
