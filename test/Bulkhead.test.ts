@@ -26,7 +26,7 @@ import {
 } from "effect"
 import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
-import { until } from "./utils/fibers.js"
+import { settle, until } from "./utils/fibers.js"
 import { counterTotal } from "./utils/metrics.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
@@ -998,9 +998,9 @@ describe("Bulkhead shape (issue 20)", () => {
  * operation fail; `drop` loses a lease (as an expiry or a restarted store
  * would); `hold` adds a lease held by "another replica".
  */
-const fakeStore = (options: { readonly localMaxConcurrent?: number } = {}) => {
+const fakeStore = (options: { readonly localMaxConcurrent?: number; readonly acquireDelay?: Duration.DurationInput } = {}) => {
   const sets = new Map<string, Set<string>>()
-  const state = { down: false, calls: 0, leases: 0 }
+  const state = { down: false, calls: 0, leases: 0, released: [] as Array<unknown> }
   const setOf = (name: string, key: string | undefined) => {
     const id = key === undefined ? name : `${name}\u0000${key}`
     let set = sets.get(id)
@@ -1023,13 +1023,18 @@ const fakeStore = (options: { readonly localMaxConcurrent?: number } = {}) => {
         partition: (key) => {
           const set = setOf(name, key)
           return {
-            acquire: (limit) =>
-              op((): Bulkhead.BulkheadStore.Acquisition => {
+            acquire: (limit) => {
+              const acquire = op((): Bulkhead.BulkheadStore.Acquisition => {
                 if (set.size >= limit) return { _tag: "Full", retryAfter: 1_000 }
                 const lease = `lease-${++state.leases}`
                 set.add(lease)
                 return { _tag: "Acquired", lease }
-              }),
+              })
+              // a round trip the caller cannot cut short (as a Redis command already sent)
+              return options.acquireDelay === undefined
+                ? acquire
+                : Effect.uninterruptible(Effect.zipRight(Effect.sleep(options.acquireDelay), acquire))
+            },
             renew: (lease, limit) =>
               op((): Bulkhead.BulkheadStore.Renewal => {
                 if (set.has(lease)) return "Renewed"
@@ -1039,7 +1044,11 @@ const fakeStore = (options: { readonly localMaxConcurrent?: number } = {}) => {
                 }
                 return "Lost"
               }),
-            release: (lease) => op(() => void set.delete(lease)),
+            release: (lease) =>
+              op(() => {
+                state.released.push(lease)
+                set.delete(lease)
+              }),
             held: op(() => set.size)
           }
         }
@@ -1098,6 +1107,10 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
         leasesLost: 0,
         leasesRecovered: 0
       })
+      // nothing renews a lease once its call has ended: the store stays empty
+      yield* TestClock.adjust("3 seconds")
+      assert.deepStrictEqual([fake.leasesOf("l"), fake.leasesOf("l", "k")], [[], []])
+      assert.strictEqual(bulkhead.unsafeTotals().leasesRecovered, 0)
     }))
 
   it.scoped("bulkheads of the same name share the store's permits; a full store rejects without a queue", () =>
@@ -1126,7 +1139,10 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       yield* until(() => bulkhead.unsafeStats().queued === 1)
       const polls = () => fake.state.calls
       const before = polls()
-      yield* TestClock.adjust("1 second")
+      // the first pause is at most 5 ms
+      yield* TestClock.adjust("5 millis")
+      assert.isAtLeast(polls() - before, 1, "polled again within 5 ms")
+      yield* TestClock.adjust("995 millis")
       const during = polls() - before
       // pauses of 5 ms doubling up to pollInterval (100 ms), each × a jitter in [0.5, 1]: in one second,
       // 13 polls with no jitter (5 + 10 + 20 + 40 + 80 + 8 × 100), 24 with the most
@@ -1159,11 +1175,19 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
         yield* until(() => bulkhead.unsafeStats().queued === i + 1)
       }
       assert.strictEqual((failureOf(yield* Effect.exit(bulkhead(Effect.void))) as Errors.BulkheadFullError).reason, "QueueFull")
+      // waiting for a lease is not running
+      assert.strictEqual(bulkhead.unsafeStats().active, 0)
       fake.drop("fifo")
       yield* TestClock.adjust("1 second")
       yield* Fiber.joinAll(fibers)
       assert.deepStrictEqual(order, [0, 1])
       assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 2, maxQueue: 2 })
+      // both local permits came back: two calls run at once again
+      const gate = yield* Deferred.make<void>()
+      const both = yield* Effect.fork(Effect.all([held(gate).pipe(bulkhead), held(gate).pipe(bulkhead)], { concurrency: 2 }))
+      yield* until(() => bulkhead.unsafeStats().active === 2)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(both)
     }))
 
   it.scoped("maxWait bounds the whole wait, polling included; everything taken is given back", () =>
@@ -1172,6 +1196,7 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "500 millis", name: "wait", ...quiet }).pipe(
         onStore(fake)
       )
+      yield* TestClock.adjust("1 second") // (the clock is not at 0)
       fake.hold("wait")
       const waiter = yield* Effect.fork(bulkhead(Effect.void))
       yield* until(() => bulkhead.unsafeStats().queued === 1)
@@ -1182,6 +1207,10 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       assert.strictEqual(error.reason, "MaxWaitExceeded")
       assert.deepStrictEqual(bulkhead.unsafeTotals().active + bulkhead.unsafeTotals().queued, 0)
       assert.strictEqual(fake.leasesOf("wait").length, 1, "only the other replica's lease")
+      assert.deepStrictEqual(fake.state.released, [], "no lease taken, none released")
+      // the local permit came back: the next call runs once the store has room
+      fake.drop("wait")
+      assert.strictEqual(yield* bulkhead(Effect.succeed("next")), "next")
     }))
 
   it.scoped("the enclosing deadline bounds the wait inside an uninterruptible region, failing with its TimeoutError", () =>
@@ -1218,12 +1247,24 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       const [storeError, permitted] = Chunk.toReadonlyArray(yield* Fiber.join(events))
       assert.deepStrictEqual(storeError, { _tag: "StoreError", policy: "open", key: undefined, operation: "acquire", error: "store down", allowed: true })
       assert.isTrue(permitted!._tag === "Permitted" && permitted!.leased === false)
+      const closedEvents = yield* closed.events.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* settle
       const refused = failureOf(yield* Effect.exit(closed(Effect.succeed("no"))))
       assert.strictEqual(refused._tag, "BulkheadStoreError")
       assert.strictEqual((refused as Bulkhead.BulkheadStoreError).store, "fake")
+      assert.strictEqual((refused as Bulkhead.BulkheadStoreError).operation, "acquire")
       assert.strictEqual(closed.unsafeStats().active, 0, "the local permit is given back")
       const heldError = failureOf(yield* Effect.exit(closed.held("k")))
       assert.deepStrictEqual([heldError._tag, (heldError as Bulkhead.BulkheadStoreError).operation], ["BulkheadStoreError", "held"])
+      assert.deepStrictEqual(
+        Chunk.toReadonlyArray(yield* Fiber.join(closedEvents)).map((e) => e._tag === "StoreError" ? [e.operation, e.allowed] : e._tag),
+        [["acquire", false], ["held", false]]
+      )
+      // a call running without a lease has nothing to renew: the store back up stays empty
+      fake.state.down = false
+      yield* TestClock.adjust("2 seconds")
+      assert.deepStrictEqual(fake.leasesOf("open"), [])
+      assert.strictEqual(open.unsafeTotals().leasesRecovered, 0)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(running)
       assert.deepStrictEqual(
@@ -1239,6 +1280,12 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       const fake = fakeStore()
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, name: "renew", ...quiet }).pipe(onStore(fake))
       const lost = yield* bulkhead.events.pipe(Stream.filter((e) => e._tag === "LeaseLost"), Stream.take(1), Stream.runCollect, Effect.fork)
+      const storeErrors = yield* bulkhead.events.pipe(
+        Stream.filter((e) => e._tag === "StoreError"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
       yield* Effect.yieldNow()
       const { gate, running } = yield* occupy(bulkhead)
       // renewed while held: nothing to count
@@ -1254,12 +1301,18 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       yield* TestClock.adjust("1 second")
       assert.strictEqual(bulkhead.unsafeTotals().leasesLost, 1)
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(lost)), [{ _tag: "LeaseLost", policy: "renew", key: undefined }])
+      assert.strictEqual(yield* counterTotal("resilience_bulkhead_leases_lost", { policy: "renew" }), 1)
       // a failed renewal or release is counted; the call still ends normally
       fake.state.down = true
       yield* TestClock.adjust("1 second")
       yield* Deferred.succeed(gate, void 0)
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(running)))
       assert.strictEqual(bulkhead.unsafeTotals().storeErrors, 2, "one renewal and one release")
+      // both reported, the call allowed to go on
+      assert.deepStrictEqual(
+        Chunk.toReadonlyArray(yield* Fiber.join(storeErrors)).map((e) => e._tag === "StoreError" ? [e.operation, e.allowed] : e._tag),
+        [["renew", true], ["release", true]]
+      )
     }))
 
   it.scoped("resize changes the store's limit (and the local one, without localMaxConcurrent)", () =>
