@@ -93,7 +93,14 @@ export const modules: Record<string, Module> = {
   },
   AdaptiveLimit: {
     mutate: ["src/AdaptiveLimit.ts", "src/internal/adaptiveLimit/*.ts", "src/internal/bulkhead/adaptive.ts"],
-    tests: ["test/AdaptiveLimit.test.ts", "test/AdaptiveLimit.simulation.test.ts", "test/Bulkhead.test.ts"]
+    tests: [
+      "test/AdaptiveLimit.test.ts",
+      "test/AdaptiveLimit.simulation.test.ts",
+      "test/AdaptiveLimit.algorithms.test.ts",
+      "test/Bulkhead.test.ts",
+      // the registry's adaptive entry
+      "test/Health.test.ts"
+    ]
   },
   Idempotency: {
     mutate: ["src/Idempotency.ts", "src/internal/idempotency/*.ts", "src/internal/sweeper.ts"],

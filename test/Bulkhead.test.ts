@@ -436,6 +436,8 @@ describe("Bulkhead observability", () => {
       yield* until(() => bulkhead.unsafeStats("k").active === 1)
       const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
       assert.deepStrictEqual(events.map((e) => e._tag), ["Permitted", "Queued", "Rejected", "Permitted", "Permitted"])
+      // in-process permits: nothing about leases
+      assert.notProperty(events[0], "leased")
       const queued = events[1]!
       assert.isTrue(queued._tag === "Queued" && queued.queued === 1 && queued.active === 1 && queued.policy === "ev")
       const rejected = events[2]!
@@ -531,6 +533,8 @@ describe("Bulkhead details", () => {
       assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, ...quiet }), 0)
       assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, maxWait: Duration.infinity, ...quiet }), 0)
       assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet }), 1)
+      // with a shared store, maxWait bounds each caller's own wait: no timer fiber
+      assert.strictEqual(yield* fibersForkedBy({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", ...quiet }).pipe(onStore(fakeStore())), 0)
     }))
 
   it.scoped("totals add the queued callers of every keyed partition", () =>
@@ -897,6 +901,9 @@ describe("Bulkhead shape (issue 20)", () => {
       assert.isFalse(Bulkhead.isBulkhead({ [Bulkhead.TypeId]: Bulkhead.TypeId }), "a policy is a function")
       assert.isFalse(Bulkhead.isBulkhead(() => 1))
       assert.isFalse(Bulkhead.isBulkhead(null))
+      // a call through it logs as an Effect, showing the policy and the call it wraps
+      const json = JSON.parse(JSON.stringify(Effect.succeed(1).pipe(bulkhead.execute({ key: "k" }))))
+      assert.deepStrictEqual([json._id, json._op, json.policy, json.key, json.self._id], ["Effect", "Bulkhead", bulkhead.policyName, "k", "Exit"])
     }))
 
   it.scoped("execute is dual: data-first and data-last run in the same partition and refuse the same keys", () =>
@@ -913,6 +920,7 @@ describe("Bulkhead shape (issue 20)", () => {
       assert.strictEqual(yield* Effect.succeed("undefined").pipe(bulkhead.execute(undefined)), "undefined")
       const refused = failureOf(yield* Effect.exit(Effect.void.pipe(bulkhead.execute({ key: "x".repeat(2_000) }))))
       assert.isTrue(Errors.isInvalidKeyError(refused))
+      assert.deepStrictEqual((refused as Errors.InvalidKeyError).policy, { kind: "Bulkhead", name: bulkhead.policyName })
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(first)
       assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
@@ -998,9 +1006,17 @@ describe("Bulkhead shape (issue 20)", () => {
  * operation fail; `drop` loses a lease (as an expiry or a restarted store
  * would); `hold` adds a lease held by "another replica".
  */
-const fakeStore = (options: { readonly localMaxConcurrent?: number; readonly acquireDelay?: Duration.DurationInput } = {}) => {
+const fakeStore = (options: { readonly localMaxConcurrent?: number } = {}) => {
   const sets = new Map<string, Set<string>>()
-  const state = { down: false, calls: 0, leases: 0, released: [] as Array<unknown> }
+  const state = {
+    down: false,
+    calls: 0,
+    leases: 0,
+    /** The leases the bulkhead gave back, in order. */
+    released: [] as Array<unknown>,
+    /** Forked (as a daemon) each time the store grants a lease: something happening just then. */
+    onGrant: undefined as Effect.Effect<void> | undefined
+  }
   const setOf = (name: string, key: string | undefined) => {
     const id = key === undefined ? name : `${name}\u0000${key}`
     let set = sets.get(id)
@@ -1023,18 +1039,16 @@ const fakeStore = (options: { readonly localMaxConcurrent?: number; readonly acq
         partition: (key) => {
           const set = setOf(name, key)
           return {
-            acquire: (limit) => {
-              const acquire = op((): Bulkhead.BulkheadStore.Acquisition => {
-                if (set.size >= limit) return { _tag: "Full", retryAfter: 1_000 }
-                const lease = `lease-${++state.leases}`
-                set.add(lease)
-                return { _tag: "Acquired", lease }
-              })
-              // a round trip the caller cannot cut short (as a Redis command already sent)
-              return options.acquireDelay === undefined
-                ? acquire
-                : Effect.uninterruptible(Effect.zipRight(Effect.sleep(options.acquireDelay), acquire))
-            },
+            acquire: (limit) =>
+              Effect.tap(
+                op((): Bulkhead.BulkheadStore.Acquisition => {
+                  if (set.size >= limit) return { _tag: "Full", retryAfter: 1_000 }
+                  const lease = `lease-${++state.leases}`
+                  set.add(lease)
+                  return { _tag: "Acquired", lease }
+                }),
+                (a) => a._tag === "Acquired" && state.onGrant !== undefined ? Effect.forkDaemon(state.onGrant) : Effect.void
+              ),
             renew: (lease, limit) =>
               op((): Bulkhead.BulkheadStore.Renewal => {
                 if (set.has(lease)) return "Renewed"
@@ -1326,6 +1340,336 @@ describe("Bulkhead on a shared store (a fake one, in memory: the leased path)", 
       assert.strictEqual(fake.leasesOf("resize").length, 2)
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(second)
+    }))
+})
+
+describe("Bulkhead on a shared store: waiting for a lease, giving everything back", () => {
+  it.scoped("a caller that finds no local permit waits for one, even when the store has room", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore({ localMaxConcurrent: 1 })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 5, maxQueue: 1, name: "local-first", ...quiet }).pipe(onStore(fake))
+      const { gate, running } = yield* occupy(bulkhead)
+      const second = yield* Effect.fork(bulkhead(Effect.succeed("second")))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.isNull(second.unsafePoll(), "still waiting for the local permit")
+      assert.deepStrictEqual([bulkhead.unsafeStats().active, fake.leasesOf("local-first").length], [1, 1])
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      assert.strictEqual(yield* Fiber.join(second), "second")
+    }))
+
+  it.scoped("a caller with a free local permit queues behind the callers of its process already waiting for a lease", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 2, name: "behind", ...quiet }).pipe(onStore(fake))
+      const order: Array<string> = []
+      fake.hold("behind")
+      fake.hold("behind")
+      const first = yield* Effect.fork(bulkhead(Effect.sync(() => order.push("first"))))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      // the store has room again, but the first caller is still pausing between polls
+      fake.drop("behind")
+      fake.hold("behind")
+      const second = yield* Effect.fork(bulkhead(Effect.sync(() => order.push("second"))))
+      yield* until(() => bulkhead.unsafeStats().queued === 2)
+      assert.deepStrictEqual(order, [], "the second did not overtake the first")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      assert.deepStrictEqual(order, ["first", "second"])
+    }))
+
+  it.scoped("a caller with a free local permit is rejected when the callers waiting for a lease fill the queue", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 1, name: "behind-full", ...quiet }).pipe(onStore(fake))
+      fake.hold("behind-full")
+      fake.hold("behind-full")
+      const first = yield* Effect.fork(bulkhead(Effect.succeed("first")))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      const rejected = failureOf(yield* Effect.exit(bulkhead(Effect.void))) as Errors.BulkheadFullError
+      assert.strictEqual(rejected.reason, "QueueFull")
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 1, maxConcurrent: 2, maxQueue: 1 })
+      fake.drop("behind-full")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(first), "first")
+    }))
+
+  it.scoped("the caller polling the store is woken at once when a call of its process ends", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 1, name: "wake", ...quiet }).pipe(onStore(fake))
+      fake.hold("wake")
+      const { gate, running } = yield* occupy(bulkhead)
+      const poller = yield* Effect.fork(bulkhead(Effect.succeed("woken")))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      // its pauses have grown to pollInterval (100 ms)
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([bulkhead.unsafeStats().active, bulkhead.unsafeStats().queued], [1, 1], "polling is not running")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      // no clock move: the ended call woke it
+      yield* until(() => poller.unsafePoll() !== null, "the poller woken")
+      assert.strictEqual(yield* Fiber.join(poller), "woken")
+    }))
+
+  it.scoped("a caller interrupted just as the store grants its lease gives the lease back", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "10 seconds", name: "granted", ...quiet }).pipe(
+        onStore(fake)
+      )
+      fake.hold("granted")
+      const ran = yield* Ref.make(false)
+      const caller = yield* Effect.fork(bulkhead(Ref.set(ran, true)))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      // the next poll gets a lease, and the caller is interrupted right then
+      fake.state.onGrant = Fiber.interrupt(caller)
+      fake.drop("granted")
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(caller)))
+      assert.isFalse(yield* Ref.get(ran))
+      // the store granted it a lease (the other replica's was the first) and got it back
+      assert.deepStrictEqual(fake.state.released, ["lease-2"])
+      assert.deepStrictEqual(fake.leasesOf("granted"), [])
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+    }))
+
+  it.scoped("the store failing while a caller polls: fail open runs the call without a lease, fail closed rejects", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const open = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "poll-open", ...quiet }).pipe(onStore(fake))
+      const closed = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "poll-closed", onStoreError: "fail", ...quiet }).pipe(
+        onStore(fake)
+      )
+      fake.hold("poll-open")
+      fake.hold("poll-closed")
+      const a = yield* Effect.fork(open(Effect.succeed("without a lease")))
+      const b = yield* Effect.fork(closed(Effect.succeed("never")))
+      yield* until(() => open.unsafeStats().queued === 1 && closed.unsafeStats().queued === 1)
+      fake.state.down = true
+      yield* TestClock.adjust("100 millis")
+      assert.strictEqual(yield* Fiber.join(a), "without a lease")
+      const error = failureOf(yield* Fiber.await(b)) as Bulkhead.BulkheadStoreError
+      assert.deepStrictEqual([error._tag, error.operation], ["BulkheadStoreError", "acquire"])
+      assert.deepStrictEqual([open.unsafeTotals().storeErrors, open.unsafeTotals().allowedWithoutLease], [1, 1])
+      assert.deepStrictEqual([closed.unsafeTotals().storeErrors, closed.unsafeTotals().allowedWithoutLease], [1, 0])
+      assert.deepStrictEqual(closed.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+    }))
+
+  it.scoped("a caller whose maxWait runs out while it waits for a local permit leaves the queue and takes nothing", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore({ localMaxConcurrent: 1 })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 5, maxQueue: 1, maxWait: "500 millis", name: "local-wait", ...quiet }).pipe(
+        onStore(fake)
+      )
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      const waiter = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").queued === 1)
+      yield* TestClock.adjust("500 millis")
+      assert.strictEqual((failureOf(yield* Fiber.await(waiter)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      assert.deepStrictEqual([bulkhead.unsafeStats("k").active, bulkhead.unsafeStats("k").queued], [1, 0])
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      // nothing left behind: the partition is dropped, no lease held
+      assert.deepStrictEqual([bulkhead.unsafeTotals().partitions, bulkhead.unsafeTotals().queued], [0, 0])
+      assert.deepStrictEqual(fake.leasesOf("local-wait", "k"), [])
+    }))
+
+  it.scoped("a caller that waited for a local permit, then for the store: counted as queued throughout, all given back at maxWait", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore({ localMaxConcurrent: 1 })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 1, maxWait: "5 seconds", name: "two-waits", ...quiet }).pipe(
+        onStore(fake)
+      )
+      yield* TestClock.adjust("1 second") // (the clock is not at 0)
+      const queuedEvents = yield* bulkhead.events.pipe(
+        Stream.filter((e) => e._tag === "Queued"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      // the first call runs without a lease (the store is down), the store then fills up with other replicas' leases
+      fake.state.down = true
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(bulkhead.execute(held(gate), { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").active === 1)
+      fake.state.down = false
+      fake.hold("two-waits", "k")
+      fake.hold("two-waits", "k")
+      const waiter = yield* Effect.fork(bulkhead.execute(Effect.void, { key: "k" }))
+      yield* until(() => bulkhead.unsafeStats("k").queued === 1)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(running)
+      // now holding the local permit and polling: still queued, not active
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([bulkhead.unsafeStats("k").active, bulkhead.unsafeStats("k").queued], [0, 1])
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual((failureOf(yield* Fiber.await(waiter)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      assert.deepStrictEqual([bulkhead.unsafeTotals().partitions, bulkhead.unsafeTotals().queued], [0, 0], "the local permit came back")
+      // a caller that waits for a lease, then gets one: Permitted says how long it waited
+      const permitted = yield* bulkhead.events.pipe(
+        Stream.filter((e) => e._tag === "Permitted"),
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      const calledAt = yield* TestClock.currentTimeMillis
+      const ranAt = yield* Ref.make(0)
+      const third = yield* Effect.fork(
+        bulkhead.execute(Effect.flatMap(TestClock.currentTimeMillis, (t) => Ref.set(ranAt, t)), { key: "k" })
+      )
+      yield* until(() => bulkhead.unsafeStats("k").queued === 1)
+      yield* TestClock.adjust("300 millis")
+      fake.drop("two-waits", "k")
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(third)
+      const [event] = Chunk.toReadonlyArray(yield* Fiber.join(permitted))
+      // (the clock read in the call is in whole millis; the poll's pauses are not)
+      const waited = (yield* Ref.get(ranAt)) - calledAt
+      assert.isAbove(waited, 300)
+      assert.isTrue(event!._tag === "Permitted" && event!.leased === true)
+      assert.closeTo(Duration.toMillis((event as { waited: Duration.Duration }).waited), waited, 1)
+      const [queued] = Chunk.toReadonlyArray(yield* Fiber.join(queuedEvents))
+      assert.deepStrictEqual(queued, { _tag: "Queued", policy: "two-waits", key: "k", active: 1, queued: 1 })
+    }))
+})
+
+describe("Bulkhead on a shared store: maxWait and the enclosing deadline", () => {
+  it.scoped("without maxWait, the enclosing deadline bounds the wait inside an uninterruptible region", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "deadline-only", ...quiet }).pipe(onStore(fake))
+      yield* TestClock.adjust("1 second") // (the clock is not at 0)
+      fake.hold("deadline-only")
+      const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("999 millis")
+      assert.isNull(call.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      yield* until(() => call.unsafePoll() !== null, "the deadline ended the wait")
+      assert.strictEqual((failureOf(yield* Fiber.await(call)) as Errors.TimeoutError).policy, "outer")
+      assert.deepStrictEqual(bulkhead.unsafeStats(), { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 1 })
+    }))
+
+  it.scoped("maxWait shorter than the enclosing deadline rejects with MaxWaitExceeded when maxWait runs out", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "500 millis", name: "wait-first", ...quiet }).pipe(
+        onStore(fake)
+      )
+      fake.hold("wait-first")
+      const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("500 millis")
+      yield* until(() => call.unsafePoll() !== null, "maxWait ended the wait")
+      assert.strictEqual((failureOf(yield* Fiber.await(call)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+    }))
+
+  it.scoped("maxWait ending exactly at the enclosing deadline: the deadline's TimeoutError, not a rejection", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "1 second", name: "tie", ...quiet }).pipe(onStore(fake))
+      fake.hold("tie")
+      const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      yield* until(() => call.unsafePoll() !== null, "the wait ended")
+      assert.strictEqual((failureOf(yield* Fiber.await(call)) as Errors.TimeoutError).policy, "outer")
+    }))
+
+  it.scoped("a fork that outlived its timeout: only its own maxWait bounds its wait", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "5 seconds", name: "orphan", ...quiet }).pipe(
+        onStore(fake)
+      )
+      yield* TestClock.adjust("1 second") // (the clock is not at 0)
+      fake.hold("orphan")
+      const fork = yield* Effect.forkDaemon(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "ended" }))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
+      yield* TestClock.adjust("3999 millis")
+      assert.isNull(fork.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      yield* until(() => fork.unsafePoll() !== null, "maxWait ended the wait")
+      assert.strictEqual((failureOf(yield* Fiber.await(fork)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+    }))
+})
+
+describe("Bulkhead timed waiters (in process)", () => {
+  it.scoped("a fork that outlived its timeout: only its own maxWait bounds its wait", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "5 seconds", ...quiet })
+      const { gate } = yield* occupy(bulkhead)
+      const fork = yield* Effect.forkDaemon(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "ended" }))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
+      yield* TestClock.adjust("3999 millis")
+      assert.isNull(fork.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      yield* until(() => fork.unsafePoll() !== null, "maxWait ended the wait")
+      assert.strictEqual((failureOf(yield* Fiber.await(fork)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("without maxWait, the enclosing deadline bounds the wait inside an uninterruptible region", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, ...quiet })
+      const { gate } = yield* occupy(bulkhead)
+      const call = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "outer" })))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      yield* TestClock.adjust("1 second")
+      yield* until(() => call.unsafePoll() !== null, "the deadline ended the wait")
+      assert.strictEqual((failureOf(yield* Fiber.await(call)) as Errors.TimeoutError).policy, "outer")
+      assert.strictEqual(bulkhead.unsafeStats().queued, 0)
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("waiters whose maxWait runs out at the same instant are rejected in the order they queued", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 3, maxWait: "1 second", ...quiet })
+      const { gate } = yield* occupy(bulkhead)
+      const rejected: Array<number> = []
+      const waiters = []
+      for (let i = 0; i < 3; i++) {
+        waiters.push(yield* Effect.fork(bulkhead(Effect.void).pipe(Effect.tapError(() => Effect.sync(() => rejected.push(i))))))
+        yield* until(() => bulkhead.unsafeStats().queued === i + 1)
+      }
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(waiters).pipe(Effect.exit)
+      yield* until(() => rejected.length === 3)
+      assert.deepStrictEqual(rejected, [0, 1, 2])
+      yield* Deferred.succeed(gate, void 0)
+    }))
+
+  it.scoped("a waiter queued between an earlier head and the tail still expires on time", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 3, maxWait: "10 seconds", ...quiet })
+      const { gate } = yield* occupy(bulkhead)
+      const first = yield* Effect.fork(bulkhead(Effect.void)) // expires at 10 s
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      const byDeadline = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.void)).pipe(Timeout.make("5 seconds"))) // at 5 s
+      yield* until(() => bulkhead.unsafeStats().queued === 2)
+      yield* TestClock.adjust("1 second")
+      const last = yield* Effect.fork(bulkhead(Effect.void)) // at 11 s
+      yield* until(() => bulkhead.unsafeStats().queued === 3)
+      yield* TestClock.adjust("4 seconds")
+      yield* until(() => byDeadline.unsafePoll() !== null)
+      yield* TestClock.adjust("5 seconds")
+      yield* until(() => first.unsafePoll() !== null, "the first waiter expired at 10 s")
+      assert.strictEqual((failureOf(yield* Fiber.await(first)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      assert.isNull(last.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((failureOf(yield* Fiber.await(last)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      yield* Deferred.succeed(gate, void 0)
     }))
 })
 
