@@ -242,7 +242,8 @@ const run = (name: string) => {
     cleanTempDir: "always",
     ignoreStatic: true,
     // copy only what the tests need into the sandbox
-    ignorePatterns: ["/*", "!/src", "!/test", "!/package.json", "!/vitest.config.ts", "!/tsconfig*.json"]
+    // (examples/dashboards: the metrics-export test checks the shipped dashboards against the metrics)
+    ignorePatterns: ["/*", "!/src", "!/test", "!/examples", "!/package.json", "!/vitest.config.ts", "!/tsconfig*.json"]
   }
   const file = `${dir}/${name}.stryker.json`
   writeFileSync(file, JSON.stringify(config, null, 2))
