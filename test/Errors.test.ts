@@ -167,3 +167,67 @@ describe("Errors", () => {
     })
   })
 })
+
+describe("Errors: the messages and guards the policies' tests do not reach", () => {
+  it("a request's deadline (fromRequest) says so, and is told apart from a policy's timeout", () => {
+    const request = new Errors.TimeoutError({ duration: Duration.millis(1500), fromRequest: true })
+    assert.strictEqual(request.message, "The request's deadline of 1s 500ms passed")
+    assert.strictEqual(
+      new Errors.TimeoutError({ duration: Duration.seconds(2), policy: "api", fromRequest: true }).message,
+      "The request's deadline of 2s passed (api)"
+    )
+    const own = new Errors.TimeoutError({ duration: Duration.seconds(2), policy: "api" })
+    assert.strictEqual(own.message, "Timed out after 2s (api)")
+    assert.isTrue(InternalErrors.isRequestDeadlineError(request))
+    assert.isFalse(InternalErrors.isRequestDeadlineError(own))
+    assert.isFalse(InternalErrors.isRequestDeadlineError(new Errors.TimeoutError({ duration: Duration.seconds(1), fromRequest: false })))
+    assert.isFalse(InternalErrors.isRequestDeadlineError({ _tag: "TimeoutError", fromRequest: true }))
+  })
+
+  it("InvalidKeyError: one message per reason, naming the policy, the bound and a safe preview", () => {
+    const policy = { kind: "RateLimiter", name: "api" }
+    assert.strictEqual(
+      Errors.InvalidKeyError.make({ policy, reason: "NotAString", preview: "number", maxKeyLength: 1024 }).message,
+      `RateLimiter "api" refused a key: expected a string, got number`
+    )
+    assert.strictEqual(
+      Errors.InvalidKeyError.make({ policy, reason: "NotWellFormed", preview: "ab\uFFFD", length: 3, maxKeyLength: 1024 }).message,
+      `RateLimiter "api" refused a key: not well-formed Unicode (a lone surrogate), got "ab\uFFFD"`
+    )
+    // a preview cut from a longer key ends with an ellipsis
+    assert.strictEqual(
+      Errors.InvalidKeyError.make({ policy, reason: "NotWellFormed", preview: "ab\uFFFD", length: 50, maxKeyLength: 1024 }).message,
+      `RateLimiter "api" refused a key: not well-formed Unicode (a lone surrogate), got "ab\uFFFD"…`
+    )
+    assert.strictEqual(
+      Errors.InvalidKeyError.make({ policy, reason: "TooLong", preview: "x".repeat(40), length: 2000, maxKeyLength: 1024 }).message,
+      `RateLimiter "api" refused a key: longer than 1024 UTF-16 code units (2000), got "${"x".repeat(40)}"…`
+    )
+  })
+
+  it("retryAfterOf: a number of milliseconds counts only when finite and >= 0", () => {
+    assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: 250 }), Option.some(Duration.millis(250)))
+    assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: 0 }), Option.some(Duration.zero))
+    for (const bad of [-1, NaN, Infinity, "250", null]) {
+      assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: bad }), Option.none(), String(bad))
+    }
+    assert.deepStrictEqual(Errors.retryAfterOf({ retryAfter: Duration.infinity }), Option.none())
+  })
+
+  it("showValue: what JSON cannot show is shown as a string (bigints, circular structures)", () => {
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    assert.strictEqual(InternalErrors.showValue(10n), "10")
+    assert.strictEqual(InternalErrors.showValue(circular), "[object Object]")
+  })
+})
+
+describe("FailedResultError", () => {
+  it("names the policy, the attempts and the last result", () => {
+    const e = new Errors.FailedResultError({ module: "Retry", policy: "poll", value: { status: "pending" }, attempts: 3 })
+    assert.strictEqual(
+      e.message,
+      `Retry "poll": the result of each of 3 attempt(s) was treated as a failure (whenResult); the last one was {"status":"pending"}`
+    )
+  })
+})
