@@ -1591,8 +1591,12 @@ describe("Bulkhead on a shared store: maxWait and the enclosing deadline", () =>
       )
       yield* TestClock.adjust("1 second") // (the clock is not at 0)
       fake.hold("orphan")
-      const fork = yield* Effect.forkDaemon(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "ended" }))
-      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      // forked inside the timeout's region, queued under its deadline; the region then ends at once
+      const fork = yield* Effect.gen(function*() {
+        const fiber = yield* Effect.forkDaemon(bulkhead(Effect.void))
+        yield* until(() => bulkhead.unsafeStats().queued === 1)
+        return fiber
+      }).pipe(Timeout.make("1 second", { name: "ended" }))
       yield* TestClock.adjust("1 second")
       assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
       yield* TestClock.adjust("3999 millis")
@@ -1608,8 +1612,12 @@ describe("Bulkhead timed waiters (in process)", () => {
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "5 seconds", ...quiet })
       const { gate } = yield* occupy(bulkhead)
-      const fork = yield* Effect.forkDaemon(bulkhead(Effect.void)).pipe(Timeout.make("1 second", { name: "ended" }))
-      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      // forked inside the timeout's region, queued under its deadline; the region then ends at once
+      const fork = yield* Effect.gen(function*() {
+        const fiber = yield* Effect.forkDaemon(bulkhead(Effect.void))
+        yield* until(() => bulkhead.unsafeStats().queued === 1)
+        return fiber
+      }).pipe(Timeout.make("1 second", { name: "ended" }))
       yield* TestClock.adjust("1 second")
       assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
       yield* TestClock.adjust("3999 millis")
