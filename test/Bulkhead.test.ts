@@ -1414,6 +1414,30 @@ describe("Bulkhead on a shared store: waiting for a lease, giving everything bac
       assert.strictEqual(yield* Fiber.join(poller), "woken")
     }))
 
+  it.scoped("an uninterruptible caller interrupted while it polls the store goes on polling: it runs once a lease is free, then ends interrupted, leaving nothing held", () =>
+    Effect.gen(function*() {
+      const fake = fakeStore()
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name: "uninterruptible-poll", ...quiet }).pipe(onStore(fake))
+      fake.hold("uninterruptible-poll") // another replica holds the only lease
+      let ran = false
+      const caller = yield* Effect.fork(Effect.uninterruptible(bulkhead(Effect.sync(() => (ran = true)))))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      const interrupting = yield* Effect.fork(Fiber.interrupt(caller))
+      // the caller's region is uninterruptible: it keeps polling (the store keeps being asked)
+      const asked = fake.state.calls
+      yield* TestClock.adjust("1 second")
+      assert.isAbove(fake.state.calls, asked, "still polling after the interruption")
+      assert.isNull(yield* Fiber.poll(interrupting).pipe(Effect.map((o) => (o._tag === "None" ? null : o))))
+      // the other replica lets go: the caller gets the lease, runs, and then ends interrupted
+      fake.drop("uninterruptible-poll")
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.join(interrupting)
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.isTrue(ran)
+      assert.deepStrictEqual(fake.leasesOf("uninterruptible-poll"), [])
+      assert.deepStrictEqual([bulkhead.unsafeStats().active, bulkhead.unsafeStats().queued], [0, 0])
+    }))
+
   it.scoped("a caller interrupted just as the store grants its lease gives the lease back", () =>
     Effect.gen(function*() {
       const fake = fakeStore()

@@ -188,9 +188,11 @@ export class LeasedCalls {
     const maxPollMillis = Duration.toMillis(leases.pollInterval)
     const loop = (backoff: number): Effect.Effect<Grant, BulkheadStoreError> =>
       Effect.flatMap(
-        Effect.either(Effect.tap(p.leases!.acquire(this.impl.maxConcurrent), (a) => {
+        // uninterruptible (the store bounds it with its own timeout): a lease granted while the caller
+        // is being interrupted reaches `got`, so that it is given back
+        Effect.either(Effect.uninterruptible(Effect.tap(p.leases!.acquire(this.impl.maxConcurrent), (a) => {
           if (a._tag === "Acquired") got(a.lease)
-        })),
+        }))),
         (result): Effect.Effect<Grant, BulkheadStoreError> => {
           if (result._tag === "Left") return this.onAcquireError(p, result.left)
           const a = result.right
@@ -200,7 +202,7 @@ export class LeasedCalls {
             const signal = Deferred.unsafeMake<void>(FiberId.none)
             p.wake = signal
             return Effect.zipRight(
-              Effect.raceFirst(Effect.sleep(Duration.millis(pause)), Deferred.await(signal)),
+              this.pauseUntil(signal, pause),
               Effect.suspend(() => {
                 if (p.wake === signal) p.wake = undefined
                 return loop(Math.min(maxPollMillis, backoff * 2))
@@ -210,6 +212,19 @@ export class LeasedCalls {
         }
       )
     return loop(Math.min(MIN_POLL_MILLIS, maxPollMillis))
+  }
+
+  /**
+   * Waits for `signal` (a call of this process ended) or `pause` ms, whichever comes first. The
+   * timer is a daemon fiber, not a child: the wait forks nothing that the caller's interruption
+   * would take down, so inside an uninterruptible caller it goes on until the signal or the timer
+   * (a race of two children stopped for good there once the caller was interrupted).
+   */
+  pauseUntil(signal: Deferred.Deferred<void>, pause: number): Effect.Effect<void> {
+    return Effect.flatMap(
+      Effect.forkDaemon(Effect.zipRight(Effect.sleep(Duration.millis(pause)), Deferred.succeed(signal, undefined))),
+      (timer) => Effect.ensuring(Deferred.await(signal), Fiber.interruptFork(timer))
+    )
   }
 
   /**
