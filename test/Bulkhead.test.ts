@@ -49,6 +49,26 @@ const occupy = (bulkhead: Bulkhead.Bulkhead) =>
     return { gate, running }
   })
 
+/**
+ * A call forked inside a 1 s timeout's region and queued under its deadline, the region then
+ * ending at once: the ended timeout does not cut it, only its own maxWait (5 s) does.
+ */
+const outlivesItsTimeout = (bulkhead: Bulkhead.Bulkhead<any>) =>
+  Effect.gen(function*() {
+    const fork = yield* Effect.gen(function*() {
+      const fiber = yield* Effect.forkDaemon(bulkhead(Effect.void))
+      yield* until(() => bulkhead.unsafeStats().queued === 1)
+      return fiber
+    }).pipe(Timeout.make("1 second", { name: "ended" }))
+    yield* TestClock.adjust("1 second")
+    assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
+    yield* TestClock.adjust("3999 millis")
+    assert.isNull(fork.unsafePoll())
+    yield* TestClock.adjust("1 millis")
+    yield* until(() => fork.unsafePoll() !== null, "maxWait ended the wait")
+    assert.strictEqual((failureOf(yield* Fiber.await(fork)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+  })
+
 /** No polling fiber in tests that inspect `TestClock.sleeps()`. */
 const quiet = { metricsInterval: Duration.infinity } as const
 
@@ -1615,19 +1635,7 @@ describe("Bulkhead on a shared store: maxWait and the enclosing deadline", () =>
       )
       yield* TestClock.adjust("1 second") // (the clock is not at 0)
       fake.hold("orphan")
-      // forked inside the timeout's region, queued under its deadline; the region then ends at once
-      const fork = yield* Effect.gen(function*() {
-        const fiber = yield* Effect.forkDaemon(bulkhead(Effect.void))
-        yield* until(() => bulkhead.unsafeStats().queued === 1)
-        return fiber
-      }).pipe(Timeout.make("1 second", { name: "ended" }))
-      yield* TestClock.adjust("1 second")
-      assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
-      yield* TestClock.adjust("3999 millis")
-      assert.isNull(fork.unsafePoll())
-      yield* TestClock.adjust("1 millis")
-      yield* until(() => fork.unsafePoll() !== null, "maxWait ended the wait")
-      assert.strictEqual((failureOf(yield* Fiber.await(fork)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      yield* outlivesItsTimeout(bulkhead)
     }))
 })
 
@@ -1636,19 +1644,7 @@ describe("Bulkhead timed waiters (in process)", () => {
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, maxWait: "5 seconds", ...quiet })
       const { gate } = yield* occupy(bulkhead)
-      // forked inside the timeout's region, queued under its deadline; the region then ends at once
-      const fork = yield* Effect.gen(function*() {
-        const fiber = yield* Effect.forkDaemon(bulkhead(Effect.void))
-        yield* until(() => bulkhead.unsafeStats().queued === 1)
-        return fiber
-      }).pipe(Timeout.make("1 second", { name: "ended" }))
-      yield* TestClock.adjust("1 second")
-      assert.isNull(fork.unsafePoll(), "the ended timeout does not cut it")
-      yield* TestClock.adjust("3999 millis")
-      assert.isNull(fork.unsafePoll())
-      yield* TestClock.adjust("1 millis")
-      yield* until(() => fork.unsafePoll() !== null, "maxWait ended the wait")
-      assert.strictEqual((failureOf(yield* Fiber.await(fork)) as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+      yield* outlivesItsTimeout(bulkhead)
       yield* Deferred.succeed(gate, void 0)
     }))
 

@@ -5,33 +5,13 @@
  * services, the mapping of every rejection, interruption by a client that
  * goes away, and bad options.
  */
-import { HttpClient, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpClient, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
-import type { Scope } from "effect"
 import { AdaptiveLimit, Bulkhead, CircuitBreaker, Errors, RateLimiter, Timeout } from "effect-resilience"
 import { ResilientHttpServer } from "effect-resilience/http"
-import { createServer, type Server } from "node:http"
-import { handle } from "../utils/http-server.js"
+import { handle, serveApp } from "../utils/http-server.js"
 import { pollUntil, undici } from "./server.js"
-
-/** Serves `app` on 127.0.0.1:0 for the life of the scope; its URL. */
-const serveApp = <E, R>(
-  app: HttpApp.Default<E, R>
-): Effect.Effect<string, never, Scope.Scope | Exclude<Exclude<R, Scope.Scope>, HttpServerRequest.HttpServerRequest>> =>
-  Effect.gen(function*() {
-    let node: Server | undefined
-    const server = yield* NodeHttpServer.make(() => (node = createServer()), { port: 0, host: "127.0.0.1" }).pipe(
-      Effect.orDie
-    )
-    yield* Effect.addFinalizer(() => Effect.sync(() => node?.closeAllConnections()))
-    yield* server.serve(app as HttpApp.Default<E, Exclude<R, Scope.Scope>>)
-    const address = server.address
-    if (address._tag !== "TcpAddress") return yield* Effect.die("expected a TCP address")
-    return `http://127.0.0.1:${address.port}`
-  })
 
 interface Answer {
   readonly status: number
