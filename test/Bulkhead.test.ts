@@ -1458,6 +1458,62 @@ describe("Bulkhead on a shared store: waiting for a lease, giving everything bac
       assert.deepStrictEqual([bulkhead.unsafeStats().active, bulkhead.unsafeStats().queued], [0, 0])
     }))
 
+  for (const bound of ["maxWait", "deadline"] as const) {
+    it.scoped(`an uninterruptible caller interrupted while it polls within a ${bound} goes on polling until a lease is free, as without a bound`, () =>
+      Effect.gen(function*() {
+        const fake = fakeStore()
+        const name = `uninterruptible-${bound}`
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name, ...(bound === "maxWait" ? { maxWait: "5 seconds" } : {}), ...quiet })
+          .pipe(onStore(fake))
+        fake.hold(name) // another replica holds the only lease
+        let ran = false
+        let answer: Exit.Exit<unknown, unknown> | undefined = undefined
+        const call = bulkhead(Effect.sync(() => (ran = true)))
+        const region = Effect.tap(Effect.exit(bound === "deadline" ? call.pipe(Timeout.make("5 seconds")) : call), (exit) =>
+          Effect.sync(() => (answer = exit)))
+        const caller = yield* Effect.fork(Effect.uninterruptible(region))
+        yield* until(() => bulkhead.unsafeStats().queued === 1)
+        const interrupting = yield* Effect.fork(Fiber.interrupt(caller))
+        // the interruption cut neither the wait nor its bound's timer: still polling a second later
+        const asked = fake.state.calls
+        yield* TestClock.adjust("1 second")
+        assert.isAbove(fake.state.calls, asked, "still polling after the interruption")
+        assert.isNull(interrupting.unsafePoll())
+        fake.drop(name)
+        yield* TestClock.adjust("1 second")
+        yield* until(() => interrupting.unsafePoll() !== null, "the caller ended")
+        assert.deepStrictEqual(answer, Exit.succeed(true), "the region got the call's own answer")
+        assert.isTrue(ran)
+        assert.deepStrictEqual(fake.leasesOf(name), [])
+        assert.deepStrictEqual([bulkhead.unsafeStats().active, bulkhead.unsafeStats().queued], [0, 0])
+      }))
+
+    it.scoped(`an uninterruptible caller interrupted while it polls within a ${bound} fails as its bound says when it runs out`, () =>
+      Effect.gen(function*() {
+        const fake = fakeStore()
+        const name = `uninterruptible-${bound}-expires`
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, name, ...(bound === "maxWait" ? { maxWait: "5 seconds" } : {}), ...quiet })
+          .pipe(onStore(fake))
+        fake.hold(name)
+        let answer: Exit.Exit<unknown, unknown> | undefined = undefined
+        const call = bulkhead(Effect.void)
+        const region = Effect.tap(Effect.exit(bound === "deadline" ? call.pipe(Timeout.make("5 seconds", { name: "outer" })) : call), (exit) =>
+          Effect.sync(() => (answer = exit)))
+        const caller = yield* Effect.fork(Effect.uninterruptible(region))
+        yield* until(() => bulkhead.unsafeStats().queued === 1)
+        const interrupting = yield* Effect.fork(Fiber.interrupt(caller))
+        yield* TestClock.adjust("4999 millis")
+        assert.isNull(interrupting.unsafePoll(), "waiting until its bound")
+        yield* TestClock.adjust("1 millis")
+        yield* until(() => interrupting.unsafePoll() !== null, "the bound ended the wait")
+        const error = failureOf(answer!)
+        if (bound === "maxWait") assert.strictEqual((error as Errors.BulkheadFullError).reason, "MaxWaitExceeded")
+        else assert.strictEqual((error as Errors.TimeoutError).policy, "outer")
+        assert.deepStrictEqual(fake.leasesOf(name).filter((lease) => !lease.startsWith("other-")), [], "no lease of its own left")
+        assert.deepStrictEqual([bulkhead.unsafeStats().active, bulkhead.unsafeStats().queued], [0, 0])
+      }))
+  }
+
   it.scoped("a caller interrupted just as the store grants its lease gives the lease back", () =>
     Effect.gen(function*() {
       const fake = fakeStore()

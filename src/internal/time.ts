@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
+import { detached } from "./detached.js"
 
 /** The longest wait a Node timer (and Effect's scheduler) honours, in milliseconds. @internal */
 export const MAX_TIMER_MILLIS = 2 ** 31 - 1
@@ -87,7 +88,9 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> => 
  * `Effect.timeoutFail` for any duration: an infinite one is no timeout; one
  * past {@link MAX_TIMER_MILLIS} races the work against a chunked sleep (the
  * work interrupted and awaited when the sleep wins, as `Effect.timeoutFail`
- * does).
+ * does). Inside an uninterruptible region the race runs on a fiber of its
+ * own ({@link detached}): the caller's interruption neither kills the timer
+ * (read as a timeout) nor cuts work made interruptible for the bound.
  *
  * @internal
  */
@@ -96,12 +99,12 @@ export const timeoutFail = <A, E, R, E2>(
   options: { readonly duration: Duration.DurationInput; readonly onTimeout: () => E2 }
 ): Effect.Effect<A, E | E2, R> => {
   const millis = Duration.toMillis(options.duration)
-  if (millis <= MAX_TIMER_MILLIS) return Effect.timeoutFail(self, { duration: Duration.millis(millis), onTimeout: options.onTimeout })
   if (millis === Infinity) return self
-  return Effect.raceWith(self, Effect.interruptible(sleep(millis)), {
+  if (millis <= MAX_TIMER_MILLIS) return detached(Effect.timeoutFail(self, { duration: Duration.millis(millis), onTimeout: options.onTimeout }))
+  return detached(Effect.raceWith(self, Effect.interruptible(sleep(millis)), {
     onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
     onOtherDone: (_, work) => Effect.zipRight(Fiber.interrupt(work), Exit.fail(options.onTimeout()))
-  })
+  }))
 }
 
 /** `clock` with sleeps of any duration (see {@link sleepOn}); everything else is `clock`'s. */

@@ -8,7 +8,7 @@
  * no key in flight.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, Option, type Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, type Scope, TestClock } from "effect"
 import {
   Bulkhead,
   Chaos,
@@ -74,7 +74,14 @@ const cases: ReadonlyArray<readonly [string, Effect.Effect<Case, unknown, Scope.
       })
     )
   ],
-  ["Hedge", Effect.succeed({ apply: Hedge.make({ delay: "100 millis", maxAttempts: 2 }), clean: Effect.void })],
+  [
+    "Hedge",
+    Effect.sync(() => {
+      const hedge = Hedge.make({ delay: "100 millis", maxAttempts: 2 })
+      // the hedge's timer (forked on the caller's fiber, once) fired after the interruption too
+      return { apply: hedge, clean: Effect.sync(() => assert.strictEqual(hedge.unsafeStats().hedges, 1, "the hedge started")) }
+    })
+  ],
   [
     "Idempotency",
     Effect.map(Idempotency.make({ ttl: "1 minute", name: "uninterruptible" }), (idem) => ({
@@ -102,26 +109,42 @@ const cases: ReadonlyArray<readonly [string, Effect.Effect<Case, unknown, Scope.
   ]
 ]
 
+/** The enclosing deadlines each case also runs within: none, a timer's, one longer than any timer (30 days), Effect's race. */
+const within: ReadonlyArray<readonly [string, <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, R>]> = [
+  ["", (self) => self],
+  [" (within a 10 s timeout)", Timeout.make("10 seconds")],
+  [" (within a 30-day timeout)", Timeout.make("30 days")],
+  [" (within a 10 s timeout, general implementation)", Timeout.make("10 seconds", { implementation: "general" } as Timeout.Timeout.Options)]
+]
+
 describe("an uninterruptible caller interrupted while its call waits", () => {
   for (const [name, make] of cases) {
-    it.scoped(`${name}: the caller ends once its call can, nothing left held`, () =>
-      Effect.gen(function*() {
-        const c = yield* make
-        const occupied = c.occupy === undefined ? undefined : yield* c.occupy
-        const gate = yield* Deferred.make<void>()
-        const work = Effect.as(Deferred.await(gate), "done")
-        const caller = yield* Effect.fork(Effect.uninterruptible(c.apply(work)))
-        yield* settle
-        const interrupting = yield* Effect.fork(Fiber.interrupt(caller))
-        yield* settle
-        // the region is uninterruptible: the call goes on
-        assert.isTrue(Option.isNone(yield* Fiber.poll(interrupting)), "the caller is still in its region")
-        if (occupied !== undefined) yield* occupied.release
-        yield* Deferred.succeed(gate, undefined)
-        yield* TestClock.adjust(Duration.minutes(1))
-        yield* settle
-        assert.isTrue(Option.isSome(yield* Fiber.poll(interrupting)), "the interrupted caller ended (no hang)")
-        yield* c.clean
-      }))
+    for (const [bound, enclose] of within) {
+      it.scoped(`${name}${bound}: the call answers as if uninterrupted, the caller then ends, nothing left held`, () =>
+        Effect.gen(function*() {
+          const c = yield* make
+          const occupied = c.occupy === undefined ? undefined : yield* c.occupy
+          const gate = yield* Deferred.make<void>()
+          const work = Effect.as(Deferred.await(gate), "done")
+          let answer: Exit.Exit<unknown, unknown> | undefined = undefined
+          const region = Effect.tap(Effect.exit(enclose(c.apply(work))), (exit) => Effect.sync(() => (answer = exit)))
+          const caller = yield* Effect.fork(Effect.uninterruptible(region))
+          yield* settle
+          const interrupting = yield* Effect.fork(Fiber.interrupt(caller))
+          yield* settle
+          // the region is uninterruptible: the call goes on
+          assert.isTrue(Option.isNone(yield* Fiber.poll(interrupting)), "the caller is still in its region")
+          yield* TestClock.adjust("1 second")
+          assert.isTrue(Option.isNone(yield* Fiber.poll(interrupting)), "the caller is still in its region after a second")
+          if (occupied !== undefined) yield* occupied.release
+          yield* Deferred.succeed(gate, undefined)
+          yield* TestClock.adjust(Duration.minutes(1))
+          yield* settle
+          assert.isTrue(Option.isSome(yield* Fiber.poll(interrupting)), "the interrupted caller ended (no hang)")
+          // inside the region the call answered what it would have without the interruption
+          assert.deepStrictEqual(answer, Exit.succeed("done"))
+          yield* c.clean
+        }))
+    }
   }
 })

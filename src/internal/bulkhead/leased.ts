@@ -26,6 +26,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type { BulkheadFullError, InvalidKeyError, TimeoutError } from "../../Errors.js"
 import { active as activeDeadline, currentDeadline, expired } from "../deadline.js"
+import { detached } from "../detached.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../time.js"
 import type { BulkheadImpl, Partition, Restore } from "./bulkhead.js"
 import { BulkheadStoreError } from "./errors.js"
@@ -290,13 +291,17 @@ export class LeasedCalls {
               : Effect.as(sleepOn(this.impl.clock, ownExpiry - monotonicMillis(this.impl.clock)), Option.none())
           )
         )
-        // the enclosing timeout's type carries its TimeoutError
-        return Effect.raceFirst(Effect.asSome(Effect.interruptible(wait)), bound) as Effect.Effect<
+        // the enclosing timeout's type carries its TimeoutError; detached: an uninterruptible caller's
+        // interruption cuts neither the wait nor its bound (it waits on, as without a bound)
+        // (the bound is interruptible too: the race interrupts the loser and waits for it, and an
+        // uninterruptible sleep would hold a granted lease, unused, until the deadline)
+        return detached(Effect.raceFirst(Effect.asSome(Effect.interruptible(wait)), Effect.interruptible(bound))) as Effect.Effect<
           Option.Option<Grant>,
           BulkheadStoreError
         >
       }
-      // interruptible: the bound holds inside an uninterruptible caller too
+      // interruptible: the bound holds inside an uninterruptible caller too (and timeoutOption runs it
+      // detached there: the caller's interruption does not cut it)
       return ownExpiry === Infinity ? Effect.asSome(wait) : timeoutOption(Effect.interruptible(wait), Math.max(0, ownExpiry - now))
     })
     const giveBack = (): Effect.Effect<void> => {

@@ -34,6 +34,7 @@ import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import { active as activeDeadline, currentDeadline, type Deadline, isCutByTimeout } from "../deadline.js"
+import { onDaemon } from "../detached.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
@@ -185,8 +186,7 @@ const peersOf = (store: Store, namespace: string): Set<(setting: ModeSetting) =>
  * children at once, even while the fiber itself is uninterruptible, which
  * would cut the operation (and leak a probe lease).
  */
-const shielded = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(operation)), Fiber.join)
+const shielded = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E> => onDaemon(Effect.interruptible(operation))
 
 /** Maps a monotonic instant of `clock` to the wall-clock instant it is now shown as. */
 const wallOf = (clock: Clock.Clock) => (at: number): number =>

@@ -22,6 +22,7 @@ import * as Predicate from "effect/Predicate"
 import { FailedResultError, type InvalidOptionsError, isRejection } from "../errors.js"
 import type * as Hedge from "../../Hedge.js"
 import { waitWithin } from "../deadline.js"
+import { detached } from "../detached.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
@@ -222,12 +223,13 @@ export class HedgeImpl<EIn> {
 
   /** `maxAttempts` > 1: attempts in their own fibers, raced by a {@link HedgeCall}. */
   runHedged<A, E extends EIn, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.uninterruptibleMask((restore) =>
+    // detached: inside an uninterruptible caller, the caller's interruption must not kill the attempts' timer
+    return detached(Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         this.calls++
         return new HedgeCall<A, E, R>(this, self, restore).run()
       })
-    )
+    ))
   }
 
   /** maxAttempts 1: why the call failed, as the general path says when its only attempt fails. */

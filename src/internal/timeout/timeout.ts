@@ -23,6 +23,7 @@ import type { InvalidOptionsError } from "../../Errors.js"
 import { TimeoutError } from "../errors.js"
 import type * as Timeout from "../../Timeout.js"
 import { active, currentDeadline, type Deadline, type DeadlineOwner, expired, reportExpired, timeoutInterruptor } from "../deadline.js"
+import { detached } from "../detached.js"
 import * as EventHub from "../events.js"
 import { unsafeMakeCallable } from "../policy.js"
 import { currentMonotonicMillis, monotonicMillis, sleep } from "../time.js"
@@ -145,7 +146,8 @@ class TimeoutImpl implements DeadlineOwner {
     const disconnect = this.disconnect
     if (!this.general) return this.fast.run(self, { budget, deadline, outer, error, disconnect })
     // Effect.timeoutFail's race, interrupting the work with the library's timeout marker (deadline.ts)
-    const timed = Effect.uninterruptibleMask((restore) =>
+    // detached: inside an uninterruptible caller, the caller's interruption must not kill the race's timer
+    const timed = detached(Effect.uninterruptibleMask((restore) =>
       Effect.raceWith(restore(Effect.locally(self, currentDeadline, deadline)), Effect.interruptible(sleep(budget)), {
         onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
         onOtherDone: (_, work) =>
@@ -156,7 +158,7 @@ class TimeoutImpl implements DeadlineOwner {
               this.failWith(deadline, error)
             )
       })
-    )
+    ))
     return deadline !== outer
       ? Effect.ensuring(timed, Effect.sync(() => {
         deadline.active = false

@@ -1,0 +1,40 @@
+/**
+ * Effects that an uninterruptible caller's interruption must not cut.
+ *
+ * Effect 3 interrupts a fiber's children as soon as the fiber is
+ * interrupted, even while the fiber itself is uninterruptible (it defers
+ * only its own interruption). So anything a policy forks on the caller's
+ * fiber — a race's timer, a timeout's work, a hedge's attempts and timer, a
+ * wait made interruptible so that its bound can cut it — is cut from under
+ * an uninterruptible caller the moment the caller is interrupted: a dead
+ * timer read as "time is up" (a `TimeoutError` for a call that succeeded in
+ * time), a bounded wait ended early with an interruption, a hedge never
+ * started. {@link detached} runs such an effect on a fiber of its own
+ * there, so the region gets the answer it would have had without the
+ * interruption, as Effect's own `Effect.timeout` does for its timer.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+
+/**
+ * Runs `self` on a daemon fiber and joins it: the daemon inherits the
+ * caller's runtime flags (uninterruptible stays uninterruptible) and
+ * FiberRefs, hands its FiberRefs back on `join`, and is not the caller's
+ * child, so the caller's interruption does not reach it; the caller waits
+ * for its outcome.
+ *
+ * @internal
+ */
+export const onDaemon = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.forkDaemon(self), Fiber.join)
+
+/**
+ * `self` as it is in an interruptible region (the caller's interruption
+ * interrupts it, as it should); {@link onDaemon} in an uninterruptible one.
+ *
+ * @internal
+ */
+export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.checkInterruptible((interruptible) => interruptible ? self : onDaemon(self))
