@@ -202,15 +202,12 @@ describe.skipIf(!hasRedis)("an uninterruptible caller interrupted while its Redi
           assert.strictEqual(yield* own(Effect.succeed("free")), "free")
         }).pipe(Effect.scoped))
     }
-    // The stall the deadline cases above find, without any interruption. FAILS until fixed in src:
-    // LeasedCalls.queueLeased (src/internal/bulkhead/leased.ts), `timedWait` under a deadline, races
-    // `Effect.interruptible(wait)` against `bound`, a sleep to the deadline that is NOT made
-    // interruptible, so inside an uninterruptible caller it inherits the region's flags. When the
-    // wait wins (the lease is granted), `raceFirst` interrupts the loser and awaits it: the
-    // uninterruptible sleep runs on to the deadline. Meanwhile the caller holds its lease in Redis
-    // (`held()` 1, another replica's callers queued behind it) without running its work; at the
-    // deadline the work runs late, and the fast Timeout fails the call with its TimeoutError.
-    // `Effect.interruptible(bound)` there makes every test of this file pass.
+    // The stall the deadline cases above found, without any interruption (fixed in ce00c3c):
+    // LeasedCalls.queueLeased (src/internal/bulkhead/leased.ts), `timedWait` under a deadline, raced
+    // the wait against a sleep to the deadline that inherited the uninterruptible region's flags.
+    // When the wait won (the lease granted), `raceFirst` interrupted the sleep and awaited it: it ran
+    // on to the deadline, the caller holding its lease in Redis (`held()` 1, another replica's
+    // callers queued behind it) without running its work.
     for (const [bound, within] of [
       ["Timeout.make(\"10 seconds\")", Timeout.make("10 seconds")],
       ["Timeout.make(\"10 seconds\", { implementation: \"general\" })", Timeout.make("10 seconds", { implementation: "general" })]
