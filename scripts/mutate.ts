@@ -6,6 +6,8 @@
  * test files that exercise it and its own incremental file: a run stopped half-way keeps every
  * module it finished, and the next run re-tests only mutants whose code or covering tests changed.
  * At the end the per-module reports are folded into one table (`reports/mutation/summary.md`).
+ * Property tests make a fifth of their runs in a mutation run (`MUTATION_RUN=1`, test/utils/props.ts):
+ * the model tests would otherwise take most of it.
  *
  *   npm run mutate                      # every core module (incremental)
  *   npm run mutate -- Bulkhead Timeout  # some modules
@@ -251,7 +253,8 @@ const run = (name: string) => {
   console.log(`\n=== ${name}: ${module.mutate.join(" ")} (tests: ${tests})`)
   const result = spawnSync("npx", ["stryker", "run", file], {
     stdio: "inherit",
-    env: { ...process.env, VITEST_INCLUDE: tests }
+    // MUTATION_RUN: property tests make a fifth of their runs (test/utils/props.ts)
+    env: { ...process.env, VITEST_INCLUDE: tests, MUTATION_RUN: "1" }
   })
   if (result.status !== 0) console.error(`stryker failed for ${name} (exit ${result.status})`)
 }

@@ -14,6 +14,7 @@ import { AdaptiveLimit, Bulkhead, Errors, Timeout } from "effect-resilience"
 import * as algorithm from "../src/internal/adaptiveLimit/algorithm.js"
 import { until } from "./utils/fibers.js"
 import { counterValue } from "./utils/metrics.js"
+import { numRuns } from "./utils/props.js"
 
 type Limit = AdaptiveLimit.AdaptiveLimit
 type Sample = AdaptiveLimit.AdaptiveLimit.Sample
@@ -180,7 +181,7 @@ describe("AdaptiveLimit.step at the boundaries", () => {
     // the sample setting the no-load latency counts as the first
     assert.isAtLeast(at, Math.ceil(0.5 * probeMultiplier * limitValue))
     assert.isAtMost(at, probeMultiplier * limitValue)
-  }, { fastCheck: { numRuns: 200, seed: 24 } })
+  }, { fastCheck: { numRuns: numRuns(200), seed: 24 } })
 
   it("Vegas: the probe jitter is a fixed function of the seed (golden values)", () => {
     // a regression pin of the PRNG (mulberry32): jitter = 0.5 + unit(seed) / 2, the next seed = seed + 0x6d2b79f5

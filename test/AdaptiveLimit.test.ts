@@ -12,6 +12,7 @@ import { Cause, Chunk, Data, Deferred, Duration, Effect, Exit, FastCheck as fc, 
 import { AdaptiveLimit, Bulkhead, Errors, Policy, Testing, Timeout } from "effect-resilience"
 import { until } from "./utils/fibers.js"
 import { counterValue } from "./utils/metrics.js"
+import { numRuns } from "./utils/props.js"
 
 type Limit = AdaptiveLimit.AdaptiveLimit
 type Sample = AdaptiveLimit.AdaptiveLimit.Sample
@@ -216,7 +217,7 @@ describe("AdaptiveLimit.step (pure)", () => {
       assert.isTrue(s.estimate >= limit.minLimit && s.estimate <= limit.maxLimit)
       assert.strictEqual(s.limit, Math.floor(s.estimate))
     }
-  }, { fastCheck: { numRuns: 300 } })
+  }, { fastCheck: { numRuns: numRuns(300) } })
 
   it.prop("AIMD: a fresh loss never raises the limit and lowers it above minLimit; a success with the limit in use raises it below maxLimit", [
     limitArb.filter((l) => l._tag === "Aimd"),
@@ -238,7 +239,7 @@ describe("AdaptiveLimit.step (pure)", () => {
       }
       state = next
     }
-  }, { fastCheck: { numRuns: 200 } })
+  }, { fastCheck: { numRuns: numRuns(200) } })
 
   it.prop("every algorithm: a drop never raises the limit; an app-limited success never raises it", [limitArb, samplesArb], ([limit, samples]) => {
     let state = AdaptiveLimit.initial(limit)
@@ -247,7 +248,7 @@ describe("AdaptiveLimit.step (pure)", () => {
       if (sample.dropped || sample.inflight * 2 < state.estimate) assert.isAtMost(next.limit, state.limit)
       state = next
     }
-  }, { fastCheck: { numRuns: 300 } })
+  }, { fastCheck: { numRuns: numRuns(300) } })
 
   it.prop("sustained queueing (latency 6× the no-load one) with the limit in use: Gradient2 goes to minLimit, Vegas to its sweet spot", [
     limitArb.filter((l) =>
@@ -271,7 +272,7 @@ describe("AdaptiveLimit.step (pure)", () => {
       // 6 × log10(limit) (6 below 100, 12 up to 300)
       assert.isAtMost(state.limit, Math.max(limit.minLimit, 15))
     }
-  }, { fastCheck: { numRuns: 100 } })
+  }, { fastCheck: { numRuns: numRuns(100) } })
 
   it.prop("an invalid sample leaves the state unchanged", [
     limitArb,
@@ -289,7 +290,7 @@ describe("AdaptiveLimit.step (pure)", () => {
 
   it.prop("deterministic: the same seed and samples give the same states", [limitArb, samplesArb, fc.integer()], ([limit, samples, seed]) => {
     assert.deepStrictEqual(run(limit, samples, seed), run(limit, samples, seed))
-  }, { fastCheck: { numRuns: 50 } })
+  }, { fastCheck: { numRuns: numRuns(50) } })
 })
 
 // --- a bulkhead with an adaptive limit ------------------------------------------------

@@ -22,6 +22,7 @@ import { AdaptiveLimit, Bulkhead } from "effect-resilience"
 import { BulkheadCall } from "../src/internal/bulkhead/bulkhead.js"
 import { ExitFrame, probe, setSupported, supported } from "../src/internal/exitFrame.js"
 import { settle } from "./utils/fibers.js"
+import { numRuns } from "./utils/props.js"
 
 /** Builds the bulkhead (and runs `use`) with the general path forced: the runtime check answering false. */
 const generalPath = <A, E, R>(run: Effect.Effect<A, E, R>) =>
@@ -278,6 +279,6 @@ describe("Bulkhead: the call as one step", () => {
         assert.deepStrictEqual(fast.held, [[0, 0], [0, 0], [0, 0]])
         assert.deepStrictEqual(general.held, [[0, 0], [0, 0], [0, 0]])
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100, seed: 20261207 } }
+    { fastCheck: { numRuns: numRuns(100), seed: 20261207 } }
   )
 })

@@ -28,6 +28,7 @@ import { Bulkhead, Errors, Policy, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 import { settle, until } from "./utils/fibers.js"
 import { counterTotal } from "./utils/metrics.js"
+import { numRuns } from "./utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 class Dep extends Context.Tag("test/Dep")<Dep, { readonly n: number }>() {}
@@ -1881,7 +1882,7 @@ describe("Bulkhead invariants under random interleavings", () => {
         }
         assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 })
       }),
-    { fastCheck: { numRuns: 40 } }
+    { fastCheck: { numRuns: numRuns(40) } }
   )
 
   it.scoped("fast path and queued path give the same outcomes and release the same permits (seeded)", () =>

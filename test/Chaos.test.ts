@@ -22,6 +22,7 @@ import { Chaos, Errors, Policy, Retry, Timeout } from "../src/index.js"
 import { expectInvalidOption } from "./utils/errors.js"
 import { counterValue } from "./utils/metrics.js"
 import { collect } from "./utils/streams.js"
+import { numRuns } from "./utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
@@ -495,7 +496,7 @@ describe("properties", () => {
         assert.isAtMost(Math.abs(injected - n * rate), 5 * sigma + 1)
         assert.strictEqual((yield* faults.stats()).injected, injected)
       }),
-    { fastCheck: { numRuns: 30, seed: 1234 } }
+    { fastCheck: { numRuns: numRuns(30), seed: 1234 } }
   )
 
   it.effect.prop(
@@ -507,6 +508,6 @@ describe("properties", () => {
         const call = Effect.succeed(1).pipe(faults)
         assert.deepStrictEqual(yield* seeded(seed)(pattern(call, 50)), yield* seeded(seed)(pattern(call, 50)))
       }),
-    { fastCheck: { numRuns: 20, seed: 99 } }
+    { fastCheck: { numRuns: numRuns(20), seed: 99 } }
   )
 })

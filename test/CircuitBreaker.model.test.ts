@@ -18,6 +18,7 @@ import { describe, it } from "@effect/vitest"
 import { Deferred, Effect, FastCheck as fc, Fiber, Option } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import { type Command, commandArb, configArb, type ConfigArb, runModel } from "./utils/breakerModel.js"
+import { numRuns } from "./utils/props.js"
 
 const run = (cfg: ConfigArb, commands: ReadonlyArray<Command>, storeVariant: "fast" | "effect") =>
   runModel(
@@ -49,13 +50,13 @@ describe("CircuitBreaker: model-based", () => {
     "agrees with the reference machine (in-memory store, synchronous fast path)",
     [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "fast"),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 
   it.effect.prop(
     "agrees with the reference machine (the same store through its Effect API, as a remote store is used)",
     [configArb, fc.array(commandArb, { minLength: 1, maxLength: 80, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, "effect"),
-    { fastCheck: { numRuns: 60 } }
+    { fastCheck: { numRuns: numRuns(60) } }
   )
 })

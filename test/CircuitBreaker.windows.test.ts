@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
 import * as Windows from "../src/internal/circuitBreaker/windows.js"
+import { numRuns } from "./utils/props.js"
 
 interface Call {
   readonly failure: boolean
@@ -60,7 +61,7 @@ describe("CircuitBreaker windows", () => {
           assert.deepStrictEqual([stats.calls, stats.failures, stats.slowCalls], [last.length, failures, slows])
         }
       }),
-    { fastCheck: { numRuns: 200 } }
+    { fastCheck: { numRuns: numRuns(200) } }
   )
 
   it.effect.prop(
@@ -102,7 +103,7 @@ describe("CircuitBreaker windows", () => {
           )
         }
       }),
-    { fastCheck: { numRuns: 200 } }
+    { fastCheck: { numRuns: numRuns(200) } }
   )
 
   it.effect.prop(
@@ -122,7 +123,7 @@ describe("CircuitBreaker windows", () => {
           assert.strictEqual(tripped, run >= n || (last.length >= n && reaches(slows, last.length, slowThreshold)))
         }
       }),
-    { fastCheck: { numRuns: 200 } }
+    { fastCheck: { numRuns: numRuns(200) } }
   )
 
   it.effect.prop(
@@ -149,6 +150,6 @@ describe("CircuitBreaker windows", () => {
           if (slowThreshold !== undefined) assert.strictEqual(stats.slowCalls, last.filter((c) => c.slow).length)
         }
       }),
-    { fastCheck: { numRuns: 50 } }
+    { fastCheck: { numRuns: numRuns(50) } }
   )
 })

@@ -24,6 +24,7 @@ import * as MemoryStore from "../src/internal/fallback/memoryStore.js"
 import { expectInvalidOption } from "./utils/errors.js"
 import { counterValue } from "./utils/metrics.js"
 import { collect } from "./utils/streams.js"
+import { numRuns } from "./utils/props.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: string }> {}
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly region: string }> {}
@@ -805,7 +806,7 @@ describe("memory store (properties)", () => {
           assert.isAtMost(store.size(), maxEntries)
         }
       }),
-    { fastCheck: { numRuns: 100, seed: 20240601 } }
+    { fastCheck: { numRuns: numRuns(100), seed: 20240601 } }
   )
 })
 

@@ -22,6 +22,7 @@ import { Errors, Hedge, Policy, Retry, Timeout } from "../src/index.js"
 import { expectInvalidOption } from "./utils/errors.js"
 import { counterValue } from "./utils/metrics.js"
 import { collect } from "./utils/streams.js"
+import { numRuns } from "./utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly attempt: number }> {}
 class BadRequest extends Data.TaggedError("BadRequest")<{ readonly attempt: number }> {}
@@ -854,6 +855,6 @@ describe("properties", () => {
           }
         }
       }),
-    { fastCheck: { numRuns: 80, seed: 4242 } }
+    { fastCheck: { numRuns: numRuns(80), seed: 4242 } }
   )
 })

@@ -25,6 +25,7 @@ import {
 } from "effect"
 import { Errors, Idempotency, Retry, Timeout } from "effect-resilience"
 import { settle } from "./utils/fibers.js"
+import { numRuns } from "./utils/props.js"
 
 class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
@@ -369,7 +370,7 @@ describe("Idempotency and interruption", () => {
         }
         for (const [key, n] of runs) assert.strictEqual(n, 1, `key ${key} executed ${n} times`)
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 })
 

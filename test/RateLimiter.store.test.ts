@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, FastCheck as fc, TestClock } from "effect"
 import { RateLimiter } from "effect-resilience"
+import { numRuns } from "./utils/props.js"
 
 type Request = RateLimiter.ReserveRequest
 
@@ -300,7 +301,7 @@ describe("RateLimiter memory store: refund", () => {
           }
         }
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 })
 
@@ -508,6 +509,6 @@ describe("RateLimiter memory store: making room", () => {
           assert.strictEqual(stats.keys, store.unsafeSize())
         }
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 })

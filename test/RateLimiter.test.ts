@@ -26,6 +26,7 @@ import { Bulkhead, CircuitBreaker, Errors, Policy, RateLimiter, Retry, Timeout }
 import { plainReserve } from "../src/internal/rateLimiter/store.js"
 import { counterValue } from "./utils/metrics.js"
 import { settle } from "./utils/fibers.js"
+import { numRuns } from "./utils/props.js"
 
 type StoreVariant = {
   readonly label: string
@@ -872,7 +873,7 @@ describe("RateLimiter properties", () => {
           })
         }
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 
   it.effect.prop(
@@ -894,7 +895,7 @@ describe("RateLimiter properties", () => {
         const alone = yield* play(yield* limiterFor(s), replay)
         assert.deepStrictEqual(alone, all.filter((t) => t !== undefined))
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 
   it.effect.prop(
@@ -930,7 +931,7 @@ describe("RateLimiter properties", () => {
           }
         }
       }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 })
 

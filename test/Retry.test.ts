@@ -24,6 +24,7 @@ import {
 import { Errors, RateLimiter, Retry, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
 import { recordingTracer } from "./utils/tracer.js"
+import { numRuns } from "./utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly n?: number }> {}
 class BadRequest extends Data.TaggedError("BadRequest")<{}> {}
@@ -110,7 +111,7 @@ describe("Retry schedules", () => {
         }
         assert.strictEqual(delays[0], base)
       }),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: numRuns(100) } }
   )
 
   it.effect.prop(
@@ -144,7 +145,7 @@ describe("Retry schedules", () => {
           if (i > 0) assert.isTrue(decorrelated[i]! <= Math.max(base, decorrelated[i - 1]! * 3) + 1e-6)
         }
       }).pipe(Effect.withRandom(Random.make(seed))),
-    { fastCheck: { numRuns: 50 } }
+    { fastCheck: { numRuns: numRuns(50) } }
   )
 
   it("invalid options throw InvalidOptionsError naming the option and range", () => {

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, Option, Ref, TestClock } from "effect"
 import { CANCELLED, FifoSemaphore, GRANTED, PENDING, unsafeMake, Waiter } from "../src/internal/bulkhead/semaphore.js"
 import { until } from "./utils/fibers.js"
+import { numRuns } from "./utils/props.js"
 
 /** Drives the TestClock one millisecond at a time until `fiber` is done. */
 const driveUntilDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, maxSteps = 100_000) =>
@@ -438,6 +439,6 @@ describe("FifoSemaphore: fast path and general path behave the same", () => {
         assert.strictEqual(slow.wakeups, 1)
         assert.strictEqual(fast.wakeups, 0)
       }),
-    { fastCheck: { numRuns: 40 } }
+    { fastCheck: { numRuns: numRuns(40) } }
   )
 })

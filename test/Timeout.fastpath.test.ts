@@ -30,6 +30,7 @@ import {
 import { Errors, Timeout } from "effect-resilience"
 import { vi } from "vitest"
 import { makeFastTimeout } from "../src/internal/timeout/fastPath.js"
+import { numRuns } from "./utils/props.js"
 
 // --- calls: each starts at its own time, runs some work under a timeout, may be interrupted ---
 
@@ -218,7 +219,7 @@ describe("Timeout fast path: semantics", () => {
         fc.asyncProperty(callArb, async (c) => {
           assert.deepStrictEqual(await onFakeTimers([c], viaPolicies), await onFakeTimers([c], viaTimeoutFail), JSON.stringify(c))
         }),
-        { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 60) }
+        { numRuns: numRuns(Number(process.env.TIMEOUT_PROP_RUNS ?? 60)) }
       )
     ))
 
@@ -258,7 +259,7 @@ describe("Timeout fast path: one policy, many deadlines (TestClock: a timer fibe
       }),
     // slow (the TestClock yields to the event loop several times at every wake-up): the scenarios
     // above cover the deadline list's cases, and the same property runs on fake timers below
-    { fastCheck: { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 60) / 10 } }
+    { fastCheck: { numRuns: numRuns(Number(process.env.TIMEOUT_PROP_RUNS ?? 60) / 10) } }
   )
 })
 
@@ -286,7 +287,7 @@ describe("Timeout fast path: one policy, many deadlines (live clock: a Node time
             setTimeout.mockRestore()
           }
         }),
-        { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 60) }
+        { numRuns: numRuns(Number(process.env.TIMEOUT_PROP_RUNS ?? 60)) }
       )
     ))
 })
@@ -339,7 +340,7 @@ describe("Timeout fast path: FiberRefs", () => {
         const fast = yield* refsAfter(work, "fast", withForked)
         assert.deepStrictEqual(fast, general, JSON.stringify({ work, withForked }))
       }),
-    { fastCheck: { numRuns: Number(process.env.TIMEOUT_PROP_RUNS ?? 60) / 2 } }
+    { fastCheck: { numRuns: numRuns(Number(process.env.TIMEOUT_PROP_RUNS ?? 60) / 2) } }
   )
 
   it.effect("each FiberRef operation alone: the caller ends up as with Effect.timeoutFail", () =>

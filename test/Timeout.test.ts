@@ -17,6 +17,7 @@ import {
 } from "effect"
 import { Errors, Retry, Testing, Timeout } from "effect-resilience"
 import { runWithClock } from "./utils/clock.js"
+import { numRuns } from "./utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
@@ -164,7 +165,7 @@ describe("issue 15: wall-clock steps never move a bound (property)", () => {
           return early && timedOut._tag === "Left" && timedOut.left._tag === "TimeoutError" && retriedOut._tag === "Left"
         })
       ),
-    { fastCheck: { numRuns: 60, seed: 20261207 } }
+    { fastCheck: { numRuns: numRuns(60), seed: 20261207 } }
   )
 })
 

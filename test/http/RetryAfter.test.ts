@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, FastCheck, Option, TestClock } from "effect"
 import { RetryAfter } from "effect-resilience/http"
+import { numRuns } from "../utils/props.js"
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0) // Tue, 01 Jan 2030 12:00:00 GMT
 
@@ -42,7 +43,7 @@ describe("RetryAfter.parse", () => {
         const result = RetryAfter.parse(value, now, "1 minute")
         return Option.isNone(result) || (Duration.toMillis(result.value) >= 0 && Duration.toMillis(result.value) <= 60_000)
       }),
-      { numRuns: 500 }
+      { numRuns: numRuns(500) }
     )
   })
 

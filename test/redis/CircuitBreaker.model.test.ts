@@ -19,6 +19,7 @@ import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { type Command, commandArb, configArb, type ConfigArb, runModel } from "../utils/breakerModel.js"
 import { hasRedis } from "../utils/redis-server.js"
 import { sharedResource } from "./fixtures/breaker-redis.js"
+import { numRuns } from "../utils/props.js"
 
 let runs = 0
 
@@ -46,6 +47,6 @@ describe.skipIf(!hasRedis)("CircuitBreaker on the Redis store: model-based (real
     "agrees with the reference machine",
     [configArb, fc.array(commandArb, { minLength: 10, maxLength: 60, size: "max" })],
     ([cfg, commands]) => run(cfg, commands, env.get()),
-    { fastCheck: { numRuns: 25 } }
+    { fastCheck: { numRuns: numRuns(25) } }
   )
 })

@@ -15,6 +15,7 @@ import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import type { Redis as IORedis } from "ioredis"
 import { hasRedis } from "../utils/redis-server.js"
 import { eventually, realSleep, sharedResource } from "./fixtures/breaker-redis.js"
+import { numRuns } from "../utils/props.js"
 
 type Store = CircuitBreaker.CircuitBreakerStore
 type Config = CircuitBreaker.CircuitBreakerStore.Config
@@ -212,7 +213,7 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
     "gives the same answers as the in-memory store on random operations (every trip policy, slow calls, probes, fencing)",
     [configArb, rateArb, fc.array(opArb, { minLength: 10, maxLength: 80, size: "max" })],
     ([config, rates, ops]) => compareStores(config, rates, ops),
-    { fastCheck: { numRuns: 120 } }
+    { fastCheck: { numRuns: numRuns(120) } }
   )
 
   it.effect("agrees with the in-memory store on the boundaries: a lease expiring now, a closed period of exactly openDurationResetAfter", () =>

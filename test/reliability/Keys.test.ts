@@ -31,6 +31,7 @@ import { ResilientHttpClient } from "effect-resilience/http"
 import * as fc from "fast-check"
 import { namespaced } from "../../src/internal/keys.js"
 import { LinkedMap } from "../../src/internal/linkedMap.js"
+import { numRuns } from "../utils/props.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
 
@@ -388,7 +389,7 @@ describe("Keys (issue 17): names and keys never collide (memory stores)", () => 
         const same = a.name === b.name && a.key === b.key
         return (namespaced(a.name, a.key) === namespaced(b.name, b.key)) === same
       }),
-      { numRuns: 20_000 }
+      { numRuns: numRuns(20_000) }
     )
     // and on any strings, not just these
     fc.assert(fc.property(fc.string(), fc.string(), fc.option(fc.string(), { nil: undefined }), (n1, n2, k) =>
