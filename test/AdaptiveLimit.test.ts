@@ -621,6 +621,30 @@ describe("Bulkhead with an adaptive limit", () => {
       yield* Fiber.join(full)
     }))
 
+  it.scoped("Vegas: the keyed partitions of one bulkhead do not probe in step (each key's jitter has its own seed)", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({
+        maxConcurrent: AdaptiveLimit.vegas({ initialLimit: 4, minLimit: 4, maxLimit: 4, probeMultiplier: 5 }),
+        ...quiet
+      })
+      // each key: sequential calls until its first probe (probeCount back to 0): after jitter × 5 × 4 calls, jitter in [0.5, 1)
+      const firstProbe = (key: string) =>
+        Effect.gen(function*() {
+          for (let call = 1; call <= 20; call++) {
+            const running = yield* Effect.fork(bulkhead.execute(takes(10), { key }))
+            yield* TestClock.adjust("10 millis")
+            yield* Fiber.join(running)
+            if (call > 1 && bulkhead.unsafeStats(key).adaptive?.probeCount === 0) return call
+          }
+          return Infinity
+        })
+      const probes = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => `key-${i}`), firstProbe)
+      for (const at of probes) assert.isTrue(at >= 10 && at <= 20, `probe within [0.5, 1) × 20 calls: ${probes}`)
+      assert.isAtLeast(new Set(probes).size, 3, `the keys probe at different calls: ${probes}`)
+      const seeds = Array.from({ length: 8 }, (_, i) => bulkhead.unsafeStats(`key-${i}`).adaptive!.seed)
+      assert.strictEqual(new Set(seeds).size, 8)
+    }))
+
   it.scoped("what idle keys learned is bounded: past 1,024 keys the oldest are forgotten", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: AdaptiveLimit.aimd({ minLimit: 1, initialLimit: 2 }), ...quiet })

@@ -18,6 +18,9 @@
  *   `SimpleLimiter` does.
  * - The call path of a fixed bulkhead is unchanged but for one branch in
  *   `admit` (and one on the queued path).
+ * - Vegas's probe jitter draws from a seed per partition: the bulkhead's
+ *   (from `Random`) mixed with the key ({@link seedFor}), so the partitions
+ *   of one bulkhead do not probe in step.
  *
  * @internal
  */
@@ -51,6 +54,19 @@ const dropsCounter = Metric.counter("resilience_bulkhead_drops", {
   description: "Calls a bulkhead with an adaptive limit counted as drops (timeouts, isDrop)",
   incremental: true
 })
+
+/**
+ * The probe-jitter seed of a partition: the bulkhead's own for the default
+ * partition, mixed with the key (FNV-1a over its UTF-16 units) for a keyed one.
+ *
+ * @internal
+ */
+export const seedFor = (seed: number, key: string | undefined): number => {
+  if (key === undefined) return seed
+  let h = (0x811c9dc5 ^ seed) | 0
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+  return h | 0
+}
 
 /** @internal */
 export class AdaptiveCalls {
@@ -91,7 +107,7 @@ export class AdaptiveCalls {
         return learned
       }
     }
-    const state = algorithm.initial(this.limit, this.seed)
+    const state = algorithm.initial(this.limit, seedFor(this.seed, key))
     return this.startLimit === state.limit ? state : algorithm.withEstimate(state, this.startLimit)
   }
 
@@ -116,7 +132,7 @@ export class AdaptiveCalls {
 
   /** A state for a key with no partition now (stats of an idle key). */
   peek(key: string): State {
-    return this.learned.get(key) ?? algorithm.withEstimate(algorithm.initial(this.limit, this.seed), this.startLimit)
+    return this.learned.get(key) ?? algorithm.withEstimate(algorithm.initial(this.limit, seedFor(this.seed, key)), this.startLimit)
   }
 
   /**
