@@ -259,8 +259,9 @@ export class IdempotencyImpl<A, E> {
       Effect.zipRight(Scope.close(lease, Exit.void), Metric.increment(this.joinedMetric)),
       // bounded by the caller's deadline, whatever its interruptibility
       Effect.flatMap(restore(waitWithin(wait)), (result) =>
-        // None: the execution ended without a result; try again (and maybe take over)
-        Option.isSome(result) ? (result.value as Exit.Exit<A2, E2>) : this.attempt(key, storeKey, effect))
+        // None: the execution ended without a result; try again (and maybe take over), restored: the
+        // next attempt's mask must see the caller's interruptibility, not this region's
+        Option.isSome(result) ? (result.value as Exit.Exit<A2, E2>) : restore(this.attempt(key, storeKey, effect)))
     )
   }
 
