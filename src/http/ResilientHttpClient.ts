@@ -198,7 +198,7 @@ export interface OriginStats {
   readonly attempts: number
   /** Retries scheduled. */
   readonly retries: number
-  /** Attempts counted as failures of the origin (5xx, transport, timeout). */
+  /** Attempts counted as failures of the origin (5xx, transport, timeout — the client's own `timeout` cutting an attempt included). */
   readonly failures: number
   /** Calls rejected by the library (open circuit, full bulkhead). */
   readonly rejections: number

@@ -38,3 +38,17 @@ export const onDaemon = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
  */
 export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.checkInterruptible((interruptible) => interruptible ? self : onDaemon(self))
+
+/**
+ * The library's own I/O (a Redis command, an HTTP exchange, a body read),
+ * run so that its own bounds cut it in any region: as it is in an
+ * interruptible region; in an uninterruptible one, made interruptible on a
+ * daemon fiber the caller joins — its timeouts can interrupt it there, the
+ * caller's interruption does not reach it (the caller waits for its outcome,
+ * as an uninterruptible region asks). Never for the user's own effect, whose
+ * interruptibility is the caller's to choose.
+ *
+ * @internal
+ */
+export const ownIO = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.checkInterruptible((interruptible) => interruptible ? self : onDaemon(Effect.interruptible(self)))

@@ -13,7 +13,7 @@
  * waits for the outcome when the caller is uninterruptible (as the breaker's
  * `shielded` does).
  *
- * That fiber is a daemon, not a child ({@link detached}): Effect 3 sends a fiber's interruption
+ * That fiber is a daemon, not a child ({@link ownIO}): Effect 3 sends a fiber's interruption
  * to its children at once, even while the fiber itself is uninterruptible, so
  * a child would be cut when its caller is interrupted and the outcome the
  * uninterruptible region protects (a lease taken in Redis, say) would be
@@ -24,7 +24,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { detached } from "../../internal/detached.js"
+import { ownIO } from "../../internal/detached.js"
 import { timeoutFail } from "../../internal/time.js"
 import { RedisError } from "./redis.js"
 
@@ -44,5 +44,5 @@ export const bounded = <A>(
     duration: timeout,
     onTimeout: () => new RedisError({ operation, cause: new Error(`timeout (${Duration.format(timeout)})`) })
   })
-  return detached(Effect.interruptible(timed))
+  return ownIO(timed)
 }

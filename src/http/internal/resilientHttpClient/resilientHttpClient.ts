@@ -11,6 +11,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -33,7 +34,8 @@ import * as breaker_ from "../../../internal/circuitBreaker/breaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../../Errors.js"
 import { isRejection } from "../../../internal/errors.js"
 import type * as Health from "../../../Health.js"
-import { active, currentDeadline } from "../../../internal/deadline.js"
+import { active, currentDeadline, isCutByTimeout } from "../../../internal/deadline.js"
+import { ownIO } from "../../../internal/detached.js"
 import { LinkedMap } from "../../../internal/linkedMap.js"
 import * as registry from "../../../internal/health/registry.js"
 import * as sources from "../../../internal/health/sources.js"
@@ -88,6 +90,9 @@ const durationHistogram = Metric.histogram(
 // ---------------------------------------------------------------------------
 // Streaming
 // ---------------------------------------------------------------------------
+
+/** What an attempt cut by the call's overall timeout counts as (it ends interrupted, with no error of its own). */
+const TIMED_OUT: unique symbol = Symbol.for("effect-resilience/http/attemptTimedOut")
 
 /** Set by {@link streaming} around the calls whose bodies are streamed. */
 const currentStreaming = FiberRef.unsafeMake<StreamingSettings | undefined>(undefined)
@@ -329,7 +334,9 @@ export class ResilienceImpl {
       call = Effect.flatMap(call, (response: Response) => this.toStreaming(response, settings))
     }
     if (this.config.timeout !== undefined) call = this.config.timeout(call)
-    return Effect.locally(this.measure(call, stats), this.currentCall, stats)
+    // the exchange is the library's own I/O: inside an uninterruptible caller its timeouts must still
+    // cut it (a stalled server would hold the call and its permit for as long as it stalls)
+    return ownIO(Effect.locally(this.measure(call, stats), this.currentCall, stats))
   }
 
   /** One attempt: sent, inspected, bounded by `attemptTimeout`, its origin failures counted. */
@@ -348,11 +355,16 @@ export class ResilienceImpl {
       return Effect.flatMap(effect, inspect)
     }) as Effect.Effect<any, any, R>
     if (this.config.attemptTimeout !== undefined) attempt = this.config.attemptTimeout(attempt)
-    attempt = Effect.tapError(attempt, (error) => {
-      if (!isOriginFailure(error)) return Effect.void
+    // an attempt cut by the call's overall timeout ends interrupted (by the library's timeout marker):
+    // a timeout of the origin, counted as the breaker counts it (onExit: an interruption skips tapError)
+    attempt = Effect.onExit(attempt, (exit) => {
+      if (exit._tag === "Success") return Effect.void
+      const failure = Cause.failureOption(exit.cause)
+      const error = Option.isSome(failure) ? failure.value : isCutByTimeout(exit.cause) ? TIMED_OUT : undefined
+      if (error === undefined || (error !== TIMED_OUT && !isOriginFailure(error))) return Effect.void
       stats.failures++
       return Metric.increment(
-        Metric.tagged(Metric.tagged(this.failures, "origin", stats.label), "reason", failureReason(error))
+        Metric.tagged(Metric.tagged(this.failures, "origin", stats.label), "reason", error === TIMED_OUT ? "timeout" : failureReason(error))
       )
     })
     if (this.config.spans) {

@@ -36,7 +36,11 @@ export const drain = (
   timeout: Duration.Duration
 ): Effect.Effect<void> =>
   Effect.ignore(
-    timeoutOption(Stream.runFoldWhile(response.stream, 0, (n) => n <= maxBytes, (n, chunk: Uint8Array) => n + chunk.byteLength), timeout)
+    timeoutOption(
+      // the library's own read: its bound cuts it in an uninterruptible caller too
+      Effect.interruptible(Stream.runFoldWhile(response.stream, 0, (n) => n <= maxBytes, (n, chunk: Uint8Array) => n + chunk.byteLength)),
+      timeout
+    )
   )
 
 // ---------------------------------------------------------------------------
@@ -538,7 +542,9 @@ export class StreamingResponse extends DelegatingResponse {
       const left = deadline === undefined ? Infinity : deadline.at - monotonicMillis(deadline.clock)
       if (left <= 0) return Effect.fail(Option.some(this.deadlineError(deadline!)))
       const byDeadline = left < idleMillis
-      return timeoutFail(pull, {
+      // interruptible: the read is the library's own, its bound cuts it in an uninterruptible consumer too
+      // (timeoutFail runs it on a fiber of its own there: the consumer's interruption does not reach it)
+      return timeoutFail(Effect.interruptible(pull), {
         duration: Math.min(left, idleMillis),
         onTimeout: () => Option.some(byDeadline ? this.deadlineError(deadline!) : this.idleError(idle!))
       })
