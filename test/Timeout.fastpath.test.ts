@@ -407,6 +407,20 @@ describe("Timeout fast path: fibers and timers", () => {
       assert.isAbove(yield* fibersFor({ implementation: "general" }), 1)
     }))
 
+  it.effect("an uninterruptible caller's call that ends early stops the timer fiber (it does not sleep on to the deadline)", () =>
+    Effect.gen(function*() {
+      const supervisor = new Fibers()
+      const t = Timeout.make("1 hour")
+      const gate = yield* Deferred.make<void>()
+      const call = yield* Effect.fork(Effect.uninterruptible(Deferred.await(gate).pipe(t)).pipe(Effect.supervised(supervisor)))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(call)
+      yield* Effect.repeatN(Effect.yieldNow(), 5)
+      // the timer fiber took the caller's runtime flags: uninterruptible, it slept on to the deadline
+      assert.strictEqual(supervisor.running.size, 0)
+    }))
+
   it.effect("pending calls share one timer fiber: 20 calls start 20 work fibers and one timer", () =>
     Effect.gen(function*() {
       const supervisor = new Fibers()

@@ -192,7 +192,8 @@ class FiberTimer extends Deadlines {
         })
       )
     })
-    this.fiber = Runtime.runFork(runtime)(loop)
+    // interruptible: the runtime carries the caller's flags, and an uninterruptible timer could not be stopped
+    this.fiber = Runtime.runFork(runtime)(Effect.interruptible(loop))
   }
 }
 
