@@ -372,13 +372,23 @@ interface Stage extends Expected {
   readonly reach: (s: Setup) => Effect.Effect<void>
 }
 
+/** A stage: how to get there, what became of the exchanges, the stats, and the breaker's count (none, unless given). */
+const stage = (
+  label: string,
+  reach: Stage["reach"],
+  exchanges: Expected["exchanges"],
+  stats: Counts,
+  breaker: Expected["breaker"] = [0, 0]
+): Stage => ({ label, reach, exchanges, stats, breaker })
+
 interface Scenario {
   readonly name: string
   readonly routes: Routes
   readonly options?: ResilientHttpClient.Options
   /** The server accepts connections but reads them only once released. */
   readonly holdConnections?: boolean
-  readonly call: (s: Setup) => Effect.Effect<string, unknown>
+  /** The call (default: a GET of `/victim`, its body read whole). */
+  readonly call?: (s: Setup) => Effect.Effect<string, unknown>
   readonly stages: ReadonlyArray<Stage>
   /** From the last stage, what completes the call uninterrupted (the control), and its answer and stats. */
   readonly finish: (s: Setup) => Effect.Effect<void>
@@ -386,33 +396,35 @@ interface Scenario {
   readonly finalStats: Counts
 }
 
+const victim = (s: Setup) => get(s, "/victim")
+
 const received = (path: string, n: number) => (s: Setup) =>
   waitFor(`the server received ${path} #${n}`, () => s.origin.of(path).length >= n)
 
 const retried = (n: number) => (s: Setup) => waitFor(`the client scheduled retry ${n}`, () => countsOf(s).retries >= n)
+
+/** The server takes the next `n` steps of the latest `/victim` request. */
+const victimSteps = (n: number) => (s: Setup) => Effect.repeatN(s.origin.advance("/victim"), n - 1)
 
 const scenarios: ReadonlyArray<Scenario> = [
   {
     name: "a GET on a connection the server accepted and has not read",
     routes: (path) => (path === "/victim" ? paced(head(200), end("served")) : undefined),
     holdConnections: true,
-    call: (s) => get(s, "/victim"),
     stages: [
-      {
-        label: "the server accepted the connection and has not read the request",
-        reach: (s) => waitFor("the server accepted a connection", () => s.origin.sockets.size === 1),
+      stage(
+        "the server accepted the connection and has not read the request",
+        (s) => waitFor("the server accepted a connection", () => s.origin.sockets.size === 1),
         // released after the interruption, the server reads the request the client sent (or not), then its close
-        exchanges: { atMost: 1 },
-        stats: counts(1, 1, 0, 0, 0),
-        breaker: [0, 0]
-      }
+        { atMost: 1 },
+        counts(1, 1, 0, 0, 0)
+      )
     ],
     finish: (s) =>
       Effect.gen(function*() {
         yield* s.origin.releaseConnections
         yield* received("/victim", 1)(s)
-        yield* s.origin.advance("/victim")
-        yield* s.origin.advance("/victim")
+        yield* victimSteps(2)(s)
       }),
     answer: "200 served",
     finalStats: counts(1, 1, 0, 0, 0)
@@ -425,93 +437,51 @@ const scenarios: ReadonlyArray<Scenario> = [
         : n === 1
         ? paced(head(503, { "retry-after": "3" }), chunk("busy-1 "), chunk("busy-2 "), end())
         : paced(head(200), chunk("part-1 "), chunk("part-2 "), end("done")),
-    call: (s) => get(s, "/victim"),
     stages: [
-      {
-        label: "the server has the request and has not answered its head",
-        reach: received("/victim", 1),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 0, 0, 0),
-        breaker: [0, 0]
-      },
-      {
-        label: "the 503 head is out (Retry-After: 3); the client saw it and drains its body",
-        reach: (s) => Effect.zipRight(s.origin.advance("/victim"), retried(1)(s)),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "a chunk of the 503's body is out, the rest pending (the drain waits)",
-        reach: (s) => s.origin.advance("/victim"),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "the 503 answered whole; the client sleeps Retry-After",
-        reach: (s) =>
-          Effect.zipRight(
-            Effect.zipRight(s.origin.advance("/victim"), s.origin.advance("/victim")),
-            waitFor("the 503 finished", () => s.origin.of("/victim")[0]!.state === "finished")
-          ),
-        exchanges: ["finished"],
-        stats: counts(1, 1, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "Retry-After over: the second attempt is at the server, its head not answered",
-        reach: (s) => Effect.zipRight(TestClock.adjust("3 seconds"), received("/victim", 2)(s)),
-        exchanges: ["finished", "aborted"],
-        stats: counts(1, 2, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "the second attempt's 200 head is out, no body yet",
-        reach: (s) => s.origin.advance("/victim"),
-        exchanges: ["finished", "aborted"],
-        stats: counts(1, 2, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "a chunk of the 200's body is out (the body streams)",
-        reach: (s) => s.origin.advance("/victim"),
-        exchanges: ["finished", "aborted"],
-        stats: counts(1, 2, 1, 1, 1),
-        breaker: [0, 0]
-      },
-      {
-        label: "a second chunk is out, then the body stalls",
-        reach: (s) => s.origin.advance("/victim"),
-        exchanges: ["finished", "aborted"],
-        stats: counts(1, 2, 1, 1, 1),
-        breaker: [0, 0]
-      }
+      stage("the server has the request and has not answered its head", received("/victim", 1), ["aborted"], counts(1, 1, 0, 0, 0)),
+      stage(
+        "the 503 head is out (Retry-After: 3); the client saw it and drains its body",
+        (s) => Effect.zipRight(victimSteps(1)(s), retried(1)(s)),
+        ["aborted"],
+        counts(1, 1, 1, 1, 1)
+      ),
+      stage("a chunk of the 503's body is out, the rest pending (the drain waits)", victimSteps(1), ["aborted"], counts(1, 1, 1, 1, 1)),
+      stage(
+        "the 503 answered whole; the client sleeps Retry-After",
+        (s) => Effect.zipRight(victimSteps(2)(s), waitFor("the 503 finished", () => s.origin.of("/victim")[0]!.state === "finished")),
+        ["finished"],
+        counts(1, 1, 1, 1, 1)
+      ),
+      stage(
+        "Retry-After over: the second attempt is at the server, its head not answered",
+        (s) => Effect.zipRight(TestClock.adjust("3 seconds"), received("/victim", 2)(s)),
+        ["finished", "aborted"],
+        counts(1, 2, 1, 1, 1)
+      ),
+      stage("the second attempt's 200 head is out, no body yet", victimSteps(1), ["finished", "aborted"], counts(1, 2, 1, 1, 1)),
+      stage("a chunk of the 200's body is out (the body streams)", victimSteps(1), ["finished", "aborted"], counts(1, 2, 1, 1, 1)),
+      stage("a second chunk is out, then the body stalls", victimSteps(1), ["finished", "aborted"], counts(1, 2, 1, 1, 1))
     ],
-    finish: (s) => s.origin.advance("/victim"),
+    finish: victimSteps(1),
     answer: "200 part-1 part-2 done",
     finalStats: counts(1, 2, 1, 1, 1)
   },
   {
     name: "a GET answered 503 without Retry-After: the backoff",
     routes: (path, n) => (path !== "/victim" ? undefined : n === 1 ? atOnce(head(503), end("busy")) : paced(head(200), end("done"))),
-    call: (s) => get(s, "/victim"),
     stages: [
-      {
-        label: "the 503 answered whole; the client sleeps its backoff",
-        reach: (s) =>
-          Effect.zipRight(retried(1)(s), waitFor("the 503 finished", () => s.origin.of("/victim")[0]?.state === "finished")),
-        exchanges: ["finished"],
-        stats: counts(1, 1, 1, 1, 1),
-        breaker: [0, 0]
-      }
+      stage(
+        "the 503 answered whole; the client sleeps its backoff",
+        (s) => Effect.zipRight(retried(1)(s), waitFor("the 503 finished", () => s.origin.of("/victim")[0]?.state === "finished")),
+        ["finished"],
+        counts(1, 1, 1, 1, 1)
+      )
     ],
     finish: (s) =>
       Effect.gen(function*() {
         yield* TestClock.adjust("1 second")
         yield* received("/victim", 2)(s)
-        yield* s.origin.advance("/victim")
-        yield* s.origin.advance("/victim")
+        yield* victimSteps(2)(s)
       }),
     answer: "200 done",
     finalStats: counts(1, 2, 1, 1, 1)
@@ -522,49 +492,55 @@ const scenarios: ReadonlyArray<Scenario> = [
     call: (s) =>
       answer(s.client.get(`${s.origin.url}/victim`).pipe(ResilientHttpClient.streaming({ bodyTimeout: "20 seconds" }))),
     stages: [
-      {
-        label: "the server has the request and has not answered its head (inside the call)",
-        reach: received("/victim", 1),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 0, 0, 0),
-        breaker: [0, 0]
-      },
-      {
-        label: "the head is out: the call returned it (its permit released), the caller reads the body",
-        reach: (s) =>
+      stage(
+        "the server has the request and has not answered its head (inside the call)",
+        received("/victim", 1),
+        ["aborted"],
+        counts(1, 1, 0, 0, 0)
+      ),
+      stage(
+        "the head is out: the call returned it (its permit released), the caller reads the body",
+        (s) =>
           Effect.zipRight(
-            s.origin.advance("/victim"),
+            victimSteps(1)(s),
             waitFor("the call returned at the head (its permit released)", () =>
               s.resilience.bulkhead!.unsafeStats(s.origin.url).active === 0)
           ),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 0, 0, 0),
-        breaker: [1, 0]
-      },
-      {
-        label: "a chunk is out, then the body stalls (the caller waits on its read)",
-        reach: (s) => s.origin.advance("/victim"),
-        exchanges: ["aborted"],
-        stats: counts(1, 1, 0, 0, 0),
-        breaker: [1, 0]
-      }
+        ["aborted"],
+        counts(1, 1, 0, 0, 0),
+        [1, 0]
+      ),
+      stage("a chunk is out, then the body stalls (the caller waits on its read)", victimSteps(1), ["aborted"], counts(1, 1, 0, 0, 0), [1, 0])
     ],
-    finish: (s) => Effect.zipRight(s.origin.advance("/victim"), s.origin.advance("/victim")),
+    finish: victimSteps(2),
     answer: "200 part-1 part-2 done",
     finalStats: counts(1, 1, 0, 0, 0)
   }
 ]
 
+/**
+ * Forks `call` on a tree of its own, brings it where `reach` says (still going there), interrupts
+ * it and waits, bounded, for it to end with the interruption: the tree, for `settledClean`.
+ */
+const interruptAt = (call: Effect.Effect<unknown, unknown>, reach: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const tree = new CallTree()
+    const fiber = yield* tree.fork(call)
+    yield* reach
+    assert.isNull(fiber.unsafePoll(), "the call is still going where it is interrupted")
+    const exit = yield* interruptCaller(fiber)
+    assert.strictEqual(summary(exit), "interrupted", "the caller's exit is the interruption")
+    return tree
+  })
+
 /** Brings a fresh call to `scenario.stages[at]`, interrupts it there, and checks what it left. */
 const interruptedAt = (scenario: Scenario, at: number) =>
   Effect.gen(function*() {
     const s = yield* setup(scenario.routes, scenario.options, scenario.holdConnections)
-    const tree = new CallTree()
-    const fiber = yield* tree.fork(scenario.call(s))
-    for (const stage of scenario.stages.slice(0, at + 1)) yield* stage.reach(s)
-    assert.isNull(fiber.unsafePoll(), "the call is still going at the stage")
-    const exit = yield* interruptCaller(fiber)
-    assert.strictEqual(summary(exit), "interrupted", "the caller's exit is the interruption")
+    const tree = yield* interruptAt(
+      (scenario.call ?? victim)(s),
+      Effect.forEach(scenario.stages.slice(0, at + 1), (stage) => stage.reach(s), { discard: true })
+    )
     yield* settledClean(s, tree, scenario.stages[at]!)
   })
 
@@ -572,7 +548,7 @@ const interruptedAt = (scenario: Scenario, at: number) =>
 const uninterrupted = (scenario: Scenario) =>
   Effect.gen(function*() {
     const s = yield* setup(scenario.routes, scenario.options, scenario.holdConnections)
-    const fiber = yield* Effect.fork(scenario.call(s))
+    const fiber = yield* Effect.fork((scenario.call ?? victim)(s))
     for (const stage of scenario.stages) {
       yield* stage.reach(s)
       assert.isNull(fiber.unsafePoll(), `still going: ${stage.label}`)
@@ -650,11 +626,10 @@ const queuedInBulkhead = Effect.gen(function*() {
   const bulkhead = s.resilience.bulkhead!
   const holder = yield* Effect.fork(get(s, "/holder"))
   yield* received("/holder", 1)(s)
-  const tree = new CallTree()
-  const victim = yield* tree.fork(get(s, "/victim"))
-  yield* waitFor("the caller queued in the bulkhead", () => bulkhead.unsafeStats(s.origin.url).queued === 1)
-  const exit = yield* interruptCaller(victim)
-  assert.strictEqual(summary(exit), "interrupted")
+  const tree = yield* interruptAt(
+    victim(s),
+    waitFor("the caller queued in the bulkhead", () => bulkhead.unsafeStats(s.origin.url).queued === 1)
+  )
   const load = bulkhead.unsafeStats(s.origin.url)
   assert.deepStrictEqual([load.active, load.queued], [1, 0], "it left the queue; the holder keeps its permit")
   // its place is free (maxQueue 1): the next caller queues, and is served once the holder is done
@@ -670,14 +645,15 @@ const queuedInBulkhead = Effect.gen(function*() {
 const hedged = Effect.gen(function*() {
   const s = yield* setup(silent, { bulkhead: { maxConcurrent: 2, maxQueue: 0, metricsInterval: Duration.infinity } })
   const hedge = Hedge.make({ delay: "1 second", maxAttempts: 2 })
-  const tree = new CallTree()
-  const fiber = yield* tree.fork(get(s, "/victim").pipe(hedge))
-  yield* received("/victim", 1)(s)
-  yield* TestClock.adjust("1 second")
-  yield* received("/victim", 2)(s)
-  assert.strictEqual(hedge.unsafeStats().hedges, 1, "the hedge started")
-  const exit = yield* interruptCaller(fiber)
-  assert.strictEqual(summary(exit), "interrupted")
+  const tree = yield* interruptAt(
+    victim(s).pipe(hedge),
+    Effect.gen(function*() {
+      yield* received("/victim", 1)(s)
+      yield* TestClock.adjust("1 second")
+      yield* received("/victim", 2)(s)
+      assert.strictEqual(hedge.unsafeStats().hedges, 1, "the hedge started")
+    })
+  )
   yield* settledClean(s, tree, { exchanges: ["aborted", "aborted"], stats: counts(2, 2, 0, 0, 0), breaker: [0, 0] })
 })
 
@@ -690,7 +666,8 @@ interface RegionCase {
   readonly options?: ResilientHttpClient.Options
   /** Runs before the call (a holder of the bulkhead's permit). */
   readonly before?: (s: Setup) => Effect.Effect<void>
-  readonly call: (s: Setup) => Effect.Effect<string, unknown>
+  /** The call (default: a GET of `/victim`, its body read whole). */
+  readonly call?: (s: Setup) => Effect.Effect<string, unknown>
   /** Brings the call to where its caller is interrupted. */
   readonly reach: (s: Setup) => Effect.Effect<void>
   /** After the interruption, what lets the call end: the server's next steps, or the clock to the call's bound. */
@@ -716,8 +693,7 @@ const stallAfterChunk: Routes = (path) => (path === "/victim" ? paced(head(200),
 const headAndChunk = (s: Setup) =>
   Effect.gen(function*() {
     yield* received("/victim", 1)(s)
-    yield* s.origin.advance("/victim")
-    yield* s.origin.advance("/victim")
+    yield* victimSteps(2)(s)
   })
 const tolerant = { circuitBreaker: { tripPolicy: CircuitBreaker.consecutive(5), openDuration: "1 minute" } } as const
 
@@ -747,9 +723,8 @@ const regionCases: ReadonlyArray<RegionCase> = [
   {
     name: "the body stalls after a chunk, then resumes: the call reads it whole",
     routes: stallAfterChunk,
-    call: (s) => get(s, "/victim"),
     reach: headAndChunk,
-    then: (s) => Effect.zipRight(s.origin.advance("/victim"), s.origin.advance("/victim")),
+    then: victimSteps(2),
     answer: (exit) => assert.deepStrictEqual(exit, Exit.succeed("200 part-1 part-2 done")),
     expected: { exchanges: ["finished"], stats: counts(1, 1, 0, 0, 0), breaker: [1, 0] }
   },
@@ -757,7 +732,6 @@ const regionCases: ReadonlyArray<RegionCase> = [
     name: "the body stalls for good: the call ends at the client's `timeout`",
     routes: stallAfterChunk,
     options: { ...tolerant, timeout: "3 seconds" },
-    call: (s) => get(s, "/victim"),
     reach: headAndChunk,
     then: () => TestClock.adjust("3 seconds"),
     answer: (exit) => isTimeout(exit, "overall", 3000),
@@ -768,7 +742,6 @@ const regionCases: ReadonlyArray<RegionCase> = [
     name: "the body stalls for good: the call ends at `attemptTimeout` (no retry)",
     routes: stallAfterChunk,
     options: { ...tolerant, attemptTimeout: "2 seconds", retry: false },
-    call: (s) => get(s, "/victim"),
     reach: headAndChunk,
     then: () => TestClock.adjust("2 seconds"),
     answer: (exit) => isTimeout(exit, "attempt", 2000),
@@ -794,7 +767,6 @@ const regionCases: ReadonlyArray<RegionCase> = [
     name: "queued in the bulkhead: it waits its turn, then is served",
     routes: holding,
     before: (s) => Effect.zipRight(Effect.fork(get(s, "/holder")), received("/holder", 1)(s)),
-    call: (s) => get(s, "/victim"),
     reach: (s) => waitFor("queued", () => s.resilience.bulkhead!.unsafeStats(s.origin.url).queued === 1),
     then: (s) => Effect.zipRight(s.origin.advance("/holder"), s.origin.advance("/holder")),
     answer: (exit) => assert.deepStrictEqual(exit, Exit.succeed("200 ok")),
@@ -809,7 +781,6 @@ const regionCases: ReadonlyArray<RegionCase> = [
         ? atOnce(head(503, { "retry-after": "3" }), end("busy"))
         : atOnce(head(200), end("done")),
     options: tolerant,
-    call: (s) => get(s, "/victim"),
     reach: (s) =>
       Effect.zipRight(retried(1)(s), waitFor("the 503 finished", () => s.origin.of("/victim")[0]?.state === "finished")),
     then: () => TestClock.adjust("3 seconds"),
@@ -828,7 +799,7 @@ const inRegion = (c: RegionCase) =>
     const tree = new CallTree()
     let inside: Exit.Exit<string, unknown> | undefined
     const fiber = yield* tree.fork(
-      Effect.uninterruptible(Effect.tap(Effect.exit(c.call(s)), (exit) => Effect.sync(() => void (inside = exit))))
+      Effect.uninterruptible(Effect.tap(Effect.exit((c.call ?? victim)(s)), (exit) => Effect.sync(() => void (inside = exit))))
     )
     yield* c.reach(s)
     yield* sendInterrupt(fiber)
@@ -849,7 +820,7 @@ const inRegion = (c: RegionCase) =>
 /** The mechanism of the bug above, without any interruption: an uninterruptible call, a stalled body, its `timeout` passed. */
 const uninterruptibleNeverInterrupted = Effect.gen(function*() {
   const s = yield* setup(stallAfterChunk, { ...tolerant, timeout: "3 seconds" })
-  const fiber = yield* Effect.fork(Effect.uninterruptible(Effect.exit(get(s, "/victim"))))
+  const fiber = yield* Effect.fork(Effect.uninterruptible(Effect.exit(victim(s))))
   yield* headAndChunk(s)
   yield* TestClock.adjust("3 seconds")
   yield* waitFor("the call ends at its `timeout`", () => fiber.unsafePoll() !== null, ENDS_POLLS)
@@ -877,7 +848,7 @@ const uninterruptibleNeverInterrupted = Effect.gen(function*() {
  */
 const overallTimeoutCounted = Effect.gen(function*() {
   const s = yield* setup(stallAfterChunk, { ...tolerant, timeout: "3 seconds" })
-  const fiber = yield* Effect.fork(Effect.exit(get(s, "/victim")))
+  const fiber = yield* Effect.fork(Effect.exit(victim(s)))
   yield* headAndChunk(s)
   yield* TestClock.adjust("3 seconds")
   yield* waitFor("the call ends at its `timeout`", () => fiber.unsafePoll() !== null)
@@ -892,40 +863,44 @@ const overallTimeoutCounted = Effect.gen(function*() {
 // ---------------------------------------------------------------------------
 
 for (const [label, layer] of CLIENTS) {
+  /** A test on this client: `body` with its layer. */
+  const on = <A, E>(body: Effect.Effect<A, E, HttpClient.HttpClient | Scope.Scope>) => () => Effect.provide(body, layer)
+
   describe(`ResilientHttpClient interrupted (${label})`, () => {
     it.scoped(
       "before the request is sent and while connecting: interrupted k steps after the call started, every k until it waits on its socket",
-      () => sweepBeforeSent.pipe(Effect.provide(layer))
+      on(sweepBeforeSent)
     )
 
     for (const scenario of scenarios) {
       describe(scenario.name, () => {
-        it.scoped("uninterrupted (the control): every stage in turn, then the answer", () =>
-          uninterrupted(scenario).pipe(Effect.provide(layer)))
+        it.scoped("uninterrupted (the control): every stage in turn, then the answer", on(uninterrupted(scenario)))
         scenario.stages.forEach((stage, at) => {
-          it.scoped(`interrupted when ${stage.label}`, () => interruptedAt(scenario, at).pipe(Effect.provide(layer)))
+          it.scoped(`interrupted when ${stage.label}`, on(interruptedAt(scenario, at)))
         })
       })
     }
 
-    it.scoped("queued in the client's bulkhead: it leaves the queue, its place free, never sent", () =>
-      queuedInBulkhead.pipe(Effect.provide(layer)))
+    it.scoped("queued in the client's bulkhead: it leaves the queue, its place free, never sent", on(queuedInBulkhead))
 
-    it.scoped("a Hedge around the client, both attempts at the server: both cut", () => hedged.pipe(Effect.provide(layer)))
+    it.scoped("a Hedge around the client, both attempts at the server: both cut", on(hedged))
 
     describe("inside Effect.uninterruptible: the call answers as if uninterrupted, then the caller ends", () => {
       for (const c of regionCases) {
-        it.scoped(c.name, () => inRegion(c).pipe(Effect.provide(layer)))
+        it.scoped(c.name, on(inRegion(c)))
       }
     })
 
     if (label === "undici") {
       // the two bugs' mechanisms, each on one client (they are the client's, not the transport's)
-      it.scoped("uninterruptible, never interrupted: a stalled body ends at the client's `timeout` (it hung: finding 26)", () =>
-        uninterruptibleNeverInterrupted.pipe(Effect.provide(layer)))
-      it.scoped("the client's own `timeout` cuts a stalled body: the breaker and the stats both count the failure (the stats did not: finding 27)", () =>
-        overallTimeoutCounted.pipe(Effect.provide(layer)))
+      it.scoped(
+        "uninterruptible, never interrupted: a stalled body ends at the client's `timeout` (it hung: finding 26)",
+        on(uninterruptibleNeverInterrupted)
+      )
+      it.scoped(
+        "the client's own `timeout` cuts a stalled body: the breaker and the stats both count the failure (the stats did not: finding 27)",
+        on(overallTimeoutCounted)
+      )
     }
   })
 }
-

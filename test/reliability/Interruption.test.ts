@@ -61,11 +61,15 @@ import {
   Driver,
   interruptedFiber,
   type Run,
+  type Scenario,
+  scripted,
+  single,
+  type SingleSetup,
   SteppedClock,
   summary,
-  Work,
   WorkError,
-  World
+  World,
+  type Wrap
 } from "../utils/interruption.js"
 import { numRuns } from "../utils/props.js"
 
@@ -74,38 +78,8 @@ class Injected extends Data.TaggedError("Injected")<{}> {}
 // ---------------------------------------------------------------------------
 // Part 1: every await point
 
-/** What a scenario builds, fresh for every k. */
-interface Instance {
-  /** The call under test. */
-  readonly call: Effect.Effect<unknown, unknown>
-  /** What a blocked call may get from outside: extra answers in order (a holder's release), then the works' gates. */
-  readonly world: World
-  /** The works the policy runs, each with how often it may run; `detached`: it may run on after its caller ended (by design). */
-  readonly works: ReadonlyArray<{ readonly work: Work; readonly max: number; readonly detached?: boolean }>
-  /** What must hold once everything settled (nothing held). `interrupted`: the caller ended interrupted. */
-  readonly clean: (interrupted: boolean) => Effect.Effect<void, unknown>
-  /** A fresh call through the same policy afterwards, and its answer (given whether the call under test was interrupted). */
-  readonly fresh: Effect.Effect<unknown, unknown>
-  readonly freshAnswer: (interrupted: boolean) => string
-  /** Fibers of the call allowed to live on once everything settled (a bulkhead's timer lives as long as the bulkhead). */
-  readonly lingering?: number
-  /**
-   * Why the interrupted caller may wait for the call's own timers (never for the outside world):
-   * a documented bounded wait (a probe's result is recorded uninterruptibly, its classify bounded).
-   */
-  readonly interruptWaitsForTimers?: string
-}
-
-interface Scenario {
-  readonly name: string
-  /** Builds the policy and the call; `tree`: to start a policy's own fibers as fibers of the call. */
-  readonly make: (tree: CallTree) => Effect.Effect<Instance, unknown, Scope.Scope>
-  /** The tick of the tick variant (ms). */
-  readonly tick: number
-}
-
-const work = (name: string, ...runs: ReadonlyArray<Run>) =>
-  new Work(name, (n) => runs[Math.min(n, runs.length) - 1] ?? { outcome: "ok" })
+/** A work: its n-th run follows the n-th of `runs` (the last one from then on). */
+const work = (name: string, ...runs: ReadonlyArray<Run>) => scripted(name, runs)
 const gate = (outcome: Run["outcome"]): Run => ({ wait: "gate", outcome })
 const sleep = (millis: number, outcome: Run["outcome"]): Run => ({ wait: millis, outcome })
 const now: Run = { outcome: "ok" }
@@ -127,241 +101,129 @@ const closedWithNoFailure = (cb: CircuitBreaker.CircuitBreaker, failures = 0) =>
     assert.strictEqual(m.failures, failures, "breaker: the caller's interruption is no failure")
   })
 
+/** A holder of the bulkhead's one permit, forked; the call under test queues behind it until the world releases it. */
+const heldBy = (bulkhead: Bulkhead.Bulkhead, hold: (self: Effect.Effect<void>) => Effect.Effect<unknown, unknown> = bulkhead) =>
+  Effect.gen(function*() {
+    const holdGate = yield* Deferred.make<void>()
+    const holder = yield* Effect.fork(hold(Deferred.await(holdGate)))
+    yield* Effect.repeatN(Effect.yieldNow(), 5)
+    return { holder, releases: [() => Deferred.unsafeDone(holdGate, Exit.void)] }
+  })
+
+/** The breaker (one failure opens it) opened by a failure, then half-open after its second: the call is the probe. */
+const halfOpen = (cb: CircuitBreaker.CircuitBreaker) =>
+  Effect.gen(function*() {
+    yield* Effect.either(cb(Effect.fail("boom")))
+    yield* TestClock.adjust("1 second")
+    assert.strictEqual((yield* cb.state())._tag, "HalfOpen")
+  })
+
+/** The fresh call through a breaker, which must close it. */
+const closesIt = (cb: CircuitBreaker.CircuitBreaker) => (self: Effect.Effect<string, WorkError>) =>
+  Effect.zipLeft(
+    self.pipe(cb),
+    Effect.flatMap(cb.state(), (s) => Effect.sync(() => assert.strictEqual(s._tag, "Closed", "the breaker can still close")))
+  )
+
 const scenarios: ReadonlyArray<Scenario> = [
-  {
-    name: "Retry (constant 10 ms, times 2; fails after a gate, fails after a sleep, succeeds after a gate)",
-    tick: 6,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("fail"), sleep(5, "fail"), gate("ok"))
-      const retry = Retry.policy({ times: 2, schedule: Retry.constant("10 millis") })
-      const fresh = freshWork()
-      return {
-        call: w.run.pipe(retry),
-        world: new World([w]),
-        works: [{ work: w, max: 3 }],
-        clean: () => Effect.void,
-        fresh: fresh.run.pipe(retry),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Retry with an onRetry hook (sleeps 5 ms alongside each 10 ms backoff; fails twice, then succeeds)",
-    tick: 4,
-    make: () => Effect.sync(() => {
-      const w = work("work", nowFail, nowFail, now)
-      const retry = Retry.policy({ times: 2, schedule: Retry.constant("10 millis"), onRetry: () => Effect.sleep("5 millis") })
-      return {
-        call: w.run.pipe(retry),
-        world: new World([w]),
-        works: [{ work: w, max: 3 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(retry),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Timeout (50 ms; the work answers after 20 ms)",
-    tick: 12,
-    make: () => Effect.sync(() => {
-      const w = work("work", sleep(20, "ok"))
-      const timeout = Timeout.make("50 millis")
-      return {
-        call: w.run.pipe(timeout),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(timeout),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Timeout (50 ms; the work never answers in time)",
-    tick: 12,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("ok"))
-      const timeout = Timeout.make("50 millis")
-      return {
-        call: w.run.pipe(timeout),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(timeout),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Timeout (50 ms, general implementation; the work never answers in time)",
-    tick: 12,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("ok"))
-      const timeout = Timeout.make("50 millis", { implementation: "general" } as Timeout.Timeout.Options)
-      return {
-        call: w.run.pipe(timeout),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(timeout),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Timeout (50 ms, disconnect; the work never answers in time)",
-    tick: 12,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("ok"))
-      const timeout = Timeout.make("50 millis", { disconnect: true })
-      return {
-        call: w.run.pipe(timeout),
-        world: new World([w]),
-        // disconnected: the caller does not wait for the work to stop (it is interrupted in the background)
-        works: [{ work: w, max: 1, detached: true }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(timeout),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Bulkhead (a free permit)",
-    tick: 5,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, metricsInterval: Duration.infinity })
-      return {
-        call: w.run.pipe(bulkhead),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => bulkheadEmpty(bulkhead),
-        fresh: freshWork().run.pipe(bulkhead),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Bulkhead (queued behind a holder)",
-    tick: 5,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
+  single(
+    "Retry (constant 10 ms, times 2; fails after a gate, fails after a sleep, succeeds after a gate)",
+    6,
+    [gate("fail"), sleep(5, "fail"), gate("ok")],
+    () => Retry.policy({ times: 2, schedule: Retry.constant("10 millis") }),
+    { max: 3 }
+  ),
+  single(
+    "Retry with an onRetry hook (sleeps 5 ms alongside each 10 ms backoff; fails twice, then succeeds)",
+    4,
+    [nowFail, nowFail, now],
+    () => Retry.policy({ times: 2, schedule: Retry.constant("10 millis"), onRetry: () => Effect.sleep("5 millis") }),
+    { max: 3 }
+  ),
+  single("Timeout (50 ms; the work answers after 20 ms)", 12, [sleep(20, "ok")], () => Timeout.make("50 millis")),
+  single("Timeout (50 ms; the work never answers in time)", 12, [gate("ok")], () => Timeout.make("50 millis")),
+  single(
+    "Timeout (50 ms, general implementation; the work never answers in time)",
+    12,
+    [gate("ok")],
+    () => Timeout.make("50 millis", { implementation: "general" } as Timeout.Timeout.Options)
+  ),
+  // disconnected: the caller does not wait for the work to stop (it is interrupted in the background)
+  single("Timeout (50 ms, disconnect; the work never answers in time)", 12, [gate("ok")], () =>
+    Timeout.make("50 millis", { disconnect: true }), { detached: true }),
+  single("Bulkhead (a free permit)", 5, [gate("ok")], () =>
+    Effect.map(
+      Bulkhead.make({ maxConcurrent: 1, metricsInterval: Duration.infinity }),
+      (bulkhead) => ({ policy: bulkhead, clean: () => bulkheadEmpty(bulkhead) })
+    )),
+  single("Bulkhead (queued behind a holder)", 5, [gate("ok")], () =>
+    Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, metricsInterval: Duration.infinity })
-      const holdGate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(bulkhead(Deferred.await(holdGate)))
-      yield* Effect.repeatN(Effect.yieldNow(), 5)
-      return {
-        call: w.run.pipe(bulkhead),
-        world: new World([w], [() => Deferred.unsafeDone(holdGate, Exit.void)]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead)),
-        fresh: freshWork().run.pipe(bulkhead),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Bulkhead (keyed partition, queued behind a holder: the partition is dropped once idle)",
-    tick: 5,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
+      const { holder, releases } = yield* heldBy(bulkhead)
+      return { policy: bulkhead, releases, clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead)) }
+    })),
+  single("Bulkhead (keyed partition, queued behind a holder: the partition is dropped once idle)", 5, [gate("ok")], () =>
+    Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, metricsInterval: Duration.infinity })
-      const holdGate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(bulkhead.execute(Deferred.await(holdGate), { key: "host" }))
-      yield* Effect.repeatN(Effect.yieldNow(), 5)
+      const { holder, releases } = yield* heldBy(bulkhead, (self) => bulkhead.execute(self, { key: "host" }))
       return {
-        call: bulkhead.execute(w.run, { key: "host" }),
-        world: new World([w], [() => Deferred.unsafeDone(holdGate, Exit.void)]),
-        works: [{ work: w, max: 1 }],
+        policy: (self) => bulkhead.execute(self, { key: "host" }),
+        releases,
         clean: () =>
           Effect.zipRight(
             Fiber.join(holder),
             Effect.sync(() => assert.deepStrictEqual(bulkhead.unsafeTotals(), { active: 0, queued: 0, partitions: 0 }))
-          ),
-        fresh: bulkhead.execute(freshWork().run, { key: "host" }),
-        freshAnswer: () => "ok:\"fresh-1\""
+          )
       }
-    })
-  },
-  {
-    name: "Bulkhead (queued behind a holder, maxWait 30 ms)",
-    tick: 5,
-    make: (tree) => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
-      // made on a fiber of the call: the bulkhead's timer (maxWait) is one of its fibers, so the driver runs it
-      const bulkhead = yield* Fiber.join(yield* tree.fork(Bulkhead.make({
-        maxConcurrent: 1,
-        maxQueue: 1,
-        maxWait: "30 millis",
-        metricsInterval: Duration.infinity
-      })))
-      const holdGate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(bulkhead(Deferred.await(holdGate)))
-      yield* Effect.repeatN(Effect.yieldNow(), 5)
-      return {
-        call: w.run.pipe(bulkhead),
-        world: new World([w], [() => Deferred.unsafeDone(holdGate, Exit.void)]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead)),
-        fresh: freshWork().run.pipe(bulkhead),
-        freshAnswer: () => "ok:\"fresh-1\"",
-        // the bulkhead's timer (started by the first timed wait) lives in the bulkhead's scope
-        lingering: 1
-      }
-    })
-  },
-  {
-    name: "Bulkhead (queued behind a holder, within a 30 ms timeout: the deadline ends the wait)",
-    tick: 6,
-    make: (tree) => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
-      const bulkhead = yield* Fiber.join(yield* tree.fork(Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, metricsInterval: Duration.infinity })))
-      const holdGate = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(bulkhead(Deferred.await(holdGate)))
-      yield* Effect.repeatN(Effect.yieldNow(), 5)
-      return {
-        call: w.run.pipe(bulkhead, Timeout.make("30 millis")),
-        world: new World([w], [() => Deferred.unsafeDone(holdGate, Exit.void)]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead)),
-        fresh: freshWork().run.pipe(bulkhead),
-        freshAnswer: () => "ok:\"fresh-1\"",
-        // the bulkhead's timer (started by the first wait a deadline bounds) lives in the bulkhead's scope
-        lingering: 1
-      }
-    })
-  },
-  {
-    name: "CircuitBreaker (closed; one failure would open it)",
-    tick: 5,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
+    })),
+  single(
+    "Bulkhead (queued behind a holder, maxWait 30 ms)",
+    5,
+    [gate("ok")],
+    ({ tree }) =>
+      Effect.gen(function*() {
+        // made on a fiber of the call: the bulkhead's timer (maxWait) is one of its fibers, so the driver runs it
+        const bulkhead = yield* Fiber.join(yield* tree.fork(Bulkhead.make({
+          maxConcurrent: 1,
+          maxQueue: 1,
+          maxWait: "30 millis",
+          metricsInterval: Duration.infinity
+        })))
+        const { holder, releases } = yield* heldBy(bulkhead)
+        return { policy: bulkhead, releases, clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead)) }
+      }),
+    // the bulkhead's timer (started by the first timed wait) lives in the bulkhead's scope
+    { lingering: 1 }
+  ),
+  single(
+    "Bulkhead (queued behind a holder, within a 30 ms timeout: the deadline ends the wait)",
+    6,
+    [gate("ok")],
+    ({ tree }) =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Fiber.join(yield* tree.fork(Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, metricsInterval: Duration.infinity })))
+        const { holder, releases } = yield* heldBy(bulkhead)
+        return {
+          policy: (self) => self.pipe(bulkhead, Timeout.make("30 millis")),
+          fresh: bulkhead,
+          releases,
+          clean: () => Effect.zipRight(Fiber.join(holder), bulkheadEmpty(bulkhead))
+        }
+      }),
+    // the bulkhead's timer (started by the first wait a deadline bounds) lives in the bulkhead's scope
+    { lingering: 1 }
+  ),
+  single("CircuitBreaker (closed; one failure would open it)", 5, [gate("ok")], () =>
+    Effect.map(
+      CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" }),
+      (cb) => ({ policy: cb, clean: () => closedWithNoFailure(cb) })
+    )),
+  single("CircuitBreaker (half-open: the call is the probe)", 5, [gate("ok")], () =>
+    Effect.gen(function*() {
       const cb = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" })
+      yield* halfOpen(cb)
       return {
-        call: w.run.pipe(cb),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => closedWithNoFailure(cb),
-        fresh: freshWork().run.pipe(cb),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "CircuitBreaker (half-open: the call is the probe)",
-    tick: 5,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
-      const cb = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" })
-      yield* Effect.either(cb(Effect.fail("boom")))
-      yield* TestClock.adjust("1 second")
-      const state = yield* cb.state()
-      assert.strictEqual(state._tag, "HalfOpen")
-      return {
-        call: w.run.pipe(cb),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
+        policy: cb,
         clean: (interrupted) =>
           Effect.gen(function*() {
             const m = yield* cb.metrics()
@@ -371,44 +233,24 @@ const scenarios: ReadonlyArray<Scenario> = [
             else assert.strictEqual(m.state._tag, "Closed")
           }),
         // the freed slot admits the next probe, which closes the circuit
-        fresh: Effect.zipLeft(
-          freshWork().run.pipe(cb),
-          Effect.flatMap(cb.state(), (s) => Effect.sync(() => assert.strictEqual(s._tag, "Closed", "the breaker can still close")))
-        ),
-        freshAnswer: () => "ok:\"fresh-1\""
+        fresh: closesIt(cb)
       }
-    })
-  },
+    })),
   asyncClassifyScenario("takes 5 ms"),
   asyncClassifyScenario("never answers"),
   rateLimiterScenario(),
-  {
-    name: "Hedge (delay 20 ms, maxAttempts 2; the first attempt answers)",
-    tick: 5,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("ok"), gate("ok"))
-      const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 2 })
-      return hedgeInstance(w, hedge, hedge, 2)
-    })
-  },
-  {
-    name: "Hedge (delay 20 ms, maxAttempts 3; the first attempt fails at once, the second answers)",
-    tick: 5,
-    make: () => Effect.sync(() => {
-      const w = work("work", nowFail, gate("ok"), gate("ok"))
-      const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 3 })
-      return hedgeInstance(w, hedge, hedge, 3)
-    })
-  },
-  {
-    name: "Hedge (delay 0, maxAttempts 3: every attempt at once; the first answered wins)",
-    tick: 5,
-    make: () => Effect.sync(() => {
-      const w = work("work", gate("ok"), gate("ok"), gate("ok"))
-      const hedge = Hedge.make({ delay: 0, maxAttempts: 3 })
-      return hedgeInstance(w, hedge, hedge, 3)
-    })
-  },
+  single("Hedge (delay 20 ms, maxAttempts 2; the first attempt answers)", 5, [gate("ok"), gate("ok")], () => {
+    const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 2 })
+    return hedged(hedge, hedge)
+  }, { max: 2 }),
+  single("Hedge (delay 20 ms, maxAttempts 3; the first attempt fails at once, the second answers)", 5, [nowFail, gate("ok"), gate("ok")], () => {
+    const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 3 })
+    return hedged(hedge, hedge)
+  }, { max: 3 }),
+  single("Hedge (delay 0, maxAttempts 3: every attempt at once; the first answered wins)", 5, [gate("ok"), gate("ok"), gate("ok")], () => {
+    const hedge = Hedge.make({ delay: 0, maxAttempts: 3 })
+    return hedged(hedge, hedge)
+  }, { max: 3 }),
   {
     name: "Fallback.effect (the source fails after a gate; the fallback sleeps 5 ms)",
     tick: 3,
@@ -443,132 +285,85 @@ const scenarios: ReadonlyArray<Scenario> = [
       }
     })
   },
-  {
-    name: "Fallback.staleIfError (the source fails after a gate; the stale value is served)",
-    tick: 3,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("fail"))
+  single("Fallback.staleIfError (the source fails after a gate; the stale value is served)", 3, [gate("fail")], () =>
+    Effect.gen(function*() {
       const store = yield* Fallback.makeStoreMemory({ maxEntries: 100 })
       const stale = yield* Fallback.staleIfError<string>({ ttl: "1 minute", maxEntries: 10, name: "interruption" }).pipe(
         Effect.provideService(Fallback.StaleStore, store)
       )
       assert.strictEqual(yield* stale.execute(Effect.succeed("primed"), { key: "k" }), "primed")
       return {
-        call: stale.execute(w.run, { key: "k" }),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
+        policy: (self) => stale.execute(self, { key: "k" }),
         // an interrupted call neither wrote nor erased the remembered value
         clean: () =>
           Effect.map(
             Effect.exit(stale.execute(Effect.fail(new Injected()), { key: "k" })),
             (exit) => assert.strictEqual(summary(exit), "ok:\"primed\"", "the remembered value is still served")
-          ),
-        fresh: stale.execute(freshWork().run, { key: "k" }),
-        freshAnswer: () => "ok:\"fresh-1\""
+          )
       }
-    })
-  },
+    })),
   idempotencyScenario("executor"),
   idempotencyScenario("waiter"),
   idempotencyScenario("waiter, within a 30 ms timeout"),
   idempotencyScenario("waiter, taking over"),
   idempotencyScenario("executor, within a 30 ms timeout"),
-  {
-    name: "Chaos.latency (20 ms, rate 1)",
-    tick: 6,
-    make: () => Effect.sync(() => {
-      const w = work("work", now)
-      const latency = Chaos.latency({ delay: "20 millis", rate: 1 })
-      return {
-        call: w.run.pipe(latency),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(Chaos.latency({ delay: "20 millis", rate: 0 })),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Chaos.fault (rate 1) around a Chaos.latency (10 ms, rate 1)",
-    tick: 5,
-    make: () => Effect.sync(() => {
-      const w = work("work", now)
-      const policy = Policy.compose(Chaos.latency({ delay: "10 millis", rate: 1 }), Chaos.fault({ rate: 1, error: () => new Injected() }))
-      return {
-        call: w.run.pipe(policy),
-        world: new World([w]),
-        works: [{ work: w, max: 0 }],
-        clean: () => Effect.void,
-        fresh: freshWork().run.pipe(Chaos.fault({ rate: 0, error: () => new Injected() })),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  {
-    name: "Policy.pipeline (timeout 1 s, bulkhead, breaker, retry 2 × 10 ms, attempt timeout 50 ms)",
-    tick: 10,
-    make: () => Effect.gen(function*() {
-      // attempt 1 fails, attempt 2 hangs (cut by the attempt timeout), attempt 3 answers after 5 ms
-      const w = work("work", nowFail, gate("ok"), sleep(5, "ok"))
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, metricsInterval: Duration.infinity })
-      const cb = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
-      const pipeline = Policy.pipeline({
-        timeout: "1 second",
-        bulkhead,
-        circuitBreaker: cb,
-        retry: Retry.policy({ times: 2, schedule: Retry.constant("10 millis") }),
-        attemptTimeout: "50 millis"
-      })
-      return {
-        call: w.run.pipe(pipeline),
-        world: new World([w]),
-        works: [{ work: w, max: 3 }],
-        clean: () => Effect.zipRight(bulkheadEmpty(bulkhead), closedWithNoFailure(cb)),
-        fresh: freshWork().run.pipe(pipeline),
-        freshAnswer: () => "ok:\"fresh-1\""
-      }
-    })
-  },
-  composedWithHedge()
-]
-
-function composedWithHedge(): Scenario {
-  return {
-    name: "Policy.compose (fallback value, timeout 100 ms, hedge 20 ms × 3, bulkhead of 2 per attempt, attempt timeout 50 ms)",
-    tick: 10,
-    make: () =>
+  single("Chaos.latency (20 ms, rate 1)", 6, [now], () => ({
+    policy: Chaos.latency({ delay: "20 millis", rate: 1 }),
+    fresh: Chaos.latency({ delay: "20 millis", rate: 0 })
+  })),
+  single("Chaos.fault (rate 1) around a Chaos.latency (10 ms, rate 1)", 5, [now], () => ({
+    policy: Policy.compose(Chaos.latency({ delay: "10 millis", rate: 1 }), Chaos.fault({ rate: 1, error: () => new Injected() })),
+    fresh: Chaos.fault({ rate: 0, error: () => new Injected() })
+  }), { max: 0 }),
+  single(
+    "Policy.pipeline (timeout 1 s, bulkhead, breaker, retry 2 × 10 ms, attempt timeout 50 ms)",
+    10,
+    // attempt 1 fails, attempt 2 hangs (cut by the attempt timeout), attempt 3 answers after 5 ms
+    [nowFail, gate("ok"), sleep(5, "ok")],
+    () =>
       Effect.gen(function*() {
-        // every attempt hangs: the third finds the bulkhead full (dropped), the others are cut; the fallback answers
-        const w = work("work", gate("ok"), gate("ok"), gate("ok"))
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, metricsInterval: Duration.infinity })
+        const cb = yield* CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 minute" })
+        const pipeline = Policy.pipeline({
+          timeout: "1 second",
+          bulkhead,
+          circuitBreaker: cb,
+          retry: Retry.policy({ times: 2, schedule: Retry.constant("10 millis") }),
+          attemptTimeout: "50 millis"
+        })
+        return { policy: pipeline, clean: () => Effect.zipRight(bulkheadEmpty(bulkhead), closedWithNoFailure(cb)) }
+      }),
+    { max: 3 }
+  ),
+  single(
+    "Policy.compose (fallback value, timeout 100 ms, hedge 20 ms × 3, bulkhead of 2 per attempt, attempt timeout 50 ms)",
+    10,
+    // every attempt hangs: the third finds the bulkhead full (dropped), the others are cut; the fallback answers
+    [gate("ok"), gate("ok"), gate("ok")],
+    () =>
+      Effect.gen(function*() {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, metricsInterval: Duration.infinity })
         const hedge = Hedge.make({ delay: "20 millis", maxAttempts: 3 })
         const policy = Policy.compose(Fallback.value("fallback"), Timeout.make("100 millis"), hedge, bulkhead, Timeout.make("50 millis"))
-        const instance = hedgeInstance(w, hedge, policy, 3)
-        return { ...instance, clean: (interrupted: boolean) => Effect.zipRight(bulkheadEmpty(bulkhead), instance.clean(interrupted)) }
-      })
-  }
-}
+        const setup = hedged(hedge, policy)
+        return { ...setup, clean: (interrupted: boolean) => Effect.zipRight(bulkheadEmpty(bulkhead), setup.clean(interrupted)) }
+      }),
+    { max: 3 }
+  )
+]
 
 /** A hedged call: besides the common checks, no hedge starts once the call ended (its timer died with it). */
-function hedgeInstance(
-  w: Work,
-  hedge: Hedge.Hedge,
-  policy: (self: Effect.Effect<string, WorkError>) => Effect.Effect<unknown, unknown>,
-  maxAttempts: number
-): Instance {
+function hedged(hedge: Hedge.Hedge, policy: Wrap) {
   let hedgesAtEnd: number | undefined
   return {
-    call: Effect.ensuring(policy(w.run), Effect.sync(() => (hedgesAtEnd = hedge.unsafeStats().hedges))),
-    world: new World([w]),
-    works: [{ work: w, max: maxAttempts }],
-    clean: () =>
+    policy: (self: Effect.Effect<string, WorkError>) =>
+      Effect.ensuring(policy(self), Effect.sync(() => (hedgesAtEnd = hedge.unsafeStats().hedges))),
+    fresh: policy,
+    clean: (_interrupted: boolean) =>
       Effect.sync(() => {
         if (hedgesAtEnd !== undefined) assert.strictEqual(hedge.unsafeStats().hedges, hedgesAtEnd, "no hedge after the call ended")
-      }),
-    fresh: policy(freshWork().run),
-    freshAnswer: () => "ok:\"fresh-1\""
-  }
+      })
+  } satisfies SingleSetup
 }
 
 /**
@@ -578,12 +373,12 @@ function hedgeInstance(
  * its result is being classified ends once the classify answered or its second ran out.
  */
 function asyncClassifyScenario(classify: "takes 5 ms" | "never answers"): Scenario {
-  return {
-    name: `CircuitBreaker (half-open probe, classified by an Effect that ${classify})`,
-    tick: classify === "takes 5 ms" ? 3 : 400,
-    make: () =>
+  return single(
+    `CircuitBreaker (half-open probe, classified by an Effect that ${classify})`,
+    classify === "takes 5 ms" ? 3 : 400,
+    [gate("ok")],
+    () =>
       Effect.gen(function*() {
-        const w = work("work", gate("ok"))
         const cb = yield* CircuitBreaker.make({
           tripPolicy: CircuitBreaker.consecutive(1),
           openDuration: "1 second",
@@ -594,36 +389,25 @@ function asyncClassifyScenario(classify: "takes 5 ms" | "never answers"): Scenar
               ? Effect.as(Effect.sleep("5 millis"), CircuitBreaker.defaultClassify(exit))
               : Effect.never
         })
-        yield* Effect.either(cb(Effect.fail("boom")))
-        yield* TestClock.adjust("1 second")
-        assert.strictEqual((yield* cb.state())._tag, "HalfOpen")
+        yield* halfOpen(cb)
         return {
-          call: w.run.pipe(cb),
-          world: new World([w]),
-          works: [{ work: w, max: 1 }],
+          policy: cb,
           clean: (interrupted) =>
             Effect.gen(function*() {
               const m = yield* cb.metrics()
               assert.strictEqual(m.failures, 1, "breaker: the probe's interruption is no failure")
               if (interrupted && m.state._tag === "HalfOpen") assert.strictEqual(m.state.probes, 0, "breaker: the probe slot is free")
             }),
-          fresh: Effect.zipLeft(
-            freshWork().run.pipe(cb),
-            Effect.flatMap(cb.state(), (s) => Effect.sync(() => assert.strictEqual(s._tag, "Closed", "the breaker can still close")))
-          ),
-          freshAnswer: () => "ok:\"fresh-1\"",
-          interruptWaitsForTimers: "the probe's result is recorded uninterruptibly; its classify gets at most 1 second"
+          fresh: closesIt(cb)
         }
-      })
-  }
+      }),
+    { interruptWaitsForTimers: "the probe's result is recorded uninterruptibly; its classify gets at most 1 second" }
+  )
 }
 
 function rateLimiterScenario(): Scenario {
-  return {
-    name: "RateLimiter (delay mode: 1 per 100 ms, the call waits for its slot)",
-    tick: 25,
-    make: () => Effect.gen(function*() {
-      const w = work("work", gate("ok"))
+  return single("RateLimiter (delay mode: 1 per 100 ms, the call waits for its slot)", 25, [gate("ok")], ({ fresh, work: w }) =>
+    Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({
         limit: 1,
         window: "100 millis",
@@ -635,25 +419,20 @@ function rateLimiterScenario(): Scenario {
       const start = yield* Clock.currentTimeMillis
       // the token of now: the call waits until start + 100
       yield* limiter(Effect.void)
-      const fresh = freshWork()
       return {
-        call: w.run.pipe(limiter),
-        world: new World([w]),
-        works: [{ work: w, max: 1 }],
-        clean: () => Effect.void,
+        policy: limiter,
         // a waiter interrupted before its slot gave the slot back (nobody reserved after it): the
         // next call gets it; a call that ran (or whose slot came) took it, and the next waits for the one after
-        fresh: Effect.gen(function*() {
-          const asked = yield* Clock.currentTimeMillis
-          const answer = yield* fresh.run.pipe(limiter)
-          const slot = w.starts === 0 ? start + 100 : start + 200
-          assert.strictEqual(fresh.startedAt[0], Math.max(slot, asked), "the interrupted waiter's slot was given back")
-          return answer
-        }),
-        freshAnswer: () => "ok:\"fresh-1\""
+        fresh: (self) =>
+          Effect.gen(function*() {
+            const asked = yield* Clock.currentTimeMillis
+            const answer = yield* self.pipe(limiter)
+            const slot = w.starts === 0 ? start + 100 : start + 200
+            assert.strictEqual(fresh.startedAt[0], Math.max(slot, asked), "the interrupted waiter's slot was given back")
+            return answer
+          })
       }
-    })
-  }
+    }))
 }
 
 function idempotencyScenario(
@@ -919,27 +698,14 @@ describe("regressions found by the sweep", () => {
 
 /**
  * The harness is not vacuous: policies broken on purpose, each in one way the checks above look
- * for, are caught.
+ * for, are caught. They are built by `single`, as the scenarios above are.
  */
 describe("the sweep catches a policy that", () => {
   const broken = (name: string, policy: (self: Effect.Effect<string, unknown>) => Effect.Effect<unknown, unknown>, extra?: {
     readonly clean?: () => Effect.Effect<void, unknown>
-  }): Scenario => ({
-    name,
-    tick: 5,
-    make: () =>
-      Effect.sync(() => {
-        const w = work("work", gate("ok"))
-        return {
-          call: policy(w.run),
-          world: new World([w]),
-          works: [{ work: w, max: 1 }],
-          clean: extra?.clean ?? (() => Effect.void),
-          fresh: freshWork().run,
-          freshAnswer: () => "ok:\"fresh-1\""
-        }
-      })
-  })
+  }): Scenario =>
+    // the fresh call runs without the broken policy
+    single(name, 5, [gate("ok")], () => ({ policy, clean: extra?.clean, fresh: (self) => self }))
   const cases: ReadonlyArray<readonly [Scenario, string]> = [
     [broken("runs the work on a daemon it does not interrupt", (self) => Effect.flatMap(Effect.forkDaemon(self), Fiber.join)), "no run still going once the caller ended"],
     [broken("runs the work uninterruptibly", Effect.uninterruptible), "ended without time passing or an answer from outside"],

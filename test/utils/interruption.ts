@@ -13,6 +13,8 @@
  * - {@link Work}: the user's effect, counted (runs started, running, started after the
  *   interruption was sent or after the caller ended), each run scripted (wait on a gate the
  *   driver opens, or sleep; then succeed or fail).
+ * - {@link Scenario}: what the sweep runs, fresh for every k; {@link single} builds the common
+ *   one (one work through one policy).
  * - {@link Driver}: one step at a time. In `"yield"` mode a step is an `Effect.yieldNow()`; when
  *   the call has made no progress for two steps it is blocked, and the step first moves the
  *   clock to the call's earliest timer or, with no timer pending, answers the next thing the call
@@ -34,6 +36,7 @@ import {
   FiberId,
   FiberRef,
   Option,
+  type Scope,
   Supervisor,
   type TestClock
 } from "effect"
@@ -379,3 +382,112 @@ export const summary = (exit: Exit.Exit<unknown, unknown>): string =>
       return `cause:${Cause.pretty(cause)}`
     }
   })
+
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+/** What a scenario builds, fresh for every k. */
+export interface Instance {
+  /** The call under test. */
+  readonly call: Effect.Effect<unknown, unknown>
+  /** What a blocked call may get from outside: extra answers in order (a holder's release), then the works' gates. */
+  readonly world: World
+  /** The works the policy runs, each with how often it may run; `detached`: it may run on after its caller ended (by design). */
+  readonly works: ReadonlyArray<{ readonly work: Work; readonly max: number; readonly detached?: boolean }>
+  /** What must hold once everything settled (nothing held). `interrupted`: the caller ended interrupted. */
+  readonly clean: (interrupted: boolean) => Effect.Effect<void, unknown>
+  /** A fresh call through the same policy afterwards, and its answer (given whether the call under test was interrupted). */
+  readonly fresh: Effect.Effect<unknown, unknown>
+  readonly freshAnswer: (interrupted: boolean) => string
+  /** Fibers of the call allowed to live on once everything settled (a bulkhead's timer lives as long as the bulkhead). */
+  readonly lingering?: number
+  /**
+   * Why the interrupted caller may wait for the call's own timers (never for the outside world):
+   * a documented bounded wait (a probe's result is recorded uninterruptibly, its classify bounded).
+   */
+  readonly interruptWaitsForTimers?: string
+}
+
+export interface Scenario {
+  readonly name: string
+  /** Builds the policy and the call; `tree`: to start a policy's own fibers as fibers of the call. */
+  readonly make: (tree: CallTree) => Effect.Effect<Instance, unknown, Scope.Scope>
+  /** The tick of the tick variant (ms). */
+  readonly tick: number
+}
+
+/** A work whose n-th run follows `runs[n - 1]` (the last one from then on; succeeds at once when `runs` is empty). */
+export const scripted = (name: string, runs: ReadonlyArray<Run>): Work =>
+  new Work(name, (n) => runs[Math.min(n, runs.length) - 1] ?? { outcome: "ok" })
+
+/** A policy as a scenario applies it to a run of the work. */
+export type Wrap = (self: Effect.Effect<string, WorkError>) => Effect.Effect<unknown, unknown>
+
+/** What {@link single}'s `build` gives besides the policy (each part optional). */
+export interface SingleSetup {
+  readonly policy: Wrap
+  /** What must hold once everything settled (default: nothing to check). */
+  readonly clean?: ((interrupted: boolean) => Effect.Effect<void, unknown>) | undefined
+  /** What the fresh call goes through (default: `policy`). */
+  readonly fresh?: Wrap | undefined
+  /** Answers a blocked call gets before the work's gates, in order (a holder's release). */
+  readonly releases?: ReadonlyArray<() => void> | undefined
+}
+
+/** {@link single}'s options besides the policy. */
+export interface SingleOptions {
+  /** How often the work may run (default 1). */
+  readonly max?: number | undefined
+  /** The work may run on after its caller ended (by design). */
+  readonly detached?: boolean | undefined
+  /** See {@link Instance.lingering}. */
+  readonly lingering?: number | undefined
+  /** See {@link Instance.interruptWaitsForTimers}. */
+  readonly interruptWaitsForTimers?: string | undefined
+}
+
+/**
+ * The common scenario: one work (named `work`, scripted by `script`) through one policy, at most
+ * `max` runs (1), nothing held unless `clean` says what to check, and a fresh call (work `fresh`,
+ * which succeeds at once) through the same policy (or `fresh`) answering `"fresh-1"`.
+ *
+ * `build` runs once per k (every policy fresh): it gives the policy, or a {@link SingleSetup}, or
+ * an Effect of either (a policy with state, a holder forked first). It gets the call's tree, the
+ * work and the fresh call's work.
+ */
+export const single = (
+  name: string,
+  tick: number,
+  script: ReadonlyArray<Run>,
+  build: (context: { readonly tree: CallTree; readonly work: Work; readonly fresh: Work }) =>
+    | Wrap
+    | SingleSetup
+    | Effect.Effect<Wrap | SingleSetup, unknown, Scope.Scope>,
+  options: SingleOptions = {}
+): Scenario => ({
+  name,
+  tick,
+  make: (tree) =>
+    Effect.suspend(() => {
+      const work = scripted("work", script)
+      const fresh = scripted("fresh", [{ outcome: "ok" }])
+      const built = build({ tree, work, fresh })
+      return Effect.map(
+        Effect.isEffect(built) ? built : Effect.succeed(built),
+        (setup): Instance => {
+          const s: SingleSetup = typeof setup === "function" ? { policy: setup } : setup
+          return {
+            call: s.policy(work.run),
+            world: new World([work], s.releases),
+            works: [{ work, max: options.max ?? 1, ...(options.detached ? { detached: true } : {}) }],
+            clean: s.clean ?? (() => Effect.void),
+            fresh: (s.fresh ?? s.policy)(fresh.run),
+            freshAnswer: () => "ok:\"fresh-1\"",
+            ...(options.lingering === undefined ? {} : { lingering: options.lingering }),
+            ...(options.interruptWaitsForTimers === undefined ? {} : { interruptWaitsForTimers: options.interruptWaitsForTimers })
+          }
+        }
+      )
+    })
+})
