@@ -47,6 +47,7 @@ import { fileURLToPath } from "node:url"
 import type { Case } from "./cases/_lib.js"
 import { UNCONTENDED as OURS_BULKHEAD_CASE } from "./cases/bulkhead.js"
 import { CLOSED as OURS_BREAKER_CASE } from "./cases/circuit-breaker.js"
+import { FLOOR_COMMIT, FLOOR_EXIT_FRAME, FLOOR_FAST_CALL, FLOOR_MATCH } from "./cases/floor.js"
 import { PEER } from "./cases/peers.js"
 import { measureInChild, NO_LIMIT, OURS_BULKHEAD, type Outcome } from "./contention.js"
 import { type Prepared, prepareChecked } from "./prepare.js"
@@ -62,6 +63,8 @@ interface PerCall {
   readonly peer: string
   readonly max: number
   readonly targetText: string
+  /** The same call's shape with nothing decided or recorded (bench/cases/floor.ts). */
+  readonly floor: string
 }
 
 const PER_CALL: ReadonlyArray<PerCall> = [
@@ -71,7 +74,8 @@ const PER_CALL: ReadonlyArray<PerCall> = [
     ours: OURS_BREAKER_CASE,
     peer: PEER.cockatielBreaker,
     max: 1,
-    targetText: "≤ 1× (at or below cockatiel's)"
+    targetText: "≤ 1× (at or below cockatiel's)",
+    floor: FLOOR_FAST_CALL
   },
   {
     id: "bulkhead",
@@ -79,12 +83,24 @@ const PER_CALL: ReadonlyArray<PerCall> = [
     ours: OURS_BULKHEAD_CASE,
     peer: PEER.cockatielBulkhead,
     max: 2,
-    targetText: "≤ 2× cockatiel's"
+    targetText: "≤ 2× cockatiel's",
+    floor: FLOOR_EXIT_FRAME
   }
 ]
 
-/** Measured beside the targets, not judged: the other peers of the same policies. */
-const CONTEXT: ReadonlyArray<string> = [PEER.opossumNoTimeout, PEER.effectSemaphore]
+/**
+ * Measured beside the targets, not judged: the other peers of the same policies, and the floor
+ * (bench/cases/floor.ts): our two hot paths' shapes with nothing decided or recorded — what any
+ * Effect policy that sees a call's end pays in this runtime.
+ */
+const CONTEXT: ReadonlyArray<string> = [
+  PEER.opossumNoTimeout,
+  PEER.effectSemaphore,
+  FLOOR_FAST_CALL,
+  FLOOR_EXIT_FRAME,
+  FLOOR_MATCH,
+  FLOOR_COMMIT
+]
 
 const BASELINES: ReadonlyArray<string> = [PEER.bare, PEER.await]
 
@@ -133,7 +149,7 @@ const MIN_SECONDS = 5
 const MAX_ROUNDS = 5_000
 
 const loadCases = async (): Promise<ReadonlyArray<Case>> => {
-  const modules = await Promise.all([import("./cases/peers.js"), import("./cases/circuit-breaker.js"), import("./cases/bulkhead.js")])
+  const modules = await Promise.all([import("./cases/peers.js"), import("./cases/circuit-breaker.js"), import("./cases/bulkhead.js"), import("./cases/floor.js")])
   const byName = new Map(modules.flatMap((m) => m.cases as ReadonlyArray<Case>).map((c) => [c.name, c]))
   const names = [...BASELINES, ...PER_CALL.flatMap((t) => [t.ours, t.peer]), ...CONTEXT]
   return names.map((name) => {
@@ -429,6 +445,27 @@ export const runTargets = async (options: TargetsOptions = {}): Promise<number> 
       " for the queued case, wall time); ratio: the median of the runs' ratios. Pass/fail is judged on wall time, as the issue" +
       " states the targets; the CPU-time ratio (process.cpuUsage, all threads) is the same comparison without the time the" +
       " process spent descheduled, for loaded machines: on a quiet machine the two agree."
+  )
+
+  // the floor: what is left to our code once the runtime's cost of seeing a call's end is taken out
+  print("\n### The floor (median of the runs)\n")
+  const floorRows = PER_CALL.map((t) => {
+    const of = (name: string) => median(results.map((r) => r.overhead[name]!))
+    const perPeer = (name: string) => median(results.map((r) => r.overhead[name]! / r.perCall[t.id]!.peer))
+    return [
+      t.label,
+      `${signed(of(t.floor))} ns (${ratioText(perPeer(t.floor))})`,
+      `${signed(of(FLOOR_MATCH))} ns (${ratioText(perPeer(FLOOR_MATCH))})`,
+      `${signed(median(results.map((r) => r.overhead[t.ours]! - r.overhead[t.floor]!)))} ns`,
+      `≤ ${signed(t.max * median(results.map((r) => r.perCall[t.id]!.peer)))} ns`
+    ]
+  })
+  print(table(["case", "our shape, nothing recorded (× peer)", "Effect.matchCauseEffect alone (× peer)", "ours − our shape", "target allows"], floorRows))
+  print(
+    "\nour shape: the same primitive as our hot path with nothing decided or recorded (bench/cases/floor.ts); " +
+      "Effect.matchCauseEffect alone: Effect's own cheapest way to see a call's result. Each is an overhead over the same " +
+      "bare step, and × peer its ratio to the peer's overhead in the same run. A target below the floor cannot be met " +
+      "by any policy that observes how the call ended."
   )
 
   if (options.json !== undefined) {
