@@ -22,7 +22,29 @@ export default tseslint.config(
     files: ["src/**/*.ts"],
     plugins: { "@effect": effect },
     rules: {
-      "@effect/no-import-from-barrel-package": ["error", { packageNames: ["effect", "@effect/platform"] }]
+      "@effect/no-import-from-barrel-package": ["error", { packageNames: ["effect", "@effect/platform"] }],
+      // a fiber inherits the flags of the fiber that forks it: the library's own background fibers
+      // go through `background` (src/internal/detached.ts) so that closing their scope stops them
+      // even when the policy or layer was built in an uninterruptible region
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "CallExpression[callee.object.name='Effect'][callee.property.name=/^fork(Scoped|In|Daemon)$/]:not([arguments.0.callee.name=/^(background|detached|ownIO)$/])",
+          message:
+            "Fork the library's own work through `background(…)` (src/internal/detached.ts): a fiber inherits its parent's uninterruptibility. The user's own work: disable this line with the reason."
+        },
+        {
+          selector:
+            "MemberExpression[object.name='Effect'][property.name=/^fork(Scoped|In|Daemon)$/]:not(CallExpression > MemberExpression.callee)",
+          message:
+            "Effect.fork* in a pipe: put `background` just before it (src/internal/detached.ts) and disable this line with that reason, or call it on `background(…)`."
+        },
+        {
+          selector: "CallExpression[callee.object.name='Runtime'][callee.property.name='runFork'] > CallExpression.callee",
+          message: "Runtime.runFork(runtime)(…): the runtime carries the flags it was captured with; run `background(…)` in it."
+        }
+      ]
     }
   },
   {

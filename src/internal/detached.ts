@@ -28,6 +28,8 @@ import * as Fiber from "effect/Fiber"
  * @internal
  */
 export const onDaemon = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  // the caller's flags, on purpose: the caller joins it
+  // eslint-disable-next-line no-restricted-syntax
   Effect.flatMap(Effect.forkDaemon(self), Fiber.join)
 
 /**
@@ -52,3 +54,20 @@ export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
  */
 export const ownIO = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.checkInterruptible((interruptible) => interruptible ? self : onDaemon(Effect.interruptible(self)))
+
+/**
+ * A fiber of the library's own that lives as long as a scope (a publisher,
+ * a sweeper, a monitor, a poller, a renewal loop): made interruptible, so
+ * that closing its scope stops it whatever region forked it. A forked fiber
+ * inherits the runtime flags of the fiber that forks it, and a policy or a
+ * layer is often built inside an uninterruptible region — the acquire of
+ * `Effect.acquireRelease`, a Layer provided from inside
+ * `Effect.uninterruptible` — where a loop forked as it is could never be
+ * interrupted: the scope's close, which interrupts it and waits, would hang.
+ * Every `forkScoped`, `forkIn`, `forkDaemon` or `Runtime.runFork` of the
+ * library's own work goes through it; the user's work keeps the caller's
+ * flags.
+ *
+ * @internal
+ */
+export const background = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.interruptible(self)

@@ -11,13 +11,14 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { background } from "./detached.js"
 import * as Spec from "./spec.js"
 import { sleep } from "./time.js"
 
 /** @internal */
 export const forkSweeper = (intervalMillis: number, sweep: Effect.Effect<unknown>): Effect.Effect<void, never, Scope.Scope> =>
   Number.isFinite(intervalMillis)
-    ? Effect.asVoid(Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.zipRight(sleep(intervalMillis), sweep)))))
+    ? Effect.asVoid(Effect.forkScoped(background(Effect.forever(Effect.zipRight(sleep(intervalMillis), sweep)))))
     : Effect.void
 
 /**

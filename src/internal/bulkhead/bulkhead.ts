@@ -40,6 +40,7 @@ import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
+import { background } from "../detached.js"
 import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
 import type * as Bulkhead from "../../Bulkhead.js"
 import type { BulkheadRejectionReason, InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
@@ -522,7 +523,7 @@ export class BulkheadImpl {
 
   startTimer(): Effect.Effect<void> {
     this.timerStarted = true
-    return Effect.asVoid(Effect.forkIn(Effect.interruptible(this.timerLoop), this.scope))
+    return Effect.asVoid(Effect.forkIn(background(this.timerLoop), this.scope))
   }
 
   // --- readers ---------------------------------------------------------------------------
@@ -595,7 +596,7 @@ export class BulkheadImpl {
           this.publish,
           Effect.suspend(() => Effect.zipRight(sleepOn(this.clock, interval), publishLoop))
         )
-        yield* Effect.forkIn(Effect.interruptible(publishLoop), this.scope)
+        yield* Effect.forkIn(background(publishLoop), this.scope)
         yield* Scope.addFinalizer(this.scope, this.publish)
       }
     })

@@ -26,7 +26,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type { BulkheadFullError, InvalidKeyError, TimeoutError } from "../../Errors.js"
 import { active as activeDeadline, currentDeadline, expired } from "../deadline.js"
-import { detached } from "../detached.js"
+import { background, detached } from "../detached.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../time.js"
 import type { BulkheadImpl, Partition, Restore } from "./bulkhead.js"
 import { BulkheadStoreError } from "./errors.js"
@@ -176,7 +176,7 @@ export class LeasedCalls {
         onSuccess: (a) => Effect.as(finish(renewal), a)
       })
     if (grant === undefined) return run(undefined)
-    return Effect.flatMap(Effect.forkIn(Effect.interruptible(this.renewLoop(p, grant)), this.impl.scope), run)
+    return Effect.flatMap(Effect.forkIn(background(this.renewLoop(p, grant)), this.impl.scope), run)
   }
 
   /**
@@ -223,7 +223,7 @@ export class LeasedCalls {
    */
   pauseUntil(signal: Deferred.Deferred<void>, pause: number): Effect.Effect<void> {
     return Effect.flatMap(
-      Effect.forkDaemon(Effect.zipRight(Effect.sleep(Duration.millis(pause)), Deferred.succeed(signal, undefined))),
+      Effect.forkDaemon(background(Effect.zipRight(Effect.sleep(Duration.millis(pause)), Deferred.succeed(signal, undefined)))),
       (timer) => Effect.ensuring(Deferred.await(signal), Fiber.interruptFork(timer))
     )
   }

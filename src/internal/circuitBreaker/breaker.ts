@@ -34,7 +34,7 @@ import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import { active as activeDeadline, currentDeadline, type Deadline, isCutByTimeout } from "../deadline.js"
-import { onDaemon } from "../detached.js"
+import { background, onDaemon } from "../detached.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
 import { unsafeMakeCallable } from "../policy.js"
@@ -364,7 +364,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
     // the first unpublished count (idle otherwise: no timer while nothing happens)
     const publisher = this.timeless
       ? Effect.forkScoped(
-        Effect.forever(Effect.zipRight(Effect.zipRight(counters.unpublished, sleep(PUBLISH_EVERY_MILLIS)), Effect.sync(counters.publish)))
+        background(Effect.forever(Effect.zipRight(Effect.zipRight(counters.unpublished, sleep(PUBLISH_EVERY_MILLIS)), Effect.sync(counters.publish))))
       )
       : Effect.void
     // the breakers of this namespace in this process: a mode change reaches each at once
@@ -389,20 +389,12 @@ export class CircuitBreakerImpl implements Fast.Runner {
     return Effect.gen(this, function*() {
       // transitions and mode changes made by other replicas (a shared store): active before make returns
       const remote = yield* subscribe(namespace)
-      yield* Stream.runForEach(remote, (t) => Effect.sync(() => this.onRemote(t))).pipe(
-        Effect.interruptible,
-        Effect.forkScoped
-      )
+      yield* Effect.forkScoped(background(Stream.runForEach(remote, (t) => Effect.sync(() => this.onRemote(t)))))
       if (readMode !== undefined) {
         // the mode in force, read in the background (make never waits on a remote store; a store
         // that fails: enforcing until the next read), then every MODE_REFRESH_MILLIS: pub/sub is
         // at most once, a change it lost is read then
-        yield* readMode.pipe(
-          Effect.zipRight(Effect.sleep(MODE_REFRESH_MILLIS)),
-          Effect.forever,
-          Effect.interruptible,
-          Effect.forkScoped
-        )
+        yield* Effect.forkScoped(background(Effect.forever(Effect.zipRight(readMode, Effect.sleep(MODE_REFRESH_MILLIS)))))
       }
     })
   }

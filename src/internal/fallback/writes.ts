@@ -16,6 +16,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
+import { background } from "../detached.js"
 import type * as Fallback from "../../Fallback.js"
 import { currentDeadline } from "../deadline.js"
 import { LinkedMap } from "../linkedMap.js"
@@ -148,7 +149,7 @@ export class StaleWrites {
       // detached from the caller: its interruption and deadline do not reach the write
       started = Effect.zipRight(
         started,
-        Effect.forkDaemon(Effect.locally(this.writeOne(next, w), currentDeadline, undefined))
+        Effect.forkDaemon(background(Effect.locally(this.writeOne(next, w), currentDeadline, undefined)))
       )
     }
     return Effect.asVoid(started)

@@ -25,6 +25,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import { background } from "../detached.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as Api from "../../Health.js"
 import type * as TimeoutModule from "../../Timeout.js"
@@ -318,9 +319,9 @@ export class HealthImpl implements Api.Service {
       const clock = this.clock
       // a schedule's sleeps of any length (Effect's live sleep never fires past 2^31-1 ms): see time.ts
       const monitor = withLongSleeps(clock, Effect.repeat(Effect.withClock(this.runOnce(entry), clock), def.schedule))
-      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = [yield* Effect.forkIn(monitor, this.layerScope)]
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = [yield* Effect.forkIn(background(monitor), this.layerScope)]
       if (def.trigger !== undefined) {
-        const trigger = yield* Effect.forkIn(Stream.runForEach(def.trigger, () => this.runOnce(entry)), this.layerScope)
+        const trigger = yield* Effect.forkIn(background(Stream.runForEach(def.trigger, () => this.runOnce(entry))), this.layerScope)
         fibers.push(trigger)
         // let the trigger's stream start and subscribe to its source (the fiber
         // suspends waiting for the first element) before registering returns,

@@ -292,6 +292,8 @@ export class IdempotencyImpl<A, E> {
         ? Metric.increment(this.executionsMetric)
         : Effect.zipRight(Metric.increment(this.executionsMetric), Metric.increment(this.highWaterMetric)),
       Effect.flatMap(
+        // the user's work: it keeps the caller's flags (not `background`)
+        // eslint-disable-next-line no-restricted-syntax
         Effect.forkIn(execution, this.executionScope),
         // the caller's wait is bounded by its deadline; the execution goes on, detached
         (fiber) => Effect.flatten(restore(waitWithin(Fiber.join(fiber))))

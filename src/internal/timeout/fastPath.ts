@@ -38,6 +38,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
+import { background } from "../detached.js"
 import type { TimeoutError } from "../errors.js"
 import { currentDeadline, type Deadline, reportExpired, timeoutInterruptor } from "../deadline.js"
 // when the fiber's clock is Effect's live clock, a Node timer is equivalent to `clock.sleep`
@@ -193,7 +194,7 @@ class FiberTimer extends Deadlines {
       )
     })
     // interruptible: the runtime carries the caller's flags, and an uninterruptible timer could not be stopped
-    this.fiber = Runtime.runFork(runtime)(Effect.interruptible(loop))
+    this.fiber = Runtime.runFork(runtime)(background(loop))
   }
 }
 

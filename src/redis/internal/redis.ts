@@ -16,6 +16,7 @@ import * as Metric from "effect/Metric"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
+import { background } from "../../internal/detached.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { ResilienceErrorTypeId } from "../../internal/errors.js"
 import { liveClock, sleep } from "../../internal/time.js"
@@ -259,13 +260,13 @@ export const make = (
     const runtime = yield* Effect.runtime<never>()
     // (an eager start connected above, before this listener: its first check is the one below)
     client.on("ready", () => {
-      Runtime.runFork(runtime)(checkFormat)
+      Runtime.runFork(runtime)(background(checkFormat))
     })
     if (connect === "eager") yield* checkFormat
     // on real time whatever the Clock (the entries expire on Redis TIME; a TestClock moved by hours
     // must not replay thousands of checks)
     yield* Effect.forkScoped(
-      Effect.withClock(Effect.forever(Effect.zipRight(sleep(formatCheckInterval), checkFormat)), liveClock)
+      background(Effect.withClock(Effect.forever(Effect.zipRight(sleep(formatCheckInterval), checkFormat)), liveClock))
     )
     return {
       client,

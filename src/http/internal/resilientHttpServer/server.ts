@@ -45,6 +45,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
+import { background } from "../../../internal/detached.js"
 import type * as Bulkhead from "../../../Bulkhead.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import * as bulkhead_ from "../../../internal/bulkhead/bulkhead.js"
@@ -474,7 +475,7 @@ export class ServerImpl {
       FiberRef.set(currentDeadline, deadline),
       // the deadline ends with the request (forks that outlive it see none)
       mine ? Scope.addFinalizer(scope, Effect.sync(() => (deadline.active = false))) : Effect.void,
-      Effect.forkIn(Effect.interruptible(watcher), scope),
+      Effect.forkIn(background(watcher), scope),
       HttpApp.appendPreResponseHandler((_, response) =>
         fired ? this.answered("deadline", copyHeaders(response, responseOf(new DeadlineExceeded()))) : Effect.succeed(response)
       )
@@ -494,7 +495,7 @@ export class ServerImpl {
         { key: this.partitionOf(context, request) }
       ).pipe(Effect.catchAll((error: unknown) => Deferred.fail(admitted, error)))
       return Effect.zipRight(
-        Effect.forkIn(Effect.interruptible(holder), scope),
+        Effect.forkIn(background(holder), scope),
         Effect.catchAll(Deferred.await(admitted), (error): Effect.Effect<never, ApiError> => {
           if (error instanceof TimeoutError) {
             return Effect.zipRight(this.answered("deadline", responseOf(new DeadlineExceeded())), Effect.fail(new DeadlineExceeded()))

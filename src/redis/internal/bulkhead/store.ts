@@ -24,6 +24,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
+import { background } from "../../../internal/detached.js"
 import type * as Bulkhead from "../../../Bulkhead.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { BulkheadStore } from "../../../internal/bulkhead/store.js"
@@ -125,7 +126,7 @@ class NameLeases implements Leases {
           onFailure: (error) =>
             Effect.zipRight(
               // the lease expires on its own if this release fails too
-              Effect.forkIn(Effect.ignore(this.release(redisKey, lease)), this.scope),
+              Effect.forkIn(background(Effect.ignore(this.release(redisKey, lease))), this.scope),
               Effect.fail(error)
             ),
           onSuccess: ([ok, , retryIn]): Effect.Effect<Bulkhead.BulkheadStore.Acquisition> =>

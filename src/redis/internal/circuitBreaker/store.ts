@@ -16,6 +16,7 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Redis as IORedis } from "ioredis"
+import { background } from "../../../internal/detached.js"
 import type * as CircuitBreaker from "../../../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { CircuitBreakerStoreError, DEFAULT_KEY } from "../../../internal/circuitBreaker/errors.js"
@@ -313,7 +314,7 @@ const subscriber = (
             client.connect().catch(() => {})
           }),
           Effect.forkScoped(
-            Effect.retry(
+            background(Effect.retry(
               bounded(
                 SUBSCRIBE,
                 timeout,
@@ -323,7 +324,7 @@ const subscriber = (
                 })
               ),
               Schedule.spaced("1 second")
-            )
+            ))
           )
         )
         : bounded(
@@ -406,11 +407,9 @@ export const make = (options: StoreOptions = {}): Effect.Effect<Store, InvalidOp
      * probeTimeout).
      */
     const release = (namespace: string, key: string | undefined, token: string): Effect.Effect<void> =>
-      redis.use("ZREM breaker.lease", (client) => client.zrem(keysOf(prefix, namespace, key)[1]!, token)).pipe(
-        Effect.ignore,
-        Effect.forkDaemon,
-        Effect.asVoid
-      )
+      Effect.asVoid(Effect.forkDaemon(background(Effect.ignore(
+        redis.use("ZREM breaker.lease", (client) => client.zrem(keysOf(prefix, namespace, key)[1]!, token))
+      ))))
 
     /** Runs a mode script on the namespace's mode key (beside its own circuit's keys, in their slot). */
     const runMode = (

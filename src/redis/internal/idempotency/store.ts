@@ -37,6 +37,7 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
+import { background } from "../../../internal/detached.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import type * as I from "../../../Idempotency.js"
 import { IdempotencyError } from "../../../internal/idempotency/errors.js"
@@ -273,7 +274,7 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
           watch = created
           watches.set(id, created)
           return Effect.map(
-            Effect.forkIn(Effect.interruptible(this.pollLoop(id, created, key, lease, codec)), this.storeScope),
+            Effect.forkIn(background(this.pollLoop(id, created, key, lease, codec)), this.storeScope),
             (fiber) => {
               created.poller = fiber
             }
@@ -349,7 +350,7 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
       Effect.addFinalizer(() => release),
       // added after the release, so it stops first when the scope closes
       Effect.as(
-        Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.zipRight(sleep(this.renewEvery), renew)))),
+        Effect.forkScoped(background(Effect.forever(Effect.zipRight(sleep(this.renewEvery), renew)))),
         acquisition
       )
     )
@@ -361,7 +362,7 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
     return Effect.uninterruptible(Effect.matchEffect(this.run("acquire", key, lease, [this.lockTtlMillis]), {
       onFailure: (error) => {
         // the script may still run later (sent before a timeout): release what it would take
-        const cleanup = Effect.forkIn(Effect.ignore(this.run("release", key, lease)), this.storeScope)
+        const cleanup = Effect.forkIn(background(Effect.ignore(this.run("release", key, lease))), this.storeScope)
         if (!this.allowOnError) return Effect.zipRight(cleanup, Effect.fail(error))
         this.allowed++
         return Effect.as(cleanup, this.unprotected)
