@@ -860,6 +860,33 @@ const overallTimeoutCounted = Effect.gen(function*() {
   assert.deepStrictEqual(countsOf(s), counts(1, 1, 0, 1, 0), "the stats count it too")
 })
 
+/**
+ * A 503 whose body stalls after its head, inside `Effect.uninterruptible`: the discarded response
+ * must not hold the caller — the retry runs and answers. (The discarded body is drained before the
+ * retry, within `drain.timeout`, as the library's own I/O; a body that stalls has usually been cut
+ * already by then — the attempt's scope closed — so this pins the outcome, whichever of the two
+ * ends the read.)
+ */
+const stalledDrainInRegion = Effect.gen(function*() {
+  const routes: Routes = (path, n) =>
+    path === "/victim" && n === 1 ? paced(head(503), chunk("partial "), end("never sent")) : undefined
+  const s = yield* setup(routes, { ...tolerant, drain: { timeout: "2 seconds" } })
+  const fiber = yield* Effect.fork(Effect.uninterruptible(Effect.exit(victim(s))))
+  yield* headAndChunk(s)
+  yield* waitFor("the client drains the 503's body", () => countsOf(s).drained === 1)
+  // the drain's timer (2 s), then the retry's pause (1 s): the clock in small steps, so that each
+  // timer is registered before the time it waits for passes
+  for (let i = 0; i < 40 && s.origin.of("/victim").length < 2; i++) {
+    yield* TestClock.adjust("100 millis")
+    yield* realSleep(5)
+  }
+  yield* waitFor("the call ends with the retry's answer", () => fiber.unsafePoll() !== null, ENDS_POLLS)
+  const exit = fiber.unsafePoll()!
+  assert.deepStrictEqual(exit, Exit.succeed(Exit.succeed("200 ok")), summary(exit))
+  yield* waitFor("the stalled body's exchange cut", () => s.origin.of("/victim")[0]!.state === "aborted")
+  assert.deepStrictEqual(countsOf(s), counts(1, 2, 1, 1, 1), "one call, two attempts, one retry, one failure, one drained body")
+})
+
 // ---------------------------------------------------------------------------
 
 for (const [label, layer] of CLIENTS) {
@@ -890,6 +917,11 @@ for (const [label, layer] of CLIENTS) {
         it.scoped(c.name, on(inRegion(c)))
       }
     })
+
+    it.scoped(
+      "uninterruptible, never interrupted: a 503 whose body stalls is discarded without holding the caller, and the retry answers",
+      on(stalledDrainInRegion)
+    )
 
     if (label === "undici") {
       // the two bugs' mechanisms, each on one client (they are the client's, not the transport's)
