@@ -72,7 +72,8 @@ export const modules: Record<string, Module> = {
       "test/CircuitBreaker.machine.test.ts",
       "test/CircuitBreaker.options.test.ts",
       "test/CircuitBreaker.fastpath.test.ts",
-      "test/CircuitBreaker.config.test.ts"
+      "test/CircuitBreaker.config.test.ts",
+      "test/CircuitBreaker.mutants.test.ts"
     ]
   },
   RateLimiter: {

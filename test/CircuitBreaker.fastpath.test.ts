@@ -5,9 +5,9 @@
  * only), which the breaker takes when the runtime does not run the primitive as expected.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
-import { FastCall, setSupported, supported } from "../src/internal/circuitBreaker/fastCall.js"
+import { FastCall, probe, type Runner, setSupported, supported } from "../src/internal/circuitBreaker/fastCall.js"
 import { Boom, decisionOf, ok, tagOf } from "./utils/breaker.js"
 
 const consecutive = (failures: number) =>
@@ -28,9 +28,159 @@ const inFlight = <A, E>(n: number, gate: Deferred.Deferred<void>, started: () =>
     return fibers
   })
 
+/** How the probe builds its calls. */
+type Make = Parameters<typeof probe>[0]
+const fastCall: Make = (self, runner, key, classify) => new FastCall(self, runner, key, classify)
+
+/** Where Effect's runtime keeps the fiber running now (what `Fiber.getCurrentFiber()` reads). */
+const CURRENT_FIBER = "effect/FiberCurrent"
+const globals = globalThis as unknown as Record<string, unknown>
+/** Runs `f` with `fiber` shown as the fiber running now. */
+const asCurrent = <A>(fiber: unknown, f: () => A): A => {
+  const saved = globals[CURRENT_FIBER]
+  globals[CURRENT_FIBER] = fiber
+  try {
+    return f()
+  } finally {
+    globals[CURRENT_FIBER] = saved
+  }
+}
+
+/** Calls whose breaker (`runner`) is reached through `wrap`: what a runtime would hand it instead. */
+const viaRunner = (wrap: (runner: Runner) => Runner): Make => (self, runner, key, classify) =>
+  new FastCall(self, wrap(runner), key, classify)
+
+/** A run with no run in flight: the phase of a FastCall nobody ran. */
+const IDLE = new FastCall(Effect.void, undefined as unknown as Runner, undefined, undefined).phase
+
 describe("CircuitBreaker: the call as one Effect", () => {
   it("the fiber runtime runs it as the breaker expects (checked once per process)", () => {
     assert.isTrue(supported())
+  })
+
+  it.scoped("on this runtime (Effect 3.22) a fresh check passes, and a default breaker's calls, own and keyed, are FastCalls", () =>
+    Effect.gen(function*() {
+      assert.isTrue(probe(fastCall))
+      // a subclass that changes nothing passes too (the broken variants below fail for their own reason)
+      assert.isTrue(probe((self, runner, key, classify) => new (class extends FastCall {})(self, runner, key, classify)))
+      setSupported(undefined)
+      assert.isTrue(supported())
+      const breaker = yield* consecutive(5)
+      assert.instanceOf(breaker(ok), FastCall)
+      assert.instanceOf(breaker.execute(ok, { key: "k" }), FastCall)
+      assert.strictEqual(yield* breaker.execute(ok, { key: "k" }), "ok")
+    }))
+
+  // The probe is what keeps a breaker off the FastCall path on a runtime that would run it wrongly
+  // (a later Effect): each check it makes, broken on purpose, must make it answer false.
+  describe("the probe answers false for a call the runtime would not run as expected (one variant per check)", () => {
+    it("admission: the effect read with no fiber current (the breaker could not read the fiber's deadline)", () => {
+      class NoFiber extends FastCall {
+        override get effect_instruction_i0(): Effect.Effect<unknown, unknown, unknown> {
+          return asCurrent(undefined, () => super.effect_instruction_i0)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new NoFiber(self, runner, key, classify)))
+    })
+
+    it("admission: decided with another fiber than the one running the call", () => {
+      const other = Effect.runFork(Effect.void)
+      assert.isFalse(probe(viaRunner((runner) => ({ ...runner, begin: (_fiber, call) => runner.begin(other, call) }))))
+    })
+
+    it("admission: decided with a current 'fiber' that is not a runtime fiber", () => {
+      const notAFiber = { _tag: "NotAFiber" } as unknown as Fiber.RuntimeFiber<unknown, unknown>
+      assert.isFalse(probe(viaRunner((runner) => ({
+        ...runner,
+        begin: (_fiber, call) => asCurrent(notAFiber, () => runner.begin(notAFiber, call))
+      }))))
+    })
+
+    it("admission: the run decided without the breaker (the effect read is the call itself)", () => {
+      class NoBegin extends FastCall {
+        override get effect_instruction_i0(): Effect.Effect<unknown, unknown, unknown> {
+          return this.self
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new NoBegin(self, runner, key, classify)))
+    })
+
+    it("the success continuation's result not used (the record, or a classification, dropped)", () => {
+      class SuccessDropped extends FastCall {
+        override effect_instruction_i2(value: unknown): Effect.Effect<unknown, unknown, unknown> {
+          super.effect_instruction_i2(value)
+          return Exit.succeed(value)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new SuccessDropped(self, runner, key, classify)))
+    })
+
+    it("the failure continuation's result not used", () => {
+      class FailureDropped extends FastCall {
+        override effect_instruction_i1(cause: Cause.Cause<unknown>): Effect.Effect<unknown, unknown, unknown> {
+          super.effect_instruction_i1(cause)
+          return Exit.failCause(cause)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new FailureDropped(self, runner, key, classify)))
+    })
+
+    it("the failure continuation handed another cause than the run's", () => {
+      class OtherCause extends FastCall {
+        override effect_instruction_i1(cause: Cause.Cause<unknown>): Effect.Effect<unknown, unknown, unknown> {
+          return super.effect_instruction_i1(Cause.isFailType(cause) ? Cause.fail("other") : cause)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new OtherCause(self, runner, key, classify)))
+    })
+
+    it("a run's end not seen: the next run of the same call looks overlapping", () => {
+      class EndNotSeen extends FastCall {
+        override effect_instruction_i2(value: unknown): Effect.Effect<unknown, unknown, unknown> {
+          const phase = this.phase
+          const next = super.effect_instruction_i2(value)
+          this.phase = phase
+          return next
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new EndNotSeen(self, runner, key, classify)))
+    })
+
+    it("an overlapping run not marked: its result taken for the run in flight's", () => {
+      class Unmarked extends FastCall {
+        override get effect_instruction_i0(): Effect.Effect<unknown, unknown, unknown> {
+          return this.phase === IDLE ? super.effect_instruction_i0 : this.runner.general(this)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new Unmarked(self, runner, key, classify)))
+    })
+
+    it("an overlapping run's success handed back with its mark", () => {
+      class MarkKept extends FastCall {
+        override effect_instruction_i2(value: unknown): Effect.Effect<unknown, unknown, unknown> {
+          return typeof value === "object" ? Exit.succeed(value) : super.effect_instruction_i2(value)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new MarkKept(self, runner, key, classify)))
+    })
+
+    it("an overlapping run's failure handed back with its mark", () => {
+      class MarkKept extends FastCall {
+        override effect_instruction_i1(cause: Cause.Cause<unknown>): Effect.Effect<unknown, unknown, unknown> {
+          return cause._tag === "Sequential" ? Exit.failCause(cause) : super.effect_instruction_i1(cause)
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new MarkKept(self, runner, key, classify)))
+    })
+
+    it("a runtime that cannot run it at all (throws)", () => {
+      class Throws extends FastCall {
+        override get effect_instruction_i0(): Effect.Effect<unknown, unknown, unknown> {
+          throw new Error("not a primitive this runtime knows")
+        }
+      }
+      assert.isFalse(probe((self, runner, key, classify) => new Throws(self, runner, key, classify)))
+    })
   })
 
   it.scoped("a call is one FastCall on an in-process store, and an Effect; inspecting it admits nothing", () =>
@@ -40,6 +190,8 @@ describe("CircuitBreaker: the call as one Effect", () => {
       assert.instanceOf(call, FastCall)
       assert.isTrue(Effect.isEffect(call))
       assert.include(JSON.stringify(call), "CircuitBreaker")
+      // shown as Effect shows its own effects: an Effect of op CircuitBreaker, around the call
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(call)), { _id: "Effect", _op: "CircuitBreaker", self: JSON.parse(JSON.stringify(ok)) })
       assert.include(String(call), "CircuitBreaker")
       const m = yield* breaker.metrics()
       assert.strictEqual(m.successes + m.failures + m.rejections, 0)
@@ -61,6 +213,20 @@ describe("CircuitBreaker: the call as one Effect", () => {
       assert.instanceOf(breaker(ok), FastCall)
       const m = yield* breaker.metrics()
       assert.deepStrictEqual([m.successes, m.failures, m.rejections, m.state._tag], [2, 1, 1, "Closed"])
+    }))
+
+  // Pins: which path the own calls take follows the own circuit alone (a keyed circuit's rejection
+  // does not send them to the general path, a keyed admission does not bring them back to FastCalls).
+  it.scoped("the own calls' path follows the own circuit, not a keyed one", () =>
+    Effect.gen(function*() {
+      const breaker = yield* consecutive(1)
+      yield* Effect.exit(breaker.execute(Effect.fail(new Boom()), { key: "k" }))
+      assert.strictEqual(yield* decisionOf(breaker.execute(ok, { key: "k" })), "CircuitOpen")
+      assert.instanceOf(breaker(ok), FastCall)
+      yield* Effect.exit(breaker(Effect.fail(new Boom())))
+      assert.strictEqual(yield* decisionOf(breaker(ok)), "CircuitOpen")
+      assert.strictEqual(yield* breaker.execute(ok, { key: "other" }), "ok")
+      assert.notInstanceOf(breaker(ok), FastCall)
     }))
 
   it.scoped("one call effect run by several fibers at once: every run is admitted and recorded once", () =>

@@ -372,6 +372,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
     const joinPeers = Effect.acquireRelease(Effect.sync(() => peers.add(this.applyMode)), () =>
       Effect.sync(() => {
         peers.delete(this.applyMode)
+        // Stryker disable next-line OptionalChaining: equivalent: the store's entry is made by peersOf before the breaker joins and never removed
         if (peers.size === 0) localPeers.get(store)?.delete(namespace)
       }))
     return Effect.zipRight(Effect.zipRight(Effect.zipRight(publishOnClose, publisher), joinPeers), this.followMode())
@@ -486,6 +487,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
     fast: Fast.FastCall | undefined
   ): Effect.Effect<A, E, R> {
     if (key === undefined) this.ownClosed = true
+    // Stryker disable next-line BooleanLiteral: equivalent: with an in-process store, recording through its effect records the same, one scheduling step later
     if (fast === undefined) return this.runAdmitted(self, key, classify, ticket, start, true, undefined)
     fast.admitted(ticket, start)
     return self
@@ -509,6 +511,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
         const cutAfter = this.cutAfterFor(activeDeadline(fiber.getFiberRef(currentDeadline)))
         if (this.handle !== undefined) {
           const admission = this.handle.admit(key, this.config, start, true)!
+          // Stryker disable next-line BooleanLiteral: equivalent: with an in-process store, recording through its effect records the same, one scheduling step later
           return this.afterAdmission(restore(self), key, classify, admission, start, true, cutAfter, enforcing)
         }
         // shielded from the caller's interruption: an admission interrupted in flight
@@ -548,12 +551,14 @@ export class CircuitBreakerImpl implements Fast.Runner {
       if (enforcing) return this.reject(key, admission, start)
       // MetricsOnly: counted as a rejection, run without being recorded (an enforcing breaker would not see it)
       this.rejection(key, admission, start, false)
+      // Stryker disable next-line BooleanLiteral: equivalent: an UNTRACKED ticket is accounted the same way by recordSync and recordEffect (never recorded, never a probe)
       return this.runAdmitted(self, key, classify, UNTRACKED, start, false, undefined)
     }
     if (admission.untracked === true) {
       // the store is full of circuits it must keep: run as if closed, not recorded
       this.counters.add(this.counters.untracked, key)
       this.events.emitWith(() => ({ _tag: "Untracked", breaker: this.name, key: key ?? DEFAULT_KEY }))
+      // Stryker disable next-line BooleanLiteral: equivalent: an UNTRACKED ticket is accounted the same way by recordSync and recordEffect (never recorded, never a probe)
       return this.runAdmitted(self, key, classify, UNTRACKED, start, false, undefined)
     }
     return this.runAdmitted(self, key, classify, admission, start, sync, cutAfter)
@@ -634,6 +639,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
   /** A {@link FastCall}'s admitted run succeeded. */
   succeeded(value: unknown, call: Fast.FastCall): Effect.Effect<unknown, unknown, unknown> {
     const { classify, key, start, ticket } = call
+    // Stryker disable next-line BooleanLiteral: equivalent: with an in-process store, recording through its effect records the same, one scheduling step later
     if (classify !== undefined) return this.settleSuccess(value, key, classify, ticket!, start, true)
     this.recordSync(key, ticket!, classifiers.Outcome.success, start)
     return Exit.succeed(value)
@@ -641,6 +647,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
 
   /** A {@link FastCall}'s admitted run failed. */
   failed(cause: Cause.Cause<unknown>, call: Fast.FastCall): Effect.Effect<unknown, unknown, unknown> {
+    // Stryker disable next-line BooleanLiteral: equivalent: with an in-process store, recording through its effect records the same, one scheduling step later
     return this.settleFailure(cause, call.key, call.classify, call.ticket!, call.start, true, undefined)
   }
 
@@ -691,6 +698,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
     start: number,
     sync: boolean
   ): Effect.Effect<X, any> {
+    // Stryker disable next-line BlockStatement: equivalent: without the block the record goes through the in-process store's effect: the same record, one scheduling step later
     if (sync) {
       this.recordSync(key, ticket, outcome, start)
       return then
@@ -951,6 +959,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
       const store = this.store
       if (store.setMode === undefined) {
         // a store that keeps no mode: this breaker's alone
+        // Stryker disable next-line StringLiteral: equivalent: applyMode reads the setting's mode, since and generation, never its tag
         this.applyMode({ _tag: "ModeSetting", mode: next, since: this.now(), generation: this.modeGeneration + 1 })
         return Effect.void
       }
