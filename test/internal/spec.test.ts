@@ -236,3 +236,37 @@ describe("Spec.rows", () => {
     assert.strictEqual(spec.configName, "Toy.config")
   })
 })
+
+describe("Spec.rows: defaults as the docs write them", () => {
+  it("a Duration or a number of milliseconds in minutes, seconds or millis, singular or plural; Infinity; strings quoted", () => {
+    const docs = Spec.struct<Record<string, unknown>>()("Docs.make", {
+      hundredMillis: Spec.duration().default(Duration.millis(100)),
+      oneSecond: Spec.duration().default(Duration.seconds(1)),
+      thirtySeconds: Spec.duration().default(Duration.seconds(30)),
+      ninetySeconds: Spec.duration().default(Duration.seconds(90)),
+      oneMinute: Spec.duration().default(Duration.minutes(1)),
+      twoMinutes: Spec.millis().default(120_000),
+      fifteenHundred: Spec.millis().default(1_500),
+      sixtyOneSeconds: Spec.millis().default(61_000),
+      forever: Spec.duration({ allowInfinite: true }).default(Duration.infinity),
+      asGiven: Spec.duration().default("2 seconds"),
+      word: Spec.string().default("toy"),
+      count: Spec.integer({ min: 0 }).default(3)
+    })
+    const defaults = Object.fromEntries(docs.rows().map((r) => [r.option, r.default]))
+    assert.deepStrictEqual(defaults, {
+      hundredMillis: "100 millis",
+      oneSecond: "1 second",
+      thirtySeconds: "30 seconds",
+      ninetySeconds: "90 seconds",
+      oneMinute: "1 minute",
+      twoMinutes: "2 minutes",
+      fifteenHundred: "1500 millis",
+      sixtyOneSeconds: "61 seconds",
+      forever: "Infinity",
+      asGiven: "2 seconds",
+      word: "\"toy\"",
+      count: "3"
+    })
+  })
+})
