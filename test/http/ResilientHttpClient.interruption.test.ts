@@ -53,6 +53,7 @@ import { ResilientHttpClient } from "effect-resilience/http"
 import { createServer, type Server, type ServerResponse } from "node:http"
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net"
 import { CallTree, summary } from "../utils/interruption.js"
+import { counterTotal } from "../utils/metrics.js"
 import { realSleep } from "../utils/realTime.js"
 import { nodeKeepAlive, undici } from "./server.js"
 
@@ -862,10 +863,9 @@ const overallTimeoutCounted = Effect.gen(function*() {
 
 /**
  * A 503 whose body stalls after its head, inside `Effect.uninterruptible`: the discarded response
- * must not hold the caller — the retry runs and answers. (The discarded body is drained before the
- * retry, within `drain.timeout`, as the library's own I/O; a body that stalls has usually been cut
- * already by then — the attempt's scope closed — so this pins the outcome, whichever of the two
- * ends the read.)
+ * must not hold the caller — the retry runs and answers. The discarded body is drained before the
+ * retry, within `drain.timeout` (1 s by default), as the library's own I/O (`ownIO` around the
+ * call, an interruptible read inside the drain's bound), so the bound cuts it in the region too.
  */
 const stalledDrainInRegion = Effect.gen(function*() {
   const routes: Routes = (path, n) =>
@@ -885,6 +885,60 @@ const stalledDrainInRegion = Effect.gen(function*() {
   assert.deepStrictEqual(exit, Exit.succeed(Exit.succeed("200 ok")), summary(exit))
   yield* waitFor("the stalled body's exchange cut", () => s.origin.of("/victim")[0]!.state === "aborted")
   assert.deepStrictEqual(countsOf(s), counts(1, 2, 1, 1, 1), "one call, two attempts, one retry, one failure, one drained body")
+})
+
+/**
+ * `drain.timeout` is the drain's bound, whatever it is: a 503 whose body ends 2 s after its head,
+ * with `drain.timeout: "3 seconds"`, is read whole before the retry (its connection then reusable),
+ * and the client's own drain is never reported as a user hook that timed out
+ * (`resilience_user_code_failures`). The drain runs as the retry's `onRetry`, whose bound
+ * (`onRetryTimeout`, 1 s by default) cut it at 1 s and counted the cut as the user's hook timing
+ * out (finding 29).
+ */
+const slowDrainWithinItsTimeout = Effect.gen(function*() {
+  const routes: Routes = (path, n) =>
+    path === "/victim" && n === 1 ? paced(head(503), chunk("partial "), end("rest")) : undefined
+  const name = `interruption-drain-${++clients}`
+  const s = yield* setup(routes, { ...tolerant, name, drain: { timeout: "3 seconds" } })
+  const hookFailures = () => counterTotal("resilience_user_code_failures", { policy: name })
+  const fiber = yield* Effect.fork(Effect.exit(victim(s)))
+  yield* headAndChunk(s)
+  yield* waitFor("the client drains the 503's body", () => countsOf(s).drained === 1)
+  // 2 s into the drain (in steps, so that the drain's and the retry's timers are registered first)
+  for (let i = 0; i < 20; i++) {
+    yield* TestClock.adjust("100 millis")
+    yield* realSleep(5)
+  }
+  assert.strictEqual(s.origin.of("/victim")[0]!.state, "open", "the drain still reads the body 2 s in (its bound is 3 s)")
+  yield* s.origin.advance("/victim")
+  yield* waitFor("the body read whole: the exchange finished", () => s.origin.of("/victim")[0]!.state === "finished")
+  for (let i = 0; i < 20 && s.origin.of("/victim").length < 2; i++) {
+    yield* TestClock.adjust("100 millis")
+    yield* realSleep(5)
+  }
+  yield* waitFor("the call ends with the retry's answer", () => fiber.unsafePoll() !== null)
+  const exit = fiber.unsafePoll()!
+  assert.deepStrictEqual(exit, Exit.succeed(Exit.succeed("200 ok")), summary(exit))
+  assert.strictEqual(yield* hookFailures(), 0, "the client's drain is not a user hook that timed out")
+})
+
+/** The default `drain.timeout` (1 s) cuts a stalled drain: the cut is the drain's, not a user hook's timeout. */
+const stalledDrainNotAHookFailure = Effect.gen(function*() {
+  const routes: Routes = (path, n) =>
+    path === "/victim" && n === 1 ? paced(head(503), chunk("partial "), end("never sent")) : undefined
+  const name = `interruption-drain-${++clients}`
+  const s = yield* setup(routes, { ...tolerant, name })
+  const fiber = yield* Effect.fork(Effect.exit(victim(s)))
+  yield* headAndChunk(s)
+  yield* waitFor("the client drains the 503's body", () => countsOf(s).drained === 1)
+  for (let i = 0; i < 40 && s.origin.of("/victim").length < 2; i++) {
+    yield* TestClock.adjust("100 millis")
+    yield* realSleep(5)
+  }
+  yield* waitFor("the call ends with the retry's answer", () => fiber.unsafePoll() !== null)
+  assert.deepStrictEqual(fiber.unsafePoll(), Exit.succeed(Exit.succeed("200 ok")))
+  assert.strictEqual(s.origin.of("/victim")[0]!.state, "aborted", "the stalled body's exchange cut")
+  assert.strictEqual(yield* counterTotal("resilience_user_code_failures", { policy: name }), 0)
 })
 
 // ---------------------------------------------------------------------------
@@ -922,6 +976,10 @@ for (const [label, layer] of CLIENTS) {
       "uninterruptible, never interrupted: a 503 whose body stalls is discarded without holding the caller, and the retry answers",
       on(stalledDrainInRegion)
     )
+
+    it.scoped("a discarded body is drained within `drain.timeout` (3 s), not cut by the retry's hook bound (finding 29)", on(slowDrainWithinItsTimeout))
+
+    it.scoped("a stalled drain cut by the default `drain.timeout` is not counted as a user hook's timeout", on(stalledDrainNotAHookFailure))
 
     if (label === "undici") {
       // the two bugs' mechanisms, each on one client (they are the client's, not the transport's)

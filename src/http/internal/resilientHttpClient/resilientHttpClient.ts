@@ -171,7 +171,11 @@ export class ResilienceImpl {
       maxRetryAfter: r.maxRetryAfter,
       budget: r.budget,
       while: (error) => isRetryable(error, r.statuses, r.maxRetryAfterMillis),
-      onRetry: (event) => this.onRetry(event.error)
+      onRetry: (event) => this.onRetry(event.error),
+      // the hook is the client's drain, bounded by `drain.timeout` (and the deadline): not cut at
+      // Retry's default hook bound (1 s), which would ignore a longer `drain.timeout` and count the
+      // cut as a user hook timing out
+      onRetryTimeout: Duration.infinity
     })
     this.statsEffect = Effect.sync(() => this.unsafeStats())
   }
