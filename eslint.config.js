@@ -41,7 +41,8 @@ export default tseslint.config(
             "Effect.fork* in a pipe: put `background` just before it (src/internal/detached.ts) and disable this line with that reason, or call it on `background(…)`."
         },
         {
-          selector: "CallExpression[callee.object.name='Runtime'][callee.property.name='runFork'] > CallExpression.callee",
+          selector:
+            "CallExpression[callee.type='CallExpression'][callee.callee.object.name='Runtime'][callee.callee.property.name='runFork']:not([arguments.0.callee.name=/^(background|detached|ownIO)$/])",
           message: "Runtime.runFork(runtime)(…): the runtime carries the flags it was captured with; run `background(…)` in it."
         }
       ]

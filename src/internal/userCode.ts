@@ -43,6 +43,7 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as RuntimeFlags from "effect/RuntimeFlags"
+import { background } from "./detached.js"
 import * as time from "./time.js"
 
 /** How user code failed. @internal */
@@ -242,6 +243,8 @@ const start = <A>(
     if (timer !== undefined) timer.unsafeInterruptAsFork(parent.id())
     if (waiter !== undefined) waiter(a)
   }
+  // the user's hook, made interruptible so that its bound (below) can cut it in any region
+  // eslint-disable-next-line no-restricted-syntax
   const fiber = Runtime.runFork(runtime)(Effect.interruptible(hook))
   const done = fiber.unsafePoll()
   if (done !== null) {
@@ -251,7 +254,7 @@ const start = <A>(
       if (!settled) settle(answer(s, exit, isValid, fallback))
     })
     if (boundMillis !== Infinity) {
-      timer = Runtime.runFork(runtime)(Effect.interruptible(time.sleep(Math.max(0, boundMillis))))
+      timer = Runtime.runFork(runtime)(background(time.sleep(Math.max(0, boundMillis))))
       timer.addObserver((exit) => {
         if (settled || !Exit.isSuccess(exit)) return
         report(s, "timeout", boundMillis)

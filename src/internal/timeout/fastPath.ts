@@ -295,6 +295,8 @@ export const makeFastTimeout = (interruptor: FiberId.FiberId = timeoutInterrupto
       const context = parent.currentContext as Context.Context<R>
       const callerRefs = parent.getFiberRefs()
       const runtime = Runtime.make({ context, runtimeFlags: status.runtimeFlags, fiberRefs: callerRefs })
+      // the user's work, with the caller's flags on purpose (it runs as the caller would run it)
+      // eslint-disable-next-line no-restricted-syntax
       const fiber = Runtime.runFork(runtime)(self, {
         updateRefs: (refs, fiberId) =>
           outer === deadline ? refs : FiberRefs.updateAs(refs, { fiberId, fiberRef: currentDeadline, value: deadline })
