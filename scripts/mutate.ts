@@ -48,6 +48,7 @@ export const modules: Record<string, Module> = {
       "test/Timeout.fastpath.test.ts",
       "test/Timeout.events.test.ts",
       "test/Timeout.config.test.ts",
+      "test/Timeout.mutants.test.ts",
       "test/internal/time.test.ts",
       // the deadline's consumers: cuts counted by the breaker, waits bounded inside uninterruptible regions
       "test/reliability/Isolation.test.ts",
@@ -73,7 +74,8 @@ export const modules: Record<string, Module> = {
       "test/CircuitBreaker.options.test.ts",
       "test/CircuitBreaker.fastpath.test.ts",
       "test/CircuitBreaker.config.test.ts",
-      "test/CircuitBreaker.mutants.test.ts"
+      "test/CircuitBreaker.mutants.test.ts",
+      "test/CircuitBreaker.machine.mutants.test.ts"
     ]
   },
   RateLimiter: {

@@ -60,15 +60,18 @@ export const sleepOn = (clock: Clock.Clock, millis: number): Effect.Effect<void>
   if (!(millis > 0)) return clock.sleep(Duration.zero)
   if (millis <= MAX_TIMER_MILLIS) return clock.sleep(Duration.millis(millis))
   if (millis === Infinity) return Effect.never
-  const until = monotonicMillis(clock) + millis
-  const chunk: Effect.Effect<void> = Effect.suspend(() => {
-    const left = until - monotonicMillis(clock)
-    if (left <= 0) return Effect.void
-    return left <= MAX_TIMER_MILLIS
-      ? clock.sleep(Duration.millis(left))
-      : Effect.zipRight(clock.sleep(Duration.millis(MAX_TIMER_MILLIS)), chunk)
+  // the end is read when the sleep runs (each run of the effect sleeps its whole duration)
+  return Effect.suspend(() => {
+    const until = monotonicMillis(clock) + millis
+    const chunk: Effect.Effect<void> = Effect.suspend(() => {
+      const left = until - monotonicMillis(clock)
+      if (left <= 0) return Effect.void
+      return left <= MAX_TIMER_MILLIS
+        ? clock.sleep(Duration.millis(left))
+        : Effect.zipRight(clock.sleep(Duration.millis(MAX_TIMER_MILLIS)), chunk)
+    })
+    return chunk
   })
-  return chunk
 }
 
 /**

@@ -63,6 +63,39 @@ describe.skipIf(!hasRedis)("CircuitBreaker replicas on the Redis store (real red
       assert.strictEqual(m.rejections, 1)
     }))
 
+  it.scoped("a rolling deploy lowers halfOpen.probes mid-sample: the new replica's next call decides the sample on its configuration (it was stuck half-open for good: finding 30)", () =>
+    Effect.gen(function*() {
+      const replica = (probes: number, threshold: number) =>
+        Effect.flatMap(replicaContext(server().url, { store: { clock: "caller" } }), (context) =>
+          breakerOn(context, {
+            name: `rolling-${threshold}`,
+            tripPolicy: CircuitBreaker.consecutive(1),
+            openDuration: "1 second",
+            halfOpen: { probes, failureRateThreshold: threshold }
+          }))
+      // passes on the new configuration: one success of 3 (undecided), then probes 1
+      const before = yield* replica(3, 0.5)
+      const after = yield* replica(1, 0.5)
+      yield* Effect.exit(before(boom))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* before(ok), "ok")
+      assert.strictEqual(yield* tagOf(after), "HalfOpen")
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(yield* after(ok), "ok")
+      assert.strictEqual(yield* tagOf(before), "Closed")
+      // fails on the new configuration: one failure of 3 (under 1/2 of 3), then probes 1
+      const before2 = yield* replica(3, 0.6)
+      const after2 = yield* replica(1, 0.6)
+      yield* Effect.exit(before2(boom))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.exit(before2(boom))
+      assert.strictEqual(yield* tagOf(after2), "HalfOpen")
+      const rejected = yield* Effect.flip(after2(ok))
+      assert.strictEqual(rejected instanceof CircuitBreaker.CircuitBreakerError && rejected.reason._tag, "CircuitOpen")
+      const m = yield* after2.metrics()
+      assert.deepStrictEqual(m.transitions.slice(-1).map((t) => `${t.from}->${t.to} ${t.reason}`), ["HalfOpen->Open ProbeFailed"])
+    }))
+
   it.scoped("failures spread across replicas open the circuit for all of them", () =>
     Effect.gen(function*() {
       const [a, b] = yield* replicas(2, {

@@ -216,6 +216,7 @@ const unchanged = (caller: FiberRefs.FiberRefs, final: FiberRefs.FiberRefs): boo
   for (const [ref, stack] of final.locals) {
     if (ref === currentDeadline) continue
     const before = caller.locals.get(ref)
+    // Stryker disable next-line EqualityOperator: equivalent: the work's FiberRefs start as a copy of the caller's (the runtime flags always among them), so the first ref visited is the caller's and `!==` returns false there: every call joins, a no-op when nothing changed
     if (before === undefined) return false
     const a = before[0][1]
     const b = stack[0][1]

@@ -356,6 +356,12 @@ ensure()
 catchUp()
 local reply
 local state = c.state
+-- half-open sampling whose decided probes already fill this configuration's probes (lowered
+-- since the period began: a rolling deploy): decided now (machine.ts admit, sampleComplete)
+if state == 'HalfOpen' and sampling and c.hsucc + c.hfail >= cfg.p then
+  if reaches(c.hfail, cfg.p, cfg.hf) then open(c.openings + 1, nil, 'ProbeFailed') else close(c.openings, 'ProbesSucceeded') end
+  state = c.state
+end
 if state == 'Closed' then
   reply = { 'A', int(c.gen), '0' }
 elseif state == 'Open' then
