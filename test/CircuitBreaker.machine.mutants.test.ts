@@ -13,7 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import * as Machine from "../src/internal/circuitBreaker/machine.js"
-import { Boom, decisionOf, hold, ok, tagOf } from "./utils/breaker.js"
+import { Boom, decisionOf, hold, ok, storeConfig, tagOf } from "./utils/breaker.js"
 
 type StoreConfig = CircuitBreaker.CircuitBreakerStore.Config
 type Ticket = CircuitBreaker.CircuitBreakerStore.Ticket
@@ -25,18 +25,6 @@ const IGNORED: CallResult = { outcome: "ignored", slow: false, retryAfter: undef
 const UNCHANGED = { transitions: [], fenced: false }
 const FENCED = { transitions: [], fenced: true }
 
-/** A store configuration: consecutive(1), a 1 s break, 2 probes of 10 s. */
-const storeConfig = (overrides: Partial<StoreConfig> = {}): StoreConfig => ({
-  trip: { _tag: "Consecutive", failures: 1 },
-  slowCallThreshold: undefined,
-  openDurations: [1000],
-  maxOpenDuration: 1000,
-  openDurationResetAfter: 1000,
-  probes: 2,
-  successThreshold: 1,
-  probeTimeout: 10_000,
-  ...overrides
-})
 
 /** Generations and lease ids, unique as in a store. */
 const sequence = (): Machine.Sequence => {

@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Deferred, Duration, Effect, Fiber, Schedule, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
-import { Boom, decisionOf, hold, ok, tagOf } from "./utils/breaker.js"
+import { Boom, decisionOf, hold, ok, storeConfig, tagOf } from "./utils/breaker.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
 class TooMany extends Data.TaggedError("TooMany")<{ readonly retryAfter: Duration.Duration }> {}
@@ -32,18 +32,6 @@ const memoryStore = (options: CircuitBreaker.CircuitBreakerStore.MemoryOptions) 
 const SUCCESS = { outcome: "success", slow: false, retryAfter: undefined } as const
 const FAILURE = { outcome: "failure", slow: false, retryAfter: undefined } as const
 
-/** A store configuration: consecutive(1), a 1 s break, 2 probes of 10 s. */
-const storeConfig = (overrides: Partial<StoreConfig> = {}): StoreConfig => ({
-  trip: { _tag: "Consecutive", failures: 1 },
-  slowCallThreshold: undefined,
-  openDurations: [1000],
-  maxOpenDuration: 1000,
-  openDurationResetAfter: 1000,
-  probes: 2,
-  successThreshold: 1,
-  probeTimeout: 10_000,
-  ...overrides
-})
 
 describe("CircuitBreaker machine: what a closed circuit counts", () => {
   it.scoped("an ignored call neither breaks nor extends a run of failures", () =>

@@ -31,3 +31,18 @@ export const hold = <E>(run: (call: Effect.Effect<string, Boom>) => Effect.Effec
     yield* Deferred.await(started)
     return { gate, started, call, fiber }
   })
+
+/** A store configuration for driving the state machine directly: consecutive(1), a 1 s break, 2 probes of 10 s. */
+export const storeConfig = (
+  overrides: Partial<CircuitBreaker.CircuitBreakerStore.Config> = {}
+): CircuitBreaker.CircuitBreakerStore.Config => ({
+  trip: { _tag: "Consecutive", failures: 1 },
+  slowCallThreshold: undefined,
+  openDurations: [1000],
+  maxOpenDuration: 1000,
+  openDurationResetAfter: 1000,
+  probes: 2,
+  successThreshold: 1,
+  probeTimeout: 10_000,
+  ...overrides
+})
