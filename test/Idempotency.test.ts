@@ -328,6 +328,32 @@ describe("Idempotency and interruption", () => {
       assert.isTrue(Option.isNone(yield* Ref.get(seen)))
     }))
 
+  it.scoped("only the execution loses the deadline: its caller, a replay and a joiner keep theirs afterwards", () =>
+    Effect.gen(function*() {
+      const idem = yield* Idempotency.make({ ttl: "1 minute" })
+      const gate = yield* Deferred.make<void>()
+      const inside = yield* Ref.make<Option.Option<Duration.Duration>>(Option.some(Duration.zero))
+      const work = Effect.zipRight(
+        Effect.flatMap(Timeout.remaining, (r) => Ref.set(inside, r)),
+        Effect.as(Deferred.await(gate), "done")
+      )
+      // each caller reads its own remaining time once its call returned (10 s: the clock does not move)
+      const afterwards = (effect: Effect.Effect<string, unknown>) =>
+        Effect.zipRight(effect, Timeout.remaining).pipe(Timeout.make("10 seconds"))
+      const executor = yield* Effect.fork(afterwards(idem.run("k", work)))
+      yield* settle
+      const joiner = yield* Effect.fork(afterwards(idem.run("k", work)))
+      yield* settle
+      yield* Deferred.succeed(gate, undefined)
+      yield* settle
+      const replay = yield* afterwards(idem.run("k", work))
+      assert.isTrue(Option.isNone(yield* Ref.get(inside)))
+      for (const remaining of [yield* Fiber.join(executor), yield* Fiber.join(joiner), replay]) {
+        assert.deepStrictEqual(remaining, Option.some(Duration.seconds(10)))
+      }
+      assert.deepStrictEqual(idem.unsafeStats(), { executions: 1, joined: 1, replayed: 1, storeErrors: 0, refused: 0 })
+    }))
+
   it.effect.prop(
     "whatever the arrivals and interruptions, each key executes once and every caller that is not interrupted gets its result",
     [
@@ -371,6 +397,91 @@ describe("Idempotency and interruption", () => {
         for (const [key, n] of runs) assert.strictEqual(n, 1, `key ${key} executed ${n} times`)
       }).pipe(Effect.scoped),
     { fastCheck: { numRuns: numRuns(100) } }
+  )
+
+  // The policy hands its own memory store the call's lease directly; any other store finds it in
+  // its context (`Scope.extend`). The same scenario through both must answer the same, call by call.
+  it.effect.prop(
+    "the memory store's direct path answers exactly as the general store path (a wrapped memory store)",
+    [
+      fc.array(
+        fc.record({
+          key: fc.constantFrom("a", "b", "c", "d"),
+          gap: fc.integer({ min: 0, max: 700 }),
+          outcome: fc.constantFrom("succeed" as const, "fail" as const, "die" as const, "interrupt" as const),
+          interruptAfter: fc.option(fc.integer({ min: 0, max: 1500 }), { nil: undefined }),
+          invalidate: fc.boolean()
+        }),
+        { minLength: 1, maxLength: 30 }
+      ),
+      fc.integer({ min: 1, max: 4 }),
+      fc.boolean()
+    ],
+    ([calls, maxKeys, keepFailures]) =>
+      Effect.gen(function*() {
+        const scenario = (wrap: boolean) =>
+          Effect.gen(function*() {
+            const memory = yield* Idempotency.makeStoreMemory({ maxKeys, sweepInterval: Duration.infinity })
+            const store: Context.Tag.Service<Idempotency.IdempotencyStore> = wrap
+              ? { persistent: false, acquire: (k, o) => memory.acquire(k, o), invalidate: (k) => memory.invalidate(k) }
+              : memory
+            const idem = yield* Idempotency.make({ ttl: "2 seconds", keepFailures }).pipe(
+              Effect.provide(Layer.succeed(Idempotency.IdempotencyStore, store))
+            )
+            const runs: Array<string> = []
+            const work = (key: string, outcome: "succeed" | "fail" | "die" | "interrupt") =>
+              Effect.suspend(() => {
+                runs.push(key)
+                const n = runs.length
+                return Effect.zipRight(
+                  Effect.sleep("1 second"),
+                  outcome === "succeed"
+                    ? Effect.succeed(`${key}#${n}`)
+                    : outcome === "fail"
+                    ? Effect.fail(new Declined({ reason: `${key}#${n}` }))
+                    : outcome === "die"
+                    ? Effect.die(`${key}#${n}`)
+                    : Effect.interrupt
+                )
+              })
+            const fibers: Array<Fiber.RuntimeFiber<string, unknown>> = []
+            for (const call of calls) {
+              if (call.gap > 0) yield* TestClock.adjust(Duration.millis(call.gap))
+              if (call.invalidate) yield* idem.invalidate(call.key)
+              const fiber = yield* Effect.fork(idem.run(call.key, work(call.key, call.outcome)))
+              fibers.push(fiber)
+              if (call.interruptAfter !== undefined) {
+                yield* Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(call.interruptAfter)), Fiber.interrupt(fiber)))
+              }
+              yield* Effect.yieldNow()
+            }
+            yield* TestClock.adjust("1 minute")
+            const answers: Array<unknown> = []
+            for (const fiber of fibers) {
+              // polled, not awaited: a caller left waiting is an answer that differs, not a hang
+              const polled = yield* Fiber.poll(fiber)
+              if (Option.isNone(polled)) {
+                answers.push("still waiting")
+                continue
+              }
+              const exit = polled.value
+              answers.push(
+                Exit.isSuccess(exit)
+                  ? exit.value
+                  : Exit.isInterrupted(exit)
+                  ? "interrupted"
+                  : Cause.squash(exit.cause) instanceof Idempotency.IdempotencyError
+                  ? `refused ${Duration.toMillis((Cause.squash(exit.cause) as Idempotency.IdempotencyError).retryAfter ?? 0)}`
+                  : String(Cause.squash(exit.cause) instanceof Declined ? (Cause.squash(exit.cause) as Declined).reason : Cause.squash(exit.cause))
+              )
+            }
+            return { answers, runs, stats: idem.unsafeStats(), store: memory.unsafeStats() }
+          }).pipe(Effect.scoped)
+        const direct = yield* scenario(false)
+        const general = yield* scenario(true)
+        assert.deepStrictEqual(direct, general)
+      }),
+    { fastCheck: { numRuns: numRuns(50) } }
   )
 })
 

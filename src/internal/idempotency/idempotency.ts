@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -35,7 +36,7 @@ import * as Spec from "../spec.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
 import type { IdempotencyError } from "./errors.js"
-import { type Service, storeFor } from "./memoryStore.js"
+import { MemoryStoreImpl, type Service, storeFor } from "./memoryStore.js"
 import * as Options from "./options.js"
 import { type Config as Resolved, resolve } from "./options.js"
 
@@ -170,29 +171,46 @@ export class IdempotencyImpl<A, E> {
     complete: Acquired["complete"]
   ): Effect.Effect<Exit.Exit<A2, E2>, never, R> {
     const name = this.name
-    return Effect.ensuring(
-      Effect.interruptible(Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(
-          // detached from the callers: their deadlines bound their waits, not the execution
-          Effect.exit(restore(Effect.locally(effect, currentDeadline, undefined))),
-          (exit) => {
-            const outcome = outcomeOf(exit)
-            if (outcome === "Interrupted") {
-              // no result: closing the lease releases the key, and a waiter takes over
-              this.hub.emitWith(() => ({ _tag: "Completed", policy: name, key, outcome, kept: false }))
-              return Effect.succeed(exit)
+    // detached from the callers: their deadlines bound their waits, not the execution. This runs as
+    // the execution's own fiber, and joining it keeps the joiner's deadline (the FiberRef's `join`),
+    // so the deadline is cleared for good, not `Effect.locally` (an acquire-use-release per key)
+    return Effect.zipRight(
+      FiberRef.set(currentDeadline, undefined),
+      Effect.ensuring(
+        Effect.interruptible(Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(
+            Effect.exit(restore(effect)),
+            (exit) => {
+              const outcome = outcomeOf(exit)
+              if (outcome === "Interrupted") {
+                // no result: closing the lease releases the key, and a waiter takes over
+                this.hub.emitWith(() => ({ _tag: "Completed", policy: name, key, outcome, kept: false }))
+                return Effect.succeed(exit)
+              }
+              const keepFor = this.ttlFor(exit)
+              this.hub.emitWith(() => ({ _tag: "Completed", policy: name, key, outcome, kept: keepFor !== undefined }))
+              return Effect.as(
+                Effect.catchAll(complete(exit, keepFor), (error) => this.onStoreError(key, error)),
+                exit
+              )
             }
-            const keepFor = this.ttlFor(exit)
-            this.hub.emitWith(() => ({ _tag: "Completed", policy: name, key, outcome, kept: keepFor !== undefined }))
-            return Effect.as(
-              Effect.catchAll(complete(exit, keepFor), (error) => this.onStoreError(key, error)),
-              exit
-            )
-          }
-        )
-      )),
-      Scope.close(lease, Exit.void)
+          )
+        )),
+        Scope.close(lease, Exit.void)
+      )
     )
+  }
+
+  /**
+   * Asks the store for `storeKey` under `lease`. The policy's own memory store takes the lease as
+   * an argument; any other store finds it in its context (`Scope.extend`, which costs an
+   * acquire-use-release per call). Both answer the same (test/Idempotency.test.ts checks it).
+   */
+  acquireIn(storeKey: string, lease: Scope.Scope): Effect.Effect<I.Acquisition, IdempotencyError> {
+    const store = this.store
+    return store instanceof MemoryStoreImpl
+      ? store.acquireIn(storeKey, lease)
+      : Scope.extend(store.acquire(storeKey, this.acquireOptions), lease)
   }
 
   /** `run`: a refused key fails before the store is asked (it never shares an entry). */
@@ -213,7 +231,7 @@ export class IdempotencyImpl<A, E> {
     return Effect.uninterruptibleMask((restore) => {
       if (this.closed) return Effect.interrupt
       return Effect.flatMap(Scope.make(), (lease) =>
-        Effect.matchCauseEffect(Scope.extend(this.store.acquire(storeKey, this.acquireOptions), lease), {
+        Effect.matchCauseEffect(this.acquireIn(storeKey, lease), {
           onFailure: (cause) =>
             Effect.zipRight(
               Scope.close(lease, Exit.void),

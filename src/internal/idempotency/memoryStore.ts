@@ -41,9 +41,10 @@ import type * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../../Errors.js"
 import type * as I from "../../Idempotency.js"
+import { withoutStack } from "../errors.js"
 import { LinkedMap } from "../linkedMap.js"
 import { forkSweeper } from "../sweeper.js"
 import { monotonicMillis } from "../time.js"
@@ -81,9 +82,22 @@ export interface Service {
 /** How many expired entries at the front are dropped per insertion (amortized cleanup). */
 const SWEEP_PER_INSERT = 4
 
+type Result = Option.Option<Exit.Exit<unknown, unknown>>
+
+/** An execution in flight. Its `Deferred` is made for the first waiter: most keys have none, and one costs microseconds. */
 class Running {
   settled = false
-  readonly deferred = Deferred.unsafeMake<Option.Option<Exit.Exit<unknown, unknown>>>(FiberId.none)
+  deferred: Deferred.Deferred<Result> | undefined = undefined
+
+  /**
+   * Waits for the execution's `Exit` (`None`: it ended without a result). Asked only of the entry
+   * in flight under its key (`settle` takes it out of `running` first), so the `Deferred` made here
+   * is completed by that `settle`.
+   */
+  await(): Effect.Effect<Result> {
+    if (this.deferred === undefined) this.deferred = Deferred.unsafeMake<Result>(FiberId.none)
+    return Deferred.await(this.deferred)
+  }
 }
 
 class Stored {
@@ -242,7 +256,7 @@ export class MemoryCore {
     entry.settled = true
     // Stryker disable next-line ConditionalExpression: equivalent: an unsettled entry is always the key's running entry (only its own settle deletes it, and acquire sets a key only when it is free)
     if (this.running.get(key) === entry) this.running.delete(key)
-    Deferred.unsafeDone(entry.deferred, Effect.succeed(result))
+    if (entry.deferred !== undefined) Deferred.unsafeDone(entry.deferred, Effect.succeed(result))
     // Stryker disable next-line BooleanLiteral: equivalent: no caller reads the result
     return true
   }
@@ -268,28 +282,36 @@ export class MemoryStoreImpl implements I.MemoryStore {
   }
 
   readonly acquire = (key: string): Effect.Effect<I.Acquisition, IdempotencyError, Scope.Scope> =>
-    Effect.clockWith((clock) => Effect.suspend(() => this.acquireAt(monotonicMillis(clock), key)))
+    Effect.scopeWith((lease) => this.acquireIn(key, lease))
 
-  /** The stored `Exit`, the execution in flight, or the key for the caller (released with the scope). */
-  acquireAt(now: number, key: string): Effect.Effect<I.Acquisition, IdempotencyError, Scope.Scope> {
+  /**
+   * `acquire` with its lease given, not read from the context: the policy's path for its own
+   * memory store (providing a scope is an `Effect.locally`, an acquire-use-release per call).
+   */
+  readonly acquireIn = (key: string, lease: Scope.Scope): Effect.Effect<I.Acquisition, IdempotencyError> =>
+    Effect.clockWith((clock) => Effect.suspend(() => this.acquireAt(monotonicMillis(clock), key, lease)))
+
+  /** The stored `Exit`, the execution in flight, or the key for the caller (released when `lease` closes). */
+  acquireAt(now: number, key: string, lease: Scope.Scope): Effect.Effect<I.Acquisition, IdempotencyError> {
     const core = this.core
     const stored = core.lookup(now, key)
     if (stored !== undefined) return Effect.succeed({ _tag: "Completed", exit: stored.exit })
     const running = core.running.get(key)
     if (running !== undefined) {
-      return Effect.succeed({ _tag: "InFlight", await: Deferred.await(running.deferred) })
+      return Effect.succeed({ _tag: "InFlight", await: running.await() })
     }
     const admission = core.admit(now)
     if (admission._tag === "Full") {
       // fail closed: a live record is never forgotten to make room (its key would run twice)
-      return Effect.fail(
+      // a rejection, made under load: no stack (its capture costs microseconds and says nothing)
+      return Effect.fail(withoutStack(() =>
         new IdempotencyError({
           key,
           reason: "StoreFull",
           maxKeys: core.maxKeys,
           ...(admission.retryAfterMillis === undefined ? {} : { retryAfter: Duration.millis(admission.retryAfterMillis) })
         })
-      )
+      ))
     }
     const entry = new Running()
     core.running.set(key, entry)
@@ -305,8 +327,10 @@ export class MemoryStoreImpl implements I.MemoryStore {
           })
         )
     }
-    // closing the acquisition's scope without a result releases the key
-    return Effect.as(Effect.addFinalizer(() => Effect.sync(() => core.settle(key, entry, Option.none()))), acquired)
+    // closing the acquisition's scope without a result releases the key (`Scope.addFinalizer`, not
+    // `Effect.addFinalizer`: the release reads no FiberRef, and carrying the acquirer's over costs
+    // two FiberRefs diffs per key)
+    return Effect.as(Scope.addFinalizer(lease, Effect.sync(() => core.settle(key, entry, Option.none()))), acquired)
   }
 
   readonly invalidate = (key: string): Effect.Effect<void> =>
