@@ -415,41 +415,37 @@ export const record = (
         return withTransitions(FENCED, earlier)
       }
       leases.splice(index, 1)
-      // Stryker disable next-line ObjectLiteral: equivalent: unreachable, earlier transitions come only with a new generation, and such a ticket is fenced above
-      if (!counted) return earlier === undefined ? UNCHANGED : { transitions: earlier, fenced: false }
+      // past the fence, time made no move: catchUp's moves all come with a new generation
+      // (`earlier` is undefined here), so only this result's moves are reported
+      if (!counted) return UNCHANGED
       const failed = outcome === "failure" || (slow && config.slowCallThreshold !== undefined)
-      const out = earlier ?? []
       if (config.probeFailureRateThreshold !== undefined) {
         // half-open sampling: decide on the probes' failure rate
         if (failed) state.failures++
         else state.successes++
-        if (failed ? !sampleFails(state, config) : !samplePasses(state, config)) {
-          // Stryker disable next-line ConditionalExpression,EqualityOperator,ObjectLiteral,BooleanLiteral: equivalent: `out` is always empty here (earlier transitions come only with a new generation, and such a ticket is fenced above), and a fresh { transitions: [], fenced: false } equals UNCHANGED
-          return out.length === 0 ? UNCHANGED : { transitions: out, fenced: false }
-        }
+        if (failed ? !sampleFails(state, config) : !samplePasses(state, config)) return UNCHANGED
         if (failed) {
           return {
-            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", out),
+            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", []),
             fenced: false
           }
         }
       } else {
         if (failed) {
           return {
-            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", out),
+            transitions: open(circuit, config, seq, now, state.openings + 1, result.retryAfter, "ProbeFailed", []),
             fenced: false
           }
         }
         state.successes++
-        if (state.successes < config.successThreshold) {
-          // Stryker disable next-line ConditionalExpression,EqualityOperator,ObjectLiteral,BooleanLiteral: equivalent: `out` is always empty here (earlier transitions come only with a new generation, and such a ticket is fenced above), and a fresh { transitions: [], fenced: false } equals UNCHANGED
-          return out.length === 0 ? UNCHANGED : { transitions: out, fenced: false }
-        }
+        if (state.successes < config.successThreshold) return UNCHANGED
       }
       const closed = closedState(circuit.key, config, seq, now, state.openings, NO_TRANSITIONS)
       circuit.state = closed
-      out.push(transition(circuit.key, "HalfOpen", "Closed", now, closed.generation, "ProbesSucceeded"))
-      return { transitions: out, fenced: false }
+      return {
+        transitions: [transition(circuit.key, "HalfOpen", "Closed", now, closed.generation, "ProbesSucceeded")],
+        fenced: false
+      }
     }
     default:
       circuit.fenced++
