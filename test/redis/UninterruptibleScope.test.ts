@@ -11,18 +11,33 @@
  * retry while Redis is unreachable, `connect: "background"`), the breaker's mode refresh, a
  * bulkhead's lease renewals and poll pauses, an idempotent execution's lock renewal and another
  * replica's poller, the stale store's background writes. Each store is built with the connection
- * made below the region (so a failure names the store), and the connection on its own.
+ * made below the region (so a failure names the store), and the connection on its own. The cases
+ * are a table (test/utils/scopeClose.ts): the connection's constructors, then a family per store
+ * (make, fromConfig, layer, layerConfig under the policy it serves), crossed with the ways to run each.
  *
  * Real time (`it.live`): the stores run on Redis TIME and real sockets; the durations are short
  * and every wait is bounded (a hang becomes a failure naming the fibers left, within ~10 s).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { ConfigProvider, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Either, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { Bulkhead, CircuitBreaker, Fallback, Idempotency, RateLimiter } from "effect-resilience"
 import { BulkheadStore, CircuitBreakerStore, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
 import { realSleep } from "../utils/realTime.js"
 import { freePort, hasRedis, type RedisServer, startRedis } from "../utils/redis-server.js"
-import { type Case, check, modesFor } from "../utils/scopeClose.js"
+import {
+  boom,
+  type Case,
+  configLayer,
+  describeCases,
+  family,
+  layerCase,
+  layered,
+  made,
+  makeCase,
+  onStore,
+  outcome,
+  withConfig
+} from "../utils/scopeClose.js"
 
 // --- one redis-server for the file -------------------------------------------------------------
 
@@ -49,21 +64,6 @@ const url = (): string => {
 
 /** Real time each run may take: round trips on a loaded machine; a hang guard, not a timing assertion. */
 const GUARD_MILLIS = 8_000
-
-// --- answers ---------------------------------------------------------------------------------
-
-const tagOf = (e: unknown): string =>
-  typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : String(e)
-
-const outcome = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<string, never, R> =>
-  Effect.map(Effect.either(self), Either.match({ onLeft: (e) => `error ${tagOf(e)}`, onRight: (a) => `ok ${String(a)}` }))
-
-const boom = Effect.fail("boom")
-
-const withConfig = (values: Record<string, string>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.withConfigProvider(self, ConfigProvider.fromMap(new Map(Object.entries(values)), { pathDelim: "." }))
-const configLayer = (values: Record<string, string>) =>
-  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(values)), { pathDelim: "." }))
 
 /** A connection made below the region (the case's `outside`): the region holds the store only. */
 const connectionBelow = (): Layer.Layer<Redis.Redis, unknown> =>
@@ -201,373 +201,212 @@ class StaleTag extends Context.Tag("test/redis/UninterruptibleScope/Stale")<Stal
 
 // --- the cases -----------------------------------------------------------------------------
 
+/**
+ * A Redis store's four constructors under the policy it serves, on a connection made below the
+ * region: `<store>.make` and `.fromConfig` with the policy's scoped constructor, `.layer` and
+ * `.layerConfig` under its layer (the config read from `config`).
+ */
+const storeFamily = <S, St>(spec: {
+  readonly store: string
+  /** What the `make` case exercises, in its name. */
+  readonly note?: string
+  readonly policy: { readonly make: string; readonly layer: string }
+  readonly storeTag: Context.Tag<any, St>
+  readonly make: () => Effect.Effect<St, unknown, any>
+  readonly fromConfig: () => Effect.Effect<St, unknown, any>
+  readonly layer: () => Layer.Layer<any, unknown, any>
+  readonly layerConfig: () => Layer.Layer<any, unknown, any>
+  readonly config: Record<string, string>
+  readonly policyMake: (id: string) => Effect.Effect<S, unknown, any>
+  readonly policyLayer: (id: string) => Layer.Layer<any, unknown, any>
+  readonly tag: Context.Tag<any, S>
+  readonly use: (service: S) => Effect.Effect<unknown, unknown, any>
+}): Array<Case> =>
+  family({ tag: spec.tag, use: spec.use, outside: connectionBelow() }, {
+    [`${spec.store}.make + ${spec.policy.make}${spec.note === undefined ? "" : ` ${spec.note}`}`]: made((id) =>
+      onStore(spec.make(), spec.storeTag, spec.policyMake(id))
+    ),
+    [`${spec.store}.fromConfig + ${spec.policy.make}`]: made((id) =>
+      onStore(spec.fromConfig().pipe(withConfig(spec.config)), spec.storeTag, spec.policyMake(id))
+    ),
+    [`${spec.store}.layer + ${spec.policy.layer}`]: layered((id) => spec.policyLayer(id).pipe(Layer.provide(spec.layer()))),
+    [`${spec.store}.layerConfig + ${spec.policy.layer}`]: layered((id) =>
+      spec.policyLayer(id).pipe(Layer.provide(spec.layerConfig().pipe(Layer.provide(configLayer(spec.config)))))
+    )
+  })
+
+const breakerOn = {
+  policy: { make: "CircuitBreaker.make", layer: "CircuitBreaker.layer" },
+  storeTag: CircuitBreaker.CircuitBreakerStore,
+  policyMake: (id: string) => CircuitBreaker.make(breakerOptions(id)),
+  policyLayer: (id: string) => CircuitBreaker.layer(BreakerTag, breakerOptions(id)),
+  tag: BreakerTag,
+  use: useBreaker
+}
+
+const connectionConfig = (id: string) => ({ url: url(), prefix: `${id}:`, formatCheckInterval: "20 millis" })
+
 const cases: ReadonlyArray<Case> = [
   // the connection
-  {
-    name: "Redis.make (its format checks)",
-    subject: (id) => ({ kind: "make", make: Effect.suspend(() => Redis.make(connectionOptions(id))), use: useConnection })
-  },
-  {
-    name: "Redis.make, connect: \"background\"",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.suspend(() => Redis.make({ ...connectionOptions(id), connect: "background" })),
-      use: (redis: Redis.RedisConnection) =>
-        Effect.gen(function*() {
-          for (let i = 0; i < 400 && !redis.isReady(); i++) yield* realSleep(5)
-          return yield* useConnection(redis)
-        })
-    })
-  },
-  {
-    name: "Redis.fromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.suspend(() =>
-        Redis.fromConfig(Redis.config).pipe(withConfig({ url: url(), prefix: `${id}:`, formatCheckInterval: "20 millis" }))
-      ),
-      use: useConnection
-    })
-  },
-  {
-    name: "Redis.layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Layer.suspend(() => Redis.layer(connectionOptions(id))),
-      use: Effect.flatMap(Redis.Redis, useConnection)
-    })
-  },
-  {
-    name: "Redis.layerConfig",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Layer.suspend(() =>
-        Redis.layerConfig(Redis.config).pipe(
-          Layer.provide(configLayer({ url: url(), prefix: `${id}:`, formatCheckInterval: "20 millis" }))
-        )
-      ),
-      use: Effect.flatMap(Redis.Redis, useConnection)
-    })
-  },
+  ...family({ tag: Redis.Redis, use: useConnection }, {
+    "Redis.make (its format checks)": made((id) => Effect.suspend(() => Redis.make(connectionOptions(id)))),
+    "Redis.fromConfig": made((id) => Effect.suspend(() => Redis.fromConfig(Redis.config).pipe(withConfig(connectionConfig(id))))),
+    "Redis.layer": layered((id) => Layer.suspend(() => Redis.layer(connectionOptions(id)))),
+    "Redis.layerConfig": layered((id) =>
+      Layer.suspend(() => Redis.layerConfig(Redis.config).pipe(Layer.provide(configLayer(connectionConfig(id)))))
+    )
+  }),
+  makeCase(
+    "Redis.make, connect: \"background\"",
+    (id) => Effect.suspend(() => Redis.make({ ...connectionOptions(id), connect: "background" })),
+    (redis: Redis.RedisConnection) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 400 && !redis.isReady(); i++) yield* realSleep(5)
+        return yield* useConnection(redis)
+      })
+  ),
   // CircuitBreakerStore
-  {
-    name: "CircuitBreakerStore.make + CircuitBreaker.make (its subscription, the mode refresh)",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        CircuitBreakerStore.make(),
-        (store) => Effect.provideService(CircuitBreaker.make(breakerOptions(id)), CircuitBreaker.CircuitBreakerStore, store)
-      ),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreakerStore.fromConfig + CircuitBreaker.make",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        CircuitBreakerStore.fromConfig(CircuitBreakerStore.config).pipe(withConfig({ timeout: "2 seconds" })),
-        (store) => Effect.provideService(CircuitBreaker.make(breakerOptions(id)), CircuitBreaker.CircuitBreakerStore, store)
-      ),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreakerStore.layer + CircuitBreaker.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: CircuitBreaker.layer(BreakerTag, breakerOptions(id)).pipe(Layer.provide(CircuitBreakerStore.layer())),
-      use: Effect.flatMap(BreakerTag, useBreaker)
-    })
-  },
-  {
-    name: "CircuitBreakerStore.layerConfig + CircuitBreaker.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: CircuitBreaker.layer(BreakerTag, breakerOptions(id)).pipe(
-        Layer.provide(CircuitBreakerStore.layerConfig(CircuitBreakerStore.config).pipe(Layer.provide(configLayer({ timeout: "2 seconds" }))))
-      ),
-      use: Effect.flatMap(BreakerTag, useBreaker)
-    })
-  },
-  {
-    name: "CircuitBreakerStore.layer over Redis.layer connect: \"background\" (the subscription's retry), both in the region",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Layer.suspend(() =>
+  ...storeFamily({
+    ...breakerOn,
+    store: "CircuitBreakerStore",
+    note: "(its subscription, the mode refresh)",
+    make: () => CircuitBreakerStore.make(),
+    fromConfig: () => CircuitBreakerStore.fromConfig(CircuitBreakerStore.config),
+    layer: () => CircuitBreakerStore.layer(),
+    layerConfig: () => CircuitBreakerStore.layerConfig(CircuitBreakerStore.config),
+    config: { timeout: "2 seconds" }
+  }),
+  layerCase(
+    "CircuitBreakerStore.layer over Redis.layer connect: \"background\" (the subscription's retry), both in the region",
+    (id) =>
+      Layer.suspend(() =>
         CircuitBreaker.layer(BreakerTag, breakerOptions(id)).pipe(
           Layer.provide(CircuitBreakerStore.layer()),
           Layer.provide(Redis.layer({ ...connectionOptions(id), connect: "background" }))
         )
       ),
-      use: Effect.gen(function*() {
-        const breaker = yield* BreakerTag
-        // the store's own connection, made in the background: until it is up its commands fail
-        for (let i = 0; i < 400; i++) {
-          if (Either.isRight(yield* Effect.either(breaker.state()))) break
-          yield* realSleep(5)
-        }
-        return yield* useBreaker(breaker)
-      })
+    Effect.gen(function*() {
+      const breaker = yield* BreakerTag
+      // the store's own connection, made in the background: until it is up its commands fail
+      for (let i = 0; i < 400; i++) {
+        if (Either.isRight(yield* Effect.either(breaker.state()))) break
+        yield* realSleep(5)
+      }
+      return yield* useBreaker(breaker)
     })
-  },
-  {
-    name: "CircuitBreakerStore.make + CircuitBreaker.make while Redis is unreachable (connect: \"background\": the subscription's retry loop)",
-    // the connection (below the region) to a port nothing listens on: the store retries its SUBSCRIBE every second
-    outside: Layer.suspend(() =>
-      Redis.layer({ url: `redis://127.0.0.1:${deadPort}`, connect: "background", commandTimeout: "100 millis", connectTimeout: "100 millis" })
-    ),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
+  ),
+  makeCase(
+    "CircuitBreakerStore.make + CircuitBreaker.make while Redis is unreachable (connect: \"background\": the subscription's retry loop)",
+    (id) =>
+      onStore(
         CircuitBreakerStore.make({ timeout: "100 millis" }),
-        (store) =>
-          Effect.provideService(
-            CircuitBreaker.make({ ...breakerOptions(id), onStoreError: "allow" }),
-            CircuitBreaker.CircuitBreakerStore,
-            store
-          )
+        CircuitBreaker.CircuitBreakerStore,
+        CircuitBreaker.make({ ...breakerOptions(id), onStoreError: "allow" })
       ),
-      use: (b: CircuitBreaker.CircuitBreaker) =>
-        Effect.gen(function*() {
-          const answers = [yield* outcome(b(Effect.succeed(1))), yield* outcome(b(Effect.succeed(2)))]
-          // past one retry of the subscription
-          yield* realSleep(1_200)
-          return answers
-        })
-    })
-  },
+    (b: CircuitBreaker.CircuitBreaker) =>
+      Effect.gen(function*() {
+        const answers = [yield* outcome(b(Effect.succeed(1))), yield* outcome(b(Effect.succeed(2)))]
+        // past one retry of the subscription
+        yield* realSleep(1_200)
+        return answers
+      }),
+    {
+      // the connection (below the region) to a port nothing listens on: the store retries its SUBSCRIBE every second
+      outside: Layer.suspend(() =>
+        Redis.layer({ url: `redis://127.0.0.1:${deadPort}`, connect: "background", commandTimeout: "100 millis", connectTimeout: "100 millis" })
+      )
+    }
+  ),
   // BulkheadStore
-  {
-    name: "BulkheadStore.make + Bulkhead.make (lease renewals, a queued caller's polls)",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        BulkheadStore.make(bulkheadStoreOptions),
-        (store) => Effect.provideService(Bulkhead.make(bulkheadOptions(id)), Bulkhead.BulkheadStore, store)
-      ),
-      use: useBulkhead
-    })
-  },
-  {
-    name: "BulkheadStore.fromConfig + Bulkhead.make",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        BulkheadStore.fromConfig(BulkheadStore.config).pipe(withConfig({ pollInterval: "10 millis", leaseTtl: "300 millis" })),
-        (store) => Effect.provideService(Bulkhead.make(bulkheadOptions(id)), Bulkhead.BulkheadStore, store)
-      ),
-      use: useBulkhead
-    })
-  },
-  {
-    name: "BulkheadStore.layer + Bulkhead.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Bulkhead.layer(BulkheadTag, bulkheadOptions(id)).pipe(Layer.provide(BulkheadStore.layer(bulkheadStoreOptions))),
-      use: Effect.flatMap(BulkheadTag, useBulkhead)
-    })
-  },
-  {
-    name: "BulkheadStore.layerConfig + Bulkhead.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Bulkhead.layer(BulkheadTag, bulkheadOptions(id)).pipe(
-        Layer.provide(
-          BulkheadStore.layerConfig(BulkheadStore.config).pipe(Layer.provide(configLayer({ pollInterval: "10 millis", leaseTtl: "300 millis" })))
-        )
-      ),
-      use: Effect.flatMap(BulkheadTag, useBulkhead)
-    })
-  },
+  ...storeFamily({
+    store: "BulkheadStore",
+    note: "(lease renewals, a queued caller's polls)",
+    policy: { make: "Bulkhead.make", layer: "Bulkhead.layer" },
+    storeTag: Bulkhead.BulkheadStore,
+    make: () => BulkheadStore.make(bulkheadStoreOptions),
+    fromConfig: () => BulkheadStore.fromConfig(BulkheadStore.config),
+    layer: () => BulkheadStore.layer(bulkheadStoreOptions),
+    layerConfig: () => BulkheadStore.layerConfig(BulkheadStore.config),
+    config: { pollInterval: "10 millis", leaseTtl: "300 millis" },
+    policyMake: (id) => Bulkhead.make(bulkheadOptions(id)),
+    policyLayer: (id) => Bulkhead.layer(BulkheadTag, bulkheadOptions(id)),
+    tag: BulkheadTag,
+    use: useBulkhead
+  }),
   // RateLimiterStore
-  {
-    name: "RateLimiterStore.make + RateLimiter.make",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        RateLimiterStore.make(),
-        (store) => Effect.provideService(RateLimiter.make(limiterOptions(id)), RateLimiter.RateLimiterStore, store)
-      ),
-      use: useLimiter
-    })
-  },
-  {
-    name: "RateLimiterStore.fromConfig + RateLimiter.make",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        RateLimiterStore.fromConfig(RateLimiterStore.config).pipe(withConfig({ timeout: "2 seconds" })),
-        (store) => Effect.provideService(RateLimiter.make(limiterOptions(id)), RateLimiter.RateLimiterStore, store)
-      ),
-      use: useLimiter
-    })
-  },
-  {
-    name: "RateLimiterStore.layer + RateLimiter.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: RateLimiter.layer(LimiterTag, limiterOptions(id)).pipe(Layer.provide(RateLimiterStore.layer())),
-      use: Effect.flatMap(LimiterTag, useLimiter)
-    })
-  },
-  {
-    name: "RateLimiterStore.layerConfig + RateLimiter.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: RateLimiter.layer(LimiterTag, limiterOptions(id)).pipe(
-        Layer.provide(RateLimiterStore.layerConfig(RateLimiterStore.config).pipe(Layer.provide(configLayer({ timeout: "2 seconds" }))))
-      ),
-      use: Effect.flatMap(LimiterTag, useLimiter)
-    })
-  },
+  ...storeFamily({
+    store: "RateLimiterStore",
+    policy: { make: "RateLimiter.make", layer: "RateLimiter.layer" },
+    storeTag: RateLimiter.RateLimiterStore,
+    make: () => RateLimiterStore.make(),
+    fromConfig: () => RateLimiterStore.fromConfig(RateLimiterStore.config),
+    layer: () => RateLimiterStore.layer(),
+    layerConfig: () => RateLimiterStore.layerConfig(RateLimiterStore.config),
+    config: { timeout: "2 seconds" },
+    policyMake: (id) => RateLimiter.make(limiterOptions(id)),
+    policyLayer: (id) => RateLimiter.layer(LimiterTag, limiterOptions(id)),
+    tag: LimiterTag,
+    use: useLimiter
+  }),
   // IdempotencyStore
-  {
-    name: "IdempotencyStore.make + Idempotency.make (lock renewal)",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        IdempotencyStore.make(idempotencyStoreOptions),
-        (store) => Effect.provideService(Idempotency.make(idemOptions(id)), Idempotency.IdempotencyStore, store)
-      ),
-      use: (idem: Idempotency.Idempotency<any, any>) => useIdempotency(idem)
-    })
-  },
-  {
-    name: "IdempotencyStore.make, two replicas (the waiter's poller on the other)",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.gen(function*() {
-        const replica = Effect.flatMap(
-          IdempotencyStore.make(idempotencyStoreOptions),
-          (store) => Effect.provideService(Idempotency.make(idemOptions(id)), Idempotency.IdempotencyStore, store)
-        )
+  ...storeFamily({
+    store: "IdempotencyStore",
+    note: "(lock renewal)",
+    policy: { make: "Idempotency.make", layer: "Idempotency.layer" },
+    storeTag: Idempotency.IdempotencyStore,
+    make: () => IdempotencyStore.make(idempotencyStoreOptions),
+    fromConfig: () => IdempotencyStore.fromConfig(IdempotencyStore.config),
+    layer: () => IdempotencyStore.layer(idempotencyStoreOptions),
+    layerConfig: () => IdempotencyStore.layerConfig(IdempotencyStore.config),
+    config: { lockTtl: "300 millis", pollInterval: "10 millis" },
+    policyMake: (id) => Idempotency.make(idemOptions(id)),
+    policyLayer: (id) => Idempotency.layer(IdemTag, idemOptions(id)),
+    tag: IdemTag,
+    use: (idem: Idempotency.Idempotency<any, any>) => useIdempotency(idem)
+  }),
+  makeCase(
+    "IdempotencyStore.make, two replicas (the waiter's poller on the other)",
+    (id) =>
+      Effect.gen(function*() {
+        const replica = onStore(IdempotencyStore.make(idempotencyStoreOptions), Idempotency.IdempotencyStore, Idempotency.make(idemOptions(id)))
         return [yield* replica, yield* replica] as const
       }),
-      use: ([a, b]: readonly [Idempotency.Idempotency<any, any>, Idempotency.Idempotency<any, any>]) => useIdempotency(a, b)
-    })
-  },
-  {
-    name: "IdempotencyStore.fromConfig + Idempotency.make",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        IdempotencyStore.fromConfig(IdempotencyStore.config).pipe(withConfig({ lockTtl: "300 millis", pollInterval: "10 millis" })),
-        (store) => Effect.provideService(Idempotency.make(idemOptions(id)), Idempotency.IdempotencyStore, store)
-      ),
-      use: (idem: Idempotency.Idempotency<any, any>) => useIdempotency(idem)
-    })
-  },
-  {
-    name: "IdempotencyStore.layer + Idempotency.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Idempotency.layer(IdemTag, idemOptions(id)).pipe(Layer.provide(IdempotencyStore.layer(idempotencyStoreOptions))),
-      use: Effect.flatMap(IdemTag, (idem) => useIdempotency(idem))
-    })
-  },
-  {
-    name: "IdempotencyStore.layerConfig + Idempotency.layer",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Idempotency.layer(IdemTag, idemOptions(id)).pipe(
-        Layer.provide(
-          IdempotencyStore.layerConfig(IdempotencyStore.config).pipe(Layer.provide(configLayer({ lockTtl: "300 millis", pollInterval: "10 millis" })))
-        )
-      ),
-      use: Effect.flatMap(IdemTag, (idem) => useIdempotency(idem))
-    })
-  },
+    ([a, b]: readonly [Idempotency.Idempotency<any, any>, Idempotency.Idempotency<any, any>]) => useIdempotency(a, b),
+    { outside: connectionBelow() }
+  ),
   // StaleStore
-  {
-    name: "StaleStore.make + Fallback.staleIfError (background writes)",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        StaleStore.make(),
-        (store) => Effect.provideService(Fallback.staleIfError<number>({ name: id, ttl: "1 minute", maxEntries: 10 }), Fallback.StaleStore, store)
-      ),
-      use: useStale
-    })
-  },
-  {
-    name: "StaleStore.fromConfig + Fallback.staleIfError",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        StaleStore.fromConfig(StaleStore.config).pipe(withConfig({ timeout: "2 seconds" })),
-        (store) => Effect.provideService(Fallback.staleIfError<number>({ name: id, ttl: "1 minute", maxEntries: 10 }), Fallback.StaleStore, store)
-      ),
-      use: useStale
-    })
-  },
-  {
-    name: "StaleStore.layer + Fallback.layerStaleIfError",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Fallback.layerStaleIfError(StaleTag, { name: id, ttl: "1 minute", maxEntries: 10 }).pipe(Layer.provide(StaleStore.layer())),
-      use: Effect.flatMap(StaleTag, useStale)
-    })
-  },
-  {
-    name: "StaleStore.layerConfig + Fallback.layerStaleIfError",
-    outside: connectionBelow(),
-    subject: (id) => ({
-      kind: "layer",
-      layer: Fallback.layerStaleIfError(StaleTag, { name: id, ttl: "1 minute", maxEntries: 10 }).pipe(
-        Layer.provide(StaleStore.layerConfig(StaleStore.config).pipe(Layer.provide(configLayer({ timeout: "2 seconds" }))))
-      ),
-      use: Effect.flatMap(StaleTag, useStale)
-    })
-  },
+  ...storeFamily({
+    store: "StaleStore",
+    note: "(background writes)",
+    policy: { make: "Fallback.staleIfError", layer: "Fallback.layerStaleIfError" },
+    storeTag: Fallback.StaleStore,
+    make: () => StaleStore.make(),
+    fromConfig: () => StaleStore.fromConfig(StaleStore.config),
+    layer: () => StaleStore.layer(),
+    layerConfig: () => StaleStore.layerConfig(StaleStore.config),
+    config: { timeout: "2 seconds" },
+    policyMake: (id) => Fallback.staleIfError<number>({ name: id, ttl: "1 minute", maxEntries: 10 }),
+    policyLayer: (id) => Fallback.layerStaleIfError(StaleTag, { name: id, ttl: "1 minute", maxEntries: 10 }),
+    tag: StaleTag,
+    use: useStale
+  }),
   // everything in the region: the connection and a store
-  {
-    name: "Redis.layer + BulkheadStore.layer + Bulkhead.layer, all in the region",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Layer.suspend(() =>
+  layerCase(
+    "Redis.layer + BulkheadStore.layer + Bulkhead.layer, all in the region",
+    (id) =>
+      Layer.suspend(() =>
         Bulkhead.layer(BulkheadTag, bulkheadOptions(id)).pipe(
           Layer.provide(BulkheadStore.layer(bulkheadStoreOptions)),
           Layer.provide(Redis.layer(connectionOptions(id)))
         )
       ),
-      use: Effect.flatMap(BulkheadTag, useBulkhead)
-    })
-  }
-]
+    Effect.flatMap(BulkheadTag, useBulkhead)
+  )
+].map((c) => ({ ...c, guardMillis: GUARD_MILLIS }))
 
 describe.skipIf(!hasRedis)("Redis: built inside an uninterruptible region, closing its scope ends, nothing is left (real redis-server)", () => {
-  for (const c of cases) {
-    describe(c.name, () => {
-      for (const mode of modesFor(c.subject("probe").kind)) {
-        it.live(
-          mode.control ? `${mode.name}: ends, leaves no fiber` : `${mode.name}: ends, leaves no fiber, answers as the control`,
-          () => check({ ...c, guardMillis: c.guardMillis ?? GUARD_MILLIS }, mode, { testClock: false }),
-          30_000
-        )
-      }
-    })
-  }
+  // real sockets and Redis TIME: real time, and the real-time guard (GUARD_MILLIS)
+  describeCases(cases, { test: it.live, timeout: 30_000, testClock: false })
 
   it("covers the connection and every store", () => {
     assert.isAtLeast(cases.length, 25)

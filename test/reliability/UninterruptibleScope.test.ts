@@ -12,7 +12,8 @@
  * scope's close interrupts such a loop and waits for it — for ever. The library's background fibers
  * must be interruptible whatever region forked them.
  *
- * Each constructor runs in the same program three or four ways (test/utils/scopeClose.ts):
+ * The cases are a table (test/utils/scopeClose.ts): a family per module (its constructors — make,
+ * fromConfig, on a store, layer, layerConfig — sharing one use), crossed with the ways to run each:
  * - the control, with no region: it must end, so a failure below means the region, not the case;
  * - built (and used) inside `Effect.uninterruptible`;
  * - built in `Effect.acquireRelease`'s acquire, used after (a scoped constructor);
@@ -24,25 +25,14 @@
  * refresh intervals), then its scope closes. Each run must end within a bounded poll (a hang
  * becomes a failure naming the fibers left and whether they are uninterruptible), leave no fiber
  * it forked running (a `Supervisor` around the program), and answer what the control answered.
- * Time is the TestClock; the HTTP cases use a fake upstream or a real server on 127.0.0.1.
+ * Time is the TestClock, and the hang guard only yields (no real time: a program hangs when none of
+ * its fibers runs any more); the HTTP cases use a fake upstream, or a real server on 127.0.0.1 (those
+ * two cases, on real sockets, keep a real-time guard).
  */
 import * as RateLimiterExperimental from "@effect/experimental/RateLimiter"
 import { HttpClient, HttpClientResponse, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  ConfigProvider,
-  Context,
-  Deferred,
-  Effect,
-  Either,
-  Fiber,
-  Layer,
-  Option,
-  Queue,
-  Ref,
-  Stream,
-  TestClock
-} from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Queue, Ref, Stream, TestClock } from "effect"
 import {
   AdaptiveLimit,
   Bulkhead,
@@ -58,29 +48,28 @@ import {
   Timeout
 } from "effect-resilience"
 import { ResilientHttpClient, ResilientHttpServer } from "effect-resilience/http"
-import { handle, serveApp } from "../utils/http-server.js"
-import { type Case, check, modesFor } from "../utils/scopeClose.js"
 import { undici } from "../http/server.js"
+import { handle, serveApp } from "../utils/http-server.js"
 import { realSleep } from "../utils/realTime.js"
-
-// --- answers ---------------------------------------------------------------------------------
-
-const tagOf = (e: unknown): string =>
-  typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : String(e)
-
-/** What a call answered, as plain data (errors by tag: their messages carry the run's names). */
-const outcome = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<string, never, R> =>
-  Effect.map(Effect.either(self), Either.match({ onLeft: (e) => `error ${tagOf(e)}`, onRight: (a) => `ok ${String(a)}` }))
-
-const boom = Effect.fail("boom")
+import {
+  boom,
+  type Case,
+  check,
+  configLayer,
+  describeCases,
+  family,
+  layerCase,
+  layered,
+  made,
+  makeCase,
+  modesFor,
+  onStore,
+  outcome,
+  withConfig
+} from "../utils/scopeClose.js"
 
 /** Lets forked callers reach their wait (no time passes). */
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
-
-const configLayer = (values: Record<string, string>) =>
-  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(values)), { pathDelim: "." }))
-const withConfig = (values: Record<string, string>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.withConfigProvider(self, ConfigProvider.fromMap(new Map(Object.entries(values)), { pathDelim: "." }))
 
 // --- tags ----------------------------------------------------------------------------------
 
@@ -294,15 +283,20 @@ const clientOptions = (id: string): ResilientHttpClient.Options => ({
   bulkhead: { maxConcurrent: 2, maxQueue: 2, maxWait: "5 seconds" }
 })
 
+/** The fake upstream's base URL (in memory: nothing to wait for in real time). */
+const fake = "http://upstream.test"
+
 /**
- * Moves the TestClock by small steps (with real 1-ms waits: a real socket answers in real time)
- * until `fiber` ends; bounded (a hang guard: runToEnd reports it).
+ * Moves the TestClock by small steps until `fiber` ends, with a real 1-ms wait between steps only
+ * when the upstream is a real socket (it answers in real time); bounded (a hang guard: runToEnd
+ * reports it).
  */
-const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, base: string) =>
   Effect.gen(function*() {
+    const pause = base === fake ? Effect.yieldNow() : realSleep(1)
     for (let i = 0; i < 2_000 && fiber.unsafePoll() === null; i++) {
       yield* TestClock.adjust("10 millis")
-      yield* realSleep(1)
+      yield* pause
     }
     return yield* Fiber.join(fiber)
   })
@@ -313,10 +307,10 @@ const useClient = (client: HttpClient.HttpClient.With<any, any>, base: string) =
     const get = (path: string) =>
       outcome(Effect.scoped(Effect.flatMap(client.get(`${base}${path}`), (r) => Effect.as(r.text, r.status))))
     const answers: Array<string> = []
-    answers.push(yield* drive(yield* Effect.fork(get("/up"))))
-    answers.push(...(yield* drive(yield* Effect.fork(Effect.all([get("/down"), get("/down"), get("/up")])))))
+    answers.push(yield* drive(yield* Effect.fork(get("/up")), base))
+    answers.push(...(yield* drive(yield* Effect.fork(Effect.all([get("/down"), get("/down"), get("/up")])), base)))
     yield* TestClock.adjust("11 seconds")
-    answers.push(yield* drive(yield* Effect.fork(get("/up"))))
+    answers.push(yield* drive(yield* Effect.fork(get("/up")), base))
     yield* TestClock.adjust("2 seconds")
     return answers
   })
@@ -364,366 +358,166 @@ const useApiMiddleware = Effect.gen(function*() {
   return answers
 })
 
-// --- the cases -----------------------------------------------------------------------------
+// --- the cases: a family per module ---------------------------------------------------------------
+
+const bulkheadConfig = (id: string) => ({ name: id, maxConcurrent: "1", maxQueue: "2", maxWait: "5 seconds", metricsInterval: "1 second" })
+const limiterConfig = (id: string) => ({
+  name: id,
+  limit: "1",
+  window: "1 second",
+  onExceeded: "delay",
+  maxDelay: "5 seconds",
+  metricsInterval: "1 second"
+})
+const idemOptions = (id: string) => ({ name: id, ttl: "1 minute" as const })
+const staleOptions = (id: string) => ({ name: id, ttl: "1 minute" as const, maxEntries: 10 })
+const clientConfig = (id: string) => ({
+  name: id,
+  "retry.times": "1",
+  "retry.base": "10 millis",
+  "circuitBreaker.failures": "2",
+  "circuitBreaker.openDuration": "10 seconds"
+})
+const serverConfig = (id: string) => ({
+  name: id,
+  "concurrency.maxConcurrent": "1",
+  "concurrency.maxQueue": "1",
+  "concurrency.maxWait": "5 seconds",
+  "rateLimit.limit": "2",
+  "rateLimit.window": "1 second",
+  "deadline.max": "10 seconds"
+})
+
+/** A Health check on `up`, on an interval and a trigger, as `Health.layerCheck` registers it. */
+const checkOn = (up: Ref.Ref<boolean>, trigger: Queue.Queue<void>) =>
+  Health.layerCheck({
+    name: "db",
+    check: Effect.flatMap(Ref.get(up), (ok) => ok ? Effect.void : Effect.fail("down")),
+    interval: "1 second",
+    trigger: Stream.fromQueue(trigger)
+  })
+
+/** `Health.layerCheck` over a Health service layer (the probe made per run, shared by the layer and the use). */
+const healthLayerCase = (name: string, service: () => Layer.Layer<Health.Health, unknown>): Case => ({
+  name,
+  subject: () => {
+    const up = Ref.unsafeMake(true)
+    const trigger = Effect.runSync(Queue.unbounded<void>())
+    return {
+      kind: "layer",
+      layer: checkOn(up, trigger).pipe(Layer.provideMerge(service())),
+      use: Effect.flatMap(Health.Health, (health) => useHealth(health, { up, trigger }))
+    }
+  }
+})
+
+const madeHealth = (make: Effect.Effect<Health.Service, unknown, any>) =>
+  Effect.flatMap(make, (health) => Effect.map(registerChecked(health.register), (probe) => ({ health, probe })))
+const useMadeHealth = ({ health, probe }: { health: Health.Service; probe: Parameters<typeof useHealth>[1] }) => useHealth(health, probe)
 
 const cases: ReadonlyArray<Case> = [
-  // CircuitBreaker
-  {
-    name: "CircuitBreaker.make (consecutive: its publisher)",
-    subject: (id) => ({ kind: "make", make: CircuitBreaker.make(breakerOptions(id)), use: useBreaker })
-  },
-  {
-    name: "CircuitBreaker.make (rate trip policy, keyed circuits)",
-    subject: (id) => ({
-      kind: "make",
-      make: CircuitBreaker.make(breakerOptions(id, { tripPolicy: CircuitBreaker.rate({ threshold: 0.5, size: 4, minimumCalls: 2 }) })),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreaker.make (slowCall: timed calls)",
-    subject: (id) => ({
-      kind: "make",
-      make: CircuitBreaker.make(breakerOptions(id, { slowCall: { duration: "5 seconds", threshold: 0.5 } })),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreaker.fromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: CircuitBreaker.fromConfig(CircuitBreaker.config, { name: id } as any).pipe(withConfig(breakerConfig)),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreaker.makeStoreMemory (its sweeper) + make",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        CircuitBreaker.makeStoreMemory({ idleTimeToLive: "30 minutes" }),
-        (store) => Effect.provideService(CircuitBreaker.make(breakerOptions(id)), CircuitBreaker.CircuitBreakerStore, store)
-      ),
-      use: useBreaker
-    })
-  },
-  {
-    name: "CircuitBreaker.layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: CircuitBreaker.layer(BreakerTag, breakerOptions(id)),
-      use: Effect.flatMap(BreakerTag, useBreaker)
-    })
-  },
-  {
-    name: "CircuitBreaker.layerConfig",
-    subject: () => ({
-      kind: "layer",
-      layer: CircuitBreaker.layerConfig(BreakerTag, CircuitBreaker.config).pipe(Layer.provide(configLayer(breakerConfig))),
-      use: Effect.flatMap(BreakerTag, useBreaker)
-    })
-  },
-  {
-    name: "CircuitBreaker.layerStoreMemory + layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: CircuitBreaker.layer(BreakerTag, breakerOptions(id)).pipe(
-        Layer.provide(CircuitBreaker.layerStoreMemory({ idleTimeToLive: "30 minutes" }))
-      ),
-      use: Effect.flatMap(BreakerTag, useBreaker)
-    })
-  },
-  // Bulkhead
-  {
-    name: "Bulkhead.make (maxWait timer, gauges publisher)",
-    subject: (id) => ({ kind: "make", make: Bulkhead.make(bulkheadOptions(id)), use: useBulkhead })
-  },
-  {
-    name: "Bulkhead.make with an AdaptiveLimit (aimd)",
-    subject: (id) => ({
-      kind: "make",
-      make: Bulkhead.make({
-        name: id,
-        maxConcurrent: AdaptiveLimit.aimd({ initialLimit: 2, minLimit: 1, maxLimit: 4 }),
-        metricsInterval: "1 second"
-      }),
-      use: useAdaptiveBulkhead
-    })
-  },
-  {
-    name: "Bulkhead.make with an AdaptiveLimit (gradient2)",
-    subject: (id) => ({
-      kind: "make",
-      make: Bulkhead.make({ name: id, maxConcurrent: AdaptiveLimit.gradient2({ initialLimit: 2, minLimit: 1, maxLimit: 4 }), maxWait: "1 second" }),
-      use: useAdaptiveBulkhead
-    })
-  },
-  {
-    name: "Bulkhead.fromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: Bulkhead.fromConfig(Bulkhead.config).pipe(
-        withConfig({ name: id, maxConcurrent: "1", maxQueue: "2", maxWait: "5 seconds", metricsInterval: "1 second" })
-      ),
-      use: useBulkhead
-    })
-  },
-  {
-    name: "Bulkhead.layer",
-    subject: (id) => ({ kind: "layer", layer: Bulkhead.layer(BulkheadTag, bulkheadOptions(id)), use: Effect.flatMap(BulkheadTag, useBulkhead) })
-  },
-  {
-    name: "Bulkhead.layerConfig",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Bulkhead.layerConfig(BulkheadTag, Bulkhead.config).pipe(
-        Layer.provide(configLayer({ name: id, maxConcurrent: "1", maxQueue: "2", maxWait: "5 seconds", metricsInterval: "1 second" }))
-      ),
-      use: Effect.flatMap(BulkheadTag, useBulkhead)
-    })
-  },
-  {
-    name: "Bulkhead.layerStoreMemory + layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Bulkhead.layer(BulkheadTag, bulkheadOptions(id)).pipe(Layer.provide(Bulkhead.layerStoreMemory())),
-      use: Effect.flatMap(BulkheadTag, useBulkhead)
-    })
-  },
-  // RateLimiter
-  {
-    name: "RateLimiter.make",
-    subject: (id) => ({ kind: "make", make: RateLimiter.make(limiterOptions(id)), use: useLimiter })
-  },
-  {
-    name: "RateLimiter.fromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: RateLimiter.fromConfig(RateLimiter.config).pipe(
-        withConfig({ name: id, limit: "1", window: "1 second", onExceeded: "delay", maxDelay: "5 seconds", metricsInterval: "1 second" })
-      ),
-      use: useLimiter
-    })
-  },
-  {
-    name: "RateLimiter.makeStoreMemory (its sweeper) + make",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        RateLimiter.makeStoreMemory({ sweepInterval: "1 minute" }),
-        (store) => Effect.provideService(RateLimiter.make(limiterOptions(id)), RateLimiter.RateLimiterStore, store)
-      ),
-      use: useLimiter
-    })
-  },
-  {
-    name: "RateLimiter.layer",
-    subject: (id) => ({ kind: "layer", layer: RateLimiter.layer(LimiterTag, limiterOptions(id)), use: Effect.flatMap(LimiterTag, useLimiter) })
-  },
-  {
-    name: "RateLimiter.layerConfig",
-    subject: (id) => ({
-      kind: "layer",
-      layer: RateLimiter.layerConfig(LimiterTag, RateLimiter.config).pipe(
-        Layer.provide(
-          configLayer({ name: id, limit: "1", window: "1 second", onExceeded: "delay", maxDelay: "5 seconds", metricsInterval: "1 second" })
-        )
-      ),
-      use: Effect.flatMap(LimiterTag, useLimiter)
-    })
-  },
-  {
-    name: "RateLimiter.layerStoreMemory (its sweeper) + layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: RateLimiter.layer(LimiterTag, limiterOptions(id)).pipe(Layer.provide(RateLimiter.layerStoreMemory({ sweepInterval: "1 minute" }))),
-      use: Effect.flatMap(LimiterTag, useLimiter)
-    })
-  },
-  {
-    name: "RateLimiter.layerStoreExperimental (over experimental's memory store) + layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: RateLimiter.layer(LimiterTag, { name: id, limit: 1, window: "1 second", metricsInterval: "1 second" }).pipe(
+  ...family({ tag: BreakerTag, use: useBreaker }, {
+    "CircuitBreaker.make (consecutive: its publisher)": made((id) => CircuitBreaker.make(breakerOptions(id))),
+    "CircuitBreaker.make (rate trip policy, keyed circuits)": made((id) =>
+      CircuitBreaker.make(breakerOptions(id, { tripPolicy: CircuitBreaker.rate({ threshold: 0.5, size: 4, minimumCalls: 2 }) }))
+    ),
+    "CircuitBreaker.make (slowCall: timed calls)": made((id) =>
+      CircuitBreaker.make(breakerOptions(id, { slowCall: { duration: "5 seconds", threshold: 0.5 } }))
+    ),
+    "CircuitBreaker.fromConfig": made((id) => CircuitBreaker.fromConfig(CircuitBreaker.config, { name: id } as any).pipe(withConfig(breakerConfig))),
+    "CircuitBreaker.makeStoreMemory (its sweeper) + make": made((id) =>
+      onStore(CircuitBreaker.makeStoreMemory({ idleTimeToLive: "30 minutes" }), CircuitBreaker.CircuitBreakerStore, CircuitBreaker.make(breakerOptions(id)))
+    ),
+    "CircuitBreaker.layer": layered((id) => CircuitBreaker.layer(BreakerTag, breakerOptions(id))),
+    "CircuitBreaker.layerConfig": layered(() => CircuitBreaker.layerConfig(BreakerTag, CircuitBreaker.config).pipe(Layer.provide(configLayer(breakerConfig)))),
+    "CircuitBreaker.layerStoreMemory + layer": layered((id) =>
+      CircuitBreaker.layer(BreakerTag, breakerOptions(id)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory({ idleTimeToLive: "30 minutes" })))
+    )
+  }),
+  ...family({ tag: BulkheadTag, use: useBulkhead }, {
+    "Bulkhead.make (maxWait timer, gauges publisher)": made((id) => Bulkhead.make(bulkheadOptions(id))),
+    "Bulkhead.fromConfig": made((id) => Bulkhead.fromConfig(Bulkhead.config).pipe(withConfig(bulkheadConfig(id)))),
+    "Bulkhead.layer": layered((id) => Bulkhead.layer(BulkheadTag, bulkheadOptions(id))),
+    "Bulkhead.layerConfig": layered((id) => Bulkhead.layerConfig(BulkheadTag, Bulkhead.config).pipe(Layer.provide(configLayer(bulkheadConfig(id))))),
+    "Bulkhead.layerStoreMemory + layer": layered((id) => Bulkhead.layer(BulkheadTag, bulkheadOptions(id)).pipe(Layer.provide(Bulkhead.layerStoreMemory())))
+  }),
+  ...family({ tag: BulkheadTag, use: useAdaptiveBulkhead }, {
+    "Bulkhead.make with an AdaptiveLimit (aimd)": made((id) =>
+      Bulkhead.make({ name: id, maxConcurrent: AdaptiveLimit.aimd({ initialLimit: 2, minLimit: 1, maxLimit: 4 }), metricsInterval: "1 second" })
+    ),
+    "Bulkhead.make with an AdaptiveLimit (gradient2)": made((id) =>
+      Bulkhead.make({ name: id, maxConcurrent: AdaptiveLimit.gradient2({ initialLimit: 2, minLimit: 1, maxLimit: 4 }), maxWait: "1 second" })
+    )
+  }),
+  ...family({ tag: LimiterTag, use: useLimiter }, {
+    "RateLimiter.make": made((id) => RateLimiter.make(limiterOptions(id))),
+    "RateLimiter.fromConfig": made((id) => RateLimiter.fromConfig(RateLimiter.config).pipe(withConfig(limiterConfig(id)))),
+    "RateLimiter.makeStoreMemory (its sweeper) + make": made((id) =>
+      onStore(RateLimiter.makeStoreMemory({ sweepInterval: "1 minute" }), RateLimiter.RateLimiterStore, RateLimiter.make(limiterOptions(id)))
+    ),
+    "RateLimiter.layer": layered((id) => RateLimiter.layer(LimiterTag, limiterOptions(id))),
+    "RateLimiter.layerConfig": layered((id) =>
+      RateLimiter.layerConfig(LimiterTag, RateLimiter.config).pipe(Layer.provide(configLayer(limiterConfig(id))))
+    ),
+    "RateLimiter.layerStoreMemory (its sweeper) + layer": layered((id) =>
+      RateLimiter.layer(LimiterTag, limiterOptions(id)).pipe(Layer.provide(RateLimiter.layerStoreMemory({ sweepInterval: "1 minute" })))
+    ),
+    "RateLimiter.layerStoreExperimental (over experimental's memory store) + layer": layered((id) =>
+      RateLimiter.layer(LimiterTag, { name: id, limit: 1, window: "1 second", metricsInterval: "1 second" }).pipe(
         Layer.provide(RateLimiter.layerStoreExperimental.pipe(Layer.provide(RateLimiterExperimental.layerStoreMemory)))
-      ),
-      use: Effect.flatMap(LimiterTag, useLimiter)
-    })
-  },
-  // Idempotency
-  {
-    name: "Idempotency.make",
-    subject: (id) => ({ kind: "make", make: Idempotency.make({ name: id, ttl: "1 minute" }), use: useIdempotency })
-  },
-  {
-    name: "Idempotency.fromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: Idempotency.fromConfig(Idempotency.config).pipe(withConfig({ name: id, ttl: "1 minute" })),
-      use: useIdempotency
-    })
-  },
-  {
-    name: "Idempotency.makeStoreMemory (its sweeper) + make",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        Idempotency.makeStoreMemory({ sweepInterval: "30 seconds" } as any),
-        (store) => Effect.provideService(Idempotency.make({ name: id, ttl: "1 minute" }), Idempotency.IdempotencyStore, store)
-      ),
-      use: useIdempotency
-    })
-  },
-  {
-    name: "Idempotency.layer",
-    subject: (id) => ({ kind: "layer", layer: Idempotency.layer(IdemTag, { name: id, ttl: "1 minute" }), use: Effect.flatMap(IdemTag, useIdempotency) })
-  },
-  {
-    name: "Idempotency.layerConfig",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Idempotency.layerConfig(IdemTag, Idempotency.config).pipe(Layer.provide(configLayer({ name: id, ttl: "1 minute" }))),
-      use: Effect.flatMap(IdemTag, useIdempotency)
-    })
-  },
-  {
-    name: "Idempotency.layerStoreMemory (its sweeper) + layer",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Idempotency.layer(IdemTag, { name: id, ttl: "1 minute" }).pipe(
-        Layer.provide(Idempotency.layerStoreMemory({ sweepInterval: "30 seconds" } as any))
-      ),
-      use: Effect.flatMap(IdemTag, useIdempotency)
-    })
-  },
-  // Fallback (stale-if-error)
-  {
-    name: "Fallback.staleIfError",
-    subject: (id) => ({ kind: "make", make: Fallback.staleIfError<number>({ name: id, ttl: "1 minute", maxEntries: 10 }), use: useStale })
-  },
-  {
-    name: "Fallback.staleIfErrorFromConfig",
-    subject: (id) => ({
-      kind: "make",
-      make: Fallback.staleIfErrorFromConfig<number>(Fallback.staleIfErrorConfig).pipe(
-        withConfig({ name: id, ttl: "1 minute", maxEntries: "10" })
-      ),
-      use: useStale
-    })
-  },
-  {
-    name: "Fallback.makeStoreMemory + staleIfError",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(
-        Fallback.makeStoreMemory({ maxEntries: 100 }),
-        (store) => Effect.provideService(Fallback.staleIfError<number>({ name: id, ttl: "1 minute", maxEntries: 10 }), Fallback.StaleStore, store)
-      ),
-      use: useStale
-    })
-  },
-  {
-    name: "Fallback.layerStaleIfError",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Fallback.layerStaleIfError(StaleTag, { name: id, ttl: "1 minute", maxEntries: 10 }),
-      use: Effect.flatMap(StaleTag, useStale)
-    })
-  },
-  {
-    name: "Fallback.layerStaleIfErrorConfig",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Fallback.layerStaleIfErrorConfig(StaleTag, Fallback.staleIfErrorConfig).pipe(
+      )
+    )
+  }),
+  ...family({ tag: IdemTag, use: useIdempotency }, {
+    "Idempotency.make": made((id) => Idempotency.make(idemOptions(id))),
+    "Idempotency.fromConfig": made((id) => Idempotency.fromConfig(Idempotency.config).pipe(withConfig(idemOptions(id)))),
+    "Idempotency.makeStoreMemory (its sweeper) + make": made((id) =>
+      onStore(Idempotency.makeStoreMemory({ sweepInterval: "30 seconds" } as any), Idempotency.IdempotencyStore, Idempotency.make(idemOptions(id)))
+    ),
+    "Idempotency.layer": layered((id) => Idempotency.layer(IdemTag, idemOptions(id))),
+    "Idempotency.layerConfig": layered((id) => Idempotency.layerConfig(IdemTag, Idempotency.config).pipe(Layer.provide(configLayer(idemOptions(id))))),
+    "Idempotency.layerStoreMemory (its sweeper) + layer": layered((id) =>
+      Idempotency.layer(IdemTag, idemOptions(id)).pipe(Layer.provide(Idempotency.layerStoreMemory({ sweepInterval: "30 seconds" } as any)))
+    )
+  }),
+  ...family({ tag: StaleTag, use: useStale }, {
+    "Fallback.staleIfError": made((id) => Fallback.staleIfError<number>(staleOptions(id))),
+    "Fallback.staleIfErrorFromConfig": made((id) =>
+      Fallback.staleIfErrorFromConfig<number>(Fallback.staleIfErrorConfig).pipe(withConfig({ name: id, ttl: "1 minute", maxEntries: "10" }))
+    ),
+    "Fallback.makeStoreMemory + staleIfError": made((id) =>
+      onStore(Fallback.makeStoreMemory({ maxEntries: 100 }), Fallback.StaleStore, Fallback.staleIfError<number>(staleOptions(id)))
+    ),
+    "Fallback.layerStaleIfError": layered((id) => Fallback.layerStaleIfError(StaleTag, staleOptions(id))),
+    "Fallback.layerStaleIfErrorConfig": layered((id) =>
+      Fallback.layerStaleIfErrorConfig(StaleTag, Fallback.staleIfErrorConfig).pipe(
         Layer.provide(configLayer({ name: id, ttl: "1 minute", maxEntries: "10" }))
-      ),
-      use: Effect.flatMap(StaleTag, useStale)
-    })
-  },
-  {
-    name: "Fallback.layerStoreMemory + layerStaleIfError",
-    subject: (id) => ({
-      kind: "layer",
-      layer: Fallback.layerStaleIfError(StaleTag, { name: id, ttl: "1 minute", maxEntries: 10 }).pipe(
-        Layer.provide(Fallback.layerStoreMemory({ maxEntries: 100 }))
-      ),
-      use: Effect.flatMap(StaleTag, useStale)
-    })
-  },
-  // Health
-  {
-    name: "Health.make + register (a monitor and a trigger)",
-    subject: () => ({
-      kind: "make",
-      make: Effect.gen(function*() {
-        const health = yield* Health.make({ interval: "1 second" })
-        const probe = yield* registerChecked(health.register)
-        return { health, probe }
-      }),
-      use: ({ health, probe }) => useHealth(health, probe)
-    })
-  },
-  {
-    name: "Health.register (into a service made outside the region)",
-    outside: Health.layer({ interval: "1 second" }),
-    subject: () => ({
-      kind: "make",
-      // the service is made by the test's fiber below the region (only `register` runs in it)
-      make: Effect.flatMap(Health.Health, (health) => Effect.map(registerChecked(health.register), (probe) => ({ health, probe }))),
-      use: ({ health, probe }) => useHealth(health, probe)
-    })
-  },
-  {
-    name: "Health.fromConfig + register",
-    subject: () => ({
-      kind: "make",
-      make: Effect.gen(function*() {
-        const health = yield* Health.fromConfig(Health.config).pipe(withConfig({ interval: "1 second" }))
-        const probe = yield* registerChecked(health.register)
-        return { health, probe }
-      }),
-      use: ({ health, probe }) => useHealth(health, probe)
-    })
-  },
-  {
-    name: "Health.layer + Health.layerCheck",
-    subject: () => {
-      const up = Ref.unsafeMake(true)
-      const trigger = Effect.runSync(Queue.unbounded<void>())
-      return {
-        kind: "layer",
-        layer: Health.layerCheck({
-          name: "db",
-          check: Effect.flatMap(Ref.get(up), (ok) => ok ? Effect.void : Effect.fail("down")),
-          interval: "1 second",
-          trigger: Stream.fromQueue(trigger)
-        }).pipe(Layer.provideMerge(Health.layer({ interval: "1 second" }))),
-        use: Effect.flatMap(Health.Health, (health) => useHealth(health, { up, trigger }))
-      }
-    }
-  },
-  {
-    name: "Health.layerConfig + Health.layerCheck",
-    subject: () => {
-      const up = Ref.unsafeMake(true)
-      const trigger = Effect.runSync(Queue.unbounded<void>())
-      return {
-        kind: "layer",
-        layer: Health.layerCheck({
-          name: "db",
-          check: Effect.flatMap(Ref.get(up), (ok) => ok ? Effect.void : Effect.fail("down")),
-          interval: "1 second",
-          trigger: Stream.fromQueue(trigger)
-        }).pipe(Layer.provideMerge(Health.layerConfig(Health.config).pipe(Layer.provide(configLayer({ interval: "1 second" }))))),
-        use: Effect.flatMap(Health.Health, (health) => useHealth(health, { up, trigger }))
-      }
-    }
-  },
-  {
-    name: "Health.registerCircuitBreaker + registerBulkhead + registerPolicy (Health.layer's registry)",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.gen(function*() {
+      )
+    ),
+    "Fallback.layerStoreMemory + layerStaleIfError": layered((id) =>
+      Fallback.layerStaleIfError(StaleTag, staleOptions(id)).pipe(Layer.provide(Fallback.layerStoreMemory({ maxEntries: 100 })))
+    )
+  }),
+  // Health: the probe (its state and trigger) is made per run, with the service
+  makeCase("Health.make + register (a monitor and a trigger)", () => madeHealth(Health.make({ interval: "1 second" })), useMadeHealth),
+  // the service is made by the test's fiber below the region (only `register` runs in it)
+  makeCase("Health.register (into a service made outside the region)", () => madeHealth(Health.Health), useMadeHealth, {
+    outside: Health.layer({ interval: "1 second" })
+  }),
+  makeCase(
+    "Health.fromConfig + register",
+    () => madeHealth(Health.fromConfig(Health.config).pipe(withConfig({ interval: "1 second" }))),
+    useMadeHealth
+  ),
+  healthLayerCase("Health.layer + Health.layerCheck", () => Health.layer({ interval: "1 second" })),
+  healthLayerCase(
+    "Health.layerConfig + Health.layerCheck",
+    () => Health.layerConfig(Health.config).pipe(Layer.provide(configLayer({ interval: "1 second" })))
+  ),
+  makeCase(
+    "Health.registerCircuitBreaker + registerBulkhead + registerPolicy (Health.layer's registry)",
+    (id) =>
+      Effect.gen(function*() {
         // (an interval of an hour: useBreaker moves the clock by hours, which a 1 s monitor would replay 7,200 times)
         const ctx = yield* Layer.build(Health.layer({ interval: "1 hour" }))
         const breaker = yield* CircuitBreaker.make(breakerOptions(id))
@@ -734,21 +528,20 @@ const cases: ReadonlyArray<Case> = [
         yield* Health.registerPolicy({ name: `${id}-custom`, kind: "Custom" }).pipe(Effect.provide(ctx))
         return { ctx, breaker, bulkhead }
       }),
-      use: ({ breaker, bulkhead, ctx }) =>
-        Effect.gen(function*() {
-          const health = Context.get(ctx as Context.Context<Health.Health>, Health.Health)
-          const answers = yield* useBreaker(breaker)
-          answers.push(...(yield* useBulkhead(bulkhead)))
-          yield* Effect.either(breaker(boom))
-          yield* Effect.either(breaker(boom))
-          yield* TestClock.adjust("2 seconds")
-          answers.push((yield* health.report).status)
-          const registry = Context.get(ctx as Context.Context<Health.PolicyRegistry>, Health.PolicyRegistry)
-          answers.push((yield* registry.list).map((p) => p.kind).join(","))
-          return answers
-        })
-    })
-  },
+    ({ breaker, bulkhead, ctx }) =>
+      Effect.gen(function*() {
+        const health = Context.get(ctx as Context.Context<Health.Health>, Health.Health)
+        const answers = yield* useBreaker(breaker)
+        answers.push(...(yield* useBulkhead(bulkhead)))
+        yield* Effect.either(breaker(boom))
+        yield* Effect.either(breaker(boom))
+        yield* TestClock.adjust("2 seconds")
+        answers.push((yield* health.report).status)
+        const registry = Context.get(ctx as Context.Context<Health.PolicyRegistry>, Health.PolicyRegistry)
+        answers.push((yield* registry.list).map((p) => p.kind).join(","))
+        return answers
+      })
+  ),
   {
     name: "Health.layerPolicyRegistry + registerCircuitBreaker (no Health service)",
     subject: (id) => ({
@@ -765,93 +558,78 @@ const cases: ReadonlyArray<Case> = [
     })
   },
   // policies without a background fiber of their own, as layers
-  {
-    name: "Retry.layer",
-    subject: () => ({
-      kind: "layer",
-      layer: Retry.layer(RetryTag, { times: 2, schedule: Retry.constant("1 second") }),
-      use: Effect.gen(function*() {
-        const call = yield* Effect.fork(outcome(boom.pipe(Policy.fromTag(RetryTag))))
-        yield* TestClock.adjust("3 seconds")
-        return yield* Fiber.join(call)
-      })
+  layerCase(
+    "Retry.layer",
+    () => Retry.layer(RetryTag, { times: 2, schedule: Retry.constant("1 second") }),
+    Effect.gen(function*() {
+      const call = yield* Effect.fork(outcome(boom.pipe(Policy.fromTag(RetryTag))))
+      yield* TestClock.adjust("3 seconds")
+      return yield* Fiber.join(call)
     })
-  },
-  {
-    name: "Retry.layerConfig",
-    subject: () => ({
-      kind: "layer",
-      layer: Retry.layerConfig(RetryTag, Retry.config).pipe(Layer.provide(configLayer({ times: "2", base: "1 second", jitter: "none" }))),
-      use: Effect.gen(function*() {
-        const call = yield* Effect.fork(outcome(boom.pipe(Policy.fromTag(RetryTag))))
-        yield* TestClock.adjust("10 seconds")
-        return yield* Fiber.join(call)
-      })
+  ),
+  layerCase(
+    "Retry.layerConfig",
+    () => Retry.layerConfig(RetryTag, Retry.config).pipe(Layer.provide(configLayer({ times: "2", base: "1 second", jitter: "none" }))),
+    Effect.gen(function*() {
+      const call = yield* Effect.fork(outcome(boom.pipe(Policy.fromTag(RetryTag))))
+      yield* TestClock.adjust("10 seconds")
+      return yield* Fiber.join(call)
     })
-  },
-  {
-    name: "Timeout.layer (the fast path's shared timer)",
-    subject: () => ({
-      kind: "layer",
-      layer: Timeout.layer(TimeoutTag, { duration: "1 second" }),
-      use: Effect.gen(function*() {
-        const slow = yield* Effect.fork(outcome(Effect.interruptible(Effect.never).pipe(Policy.fromTag(TimeoutTag))))
-        const fast = yield* outcome(Effect.succeed(1).pipe(Policy.fromTag(TimeoutTag)))
-        yield* settle
-        yield* TestClock.adjust("2 seconds")
-        return [fast, yield* Fiber.join(slow)]
-      })
+  ),
+  layerCase(
+    "Timeout.layer (the fast path's shared timer)",
+    () => Timeout.layer(TimeoutTag, { duration: "1 second" }),
+    Effect.gen(function*() {
+      const slow = yield* Effect.fork(outcome(Effect.interruptible(Effect.never).pipe(Policy.fromTag(TimeoutTag))))
+      const fast = yield* outcome(Effect.succeed(1).pipe(Policy.fromTag(TimeoutTag)))
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      return [fast, yield* Fiber.join(slow)]
     })
-  },
-  {
-    name: "Timeout.layerConfig",
-    subject: () => ({
-      kind: "layer",
-      layer: Timeout.layerConfig(TimeoutTag, Timeout.config).pipe(Layer.provide(configLayer({ duration: "1 second" }))),
-      use: Effect.gen(function*() {
-        const slow = yield* Effect.fork(outcome(Effect.interruptible(Effect.never).pipe(Policy.fromTag(TimeoutTag))))
-        yield* settle
-        yield* TestClock.adjust("2 seconds")
-        return yield* Fiber.join(slow)
-      })
+  ),
+  layerCase(
+    "Timeout.layerConfig",
+    () => Timeout.layerConfig(TimeoutTag, Timeout.config).pipe(Layer.provide(configLayer({ duration: "1 second" }))),
+    Effect.gen(function*() {
+      const slow = yield* Effect.fork(outcome(Effect.interruptible(Effect.never).pipe(Policy.fromTag(TimeoutTag))))
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      return yield* Fiber.join(slow)
     })
-  },
-  {
-    name: "Hedge.layerConfig",
-    subject: () => ({
-      kind: "layer",
-      layer: Hedge.layerConfig(HedgeTag, Hedge.config).pipe(Layer.provide(configLayer({ delay: "100 millis", maxAttempts: "2" }))),
-      use: Effect.gen(function*() {
-        const call = yield* Effect.fork(outcome(Effect.as(Effect.sleep("1 second"), "slow").pipe(Policy.fromTag(HedgeTag))))
-        yield* settle
-        yield* TestClock.adjust("2 seconds")
-        return yield* Fiber.join(call)
-      })
+  ),
+  layerCase(
+    "Hedge.layerConfig",
+    () => Hedge.layerConfig(HedgeTag, Hedge.config).pipe(Layer.provide(configLayer({ delay: "100 millis", maxAttempts: "2" }))),
+    Effect.gen(function*() {
+      const call = yield* Effect.fork(outcome(Effect.as(Effect.sleep("1 second"), "slow").pipe(Policy.fromTag(HedgeTag))))
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      return yield* Fiber.join(call)
     })
-  },
-  {
-    name: "Chaos.layerConfig",
-    subject: () => ({
-      kind: "layer",
-      layer: Chaos.layerConfig(ChaosTag, Chaos.config, { error: "injected" }).pipe(Layer.provide(configLayer({ rate: "1" }))),
-      use: outcome(Effect.succeed(1).pipe(Policy.fromTag(ChaosTag)))
-    })
-  },
-  // HTTP
-  {
-    name: "ResilientHttpClient.makeTransform (a fake upstream)",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.flatMap(ResilientHttpClient.makeTransform(clientOptions(id)), (resilience) =>
-        Effect.map(HttpClient.HttpClient, (client) => client.pipe(resilience))).pipe(Effect.provide(fakeUpstream)),
-      use: (client: HttpClient.HttpClient.With<any, any>) => useClient(client, "http://upstream.test")
-    })
-  },
-  {
-    name: "ResilientHttpClient.make registered in Health (a fake upstream; the health check's monitor)",
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.gen(function*() {
+  ),
+  layerCase(
+    "Chaos.layerConfig",
+    () => Chaos.layerConfig(ChaosTag, Chaos.config, { error: "injected" }).pipe(Layer.provide(configLayer({ rate: "1" }))),
+    outcome(Effect.succeed(1).pipe(Policy.fromTag(ChaosTag)))
+  ),
+  // HTTP client: a fake upstream in memory
+  ...family({ tag: HttpClient.HttpClient, use: (client) => useClient(client, fake) }, {
+    "ResilientHttpClient.makeTransform (a fake upstream)": made((id) =>
+      Effect.flatMap(ResilientHttpClient.makeTransform(clientOptions(id)), (resilience) =>
+        Effect.map(HttpClient.HttpClient, (client) => client.pipe(resilience))).pipe(Effect.provide(fakeUpstream))
+    ),
+    "ResilientHttpClient.fromConfig (a fake upstream)": made((id) =>
+      ResilientHttpClient.fromConfig(ResilientHttpClient.config).pipe(withConfig(clientConfig(id)), Effect.provide(fakeUpstream))
+    ),
+    "ResilientHttpClient.layer (a fake upstream)": layered((id) => ResilientHttpClient.layer(clientOptions(id)).pipe(Layer.provide(fakeUpstream))),
+    "ResilientHttpClient.layerConfig (a fake upstream)": layered((id) =>
+      ResilientHttpClient.layerConfig(ResilientHttpClient.config).pipe(Layer.provide(fakeUpstream), Layer.provide(configLayer(clientConfig(id))))
+    )
+  }),
+  makeCase(
+    "ResilientHttpClient.make registered in Health (a fake upstream; the health check's monitor)",
+    (id) =>
+      Effect.gen(function*() {
         const ctx = yield* Layer.build(Health.layer({ interval: "1 second" }))
         const client = yield* ResilientHttpClient.make({ ...clientOptions(id), health: { whenOpen: "unhealthy" } }).pipe(
           Effect.provide(fakeUpstream),
@@ -859,15 +637,21 @@ const cases: ReadonlyArray<Case> = [
         )
         return { client, ctx }
       }),
-      use: ({ client, ctx }) => Effect.provide(useClientWithHealth(client, "http://upstream.test"), ctx)
-    })
-  },
-  {
-    name: "ResilientHttpClient.make (a real server on 127.0.0.1)",
-    guardMillis: 8_000,
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.gen(function*() {
+    ({ client, ctx }) => Effect.provide(useClientWithHealth(client, fake), ctx)
+  ),
+  layerCase(
+    "ResilientHttpClient.layer + Health.layer (the health check's monitor)",
+    (id) =>
+      ResilientHttpClient.layer({ ...clientOptions(id), health: { whenOpen: "unhealthy" } }).pipe(
+        Layer.provideMerge(Layer.merge(fakeUpstream, Health.layer({ interval: "1 second" })))
+      ),
+    Effect.flatMap(HttpClient.HttpClient, (client) => useClientWithHealth(client, fake))
+  ),
+  // a real socket: the real-time guard
+  makeCase(
+    "ResilientHttpClient.make (a real server on 127.0.0.1)",
+    (id) =>
+      Effect.gen(function*() {
         const url = yield* serveApp(
           Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
             HttpServerResponse.text("upstream", { status: request.url.endsWith("/down") ? 503 : 200 }))
@@ -875,166 +659,64 @@ const cases: ReadonlyArray<Case> = [
         const client = yield* ResilientHttpClient.make(clientOptions(id)).pipe(Effect.provide(undici))
         return { client, url }
       }),
-      use: ({ client, url }) => useClient(client, url)
-    })
-  },
-  {
-    name: "ResilientHttpClient.fromConfig (a fake upstream)",
-    subject: (id) => ({
-      kind: "make",
-      make: ResilientHttpClient.fromConfig(ResilientHttpClient.config).pipe(
-        withConfig({ name: id, "retry.times": "1", "retry.base": "10 millis", "circuitBreaker.failures": "2", "circuitBreaker.openDuration": "10 seconds" }),
-        Effect.provide(fakeUpstream)
-      ),
-      use: (client: HttpClient.HttpClient.With<any, any>) => useClient(client, "http://upstream.test")
-    })
-  },
-  {
-    name: "ResilientHttpClient.layer (a fake upstream)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpClient.layer(clientOptions(id)).pipe(Layer.provide(fakeUpstream)),
-      use: Effect.flatMap(HttpClient.HttpClient, (client) => useClient(client, "http://upstream.test"))
-    })
-  },
-  {
-    name: "ResilientHttpClient.layer + Health.layer (the health check's monitor)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpClient.layer({ ...clientOptions(id), health: { whenOpen: "unhealthy" } }).pipe(
-        Layer.provideMerge(Layer.merge(fakeUpstream, Health.layer({ interval: "1 second" })))
-      ),
-      use: Effect.flatMap(HttpClient.HttpClient, (client) => useClientWithHealth(client, "http://upstream.test"))
-    })
-  },
-  {
-    name: "ResilientHttpClient.layerConfig (a fake upstream)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpClient.layerConfig(ResilientHttpClient.config).pipe(
-        Layer.provide(fakeUpstream),
-        Layer.provide(
-          configLayer({ name: id, "retry.times": "1", "retry.base": "10 millis", "circuitBreaker.failures": "2", "circuitBreaker.openDuration": "10 seconds" })
-        )
-      ),
-      use: Effect.flatMap(HttpClient.HttpClient, (client) => useClient(client, "http://upstream.test"))
-    })
-  },
-  {
-    name: "ResilientHttpServer.make (requests in memory)",
-    subject: (id) => ({ kind: "make", make: ResilientHttpServer.make({ ...serverOptions, name: id }), use: useServer })
-  },
-  {
-    name: "ResilientHttpServer.make with an AdaptiveLimit (requests in memory)",
-    subject: (id) => ({
-      kind: "make",
-      make: ResilientHttpServer.make({
+    ({ client, url }) => useClient(client, url),
+    { guardMillis: 8_000 }
+  ),
+  // HTTP server middleware: requests in memory
+  ...family({ tag: ServerTag, use: useServer }, {
+    "ResilientHttpServer.make (requests in memory)": made((id) => ResilientHttpServer.make({ ...serverOptions, name: id })),
+    "ResilientHttpServer.make with an AdaptiveLimit (requests in memory)": made((id) =>
+      ResilientHttpServer.make({
         ...serverOptions,
         name: id,
         concurrency: { maxConcurrent: AdaptiveLimit.vegas({ initialLimit: 1, minLimit: 1, maxLimit: 4 }), maxQueue: 1, maxWait: "5 seconds" }
-      }),
-      use: useServer
-    })
-  },
-  {
-    name: "ResilientHttpServer.make (a real server on 127.0.0.1)",
-    guardMillis: 8_000,
-    subject: (id) => ({
-      kind: "make",
-      make: Effect.gen(function*() {
+      })
+    ),
+    "ResilientHttpServer.fromConfig (requests in memory)": made((id) =>
+      ResilientHttpServer.fromConfig(ResilientHttpServer.config).pipe(withConfig(serverConfig(id)))
+    ),
+    "ResilientHttpServer.layer (requests in memory)": layered((id) => ResilientHttpServer.layer(ServerTag, { ...serverOptions, name: id })),
+    "ResilientHttpServer.layerConfig (requests in memory)": layered((id) =>
+      ResilientHttpServer.layerConfig(ServerTag, ResilientHttpServer.config).pipe(Layer.provide(configLayer(serverConfig(id))))
+    )
+  }),
+  makeCase(
+    "ResilientHttpServer.make (a real server on 127.0.0.1)",
+    (id) =>
+      Effect.gen(function*() {
         const server = yield* ResilientHttpServer.make({ ...serverOptions, name: id })
         const url = yield* serveApp(server(Effect.succeed(ok)))
         return { server, url }
       }),
-      use: ({ server, url }) =>
-        Effect.gen(function*() {
-          const client = yield* HttpClient.HttpClient
-          const answers: Array<string> = []
-          for (let i = 0; i < 3; i++) {
-            answers.push(yield* outcome(Effect.scoped(Effect.map(client.get(url), (r) => r.status))))
-          }
-          answers.push(`requests ${(yield* server.stats()).requests}`)
-          return answers
-        }).pipe(Effect.provide(undici))
-    })
-  },
-  {
-    name: "ResilientHttpServer.fromConfig (requests in memory)",
-    subject: (id) => ({
-      kind: "make",
-      make: ResilientHttpServer.fromConfig(ResilientHttpServer.config).pipe(
-        withConfig({
-          name: id,
-          "concurrency.maxConcurrent": "1",
-          "concurrency.maxQueue": "1",
-          "concurrency.maxWait": "5 seconds",
-          "rateLimit.limit": "2",
-          "rateLimit.window": "1 second",
-          "deadline.max": "10 seconds"
-        })
-      ),
-      use: useServer
-    })
-  },
-  {
-    name: "ResilientHttpServer.layer (requests in memory)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpServer.layer(ServerTag, { ...serverOptions, name: id }),
-      use: Effect.flatMap(ServerTag, useServer)
-    })
-  },
-  {
-    name: "ResilientHttpServer.layerConfig (requests in memory)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpServer.layerConfig(ServerTag, ResilientHttpServer.config).pipe(
-        Layer.provide(configLayer({
-          name: id,
-          "concurrency.maxConcurrent": "1",
-          "concurrency.maxQueue": "1",
-          "concurrency.maxWait": "5 seconds",
-          "rateLimit.limit": "2",
-          "rateLimit.window": "1 second",
-          "deadline.max": "10 seconds"
-        }))
-      ),
-      use: Effect.flatMap(ServerTag, useServer)
-    })
-  },
-  {
-    name: "ResilientHttpServer.layerApiMiddleware (a router in memory)",
-    subject: (id) => ({
-      kind: "layer",
-      layer: ResilientHttpServer.layerApiMiddleware(ApiTag, { ...serverOptions, name: id }),
-      use: useApiMiddleware
-    })
-  }
+    ({ server, url }) =>
+      Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const answers: Array<string> = []
+        for (let i = 0; i < 3; i++) {
+          answers.push(yield* outcome(Effect.scoped(Effect.map(client.get(url), (r) => r.status))))
+        }
+        answers.push(`requests ${(yield* server.stats()).requests}`)
+        return answers
+      }).pipe(Effect.provide(undici)),
+    { guardMillis: 8_000 }
+  ),
+  layerCase(
+    "ResilientHttpServer.layerApiMiddleware (a router in memory)",
+    (id) => ResilientHttpServer.layerApiMiddleware(ApiTag, { ...serverOptions, name: id }),
+    useApiMiddleware
+  )
 ]
 
 describe("a constructor built inside an uninterruptible region: closing its scope ends, nothing is left", () => {
-  for (const c of cases) {
-    describe(c.name, () => {
-      for (const mode of modesFor(c.subject("probe").kind)) {
-        it.effect(
-          mode.control ? `${mode.name}: ends, leaves no fiber` : `${mode.name}: ends, leaves no fiber, answers as the control`,
-          () => check(c, mode),
-          20_000
-        )
-      }
-    })
-  }
+  describeCases(cases, { test: it.effect, timeout: 20_000 })
 
   it.effect("the reproduction: a breaker made and called inside Effect.uninterruptible, its scope then closed", () =>
     check(
-      {
-        name: "CircuitBreaker.make (the reproduction)",
-        subject: (id) => ({
-          kind: "make",
-          make: CircuitBreaker.make({ name: id, tripPolicy: CircuitBreaker.consecutive(5), openDuration: "10 seconds" }),
-          use: (b: CircuitBreaker.CircuitBreaker) => b(Effect.succeed(1))
-        })
-      },
+      makeCase(
+        "CircuitBreaker.make (the reproduction)",
+        (id) => CircuitBreaker.make({ name: id, tripPolicy: CircuitBreaker.consecutive(5), openDuration: "10 seconds" }),
+        (b: CircuitBreaker.CircuitBreaker) => b(Effect.succeed(1))
+      ),
       modesFor("make")[1]!
     ), 20_000)
 

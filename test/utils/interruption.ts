@@ -41,7 +41,11 @@ import {
   type TestClock
 } from "effect"
 
-/** The fibers a call started (its supervisor), and how often they ran. */
+/**
+ * The fibers a call started (its supervisor), and how often they ran. Also the supervisor of
+ * test/utils/scopeClose.ts (what a program left running once its scope closed; its hang guard
+ * reads `resumes`).
+ */
 export class CallTree extends Supervisor.AbstractSupervisor<void> {
   readonly live = new Set<Fiber.RuntimeFiber<any, any>>()
   readonly roots = new Set<Fiber.RuntimeFiber<any, any>>()
