@@ -6,7 +6,12 @@
  */
 import { Effect, Scope } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 
 export const redisServerBinary = (): string | undefined => {
   try {
@@ -59,16 +64,98 @@ const waitForReady = (child: ChildProcess) =>
     setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10_000).unref()
   })
 
+// --- a wall clock that steps ---------------------------------------------------------------------
+
+const SHIM_SOURCE = fileURLToPath(new URL("./native/wallclock-shim.c", import.meta.url))
+
+const compiler = (): string | undefined => {
+  try {
+    return execFileSync("sh", ["-c", "command -v cc || command -v gcc"], { encoding: "utf8" }).trim().split("\n")[0] ||
+      undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The compiled wall-clock shim (test/utils/native/wallclock-shim.c), built once per source version
+ * into the temp directory; `undefined` without a C compiler (CI installs one: then it is required).
+ */
+export const wallClockShim: string | undefined = (() => {
+  const cc = compiler()
+  if (cc === undefined) {
+    if (process.env.CI) throw new Error("a C compiler is required in CI for the stepped-wall-clock Redis tests (apt-get install -y gcc)")
+    return undefined
+  }
+  const source = readFileSync(SHIM_SOURCE)
+  const out = join(tmpdir(), `effect-resilience-wallclock-${createHash("sha256").update(source).digest("hex").slice(0, 12)}.so`)
+  if (!existsSync(out)) {
+    const partial = `${out}.${process.pid}.tmp`
+    execFileSync(cc, ["-shared", "-fPIC", "-O2", "-o", partial, SHIM_SOURCE])
+    execFileSync("mv", ["-f", partial, out])
+  }
+  return out
+})()
+
+/** A redis-server whose wall clock (`TIME`, key expiry) the test steps; its monotonic clock runs on. */
+export interface SteppableRedis extends RedisServer {
+  /** Steps the server's wall clock by `millis` (negative: back), from where earlier steps left it. */
+  readonly stepWallClock: (millis: number) => Effect.Effect<void>
+}
+
+const spawnRedis = async (port: number, env?: NodeJS.ProcessEnv) => {
+  const child = spawn(
+    redisServerBinary()!,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
+    { stdio: ["ignore", "pipe", "pipe"], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) }
+  )
+  await waitForReady(child)
+  return child
+}
+
+const killRedis = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    // already gone (exited, or killed by a signal: then exitCode stays null and signalCode is set)
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+/**
+ * Starts a redis-server whose wall clock can be stepped (an NTP step, a VM resume on the Redis
+ * host), through the LD_PRELOAD shim; stopped when the scope closes. Needs {@link wallClockShim}.
+ */
+export const startSteppableRedis: Effect.Effect<SteppableRedis, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "redis-wallclock-"))
+    const file = join(dir, "offset")
+    writeFileSync(file, "0")
+    const port = await freePort()
+    const child = await spawnRedis(port, { LD_PRELOAD: wallClockShim!, WALLCLOCK_OFFSET_FILE: file })
+    let offset = 0
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      process: child,
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
+      stepWallClock: (millis: number) =>
+        Effect.sync(() => {
+          offset += millis
+          writeFileSync(file, String(offset))
+        }),
+      dir
+    }
+  }),
+  (server) => Effect.promise(() => killRedis(server.process).then(() => rmSync(server.dir, { recursive: true, force: true })))
+)
+
 /** Starts a redis-server on a free loopback port; stopped when the scope closes. */
 export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.acquireRelease(
   Effect.promise(async () => {
     const port = await freePort()
-    const child = spawn(
-      redisServerBinary()!,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
-      { stdio: ["ignore", "pipe", "pipe"] }
-    )
-    await waitForReady(child)
+    const child = await spawnRedis(port)
     return {
       port,
       url: `redis://127.0.0.1:${port}`,
@@ -77,36 +164,13 @@ export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect
       resume: Effect.sync(() => void child.kill("SIGCONT"))
     }
   }),
-  (server) =>
-    Effect.promise(
-      () =>
-        new Promise<void>((resolve) => {
-          // already gone (exited, or killed by a signal: then exitCode stays null and signalCode is set)
-          if (server.process.exitCode !== null || server.process.signalCode !== null) return resolve()
-          server.process.once("exit", () => resolve())
-          server.process.kill("SIGCONT")
-          server.process.kill("SIGKILL")
-        })
-    )
+  (server) => Effect.promise(() => killRedis(server.process))
 )
 
-const spawnOnPort = async (port: number): Promise<ChildProcess> => {
-  const child = spawn(
-    redisServerBinary()!,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: ["ignore", "pipe", "pipe"] }
-  )
-  await waitForReady(child)
-  return child
-}
+const spawnOnPort = (port: number): Promise<ChildProcess> => spawnRedis(port)
 
-export const stopProcess = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    child.kill("SIGCONT")
-    child.kill("SIGKILL")
-  })
+/** Stops a redis-server process (SIGCONT first: a paused one too); resolves once it exited. */
+export const stopProcess = killRedis
 
 /**
  * A server on a fixed port that can be paused, killed and restarted empty

@@ -333,6 +333,34 @@ local function slotsTaken()
   if sampling then n = n + c.hsucc + c.hfail end
   return n
 end
+
+-- A step back of the shared clock (Redis TIME after an NTP step or a VM resume): no stored instant
+-- is trusted further ahead of now than its own length, so a step never stretches a break, a probe's
+-- lease or the window beyond its length. \`since\` (the circuit's last move) was now when written:
+-- now before it means the clock went back at least that far, and the break moves back with it.
+-- With write false (a read), only this script's view changes (leases: see leaseEnd).
+local windowStale = false
+local function unstep(write)
+  if not exists then return end
+  if now < c.since then
+    local back = c.since - now
+    set('since', now)
+    if c.state == 'Open' then set('openUntil', c.openUntil - back) end
+  end
+  if write and c.state == 'HalfOpen' then
+    local latest = fmt(now + cfg.t)
+    local ahead = redis.call('ZRANGEBYSCORE', leasesKey, '(' .. latest, '+inf')
+    for _, member in ipairs(ahead) do redis.call('ZADD', leasesKey, 'XX', latest, member) end
+  end
+  -- a time window written in a later slot than now's: its counts are of an age no one can tell
+  -- (idle for hours before the step?), so the window starts over rather than count them again
+  if trip.k == 'T' and c.state == 'Closed' and math.floor(now / (trip.win / trip.b)) < c.wslot then
+    if write then resetWindow() else windowStale = true end
+  end
+end
+
+-- a lease's end as a read reports it: at most probeTimeout ahead (unstep)
+local function leaseEnd(at) return math.min(tonumber(at), now + cfg.t) end
 `
 
 /**
@@ -353,6 +381,7 @@ local closed = redis.call('HMGET', KEYS[1], 'state', 'gen')
 if closed[1] == 'Closed' then return { 'A', closed[2], '0' } end
 ` + COMMON + `
 ensure()
+unstep(true)
 catchUp()
 local reply
 local state = c.state
@@ -407,6 +436,7 @@ local slow = counted and ARGV[11] == '1'
 local retryAfter = tonumber(ARGV[12])
 if outcome == 'success' then incr('successes') elseif outcome == 'failure' then incr('failures') else incr('ignored') end
 if slow then incr('slowCalls') end
+unstep(true)
 -- the moves time made before this result (an ended break, a probe that outlived its lease)
 if c.state ~= 'Closed' then catchUp() end
 local fenced = false
@@ -468,11 +498,12 @@ return finish({ fenced and 'F' or 'U' })
  */
 export const SNAPSHOT = COMMON + `
 if not exists then return { '0', fmt(now) } end
+unstep(false)
 local calls, fails, slows = c.wcount, c.wfail, c.wslow
 if c.state == 'Closed' and c.wcfg ~= fingerprint then
   calls, fails, slows = 0, 0, 0
 elseif c.state == 'Closed' and trip.k == 'T' then
-  calls, fails, slows = advance(false)
+  if windowStale then calls, fails, slows = 0, 0, 0 else calls, fails, slows = advance(false) end
 end
 local live = 0
 local leases = {}
@@ -483,7 +514,7 @@ end
 local reply = { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
   fmt(c.successes), fmt(c.failures), fmt(c.ignored), fmt(c.rejections), fmt(c.slowCalls), fmt(c.fenced),
   fmt(calls), fmt(fails), fmt(slows), fmt(c.consec), fmt(c.hfail) }
-for i = 2, #leases, 2 do reply[#reply + 1] = leases[i] end
+for i = 2, #leases, 2 do reply[#reply + 1] = fmt(leaseEnd(leases[i])) end
 return reply
 `
 
@@ -494,6 +525,7 @@ return reply
  */
 export const ISOLATE = COMMON + `
 ensure()
+unstep(true)
 if c.state ~= 'Isolated' then
   catchUp()
   local from = c.state
@@ -514,6 +546,7 @@ return finish({})
  */
 export const RESET = COMMON + `
 if not exists then return {} end
+unstep(true)
 catchUp()
 close(0, 'Reset')
 flush()

@@ -1,0 +1,122 @@
+/**
+ * The Redis stores under a stepped wall clock on the Redis host (an NTP step, a VM resume).
+ *
+ * In production the stores' scripts read Redis `TIME` (`clock: "redis"`, the default): the one
+ * instant every replica shares. It is a wall clock, and the Redis host's can step. A real
+ * redis-server runs here with its wall clock stepped by test/utils/native/wallclock-shim.c (its
+ * monotonic clock runs on, as on a real host). Breaks, probe leases, bulkhead leases and refills
+ * are short and real time passes (the server's clock is real): the tests wait for it, never assert
+ * on it.
+ *
+ * The promise (DESIGN.md "Bounded time"): a step of the shared clock never stretches a break, a
+ * lease or a refill beyond its own length; time measured across the step counts at most one
+ * length, and a step forward ends things early, never never.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Duration, Effect, Exit, Layer } from "effect"
+import { CircuitBreaker } from "effect-resilience"
+import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
+import { hasRedis, startSteppableRedis, wallClockShim } from "../utils/redis-server.js"
+import { realSleep } from "./fixtures/breaker-redis.js"
+
+class Boom extends Data.TaggedError("Boom")<{}> {}
+const boom = Effect.fail(new Boom())
+
+const HOUR = 3_600_000
+
+const canStep = hasRedis && wallClockShim !== undefined
+if (hasRedis && !canStep) console.warn("no C compiler: skipping the stepped-wall-clock Redis tests (apt-get install -y gcc)")
+
+describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis host (real redis-server)", () => {
+  const breakerStore = (url: string) =>
+    Layer.build(CircuitBreakerStore.layer().pipe(Layer.provideMerge(Redis.layer({ url, prefix: "step:" }))))
+
+  describe("CircuitBreakerStore (clock: \"redis\")", () => {
+    it.scopedLive("an open circuit's break is not stretched by a step back: it ends after its own length", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const context = yield* breakerStore(server.url)
+        const breaker = yield* CircuitBreaker.make({
+          name: "break-back",
+          tripPolicy: CircuitBreaker.consecutive(1),
+          openDuration: "300 millis"
+        }).pipe(Effect.provide(context))
+        yield* Effect.exit(breaker(boom))
+        assert.strictEqual((yield* breaker.state())._tag, "Open")
+        yield* server.stepWallClock(-HOUR)
+        // while it is open, what it says about when to come back is bounded by the break
+        const rejected = yield* Effect.flip(breaker(Effect.succeed(1)))
+        assert.strictEqual(rejected instanceof CircuitBreaker.CircuitBreakerError && rejected.reason._tag, "CircuitOpen")
+        assert.isAtMost(Duration.toMillis(rejected.retryAfter ?? Duration.infinity), 300)
+        yield* realSleep(450)
+        assert.strictEqual(yield* breaker(Effect.succeed("probe")), "probe")
+        assert.strictEqual((yield* breaker.state())._tag, "Closed")
+      }))
+
+    it.scopedLive("a half-open probe's lease is not stretched by a step back: another probe goes after probeTimeout", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const context = yield* breakerStore(server.url)
+        const breaker = yield* CircuitBreaker.make({
+          name: "lease-back",
+          tripPolicy: CircuitBreaker.consecutive(1),
+          openDuration: "100 millis",
+          halfOpen: { probes: 1, probeTimeout: "300 millis" }
+        }).pipe(Effect.provide(context))
+        yield* Effect.exit(breaker(boom))
+        yield* realSleep(150)
+        // a probe that never answers holds the one slot
+        yield* Effect.forkScoped(breaker(Effect.never))
+        yield* realSleep(50)
+        assert.strictEqual((yield* breaker.state())._tag, "HalfOpen")
+        yield* server.stepWallClock(-HOUR)
+        const rejected = yield* Effect.flip(breaker(Effect.succeed(1)))
+        assert.isAtMost(Duration.toMillis(rejected.retryAfter ?? Duration.infinity), 300)
+        yield* realSleep(450)
+        // the lost probe's lease ended after probeTimeout: it counted as a failed probe (open again,
+        // a break of 100 ms), and after that break the next probe goes
+        yield* realSleep(150)
+        assert.strictEqual(yield* breaker(Effect.succeed("probe")), "probe")
+      }))
+
+    it.scopedLive("a timeRate window is not stretched by a step back: its failures leave it within one window", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const context = yield* breakerStore(server.url)
+        const breaker = yield* CircuitBreaker.make({
+          name: "window-back",
+          tripPolicy: CircuitBreaker.timeRate({ threshold: 0.5, window: "400 millis", buckets: 4, minimumCalls: 4 }),
+          openDuration: "1 minute"
+        }).pipe(Effect.provide(context))
+        for (let i = 0; i < 3; i++) yield* Effect.exit(breaker(boom))
+        assert.strictEqual((yield* breaker.metrics()).windowCalls, 3)
+        yield* server.stepWallClock(-HOUR)
+        // counts of an age no one can tell: a read already shows the window started over
+        assert.strictEqual((yield* breaker.metrics()).windowCalls, 0)
+        // more than one window later (in the server's time), the three failures are out of it
+        yield* realSleep(600)
+        yield* Effect.exit(breaker(boom))
+        assert.strictEqual((yield* breaker.state())._tag, "Closed")
+        const m = yield* breaker.metrics()
+        assert.strictEqual(m.windowCalls, 1)
+      }))
+
+    it.scopedLive("a step forward ends a break early (a probe goes), it never wedges the circuit", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const context = yield* breakerStore(server.url)
+        const breaker = yield* CircuitBreaker.make({
+          name: "break-forward",
+          tripPolicy: CircuitBreaker.consecutive(1),
+          openDuration: "1 hour"
+        }).pipe(Effect.provide(context))
+        yield* Effect.exit(breaker(boom))
+        yield* server.stepWallClock(HOUR + 1_000)
+        assert.strictEqual(yield* breaker(Effect.succeed("probe")), "probe")
+        assert.strictEqual((yield* breaker.state())._tag, "Closed")
+        // and a step back afterwards leaves a closed circuit closed
+        yield* server.stepWallClock(-2 * HOUR)
+        assert.isTrue(Exit.isSuccess(yield* Effect.exit(breaker(Effect.succeed(1)))))
+      }))
+  })
+})
