@@ -28,19 +28,25 @@ const canStep = hasRedis && wallClockShim !== undefined
 if (hasRedis && !canStep) console.warn("no C compiler: skipping the stepped-wall-clock Redis tests (apt-get install -y gcc)")
 
 describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis host (real redis-server)", () => {
-  const breakerStore = (url: string) =>
-    Layer.build(CircuitBreakerStore.layer().pipe(Layer.provideMerge(Redis.layer({ url, prefix: "step:" }))))
+  /** A server whose wall clock steps, and a breaker on the Redis store over it (`clock: "redis"`). */
+  const onSteppableRedis = (options: CircuitBreaker.CircuitBreaker.Options) =>
+    Effect.gen(function*() {
+      const server = yield* startSteppableRedis
+      const context = yield* Layer.build(
+        CircuitBreakerStore.layer().pipe(Layer.provideMerge(Redis.layer({ url: server.url, prefix: "step:" })))
+      )
+      const breaker = yield* CircuitBreaker.make(options).pipe(Effect.provide(context))
+      return { server, breaker }
+    })
 
   describe("CircuitBreakerStore (clock: \"redis\")", () => {
     it.scopedLive("an open circuit's break is not stretched by a step back: it ends after its own length", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const context = yield* breakerStore(server.url)
-        const breaker = yield* CircuitBreaker.make({
+        const { breaker, server } = yield* onSteppableRedis({
           name: "break-back",
           tripPolicy: CircuitBreaker.consecutive(1),
           openDuration: "300 millis"
-        }).pipe(Effect.provide(context))
+        })
         yield* Effect.exit(breaker(boom))
         assert.strictEqual((yield* breaker.state())._tag, "Open")
         yield* server.stepWallClock(-HOUR)
@@ -55,14 +61,12 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a half-open probe's lease is not stretched by a step back: another probe goes after probeTimeout", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const context = yield* breakerStore(server.url)
-        const breaker = yield* CircuitBreaker.make({
+        const { breaker, server } = yield* onSteppableRedis({
           name: "lease-back",
           tripPolicy: CircuitBreaker.consecutive(1),
           openDuration: "100 millis",
           halfOpen: { probes: 1, probeTimeout: "300 millis" }
-        }).pipe(Effect.provide(context))
+        })
         yield* Effect.exit(breaker(boom))
         yield* realSleep(150)
         // a probe that never answers holds the one slot
@@ -81,13 +85,11 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a timeRate window is not stretched by a step back: its failures leave it within one window", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const context = yield* breakerStore(server.url)
-        const breaker = yield* CircuitBreaker.make({
+        const { breaker, server } = yield* onSteppableRedis({
           name: "window-back",
           tripPolicy: CircuitBreaker.timeRate({ threshold: 0.5, window: "400 millis", buckets: 4, minimumCalls: 4 }),
           openDuration: "1 minute"
-        }).pipe(Effect.provide(context))
+        })
         for (let i = 0; i < 3; i++) yield* Effect.exit(breaker(boom))
         assert.strictEqual((yield* breaker.metrics()).windowCalls, 3)
         yield* server.stepWallClock(-HOUR)
@@ -103,13 +105,11 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a step forward ends a break early (a probe goes), it never wedges the circuit", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const context = yield* breakerStore(server.url)
-        const breaker = yield* CircuitBreaker.make({
+        const { breaker, server } = yield* onSteppableRedis({
           name: "break-forward",
           tripPolicy: CircuitBreaker.consecutive(1),
           openDuration: "1 hour"
-        }).pipe(Effect.provide(context))
+        })
         yield* Effect.exit(breaker(boom))
         yield* server.stepWallClock(HOUR + 1_000)
         assert.strictEqual(yield* breaker(Effect.succeed("probe")), "probe")

@@ -103,7 +103,8 @@ export interface SteppableRedis extends RedisServer {
   readonly stepWallClock: (millis: number) => Effect.Effect<void>
 }
 
-const spawnRedis = async (port: number, env?: NodeJS.ProcessEnv) => {
+/** Spawns a redis-server on `port` (loopback, no persistence) and waits until it accepts connections. */
+export const spawnRedis = async (port: number, env?: NodeJS.ProcessEnv): Promise<ChildProcess> => {
   const child = spawn(
     redisServerBinary()!,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
