@@ -13,11 +13,11 @@
  * length, and a step forward ends things early, never never.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Duration, Effect, Exit, Layer } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startSteppableRedis, wallClockShim } from "../utils/redis-server.js"
-import { realSleep } from "./fixtures/breaker-redis.js"
+import { breakerOn, realSleep, replicaContext } from "./fixtures/breaker-redis.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 const boom = Effect.fail(new Boom())
@@ -101,6 +101,35 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
         assert.strictEqual((yield* breaker.state())._tag, "Closed")
         const m = yield* breaker.metrics()
         assert.strictEqual(m.windowCalls, 1)
+      }))
+
+    it.scopedLive("without a step, replicas with different probeTimeouts never cut each other's probes (no length is assumed)", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const replica = (probeTimeout: Duration.DurationInput) =>
+          Effect.flatMap(replicaContext(server.url, { redis: { prefix: "mixed:" } }), (context) =>
+            breakerOn(context, {
+              name: "mixed-probe-timeouts",
+              tripPolicy: CircuitBreaker.consecutive(1),
+              openDuration: "100 millis",
+              halfOpen: { probes: 1, probeTimeout }
+            }))
+        const patient = yield* replica("5 seconds")
+        const hasty = yield* replica("150 millis")
+        yield* Effect.exit(patient(boom))
+        yield* realSleep(150)
+        // the patient replica's probe runs for 600 ms: four of the hasty one's probeTimeouts
+        const gate = yield* Deferred.make<void>()
+        const probe = yield* Effect.fork(patient(Effect.as(Deferred.await(gate), "probe")))
+        yield* realSleep(50)
+        for (let i = 0; i < 6; i++) {
+          const rejected = yield* Effect.flip(hasty(Effect.succeed(1)))
+          assert.strictEqual(rejected instanceof CircuitBreaker.CircuitBreakerError && rejected.reason._tag, "CircuitHalfOpen")
+          yield* realSleep(100)
+        }
+        yield* Deferred.succeed(gate, undefined)
+        assert.strictEqual(yield* Fiber.join(probe), "probe")
+        assert.strictEqual((yield* hasty.state())._tag, "Closed")
       }))
 
     it.scopedLive("a step forward ends a break early (a probe goes), it never wedges the circuit", () =>

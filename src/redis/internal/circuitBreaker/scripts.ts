@@ -58,7 +58,7 @@ local function int(n) return string.format('%d', n) end
 -- the circuit, read once; writes are collected in c/dirty and flushed with one HSET
 local FIELDS = { 'state', 'gen', 'seq', 'since', 'openUntil', 'openings', 'hsucc', 'hfail',
   'successes', 'failures', 'ignored', 'rejections', 'slowCalls', 'fenced',
-  'wcount', 'wfail', 'wslow', 'consec', 'wpos', 'wslot', 'wcfg' }
+  'wcount', 'wfail', 'wslow', 'consec', 'wpos', 'wslot', 'wcfg', 'seen' }
 local c = {}
 local exists
 do
@@ -334,33 +334,34 @@ local function slotsTaken()
   return n
 end
 
--- A step back of the shared clock (Redis TIME after an NTP step or a VM resume): no stored instant
--- is trusted further ahead of now than its own length, so a step never stretches a break, a probe's
--- lease or the window beyond its length. \`since\` (the circuit's last move) was now when written:
--- now before it means the clock went back at least that far, and the break moves back with it.
--- With write false (a read), only this script's view changes (leases: see leaseEnd).
+-- A step back of the shared clock (Redis TIME after an NTP step or a VM resume). \`seen\` is the
+-- latest now a script wrote this circuit at (\`since\` for circuits written before it existed):
+-- now behind it is a step back of at least \`back\`, and every stored instant (the break, the
+-- probes' leases) moves back with it, so what remained of each at the last write remains. No
+-- configured length is involved: replicas of one breaker may run different ones. With write false
+-- (a read) only this script's view moves (\`shift\` for the leases it reports).
+local shift = 0
 local windowStale = false
 local function unstep(write)
   if not exists then return end
-  if now < c.since then
-    local back = c.since - now
-    set('since', now)
+  local mark = math.max(c.seen, c.since)
+  if now < mark then
+    local back = mark - now
+    shift = back
+    set('since', c.since - back)
     if c.state == 'Open' then set('openUntil', c.openUntil - back) end
+    if write and c.state == 'HalfOpen' then
+      local leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
+      for i = 1, #leases, 2 do redis.call('ZADD', leasesKey, 'XX', fmt(tonumber(leases[i + 1]) - back), leases[i]) end
+    end
+    -- a time window written in a later slot: its counts are of an age no one can tell (idle for
+    -- hours before the step?), so it starts over rather than count them again
+    if trip.k == 'T' and c.state == 'Closed' then
+      if write then resetWindow() else windowStale = true end
+    end
   end
-  if write and c.state == 'HalfOpen' then
-    local latest = fmt(now + cfg.t)
-    local ahead = redis.call('ZRANGEBYSCORE', leasesKey, '(' .. latest, '+inf')
-    for _, member in ipairs(ahead) do redis.call('ZADD', leasesKey, 'XX', latest, member) end
-  end
-  -- a time window written in a later slot than now's: its counts are of an age no one can tell
-  -- (idle for hours before the step?), so the window starts over rather than count them again
-  if trip.k == 'T' and c.state == 'Closed' and math.floor(now / (trip.win / trip.b)) < c.wslot then
-    if write then resetWindow() else windowStale = true end
-  end
+  if write then set('seen', now) end
 end
-
--- a lease's end as a read reports it: at most probeTimeout ahead (unstep)
-local function leaseEnd(at) return math.min(tonumber(at), now + cfg.t) end
 `
 
 /**
@@ -508,13 +509,13 @@ end
 local live = 0
 local leases = {}
 if c.state == 'HalfOpen' then
-  live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now), '+inf')
+  live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now + shift), '+inf')
   leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
 end
 local reply = { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
   fmt(c.successes), fmt(c.failures), fmt(c.ignored), fmt(c.rejections), fmt(c.slowCalls), fmt(c.fenced),
   fmt(calls), fmt(fails), fmt(slows), fmt(c.consec), fmt(c.hfail) }
-for i = 2, #leases, 2 do reply[#reply + 1] = fmt(leaseEnd(leases[i])) end
+for i = 2, #leases, 2 do reply[#reply + 1] = fmt(tonumber(leases[i]) - shift) end
 return reply
 `
 
