@@ -7,7 +7,11 @@
  * Per partition, one sorted set `<connection prefix><prefix><name.length>:<name>[:<key>]`
  * (see `Keys.namespaced`: no two (name, key) pairs, keyed or not, share a
  * set): members are lease ids (`<store id>:<n>`), scores their expiry; it
- * expires (PEXPIRE) with its last lease. Keys reach the store validated (a
+ * expires (PEXPIRE) with its last lease. Next to it, the partition's mark
+ * `<connection prefix><prefix>t:<name.length>:<name>[:<key>]` (the latest Redis
+ * `TIME` its scripts saw, to tell a step back of that wall clock: see
+ * `stepBack` in `../lua.ts`; `t:` never begins a set's key, which begins with
+ * a digit), kept as long as the set's last lease. Keys reach the store validated (a
  * well-formed string of at most `maxKeyLength` code units): a Redis key takes
  * at most the prefixes + the name + 3 × `maxKeyLength` bytes.
  *
@@ -42,6 +46,11 @@ type Store = Bulkhead.BulkheadStore
 type Leases = Bulkhead.BulkheadStore.Leases
 type PartitionLeases = Bulkhead.BulkheadStore.PartitionLeases
 type Operation = "acquire" | "renew" | "release" | "held"
+/** A partition's Redis keys: its leases' sorted set, and its mark. */
+interface Partition {
+  readonly set: string
+  readonly mark: string
+}
 
 const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
@@ -91,10 +100,10 @@ class NameLeases implements Leases {
   }
 
   /** A script call, bounded by the store's timeout; a failure is counted. */
-  call<A>(operation: Operation, script: Script, redisKey: string, args: () => ReadonlyArray<string | number>): Effect.Effect<A, RedisError> {
+  call<A>(operation: Operation, script: Script, keys: Partition, args: () => ReadonlyArray<string | number>): Effect.Effect<A, RedisError> {
     const redis = this.store.redis
     return Effect.tapError(
-      bounded(`EVALSHA ${script.name}`, this.store.cfg.timeout, Effect.suspend(() => redis.eval(script, [redisKey], args()))),
+      bounded(`EVALSHA ${script.name}`, this.store.cfg.timeout, Effect.suspend(() => redis.eval(script, [keys.set, keys.mark], args()))),
       () => this.failed[operation]
     ) as Effect.Effect<A, RedisError>
   }
@@ -117,16 +126,16 @@ class NameLeases implements Leases {
    * run later (it was sent): a release of the same lease is sent after it, in the
    * background, so that no lease is left behind for a caller that never got it.
    */
-  acquire(redisKey: string, maxConcurrent: number): Effect.Effect<Bulkhead.BulkheadStore.Acquisition, RedisError> {
+  acquire(keys: Partition, maxConcurrent: number): Effect.Effect<Bulkhead.BulkheadStore.Acquisition, RedisError> {
     return Effect.suspend(() => {
       const lease = this.store.newLease()
       return Effect.uninterruptible(Effect.matchEffect(
-        this.call<[number, number, string | undefined]>("acquire", acquireScript, redisKey, () => [this.nowArg(), maxConcurrent, lease, this.ttlMillis]),
+        this.call<[number, number, string | undefined]>("acquire", acquireScript, keys, () => [this.nowArg(), maxConcurrent, lease, this.ttlMillis]),
         {
           onFailure: (error) =>
             Effect.zipRight(
               // the lease expires on its own if this release fails too
-              Effect.forkIn(background(Effect.ignore(this.release(redisKey, lease))), this.scope),
+              Effect.forkIn(background(Effect.ignore(this.release(keys.set, lease))), this.scope),
               Effect.fail(error)
             ),
           onSuccess: ([ok, , retryIn]): Effect.Effect<Bulkhead.BulkheadStore.Acquisition> =>
@@ -140,24 +149,25 @@ class NameLeases implements Leases {
     })
   }
 
-  renew(redisKey: string, lease: string, maxConcurrent: number): Effect.Effect<Bulkhead.BulkheadStore.Renewal, RedisError> {
+  renew(keys: Partition, lease: string, maxConcurrent: number): Effect.Effect<Bulkhead.BulkheadStore.Renewal, RedisError> {
     return Effect.map(
-      this.call<number>("renew", renewScript, redisKey, () => [this.nowArg(), maxConcurrent, lease, this.ttlMillis]),
+      this.call<number>("renew", renewScript, keys, () => [this.nowArg(), maxConcurrent, lease, this.ttlMillis]),
       (reply) => reply === 1 ? "Renewed" : reply === 2 ? "Recovered" : "Lost"
     )
   }
 
-  held(redisKey: string): Effect.Effect<number, RedisError> {
-    return Effect.map(this.call<unknown>("held", heldScript, redisKey, () => [this.nowArg()]), Number)
+  held(keys: Partition): Effect.Effect<number, RedisError> {
+    return Effect.map(this.call<unknown>("held", heldScript, keys, () => [this.nowArg()]), Number)
   }
 
   partition(key: string | undefined): PartitionLeases {
-    const redisKey = `${this.keyBase}${Keys.namespaced(this.name, key)}`
+    const namespaced = Keys.namespaced(this.name, key)
+    const keys: Partition = { set: `${this.keyBase}${namespaced}`, mark: `${this.keyBase}t:${namespaced}` }
     return {
-      acquire: (maxConcurrent) => this.acquire(redisKey, maxConcurrent),
-      renew: (lease, maxConcurrent) => this.renew(redisKey, lease, maxConcurrent),
-      release: (lease) => this.release(redisKey, lease),
-      held: Effect.suspend(() => this.held(redisKey))
+      acquire: (maxConcurrent) => this.acquire(keys, maxConcurrent),
+      renew: (lease, maxConcurrent) => this.renew(keys, lease, maxConcurrent),
+      release: (lease) => this.release(keys.set, lease),
+      held: Effect.suspend(() => this.held(keys))
     }
   }
 }

@@ -8,7 +8,10 @@
  *   `PX` lockTtl, renewed every third of it by a fiber in the acquisition's
  *   scope;
  * - `h:k:<lease id>` — the `Exit` handed to the waiters of that execution
- *   (also when it is not kept), for a short while.
+ *   (also when it is not kept), for a short while;
+ * - `t:k` — the mark: the latest Redis `TIME` a script saw for `k`, to tell a
+ *   step back of that wall clock (see `stepBack` in `../lua.ts`); kept as long
+ *   as the later of `r:k` and `l:k`, deleted when neither is left.
  *
  * Expiries are also written in the values, so that with the caller's clock
  * (`TestClock`) a lock or result expires by that clock; the `PX` is then only
@@ -162,7 +165,7 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
       bounded(
         `EVALSHA idempotency.${operation}`,
         this.cfg.timeout,
-        this.redis.eval(script, [`${base}r:${key}`, `${base}l:${key}`, `${base}h:${key}:${lease}`], [
+        this.redis.eval(script, [`${base}r:${key}`, `${base}l:${key}`, `${base}h:${key}:${lease}`, `${base}t:${key}`], [
           operation,
           t,
           lease,

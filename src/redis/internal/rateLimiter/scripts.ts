@@ -12,12 +12,34 @@ const PREAMBLE = timePrelude(1)
 
 const REFILL = `
 local function refillBucket(tokens, last, limit, refill)
+  -- a last refill after now (Redis's wall clock stepped back) is now: stored so, else no call would
+  -- ever refill while the step lasts (each would move it along with now)
+  if ahead(last, 0) > 0 then
+    last = now
+    redis.call('HSET', KEYS[1], 'r', num(last))
+  end
   local add = math.floor((now - last) / refill)
   if add > 0 then
     tokens = math.min(limit, tokens + add)
     last = last + add * refill
   end
   return tokens, last
+end
+`
+
+/** A fixed window's counter, read: nil when there is none (or it ended), else count, end, start. */
+const WINDOW = `
+local function readWindow(h)
+  if h[1] == false or tonumber(h[2]) <= now then return nil end
+  local count, exp, first = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+  -- a window that starts after now (Redis's wall clock stepped back) starts now, with its own
+  -- length: stored so, else every call would move it along with now
+  local d = ahead(first, 0)
+  if d > 0 then
+    first, exp = first - d, exp - d
+    redis.call('HSET', KEYS[1], 'e', num(exp), 'f', num(first))
+  end
+  return count, exp, first
 end
 `
 
@@ -60,17 +82,14 @@ return num(nextTokens)
  */
 export const fixedWindowScript: Script = {
   name: "rateLimiter.fixedWindow",
-  source: PREAMBLE + `
+  source: PREAMBLE + WINDOW + `
 local tokens = tonumber(ARGV[2])
 local refill = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
-local h = redis.call('HMGET', KEYS[1], 'n', 'e', 'f')
-local count, exp, first
-if h[1] == false or tonumber(h[2]) <= now then
+local count, exp, first = readWindow(redis.call('HMGET', KEYS[1], 'n', 'e', 'f'))
+if count == nil then
   if limit > 0 and tokens > limit then return { num(tokens), '0' } end
   count, exp, first = 0, now, now
-else
-  count, exp, first = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
 end
 if limit > 0 and count + tokens > limit then return { num(count + tokens), num(exp - now) } end
 count = count + tokens
@@ -91,7 +110,7 @@ return { num(count), num(exp - now) }
  */
 export const reserveScript: Script = {
   name: "rateLimiter.reserve",
-  source: PREAMBLE + REFILL + `
+  source: PREAMBLE + REFILL + WINDOW + `
 local algorithm = ARGV[2]
 local tokens = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
@@ -118,13 +137,8 @@ if algorithm == 'tb' then
   ${expireAt("last + (limit - b) * refill")}
   return { '1', num(delay), '0', num(math.max(0, b)), tostring(gen), num(reset) }
 end
-local h = redis.call('HMGET', KEYS[1], 'n', 'e', 'f')
-local count, exp, first
-if h[1] == false or tonumber(h[2]) <= now then
-  count, exp, first = 0, now, now
-else
-  count, exp, first = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-end
+local count, exp, first = readWindow(redis.call('HMGET', KEYS[1], 'n', 'e', 'f'))
+if count == nil then count, exp, first = 0, now, now end
 -- the n-th token of a counter belongs to window floor((n - 1) / limit); a call never straddles two windows
 local win = math.floor((count + tokens - 1) / limit)
 local newCount = count + tokens

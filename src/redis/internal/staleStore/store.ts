@@ -42,21 +42,30 @@ local function split(v)
   local b = string.find(v, '|', a + 1, true)
   return tonumber(string.sub(v, 1, a - 1)), tonumber(string.sub(v, a + 1, b - 1)), string.sub(v, b + 1)
 end
-if op == 'get' then
+-- The entry held: storedAt, expiresAt, payload. One stored after now (Redis's wall clock stepped
+-- back) was stored now and expires after its own TTL: stored so (else it would outlive its TTL
+-- by the step, and refuse every fresh value as older meanwhile).
+local function held()
   local v = redis.call('GET', KEYS[1])
-  if not v then return {} end
+  if not v then return nil end
   local s, e, payload = split(v)
-  if e <= now then return {} end
+  local d = ahead(s, 0)
+  if d > 0 then
+    s, e = s - d, e - d
+    redis.call('SET', KEYS[1], num(s) .. '|' .. num(e) .. '|' .. payload, 'PX', math.max(minTtl, math.ceil(e - now)))
+  end
+  return s, e, payload
+end
+if op == 'get' then
+  local s, e, payload = held()
+  if not s or e <= now then return {} end
   return { num(s), num(e), num(now), payload }
 elseif op == 'set' then
   local s = now - tonumber(ARGV[3])
   local e = s + tonumber(ARGV[4])
   if e <= now then return 0 end
-  local held = redis.call('GET', KEYS[1])
-  if held then
-    local hs = split(held)
-    if hs > s then return 0 end
-  end
+  local hs = held()
+  if hs and hs > s then return 0 end
   redis.call('SET', KEYS[1], num(s) .. '|' .. num(e) .. '|' .. ARGV[5], 'PX', math.max(minTtl, math.ceil(e - now)))
   return 1
 end
