@@ -215,9 +215,12 @@ export class HedgeImpl<EIn> {
    * sets it); the call is only counted.
    */
   runAlone<A, E extends EIn, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.suspend(() => {
+    return Effect.withFiberRuntime((fiber) => {
       this.calls++
-      return Effect.matchCauseEffect(Effect.locally(self, attemptRef, 1), this.alone) as Effect.Effect<A, E, R>
+      // the attempt number is set only where it says otherwise (inside a later attempt of an outer
+      // hedge): `Effect.locally` is an acquire-use-release on every call
+      const work = fiber.getFiberRef(attemptRef) === 1 ? self : Effect.locally(self, attemptRef, 1)
+      return Effect.matchCauseEffect(work, this.alone) as Effect.Effect<A, E, R>
     })
   }
 
