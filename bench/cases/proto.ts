@@ -30,7 +30,44 @@ const shapes: ReadonlyArray<readonly [string, (self: Effect.Effect<number>) => E
   ["catchAll alone", (self) => Effect.catchAll(self, neverRun)]
 ]
 
+// A closed consecutive(5) breaker with the least bookkeeping, on Effect.suspend + matchCauseEffect
+// (issue 20: what the breaker target leaves room for): the admission reads one flag when the run starts, a success counts itself
+// and resets the count, a failure counts and may open. No generation, no deadline cut, no metrics.
+const leanBreaker = (() => {
+  let open = false
+  let consecutive = 0
+  let successes = 0
+  let failures = 0
+  const handlers = {
+    onSuccess: (a: number) => {
+      successes++
+      if (consecutive !== 0) consecutive = 0
+      return Effect.succeed(a)
+    },
+    onFailure: (cause: Cause.Cause<never>) => {
+      failures++
+      if (++consecutive >= 5) open = true
+      return Effect.failCause(cause)
+    }
+  }
+  const rejected = Effect.die("open")
+  // admission when the run starts (a built effect run twice is two calls), as the breaker decides it
+  return (self: Effect.Effect<number>): Effect.Effect<number> => {
+    const observed = Effect.matchCauseEffect(self, handlers)
+    return Effect.suspend(() => open || successes < 0 || failures < 0 ? rejected : observed)
+  }
+})()
+
 export const cases: ReadonlyArray<Case> = [
+  effectCase({
+    name: "proto: a lean closed consecutive breaker (Effect.suspend + matchCauseEffect)",
+    group: "circuit-breaker",
+    lib: "proto",
+    path: "success",
+    peers: [PEER.cockatielBreaker],
+    note: "admission read when the run starts (suspend), a success counted and the count reset: the least a closed breaker does (issue 20)",
+    call: () => leanBreaker(succeed1)
+  }),
   ...shapes.map(([label, shape]) =>
     effectCase({
       name: `proto: retry shape, ${label}`,
