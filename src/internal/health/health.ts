@@ -305,10 +305,14 @@ export class HealthImpl implements Api.Service {
         current: undefined,
         next: undefined
       }
-      this.entries.set(def.name, entry)
-      yield* this.publish
-      const fibers = yield* this.monitor(entry)
-      yield* Effect.addFinalizer(() => this.unregister(entry, fibers))
+      // from here to the finalizer, nothing interruptible: an interruption in between would leave
+      // the name taken for good (no finalizer to give it back)
+      yield* Effect.uninterruptible(Effect.gen(this, function*() {
+        this.entries.set(def.name, entry)
+        yield* this.publish
+        const fibers = yield* this.monitor(entry)
+        yield* Effect.addFinalizer(() => this.unregister(entry, fibers))
+      }))
     })
   }
 

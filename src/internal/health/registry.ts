@@ -118,18 +118,22 @@ export class PolicyRegistryImpl implements Health.PolicyRegistry.Service {
         }
         return options_.entrySpec.resolve(entry, m).name
       })
-      if (this.entries.has(name)) {
-        return yield* Effect.fail(validate.invalid(m, "name", name, "a name not already registered"))
-      }
-      this.entries.set(name, entry)
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          if (this.entries.get(name) === entry) this.entries.delete(name)
-        })
-      )
-      if (entry.health !== undefined && Option.isSome(this.health)) {
-        yield* this.health.value.register(entry.health)
-      }
+      // the health check first, and nothing interruptible after the checks: a refused check (a
+      // name Health already has) or an interruption leaves nothing registered half-way
+      return yield* Effect.uninterruptible(Effect.gen(this, function*() {
+        if (this.entries.has(name)) {
+          return yield* Effect.fail(validate.invalid(m, "name", name, "a name not already registered"))
+        }
+        if (entry.health !== undefined && Option.isSome(this.health)) {
+          yield* this.health.value.register(entry.health)
+        }
+        this.entries.set(name, entry)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (this.entries.get(name) === entry) this.entries.delete(name)
+          })
+        )
+      }))
     })
   }
 
