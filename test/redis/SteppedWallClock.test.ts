@@ -13,7 +13,7 @@
  * length, and a step forward ends things early, never never.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { type Clock, type Context, Data, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, type Scope } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import { CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startSteppableRedis, wallClockShim } from "../utils/redis-server.js"
@@ -23,6 +23,18 @@ class Boom extends Data.TaggedError("Boom")<{}> {}
 const boom = Effect.fail(new Boom())
 
 const HOUR = 3_600_000
+
+/** `base` shifted by `millis` (a replica whose clock disagrees with the others'). */
+const offsetClock = (base: Clock.Clock, millis: number): Clock.Clock => {
+  const clock: Clock.Clock = Object.create(base)
+  const nanos = () => base.unsafeCurrentTimeNanos() + BigInt(millis) * 1_000_000n
+  return Object.assign(clock, {
+    unsafeCurrentTimeMillis: () => base.unsafeCurrentTimeMillis() + millis,
+    currentTimeMillis: Effect.sync(() => base.unsafeCurrentTimeMillis() + millis),
+    unsafeCurrentTimeNanos: nanos,
+    currentTimeNanos: Effect.sync(nanos)
+  })
+}
 
 const canStep = hasRedis && wallClockShim !== undefined
 if (hasRedis && !canStep) console.warn("no C compiler: skipping the stepped-wall-clock Redis tests (apt-get install -y gcc)")
@@ -130,6 +142,31 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
         yield* Deferred.succeed(gate, undefined)
         assert.strictEqual(yield* Fiber.join(probe), "probe")
         assert.strictEqual((yield* hasty.state())._tag, "Closed")
+      }))
+
+    it.scoped("with clock: \"caller\", replicas' clocks that disagree are not taken for steps: the break is not shortened", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        // one replica's clock runs 100 ms ahead of the other's (the shared TestClock)
+        const ahead = yield* Effect.clockWith((clock) => Effect.succeed(offsetClock(clock, 100)))
+        const replica = (context: Effect.Effect<Context.Context<any>, unknown, Scope.Scope>) =>
+          Effect.flatMap(context, (ctx) =>
+            breakerOn(ctx, { name: "skewed", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 second" }))
+        const store = { store: { clock: "caller" as const }, redis: { prefix: "skew:" } }
+        const behind = yield* replica(replicaContext(server.url, store))
+        const before = yield* replica(replicaContext(server.url, store)).pipe(Effect.withClock(ahead))
+        yield* Effect.exit(behind(boom))
+        // twenty calls, alternating: each "behind" call sees the circuit last written 100 ms later
+        for (let i = 0; i < 10; i++) {
+          for (const [call, clock] of [[before, ahead], [behind, undefined]] as const) {
+            const answer = yield* Effect.either(
+              clock === undefined ? call(Effect.succeed("admitted")) : call(Effect.succeed("admitted")).pipe(Effect.withClock(clock))
+            )
+            assert.isTrue(Either.isLeft(answer) && answer.left.reason._tag === "CircuitOpen", `call ${i}: ${JSON.stringify(answer)}`)
+          }
+        }
+        const state = yield* behind.state()
+        assert.isTrue(state._tag === "Open" && state.until === 1_000, JSON.stringify(state))
       }))
 
     it.scopedLive("a step forward ends a break early (a probe goes), it never wedges the circuit", () =>

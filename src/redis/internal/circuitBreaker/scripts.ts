@@ -38,7 +38,10 @@
 const COMMON = `
 local h, leasesKey, ringKey, bucketsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[1])
-if now == nil then
+-- Redis TIME: one clock for every replica, so time seen going back is a step of it (unstep); the
+-- callers' clocks (\`clock: "caller"\`) may simply disagree, and are never taken for a step
+local redisTime = now == nil
+if redisTime then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -343,7 +346,7 @@ end
 local shift = 0
 local windowStale = false
 local function unstep(write)
-  if not exists then return end
+  if not exists or not redisTime then return end
   local mark = math.max(c.seen, c.since)
   if now < mark then
     local back = mark - now
