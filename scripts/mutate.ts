@@ -124,7 +124,7 @@ export const modules: Record<string, Module> = {
   },
   Health: {
     mutate: ["src/Health.ts", "src/internal/health/*.ts"],
-    tests: ["test/Health.test.ts", "test/Health.config.test.ts"]
+    tests: ["test/Health.test.ts", "test/Health.config.test.ts", "test/Health.mutants.test.ts"]
   }
 }
 
