@@ -43,7 +43,7 @@ export interface Deadline {
    * True for a deadline that came with a request (`ResilientHttpServer`: a
    * deadline header it trusts): the caller's budget, not the library's. A
    * circuit breaker never counts a call it cuts as a failure of the
-   * dependency (see {@link isFromRequest}).
+   * dependency.
    */
   readonly fromRequest?: boolean | undefined
 }
@@ -149,15 +149,6 @@ export const timeoutInterruptor: FiberId.FiberId = FiberId.make(-1, 0)
  * @internal
  */
 export const requestDeadlineInterruptor: FiberId.FiberId = FiberId.make(-2, 0)
-
-/**
- * True when a deadline came with a request (its header): the caller's budget
- * running out, never a failure of a dependency.
- *
- * @internal
- */
-export const isFromRequest = (deadline: Deadline | undefined): boolean =>
-  deadline !== undefined && deadline.fromRequest === true
 
 /**
  * True when `cause` is an interruption by a timeout of the library
