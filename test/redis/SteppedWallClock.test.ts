@@ -95,6 +95,33 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
         assert.strictEqual(yield* breaker(Effect.succeed("probe")), "probe")
       }))
 
+    it.scopedLive("reads alone after a step back (no call) show the probe's lease ending after probeTimeout, not frozen", () =>
+      Effect.gen(function*() {
+        const { breaker, server } = yield* onSteppableRedis({
+          name: "lease-read",
+          tripPolicy: CircuitBreaker.consecutive(1),
+          openDuration: "100 millis",
+          halfOpen: { probes: 1, probeTimeout: "300 millis" }
+        })
+        yield* Effect.exit(breaker(boom))
+        yield* realSleep(150)
+        yield* Effect.forkScoped(breaker(Effect.never))
+        yield* realSleep(50)
+        const running = yield* breaker.state()
+        assert.isTrue(running._tag === "HalfOpen" && running.probes === 1, JSON.stringify(running))
+        yield* server.stepWallClock(-HOUR)
+        // the first read after the step finds it (and writes it: else each read would find it again
+        // and the lease would look as far ahead forever, until a call)
+        assert.strictEqual((yield* breaker.state())._tag, "HalfOpen")
+        // once: a second read does not move it back again (what remained of the lease still runs)
+        yield* realSleep(100)
+        const still = yield* breaker.state()
+        assert.isTrue(still._tag === "HalfOpen" && still.probes === 1, JSON.stringify(still))
+        yield* realSleep(350)
+        const state = yield* breaker.state()
+        assert.isFalse(state._tag === "HalfOpen" && state.probes > 0, JSON.stringify(state))
+      }))
+
     it.scopedLive("a timeRate window is not stretched by a step back: its failures leave it within one window", () =>
       Effect.gen(function*() {
         const { breaker, server } = yield* onSteppableRedis({

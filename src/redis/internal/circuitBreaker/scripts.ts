@@ -341,29 +341,28 @@ end
 -- latest now a script wrote this circuit at (\`since\` for circuits written before it existed):
 -- now behind it is a step back of at least \`back\`, and every stored instant (the break, the
 -- probes' leases) moves back with it, so what remained of each at the last write remains. No
--- configured length is involved: replicas of one breaker may run different ones. With write false
--- (a read) only this script's view moves (\`shift\` for the leases it reports).
-local shift = 0
-local windowStale = false
-local function unstep(write)
-  if not exists or not redisTime then return end
+-- configured length is involved: replicas of one breaker may run different ones. A step found is
+-- always written (a read too: else every read would find it again, and the circuit would look
+-- frozen until a call); \`record\` also records now when there was none. True when it moved.
+local function unstep(record)
+  if not exists or not redisTime then return false end
   local mark = math.max(c.seen, c.since)
-  if now < mark then
-    local back = mark - now
-    shift = back
-    set('since', c.since - back)
-    if c.state == 'Open' then set('openUntil', c.openUntil - back) end
-    if write and c.state == 'HalfOpen' then
-      local leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
-      for i = 1, #leases, 2 do redis.call('ZADD', leasesKey, 'XX', fmt(tonumber(leases[i + 1]) - back), leases[i]) end
-    end
-    -- a time window written in a later slot: its counts are of an age no one can tell (idle for
-    -- hours before the step?), so it starts over rather than count them again
-    if trip.k == 'T' and c.state == 'Closed' then
-      if write then resetWindow() else windowStale = true end
-    end
+  if now >= mark then
+    if record then set('seen', now) end
+    return false
   end
-  if write then set('seen', now) end
+  local back = mark - now
+  set('since', c.since - back)
+  if c.state == 'Open' then set('openUntil', c.openUntil - back) end
+  if c.state == 'HalfOpen' then
+    local leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
+    for i = 1, #leases, 2 do redis.call('ZADD', leasesKey, 'XX', fmt(tonumber(leases[i + 1]) - back), leases[i]) end
+  end
+  -- a time window written in a later slot: its counts are of an age no one can tell (idle for
+  -- hours before the step?), so it starts over rather than count them again
+  if trip.k == 'T' and c.state == 'Closed' then resetWindow() end
+  set('seen', now)
+  return true
 end
 `
 
@@ -491,7 +490,8 @@ return finish({ fenced and 'F' or 'U' })
 `
 
 /**
- * Reads a circuit without changing it: `{'0', now}` when it does not exist,
+ * Reads a circuit without changing it (but for a step back of Redis `TIME` it finds, which it
+ * writes: see `unstep`): `{'0', now}` when it does not exist,
  * else `{'1', now, state, since, openUntil, openings, hsucc, live probes,
  * successes, failures, ignored, rejections, slowCalls, fenced, window calls,
  * window failures, window slow calls, consecutive failures, hfail, then the
@@ -502,23 +502,23 @@ return finish({ fenced and 'F' or 'U' })
  */
 export const SNAPSHOT = COMMON + `
 if not exists then return { '0', fmt(now) } end
-unstep(false)
+if unstep(false) then flush() end
 local calls, fails, slows = c.wcount, c.wfail, c.wslow
 if c.state == 'Closed' and c.wcfg ~= fingerprint then
   calls, fails, slows = 0, 0, 0
 elseif c.state == 'Closed' and trip.k == 'T' then
-  if windowStale then calls, fails, slows = 0, 0, 0 else calls, fails, slows = advance(false) end
+  calls, fails, slows = advance(false)
 end
 local live = 0
 local leases = {}
 if c.state == 'HalfOpen' then
-  live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now + shift), '+inf')
+  live = redis.call('ZCOUNT', leasesKey, '(' .. fmt(now), '+inf')
   leases = redis.call('ZRANGE', leasesKey, 0, -1, 'WITHSCORES')
 end
 local reply = { '1', fmt(now), c.state, fmt(c.since), fmt(c.openUntil), fmt(c.openings), fmt(c.hsucc), fmt(live),
   fmt(c.successes), fmt(c.failures), fmt(c.ignored), fmt(c.rejections), fmt(c.slowCalls), fmt(c.fenced),
   fmt(calls), fmt(fails), fmt(slows), fmt(c.consec), fmt(c.hfail) }
-for i = 2, #leases, 2 do reply[#reply + 1] = fmt(tonumber(leases[i]) - shift) end
+for i = 2, #leases, 2 do reply[#reply + 1] = leases[i] end
 return reply
 `
 
