@@ -168,30 +168,40 @@ export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect
   (server) => Effect.promise(() => killRedis(server.process))
 )
 
-const spawnOnPort = (port: number): Promise<ChildProcess> => spawnRedis(port)
-
 /** Stops a redis-server process (SIGCONT first: a paused one too); resolves once it exited. */
 export const stopProcess = killRedis
 
-/**
- * A server on a fixed port that can be paused, killed and restarted empty
- * (state lost), for the failure-mode tests; stopped with the scope.
- */
-export const restartableRedis = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const port = await freePort()
-    let child = await spawnOnPort(port)
-    return {
-      url: `redis://127.0.0.1:${port}`,
-      pause: Effect.sync(() => void child.kill("SIGSTOP")),
-      resume: Effect.sync(() => void child.kill("SIGCONT")),
-      kill: Effect.promise(() => stopProcess(child)),
-      restart: Effect.promise(async () => {
-        await stopProcess(child)
-        child = await spawnOnPort(port)
-      }),
-      stopAll: () => stopProcess(child)
-    }
-  }),
-  (server) => Effect.promise(() => server.stopAll())
-)
+/** A redis-server on a fixed port that can be paused, killed (SIGKILL: state lost) and started again empty. */
+export interface RestartableRedis {
+  readonly url: string
+  readonly pause: Effect.Effect<void>
+  readonly resume: Effect.Effect<void>
+  /** Kills the server (its state is lost); `start` brings one up again on the same port. */
+  readonly kill: Effect.Effect<void>
+  /** Starts a server on the port if none runs. */
+  readonly start: Effect.Effect<void>
+  /** `kill` then `start`. */
+  readonly restart: Effect.Effect<void>
+}
+
+/** A {@link RestartableRedis} for the failure-mode tests; stopped with the scope. */
+export const restartableRedis: Effect.Effect<RestartableRedis, never, Scope.Scope> = Effect.gen(function*() {
+  const port = yield* Effect.promise(freePort)
+  let child: ChildProcess | undefined = yield* Effect.promise(() => spawnRedis(port))
+  yield* Effect.addFinalizer(() => Effect.promise(() => (child === undefined ? Promise.resolve() : stopProcess(child))))
+  const kill = Effect.promise(async () => {
+    if (child !== undefined) await stopProcess(child)
+    child = undefined
+  })
+  const start = Effect.promise(async () => {
+    if (child === undefined) child = await spawnRedis(port)
+  })
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pause: Effect.sync(() => void child?.kill("SIGSTOP")),
+    resume: Effect.sync(() => void child?.kill("SIGCONT")),
+    kill,
+    start,
+    restart: Effect.zipRight(kill, start)
+  }
+})
