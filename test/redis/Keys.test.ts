@@ -38,8 +38,8 @@ const connect = (url: string, prefix: string) =>
 const keysUnder = (redis: Redis.RedisConnection) =>
   Effect.map(
     redis.use("KEYS", (c) => c.keys(`${redis.prefix}*`)),
-    // the connection's own data-format announcement is no store's key
-    (keys) => keys.filter((k) => k !== `${redis.prefix}format`).sort()
+    // the connection's own data-format announcement (and its clock mark) is no store's key
+    (keys) => keys.filter((k) => k !== `${redis.prefix}format` && k !== `${redis.prefix}format:t`).sort()
   )
 
 const BAD_KEYS: ReadonlyArray<readonly [string, unknown, Errors.InvalidKeyReason]> = [

@@ -11,12 +11,14 @@
  * wedges anything. The bulkhead and idempotency stores see a step by a key's mark (the latest Redis
  * `TIME` their scripts saw for it), never by the caller's configured length: replicas running
  * different lengths (the last describe, no step) must not shorten each other's leases or locks.
+ * The connection's data-format announcement sees a step the same way (the format hash's mark).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Option, Schema, Scope } from "effect"
 import { Idempotency, RateLimiter } from "effect-resilience"
 import { BulkheadStore, IdempotencyStore, RateLimiterStore, Redis, StaleStore } from "effect-resilience/redis"
 import { hasRedis, startRedis, startSteppableRedis, wallClockShim } from "../utils/redis-server.js"
+import { announceFormat } from "../../src/redis/internal/redis.js"
 import { realSleep } from "./fixtures/breaker-redis.js"
 
 const HOUR = 3_600_000
@@ -346,6 +348,53 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
         assert.isTrue(Option.isSome(yield* store.get("k", Date.now())))
         yield* server.stepWallClock(HOUR + 1_000)
         assert.isTrue(Option.isNone(yield* store.get("k", Date.now())))
+      }))
+  })
+
+  describe("the data-format announcement (Redis.make)", () => {
+    /** A replica of another release (format 999) announcing as a real one does: 3 × its 100 ms interval. */
+    const otherRelease = (raw: Redis.RedisConnection) =>
+      Effect.promise(() => announceFormat(raw.client, "step-fmt:", "999", 300))
+
+    /** Polls `condition` every 25 ms of real time for up to `millis`; the last answer. */
+    const within = (millis: number, condition: () => boolean) =>
+      Effect.gen(function*() {
+        for (let waited = 0; waited < millis && !condition(); waited += 25) yield* realSleep(25)
+        return condition()
+      })
+
+    it.scopedLive("a step back does not keep a departed replica's other format live (every command refused) for the step", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const raw = yield* connect(server.url, "step-raw:")
+        yield* otherRelease(raw)
+        const redis = yield* Redis.make({ url: server.url, prefix: "step-fmt:", formatCheckInterval: "100 millis" })
+        assert.strictEqual(redis.formatMismatch(), "999")
+        // the other release stops (its announcement had 300 ms left at most), then the Redis host's clock steps back
+        yield* server.stepWallClock(-HOUR)
+        // what remained of its announcement remains, not an hour more: commands work again
+        assert.isTrue(yield* within(5_000, () => redis.formatMismatch() === undefined), "the other format stayed live")
+        assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
+        const announced = yield* raw.use("HGETALL", (c) => c.hgetall("step-fmt:format"))
+        assert.deepStrictEqual(Object.keys(announced), [String(Redis.FORMAT_VERSION)])
+      }))
+
+    it.scopedLive("a replica of another format still announcing is seen across a step back, in either order of the checks", () =>
+      Effect.gen(function*() {
+        const server = yield* startSteppableRedis
+        const raw = yield* connect(server.url, "step-raw:")
+        yield* otherRelease(raw)
+        const redis = yield* Redis.make({ url: server.url, prefix: "step-fmt:", formatCheckInterval: "100 millis" })
+        assert.strictEqual(redis.formatMismatch(), "999")
+        yield* server.stepWallClock(-HOUR)
+        // the other release runs on (it checks every 100 ms): for a second, never taken for gone
+        for (let i = 0; i < 20; i++) {
+          assert.deepStrictEqual(yield* otherRelease(raw), [String(Redis.FORMAT_VERSION)], "the other release sees this one")
+          assert.strictEqual(redis.formatMismatch(), "999")
+          yield* realSleep(50)
+        }
+        // its announcement lasts 300 ms of the new time: stopped, it is gone within that and a check
+        assert.isTrue(yield* within(5_000, () => redis.formatMismatch() === undefined))
       }))
   })
 })

@@ -45,23 +45,52 @@ export class Redis extends Context.Tag("effect-resilience/redis/Redis")<Redis, R
 /** @internal */
 export const FORMAT_VERSION = 1
 
-/** Announces this replica's format and returns the other live formats (Redis TIME; expired entries dropped). */
+/**
+ * Announces this replica's format and returns the other live formats (Redis TIME; expired entries
+ * dropped). KEYS[1] is the format hash (field: a format, value: the instant its announcement ends),
+ * KEYS[2] the hash's high-water mark: the latest `now` a check recorded. A `now` behind it is a step
+ * back of the Redis host's wall clock by the difference; every other format's announcement then
+ * moves back by as much (what remained of it remains), so a replica gone before the step is not
+ * taken for live, and commands refused, for the length of the step. Replicas without the mark
+ * (older releases of this format) ignore KEYS[2]; the hash keeps the layout they read.
+ */
 const FORMAT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+local ttl = tonumber(ARGV[2])
+local seen = tonumber(redis.call('GET', KEYS[2]))
+local back = 0
+if seen and seen > now then back = seen - now end
+redis.call('HSET', KEYS[1], ARGV[1], now + ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SET', KEYS[2], now, 'PX', ttl)
 local all = redis.call('HGETALL', KEYS[1])
 local others = {}
 for i = 1, #all, 2 do
-  if tonumber(all[i + 1]) <= now then
-    redis.call('HDEL', KEYS[1], all[i])
-  elseif all[i] ~= ARGV[1] then
-    table.insert(others, all[i])
+  if all[i] ~= ARGV[1] then
+    local ends = tonumber(all[i + 1])
+    if ends == nil or ends - back <= now then
+      redis.call('HDEL', KEYS[1], all[i])
+    else
+      if back > 0 then redis.call('HSET', KEYS[1], all[i], ends - back) end
+      table.insert(others, all[i])
+    end
   end
 end
 return others
 `
+
+/**
+ * Runs {@link FORMAT_SCRIPT}: announces `version` under `prefix` for `ttlMillis` of Redis time and
+ * returns the other live formats. @internal
+ */
+export const announceFormat = (
+  client: IORedis,
+  prefix: string,
+  version: string,
+  ttlMillis: number
+): Promise<Array<string>> =>
+  client.eval(FORMAT_SCRIPT, 2, `${prefix}format`, `${prefix}format:t`, version, ttlMillis) as Promise<Array<string>>
 
 const formatMismatchGauge = Metric.gauge("resilience_redis_format_mismatch", {
   description: "1 while another replica sharing the key prefix writes a different Redis data format (every command then fails)"
@@ -237,7 +266,7 @@ export const make = (
       })
     const intervalMillis = Duration.toMillis(formatCheckInterval)
     const checkFormat: Effect.Effect<void> = Effect.tryPromise({
-      try: () => client.eval(FORMAT_SCRIPT, 1, `${prefix}format`, String(FORMAT_VERSION), 3 * intervalMillis) as Promise<Array<string>>,
+      try: () => announceFormat(client, prefix, String(FORMAT_VERSION), 3 * intervalMillis),
       catch: (cause) => cause
     }).pipe(
       Effect.timeout(commandTimeout),
