@@ -952,13 +952,34 @@ export interface CircuitBreakerStore {
   /**
    * Sets the mode of the breakers of `namespace` (a new generation when it
    * changes; shared stores publish it to their subscribers) and returns the
-   * setting now in force.
+   * setting now in force. `after` is the latest generation the caller has
+   * applied: a store whose own is lower (it lost the setting: Redis
+   * restarted empty, or restored an older copy) writes the setting with a
+   * generation above `after`, even when its mode is the one it reports, so
+   * that every breaker applies it.
    */
   readonly setMode?:
     | ((
       namespace: string,
       mode: Mode,
-      now: number
+      now: number,
+      after?: number
+    ) => Effect.Effect<CircuitBreakerStore.ModeSetting, CircuitBreakerStoreError>)
+    | undefined
+  /**
+   * Writes back `setting` as it is (mode, since, generation) when the
+   * store's own generation is lower: it lost the setting (Redis restarted
+   * empty, or restored an older copy) while breakers still apply it. A
+   * breaker calls it when `getMode` answers an older setting than the one
+   * it applied, so that breakers made since follow the setting in force. A
+   * store whose setting is as new or newer keeps it (a `setMode` made
+   * meanwhile wins). Shared stores publish what they write back. Returns the
+   * setting now in force.
+   */
+  readonly restoreMode?:
+    | ((
+      namespace: string,
+      setting: CircuitBreakerStore.ModeSetting
     ) => Effect.Effect<CircuitBreakerStore.ModeSetting, CircuitBreakerStoreError>)
     | undefined
 }

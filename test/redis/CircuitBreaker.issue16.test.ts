@@ -7,7 +7,7 @@
  * test/CircuitBreaker.issue16.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Fiber, Queue, Schedule, Stream, TestClock } from "effect"
+import { Chunk, type Context, Deferred, Duration, Effect, Fiber, Queue, Schedule, Stream, TestClock } from "effect"
 import { CircuitBreaker } from "effect-resilience"
 import type { Redis as IORedis } from "ioredis"
 import { Redis } from "effect-resilience/redis"
@@ -189,6 +189,48 @@ describe.skipIf(!hasRedis)("issue 16 on the Redis store (real redis-server)", ()
           ["MetricsOnly", "Disabled"],
           ["Disabled", "Enforcing"]
         ])
+      }))
+
+    /** Redis loses the namespace's mode (restarted empty, failed over to a copy without it). */
+    const loseMode = (context: Context.Context<Redis.Redis>, name: string) =>
+      Effect.flatMap(Effect.provide(Redis.Redis, context), (redis) =>
+        Effect.promise(() => (redis.client as IORedis).del(`cbtest:cb:{${name.length}:${name}}:m`)))
+
+    it.scoped("after Redis lost the mode, setMode switches every replica again, even back to the mode Redis now reports", () =>
+      Effect.gen(function*() {
+        const name = `issue16-forgot-${++names}`
+        const context = yield* replicaContext(server().url, { store: { clock: "caller" } })
+        const [a, b] = yield* replicas(2, { tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 hour" }, name)
+        yield* a!.setMode("Disabled")
+        yield* eventually(Effect.map(b!.state(), (s) => s.mode === "Disabled"))
+        yield* loseMode(context, name)
+        // Redis now says Enforcing (never set): asking for it must still reach the replicas that are not
+        yield* a!.setMode("Enforcing")
+        assert.strictEqual((yield* a!.state()).mode, "Enforcing")
+        yield* eventually(Effect.map(b!.state(), (s) => s.mode === "Enforcing"))
+        yield* b!.setMode("MetricsOnly")
+        yield* eventually(Effect.map(a!.state(), (s) => s.mode === "MetricsOnly"))
+      }))
+
+    it.scoped("after Redis lost the mode, the replicas that hold it write it back within a minute: a replica made since follows", () =>
+      Effect.gen(function*() {
+        const name = `issue16-restore-${++names}`
+        const context = yield* replicaContext(server().url, { store: { clock: "caller" } })
+        const [a, b] = yield* replicas(2, { tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 hour" }, name)
+        yield* a!.setMode("Disabled")
+        yield* eventually(Effect.map(b!.state(), (s) => s.mode === "Disabled"))
+        yield* loseMode(context, name)
+        const [c] = yield* replicas(1, { tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 hour" }, name)
+        yield* settle
+        assert.strictEqual((yield* c!.state()).mode, "Enforcing", "Redis forgot: a new replica starts enforcing")
+        yield* TestClock.adjust("1 minute")
+        yield* eventually(Effect.map(c!.state(), (s) => s.mode === "Disabled"))
+        assert.strictEqual((yield* a!.state()).mode, "Disabled")
+        assert.strictEqual((yield* b!.state()).mode, "Disabled")
+        // written back once, as it was: no replica saw a change
+        const modes = yield* Effect.provide(Effect.flatMap(Redis.Redis, (redis) =>
+          Effect.promise(() => (redis.client as IORedis).hget(`cbtest:cb:{${name.length}:${name}}:m`, "mode"))), context)
+        assert.strictEqual(modes, "Disabled")
       }))
 
     it.scoped("a mode change whose message was lost is read again within a minute", () =>

@@ -354,6 +354,37 @@ describe.skipIf(!hasRedis)("Redis CircuitBreakerStore (real redis-server)", () =
       assert.strictEqual((yield* store.snapshot("regen", "k", config, 0)).state._tag, "Closed")
     }).pipe(Effect.scoped))
 
+  it.live("modes after a loss: setMode(after) writes a generation above what breakers applied; restoreMode writes a setting back as it was, never over a newer one", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        CircuitBreakerStore.layer().pipe(Layer.provide(Redis.layer({ url: env.server().url, prefix: "modes:" })))
+      )
+      const store = yield* Effect.provide(CircuitBreaker.CircuitBreakerStore, context)
+      const { client } = env.get()
+      const lose = Effect.promise(() => client.del("modes:cb:{2:ns}:m"))
+      const disabled = yield* store.setMode!("ns", "Disabled", 0)
+      assert.isTrue(disabled.generation > 1_600_000_000_000_000, "at least Redis TIME in microseconds")
+      // the same mode again: kept as it is
+      assert.deepStrictEqual(yield* store.setMode!("ns", "Disabled", 0, disabled.generation), disabled)
+      // lost: Redis says Enforcing (never set); asked for by a breaker that applied `disabled`, it is written anew, above
+      yield* lose
+      assert.deepStrictEqual(yield* store.getMode!("ns"), { _tag: "ModeSetting", mode: "Enforcing", since: 0, generation: 0 })
+      const ahead = disabled.generation + 10_000_000_000 // a generation Redis TIME is far below (its clock stepped back)
+      const enforcing = yield* store.setMode!("ns", "Enforcing", 0, ahead)
+      assert.deepStrictEqual([enforcing.mode, enforcing.generation], ["Enforcing", ahead + 1])
+      assert.deepStrictEqual(yield* store.getMode!("ns"), enforcing)
+      // restored as it was when the key is older
+      yield* lose
+      const held = { _tag: "ModeSetting", mode: "MetricsOnly", since: 1234.5, generation: disabled.generation } as const
+      assert.deepStrictEqual(yield* store.restoreMode!("ns", held), held)
+      assert.deepStrictEqual(yield* store.getMode!("ns"), held)
+      // never over a setting as new or newer: a setMode made meanwhile wins
+      const newer = yield* store.setMode!("ns", "Disabled", 0, held.generation)
+      assert.deepStrictEqual(yield* store.restoreMode!("ns", held), newer)
+      assert.deepStrictEqual(yield* store.restoreMode!("ns", { ...held, generation: newer.generation }), newer)
+      assert.deepStrictEqual(yield* store.getMode!("ns"), newer)
+    }).pipe(Effect.scoped))
+
   it.effect("the key prefix isolates applications; breaker names isolate circuits", () =>
     Effect.gen(function*() {
       const url = env.server().url

@@ -196,6 +196,18 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
         assert.isTrue(state._tag === "Open" && state.until === 1_000, JSON.stringify(state))
       }))
 
+    it.scopedLive("setMode after Redis lost the mode and its clock stepped back: the new setting is not older than the one applied", () =>
+      Effect.gen(function*() {
+        const { breaker, server } = yield* onSteppableRedis({ name: "mode-back", tripPolicy: CircuitBreaker.consecutive(1), openDuration: "1 hour" })
+        yield* breaker.setMode("Disabled")
+        // Redis restarted empty (the mode's generation is gone) and its host's clock stepped back
+        const redis = yield* Redis.make({ url: server.url, prefix: "step:" })
+        yield* redis.use("DEL", (c) => c.del("step:cb:{9:mode-back}:m"))
+        yield* server.stepWallClock(-HOUR)
+        yield* breaker.setMode("MetricsOnly")
+        assert.strictEqual((yield* breaker.state()).mode, "MetricsOnly")
+      }))
+
     it.scopedLive("a step forward ends a break early (a probe goes), it never wedges the circuit", () =>
       Effect.gen(function*() {
         const { breaker, server } = yield* onSteppableRedis({

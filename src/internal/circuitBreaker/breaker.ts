@@ -242,6 +242,8 @@ export class CircuitBreakerImpl implements Fast.Runner {
   /** The mode, kept by the store (shared by the breakers of the namespace), applied here: read once per call. */
   private mode: Mode = "Enforcing"
   private modeGeneration = -1
+  /** When the mode applied here was set (the store's time), for writing it back to a store that lost it. */
+  private modeSince = 0
   private readonly events = EventHub.make<CircuitBreaker.Event>()
   private readonly transitionsHub = EventHub.make<Transition>()
   // Stryker disable next-line ArrayDeclaration: equivalent: a stray first element has no `key` (metrics(key) filters it out) and is the first shifted out at HISTORY
@@ -383,7 +385,7 @@ export class CircuitBreakerImpl implements Fast.Runner {
     const { store, namespace } = this
     const readMode = store.getMode === undefined
       ? undefined
-      : Effect.ignore(Effect.map(store.getMode(namespace), this.applyMode))
+      : Effect.ignore(Effect.flatMap(store.getMode(namespace), this.refreshMode))
     // an in-process store: the mode in force, read at once
     if (store.subscribe === undefined) return readMode ?? Effect.void
     const subscribe = store.subscribe
@@ -864,10 +866,30 @@ export class CircuitBreakerImpl implements Fast.Runner {
     else if (this.firstSight(t)) this.observe(t)
   }
 
+  /**
+   * A mode setting read from the store: applied; or, when older than the one
+   * applied here (the store lost it: Redis restarted empty, or restored an
+   * older copy), the one applied here is written back as it was, so that
+   * breakers made since (which read the store's) follow the setting in force
+   * rather than the store's loss.
+   */
+  private readonly refreshMode = (setting: ModeSetting): Effect.Effect<void, CircuitBreakerStoreError> => {
+    const { store, namespace } = this
+    if (setting.generation >= this.modeGeneration || store.restoreMode === undefined) {
+      this.applyMode(setting)
+      return Effect.void
+    }
+    return Effect.map(
+      store.restoreMode(namespace, { _tag: "ModeSetting", mode: this.mode, since: this.modeSince, generation: this.modeGeneration }),
+      this.applyMode
+    )
+  }
+
   /** Applies a mode setting of the store, once and never an older one (settings arrive by several paths). */
   private readonly applyMode = (setting: ModeSetting): void => {
     if (setting.generation <= this.modeGeneration) return
     this.modeGeneration = setting.generation
+    this.modeSince = setting.since
     const from = this.mode
     if (from === setting.mode) return
     this.mode = setting.mode
@@ -963,7 +985,9 @@ export class CircuitBreakerImpl implements Fast.Runner {
         this.applyMode({ _tag: "ModeSetting", mode: next, since: this.now(), generation: this.modeGeneration + 1 })
         return Effect.void
       }
-      return this.wrapStore(undefined, "setMode", Effect.suspend(() => store.setMode!(this.namespace, next, this.now()))).pipe(
+      // the generation applied here: a store that lost the setting still makes one every breaker applies
+      const after = Math.max(0, this.modeGeneration)
+      return this.wrapStore(undefined, "setMode", Effect.suspend(() => store.setMode!(this.namespace, next, this.now(), after))).pipe(
         // every breaker of the namespace in this process at once (other replicas through the store)
         Effect.map((setting) => {
           for (const peer of peersOf(store, this.namespace)) peer(setting)

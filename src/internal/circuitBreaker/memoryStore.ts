@@ -318,10 +318,14 @@ export class MemoryStore implements Store {
   readonly getMode = (name: string): Effect.Effect<ModeSetting> =>
     Effect.sync(() => this.byName.get(name)?.mode ?? ENFORCING)
 
-  readonly setMode = (name: string, mode: CircuitBreaker.Mode, now: number): Effect.Effect<ModeSetting> =>
+  readonly setMode = (name: string, mode: CircuitBreaker.Mode, now: number, after = 0): Effect.Effect<ModeSetting> =>
     Effect.sync(() => {
       const ns = this.namespaceOf(name)
-      if (ns.mode.mode !== mode) ns.mode = { _tag: "ModeSetting", mode, since: now, generation: this.seq.next() }
+      if (ns.mode.mode !== mode || ns.mode.generation < after) {
+        // above what the caller applied, and every generation given later above this one
+        if (after > this.generation) this.generation = after
+        ns.mode = { _tag: "ModeSetting", mode, since: now, generation: this.seq.next() }
+      }
       return ns.mode
     })
 

@@ -561,11 +561,15 @@ return finish({})
 /**
  * Sets the mode of a namespace's breakers (KEYS[1], a hash: mode, gen,
  * since). ARGV: [1] now or '' (Redis `TIME`), [2] the pub/sub channel, [3]
- * the namespace, [4] the mode. A change gets a new generation (above the
- * last, and at least Redis `TIME` in microseconds, so a key lost and made
- * again never goes back) and is published (`{"n": namespace, "m": [mode,
- * since, generation]}`). Replies `{mode, since, generation}`: the setting in
- * force.
+ * the namespace, [4] the mode, [5] the latest generation the caller applied
+ * ('' or absent: 0). A change gets a new generation (above the last, above
+ * ARGV[5], and at least Redis `TIME` in microseconds) and is published
+ * (`{"n": namespace, "m": [mode, since, generation]}`). A key older than
+ * ARGV[5] (lost, or restored from an older copy: the caller applied a later
+ * setting) is written even when its mode is the one asked for, so that
+ * breakers holding another mode apply it; ARGV[5] also keeps a key lost
+ * while Redis's clock stepped back from going below what breakers applied.
+ * Replies `{mode, since, generation}`: the setting in force.
  * @internal
  */
 export const SET_MODE = `
@@ -577,11 +581,12 @@ end
 local channel, namespace, mode = ARGV[2], ARGV[3], ARGV[4]
 local cur = redis.call('HMGET', KEYS[1], 'mode', 'gen', 'since')
 local gen = tonumber(cur[2]) or 0
-if (cur[1] or 'Enforcing') == mode then
+local after = tonumber(ARGV[5]) or 0
+if (cur[1] or 'Enforcing') == mode and gen >= after then
   return { mode, string.format('%.17g', tonumber(cur[3]) or 0), string.format('%d', gen) }
 end
 local t = redis.call('TIME')
-gen = math.max(gen + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+gen = math.max(gen + 1, after + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
 local reply = { mode, string.format('%.17g', now), string.format('%d', gen) }
 redis.call('HSET', KEYS[1], 'mode', mode, 'gen', reply[3], 'since', reply[2])
 if channel ~= '' then
@@ -589,6 +594,29 @@ if channel ~= '' then
     '{"n":' .. cjson.encode(namespace) .. ',"m":[' .. cjson.encode(mode) .. ',' .. reply[2] .. ',' .. reply[3] .. ']}')
 end
 return reply
+`
+
+/**
+ * Writes back a mode setting of a namespace's breakers (KEYS[1]) as it was,
+ * when the key's generation is lower (the key was lost, or restored from an
+ * older copy, while breakers still apply the setting). ARGV: [1] the pub/sub
+ * channel, [2] the namespace, [3] the mode, [4] since, [5] the generation. A
+ * key as new or newer is kept (a setMode made meanwhile wins). What is
+ * written back is published. Replies `{mode, since, generation}`: the
+ * setting in force.
+ * @internal
+ */
+export const RESTORE_MODE = `
+local channel, namespace, mode, since, gen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cur = redis.call('HMGET', KEYS[1], 'mode', 'gen', 'since')
+if (tonumber(cur[2]) or 0) >= tonumber(gen) then
+  return { cur[1] or 'Enforcing', cur[3] or '0', cur[2] or '0' }
+end
+redis.call('HSET', KEYS[1], 'mode', mode, 'gen', gen, 'since', since)
+if channel ~= '' then
+  redis.call('PUBLISH', channel, '{"n":' .. cjson.encode(namespace) .. ',"m":[' .. cjson.encode(mode) .. ',' .. since .. ',' .. gen .. ']}')
+end
+return { mode, since, gen }
 `
 
 /**

@@ -52,6 +52,7 @@ const ISOLATE = script("breaker.isolate", Scripts.ISOLATE)
 const RESET = script("breaker.reset", Scripts.RESET)
 const SET_MODE = script("breaker.setMode", Scripts.SET_MODE)
 const GET_MODE = script("breaker.getMode", Scripts.GET_MODE)
+const RESTORE_MODE = script("breaker.restoreMode", Scripts.RESTORE_MODE)
 
 interface Encoded {
   readonly json: string
@@ -482,8 +483,22 @@ export const make = (options: StoreOptions = {}): Effect.Effect<Store, InvalidOp
       reset: (namespace, key, config, now) =>
         run("reset", RESET, namespace, key, config, now, [], (reply) => transitionsFrom(shown(key), reply, 0)),
       getMode: (namespace) => runMode("getMode", GET_MODE, namespace, []),
-      setMode: (namespace, mode, now) =>
-        runMode("setMode", SET_MODE, namespace, [useRedisTime ? "" : String(now), channel, namespace, mode]),
+      setMode: (namespace, mode, now, after) =>
+        runMode("setMode", SET_MODE, namespace, [
+          useRedisTime ? "" : String(now),
+          channel,
+          namespace,
+          mode,
+          after === undefined ? "" : String(after)
+        ]),
+      restoreMode: (namespace, setting) =>
+        runMode("restoreMode", RESTORE_MODE, namespace, [
+          channel,
+          namespace,
+          setting.mode,
+          String(setting.since),
+          String(setting.generation)
+        ]),
       subscribe
     }
     return store
