@@ -3,8 +3,8 @@
  * `retryAfter` convention, cheap stack-free rejections and the exact messages users read in logs.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Duration, Effect, Option } from "effect"
-import { Errors } from "effect-resilience"
+import { Cause, Data, Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { Errors, Timeout } from "effect-resilience"
 import * as InternalErrors from "../src/internal/errors.js"
 
 class Unrelated extends Data.TaggedError("Unrelated")<{ readonly retryAfter?: unknown }> {}
@@ -97,6 +97,22 @@ describe("Errors", () => {
       assert.strictEqual(e.message, "Timed out after 1s 500ms (db)")
       assert.strictEqual(timeout().message, "Timed out after 1s 500ms")
     })
+
+    it.effect("the library's own are built without stack frames (a timer's stack says nothing)", () =>
+      Effect.gen(function*() {
+        assert.isFalse((InternalErrors.TimeoutError.make({ duration: Duration.seconds(1) }).stack ?? "").includes("\n    at "))
+        const fiber = yield* Effect.fork(Effect.flip(Timeout.make("1 second")(Effect.never)))
+        yield* TestClock.adjust("1 second")
+        const own = yield* Fiber.join(fiber)
+        assert.strictEqual(own._tag, "TimeoutError")
+        assert.strictEqual(own.stack, "TimeoutError: Timed out after 1s")
+        // an inner timeout cut by the enclosing deadline: the enclosing timeout's error, built alike
+        const nested = yield* Effect.fork(Effect.flip(Timeout.make("1 second")(Timeout.make("1 hour")(Effect.never))))
+        yield* TestClock.adjust("1 second")
+        const cut = yield* Fiber.join(nested)
+        assert.strictEqual(cut._tag === "TimeoutError" && Duration.toMillis(cut.duration), 1_000)
+        assert.isFalse((cut.stack ?? "").includes("\n    at "))
+      }))
 
     it.effect("fails like any tagged error (catchTag)", () =>
       Effect.gen(function*() {

@@ -101,6 +101,14 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
 }> {
   readonly [ResilienceErrorTypeId]: ResilienceErrorTypeId = ResilienceErrorTypeId
   readonly [Cause.TimeoutExceptionTypeId]: Cause.TimeoutExceptionTypeId = Cause.TimeoutExceptionTypeId
+  /**
+   * Creates the error without a stack trace: it is built by a timer, whose
+   * stack says nothing about the call (the fiber's spans do), and capturing
+   * one costs ~7 µs per timeout, when timeouts come by thousands.
+   */
+  static make(args: ConstructorParameters<typeof TimeoutError>[0]): TimeoutError {
+    return withoutStack(() => new TimeoutError(args))
+  }
   override get message(): string {
     const who = this.policy === undefined ? "" : ` (${this.policy})`
     return this.fromRequest === true

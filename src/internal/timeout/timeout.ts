@@ -93,11 +93,11 @@ class TimeoutImpl implements DeadlineOwner {
   }
 
   /** This timeout's own error. */
-  readonly ownError = (): TimeoutError => new TimeoutError({ duration: this.duration, policy: this.name, scope: this.scope })
+  readonly ownError = (): TimeoutError => TimeoutError.make({ duration: this.duration, policy: this.name, scope: this.scope })
 
   /** What an inner policy fails with when this deadline comes first (as an inner timeout always did). */
   readonly deadlineError = (): TimeoutError =>
-    new TimeoutError({ duration: this.duration, policy: this.name, scope: "overall" })
+    TimeoutError.make({ duration: this.duration, policy: this.name, scope: "overall" })
 
   /** Bounds `self`: by this timeout, or by an enclosing deadline that comes first (with its error). */
   apply<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> {

@@ -216,8 +216,8 @@ export class ServerImpl {
     const duration = Duration.millis(millis)
     const policy = this.name
     const error = fromRequest
-      ? () => new TimeoutError({ duration, policy, scope: "overall", fromRequest: true })
-      : () => new TimeoutError({ duration, policy, scope: "overall" })
+      ? () => TimeoutError.make({ duration, policy, scope: "overall", fromRequest: true })
+      : () => TimeoutError.make({ duration, policy, scope: "overall" })
     const deadline: Deadline = { at: now + millis, duration, policy, error, active: true, fromRequest }
     return { budget: millis, deadline, outer, error }
   }
