@@ -118,9 +118,12 @@ class NodeTimer extends Deadlines {
   add(e: Entry, now: number): void {
     const first = this.head === undefined
     this.link(e)
-    if (this.handle === undefined || e.deadline < this.armedAt) this.arm(e.deadline, now)
-    // Stryker disable next-line LogicalOperator: equivalent: the timer is unref'd only while no call is pending, so `!this.refed` implies `first`
-    else if (first && !this.refed) {
+    if (this.handle === undefined || e.deadline < this.armedAt) {
+      this.arm(e.deadline, now)
+    } else if (
+      // Stryker disable next-line LogicalOperator: equivalent: the timer is unref'd only while no call is pending, so `!this.refed` implies `first`
+      first && !this.refed
+    ) {
       this.handle.ref()
       this.refed = true
     }
