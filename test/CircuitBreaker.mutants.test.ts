@@ -15,7 +15,6 @@ import {
   Effect,
   Exit,
   Fiber,
-  Logger,
   Metric,
   Queue,
   Ref,
@@ -26,6 +25,7 @@ import { CircuitBreaker, Errors, Timeout } from "effect-resilience"
 import { currentDeadline, type Deadline } from "../src/internal/deadline.js"
 import { Boom, decisionOf, ok, tagOf } from "./utils/breaker.js"
 import { settle } from "./utils/fibers.js"
+import { captureLogs } from "./utils/logs.js"
 import { counterValue } from "./utils/metrics.js"
 
 const fail = Effect.fail(new Boom())
@@ -97,13 +97,7 @@ const HOUR = 3_600_000
 
 describe("CircuitBreaker: a classifier's answer is checked before it is recorded", () => {
   /** Captures the warnings the breaker logs about its classifier. */
-  const logged = Effect.gen(function*() {
-    const lines: Array<string> = []
-    const logger = Logger.make(({ message }) => {
-      lines.push(Array.isArray(message) ? message.join(" ") : String(message))
-    })
-    return { lines, provide: Effect.provide(Logger.replace(Logger.defaultLogger, logger)) }
-  })
+  const logged = Effect.sync(captureLogs)
 
   // Pins: whatever a classify answers that is not an Outcome (nothing, a number, an unknown tag, a
   // Failure whose retryAfter is not a finite Duration), the call's own result is returned, it is

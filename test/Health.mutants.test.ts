@@ -5,9 +5,10 @@
  * `info` answers, and the report a fresh service publishes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Data, Effect, Layer, Logger, Option, Stream, TestClock } from "effect"
+import { Chunk, Context, Data, Effect, Layer, Option, Stream, TestClock } from "effect"
 import { Bulkhead, CircuitBreaker, Errors, Health } from "effect-resilience"
 import { eventually, settle } from "./utils/fibers.js"
+import { captureLogs } from "./utils/logs.js"
 import { counterValue } from "./utils/metrics.js"
 
 class Down extends Data.TaggedError("Down")<{}> {}
@@ -28,15 +29,6 @@ const resultOf = (health: Health.Service, name: string) => Effect.map(health.rep
 /** Waits (no time passing) until the check `name` has the status `status`. */
 const statusBecomes = (health: Health.Service, name: string, status: Health.Status) =>
   Effect.map(eventually(health.result(name), (r) => Option.isSome(r) && r.value.status === status), Option.getOrThrow)
-
-/** Captures the messages logged while running an effect. */
-const captureLogs = () => {
-  const lines: Array<string> = []
-  const logger = Logger.make(({ message }) => {
-    lines.push(Array.isArray(message) ? message.join(" ") : String(message))
-  })
-  return { lines, provide: Effect.provide(Logger.replace(Logger.defaultLogger, logger)) }
-}
 
 /** The module, option and expected range of the InvalidOptionsError `f` throws. */
 const thrownInvalidOption = (f: () => unknown) => {

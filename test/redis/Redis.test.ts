@@ -3,6 +3,8 @@ import { Duration, Effect, Exit, Fiber, FiberStatus } from "effect"
 import { Bulkhead, CircuitBreaker } from "effect-resilience"
 import { BulkheadStore, CircuitBreakerStore, Redis } from "effect-resilience/redis"
 import { hasRedis, startRedis } from "../utils/redis-server.js"
+import { evictionWarning } from "../../src/redis/internal/redis.js"
+import { captureLogs } from "../utils/logs.js"
 import { eventually } from "./fixtures/breaker-redis.js"
 
 describe.skipIf(!hasRedis)("Redis connection (real redis-server)", () => {
@@ -140,4 +142,46 @@ describe.skipIf(!hasRedis)("issue 17 §6: Redis data carries a format version", 
       const refused = yield* Effect.flip(closed(Effect.succeed("no")))
       assert.strictEqual(refused._tag, "BulkheadStoreError")
     }).pipe(Effect.scoped))
+})
+
+describe("a Redis that evicts keys is warned about (what the stores keep may be forgotten)", () => {
+  it("evictionWarning: only a maxmemory set with a policy other than noeviction", () => {
+    const config = (maxmemory: string, policy: string) => ["maxmemory", maxmemory, "maxmemory-policy", policy, "maxmemory-samples", "5"]
+    assert.isUndefined(evictionWarning(config("0", "allkeys-lru"), "p:"), "no limit: nothing is evicted")
+    assert.isUndefined(evictionWarning(config("104857600", "noeviction"), "p:"))
+    assert.isUndefined(evictionWarning([], "p:"), "not told")
+    assert.isUndefined(evictionWarning(["maxmemory-policy", "allkeys-lru"], "p:"), "no maxmemory: not told")
+    const volatile = evictionWarning(config("104857600", "volatile-lru"), "p:")!
+    assert.match(volatile, /maxmemory 104857600 bytes, maxmemory-policy volatile-lru/)
+    assert.match(volatile, /prefix "p:".*idempotency records.*closed circuits.*maxmemory-policy noeviction/)
+    const allkeys = evictionWarning(config("104857600", "allkeys-lfu"), "p:")!
+    assert.match(allkeys, /open ones included/)
+  })
+
+  describe.skipIf(!hasRedis)("real redis-server", () => {
+    it.live("warned once at connection when Redis may evict; not with noeviction; not when CONFIG is refused", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedis
+        const admin = yield* Redis.make({ url: server.url, prefix: "admin:" })
+        const connect = (options: Partial<Redis.Options> = {}) =>
+          Effect.gen(function*() {
+            const logs = captureLogs()
+            const redis = yield* logs.provide(Redis.make({ url: server.url, prefix: "ev:", ...options }))
+            assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
+            return logs
+          })
+        // the default: no maxmemory
+        assert.deepStrictEqual((yield* connect()).lines, [])
+        yield* admin.use("CONFIG SET", (c) => c.config("SET", "maxmemory", "100mb"))
+        assert.deepStrictEqual((yield* connect()).lines, [], "noeviction (the default policy)")
+        yield* admin.use("CONFIG SET", (c) => c.config("SET", "maxmemory-policy", "allkeys-lru"))
+        const warned = yield* connect()
+        assert.deepStrictEqual(warned.levels, ["WARN"])
+        assert.match(warned.lines[0]!, /^Redis evicts keys under memory pressure \(maxmemory 104857600 bytes, maxmemory-policy allkeys-lru\)/)
+        // a user without CONFIG (a managed service): nothing said, the connection works
+        yield* admin.use("ACL SETUSER", (c) => c.call("ACL", "SETUSER", "app", "on", "nopass", "~*", "&*", "+@all", "-config"))
+        const refused = yield* connect({ redis: { username: "app" } })
+        assert.deepStrictEqual(refused.lines, [])
+      }).pipe(Effect.scoped))
+  })
 })

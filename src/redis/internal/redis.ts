@@ -92,6 +92,31 @@ export const announceFormat = (
 ): Promise<Array<string>> =>
   client.eval(FORMAT_SCRIPT, 2, `${prefix}format`, `${prefix}format:t`, version, ttlMillis) as Promise<Array<string>>
 
+/**
+ * What `CONFIG GET maxmemory*` (name, value pairs) says about eviction: a warning when Redis evicts
+ * keys under memory pressure (a `maxmemory` set and a policy other than `noeviction`), else
+ * `undefined` (no limit, `noeviction`, or not told). Every policy but `noeviction` can evict what
+ * the stores keep: `volatile-*` the keys with a TTL (idempotency records, leases, limits, closed
+ * circuits), `allkeys-*` any (open circuits and modes too). @internal
+ */
+export const evictionWarning = (config: ReadonlyArray<unknown>, prefix: string): string | undefined => {
+  let maxmemory: string | undefined
+  let policy: string | undefined
+  for (let i = 0; i + 1 < config.length; i += 2) {
+    if (config[i] === "maxmemory") maxmemory = String(config[i + 1])
+    else if (config[i] === "maxmemory-policy") policy = String(config[i + 1])
+  }
+  if (policy === undefined || policy === "noeviction" || maxmemory === undefined || !(Number(maxmemory) > 0)) {
+    return undefined
+  }
+  return `Redis evicts keys under memory pressure (maxmemory ${maxmemory} bytes, maxmemory-policy ${policy}): ` +
+    `what the stores under prefix ${JSON.stringify(prefix)} keep may be forgotten — idempotency records (their keys ` +
+    `run again within their ttl), bulkhead leases and rate limits (over-admission), ` +
+    (policy.startsWith("allkeys") ? "circuits (open ones included) and breaker modes" : "closed circuits") +
+    `, stale values. Run this Redis with maxmemory-policy noeviction: a full Redis then refuses writes, and each ` +
+    `store acts in its onStoreError mode.`
+}
+
 const formatMismatchGauge = Metric.gauge("resilience_redis_format_mismatch", {
   description: "1 while another replica sharing the key prefix writes a different Redis data format (every command then fails)"
 })
@@ -285,13 +310,28 @@ export const make = (
       // Redis unreachable: nothing learnt (commands fail on their own)
       Effect.ignore
     )
+    // whether Redis may evict what the stores keep: warned once per connection (CONFIG may be
+    // disabled, as on some managed services: then nothing is said)
+    const checkEviction: Effect.Effect<void> = Effect.tryPromise({
+      try: () => client.config("GET", "maxmemory*") as Promise<Array<unknown>>,
+      catch: (cause) => cause
+    }).pipe(
+      Effect.timeout(commandTimeout),
+      Effect.withClock(liveClock),
+      Effect.flatMap((config) => {
+        const warning = evictionWarning(config, prefix)
+        return warning === undefined ? Effect.void : Effect.logWarning(warning)
+      }),
+      Effect.ignore
+    )
+    const onConnect = Effect.zipRight(checkFormat, checkEviction)
     // (re)connected: check at once, with the layer's runtime (its loggers)
     const runtime = yield* Effect.runtime<never>()
     // (an eager start connected above, before this listener: its first check is the one below)
     client.on("ready", () => {
-      Runtime.runFork(runtime)(background(checkFormat))
+      Runtime.runFork(runtime)(background(onConnect))
     })
-    if (connect === "eager") yield* checkFormat
+    if (connect === "eager") yield* onConnect
     // on real time whatever the Clock (the entries expire on Redis TIME; a TestClock moved by hours
     // must not replay thousands of checks)
     yield* Effect.forkScoped(
