@@ -24,6 +24,8 @@ import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
@@ -69,23 +71,66 @@ type ResilienceError = ResilientHttpClient.ResilienceError
 // Metrics
 // ---------------------------------------------------------------------------
 
-const failuresCounter = Metric.counter("resilience_http_failures", {
+// The keys, untagged. Every metric carries the tags `policy` (the client's name), `origin` (the
+// origin's label) and, for failures and rejections, `reason`, in that order. Each tagged metric is
+// made once per client, label (and reason) and kept (`OriginMetrics`): a `Metric.tagged` wrapper
+// would derive a new key (and hash it) on every update.
+const failuresKey = MetricKey.counter("resilience_http_failures", {
   description: "Attempts counted as failures of an origin (5xx, transport errors, timeouts)",
   incremental: true
 })
-const retriesCounter = Metric.counter("resilience_http_retries", {
+const retriesKey = MetricKey.counter("resilience_http_retries", {
   description: "Retries scheduled by the resilient HTTP client",
   incremental: true
 })
-const rejectionsCounter = Metric.counter("resilience_http_rejections", {
+const rejectionsKey = MetricKey.counter("resilience_http_rejections", {
   description: "Calls rejected by the library (open circuit, full bulkhead) before reaching an origin",
   incremental: true
 })
-const durationHistogram = Metric.histogram(
+const durationKey = MetricKey.histogram(
   "resilience_http_duration_ms",
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
   "Duration of calls through the resilient HTTP client (retries included), in milliseconds"
 )
+
+/** The metrics of one origin label of one client, made at its first use. */
+class OriginMetrics {
+  readonly duration: Metric.Metric.Histogram<number>
+  readonly retries: Metric.Metric.Counter<number>
+  private readonly failures = new Map<string, Metric.Metric.Counter<number>>()
+  private readonly rejections = new Map<string, Metric.Metric.Counter<number>>()
+  private readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+
+  constructor(policy: string, label: string) {
+    this.tags = [MetricLabel.make("policy", policy), MetricLabel.make("origin", label)]
+    this.duration = Metric.fromMetricKey(MetricKey.taggedWithLabels(durationKey, this.tags))
+    this.retries = Metric.fromMetricKey(MetricKey.taggedWithLabels(retriesKey, this.tags))
+  }
+
+  private static withReason(
+    cache: Map<string, Metric.Metric.Counter<number>>,
+    key: MetricKey.MetricKey.Counter<number>,
+    tags: ReadonlyArray<MetricLabel.MetricLabel>,
+    reason: string
+  ): Metric.Metric.Counter<number> {
+    let metric = cache.get(reason)
+    if (metric === undefined) {
+      metric = Metric.fromMetricKey(MetricKey.taggedWithLabels(key, [...tags, MetricLabel.make("reason", reason)]))
+      cache.set(reason, metric)
+    }
+    return metric
+  }
+
+  /** `resilience_http_failures` for `reason` (a few reasons: `failureReason`). */
+  failure(reason: string): Metric.Metric.Counter<number> {
+    return OriginMetrics.withReason(this.failures, failuresKey, this.tags, reason)
+  }
+
+  /** `resilience_http_rejections` for `reason` (a rejection's `_tag`). */
+  rejection(reason: string): Metric.Metric.Counter<number> {
+    return OriginMetrics.withReason(this.rejections, rejectionsKey, this.tags, reason)
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Streaming
@@ -112,10 +157,11 @@ export const streaming: {
 // The implementation
 // ---------------------------------------------------------------------------
 
-/** The counts of one origin, and its metric label. */
+/** The counts of one origin, its metric label and that label's metrics. */
 interface MutableStats {
   origin: string
   label: string
+  metrics: OriginMetrics
   calls: number
   attempts: number
   retries: number
@@ -139,16 +185,13 @@ const isClientStatusError = (e: unknown): e is HttpStatusError => e instanceof H
 export class ResilienceImpl {
   /** Metric labels: the first `maxOrigins` origins keep their own for good (bounded cardinality). */
   private readonly labels = new Map<string, string>()
+  /** The metrics of each label (at most `maxOrigins` + 1: "other"). */
+  private readonly metrics = new Map<string, OriginMetrics>()
   /**
    * Stats: the `maxOrigins` most recently used origins (a LinkedMap: O(1) to move and evict
    * whatever maxOrigins is; a plain Map's oldest entry costs O(deleted entries) to reach).
    */
   private readonly origins = new LinkedMap<string, MutableStats>()
-  // every metric carries the client's name (label `policy`) and the origin's label
-  private readonly failures: Metric.Metric.Counter<number>
-  private readonly retries: Metric.Metric.Counter<number>
-  private readonly rejections: Metric.Metric.Counter<number>
-  private readonly duration: typeof durationHistogram
   /** The call in flight, for `onRetry` (which only sees the error). */
   private readonly currentCall = FiberRef.unsafeMake<MutableStats | undefined>(undefined)
   readonly retryPolicy: Retry.Retry | undefined
@@ -159,10 +202,6 @@ export class ResilienceImpl {
     readonly breaker: CircuitBreaker.CircuitBreaker | undefined,
     readonly bulkhead: Bulkhead.Bulkhead<any> | undefined
   ) {
-    this.failures = Metric.tagged(failuresCounter, "policy", config.name)
-    this.retries = Metric.tagged(retriesCounter, "policy", config.name)
-    this.rejections = Metric.tagged(rejectionsCounter, "policy", config.name)
-    this.duration = Metric.tagged(durationHistogram, "policy", config.name)
     const r = config.retry
     this.retryPolicy = r === undefined ? undefined : retry_.make<unknown>({
       name: config.name,
@@ -184,7 +223,7 @@ export class ResilienceImpl {
 
   /** The counts per origin, now (the `maxOrigins` most recently used). */
   readonly unsafeStats = (): ReadonlyArray<ResilientHttpClient.OriginStats> =>
-    [...this.origins.values()].map(({ label: _label, ...stats }) => ({ ...stats }))
+    [...this.origins.values()].map(({ label: _label, metrics: _metrics, ...stats }) => ({ ...stats }))
 
   /** {@link unsafeStats} as an `Effect` (one value, built once). */
   readonly stats = (): Effect.Effect<ReadonlyArray<ResilientHttpClient.OriginStats>> => this.statsEffect
@@ -205,9 +244,13 @@ export class ResilienceImpl {
       this.origins.moveToBack(origin)
       return stats
     }
+    const label = this.labelFor(origin)
+    let metrics = this.metrics.get(label)
+    if (metrics === undefined) this.metrics.set(label, metrics = new OriginMetrics(this.config.name, label))
     stats = {
       origin,
-      label: this.labelFor(origin),
+      label,
+      metrics,
       calls: 0,
       attempts: 0,
       retries: 0,
@@ -229,7 +272,7 @@ export class ResilienceImpl {
     return Effect.flatMap(FiberRef.get(this.currentCall), (call) => {
       if (call === undefined) return Effect.void
       call.retries++
-      const count = Metric.increment(Metric.tagged(this.retries, "origin", call.label))
+      const count = Metric.increment(call.metrics.retries)
       const response = statusResponse(error)
       if (response === undefined) return count
       call.drained++
@@ -340,7 +383,7 @@ export class ResilienceImpl {
     if (this.config.timeout !== undefined) call = this.config.timeout(call)
     // the exchange is the library's own I/O: inside an uninterruptible caller its timeouts must still
     // cut it (a stalled server would hold the call and its permit for as long as it stalls)
-    return ownIO(Effect.locally(this.measure(call, stats), this.currentCall, stats))
+    return ownIO(this.measure(call, stats))
   }
 
   /** One attempt: sent, inspected, bounded by `attemptTimeout`, its origin failures counted. */
@@ -367,9 +410,7 @@ export class ResilienceImpl {
       const error = Option.isSome(failure) ? failure.value : isCutByTimeout(exit.cause) ? TIMED_OUT : undefined
       if (error === undefined || (error !== TIMED_OUT && !isOriginFailure(error))) return Effect.void
       stats.failures++
-      return Metric.increment(
-        Metric.tagged(Metric.tagged(this.failures, "origin", stats.label), "reason", error === TIMED_OUT ? "timeout" : failureReason(error))
-      )
+      return Metric.increment(stats.metrics.failure(error === TIMED_OUT ? "timeout" : failureReason(error)))
     })
     if (this.config.spans) {
       const inner = attempt
@@ -403,17 +444,44 @@ export class ResilienceImpl {
     return Effect.catchIf(call, isStatusError, returned)
   }
 
-  /** Counts the library's rejections and records the call's duration. */
+  /**
+   * Runs the call with `currentCall` set to its stats (restored after it, as
+   * `Effect.locally` does), counts the library's rejections (as
+   * `Effect.tapError`) and records the duration of a success (as
+   * `Metric.trackDurationWith`: the clock's nanoseconds at the start and at
+   * the success), in two frames instead of `locally`'s acquire/use/release
+   * and two more.
+   */
   private measure<R>(call: Effect.Effect<any, any, R>, stats: MutableStats): Effect.Effect<any, any, R> {
-    return call.pipe(
-      Effect.tapError((error) => {
-        if (!isRejection(error)) return Effect.void
-        stats.rejections++
-        return Metric.increment(
-          Metric.tagged(Metric.tagged(this.rejections, "origin", stats.label), "reason", (error as any)._tag)
+    const currentCall = this.currentCall
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<any, any, R>((fiber) => {
+        const previous = fiber.getFiberRef(currentCall)
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const reset = FiberRef.set(currentCall, previous)
+        const start = clock.unsafeCurrentTimeNanos()
+        // the counting runs where the call runs (the caller's interruptibility), as tapError and tap do
+        const measured = Effect.matchCauseEffect(call, {
+          onFailure: (cause) => {
+            const failure = Cause.failureOrCause(cause)
+            if (failure._tag === "Right" || !isRejection(failure.left)) return Effect.failCause(cause)
+            stats.rejections++
+            return Effect.zipRight(Metric.increment(stats.metrics.rejection((failure.left as any)._tag)), Effect.failCause(cause))
+          },
+          onSuccess: (response) =>
+            Effect.as(
+              Metric.update(stats.metrics.duration, Duration.toMillis(Duration.nanos(clock.unsafeCurrentTimeNanos() - start))),
+              response
+            )
+        })
+        return Effect.zipRight(
+          FiberRef.set(currentCall, stats),
+          Effect.matchCauseEffect(restore(measured), {
+            onFailure: (cause) => Effect.zipRight(reset, Effect.failCause(cause)),
+            onSuccess: (response) => Effect.as(reset, response)
+          })
         )
-      }),
-      Metric.trackDurationWith(Metric.tagged(this.duration, "origin", stats.label), Duration.toMillis)
+      })
     )
   }
 

@@ -523,7 +523,7 @@ export class StreamingResponse extends DelegatingResponse {
   private idleError(duration: Duration.Duration): HttpClientError.ResponseError {
     return bodyError(
       this,
-      new TimeoutError({ duration, policy: this.policy, scope: "attempt" }),
+      TimeoutError.make({ duration, policy: this.policy, scope: "attempt" }),
       `body stalled: no data for ${Duration.format(duration)} (bodyTimeout)`
     )
   }
