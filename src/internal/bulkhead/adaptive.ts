@@ -29,11 +29,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import type * as AdaptiveLimit from "../../AdaptiveLimit.js"
 import { DROP, IGNORE, outcomeOfFailure, SAMPLE } from "../adaptiveLimit/adaptiveLimit.js"
 import type { Outcome } from "../adaptiveLimit/adaptiveLimit.js"
 import * as algorithm from "../adaptiveLimit/algorithm.js"
 import { LinkedMap } from "../linkedMap.js"
+import * as metricKeys from "../metricKeys.js"
 import { monotonicMillis } from "../time.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
@@ -44,13 +46,13 @@ type State = AdaptiveLimit.AdaptiveLimit.State
 /** Learned states of idle keyed partitions kept at most (each ~200 bytes plus its key). @internal */
 export const MAX_LEARNED = 1024
 
-const limitGauge = Metric.gauge("resilience_bulkhead_limit", {
+const limitKey = MetricKey.gauge("resilience_bulkhead_limit", {
   description: "The adaptive limit of a bulkhead: the sum over its partitions in use, polled"
 })
-const latencyGauge = Metric.gauge("resilience_bulkhead_latency_ms", {
+const latencyKey = MetricKey.gauge("resilience_bulkhead_latency_ms", {
   description: "Mean latency (ms, permit held to release, queue excluded) of the calls a bulkhead with an adaptive limit ran since the last poll"
 })
-const dropsCounter = Metric.counter("resilience_bulkhead_drops", {
+const dropsKey = MetricKey.counter("resilience_bulkhead_drops", {
   description: "Calls a bulkhead with an adaptive limit counted as drops (timeouts, isDrop)",
   incremental: true
 })
@@ -93,9 +95,10 @@ export class AdaptiveCalls {
   constructor(readonly impl: BulkheadImpl, readonly limit: AdaptiveLimit.AdaptiveLimit, readonly seed: number) {
     this.startLimit = limit.initialLimit
     this.isDropSite = userCode.site("Bulkhead", impl.name, "maxConcurrent.isDrop", "not a drop")
-    this.limitMetric = limitGauge.pipe(Metric.tagged("policy", impl.name))
-    this.latencyMetric = latencyGauge.pipe(Metric.tagged("policy", impl.name))
-    this.dropsMetric = dropsCounter.pipe(Metric.tagged("policy", impl.name))
+    const tags: metricKeys.Tags = [["policy", impl.name]]
+    this.limitMetric = metricKeys.tagged(limitKey, tags)
+    this.latencyMetric = metricKeys.tagged(latencyKey, tags)
+    this.dropsMetric = metricKeys.tagged(dropsKey, tags)
   }
 
   /** The state a new partition starts from: the key's learned one, else the start limit. */

@@ -37,6 +37,7 @@ import * as FiberId from "effect/FiberId"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
@@ -50,6 +51,7 @@ import { active as activeDeadline, currentDeadline, type Deadline, expired } fro
 import * as EventHub from "../events.js"
 import * as ExitFrame from "../exitFrame.js"
 import * as Keys from "../keys.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
@@ -73,13 +75,13 @@ type Leases = Bulkhead.BulkheadStore.Leases
 /** @internal */
 export type Restore = <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
 
-const activeGauge = Metric.gauge("resilience_bulkhead_active", {
+const activeKey = MetricKey.gauge("resilience_bulkhead_active", {
   description: "Calls holding a permit of a bulkhead (all partitions), polled"
 })
-const queuedGauge = Metric.gauge("resilience_bulkhead_queued", {
+const queuedKey = MetricKey.gauge("resilience_bulkhead_queued", {
   description: "Callers waiting for a permit of a bulkhead (all partitions), polled"
 })
-const rejectionsCounter = Metric.counter("resilience_bulkhead_rejections", {
+const rejectionsKey = MetricKey.counter("resilience_bulkhead_rejections", {
   description: "Calls rejected by a bulkhead",
   incremental: true
 })
@@ -235,11 +237,10 @@ export class BulkheadImpl {
     this.adaptive = isAdaptiveLimit(maxConcurrent) ? new AdaptiveCalls(this, maxConcurrent, seed) : undefined
     this.maxConcurrent = isAdaptiveLimit(maxConcurrent) ? maxConcurrent.initialLimit : maxConcurrent
     this.keyPolicy = { kind: "Bulkhead", name: this.name, maxKeyLength: resolved.maxKeyLength }
-    const rejections = Metric.tagged(rejectionsCounter, "policy", this.name)
-    this.rejectQueueFull = Metric.increment(Metric.tagged(rejections, "reason", "QueueFull"))
-    this.rejectMaxWait = Metric.increment(Metric.tagged(rejections, "reason", "MaxWaitExceeded"))
-    this.activeMetric = activeGauge.pipe(Metric.tagged("policy", this.name))
-    this.queuedMetric = queuedGauge.pipe(Metric.tagged("policy", this.name))
+    this.rejectQueueFull = Metric.increment(metricKeys.tagged(rejectionsKey, [["policy", this.name], ["reason", "QueueFull"]]))
+    this.rejectMaxWait = Metric.increment(metricKeys.tagged(rejectionsKey, [["policy", this.name], ["reason", "MaxWaitExceeded"]]))
+    this.activeMetric = metricKeys.tagged(activeKey, [["policy", this.name]])
+    this.queuedMetric = metricKeys.tagged(queuedKey, [["policy", this.name]])
     this.release = this.release.bind(this)
     this.granted = this.granted.bind(this)
     this.defaultPartition = this.makePartition(undefined)

@@ -22,11 +22,13 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type { BulkheadFullError, InvalidKeyError, TimeoutError } from "../../Errors.js"
 import { active as activeDeadline, currentDeadline, expired } from "../deadline.js"
 import { background, detached } from "../detached.js"
+import * as metricKeys from "../metricKeys.js"
 import { monotonicMillis, sleep, sleepOn, timeoutOption } from "../time.js"
 import type { BulkheadImpl, Partition, Restore } from "./bulkhead.js"
 import { BulkheadStoreError } from "./errors.js"
@@ -40,11 +42,11 @@ type Grant = string | undefined
 /** The first pause of a caller polling a shared store, doubled up to the store's `pollInterval`. */
 const MIN_POLL_MILLIS = 5
 
-const leasesLostCounter = Metric.counter("resilience_bulkhead_leases_lost", {
+const leasesLostKey = MetricKey.counter("resilience_bulkhead_leases_lost", {
   description: "Leases of a distributed bulkhead found gone while their call ran (expired or lost by Redis)",
   incremental: true
 })
-const allowedCounter = Metric.counter("resilience_bulkhead_allowed_without_lease", {
+const allowedKey = MetricKey.counter("resilience_bulkhead_allowed_without_lease", {
   description: "Calls a distributed bulkhead ran without a lease because Redis failed (onStoreError: allow)",
   incremental: true
 })
@@ -60,8 +62,8 @@ export class LeasedCalls {
   readonly allowedMetric: Effect.Effect<void>
 
   constructor(readonly impl: BulkheadImpl, readonly leases: Leases) {
-    this.leaseLostMetric = Metric.increment(Metric.tagged(leasesLostCounter, "policy", impl.name))
-    this.allowedMetric = Metric.increment(Metric.tagged(allowedCounter, "policy", impl.name))
+    this.leaseLostMetric = Metric.increment(metricKeys.tagged(leasesLostKey, [["policy", impl.name]]))
+    this.allowedMetric = Metric.increment(metricKeys.tagged(allowedKey, [["policy", impl.name]]))
   }
 
   run<A, E, R>(self: Effect.Effect<A, E, R>, key: string | undefined): Effect.Effect<A, E | BulkheadFullError | BulkheadStoreError, R> {

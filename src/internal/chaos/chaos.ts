@@ -14,11 +14,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import type * as Chaos from "../../Chaos.js"
 import type { InvalidOptionsError } from "../errors.js"
 import * as EventHub from "../events.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable, unsafeMakeTransformCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { sleep } from "../time.js"
@@ -38,7 +40,7 @@ export const TypeId: Chaos.TypeId = Symbol.for("effect-resilience/Chaos") as Cha
 export const isChaos = (u: unknown): u is Chaos.Chaos<unknown, unknown> | Chaos.ChaosTransform<unknown> =>
   Predicate.hasProperty(u, TypeId)
 
-const injectedCounter = Metric.counter("resilience_chaos_injected", {
+const injectedKey = MetricKey.counter("resilience_chaos_injected", {
   description: "Injections made by a chaos policy, tagged with the kind",
   incremental: true
 })
@@ -73,7 +75,7 @@ export abstract class ChaosImpl {
     const enabled = common.enabled
     this.name = name
     this.rate = common.rate
-    this.counter = injectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("kind", kind))
+    this.counter = metricKeys.tagged(injectedKey, [["policy", name], ["kind", kind]])
     this.event = () => ({ _tag: "ChaosInjected", policy: name, kind })
     this.report = Effect.suspend(() => this.count(this.event))
     if (typeof enabled === "boolean") {

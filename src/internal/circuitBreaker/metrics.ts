@@ -12,41 +12,43 @@
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
+import * as metricKeys from "../metricKeys.js"
 import { DEFAULT_KEY } from "./errors.js"
 
-const callsCounter = Metric.counter("resilience_circuit_breaker_calls", {
+const callsKey = MetricKey.counter("resilience_circuit_breaker_calls", {
   description: "Calls a circuit breaker let through, by outcome (success, failure, ignored); published in batches",
   incremental: true
 })
-const slowCallsCounter = Metric.counter("resilience_circuit_breaker_slow_calls", {
+const slowCallsKey = MetricKey.counter("resilience_circuit_breaker_slow_calls", {
   description: "Calls slower than the breaker's slowCall.duration",
   incremental: true
 })
-const rejectionsCounter = Metric.counter("resilience_circuit_breaker_rejections", {
+const rejectionsKey = MetricKey.counter("resilience_circuit_breaker_rejections", {
   description: "Calls a circuit breaker rejected, by reason (CircuitOpen, CircuitHalfOpen, CircuitBreakerStoreError)",
   incremental: true
 })
-const transitionsCounter = Metric.counter("resilience_circuit_breaker_transitions", {
+const transitionsKey = MetricKey.counter("resilience_circuit_breaker_transitions", {
   description: "State transitions of a circuit breaker's circuits, by from and to state",
   incremental: true
 })
-const fencedCounter = Metric.counter("resilience_circuit_breaker_fenced", {
+const fencedKey = MetricKey.counter("resilience_circuit_breaker_fenced", {
   description: "Results that arrived after their circuit had moved on (late results, fenced by generation)",
   incremental: true
 })
-const storeErrorsCounter = Metric.counter("resilience_circuit_breaker_store_errors", {
+const storeErrorsKey = MetricKey.counter("resilience_circuit_breaker_store_errors", {
   description: "Failures of the circuit breaker's store",
   incremental: true
 })
-const stateGauge = Metric.gauge("resilience_circuit_breaker_state", {
+const stateKey = MetricKey.gauge("resilience_circuit_breaker_state", {
   description: "State of the breaker's own circuit: 0 closed, 1 half-open, 2 open, 3 isolated"
 })
-const modeGauge = Metric.gauge("resilience_circuit_breaker_mode", {
+const modeKey = MetricKey.gauge("resilience_circuit_breaker_mode", {
   description: "Mode of the circuit breaker: 0 enforcing, 1 metrics only, 2 disabled"
 })
-const untrackedCounter = Metric.counter("resilience_circuit_breaker_untracked", {
+const untrackedKey = MetricKey.counter("resilience_circuit_breaker_untracked", {
   description: "Calls that ran untracked because the store was full of circuits it must keep",
   incremental: true
 })
@@ -88,8 +90,10 @@ export class Counters {
   private readonly all: ReadonlyArray<Count>
   private readonly state: Metric.Metric.Gauge<number>
   private readonly mode: Metric.Metric.Gauge<number>
-  private readonly transitionsMetric: Metric.Metric.Counter<number>
-  /** One tagged metric per (from, to): `unsafeUpdate` with extra labels costs microseconds. */
+  /**
+   * One metric per (from, to), tagged `policy`, `from`, `to` in its key, made at the first such
+   * transition. Bounded: `from` and `to` are state tags (4 × 4 pairs at most).
+   */
   private readonly transitionMetrics = new Map<string, Metric.Metric.Counter<number>>()
   private sincePublish = 0
   private nextPublishAt = 0
@@ -97,20 +101,20 @@ export class Counters {
   private dirty = false
   private wakePublisher: (() => void) | undefined = undefined
 
-  constructor(name: string, readonly labelKeys: boolean, private readonly now: () => number) {
-    const tagged = <T, In, Out>(metric: Metric.Metric<T, In, Out>) => Metric.tagged(metric, "policy", name)
-    const calls = tagged(callsCounter)
-    const rejections = tagged(rejectionsCounter)
-    this.successes = new Count(Metric.tagged(calls, "outcome", "success"), false)
-    this.failures = new Count(Metric.tagged(calls, "outcome", "failure"), labelKeys)
-    this.ignored = new Count(Metric.tagged(calls, "outcome", "ignored"), false)
-    this.slowCalls = new Count(tagged(slowCallsCounter), false)
-    this.rejectedOpen = new Count(Metric.tagged(rejections, "reason", "CircuitOpen"), labelKeys)
-    this.rejectedHalfOpen = new Count(Metric.tagged(rejections, "reason", "CircuitHalfOpen"), labelKeys)
-    this.rejectedStore = new Count(Metric.tagged(rejections, "reason", "CircuitBreakerStoreError"), labelKeys)
-    this.fenced = new Count(tagged(fencedCounter), false)
-    this.storeErrors = new Count(tagged(storeErrorsCounter), false)
-    this.untracked = new Count(tagged(untrackedCounter), false)
+  constructor(private readonly name: string, readonly labelKeys: boolean, private readonly now: () => number) {
+    const policy: metricKeys.Tags = [["policy", name]]
+    const call = (outcome: string) => metricKeys.tagged(callsKey, [["policy", name], ["outcome", outcome]])
+    const rejection = (reason: string) => metricKeys.tagged(rejectionsKey, [["policy", name], ["reason", reason]])
+    this.successes = new Count(call("success"), false)
+    this.failures = new Count(call("failure"), labelKeys)
+    this.ignored = new Count(call("ignored"), false)
+    this.slowCalls = new Count(metricKeys.tagged(slowCallsKey, policy), false)
+    this.rejectedOpen = new Count(rejection("CircuitOpen"), labelKeys)
+    this.rejectedHalfOpen = new Count(rejection("CircuitHalfOpen"), labelKeys)
+    this.rejectedStore = new Count(rejection("CircuitBreakerStoreError"), labelKeys)
+    this.fenced = new Count(metricKeys.tagged(fencedKey, policy), false)
+    this.storeErrors = new Count(metricKeys.tagged(storeErrorsKey, policy), false)
+    this.untracked = new Count(metricKeys.tagged(untrackedKey, policy), false)
     this.all = [
       this.successes,
       this.failures,
@@ -123,10 +127,9 @@ export class Counters {
       this.storeErrors,
       this.untracked
     ]
-    this.transitionsMetric = tagged(transitionsCounter)
-    this.state = tagged(stateGauge)
+    this.state = metricKeys.tagged(stateKey, policy)
     this.state.unsafeUpdate(0, NO_LABELS)
-    this.mode = tagged(modeGauge)
+    this.mode = metricKeys.tagged(modeKey, policy)
     this.mode.unsafeUpdate(0, NO_LABELS)
   }
 
@@ -186,7 +189,7 @@ export class Counters {
     let metric = this.transitionMetrics.get(id)
     // Stryker disable next-line ConditionalExpression: equivalent as `true`: a cache; a metric built again with the same tags updates the same registry entry
     if (metric === undefined) {
-      metric = this.transitionsMetric.pipe(Metric.tagged("from", t.from), Metric.tagged("to", t.to))
+      metric = metricKeys.tagged(transitionsKey, [["policy", this.name], ["from", t.from], ["to", t.to]])
       this.transitionMetrics.set(id, metric)
     }
     metric.unsafeUpdate(1, this.labelKeys ? [MetricLabel.make("key", t.key)] : NO_LABELS)

@@ -12,10 +12,12 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Fallback from "../../Fallback.js"
 import * as EventHub from "../events.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeTransformCallable } from "../policy.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
@@ -35,11 +37,11 @@ export const isFallback = (u: unknown): u is Fallback.Fallback<unknown, unknown,
   Predicate.hasProperty(u, TypeId)
 
 /** @internal */
-export const servedCounter = Metric.counter("resilience_fallback_served", {
+export const servedKey = MetricKey.counter("resilience_fallback_served", {
   description: "Calls answered by a fallback source (tagged with the source: its position in the chain, or \"stale\")",
   incremental: true
 })
-const exhaustedCounter = Metric.counter("resilience_fallback_exhausted", {
+const exhaustedKey = MetricKey.counter("resilience_fallback_exhausted", {
   description: "Calls on which every fallback source failed too",
   incremental: true
 })
@@ -82,10 +84,8 @@ class FallbackImpl {
         return this.fromSource(0, new RejectedResult({ value }))
       }
     }
-    this.served = sources.map((_, i) =>
-      servedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("source", String(i + 1)))
-    )
-    this.exhausted = exhaustedCounter.pipe(Metric.tagged("policy", name))
+    this.served = sources.map((_, i) => metricKeys.tagged(servedKey, [["policy", name], ["source", String(i + 1)]]))
+    this.exhausted = metricKeys.tagged(exhaustedKey, [["policy", name]])
   }
 
   /** Runs `self`; a handled failure goes to the first source. */

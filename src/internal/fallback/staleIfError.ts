@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
@@ -34,12 +35,13 @@ import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
 import type * as Fallback from "../../Fallback.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeTransformCallable } from "../policy.js"
 import { monotonicMillis } from "../time.js"
 import * as validate from "../validate.js"
 import * as classify from "./classify.js"
 import { StaleStoreError } from "./errors.js"
-import { servedCounter } from "./fallback.js"
+import { servedKey } from "./fallback.js"
 import { StaleStore } from "./memoryStore.js"
 import * as options_ from "./options.js"
 import { StaleWrites } from "./writes.js"
@@ -59,12 +61,11 @@ export const TypeId: Fallback.StaleIfErrorTypeId = Symbol.for(
 export const isStaleIfError = (u: unknown): u is Fallback.StaleIfError<unknown, unknown> =>
   Predicate.hasProperty(u, TypeId)
 
-const storeServedCounter = servedCounter.pipe(Metric.tagged("source", "stale"))
-const staleMissCounter = Metric.counter("resilience_fallback_stale_miss", {
+const staleMissKey = MetricKey.counter("resilience_fallback_stale_miss", {
   description: "Handled failures for which stale-if-error had nothing fresh enough to serve",
   incremental: true
 })
-const staleStoreErrorCounter = Metric.counter("resilience_fallback_stale_store_errors", {
+const staleStoreErrorKey = MetricKey.counter("resilience_fallback_stale_store_errors", {
   description: "Stale store operations that failed, and values dropped from a full write queue (tagged with the operation)",
   incremental: true
 })
@@ -109,13 +110,15 @@ class StaleIfErrorImpl<A> {
     const schema = config.schema
     this.encode = schema === undefined ? undefined : Schema.encodeUnknown(schema)
     this.decode = schema === undefined ? undefined : Schema.decodeUnknown(schema)
-    this.served = storeServedCounter.pipe(Metric.tagged("policy", name))
-    this.misses = staleMissCounter.pipe(Metric.tagged("policy", name))
-    const storeErrors = Metric.tagged(staleStoreErrorCounter, "policy", name)
+    // `source` before `policy`, as the wrapper it replaces tagged them
+    this.served = metricKeys.tagged(servedKey, [["source", "stale"], ["policy", name]])
+    this.misses = metricKeys.tagged(staleMissKey, [["policy", name]])
+    const storeErrors = (operation: Operation) =>
+      Metric.increment(metricKeys.tagged(staleStoreErrorKey, [["policy", name], ["operation", operation]]))
     this.storeErrorMetric = {
-      get: Metric.increment(Metric.tagged(storeErrors, "operation", "get")),
-      set: Metric.increment(Metric.tagged(storeErrors, "operation", "set")),
-      delete: Metric.increment(Metric.tagged(storeErrors, "operation", "delete"))
+      get: storeErrors("get"),
+      set: storeErrors("set"),
+      delete: storeErrors("delete")
     }
   }
 

@@ -17,6 +17,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { FailedResultError, type InvalidOptionsError, isRejection } from "../errors.js"
@@ -24,6 +25,7 @@ import type * as Hedge from "../../Hedge.js"
 import { waitWithin } from "../deadline.js"
 import { detached } from "../detached.js"
 import * as EventHub from "../events.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { sleep } from "../time.js"
@@ -48,14 +50,14 @@ const attemptRef: FiberRef.FiberRef<number> = FiberRef.unsafeMake(1, { join: (pa
 /** @internal */
 export const currentAttempt: Effect.Effect<number> = FiberRef.get(attemptRef)
 
-const startedCounter = Metric.counter("resilience_hedge_started", {
+const startedKey = MetricKey.counter("resilience_hedge_started", {
   description: "Hedged attempts started (attempts beyond the first), tagged with why: delay or failure",
   incremental: true
 })
-const wonFrequency = Metric.frequency("resilience_hedge_won", {
+const wonKey = MetricKey.frequency("resilience_hedge_won", {
   description: "Which attempt won, for calls that started at least one hedge"
 })
-const failedCounter = Metric.counter("resilience_hedge_failed", {
+const failedKey = MetricKey.counter("resilience_hedge_failed", {
   description: "Hedged calls that failed (every attempt failed, or a final error)",
   incremental: true
 })
@@ -123,10 +125,10 @@ export class HedgeImpl<EIn> {
     this.maxAttempts = config.maxAttempts
     this.wins = new Array(config.maxAttempts).fill(0)
     this.sleep = Effect.interruptible(sleep(config.delayMillis ?? 0))
-    this.startedOnDelay = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "delay"))
-    this.startedOnFailure = startedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "failure"))
-    this.won = wonFrequency.pipe(Metric.tagged("policy", name))
-    this.failed = failedCounter.pipe(Metric.tagged("policy", name))
+    this.startedOnDelay = metricKeys.tagged(startedKey, [["policy", name], ["reason", "delay"]])
+    this.startedOnFailure = metricKeys.tagged(startedKey, [["policy", name], ["reason", "failure"]])
+    this.won = metricKeys.tagged(wonKey, [["policy", name]])
+    this.failed = metricKeys.tagged(failedKey, [["policy", name]])
     this.whileSite = userCode.site("Hedge", name, "while", "not hedgeable")
     this.whenResultSite = userCode.site("Hedge", name, "whenResult", "the value is accepted (it wins)")
     this.delaySite = userCode.site("Hedge", name, "delay", "no delayed hedge after this attempt (only a failure starts one)")

@@ -24,6 +24,7 @@ import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
@@ -32,6 +33,7 @@ import type * as I from "../../Idempotency.js"
 import { currentDeadline, waitWithin } from "../deadline.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
+import * as metricKeys from "../metricKeys.js"
 import * as Spec from "../spec.js"
 import * as userCode from "../userCode.js"
 import * as validate from "../validate.js"
@@ -46,27 +48,27 @@ export const TypeId: I.TypeId = Symbol.for("effect-resilience/Idempotency") as I
 /** @internal */
 export const isIdempotency = (u: unknown): u is I.Idempotency<unknown, unknown> => Predicate.hasProperty(u, TypeId)
 
-const executionsCounter = Metric.counter("resilience_idempotency_executions", {
+const executionsKey = MetricKey.counter("resilience_idempotency_executions", {
   description: "Executions started by an idempotency policy",
   incremental: true
 })
-const joinedCounter = Metric.counter("resilience_idempotency_joined", {
+const joinedKey = MetricKey.counter("resilience_idempotency_joined", {
   description: "Callers that shared an execution in flight",
   incremental: true
 })
-const replayedCounter = Metric.counter("resilience_idempotency_replayed", {
+const replayedKey = MetricKey.counter("resilience_idempotency_replayed", {
   description: "Callers served a stored Exit",
   incremental: true
 })
-const storeErrorCounter = Metric.counter("resilience_idempotency_store_errors", {
+const storeErrorKey = MetricKey.counter("resilience_idempotency_store_errors", {
   description: "Idempotency store failures",
   incremental: true
 })
-const refusedCounter = Metric.counter("resilience_idempotency_refused", {
+const refusedKey = MetricKey.counter("resilience_idempotency_refused", {
   description: "New keys refused by a full idempotency store (nothing ran)",
   incremental: true
 })
-const highWaterCounter = Metric.counter("resilience_idempotency_store_high_water", {
+const highWaterKey = MetricKey.counter("resilience_idempotency_store_high_water", {
   description: "Times a caller's key took a bounded idempotency store to its high-water mark",
   incremental: true
 })
@@ -119,12 +121,13 @@ export class IdempotencyImpl<A, E> {
     this.ttl = config.resolved.ttl
     this.keyPolicy = { kind: "Idempotency", name, maxKeyLength: config.resolved.maxKeyLength }
     this.acquireOptions = { codec: config.codec }
-    this.executionsMetric = executionsCounter.pipe(Metric.tagged("policy", name))
-    this.joinedMetric = joinedCounter.pipe(Metric.tagged("policy", name))
-    this.replayedMetric = replayedCounter.pipe(Metric.tagged("policy", name))
-    this.storeErrorMetric = storeErrorCounter.pipe(Metric.tagged("policy", name))
-    this.refusedMetric = refusedCounter.pipe(Metric.tagged("policy", name))
-    this.highWaterMetric = highWaterCounter.pipe(Metric.tagged("policy", name))
+    const tags: metricKeys.Tags = [["policy", name]]
+    this.executionsMetric = metricKeys.tagged(executionsKey, tags)
+    this.joinedMetric = metricKeys.tagged(joinedKey, tags)
+    this.replayedMetric = metricKeys.tagged(replayedKey, tags)
+    this.storeErrorMetric = metricKeys.tagged(storeErrorKey, tags)
+    this.refusedMetric = metricKeys.tagged(refusedKey, tags)
+    this.highWaterMetric = metricKeys.tagged(highWaterKey, tags)
     this.keepSite = userCode.site("Idempotency", name, "keepFailures", "the failure is not kept")
   }
 

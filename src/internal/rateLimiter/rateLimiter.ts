@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type { InvalidKeyError, InvalidOptionsError } from "../../Errors.js"
@@ -25,6 +26,7 @@ import type * as RL from "../../RateLimiter.js"
 import { active, currentDeadline, type Deadline } from "../deadline.js"
 import * as EventHub from "../events.js"
 import * as Keys from "../keys.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
@@ -48,19 +50,19 @@ export const isRateLimiter = (u: unknown): u is RL.RateLimiter =>
  */
 const DEADLINE_MARGIN_MILLIS = 0.001
 
-const rejectedCounter = Metric.counter("resilience_rate_limiter_rejected", {
+const rejectedKey = MetricKey.counter("resilience_rate_limiter_rejected", {
   description: "Calls a rate limiter rejected",
   incremental: true
 })
-const delayedCounter = Metric.counter("resilience_rate_limiter_delayed", {
+const delayedKey = MetricKey.counter("resilience_rate_limiter_delayed", {
   description: "Calls a rate limiter made wait for their slot",
   incremental: true
 })
-const permittedCounter = Metric.counter("resilience_rate_limiter_permitted", {
+const permittedKey = MetricKey.counter("resilience_rate_limiter_permitted", {
   description: "Calls a rate limiter ran at once (published in batches, at most once per metricsInterval)",
   incremental: true
 })
-const storeErrorCounter = Metric.counter("resilience_rate_limiter_store_errors", {
+const storeErrorKey = MetricKey.counter("resilience_rate_limiter_store_errors", {
   description: "Rate limiter store failures",
   incremental: true
 })
@@ -112,13 +114,13 @@ export class RateLimiterImpl {
     this.unsafeReserve = this.atomic?.unsafeReserve
     this.unsafeRefund = this.atomic?.unsafeRefund
     this.rejectedMetrics = {
-      LimitExceeded: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "LimitExceeded")),
-      MaxDelayExceeded: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "MaxDelayExceeded")),
-      Deadline: rejectedCounter.pipe(Metric.tagged("policy", name), Metric.tagged("reason", "Deadline"))
+      LimitExceeded: metricKeys.tagged(rejectedKey, [["policy", name], ["reason", "LimitExceeded"]]),
+      MaxDelayExceeded: metricKeys.tagged(rejectedKey, [["policy", name], ["reason", "MaxDelayExceeded"]]),
+      Deadline: metricKeys.tagged(rejectedKey, [["policy", name], ["reason", "Deadline"]])
     }
-    this.delayedMetric = delayedCounter.pipe(Metric.tagged("policy", name))
-    this.storeErrorMetric = storeErrorCounter.pipe(Metric.tagged("policy", name))
-    this.permittedMetric = permittedCounter.pipe(Metric.tagged("policy", name))
+    this.delayedMetric = metricKeys.tagged(delayedKey, [["policy", name]])
+    this.storeErrorMetric = metricKeys.tagged(storeErrorKey, [["policy", name]])
+    this.permittedMetric = metricKeys.tagged(permittedKey, [["policy", name]])
     this.publishEvery = Duration.toMillis(cfg.metricsInterval)
     this.nextPublishAt = monotonicMillis(clock) + this.publishEvery
     this.ownKey = Keys.namespaced(name, undefined)

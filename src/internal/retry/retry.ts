@@ -32,6 +32,7 @@ import { FailedResultError, isInvalidKeyError, isRejection, retryAfterOf } from 
 import type * as Retry from "../../Retry.js"
 import { active, currentDeadline, type Deadline } from "../deadline.js"
 import * as EventHub from "../events.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import * as Spec from "../spec.js"
 import { monotonicMillis, sleepOn } from "../time.js"
@@ -50,22 +51,16 @@ export const TypeId: Retry.TypeId = Symbol.for("effect-resilience/Retry") as Ret
 /** @internal */
 export const isRetry = (u: unknown): u is Retry.Retry<unknown, unknown> => Predicate.hasProperty(u, TypeId)
 
-// the policy's name is put in the metric key itself: a `Metric.tagged` wrapper re-derives its key
-// (and misses its hook cache) on every update, ~3 µs each (bench/README.md, note (c))
-const retriesCounter = (policy: string) =>
-  Metric.fromMetricKey(
-    MetricKey.counter("resilience_retry_retries", {
-      description: "Retries scheduled by a retry policy",
-      incremental: true
-    }).pipe(MetricKey.tagged("policy", policy))
-  )
-const gaveUpCounter = (policy: string) =>
-  Metric.fromMetricKey(
-    MetricKey.counter("resilience_retry_gave_up", {
-      description: "Calls on which a retry policy stopped retrying and surfaced the error",
-      incremental: true
-    }).pipe(MetricKey.tagged("policy", policy))
-  )
+// the policy's name is put in the metric key itself (metricKeys.ts): a `Metric.tagged` wrapper
+// re-derives its key (and misses its hook cache) on every update, ~3 µs each (bench/README.md, note (c))
+const retriesKey = MetricKey.counter("resilience_retry_retries", {
+  description: "Retries scheduled by a retry policy",
+  incremental: true
+})
+const gaveUpKey = MetricKey.counter("resilience_retry_gave_up", {
+  description: "Calls on which a retry policy stopped retrying and surfaced the error",
+  incremental: true
+})
 
 const spanErrorLabel = (error: unknown): string =>
   Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : typeof error
@@ -92,8 +87,8 @@ class RetryImpl<EIn, R> {
 
   constructor(readonly config: options_.Config<EIn, R>) {
     const name = config.name
-    this.retries = retriesCounter(name)
-    this.gaveUp = gaveUpCounter(name)
+    this.retries = metricKeys.tagged(retriesKey, [["policy", name]])
+    this.gaveUp = metricKeys.tagged(gaveUpKey, [["policy", name]])
     this.whileSite = userCode.site("Retry", name, "while", "not retried")
     this.untilSite = userCode.site("Retry", name, "until", "not retried")
     this.rejectionsSite = userCode.site("Retry", name, "retryRejections", "the rejection is not retried")

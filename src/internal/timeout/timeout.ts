@@ -15,7 +15,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -25,6 +25,7 @@ import type * as Timeout from "../../Timeout.js"
 import { active, currentDeadline, type Deadline, type DeadlineOwner, expired, reportExpired, timeoutInterruptor } from "../deadline.js"
 import { detached } from "../detached.js"
 import * as EventHub from "../events.js"
+import * as metricKeys from "../metricKeys.js"
 import { unsafeMakeCallable } from "../policy.js"
 import { currentMonotonicMillis, monotonicMillis, sleep } from "../time.js"
 import * as Spec from "../spec.js"
@@ -40,14 +41,11 @@ export const isTimeout = (u: unknown): u is Timeout.Timeout => typeof u === "fun
 
 const M = "Timeout.make"
 
-// the tags are put in the metric key itself: a `Metric.tagged` wrapper re-derives its key on every update
-const timeoutsCounter = (policy: string, scope: string): Metric.Metric.Counter<number> =>
-  Metric.fromMetricKey(
-    MetricKey.counter("resilience_timeout_timeouts", {
-      description: "Calls a timeout policy's deadline ended with a TimeoutError",
-      incremental: true
-    }).pipe(MetricKey.tagged("policy", policy), MetricKey.tagged("scope", scope))
-  )
+// the tags are put in the metric key itself (metricKeys.ts): a `Metric.tagged` wrapper re-derives its key on every update
+const timeoutsKey = MetricKey.counter("resilience_timeout_timeouts", {
+  description: "Calls a timeout policy's deadline ended with a TimeoutError",
+  incremental: true
+})
 
 /**
  * One timeout policy: its duration, options, deadline list (the fast path's
@@ -82,7 +80,7 @@ class TimeoutImpl implements DeadlineOwner {
     const scope = error.scope
     const tag = scope ?? "none"
     let counter = this.counters.get(tag)
-    if (counter === undefined) this.counters.set(tag, counter = timeoutsCounter(policy, tag))
+    if (counter === undefined) this.counters.set(tag, counter = metricKeys.tagged(timeoutsKey, [["policy", policy], ["scope", tag]]))
     counter.unsafeUpdate(1, [])
     this.hub.emitWith((): Timeout.TimeoutEvent => ({ _tag: "TimedOut", policy, scope, duration: this.duration }))
   }

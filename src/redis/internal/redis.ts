@@ -13,12 +13,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 import { background } from "../../internal/detached.js"
 import type { InvalidOptionsError } from "../../Errors.js"
 import { ResilienceErrorTypeId } from "../../internal/errors.js"
+import * as metricKeys from "../../internal/metricKeys.js"
 import { liveClock, sleep } from "../../internal/time.js"
 import { makeFastTimeout } from "../../internal/timeout/fastPath.js"
 import * as Spec from "../../internal/spec.js"
@@ -117,7 +119,7 @@ export const evictionWarning = (config: ReadonlyArray<unknown>, prefix: string):
     `store acts in its onStoreError mode.`
 }
 
-const formatMismatchGauge = Metric.gauge("resilience_redis_format_mismatch", {
+const formatMismatchKey = MetricKey.gauge("resilience_redis_format_mismatch", {
   description: "1 while another replica sharing the key prefix writes a different Redis data format (every command then fails)"
 })
 
@@ -290,6 +292,7 @@ export const make = (
         }
       })
     const intervalMillis = Duration.toMillis(formatCheckInterval)
+    const formatMismatchGauge = metricKeys.tagged(formatMismatchKey, [["prefix", prefix]])
     const checkFormat: Effect.Effect<void> = Effect.tryPromise({
       try: () => announceFormat(client, prefix, String(FORMAT_VERSION), 3 * intervalMillis),
       catch: (cause) => cause
@@ -301,7 +304,7 @@ export const make = (
         if (other === mismatch) return Effect.void
         mismatch = other
         return Effect.zipRight(
-          Metric.set(Metric.tagged(formatMismatchGauge, "prefix", prefix), other === undefined ? 0 : 1),
+          Metric.set(formatMismatchGauge, other === undefined ? 0 : 1),
           other === undefined
             ? Effect.logInfo(`Redis data format: no other format under prefix ${JSON.stringify(prefix)} any more`)
             : Effect.logError(mismatchError("format check", other).message)

@@ -25,7 +25,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
-import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
@@ -39,6 +38,7 @@ import type * as Health from "../../../Health.js"
 import { active, currentDeadline, isCutByTimeout } from "../../../internal/deadline.js"
 import { ownIO } from "../../../internal/detached.js"
 import { LinkedMap } from "../../../internal/linkedMap.js"
+import * as metricKeys from "../../../internal/metricKeys.js"
 import * as registry from "../../../internal/health/registry.js"
 import * as sources from "../../../internal/health/sources.js"
 import * as Spec from "../../../internal/spec.js"
@@ -73,8 +73,8 @@ type ResilienceError = ResilientHttpClient.ResilienceError
 
 // The keys, untagged. Every metric carries the tags `policy` (the client's name), `origin` (the
 // origin's label) and, for failures and rejections, `reason`, in that order. Each tagged metric is
-// made once per client, label (and reason) and kept (`OriginMetrics`): a `Metric.tagged` wrapper
-// would derive a new key (and hash it) on every update.
+// made once per client, label (and reason) and kept (`OriginMetrics`), its tags in its key
+// (metricKeys.ts): a `Metric.tagged` wrapper would derive a new key (and hash it) on every update.
 const failuresKey = MetricKey.counter("resilience_http_failures", {
   description: "Attempts counted as failures of an origin (5xx, transport errors, timeouts)",
   incremental: true
@@ -99,23 +99,23 @@ class OriginMetrics {
   readonly retries: Metric.Metric.Counter<number>
   private readonly failures = new Map<string, Metric.Metric.Counter<number>>()
   private readonly rejections = new Map<string, Metric.Metric.Counter<number>>()
-  private readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly tags: metricKeys.Tags
 
   constructor(policy: string, label: string) {
-    this.tags = [MetricLabel.make("policy", policy), MetricLabel.make("origin", label)]
-    this.duration = Metric.fromMetricKey(MetricKey.taggedWithLabels(durationKey, this.tags))
-    this.retries = Metric.fromMetricKey(MetricKey.taggedWithLabels(retriesKey, this.tags))
+    this.tags = [["policy", policy], ["origin", label]]
+    this.duration = metricKeys.tagged(durationKey, this.tags)
+    this.retries = metricKeys.tagged(retriesKey, this.tags)
   }
 
   private static withReason(
     cache: Map<string, Metric.Metric.Counter<number>>,
     key: MetricKey.MetricKey.Counter<number>,
-    tags: ReadonlyArray<MetricLabel.MetricLabel>,
+    tags: metricKeys.Tags,
     reason: string
   ): Metric.Metric.Counter<number> {
     let metric = cache.get(reason)
     if (metric === undefined) {
-      metric = Metric.fromMetricKey(MetricKey.taggedWithLabels(key, [...tags, MetricLabel.make("reason", reason)]))
+      metric = metricKeys.tagged(key, [...tags, ["reason", reason]])
       cache.set(reason, metric)
     }
     return metric

@@ -42,6 +42,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
@@ -59,6 +60,7 @@ import {
 } from "../../../internal/deadline.js"
 import { TimeoutError } from "../../../internal/errors.js"
 import * as Keys from "../../../internal/keys.js"
+import * as metricKeys from "../../../internal/metricKeys.js"
 import { unsafeMakeCallable } from "../../../internal/policy.js"
 import type { RateLimiterStoreError, RateLimitExceededError } from "../../../internal/rateLimiter/errors.js"
 import { storeFor } from "../../../internal/rateLimiter/memoryStore.js"
@@ -85,7 +87,7 @@ export const TypeId: ResilientHttpServer.TypeId = Symbol.for(
 export const isResilientHttpServer = (u: unknown): u is ResilientHttpServer.ResilientHttpServer =>
   typeof u === "function" && Predicate.hasProperty(u, TypeId)
 
-const rejectionsCounter = Metric.counter("resilience_http_server_rejections", {
+const rejectionsKey = MetricKey.counter("resilience_http_server_rejections", {
   description: "Requests the server middleware answered itself (reason: shed, rate_limited, deadline)",
   incremental: true
 })
@@ -154,12 +156,12 @@ export class ServerImpl {
       "the request runs in the app's partition"
     )
     this.trustSite = userCode.site("ResilientHttpServer", cfg.name, "deadline.trustHeader", "the header is not trusted")
-    const counter = Metric.tagged(rejectionsCounter, "policy", cfg.name)
+    const rejection = (reason: string) => metricKeys.tagged(rejectionsKey, [["policy", cfg.name], ["reason", reason]])
     this.rejections = {
-      shed: Metric.tagged(counter, "reason", "shed"),
-      rate_limited: Metric.tagged(counter, "reason", "rate_limited"),
-      deadline: Metric.tagged(counter, "reason", "deadline"),
-      unavailable: Metric.tagged(counter, "reason", "unavailable")
+      shed: rejection("shed"),
+      rate_limited: rejection("rate_limited"),
+      deadline: rejection("deadline"),
+      unavailable: rejection("unavailable")
     }
   }
 

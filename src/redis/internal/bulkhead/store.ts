@@ -26,6 +26,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { background } from "../../../internal/detached.js"
@@ -33,6 +34,7 @@ import type * as Bulkhead from "../../../Bulkhead.js"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { BulkheadStore } from "../../../internal/bulkhead/store.js"
 import * as Keys from "../../../internal/keys.js"
+import * as metricKeys from "../../../internal/metricKeys.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../BulkheadStore.js"
 import type { RedisConnection, RedisError, Script } from "../../Redis.js"
@@ -52,7 +54,7 @@ interface Partition {
   readonly mark: string
 }
 
-const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
+const storeErrorsKey = MetricKey.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
   incremental: true
 })
@@ -89,8 +91,8 @@ class NameLeases implements Leases {
     this.pollMillis = Duration.toMillis(cfg.pollInterval)
     this.options = { leaseTtl: Duration.format(cfg.leaseTtl) }
     this.keyBase = `${store.redis.prefix}${cfg.prefix}`
-    const metric = Metric.tagged(Metric.tagged(storeErrorsCounter, "store", "bulkhead"), "policy", name)
-    const failed = (operation: Operation) => Metric.increment(Metric.tagged(metric, "operation", operation))
+    const failed = (operation: Operation) =>
+      Metric.increment(metricKeys.tagged(storeErrorsKey, [["store", "bulkhead"], ["policy", name], ["operation", operation]]))
     this.failed = { acquire: failed("acquire"), renew: failed("renew"), release: failed("release"), held: failed("held") }
   }
 

@@ -35,6 +35,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
@@ -45,6 +46,7 @@ import type { InvalidOptionsError } from "../../../Errors.js"
 import type * as I from "../../../Idempotency.js"
 import { IdempotencyError } from "../../../internal/idempotency/errors.js"
 import { IdempotencyStore } from "../../../internal/idempotency/memoryStore.js"
+import * as metricKeys from "../../../internal/metricKeys.js"
 import { sleep } from "../../../internal/time.js"
 import * as validate from "../../../internal/validate.js"
 import type * as PublicStore from "../../IdempotencyStore.js"
@@ -65,7 +67,7 @@ const MIN_POLL_MILLIS = 5
 /** How long a handed-off `Exit` stays readable at least. */
 const MIN_HANDOFF_MILLIS = 5_000
 
-const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
+const storeErrorsKey = MetricKey.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
   incremental: true
 })
@@ -114,7 +116,11 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
   /** Identifies this replica's leases. */
   readonly replicaId = randomUUID()
   readonly allowOnError: boolean
-  readonly errorMetrics: Metric.Metric.Counter<number>
+  /**
+   * One failure counter per operation (tags `store`, `prefix`, `operation` in its key), made at the
+   * operation's first failure. Bounded: `Operation` has six members.
+   */
+  private readonly errorMetrics = new Map<Operation, Effect.Effect<void>>()
   /** Redis time (`-1`: the script reads `TIME`) or the caller's `Clock`. */
   readonly now: Effect.Effect<number>
   /** The executions this replica's callers wait for, by {@link watchId}. */
@@ -138,7 +144,6 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
     this.maxPollMillis = Duration.toMillis(cfg.pollInterval)
     this.handoffMillis = Math.max(MIN_HANDOFF_MILLIS, 10 * this.maxPollMillis)
     this.allowOnError = cfg.onStoreError === "allow"
-    this.errorMetrics = Metric.tagged(Metric.tagged(storeErrorsCounter, "store", "idempotency"), "prefix", cfg.prefix)
     this.now = cfg.clock === "redis"
       ? Effect.succeed(-1)
       : Effect.clockWith((clock) => Effect.sync(() => clock.unsafeCurrentTimeMillis()))
@@ -175,11 +180,22 @@ export class RedisIdempotencyStoreImpl implements PublicStore.RedisIdempotencySt
         Effect.catchAll((cause) => {
           this.storeErrors++
           return Effect.zipRight(
-            Metric.increment(Metric.tagged(this.errorMetrics, "operation", operation)),
+            this.errorMetric(operation),
             Effect.fail(new IdempotencyError({ key, reason: "StoreError", cause }))
           )
         })
       )
+  }
+
+  /** Counts a failure of `operation`. */
+  private errorMetric(operation: Operation): Effect.Effect<void> {
+    let metric = this.errorMetrics.get(operation)
+    if (metric === undefined) {
+      const tags: metricKeys.Tags = [["store", "idempotency"], ["prefix", this.cfg.prefix], ["operation", operation]]
+      metric = Metric.increment(metricKeys.tagged(storeErrorsKey, tags))
+      this.errorMetrics.set(operation, metric)
+    }
+    return metric
   }
 
   encode(key: string, codec: Codec, exit: AnyExit): Effect.Effect<string, IdempotencyError> {

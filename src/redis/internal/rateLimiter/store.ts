@@ -38,9 +38,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import { randomUUID } from "node:crypto"
 import type { InvalidOptionsError } from "../../../Errors.js"
 import { RateLimiterStore } from "../../../internal/rateLimiter/memoryStore.js"
+import * as metricKeys from "../../../internal/metricKeys.js"
 import { AtomicStoreTypeId } from "../../../internal/rateLimiter/store.js"
 import * as validate from "../../../internal/validate.js"
 import type * as RL from "../../../RateLimiter.js"
@@ -57,7 +59,7 @@ export const TypeId: PublicStore.TypeId = Symbol.for(
   "effect-resilience/redis/RateLimiterStore"
 ) as PublicStore.TypeId
 
-const storeErrorsCounter = Metric.counter("resilience_redis_store_errors", {
+const storeErrorsKey = MetricKey.counter("resilience_redis_store_errors", {
   description: "Failed or timed-out Redis operations of the effect-resilience/redis stores",
   incremental: true
 })
@@ -98,7 +100,7 @@ export class RedisRateLimiterStoreImpl implements PublicStore.RedisRateLimiterSt
     this.base = `${redis.prefix}${cfg.prefix}`
     this.seqKey = `${this.base}seq`
     this.storeErrorMetric = Metric.increment(
-      Metric.tagged(Metric.tagged(storeErrorsCounter, "store", "rate-limiter"), "prefix", cfg.prefix)
+      metricKeys.tagged(storeErrorsKey, [["store", "rate-limiter"], ["prefix", cfg.prefix]])
     )
     this.now = cfg.clock === "redis"
       ? Effect.succeed(-1)
