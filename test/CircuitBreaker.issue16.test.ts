@@ -390,20 +390,6 @@ describe("issue 16 §5: Disabled and MetricsOnly modes", () => {
       assert.strictEqual(invalid._tag, "InvalidOptionsError")
     }))
 
-  it.effect("the in-memory store's setMode: the same mode is kept as it is; a caller that applied a later generation gets one above it", () =>
-    Effect.gen(function*() {
-      const store = yield* memoryStore({})
-      const disabled = yield* store.setMode!("ns", "Disabled", 5)
-      assert.deepStrictEqual(yield* store.setMode!("ns", "Disabled", 6, disabled.generation), disabled)
-      assert.deepStrictEqual(yield* store.setMode!("ns", "Disabled", 6), disabled)
-      // a generation this store never gave (a breaker moved between stores): the same mode is written above it
-      const again = yield* store.setMode!("ns", "Disabled", 7, disabled.generation + 100)
-      assert.deepStrictEqual([again.mode, again.since, again.generation], ["Disabled", 7, disabled.generation + 101])
-      const enforcing = yield* store.setMode!("ns", "Enforcing", 8)
-      assert.isTrue(enforcing.generation > again.generation)
-      assert.deepStrictEqual(yield* store.getMode!("ns"), enforcing)
-    }))
-
   it.scoped("health: Disabled is degraded; MetricsOnly never unhealthy, degraded while a circuit would be open", () =>
     Effect.gen(function*() {
       const breaker = yield* breakerOf({ openDuration: "1 hour" })

@@ -431,6 +431,129 @@ describe("CircuitBreaker: the memory store's answers", () => {
     }))
 })
 
+describe("CircuitBreaker: a mode the store lost", () => {
+  // Pins: the in-memory store honours `after` (a generation above what the caller applied).
+  it.effect("the in-memory store's setMode: the same mode is kept as it is; a caller that applied a later generation gets one above it", () =>
+    Effect.gen(function*() {
+      const store = yield* CircuitBreaker.makeStoreMemory()
+      const disabled = yield* store.setMode!("ns", "Disabled", 5)
+      assert.deepStrictEqual(yield* store.setMode!("ns", "Disabled", 6, disabled.generation), disabled)
+      assert.deepStrictEqual(yield* store.setMode!("ns", "Disabled", 6), disabled)
+      // a generation this store never gave (a breaker moved between stores): the same mode is written above it
+      const again = yield* store.setMode!("ns", "Disabled", 7, disabled.generation + 100)
+      assert.deepStrictEqual([again.mode, again.since, again.generation], ["Disabled", 7, disabled.generation + 101])
+      const enforcing = yield* store.setMode!("ns", "Enforcing", 8)
+      assert.isTrue(enforcing.generation > again.generation)
+      assert.deepStrictEqual(yield* store.getMode!("ns"), enforcing)
+    }))
+
+  /**
+   * A shared store (it has `subscribe`, so breakers read its mode every minute) over a memory store,
+   * which can lose its mode: `getMode` then answers `answer` (never set, by default), and
+   * `restoreMode` (when `restores`) is recorded and writes the setting back. `setMode`'s `after` and
+   * answer are recorded too.
+   */
+  const losingStore = (restores: boolean) =>
+    Effect.gen(function*() {
+      const base = yield* CircuitBreaker.makeStoreMemory()
+      const log = {
+        lost: false,
+        answer: { _tag: "ModeSetting", mode: "Enforcing", since: 0, generation: 0 } as CircuitBreaker.CircuitBreakerStore.ModeSetting,
+        restored: [] as Array<CircuitBreaker.CircuitBreakerStore.ModeSetting>,
+        set: [] as Array<CircuitBreaker.CircuitBreakerStore.ModeSetting>,
+        newer: undefined as CircuitBreaker.CircuitBreakerStore.ModeSetting | undefined,
+        after: [] as Array<number | undefined>
+      }
+      const store: CircuitBreaker.CircuitBreakerStore = {
+        ...base,
+        subscribe: () => Effect.succeed(Stream.never),
+        getMode: (namespace) => Effect.suspend(() => log.lost ? Effect.succeed(log.answer) : base.getMode!(namespace)),
+        setMode: (namespace, mode, now, after) => {
+          log.after.push(after)
+          return Effect.tap(base.setMode!(namespace, mode, now, after), (setting) => void log.set.push(setting))
+        },
+        restoreMode: restores
+          ? (_namespace, setting) =>
+            Effect.sync(() => {
+              log.restored.push(setting)
+              log.lost = false
+              // a setMode made meanwhile (newer) is kept and answered instead
+              return log.newer ?? setting
+            })
+          : undefined
+      }
+      return { store, log }
+    })
+
+  // Pins: a breaker whose periodic read finds an older setting than the one it applied writes its
+  // own back, as it was (mode, since, generation), and keeps it; one as new or newer is applied.
+  it.scoped("the periodic read writes back the setting applied (as it was) when the store answers an older one", () =>
+    Effect.gen(function*() {
+      const { log, store } = yield* losingStore(true)
+      const breaker = yield* breakerOn(store)
+      yield* settle
+      yield* TestClock.adjust("5 seconds")
+      yield* breaker.setMode("Disabled")
+      // setMode passed what it had applied (the store's initial setting: generation 0)
+      assert.deepStrictEqual(log.after, [0])
+      const applied = log.set[0]!
+      assert.deepStrictEqual([applied.mode, applied.since], ["Disabled", 5_000])
+      log.lost = true
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.deepStrictEqual(log.restored, [applied])
+      assert.strictEqual((yield* breaker.state()).mode, "Disabled")
+      // the store answers the setting applied again: nothing written back
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.lengthOf(log.restored, 1)
+      // a newer setting than the one applied: applied, nothing written back
+      log.lost = true
+      log.answer = { _tag: "ModeSetting", mode: "MetricsOnly", since: 7, generation: applied.generation + 5 }
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual((yield* breaker.state()).mode, "MetricsOnly")
+      assert.lengthOf(log.restored, 1)
+      // the next setMode passes the generation now applied
+      yield* breaker.setMode("Enforcing")
+      assert.deepStrictEqual(log.after, [0, applied.generation + 5])
+    }))
+
+  // Pins: what restoreMode answers is applied (a setMode another breaker made meanwhile wins).
+  it.scoped("the setting restoreMode answers is applied: a newer one made meanwhile wins over the one written back", () =>
+    Effect.gen(function*() {
+      const { log, store } = yield* losingStore(true)
+      const breaker = yield* breakerOn(store)
+      yield* settle
+      yield* breaker.setMode("Disabled")
+      log.lost = true
+      log.newer = { _tag: "ModeSetting", mode: "MetricsOnly", since: 9, generation: log.set[0]!.generation + 1 }
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.lengthOf(log.restored, 1)
+      assert.strictEqual((yield* breaker.state()).mode, "MetricsOnly")
+    }))
+
+  // Pins: a store without restoreMode: an older answer is ignored (the breaker keeps its mode).
+  it.scoped("a store without restoreMode: an older answer changes nothing", () =>
+    Effect.gen(function*() {
+      const { log, store } = yield* losingStore(false)
+      const breaker = yield* breakerOn(store)
+      yield* settle
+      yield* breaker.setMode("Disabled")
+      log.lost = true
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual((yield* breaker.state()).mode, "Disabled")
+      assert.deepStrictEqual(log.restored, [])
+      // and it still reads the store: a newer setting is applied at the next read
+      log.answer = { _tag: "ModeSetting", mode: "MetricsOnly", since: 7, generation: log.set[0]!.generation + 1 }
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual((yield* breaker.state()).mode, "MetricsOnly")
+    }))
+})
+
 describe("CircuitBreaker: keys of readers, controls and execute", () => {
   // Pins: the readers and controls refuse a key the breaker would refuse for a call (not a
   // string, too long), with an InvalidKeyError naming the breaker, and create nothing.
