@@ -358,6 +358,20 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
     const otherRelease = (raw: Redis.RedisConnection) =>
       Effect.promise(() => announceFormat(raw.client, "step-fmt:", "999", 300))
 
+    /**
+     * A connection (every 100 ms check) that met the other release's format, then the Redis host's
+     * clock stepped an hour back; `raw` is a connection under another prefix.
+     */
+    const steppedAfterOtherRelease = Effect.gen(function*() {
+      const server = yield* startSteppableRedis
+      const raw = yield* connect(server.url, "step-raw:")
+      yield* otherRelease(raw)
+      const redis = yield* Redis.make({ url: server.url, prefix: "step-fmt:", formatCheckInterval: "100 millis" })
+      assert.strictEqual(redis.formatMismatch(), "999")
+      yield* server.stepWallClock(-HOUR)
+      return { raw, redis }
+    })
+
     /** Polls `condition` every 25 ms of real time for up to `millis`; the last answer. */
     const within = (millis: number, condition: () => boolean) =>
       Effect.gen(function*() {
@@ -367,13 +381,8 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a step back does not keep a departed replica's other format live (every command refused) for the step", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const raw = yield* connect(server.url, "step-raw:")
-        yield* otherRelease(raw)
-        const redis = yield* Redis.make({ url: server.url, prefix: "step-fmt:", formatCheckInterval: "100 millis" })
-        assert.strictEqual(redis.formatMismatch(), "999")
         // the other release stops (its announcement had 300 ms left at most), then the Redis host's clock steps back
-        yield* server.stepWallClock(-HOUR)
+        const { raw, redis } = yield* steppedAfterOtherRelease
         // what remained of its announcement remains, not an hour more: commands work again
         assert.isTrue(yield* within(5_000, () => redis.formatMismatch() === undefined), "the other format stayed live")
         assert.strictEqual(yield* redis.use("PING", (c) => c.ping()), "PONG")
@@ -383,12 +392,7 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a replica of another format still announcing is seen across a step back, in either order of the checks", () =>
       Effect.gen(function*() {
-        const server = yield* startSteppableRedis
-        const raw = yield* connect(server.url, "step-raw:")
-        yield* otherRelease(raw)
-        const redis = yield* Redis.make({ url: server.url, prefix: "step-fmt:", formatCheckInterval: "100 millis" })
-        assert.strictEqual(redis.formatMismatch(), "999")
-        yield* server.stepWallClock(-HOUR)
+        const { raw, redis } = yield* steppedAfterOtherRelease
         // the other release runs on (it checks every 100 ms): for a second, never taken for gone
         for (let i = 0; i < 20; i++) {
           assert.deepStrictEqual(yield* otherRelease(raw), [String(Redis.FORMAT_VERSION)], "the other release sees this one")
