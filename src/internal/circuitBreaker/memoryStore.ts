@@ -323,6 +323,7 @@ export class MemoryStore implements Store {
       const ns = this.namespaceOf(name)
       if (ns.mode.mode !== mode || ns.mode.generation < after) {
         // above what the caller applied, and every generation given later above this one
+        // Stryker disable next-line EqualityOperator: equivalent: at equality the assignment keeps the same value
         if (after > this.generation) this.generation = after
         ns.mode = { _tag: "ModeSetting", mode, since: now, generation: this.seq.next() }
       }
