@@ -26,6 +26,7 @@ import { makeFastTimeout } from "../../internal/timeout/fastPath.js"
 import * as Spec from "../../internal/spec.js"
 import * as validate from "../../internal/validate.js"
 import { DEFAULT_KEY_PREFIX } from "./constants.js"
+import { timePrelude } from "./lua.js"
 import type { CodeOptions, ConfigOptions, Options, RedisConnection, Script } from "../Redis.js"
 
 /** @internal */
@@ -50,22 +51,18 @@ export const FORMAT_VERSION = 1
 /**
  * Announces this replica's format and returns the other live formats (Redis TIME; expired entries
  * dropped). KEYS[1] is the format hash (field: a format, value: the instant its announcement ends),
- * KEYS[2] the hash's high-water mark: the latest `now` a check recorded. A `now` behind it is a step
- * back of the Redis host's wall clock by the difference; every other format's announcement then
+ * KEYS[2] the hash's high-water mark (lua.ts `stepBack`/`mark`, as the stores keep theirs): the latest
+ * `now` a check recorded. A `now` behind it is a step back of the Redis host's wall clock by the difference; every other format's announcement then
  * moves back by as much (what remained of it remains), so a replica gone before the step is not
  * taken for live, and commands refused, for the length of the step. Replicas without the mark
  * (older releases of this format) ignore KEYS[2]; the hash keeps the layout they read.
  */
-const FORMAT_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const FORMAT_SCRIPT = timePrelude(3) + `
 local ttl = tonumber(ARGV[2])
-local seen = tonumber(redis.call('GET', KEYS[2]))
-local back = 0
-if seen and seen > now then back = seen - now end
-redis.call('HSET', KEYS[1], ARGV[1], now + ttl)
+local back = stepBack(KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], num(now + ttl))
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], now, 'PX', ttl)
+mark(KEYS[2], now + ttl)
 local all = redis.call('HGETALL', KEYS[1])
 local others = {}
 for i = 1, #all, 2 do
@@ -74,7 +71,7 @@ for i = 1, #all, 2 do
     if ends == nil or ends - back <= now then
       redis.call('HDEL', KEYS[1], all[i])
     else
-      if back > 0 then redis.call('HSET', KEYS[1], all[i], ends - back) end
+      if back > 0 then redis.call('HSET', KEYS[1], all[i], num(ends - back)) end
       table.insert(others, all[i])
     end
   end
@@ -92,7 +89,8 @@ export const announceFormat = (
   version: string,
   ttlMillis: number
 ): Promise<Array<string>> =>
-  client.eval(FORMAT_SCRIPT, 2, `${prefix}format`, `${prefix}format:t`, version, ttlMillis) as Promise<Array<string>>
+  // ARGV[3] -1: Redis TIME (timePrelude)
+  client.eval(FORMAT_SCRIPT, 2, `${prefix}format`, `${prefix}format:t`, version, ttlMillis, -1) as Promise<Array<string>>
 
 /**
  * What `CONFIG GET maxmemory*` (name, value pairs) says about eviction: a warning when Redis evicts
