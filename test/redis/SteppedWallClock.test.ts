@@ -51,6 +51,22 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
       return { server, breaker }
     })
 
+  /** A breaker (break 100 ms, one probe, probeTimeout 300 ms) half-open with a probe that never answers holding the one slot. */
+  const withHungProbe = (name: string) =>
+    Effect.gen(function*() {
+      const steppable = yield* onSteppableRedis({
+        name,
+        tripPolicy: CircuitBreaker.consecutive(1),
+        openDuration: "100 millis",
+        halfOpen: { probes: 1, probeTimeout: "300 millis" }
+      })
+      yield* Effect.exit(steppable.breaker(boom))
+      yield* realSleep(150)
+      yield* Effect.forkScoped(steppable.breaker(Effect.never))
+      yield* realSleep(50)
+      return steppable
+    })
+
   describe("CircuitBreakerStore (clock: \"redis\")", () => {
     it.scopedLive("an open circuit's break is not stretched by a step back: it ends after its own length", () =>
       Effect.gen(function*() {
@@ -73,17 +89,7 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("a half-open probe's lease is not stretched by a step back: another probe goes after probeTimeout", () =>
       Effect.gen(function*() {
-        const { breaker, server } = yield* onSteppableRedis({
-          name: "lease-back",
-          tripPolicy: CircuitBreaker.consecutive(1),
-          openDuration: "100 millis",
-          halfOpen: { probes: 1, probeTimeout: "300 millis" }
-        })
-        yield* Effect.exit(breaker(boom))
-        yield* realSleep(150)
-        // a probe that never answers holds the one slot
-        yield* Effect.forkScoped(breaker(Effect.never))
-        yield* realSleep(50)
+        const { breaker, server } = yield* withHungProbe("lease-back")
         assert.strictEqual((yield* breaker.state())._tag, "HalfOpen")
         yield* server.stepWallClock(-HOUR)
         const rejected = yield* Effect.flip(breaker(Effect.succeed(1)))
@@ -97,16 +103,7 @@ describe.skipIf(!canStep)("Redis stores under a stepped wall clock on the Redis 
 
     it.scopedLive("reads alone after a step back (no call) show the probe's lease ending after probeTimeout, not frozen", () =>
       Effect.gen(function*() {
-        const { breaker, server } = yield* onSteppableRedis({
-          name: "lease-read",
-          tripPolicy: CircuitBreaker.consecutive(1),
-          openDuration: "100 millis",
-          halfOpen: { probes: 1, probeTimeout: "300 millis" }
-        })
-        yield* Effect.exit(breaker(boom))
-        yield* realSleep(150)
-        yield* Effect.forkScoped(breaker(Effect.never))
-        yield* realSleep(50)
+        const { breaker, server } = yield* withHungProbe("lease-read")
         const running = yield* breaker.state()
         assert.isTrue(running._tag === "HalfOpen" && running.probes === 1, JSON.stringify(running))
         yield* server.stepWallClock(-HOUR)
